@@ -1,0 +1,370 @@
+//! The custody ledger's events: immutable facts about a package, each signed into its device's
+//! hash chain.
+
+use std::fmt;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::hlc::Hlc;
+use crate::ids::{BatchNumber, DeviceId, ItemName, LicenseNumber, LocationName, PackageTag, UserId};
+use crate::quantity::{Quantity, QuantityError};
+
+/// The hash a device's first event links to.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Why an event cannot be recorded or accepted. Shown to the person who tried.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EventError {
+    #[error("{what}: {source}")]
+    Quantity { what: &'static str, source: QuantityError },
+    #[error("a {0} needs a reason or note; say why")]
+    MissingReason(EventKind),
+    #[error("an adjustment of zero changes nothing; enter the difference counted")]
+    ZeroAdjustment,
+    #[error("a package cannot be split into itself ({0})")]
+    SplitIntoItself(PackageTag),
+    #[error("the split-off quantity is in {split}, but the package is counted in {package}")]
+    SplitUnit { split: String, package: String },
+    #[error("event {id} has been altered: its content does not match its hash")]
+    HashMismatch { id: Uuid },
+    #[error("event id {0} is not a time-ordered (v7) id")]
+    NotV7(Uuid),
+}
+
+/// The kinds of change the ledger records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    Received,
+    Moved,
+    Adjusted,
+    Quarantined,
+    Released,
+    Picked,
+    Shipped,
+    Delivered,
+    Returned,
+    Destroyed,
+    Split,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Received => "received",
+            EventKind::Moved => "moved",
+            EventKind::Adjusted => "adjusted",
+            EventKind::Quarantined => "quarantined",
+            EventKind::Released => "released",
+            EventKind::Picked => "picked",
+            EventKind::Shipped => "shipped",
+            EventKind::Delivered => "delivered",
+            EventKind::Returned => "returned",
+            EventKind::Destroyed => "destroyed",
+            EventKind::Split => "split",
+        }
+    }
+}
+
+impl fmt::Display for EventKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            EventKind::Received => "receipt",
+            EventKind::Moved => "move",
+            EventKind::Adjusted => "adjustment",
+            EventKind::Quarantined => "quarantine",
+            EventKind::Released => "release",
+            EventKind::Picked => "pick",
+            EventKind::Shipped => "shipment",
+            EventKind::Delivered => "delivery",
+            EventKind::Returned => "return",
+            EventKind::Destroyed => "destruction",
+            EventKind::Split => "split",
+        })
+    }
+}
+
+/// What happened, with the facts that kind of change needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EventBody {
+    /// The package entered this facility's inventory.
+    Received {
+        item: ItemName,
+        batch: BatchNumber,
+        quantity: Quantity,
+        location: LocationName,
+        expires_on: Option<NaiveDate>,
+        /// The inbound manifest it arrived on, if any.
+        manifest: Option<String>,
+    },
+    Moved { to: LocationName },
+    /// A correction of the quantity, with the state's reason code and a note.
+    Adjusted { delta: Quantity, reason: String, note: String },
+    Quarantined { reason: String },
+    Released { note: String },
+    Picked { order: String },
+    Shipped { manifest: String },
+    Delivered { recipient: LicenseNumber },
+    Returned { location: LocationName, reason: String },
+    Destroyed { reason: String },
+    /// Part of the package moved into a new package with its own tag. The new package's facts are
+    /// carried here so each package's history can be folded on its own.
+    Split {
+        new_tag: PackageTag,
+        quantity: Quantity,
+        item: ItemName,
+        batch: BatchNumber,
+        location: LocationName,
+        expires_on: Option<NaiveDate>,
+    },
+}
+
+impl EventBody {
+    pub fn kind(&self) -> EventKind {
+        match self {
+            EventBody::Received { .. } => EventKind::Received,
+            EventBody::Moved { .. } => EventKind::Moved,
+            EventBody::Adjusted { .. } => EventKind::Adjusted,
+            EventBody::Quarantined { .. } => EventKind::Quarantined,
+            EventBody::Released { .. } => EventKind::Released,
+            EventBody::Picked { .. } => EventKind::Picked,
+            EventBody::Shipped { .. } => EventKind::Shipped,
+            EventBody::Delivered { .. } => EventKind::Delivered,
+            EventBody::Returned { .. } => EventKind::Returned,
+            EventBody::Destroyed { .. } => EventKind::Destroyed,
+            EventBody::Split { .. } => EventKind::Split,
+        }
+    }
+
+    /// Checks the facts of the change itself (the package's state is the fold's business).
+    pub fn validate(&self) -> Result<(), EventError> {
+        let positive = |what, q: &Quantity| {
+            Quantity::positive(q.amount, q.unit).map(|_| ()).map_err(|source| EventError::Quantity { what, source })
+        };
+        let reason = |text: &str| {
+            if text.trim().is_empty() { Err(EventError::MissingReason(self.kind())) } else { Ok(()) }
+        };
+        match self {
+            EventBody::Received { quantity, .. } => positive("received quantity", quantity),
+            EventBody::Adjusted { delta, reason: code, note } => {
+                Quantity::change(delta.amount, delta.unit)
+                    .map_err(|source| EventError::Quantity { what: "adjustment", source })?;
+                if delta.is_zero() {
+                    return Err(EventError::ZeroAdjustment);
+                }
+                reason(code)?;
+                reason(note)
+            }
+            EventBody::Quarantined { reason: r } | EventBody::Destroyed { reason: r } => reason(r),
+            EventBody::Returned { reason: r, .. } => reason(r),
+            EventBody::Split { quantity, .. } => positive("split-off quantity", quantity),
+            EventBody::Moved { .. }
+            | EventBody::Released { .. }
+            | EventBody::Picked { .. }
+            | EventBody::Shipped { .. }
+            | EventBody::Delivered { .. } => Ok(()),
+        }
+    }
+
+    /// Package tags this event changes: its own, and for a split the new package too.
+    pub fn other_tag(&self) -> Option<&PackageTag> {
+        match self {
+            EventBody::Split { new_tag, .. } => Some(new_tag),
+            _ => None,
+        }
+    }
+}
+
+/// One immutable ledger event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// UUIDv7: unique and roughly time-ordered.
+    pub id: Uuid,
+    pub facility: LicenseNumber,
+    pub tag: PackageTag,
+    pub user: UserId,
+    pub device: DeviceId,
+    /// Position in the device's hash chain, from 1.
+    pub device_seq: u64,
+    pub hlc: Hlc,
+    /// The latest event of this package the device knew when it recorded this one. Two events
+    /// with the same parent were made without seeing each other (concurrently).
+    pub parent: Option<Uuid>,
+    pub body: EventBody,
+    /// Hash of the same device's previous event ([`GENESIS_HASH`] for its first).
+    pub prev_hash: String,
+    /// SHA-256 over everything above, hex.
+    pub hash: String,
+}
+
+/// The fields that are hashed, in a fixed order. serde_json writes struct fields in declaration
+/// order and the ids, decimals and dates as fixed strings, so the encoding is canonical.
+#[derive(Serialize)]
+struct Hashed<'a> {
+    id: &'a Uuid,
+    facility: &'a LicenseNumber,
+    tag: &'a PackageTag,
+    user: &'a UserId,
+    device: &'a DeviceId,
+    device_seq: u64,
+    hlc: &'a Hlc,
+    parent: &'a Option<Uuid>,
+    body: &'a EventBody,
+    prev_hash: &'a str,
+}
+
+/// Everything of an event but its hash: what a device fills in before sealing it into its chain.
+#[derive(Debug, Clone)]
+pub struct UnsealedEvent {
+    pub id: Uuid,
+    pub facility: LicenseNumber,
+    pub tag: PackageTag,
+    pub user: UserId,
+    pub device: DeviceId,
+    pub device_seq: u64,
+    pub hlc: Hlc,
+    pub parent: Option<Uuid>,
+    pub body: EventBody,
+    pub prev_hash: String,
+}
+
+impl UnsealedEvent {
+    pub fn seal(self) -> Event {
+        let mut event = Event {
+            id: self.id,
+            facility: self.facility,
+            tag: self.tag,
+            user: self.user,
+            device: self.device,
+            device_seq: self.device_seq,
+            hlc: self.hlc,
+            parent: self.parent,
+            body: self.body,
+            prev_hash: self.prev_hash,
+            hash: String::new(),
+        };
+        event.hash = event.compute_hash();
+        event
+    }
+}
+
+impl Event {
+    pub fn kind(&self) -> EventKind {
+        self.body.kind()
+    }
+
+    pub fn compute_hash(&self) -> String {
+        let hashed = Hashed {
+            id: &self.id,
+            facility: &self.facility,
+            tag: &self.tag,
+            user: &self.user,
+            device: &self.device,
+            device_seq: self.device_seq,
+            hlc: &self.hlc,
+            parent: &self.parent,
+            body: &self.body,
+            prev_hash: &self.prev_hash,
+        };
+        // Serialising plain data into a Vec cannot fail.
+        let bytes = serde_json::to_vec(&hashed).expect("event serialises");
+        hex::encode(Sha256::digest(&bytes))
+    }
+
+    /// The checks every replica and the server apply before taking an event in.
+    pub fn validate(&self) -> Result<(), EventError> {
+        if self.id.get_version_num() != 7 {
+            return Err(EventError::NotV7(self.id));
+        }
+        self.body.validate()?;
+        if let EventBody::Split { new_tag, .. } = &self.body {
+            if new_tag == &self.tag {
+                return Err(EventError::SplitIntoItself(new_tag.clone()));
+            }
+        }
+        if self.compute_hash() != self.hash {
+            return Err(EventError::HashMismatch { id: self.id });
+        }
+        Ok(())
+    }
+
+    /// Tags whose history includes this event.
+    pub fn tags(&self) -> impl Iterator<Item = &PackageTag> {
+        std::iter::once(&self.tag).chain(self.body.other_tag())
+    }
+
+    /// The canonical order every replica folds in: stamp, then device, then id. Total, and the
+    /// same everywhere.
+    pub fn order_key(&self) -> (Hlc, DeviceId, Uuid) {
+        (self.hlc, self.device, self.id)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::quantity::Unit;
+    use rust_decimal::Decimal;
+
+    pub(crate) fn sample(body: EventBody) -> Event {
+        UnsealedEvent {
+            id: Uuid::now_v7(),
+            facility: LicenseNumber::parse("C11-0000001-LIC").unwrap(),
+            tag: PackageTag::parse("1A4FF0100000022000001234").unwrap(),
+            user: UserId::new(),
+            device: DeviceId::new(),
+            device_seq: 1,
+            hlc: Hlc { wall_ms: 1, counter: 0 },
+            parent: None,
+            body,
+            prev_hash: GENESIS_HASH.into(),
+        }
+        .seal()
+    }
+
+    #[test]
+    fn tampering_breaks_the_hash() {
+        let mut e = sample(EventBody::Moved { to: LocationName::parse("Vault A").unwrap() });
+        assert!(e.validate().is_ok());
+        e.body = EventBody::Moved { to: LocationName::parse("Vault B").unwrap() };
+        assert!(matches!(e.validate(), Err(EventError::HashMismatch { .. })));
+    }
+
+    #[test]
+    fn hash_survives_the_wire() {
+        let e = sample(EventBody::Adjusted {
+            delta: Quantity::change(Decimal::new(-150, 2), Unit::G).unwrap(),
+            reason: "Drying".into(),
+            note: "moisture loss".into(),
+        });
+        let back: Event = serde_json::from_str(&serde_json::to_string(&e).unwrap()).unwrap();
+        assert_eq!(back, e);
+        assert!(back.validate().is_ok());
+    }
+
+    #[test]
+    fn bad_bodies_are_refused() {
+        let neg = EventBody::Received {
+            item: ItemName::parse("Flower").unwrap(),
+            batch: BatchNumber::parse("B1").unwrap(),
+            quantity: Quantity { amount: Decimal::new(-5, 0), unit: Unit::G },
+            location: LocationName::parse("Intake").unwrap(),
+            expires_on: None,
+            manifest: None,
+        };
+        let err = neg.validate().unwrap_err();
+        assert!(err.to_string().contains("cannot be negative"), "{err}");
+        let zero = EventBody::Adjusted {
+            delta: Quantity::zero(Unit::G),
+            reason: "x".into(),
+            note: "y".into(),
+        };
+        assert_eq!(zero.validate(), Err(EventError::ZeroAdjustment));
+        let no_note = EventBody::Quarantined { reason: "  ".into() };
+        assert!(matches!(no_note.validate(), Err(EventError::MissingReason(EventKind::Quarantined))));
+    }
+}

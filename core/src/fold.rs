@@ -1,0 +1,558 @@
+//! The inventory as a deterministic fold over the ledger.
+//!
+//! Each package's state depends only on the events in its own history (a split carries the new
+//! package's facts), so the fold is per package: the same events in any arrival order give the
+//! same packages and the same conflicts on every replica, and a device can refold a single package
+//! when a late event arrives instead of the whole ledger.
+//!
+//! Invariant breaks never drop or rewrite an event. The event is applied as far as it makes sense
+//! and a [`Conflict`] is raised for a manager.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::event::{Event, EventBody};
+use crate::hlc::Hlc;
+use crate::ids::{BatchNumber, DeviceId, ItemName, LocationName, PackageTag};
+use crate::quantity::Quantity;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PackageStatus {
+    /// On hand and available.
+    Active,
+    /// On hand, held: cannot be picked or shipped until released.
+    Quarantined,
+    /// Allocated to an order and taken off the shelf.
+    Picked,
+    /// Left the facility on a manifest.
+    Shipped,
+    Delivered,
+    Destroyed,
+}
+
+impl PackageStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PackageStatus::Active => "active",
+            PackageStatus::Quarantined => "quarantined",
+            PackageStatus::Picked => "picked",
+            PackageStatus::Shipped => "shipped",
+            PackageStatus::Delivered => "delivered",
+            PackageStatus::Destroyed => "destroyed",
+        }
+    }
+
+    pub fn on_hand(self) -> bool {
+        matches!(self, PackageStatus::Active | PackageStatus::Quarantined | PackageStatus::Picked)
+    }
+}
+
+/// The kinds of invariant break the fold reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConflictKind {
+    /// The quantity went below zero.
+    NegativeStock,
+    /// A package that had already left was shipped again.
+    ShippedTwice,
+    /// A quarantined package was picked or shipped.
+    QuarantinedPicked,
+    /// Two devices moved the package to different places without seeing each other's move.
+    ConcurrentMove,
+    /// The same tag was received while it was already in inventory.
+    DuplicateReceipt,
+    /// An event names a package this ledger never received.
+    UnknownPackage,
+    /// The event does not fit the package's state (e.g. delivering a package never shipped).
+    InvalidTransition,
+    /// The event's quantity is in units that cannot apply to this package (each vs weight).
+    UnitMismatch,
+}
+
+impl ConflictKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConflictKind::NegativeStock => "negative_stock",
+            ConflictKind::ShippedTwice => "shipped_twice",
+            ConflictKind::QuarantinedPicked => "quarantined_picked",
+            ConflictKind::ConcurrentMove => "concurrent_move",
+            ConflictKind::DuplicateReceipt => "duplicate_receipt",
+            ConflictKind::UnknownPackage => "unknown_package",
+            ConflictKind::InvalidTransition => "invalid_transition",
+            ConflictKind::UnitMismatch => "unit_mismatch",
+        }
+    }
+}
+
+/// An invariant break for a manager to resolve. Identified by the event that caused it and the
+/// package it concerns, so every replica lists the same records.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Conflict {
+    pub tag: PackageTag,
+    pub kind: ConflictKind,
+    pub event: Uuid,
+    /// The earlier event it clashes with, where there is one.
+    pub other_event: Option<Uuid>,
+    pub detail: String,
+}
+
+/// The latest move of a package, remembered to spot concurrent moves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct MoveMark {
+    event: Uuid,
+    device: DeviceId,
+    to: LocationName,
+    /// Position of the move in the package's history.
+    position: usize,
+}
+
+/// One package as the fold sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Package {
+    pub tag: PackageTag,
+    pub item: ItemName,
+    pub batch: BatchNumber,
+    pub quantity: Quantity,
+    pub location: LocationName,
+    pub status: PackageStatus,
+    pub expires_on: Option<NaiveDate>,
+    /// The last event applied: what a device names as `parent` when it records the next one.
+    pub head: Uuid,
+    pub head_hlc: Hlc,
+    /// Ids of the events applied, in canonical order.
+    history: Vec<Uuid>,
+    last_move: Option<MoveMark>,
+}
+
+/// A package's fold state: possibly not yet received (events about it arrived first or were
+/// about a tag never received).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageFold {
+    pub package: Option<Package>,
+    /// Ids of events applied while the package was unknown.
+    orphans: Vec<Uuid>,
+    pub conflicts: Vec<Conflict>,
+}
+
+impl PackageFold {
+    /// Folds one package's history. `events` may be in any order; they are sorted canonically.
+    pub fn fold<'a>(tag: &PackageTag, events: impl IntoIterator<Item = &'a Event>) -> Self {
+        let mut events: Vec<&Event> = events.into_iter().collect();
+        events.sort_by_key(|e| e.order_key());
+        let mut fold = Self::default();
+        for event in events {
+            fold.apply(tag, event);
+        }
+        fold
+    }
+
+    /// The canonical key of the last event applied, so callers know whether a new event can be
+    /// applied on top or the package must be refolded.
+    pub fn last_key(&self) -> Option<Hlc> {
+        self.package.as_ref().map(|p| p.head_hlc)
+    }
+
+    /// Applies the next event of this package's history in canonical order.
+    pub fn apply(&mut self, tag: &PackageTag, event: &Event) {
+        let mut raise = |kind, other_event, detail: String| {
+            self.conflicts.push(Conflict { tag: tag.clone(), kind, event: event.id, other_event, detail });
+        };
+
+        // The new package of a split is born from the split event.
+        if let EventBody::Split { new_tag, quantity, item, batch, location, expires_on } = &event.body {
+            if new_tag == tag {
+                match &self.package {
+                    Some(existing) if existing.status.on_hand() => raise(
+                        ConflictKind::DuplicateReceipt,
+                        Some(existing.head),
+                        format!("{tag} was split off from {} but is already in inventory", event.tag),
+                    ),
+                    _ => {
+                        self.package = Some(Package::new(
+                            tag.clone(),
+                            item.clone(),
+                            batch.clone(),
+                            *quantity,
+                            location.clone(),
+                            *expires_on,
+                            event,
+                        ));
+                        return;
+                    }
+                }
+                self.touch(event);
+                return;
+            }
+        }
+
+        let Some(pkg) = self.package.as_mut() else {
+            match &event.body {
+                EventBody::Received { item, batch, quantity, location, expires_on, .. } => {
+                    self.package = Some(Package::new(
+                        tag.clone(),
+                        item.clone(),
+                        batch.clone(),
+                        *quantity,
+                        location.clone(),
+                        *expires_on,
+                        event,
+                    ));
+                }
+                _ => {
+                    self.orphans.push(event.id);
+                    raise(
+                        ConflictKind::UnknownPackage,
+                        None,
+                        format!("a {} was recorded for {tag}, which was never received here", event.kind()),
+                    );
+                }
+            }
+            return;
+        };
+
+        let status = pkg.status;
+        let gone = |s: PackageStatus| !s.on_hand();
+        match &event.body {
+            EventBody::Received { item, batch, quantity, location, expires_on, .. } => {
+                if status.on_hand() {
+                    raise(
+                        ConflictKind::DuplicateReceipt,
+                        Some(pkg.head),
+                        format!("{tag} was received again while already in inventory"),
+                    );
+                } else {
+                    // A package that left and comes back under the same tag is re-received.
+                    *pkg = Package::new(tag.clone(), item.clone(), batch.clone(), *quantity, location.clone(), *expires_on, event)
+                        .with_history(std::mem::take(&mut pkg.history));
+                }
+            }
+            EventBody::Moved { to } => {
+                if gone(status) {
+                    raise(ConflictKind::InvalidTransition, Some(pkg.head), format!("{tag} was moved to {to} but it is {}", status.as_str()));
+                }
+                if let Some(mark) = &pkg.last_move {
+                    let parent_position = event.parent.and_then(|p| pkg.history.iter().position(|h| *h == p));
+                    let saw_last_move = parent_position.is_some_and(|p| p >= mark.position);
+                    if !saw_last_move && mark.device != event.device && mark.to != *to {
+                        raise(
+                            ConflictKind::ConcurrentMove,
+                            Some(mark.event),
+                            format!("{tag} was moved to {} and to {to} by two devices at the same time; check where it is", mark.to),
+                        );
+                    }
+                }
+                pkg.location = to.clone();
+                pkg.last_move = Some(MoveMark {
+                    event: event.id,
+                    device: event.device,
+                    to: to.clone(),
+                    position: pkg.history.len(),
+                });
+            }
+            EventBody::Adjusted { delta, .. } => {
+                if gone(status) {
+                    raise(ConflictKind::InvalidTransition, Some(pkg.head), format!("{tag} was adjusted but it is {}", status.as_str()));
+                }
+                match pkg.quantity.checked_add(delta) {
+                    Ok(q) => {
+                        if q.is_negative() {
+                            raise(ConflictKind::NegativeStock, Some(pkg.head), format!("adjusting {tag} by {delta} leaves {q}"));
+                        }
+                        pkg.quantity = q;
+                    }
+                    Err(e) => raise(ConflictKind::UnitMismatch, None, format!("adjustment of {tag} refused by the fold: {e}")),
+                }
+            }
+            EventBody::Quarantined { .. } => {
+                if gone(status) {
+                    raise(ConflictKind::InvalidTransition, Some(pkg.head), format!("{tag} was quarantined but it is {}", status.as_str()));
+                } else {
+                    pkg.status = PackageStatus::Quarantined;
+                }
+            }
+            EventBody::Released { .. } => {
+                if status == PackageStatus::Quarantined {
+                    pkg.status = PackageStatus::Active;
+                } else {
+                    raise(ConflictKind::InvalidTransition, Some(pkg.head), format!("{tag} was released but it is {}, not quarantined", status.as_str()));
+                }
+            }
+            EventBody::Picked { .. } => match status {
+                PackageStatus::Active => pkg.status = PackageStatus::Picked,
+                PackageStatus::Quarantined => raise(
+                    ConflictKind::QuarantinedPicked,
+                    Some(pkg.head),
+                    format!("{tag} was picked while quarantined; it stays quarantined"),
+                ),
+                other => raise(ConflictKind::InvalidTransition, Some(pkg.head), format!("{tag} was picked but it is {}", other.as_str())),
+            },
+            EventBody::Shipped { manifest } => match status {
+                PackageStatus::Active | PackageStatus::Picked => pkg.status = PackageStatus::Shipped,
+                PackageStatus::Quarantined => raise(
+                    ConflictKind::QuarantinedPicked,
+                    Some(pkg.head),
+                    format!("{tag} was shipped on manifest {manifest} while quarantined"),
+                ),
+                PackageStatus::Shipped | PackageStatus::Delivered => raise(
+                    ConflictKind::ShippedTwice,
+                    Some(pkg.head),
+                    format!("{tag} was shipped on manifest {manifest} after it had already left"),
+                ),
+                PackageStatus::Destroyed => raise(ConflictKind::InvalidTransition, Some(pkg.head), format!("{tag} was shipped but it was destroyed")),
+            },
+            EventBody::Delivered { recipient } => {
+                if status == PackageStatus::Shipped {
+                    pkg.status = PackageStatus::Delivered;
+                } else {
+                    raise(ConflictKind::InvalidTransition, Some(pkg.head), format!("{tag} was delivered to {recipient} but it is {}", status.as_str()));
+                }
+            }
+            EventBody::Returned { location, .. } => {
+                if matches!(status, PackageStatus::Shipped | PackageStatus::Delivered | PackageStatus::Picked) {
+                    pkg.status = PackageStatus::Active;
+                    pkg.location = location.clone();
+                } else {
+                    raise(ConflictKind::InvalidTransition, Some(pkg.head), format!("{tag} was returned but it is {}", status.as_str()));
+                }
+            }
+            EventBody::Destroyed { .. } => {
+                if gone(status) {
+                    raise(ConflictKind::InvalidTransition, Some(pkg.head), format!("{tag} was destroyed but it is {}", status.as_str()));
+                } else {
+                    pkg.status = PackageStatus::Destroyed;
+                    pkg.quantity = Quantity::zero(pkg.quantity.unit);
+                }
+            }
+            EventBody::Split { new_tag, quantity, .. } => {
+                if gone(status) {
+                    raise(ConflictKind::InvalidTransition, Some(pkg.head), format!("{tag} was split but it is {}", status.as_str()));
+                }
+                match pkg.quantity.checked_sub(quantity) {
+                    Ok(q) => {
+                        if q.is_negative() {
+                            raise(ConflictKind::NegativeStock, Some(pkg.head), format!("splitting {quantity} off {tag} into {new_tag} leaves {q}"));
+                        }
+                        pkg.quantity = q;
+                    }
+                    Err(e) => raise(ConflictKind::UnitMismatch, None, format!("split of {tag} refused by the fold: {e}")),
+                }
+            }
+        }
+        self.touch(event);
+    }
+
+    fn touch(&mut self, event: &Event) {
+        if let Some(pkg) = self.package.as_mut() {
+            pkg.head = event.id;
+            pkg.head_hlc = event.hlc;
+            pkg.history.push(event.id);
+        }
+    }
+}
+
+impl Package {
+    fn new(
+        tag: PackageTag,
+        item: ItemName,
+        batch: BatchNumber,
+        quantity: Quantity,
+        location: LocationName,
+        expires_on: Option<NaiveDate>,
+        event: &Event,
+    ) -> Self {
+        Self {
+            tag,
+            item,
+            batch,
+            quantity,
+            location,
+            status: PackageStatus::Active,
+            expires_on,
+            head: event.id,
+            head_hlc: event.hlc,
+            history: vec![event.id],
+            last_move: None,
+        }
+    }
+
+    fn with_history(mut self, mut earlier: Vec<Uuid>) -> Self {
+        earlier.append(&mut self.history);
+        self.history = earlier;
+        self
+    }
+
+    /// Number of events in the package's history.
+    pub fn event_count(&self) -> usize {
+        self.history.len()
+    }
+}
+
+/// The whole inventory: every package and every conflict, folded from an event set.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Inventory {
+    pub packages: BTreeMap<PackageTag, Package>,
+    pub conflicts: Vec<Conflict>,
+}
+
+impl Inventory {
+    /// Folds an event set. Duplicated events (same id) count once; arrival order does not matter.
+    pub fn fold<'a>(events: impl IntoIterator<Item = &'a Event>) -> Self {
+        let mut by_tag: BTreeMap<&PackageTag, BTreeMap<(Hlc, DeviceId, Uuid), &Event>> = BTreeMap::new();
+        for event in events {
+            for tag in event.tags() {
+                by_tag.entry(tag).or_default().insert(event.order_key(), event);
+            }
+        }
+        let mut inventory = Inventory::default();
+        for (tag, events) in by_tag {
+            let mut fold = PackageFold::default();
+            for event in events.values() {
+                fold.apply(tag, event);
+            }
+            inventory.conflicts.append(&mut fold.conflicts);
+            if let Some(pkg) = fold.package {
+                inventory.packages.insert(tag.clone(), pkg);
+            }
+        }
+        inventory.conflicts.sort();
+        inventory
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{GENESIS_HASH, UnsealedEvent};
+    use crate::ids::{LicenseNumber, UserId};
+    use crate::quantity::Unit;
+    use rust_decimal::Decimal;
+
+    fn tag(n: u32) -> PackageTag {
+        PackageTag::parse(&format!("1A4FF01000000220000{n:05}")).unwrap()
+    }
+
+    fn ev(device: DeviceId, wall: i64, t: &PackageTag, parent: Option<Uuid>, body: EventBody) -> Event {
+        UnsealedEvent {
+            id: Uuid::now_v7(),
+            facility: LicenseNumber::parse("C11-1").unwrap(),
+            tag: t.clone(),
+            user: UserId::new(),
+            device,
+            device_seq: 1,
+            hlc: Hlc { wall_ms: wall, counter: 0 },
+            parent,
+            body,
+            prev_hash: GENESIS_HASH.into(),
+        }
+        .seal()
+    }
+
+    fn received(grams: i64) -> EventBody {
+        EventBody::Received {
+            item: ItemName::parse("Live Resin 1g").unwrap(),
+            batch: BatchNumber::parse("LR-1").unwrap(),
+            quantity: Quantity::new(Decimal::new(grams, 0), Unit::G).unwrap(),
+            location: LocationName::parse("Intake").unwrap(),
+            expires_on: None,
+            manifest: None,
+        }
+    }
+
+    fn moved(to: &str) -> EventBody {
+        EventBody::Moved { to: LocationName::parse(to).unwrap() }
+    }
+
+    #[test]
+    fn folds_a_simple_history() {
+        let d = DeviceId::new();
+        let t = tag(1);
+        let r = ev(d, 1, &t, None, received(100));
+        let m = ev(d, 2, &t, Some(r.id), moved("Vault A"));
+        let a = ev(d, 3, &t, Some(m.id), EventBody::Adjusted {
+            delta: Quantity::change(Decimal::new(-250, 2), Unit::G).unwrap(),
+            reason: "Drying".into(),
+            note: "weighed".into(),
+        });
+        let inv = Inventory::fold([&a, &r, &m]);
+        let p = &inv.packages[&t];
+        assert_eq!(p.quantity.amount, Decimal::new(9750, 2));
+        assert_eq!(p.location.as_str(), "Vault A");
+        assert_eq!(p.head, a.id);
+        assert!(inv.conflicts.is_empty());
+    }
+
+    #[test]
+    fn concurrent_moves_from_two_devices_conflict() {
+        let (d1, d2) = (DeviceId::new(), DeviceId::new());
+        let t = tag(2);
+        let r = ev(d1, 1, &t, None, received(10));
+        let m1 = ev(d1, 5, &t, Some(r.id), moved("Vault A"));
+        let m2 = ev(d2, 6, &t, Some(r.id), moved("Vault B"));
+        let inv = Inventory::fold([&m2, &r, &m1]);
+        assert_eq!(inv.conflicts.len(), 1);
+        assert_eq!(inv.conflicts[0].kind, ConflictKind::ConcurrentMove);
+        assert_eq!(inv.packages[&t].location.as_str(), "Vault B");
+        // A move that saw the other one is not a conflict.
+        let m3 = ev(d2, 7, &t, Some(m1.id), moved("Vault C"));
+        let inv = Inventory::fold([&r, &m1, &m3]);
+        assert!(inv.conflicts.is_empty());
+    }
+
+    #[test]
+    fn invariant_breaks_become_conflicts_without_dropping_events() {
+        let d = DeviceId::new();
+        let t = tag(3);
+        let r = ev(d, 1, &t, None, received(5));
+        let q = ev(d, 2, &t, Some(r.id), EventBody::Quarantined { reason: "count variance".into() });
+        let p = ev(d, 3, &t, Some(q.id), EventBody::Picked { order: "SO-1".into() });
+        let adj = ev(d, 4, &t, Some(p.id), EventBody::Adjusted {
+            delta: Quantity::change(Decimal::new(-6, 0), Unit::G).unwrap(),
+            reason: "Theft".into(),
+            note: "missing".into(),
+        });
+        let rel = ev(d, 5, &t, Some(adj.id), EventBody::Released { note: "ok".into() });
+        let s1 = ev(d, 6, &t, Some(rel.id), EventBody::Shipped { manifest: "M1".into() });
+        let s2 = ev(d, 7, &t, Some(s1.id), EventBody::Shipped { manifest: "M2".into() });
+        let inv = Inventory::fold([&s2, &s1, &rel, &adj, &p, &q, &r]);
+        let kinds: Vec<_> = inv.conflicts.iter().map(|c| c.kind).collect();
+        assert!(kinds.contains(&ConflictKind::QuarantinedPicked));
+        assert!(kinds.contains(&ConflictKind::NegativeStock));
+        assert!(kinds.contains(&ConflictKind::ShippedTwice));
+        let pkg = &inv.packages[&t];
+        assert_eq!(pkg.event_count(), 7, "every event stays in the history");
+        assert_eq!(pkg.quantity.amount, Decimal::new(-1, 0));
+        assert_eq!(pkg.status, PackageStatus::Shipped);
+    }
+
+    #[test]
+    fn split_creates_the_new_package() {
+        let d = DeviceId::new();
+        let (src, dst) = (tag(4), tag(5));
+        let r = ev(d, 1, &src, None, received(100));
+        let s = ev(d, 2, &src, Some(r.id), EventBody::Split {
+            new_tag: dst.clone(),
+            quantity: Quantity::new(Decimal::new(30, 0), Unit::G).unwrap(),
+            item: ItemName::parse("Live Resin 1g").unwrap(),
+            batch: BatchNumber::parse("LR-1").unwrap(),
+            location: LocationName::parse("Pack bench").unwrap(),
+            expires_on: None,
+        });
+        let inv = Inventory::fold([&s, &r]);
+        assert_eq!(inv.packages[&src].quantity.amount, Decimal::new(70, 0));
+        assert_eq!(inv.packages[&dst].quantity.amount, Decimal::new(30, 0));
+        assert_eq!(inv.packages[&dst].location.as_str(), "Pack bench");
+    }
+
+    #[test]
+    fn events_for_unknown_packages_are_reported() {
+        let t = tag(6);
+        let m = ev(DeviceId::new(), 1, &t, None, moved("Vault A"));
+        let inv = Inventory::fold([&m]);
+        assert!(inv.packages.is_empty());
+        assert_eq!(inv.conflicts[0].kind, ConflictKind::UnknownPackage);
+    }
+}

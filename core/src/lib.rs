@@ -1,0 +1,27 @@
+//! custody-core: everything a Custody device knows and decides, with no FFI and no platform code.
+//!
+//! - [`ids`], [`quantity`]: the domain's values, each refusing bad input with a reason.
+//! - [`event`], [`hlc`], [`roles`]: the custody ledger's immutable events and who may record them.
+//! - [`fold`]: the inventory and conflict list, a deterministic fold over the event set.
+//! - [`chain`]: the per-device hash-chain verifier an auditor runs.
+//! - [`store`]: the device's SQLite store (events, outbox, folded packages, sync cursor).
+//! - [`protocol`], [`sync`]: the sync server's wire format and the client that speaks it.
+
+pub mod chain;
+pub mod event;
+pub mod fold;
+pub mod hlc;
+pub mod ids;
+pub mod protocol;
+pub mod quantity;
+pub mod roles;
+pub mod store;
+pub mod sync;
+
+pub use event::{Event, EventBody, EventKind};
+pub use fold::{Conflict, ConflictKind, Inventory, Package, PackageStatus};
+pub use hlc::Hlc;
+pub use ids::{BatchNumber, DeviceId, ItemName, LicenseNumber, LocationName, PackageTag, UserId};
+pub use quantity::{Quantity, Unit};
+pub use roles::Role;
+

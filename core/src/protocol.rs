@@ -1,0 +1,125 @@
+//! The sync server's wire format (JSON, versioned under `/v1`). Shared by the sync client in this
+//! crate and by the server, so the two cannot drift apart.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::event::Event;
+use crate::ids::{DeviceId, LicenseNumber, UserId};
+use crate::roles::Role;
+
+/// The most events a device pushes in one sync call, and the most the server returns. 10,000
+/// pending events go up in two round trips; a request stays a few megabytes.
+pub const MAX_EVENTS_PER_SYNC: usize = 5_000;
+
+/// `POST /v1/enrol` — a new device presents the one-time code a manager issued.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EnrolRequest {
+    pub code: String,
+    /// A label people recognise ("Vault handheld 3").
+    pub device_name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EnrolResponse {
+    pub device_id: DeviceId,
+    pub facility: LicenseNumber,
+    pub facility_name: String,
+    /// The device's bearer token. Shown once; the server keeps only its hash.
+    pub token: String,
+    pub roster: Vec<RosterEntry>,
+}
+
+/// A person who may sign in on the facility's devices.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RosterEntry {
+    pub id: UserId,
+    pub name: String,
+    pub role: Role,
+    /// The badge barcode they scan to sign in.
+    pub badge: String,
+    /// Argon2 PHC string of their PIN, so a shared handheld can sign people in offline.
+    pub pin_hash: String,
+    pub active: bool,
+}
+
+/// `POST /v1/sync` — one round trip: push new events, pull what this device lacks.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SyncRequest {
+    /// The last server sequence number this device has pulled (0 at first).
+    pub cursor: u64,
+    /// The device's unacknowledged events, in chain order, at most [`MAX_EVENTS_PER_SYNC`].
+    pub events: Vec<Event>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SyncResponse {
+    /// One verdict per pushed event, in the order sent.
+    pub verdicts: Vec<Verdict>,
+    /// Accepted events of the facility after the cursor, from other devices, in server order.
+    pub events: Vec<Event>,
+    /// The cursor to send next time.
+    pub cursor: u64,
+    /// More events wait after `cursor`: sync again.
+    pub has_more: bool,
+    /// The server's clock, so the device can correct its own.
+    pub server_time: DateTime<Utc>,
+    pub roster: Vec<RosterEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub id: Uuid,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Stored; also the answer when the same event is sent again.
+    Accepted,
+    /// Kept by the server with the reason, never applied to the shared inventory.
+    Rejected { reason: String },
+}
+
+/// `POST /v1/enrolment-codes` — a manager on an enrolled device issues a code for a new device.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ManagerCredentials {
+    pub badge: String,
+    pub pin: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EnrolmentCode {
+    pub code: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// `POST /v1/devices/{id}/revoke`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RevokeRequest {
+    pub manager: ManagerCredentials,
+}
+
+/// `GET /v1/health`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Health {
+    pub status: String,
+    pub version: String,
+}
+
+/// Every error the server returns, with an HTTP status beside it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    /// Stable machine code, e.g. `unauthorized`, `invalid_event`, `payload_too_large`.
+    pub code: String,
+    /// A sentence a person can act on.
+    pub message: String,
+}

@@ -1,0 +1,315 @@
+//! Quantities: an exact decimal amount with a unit of measure. Never floats.
+//!
+//! Weights convert exactly between units (1 oz = 28.349523125 g and 1 lb = 453.59237 g by
+//! definition) and are compared and shown to the hundredth of a gram, the precision the state
+//! and the receiving scale work to. Counted goods ("each") never mix with weights.
+
+use std::fmt;
+use std::str::FromStr;
+
+use rust_decimal::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QuantityError {
+    #[error("{0:?} is not a number; enter an amount like 12.5")]
+    NotANumber(String),
+    #[error("{0:?} is not a unit; use each, mg, g, kg, oz or lb")]
+    UnknownUnit(String),
+    #[error("a quantity of {0} cannot be negative")]
+    Negative(String),
+    #[error("a quantity of {0} must be more than zero")]
+    Zero(String),
+    #[error("{0} are counted, not weighed: they cannot be combined with {1}")]
+    IncompatibleUnits(&'static str, &'static str),
+    #[error("a count of items must be a whole number, not {0}")]
+    FractionalCount(String),
+    #[error("the amount {0} is too large")]
+    Overflow(String),
+}
+
+/// Units of measure the state system uses for packages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Unit {
+    Each,
+    Mg,
+    G,
+    Kg,
+    Oz,
+    Lb,
+}
+
+impl Unit {
+    pub const ALL: [Unit; 6] = [Unit::Each, Unit::Mg, Unit::G, Unit::Kg, Unit::Oz, Unit::Lb];
+
+    /// Grams in one of this unit, exactly; `None` for counted goods.
+    pub fn grams(self) -> Option<Decimal> {
+        match self {
+            Unit::Each => None,
+            Unit::Mg => Some(Decimal::new(1, 3)),
+            Unit::G => Some(Decimal::ONE),
+            Unit::Kg => Some(Decimal::new(1000, 0)),
+            Unit::Oz => Some(Decimal::new(28_349_523_125, 9)),
+            Unit::Lb => Some(Decimal::new(45_359_237, 5)),
+        }
+    }
+
+    pub fn is_weight(self) -> bool {
+        self != Unit::Each
+    }
+
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Unit::Each => "each",
+            Unit::Mg => "mg",
+            Unit::G => "g",
+            Unit::Kg => "kg",
+            Unit::Oz => "oz",
+            Unit::Lb => "lb",
+        }
+    }
+
+    /// The unit name the state system (Metrc) uses.
+    pub fn metrc_name(self) -> &'static str {
+        match self {
+            Unit::Each => "Each",
+            Unit::Mg => "Milligrams",
+            Unit::G => "Grams",
+            Unit::Kg => "Kilograms",
+            Unit::Oz => "Ounces",
+            Unit::Lb => "Pounds",
+        }
+    }
+
+    fn kind_name(self) -> &'static str {
+        if self.is_weight() { "weights" } else { "items" }
+    }
+}
+
+impl FromStr for Unit {
+    type Err = QuantityError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let unit = match s.trim().to_ascii_lowercase().as_str() {
+            "each" | "ea" | "unit" | "units" | "count" => Unit::Each,
+            "mg" | "milligram" | "milligrams" => Unit::Mg,
+            "g" | "gram" | "grams" => Unit::G,
+            "kg" | "kilogram" | "kilograms" => Unit::Kg,
+            "oz" | "ounce" | "ounces" => Unit::Oz,
+            "lb" | "lbs" | "pound" | "pounds" => Unit::Lb,
+            _ => return Err(QuantityError::UnknownUnit(s.to_string())),
+        };
+        Ok(unit)
+    }
+}
+
+impl fmt::Display for Unit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.symbol())
+    }
+}
+
+/// An amount with its unit. The amount may be negative only where a change is meant (an
+/// adjustment); [`Quantity::new`] is for stock and refuses negatives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Quantity {
+    #[serde(with = "rust_decimal::serde::str")]
+    pub amount: Decimal,
+    pub unit: Unit,
+}
+
+impl Quantity {
+    /// A stock quantity: zero or more; whole numbers for counted goods.
+    pub fn new(amount: Decimal, unit: Unit) -> Result<Self, QuantityError> {
+        let q = Self::change(amount, unit)?;
+        if q.amount.is_sign_negative() && !q.amount.is_zero() {
+            return Err(QuantityError::Negative(q.to_string()));
+        }
+        Ok(q)
+    }
+
+    /// A strictly positive quantity (what is received, split off, counted as present).
+    pub fn positive(amount: Decimal, unit: Unit) -> Result<Self, QuantityError> {
+        let q = Self::new(amount, unit)?;
+        if q.amount.is_zero() {
+            return Err(QuantityError::Zero(q.to_string()));
+        }
+        Ok(q)
+    }
+
+    /// A signed change (an adjustment): any sign; whole numbers for counted goods.
+    pub fn change(amount: Decimal, unit: Unit) -> Result<Self, QuantityError> {
+        if unit == Unit::Each && !amount.fract().is_zero() {
+            return Err(QuantityError::FractionalCount(amount.normalize().to_string()));
+        }
+        Ok(Self { amount, unit })
+    }
+
+    pub fn zero(unit: Unit) -> Self {
+        Self { amount: Decimal::ZERO, unit }
+    }
+
+    /// Parses what a person types: `12.5 g`, `12.5g`, `3 each`, `-1.25 oz`.
+    pub fn parse(text: &str) -> Result<Self, QuantityError> {
+        let text = text.trim();
+        let split = text
+            .find(|c: char| c.is_ascii_alphabetic())
+            .ok_or_else(|| QuantityError::UnknownUnit(String::new()))?;
+        let (num, unit) = text.split_at(split);
+        let amount = Decimal::from_str(num.trim())
+            .map_err(|_| QuantityError::NotANumber(num.trim().to_string()))?;
+        Self::change(amount, unit.parse()?)
+    }
+
+    pub fn is_negative(&self) -> bool {
+        self.amount.is_sign_negative() && !self.amount.is_zero()
+    }
+
+    pub fn is_zero(&self) -> bool {
+        self.amount.is_zero()
+    }
+
+    /// The same amount in grams, exactly; `None` for counted goods.
+    pub fn grams(&self) -> Option<Decimal> {
+        self.unit.grams().map(|g| self.amount * g)
+    }
+
+    /// The weight to the hundredth of a gram, the precision at which weights are compared and
+    /// shown. `None` for counted goods.
+    pub fn grams_rounded(&self) -> Option<Decimal> {
+        self.grams().map(|g| g.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero))
+    }
+
+    /// Converts to another unit: exact between weights (up to decimal precision when converting
+    /// into ounces or pounds); an error between counted and weighed goods.
+    pub fn convert(&self, unit: Unit) -> Result<Self, QuantityError> {
+        if unit == self.unit {
+            return Ok(*self);
+        }
+        match (self.grams(), unit.grams()) {
+            (Some(g), Some(per)) => {
+                let amount = g.checked_div(per).ok_or_else(|| QuantityError::Overflow(self.to_string()))?;
+                Ok(Self { amount: amount.normalize(), unit })
+            }
+            _ => Err(QuantityError::IncompatibleUnits(self.unit.kind_name(), unit.kind_name())),
+        }
+    }
+
+    /// Adds `other` expressed in this quantity's unit.
+    pub fn checked_add(&self, other: &Quantity) -> Result<Self, QuantityError> {
+        let other = other.convert(self.unit)?;
+        let amount = self
+            .amount
+            .checked_add(other.amount)
+            .ok_or_else(|| QuantityError::Overflow(self.to_string()))?;
+        Ok(Self { amount, unit: self.unit })
+    }
+
+    pub fn checked_sub(&self, other: &Quantity) -> Result<Self, QuantityError> {
+        self.checked_add(&other.negated())
+    }
+
+    pub fn negated(&self) -> Self {
+        Self { amount: -self.amount, unit: self.unit }
+    }
+
+    /// Equal as a floor worker or an auditor would judge it: weights to 0.01 g, counts exactly.
+    pub fn same_as(&self, other: &Quantity) -> bool {
+        match (self.grams_rounded(), other.grams_rounded()) {
+            (Some(a), Some(b)) => a == b,
+            (None, None) => self.amount == other.amount,
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for Quantity {
+    /// Weights in grams are shown to two decimals (`12.30 g`); other units show their own amount
+    /// and, for weights, the gram figure that is compared (`1 oz (28.35 g)`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.unit {
+            Unit::G => write!(f, "{:.2} g", self.grams_rounded().unwrap_or_default()),
+            Unit::Each => write!(f, "{} each", self.amount.normalize()),
+            unit => write!(
+                f,
+                "{} {} ({:.2} g)",
+                self.amount.normalize(),
+                unit,
+                self.grams_rounded().unwrap_or_default()
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal_macros_free::dec;
+
+    /// `dec!` without the macro crate: parse a literal at test time.
+    mod rust_decimal_macros_free {
+        macro_rules! dec {
+            ($s:expr) => {
+                rust_decimal::Decimal::from_str(stringify!($s)).unwrap()
+            };
+        }
+        pub(crate) use dec;
+    }
+
+    #[test]
+    fn exact_weight_conversions() {
+        let oz = Quantity::new(dec!(1), Unit::Oz).unwrap();
+        assert_eq!(oz.grams().unwrap(), dec!(28.349523125));
+        let lb = Quantity::new(dec!(1), Unit::Lb).unwrap();
+        assert_eq!(lb.convert(Unit::Oz).unwrap().amount, dec!(16));
+        let kg = Quantity::new(dec!(1.5), Unit::Kg).unwrap();
+        assert_eq!(kg.convert(Unit::Mg).unwrap().amount, dec!(1500000));
+        assert_eq!(kg.convert(Unit::G).unwrap().convert(Unit::Kg).unwrap().amount, dec!(1.5));
+    }
+
+    #[test]
+    fn weights_compare_to_a_hundredth_of_a_gram() {
+        let a = Quantity::new(dec!(10.004), Unit::G).unwrap();
+        let b = Quantity::new(dec!(10001), Unit::Mg).unwrap();
+        assert!(a.same_as(&b));
+        let c = Quantity::new(dec!(10.02), Unit::G).unwrap();
+        assert!(!a.same_as(&c));
+        assert_eq!(c.to_string(), "10.02 g");
+        assert_eq!(Quantity::new(dec!(1), Unit::Oz).unwrap().to_string(), "1 oz (28.35 g)");
+    }
+
+    #[test]
+    fn counts_and_weights_do_not_mix() {
+        let each = Quantity::new(dec!(3), Unit::Each).unwrap();
+        let g = Quantity::new(dec!(3), Unit::G).unwrap();
+        assert!(matches!(each.checked_add(&g), Err(QuantityError::IncompatibleUnits(..))));
+        assert!(!each.same_as(&g));
+        assert!(matches!(Quantity::new(dec!(1.5), Unit::Each), Err(QuantityError::FractionalCount(_))));
+    }
+
+    #[test]
+    fn negatives_refused_for_stock_allowed_for_changes() {
+        let err = Quantity::new(dec!(-0.5), Unit::G).unwrap_err();
+        assert_eq!(err.to_string(), "a quantity of -0.50 g cannot be negative");
+        assert!(Quantity::change(dec!(-0.5), Unit::G).unwrap().is_negative());
+        assert!(matches!(Quantity::positive(dec!(0), Unit::G), Err(QuantityError::Zero(_))));
+    }
+
+    #[test]
+    fn parses_typed_quantities() {
+        assert_eq!(Quantity::parse("12.5g").unwrap(), Quantity { amount: dec!(12.5), unit: Unit::G });
+        assert_eq!(Quantity::parse(" 3 each ").unwrap().unit, Unit::Each);
+        assert!(matches!(Quantity::parse("abc g"), Err(QuantityError::NotANumber(_))));
+        assert!(matches!(Quantity::parse("12 stones"), Err(QuantityError::UnknownUnit(_))));
+        let json = serde_json::to_string(&Quantity::parse("1.50 g").unwrap()).unwrap();
+        assert_eq!(json, r#"{"amount":"1.50","unit":"g"}"#);
+    }
+
+    #[test]
+    fn addition_converts_into_the_left_unit() {
+        let g = Quantity::new(dec!(100), Unit::G).unwrap();
+        let sum = g.checked_add(&Quantity::new(dec!(500), Unit::Mg).unwrap()).unwrap();
+        assert_eq!(sum.amount, dec!(100.5));
+        assert_eq!(sum.unit, Unit::G);
+    }
+}
