@@ -69,6 +69,15 @@ impl EventKind {
     }
 }
 
+impl EventKind {
+    /// "an adjustment", "a move": for messages people read.
+    pub fn with_article(self) -> String {
+        let noun = self.to_string();
+        let article = if noun.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+        format!("{article} {noun}")
+    }
+}
+
 impl fmt::Display for EventKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

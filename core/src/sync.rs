@@ -1,1 +1,207 @@
-//! The sync client.
+//! The sync client: one round trip pushes this device's unacknowledged events and pulls what it
+//! lacks. Safe to interrupt anywhere: the server stores pushed events idempotently and the device
+//! applies an answer in one transaction, so a cut connection only means the round trip repeats.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use reqwest::StatusCode;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::ids::DeviceId;
+use crate::protocol::{
+    EnrolRequest, EnrolResponse, EnrolmentCode, ErrorBody, MAX_EVENTS_PER_SYNC, ManagerCredentials, RevokeRequest,
+    SyncRequest, SyncResponse,
+};
+use crate::store::{DeviceIdentity, Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("no connection to the sync server ({0}); your work is saved on this device and will sync later")]
+    Offline(String),
+    #[error("the sync server refused this device: {0}")]
+    Unauthorized(String),
+    #[error("the sync server answered {status}: {message}")]
+    Server { status: u16, code: String, message: String },
+    #[error("the sync server sent something this app cannot read ({0}); nothing was changed")]
+    Protocol(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl SyncError {
+    /// Whether trying again later may succeed without anyone doing anything.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            SyncError::Offline(_) => true,
+            SyncError::Server { status, .. } => *status == 429 || *status >= 500,
+            _ => false,
+        }
+    }
+
+    fn reached_server(&self) -> bool {
+        !matches!(self, SyncError::Offline(_) | SyncError::Store(_))
+    }
+}
+
+/// How hard to try before reporting the device offline.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub attempts: u32,
+    pub first_delay: Duration,
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self { attempts: 4, first_delay: Duration::from_millis(250), max_delay: Duration::from_secs(5) }
+    }
+}
+
+/// What one [`SyncClient::sync`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    pub round_trips: u32,
+    pub accepted: usize,
+    pub rejected: usize,
+    pub pulled: usize,
+}
+
+#[derive(Clone)]
+pub struct SyncClient {
+    http: reqwest::Client,
+    retry: RetryPolicy,
+}
+
+impl Default for SyncClient {
+    fn default() -> Self {
+        Self::new(RetryPolicy::default())
+    }
+}
+
+impl SyncClient {
+    pub fn new(retry: RetryPolicy) -> Self {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(120))
+            .user_agent(concat!("custody-core/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("HTTP client builds with static settings");
+        Self { http, retry }
+    }
+
+    /// Enrols this device with the one-time code a manager issued.
+    pub async fn enrol(&self, store: &Store, server_url: &str, code: &str, device_name: &str) -> Result<DeviceIdentity, SyncError> {
+        if let Some(existing) = store.identity()? {
+            return Err(StoreError::AlreadyEnrolled(existing.facility).into());
+        }
+        let base = server_url.trim_end_matches('/');
+        let body = EnrolRequest { code: code.trim().to_string(), device_name: device_name.to_string() };
+        let response: EnrolResponse = self.post(&format!("{base}/v1/enrol"), None, &body).await?;
+        Ok(store.save_enrolment(base, &response)?)
+    }
+
+    /// Pushes every pending event and pulls everything new, in as few round trips as the batch
+    /// limit allows, recording the outcome for the sync status screen.
+    pub async fn sync(&self, store: &Store) -> Result<SyncReport, SyncError> {
+        let result = self.sync_inner(store).await;
+        let note = result.as_ref().err().map(|e| (e.to_string(), e.reached_server()));
+        store.note_sync_attempt(note.as_ref().map(|(m, r)| (m.as_str(), *r)))?;
+        result
+    }
+
+    async fn sync_inner(&self, store: &Store) -> Result<SyncReport, SyncError> {
+        let identity = store.identity()?.ok_or(StoreError::NotEnrolled)?;
+        let token = store.token()?;
+        let url = format!("{}/v1/sync", identity.server_url);
+        let mut report = SyncReport::default();
+        loop {
+            let events = store.outbox(MAX_EVENTS_PER_SYNC)?;
+            let pushed = events.len();
+            let request = SyncRequest { cursor: store.cursor()?, events };
+            let sent_at = Utc::now();
+            let response: SyncResponse = self.post(&url, Some(&token), &request).await?;
+            report.round_trips += 1;
+            if response.verdicts.len() != pushed
+                || response.verdicts.iter().zip(&request.events).any(|(v, e)| v.id != e.id)
+            {
+                return Err(SyncError::Protocol("the verdicts do not match the events sent".into()));
+            }
+            let applied = store.apply_sync(&response, sent_at)?;
+            report.accepted += applied.accepted;
+            report.rejected += applied.rejected;
+            report.pulled += applied.pulled;
+            if pushed < MAX_EVENTS_PER_SYNC && !response.has_more {
+                return Ok(report);
+            }
+        }
+    }
+
+    /// A manager, signed in with badge and PIN, issues an enrolment code for another device.
+    pub async fn issue_enrolment_code(&self, store: &Store, badge: &str, pin: &str) -> Result<EnrolmentCode, SyncError> {
+        let identity = store.identity()?.ok_or(StoreError::NotEnrolled)?;
+        let body = ManagerCredentials { badge: badge.to_string(), pin: pin.to_string() };
+        self.post(&format!("{}/v1/enrolment-codes", identity.server_url), Some(&store.token()?), &body).await
+    }
+
+    /// A manager revokes a lost or stolen device; its token stops working at once.
+    pub async fn revoke_device(&self, store: &Store, device: DeviceId, badge: &str, pin: &str) -> Result<(), SyncError> {
+        let identity = store.identity()?.ok_or(StoreError::NotEnrolled)?;
+        let body = RevokeRequest { manager: ManagerCredentials { badge: badge.to_string(), pin: pin.to_string() } };
+        let url = format!("{}/v1/devices/{device}/revoke", identity.server_url);
+        let _: serde_json::Value = self.post(&url, Some(&store.token()?), &body).await?;
+        Ok(())
+    }
+
+    /// POSTs JSON with retries and backoff for transient failures (no connection, 5xx, 429).
+    async fn post<B: Serialize, R: DeserializeOwned>(&self, url: &str, token: Option<&str>, body: &B) -> Result<R, SyncError> {
+        let mut delay = self.retry.first_delay;
+        let mut attempt = 1;
+        loop {
+            match self.post_once(url, token, body).await {
+                Err(e) if e.is_transient() && attempt < self.retry.attempts => {
+                    tracing::debug!(attempt, error = %e, "sync call failed, retrying");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(self.retry.max_delay);
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn post_once<B: Serialize, R: DeserializeOwned>(&self, url: &str, token: Option<&str>, body: &B) -> Result<R, SyncError> {
+        let mut request = self.http.post(url).json(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.map_err(|e| SyncError::Offline(describe(&e)))?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(|e| SyncError::Offline(describe(&e)))?;
+        if status.is_success() {
+            // An empty success body (e.g. 204) reads as JSON null.
+            let text: &[u8] = if bytes.is_empty() { b"null" } else { &bytes };
+            return serde_json::from_slice(text).map_err(|e| SyncError::Protocol(e.to_string()));
+        }
+        let (code, message) = match serde_json::from_slice::<ErrorBody>(&bytes) {
+            Ok(body) => (body.error.code, body.error.message),
+            Err(_) => ("http_error".to_string(), String::from_utf8_lossy(&bytes).chars().take(200).collect()),
+        };
+        if status == StatusCode::UNAUTHORIZED {
+            return Err(SyncError::Unauthorized(message));
+        }
+        Err(SyncError::Server { status: status.as_u16(), code, message })
+    }
+}
+
+/// A transport error in words, without the URL's query or any header.
+fn describe(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "the server did not answer in time".into()
+    } else if e.is_connect() {
+        "cannot reach the server".into()
+    } else {
+        "the connection was interrupted".into()
+    }
+}

@@ -1,1 +1,200 @@
-fn main(){}
+//! `custody-server`: run the sync server, or administer its data folder.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use custody_core::ids::{DeviceId, LicenseNumber};
+use custody_core::roles::Role;
+use custody_server::{Config, Db, DbError, serve};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Debug, Parser)]
+#[command(name = "custody-server", version, about = "The Custody sync server and its admin commands")]
+struct Cli {
+    /// Folder holding custody-server.db (created if missing).
+    #[arg(long, global = true, env = "CUSTODY_DATA_DIR", default_value = "./data")]
+    data_dir: PathBuf,
+    /// Address to listen on.
+    #[arg(long, global = true, env = "CUSTODY_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the sync server (the default).
+    Serve,
+    /// Manage facilities.
+    Facility {
+        #[command(subcommand)]
+        command: FacilityCommand,
+    },
+    /// Manage the people who sign in on devices.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Issue a one-time code for enrolling a device.
+    EnrolmentCode {
+        #[arg(long)]
+        facility: LicenseNumber,
+        #[arg(long, default_value_t = 24)]
+        ttl_hours: u32,
+    },
+    /// Manage enrolled devices.
+    Device {
+        #[command(subcommand)]
+        command: DeviceCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum FacilityCommand {
+    /// Register a facility by its state licence number.
+    Create {
+        #[arg(long)]
+        license: LicenseNumber,
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Add a person to a facility's roster.
+    Add {
+        #[arg(long)]
+        facility: LicenseNumber,
+        #[arg(long)]
+        name: String,
+        /// floor_staff, driver, manager, compliance or admin.
+        #[arg(long)]
+        role: Role,
+        /// The badge barcode they scan to sign in.
+        #[arg(long)]
+        badge: String,
+        /// 4 to 12 digits. Prefer the environment variable: arguments show in process lists.
+        #[arg(long, env = "CUSTODY_PIN", hide_env_values = true)]
+        pin: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DeviceCommand {
+    /// List a facility's devices.
+    List {
+        #[arg(long)]
+        facility: LicenseNumber,
+    },
+    /// Revoke a device; it must be enrolled again to sync.
+    Revoke {
+        #[arg(long)]
+        device: DeviceId,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("the server failed: {0}")]
+    Serve(std::io::Error),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .init();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), CliError> {
+    let db = Db::open(&cli.data_dir)?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let mut config = Config::new(&cli.data_dir);
+            config.listen = cli.listen;
+            let runtime = tokio::runtime::Runtime::new().map_err(CliError::Serve)?;
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::bind(config.listen)
+                    .await
+                    .map_err(|source| CliError::Bind { addr: config.listen, source })?;
+                serve(listener, db, config, shutdown_signal()).await.map_err(CliError::Serve)
+            })?;
+        }
+        Command::Facility { command: FacilityCommand::Create { license, name } } => {
+            db.create_facility(&license, &name)?;
+            println!("facility {license} created");
+        }
+        Command::User { command: UserCommand::Add { facility, name, role, badge, pin } } => {
+            let id = db.add_user(&facility, &name, role, &badge, &pin)?;
+            println!("user {id} added to {facility} as {role}");
+        }
+        Command::EnrolmentCode { facility, ttl_hours } => {
+            let code = db.issue_enrolment_code(&facility, None, chrono::Duration::hours(ttl_hours.into()))?;
+            println!("enrolment code: {}", code.code);
+            println!("expires at:     {}", code.expires_at.to_rfc3339());
+        }
+        Command::Device { command: DeviceCommand::List { facility } } => {
+            let devices = db.list_devices(&facility)?;
+            if devices.is_empty() {
+                println!("no devices enrolled at {facility}");
+            }
+            for d in devices {
+                let status = match d.revoked_at {
+                    Some(at) => format!("revoked {}", at.to_rfc3339()),
+                    None => "active".to_string(),
+                };
+                let seen = d.last_seen.map_or("never".to_string(), |t| t.to_rfc3339());
+                println!("{}  {:<30}  {status:<35}  last seen {seen}", d.id, d.name);
+            }
+        }
+        Command::Device { command: DeviceCommand::Revoke { device } } => {
+            db.revoke_device(device)?;
+            println!("device {device} revoked");
+        }
+    }
+    Ok(())
+}
+
+/// Ctrl-C, or SIGTERM from a service manager.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %err, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}

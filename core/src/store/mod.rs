@@ -1,0 +1,718 @@
+//! The device store: one SQLite file (WAL) holding the events this device knows, the outbox of
+//! its own unacknowledged events, the folded inventory, the conflicts, the roster of people who
+//! may sign in, and the sync state.
+//!
+//! Every write that a person is told "saved" is one transaction committed with
+//! `synchronous=FULL`, so it survives the app being killed or the battery dying.
+
+mod schema;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use argon2::{Argon2, PasswordHash, PasswordVerifier};
+use chrono::{DateTime, NaiveDate, Utc};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::chain::{self, ChainBreak};
+use crate::event::{Event, EventBody, EventError, GENESIS_HASH, UnsealedEvent};
+use crate::fold::{Conflict, PackageFold, PackageStatus};
+use crate::hlc::HlcClock;
+use crate::ids::{BatchNumber, DeviceId, ItemName, LicenseNumber, LocationName, PackageTag, UserId};
+use crate::protocol::{EnrolResponse, Outcome, RosterEntry, SyncResponse};
+use crate::quantity::{Quantity, Unit};
+use crate::roles::Role;
+
+pub use schema::LATEST as SCHEMA_VERSION;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the device database failed: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("this device is not enrolled yet; ask a manager for an enrolment code")]
+    NotEnrolled,
+    #[error("this device is already enrolled at {0}; it cannot be enrolled twice")]
+    AlreadyEnrolled(LicenseNumber),
+    #[error("nobody is signed in on this device; scan your badge and enter your PIN")]
+    NotSignedIn,
+    #[error("badge or PIN not recognised; try again or ask a manager")]
+    BadCredentials,
+    #[error("{role} may not record {}; ask a manager", kind.with_article())]
+    NotAllowed { role: Role, kind: crate::event::EventKind },
+    #[error("{0}")]
+    InvalidEvent(#[from] EventError),
+    #[error("{0}")]
+    Refused(String),
+    #[error("event from the server failed its check: {0}")]
+    BadRemoteEvent(String),
+    #[error("the device database holds data it cannot read ({0}); contact support")]
+    Corrupt(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Who and where this device is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceIdentity {
+    pub device_id: DeviceId,
+    pub facility: LicenseNumber,
+    pub facility_name: String,
+    pub server_url: String,
+}
+
+/// The person signed in on this device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedInUser {
+    pub id: UserId,
+    pub name: String,
+    pub role: Role,
+}
+
+/// A package as the screens show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageView {
+    pub tag: PackageTag,
+    pub item: ItemName,
+    pub batch: BatchNumber,
+    pub quantity: Quantity,
+    pub location: LocationName,
+    pub status: PackageStatus,
+    pub expires_on: Option<NaiveDate>,
+    /// Some of its events have not reached the server yet.
+    pub pending: bool,
+}
+
+/// An event as a history screen or an investigation shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRecord {
+    pub event: Event,
+    pub state: EventState,
+    pub reject_reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventState {
+    Pending,
+    Accepted,
+    Rejected,
+}
+
+impl EventState {
+    fn parse(s: &str) -> Result<Self> {
+        Ok(match s {
+            "pending" => Self::Pending,
+            "accepted" => Self::Accepted,
+            "rejected" => Self::Rejected,
+            other => return Err(StoreError::Corrupt(format!("event state {other:?}"))),
+        })
+    }
+}
+
+/// What the sync screen shows.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SyncStatus {
+    /// The last attempt reached the server.
+    pub online: bool,
+    pub pending: u64,
+    pub last_success: Option<DateTime<Utc>>,
+    pub last_attempt: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    /// Own events the server refused (kept, with reasons, for a manager).
+    pub rejected: u64,
+}
+
+/// What applying a sync response changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncApplied {
+    pub accepted: usize,
+    pub rejected: usize,
+    pub pulled: usize,
+}
+
+pub struct Store {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+}
+
+const META_IDENTITY: &str = "identity";
+const META_TOKEN: &str = "token";
+const META_USER: &str = "signed_in_user";
+const META_CHAIN: &str = "chain_head";
+const META_HLC: &str = "hlc";
+const META_CURSOR: &str = "cursor";
+const META_CLOCK_OFFSET: &str = "clock_offset_ms";
+const META_LAST_SUCCESS: &str = "last_success";
+const META_LAST_ATTEMPT: &str = "last_attempt";
+const META_LAST_ERROR: &str = "last_error";
+const META_ONLINE: &str = "online";
+
+#[derive(Serialize, Deserialize)]
+struct ChainHead {
+    seq: u64,
+    hash: String,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `path` and brings its schema up to date.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let mut conn = Connection::open(&path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        // FULL: a commit is on disk before we tell anyone it is saved, even in WAL mode.
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        schema::migrate(&mut conn)?;
+        Ok(Self { conn: Mutex::new(conn), path })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite half-written (transactions roll
+        // back), so a poisoned lock is still safe to use.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn schema_version(&self) -> Result<usize> {
+        Ok(self.conn().query_row("PRAGMA user_version", [], |r| r.get(0))?)
+    }
+
+    // ---- identity, roster, sign-in -------------------------------------------------------
+
+    /// Records the enrolment the server granted.
+    pub fn save_enrolment(&self, server_url: &str, enrolment: &EnrolResponse) -> Result<DeviceIdentity> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        if let Some(existing) = get_meta::<DeviceIdentity>(&tx, META_IDENTITY)? {
+            return Err(StoreError::AlreadyEnrolled(existing.facility));
+        }
+        let identity = DeviceIdentity {
+            device_id: enrolment.device_id,
+            facility: enrolment.facility.clone(),
+            facility_name: enrolment.facility_name.clone(),
+            server_url: server_url.trim_end_matches('/').to_string(),
+        };
+        set_meta(&tx, META_IDENTITY, &identity)?;
+        set_meta(&tx, META_TOKEN, &enrolment.token)?;
+        replace_roster(&tx, &enrolment.roster)?;
+        tx.commit()?;
+        Ok(identity)
+    }
+
+    pub fn identity(&self) -> Result<Option<DeviceIdentity>> {
+        get_meta(&self.conn(), META_IDENTITY)
+    }
+
+    fn require_identity(conn: &Connection) -> Result<DeviceIdentity> {
+        get_meta(conn, META_IDENTITY)?.ok_or(StoreError::NotEnrolled)
+    }
+
+    /// The device token for the sync client. Never log it.
+    pub(crate) fn token(&self) -> Result<String> {
+        get_meta(&self.conn(), META_TOKEN)?.ok_or(StoreError::NotEnrolled)
+    }
+
+    /// Signs a person in with their badge and PIN, against the roster synced from the server,
+    /// so it works offline.
+    pub fn sign_in(&self, badge: &str, pin: &str) -> Result<SignedInUser> {
+        let conn = self.conn();
+        Self::require_identity(&conn)?;
+        let entry: Option<String> = conn
+            .query_row("SELECT json FROM roster WHERE badge = ?1", [badge.trim()], |r| r.get(0))
+            .optional()?;
+        let entry: RosterEntry = match entry {
+            Some(json) => from_json(&json)?,
+            None => return Err(StoreError::BadCredentials),
+        };
+        let hash = PasswordHash::new(&entry.pin_hash).map_err(|e| StoreError::Corrupt(format!("PIN hash: {e}")))?;
+        if !entry.active || Argon2::default().verify_password(pin.as_bytes(), &hash).is_err() {
+            return Err(StoreError::BadCredentials);
+        }
+        let user = SignedInUser { id: entry.id, name: entry.name, role: entry.role };
+        set_meta(&conn, META_USER, &user)?;
+        Ok(user)
+    }
+
+    pub fn sign_out(&self) -> Result<()> {
+        self.conn().execute("DELETE FROM meta WHERE key = ?1", [META_USER])?;
+        Ok(())
+    }
+
+    pub fn current_user(&self) -> Result<Option<SignedInUser>> {
+        get_meta(&self.conn(), META_USER)
+    }
+
+    pub fn roster(&self) -> Result<Vec<RosterEntry>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT json FROM roster ORDER BY badge")?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        rows.map(|json| from_json(&json?)).collect()
+    }
+
+    // ---- recording -------------------------------------------------------------------------
+
+    /// Records a change made on this device by the signed-in person: checks who may do it and
+    /// whether the package's state allows it, then writes the event, its outbox entry and the
+    /// refolded package in one durable transaction. Returns the event; a refusal changes nothing.
+    pub fn record(&self, tag: &PackageTag, body: EventBody) -> Result<Event> {
+        let mut conn = self.conn();
+        let identity = Self::require_identity(&conn)?;
+        let user: SignedInUser = get_meta(&conn, META_USER)?.ok_or(StoreError::NotSignedIn)?;
+        let kind = body.kind();
+        if !user.role.may_record(kind) {
+            return Err(StoreError::NotAllowed { role: user.role, kind });
+        }
+        body.validate()?;
+
+        let tx = conn.transaction()?;
+        let fold = load_fold(&tx, tag)?.unwrap_or_default().1;
+        let head: ChainHead =
+            get_meta(&tx, META_CHAIN)?.unwrap_or(ChainHead { seq: 0, hash: GENESIS_HASH.into() });
+        let offset: i64 = get_meta(&tx, META_CLOCK_OFFSET)?.unwrap_or(0);
+        let mut clock = HlcClock::resume(get_meta(&tx, META_HLC)?.unwrap_or_default());
+        let hlc = clock.tick(Utc::now().timestamp_millis() + offset);
+        let event = UnsealedEvent {
+            id: Uuid::now_v7(),
+            facility: identity.facility.clone(),
+            tag: tag.clone(),
+            user: user.id,
+            device: identity.device_id,
+            device_seq: head.seq + 1,
+            hlc,
+            parent: fold.package.as_ref().map(|p| p.head),
+            body,
+            prev_hash: head.hash,
+        }
+        .seal();
+        event.validate()?;
+
+        // The same rules the fold applies everywhere decide what this device may record now:
+        // anything that would raise a conflict on its own view is refused, with the reason.
+        for affected in event.tags() {
+            let before = if affected == tag { fold.clone() } else { load_fold(&tx, affected)?.unwrap_or_default().1 };
+            let mut after = before.clone();
+            after.apply(affected, &event);
+            if let Some(c) = after.conflicts.get(before.conflicts.len()) {
+                return Err(StoreError::Refused(c.detail.clone()));
+            }
+        }
+
+        insert_event(&tx, &event, "pending")?;
+        tx.execute("INSERT INTO outbox (device_seq, event_id) VALUES (?1, ?2)", params![event.device_seq as i64, event.id.to_string()])?;
+        set_meta(&tx, META_CHAIN, &ChainHead { seq: event.device_seq, hash: event.hash.clone() })?;
+        set_meta(&tx, META_HLC, &clock.last())?;
+        for affected in event.tags() {
+            fold_in(&tx, affected, &event)?;
+        }
+        tx.commit()?;
+        Ok(event)
+    }
+
+    // ---- reading ---------------------------------------------------------------------------
+
+    pub fn package(&self, tag: &PackageTag) -> Result<Option<PackageView>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!("{PACKAGE_SELECT} WHERE p.tag = ?1"))?;
+        stmt.query_row([tag.as_str()], package_row).optional()?.transpose()
+    }
+
+    /// Every package, by tag.
+    pub fn packages(&self) -> Result<Vec<PackageView>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!("{PACKAGE_SELECT} ORDER BY p.tag"))?;
+        let rows = stmt.query_map([], package_row)?;
+        rows.map(|r| r?).collect()
+    }
+
+    pub fn packages_at(&self, location: &LocationName) -> Result<Vec<PackageView>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!("{PACKAGE_SELECT} WHERE p.location = ?1 ORDER BY p.tag"))?;
+        let rows = stmt.query_map([location.as_str()], package_row)?;
+        rows.map(|r| r?).collect()
+    }
+
+    /// Conflicts for a manager, in a stable order.
+    pub fn conflicts(&self) -> Result<Vec<Conflict>> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare("SELECT tag, kind, event_id, other_event, detail FROM conflicts ORDER BY tag, kind, event_id")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, Option<String>>(3)?, r.get::<_, String>(4)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (tag, kind, event, other, detail) = row?;
+            out.push(Conflict {
+                tag: PackageTag::parse(&tag).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                kind: from_json(&format!("\"{kind}\""))?,
+                event: parse_uuid(&event)?,
+                other_event: other.as_deref().map(parse_uuid).transpose()?,
+                detail,
+            });
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// The full history of a package, newest first, with each event's sync state.
+    pub fn history(&self, tag: &PackageTag) -> Result<Vec<EventRecord>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT e.json, e.state, e.reject_reason FROM event_tags t JOIN events e ON e.id = t.event_id
+             WHERE t.tag = ?1 ORDER BY e.order_key DESC",
+        )?;
+        let rows = stmt.query_map([tag.as_str()], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?)))?;
+        rows.map(|row| {
+            let (json, state, reject_reason) = row?;
+            Ok(EventRecord { event: from_json(&json)?, state: EventState::parse(&state)?, reject_reason })
+        })
+        .collect()
+    }
+
+    /// Every event this device holds (own and pulled), in canonical order.
+    pub fn events(&self) -> Result<Vec<EventRecord>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT json, state, reject_reason FROM events ORDER BY order_key")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?)))?;
+        rows.map(|row| {
+            let (json, state, reject_reason) = row?;
+            Ok(EventRecord { event: from_json(&json)?, state: EventState::parse(&state)?, reject_reason })
+        })
+        .collect()
+    }
+
+    /// Verifies the hash chains of every device whose events this store holds.
+    pub fn verify_chains(&self) -> Result<Vec<ChainBreak>> {
+        let events: Vec<Event> = self.events()?.into_iter().map(|r| r.event).collect();
+        // Only this device's chain is complete here: other devices' rejected events never reach
+        // us, so their chains are verified on the server, which holds them all.
+        let own = Self::require_identity(&self.conn())?.device_id;
+        Ok(chain::verify(events.iter().filter(|e| e.device == own)))
+    }
+
+    pub fn pending_count(&self) -> Result<u64> {
+        Ok(self.conn().query_row("SELECT COUNT(*) FROM outbox", [], |r| r.get::<_, i64>(0))? as u64)
+    }
+
+    pub fn sync_status(&self) -> Result<SyncStatus> {
+        let conn = self.conn();
+        Ok(SyncStatus {
+            online: get_meta(&conn, META_ONLINE)?.unwrap_or(false),
+            pending: conn.query_row("SELECT COUNT(*) FROM outbox", [], |r| r.get::<_, i64>(0))? as u64,
+            last_success: get_meta(&conn, META_LAST_SUCCESS)?,
+            last_attempt: get_meta(&conn, META_LAST_ATTEMPT)?,
+            last_error: get_meta(&conn, META_LAST_ERROR)?,
+            rejected: conn.query_row("SELECT COUNT(*) FROM events WHERE state = 'rejected'", [], |r| r.get::<_, i64>(0))?
+                as u64,
+        })
+    }
+
+    // ---- sync support (used by crate::sync) --------------------------------------------------
+
+    pub(crate) fn cursor(&self) -> Result<u64> {
+        Ok(get_meta(&self.conn(), META_CURSOR)?.unwrap_or(0))
+    }
+
+    /// The oldest unacknowledged own events, in chain order.
+    pub(crate) fn outbox(&self, limit: usize) -> Result<Vec<Event>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT e.json FROM outbox o JOIN events e ON e.id = o.event_id ORDER BY o.device_seq LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([limit as i64], |r| r.get::<_, String>(0))?;
+        rows.map(|json| from_json(&json?)).collect()
+    }
+
+    /// Applies a server answer in one transaction: verdicts, pulled events, cursor, roster and
+    /// clock offset. If the app dies before this commits, nothing changed and the next sync
+    /// repeats the round trip harmlessly (the server treats resent events as already accepted).
+    pub(crate) fn apply_sync(&self, response: &SyncResponse, sent_at: DateTime<Utc>) -> Result<SyncApplied> {
+        // Check the pulled events before touching anything.
+        for event in &response.events {
+            event.validate().map_err(|e| StoreError::BadRemoteEvent(e.to_string()))?;
+        }
+        let mut conn = self.conn();
+        let identity = Self::require_identity(&conn)?;
+        if let Some(e) = response.events.iter().find(|e| e.facility != identity.facility) {
+            return Err(StoreError::BadRemoteEvent(format!("event {} belongs to another facility", e.id)));
+        }
+        let tx = conn.transaction()?;
+        let mut applied = SyncApplied::default();
+        for verdict in &response.verdicts {
+            let id = verdict.id.to_string();
+            let removed = tx.execute("DELETE FROM outbox WHERE event_id = ?1", [&id])?;
+            if removed == 0 {
+                continue; // already handled by an earlier, interrupted round
+            }
+            match &verdict.outcome {
+                Outcome::Accepted => {
+                    tx.execute("UPDATE events SET state = 'accepted' WHERE id = ?1", [&id])?;
+                    applied.accepted += 1;
+                }
+                Outcome::Rejected { reason } => {
+                    tx.execute("UPDATE events SET state = 'rejected', reject_reason = ?2 WHERE id = ?1", params![id, reason])?;
+                    // The rejected event leaves the fold so this device converges with the rest.
+                    let tags: Vec<String> = {
+                        let mut stmt = tx.prepare_cached("SELECT tag FROM event_tags WHERE event_id = ?1")?;
+                        stmt.query_map([&id], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?
+                    };
+                    for tag in tags {
+                        refold(&tx, &PackageTag::parse(&tag).map_err(|e| StoreError::Corrupt(e.to_string()))?)?;
+                    }
+                    applied.rejected += 1;
+                }
+            }
+        }
+        let mut clock = HlcClock::resume(get_meta(&tx, META_HLC)?.unwrap_or_default());
+        for event in &response.events {
+            let inserted = insert_event(&tx, event, "accepted")?;
+            if inserted {
+                clock.observe(event.hlc);
+                for tag in event.tags() {
+                    fold_in(&tx, tag, event)?;
+                }
+                applied.pulled += 1;
+            }
+        }
+        set_meta(&tx, META_HLC, &clock.last())?;
+        let cursor: u64 = get_meta(&tx, META_CURSOR)?.unwrap_or(0);
+        set_meta(&tx, META_CURSOR, &cursor.max(response.cursor))?;
+        replace_roster(&tx, &response.roster)?;
+        // The server clock corrects an untrusted device clock; half the round trip is a fair
+        // guess of when the server read its clock.
+        let now = Utc::now();
+        let midpoint = sent_at + (now - sent_at) / 2;
+        set_meta(&tx, META_CLOCK_OFFSET, &(response.server_time - midpoint).num_milliseconds())?;
+        set_meta(&tx, META_LAST_SUCCESS, &now)?;
+        set_meta(&tx, META_ONLINE, &true)?;
+        tx.execute("DELETE FROM meta WHERE key = ?1", [META_LAST_ERROR])?;
+        tx.commit()?;
+        Ok(applied)
+    }
+
+    /// Notes a sync attempt's outcome for the status screen.
+    pub(crate) fn note_sync_attempt(&self, error: Option<(&str, bool)>) -> Result<()> {
+        let conn = self.conn();
+        set_meta(&conn, META_LAST_ATTEMPT, &Utc::now())?;
+        if let Some((message, reached_server)) = error {
+            set_meta(&conn, META_LAST_ERROR, &message)?;
+            set_meta(&conn, META_ONLINE, &reached_server)?;
+        }
+        Ok(())
+    }
+
+    /// Rebuilds every package from the event set (a repair tool and a check that the
+    /// incremental fold and the full fold agree).
+    pub fn refold_all(&self) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute_batch("DELETE FROM folds; DELETE FROM packages; DELETE FROM conflicts;")?;
+        let tags: Vec<String> = {
+            let mut stmt = tx.prepare("SELECT DISTINCT tag FROM event_tags")?;
+            stmt.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?
+        };
+        for tag in tags {
+            refold(&tx, &PackageTag::parse(&tag).map_err(|e| StoreError::Corrupt(e.to_string()))?)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+const PACKAGE_SELECT: &str = "SELECT p.tag, p.item, p.batch, p.quantity, p.unit, p.location, p.status, p.expires_on,
+    EXISTS (SELECT 1 FROM event_tags t JOIN events e ON e.id = t.event_id WHERE t.tag = p.tag AND e.state = 'pending')
+    FROM packages p";
+
+fn package_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<PackageView>> {
+    let tag: String = r.get(0)?;
+    let item: String = r.get(1)?;
+    let batch: String = r.get(2)?;
+    let quantity: String = r.get(3)?;
+    let unit: String = r.get(4)?;
+    let location: String = r.get(5)?;
+    let status: String = r.get(6)?;
+    let expires_on: Option<String> = r.get(7)?;
+    let pending: bool = r.get(8)?;
+    let corrupt = |e: String| StoreError::Corrupt(e);
+    Ok((|| {
+        Ok(PackageView {
+            tag: PackageTag::parse(&tag).map_err(|e| corrupt(e.to_string()))?,
+            item: ItemName::parse(&item).map_err(|e| corrupt(e.to_string()))?,
+            batch: BatchNumber::parse(&batch).map_err(|e| corrupt(e.to_string()))?,
+            quantity: Quantity {
+                amount: quantity.parse().map_err(|_| corrupt(format!("quantity {quantity:?}")))?,
+                unit: unit.parse::<Unit>().map_err(|e| corrupt(e.to_string()))?,
+            },
+            location: LocationName::parse(&location).map_err(|e| corrupt(e.to_string()))?,
+            status: from_json(&format!("\"{status}\""))?,
+            expires_on: expires_on.map(|d| d.parse().map_err(|_| corrupt(format!("date {d:?}")))).transpose()?,
+            pending,
+        })
+    })())
+}
+
+/// Sortable text form of the canonical order key, so SQLite orders events as the fold does.
+fn order_key(event: &Event) -> String {
+    format!("{:020}-{:010}-{}-{}", event.hlc.wall_ms.max(0), event.hlc.counter, event.device, event.id)
+}
+
+/// Inserts an event and its tag index; false if it was already there.
+fn insert_event(tx: &Transaction<'_>, event: &Event, state: &str) -> Result<bool> {
+    let json = serde_json::to_string(event).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let inserted = tx
+        .prepare_cached(
+            "INSERT OR IGNORE INTO events (id, tag, device, device_seq, kind, order_key, json, state, recorded_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )?
+        .execute(params![
+            event.id.to_string(),
+            event.tag.as_str(),
+            event.device.to_string(),
+            event.device_seq as i64,
+            event.kind().as_str(),
+            order_key(event),
+            json,
+            state,
+            Utc::now().to_rfc3339(),
+        ])?;
+    if inserted == 0 {
+        return Ok(false);
+    }
+    let mut stmt = tx.prepare_cached("INSERT OR IGNORE INTO event_tags (tag, event_id) VALUES (?1, ?2)")?;
+    for tag in event.tags() {
+        stmt.execute(params![tag.as_str(), event.id.to_string()])?;
+    }
+    Ok(true)
+}
+
+fn load_fold(tx: &Connection, tag: &PackageTag) -> Result<Option<(String, PackageFold)>> {
+    let row: Option<(String, String)> = tx
+        .prepare_cached("SELECT last_key, state FROM folds WHERE tag = ?1")?
+        .query_row([tag.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    row.map(|(key, state)| Ok((key, from_json(&state)?))).transpose()
+}
+
+/// Folds one new event into a package: on top of the stored state when it sorts last (the
+/// common case), otherwise by refolding that package's history.
+fn fold_in(tx: &Transaction<'_>, tag: &PackageTag, event: &Event) -> Result<()> {
+    let key = order_key(event);
+    match load_fold(tx, tag)? {
+        Some((last, mut fold)) if last < key => {
+            fold.apply(tag, event);
+            save_fold(tx, tag, &key, &fold)
+        }
+        None => {
+            let mut fold = PackageFold::default();
+            fold.apply(tag, event);
+            save_fold(tx, tag, &key, &fold)
+        }
+        Some(_) => refold(tx, tag),
+    }
+}
+
+/// Refolds one package from its stored history, leaving out events the server rejected.
+fn refold(tx: &Transaction<'_>, tag: &PackageTag) -> Result<()> {
+    let rows: Vec<(String, String)> = {
+        let mut stmt = tx.prepare_cached(
+            "SELECT e.order_key, e.json FROM event_tags t JOIN events e ON e.id = t.event_id
+             WHERE t.tag = ?1 AND e.state != 'rejected' ORDER BY e.order_key",
+        )?;
+        stmt.query_map([tag.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?
+    };
+    let mut fold = PackageFold::default();
+    let mut last = String::new();
+    for (key, json) in rows {
+        fold.apply(tag, &from_json::<Event>(&json)?);
+        last = key;
+    }
+    save_fold(tx, tag, &last, &fold)
+}
+
+fn save_fold(tx: &Transaction<'_>, tag: &PackageTag, last_key: &str, fold: &PackageFold) -> Result<()> {
+    let state = serde_json::to_string(fold).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    tx.prepare_cached("INSERT OR REPLACE INTO folds (tag, last_key, state) VALUES (?1, ?2, ?3)")?
+        .execute(params![tag.as_str(), last_key, state])?;
+    match &fold.package {
+        Some(p) => {
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO packages (tag, item, batch, quantity, unit, location, status, expires_on, head)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?
+            .execute(params![
+                tag.as_str(),
+                p.item.as_str(),
+                p.batch.as_str(),
+                p.quantity.amount.to_string(),
+                p.quantity.unit.symbol(),
+                p.location.as_str(),
+                p.status.as_str(),
+                p.expires_on.map(|d| d.to_string()),
+                p.head.to_string(),
+            ])?;
+        }
+        None => {
+            tx.prepare_cached("DELETE FROM packages WHERE tag = ?1")?.execute([tag.as_str()])?;
+        }
+    }
+    tx.prepare_cached("DELETE FROM conflicts WHERE tag = ?1")?.execute([tag.as_str()])?;
+    let mut insert = tx.prepare_cached(
+        "INSERT OR REPLACE INTO conflicts (tag, kind, event_id, other_event, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    for c in &fold.conflicts {
+        insert.execute(params![
+            c.tag.as_str(),
+            c.kind.as_str(),
+            c.event.to_string(),
+            c.other_event.map(|u| u.to_string()),
+            c.detail
+        ])?;
+    }
+    Ok(())
+}
+
+fn replace_roster(tx: &Transaction<'_>, roster: &[RosterEntry]) -> Result<()> {
+    tx.execute("DELETE FROM roster", [])?;
+    let mut stmt = tx.prepare_cached("INSERT INTO roster (id, json, badge) VALUES (?1, ?2, ?3)")?;
+    for entry in roster {
+        let json = serde_json::to_string(entry).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        stmt.execute(params![entry.id.to_string(), json, entry.badge])?;
+    }
+    // Whoever is signed in but was removed or deactivated is signed out.
+    if let Some(user) = get_meta::<SignedInUser>(tx, META_USER)? {
+        if !roster.iter().any(|e| e.id == user.id && e.active) {
+            tx.execute("DELETE FROM meta WHERE key = ?1", [META_USER])?;
+        }
+    }
+    Ok(())
+}
+
+fn get_meta<T: serde::de::DeserializeOwned>(conn: &Connection, key: &str) -> Result<Option<T>> {
+    let value: Option<String> = conn
+        .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+        .query_row([key], |r| r.get(0))
+        .optional()?;
+    value.map(|v| from_json(&v)).transpose()
+}
+
+fn set_meta<T: Serialize + ?Sized>(conn: &Connection, key: &str, value: &T) -> Result<()> {
+    let json = serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    conn.prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)")?.execute(params![key, json])?;
+    Ok(())
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(json: &str) -> Result<T> {
+    serde_json::from_str(json).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn parse_uuid(s: &str) -> Result<Uuid> {
+    Uuid::parse_str(s).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,98 @@
+//! Versioned migrations of the device database. Each step runs once, in order, in its own
+//! transaction; `PRAGMA user_version` records how far a database has come. Never edit a shipped
+//! step: add a new one.
+
+use rusqlite::Connection;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: the custody ledger on the device.
+    r#"
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) STRICT;
+
+    -- Every event this device knows: its own and those pulled from the server.
+    CREATE TABLE events (
+        id           TEXT PRIMARY KEY,
+        tag          TEXT NOT NULL,
+        device       TEXT NOT NULL,
+        device_seq   INTEGER NOT NULL,
+        kind         TEXT NOT NULL,
+        order_key    TEXT NOT NULL,
+        json         TEXT NOT NULL,
+        -- pending (own, not yet acknowledged), accepted, rejected (by the server, kept with reason)
+        state        TEXT NOT NULL CHECK (state IN ('pending', 'accepted', 'rejected')),
+        reject_reason TEXT,
+        recorded_at  TEXT NOT NULL
+    ) STRICT;
+    CREATE UNIQUE INDEX events_device_seq ON events (device, device_seq);
+
+    -- Which packages' histories an event belongs to (a split belongs to two).
+    CREATE TABLE event_tags (
+        tag      TEXT NOT NULL,
+        event_id TEXT NOT NULL REFERENCES events (id),
+        PRIMARY KEY (tag, event_id)
+    ) STRICT, WITHOUT ROWID;
+
+    -- Own events not yet acknowledged by the server, in chain order.
+    CREATE TABLE outbox (
+        device_seq INTEGER PRIMARY KEY,
+        event_id   TEXT NOT NULL UNIQUE REFERENCES events (id)
+    ) STRICT;
+
+    -- The fold state of each package history (including histories of never-received tags).
+    CREATE TABLE folds (
+        tag      TEXT PRIMARY KEY,
+        last_key TEXT NOT NULL,
+        state    TEXT NOT NULL
+    ) STRICT, WITHOUT ROWID;
+
+    -- The folded inventory, one row per package, for lookups by tag and listings.
+    CREATE TABLE packages (
+        tag        TEXT PRIMARY KEY,
+        item       TEXT NOT NULL,
+        batch      TEXT NOT NULL,
+        quantity   TEXT NOT NULL,
+        unit       TEXT NOT NULL,
+        location   TEXT NOT NULL,
+        status     TEXT NOT NULL,
+        expires_on TEXT,
+        head       TEXT NOT NULL
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX packages_location ON packages (location);
+    CREATE INDEX packages_batch ON packages (batch);
+
+    CREATE TABLE conflicts (
+        tag         TEXT NOT NULL,
+        kind        TEXT NOT NULL,
+        event_id    TEXT NOT NULL,
+        other_event TEXT,
+        detail      TEXT NOT NULL,
+        PRIMARY KEY (tag, kind, event_id)
+    ) STRICT, WITHOUT ROWID;
+
+    -- People who may sign in on this device (synced from the server).
+    CREATE TABLE roster (
+        id       TEXT PRIMARY KEY,
+        json     TEXT NOT NULL,
+        badge    TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX roster_badge ON roster (badge);
+    "#,
+];
+
+/// Brings the database to the latest version.
+pub(crate) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let current: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    for (i, step) in MIGRATIONS.iter().enumerate().skip(current) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(step)?;
+        tx.pragma_update(None, "user_version", i + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// The version a fully migrated database reports.
+pub const LATEST: usize = MIGRATIONS.len();

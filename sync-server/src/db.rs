@@ -1,0 +1,642 @@
+//! The server's SQLite store: facilities, users, enrolment codes, devices and the ledger.
+//!
+//! One connection behind a mutex: SQLite serialises writers anyway, and handlers reach it through
+//! `spawn_blocking`. Every method here is blocking.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use custody_core::ids::{DeviceId, LicenseNumber, UserId};
+use custody_core::protocol::{EnrolResponse, EnrolmentCode, ManagerCredentials, RosterEntry};
+use custody_core::roles::Role;
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+
+use crate::secret::{self, SecretError};
+
+/// The database file inside the data folder.
+pub const DB_FILE_NAME: &str = "custody-server.db";
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("cannot create the data folder {path}: {source}")]
+    DataDir { path: PathBuf, source: std::io::Error },
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error(
+        "the database was written by a newer custody-server (schema version {found}, this build knows {known}); run the newer version"
+    )]
+    TooNew { found: i64, known: i64 },
+    #[error("SQLite refused write-ahead logging (journal mode is {0}); put the data folder on a local disk")]
+    NoWal(String),
+    #[error("the database holds a {what} that does not parse ({value:?}); it was changed outside custody-server")]
+    Corrupt { what: &'static str, value: String },
+    #[error("an event could not be encoded or read back: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    /// Input an operator or device must correct; the message says how.
+    #[error("{0}")]
+    InvalidInput(String),
+    /// A sync request refused as a whole before anything was stored.
+    #[error("{0}")]
+    InvalidEvent(String),
+    #[error("facility {0} already exists")]
+    FacilityExists(LicenseNumber),
+    #[error("there is no facility with licence {0}; create it first with `custody-server facility create`")]
+    UnknownFacility(LicenseNumber),
+    #[error("badge {badge:?} is already used by someone at {facility}; each badge must be unique")]
+    BadgeTaken { badge: String, facility: LicenseNumber },
+    #[error("there is no user with id {0}")]
+    UnknownUser(UserId),
+    #[error("user {user} does not work at {facility}")]
+    UserNotInFacility { user: UserId, facility: LicenseNumber },
+    #[error("there is no device with id {0} at this facility")]
+    UnknownDevice(DeviceId),
+    #[error("this enrolment code is not valid or was already used; ask a manager for a new one")]
+    EnrolmentCodeInvalid,
+    #[error("this enrolment code is not valid or was already used; ask a manager for a new one")]
+    EnrolmentCodeUsed,
+    #[error("this enrolment code expired at {0}; ask a manager for a new one")]
+    EnrolmentCodeExpired(DateTime<Utc>),
+    #[error("the device token is missing or not recognised; enrol this device with a code from a manager")]
+    Unauthorized,
+    #[error("this device was revoked at {0} and must be enrolled again with a new code from a manager")]
+    DeviceRevoked(DateTime<Utc>),
+    #[error("the badge or PIN is wrong; check both and try again")]
+    WrongCredentials,
+    #[error("{name} is {role}; only a manager or admin may do this")]
+    NotManager { name: String, role: Role },
+}
+
+/// Each step runs once, in its own transaction, and bumps `PRAGMA user_version`. Append only.
+const MIGRATIONS: &[&str] = &[
+    // 1: the initial schema.
+    r#"
+    CREATE TABLE facilities (
+        license     TEXT PRIMARY KEY,
+        name        TEXT NOT NULL,
+        created_at  TEXT NOT NULL
+    ) STRICT;
+
+    CREATE TABLE users (
+        id          TEXT PRIMARY KEY,
+        facility    TEXT NOT NULL REFERENCES facilities(license),
+        name        TEXT NOT NULL,
+        role        TEXT NOT NULL,
+        badge       TEXT NOT NULL,
+        pin_hash    TEXT NOT NULL,
+        active      INTEGER NOT NULL DEFAULT 1,
+        created_at  TEXT NOT NULL,
+        UNIQUE (facility, badge)
+    ) STRICT;
+
+    CREATE TABLE enrolment_codes (
+        code_hash   TEXT PRIMARY KEY,
+        facility    TEXT NOT NULL REFERENCES facilities(license),
+        issued_by   TEXT REFERENCES users(id),
+        issued_at   TEXT NOT NULL,
+        expires_at  TEXT NOT NULL,
+        used_at     TEXT,
+        used_by     TEXT
+    ) STRICT;
+
+    CREATE TABLE devices (
+        id          TEXT PRIMARY KEY,
+        facility    TEXT NOT NULL REFERENCES facilities(license),
+        name        TEXT NOT NULL,
+        token_hash  TEXT NOT NULL UNIQUE,
+        enrolled_at TEXT NOT NULL,
+        last_seen   TEXT,
+        revoked_at  TEXT
+    ) STRICT;
+    CREATE INDEX devices_facility ON devices(facility);
+
+    CREATE TABLE events (
+        server_seq  INTEGER PRIMARY KEY AUTOINCREMENT,
+        id          TEXT NOT NULL UNIQUE,
+        facility    TEXT NOT NULL REFERENCES facilities(license),
+        device      TEXT NOT NULL REFERENCES devices(id),
+        device_seq  INTEGER NOT NULL,
+        user        TEXT NOT NULL,
+        tag         TEXT NOT NULL,
+        kind        TEXT NOT NULL,
+        json        TEXT NOT NULL,
+        hash        TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        UNIQUE (device, device_seq)
+    ) STRICT;
+    CREATE INDEX events_facility_seq ON events(facility, server_seq);
+    CREATE INDEX events_tag ON events(tag);
+
+    -- facility/device are the sender's (authenticated) ones, whatever the event claims.
+    -- chain_ok: the event extends its device's hash chain, so the next one links to it.
+    CREATE TABLE rejected_events (
+        seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+        id          TEXT NOT NULL,
+        facility    TEXT NOT NULL REFERENCES facilities(license),
+        device      TEXT NOT NULL REFERENCES devices(id),
+        device_seq  INTEGER NOT NULL,
+        hash        TEXT NOT NULL,
+        chain_ok    INTEGER NOT NULL,
+        json        TEXT NOT NULL,
+        reason      TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        UNIQUE (device, id)
+    ) STRICT;
+    CREATE INDEX rejected_events_chain ON rejected_events(device, chain_ok, device_seq);
+    CREATE INDEX rejected_events_facility ON rejected_events(facility, seq);
+    "#,
+];
+
+/// A device that presented a valid token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthedDevice {
+    pub id: DeviceId,
+    pub facility: LicenseNumber,
+}
+
+/// One enrolled device, for `device list`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceInfo {
+    pub id: DeviceId,
+    pub facility: LicenseNumber,
+    pub name: String,
+    pub enrolled_at: DateTime<Utc>,
+    pub last_seen: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Clone)]
+pub struct Db {
+    conn: Arc<Mutex<Connection>>,
+    path: PathBuf,
+}
+
+impl fmt::Debug for Db {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Db").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+pub(crate) fn now_text() -> String {
+    time_text(Utc::now())
+}
+
+/// Fixed-width UTC text, so text order is time order.
+fn time_text(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+pub(crate) fn parse_time(text: &str) -> Result<DateTime<Utc>, DbError> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| DbError::Corrupt { what: "timestamp", value: text.to_string() })
+}
+
+pub(crate) fn parse_col<T: FromStr>(what: &'static str, text: &str) -> Result<T, DbError> {
+    text.parse().map_err(|_| DbError::Corrupt { what, value: text.to_string() })
+}
+
+fn clean_text(what: &str, raw: &str, max: usize) -> Result<String, DbError> {
+    let text = raw.trim();
+    if text.is_empty() {
+        return Err(DbError::InvalidInput(format!("the {what} is empty; enter one")));
+    }
+    if text.chars().count() > max {
+        return Err(DbError::InvalidInput(format!("the {what} is longer than {max} characters; shorten it")));
+    }
+    if text.chars().any(char::is_control) {
+        return Err(DbError::InvalidInput(format!("the {what} contains control characters; type it again")));
+    }
+    Ok(text.to_string())
+}
+
+impl Db {
+    /// Opens (creating if needed) `custody-server.db` in `data_dir` and brings its schema up to date.
+    pub fn open(data_dir: &Path) -> Result<Db, DbError> {
+        std::fs::create_dir_all(data_dir)
+            .map_err(|source| DbError::DataDir { path: data_dir.to_path_buf(), source })?;
+        let path = data_dir.join(DB_FILE_NAME);
+        let mut conn = Connection::open(&path)?;
+        conn.busy_timeout(Duration::from_secs(5))?;
+        let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(DbError::NoWal(mode));
+        }
+        // FULL: an acknowledged sync survives power loss, not only a crash of the process.
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        migrate(&mut conn)?;
+        Ok(Db { conn: Arc::new(Mutex::new(conn)), path })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub(crate) fn weak(&self) -> Weak<Mutex<Connection>> {
+        Arc::downgrade(&self.conn)
+    }
+
+    /// A panic while holding the lock rolled its transaction back on unwind, so the connection
+    /// is still sound: recover it rather than failing every later request.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn create_facility(&self, license: &LicenseNumber, name: &str) -> Result<(), DbError> {
+        let name = clean_text("facility name", name, 200)?;
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if facility_name(&tx, license)?.is_some() {
+            return Err(DbError::FacilityExists(license.clone()));
+        }
+        tx.execute(
+            "INSERT INTO facilities (license, name, created_at) VALUES (?1, ?2, ?3)",
+            params![license.as_str(), name, now_text()],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Adds a person to a facility's roster. The PIN (4–12 digits) is kept only as Argon2.
+    pub fn add_user(
+        &self,
+        facility: &LicenseNumber,
+        name: &str,
+        role: Role,
+        badge: &str,
+        pin: &str,
+    ) -> Result<UserId, DbError> {
+        let name = clean_text("name", name, 100)?;
+        let badge = clean_text("badge", badge, 64)?;
+        // Hash before taking the lock: Argon2 is deliberately slow.
+        let pin_hash = secret::hash_pin(pin)?;
+        let id = UserId::new();
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if facility_name(&tx, facility)?.is_none() {
+            return Err(DbError::UnknownFacility(facility.clone()));
+        }
+        let taken: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM users WHERE facility = ?1 AND badge = ?2)",
+            params![facility.as_str(), badge],
+            |row| row.get(0),
+        )?;
+        if taken {
+            return Err(DbError::BadgeTaken { badge, facility: facility.clone() });
+        }
+        tx.execute(
+            "INSERT INTO users (id, facility, name, role, badge, pin_hash, active, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7)",
+            params![id.to_string(), facility.as_str(), name, role.as_str(), badge, pin_hash, now_text()],
+        )?;
+        tx.commit()?;
+        Ok(id)
+    }
+
+    /// The person stays on the roster (their past events name them) but can no longer record.
+    pub fn deactivate_user(&self, user: UserId) -> Result<(), DbError> {
+        let changed =
+            self.lock().execute("UPDATE users SET active = 0 WHERE id = ?1", params![user.to_string()])?;
+        if changed == 0 {
+            return Err(DbError::UnknownUser(user));
+        }
+        Ok(())
+    }
+
+    /// A one-time code for enrolling a device at `facility`; only its SHA-256 is stored.
+    pub fn issue_enrolment_code(
+        &self,
+        facility: &LicenseNumber,
+        issued_by: Option<UserId>,
+        ttl: chrono::Duration,
+    ) -> Result<EnrolmentCode, DbError> {
+        if ttl <= chrono::Duration::zero() {
+            return Err(DbError::InvalidInput("an enrolment code must be valid for some time; give a positive TTL".into()));
+        }
+        let code = secret::new_enrolment_code()?;
+        let issued_at = Utc::now();
+        let expires_at = issued_at
+            .checked_add_signed(ttl)
+            .ok_or_else(|| DbError::InvalidInput("the enrolment code TTL is too long".into()))?;
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if facility_name(&tx, facility)?.is_none() {
+            return Err(DbError::UnknownFacility(facility.clone()));
+        }
+        if let Some(user) = issued_by {
+            let at: Option<String> = tx
+                .query_row("SELECT facility FROM users WHERE id = ?1", params![user.to_string()], |row| row.get(0))
+                .optional()?;
+            match at {
+                None => return Err(DbError::UnknownUser(user)),
+                Some(f) if f != facility.as_str() => {
+                    return Err(DbError::UserNotInFacility { user, facility: facility.clone() });
+                }
+                Some(_) => {}
+            }
+        }
+        tx.execute(
+            "INSERT INTO enrolment_codes (code_hash, facility, issued_by, issued_at, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                secret::sha256_hex(&code),
+                facility.as_str(),
+                issued_by.map(|u| u.to_string()),
+                time_text(issued_at),
+                time_text(expires_at),
+            ],
+        )?;
+        tx.commit()?;
+        Ok(EnrolmentCode { code, expires_at })
+    }
+
+    /// Revokes a device wherever it is enrolled. Revoking twice keeps the first time.
+    pub fn revoke_device(&self, device: DeviceId) -> Result<(), DbError> {
+        let changed = self.lock().execute(
+            "UPDATE devices SET revoked_at = COALESCE(revoked_at, ?2) WHERE id = ?1",
+            params![device.to_string(), now_text()],
+        )?;
+        if changed == 0 {
+            return Err(DbError::UnknownDevice(device));
+        }
+        Ok(())
+    }
+
+    /// Revokes a device only if it is enrolled at `facility`; another facility's device is
+    /// reported as unknown, not as forbidden, so its existence does not leak.
+    pub fn revoke_device_at(&self, facility: &LicenseNumber, device: DeviceId) -> Result<(), DbError> {
+        let changed = self.lock().execute(
+            "UPDATE devices SET revoked_at = COALESCE(revoked_at, ?3) WHERE id = ?1 AND facility = ?2",
+            params![device.to_string(), facility.as_str(), now_text()],
+        )?;
+        if changed == 0 {
+            return Err(DbError::UnknownDevice(device));
+        }
+        Ok(())
+    }
+
+    pub fn list_devices(&self, facility: &LicenseNumber) -> Result<Vec<DeviceInfo>, DbError> {
+        let conn = self.lock();
+        if facility_name(&conn, facility)?.is_none() {
+            return Err(DbError::UnknownFacility(facility.clone()));
+        }
+        let mut stmt = conn.prepare(
+            "SELECT id, name, enrolled_at, last_seen, revoked_at FROM devices
+             WHERE facility = ?1 ORDER BY enrolled_at, id",
+        )?;
+        let rows = stmt.query_map(params![facility.as_str()], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+                row.get::<_, Option<String>>(3)?,
+                row.get::<_, Option<String>>(4)?,
+            ))
+        })?;
+        let mut devices = Vec::new();
+        for row in rows {
+            let (id, name, enrolled_at, last_seen, revoked_at) = row?;
+            devices.push(DeviceInfo {
+                id: parse_col("device id", &id)?,
+                facility: facility.clone(),
+                name,
+                enrolled_at: parse_time(&enrolled_at)?,
+                last_seen: last_seen.as_deref().map(parse_time).transpose()?,
+                revoked_at: revoked_at.as_deref().map(parse_time).transpose()?,
+            });
+        }
+        Ok(devices)
+    }
+
+    /// Everyone who may sign in on the facility's devices, deactivated people included.
+    pub fn roster(&self, facility: &LicenseNumber) -> Result<Vec<RosterEntry>, DbError> {
+        roster(&self.lock(), facility)
+    }
+
+    /// Redeems an enrolment code: creates the device and marks the code used, atomically.
+    pub fn enrol(&self, code: &str, device_name: &str) -> Result<EnrolResponse, DbError> {
+        let device_name = clean_text("device name", device_name, 100)?;
+        let code_hash = secret::sha256_hex(&secret::normalise_enrolment_code(code));
+        let token = secret::new_device_token()?;
+        let device_id = DeviceId::new();
+        let now = Utc::now();
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let found: Option<(String, String, Option<String>)> = tx
+            .query_row(
+                "SELECT facility, expires_at, used_at FROM enrolment_codes WHERE code_hash = ?1",
+                params![code_hash],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            )
+            .optional()?;
+        let Some((facility, expires_at, used_at)) = found else {
+            return Err(DbError::EnrolmentCodeInvalid);
+        };
+        if used_at.is_some() {
+            return Err(DbError::EnrolmentCodeUsed);
+        }
+        let expires_at = parse_time(&expires_at)?;
+        if expires_at <= now {
+            return Err(DbError::EnrolmentCodeExpired(expires_at));
+        }
+        let facility: LicenseNumber = parse_col("licence number", &facility)?;
+        tx.execute(
+            "INSERT INTO devices (id, facility, name, token_hash, enrolled_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![device_id.to_string(), facility.as_str(), device_name, secret::sha256_hex(&token), time_text(now)],
+        )?;
+        tx.execute(
+            "UPDATE enrolment_codes SET used_at = ?2, used_by = ?3 WHERE code_hash = ?1",
+            params![code_hash, time_text(now), device_id.to_string()],
+        )?;
+        let facility_name = facility_name(&tx, &facility)?.unwrap_or_default();
+        let roster = roster(&tx, &facility)?;
+        tx.commit()?;
+        Ok(EnrolResponse { device_id, facility, facility_name, token, roster })
+    }
+
+    /// The device a bearer token belongs to; records that it was seen.
+    pub fn authenticate(&self, token: &str) -> Result<AuthedDevice, DbError> {
+        let token_hash = secret::sha256_hex(token);
+        let conn = self.lock();
+        let found: Option<(String, String, Option<String>)> = conn
+            .query_row(
+                "SELECT id, facility, revoked_at FROM devices WHERE token_hash = ?1",
+                params![token_hash],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            )
+            .optional()?;
+        let Some((id, facility, revoked_at)) = found else {
+            return Err(DbError::Unauthorized);
+        };
+        if let Some(at) = revoked_at {
+            return Err(DbError::DeviceRevoked(parse_time(&at)?));
+        }
+        conn.execute("UPDATE devices SET last_seen = ?2 WHERE id = ?1", params![id, now_text()])?;
+        Ok(AuthedDevice { id: parse_col("device id", &id)?, facility: parse_col("licence number", &facility)? })
+    }
+
+    /// Checks a manager's badge and PIN at `facility`; returns who they are.
+    pub fn check_manager(&self, facility: &LicenseNumber, creds: &ManagerCredentials) -> Result<UserId, DbError> {
+        let found: Option<(String, String, String, String, bool)> = self
+            .lock()
+            .query_row(
+                "SELECT id, name, role, pin_hash, active FROM users WHERE facility = ?1 AND badge = ?2",
+                params![facility.as_str(), creds.badge.trim()],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?)),
+            )
+            .optional()?;
+        // The lock is released here: Argon2 verification takes a while.
+        let Some((id, name, role, pin_hash, active)) = found else {
+            return Err(DbError::WrongCredentials);
+        };
+        if !active || !secret::verify_pin(&creds.pin, &pin_hash) {
+            return Err(DbError::WrongCredentials);
+        }
+        let role: Role = parse_col("role", &role)?;
+        if !matches!(role, Role::Manager | Role::Admin) {
+            return Err(DbError::NotManager { name, role });
+        }
+        parse_col("user id", &id)
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), DbError> {
+    let known = MIGRATIONS.len() as i64;
+    loop {
+        // Re-read the version inside the write transaction: another process may have migrated.
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let version: i64 = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
+        if version > known {
+            return Err(DbError::TooNew { found: version, known });
+        }
+        if version == known {
+            return Ok(());
+        }
+        tx.execute_batch(MIGRATIONS[version as usize])?;
+        tx.pragma_update(None, "user_version", version + 1)?;
+        tx.commit()?;
+        tracing::info!(version = version + 1, "database schema migrated");
+    }
+}
+
+pub(crate) fn facility_name(conn: &Connection, license: &LicenseNumber) -> Result<Option<String>, DbError> {
+    Ok(conn
+        .query_row("SELECT name FROM facilities WHERE license = ?1", params![license.as_str()], |row| row.get(0))
+        .optional()?)
+}
+
+pub(crate) fn roster(conn: &Connection, facility: &LicenseNumber) -> Result<Vec<RosterEntry>, DbError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, name, role, badge, pin_hash, active FROM users WHERE facility = ?1 ORDER BY name, id",
+    )?;
+    let rows = stmt.query_map(params![facility.as_str()], |row| {
+        Ok((
+            row.get::<_, String>(0)?,
+            row.get::<_, String>(1)?,
+            row.get::<_, String>(2)?,
+            row.get::<_, String>(3)?,
+            row.get::<_, String>(4)?,
+            row.get::<_, bool>(5)?,
+        ))
+    })?;
+    let mut entries = Vec::new();
+    for row in rows {
+        let (id, name, role, badge, pin_hash, active) = row?;
+        entries.push(RosterEntry {
+            id: parse_col("user id", &id)?,
+            name,
+            role: parse_col("role", &role)?,
+            badge,
+            pin_hash,
+            active,
+        });
+    }
+    Ok(entries)
+}
+
+/// Role and active flag of each user of a facility, for the sync checks.
+pub(crate) fn users_by_id(
+    tx: &Transaction<'_>,
+    facility: &LicenseNumber,
+) -> Result<HashMap<UserId, RosterEntry>, DbError> {
+    Ok(roster(tx, facility)?.into_iter().map(|u| (u.id, u)).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lic() -> LicenseNumber {
+        LicenseNumber::parse("C11-0000001-LIC").unwrap()
+    }
+
+    #[test]
+    fn migrations_apply_once_and_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path()).unwrap();
+        db.create_facility(&lic(), "North Vault").unwrap();
+        drop(db);
+        let db = Db::open(dir.path()).unwrap();
+        let version: i64 = db.lock().pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        assert_eq!(version, MIGRATIONS.len() as i64);
+        assert!(matches!(db.create_facility(&lic(), "Again"), Err(DbError::FacilityExists(_))));
+        let mode: String = db.lock().pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
+        assert_eq!(mode, "wal");
+    }
+
+    #[test]
+    fn newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(Db::open(dir.path()).unwrap());
+        let conn = Connection::open(dir.path().join(DB_FILE_NAME)).unwrap();
+        conn.pragma_update(None, "user_version", 99).unwrap();
+        drop(conn);
+        assert!(matches!(Db::open(dir.path()), Err(DbError::TooNew { found: 99, .. })));
+    }
+
+    #[test]
+    fn users_need_a_facility_a_unique_badge_and_a_digit_pin() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path()).unwrap();
+        assert!(matches!(
+            db.add_user(&lic(), "Ana", Role::Manager, "B1", "1234"),
+            Err(DbError::UnknownFacility(_))
+        ));
+        db.create_facility(&lic(), "North Vault").unwrap();
+        let err = db.add_user(&lic(), "Ana", Role::Manager, "B1", "12ab").unwrap_err();
+        assert!(err.to_string().contains("4 to 12 digits"), "{err}");
+        db.add_user(&lic(), "Ana", Role::Manager, "B1", "1234").unwrap();
+        assert!(matches!(
+            db.add_user(&lic(), "Ben", Role::Driver, " B1 ", "5678"),
+            Err(DbError::BadgeTaken { .. })
+        ));
+    }
+
+    #[test]
+    fn enrolment_codes_are_stored_hashed_and_expire() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path()).unwrap();
+        db.create_facility(&lic(), "North Vault").unwrap();
+        let code = db.issue_enrolment_code(&lic(), None, chrono::Duration::hours(1)).unwrap();
+        let stored: String = db.lock().query_row("SELECT code_hash FROM enrolment_codes", [], |r| r.get(0)).unwrap();
+        assert_ne!(stored, code.code);
+        assert_eq!(stored, secret::sha256_hex(&code.code));
+        // Typed in lower case with a dash: still the same code.
+        let typed = format!("{}-{}", &code.code[..5], &code.code[5..]).to_lowercase();
+        db.enrol(&typed, "Vault handheld 1").unwrap();
+        assert!(matches!(db.enrol(&code.code, "Again"), Err(DbError::EnrolmentCodeUsed)));
+
+        let short = db.issue_enrolment_code(&lic(), None, chrono::Duration::milliseconds(1)).unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(matches!(db.enrol(&short.code, "Late"), Err(DbError::EnrolmentCodeExpired(_))));
+        assert!(matches!(db.enrol("ZZZZZZZZZZ", "Guess"), Err(DbError::EnrolmentCodeInvalid)));
+    }
+}

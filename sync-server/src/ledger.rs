@@ -1,0 +1,260 @@
+//! The sync round trip: judge each pushed event, store it as accepted or rejected, and pull the
+//! facility's events this device lacks, all in one transaction so the cursor matches the events.
+
+use chrono::Utc;
+use custody_core::event::{Event, GENESIS_HASH};
+use custody_core::protocol::{MAX_EVENTS_PER_SYNC, Outcome, SyncRequest, SyncResponse, Verdict};
+use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
+
+use crate::db::{AuthedDevice, Db, DbError, now_text, users_by_id};
+
+/// What one sync did, for the log line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SyncCounts {
+    pub accepted: usize,
+    pub rejected: usize,
+    pub pulled: usize,
+}
+
+/// Structural checks on the whole request. Any failure refuses all of it, so a device never has
+/// half a batch stored because one event was malformed.
+pub fn check_request(request: &SyncRequest) -> Result<(), DbError> {
+    if request.events.len() > MAX_EVENTS_PER_SYNC {
+        return Err(DbError::InvalidEvent(format!(
+            "this sync carries {} events; send at most {MAX_EVENTS_PER_SYNC} per request. Nothing was stored.",
+            request.events.len()
+        )));
+    }
+    for (index, event) in request.events.iter().enumerate() {
+        if let Err(err) = event.validate() {
+            return Err(DbError::InvalidEvent(format!(
+                "event {} (number {} in this sync) is invalid: {err}. Nothing from this sync was stored.",
+                event.id,
+                index + 1
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn article(word: &str) -> &'static str {
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" }
+}
+
+/// The last event of a device's hash chain: (device_seq, hash), or (0, genesis).
+fn chain_head(tx: &Transaction<'_>, device: &AuthedDevice) -> Result<(u64, String), DbError> {
+    let id = device.id.to_string();
+    let accepted: Option<(i64, String)> = tx
+        .query_row(
+            "SELECT device_seq, hash FROM events WHERE device = ?1 ORDER BY device_seq DESC LIMIT 1",
+            params![id],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .optional()?;
+    let rejected: Option<(i64, String)> = tx
+        .query_row(
+            "SELECT device_seq, hash FROM rejected_events WHERE device = ?1 AND chain_ok = 1
+             ORDER BY device_seq DESC LIMIT 1",
+            params![id],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .optional()?;
+    Ok(match accepted.into_iter().chain(rejected).max_by_key(|(seq, _)| *seq) {
+        Some((seq, hash)) => (seq as u64, hash),
+        None => (0, GENESIS_HASH.to_string()),
+    })
+}
+
+/// Whether `event` is the next link of the sending device's chain; the reason if not.
+fn check_chain(event: &Event, device: &AuthedDevice, last_seq: u64, last_hash: &str) -> Result<(), String> {
+    if event.device != device.id {
+        return Err("it names another device".into());
+    }
+    let n = event.device_seq;
+    if n != last_seq + 1 {
+        return Err(format!(
+            "hash chain broken at event {n} of this device: the server's last event from this device is number \
+             {last_seq}, so the next must be {}",
+            last_seq + 1
+        ));
+    }
+    if event.prev_hash != last_hash {
+        return Err(if last_seq == 0 {
+            format!("hash chain broken at event {n} of this device: the first event must link to the genesis hash")
+        } else {
+            format!(
+                "hash chain broken at event {n} of this device: it links to {} but event {last_seq} has hash {last_hash}",
+                event.prev_hash
+            )
+        });
+    }
+    Ok(())
+}
+
+impl Db {
+    /// One sync round trip for an authenticated device. Blocking.
+    pub fn sync(&self, device: &AuthedDevice, request: &SyncRequest) -> Result<(SyncResponse, SyncCounts), DbError> {
+        check_request(request)?;
+        let mut counts = SyncCounts::default();
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let users = users_by_id(&tx, &device.facility)?;
+        let (mut last_seq, mut last_hash) = chain_head(&tx, device)?;
+        let device_id = device.id.to_string();
+        let received_at = now_text();
+        let mut verdicts = Vec::with_capacity(request.events.len());
+
+        for event in &request.events {
+            let id = event.id.to_string();
+
+            // A resend of something already judged gets the same answer and is not stored again.
+            let stored: Option<(String, String)> = tx
+                .prepare_cached("SELECT facility, hash FROM events WHERE id = ?1")?
+                .query_row(params![id], |row| Ok((row.get(0)?, row.get(1)?)))
+                .optional()?;
+            let id_taken = match &stored {
+                Some((facility, hash)) if facility == device.facility.as_str() && *hash == event.hash => {
+                    counts.accepted += 1;
+                    verdicts.push(Verdict { id: event.id, outcome: Outcome::Accepted });
+                    continue;
+                }
+                Some(_) => true,
+                None => false,
+            };
+            let judged: Option<(String, String)> = tx
+                .prepare_cached("SELECT hash, reason FROM rejected_events WHERE device = ?1 AND id = ?2")?
+                .query_row(params![device_id, id], |row| Ok((row.get(0)?, row.get(1)?)))
+                .optional()?;
+            if let Some((hash, reason)) = judged {
+                let reason = if hash == event.hash {
+                    reason
+                } else {
+                    format!("event id {id} was already sent by this device with different content; events are immutable")
+                };
+                counts.rejected += 1;
+                verdicts.push(Verdict { id: event.id, outcome: Outcome::Rejected { reason } });
+                continue;
+            }
+
+            let chain = check_chain(event, device, last_seq, &last_hash);
+            let user = users.get(&event.user);
+            let reason = if id_taken {
+                Some(format!("event id {id} is already used by another event; record it again with a new id"))
+            } else if event.facility != device.facility {
+                Some(format!(
+                    "this event belongs to licence {} but the device is enrolled at {}",
+                    event.facility, device.facility
+                ))
+            } else if event.device != device.id {
+                Some(format!(
+                    "this event was recorded on device {} but sent by device {}; a device may only send its own events",
+                    event.device, device.id
+                ))
+            } else if let Some(user) = user.filter(|u| !u.active) {
+                Some(format!("{} was deactivated and may no longer record events at {}", user.name, device.facility))
+            } else if let Some(user) = user {
+                let (role, kind) = (user.role.to_string(), event.kind().to_string());
+                if user.role.may_record(event.kind()) {
+                    chain.clone().err()
+                } else {
+                    Some(format!(
+                        "{} {role} may not record {} {kind} ({} is {} {role})",
+                        article(&role),
+                        article(&kind),
+                        user.name,
+                        article(&role),
+                    ))
+                }
+            } else {
+                Some(format!("user {} is not on the roster of {}", event.user, device.facility))
+            };
+
+            if chain.is_ok() {
+                last_seq = event.device_seq;
+                last_hash = event.hash.clone();
+            }
+            let json = serde_json::to_string(event)?;
+            // Within i64 whenever the chain holds; a wild number on a rejected event is clamped.
+            let device_seq = i64::try_from(event.device_seq).unwrap_or(i64::MAX);
+            match reason {
+                None => {
+                    tx.prepare_cached(
+                        "INSERT INTO events (id, facility, device, device_seq, user, tag, kind, json, hash, received_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                    )?
+                    .execute(params![
+                        id,
+                        device.facility.as_str(),
+                        device_id,
+                        device_seq,
+                        event.user.to_string(),
+                        event.tag.as_str(),
+                        event.kind().as_str(),
+                        json,
+                        event.hash,
+                        received_at,
+                    ])?;
+                    counts.accepted += 1;
+                    verdicts.push(Verdict { id: event.id, outcome: Outcome::Accepted });
+                }
+                Some(reason) => {
+                    tx.prepare_cached(
+                        "INSERT INTO rejected_events
+                         (id, facility, device, device_seq, hash, chain_ok, json, reason, received_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    )?
+                    .execute(params![
+                        id,
+                        device.facility.as_str(),
+                        device_id,
+                        device_seq,
+                        event.hash,
+                        chain.is_ok(),
+                        json,
+                        reason,
+                        received_at,
+                    ])?;
+                    counts.rejected += 1;
+                    verdicts.push(Verdict { id: event.id, outcome: Outcome::Rejected { reason } });
+                }
+            }
+        }
+
+        let (events, cursor, has_more) = pull(&tx, device, request.cursor)?;
+        counts.pulled = events.len();
+        let roster = crate::db::roster(&tx, &device.facility)?;
+        tx.commit()?;
+        Ok((SyncResponse { verdicts, events, cursor, has_more, server_time: Utc::now(), roster }, counts))
+    }
+}
+
+/// Accepted events of the device's facility after `cursor`, from other devices.
+fn pull(tx: &Transaction<'_>, device: &AuthedDevice, cursor: u64) -> Result<(Vec<Event>, u64, bool), DbError> {
+    let after = i64::try_from(cursor).unwrap_or(i64::MAX);
+    let mut stmt = tx.prepare_cached(
+        "SELECT server_seq, json FROM events
+         WHERE facility = ?1 AND server_seq > ?2 AND device <> ?3
+         ORDER BY server_seq LIMIT ?4",
+    )?;
+    let rows = stmt.query_map(
+        params![device.facility.as_str(), after, device.id.to_string(), (MAX_EVENTS_PER_SYNC + 1) as i64],
+        |row| Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?)),
+    )?;
+    let mut events = Vec::new();
+    let mut last = None;
+    for row in rows {
+        let (seq, json) = row?;
+        if events.len() == MAX_EVENTS_PER_SYNC {
+            // One more exists than fits: the device syncs again from the last one returned.
+            let cursor = last.map_or(cursor, |s: i64| s as u64);
+            return Ok((events, cursor, true));
+        }
+        events.push(serde_json::from_str::<Event>(&json)?);
+        last = Some(seq);
+    }
+    let newest: Option<i64> =
+        tx.query_row("SELECT MAX(server_seq) FROM events WHERE facility = ?1", params![device.facility.as_str()], |row| {
+            row.get(0)
+        })?;
+    Ok((events, cursor.max(newest.unwrap_or(0) as u64), false))
+}
