@@ -24,4 +24,5 @@ pub use hlc::Hlc;
 pub use ids::{BatchNumber, DeviceId, ItemName, LicenseNumber, LocationName, PackageTag, UserId};
 pub use quantity::{Quantity, Unit};
 pub use roles::Role;
+pub use store::Store;
 

@@ -133,6 +133,7 @@ impl SyncClient {
             report.rejected += applied.rejected;
             report.pulled += applied.pulled;
             if pushed < MAX_EVENTS_PER_SYNC && !response.has_more {
+                store.checkpoint()?;
                 return Ok(report);
             }
         }

@@ -189,7 +189,10 @@ async fn method_not_allowed() -> ApiError {
     ApiError::MethodNotAllowed
 }
 
-async fn enrol(State(state): State<AppState>, JsonBody(req): JsonBody<EnrolRequest>) -> Result<Json<EnrolResponse>, ApiError> {
+async fn enrol(
+    State(state): State<AppState>,
+    JsonBody(req): JsonBody<EnrolRequest>,
+) -> Result<Json<EnrolResponse>, ApiError> {
     let db = state.db.clone();
     let response = blocking(move || db.enrol(&req.code, &req.device_name)).await?;
     tracing::info!(facility = %response.facility, device = %response.device_id, "device enrolled");

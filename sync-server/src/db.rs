@@ -55,7 +55,7 @@ pub enum DbError {
     UnknownUser(UserId),
     #[error("user {user} does not work at {facility}")]
     UserNotInFacility { user: UserId, facility: LicenseNumber },
-    #[error("there is no device with id {0} at this facility")]
+    #[error("there is no device {0} enrolled here")]
     UnknownDevice(DeviceId),
     #[error("this enrolment code is not valid or was already used; ask a manager for a new one")]
     EnrolmentCodeInvalid,
@@ -303,8 +303,7 @@ impl Db {
 
     /// The person stays on the roster (their past events name them) but can no longer record.
     pub fn deactivate_user(&self, user: UserId) -> Result<(), DbError> {
-        let changed =
-            self.lock().execute("UPDATE users SET active = 0 WHERE id = ?1", params![user.to_string()])?;
+        let changed = self.lock().execute("UPDATE users SET active = 0 WHERE id = ?1", params![user.to_string()])?;
         if changed == 0 {
             return Err(DbError::UnknownUser(user));
         }
@@ -319,7 +318,9 @@ impl Db {
         ttl: chrono::Duration,
     ) -> Result<EnrolmentCode, DbError> {
         if ttl <= chrono::Duration::zero() {
-            return Err(DbError::InvalidInput("an enrolment code must be valid for some time; give a positive TTL".into()));
+            return Err(DbError::InvalidInput(
+                "an enrolment code must be valid for some time; give a positive TTL".into(),
+            ));
         }
         let code = secret::new_enrolment_code()?;
         let issued_at = Utc::now();
@@ -479,7 +480,12 @@ impl Db {
         if let Some(at) = revoked_at {
             return Err(DbError::DeviceRevoked(parse_time(&at)?));
         }
-        conn.execute("UPDATE devices SET last_seen = ?2 WHERE id = ?1", params![id, now_text()])?;
+        // To the minute: a write (and fsync) on every request would cost more than it tells.
+        let now = Utc::now();
+        conn.execute(
+            "UPDATE devices SET last_seen = ?2 WHERE id = ?1 AND (last_seen IS NULL OR last_seen < ?3)",
+            params![id, time_text(now), time_text(now - chrono::Duration::minutes(1))],
+        )?;
         Ok(AuthedDevice { id: parse_col("device id", &id)?, facility: parse_col("licence number", &facility)? })
     }
 
@@ -606,18 +612,12 @@ mod tests {
     fn users_need_a_facility_a_unique_badge_and_a_digit_pin() {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(dir.path()).unwrap();
-        assert!(matches!(
-            db.add_user(&lic(), "Ana", Role::Manager, "B1", "1234"),
-            Err(DbError::UnknownFacility(_))
-        ));
+        assert!(matches!(db.add_user(&lic(), "Ana", Role::Manager, "B1", "1234"), Err(DbError::UnknownFacility(_))));
         db.create_facility(&lic(), "North Vault").unwrap();
         let err = db.add_user(&lic(), "Ana", Role::Manager, "B1", "12ab").unwrap_err();
         assert!(err.to_string().contains("4 to 12 digits"), "{err}");
         db.add_user(&lic(), "Ana", Role::Manager, "B1", "1234").unwrap();
-        assert!(matches!(
-            db.add_user(&lic(), "Ben", Role::Driver, " B1 ", "5678"),
-            Err(DbError::BadgeTaken { .. })
-        ));
+        assert!(matches!(db.add_user(&lic(), "Ben", Role::Driver, " B1 ", "5678"), Err(DbError::BadgeTaken { .. })));
     }
 
     #[test]

@@ -37,10 +37,6 @@ pub fn check_request(request: &SyncRequest) -> Result<(), DbError> {
     Ok(())
 }
 
-fn article(word: &str) -> &'static str {
-    if word.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" }
-}
-
 /// The last event of a device's hash chain: (device_seq, hash), or (0, genesis).
 fn chain_head(tx: &Transaction<'_>, device: &AuthedDevice) -> Result<(u64, String), DbError> {
     let id = device.id.to_string();
@@ -129,7 +125,9 @@ impl Db {
                 let reason = if hash == event.hash {
                     reason
                 } else {
-                    format!("event id {id} was already sent by this device with different content; events are immutable")
+                    format!(
+                        "event id {id} was already sent by this device with different content; events are immutable"
+                    )
                 };
                 counts.rejected += 1;
                 verdicts.push(Verdict { id: event.id, outcome: Outcome::Rejected { reason } });
@@ -153,16 +151,15 @@ impl Db {
             } else if let Some(user) = user.filter(|u| !u.active) {
                 Some(format!("{} was deactivated and may no longer record events at {}", user.name, device.facility))
             } else if let Some(user) = user {
-                let (role, kind) = (user.role.to_string(), event.kind().to_string());
                 if user.role.may_record(event.kind()) {
                     chain.clone().err()
                 } else {
                     Some(format!(
-                        "{} {role} may not record {} {kind} ({} is {} {role})",
-                        article(&role),
-                        article(&kind),
+                        "{} may not record {} ({} is {}); ask a manager",
+                        user.role,
+                        event.kind().with_article(),
                         user.name,
-                        article(&role),
+                        user.role
                     ))
                 }
             } else {
@@ -252,9 +249,10 @@ fn pull(tx: &Transaction<'_>, device: &AuthedDevice, cursor: u64) -> Result<(Vec
         events.push(serde_json::from_str::<Event>(&json)?);
         last = Some(seq);
     }
-    let newest: Option<i64> =
-        tx.query_row("SELECT MAX(server_seq) FROM events WHERE facility = ?1", params![device.facility.as_str()], |row| {
-            row.get(0)
-        })?;
+    let newest: Option<i64> = tx.query_row(
+        "SELECT MAX(server_seq) FROM events WHERE facility = ?1",
+        params![device.facility.as_str()],
+        |row| row.get(0),
+    )?;
     Ok((events, cursor.max(newest.unwrap_or(0) as u64), false))
 }

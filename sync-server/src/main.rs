@@ -146,7 +146,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::EnrolmentCode { facility, ttl_hours } => {
             let code = db.issue_enrolment_code(&facility, None, chrono::Duration::hours(ttl_hours.into()))?;
             println!("enrolment code: {}", code.code);
-            println!("expires at:     {}", code.expires_at.to_rfc3339());
+            println!("expires at:     {}", code.expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
         }
         Command::Device { command: DeviceCommand::List { facility } } => {
             let devices = db.list_devices(&facility)?;
@@ -155,10 +155,11 @@ fn run(cli: Cli) -> Result<(), CliError> {
             }
             for d in devices {
                 let status = match d.revoked_at {
-                    Some(at) => format!("revoked {}", at.to_rfc3339()),
+                    Some(at) => format!("revoked {}", at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
                     None => "active".to_string(),
                 };
-                let seen = d.last_seen.map_or("never".to_string(), |t| t.to_rfc3339());
+                let seen =
+                    d.last_seen.map_or("never".to_string(), |t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
                 println!("{}  {:<30}  {status:<35}  last seen {seen}", d.id, d.name);
             }
         }

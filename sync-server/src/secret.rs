@@ -1,8 +1,8 @@
 //! Secrets the server hands out or checks: enrolment codes, device tokens and PINs. Codes and
 //! tokens are stored only as SHA-256 hex; PINs only as Argon2 PHC strings.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use sha2::{Digest, Sha256};
 
 #[derive(Debug, thiserror::Error)]
@@ -68,10 +68,7 @@ pub fn hash_pin(pin: &str) -> Result<String, SecretError> {
     check_pin_format(pin)?;
     let salt_bytes: [u8; 16] = random()?;
     let salt = SaltString::encode_b64(&salt_bytes).map_err(SecretError::Hash)?;
-    Argon2::default()
-        .hash_password(pin.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(SecretError::Hash)
+    Argon2::default().hash_password(pin.as_bytes(), &salt).map(|h| h.to_string()).map_err(SecretError::Hash)
 }
 
 /// False for a wrong PIN and for a stored hash that does not parse (never a panic).

@@ -199,3 +199,167 @@ fn migrations_are_versioned() {
     drop(store);
     assert_eq!(Store::open(dir.path().join("m.db")).unwrap().schema_version().unwrap(), SCHEMA_VERSION);
 }
+
+mod convergence {
+    //! Property: any event set, split across devices and delivered to replicas in any order (with
+    //! repeats, in any batch sizes), folds to the same inventory and conflicts on every replica,
+    //! and the incremental fold of the store equals the batch fold.
+    use super::*;
+    use crate::fold::Inventory;
+    use crate::hlc::Hlc;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    struct Op {
+        device: usize,
+        tag: u32,
+        wall: i64,
+        kind: u8,
+        amount: i64,
+        parent_back: usize,
+        place: u8,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        (0..3usize, 0..4u32, 0..40i64, 0..11u8, 1..50i64, 0..4usize, 0..3u8).prop_map(
+            |(device, tag, wall, kind, amount, parent_back, place)| Op { device, tag, wall, kind, amount, parent_back, place },
+        )
+    }
+
+    fn build(ops: &[Op]) -> Vec<Event> {
+        let devices = [DeviceId::new(), DeviceId::new(), DeviceId::new()];
+        let facility = LicenseNumber::parse("C11-0000001-LIC").unwrap();
+        let mut events: Vec<Event> = Vec::new();
+        let mut seq = [0u64; 3];
+        for op in ops {
+            let t = tag(op.tag);
+            let loc = LocationName::parse(&format!("Shelf {}", op.place)).unwrap();
+            let g = |a: i64| Quantity::new(Decimal::new(a, 1), Unit::G).unwrap();
+            let body = match op.kind {
+                0 | 1 => EventBody::Received {
+                    item: ItemName::parse("Rosin").unwrap(),
+                    batch: BatchNumber::parse("R-1").unwrap(),
+                    quantity: g(op.amount * 10),
+                    location: loc,
+                    expires_on: None,
+                    manifest: None,
+                },
+                2 | 3 => EventBody::Moved { to: loc },
+                4 => EventBody::Adjusted {
+                    delta: Quantity::change(Decimal::new(-op.amount, 0), Unit::G).unwrap(),
+                    reason: "Theft".into(),
+                    note: "gen".into(),
+                },
+                5 => EventBody::Quarantined { reason: "gen".into() },
+                6 => EventBody::Released { note: "gen".into() },
+                7 => EventBody::Picked { order: "SO".into() },
+                8 => EventBody::Shipped { manifest: "M".into() },
+                9 => EventBody::Split {
+                    new_tag: tag(op.tag + 10),
+                    quantity: g(op.amount),
+                    item: ItemName::parse("Rosin").unwrap(),
+                    batch: BatchNumber::parse("R-1").unwrap(),
+                    location: loc,
+                    expires_on: None,
+                },
+                _ => EventBody::Destroyed { reason: "gen".into() },
+            };
+            let same_tag: Vec<&Event> = events.iter().filter(|e| e.tag == t).collect();
+            let parent = same_tag.len().checked_sub(op.parent_back + 1).map(|i| same_tag[i].id);
+            seq[op.device] += 1;
+            events.push(
+                UnsealedEvent {
+                    id: Uuid::now_v7(),
+                    facility: facility.clone(),
+                    tag: t,
+                    user: UserId::new(),
+                    device: devices[op.device],
+                    device_seq: seq[op.device],
+                    hlc: Hlc { wall_ms: op.wall, counter: 0 },
+                    parent,
+                    body,
+                    prev_hash: GENESIS_HASH.into(),
+                }
+                .seal(),
+            );
+        }
+        events
+    }
+
+    fn deliver(dir: &tempfile::TempDir, name: &str, batches: &[Vec<Event>]) -> (Vec<PackageView>, Vec<Conflict>) {
+        let store = Store::open(dir.path().join(name)).unwrap();
+        store
+            .save_enrolment(
+                "http://127.0.0.1:9",
+                &EnrolResponse {
+                    device_id: DeviceId::new(),
+                    facility: LicenseNumber::parse("C11-0000001-LIC").unwrap(),
+                    facility_name: "F".into(),
+                    token: "t".into(),
+                    roster: vec![],
+                },
+            )
+            .unwrap();
+        for batch in batches {
+            let response = SyncResponse {
+                verdicts: vec![],
+                events: batch.clone(),
+                cursor: 0,
+                has_more: false,
+                server_time: Utc::now(),
+                roster: vec![],
+            };
+            store.apply_sync(&response, Utc::now()).unwrap();
+        }
+        (store.packages().unwrap(), store.conflicts().unwrap())
+    }
+
+    /// Splits a permutation of the events (with some repeated) into batches.
+    fn shuffled(events: &[Event], order: &[usize], cuts: &[usize]) -> Vec<Vec<Event>> {
+        let mut sequence: Vec<Event> = order.iter().map(|i| events[i % events.len()].clone()).collect();
+        sequence.extend(events.iter().cloned()); // every event arrives at least once
+        let mut batches = Vec::new();
+        let mut rest = sequence.as_slice();
+        for cut in cuts {
+            let at = (*cut).min(rest.len());
+            let (head, tail) = rest.split_at(at);
+            batches.push(head.to_vec());
+            rest = tail;
+        }
+        batches.push(rest.to_vec());
+        batches
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+        #[test]
+        fn replicas_converge(
+            ops in prop::collection::vec(op(), 1..40),
+            order_a in prop::collection::vec(0..1000usize, 0..60),
+            order_b in prop::collection::vec(0..1000usize, 0..60),
+            cuts_a in prop::collection::vec(0..12usize, 0..6),
+            cuts_b in prop::collection::vec(0..12usize, 0..6),
+        ) {
+            let events = build(&ops);
+            let batch = Inventory::fold(&events);
+            let mut reversed = events.clone();
+            reversed.reverse();
+            prop_assert_eq!(&Inventory::fold(&reversed), &batch);
+
+            let dir = tempfile::tempdir().unwrap();
+            let (pa, ca) = deliver(&dir, "a.db", &shuffled(&events, &order_a, &cuts_a));
+            let (pb, cb) = deliver(&dir, "b.db", &shuffled(&reversed, &order_b, &cuts_b));
+            prop_assert_eq!(&pa, &pb);
+            prop_assert_eq!(&ca, &cb);
+            prop_assert_eq!(&ca, &batch.conflicts);
+            let folded: Vec<(PackageTag, Quantity, LocationName, PackageStatus)> = batch
+                .packages
+                .values()
+                .map(|p| (p.tag.clone(), p.quantity, p.location.clone(), p.status))
+                .collect();
+            let stored: Vec<(PackageTag, Quantity, LocationName, PackageStatus)> =
+                pa.iter().map(|p| (p.tag.clone(), p.quantity, p.location.clone(), p.status)).collect();
+            prop_assert_eq!(stored, folded);
+        }
+    }
+}

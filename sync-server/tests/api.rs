@@ -1,0 +1,679 @@
+//! The HTTP API as a device sees it: a real server on loopback, reqwest as the client.
+
+use std::net::{Ipv4Addr, SocketAddr};
+
+use custody_core::event::{Event, EventBody, GENESIS_HASH, UnsealedEvent};
+use custody_core::hlc::Hlc;
+use custody_core::ids::{DeviceId, LicenseNumber, LocationName, PackageTag, UserId};
+use custody_core::protocol::{
+    EnrolResponse, EnrolmentCode, ErrorBody, MAX_EVENTS_PER_SYNC, Outcome, SyncRequest, SyncResponse,
+};
+use custody_core::quantity::Quantity;
+use custody_core::roles::Role;
+use custody_server::{Config, DB_FILE_NAME, RunningServer};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use uuid::Uuid;
+
+const LIC_A: &str = "C11-0000001-LIC";
+const LIC_B: &str = "C11-0000002-LIC";
+const TAG: &str = "1A4FF0100000022000001234";
+const MANAGER_PIN: &str = "4821";
+const FLOOR_PIN: &str = "1357";
+
+fn lic(s: &str) -> LicenseNumber {
+    LicenseNumber::parse(s).unwrap()
+}
+
+/// A server with facility A (manager Mia, floor staff Finn) and facility B (manager Bo).
+struct World {
+    _dir: TempDir,
+    server: RunningServer,
+    http: reqwest::Client,
+    mia: UserId,
+    finn: UserId,
+    bo: UserId,
+}
+
+impl World {
+    async fn new() -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let server = RunningServer::start(dir.path()).await;
+        let db = &server.db;
+        db.create_facility(&lic(LIC_A), "North Vault").unwrap();
+        db.create_facility(&lic(LIC_B), "South Depot").unwrap();
+        let mia = db.add_user(&lic(LIC_A), "Mia", Role::Manager, "BADGE-MIA", MANAGER_PIN).unwrap();
+        let finn = db.add_user(&lic(LIC_A), "Finn", Role::FloorStaff, "BADGE-FINN", FLOOR_PIN).unwrap();
+        let bo = db.add_user(&lic(LIC_B), "Bo", Role::Manager, "BADGE-BO", MANAGER_PIN).unwrap();
+        World { _dir: dir, server, http: reqwest::Client::new(), mia, finn, bo }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.server.url())
+    }
+
+    fn code(&self, facility: &str) -> EnrolmentCode {
+        self.server.db.issue_enrolment_code(&lic(facility), None, chrono::Duration::hours(1)).unwrap()
+    }
+
+    async fn post(&self, path: &str, token: Option<&str>, body: &impl serde::Serialize) -> reqwest::Response {
+        let mut req = self.http.post(self.url(path)).json(body);
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        req.send().await.unwrap()
+    }
+
+    async fn enrol(&self, facility: &str, name: &str) -> Device {
+        let code = self.code(facility);
+        let resp = self.post("/v1/enrol", None, &json!({"code": code.code, "device_name": name})).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        let enrolled: EnrolResponse = resp.json().await.unwrap();
+        Device::new(enrolled)
+    }
+
+    async fn sync(&self, device: &Device, cursor: u64, events: Vec<Event>) -> SyncResponse {
+        let resp = self.post("/v1/sync", Some(&device.token), &SyncRequest { cursor, events }).await;
+        assert_eq!(resp.status(), StatusCode::OK, "{}", resp.text().await.unwrap());
+        resp.json().await.unwrap()
+    }
+
+    fn count(&self, sql: &str) -> i64 {
+        let conn = rusqlite::Connection::open(self.server.db.path()).unwrap();
+        conn.query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+}
+
+/// An enrolled device and its hash chain.
+#[derive(Clone)]
+struct Device {
+    id: DeviceId,
+    facility: LicenseNumber,
+    token: String,
+    seq: u64,
+    prev_hash: String,
+}
+
+impl Device {
+    fn new(enrolled: EnrolResponse) -> Device {
+        Device {
+            id: enrolled.device_id,
+            facility: enrolled.facility,
+            token: enrolled.token,
+            seq: 0,
+            prev_hash: GENESIS_HASH.into(),
+        }
+    }
+
+    /// The next event of this device's chain.
+    fn record(&mut self, user: UserId, body: EventBody) -> Event {
+        let facility = self.facility.clone();
+        self.record_for(facility, user, body)
+    }
+
+    fn record_for(&mut self, facility: LicenseNumber, user: UserId, body: EventBody) -> Event {
+        self.seq += 1;
+        let event = UnsealedEvent {
+            id: Uuid::now_v7(),
+            facility,
+            tag: PackageTag::parse(TAG).unwrap(),
+            user,
+            device: self.id,
+            device_seq: self.seq,
+            hlc: Hlc { wall_ms: 1_760_000_000_000 + self.seq as i64, counter: 0 },
+            parent: None,
+            body,
+            prev_hash: self.prev_hash.clone(),
+        }
+        .seal();
+        self.prev_hash = event.hash.clone();
+        event
+    }
+}
+
+fn moved(to: &str) -> EventBody {
+    EventBody::Moved { to: LocationName::parse(to).unwrap() }
+}
+
+fn adjusted() -> EventBody {
+    EventBody::Adjusted {
+        delta: Quantity::parse("-1.5 g").unwrap(),
+        reason: "Drying".into(),
+        note: "moisture loss".into(),
+    }
+}
+
+async fn error_of(resp: reqwest::Response) -> (StatusCode, String, String) {
+    let status = resp.status();
+    let body: ErrorBody = resp.json().await.expect("error bodies are JSON ErrorBody");
+    (status, body.error.code, body.error.message)
+}
+
+fn rejected_reason(outcome: &Outcome) -> &str {
+    match outcome {
+        Outcome::Rejected { reason } => reason,
+        Outcome::Accepted => panic!("expected a rejection, got Accepted"),
+    }
+}
+
+#[tokio::test]
+async fn health_reports_ok() {
+    let w = World::new().await;
+    let body: Value = w.http.get(w.url("/v1/health")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
+}
+
+#[tokio::test]
+async fn enrolment_code_works_once() {
+    let w = World::new().await;
+    let code = w.code(LIC_A);
+    let body = json!({"code": code.code, "device_name": "Vault handheld 1"});
+
+    let resp = w.post("/v1/enrol", None, &body).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let enrolled: EnrolResponse = resp.json().await.unwrap();
+    assert_eq!(enrolled.facility, lic(LIC_A));
+    assert_eq!(enrolled.facility_name, "North Vault");
+    assert!(enrolled.token.starts_with("cdt_") && enrolled.token.len() == 68);
+    let names: Vec<_> = enrolled.roster.iter().map(|u| u.name.as_str()).collect();
+    assert_eq!(names, ["Finn", "Mia"], "only facility A's people");
+    assert!(enrolled.roster.iter().all(|u| u.pin_hash.starts_with("$argon2") && u.active));
+
+    let (status, code_name, message) = error_of(w.post("/v1/enrol", None, &body).await).await;
+    assert_eq!(status, StatusCode::GONE);
+    assert_eq!(code_name, "enrolment_code_used");
+    assert!(message.contains("ask a manager for a new one"), "{message}");
+
+    let (status, code_name, _) =
+        error_of(w.post("/v1/enrol", None, &json!({"code": "0000000000", "device_name": "x"})).await).await;
+    assert_eq!((status, code_name.as_str()), (StatusCode::UNAUTHORIZED, "enrolment_code_invalid"));
+    assert_eq!(w.count("SELECT COUNT(*) FROM devices"), 1);
+}
+
+#[tokio::test]
+async fn token_and_code_are_not_stored_in_clear() {
+    let w = World::new().await;
+    let code = w.code(LIC_A);
+    let resp = w.post("/v1/enrol", None, &json!({"code": code.code, "device_name": "Handheld"})).await;
+    let token = resp.json::<EnrolResponse>().await.unwrap().token;
+
+    let conn = rusqlite::Connection::open(w.server.db.path()).unwrap();
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(tables.iter().any(|t| t == "devices"));
+    let mut cells = 0;
+    for table in &tables {
+        let mut stmt = conn.prepare(&format!("SELECT * FROM \"{table}\"")).unwrap();
+        let columns = stmt.column_count();
+        let mut rows = stmt.query([]).unwrap();
+        while let Some(row) = rows.next().unwrap() {
+            for i in 0..columns {
+                if let Ok(Some(text)) = row.get::<_, Option<String>>(i) {
+                    cells += 1;
+                    assert!(!text.contains(&token[4..]), "token stored in clear in {table}");
+                    assert!(!text.contains(&code.code), "enrolment code stored in clear in {table}");
+                }
+            }
+        }
+    }
+    assert!(cells > 10, "the scan read the tables");
+    // Also the raw bytes, WAL included.
+    for suffix in ["", "-wal"] {
+        let path = format!("{}{suffix}", w.server.db.path().display());
+        if let Ok(bytes) = std::fs::read(&path) {
+            let haystack = String::from_utf8_lossy(&bytes);
+            assert!(!haystack.contains(&token[4..]), "token in clear in {path}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn unknown_or_missing_token_is_unauthorized() {
+    let w = World::new().await;
+    let req = SyncRequest { cursor: 0, events: vec![] };
+    let fake = format!("cdt_{}", "ab".repeat(32));
+    let (status, code, message) = error_of(w.post("/v1/sync", Some(&fake), &req).await).await;
+    assert_eq!((status, code.as_str()), (StatusCode::UNAUTHORIZED, "unauthorized"));
+    assert!(message.contains("enrol"), "{message}");
+    let (status, code, _) = error_of(w.post("/v1/sync", None, &req).await).await;
+    assert_eq!((status, code.as_str()), (StatusCode::UNAUTHORIZED, "unauthorized"));
+}
+
+#[tokio::test]
+async fn revoked_device_is_told_to_enrol_again() {
+    let w = World::new().await;
+    let manager_phone = w.enrol(LIC_A, "Manager phone").await;
+    let lost = w.enrol(LIC_A, "Lost handheld").await;
+    let other_site = w.enrol(LIC_B, "South handheld").await;
+    let creds = json!({"manager": {"badge": "BADGE-BO", "pin": MANAGER_PIN}});
+    let path = format!("/v1/devices/{}/revoke", lost.id);
+
+    // A manager of another facility cannot even see the device.
+    let (status, code, _) = error_of(w.post(&path, Some(&other_site.token), &creds).await).await;
+    assert_eq!((status, code.as_str()), (StatusCode::NOT_FOUND, "not_found"));
+    // Floor staff may not revoke.
+    let finn = json!({"manager": {"badge": "BADGE-FINN", "pin": FLOOR_PIN}});
+    let (status, _, _) = error_of(w.post(&path, Some(&manager_phone.token), &finn).await).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let still_ok = w.sync(&lost, 0, vec![]).await;
+    assert!(still_ok.verdicts.is_empty());
+
+    let mia = json!({"manager": {"badge": "BADGE-MIA", "pin": MANAGER_PIN}});
+    let resp = w.post(&path, Some(&manager_phone.token), &mia).await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+
+    let req = SyncRequest { cursor: 0, events: vec![] };
+    let (status, code, message) = error_of(w.post("/v1/sync", Some(&lost.token), &req).await).await;
+    assert_eq!((status, code.as_str()), (StatusCode::UNAUTHORIZED, "device_revoked"));
+    assert!(message.contains("revoked") && message.contains("enrolled again"), "{message}");
+    // The manager's own device still works.
+    w.sync(&manager_phone, 0, vec![]).await;
+
+    // Revoked from the CLI path too.
+    w.server.db.revoke_device(manager_phone.id).unwrap();
+    let (_, code, _) = error_of(w.post("/v1/sync", Some(&manager_phone.token), &req).await).await;
+    assert_eq!(code, "device_revoked");
+    let listed = w.server.db.list_devices(&lic(LIC_A)).unwrap();
+    assert_eq!(listed.len(), 2);
+    assert!(listed.iter().all(|d| d.revoked_at.is_some() && d.last_seen.is_some()));
+}
+
+#[tokio::test]
+async fn only_a_manager_issues_codes_over_the_api() {
+    let w = World::new().await;
+    let phone = w.enrol(LIC_A, "Shared handheld").await;
+
+    let (status, code, message) = error_of(
+        w.post("/v1/enrolment-codes", Some(&phone.token), &json!({"badge": "BADGE-FINN", "pin": FLOOR_PIN})).await,
+    )
+    .await;
+    assert_eq!((status, code.as_str()), (StatusCode::FORBIDDEN, "forbidden"));
+    assert!(message.contains("only a manager"), "{message}");
+
+    let (status, _, message) = error_of(
+        w.post("/v1/enrolment-codes", Some(&phone.token), &json!({"badge": "BADGE-MIA", "pin": "0000"})).await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(message.contains("badge or PIN is wrong"), "{message}");
+
+    // Bo is a manager, but of facility B: his badge means nothing on A's device.
+    let (status, _, _) = error_of(
+        w.post("/v1/enrolment-codes", Some(&phone.token), &json!({"badge": "BADGE-BO", "pin": MANAGER_PIN})).await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    let resp =
+        w.post("/v1/enrolment-codes", Some(&phone.token), &json!({"badge": "BADGE-MIA", "pin": MANAGER_PIN})).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let issued: EnrolmentCode = resp.json().await.unwrap();
+    assert_eq!(issued.code.len(), 10);
+    assert!(issued.expires_at > chrono::Utc::now() + chrono::Duration::hours(23));
+    let resp = w.post("/v1/enrol", None, &json!({"code": issued.code, "device_name": "New handheld"})).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.json::<EnrolResponse>().await.unwrap().facility, lic(LIC_A));
+    assert_eq!(
+        w.count(&format!("SELECT COUNT(*) FROM enrolment_codes WHERE issued_by = '{}'", w.mia)),
+        1,
+        "the code records who issued it"
+    );
+}
+
+#[tokio::test]
+async fn bad_requests_get_json_errors() {
+    let w = World::new().await;
+    let phone = w.enrol(LIC_A, "Handheld").await;
+
+    let resp = w
+        .http
+        .post(w.url("/v1/sync"))
+        .bearer_auth(&phone.token)
+        .header("content-type", "text/plain")
+        .body(r#"{"cursor":0,"events":[]}"#)
+        .send()
+        .await
+        .unwrap();
+    let (status, code, message) = error_of(resp).await;
+    assert_eq!((status, code.as_str()), (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"));
+    assert!(message.contains("Content-Type: application/json"));
+
+    let resp = w
+        .http
+        .post(w.url("/v1/sync"))
+        .bearer_auth(&phone.token)
+        .header("content-type", "application/json")
+        .body(r#"{"cursor":0,"events":["#)
+        .send()
+        .await
+        .unwrap();
+    let (status, code, message) = error_of(resp).await;
+    assert_eq!((status, code.as_str()), (StatusCode::BAD_REQUEST, "malformed_json"));
+    assert!(message.contains("line 1 column"), "{message}");
+
+    // A mistyped tag is refused by the type's own parser, with its reason.
+    let mut event = serde_json::to_value(phone_event(&phone, w.finn)).unwrap();
+    event["tag"] = json!("1A4X");
+    let resp = w.post("/v1/sync", Some(&phone.token), &json!({"cursor": 0, "events": [event]})).await;
+    let (status, code, message) = error_of(resp).await;
+    assert_eq!((status, code.as_str()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request"));
+    assert!(message.contains("has 4 characters; a Metrc tag has exactly 24"), "{message}");
+
+    let (status, code, _) = error_of(w.http.get(w.url("/v1/nope")).send().await.unwrap()).await;
+    assert_eq!((status, code.as_str()), (StatusCode::NOT_FOUND, "not_found"));
+    let (status, code, _) = error_of(w.http.get(w.url("/v1/sync")).send().await.unwrap()).await;
+    assert_eq!((status, code.as_str()), (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"));
+    assert_eq!(w.count("SELECT COUNT(*) FROM events") + w.count("SELECT COUNT(*) FROM rejected_events"), 0);
+}
+
+/// The device's next event, without advancing its chain.
+fn phone_event(device: &Device, user: UserId) -> Event {
+    device.clone().record(user, moved("Vault A"))
+}
+
+#[tokio::test]
+async fn oversized_body_is_refused_with_413() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::new(dir.path());
+    config.listen = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+    config.max_body_bytes = 1024;
+    let server = RunningServer::start_with(config).await.unwrap();
+    let db = &server.db;
+    db.create_facility(&lic(LIC_A), "North Vault").unwrap();
+    let code = db.issue_enrolment_code(&lic(LIC_A), None, chrono::Duration::hours(1)).unwrap();
+    let http = reqwest::Client::new();
+    let enrolled: EnrolResponse = http
+        .post(format!("{}/v1/enrol", server.url()))
+        .json(&json!({"code": code.code, "device_name": "Handheld"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    let padding = "x".repeat(4096);
+    let resp = http
+        .post(format!("{}/v1/sync", server.url()))
+        .bearer_auth(&enrolled.token)
+        .json(&json!({"cursor": 0, "events": [], "padding": padding}))
+        .send()
+        .await
+        .unwrap();
+    let (status, code, _) = error_of(resp).await;
+    assert_eq!((status, code.as_str()), (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn pushed_events_are_accepted_once() {
+    let w = World::new().await;
+    let mut phone = w.enrol(LIC_A, "Handheld").await;
+    let batch = vec![phone.record(w.finn, moved("Vault A")), phone.record(w.mia, adjusted())];
+
+    let first = w.sync(&phone, 0, batch.clone()).await;
+    assert_eq!(first.verdicts.len(), 2);
+    assert!(first.verdicts.iter().zip(&batch).all(|(v, e)| v.id == e.id && v.outcome == Outcome::Accepted));
+    assert!(first.events.is_empty(), "a device does not pull its own events back");
+    assert_eq!(first.roster.len(), 2);
+
+    // The connection dropped before the answer arrived: the device sends the same batch again.
+    let again = w.sync(&phone, 0, batch.clone()).await;
+    assert!(again.verdicts.iter().all(|v| v.outcome == Outcome::Accepted));
+    assert_eq!(w.count("SELECT COUNT(*) FROM events"), 2);
+    assert_eq!(w.count("SELECT COUNT(*) FROM rejected_events"), 0);
+
+    // And the chain goes on from there.
+    let next = phone.record(w.finn, moved("Vault B"));
+    let third = w.sync(&phone, first.cursor, vec![next]).await;
+    assert_eq!(third.verdicts[0].outcome, Outcome::Accepted);
+    assert_eq!(w.count("SELECT COUNT(*) FROM events"), 3);
+}
+
+#[tokio::test]
+async fn an_invalid_event_refuses_the_whole_sync() {
+    let w = World::new().await;
+    let mut phone = w.enrol(LIC_A, "Handheld").await;
+    let good = phone.record(w.finn, moved("Vault A"));
+    let mut tampered = phone.record(w.finn, moved("Vault B"));
+    tampered.body = moved("Back door");
+    let resp =
+        w.post("/v1/sync", Some(&phone.token), &SyncRequest { cursor: 0, events: vec![good, tampered.clone()] }).await;
+    let (status, code, message) = error_of(resp).await;
+    assert_eq!((status, code.as_str()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_event"));
+    assert!(message.contains(&tampered.id.to_string()) && message.contains("altered"), "{message}");
+    assert_eq!(w.count("SELECT COUNT(*) FROM events") + w.count("SELECT COUNT(*) FROM rejected_events"), 0);
+
+    let mut zero = Device { seq: 0, prev_hash: GENESIS_HASH.into(), ..phone.clone() };
+    let zero_adjust = zero.record(
+        w.mia,
+        EventBody::Adjusted { delta: Quantity::parse("0 g").unwrap(), reason: "Count".into(), note: "n".into() },
+    );
+    let (status, code, message) =
+        error_of(w.post("/v1/sync", Some(&phone.token), &SyncRequest { cursor: 0, events: vec![zero_adjust] }).await)
+            .await;
+    assert_eq!((status, code.as_str()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_event"));
+    assert!(message.contains("zero"), "{message}");
+}
+
+#[tokio::test]
+async fn floor_staff_adjustment_is_rejected_and_kept() {
+    let w = World::new().await;
+    let mut phone = w.enrol(LIC_A, "Handheld").await;
+    let adjustment = phone.record(w.finn, adjusted());
+    let resp = w.sync(&phone, 0, vec![adjustment.clone()]).await;
+    let reason = rejected_reason(&resp.verdicts[0].outcome);
+    assert!(reason.contains("floor staff may not record an adjustment"), "{reason}");
+
+    let conn = rusqlite::Connection::open(w.server.db.path()).unwrap();
+    let (json, stored_reason, facility, device): (String, String, String, String) = conn
+        .query_row(
+            "SELECT json, reason, facility, device FROM rejected_events WHERE id = ?1",
+            [adjustment.id.to_string()],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .unwrap();
+    assert_eq!(serde_json::from_str::<Event>(&json).unwrap(), adjustment);
+    assert_eq!(stored_reason, reason);
+    assert_eq!((facility.as_str(), device), (LIC_A, phone.id.to_string()));
+    assert_eq!(w.count("SELECT COUNT(*) FROM events"), 0);
+
+    // Sent again: the same verdict, not a second row.
+    let again = w.sync(&phone, 0, vec![adjustment]).await;
+    assert_eq!(rejected_reason(&again.verdicts[0].outcome), reason);
+    assert_eq!(w.count("SELECT COUNT(*) FROM rejected_events"), 1);
+
+    // The rejected event is still a link of the device's chain: the next one builds on it.
+    let next = phone.record(w.finn, moved("Vault A"));
+    assert_eq!(w.sync(&phone, 0, vec![next]).await.verdicts[0].outcome, Outcome::Accepted);
+
+    // A deactivated person cannot record any more.
+    w.server.db.deactivate_user(w.finn).unwrap();
+    let after = phone.record(w.finn, moved("Vault B"));
+    let resp = w.sync(&phone, 0, vec![after]).await;
+    assert!(rejected_reason(&resp.verdicts[0].outcome).contains("Finn was deactivated"));
+    assert!(resp.roster.iter().any(|u| u.id == w.finn && !u.active), "the roster tells devices too");
+}
+
+#[tokio::test]
+async fn a_broken_chain_is_rejected() {
+    let w = World::new().await;
+    let mut phone = w.enrol(LIC_A, "Handheld").await;
+    let first = phone.record(w.finn, moved("Vault A"));
+    assert_eq!(w.sync(&phone, 0, vec![first]).await.verdicts[0].outcome, Outcome::Accepted);
+
+    // Event 2 went missing: event 3 arrives next.
+    let _lost = phone.record(w.finn, moved("Vault B"));
+    let third = phone.record(w.finn, moved("Vault C"));
+    let resp = w.sync(&phone, 0, vec![third]).await;
+    let reason = rejected_reason(&resp.verdicts[0].outcome);
+    assert!(reason.contains("hash chain broken at event 3"), "{reason}");
+
+    // Right number, wrong link: a forged history.
+    let mut forged = Device { seq: 1, prev_hash: "ab".repeat(32), ..phone.clone() };
+    let forged_event = forged.record(w.finn, moved("Vault D"));
+    let resp = w.sync(&phone, 0, vec![forged_event]).await;
+    let reason = rejected_reason(&resp.verdicts[0].outcome);
+    assert!(reason.contains("hash chain broken at event 2"), "{reason}");
+
+    // A first event that does not start from genesis.
+    let mut fresh = w.enrol(LIC_A, "Second handheld").await;
+    fresh.prev_hash = "cd".repeat(32);
+    let bad_start = fresh.record(w.finn, moved("Vault A"));
+    let reason = w.sync(&fresh, 0, vec![bad_start]).await.verdicts[0].outcome.clone();
+    assert!(rejected_reason(&reason).contains("genesis"), "{reason:?}");
+    assert_eq!(w.count("SELECT COUNT(*) FROM events"), 1);
+}
+
+#[tokio::test]
+async fn a_second_device_pulls_accepted_events_only() {
+    let w = World::new().await;
+    let mut vault = w.enrol(LIC_A, "Vault handheld").await;
+    let dock = w.enrol(LIC_A, "Dock handheld").await;
+    let e1 = vault.record(w.finn, moved("Vault A"));
+    let refused = vault.record(w.finn, adjusted());
+    let e3 = vault.record(w.mia, adjusted());
+    let pushed = w.sync(&vault, 0, vec![e1.clone(), refused.clone(), e3.clone()]).await;
+    assert_eq!(pushed.verdicts.iter().filter(|v| v.outcome == Outcome::Accepted).count(), 2);
+
+    let pulled = w.sync(&dock, 0, vec![]).await;
+    assert_eq!(pulled.events, vec![e1, e3]);
+    assert!(!pulled.has_more);
+    assert!(pulled.cursor > 0);
+
+    // Nothing new: the same cursor comes back and no events.
+    let again = w.sync(&dock, pulled.cursor, vec![]).await;
+    assert!(again.events.is_empty());
+    assert_eq!(again.cursor, pulled.cursor);
+
+    // The vault's own cursor moves past its own events without returning them.
+    let own = w.sync(&vault, 0, vec![]).await;
+    assert!(own.events.is_empty());
+    assert_eq!(own.cursor, pulled.cursor);
+}
+
+#[tokio::test]
+async fn a_large_backlog_comes_in_pages() {
+    let w = World::new().await;
+    let mut vault = w.enrol(LIC_A, "Vault handheld").await;
+    let dock = w.enrol(LIC_A, "Dock handheld").await;
+    let total = MAX_EVENTS_PER_SYNC + 3;
+    let events: Vec<Event> = (0..total).map(|_| vault.record(w.finn, moved("Vault A"))).collect();
+    w.sync(&vault, 0, events[..MAX_EVENTS_PER_SYNC].to_vec()).await;
+    w.sync(&vault, 0, events[MAX_EVENTS_PER_SYNC..].to_vec()).await;
+
+    let page1 = w.sync(&dock, 0, vec![]).await;
+    assert_eq!(page1.events.len(), MAX_EVENTS_PER_SYNC);
+    assert!(page1.has_more);
+    let page2 = w.sync(&dock, page1.cursor, vec![]).await;
+    assert!(!page2.has_more);
+    let mut all = page1.events;
+    all.extend(page2.events);
+    assert_eq!(all, events, "every event once, in order");
+}
+
+#[tokio::test]
+async fn facilities_are_isolated() {
+    let w = World::new().await;
+    let mut north = w.enrol(LIC_A, "North handheld").await;
+    let mut south = w.enrol(LIC_B, "South handheld").await;
+
+    // A device of A pushes an event claiming facility B.
+    let intruder = north.record_for(lic(LIC_B), w.bo, moved("Vault A"));
+    let resp = w.sync(&north, 0, vec![intruder]).await;
+    let reason = rejected_reason(&resp.verdicts[0].outcome);
+    assert!(reason.contains(&format!("belongs to licence {LIC_B} but the device is enrolled at {LIC_A}")), "{reason}");
+
+    // A user of B on an event of A is not on A's roster.
+    let stranger = north.record(w.bo, moved("Vault A"));
+    let reason = w.sync(&north, 0, vec![stranger]).await.verdicts[0].outcome.clone();
+    assert!(rejected_reason(&reason).contains("not on the roster"), "{reason:?}");
+
+    let north_event = north.record(w.mia, moved("Vault B"));
+    assert_eq!(w.sync(&north, 0, vec![north_event.clone()]).await.verdicts[0].outcome, Outcome::Accepted);
+    let south_event = south.record(w.bo, moved("Bay 1"));
+    let south_view = w.sync(&south, 0, vec![south_event.clone()]).await;
+    assert_eq!(south_view.verdicts[0].outcome, Outcome::Accepted);
+    assert!(south_view.events.is_empty(), "B's device never sees A's events");
+    assert!(south_view.roster.iter().all(|u| u.id == w.bo));
+
+    let other_north = w.enrol(LIC_A, "North desk").await;
+    let north_view = w.sync(&other_north, 0, vec![]).await;
+    assert_eq!(north_view.events, vec![north_event]);
+
+    // A device sending another device's event is refused, even within its facility.
+    let mut impostor = other_north.clone();
+    impostor.token = north.token.clone();
+    let forged = impostor.record(w.mia, moved("Vault C"));
+    let resp = w.sync(&impostor, 0, vec![forged]).await;
+    let reason = rejected_reason(&resp.verdicts[0].outcome);
+    assert!(reason.contains("a device may only send its own events"), "{reason}");
+    assert_eq!(w.count(&format!("SELECT COUNT(*) FROM events WHERE facility = '{LIC_B}'")), 1);
+}
+
+#[tokio::test]
+async fn a_restart_keeps_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = RunningServer::start(dir.path()).await;
+    server.db.create_facility(&lic(LIC_A), "North Vault").unwrap();
+    let finn = server.db.add_user(&lic(LIC_A), "Finn", Role::FloorStaff, "B-FINN", FLOOR_PIN).unwrap();
+    let http = reqwest::Client::new();
+    let mut devices = Vec::new();
+    for name in ["Vault", "Dock"] {
+        let code = server.db.issue_enrolment_code(&lic(LIC_A), None, chrono::Duration::hours(1)).unwrap();
+        let enrolled: EnrolResponse = http
+            .post(format!("{}/v1/enrol", server.url()))
+            .json(&json!({"code": code.code, "device_name": name}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        devices.push(Device::new(enrolled));
+    }
+    let mut vault = devices.remove(0);
+    let dock = devices.remove(0);
+    let batch: Vec<Event> = (0..5).map(|i| vault.record(finn, moved(&format!("Shelf {i}")))).collect();
+    let sync = |url: String, token: String, events: Vec<Event>| {
+        let http = http.clone();
+        async move {
+            let resp = http
+                .post(format!("{url}/v1/sync"))
+                .bearer_auth(token)
+                .json(&SyncRequest { cursor: 0, events })
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), StatusCode::OK);
+            resp.json::<SyncResponse>().await.unwrap()
+        }
+    };
+    let acked = sync(server.url(), vault.token.clone(), batch.clone()).await;
+    assert!(acked.verdicts.iter().all(|v| v.outcome == Outcome::Accepted));
+    let old_addr = server.addr;
+    server.stop().await;
+    assert!(http.get(format!("http://{old_addr}/v1/health")).send().await.is_err(), "stopped means stopped");
+
+    let server = RunningServer::start(dir.path()).await;
+    // Tokens, events and the chain all survived.
+    let pulled = sync(server.url(), dock.token.clone(), vec![]).await;
+    assert_eq!(pulled.events, batch);
+    let resent = sync(server.url(), vault.token.clone(), batch.clone()).await;
+    assert!(resent.verdicts.iter().all(|v| v.outcome == Outcome::Accepted));
+    let next = vault.record(finn, moved("Shelf 9"));
+    let resp = sync(server.url(), vault.token.clone(), vec![next]).await;
+    assert_eq!(resp.verdicts[0].outcome, Outcome::Accepted);
+    assert_eq!(server.db.list_devices(&lic(LIC_A)).unwrap().len(), 2);
+    server.stop().await;
+    let conn = rusqlite::Connection::open(dir.path().join(DB_FILE_NAME)).unwrap();
+    let n: i64 = conn.query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0)).unwrap();
+    assert_eq!(n, 6);
+}
