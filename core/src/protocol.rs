@@ -123,3 +123,43 @@ pub struct ErrorDetail {
     /// A sentence a person can act on.
     pub message: String,
 }
+
+/// `GET /v1/inventory` — the facility's inventory and conflicts as the server folds them from
+/// every accepted event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InventoryReport {
+    pub packages: Vec<PackageSummary>,
+    pub conflicts: Vec<crate::fold::Conflict>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageSummary {
+    pub tag: crate::ids::PackageTag,
+    pub item: crate::ids::ItemName,
+    pub batch: crate::ids::BatchNumber,
+    pub quantity: crate::quantity::Quantity,
+    pub location: crate::ids::LocationName,
+    pub status: crate::fold::PackageStatus,
+    pub expires_on: Option<chrono::NaiveDate>,
+}
+
+impl InventoryReport {
+    pub fn from_inventory(inventory: &crate::fold::Inventory) -> Self {
+        Self {
+            packages: inventory
+                .packages
+                .values()
+                .map(|p| PackageSummary {
+                    tag: p.tag.clone(),
+                    item: p.item.clone(),
+                    batch: p.batch.clone(),
+                    quantity: p.quantity,
+                    location: p.location.clone(),
+                    status: p.status,
+                    expires_on: p.expires_on,
+                })
+                .collect(),
+            conflicts: inventory.conflicts.clone(),
+        }
+    }
+}

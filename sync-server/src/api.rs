@@ -12,7 +12,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use custody_core::ids::DeviceId;
 use custody_core::protocol::{
-    EnrolRequest, EnrolResponse, EnrolmentCode, ErrorBody, ErrorDetail, Health, ManagerCredentials, RevokeRequest,
+    EnrolRequest, EnrolResponse, EnrolmentCode, ErrorBody, ErrorDetail, Health, InventoryReport, ManagerCredentials,
+    RevokeRequest,
     SyncRequest, SyncResponse,
 };
 use serde::de::DeserializeOwned;
@@ -154,6 +155,7 @@ pub fn router(db: Db, config: &Config) -> Router {
         .route("/v1/enrolment-codes", post(issue_code))
         .route("/v1/devices/{id}/revoke", post(revoke))
         .route("/v1/sync", post(sync))
+        .route("/v1/inventory", get(inventory))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
@@ -252,4 +254,11 @@ async fn sync(
         "sync"
     );
     Ok(Json(response))
+}
+
+/// The facility's inventory and conflicts as the server folds them (the office's view).
+async fn inventory(State(state): State<AppState>, Device(device): Device) -> Result<Json<InventoryReport>, ApiError> {
+    let db = state.db.clone();
+    let inventory = blocking(move || db.inventory(&device.facility)).await?;
+    Ok(Json(InventoryReport::from_inventory(&inventory)))
 }

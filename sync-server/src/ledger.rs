@@ -2,7 +2,10 @@
 //! facility's events this device lacks, all in one transaction so the cursor matches the events.
 
 use chrono::Utc;
+use custody_core::chain::{self, ChainBreak};
 use custody_core::event::{Event, GENESIS_HASH};
+use custody_core::fold::Inventory;
+use custody_core::ids::LicenseNumber;
 use custody_core::protocol::{MAX_EVENTS_PER_SYNC, Outcome, SyncRequest, SyncResponse, Verdict};
 use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 
@@ -255,4 +258,47 @@ fn pull(tx: &Transaction<'_>, device: &AuthedDevice, cursor: u64) -> Result<(Vec
         |row| row.get(0),
     )?;
     Ok((events, cursor.max(newest.unwrap_or(0) as u64), false))
+}
+
+/// An event the server refused, kept with its reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RejectedEvent {
+    pub event: Event,
+    pub reason: String,
+}
+
+impl Db {
+    /// Every accepted event of a facility, in server order.
+    pub fn facility_events(&self, facility: &LicenseNumber) -> Result<Vec<Event>, DbError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare("SELECT json FROM events WHERE facility = ?1 ORDER BY server_seq")?;
+        let rows = stmt.query_map(params![facility.as_str()], |row| row.get::<_, String>(0))?;
+        rows.map(|json| Ok(serde_json::from_str(&json?)?)).collect()
+    }
+
+    /// Events sent by the facility's devices that the server refused, with the reasons.
+    pub fn rejected_events(&self, facility: &LicenseNumber) -> Result<Vec<RejectedEvent>, DbError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare("SELECT json, reason FROM rejected_events WHERE facility = ?1 ORDER BY seq")?;
+        let rows = stmt.query_map(params![facility.as_str()], |row| Ok((row.get::<_, String>(0)?, row.get(1)?)))?;
+        rows.map(|row| {
+            let (json, reason) = row?;
+            Ok(RejectedEvent { event: serde_json::from_str(&json)?, reason })
+        })
+        .collect()
+    }
+
+    /// The facility's inventory and conflicts, folded from its accepted events with the same
+    /// fold every device runs.
+    pub fn inventory(&self, facility: &LicenseNumber) -> Result<Inventory, DbError> {
+        Ok(Inventory::fold(&self.facility_events(facility)?))
+    }
+
+    /// Verifies every device chain of the facility over accepted and rejected events together
+    /// (the server is the one place that holds both).
+    pub fn verify_chains(&self, facility: &LicenseNumber) -> Result<Vec<ChainBreak>, DbError> {
+        let mut all = self.facility_events(facility)?;
+        all.extend(self.rejected_events(facility)?.into_iter().map(|r| r.event).filter(|e| &e.facility == facility));
+        Ok(chain::verify(&all))
+    }
 }

@@ -22,7 +22,7 @@ use tokio::task::JoinHandle;
 
 pub use api::{ApiError, router};
 pub use db::{AuthedDevice, DB_FILE_NAME, Db, DbError, DeviceInfo};
-pub use ledger::SyncCounts;
+pub use ledger::{RejectedEvent, SyncCounts};
 
 #[derive(Debug, Clone)]
 pub struct Config {

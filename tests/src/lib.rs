@@ -1,1 +1,281 @@
+//! Shared harness for the end-to-end suites: a real sync server on a loopback port with its own
+//! data folder, and simulated phones, each a real device store in its own temporary folder,
+//! talking real HTTP through the real sync client.
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use custody_core::event::EventBody;
+use custody_core::fold::Inventory;
+use custody_core::protocol::InventoryReport;
+use custody_core::store::{PackageView, SignedInUser, SyncStatus};
+use custody_core::sync::{RetryPolicy, SyncClient, SyncError, SyncReport};
+use custody_core::*;
+use custody_server::RunningServer;
+use rust_decimal::Decimal;
+use tempfile::TempDir;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// People every test facility has: (name, role, badge, PIN).
+pub const MANAGER: (&str, Role, &str, &str) = ("Sam Manager", Role::Manager, "M-100", "2468");
+pub const FLOOR: (&str, Role, &str, &str) = ("Maria Floor", Role::FloorStaff, "F-200", "1357");
+pub const FLOOR_2: (&str, Role, &str, &str) = ("Omar Floor", Role::FloorStaff, "F-201", "8642");
+pub const DRIVER: (&str, Role, &str, &str) = ("Dee Driver", Role::Driver, "D-300", "9753");
+
+/// A test tag: `1A4FF01` + a 17-digit number.
+pub fn tag(n: u64) -> PackageTag {
+    PackageTag::parse(&format!("1A4FF01{n:017}")).expect("test tag is valid")
+}
+
+pub fn grams(hundredths: i64) -> Quantity {
+    Quantity::new(Decimal::new(hundredths, 2), Unit::G).expect("test quantity is valid")
+}
+
+pub fn location(name: &str) -> LocationName {
+    LocationName::parse(name).expect("test location is valid")
+}
+
+/// A server and its data folder, which outlives restarts.
+pub struct Fleet {
+    pub data: TempDir,
+    pub server: Option<RunningServer>,
+    pub facility: LicenseNumber,
+    devices: TempDir,
+}
+
+impl Fleet {
+    /// Starts a server with one facility and its staff.
+    pub async fn start(license: &str) -> Self {
+        let data = tempfile::tempdir().expect("temp dir");
+        let server = RunningServer::start(data.path()).await;
+        let fleet = Self {
+            data,
+            server: Some(server),
+            facility: LicenseNumber::parse(license).expect("licence"),
+            devices: tempfile::tempdir().expect("temp dir"),
+        };
+        fleet.add_facility(license, "Green Valley Distribution");
+        fleet
+    }
+
+    /// Adds a facility with the standard staff to the running server.
+    pub fn add_facility(&self, license: &str, name: &str) -> LicenseNumber {
+        let facility = LicenseNumber::parse(license).expect("licence");
+        let db = &self.server().db;
+        db.create_facility(&facility, name).expect("create facility");
+        for (name, role, badge, pin) in [MANAGER, FLOOR, FLOOR_2, DRIVER] {
+            db.add_user(&facility, name, role, badge, pin).expect("add user");
+        }
+        facility
+    }
+
+    pub fn server(&self) -> &RunningServer {
+        self.server.as_ref().expect("server is running")
+    }
+
+    pub fn url(&self) -> String {
+        self.server().url()
+    }
+
+    /// Enrols a new phone at the fleet's facility.
+    pub async fn phone(&self, name: &str) -> Phone {
+        self.phone_at(&self.facility.clone(), name).await
+    }
+
+    pub async fn phone_at(&self, facility: &LicenseNumber, name: &str) -> Phone {
+        let code = self
+            .server()
+            .db
+            .issue_enrolment_code(facility, None, chrono::Duration::hours(1))
+            .expect("issue code");
+        let path = self.devices.path().join(format!("{name}.db"));
+        let store = Store::open(&path).expect("open device store");
+        let client = SyncClient::new(fast_retry());
+        client.enrol(&store, &self.url(), &code.code, name).await.expect("enrol");
+        Phone { name: name.to_string(), store, path, client }
+    }
+
+    /// Stops the server and starts it again on the same data folder and port.
+    pub async fn restart(&mut self) {
+        let server = self.server.take().expect("server is running");
+        let addr = server.addr;
+        server.stop().await;
+        let mut config = custody_server::Config::new(self.data.path());
+        config.listen = addr;
+        self.server = Some(custody_server::RunningServer::start_with(config).await.expect("restart on the same port"));
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.stop().await;
+        }
+    }
+
+    /// The server's inventory of the fleet's facility.
+    pub fn server_inventory(&self) -> Inventory {
+        self.server().db.inventory(&self.facility).expect("server inventory")
+    }
+}
+
+/// Short backoff so tests that go offline do not wait long.
+pub fn fast_retry() -> RetryPolicy {
+    RetryPolicy { attempts: 3, first_delay: Duration::from_millis(20), max_delay: Duration::from_millis(100) }
+}
+
+/// One simulated phone.
+pub struct Phone {
+    pub name: String,
+    pub store: Store,
+    pub path: PathBuf,
+    pub client: SyncClient,
+}
+
+impl Phone {
+    pub fn sign_in(&self, who: (&str, Role, &str, &str)) -> SignedInUser {
+        self.store.sign_in(who.2, who.3).expect("sign in")
+    }
+
+    pub async fn sync(&self) -> Result<SyncReport, SyncError> {
+        self.client.sync(&self.store).await
+    }
+
+    pub fn receive(&self, t: &PackageTag, hundredths_of_gram: i64, at: &str) -> Event {
+        self.store
+            .record(
+                t,
+                EventBody::Received {
+                    item: ItemName::parse("Live Resin - Blue Dream 1g").unwrap(),
+                    batch: BatchNumber::parse("LR-2026-11-A").unwrap(),
+                    quantity: grams(hundredths_of_gram),
+                    location: location(at),
+                    expires_on: chrono::NaiveDate::from_ymd_opt(2027, 6, 30),
+                    manifest: Some("0001234567".into()),
+                },
+            )
+            .expect("receive")
+    }
+
+    pub fn move_to(&self, t: &PackageTag, to: &str) -> Event {
+        self.store.record(t, EventBody::Moved { to: location(to) }).expect("move")
+    }
+
+    pub fn adjust(&self, t: &PackageTag, hundredths_of_gram: i64, note: &str) -> Event {
+        self.store
+            .record(
+                t,
+                EventBody::Adjusted {
+                    delta: Quantity::change(Decimal::new(hundredths_of_gram, 2), Unit::G).unwrap(),
+                    reason: "Scale Variance".into(),
+                    note: note.into(),
+                },
+            )
+            .expect("adjust")
+    }
+
+    pub fn packages(&self) -> Vec<PackageView> {
+        self.store.packages().expect("packages")
+    }
+
+    pub fn conflicts(&self) -> Vec<Conflict> {
+        self.store.conflicts().expect("conflicts")
+    }
+
+    pub fn status(&self) -> SyncStatus {
+        self.store.sync_status().expect("status")
+    }
+
+    pub fn token(&self) -> String {
+        // The token is private to the store; tests that speak raw HTTP read it the way an
+        // attacker with the device in hand would: from the database file.
+        let conn = rusqlite::Connection::open(&self.path).expect("open device db");
+        let json: String = conn
+            .query_row("SELECT value FROM meta WHERE key = 'token'", [], |r| r.get(0))
+            .expect("token stored");
+        serde_json::from_str(&json).expect("token is a JSON string")
+    }
+
+    /// The inventory as this phone shows it, in the server report's shape, for comparison.
+    pub fn report(&self) -> InventoryReport {
+        InventoryReport {
+            packages: self
+                .packages()
+                .into_iter()
+                .map(|p| custody_core::protocol::PackageSummary {
+                    tag: p.tag,
+                    item: p.item,
+                    batch: p.batch,
+                    quantity: p.quantity,
+                    location: p.location,
+                    status: p.status,
+                    expires_on: p.expires_on,
+                })
+                .collect(),
+            conflicts: self.conflicts(),
+        }
+    }
+}
+
+/// A TCP proxy in front of the server that can cut the next response after the server has sent
+/// it (the request was processed, the phone never hears back) — the worst moment for a sync to
+/// be interrupted.
+pub struct CuttingProxy {
+    pub addr: SocketAddr,
+    cut_next: Arc<AtomicBool>,
+}
+
+impl CuttingProxy {
+    pub async fn start(upstream: SocketAddr) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+        let addr = listener.local_addr().expect("proxy address");
+        let cut_next = Arc::new(AtomicBool::new(false));
+        let cut = cut_next.clone();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let cut = cut.clone();
+                tokio::spawn(async move {
+                    if let Ok(server) = TcpStream::connect(upstream).await {
+                        pipe(client, server, cut).await;
+                    }
+                });
+            }
+        });
+        Self { addr, cut_next }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The next response that starts coming back is dropped and the connection closed.
+    pub fn cut_next_response(&self) {
+        self.cut_next.store(true, Ordering::SeqCst);
+    }
+}
+
+async fn pipe(client: TcpStream, server: TcpStream, cut: Arc<AtomicBool>) {
+    let (mut client_read, mut client_write) = client.into_split();
+    let (mut server_read, mut server_write) = server.into_split();
+    let up = tokio::spawn(async move {
+        let _ = tokio::io::copy(&mut client_read, &mut server_write).await;
+        let _ = server_write.shutdown().await;
+    });
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match server_read.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                if cut.swap(false, Ordering::SeqCst) {
+                    break; // drop the response and close the phone's connection
+                }
+                if client_write.write_all(&buf[..n]).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    up.abort();
+}

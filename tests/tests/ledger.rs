@@ -1,0 +1,371 @@
+//! End-to-end: phones working offline converge through a real server on loopback, without
+//! losing or duplicating an event, whatever the order, the interruptions or the restarts.
+
+use custody_core::fold::ConflictKind;
+use custody_core::protocol::{InventoryReport, SyncRequest, SyncResponse};
+use custody_core::sync::{RetryPolicy, SyncClient, SyncError};
+use custody_core::*;
+use custody_e2e::*;
+
+fn server_report(fleet: &Fleet) -> InventoryReport {
+    InventoryReport::from_inventory(&fleet.server_inventory())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_phones_offline_converge_whatever_the_sync_order() {
+    let fleet = Fleet::start("C11-0000001-LIC").await;
+    let (a, b, c) = (fleet.phone("bay").await, fleet.phone("vault").await, fleet.phone("office").await);
+    a.sign_in(FLOOR);
+    b.sign_in(FLOOR_2);
+    c.sign_in(MANAGER);
+
+    // Morning: the bay receives ten packages and syncs; everyone picks them up.
+    let tags: Vec<PackageTag> = (1..=10).map(tag).collect();
+    for (i, t) in tags.iter().enumerate() {
+        a.receive(t, 10_000 + i as i64 * 100, "Intake");
+    }
+    assert_eq!(a.status().pending, 10);
+    a.sync().await.unwrap();
+    b.sync().await.unwrap();
+    c.sync().await.unwrap();
+    assert_eq!(b.packages().len(), 10);
+    assert!(b.packages().iter().all(|p| !p.pending));
+
+    // Then all three go offline and keep working.
+    a.move_to(&tags[0], "Vault A / Shelf 1"); // a and b move the same package: concurrent
+    b.move_to(&tags[0], "Vault B / Shelf 4");
+    a.move_to(&tags[1], "Vault A / Shelf 2");
+    b.move_to(&tags[2], "Vault A / Shelf 3");
+    c.adjust(&tags[3], -150, "recount found 1.50 g short"); // manager adjusts
+    c.adjust(&tags[4], -6_000, "60 g written off"); // fine alone; together with b's split below, too much
+    b.store
+        .record(
+            &tags[4],
+            EventBody::Split {
+                new_tag: tag(99),
+                quantity: grams(5_000),
+                item: ItemName::parse("Live Resin - Blue Dream 1g").unwrap(),
+                batch: BatchNumber::parse("LR-2026-11-A").unwrap(),
+                location: location("Pack bench"),
+                expires_on: None,
+            },
+        )
+        .unwrap();
+    a.store.record(&tags[5], EventBody::Shipped { manifest: "M-1".into() }).unwrap(); // shipped by both
+    c.store.record(&tags[5], EventBody::Shipped { manifest: "M-2".into() }).unwrap();
+    b.store.record(&tags[6], EventBody::Quarantined { reason: "label damaged".into() }).unwrap();
+    a.store.record(&tags[6], EventBody::Picked { order: "SO-77".into() }).unwrap(); // a has not seen the quarantine
+
+    // Each phone shows its own work as pending.
+    assert!(a.packages().iter().find(|p| p.tag == tags[0]).unwrap().pending);
+    assert_eq!(c.status().pending, 3);
+
+    // Sync in one order, then another; nobody syncs in the same order twice.
+    for phone in [&c, &a, &b, &a, &c, &b] {
+        phone.sync().await.unwrap();
+    }
+
+    let server = server_report(&fleet);
+    assert_eq!(a.report(), server, "bay phone differs from the server");
+    assert_eq!(b.report(), server, "vault phone differs from the server");
+    assert_eq!(c.report(), server, "office phone differs from the server");
+
+    // Every invariant break is on the list, for a manager, on every replica.
+    let kinds: Vec<(ConflictKind, PackageTag)> = server.conflicts.iter().map(|c| (c.kind, c.tag.clone())).collect();
+    assert!(kinds.contains(&(ConflictKind::ConcurrentMove, tags[0].clone())), "{kinds:?}");
+    assert!(kinds.contains(&(ConflictKind::ShippedTwice, tags[5].clone())), "{kinds:?}");
+    assert!(kinds.contains(&(ConflictKind::QuarantinedPicked, tags[6].clone())), "{kinds:?}");
+    assert!(kinds.contains(&(ConflictKind::NegativeStock, tags[4].clone())), "{kinds:?}");
+    assert_eq!(server.conflicts.len(), 4, "no spurious conflicts: {kinds:?}");
+
+    // Quantities are exact: 103.00 g - 1.50 g, and the split-off package exists.
+    let pkg = |t: &PackageTag| server.packages.iter().find(|p| &p.tag == t).unwrap().clone();
+    assert_eq!(pkg(&tags[3]).quantity, grams(10_300 - 150));
+    assert_eq!(pkg(&tag(99)).quantity, grams(5_000));
+    assert_eq!(pkg(&tags[2]).location.as_str(), "Vault A / Shelf 3");
+    assert_eq!(server.packages.len(), 11);
+
+    // No event lost, none duplicated: 10 receipts + 11 offline events, all accepted once.
+    let events = fleet.server().db.facility_events(&fleet.facility).unwrap();
+    assert_eq!(events.len(), 21);
+    for phone in [&a, &b, &c] {
+        assert_eq!(phone.store.events().unwrap().len(), 21, "{} holds every event", phone.name);
+        assert_eq!(phone.status().pending, 0);
+        assert!(phone.store.verify_chains().unwrap().is_empty());
+    }
+    assert!(fleet.server().db.verify_chains(&fleet.facility).unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_sent_twice_and_a_sync_cut_off_midway_lose_and_duplicate_nothing() {
+    let fleet = Fleet::start("C11-0000001-LIC").await;
+    let proxy = CuttingProxy::start(fleet.server().addr).await;
+    let phone = {
+        // Enrol directly, then point the phone's sync at the proxy.
+        let code = fleet.server().db.issue_enrolment_code(&fleet.facility, None, chrono::Duration::hours(1)).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.keep().join("cut.db");
+        let store = Store::open(&path).unwrap();
+        let client = SyncClient::new(RetryPolicy { attempts: 1, ..fast_retry() });
+        client.enrol(&store, &proxy.url(), &code.code, "cut").await.unwrap();
+        Phone { name: "cut".into(), store, path, client }
+    };
+    phone.sign_in(FLOOR);
+    for n in 0..50 {
+        phone.receive(&tag(n), 1_000 + n as i64, "Intake");
+    }
+
+    // The server stores the batch, but the answer never reaches the phone.
+    proxy.cut_next_response();
+    let err = phone.sync().await.unwrap_err();
+    assert!(matches!(err, SyncError::Offline(_)), "{err}");
+    assert_eq!(phone.status().pending, 50, "unacknowledged events stay pending");
+    assert!(phone.status().last_error.is_some(), "the failure is visible");
+    assert_eq!(fleet.server().db.facility_events(&fleet.facility).unwrap().len(), 50);
+
+    // The retry resends the same events: all acknowledged, none stored twice.
+    let report = phone.sync().await.unwrap();
+    assert_eq!(report.accepted, 50);
+    assert_eq!(phone.status().pending, 0);
+    assert!(phone.status().last_error.is_none());
+    assert_eq!(fleet.server().db.facility_events(&fleet.facility).unwrap().len(), 50);
+
+    // The very same batch posted again by hand: every event accepted again, nothing added.
+    let events: Vec<Event> = phone.store.events().unwrap().into_iter().map(|r| r.event).collect();
+    let http = reqwest::Client::new();
+    for _ in 0..2 {
+        let response: SyncResponse = http
+            .post(format!("{}/v1/sync", fleet.url()))
+            .bearer_auth(phone.token())
+            .json(&SyncRequest { cursor: 0, events: events.clone() })
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(response.verdicts.len(), 50);
+        assert!(response.verdicts.iter().all(|v| v.outcome == custody_core::protocol::Outcome::Accepted));
+    }
+    assert_eq!(fleet.server().db.facility_events(&fleet.facility).unwrap().len(), 50);
+
+    // A second phone sees each package exactly once.
+    let other = fleet.phone("other").await;
+    other.sync().await.unwrap();
+    assert_eq!(other.packages().len(), 50);
+    assert_eq!(other.report(), server_report(&fleet));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_restart_between_syncs_loses_nothing() {
+    let mut fleet = Fleet::start("C11-0000001-LIC").await;
+    let a = fleet.phone("a").await;
+    a.sign_in(FLOOR);
+    for n in 0..20 {
+        a.receive(&tag(n), 2_500, "Intake");
+    }
+    a.sync().await.unwrap();
+
+    fleet.restart().await;
+    for n in 0..20 {
+        a.move_to(&tag(n), "Vault C");
+    }
+    a.sync().await.unwrap();
+    fleet.restart().await;
+
+    let b = fleet.phone("b").await;
+    b.sync().await.unwrap();
+    assert_eq!(b.store.events().unwrap().len(), 40);
+    assert!(b.packages().iter().all(|p| p.location.as_str() == "Vault C"));
+    assert_eq!(b.report(), a.report());
+    assert_eq!(server_report(&fleet), a.report());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_work_waits_and_the_status_says_so() {
+    let mut fleet = Fleet::start("C11-0000001-LIC").await;
+    let a = fleet.phone("driver").await;
+    a.sign_in(FLOOR);
+    a.sync().await.unwrap();
+    let first = a.status();
+    assert!(first.online);
+    assert!(first.last_success.is_some());
+
+    fleet.stop().await;
+    a.receive(&tag(1), 100, "Intake");
+    let err = a.sync().await.unwrap_err();
+    assert!(err.is_transient(), "{err}");
+    assert!(err.to_string().contains("saved on this device"), "{err}");
+    let status = a.status();
+    assert!(!status.online);
+    assert_eq!(status.pending, 1);
+    assert_eq!(status.last_success, first.last_success);
+    assert!(status.last_error.unwrap().contains("no connection"));
+    assert!(a.packages()[0].pending);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn facilities_are_isolated_and_bad_tokens_refused() {
+    let fleet = Fleet::start("C11-0000001-LIC").await;
+    let other = fleet.add_facility("C11-0000002-LIC", "Other Distribution");
+    let a = fleet.phone("a").await;
+    let b = fleet.phone_at(&other, "b").await;
+    a.sign_in(FLOOR);
+    b.sign_in(FLOOR);
+    a.receive(&tag(1), 100, "Intake");
+    b.receive(&tag(2), 200, "Intake");
+    a.sync().await.unwrap();
+    b.sync().await.unwrap();
+    a.sync().await.unwrap();
+    assert_eq!(a.packages().len(), 1, "a sees only its own facility");
+    assert_eq!(b.packages().len(), 1);
+    assert_eq!(b.packages()[0].tag, tag(2));
+
+    // a's device forges an event for facility B, chained properly: refused and kept.
+    let mut forged = a.store.events().unwrap().pop().unwrap().event;
+    forged.id = uuid::Uuid::now_v7();
+    forged.facility = other.clone();
+    forged.device_seq += 1;
+    forged.prev_hash = forged.hash.clone();
+    forged.body = EventBody::Moved { to: location("Somewhere") };
+    forged.hash = forged.compute_hash();
+    let response: SyncResponse = reqwest::Client::new()
+        .post(format!("{}/v1/sync", fleet.url()))
+        .bearer_auth(a.token())
+        .json(&SyncRequest { cursor: 0, events: vec![forged.clone()] })
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    match &response.verdicts[0].outcome {
+        custody_core::protocol::Outcome::Rejected { reason } => {
+            assert!(reason.contains("C11-0000002-LIC") && reason.contains("enrolled at C11-0000001-LIC"), "{reason}")
+        }
+        other => panic!("forged event was {other:?}"),
+    }
+    assert!(response.events.iter().all(|e| e.facility == fleet.facility), "a never receives B's events");
+    b.sync().await.unwrap();
+    assert_eq!(b.store.events().unwrap().len(), 1, "nothing of a's reached b");
+    assert_eq!(fleet.server().db.rejected_events(&fleet.facility).unwrap().len(), 1);
+
+    // Unknown token.
+    let status = reqwest::Client::new()
+        .post(format!("{}/v1/sync", fleet.url()))
+        .bearer_auth("cdt_0000000000000000000000000000000000000000000000000000000000000000")
+        .json(&SyncRequest { cursor: 0, events: vec![] })
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 401);
+
+    // A manager revokes b's device: its next sync is refused and says why.
+    let manager_phone = fleet.phone_at(&other, "b-office").await;
+    let b_id = b.store.identity().unwrap().unwrap().device_id;
+    manager_phone.client.revoke_device(&manager_phone.store, b_id, MANAGER.2, MANAGER.3).await.unwrap();
+    b.receive(&tag(3), 100, "Intake");
+    let err = b.sync().await.unwrap_err();
+    assert!(matches!(&err, SyncError::Unauthorized(m) if m.contains("revoked")), "{err}");
+    assert_eq!(b.status().pending, 1, "the work stays on the phone for a manager to recover");
+    // A floor worker cannot revoke or issue codes.
+    let err = a.client.issue_enrolment_code(&a.store, FLOOR.2, FLOOR.3).await.unwrap_err();
+    assert!(matches!(&err, SyncError::Server { status: 403, .. }), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_input_gets_a_clear_4xx_and_changes_nothing() {
+    let fleet = Fleet::start("C11-0000001-LIC").await;
+    let a = fleet.phone("a").await;
+    a.sign_in(MANAGER);
+    let good = a.receive(&tag(1), 100, "Intake");
+    let url = format!("{}/v1/sync", fleet.url());
+    let http = reqwest::Client::new();
+    let good_json = serde_json::to_value(SyncRequest { cursor: 0, events: vec![good.clone()] }).unwrap();
+
+    let post_json = |body: serde_json::Value| {
+        let http = http.clone();
+        let url = url.clone();
+        let token = a.token();
+        async move {
+            let r = http.post(url).bearer_auth(token).json(&body).send().await.unwrap();
+            let status = r.status().as_u16();
+            let body: serde_json::Value = r.json().await.unwrap();
+            (status, body["error"]["message"].as_str().unwrap_or_default().to_string())
+        }
+    };
+
+    // A bad tag.
+    let mut bad_tag = good_json.clone();
+    bad_tag["events"][0]["tag"] = "1A4FF0100000000000000001X".into();
+    let (status, message) = post_json(bad_tag).await;
+    assert_eq!(status, 422);
+    assert!(message.contains("has 25 characters; a Metrc tag has exactly 24"), "{message}");
+
+    // A negative weight.
+    let mut negative = good_json.clone();
+    negative["events"][0]["body"]["quantity"]["amount"] = "-5.00".into();
+    let (status, message) = post_json(negative).await;
+    assert_eq!(status, 422);
+    assert!(message.contains("cannot be negative"), "{message}");
+
+    // An unknown unit.
+    let mut unit = good_json.clone();
+    unit["events"][0]["body"]["quantity"]["unit"] = "stone".into();
+    let (status, message) = post_json(unit).await;
+    assert_eq!(status, 422);
+    assert!(message.contains("unknown variant `stone`"), "{message}");
+
+    // A truncated body.
+    let text = good_json.to_string();
+    let r = http
+        .post(&url)
+        .bearer_auth(a.token())
+        .header("content-type", "application/json")
+        .body(text[..text.len() / 2].to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "malformed_json");
+
+    // The wrong content type.
+    let r = http.post(&url).bearer_auth(a.token()).header("content-type", "text/plain").body(text.clone()).send().await.unwrap();
+    assert_eq!(r.status(), 415);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert!(body["error"]["message"].as_str().unwrap().contains("application/json"));
+
+    // Nothing of the above was stored; the good event still syncs normally.
+    assert!(fleet.server().db.facility_events(&fleet.facility).unwrap().is_empty());
+    assert!(fleet.server().db.rejected_events(&fleet.facility).unwrap().is_empty());
+    a.sync().await.unwrap();
+    assert_eq!(fleet.server().db.facility_events(&fleet.facility).unwrap(), vec![good]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_the_server_rejects_is_kept_with_its_reason_and_leaves_every_inventory() {
+    let fleet = Fleet::start("C11-0000001-LIC").await;
+    let a = fleet.phone("a").await;
+    let b = fleet.phone("b").await;
+    a.sign_in(FLOOR);
+    a.receive(&tag(1), 5_000, "Intake");
+    a.sync().await.unwrap();
+
+    // Maria is deactivated on the server while her phone is offline; her next move is refused.
+    let maria = a.store.current_user().unwrap().unwrap().id;
+    fleet.server().db.deactivate_user(maria).unwrap();
+    a.move_to(&tag(1), "Vault Z");
+    let report = a.sync().await.unwrap();
+    assert_eq!(report.rejected, 1);
+    let history = a.store.history(&tag(1)).unwrap();
+    assert!(history[0].reject_reason.as_ref().unwrap().contains("deactivated"), "{:?}", history[0]);
+    assert_eq!(a.store.package(&tag(1)).unwrap().unwrap().location.as_str(), "Intake");
+    assert_eq!(a.status().rejected, 1);
+    assert!(a.store.current_user().unwrap().is_none(), "a deactivated person is signed out");
+
+    b.sync().await.unwrap();
+    assert_eq!(b.report(), a.report());
+    assert_eq!(fleet.server().db.rejected_events(&fleet.facility).unwrap().len(), 1);
+}
