@@ -123,6 +123,8 @@ fn main() {
             has_more: false,
             server_time: Utc::now(),
             roster: store.roster().unwrap(),
+            docs: vec![],
+            doc_refusals: vec![],
         };
         store.apply_sync(&response, Utc::now()).unwrap();
     }

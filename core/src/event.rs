@@ -112,9 +112,21 @@ pub enum EventBody {
     },
     Moved { to: LocationName },
     /// A correction of the quantity, with the state's reason code and a note.
-    Adjusted { delta: Quantity, reason: String, note: String },
+    Adjusted {
+        delta: Quantity,
+        reason: String,
+        note: String,
+        /// The approved adjustment request this carries out, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        request: Option<Uuid>,
+    },
     Quarantined { reason: String },
-    Released { note: String },
+    Released {
+        note: String,
+        /// The approved adjustment request that ends the quarantine, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        request: Option<Uuid>,
+    },
     Picked { order: String },
     Shipped { manifest: String },
     Delivered { recipient: LicenseNumber },
@@ -159,7 +171,7 @@ impl EventBody {
         };
         match self {
             EventBody::Received { quantity, .. } => positive("received quantity", quantity),
-            EventBody::Adjusted { delta, reason: code, note } => {
+            EventBody::Adjusted { delta, reason: code, note, .. } => {
                 Quantity::change(delta.amount, delta.unit)
                     .map_err(|source| EventError::Quantity { what: "adjustment", source })?;
                 if delta.is_zero() {
@@ -346,6 +358,7 @@ pub(crate) mod tests {
     #[test]
     fn hash_survives_the_wire() {
         let e = sample(EventBody::Adjusted {
+            request: None,
             delta: Quantity::change(Decimal::new(-150, 2), Unit::G).unwrap(),
             reason: "Drying".into(),
             note: "moisture loss".into(),
@@ -368,6 +381,7 @@ pub(crate) mod tests {
         let err = neg.validate().unwrap_err();
         assert!(err.to_string().contains("cannot be negative"), "{err}");
         let zero = EventBody::Adjusted {
+            request: None,
             delta: Quantity::zero(Unit::G),
             reason: "x".into(),
             note: "y".into(),

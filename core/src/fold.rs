@@ -473,6 +473,7 @@ mod tests {
         let r = ev(d, 1, &t, None, received(100));
         let m = ev(d, 2, &t, Some(r.id), moved("Vault A"));
         let a = ev(d, 3, &t, Some(m.id), EventBody::Adjusted {
+            request: None,
             delta: Quantity::change(Decimal::new(-250, 2), Unit::G).unwrap(),
             reason: "Drying".into(),
             note: "weighed".into(),
@@ -510,11 +511,12 @@ mod tests {
         let q = ev(d, 2, &t, Some(r.id), EventBody::Quarantined { reason: "count variance".into() });
         let p = ev(d, 3, &t, Some(q.id), EventBody::Picked { order: "SO-1".into() });
         let adj = ev(d, 4, &t, Some(p.id), EventBody::Adjusted {
+            request: None,
             delta: Quantity::change(Decimal::new(-6, 0), Unit::G).unwrap(),
             reason: "Theft".into(),
             note: "missing".into(),
         });
-        let rel = ev(d, 5, &t, Some(adj.id), EventBody::Released { note: "ok".into() });
+        let rel = ev(d, 5, &t, Some(adj.id), EventBody::Released { request: None, note: "ok".into() });
         let s1 = ev(d, 6, &t, Some(rel.id), EventBody::Shipped { manifest: "M1".into() });
         let s2 = ev(d, 7, &t, Some(s1.id), EventBody::Shipped { manifest: "M2".into() });
         let inv = Inventory::fold([&s2, &s1, &rel, &adj, &p, &q, &r]);

@@ -7,7 +7,9 @@
 //! - [`store`]: the device's SQLite store (events, outbox, folded packages, sync cursor).
 //! - [`protocol`], [`sync`]: the sync server's wire format and the client that speaks it.
 
+pub mod approvals;
 pub mod chain;
+pub mod counts;
 pub mod event;
 pub mod fold;
 pub mod hlc;
@@ -17,6 +19,7 @@ pub mod quantity;
 pub mod roles;
 pub mod store;
 pub mod sync;
+pub mod work;
 
 pub use event::{Event, EventBody, EventKind};
 pub use fold::{Conflict, ConflictKind, Inventory, Package, PackageStatus};

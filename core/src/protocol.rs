@@ -44,13 +44,52 @@ pub struct RosterEntry {
     pub active: bool,
 }
 
-/// `POST /v1/sync` — one round trip: push new events, pull what this device lacks.
+/// `POST /v1/sync` — one round trip: push new events, pull what this device lacks, and exchange
+/// one Automerge sync message per work document that has something to say.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SyncRequest {
     /// The last server sequence number this device has pulled (0 at first).
     pub cursor: u64,
     /// The device's unacknowledged events, in chain order, at most [`MAX_EVENTS_PER_SYNC`].
     pub events: Vec<Event>,
+    /// Who is signed in on the device: decides which work documents it may receive.
+    #[serde(default)]
+    pub user: Option<UserId>,
+    /// Automerge sync messages for the work documents the device holds.
+    #[serde(default)]
+    pub docs: Vec<DocMessage>,
+}
+
+/// One Automerge sync message for one work document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocMessage {
+    pub doc: Uuid,
+    pub kind: crate::work::DocKind,
+    /// An encoded `automerge::sync::Message`, base64 in JSON.
+    #[serde(with = "base64_bytes")]
+    pub message: Vec<u8>,
+}
+
+/// A work-document message the server would not take, with the reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocRefusal {
+    pub doc: Uuid,
+    pub reason: String,
+}
+
+mod base64_bytes {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&STANDARD.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        STANDARD.decode(text.as_bytes()).map_err(|e| serde::de::Error::custom(format!("document message is not base64: {e}")))
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -66,6 +105,12 @@ pub struct SyncResponse {
     /// The server's clock, so the device can correct its own.
     pub server_time: DateTime<Utc>,
     pub roster: Vec<RosterEntry>,
+    /// Automerge sync messages back, for documents the device holds or should now receive.
+    #[serde(default)]
+    pub docs: Vec<DocMessage>,
+    /// Document messages the server refused (nothing of them was stored).
+    #[serde(default)]
+    pub doc_refusals: Vec<DocRefusal>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

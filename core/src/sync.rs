@@ -2,6 +2,7 @@
 //! lacks. Safe to interrupt anywhere: the server stores pushed events idempotently and the device
 //! applies an answer in one transaction, so a cut connection only means the round trip repeats.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -59,6 +60,9 @@ impl Default for RetryPolicy {
     }
 }
 
+/// At most this many round trips in one sync; a busy fleet cannot keep a phone syncing forever.
+const MAX_ROUND_TRIPS: u32 = 12;
+
 /// What one [`SyncClient::sync`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SyncReport {
@@ -66,6 +70,10 @@ pub struct SyncReport {
     pub accepted: usize,
     pub rejected: usize,
     pub pulled: usize,
+    pub doc_messages_sent: usize,
+    pub doc_messages_received: usize,
+    /// Work-document changes the server refused: (document, reason).
+    pub doc_refusals: Vec<(uuid::Uuid, String)>,
 }
 
 #[derive(Clone)]
@@ -115,11 +123,17 @@ impl SyncClient {
         let identity = store.identity()?.ok_or(StoreError::NotEnrolled)?;
         let token = store.token()?;
         let url = format!("{}/v1/sync", identity.server_url);
+        let user = store.current_user()?.map(|u| u.id);
         let mut report = SyncReport::default();
+        // Automerge sync states live in memory for the round trips of this sync (the stored
+        // form keeps only what survives a reconnect).
+        let mut states = HashMap::new();
+        let mut docs = if user.is_some() { store.doc_messages(&mut states)? } else { Vec::new() };
         loop {
             let events = store.outbox(MAX_EVENTS_PER_SYNC)?;
             let pushed = events.len();
-            let request = SyncRequest { cursor: store.cursor()?, events };
+            report.doc_messages_sent += docs.len();
+            let request = SyncRequest { cursor: store.cursor()?, events, user, docs };
             let sent_at = Utc::now();
             let response: SyncResponse = self.post(&url, Some(&token), &request).await?;
             report.round_trips += 1;
@@ -132,7 +146,17 @@ impl SyncClient {
             report.accepted += applied.accepted;
             report.rejected += applied.rejected;
             report.pulled += applied.pulled;
-            if pushed < MAX_EVENTS_PER_SYNC && !response.has_more {
+            report.doc_messages_received += store.apply_doc_messages(&response.docs, &response.doc_refusals, &mut states)?;
+            report.doc_refusals.extend(response.doc_refusals.iter().map(|r| (r.doc, r.reason.clone())));
+            docs = if user.is_some() { store.doc_messages(&mut states)? } else { Vec::new() };
+            let more_events = pushed == MAX_EVENTS_PER_SYNC || response.has_more;
+            if !more_events && docs.is_empty() {
+                store.checkpoint()?;
+                return Ok(report);
+            }
+            if report.round_trips >= MAX_ROUND_TRIPS {
+                // Something keeps talking; stop here; the next sync carries on where this one left.
+                tracing::warn!(round_trips = report.round_trips, "sync stopped after the round-trip limit");
                 store.checkpoint()?;
                 return Ok(report);
             }

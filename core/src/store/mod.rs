@@ -5,6 +5,7 @@
 //! Every write that a person is told "saved" is one transaction committed with
 //! `synchronous=FULL`, so it survives the app being killed or the battery dying.
 
+mod docs;
 mod schema;
 
 use std::path::{Path, PathBuf};
@@ -25,6 +26,7 @@ use crate::protocol::{EnrolResponse, Outcome, RosterEntry, SyncResponse};
 use crate::quantity::{Quantity, Unit};
 use crate::roles::Role;
 
+pub use docs::DocInfo;
 pub use schema::LATEST as SCHEMA_VERSION;
 
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +51,8 @@ pub enum StoreError {
     BadRemoteEvent(String),
     #[error("the device database holds data it cannot read ({0}); contact support")]
     Corrupt(String),
+    #[error(transparent)]
+    Doc(#[from] crate::work::DocError),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -133,6 +137,9 @@ pub struct SyncApplied {
 
 pub struct Store {
     conn: Mutex<Connection>,
+    /// Work documents in memory, so a scan does not reload a 10,000-entry session. Always taken
+    /// after `conn` (never the other way round), and only holds what the database holds.
+    docs: Mutex<std::collections::HashMap<Uuid, crate::work::WorkDoc>>,
     path: PathBuf,
 }
 
@@ -170,7 +177,7 @@ impl Store {
         conn.pragma_update(None, "wal_autocheckpoint", 20_000)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         schema::migrate(&mut conn)?;
-        Ok(Self { conn: Mutex::new(conn), path })
+        Ok(Self { conn: Mutex::new(conn), docs: Mutex::default(), path })
     }
 
     pub fn path(&self) -> &Path {
@@ -266,54 +273,8 @@ impl Store {
     /// refolded package in one durable transaction. Returns the event; a refusal changes nothing.
     pub fn record(&self, tag: &PackageTag, body: EventBody) -> Result<Event> {
         let mut conn = self.conn();
-        let identity = Self::require_identity(&conn)?;
-        let user: SignedInUser = get_meta(&conn, META_USER)?.ok_or(StoreError::NotSignedIn)?;
-        let kind = body.kind();
-        if !user.role.may_record(kind) {
-            return Err(StoreError::NotAllowed { role: user.role, kind });
-        }
-        body.validate()?;
-
         let tx = conn.transaction()?;
-        let fold = load_fold(&tx, tag)?.unwrap_or_default().1;
-        let head: ChainHead =
-            get_meta(&tx, META_CHAIN)?.unwrap_or(ChainHead { seq: 0, hash: GENESIS_HASH.into() });
-        let offset: i64 = get_meta(&tx, META_CLOCK_OFFSET)?.unwrap_or(0);
-        let mut clock = HlcClock::resume(get_meta(&tx, META_HLC)?.unwrap_or_default());
-        let hlc = clock.tick(Utc::now().timestamp_millis() + offset);
-        let event = UnsealedEvent {
-            id: Uuid::now_v7(),
-            facility: identity.facility.clone(),
-            tag: tag.clone(),
-            user: user.id,
-            device: identity.device_id,
-            device_seq: head.seq + 1,
-            hlc,
-            parent: fold.package.as_ref().map(|p| p.head),
-            body,
-            prev_hash: head.hash,
-        }
-        .seal();
-        event.validate()?;
-
-        // The same rules the fold applies everywhere decide what this device may record now:
-        // anything that would raise a conflict on its own view is refused, with the reason.
-        for affected in event.tags() {
-            let before = if affected == tag { fold.clone() } else { load_fold(&tx, affected)?.unwrap_or_default().1 };
-            let mut after = before.clone();
-            after.apply(affected, &event);
-            if let Some(c) = after.conflicts.get(before.conflicts.len()) {
-                return Err(StoreError::Refused(c.detail.clone()));
-            }
-        }
-
-        insert_event(&tx, &event, "pending")?;
-        tx.execute("INSERT INTO outbox (device_seq, event_id) VALUES (?1, ?2)", params![event.device_seq as i64, event.id.to_string()])?;
-        set_meta(&tx, META_CHAIN, &ChainHead { seq: event.device_seq, hash: event.hash.clone() })?;
-        set_meta(&tx, META_HLC, &clock.last())?;
-        for affected in event.tags() {
-            fold_in(&tx, affected, &event)?;
-        }
+        let event = record_in(&tx, tag, body)?;
         tx.commit()?;
         Ok(event)
     }
@@ -500,6 +461,23 @@ impl Store {
         Ok(applied)
     }
 
+    /// The device's current HLC wall time (corrected clock, never behind what it has seen).
+    pub(crate) fn hlc_now_ms(&self) -> Result<i64> {
+        let conn = self.conn();
+        let offset: i64 = get_meta(&conn, META_CLOCK_OFFSET)?.unwrap_or(0);
+        let last: crate::hlc::Hlc = get_meta(&conn, META_HLC)?.unwrap_or_default();
+        Ok(last.wall_ms.max(Utc::now().timestamp_millis() + offset))
+    }
+
+    /// Reads a small setting stored on the device (JSON).
+    pub(crate) fn setting<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
+        get_meta(&self.conn(), &format!("setting:{key}"))
+    }
+
+    pub(crate) fn set_setting<T: Serialize + ?Sized>(&self, key: &str, value: &T) -> Result<()> {
+        set_meta(&self.conn(), &format!("setting:{key}"), value)
+    }
+
     /// Folds the write-ahead log into the database file. Called after each sync; the apps may
     /// also call it when the device is idle. Never needed for durability.
     pub fn checkpoint(&self) -> Result<()> {
@@ -534,6 +512,61 @@ impl Store {
         tx.commit()?;
         Ok(())
     }
+}
+
+/// Records an event inside a caller's transaction (see [`Store::record`]); workflows use it to
+/// write a document change and the ledger events it causes in one commit.
+pub(crate) fn record_in(tx: &Transaction<'_>, tag: &PackageTag, body: EventBody) -> Result<Event> {
+    let identity = Store::require_identity(tx)?;
+    let user: SignedInUser = get_meta(tx, META_USER)?.ok_or(StoreError::NotSignedIn)?;
+    let kind = body.kind();
+    if !user.role.may_record(kind) {
+        return Err(StoreError::NotAllowed { role: user.role, kind });
+    }
+    body.validate()?;
+
+    let fold = load_fold(tx, tag)?.unwrap_or_default().1;
+    let head: ChainHead = get_meta(tx, META_CHAIN)?.unwrap_or(ChainHead { seq: 0, hash: GENESIS_HASH.into() });
+    let offset: i64 = get_meta(tx, META_CLOCK_OFFSET)?.unwrap_or(0);
+    let mut clock = HlcClock::resume(get_meta(tx, META_HLC)?.unwrap_or_default());
+    let hlc = clock.tick(Utc::now().timestamp_millis() + offset);
+    let event = UnsealedEvent {
+        id: Uuid::now_v7(),
+        facility: identity.facility.clone(),
+        tag: tag.clone(),
+        user: user.id,
+        device: identity.device_id,
+        device_seq: head.seq + 1,
+        hlc,
+        parent: fold.package.as_ref().map(|p| p.head),
+        body,
+        prev_hash: head.hash,
+    }
+    .seal();
+    event.validate()?;
+
+    // The same rules the fold applies everywhere decide what this device may record now:
+    // anything that would raise a conflict on its own view is refused, with the reason.
+    for affected in event.tags() {
+        let before = if affected == tag { fold.clone() } else { load_fold(tx, affected)?.unwrap_or_default().1 };
+        let mut after = before.clone();
+        after.apply(affected, &event);
+        if let Some(c) = after.conflicts.get(before.conflicts.len()) {
+            return Err(StoreError::Refused(c.detail.clone()));
+        }
+    }
+
+    insert_event(tx, &event, "pending")?;
+    tx.execute(
+        "INSERT INTO outbox (device_seq, event_id) VALUES (?1, ?2)",
+        params![event.device_seq as i64, event.id.to_string()],
+    )?;
+    set_meta(tx, META_CHAIN, &ChainHead { seq: event.device_seq, hash: event.hash.clone() })?;
+    set_meta(tx, META_HLC, &clock.last())?;
+    for affected in event.tags() {
+        fold_in(tx, affected, &event)?;
+    }
+    Ok(event)
 }
 
 const PACKAGE_SELECT: &str = "SELECT p.tag, p.item, p.batch, p.quantity, p.unit, p.location, p.status, p.expires_on,

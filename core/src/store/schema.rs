@@ -80,6 +80,38 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX roster_badge ON roster (badge);
     "#,
+    // 2: work documents (Automerge), stored as a snapshot plus incremental changes.
+    r#"
+    CREATE TABLE docs (
+        id          TEXT PRIMARY KEY,
+        kind        TEXT NOT NULL,
+        facility    TEXT NOT NULL,
+        snapshot    BLOB NOT NULL,
+        change_rows INTEGER NOT NULL DEFAULT 0,
+        heads       TEXT NOT NULL,
+        -- 1 while this device may have something to tell the server about the document
+        dirty       INTEGER NOT NULL DEFAULT 1,
+        -- the server's reason, when it refused this device's last changes
+        refusal     TEXT,
+        created_at  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX docs_kind ON docs (kind);
+    CREATE INDEX docs_dirty ON docs (dirty) WHERE dirty = 1;
+
+    CREATE TABLE doc_changes (
+        doc_id TEXT NOT NULL REFERENCES docs (id),
+        seq    INTEGER NOT NULL,
+        bytes  BLOB NOT NULL,
+        PRIMARY KEY (doc_id, seq)
+    ) STRICT;
+
+    -- Automerge sync state with the server, per document.
+    CREATE TABLE doc_sync (
+        doc_id TEXT PRIMARY KEY REFERENCES docs (id),
+        state  BLOB NOT NULL
+    ) STRICT;
+    "#,
 ];
 
 /// Brings the database to the latest version.

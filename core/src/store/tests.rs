@@ -67,6 +67,7 @@ fn recording_needs_a_signed_in_person_with_the_right_role() {
     assert_eq!(store.sign_in("B-1", "1234").unwrap().role, Role::FloorStaff);
     receive(&store, &tag(1), 10);
     let adjust = EventBody::Adjusted {
+        request: None,
         delta: Quantity::change(Decimal::new(-1, 0), Unit::G).unwrap(),
         reason: "Drying".into(),
         note: "weighed".into(),
@@ -99,6 +100,8 @@ fn events_are_durable_and_pending_until_acknowledged() {
         has_more: false,
         server_time: Utc::now(),
         roster: store.roster().unwrap(),
+        docs: vec![],
+        doc_refusals: vec![],
     };
     store.apply_sync(&response, Utc::now()).unwrap();
     assert!(!store.package(&tag(2)).unwrap().unwrap().pending);
@@ -154,6 +157,8 @@ fn a_rejected_event_leaves_the_inventory_but_stays_on_record() {
         has_more: false,
         server_time: Utc::now(),
         roster: store.roster().unwrap(),
+        docs: vec![],
+        doc_refusals: vec![],
     };
     let applied = store.apply_sync(&response, Utc::now()).unwrap();
     assert_eq!((applied.accepted, applied.rejected), (1, 1));
@@ -177,6 +182,7 @@ fn incremental_fold_matches_a_full_refold() {
             .record(
                 &tag(n),
                 EventBody::Adjusted {
+                    request: None,
                     delta: Quantity::change(Decimal::new(-(n as i64), 1), Unit::G).unwrap(),
                     reason: "Drying".into(),
                     note: "n".into(),
@@ -246,12 +252,13 @@ mod convergence {
                 },
                 2 | 3 => EventBody::Moved { to: loc },
                 4 => EventBody::Adjusted {
+                    request: None,
                     delta: Quantity::change(Decimal::new(-op.amount, 0), Unit::G).unwrap(),
                     reason: "Theft".into(),
                     note: "gen".into(),
                 },
                 5 => EventBody::Quarantined { reason: "gen".into() },
-                6 => EventBody::Released { note: "gen".into() },
+                6 => EventBody::Released { request: None, note: "gen".into() },
                 7 => EventBody::Picked { order: "SO".into() },
                 8 => EventBody::Shipped { manifest: "M".into() },
                 9 => EventBody::Split {
@@ -308,6 +315,8 @@ mod convergence {
                 has_more: false,
                 server_time: Utc::now(),
                 roster: vec![],
+                docs: vec![],
+                doc_refusals: vec![],
             };
             store.apply_sync(&response, Utc::now()).unwrap();
         }

@@ -1,0 +1,212 @@
+//! Adjustment requests and their remote approval. A request lives in its own work document; a
+//! manager decides on it from any device, possibly while the counters are offline. An approved
+//! adjustment enters the ledger (with the request's id, so the server can check who approved)
+//! and ends the package's quarantine.
+
+use uuid::Uuid;
+
+use crate::counts::CountError;
+use crate::event::{Event, EventBody};
+use crate::fold::PackageStatus;
+use crate::ids::PackageTag;
+use crate::quantity::Quantity;
+use crate::roles::Role;
+use crate::store::{Store, StoreError};
+use crate::work::adjustment::{
+    self, AdjustmentError, AdjustmentReason, AdjustmentRequest, AdjustmentStatus, Decision, NewAdjustment, Person,
+};
+use crate::work::{DocError, DocKind, count};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApprovalError {
+    #[error("there is no adjustment request {0} on this device; sync, or check the request")]
+    UnknownRequest(Uuid),
+    #[error("{role} may not request an adjustment")]
+    NotAllowed { role: Role },
+    #[error("{0} is not in this facility's inventory")]
+    UnknownPackage(PackageTag),
+    #[error(transparent)]
+    Rule(#[from] AdjustmentError),
+    #[error(transparent)]
+    Count(#[from] CountError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<DocError> for ApprovalError {
+    fn from(e: DocError) -> Self {
+        ApprovalError::Store(StoreError::Doc(e))
+    }
+}
+
+pub type Result<T, E = ApprovalError> = std::result::Result<T, E>;
+
+/// A request waiting for a decision, and whether the signed-in person may decide it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingApproval {
+    pub request: AdjustmentRequest,
+    /// `None` if the signed-in person may decide; otherwise why not.
+    pub cannot_decide: Option<String>,
+}
+
+const REASONS: &str = "adjustment_reasons";
+
+impl Store {
+    fn read_adjustment(&self, id: Uuid) -> Result<AdjustmentRequest> {
+        self.read_doc::<_, ApprovalError>(id, |doc| {
+            if doc.kind != DocKind::Adjustment {
+                return Err(ApprovalError::UnknownRequest(id));
+            }
+            Ok(adjustment::read(doc)?)
+        })?
+        .ok_or(ApprovalError::UnknownRequest(id))
+    }
+
+    /// The state's adjustment reasons as this device knows them.
+    pub fn adjustment_reasons(&self) -> Result<Vec<AdjustmentReason>> {
+        Ok(self.setting(REASONS)?.unwrap_or_else(adjustment::default_reasons))
+    }
+
+    /// Replaces the reason list (from the state system's `adjust/reasons`).
+    pub fn set_adjustment_reasons(&self, reasons: &[AdjustmentReason]) -> Result<()> {
+        Ok(self.set_setting(REASONS, reasons)?)
+    }
+
+    /// Requests an adjustment of a package: a signed change, a reason from the state's list and a
+    /// note. When it resolves a count discrepancy, name the session: everyone who counted the
+    /// package is recorded, and none of them may approve it.
+    pub fn request_adjustment(
+        &self,
+        tag: &PackageTag,
+        delta: Quantity,
+        reason_code: &str,
+        note: &str,
+        session: Option<Uuid>,
+    ) -> Result<Uuid> {
+        let user = self.current_user()?.ok_or(StoreError::NotSignedIn)?;
+        if !matches!(user.role, Role::FloorStaff | Role::Manager | Role::Compliance) {
+            return Err(ApprovalError::NotAllowed { role: user.role });
+        }
+        if self.package(tag)?.is_none() {
+            return Err(ApprovalError::UnknownPackage(tag.clone()));
+        }
+        let counted_by = match session {
+            Some(s) => self.counters_of(s, tag)?,
+            None => Vec::new(),
+        };
+        let request = NewAdjustment {
+            tag: tag.clone(),
+            delta,
+            reason_code: reason_code.trim().to_string(),
+            note: note.trim().to_string(),
+            session,
+            counted_by,
+        };
+        request.validate(&self.adjustment_reasons()?)?;
+        let identity = self.identity()?.ok_or(StoreError::NotEnrolled)?;
+        let by = Person { user: user.id, name: user.name, device: identity.device_id, at: chrono::Utc::now() };
+        let id = Uuid::now_v7();
+        let doc = adjustment::create(id, identity.facility, identity.device_id.0, &request, &by);
+        let review = match session {
+            Some(s) => Some(self.review_of(s)?),
+            None => None,
+        };
+        self.work(|w| {
+            w.create(doc);
+            // Managers hold the review: link the request to the discrepancy it resolves.
+            if let Some(review) = review {
+                if let Some(review) = w.doc(review)? {
+                    count::link_adjustment(review, tag, id)?;
+                }
+            }
+            Ok::<_, ApprovalError>(())
+        })?;
+        Ok(id)
+    }
+
+    pub fn adjustment(&self, id: Uuid) -> Result<AdjustmentRequest> {
+        self.read_adjustment(id)
+    }
+
+    /// Every adjustment request on this device.
+    pub fn adjustments(&self) -> Result<Vec<AdjustmentRequest>> {
+        self.docs(Some(DocKind::Adjustment))?.into_iter().map(|d| self.read_adjustment(d.id)).collect()
+    }
+
+    /// Requests waiting for a decision, with whether the signed-in person may decide each.
+    pub fn pending_approvals(&self) -> Result<Vec<PendingApproval>> {
+        let user = self.current_user()?.ok_or(StoreError::NotSignedIn)?;
+        Ok(self
+            .adjustments()?
+            .into_iter()
+            .filter(|r| r.status() == AdjustmentStatus::Pending)
+            .map(|request| PendingApproval {
+                cannot_decide: request.check_decider(user.id, user.role).err().map(|e| e.to_string()),
+                request,
+            })
+            .collect())
+    }
+
+    /// Approves a request: the decision, the adjustment event and the release of the quarantine
+    /// commit together.
+    pub fn approve_adjustment(&self, id: Uuid, note: &str) -> Result<Vec<Event>> {
+        self.decide(id, true, note)
+    }
+
+    /// Rejects a request; the package stays quarantined until someone resolves it otherwise.
+    pub fn reject_adjustment(&self, id: Uuid, note: &str) -> Result<()> {
+        self.decide(id, false, note).map(|_| ())
+    }
+
+    fn decide(&self, id: Uuid, approved: bool, note: &str) -> Result<Vec<Event>> {
+        let user = self.current_user()?.ok_or(StoreError::NotSignedIn)?;
+        let request = self.read_adjustment(id)?;
+        match request.status() {
+            AdjustmentStatus::Approved => return Err(AdjustmentError::AlreadyDecided("approved").into()),
+            AdjustmentStatus::Rejected => return Err(AdjustmentError::AlreadyDecided("rejected").into()),
+            AdjustmentStatus::Pending => {}
+        }
+        request.check_decider(user.id, user.role)?;
+        let identity = self.identity()?.ok_or(StoreError::NotEnrolled)?;
+        let decision = Decision {
+            approved,
+            by: Person { user: user.id, name: user.name.clone(), device: identity.device_id, at: chrono::Utc::now() },
+            note: note.trim().to_string(),
+        };
+        let tag = request.request.tag.clone();
+        let quarantined = self.package(&tag)?.is_some_and(|p| p.status == PackageStatus::Quarantined);
+        let review = match request.request.session {
+            Some(s) => self.review_of(s).ok(),
+            None => None,
+        };
+        self.work(|w| {
+            let doc = w.doc(id)?.ok_or(ApprovalError::UnknownRequest(id))?;
+            adjustment::decide(doc, &decision)?;
+            let mut events = Vec::new();
+            if approved {
+                let r = &request.request;
+                events.push(w.record(
+                    &tag,
+                    EventBody::Adjusted {
+                        request: Some(id),
+                        delta: r.delta,
+                        reason: r.reason_code.clone(),
+                        note: format!("{} (approved by {}: {})", r.note, decision.by.name, decision.note),
+                    },
+                )?);
+                if quarantined {
+                    events.push(w.record(
+                        &tag,
+                        EventBody::Released { request: Some(id), note: format!("adjustment approved by {}", decision.by.name) },
+                    )?);
+                }
+                if let Some(review) = review {
+                    if let Some(review) = w.doc(review)? {
+                        count::resolve_discrepancy(review, &tag)?;
+                    }
+                }
+            }
+            Ok::<_, ApprovalError>(events)
+        })
+    }
+}

@@ -1,0 +1,554 @@
+//! The vault cycle count, from the scan to the discrepancy: the workflow rules over the count
+//! documents (`work::count`) and the ledger. The apps call these; the FFI only converts types.
+//!
+//! A manager opens a session for a scope of locations and/or product categories. The expected
+//! quantities go into a review document only managers receive; counters see which packages are
+//! in scope but not how much there should be. Counters scan offline on several phones; counts
+//! of the same package add up. Closing compares counted with expected (ledger changes made during
+//! the count are taken into account); a variance is recounted by someone else; a variance that
+//! persists quarantines the package and opens a discrepancy to investigate.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::{Duration, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::event::EventBody;
+use crate::fold::PackageStatus;
+use crate::ids::{IdError, LocationName, PackageTag, UserId};
+use crate::quantity::{Quantity, QuantityError, Unit};
+use crate::roles::Role;
+use crate::store::{EventRecord, PackageView, SignedInUser, Store, StoreError};
+use crate::work::adjustment::Person;
+use crate::work::count::{
+    self, CountEntry, CountScope, Discrepancy, DiscrepancyStatus, Expected, Outcome, ScanRecord, ScopedPackage,
+    SessionInfo, SessionStatus, VarianceLine,
+};
+use crate::work::{DocError, DocKind};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CountError {
+    #[error("there is no count session {0} on this device; sync, or check the session")]
+    UnknownSession(Uuid),
+    #[error("{role} may not {action}; ask a manager")]
+    NotAllowed { role: Role, action: &'static str },
+    #[error("this count session is closed; nothing more can be counted in it")]
+    Closed,
+    #[error("{0}")]
+    BadTag(#[from] IdError),
+    #[error("{tag} is not in this facility's inventory; set it aside and tell a manager")]
+    UnknownPackage { tag: PackageTag },
+    #[error("{tag} is quarantined; it is not counted")]
+    Quarantined { tag: PackageTag },
+    #[error("{tag} is not in this count's scope (it should be at {location}); count only what the session covers")]
+    NotInScope { tag: PackageTag, location: LocationName },
+    #[error("{tag} is not being recounted; only packages with a variance are counted again")]
+    NotForRecount { tag: PackageTag },
+    #[error("you counted {tag} in the first count; a different person must recount it")]
+    SameCounter { tag: PackageTag },
+    #[error("a count cannot be negative; enter what is there, or 0 if it is empty")]
+    Negative,
+    #[error("{0}")]
+    Quantity(#[from] QuantityError),
+    #[error("the scope is empty: choose at least one location or product category")]
+    EmptyScope,
+    #[error("nothing in the inventory matches this scope")]
+    NothingInScope,
+    #[error("{} package(s) still need a recount by another person: {}", .0.len(), .0.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(", "))]
+    RecountMissing(Vec<PackageTag>),
+    #[error("this device does not have the count's expected quantities; sync it while signed in as a manager")]
+    NoReview,
+    #[error("{tag} has no discrepancy in this count")]
+    NoDiscrepancy { tag: PackageTag },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<DocError> for CountError {
+    fn from(e: DocError) -> Self {
+        CountError::Store(StoreError::Doc(e))
+    }
+}
+
+pub type Result<T, E = CountError> = std::result::Result<T, E>;
+
+/// What the session list shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CountSessionSummary {
+    pub id: Uuid,
+    pub name: String,
+    pub status: SessionStatus,
+    pub round: u8,
+    pub opened_by: String,
+    pub packages_in_scope: usize,
+}
+
+/// What a counter sees: no expected quantities.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CountSessionView {
+    pub summary: CountSessionSummary,
+    pub scope: CountScope,
+    pub in_scope: BTreeMap<PackageTag, ScopedPackage>,
+    pub entries: Vec<CountEntry>,
+    /// Packages to recount in round 2.
+    pub recount: Vec<PackageTag>,
+    pub participants: Vec<Person>,
+}
+
+/// The answer to a scan: the package and what this person has counted of it so far this round.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanResult {
+    pub tag: PackageTag,
+    pub item: String,
+    pub round: u8,
+    pub your_count: Quantity,
+}
+
+/// What closing did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CloseOutcome {
+    /// Variances found: these packages go to a recount by someone else.
+    RecountNeeded(Vec<VarianceLine>),
+    /// Closed. Persisting variances became discrepancies (and quarantines).
+    Closed { lines: Vec<VarianceLine>, discrepancies: Vec<PackageTag> },
+}
+
+/// One line of a package's history for an investigation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryLine {
+    pub record: EventRecord,
+    pub who: String,
+    /// Within the last 24 hours.
+    pub recent: bool,
+}
+
+/// Everything a manager needs to investigate a discrepancy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Investigation {
+    pub discrepancy: Discrepancy,
+    pub package: Option<PackageView>,
+    /// Newest first: the last 24 hours come first.
+    pub history: Vec<HistoryLine>,
+    pub entries: Vec<CountEntry>,
+    pub scans: Vec<ScanRecord>,
+}
+
+/// Product categories of items (the state's `ProductCategoryName`), used to scope counts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ItemCategories(pub BTreeMap<String, String>);
+
+const CATEGORIES: &str = "item_categories";
+
+fn require(user: &SignedInUser, allowed: &[Role], action: &'static str) -> Result<()> {
+    if allowed.contains(&user.role) { Ok(()) } else { Err(CountError::NotAllowed { role: user.role, action }) }
+}
+
+const COUNTERS: &[Role] = &[Role::FloorStaff, Role::Manager, Role::Compliance];
+const REVIEWERS: &[Role] = &[Role::Manager, Role::Compliance];
+
+impl Store {
+    /// Reads a count document with this module's error type.
+    fn read<T>(&self, id: Uuid, f: impl FnOnce(&crate::work::WorkDoc) -> Result<T>) -> Result<Option<T>> {
+        self.read_doc::<T, CountError>(id, f)
+    }
+
+    fn signed_in(&self) -> Result<SignedInUser> {
+        self.current_user()?.ok_or(CountError::Store(StoreError::NotSignedIn))
+    }
+
+    fn person(&self, user: &SignedInUser) -> Result<Person> {
+        let identity = self.identity()?.ok_or(StoreError::NotEnrolled)?;
+        Ok(Person { user: user.id, name: user.name.clone(), device: identity.device_id, at: Utc::now() })
+    }
+
+    /// Sets the product category of items, for counts scoped by category.
+    pub fn set_item_categories(&self, categories: &ItemCategories) -> Result<()> {
+        Ok(self.set_setting(CATEGORIES, categories)?)
+    }
+
+    pub fn item_categories(&self) -> Result<ItemCategories> {
+        Ok(self.setting(CATEGORIES)?.unwrap_or_default())
+    }
+
+    /// Opens a blind count (managers only) and returns its id.
+    pub fn open_count(&self, name: &str, scope: CountScope) -> Result<Uuid> {
+        let user = self.signed_in()?;
+        require(&user, &[Role::Manager], "open a count session")?;
+        if scope.locations.is_empty() && scope.categories.is_empty() {
+            return Err(CountError::EmptyScope);
+        }
+        let categories = self.item_categories()?;
+        let mut in_scope = BTreeMap::new();
+        let mut expected = BTreeMap::new();
+        for p in self.packages()? {
+            if p.status != PackageStatus::Active || !in_count_scope(&scope, &categories, &p) {
+                continue;
+            }
+            let unit = p.quantity.unit;
+            in_scope.insert(p.tag.clone(), ScopedPackage { location: p.location.clone(), unit, item: p.item.to_string() });
+            expected.insert(p.tag.clone(), Expected { minor: count::to_minor(&p.quantity, unit)?, unit });
+        }
+        if in_scope.is_empty() {
+            return Err(CountError::NothingInScope);
+        }
+        let identity = self.identity()?.ok_or(StoreError::NotEnrolled)?;
+        let (id, review) = (Uuid::now_v7(), Uuid::now_v7());
+        let info = SessionInfo {
+            name: name.trim().to_string(),
+            scope,
+            opened_by: self.person(&user)?,
+            opened_hlc_ms: self.hlc_now_ms()?,
+            review,
+        };
+        let writer = identity.device_id.0;
+        let session_doc = count::create_session(id, identity.facility.clone(), writer, &info, &in_scope);
+        let review_doc = count::create_review(review, identity.facility, writer, id, &expected);
+        self.work(|w| {
+            w.create(session_doc);
+            w.create(review_doc);
+            Ok::<_, StoreError>(())
+        })?;
+        Ok(id)
+    }
+
+    /// Count sessions on this device, newest first.
+    pub fn count_sessions(&self) -> Result<Vec<CountSessionSummary>> {
+        let mut out = Vec::new();
+        for info in self.docs(Some(DocKind::CountSession))? {
+            if let Some(summary) = self.read(info.id, |doc| Ok(summary(doc)?))? {
+                out.push(summary);
+            }
+        }
+        Ok(out)
+    }
+
+    /// A session as counters see it (no expected quantities).
+    pub fn count_session(&self, id: Uuid) -> Result<CountSessionView> {
+        self.read(id, |doc| {
+            Ok(CountSessionView {
+                summary: summary(doc)?,
+                scope: count::info(doc)?.scope,
+                in_scope: count::in_scope(doc)?,
+                entries: count::entries(doc)?,
+                recount: count::recount_tags(doc)?,
+                participants: count::participants(doc)?,
+            })
+        })?
+        .ok_or(CountError::UnknownSession(id))
+    }
+
+    /// Joins a session: the people counting are listed for everyone.
+    pub fn join_count(&self, id: Uuid) -> Result<()> {
+        let user = self.signed_in()?;
+        require(&user, COUNTERS, "count")?;
+        let person = self.person(&user)?;
+        self.work(|w| {
+            let doc = w.doc(id)?.ok_or(CountError::UnknownSession(id))?;
+            if count::status(doc)? == SessionStatus::Closed {
+                return Err(CountError::Closed);
+            }
+            count::join(doc, &person)?;
+            Ok(())
+        })
+    }
+
+    /// Records a scan: `raw_tag` as the scanner gave it, where it was found, and how much is there
+    /// (the weight, or the number of units). Adds to what the person counted of it this round.
+    pub fn count_scan(&self, id: Uuid, raw_tag: &str, location: &LocationName, quantity: Quantity) -> Result<ScanResult> {
+        if quantity.is_negative() {
+            return Err(CountError::Negative);
+        }
+        self.count_write(id, raw_tag, location, quantity, false)
+    }
+
+    /// Replaces what the signed-in person counted of a package this round (their own entry only;
+    /// others' counts are untouched).
+    pub fn count_correct(&self, id: Uuid, raw_tag: &str, location: &LocationName, quantity: Quantity) -> Result<ScanResult> {
+        if quantity.is_negative() {
+            return Err(CountError::Negative);
+        }
+        self.count_write(id, raw_tag, location, quantity, true)
+    }
+
+    fn count_write(&self, id: Uuid, raw_tag: &str, location: &LocationName, quantity: Quantity, correction: bool) -> Result<ScanResult> {
+        let user = self.signed_in()?;
+        require(&user, COUNTERS, "count")?;
+        let tag = PackageTag::parse(raw_tag)?;
+        let person = self.person(&user)?;
+        let package = self.package(&tag)?;
+        self.work(|w| {
+            let doc = w.doc(id)?.ok_or(CountError::UnknownSession(id))?;
+            let round = match count::status(doc)? {
+                SessionStatus::Closed => return Err(CountError::Closed),
+                SessionStatus::Counting => 1,
+                SessionStatus::Recount => 2,
+            };
+            let Some(package) = &package else { return Err(CountError::UnknownPackage { tag }) };
+            if package.status == PackageStatus::Quarantined {
+                return Err(CountError::Quarantined { tag });
+            }
+            let Some(scoped) = count::scoped(doc, &tag)? else {
+                return Err(CountError::NotInScope { tag, location: package.location.clone() });
+            };
+            if round == 2 {
+                match count::recount_excluded(doc, &tag)? {
+                    None => return Err(CountError::NotForRecount { tag }),
+                    Some(excluded) if excluded.contains(&user.id) => return Err(CountError::SameCounter { tag }),
+                    Some(_) => {}
+                }
+            }
+            let minor = count::to_minor(&quantity, scoped.unit)?;
+            let mine = count::person_total(doc, round, user.id, &tag)?;
+            let add = if correction { minor - mine } else { minor };
+            let scan = ScanRecord {
+                round,
+                tag: tag.clone(),
+                user: user.id,
+                user_name: user.name.clone(),
+                device: person.device,
+                location: location.clone(),
+                minor: add,
+                correction,
+                at: Utc::now(),
+            };
+            count::add(doc, &scan, scoped.unit)?;
+            Ok(ScanResult { tag: tag.clone(), item: scoped.item, round, your_count: count::from_minor(mine + add, scoped.unit) })
+        })
+    }
+
+    /// Closes the current round (managers only). Round 1: variances go to a recount by someone
+    /// else, or the session closes. Round 2: a variance that persists quarantines the package and
+    /// opens a discrepancy.
+    pub fn close_count(&self, id: Uuid) -> Result<CloseOutcome> {
+        let user = self.signed_in()?;
+        require(&user, &[Role::Manager], "close a count session")?;
+        let person = self.person(&user)?;
+        let categories = self.item_categories()?;
+        let (info, status, entries) = self
+            .read(id, |doc| Ok((count::info(doc)?, count::status(doc)?, count::entries(doc)?)))?
+            .ok_or(CountError::UnknownSession(id))?;
+        let expected = self.read(info.review, |doc| Ok(count::expected(doc)?))?.ok_or(CountError::NoReview)?;
+        let round = match status {
+            SessionStatus::Closed => return Err(CountError::Closed),
+            SessionStatus::Counting => 1,
+            SessionStatus::Recount => 2,
+        };
+        let tags: Vec<PackageTag> = if round == 1 {
+            expected.keys().cloned().collect()
+        } else {
+            let recount = self.read(id, |doc| Ok(count::recount_tags(doc)?))?.unwrap_or_default();
+            let counted: BTreeSet<&PackageTag> = entries.iter().filter(|e| e.round == 2).map(|e| &e.tag).collect();
+            let missing: Vec<PackageTag> = recount.iter().filter(|t| !counted.contains(t)).cloned().collect();
+            if !missing.is_empty() {
+                return Err(CountError::RecountMissing(missing));
+            }
+            recount
+        };
+        let mut lines = Vec::new();
+        for tag in &tags {
+            let Some(snapshot) = expected.get(tag) else { continue };
+            let counted = self.read(id, |doc| Ok(count::total(doc, round, tag)?))?.unwrap_or(0);
+            lines.push(self.compare(&info, &categories, tag, *snapshot, counted, round)?);
+        }
+        let variances: Vec<&VarianceLine> = lines.iter().filter(|l| l.outcome == Outcome::Variance).collect();
+
+        if round == 1 && !variances.is_empty() {
+            let recount: BTreeMap<PackageTag, Vec<UserId>> = variances
+                .iter()
+                .map(|l| {
+                    let counters = entries.iter().filter(|e| e.round == 1 && e.tag == l.tag).map(|e| e.user);
+                    (l.tag.clone(), counters.collect::<BTreeSet<_>>().into_iter().collect())
+                })
+                .collect();
+            self.work(|w| {
+                count::start_recount(w.doc(id)?.ok_or(CountError::UnknownSession(id))?, &recount)?;
+                count::put_results(w.doc(info.review)?.ok_or(CountError::NoReview)?, &lines)?;
+                Ok::<_, CountError>(())
+            })?;
+            return Ok(CloseOutcome::RecountNeeded(lines));
+        }
+
+        // Round 2 (or a round 1 without variances): close; persisting variances quarantine.
+        let first_counts: HashMap<PackageTag, i64> = if round == 2 {
+            self.read(info.review, |doc| Ok(count::results(doc)?))?
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|l| l.round == 1)
+                .map(|l| (l.tag, l.counted_minor))
+                .collect()
+        } else {
+            HashMap::new()
+        };
+        let mut opened = Vec::new();
+        self.work(|w| {
+            for line in lines.iter().filter(|l| l.outcome == Outcome::Variance) {
+                let reason = format!(
+                    "count variance: expected {}, counted {}{}",
+                    count::from_minor(line.expected_minor, line.unit),
+                    first_counts.get(&line.tag).map(|c| format!("{}, recounted ", count::from_minor(*c, line.unit))).unwrap_or_default(),
+                    count::from_minor(line.counted_minor, line.unit),
+                );
+                let event = w.record(&line.tag, EventBody::Quarantined { reason })?;
+                let d = Discrepancy {
+                    tag: line.tag.clone(),
+                    unit: line.unit,
+                    expected_minor: line.expected_minor,
+                    counted_minor: first_counts.get(&line.tag).copied().unwrap_or(line.counted_minor),
+                    recounted_minor: line.counted_minor,
+                    quarantine_event: event.id,
+                    opened_at: Utc::now(),
+                    root_cause: String::new(),
+                    corrective_action: String::new(),
+                    adjustment: None,
+                    status: DiscrepancyStatus::Open,
+                };
+                count::open_discrepancy(w.doc(info.review)?.ok_or(CountError::NoReview)?, &d)?;
+                opened.push(line.tag.clone());
+            }
+            count::put_results(w.doc(info.review)?.ok_or(CountError::NoReview)?, &lines)?;
+            count::close(w.doc(id)?.ok_or(CountError::UnknownSession(id))?, &person)?;
+            Ok::<_, CountError>(())
+        })?;
+        Ok(CloseOutcome::Closed { lines, discrepancies: opened })
+    }
+
+    /// Compares one package: the expected quantity follows ledger changes made during the count.
+    fn compare(
+        &self,
+        info: &SessionInfo,
+        categories: &ItemCategories,
+        tag: &PackageTag,
+        snapshot: Expected,
+        counted: i64,
+        round: u8,
+    ) -> Result<VarianceLine> {
+        let during: Vec<EventRecord> = self
+            .history(tag)?
+            .into_iter()
+            .filter(|r| r.event.hlc.wall_ms > info.opened_hlc_ms && r.state != crate::store::EventState::Rejected)
+            .collect();
+        let mut line = VarianceLine {
+            round,
+            tag: tag.clone(),
+            unit: snapshot.unit,
+            snapshot_minor: snapshot.minor,
+            expected_minor: snapshot.minor,
+            counted_minor: counted,
+            outcome: Outcome::Match,
+        };
+        if !during.is_empty() {
+            let package = self.package(tag)?;
+            match package {
+                Some(p) if p.status == PackageStatus::Active && in_count_scope(&info.scope, categories, &p) => {
+                    line.expected_minor = count::to_minor(&p.quantity, snapshot.unit)?;
+                }
+                other => {
+                    let what = other
+                        .map(|p| format!("it is now {} at {}", p.status.as_str(), p.location))
+                        .unwrap_or_else(|| "it left the inventory".into());
+                    line.outcome = Outcome::ChangedDuringCount {
+                        note: format!("{} during the count; {what}", during[0].event.kind().with_article()),
+                    };
+                    return Ok(line);
+                }
+            }
+        }
+        if !count::same_count(line.counted_minor, line.expected_minor, line.unit) {
+            line.outcome = Outcome::Variance;
+        }
+        Ok(line)
+    }
+
+    /// The comparison of every round so far (managers and compliance only).
+    pub fn count_variances(&self, id: Uuid) -> Result<Vec<VarianceLine>> {
+        let user = self.signed_in()?;
+        require(&user, REVIEWERS, "see count variances")?;
+        let info = self.read(id, |doc| Ok(count::info(doc)?))?.ok_or(CountError::UnknownSession(id))?;
+        Ok(self.read(info.review, |doc| Ok(count::results(doc)?))?.ok_or(CountError::NoReview)?)
+    }
+
+    pub fn count_discrepancies(&self, id: Uuid) -> Result<Vec<Discrepancy>> {
+        let user = self.signed_in()?;
+        require(&user, REVIEWERS, "see discrepancies")?;
+        let info = self.read(id, |doc| Ok(count::info(doc)?))?.ok_or(CountError::UnknownSession(id))?;
+        Ok(self.read(info.review, |doc| Ok(count::discrepancies(doc)?))?.ok_or(CountError::NoReview)?)
+    }
+
+    /// The investigation of a discrepancy: the package's full history (newest first, so the
+    /// last 24 hours lead) with who and which device, and every count entry and scan of it.
+    pub fn investigation(&self, id: Uuid, tag: &PackageTag) -> Result<Investigation> {
+        let user = self.signed_in()?;
+        require(&user, REVIEWERS, "investigate a discrepancy")?;
+        let info = self.read(id, |doc| Ok(count::info(doc)?))?.ok_or(CountError::UnknownSession(id))?;
+        let discrepancy = self
+            .read(info.review, |doc| Ok(count::discrepancy(doc, tag)?))?
+            .ok_or(CountError::NoReview)?
+            .ok_or_else(|| CountError::NoDiscrepancy { tag: tag.clone() })?;
+        let names: HashMap<UserId, String> = self.roster()?.into_iter().map(|r| (r.id, r.name)).collect();
+        let cutoff = (Utc::now() - Duration::hours(24)).timestamp_millis();
+        let history = self
+            .history(tag)?
+            .into_iter()
+            .map(|record| HistoryLine {
+                who: names.get(&record.event.user).cloned().unwrap_or_else(|| record.event.user.to_string()),
+                recent: record.event.hlc.wall_ms >= cutoff,
+                record,
+            })
+            .collect();
+        let (entries, scans) = self
+            .read(id, |doc| {
+                let entries = count::entries(doc)?.into_iter().filter(|e| &e.tag == tag).collect();
+                let scans = count::scans(doc)?.into_iter().filter(|s| &s.tag == tag).collect();
+                Ok((entries, scans))
+            })?
+            .ok_or(CountError::UnknownSession(id))?;
+        Ok(Investigation { discrepancy, package: self.package(tag)?, history, entries, scans })
+    }
+
+    /// Records the root cause and corrective action of a discrepancy.
+    pub fn record_investigation(&self, id: Uuid, tag: &PackageTag, root_cause: &str, corrective_action: &str) -> Result<()> {
+        let user = self.signed_in()?;
+        require(&user, REVIEWERS, "record an investigation")?;
+        let info = self.read(id, |doc| Ok(count::info(doc)?))?.ok_or(CountError::UnknownSession(id))?;
+        self.work(|w| {
+            let review = w.doc(info.review)?.ok_or(CountError::NoReview)?;
+            if !count::set_investigation(review, tag, root_cause.trim(), corrective_action.trim())? {
+                return Err(CountError::NoDiscrepancy { tag: tag.clone() });
+            }
+            Ok(())
+        })
+    }
+
+    /// Everyone who counted a package in a session (none of them may approve its adjustment).
+    pub(crate) fn counters_of(&self, id: Uuid, tag: &PackageTag) -> Result<Vec<UserId>> {
+        let entries = self.read(id, |doc| Ok(count::entries(doc)?))?.ok_or(CountError::UnknownSession(id))?;
+        Ok(entries.into_iter().filter(|e| &e.tag == tag).map(|e| e.user).collect::<BTreeSet<_>>().into_iter().collect())
+    }
+
+    pub(crate) fn review_of(&self, id: Uuid) -> Result<Uuid> {
+        Ok(self.read(id, |doc| Ok(count::info(doc)?.review))?.ok_or(CountError::UnknownSession(id))?)
+    }
+}
+
+fn summary(doc: &crate::work::WorkDoc) -> Result<CountSessionSummary, StoreError> {
+    let info = count::info(doc)?;
+    Ok(CountSessionSummary {
+        id: doc.id,
+        name: info.name,
+        status: count::status(doc)?,
+        round: count::round(doc)?,
+        opened_by: info.opened_by.name,
+        packages_in_scope: count::in_scope(doc)?.len(),
+    })
+}
+
+fn in_count_scope(scope: &CountScope, categories: &ItemCategories, p: &PackageView) -> bool {
+    scope.locations.contains(&p.location)
+        || categories.0.get(p.item.as_str()).is_some_and(|c| scope.categories.iter().any(|s| s.eq_ignore_ascii_case(c)))
+}
+
+/// The unit a count of this package is entered in, for the app's input field.
+pub fn count_unit(unit: Unit) -> Unit {
+    if unit.is_weight() { Unit::G } else { Unit::Each }
+}

@@ -1,0 +1,276 @@
+//! Work documents in the device store: snapshot plus incremental changes, compacted; the
+//! Automerge sync state with the server per document; an in-memory cache so a scan does not
+//! reload a large session.
+
+use std::collections::HashMap;
+
+use automerge::sync::State;
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, Transaction, params};
+use uuid::Uuid;
+
+use super::{Result, Store, StoreError, record_in};
+use crate::event::{Event, EventBody};
+use crate::ids::PackageTag;
+use crate::protocol::{DocMessage, DocRefusal};
+use crate::work::{DocKind, WorkDoc, decode_state, encode_state};
+
+/// Incremental change rows kept before a document is compacted into a new snapshot.
+const COMPACT_AFTER: i64 = 32;
+
+/// A document as a list screen shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocInfo {
+    pub id: Uuid,
+    pub kind: DocKind,
+    pub updated_at: DateTime<Utc>,
+    /// The server refused this device's last changes to it, and why.
+    pub refusal: Option<String>,
+}
+
+/// One unit of work over documents and the ledger: every document touched and every event
+/// recorded commits together, or nothing does.
+pub(crate) struct DocTx<'a> {
+    tx: Transaction<'a>,
+    cache: &'a std::sync::Mutex<HashMap<Uuid, WorkDoc>>,
+    writer: Uuid,
+    touched: HashMap<Uuid, (WorkDoc, bool)>,
+}
+
+impl DocTx<'_> {
+    /// The document, loaded for change. `Ok(None)` if this device does not hold it.
+    pub fn doc(&mut self, id: Uuid) -> Result<Option<&mut WorkDoc>> {
+        if !self.touched.contains_key(&id) {
+            let cached = self.cache.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+            let doc = match cached {
+                Some(doc) => doc,
+                None => match load(&self.tx, id, self.writer)? {
+                    Some(doc) => doc,
+                    None => return Ok(None),
+                },
+            };
+            self.touched.insert(id, (doc, false));
+        }
+        Ok(self.touched.get_mut(&id).map(|(doc, _)| doc))
+    }
+
+    /// Adds a new document.
+    pub fn create(&mut self, doc: WorkDoc) {
+        self.touched.insert(doc.id, (doc, true));
+    }
+
+    /// Records a ledger event as part of this unit of work.
+    pub fn record(&mut self, tag: &PackageTag, body: EventBody) -> Result<Event> {
+        record_in(&self.tx, tag, body)
+    }
+
+    fn commit(mut self) -> Result<()> {
+        let now = Utc::now().to_rfc3339();
+        for (doc, created) in self.touched.values_mut() {
+            save(&self.tx, doc, *created, true, &now)?;
+        }
+        self.tx.commit()?;
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        for (id, (doc, _)) in self.touched.drain() {
+            cache.insert(id, doc);
+        }
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Runs `work` over documents and the ledger in one durable transaction. On any error
+    /// nothing is written and the documents it touched are dropped from the cache (they are
+    /// reloaded from disk next time), so memory never holds what the database does not.
+    pub(crate) fn work<T, E: From<StoreError>>(&self, work: impl FnOnce(&mut DocTx<'_>) -> Result<T, E>) -> Result<T, E> {
+        let mut conn = self.conn();
+        let writer = Self::require_identity(&conn)?.device_id.0;
+        let tx = conn.transaction().map_err(StoreError::from)?;
+        let mut dtx = DocTx { tx, cache: &self.docs, writer, touched: HashMap::new() };
+        let value = work(&mut dtx)?;
+        dtx.commit()?;
+        Ok(value)
+    }
+
+    /// Reads a document without changing it. `Ok(None)` if this device does not hold it.
+    pub(crate) fn read_doc<T, E: From<StoreError>>(
+        &self,
+        id: Uuid,
+        read: impl FnOnce(&WorkDoc) -> Result<T, E>,
+    ) -> Result<Option<T>, E> {
+        let conn = self.conn();
+        let writer = Self::require_identity(&conn)?.device_id.0;
+        let mut cache = self.docs.lock().unwrap_or_else(|p| p.into_inner());
+        if !cache.contains_key(&id) {
+            match load(&conn, id, writer)? {
+                Some(doc) => {
+                    cache.insert(id, doc);
+                }
+                None => return Ok(None),
+            }
+        }
+        read(&cache[&id]).map(Some)
+    }
+
+    /// The documents this device holds, newest first.
+    pub fn docs(&self, kind: Option<DocKind>) -> Result<Vec<DocInfo>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT id, kind, updated_at, refusal FROM docs ORDER BY updated_at DESC, id")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, Option<String>>(3)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, k, updated, refusal) = row?;
+            let k = DocKind::parse(&k).ok_or_else(|| StoreError::Corrupt(format!("document kind {k:?}")))?;
+            if kind.is_none_or(|want| want == k) {
+                out.push(DocInfo {
+                    id: super::parse_uuid(&id)?,
+                    kind: k,
+                    updated_at: DateTime::parse_from_rfc3339(&updated)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?
+                        .with_timezone(&Utc),
+                    refusal,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Sync messages for every document that may have something to tell the server. `states`
+    /// carries the Automerge sync states between the round trips of one sync.
+    pub(crate) fn doc_messages(&self, states: &mut HashMap<Uuid, State>) -> Result<Vec<DocMessage>> {
+        let conn = self.conn();
+        let writer = Self::require_identity(&conn)?.device_id.0;
+        let dirty: Vec<(String, String)> = {
+            let mut stmt = conn.prepare("SELECT id, kind FROM docs WHERE dirty = 1 ORDER BY id")?;
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?
+        };
+        let mut cache = self.docs.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out = Vec::new();
+        for (id, kind) in dirty {
+            let id = super::parse_uuid(&id)?;
+            let kind = DocKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("document kind {kind:?}")))?;
+            if !cache.contains_key(&id) {
+                let Some(doc) = load(&conn, id, writer)? else { continue };
+                cache.insert(id, doc);
+            }
+            let state = match states.entry(id) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => e.insert(load_state(&conn, id)?),
+            };
+            let doc = cache.get_mut(&id).expect("just inserted");
+            match doc.generate_message(state) {
+                Some(message) => out.push(DocMessage { doc: id, kind, message }),
+                None => {
+                    conn.execute("UPDATE docs SET dirty = 0 WHERE id = ?1", [id.to_string()])?;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Applies the server's document messages and refusals in one transaction.
+    pub(crate) fn apply_doc_messages(
+        &self,
+        messages: &[DocMessage],
+        refusals: &[DocRefusal],
+        states: &mut HashMap<Uuid, State>,
+    ) -> Result<usize> {
+        let mut conn = self.conn();
+        let identity = Self::require_identity(&conn)?;
+        let writer = identity.device_id.0;
+        let tx = conn.transaction()?;
+        let mut cache = self.docs.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Utc::now().to_rfc3339();
+        let mut applied = Vec::new();
+        for m in messages {
+            let (mut doc, created) = match cache.remove(&m.doc) {
+                Some(doc) => (doc, false),
+                None => match load(&tx, m.doc, writer)? {
+                    Some(doc) => (doc, false),
+                    None => (WorkDoc::empty(m.doc, m.kind, identity.facility.clone(), writer), true),
+                },
+            };
+            let state = match states.entry(m.doc) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => e.insert(load_state(&tx, m.doc)?),
+            };
+            // A message that does not apply, or a document that claims to be something else,
+            // fails the whole apply: nothing changes and the next sync starts afresh.
+            doc.receive_message(state, &m.message)?;
+            doc.check_identity()?;
+            save(&tx, &mut doc, created, true, &now)?;
+            tx.execute(
+                "INSERT OR REPLACE INTO doc_sync (doc_id, state) VALUES (?1, ?2)",
+                params![m.doc.to_string(), encode_state(state)],
+            )?;
+            applied.push(doc);
+        }
+        for r in refusals {
+            tx.execute("UPDATE docs SET refusal = ?2, dirty = 0 WHERE id = ?1", params![r.doc.to_string(), r.reason])?;
+        }
+        tx.commit()?;
+        for doc in applied {
+            cache.insert(doc.id, doc);
+        }
+        Ok(messages.len())
+    }
+}
+
+fn load_state(conn: &rusqlite::Connection, id: Uuid) -> Result<State> {
+    let bytes: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT state FROM doc_sync WHERE doc_id = ?1")?
+        .query_row([id.to_string()], |r| r.get(0))
+        .optional()?;
+    Ok(decode_state(bytes.as_deref())?)
+}
+
+fn load(conn: &rusqlite::Connection, id: Uuid, writer: Uuid) -> Result<Option<WorkDoc>> {
+    let row: Option<(String, String, Vec<u8>)> = conn
+        .prepare_cached("SELECT kind, facility, snapshot FROM docs WHERE id = ?1")?
+        .query_row([id.to_string()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?;
+    let Some((kind, facility, snapshot)) = row else { return Ok(None) };
+    let changes: Vec<Vec<u8>> = {
+        let mut stmt = conn.prepare_cached("SELECT bytes FROM doc_changes WHERE doc_id = ?1 ORDER BY seq")?;
+        stmt.query_map([id.to_string()], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?
+    };
+    let kind = DocKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("document kind {kind:?}")))?;
+    let facility = crate::ids::LicenseNumber::parse(&facility).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(Some(WorkDoc::load(id, kind, facility, writer, &snapshot, &changes)?))
+}
+
+/// Persists what changed in a document since it was last saved; compacts now and then.
+fn save(tx: &Transaction<'_>, doc: &mut WorkDoc, created: bool, dirty: bool, now: &str) -> Result<()> {
+    let id = doc.id.to_string();
+    let heads = doc.heads_text();
+    if created {
+        let snapshot = doc.save();
+        tx.prepare_cached(
+            "INSERT INTO docs (id, kind, facility, snapshot, change_rows, heads, dirty, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6, ?7, ?7)",
+        )?
+        .execute(params![id, doc.kind.as_str(), doc.facility.as_str(), snapshot, heads, dirty, now])?;
+        return Ok(());
+    }
+    let rows: i64 = tx.prepare_cached("SELECT change_rows FROM docs WHERE id = ?1")?.query_row([&id], |r| r.get(0))?;
+    if rows >= COMPACT_AFTER {
+        let snapshot = doc.save();
+        tx.prepare_cached("DELETE FROM doc_changes WHERE doc_id = ?1")?.execute([&id])?;
+        tx.prepare_cached(
+            "UPDATE docs SET snapshot = ?2, change_rows = 0, heads = ?3, dirty = ?4, refusal = NULL, updated_at = ?5 WHERE id = ?1",
+        )?
+        .execute(params![id, snapshot, heads, dirty, now])?;
+    } else {
+        let bytes = doc.save_incremental();
+        if !bytes.is_empty() {
+            tx.prepare_cached("INSERT INTO doc_changes (doc_id, seq, bytes) VALUES (?1, ?2, ?3)")?
+                .execute(params![id, rows + 1, bytes])?;
+            tx.prepare_cached("UPDATE docs SET change_rows = ?2 WHERE id = ?1")?.execute(params![id, rows + 1])?;
+        }
+        tx.prepare_cached("UPDATE docs SET heads = ?2, dirty = ?3, refusal = NULL, updated_at = ?4 WHERE id = ?1")?
+            .execute(params![id, heads, dirty, now])?;
+    }
+    Ok(())
+}

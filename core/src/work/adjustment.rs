@@ -1,0 +1,299 @@
+//! The adjustment request document: a proposed quantity change with the state's reason code and a
+//! note, and a manager's decision on it. The decision is one value (written whole), so two
+//! managers deciding at once can never leave half of each.
+
+use automerge::transaction::Transactable;
+use automerge::{ObjType, ReadDoc, ROOT};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{DocError, DocKind, WorkDoc};
+use crate::ids::{DeviceId, LicenseNumber, PackageTag, UserId};
+use crate::protocol::RosterEntry;
+use crate::quantity::Quantity;
+use crate::roles::Role;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AdjustmentError {
+    #[error("only a manager may approve or reject an adjustment; you are signed in as {0}")]
+    NotManager(Role),
+    #[error("you counted this package, so you may not decide on its adjustment; ask another manager")]
+    OwnCount,
+    #[error("you requested this adjustment, so you may not decide on it; ask another manager")]
+    OwnRequest,
+    #[error("this adjustment was already {0}")]
+    AlreadyDecided(&'static str),
+    #[error("{0:?} is not one of the state's adjustment reasons; choose one from the list")]
+    UnknownReason(String),
+    #[error("the reason {0:?} needs a note saying what happened")]
+    NoteRequired(String),
+    #[error("an adjustment of zero changes nothing")]
+    Zero,
+}
+
+/// A reason code as the state system lists it (`GET /packages/v2/adjust/reasons`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdjustmentReason {
+    pub name: String,
+    pub requires_note: bool,
+}
+
+/// The reasons used until the state's own list is pulled. Every adjustment here needs a note
+/// anyway: the audit trail must say what happened.
+pub fn default_reasons() -> Vec<AdjustmentReason> {
+    ["Drying", "Entry Error", "Incorrect Quantity", "Mandated Destruction", "Scale Variance", "Spoilage", "Theft", "Waste"]
+        .into_iter()
+        .map(|name| AdjustmentReason { name: name.to_string(), requires_note: true })
+        .collect()
+}
+
+/// What a person asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewAdjustment {
+    pub tag: PackageTag,
+    /// The signed change (e.g. -1.50 g).
+    pub delta: Quantity,
+    pub reason_code: String,
+    pub note: String,
+    /// The count session whose discrepancy this resolves, if any.
+    pub session: Option<Uuid>,
+    /// Everyone who counted the package in that session: none of them may approve.
+    pub counted_by: Vec<UserId>,
+}
+
+impl NewAdjustment {
+    /// Checks the request against the state's reason list.
+    pub fn validate(&self, reasons: &[AdjustmentReason]) -> Result<(), AdjustmentError> {
+        if self.delta.is_zero() {
+            return Err(AdjustmentError::Zero);
+        }
+        let reason = reasons
+            .iter()
+            .find(|r| r.name == self.reason_code)
+            .ok_or_else(|| AdjustmentError::UnknownReason(self.reason_code.clone()))?;
+        // The audit trail needs a note for every adjustment, whatever the state requires.
+        if self.note.trim().is_empty() {
+            return Err(AdjustmentError::NoteRequired(reason.name.clone()));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Person {
+    pub user: UserId,
+    pub name: String,
+    pub device: DeviceId,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    pub approved: bool,
+    pub by: Person,
+    pub note: String,
+}
+
+/// A decision the server refused (made by someone not allowed to), kept for the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refusal {
+    pub decision: Decision,
+    pub reason: String,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AdjustmentStatus {
+    Pending,
+    Approved,
+    Rejected,
+}
+
+/// The typed view of an adjustment document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdjustmentRequest {
+    pub id: Uuid,
+    pub facility: LicenseNumber,
+    pub request: NewAdjustment,
+    pub requested_by: Person,
+    pub decision: Option<Decision>,
+    pub refusals: Vec<Refusal>,
+}
+
+impl AdjustmentRequest {
+    pub fn status(&self) -> AdjustmentStatus {
+        match &self.decision {
+            None => AdjustmentStatus::Pending,
+            Some(d) if d.approved => AdjustmentStatus::Approved,
+            Some(_) => AdjustmentStatus::Rejected,
+        }
+    }
+
+    /// The rule for who may decide: a manager who neither asked for it nor counted the package.
+    pub fn check_decider(&self, user: UserId, role: Role) -> Result<(), AdjustmentError> {
+        if role != Role::Manager {
+            return Err(AdjustmentError::NotManager(role));
+        }
+        if self.requested_by.user == user {
+            return Err(AdjustmentError::OwnRequest);
+        }
+        if self.request.counted_by.contains(&user) {
+            return Err(AdjustmentError::OwnCount);
+        }
+        Ok(())
+    }
+}
+
+const REQUEST: &str = "request";
+const REQUESTED_BY: &str = "requested_by";
+const DECISION: &str = "decision";
+const REFUSALS: &str = "refusals";
+
+fn json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("plain data serialises")
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(doc: &WorkDoc, key: &'static str) -> Result<Option<T>, DocError> {
+    match doc.am.get(ROOT, key).map_err(|e| DocError::corrupt("adjustment", e))? {
+        Some((automerge::Value::Scalar(s), _)) => match s.as_str() {
+            Some(text) => serde_json::from_str(text).map(Some).map_err(|e| DocError::corrupt("adjustment", e)),
+            None => Err(DocError::Missing { doc: doc.id, field: key }),
+        },
+        _ => Ok(None),
+    }
+}
+
+/// Creates the document for a new request.
+pub fn create(id: Uuid, facility: LicenseNumber, writer: Uuid, request: &NewAdjustment, by: &Person) -> WorkDoc {
+    let mut doc = WorkDoc::create(id, DocKind::Adjustment, facility, writer);
+    // The request is immutable once made, so it is stored whole.
+    doc.am.put(ROOT, REQUEST, json(request)).expect("fresh document");
+    doc.am.put(ROOT, REQUESTED_BY, json(by)).expect("fresh document");
+    doc.am.put_object(ROOT, REFUSALS, ObjType::List).expect("fresh document");
+    doc
+}
+
+pub fn read(doc: &WorkDoc) -> Result<AdjustmentRequest, DocError> {
+    let request = read_json(doc, REQUEST)?.ok_or(DocError::Missing { doc: doc.id, field: "request" })?;
+    let requested_by = read_json(doc, REQUESTED_BY)?.ok_or(DocError::Missing { doc: doc.id, field: "requester" })?;
+    let decision = read_json(doc, DECISION)?;
+    let mut refusals = Vec::new();
+    if let Some((_, list)) = doc.am.get(ROOT, REFUSALS).map_err(|e| DocError::corrupt("adjustment", e))? {
+        for i in 0..doc.am.length(&list) {
+            if let Some((automerge::Value::Scalar(s), _)) = doc.am.get(&list, i).map_err(|e| DocError::corrupt("adjustment", e))? {
+                if let Some(text) = s.as_str() {
+                    refusals.push(serde_json::from_str(text).map_err(|e| DocError::corrupt("adjustment refusal", e))?);
+                }
+            }
+        }
+    }
+    Ok(AdjustmentRequest { id: doc.id, facility: doc.facility.clone(), request, requested_by, decision, refusals })
+}
+
+/// Writes a decision (the caller has checked [`AdjustmentRequest::check_decider`]).
+pub fn decide(doc: &mut WorkDoc, decision: &Decision) -> Result<(), DocError> {
+    doc.am.put(ROOT, DECISION, json(decision)).map_err(|e| DocError::corrupt("adjustment", e))?;
+    Ok(())
+}
+
+/// The server's check of a document after merging a device's changes: a decision by someone who
+/// may not decide is refused. Returns the reason, if any.
+pub fn audit(doc: &WorkDoc, roster: &[RosterEntry]) -> Result<Option<String>, DocError> {
+    let request = read(doc)?;
+    let Some(decision) = &request.decision else { return Ok(None) };
+    let Some(person) = roster.iter().find(|p| p.id == decision.by.user && p.active) else {
+        return Ok(Some(format!("{} is not an active person of this facility", decision.by.name)));
+    };
+    Ok(request.check_decider(person.id, person.role).err().map(|e| format!("{}: {e}", person.name)))
+}
+
+/// Withdraws a refused decision, keeping it in the refusals list for the audit trail.
+pub fn refuse_decision(doc: &mut WorkDoc, reason: &str, at: DateTime<Utc>) -> Result<(), DocError> {
+    let Some(decision) = read(doc)?.decision else { return Ok(()) };
+    let refusal = Refusal { decision, reason: reason.to_string(), at };
+    let list = match doc.am.get(ROOT, REFUSALS).map_err(|e| DocError::corrupt("adjustment", e))? {
+        Some((_, list)) => list,
+        None => doc.am.put_object(ROOT, REFUSALS, ObjType::List).map_err(|e| DocError::corrupt("adjustment", e))?,
+    };
+    let end = doc.am.length(&list);
+    doc.am.insert(&list, end, json(&refusal)).map_err(|e| DocError::corrupt("adjustment", e))?;
+    doc.am.delete(ROOT, DECISION).map_err(|e| DocError::corrupt("adjustment", e))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::quantity::Unit;
+    use rust_decimal::Decimal;
+
+    fn person(name: &str) -> Person {
+        Person { user: UserId::new(), name: name.into(), device: DeviceId::new(), at: Utc::now() }
+    }
+
+    fn request(counted_by: Vec<UserId>) -> NewAdjustment {
+        NewAdjustment {
+            tag: PackageTag::parse("1A4FF0100000022000001234").unwrap(),
+            delta: Quantity::change(Decimal::new(-150, 2), Unit::G).unwrap(),
+            reason_code: "Scale Variance".into(),
+            note: "recount confirmed 1.50 g short".into(),
+            session: None,
+            counted_by,
+        }
+    }
+
+    #[test]
+    fn round_trips_and_decides() {
+        let counter = person("Maria");
+        let requester = person("Sam");
+        let facility = LicenseNumber::parse("C11-1").unwrap();
+        let mut doc = create(Uuid::now_v7(), facility, Uuid::now_v7(), &request(vec![counter.user]), &requester);
+        let read_back = read(&doc).unwrap();
+        assert_eq!(read_back.status(), AdjustmentStatus::Pending);
+        assert_eq!(read_back.check_decider(counter.user, Role::Manager), Err(AdjustmentError::OwnCount));
+        assert_eq!(read_back.check_decider(requester.user, Role::Manager), Err(AdjustmentError::OwnRequest));
+        assert_eq!(read_back.check_decider(UserId::new(), Role::FloorStaff), Err(AdjustmentError::NotManager(Role::FloorStaff)));
+        let boss = person("Ana");
+        assert!(read_back.check_decider(boss.user, Role::Manager).is_ok());
+        decide(&mut doc, &Decision { approved: true, by: boss, note: "ok".into() }).unwrap();
+        assert_eq!(read(&doc).unwrap().status(), AdjustmentStatus::Approved);
+    }
+
+    #[test]
+    fn audit_refuses_a_counter_deciding_and_keeps_the_attempt() {
+        let counter = person("Maria");
+        let facility = LicenseNumber::parse("C11-1").unwrap();
+        let mut doc = create(Uuid::now_v7(), facility, Uuid::now_v7(), &request(vec![counter.user]), &person("Sam"));
+        decide(&mut doc, &Decision { approved: true, by: counter.clone(), note: "mine".into() }).unwrap();
+        let roster = vec![RosterEntry {
+            id: counter.user,
+            name: "Maria".into(),
+            role: Role::Manager,
+            badge: "B".into(),
+            pin_hash: String::new(),
+            active: true,
+        }];
+        let reason = audit(&doc, &roster).unwrap().expect("refused");
+        assert!(reason.contains("you counted this package"), "{reason}");
+        refuse_decision(&mut doc, &reason, Utc::now()).unwrap();
+        let after = read(&doc).unwrap();
+        assert_eq!(after.status(), AdjustmentStatus::Pending);
+        assert_eq!(after.refusals.len(), 1);
+        assert_eq!(after.refusals[0].decision.by.name, "Maria");
+        assert_eq!(audit(&doc, &roster).unwrap(), None);
+    }
+
+    #[test]
+    fn reasons_come_from_the_list_and_need_a_note() {
+        let reasons = default_reasons();
+        let mut r = request(vec![]);
+        assert!(r.validate(&reasons).is_ok());
+        r.reason_code = "Felt like it".into();
+        assert!(matches!(r.validate(&reasons), Err(AdjustmentError::UnknownReason(_))));
+        r.reason_code = "Theft".into();
+        r.note = " ".into();
+        assert!(matches!(r.validate(&reasons), Err(AdjustmentError::NoteRequired(_))));
+    }
+}

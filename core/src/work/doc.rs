@@ -1,0 +1,157 @@
+//! One Automerge document with its identity, and the sync-protocol steps both the device and the
+//! server run on it.
+
+use automerge::sync::{self, SyncDoc};
+use automerge::transaction::Transactable;
+use automerge::{ActorId, AutoCommit, ReadDoc, ROOT};
+use uuid::Uuid;
+
+use super::DocKind;
+use crate::ids::LicenseNumber;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DocError {
+    #[error("the {what} could not be read ({detail}); it may be truncated or corrupted")]
+    Corrupt { what: &'static str, detail: String },
+    #[error("document {doc} is a {found}, not a {expected}")]
+    WrongKind { doc: Uuid, expected: DocKind, found: String },
+    #[error("document {doc} belongs to licence {found}, not {expected}")]
+    WrongFacility { doc: Uuid, expected: LicenseNumber, found: String },
+    #[error("document {doc} is missing its {field}")]
+    Missing { doc: Uuid, field: &'static str },
+}
+
+impl DocError {
+    pub(crate) fn corrupt(what: &'static str, e: impl std::fmt::Display) -> Self {
+        DocError::Corrupt { what, detail: e.to_string() }
+    }
+}
+
+/// A work document: its id, kind and facility (also written inside the document so every replica
+/// can check them) and the Automerge state.
+#[derive(Debug, Clone)]
+pub struct WorkDoc {
+    pub id: Uuid,
+    pub kind: DocKind,
+    pub facility: LicenseNumber,
+    pub(crate) am: AutoCommit,
+}
+
+/// The actor id a device or server writes under: its own id, so every change says where it came
+/// from and two writers never share an actor.
+pub(crate) fn actor(id: &Uuid) -> ActorId {
+    ActorId::from(id.as_bytes().as_slice())
+}
+
+impl WorkDoc {
+    /// A new document with its identity written in.
+    pub fn create(id: Uuid, kind: DocKind, facility: LicenseNumber, writer: Uuid) -> Self {
+        let mut am = AutoCommit::new().with_actor(actor(&writer));
+        // Writing three scalars into a fresh document cannot fail.
+        am.put(ROOT, "doc_id", id.to_string()).expect("fresh document");
+        am.put(ROOT, "kind", kind.as_str()).expect("fresh document");
+        am.put(ROOT, "facility", facility.as_str()).expect("fresh document");
+        Self { id, kind, facility, am }
+    }
+
+    /// An empty replica of a document known only by its header, about to be filled by sync.
+    pub fn empty(id: Uuid, kind: DocKind, facility: LicenseNumber, writer: Uuid) -> Self {
+        Self { id, kind, facility, am: AutoCommit::new().with_actor(actor(&writer)) }
+    }
+
+    /// Loads a saved document (a snapshot followed by incremental changes).
+    pub fn load(
+        id: Uuid,
+        kind: DocKind,
+        facility: LicenseNumber,
+        writer: Uuid,
+        snapshot: &[u8],
+        changes: &[Vec<u8>],
+    ) -> Result<Self, DocError> {
+        let mut am = if snapshot.is_empty() {
+            AutoCommit::new()
+        } else {
+            AutoCommit::load(snapshot).map_err(|e| DocError::corrupt("saved document", e))?
+        };
+        for change in changes {
+            am.load_incremental(change).map_err(|e| DocError::corrupt("saved document change", e))?;
+        }
+        am.set_actor(actor(&writer));
+        Ok(Self { id, kind, facility, am })
+    }
+
+    /// Checks that the identity written inside the document matches what it is filed under
+    /// (a document arriving from elsewhere could claim anything).
+    pub fn check_identity(&self) -> Result<(), DocError> {
+        let read = |key: &'static str| -> Result<Option<String>, DocError> {
+            match self.am.get(ROOT, key).map_err(|e| DocError::corrupt("document header", e))? {
+                Some((automerge::Value::Scalar(s), _)) => Ok(s.as_str().map(str::to_string)),
+                _ => Ok(None),
+            }
+        };
+        // A replica still waiting for its first changes has no header yet: nothing to contradict.
+        let Some(kind) = read("kind")? else { return Ok(()) };
+        if kind != self.kind.as_str() {
+            return Err(DocError::WrongKind { doc: self.id, expected: self.kind, found: kind });
+        }
+        match read("facility")? {
+            Some(f) if f == self.facility.as_str() => {}
+            Some(found) => return Err(DocError::WrongFacility { doc: self.id, expected: self.facility.clone(), found }),
+            None => return Err(DocError::Missing { doc: self.id, field: "facility" }),
+        }
+        match read("doc_id")? {
+            Some(d) if d == self.id.to_string() => Ok(()),
+            _ => Err(DocError::Missing { doc: self.id, field: "id" }),
+        }
+    }
+
+    /// Whether any content has arrived (a replica created from a sync header has none).
+    pub fn is_empty(&mut self) -> bool {
+        self.am.get_heads().is_empty()
+    }
+
+    /// The full document, compacted.
+    pub fn save(&mut self) -> Vec<u8> {
+        self.am.save()
+    }
+
+    /// The changes since the last `save` or `save_incremental`.
+    pub fn save_incremental(&mut self) -> Vec<u8> {
+        self.am.save_incremental()
+    }
+
+    /// The heads, as sorted hex, for cheap "has anything changed" comparisons in storage.
+    pub fn heads_text(&mut self) -> String {
+        let mut heads: Vec<String> = self.am.get_heads().iter().map(|h| h.to_string()).collect();
+        heads.sort();
+        heads.join(",")
+    }
+
+    /// The next sync message for the peer whose state is `state`, if there is anything to say.
+    pub fn generate_message(&mut self, state: &mut sync::State) -> Option<Vec<u8>> {
+        self.am.sync().generate_sync_message(state).map(|m| m.encode())
+    }
+
+    /// Applies a sync message from the peer. A message that does not decode changes nothing.
+    pub fn receive_message(&mut self, state: &mut sync::State, bytes: &[u8]) -> Result<(), DocError> {
+        let message = sync::Message::decode(bytes).map_err(|e| DocError::corrupt("sync message", e))?;
+        self.am.sync().receive_sync_message(state, message).map_err(|e| DocError::corrupt("sync message", e))
+    }
+
+    /// Number of changes in the document's history.
+    pub fn change_count(&mut self) -> usize {
+        self.am.get_changes(&[]).len()
+    }
+}
+
+/// Encodes a sync state for storage (Automerge keeps only what survives a reconnect).
+pub fn encode_state(state: &sync::State) -> Vec<u8> {
+    state.encode()
+}
+
+pub fn decode_state(bytes: Option<&[u8]>) -> Result<sync::State, DocError> {
+    match bytes {
+        None => Ok(sync::State::new()),
+        Some(b) => sync::State::decode(b).map_err(|e| DocError::corrupt("sync state", e)),
+    }
+}

@@ -1,0 +1,65 @@
+//! Work documents: the shared, editable state of one workflow instance (a count session, an
+//! adjustment request), one Automerge document each, synced with Automerge's own protocol in the
+//! same round trip as the ledger.
+//!
+//! Only this module and its typed submodules touch Automerge keys; the rest of the code sees Rust
+//! types. A closed document's outcome enters the ledger as events.
+
+pub mod adjustment;
+pub mod count;
+mod doc;
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::roles::Role;
+
+pub use doc::{DocError, WorkDoc, decode_state, encode_state};
+
+/// What a work document is for. Decides who may receive it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum DocKind {
+    /// A cycle count: scope, the packages in it (without quantities) and everyone's entries.
+    CountSession,
+    /// The manager's side of a count: the expected quantities (hidden from counters: the count is
+    /// blind), the variances, discrepancies and investigations.
+    CountReview,
+    /// An adjustment request and its approval.
+    Adjustment,
+}
+
+impl DocKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DocKind::CountSession => "count_session",
+            DocKind::CountReview => "count_review",
+            DocKind::Adjustment => "adjustment",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [DocKind::CountSession, DocKind::CountReview, DocKind::Adjustment].into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// Whether a person in `role` may receive documents of this kind on their device.
+    pub fn visible_to(self, role: Role) -> bool {
+        match self {
+            DocKind::CountSession | DocKind::Adjustment => {
+                matches!(role, Role::FloorStaff | Role::Manager | Role::Compliance)
+            }
+            DocKind::CountReview => matches!(role, Role::Manager | Role::Compliance),
+        }
+    }
+}
+
+impl fmt::Display for DocKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DocKind::CountSession => "count session",
+            DocKind::CountReview => "count review",
+            DocKind::Adjustment => "adjustment request",
+        })
+    }
+}
