@@ -130,8 +130,8 @@ pub struct Investigation {
     pub package: Option<PackageView>,
     /// Newest first: the last 24 hours come first.
     pub history: Vec<HistoryLine>,
+    /// Every count of the package in the session: who, on which device, where, how much.
     pub entries: Vec<CountEntry>,
-    pub scans: Vec<ScanRecord>,
 }
 
 /// Product categories of items (the state's `ProductCategoryName`), used to scope counts.
@@ -496,14 +496,10 @@ impl Store {
                 record,
             })
             .collect();
-        let (entries, scans) = self
-            .read(id, |doc| {
-                let entries = count::entries(doc)?.into_iter().filter(|e| &e.tag == tag).collect();
-                let scans = count::scans(doc)?.into_iter().filter(|s| &s.tag == tag).collect();
-                Ok((entries, scans))
-            })?
+        let entries = self
+            .read(id, |doc| Ok(count::entries(doc)?.into_iter().filter(|e| &e.tag == tag).collect()))?
             .ok_or(CountError::UnknownSession(id))?;
-        Ok(Investigation { discrepancy, package: self.package(tag)?, history, entries, scans })
+        Ok(Investigation { discrepancy, package: self.package(tag)?, history, entries })
     }
 
     /// Records the root cause and corrective action of a discrepancy.

@@ -130,7 +130,10 @@ impl SyncClient {
         let mut states = HashMap::new();
         let mut docs = if user.is_some() { store.doc_messages(&mut states)? } else { Vec::new() };
         loop {
-            let events = store.outbox(MAX_EVENTS_PER_SYNC)?;
+            // One more than fits tells whether another round trip is needed for events.
+            let mut events = store.outbox(MAX_EVENTS_PER_SYNC + 1)?;
+            let more_pending = events.len() > MAX_EVENTS_PER_SYNC;
+            events.truncate(MAX_EVENTS_PER_SYNC);
             let pushed = events.len();
             report.doc_messages_sent += docs.len();
             let request = SyncRequest { cursor: store.cursor()?, events, user, docs };
@@ -149,7 +152,7 @@ impl SyncClient {
             report.doc_messages_received += store.apply_doc_messages(&response.docs, &response.doc_refusals, &mut states)?;
             report.doc_refusals.extend(response.doc_refusals.iter().map(|r| (r.doc, r.reason.clone())));
             docs = if user.is_some() { store.doc_messages(&mut states)? } else { Vec::new() };
-            let more_events = pushed == MAX_EVENTS_PER_SYNC || response.has_more;
+            let more_events = more_pending || response.has_more;
             if !more_events && docs.is_empty() {
                 store.checkpoint()?;
                 return Ok(report);

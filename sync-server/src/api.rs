@@ -13,8 +13,7 @@ use axum::{Json, Router};
 use custody_core::ids::DeviceId;
 use custody_core::protocol::{
     EnrolRequest, EnrolResponse, EnrolmentCode, ErrorBody, ErrorDetail, Health, InventoryReport, ManagerCredentials,
-    RevokeRequest,
-    SyncRequest, SyncResponse,
+    RevokeRequest, SyncRequest, SyncResponse,
 };
 use serde::de::DeserializeOwned;
 
@@ -250,6 +249,9 @@ async fn sync(
         accepted = counts.accepted,
         rejected = counts.rejected,
         pulled = counts.pulled,
+        docs_received = counts.docs_received,
+        doc_refusals = counts.doc_refusals,
+        docs_sent = counts.docs_sent,
         cursor = response.cursor,
         "sync"
     );

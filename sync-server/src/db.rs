@@ -3,7 +3,6 @@
 //! One connection behind a mutex: SQLite serialises writers anyway, and handlers reach it through
 //! `spawn_blocking`. Every method here is blocking.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -14,8 +13,10 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use custody_core::ids::{DeviceId, LicenseNumber, UserId};
 use custody_core::protocol::{EnrolResponse, EnrolmentCode, ManagerCredentials, RosterEntry};
 use custody_core::roles::Role;
-use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use uuid::Uuid;
 
+use crate::docs::{DOC_CACHE_CAPACITY, DocCache};
 use crate::secret::{self, SecretError};
 
 /// The database file inside the data folder.
@@ -151,6 +152,39 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX rejected_events_chain ON rejected_events(device, chain_ok, device_seq);
     CREATE INDEX rejected_events_facility ON rejected_events(facility, seq);
     "#,
+    // 2: work documents (Automerge). A document is its last snapshot followed by the incremental
+    // changes saved since (compacted into a new snapshot now and then); `heads` is the sorted hex
+    // of its heads, so "has this device seen everything" is a text comparison, not a load.
+    // doc_sync keeps, per device, the encoded Automerge sync state (the heads both sides share).
+    r#"
+    CREATE TABLE docs (
+        id                  TEXT PRIMARY KEY,
+        facility            TEXT NOT NULL REFERENCES facilities(license),
+        kind                TEXT NOT NULL,
+        snapshot            BLOB NOT NULL,
+        heads               TEXT NOT NULL,
+        change_rows         INTEGER NOT NULL DEFAULT 0,
+        created_by_device   TEXT NOT NULL REFERENCES devices(id),
+        created_at          TEXT NOT NULL,
+        updated_at          TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX docs_facility ON docs(facility, id);
+
+    CREATE TABLE doc_changes (
+        doc_id      TEXT NOT NULL REFERENCES docs(id) ON DELETE CASCADE,
+        seq         INTEGER NOT NULL,
+        bytes       BLOB NOT NULL,
+        PRIMARY KEY (doc_id, seq)
+    ) STRICT;
+
+    CREATE TABLE doc_sync (
+        device      TEXT NOT NULL REFERENCES devices(id),
+        doc_id      TEXT NOT NULL REFERENCES docs(id) ON DELETE CASCADE,
+        state       BLOB NOT NULL,
+        PRIMARY KEY (device, doc_id)
+    ) STRICT;
+    CREATE INDEX doc_sync_doc ON doc_sync(doc_id);
+    "#,
 ];
 
 /// A device that presented a valid token.
@@ -175,6 +209,11 @@ pub struct DeviceInfo {
 pub struct Db {
     conn: Arc<Mutex<Connection>>,
     path: PathBuf,
+    /// Recently used work documents, loaded. Only touched while `conn` is locked.
+    docs: Arc<Mutex<DocCache>>,
+    /// The Automerge actor the server writes under (e.g. withdrawing a refused decision): new
+    /// for every open, so two server processes never share one.
+    writer: Uuid,
 }
 
 impl fmt::Debug for Db {
@@ -232,7 +271,23 @@ impl Db {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrate(&mut conn)?;
-        Ok(Db { conn: Arc::new(Mutex::new(conn)), path })
+        Ok(Db {
+            conn: Arc::new(Mutex::new(conn)),
+            path,
+            docs: Arc::new(Mutex::new(DocCache::new(DOC_CACHE_CAPACITY))),
+            writer: Uuid::now_v7(),
+        })
+    }
+
+    /// The Automerge actor id this server process writes work documents under.
+    pub fn writer(&self) -> Uuid {
+        self.writer
+    }
+
+    /// The cache of loaded work documents. Take it only while holding [`lock`](Self::lock), so
+    /// the cache and the database are seen together.
+    pub(crate) fn doc_cache(&self) -> MutexGuard<'_, DocCache> {
+        self.docs.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The database file.
@@ -566,14 +621,6 @@ pub(crate) fn roster(conn: &Connection, facility: &LicenseNumber) -> Result<Vec<
         });
     }
     Ok(entries)
-}
-
-/// Role and active flag of each user of a facility, for the sync checks.
-pub(crate) fn users_by_id(
-    tx: &Transaction<'_>,
-    facility: &LicenseNumber,
-) -> Result<HashMap<UserId, RosterEntry>, DbError> {
-    Ok(roster(tx, facility)?.into_iter().map(|u| (u.id, u)).collect())
 }
 
 #[cfg(test)]

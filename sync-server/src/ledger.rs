@@ -1,15 +1,20 @@
-//! The sync round trip: judge each pushed event, store it as accepted or rejected, and pull the
-//! facility's events this device lacks, all in one transaction so the cursor matches the events.
+//! The sync round trip: take the device's work-document messages, judge each pushed event, store
+//! it as accepted or rejected, pull the facility's events this device lacks and answer its work
+//! documents, all in one transaction so the cursor matches the events and the sync states match
+//! the documents.
+
+use std::collections::HashMap;
 
 use chrono::Utc;
 use custody_core::chain::{self, ChainBreak};
 use custody_core::event::{Event, GENESIS_HASH};
 use custody_core::fold::Inventory;
-use custody_core::ids::LicenseNumber;
-use custody_core::protocol::{MAX_EVENTS_PER_SYNC, Outcome, SyncRequest, SyncResponse, Verdict};
+use custody_core::ids::{LicenseNumber, UserId};
+use custody_core::protocol::{MAX_EVENTS_PER_SYNC, Outcome, RosterEntry, SyncRequest, SyncResponse, Verdict};
 use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 
-use crate::db::{AuthedDevice, Db, DbError, now_text, users_by_id};
+use crate::db::{AuthedDevice, Db, DbError, now_text};
+use crate::docs::DocRound;
 
 /// What one sync did, for the log line.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -17,6 +22,10 @@ pub struct SyncCounts {
     pub accepted: usize,
     pub rejected: usize,
     pub pulled: usize,
+    /// Work-document messages taken, refused (including withdrawn decisions), and sent back.
+    pub docs_received: usize,
+    pub doc_refusals: usize,
+    pub docs_sent: usize,
 }
 
 /// Structural checks on the whole request. Any failure refuses all of it, so a device never has
@@ -91,13 +100,19 @@ fn check_chain(event: &Event, device: &AuthedDevice, last_seq: u64, last_hash: &
 }
 
 impl Db {
-    /// One sync round trip for an authenticated device. Blocking.
+    /// One sync round trip for an authenticated device, in one transaction: the device's work
+    /// document messages first (so the ledger checks see the newest documents), then its events,
+    /// then the events it lacks, then the document messages back. Blocking.
     pub fn sync(&self, device: &AuthedDevice, request: &SyncRequest) -> Result<(SyncResponse, SyncCounts), DbError> {
         check_request(request)?;
         let mut counts = SyncCounts::default();
         let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let users = users_by_id(&tx, &device.facility)?;
+        let mut cache = self.doc_cache();
+        let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let roster = crate::db::roster(&tx, &device.facility)?;
+        let users: HashMap<UserId, &RosterEntry> = roster.iter().map(|u| (u.id, u)).collect();
+        let mut docs = DocRound::new(device, self.writer(), request.user, &roster);
+        docs.receive(&mut tx, &mut cache, &request.docs)?;
         let (mut last_seq, mut last_hash) = chain_head(&tx, device)?;
         let device_id = device.id.to_string();
         let received_at = now_text();
@@ -222,9 +237,25 @@ impl Db {
 
         let (events, cursor, has_more) = pull(&tx, device, request.cursor)?;
         counts.pulled = events.len();
-        let roster = crate::db::roster(&tx, &device.facility)?;
+        let doc_messages = docs.send(&tx, &mut cache)?;
         tx.commit()?;
-        Ok((SyncResponse { verdicts, events, cursor, has_more, server_time: Utc::now(), roster }, counts))
+        counts.docs_received = docs.received;
+        counts.docs_sent = doc_messages.len();
+        let doc_refusals = docs.finish(&mut cache);
+        counts.doc_refusals = doc_refusals.len();
+        Ok((
+            SyncResponse {
+                verdicts,
+                events,
+                cursor,
+                has_more,
+                server_time: Utc::now(),
+                roster,
+                docs: doc_messages,
+                doc_refusals,
+            },
+            counts,
+        ))
     }
 }
 

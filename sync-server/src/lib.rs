@@ -3,11 +3,14 @@
 //!
 //! - [`db`]: the store, its migrations and the admin operations the CLI runs.
 //! - [`ledger`]: judging pushed events and pulling the facility's events, in one transaction.
+//! - [`docs`]: work documents (Automerge): storage, who may see and start them, and their half
+//!   of the sync round trip.
 //! - [`api`]: the `/v1` HTTP routes, device authentication and JSON errors.
 //! - [`secret`]: enrolment codes, device tokens and PIN hashes.
 
 pub mod api;
 pub mod db;
+pub mod docs;
 pub mod ledger;
 pub mod secret;
 

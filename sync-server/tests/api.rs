@@ -74,7 +74,8 @@ impl World {
     }
 
     async fn sync(&self, device: &Device, cursor: u64, events: Vec<Event>) -> SyncResponse {
-        let resp = self.post("/v1/sync", Some(&device.token), &SyncRequest { cursor, events }).await;
+        let resp =
+            self.post("/v1/sync", Some(&device.token), &SyncRequest { cursor, events, user: None, docs: vec![] }).await;
         assert_eq!(resp.status(), StatusCode::OK, "{}", resp.text().await.unwrap());
         resp.json().await.unwrap()
     }
@@ -138,6 +139,7 @@ fn moved(to: &str) -> EventBody {
 
 fn adjusted() -> EventBody {
     EventBody::Adjusted {
+        request: None,
         delta: Quantity::parse("-1.5 g").unwrap(),
         reason: "Drying".into(),
         note: "moisture loss".into(),
@@ -237,7 +239,7 @@ async fn token_and_code_are_not_stored_in_clear() {
 #[tokio::test]
 async fn unknown_or_missing_token_is_unauthorized() {
     let w = World::new().await;
-    let req = SyncRequest { cursor: 0, events: vec![] };
+    let req = SyncRequest { cursor: 0, events: vec![], user: None, docs: vec![] };
     let fake = format!("cdt_{}", "ab".repeat(32));
     let (status, code, message) = error_of(w.post("/v1/sync", Some(&fake), &req).await).await;
     assert_eq!((status, code.as_str()), (StatusCode::UNAUTHORIZED, "unauthorized"));
@@ -269,7 +271,7 @@ async fn revoked_device_is_told_to_enrol_again() {
     let resp = w.post(&path, Some(&manager_phone.token), &mia).await;
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
 
-    let req = SyncRequest { cursor: 0, events: vec![] };
+    let req = SyncRequest { cursor: 0, events: vec![], user: None, docs: vec![] };
     let (status, code, message) = error_of(w.post("/v1/sync", Some(&lost.token), &req).await).await;
     assert_eq!((status, code.as_str()), (StatusCode::UNAUTHORIZED, "device_revoked"));
     assert!(message.contains("revoked") && message.contains("enrolled again"), "{message}");
@@ -444,8 +446,13 @@ async fn an_invalid_event_refuses_the_whole_sync() {
     let good = phone.record(w.finn, moved("Vault A"));
     let mut tampered = phone.record(w.finn, moved("Vault B"));
     tampered.body = moved("Back door");
-    let resp =
-        w.post("/v1/sync", Some(&phone.token), &SyncRequest { cursor: 0, events: vec![good, tampered.clone()] }).await;
+    let resp = w
+        .post(
+            "/v1/sync",
+            Some(&phone.token),
+            &SyncRequest { cursor: 0, events: vec![good, tampered.clone()], user: None, docs: vec![] },
+        )
+        .await;
     let (status, code, message) = error_of(resp).await;
     assert_eq!((status, code.as_str()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_event"));
     assert!(message.contains(&tampered.id.to_string()) && message.contains("altered"), "{message}");
@@ -454,11 +461,22 @@ async fn an_invalid_event_refuses_the_whole_sync() {
     let mut zero = Device { seq: 0, prev_hash: GENESIS_HASH.into(), ..phone.clone() };
     let zero_adjust = zero.record(
         w.mia,
-        EventBody::Adjusted { delta: Quantity::parse("0 g").unwrap(), reason: "Count".into(), note: "n".into() },
+        EventBody::Adjusted {
+            request: None,
+            delta: Quantity::parse("0 g").unwrap(),
+            reason: "Count".into(),
+            note: "n".into(),
+        },
     );
-    let (status, code, message) =
-        error_of(w.post("/v1/sync", Some(&phone.token), &SyncRequest { cursor: 0, events: vec![zero_adjust] }).await)
-            .await;
+    let (status, code, message) = error_of(
+        w.post(
+            "/v1/sync",
+            Some(&phone.token),
+            &SyncRequest { cursor: 0, events: vec![zero_adjust], user: None, docs: vec![] },
+        )
+        .await,
+    )
+    .await;
     assert_eq!((status, code.as_str()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_event"));
     assert!(message.contains("zero"), "{message}");
 }
@@ -648,7 +666,7 @@ async fn a_restart_keeps_everything() {
             let resp = http
                 .post(format!("{url}/v1/sync"))
                 .bearer_auth(token)
-                .json(&SyncRequest { cursor: 0, events })
+                .json(&SyncRequest { cursor: 0, events, user: None, docs: vec![] })
                 .send()
                 .await
                 .unwrap();

@@ -24,7 +24,9 @@ use tokio::net::{TcpListener, TcpStream};
 pub const MANAGER: (&str, Role, &str, &str) = ("Sam Manager", Role::Manager, "M-100", "2468");
 pub const FLOOR: (&str, Role, &str, &str) = ("Maria Floor", Role::FloorStaff, "F-200", "1357");
 pub const FLOOR_2: (&str, Role, &str, &str) = ("Omar Floor", Role::FloorStaff, "F-201", "8642");
+pub const FLOOR_3: (&str, Role, &str, &str) = ("Lee Floor", Role::FloorStaff, "F-202", "7531");
 pub const DRIVER: (&str, Role, &str, &str) = ("Dee Driver", Role::Driver, "D-300", "9753");
+pub const MANAGER_2: (&str, Role, &str, &str) = ("Ana Manager", Role::Manager, "M-101", "1470");
 
 /// A test tag: `1A4FF01` + a 17-digit number.
 pub fn tag(n: u64) -> PackageTag {
@@ -67,7 +69,7 @@ impl Fleet {
         let facility = LicenseNumber::parse(license).expect("licence");
         let db = &self.server().db;
         db.create_facility(&facility, name).expect("create facility");
-        for (name, role, badge, pin) in [MANAGER, FLOOR, FLOOR_2, DRIVER] {
+        for (name, role, badge, pin) in [MANAGER, MANAGER_2, FLOOR, FLOOR_2, FLOOR_3, DRIVER] {
             db.add_user(&facility, name, role, badge, pin).expect("add user");
         }
         facility
@@ -159,6 +161,23 @@ impl Phone {
             .expect("receive")
     }
 
+    /// Receives a package counted in units (e.g. 1 g cartridges, 10 to a package).
+    pub fn receive_units(&self, t: &PackageTag, units: i64, at: &str) -> Event {
+        self.store
+            .record(
+                t,
+                EventBody::Received {
+                    item: ItemName::parse("Live Resin Cart 1g").unwrap(),
+                    batch: BatchNumber::parse("LRC-2026-10").unwrap(),
+                    quantity: Quantity::new(Decimal::from(units), Unit::Each).unwrap(),
+                    location: location(at),
+                    expires_on: chrono::NaiveDate::from_ymd_opt(2027, 3, 31),
+                    manifest: None,
+                },
+            )
+            .expect("receive")
+    }
+
     pub fn move_to(&self, t: &PackageTag, to: &str) -> Event {
         self.store.record(t, EventBody::Moved { to: location(to) }).expect("move")
     }
@@ -168,6 +187,7 @@ impl Phone {
             .record(
                 t,
                 EventBody::Adjusted {
+                    request: None,
                     delta: Quantity::change(Decimal::new(hundredths_of_gram, 2), Unit::G).unwrap(),
                     reason: "Scale Variance".into(),
                     note: note.into(),

@@ -31,8 +31,8 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::Duration;
 
 use custody_core::PackageTag;
-use custody_core::store::{EventState, SCHEMA_VERSION};
 use custody_core::Store;
+use custody_core::store::{EventState, SCHEMA_VERSION};
 use uuid::Uuid;
 
 const ROUNDS: usize = 3;

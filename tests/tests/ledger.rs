@@ -137,7 +137,7 @@ async fn a_batch_sent_twice_and_a_sync_cut_off_midway_lose_and_duplicate_nothing
         let response: SyncResponse = http
             .post(format!("{}/v1/sync", fleet.url()))
             .bearer_auth(phone.token())
-            .json(&SyncRequest { cursor: 0, events: events.clone() })
+            .json(&SyncRequest { cursor: 0, events: events.clone(), user: None, docs: vec![] })
             .send()
             .await
             .unwrap()
@@ -232,7 +232,7 @@ async fn facilities_are_isolated_and_bad_tokens_refused() {
     let response: SyncResponse = reqwest::Client::new()
         .post(format!("{}/v1/sync", fleet.url()))
         .bearer_auth(a.token())
-        .json(&SyncRequest { cursor: 0, events: vec![forged.clone()] })
+        .json(&SyncRequest { cursor: 0, events: vec![forged.clone()], user: None, docs: vec![] })
         .send()
         .await
         .unwrap()
@@ -254,7 +254,7 @@ async fn facilities_are_isolated_and_bad_tokens_refused() {
     let status = reqwest::Client::new()
         .post(format!("{}/v1/sync", fleet.url()))
         .bearer_auth("cdt_0000000000000000000000000000000000000000000000000000000000000000")
-        .json(&SyncRequest { cursor: 0, events: vec![] })
+        .json(&SyncRequest { cursor: 0, events: vec![], user: None, docs: vec![] })
         .send()
         .await
         .unwrap()
@@ -282,7 +282,7 @@ async fn malformed_input_gets_a_clear_4xx_and_changes_nothing() {
     let good = a.receive(&tag(1), 100, "Intake");
     let url = format!("{}/v1/sync", fleet.url());
     let http = reqwest::Client::new();
-    let good_json = serde_json::to_value(SyncRequest { cursor: 0, events: vec![good.clone()] }).unwrap();
+    let good_json = serde_json::to_value(SyncRequest { cursor: 0, events: vec![good.clone()], user: None, docs: vec![] }).unwrap();
 
     let post_json = |body: serde_json::Value| {
         let http = http.clone();

@@ -3,7 +3,7 @@
 //! managers deciding at once can never leave half of each.
 
 use automerge::transaction::Transactable;
-use automerge::{ObjType, ReadDoc, ROOT};
+use automerge::{ChangeHash, ObjType, ReadDoc, ROOT};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -156,7 +156,20 @@ fn json<T: Serialize>(value: &T) -> String {
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(doc: &WorkDoc, key: &'static str) -> Result<Option<T>, DocError> {
-    match doc.am.get(ROOT, key).map_err(|e| DocError::corrupt("adjustment", e))? {
+    read_json_at(doc, key, None)
+}
+
+/// Reads a JSON value now, or as it was at `heads`.
+fn read_json_at<T: serde::de::DeserializeOwned>(
+    doc: &WorkDoc,
+    key: &'static str,
+    heads: Option<&[ChangeHash]>,
+) -> Result<Option<T>, DocError> {
+    let value = match heads {
+        Some(h) => doc.am.get_at(ROOT, key, h),
+        None => doc.am.get(ROOT, key),
+    };
+    match value.map_err(|e| DocError::corrupt("adjustment", e))? {
         Some((automerge::Value::Scalar(s), _)) => match s.as_str() {
             Some(text) => serde_json::from_str(text).map(Some).map_err(|e| DocError::corrupt("adjustment", e)),
             None => Err(DocError::Missing { doc: doc.id, field: key }),
@@ -198,28 +211,65 @@ pub fn decide(doc: &mut WorkDoc, decision: &Decision) -> Result<(), DocError> {
     Ok(())
 }
 
-/// The server's check of a document after merging a device's changes: a decision by someone who
-/// may not decide is refused. Returns the reason, if any.
-pub fn audit(doc: &WorkDoc, roster: &[RosterEntry]) -> Result<Option<String>, DocError> {
+/// The server's check of a document after merging a device's changes (`before`: the heads it
+/// had before). A decision by someone who may not decide, a second decision on a decided
+/// request, or any change to the request itself is refused. Returns the reason, if any.
+pub fn audit(doc: &WorkDoc, before: &[ChangeHash], roster: &[RosterEntry]) -> Result<Option<String>, DocError> {
     let request = read(doc)?;
-    let Some(decision) = &request.decision else { return Ok(None) };
+    if !before.is_empty() {
+        let old_request: Option<NewAdjustment> = read_json_at(doc, REQUEST, Some(before))?;
+        let old_by: Option<Person> = read_json_at(doc, REQUESTED_BY, Some(before))?;
+        if old_request.is_some_and(|r| r != request.request) || old_by.is_some_and(|p| p != request.requested_by) {
+            return Ok(Some("an adjustment request cannot be changed after it is made; make a new one".into()));
+        }
+    }
+    let old_decision: Option<Decision> =
+        if before.is_empty() { None } else { read_json_at(doc, DECISION, Some(before))? };
+    if old_decision == request.decision {
+        return Ok(None);
+    }
+    let Some(decision) = &request.decision else {
+        return Ok(Some("a decision cannot be withdrawn; ask a manager to make a new request".into()));
+    };
+    if let Some(old) = &old_decision {
+        let what = if old.approved { "approved" } else { "rejected" };
+        return Ok(Some(format!("this adjustment was already {what} by {}", old.by.name)));
+    }
     let Some(person) = roster.iter().find(|p| p.id == decision.by.user && p.active) else {
         return Ok(Some(format!("{} is not an active person of this facility", decision.by.name)));
     };
     Ok(request.check_decider(person.id, person.role).err().map(|e| format!("{}: {e}", person.name)))
 }
 
-/// Withdraws a refused decision, keeping it in the refusals list for the audit trail.
-pub fn refuse_decision(doc: &mut WorkDoc, reason: &str, at: DateTime<Utc>) -> Result<(), DocError> {
-    let Some(decision) = read(doc)?.decision else { return Ok(()) };
-    let refusal = Refusal { decision, reason: reason.to_string(), at };
-    let list = match doc.am.get(ROOT, REFUSALS).map_err(|e| DocError::corrupt("adjustment", e))? {
-        Some((_, list)) => list,
-        None => doc.am.put_object(ROOT, REFUSALS, ObjType::List).map_err(|e| DocError::corrupt("adjustment", e))?,
-    };
-    let end = doc.am.length(&list);
-    doc.am.insert(&list, end, json(&refusal)).map_err(|e| DocError::corrupt("adjustment", e))?;
-    doc.am.delete(ROOT, DECISION).map_err(|e| DocError::corrupt("adjustment", e))?;
+/// Undoes a refused change: the request and decision go back to what they were at `before`, and
+/// the refused decision is kept in the refusals list for the audit trail.
+pub fn refuse_decision(doc: &mut WorkDoc, before: &[ChangeHash], reason: &str, at: DateTime<Utc>) -> Result<(), DocError> {
+    let fail = |e: automerge::AutomergeError| DocError::corrupt("adjustment", e);
+    let attempted = read(doc)?.decision;
+    let old_decision: Option<Decision> = if before.is_empty() { None } else { read_json_at(doc, DECISION, Some(before))? };
+    if !before.is_empty() {
+        let old_request: Option<NewAdjustment> = read_json_at(doc, REQUEST, Some(before))?;
+        let old_by: Option<Person> = read_json_at(doc, REQUESTED_BY, Some(before))?;
+        if let Some(r) = old_request {
+            doc.am.put(ROOT, REQUEST, json(&r)).map_err(fail)?;
+        }
+        if let Some(p) = old_by {
+            doc.am.put(ROOT, REQUESTED_BY, json(&p)).map_err(fail)?;
+        }
+    }
+    match &old_decision {
+        Some(d) => doc.am.put(ROOT, DECISION, json(d)).map_err(fail)?,
+        None => doc.am.delete(ROOT, DECISION).map_err(fail)?,
+    }
+    if let Some(decision) = attempted.filter(|d| Some(d) != old_decision.as_ref()) {
+        let refusal = Refusal { decision, reason: reason.to_string(), at };
+        let list = match doc.am.get(ROOT, REFUSALS).map_err(fail)? {
+            Some((_, list)) => list,
+            None => doc.am.put_object(ROOT, REFUSALS, ObjType::List).map_err(fail)?,
+        };
+        let end = doc.am.length(&list);
+        doc.am.insert(&list, end, json(&refusal)).map_err(fail)?;
+    }
     Ok(())
 }
 
@@ -266,6 +316,7 @@ mod tests {
         let counter = person("Maria");
         let facility = LicenseNumber::parse("C11-1").unwrap();
         let mut doc = create(Uuid::now_v7(), facility, Uuid::now_v7(), &request(vec![counter.user]), &person("Sam"));
+        let before = doc.heads();
         decide(&mut doc, &Decision { approved: true, by: counter.clone(), note: "mine".into() }).unwrap();
         let roster = vec![RosterEntry {
             id: counter.user,
@@ -275,14 +326,33 @@ mod tests {
             pin_hash: String::new(),
             active: true,
         }];
-        let reason = audit(&doc, &roster).unwrap().expect("refused");
+        let reason = audit(&doc, &before, &roster).unwrap().expect("refused");
         assert!(reason.contains("you counted this package"), "{reason}");
-        refuse_decision(&mut doc, &reason, Utc::now()).unwrap();
+        refuse_decision(&mut doc, &before, &reason, Utc::now()).unwrap();
         let after = read(&doc).unwrap();
         assert_eq!(after.status(), AdjustmentStatus::Pending);
         assert_eq!(after.refusals.len(), 1);
         assert_eq!(after.refusals[0].decision.by.name, "Maria");
-        assert_eq!(audit(&doc, &roster).unwrap(), None);
+        assert_eq!(audit(&doc, &before, &roster).unwrap(), None);
+
+        // A legitimate rejection, then an attempt to overturn it: the rejection is restored.
+        let boss = person("Ana");
+        let roster = vec![
+            roster[0].clone(),
+            RosterEntry { id: boss.user, name: "Ana".into(), role: Role::Manager, badge: "A".into(), pin_hash: String::new(), active: true },
+        ];
+        let before = doc.heads();
+        decide(&mut doc, &Decision { approved: false, by: boss.clone(), note: "no".into() }).unwrap();
+        assert_eq!(audit(&doc, &before, &roster).unwrap(), None);
+        let before = doc.heads();
+        decide(&mut doc, &Decision { approved: true, by: counter, note: "overturn".into() }).unwrap();
+        let reason = audit(&doc, &before, &roster).unwrap().expect("refused");
+        assert!(reason.contains("already rejected by Ana"), "{reason}");
+        refuse_decision(&mut doc, &before, &reason, Utc::now()).unwrap();
+        let after = read(&doc).unwrap();
+        assert_eq!(after.status(), AdjustmentStatus::Rejected);
+        assert_eq!(after.decision.unwrap().by.name, "Ana");
+        assert_eq!(after.refusals.len(), 2);
     }
 
     #[test]

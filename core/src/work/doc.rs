@@ -3,7 +3,7 @@
 
 use automerge::sync::{self, SyncDoc};
 use automerge::transaction::Transactable;
-use automerge::{ActorId, AutoCommit, ReadDoc, ROOT};
+use automerge::{ActorId, AutoCommit, ChangeHash, ReadDoc, ROOT};
 use uuid::Uuid;
 
 use super::DocKind;
@@ -35,6 +35,9 @@ pub struct WorkDoc {
     pub kind: DocKind,
     pub facility: LicenseNumber,
     pub(crate) am: AutoCommit,
+    /// Heads at the last save. Automerge forgets what it saved when a document is loaded, so the
+    /// first incremental save after a load would otherwise repeat the whole history.
+    saved: Vec<ChangeHash>,
 }
 
 /// The actor id a device or server writes under: its own id, so every change says where it came
@@ -51,12 +54,12 @@ impl WorkDoc {
         am.put(ROOT, "doc_id", id.to_string()).expect("fresh document");
         am.put(ROOT, "kind", kind.as_str()).expect("fresh document");
         am.put(ROOT, "facility", facility.as_str()).expect("fresh document");
-        Self { id, kind, facility, am }
+        Self { id, kind, facility, am, saved: Vec::new() }
     }
 
     /// An empty replica of a document known only by its header, about to be filled by sync.
     pub fn empty(id: Uuid, kind: DocKind, facility: LicenseNumber, writer: Uuid) -> Self {
-        Self { id, kind, facility, am: AutoCommit::new().with_actor(actor(&writer)) }
+        Self { id, kind, facility, am: AutoCommit::new().with_actor(actor(&writer)), saved: Vec::new() }
     }
 
     /// Loads a saved document (a snapshot followed by incremental changes).
@@ -77,7 +80,8 @@ impl WorkDoc {
             am.load_incremental(change).map_err(|e| DocError::corrupt("saved document change", e))?;
         }
         am.set_actor(actor(&writer));
-        Ok(Self { id, kind, facility, am })
+        let saved = am.get_heads();
+        Ok(Self { id, kind, facility, am, saved })
     }
 
     /// Checks that the identity written inside the document matches what it is filed under
@@ -112,12 +116,21 @@ impl WorkDoc {
 
     /// The full document, compacted.
     pub fn save(&mut self) -> Vec<u8> {
-        self.am.save()
+        let bytes = self.am.save();
+        self.saved = self.am.get_heads();
+        bytes
     }
 
-    /// The changes since the last `save` or `save_incremental`.
+    /// The changes since the document was loaded or last saved (empty if none).
     pub fn save_incremental(&mut self) -> Vec<u8> {
-        self.am.save_incremental()
+        let bytes = self.am.save_after(&self.saved);
+        self.saved = self.am.get_heads();
+        bytes
+    }
+
+    /// The current heads (the document's version).
+    pub fn heads(&mut self) -> Vec<ChangeHash> {
+        self.am.get_heads()
     }
 
     /// The heads, as sorted hex, for cheap "has anything changed" comparisons in storage.

@@ -1,0 +1,569 @@
+//! Work documents on the server: their storage (a snapshot plus the incremental changes saved
+//! since), each device's Automerge sync state, who may see and start which kind, and the document
+//! half of the sync round trip.
+//!
+//! The server is one Automerge peer among many: it merges what a device sends, checks it, writes
+//! its own changes when a rule demands (withdrawing a decision the person may not make), and
+//! answers each device with what that device lacks. Only the heads both sides share survive
+//! between round trips (Automerge's encoded `sync::State`); everything else a round trip needs
+//! comes with the device's message.
+
+use std::collections::HashMap;
+
+use automerge::sync::{self, Capability, Have};
+use chrono::Utc;
+use custody_core::ids::{LicenseNumber, UserId};
+use custody_core::protocol::{DocMessage, DocRefusal, RosterEntry};
+use custody_core::roles::Role;
+use custody_core::work::{DocError, DocKind, WorkDoc, adjustment, decode_state, encode_state};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use uuid::Uuid;
+
+use crate::db::{AuthedDevice, Db, DbError, now_text, parse_col};
+
+/// Loaded documents kept between round trips. A count session of 10,000 entries is a few MB in
+/// memory; a handful of busy documents is what a facility syncs at once.
+pub(crate) const DOC_CACHE_CAPACITY: usize = 32;
+
+/// A document's incremental change rows are folded into a new snapshot once there are this many.
+pub const COMPACT_AFTER_CHANGE_ROWS: i64 = 32;
+
+/// The refusal when nobody (or nobody active) is signed in on the device.
+pub const SIGN_IN_TO_SYNC_DOCS: &str = "sign in on the device to sync work documents";
+
+/// Who may start a document of `kind` (they must also be allowed to see it).
+pub fn may_create(kind: DocKind, role: Role) -> bool {
+    kind.visible_to(role)
+        && match kind {
+            DocKind::CountSession | DocKind::CountReview => role == Role::Manager,
+            DocKind::Adjustment => matches!(role, Role::FloorStaff | Role::Manager | Role::Compliance),
+        }
+}
+
+fn with_article(kind: DocKind) -> String {
+    match kind {
+        DocKind::Adjustment => format!("an {kind}"),
+        _ => format!("a {kind}"),
+    }
+}
+
+/// The heads of a sync state in the form of the `docs.heads` column.
+fn shared_heads_text(state: &sync::State) -> String {
+    let mut heads: Vec<String> = state.shared_heads.iter().map(|h| h.to_string()).collect();
+    heads.sort();
+    heads.join(",")
+}
+
+/// Recently used documents, as loaded. An entry is only trusted while its heads equal the
+/// stored heads; a sync takes the documents it works on out of the cache and puts them back only
+/// after its transaction committed, so a failed or refused change never lingers here.
+pub(crate) struct DocCache {
+    entries: HashMap<Uuid, Cached>,
+    capacity: usize,
+    tick: u64,
+}
+
+struct Cached {
+    doc: WorkDoc,
+    heads: String,
+    /// `save_incremental` would return exactly the changes after `heads` (false right after a
+    /// load: Automerge's save cursor starts empty).
+    cursor_at_heads: bool,
+    used: u64,
+}
+
+impl DocCache {
+    pub(crate) fn new(capacity: usize) -> Self {
+        DocCache { entries: HashMap::new(), capacity: capacity.max(1), tick: 0 }
+    }
+
+    /// Removes and returns the document if the cached copy is the stored one.
+    fn take(&mut self, id: Uuid, heads: &str) -> Option<(WorkDoc, bool)> {
+        let cached = self.entries.remove(&id)?;
+        (cached.heads == heads).then_some((cached.doc, cached.cursor_at_heads))
+    }
+
+    fn peek(&mut self, id: Uuid, heads: &str) -> Option<WorkDoc> {
+        self.tick += 1;
+        let tick = self.tick;
+        match self.entries.get_mut(&id) {
+            Some(cached) if cached.heads == heads => {
+                cached.used = tick;
+                Some(cached.doc.clone())
+            }
+            Some(_) => {
+                self.entries.remove(&id);
+                None
+            }
+            None => None,
+        }
+    }
+
+    fn put(&mut self, id: Uuid, doc: WorkDoc, heads: String, cursor_at_heads: bool) {
+        self.tick += 1;
+        self.entries.insert(id, Cached { doc, heads, cursor_at_heads, used: self.tick });
+        while self.entries.len() > self.capacity {
+            let Some(oldest) = self.entries.iter().min_by_key(|(_, c)| c.used).map(|(id, _)| *id) else { break };
+            self.entries.remove(&oldest);
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+}
+
+/// A `docs` row without its bytes.
+struct DocRow {
+    facility: String,
+    kind: DocKind,
+    heads: String,
+    change_rows: i64,
+}
+
+fn doc_row(conn: &Connection, id: Uuid) -> Result<Option<DocRow>, DbError> {
+    let row: Option<(String, String, String, i64)> = conn
+        .prepare_cached("SELECT facility, kind, heads, change_rows FROM docs WHERE id = ?1")?
+        .query_row(params![id.to_string()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .optional()?;
+    row.map(|(facility, kind, heads, change_rows)| {
+        let kind = DocKind::parse(&kind).ok_or(DbError::Corrupt { what: "document kind", value: kind })?;
+        Ok(DocRow { facility, kind, heads, change_rows })
+    })
+    .transpose()
+}
+
+/// Loads a stored document: its snapshot followed by its incremental changes.
+fn load_stored(
+    conn: &Connection,
+    writer: Uuid,
+    id: Uuid,
+    kind: DocKind,
+    facility: &LicenseNumber,
+) -> Result<Result<WorkDoc, DocError>, DbError> {
+    let key = id.to_string();
+    let snapshot: Vec<u8> =
+        conn.prepare_cached("SELECT snapshot FROM docs WHERE id = ?1")?.query_row(params![key], |r| r.get(0))?;
+    let changes = conn
+        .prepare_cached("SELECT bytes FROM doc_changes WHERE doc_id = ?1 ORDER BY seq")?
+        .query_map(params![key], |r| r.get::<_, Vec<u8>>(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(WorkDoc::load(id, kind, facility.clone(), writer, &snapshot, &changes))
+}
+
+fn save_state(conn: &Connection, device: &AuthedDevice, id: Uuid, state: &sync::State) -> Result<(), DbError> {
+    conn.prepare_cached(
+        "INSERT INTO doc_sync (device, doc_id, state) VALUES (?1, ?2, ?3)
+         ON CONFLICT (device, doc_id) DO UPDATE SET state = excluded.state",
+    )?
+    .execute(params![device.id.to_string(), id.to_string(), encode_state(state)])?;
+    Ok(())
+}
+
+/// A document this round trip is working on, with the device's sync state for it.
+struct InHand {
+    kind: DocKind,
+    doc: WorkDoc,
+    state: sync::State,
+    /// `Some` once the document is in `docs` (a new one is stored when its first content arrives).
+    stored: Option<Stored>,
+    cursor_at_heads: bool,
+    /// A `doc_sync` row exists for this device.
+    state_row: bool,
+}
+
+struct Stored {
+    heads: String,
+    change_rows: i64,
+}
+
+/// The document half of one sync round trip for one device.
+pub(crate) struct DocRound<'a> {
+    device: &'a AuthedDevice,
+    writer: Uuid,
+    roster: &'a [RosterEntry],
+    /// The signed-in person, if they are an active member of the device's facility.
+    reader: Option<&'a RosterEntry>,
+    /// Documents the device sent an accepted message for in this round trip.
+    hand: HashMap<Uuid, InHand>,
+    pub(crate) refusals: Vec<DocRefusal>,
+    pub(crate) received: usize,
+}
+
+impl<'a> DocRound<'a> {
+    pub(crate) fn new(device: &'a AuthedDevice, writer: Uuid, user: Option<UserId>, roster: &'a [RosterEntry]) -> Self {
+        let reader = user.and_then(|u| roster.iter().find(|p| p.id == u && p.active));
+        DocRound { device, writer, roster, reader, hand: HashMap::new(), refusals: Vec::new(), received: 0 }
+    }
+
+    /// Applies the device's messages in order. A refused message leaves its document and sync
+    /// state as they were and adds a refusal; only a database failure fails the whole request.
+    pub(crate) fn receive(
+        &mut self,
+        tx: &mut Transaction<'_>,
+        cache: &mut DocCache,
+        messages: &[DocMessage],
+    ) -> Result<(), DbError> {
+        for message in messages {
+            let sp = tx.savepoint()?;
+            match self.receive_one(&sp, cache, message)? {
+                Ok(()) => {
+                    sp.commit()?;
+                    self.received += 1;
+                }
+                Err(reason) => {
+                    // Dropping the savepoint rolls back whatever this message wrote.
+                    drop(sp);
+                    tracing::info!(device = %self.device.id, doc = %message.doc, %reason, "document message refused");
+                    self.refusals.push(DocRefusal { doc: message.doc, reason });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `Ok(Err(reason))` refuses the message; the caller rolls back its savepoint.
+    fn receive_one(
+        &mut self,
+        conn: &Connection,
+        cache: &mut DocCache,
+        message: &DocMessage,
+    ) -> Result<Result<(), String>, DbError> {
+        let Some(reader) = self.reader else { return Ok(Err(SIGN_IN_TO_SYNC_DOCS.to_string())) };
+        let id = message.doc;
+        let row = doc_row(conn, id)?;
+        match &row {
+            // Another facility's document is, for this device, no document at all.
+            Some(row) if row.facility != self.device.facility.as_str() => {
+                return Ok(Err(format!("there is no work document {id} at {}", self.device.facility)));
+            }
+            Some(row) if row.kind != message.kind => {
+                return Ok(Err(format!(
+                    "document {id} is {}, not {}",
+                    with_article(row.kind),
+                    with_article(message.kind)
+                )));
+            }
+            Some(row) if !row.kind.visible_to(reader.role) => {
+                return Ok(Err(format!("{} is {} and may not see {}s", reader.name, reader.role, row.kind)));
+            }
+            None if !may_create(message.kind, reader.role) => {
+                return Ok(Err(format!(
+                    "{} is {} and may not start {}; ask a manager",
+                    reader.name,
+                    reader.role,
+                    with_article(message.kind)
+                )));
+            }
+            _ => {}
+        }
+        let kind = message.kind;
+
+        // Out of the hand (or the cache): if this message is refused the copy may be half
+        // changed, so it is dropped and the stored one is what remains.
+        let mut entry = match self.hand.remove(&id) {
+            Some(entry) => entry,
+            None => match self.fetch(conn, cache, id, kind, row.as_ref())? {
+                Ok(entry) => entry,
+                Err(e) => return Ok(Err(e)),
+            },
+        };
+
+        let before = entry.doc.heads_text();
+        let before_heads = entry.doc.heads();
+        if let Err(e) = entry.doc.receive_message(&mut entry.state, &message.message) {
+            return Ok(Err(e.to_string()));
+        }
+        if let Err(e) = entry.doc.check_identity() {
+            return Ok(Err(e.to_string()));
+        }
+        let mut heads = entry.doc.heads_text();
+        if heads != before && kind == DocKind::Adjustment {
+            match adjustment::audit(&entry.doc, &before_heads, self.roster) {
+                Ok(None) => {}
+                Ok(Some(reason)) => {
+                    // Withdrawn by the server, kept in the document's refusals, synced to all.
+                    if let Err(e) = adjustment::refuse_decision(&mut entry.doc, &before_heads, &reason, Utc::now()) {
+                        return Ok(Err(e.to_string()));
+                    }
+                    heads = entry.doc.heads_text();
+                    tracing::info!(device = %self.device.id, doc = %id, %reason, "adjustment decision withdrawn");
+                    self.refusals.push(DocRefusal { doc: id, reason });
+                }
+                Err(e) => return Ok(Err(format!("this adjustment request cannot be read: {e}"))),
+            }
+        }
+        if heads != before {
+            self.persist(conn, id, &mut entry, heads)?;
+        }
+        if entry.stored.is_some() {
+            save_state(conn, self.device, id, &entry.state)?;
+            entry.state_row = true;
+        }
+        self.hand.insert(id, entry);
+        Ok(Ok(()))
+    }
+
+    /// The document (stored, cached or new and empty) with this device's stored sync state.
+    fn fetch(
+        &self,
+        conn: &Connection,
+        cache: &mut DocCache,
+        id: Uuid,
+        kind: DocKind,
+        row: Option<&DocRow>,
+    ) -> Result<Result<InHand, String>, DbError> {
+        let facility = &self.device.facility;
+        let Some(row) = row else {
+            let doc = WorkDoc::empty(id, kind, facility.clone(), self.writer);
+            return Ok(Ok(InHand {
+                kind,
+                doc,
+                state: sync::State::new(),
+                stored: None,
+                cursor_at_heads: true,
+                state_row: false,
+            }));
+        };
+        let (doc, cursor_at_heads) = match cache.take(id, &row.heads) {
+            Some(hit) => hit,
+            None => match load_stored(conn, self.writer, id, kind, facility)? {
+                Ok(doc) => (doc, false),
+                Err(e) => {
+                    tracing::error!(doc = %id, error = %e, "a stored work document does not load");
+                    return Ok(Err(format!("document {id} could not be read on the server; tell support")));
+                }
+            },
+        };
+        let stored_state: Option<Vec<u8>> = conn
+            .prepare_cached("SELECT state FROM doc_sync WHERE device = ?1 AND doc_id = ?2")?
+            .query_row(params![self.device.id.to_string(), id.to_string()], |r| r.get(0))
+            .optional()?;
+        let state = decode_state(stored_state.as_deref()).unwrap_or_else(|e| {
+            // Only shared heads are lost: the next exchange finds them again.
+            tracing::warn!(doc = %id, device = %self.device.id, error = %e, "stored sync state unreadable; starting afresh");
+            sync::State::new()
+        });
+        Ok(Ok(InHand {
+            kind,
+            doc,
+            state,
+            stored: Some(Stored { heads: row.heads.clone(), change_rows: row.change_rows }),
+            cursor_at_heads,
+            state_row: stored_state.is_some(),
+        }))
+    }
+
+    /// Writes a changed document: the first time and every [`COMPACT_AFTER_CHANGE_ROWS`] as a
+    /// snapshot, otherwise as one more incremental change row.
+    fn persist(&self, conn: &Connection, id: Uuid, entry: &mut InHand, heads: String) -> Result<(), DbError> {
+        let key = id.to_string();
+        let now = now_text();
+        match &entry.stored {
+            None => {
+                let snapshot = entry.doc.save();
+                conn.prepare_cached(
+                    "INSERT INTO docs (id, facility, kind, snapshot, heads, change_rows, created_by_device,
+                                       created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7, ?7)",
+                )?
+                .execute(params![
+                    key,
+                    self.device.facility.as_str(),
+                    entry.kind.as_str(),
+                    snapshot,
+                    heads,
+                    self.device.id.to_string(),
+                    now
+                ])?;
+                entry.stored = Some(Stored { heads, change_rows: 0 });
+            }
+            Some(stored) if !entry.cursor_at_heads || stored.change_rows >= COMPACT_AFTER_CHANGE_ROWS => {
+                let snapshot = entry.doc.save();
+                conn.prepare_cached(
+                    "UPDATE docs SET snapshot = ?2, heads = ?3, change_rows = 0, updated_at = ?4 WHERE id = ?1",
+                )?
+                .execute(params![key, snapshot, heads, now])?;
+                conn.prepare_cached("DELETE FROM doc_changes WHERE doc_id = ?1")?.execute(params![key])?;
+                entry.stored = Some(Stored { heads, change_rows: 0 });
+            }
+            Some(stored) => {
+                let change_rows = stored.change_rows + 1;
+                let bytes = entry.doc.save_incremental();
+                conn.prepare_cached("INSERT INTO doc_changes (doc_id, seq, bytes) VALUES (?1, ?2, ?3)")?
+                    .execute(params![key, change_rows, bytes])?;
+                conn.prepare_cached("UPDATE docs SET heads = ?2, change_rows = ?3, updated_at = ?4 WHERE id = ?1")?
+                    .execute(params![key, heads, change_rows, now])?;
+                entry.stored = Some(Stored { heads, change_rows });
+            }
+        }
+        entry.cursor_at_heads = true;
+        Ok(())
+    }
+
+    /// One message per document the device should hear about: those it sent a message for in
+    /// this round trip, and those whose heads moved past what it last shared with the server.
+    /// Documents with nothing to say are not loaded.
+    pub(crate) fn send(&mut self, conn: &Connection, cache: &mut DocCache) -> Result<Vec<DocMessage>, DbError> {
+        let Some(reader) = self.reader else { return Ok(Vec::new()) };
+        let mut out = Vec::new();
+        let rows = conn
+            .prepare_cached(
+                "SELECT d.id, d.kind, d.heads, d.change_rows, s.state
+                 FROM docs d LEFT JOIN doc_sync s ON s.doc_id = d.id AND s.device = ?2
+                 WHERE d.facility = ?1 ORDER BY d.id",
+            )?
+            .query_map(params![self.device.facility.as_str(), self.device.id.to_string()], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, Option<Vec<u8>>>(4)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        for (id, kind, heads, change_rows, state) in rows {
+            let id: Uuid = parse_col("document id", &id)?;
+            let kind = DocKind::parse(&kind).ok_or(DbError::Corrupt { what: "document kind", value: kind })?;
+            if !kind.visible_to(reader.role) {
+                continue;
+            }
+            // In hand means the device sent a message for it: it gets an answer.
+            let mut entry = if let Some(entry) = self.hand.remove(&id) {
+                entry
+            } else {
+                // Caught up (an unreadable state is treated as knowing nothing).
+                if decode_state(state.as_deref()).is_ok_and(|shared| shared_heads_text(&shared) == heads) {
+                    continue;
+                }
+                let row = DocRow { facility: self.device.facility.as_str().to_string(), kind, heads, change_rows };
+                match self.fetch(conn, cache, id, kind, Some(&row))? {
+                    Ok(mut entry) => {
+                        prime(&mut entry.state);
+                        entry
+                    }
+                    // Logged in `fetch`; the other documents still go out.
+                    Err(_) => continue,
+                }
+            };
+            if let Some(bytes) = entry.doc.generate_message(&mut entry.state) {
+                out.push(DocMessage { doc: id, kind, message: bytes });
+            }
+            if !entry.state_row {
+                save_state(conn, self.device, id, &entry.state)?;
+                entry.state_row = true;
+            }
+            self.hand.insert(id, entry);
+        }
+        // New documents the device offered that have no content yet: answer so it sends them.
+        let mut fresh: Vec<Uuid> = self.hand.iter().filter(|(_, e)| e.stored.is_none()).map(|(id, _)| *id).collect();
+        fresh.sort();
+        for id in fresh {
+            let entry = self.hand.get_mut(&id).expect("listed above");
+            if let Some(bytes) = entry.doc.generate_message(&mut entry.state) {
+                out.push(DocMessage { doc: id, kind: entry.kind, message: bytes });
+            }
+        }
+        Ok(out)
+    }
+
+    /// After the transaction committed: the documents worked on go back to the cache.
+    pub(crate) fn finish(self, cache: &mut DocCache) -> Vec<DocRefusal> {
+        for (id, entry) in self.hand {
+            if let Some(stored) = entry.stored {
+                cache.put(id, entry.doc, stored.heads, entry.cursor_at_heads);
+            }
+        }
+        self.refusals
+    }
+}
+
+/// Prepares the stored sync state of a document the device did not mention this round, so the
+/// first message already carries what the device lacks instead of only announcing heads.
+///
+/// Automerge's own first message says only "these are my heads" and waits for the peer's bloom
+/// filter, which costs a round trip per update. The stored state tells us what the device had
+/// when it last synced (the shared heads), so the server answers as if the device had just said
+/// "I have exactly that": everything after it goes out now. If the device holds more, the
+/// duplicates are ignored; if it holds less, it asks for the missing changes in its reply. A
+/// device that never shared anything gets the whole document, compressed.
+fn prime(state: &mut sync::State) {
+    if state.shared_heads.is_empty() {
+        state.their_heads = Some(Vec::new());
+        state.their_have = Some(vec![Have::default()]);
+    } else {
+        state.their_have = Some(vec![Have { last_sync: state.shared_heads.clone(), bloom: Default::default() }]);
+    }
+    state.their_need = Some(Vec::new());
+    // Every device runs this same Automerge, which reads the compact (v2) message format.
+    state.their_capabilities = Some(vec![Capability::MessageV2]);
+}
+
+impl Db {
+    /// A work document of `facility`, as stored; `None` if there is none with that id there.
+    pub fn doc(&self, facility: &LicenseNumber, id: Uuid) -> Result<Option<WorkDoc>, DbError> {
+        let conn = self.lock();
+        let Some(row) = doc_row(&conn, id)? else { return Ok(None) };
+        if row.facility != facility.as_str() {
+            return Ok(None);
+        }
+        if let Some(doc) = self.doc_cache().peek(id, &row.heads) {
+            return Ok(Some(doc));
+        }
+        load_stored(&conn, self.writer(), id, row.kind, facility)?
+            .map(Some)
+            .map_err(|e| DbError::Corrupt { what: "work document", value: format!("{id}: {e}") })
+    }
+
+    /// The ids and kinds of a facility's work documents, oldest first.
+    pub fn docs(&self, facility: &LicenseNumber) -> Result<Vec<(Uuid, DocKind)>, DbError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare("SELECT id, kind FROM docs WHERE facility = ?1 ORDER BY created_at, id")?;
+        let rows =
+            stmt.query_map(params![facility.as_str()], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        rows.map(|row| {
+            let (id, kind) = row?;
+            let kind = DocKind::parse(&kind).ok_or(DbError::Corrupt { what: "document kind", value: kind })?;
+            Ok((parse_col("document id", &id)?, kind))
+        })
+        .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lic() -> LicenseNumber {
+        LicenseNumber::parse("C11-0000001-LIC").unwrap()
+    }
+
+    #[test]
+    fn who_may_start_what() {
+        assert!(may_create(DocKind::CountSession, Role::Manager));
+        assert!(!may_create(DocKind::CountSession, Role::FloorStaff));
+        assert!(!may_create(DocKind::CountReview, Role::Compliance));
+        assert!(may_create(DocKind::Adjustment, Role::FloorStaff));
+        assert!(may_create(DocKind::Adjustment, Role::Compliance));
+        assert!(!may_create(DocKind::Adjustment, Role::Driver));
+        assert!(!may_create(DocKind::Adjustment, Role::Admin));
+    }
+
+    #[test]
+    fn cache_evicts_the_least_recently_used_and_distrusts_other_heads() {
+        let mut cache = DocCache::new(2);
+        let ids: Vec<Uuid> = (0..3).map(|_| Uuid::now_v7()).collect();
+        for id in &ids[..2] {
+            cache.put(*id, WorkDoc::empty(*id, DocKind::Adjustment, lic(), Uuid::now_v7()), "h".into(), true);
+        }
+        assert!(cache.peek(ids[0], "h").is_some());
+        cache.put(ids[2], WorkDoc::empty(ids[2], DocKind::Adjustment, lic(), Uuid::now_v7()), "h".into(), true);
+        assert_eq!(cache.len(), 2);
+        assert!(cache.peek(ids[1], "h").is_none(), "least recently used is gone");
+        assert!(cache.take(ids[0], "other").is_none(), "a copy at other heads is not trusted");
+        assert!(cache.peek(ids[0], "h").is_none(), "and is dropped");
+        assert!(cache.take(ids[2], "h").is_some());
+    }
+}

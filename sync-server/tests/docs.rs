@@ -1,0 +1,723 @@
+//! Work documents through the sync round trip, as phones see them: a real server on loopback,
+//! reqwest as the client, and each phone an Automerge peer built from `WorkDoc` and
+//! `automerge::sync::State` directly.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use automerge::sync::State;
+use automerge::transaction::Transactable;
+use automerge::{ActorId, AutoCommit, ObjType, ROOT, ReadDoc};
+use chrono::Utc;
+use custody_core::event::{Event, EventBody, GENESIS_HASH, UnsealedEvent};
+use custody_core::hlc::Hlc;
+use custody_core::ids::{DeviceId, LicenseNumber, LocationName, PackageTag, UserId};
+use custody_core::protocol::{DocMessage, DocRefusal, EnrolResponse, Outcome, SyncRequest, SyncResponse};
+use custody_core::quantity::Quantity;
+use custody_core::roles::Role;
+use custody_core::work::adjustment::{self, AdjustmentStatus, Decision, NewAdjustment, Person};
+use custody_core::work::{DocKind, WorkDoc};
+use custody_server::RunningServer;
+use reqwest::StatusCode;
+use serde_json::json;
+use tempfile::TempDir;
+use uuid::Uuid;
+
+const LIC_A: &str = "C11-0000001-LIC";
+const LIC_B: &str = "C11-0000002-LIC";
+const TAG: &str = "1A4FF0100000022000001234";
+
+fn lic(s: &str) -> LicenseNumber {
+    LicenseNumber::parse(s).unwrap()
+}
+
+/// Facility A: managers Mia and Max, floor staff Finn, driver Dan. Facility B: manager Bo.
+struct World {
+    dir: TempDir,
+    server: Option<RunningServer>,
+    http: reqwest::Client,
+    mia: UserId,
+    max: UserId,
+    finn: UserId,
+    dan: UserId,
+    bo: UserId,
+}
+
+impl World {
+    async fn new() -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let server = RunningServer::start(dir.path()).await;
+        let db = &server.db;
+        db.create_facility(&lic(LIC_A), "North Vault").unwrap();
+        db.create_facility(&lic(LIC_B), "South Depot").unwrap();
+        let mia = db.add_user(&lic(LIC_A), "Mia", Role::Manager, "BADGE-MIA", "4821").unwrap();
+        let max = db.add_user(&lic(LIC_A), "Max", Role::Manager, "BADGE-MAX", "4822").unwrap();
+        let finn = db.add_user(&lic(LIC_A), "Finn", Role::FloorStaff, "BADGE-FINN", "1357").unwrap();
+        let dan = db.add_user(&lic(LIC_A), "Dan", Role::Driver, "BADGE-DAN", "2468").unwrap();
+        let bo = db.add_user(&lic(LIC_B), "Bo", Role::Manager, "BADGE-BO", "4821").unwrap();
+        World { dir, server: Some(server), http: reqwest::Client::new(), mia, max, finn, dan, bo }
+    }
+
+    fn server(&self) -> &RunningServer {
+        self.server.as_ref().expect("server running")
+    }
+
+    fn db(&self) -> &custody_server::Db {
+        &self.server().db
+    }
+
+    async fn restart(&mut self) {
+        self.server.take().expect("server running").stop().await;
+        self.server = Some(RunningServer::start(self.dir.path()).await);
+    }
+
+    async fn enrol(&self, facility: &str, name: &str, user: UserId) -> Phone {
+        let code = self.db().issue_enrolment_code(&lic(facility), None, chrono::Duration::hours(1)).unwrap();
+        let resp = self
+            .http
+            .post(format!("{}/v1/enrol", self.server().url()))
+            .json(&json!({"code": code.code, "device_name": name}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        let enrolled: EnrolResponse = resp.json().await.unwrap();
+        Phone {
+            device: enrolled.device_id,
+            facility: enrolled.facility,
+            token: enrolled.token,
+            user: Some(user),
+            writer: Uuid::now_v7(),
+            docs: BTreeMap::new(),
+        }
+    }
+
+    /// One round trip carrying exactly `docs`.
+    async fn post(&self, phone: &Phone, docs: Vec<DocMessage>) -> SyncResponse {
+        let request = SyncRequest { cursor: 0, events: vec![], user: phone.user, docs };
+        let resp = self
+            .http
+            .post(format!("{}/v1/sync", self.server().url()))
+            .bearer_auth(&phone.token)
+            .json(&request)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "{}", resp.text().await.unwrap());
+        resp.json().await.unwrap()
+    }
+
+    /// Syncs until neither side has anything to say.
+    async fn sync(&self, phone: &mut Phone) -> Exchange {
+        let mut exchange = Exchange::default();
+        loop {
+            let messages = phone.messages();
+            let sent = messages.len();
+            let response = self.post(phone, messages).await;
+            exchange.requests += 1;
+            let received = response.docs.len();
+            for m in &response.docs {
+                exchange.received_ids.push(m.doc);
+            }
+            phone.apply(&response);
+            exchange.refusals.extend(response.doc_refusals);
+            if sent == 0 && received == 0 {
+                return exchange;
+            }
+            exchange.busy_rounds += 1;
+            assert!(exchange.requests < 20, "the document sync does not settle");
+        }
+    }
+
+    /// The server's copy of a document.
+    fn stored(&self, facility: &str, id: Uuid) -> Option<WorkDoc> {
+        self.db().doc(&lic(facility), id).unwrap()
+    }
+
+    fn count(&self, sql: &str) -> i64 {
+        let conn = rusqlite::Connection::open(self.db().path()).unwrap();
+        conn.query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+}
+
+#[derive(Debug, Default)]
+struct Exchange {
+    /// Round trips that carried at least one document message, either way.
+    busy_rounds: usize,
+    /// All requests, the last (quiet) one included.
+    requests: usize,
+    received_ids: Vec<Uuid>,
+    refusals: Vec<DocRefusal>,
+}
+
+struct Replica {
+    doc: WorkDoc,
+    state: State,
+}
+
+/// An enrolled phone with the person signed in and its replicas of work documents.
+struct Phone {
+    device: DeviceId,
+    facility: LicenseNumber,
+    token: String,
+    user: Option<UserId>,
+    writer: Uuid,
+    docs: BTreeMap<Uuid, Replica>,
+}
+
+impl Phone {
+    fn add(&mut self, doc: WorkDoc) {
+        self.docs.insert(doc.id, Replica { doc, state: State::new() });
+    }
+
+    fn doc(&mut self, id: Uuid) -> &mut WorkDoc {
+        &mut self.docs.get_mut(&id).expect("the phone holds this document").doc
+    }
+
+    fn messages(&mut self) -> Vec<DocMessage> {
+        let mut out = Vec::new();
+        for (id, replica) in &mut self.docs {
+            if let Some(message) = replica.doc.generate_message(&mut replica.state) {
+                out.push(DocMessage { doc: *id, kind: replica.doc.kind, message });
+            }
+        }
+        out
+    }
+
+    fn apply(&mut self, response: &SyncResponse) {
+        for m in &response.docs {
+            let replica = self.docs.entry(m.doc).or_insert_with(|| Replica {
+                doc: WorkDoc::empty(m.doc, m.kind, self.facility.clone(), self.writer),
+                state: State::new(),
+            });
+            replica.doc.receive_message(&mut replica.state, &m.message).expect("the server's message applies");
+            replica.doc.check_identity().expect("the server sends documents of this facility");
+        }
+    }
+
+    /// What a reconnect keeps of the sync states (the stored form: the shared heads only).
+    fn reconnect(&mut self) {
+        for replica in self.docs.values_mut() {
+            replica.state = State::decode(&replica.state.encode()).unwrap();
+        }
+    }
+
+    fn person(&self, user: UserId, name: &str) -> Person {
+        Person { user, name: name.into(), device: self.device, at: Utc::now() }
+    }
+}
+
+fn actor(writer: Uuid) -> ActorId {
+    ActorId::from(writer.as_bytes().as_slice())
+}
+
+/// A document of `kind` with its header and `entries` map puts, each its own change.
+fn filled(kind: DocKind, facility: &LicenseNumber, writer: Uuid, entries: usize) -> WorkDoc {
+    let id = Uuid::now_v7();
+    let mut am = AutoCommit::new().with_actor(actor(writer));
+    am.put(ROOT, "doc_id", id.to_string()).unwrap();
+    am.put(ROOT, "kind", kind.as_str()).unwrap();
+    am.put(ROOT, "facility", facility.as_str()).unwrap();
+    am.put_object(ROOT, "entries", ObjType::Map).unwrap();
+    am.commit();
+    let map = am.get(ROOT, "entries").unwrap().unwrap().1;
+    for i in 0..entries {
+        am.put(&map, format!("e{i:05}"), i as i64).unwrap();
+        am.commit();
+    }
+    WorkDoc::load(id, kind, facility.clone(), writer, &am.save(), &[]).unwrap()
+}
+
+/// Adds `n` more entries (each its own change) to a phone's replica, written by `writer`.
+fn add_entries(doc: &mut WorkDoc, writer: Uuid, prefix: &str, n: usize) {
+    let mut am = AutoCommit::load(&doc.save()).unwrap().with_actor(actor(writer));
+    let map = am.get(ROOT, "entries").unwrap().unwrap().1;
+    for i in 0..n {
+        am.put(&map, format!("{prefix}{i:05}"), i as i64).unwrap();
+        am.commit();
+    }
+    *doc = WorkDoc::load(doc.id, doc.kind, doc.facility.clone(), writer, &am.save(), &[]).unwrap();
+}
+
+fn entry_count(doc: &mut WorkDoc) -> usize {
+    let am = AutoCommit::load(&doc.save()).unwrap();
+    match am.get(ROOT, "entries").unwrap() {
+        Some((_, map)) => am.length(&map),
+        None => 0,
+    }
+}
+
+#[tokio::test]
+async fn a_managers_count_session_reaches_floor_staff_and_their_entries_come_back() {
+    let w = World::new().await;
+    let mut mia = w.enrol(LIC_A, "Mia's phone", w.mia).await;
+    let mut finn = w.enrol(LIC_A, "Finn's phone", w.finn).await;
+
+    let session = filled(DocKind::CountSession, &mia.facility, mia.writer, 5);
+    let id = session.id;
+    mia.add(session);
+    let up = w.sync(&mut mia).await;
+    assert!(up.refusals.is_empty(), "{:?}", up.refusals);
+    assert_eq!(w.db().docs(&lic(LIC_A)).unwrap(), vec![(id, DocKind::CountSession)]);
+    let mut stored = w.stored(LIC_A, id).expect("stored");
+    assert_eq!(stored.heads_text(), mia.doc(id).heads_text());
+
+    let down = w.sync(&mut finn).await;
+    assert!(down.refusals.is_empty(), "{:?}", down.refusals);
+    println!("new document to a second phone: {} busy round trips, {} requests", down.busy_rounds, down.requests);
+    assert_eq!(finn.doc(id).heads_text(), mia.doc(id).heads_text());
+    assert_eq!(entry_count(finn.doc(id)), 5);
+
+    // Both count at once, then both sync: the entries add up on every replica.
+    let finn_writer = finn.writer;
+    let mia_writer = mia.writer;
+    add_entries(finn.doc(id), finn_writer, "finn", 3);
+    add_entries(mia.doc(id), mia_writer, "mia", 2);
+    w.sync(&mut finn).await;
+    let pulled = w.sync(&mut mia).await;
+    println!("update to a phone that had the document: {} busy round trips", pulled.busy_rounds);
+    w.sync(&mut finn).await;
+    assert_eq!(entry_count(mia.doc(id)), 10);
+    assert_eq!(finn.doc(id).heads_text(), mia.doc(id).heads_text());
+    assert_eq!(w.stored(LIC_A, id).unwrap().heads_text(), mia.doc(id).heads_text());
+    // Caught up: a later sync carries no document message at all.
+    let idle = w.sync(&mut finn).await;
+    assert_eq!((idle.requests, idle.busy_rounds), (1, 0));
+
+    // A phone with nothing of its own to say gets another phone's entries in its first answer.
+    add_entries(finn.doc(id), finn_writer, "more", 1);
+    w.sync(&mut finn).await;
+    let pulled = w.sync(&mut mia).await;
+    println!("pure pull of an update: {} busy round trips, {} requests", pulled.busy_rounds, pulled.requests);
+    assert_eq!(mia.doc(id).heads_text(), finn.doc(id).heads_text());
+    assert!(pulled.busy_rounds <= 2, "{pulled:?}");
+}
+
+#[tokio::test]
+async fn a_count_review_never_reaches_floor_staff_or_drivers() {
+    let w = World::new().await;
+    let mut mia = w.enrol(LIC_A, "Mia's phone", w.mia).await;
+    let mut finn = w.enrol(LIC_A, "Finn's phone", w.finn).await;
+    let mut dan = w.enrol(LIC_A, "Dan's phone", w.dan).await;
+    let mut max = w.enrol(LIC_A, "Max's phone", w.max).await;
+
+    let review = filled(DocKind::CountReview, &mia.facility, mia.writer, 3);
+    let review_id = review.id;
+    mia.add(review);
+    let session = filled(DocKind::CountSession, &mia.facility, mia.writer, 3);
+    let session_id = session.id;
+    mia.add(session);
+    assert!(w.sync(&mut mia).await.refusals.is_empty());
+
+    let to_finn = w.sync(&mut finn).await;
+    assert!(!to_finn.received_ids.contains(&review_id), "a count review went to floor staff");
+    assert!(to_finn.received_ids.contains(&session_id));
+    assert!(!finn.docs.contains_key(&review_id));
+    let to_dan = w.sync(&mut dan).await;
+    assert!(to_dan.received_ids.is_empty(), "drivers see no work documents");
+
+    // Knowing the id does not help: asking for it is refused and sends nothing.
+    finn.add(WorkDoc::empty(review_id, DocKind::CountReview, finn.facility.clone(), finn.writer));
+    let asked = w.sync(&mut finn).await;
+    assert!(!asked.received_ids.contains(&review_id));
+    let reason = &asked.refusals.iter().find(|r| r.doc == review_id).expect("refused").reason;
+    assert!(reason.contains("may not see count reviews"), "{reason}");
+    // Nor does claiming it is a count session.
+    let hello = finn.docs.remove(&review_id).unwrap();
+    let mut fake = WorkDoc::empty(review_id, DocKind::CountSession, finn.facility.clone(), finn.writer);
+    let mut state = State::new();
+    let message = fake.generate_message(&mut state).unwrap();
+    let response = w.post(&finn, vec![DocMessage { doc: review_id, kind: DocKind::CountSession, message }]).await;
+    assert!(response.docs.iter().all(|m| m.doc != review_id));
+    assert!(
+        response.doc_refusals[0].reason.contains("is a count review, not a count session"),
+        "{:?}",
+        response.doc_refusals
+    );
+    drop(hello);
+
+    let to_max = w.sync(&mut max).await;
+    assert!(to_max.received_ids.contains(&review_id));
+    assert_eq!(max.doc(review_id).heads_text(), mia.doc(review_id).heads_text());
+}
+
+#[tokio::test]
+async fn only_managers_start_count_sessions_and_only_signed_in_people_sync_documents() {
+    let w = World::new().await;
+    let mut finn = w.enrol(LIC_A, "Finn's phone", w.finn).await;
+    let session = filled(DocKind::CountSession, &finn.facility, finn.writer, 3);
+    let id = session.id;
+    finn.add(session);
+    let hello = finn.messages();
+    let first = w.post(&finn, hello).await;
+    assert_eq!(first.doc_refusals.len(), 1);
+    assert!(first.doc_refusals[0].reason.contains("Finn is floor staff and may not start a count session"));
+    assert!(first.docs.is_empty());
+    // Even pushed with its content straight away.
+    finn.reconnect();
+    // A message that carries the whole document: answer a fake "I have nothing" from a server.
+    let mut state = State::new();
+    let mut server = WorkDoc::empty(id, DocKind::CountSession, finn.facility.clone(), Uuid::now_v7());
+    let hello = server.generate_message(&mut State::new()).unwrap();
+    finn.doc(id).receive_message(&mut state, &hello).unwrap();
+    let with_changes = finn.doc(id).generate_message(&mut state).unwrap();
+    let second = w.post(&finn, vec![DocMessage { doc: id, kind: DocKind::CountSession, message: with_changes }]).await;
+    assert_eq!(second.doc_refusals.len(), 1);
+    assert_eq!(w.count("SELECT COUNT(*) FROM docs"), 0);
+    assert_eq!(w.count("SELECT COUNT(*) FROM doc_sync"), 0);
+
+    // Floor staff may start an adjustment request.
+    let request = new_adjustment(vec![]);
+    let adj =
+        adjustment::create(Uuid::now_v7(), finn.facility.clone(), finn.writer, &request, &finn.person(w.finn, "Finn"));
+    let adj_id = adj.id;
+    finn.docs.clear();
+    finn.add(adj);
+    assert!(w.sync(&mut finn).await.refusals.is_empty());
+    assert_eq!(w.db().docs(&lic(LIC_A)).unwrap(), vec![(adj_id, DocKind::Adjustment)]);
+
+    // Nobody signed in, or someone not (or no longer) of this facility: refused, nothing sent.
+    let mut nobody = w.enrol(LIC_A, "Shared handheld", w.finn).await;
+    for user in [None, Some(w.bo), Some(UserId::new())] {
+        nobody.user = user;
+        nobody.docs.clear();
+        nobody.add(filled(DocKind::Adjustment, &nobody.facility, nobody.writer, 1));
+        let messages = nobody.messages();
+        let response = w.post(&nobody, messages).await;
+        assert!(response.docs.is_empty(), "documents went to {user:?}");
+        assert_eq!(response.doc_refusals.len(), 1);
+        assert_eq!(response.doc_refusals[0].reason, "sign in on the device to sync work documents");
+    }
+    w.db().deactivate_user(w.finn).unwrap();
+    nobody.user = Some(w.finn);
+    nobody.reconnect();
+    let messages = nobody.messages();
+    let response = w.post(&nobody, messages).await;
+    assert!(response.docs.is_empty());
+    assert_eq!(response.doc_refusals.len(), 1);
+    // Events are not affected by who is signed in: the sync itself succeeded (status 200 above).
+    assert_eq!(w.count("SELECT COUNT(*) FROM docs"), 1);
+}
+
+#[tokio::test]
+async fn facilities_never_see_or_write_each_others_documents() {
+    let w = World::new().await;
+    let mut mia = w.enrol(LIC_A, "Mia's phone", w.mia).await;
+    let mut bo = w.enrol(LIC_B, "Bo's phone", w.bo).await;
+    let session = filled(DocKind::CountSession, &mia.facility, mia.writer, 4);
+    let id = session.id;
+    mia.add(session);
+    w.sync(&mut mia).await;
+    let heads = w.stored(LIC_A, id).unwrap().heads_text();
+
+    let b = w.sync(&mut bo).await;
+    assert!(b.received_ids.is_empty());
+    assert!(w.db().docs(&lic(LIC_B)).unwrap().is_empty());
+    assert!(w.db().doc(&lic(LIC_B), id).unwrap().is_none());
+
+    // Bo writes to A's document by its id: as a replica claiming facility B...
+    let mut forged = filled(DocKind::CountSession, &bo.facility, bo.writer, 2);
+    bo.add(WorkDoc::load(id, DocKind::CountSession, bo.facility.clone(), bo.writer, &forged.save(), &[]).unwrap());
+    let tried = w.sync(&mut bo).await;
+    assert!(tried.received_ids.is_empty());
+    assert!(!tried.refusals.is_empty());
+    assert!(
+        tried.refusals.iter().all(|r| r.reason.contains(&format!("there is no work document {id}"))),
+        "{:?}",
+        tried.refusals
+    );
+    // ...and with A's own header, copied from a leaked replica.
+    bo.docs.clear();
+    let mut leaked = mia.doc(id).clone();
+    add_entries(&mut leaked, bo.writer, "bo", 1);
+    bo.add(leaked);
+    let tried = w.sync(&mut bo).await;
+    assert!(tried.received_ids.is_empty());
+    assert!(tried.refusals.iter().all(|r| r.reason.contains("there is no work document")));
+    assert_eq!(w.stored(LIC_A, id).unwrap().heads_text(), heads, "A's document is unchanged");
+    assert_eq!(w.count("SELECT COUNT(*) FROM docs"), 1);
+}
+
+#[tokio::test]
+async fn a_truncated_message_is_refused_and_changes_nothing() {
+    let w = World::new().await;
+    let mut mia = w.enrol(LIC_A, "Mia's phone", w.mia).await;
+    let session = filled(DocKind::CountSession, &mia.facility, mia.writer, 3);
+    let id = session.id;
+    mia.add(session);
+    w.sync(&mut mia).await;
+    let before = w.stored(LIC_A, id).unwrap().heads_text();
+    let rows_before = w.count("SELECT COUNT(*) FROM doc_changes") + w.count("SELECT COUNT(*) FROM doc_sync");
+
+    let writer = mia.writer;
+    add_entries(mia.doc(id), writer, "late", 50);
+    mia.reconnect();
+    // First the phone's hello, then the changes the server asks for, cut in half.
+    let hello = mia.messages();
+    let answer = w.post(&mia, hello).await;
+    mia.apply(&answer);
+    let mut messages = mia.messages();
+    assert_eq!(messages.len(), 1);
+    let full = messages[0].message.len();
+    assert!(full > 100, "the message carries the changes ({full} bytes)");
+    messages[0].message.truncate(full / 2);
+    let response = w.post(&mia, messages).await;
+    assert_eq!(response.doc_refusals.len(), 1, "{:?}", response.doc_refusals);
+    assert!(response.doc_refusals[0].reason.contains("truncated or corrupted"), "{}", response.doc_refusals[0].reason);
+    assert_eq!(w.stored(LIC_A, id).unwrap().heads_text(), before);
+    assert_eq!(w.count("SELECT COUNT(*) FROM doc_changes") + w.count("SELECT COUNT(*) FROM doc_sync"), rows_before);
+
+    // Garbage, and a truncated message for a document the server does not have yet.
+    let garbage = vec![DocMessage { doc: id, kind: DocKind::CountSession, message: vec![0x42, 0xff, 0xff, 0xff] }];
+    assert_eq!(w.post(&mia, garbage).await.doc_refusals.len(), 1);
+    let mut fresh = filled(DocKind::CountSession, &mia.facility, mia.writer, 3);
+    let mut state = State::new();
+    let mut bytes = fresh.generate_message(&mut state).unwrap();
+    bytes.truncate(bytes.len() / 2);
+    let response = w.post(&mia, vec![DocMessage { doc: fresh.id, kind: DocKind::CountSession, message: bytes }]).await;
+    assert_eq!(response.doc_refusals.len(), 1);
+    assert_eq!(w.db().docs(&lic(LIC_A)).unwrap().len(), 1);
+    assert_eq!(w.stored(LIC_A, id).unwrap().heads_text(), before);
+
+    // A device whose message was refused starts that document afresh, and then it goes through.
+    mia.reconnect();
+    let retried = w.sync(&mut mia).await;
+    assert!(retried.refusals.is_empty(), "{:?}", retried.refusals);
+    assert_eq!(w.stored(LIC_A, id).unwrap().heads_text(), mia.doc(id).heads_text());
+    assert_eq!(entry_count(&mut w.stored(LIC_A, id).unwrap()), 53);
+}
+
+fn moved_event(phone: &Phone, user: UserId, seq: u64, prev_hash: &str) -> Event {
+    UnsealedEvent {
+        id: Uuid::now_v7(),
+        facility: phone.facility.clone(),
+        tag: PackageTag::parse(TAG).unwrap(),
+        user,
+        device: phone.device,
+        device_seq: seq,
+        hlc: Hlc { wall_ms: 1_760_000_000_000 + seq as i64, counter: 0 },
+        parent: None,
+        body: EventBody::Moved { to: LocationName::parse("Vault B").unwrap() },
+        prev_hash: prev_hash.to_string(),
+    }
+    .seal()
+}
+
+#[tokio::test]
+async fn documents_and_events_travel_together_and_fail_together() {
+    let w = World::new().await;
+    let mut mia = w.enrol(LIC_A, "Mia's phone", w.mia).await;
+    let session = filled(DocKind::CountSession, &mia.facility, mia.writer, 3);
+    mia.add(session);
+    let hello = mia.messages();
+    mia.reconnect();
+
+    // An altered event refuses the whole request: the document message is not taken either.
+    let mut tampered = moved_event(&mia, w.mia, 1, GENESIS_HASH);
+    tampered.body = EventBody::Moved { to: LocationName::parse("Back door").unwrap() };
+    let request = SyncRequest { cursor: 0, events: vec![tampered], user: Some(w.mia), docs: hello.clone() };
+    let resp = w
+        .http
+        .post(format!("{}/v1/sync", w.server().url()))
+        .bearer_auth(&mia.token)
+        .json(&request)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(w.count("SELECT COUNT(*) FROM doc_sync"), 0);
+
+    // A refused document message does not touch the events beside it.
+    let event = moved_event(&mia, w.mia, 1, GENESIS_HASH);
+    let request = SyncRequest { cursor: 0, events: vec![event.clone()], user: None, docs: hello };
+    let resp: SyncResponse = w
+        .http
+        .post(format!("{}/v1/sync", w.server().url()))
+        .bearer_auth(&mia.token)
+        .json(&request)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(resp.verdicts.len(), 1);
+    assert_eq!(resp.verdicts[0].outcome, Outcome::Accepted);
+    assert_eq!(resp.doc_refusals.len(), 1);
+    assert_eq!(w.db().facility_events(&lic(LIC_A)).unwrap(), vec![event]);
+
+    // Signed in, the same document goes up in the same round trips as the ledger.
+    let up = w.sync(&mut mia).await;
+    assert!(up.refusals.is_empty());
+    assert_eq!(w.db().docs(&lic(LIC_A)).unwrap().len(), 1);
+}
+
+fn new_adjustment(counted_by: Vec<UserId>) -> NewAdjustment {
+    NewAdjustment {
+        tag: PackageTag::parse(TAG).unwrap(),
+        delta: Quantity::parse("-1.5 g").unwrap(),
+        reason_code: "Scale Variance".into(),
+        note: "recount confirmed 1.50 g short".into(),
+        session: None,
+        counted_by,
+    }
+}
+
+#[tokio::test]
+async fn a_decision_by_someone_who_counted_is_withdrawn_and_everything_survives_a_restart() {
+    let mut w = World::new().await;
+    let mut finn = w.enrol(LIC_A, "Finn's phone", w.finn).await;
+    let mut mia = w.enrol(LIC_A, "Mia's phone", w.mia).await;
+    let mut max = w.enrol(LIC_A, "Max's phone", w.max).await;
+
+    // Finn asks; Mia counted the package.
+    let request = new_adjustment(vec![w.mia, w.finn]);
+    let doc =
+        adjustment::create(Uuid::now_v7(), finn.facility.clone(), finn.writer, &request, &finn.person(w.finn, "Finn"));
+    let id = doc.id;
+    finn.add(doc);
+    assert!(w.sync(&mut finn).await.refusals.is_empty());
+
+    // Mia approves anyway: the server withdraws it and says why.
+    w.sync(&mut mia).await;
+    let by = mia.person(w.mia, "Mia");
+    adjustment::decide(mia.doc(id), &Decision { approved: true, by, note: "fine by me".into() }).unwrap();
+    let decided = w.sync(&mut mia).await;
+    assert_eq!(decided.refusals.len(), 1, "{:?}", decided.refusals);
+    assert_eq!(decided.refusals[0].doc, id);
+    assert!(decided.refusals[0].reason.contains("you counted this package"), "{}", decided.refusals[0].reason);
+    let on_mia = adjustment::read(mia.doc(id)).unwrap();
+    assert_eq!(on_mia.status(), AdjustmentStatus::Pending, "the withdrawal reached Mia's phone");
+    assert_eq!(on_mia.refusals.len(), 1);
+    assert_eq!(on_mia.refusals[0].decision.by.name, "Mia");
+    let on_server = adjustment::read(&w.stored(LIC_A, id).unwrap()).unwrap();
+    assert_eq!((on_server.status(), on_server.refusals.len()), (AdjustmentStatus::Pending, 1));
+
+    // Max did not count: his rejection stands.
+    w.sync(&mut max).await;
+    assert_eq!(adjustment::read(max.doc(id)).unwrap().refusals.len(), 1);
+    let by = max.person(w.max, "Max");
+    adjustment::decide(max.doc(id), &Decision { approved: false, by, note: "count it again".into() }).unwrap();
+    let decided = w.sync(&mut max).await;
+    assert!(decided.refusals.is_empty(), "{:?}", decided.refusals);
+    assert_eq!(adjustment::read(max.doc(id)).unwrap().status(), AdjustmentStatus::Rejected);
+    w.sync(&mut finn).await;
+    let on_finn = adjustment::read(finn.doc(id)).unwrap();
+    assert_eq!((on_finn.status(), on_finn.refusals.len()), (AdjustmentStatus::Rejected, 1));
+
+    // A count session edited many times (compacted on the way), then a restart.
+    let session = filled(DocKind::CountSession, &mia.facility, mia.writer, 2);
+    let session_id = session.id;
+    mia.add(session);
+    w.sync(&mut mia).await;
+    let writer = mia.writer;
+    for round in 0..40 {
+        add_entries(mia.doc(session_id), writer, &format!("r{round:02}-"), 1);
+        w.sync(&mut mia).await;
+    }
+    assert!(w.count("SELECT MAX(change_rows) FROM docs") <= 32);
+    assert!(w.count("SELECT COUNT(*) FROM doc_changes") <= 32);
+    let session_heads = mia.doc(session_id).heads_text();
+    let adjustment_heads = finn.doc(id).heads_text();
+    assert_eq!(w.stored(LIC_A, session_id).unwrap().heads_text(), session_heads);
+
+    w.restart().await;
+    let mut docs = w.db().docs(&lic(LIC_A)).unwrap();
+    docs.sort();
+    let mut expected = vec![(id, DocKind::Adjustment), (session_id, DocKind::CountSession)];
+    expected.sort();
+    assert_eq!(docs, expected);
+    let after = adjustment::read(&w.stored(LIC_A, id).unwrap()).unwrap();
+    assert_eq!((after.status(), after.refusals.len()), (AdjustmentStatus::Rejected, 1));
+    assert_eq!(w.stored(LIC_A, session_id).unwrap().heads_text(), session_heads);
+    assert_eq!(entry_count(&mut w.stored(LIC_A, session_id).unwrap()), 42);
+
+    // The phones reconnect: nothing to exchange beyond one hello and its answer per document.
+    mia.reconnect();
+    let again = w.sync(&mut mia).await;
+    assert!(again.refusals.is_empty());
+    assert_eq!(mia.doc(session_id).heads_text(), session_heads);
+    // A phone enrolled after the restart receives both, as stored.
+    let mut fresh = w.enrol(LIC_A, "New handheld", w.max).await;
+    w.sync(&mut fresh).await;
+    assert_eq!(fresh.doc(id).heads_text(), adjustment_heads);
+    assert_eq!(fresh.doc(session_id).heads_text(), session_heads);
+    // And the server keeps writing after a restart (a new actor id, same rules).
+    let by = fresh.person(w.mia, "Mia");
+    let again = adjustment::read(fresh.doc(id)).unwrap();
+    assert_eq!(again.status(), AdjustmentStatus::Rejected);
+    adjustment::decide(fresh.doc(id), &Decision { approved: true, by, note: "mine after all".into() }).unwrap();
+    let refused = w.sync(&mut fresh).await;
+    assert_eq!(refused.refusals.len(), 1);
+    let last = adjustment::read(&w.stored(LIC_A, id).unwrap()).unwrap();
+    assert_eq!(last.refusals.len(), 2);
+    assert_eq!(last.status(), AdjustmentStatus::Rejected, "the refused approval is undone and the earlier rejection stands");
+}
+
+struct BigPush {
+    up: Exchange,
+    up_time: Duration,
+    down: Exchange,
+    down_time: Duration,
+    /// One more entry on the phone, synced, after the push (the server's copy is warm).
+    edit_time: Duration,
+}
+
+/// Pushes a new `entries`-change count session from a manager's phone, pulls it to a second
+/// phone, then syncs single-entry edits.
+async fn push_big_session(entries: usize) -> BigPush {
+    let w = World::new().await;
+    let mut mia = w.enrol(LIC_A, "Mia's phone", w.mia).await;
+    let mut finn = w.enrol(LIC_A, "Finn's phone", w.finn).await;
+    let session = filled(DocKind::CountSession, &mia.facility, mia.writer, entries);
+    let id = session.id;
+    mia.add(session);
+    let started = Instant::now();
+    let up = w.sync(&mut mia).await;
+    let up_time = started.elapsed();
+    assert!(up.refusals.is_empty());
+    let mut stored = w.stored(LIC_A, id).unwrap();
+    assert_eq!(stored.heads_text(), mia.doc(id).heads_text());
+    assert_eq!(stored.change_count(), entries + 1);
+    let started = Instant::now();
+    let down = w.sync(&mut finn).await;
+    let down_time = started.elapsed();
+    assert_eq!(finn.doc(id).heads_text(), mia.doc(id).heads_text());
+    let writer = mia.writer;
+    let mut edit_time = Duration::ZERO;
+    for round in 0..5 {
+        add_entries(mia.doc(id), writer, &format!("edit{round}-"), 1);
+        let started = Instant::now();
+        w.sync(&mut mia).await;
+        edit_time = edit_time.max(started.elapsed());
+    }
+    assert_eq!(w.stored(LIC_A, id).unwrap().heads_text(), mia.doc(id).heads_text());
+    BigPush { up, up_time, down, down_time, edit_time }
+}
+
+fn report(entries: usize, p: &BigPush) {
+    println!(
+        "{entries} changes up: {} round trips with messages, {} requests, {:?}; down to a second phone: {} / {}, {:?}; \
+         slowest single-entry edit sync: {:?}",
+        p.up.busy_rounds, p.up.requests, p.up_time, p.down.busy_rounds, p.down.requests, p.down_time, p.edit_time
+    );
+}
+
+#[tokio::test]
+async fn a_2000_change_count_session_goes_up_in_at_most_three_round_trips() {
+    let pushed = push_big_session(2_000).await;
+    report(2_000, &pushed);
+    assert!(pushed.up.busy_rounds <= 3, "{:?}", pushed.up);
+    assert!(pushed.up.requests <= 3, "{:?}", pushed.up);
+    assert!(pushed.down.busy_rounds <= 3, "{:?}", pushed.down);
+}
+
+/// `cargo test --release -p custody-server --test docs ten_thousand -- --nocapture --include-ignored`
+#[tokio::test]
+#[ignore = "timing; run in release"]
+async fn ten_thousand_change_session_timing() {
+    let pushed = push_big_session(10_000).await;
+    report(10_000, &pushed);
+    assert!(pushed.up.requests <= 3, "{:?}", pushed.up);
+    assert!(pushed.up_time < Duration::from_secs(2), "{:?}", pushed.up_time);
+}

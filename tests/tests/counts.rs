@@ -1,0 +1,198 @@
+//! End-to-end: a blind cycle count of one vault by three phones offline, a recount by another
+//! person, a quarantine and investigation, and an adjustment approved by a manager on a fourth
+//! phone while the counters are offline. Every replica converges.
+
+use custody_core::approvals::ApprovalError;
+use custody_core::counts::{CloseOutcome, CountError};
+use custody_core::work::adjustment::{AdjustmentError, AdjustmentStatus};
+use custody_core::work::count::{CountScope, DiscrepancyStatus, Outcome, SessionStatus};
+use custody_core::work::DocKind;
+use custody_core::*;
+use custody_e2e::*;
+use rust_decimal::Decimal;
+
+fn units(n: i64) -> Quantity {
+    Quantity::new(Decimal::from(n), Unit::Each).unwrap()
+}
+
+fn g(hundredths: i64) -> Quantity {
+    grams(hundredths)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_phones_count_a_vault_offline_and_a_remote_manager_approves_the_fix() {
+    let fleet = Fleet::start("C11-0000001-LIC").await;
+    let office = fleet.phone("office").await; // Sam, the manager who runs the count
+    let (p1, p2, p3) = (fleet.phone("maria").await, fleet.phone("omar").await, fleet.phone("lee").await);
+    let approver = fleet.phone("ana-on-the-road").await; // Ana, a manager off site
+    office.sign_in(MANAGER);
+    p1.sign_in(FLOOR);
+    p2.sign_in(FLOOR_2);
+    p3.sign_in(FLOOR_3);
+    approver.sign_in(MANAGER_2);
+
+    // The vault as the ledger knows it.
+    let (v, w, x, m, q, out) = (tag(1), tag(2), tag(3), tag(4), tag(5), tag(6));
+    office.receive(&v, 1_000, "Vault A / Shelf 1"); // 10.00 g; really 9.50 g on the shelf
+    office.receive(&w, 2_000, "Vault A / Shelf 2"); // on the overlap of two counters' shelves
+    office.receive_units(&x, 10, "Vault A / Shelf 3"); // 10 carts, counted by two people
+    office.receive(&m, 2_000, "Vault A / Shelf 3"); // adjusted during the count
+    office.receive(&q, 500, "Vault A / Shelf 1");
+    office.store.record(&q, EventBody::Quarantined { reason: "label damaged".into() }).unwrap();
+    office.receive(&out, 700, "Vault B / Shelf 9");
+    let shelves = ["Vault A / Shelf 1", "Vault A / Shelf 2", "Vault A / Shelf 3"];
+    let scope = CountScope { locations: shelves.iter().map(|s| location(s)).collect(), categories: vec![] };
+
+    // Only a manager opens a count.
+    assert!(matches!(p1.store.open_count("nope", scope.clone()), Err(CountError::NotAllowed { .. })));
+    let session = office.store.open_count("Vault A cycle count", scope).unwrap();
+    office.sync().await.unwrap();
+    for p in [&p1, &p2, &p3] {
+        p.sync().await.unwrap();
+        p.store.join_count(session).unwrap();
+    }
+
+    // Blind: counters hold the session but not the expected quantities.
+    let view = p1.store.count_session(session).unwrap();
+    assert_eq!(view.in_scope.len(), 4, "quarantined and out-of-scope packages are not in the count");
+    assert!(p1.store.docs(Some(DocKind::CountReview)).unwrap().is_empty());
+    assert!(matches!(p1.store.count_variances(session), Err(CountError::NotAllowed { .. })));
+    assert_eq!(office.store.docs(Some(DocKind::CountReview)).unwrap().len(), 1);
+
+    // Offline counting, overlapping shelves.
+    let at = |s: usize| location(shelves[s]);
+    p1.store.count_scan(session, v.as_str(), &at(0), g(950)).unwrap();
+    p1.store.count_scan(session, w.as_str(), &at(1), g(2_000)).unwrap();
+    p2.store.count_scan(session, &format!("{}\r\n", w.as_str().to_lowercase()), &at(1), g(2_000)).unwrap(); // double count
+    p2.store.count_scan(session, x.as_str(), &at(2), units(6)).unwrap();
+    p3.store.count_scan(session, x.as_str(), &at(2), units(4)).unwrap(); // the rest of the same package
+    p3.store.count_scan(session, m.as_str(), &at(2), g(1_000)).unwrap();
+    let fixed = p3.store.count_correct(session, m.as_str(), &at(2), g(1_900)).unwrap(); // a typo, corrected
+    assert_eq!(fixed.your_count, g(1_900));
+
+    // What the counters get wrong is refused with the reason, and changes nothing.
+    let before = p1.store.count_session(session).unwrap().entries;
+    let refusals = [
+        p1.store.count_scan(session, out.as_str(), &at(0), g(700)).unwrap_err(),
+        p1.store.count_scan(session, q.as_str(), &at(0), g(500)).unwrap_err(),
+        p1.store.count_scan(session, tag(777).as_str(), &at(0), g(100)).unwrap_err(),
+        p1.store.count_scan(session, "1A4FF01-garbage", &at(0), g(100)).unwrap_err(),
+        p1.store.count_scan(session, v.as_str(), &at(0), Quantity::change(Decimal::new(-1, 0), Unit::G).unwrap()).unwrap_err(),
+        p1.store.count_scan(session, x.as_str(), &at(2), g(100)).unwrap_err(),
+        p1.store.count_scan(uuid::Uuid::now_v7(), v.as_str(), &at(0), g(100)).unwrap_err(),
+    ];
+    let messages: Vec<String> = refusals.iter().map(|e| e.to_string()).collect();
+    assert!(messages[0].contains("not in this count's scope (it should be at Vault B / Shelf 9)"), "{}", messages[0]);
+    assert!(messages[1].contains("quarantined"), "{}", messages[1]);
+    assert!(messages[2].contains("not in this facility's inventory"), "{}", messages[2]);
+    assert!(matches!(refusals[3], CountError::BadTag(_)), "{}", messages[3]);
+    assert!(matches!(refusals[4], CountError::Negative), "{}", messages[4]);
+    assert!(messages[5].contains("counted, not weighed"), "{}", messages[5]);
+    assert!(matches!(refusals[6], CountError::UnknownSession(_)));
+    assert_eq!(p1.store.count_session(session).unwrap().entries, before);
+
+    // Meanwhile the office corrects M in the ledger: a movement during the count, not a variance.
+    office.sync().await.unwrap();
+    office.adjust(&m, -100, "moisture loss reweigh");
+
+    // Everyone syncs, in an order unlike the one they counted in.
+    for p in [&p3, &p1, &office, &p2, &p1, &p3, &office] {
+        p.sync().await.unwrap();
+    }
+    let view = office.store.count_session(session).unwrap();
+    assert_eq!(view.entries.len(), 6, "every phone's entries arrived: {:?}", view.entries);
+
+    // Round 1: V (short) and W (counted twice) differ; X adds up across two phones; M follows
+    // the ledger.
+    let outcome = office.store.close_count(session).unwrap();
+    let CloseOutcome::RecountNeeded(lines) = outcome else { panic!("expected a recount, got {outcome:?}") };
+    let line = |t: &PackageTag| lines.iter().find(|l| &l.tag == t).unwrap().clone();
+    assert_eq!(line(&v).outcome, Outcome::Variance);
+    assert_eq!(line(&w).outcome, Outcome::Variance);
+    assert_eq!(line(&w).counted_minor, 40_000);
+    assert_eq!(line(&x).outcome, Outcome::Match);
+    assert_eq!(line(&x).counted_minor, 10);
+    assert_eq!((line(&m).snapshot_minor, line(&m).expected_minor, line(&m).outcome.clone()), (20_000, 19_000, Outcome::Match));
+    office.sync().await.unwrap();
+
+    // The recount must be done by someone else.
+    p1.sync().await.unwrap();
+    p2.sync().await.unwrap();
+    p3.sync().await.unwrap();
+    assert_eq!(p1.store.count_session(session).unwrap().summary.status, SessionStatus::Recount);
+    let err = p1.store.count_scan(session, v.as_str(), &at(0), g(950)).unwrap_err();
+    assert!(err.to_string().contains("a different person must recount it"), "{err}");
+    assert!(matches!(p2.store.count_scan(session, w.as_str(), &at(1), g(2_000)), Err(CountError::SameCounter { .. })));
+    assert!(matches!(p3.store.count_scan(session, x.as_str(), &at(2), units(10)), Err(CountError::NotForRecount { .. })));
+    assert!(matches!(office.store.close_count(session), Err(CountError::RecountMissing(ref t)) if t.len() == 2));
+    p3.store.count_scan(session, v.as_str(), &at(0), g(950)).unwrap(); // still short
+    p3.store.count_scan(session, w.as_str(), &at(1), g(2_000)).unwrap(); // right this time
+    p3.sync().await.unwrap();
+    office.sync().await.unwrap();
+
+    // Round 2: W resolves; V persists, is quarantined and becomes a discrepancy.
+    let CloseOutcome::Closed { discrepancies, .. } = office.store.close_count(session).unwrap() else { panic!() };
+    assert_eq!(discrepancies, vec![v.clone()]);
+    assert_eq!(office.store.package(&v).unwrap().unwrap().status, PackageStatus::Quarantined);
+    assert!(matches!(office.store.count_scan(session, w.as_str(), &at(1), g(1)), Err(CountError::Closed)));
+
+    // Investigation: the full history, newest first, with who and which device.
+    let inv = office.store.investigation(session, &v).unwrap();
+    assert_eq!(inv.discrepancy.expected_minor, 10_000);
+    assert_eq!((inv.discrepancy.counted_minor, inv.discrepancy.recounted_minor), (9_500, 9_500));
+    assert_eq!(inv.history[0].record.event.kind(), EventKind::Quarantined);
+    assert!(inv.history.iter().all(|h| h.recent));
+    assert_eq!(inv.history.last().unwrap().record.event.kind(), EventKind::Received);
+    assert_eq!(inv.history[0].who, MANAGER.0);
+    let mut counters: Vec<&str> = inv.entries.iter().map(|e| e.user_name.as_str()).collect();
+    counters.sort();
+    assert_eq!(counters, vec![FLOOR_3.0, FLOOR.0], "Lee recounted what Maria counted");
+    office.store.record_investigation(session, &v, "data entry error in yesterday's fulfilment", "re-weigh at pick").unwrap();
+
+    // Sam asks for the fix; the counters go offline; Ana approves from the road.
+    let request = office
+        .store
+        .request_adjustment(&v, Quantity::change(Decimal::new(-50, 2), Unit::G).unwrap(), "Entry Error", "0.50 g short on count and recount", Some(session))
+        .unwrap();
+    assert!(matches!(
+        office.store.request_adjustment(&v, g(1), "Felt like it", "x", None),
+        Err(ApprovalError::Rule(AdjustmentError::UnknownReason(_)))
+    ));
+    office.sync().await.unwrap();
+    assert!(matches!(office.store.approve_adjustment(request, "ok"), Err(ApprovalError::Rule(AdjustmentError::OwnRequest))));
+    p1.sync().await.unwrap();
+    let err = p1.store.approve_adjustment(request, "mine").unwrap_err();
+    assert!(matches!(err, ApprovalError::Rule(AdjustmentError::NotManager(Role::FloorStaff))), "{err}");
+
+    approver.sync().await.unwrap();
+    let pending = approver.store.pending_approvals().unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].cannot_decide, None);
+    assert_eq!(pending[0].request.request.counted_by.len(), 2);
+    let events = approver.store.approve_adjustment(request, "matches the fulfilment error").unwrap();
+    assert_eq!(events.iter().map(|e| e.kind()).collect::<Vec<_>>(), vec![EventKind::Adjusted, EventKind::Released]);
+    approver.sync().await.unwrap();
+    office.sync().await.unwrap();
+    assert_eq!(office.store.adjustment(request).unwrap().status(), AdjustmentStatus::Approved);
+    let fixed = office.store.package(&v).unwrap().unwrap();
+    assert_eq!((fixed.quantity, fixed.status), (g(950), PackageStatus::Active));
+    let d = office.store.count_discrepancies(session).unwrap();
+    assert_eq!(d[0].status, DiscrepancyStatus::Resolved);
+    assert_eq!(d[0].root_cause, "data entry error in yesterday's fulfilment");
+    assert_eq!(d[0].adjustment, Some(request));
+
+    // The counters come back online: every replica agrees on the session, the ledger and the
+    // inventory.
+    for p in [&p2, &p1, &p3, &approver, &office] {
+        p.sync().await.unwrap();
+    }
+    let server = custody_core::protocol::InventoryReport::from_inventory(&fleet.server_inventory());
+    for p in [&office, &p1, &p2, &p3, &approver] {
+        assert_eq!(p.report(), server, "{} differs from the server", p.name);
+        assert_eq!(p.store.count_session(session).unwrap(), office.store.count_session(session).unwrap(), "{}", p.name);
+        assert_eq!(p.store.adjustment(request).unwrap().status(), AdjustmentStatus::Approved, "{}", p.name);
+        assert_eq!(p.status().pending, 0);
+    }
+    assert!(server.conflicts.is_empty(), "{:?}", server.conflicts);
+    assert_eq!(approver.store.count_variances(session).unwrap().len(), 4 + 2);
+}
