@@ -206,12 +206,19 @@ fn main() {
     assert!(matches!(closed, custody_core::counts::CloseOutcome::Closed { .. }));
     drop(store);
     let mut loads = Vec::new();
-    for _ in 0..5 {
+    for run in 0..5 {
         let start = Instant::now();
         let store = Store::open(&path).unwrap();
+        let opened = start.elapsed();
+        let sessions = store.count_sessions().unwrap();
+        let listed = start.elapsed();
         let view = store.count_session(session).unwrap();
         loads.push(start.elapsed());
         assert_eq!(view.entries.len(), 10_000);
+        assert_eq!(sessions.len(), 1);
+        if run == 0 {
+            println!("  open {opened:?}, listed (document loaded) {listed:?}, full view {:?}", loads[0]);
+        }
     }
     loads.sort();
     println!("load a closed 10,000-entry session from the store: median {:?} (runs {:?})", loads[2], loads);

@@ -408,6 +408,9 @@ impl Store {
             }
             count::put_results(w.doc(info.review)?.ok_or(CountError::NoReview)?, &lines)?;
             count::close(w.doc(id)?.ok_or(CountError::UnknownSession(id))?, &person)?;
+            // Closed sessions are read, not written: one snapshot loads fastest.
+            w.compact(id);
+            w.compact(info.review);
             Ok::<_, CountError>(())
         })?;
         Ok(CloseOutcome::Closed { lines, discrepancies: opened })

@@ -15,8 +15,10 @@ use crate::ids::PackageTag;
 use crate::protocol::{DocMessage, DocRefusal};
 use crate::work::{DocKind, WorkDoc, decode_state, encode_state};
 
-/// Incremental change rows kept before a document is compacted into a new snapshot.
-const COMPACT_AFTER: i64 = 32;
+/// A document is compacted into a new snapshot once its incremental changes outweigh the
+/// snapshot (and at least this many bytes): loading stays within twice a snapshot load, and the
+/// cost of writing snapshots stays proportional to what was added, however large the session.
+const COMPACT_MIN_BYTES: i64 = 64 * 1024;
 
 /// A document as a list screen shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +37,7 @@ pub(crate) struct DocTx<'a> {
     cache: &'a std::sync::Mutex<HashMap<Uuid, WorkDoc>>,
     writer: Uuid,
     touched: HashMap<Uuid, (WorkDoc, bool)>,
+    compact: Vec<Uuid>,
 }
 
 impl DocTx<'_> {
@@ -59,6 +62,12 @@ impl DocTx<'_> {
         self.touched.insert(doc.id, (doc, true));
     }
 
+    /// Saves this document as a fresh snapshot on commit (a closed session is read, not written:
+    /// one snapshot loads fastest).
+    pub fn compact(&mut self, id: Uuid) {
+        self.compact.push(id);
+    }
+
     /// Records a ledger event as part of this unit of work.
     pub fn record(&mut self, tag: &PackageTag, body: EventBody) -> Result<Event> {
         record_in(&self.tx, tag, body)
@@ -66,8 +75,8 @@ impl DocTx<'_> {
 
     fn commit(mut self) -> Result<()> {
         let now = Utc::now().to_rfc3339();
-        for (doc, created) in self.touched.values_mut() {
-            save(&self.tx, doc, *created, true, &now)?;
+        for (id, (doc, created)) in self.touched.iter_mut() {
+            save(&self.tx, doc, *created || self.compact.contains(id), true, &now)?;
         }
         self.tx.commit()?;
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
@@ -86,7 +95,7 @@ impl Store {
         let mut conn = self.conn();
         let writer = Self::require_identity(&conn)?.device_id.0;
         let tx = conn.transaction().map_err(StoreError::from)?;
-        let mut dtx = DocTx { tx, cache: &self.docs, writer, touched: HashMap::new() };
+        let mut dtx = DocTx { tx, cache: &self.docs, writer, touched: HashMap::new(), compact: Vec::new() };
         let value = work(&mut dtx)?;
         dtx.commit()?;
         Ok(value)
@@ -242,35 +251,44 @@ fn load(conn: &rusqlite::Connection, id: Uuid, writer: Uuid) -> Result<Option<Wo
 }
 
 /// Persists what changed in a document since it was last saved; compacts now and then.
-fn save(tx: &Transaction<'_>, doc: &mut WorkDoc, created: bool, dirty: bool, now: &str) -> Result<()> {
+/// `snapshot_now`: write a full snapshot (a new document, or one being compacted).
+fn save(tx: &Transaction<'_>, doc: &mut WorkDoc, snapshot_now: bool, dirty: bool, now: &str) -> Result<()> {
     let id = doc.id.to_string();
     let heads = doc.heads_text();
-    if created {
+    if snapshot_now {
         let snapshot = doc.save();
+        tx.prepare_cached("DELETE FROM doc_changes WHERE doc_id = ?1")?.execute([&id])?;
         tx.prepare_cached(
-            "INSERT INTO docs (id, kind, facility, snapshot, change_rows, heads, dirty, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6, ?7, ?7)",
+            "INSERT INTO docs (id, kind, facility, snapshot, change_rows, change_bytes, heads, dirty, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, 0, 0, ?5, ?6, ?7, ?7)
+             ON CONFLICT (id) DO UPDATE SET snapshot = ?4, change_rows = 0, change_bytes = 0, heads = ?5, dirty = ?6,
+                refusal = NULL, updated_at = ?7",
         )?
         .execute(params![id, doc.kind.as_str(), doc.facility.as_str(), snapshot, heads, dirty, now])?;
         return Ok(());
     }
-    let rows: i64 = tx.prepare_cached("SELECT change_rows FROM docs WHERE id = ?1")?.query_row([&id], |r| r.get(0))?;
-    if rows >= COMPACT_AFTER {
+    let (rows, change_bytes, snapshot_bytes): (i64, i64, i64) = tx
+        .prepare_cached("SELECT change_rows, change_bytes, length(snapshot) FROM docs WHERE id = ?1")?
+        .query_row([&id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    let bytes = doc.save_incremental();
+    if change_bytes + bytes.len() as i64 > snapshot_bytes.max(COMPACT_MIN_BYTES) {
         let snapshot = doc.save();
         tx.prepare_cached("DELETE FROM doc_changes WHERE doc_id = ?1")?.execute([&id])?;
         tx.prepare_cached(
-            "UPDATE docs SET snapshot = ?2, change_rows = 0, heads = ?3, dirty = ?4, refusal = NULL, updated_at = ?5 WHERE id = ?1",
+            "UPDATE docs SET snapshot = ?2, change_rows = 0, change_bytes = 0, heads = ?3, dirty = ?4, refusal = NULL,
+             updated_at = ?5 WHERE id = ?1",
         )?
         .execute(params![id, snapshot, heads, dirty, now])?;
-    } else {
-        let bytes = doc.save_incremental();
-        if !bytes.is_empty() {
-            tx.prepare_cached("INSERT INTO doc_changes (doc_id, seq, bytes) VALUES (?1, ?2, ?3)")?
-                .execute(params![id, rows + 1, bytes])?;
-            tx.prepare_cached("UPDATE docs SET change_rows = ?2 WHERE id = ?1")?.execute(params![id, rows + 1])?;
-        }
-        tx.prepare_cached("UPDATE docs SET heads = ?2, dirty = ?3, refusal = NULL, updated_at = ?4 WHERE id = ?1")?
-            .execute(params![id, heads, dirty, now])?;
+        return Ok(());
     }
+    if !bytes.is_empty() {
+        tx.prepare_cached("INSERT INTO doc_changes (doc_id, seq, bytes) VALUES (?1, ?2, ?3)")?
+            .execute(params![id, rows + 1, bytes])?;
+    }
+    tx.prepare_cached(
+        "UPDATE docs SET change_rows = ?2, change_bytes = ?3, heads = ?4, dirty = ?5, refusal = NULL, updated_at = ?6
+         WHERE id = ?1",
+    )?
+    .execute(params![id, rows + i64::from(!bytes.is_empty()), change_bytes + bytes.len() as i64, heads, dirty, now])?;
     Ok(())
 }

@@ -88,6 +88,8 @@ const MIGRATIONS: &[&str] = &[
         facility    TEXT NOT NULL,
         snapshot    BLOB NOT NULL,
         change_rows INTEGER NOT NULL DEFAULT 0,
+        -- bytes in doc_changes, to decide when compacting pays
+        change_bytes INTEGER NOT NULL DEFAULT 0,
         heads       TEXT NOT NULL,
         -- 1 while this device may have something to tell the server about the document
         dirty       INTEGER NOT NULL DEFAULT 1,

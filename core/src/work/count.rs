@@ -336,14 +336,16 @@ pub fn scoped(doc: &WorkDoc, tag: &PackageTag) -> Result<Option<ScopedPackage>, 
 
 pub fn in_scope(doc: &WorkDoc) -> Result<BTreeMap<PackageTag, ScopedPackage>, DocError> {
     let scope = need_obj(doc, IN_SCOPE)?;
-    let mut out = BTreeMap::new();
-    for key in doc.am.keys(&scope) {
-        let tag = PackageTag::parse(&key).map_err(err)?;
-        if let Some(pkg) = scalar_json(doc, &scope, &key)? {
-            out.insert(tag, pkg);
-        }
-    }
-    Ok(out)
+    // One pass over the map (a lookup per key costs far more on a large session).
+    doc.am
+        .map_range(&scope, ..)
+        .map(|item| {
+            let tag = PackageTag::parse(&item.key).map_err(err)?;
+            let value = automerge::Value::from(item.value);
+            let text = value.as_scalar().and_then(|s| s.as_str()).ok_or_else(|| err("scope entry is not text"))?;
+            Ok((tag, serde_json::from_str(text).map_err(err)?))
+        })
+        .collect()
 }
 
 /// Who may not recount a package: those who counted it in the first round. `None` if the
@@ -382,25 +384,30 @@ pub fn person_total(doc: &WorkDoc, round: u8, user: UserId, tag: &PackageTag) ->
 pub fn entries(doc: &WorkDoc) -> Result<Vec<CountEntry>, DocError> {
     let mut out = Vec::new();
     for (device, map) in device_maps(doc)? {
+        // Two passes over sorted ranges, counters then details, joined by key.
+        let mut counts: BTreeMap<String, i64> = BTreeMap::new();
         for item in doc.am.map_range(&map, "c:".to_string().."c;".to_string()) {
-            let mut parts = item.key.splitn(4, ':').skip(1);
-            let (Some(round), Some(tag), Some(user)) = (parts.next(), parts.next(), parts.next()) else {
-                return Err(err(format!("count key {:?}", item.key)));
-            };
-            let round: u8 = round.parse().map_err(err)?;
-            let tag = PackageTag::parse(tag).map_err(err)?;
-            let user = UserId::parse(user).map_err(err)?;
             let minor = automerge::Value::from(item.value).as_scalar().and_then(|s| s.as_i64()).unwrap_or(0);
-            let meta: EntryMeta = scalar_json(doc, &map, &meta_key(round, &tag, user))?
-                .ok_or(DocError::Missing { doc: doc.id, field: "count entry details" })?;
+            counts.insert(item.key[2..].to_string(), minor);
+        }
+        for item in doc.am.map_range(&map, "m:".to_string().."m;".to_string()) {
+            let key = &item.key[2..];
+            let Some(minor) = counts.get(key) else { continue };
+            let mut parts = key.splitn(3, ':');
+            let (Some(round), Some(tag), Some(user)) = (parts.next(), parts.next(), parts.next()) else {
+                return Err(err(format!("count key {key:?}")));
+            };
+            let value = automerge::Value::from(item.value);
+            let text = value.as_scalar().and_then(|s| s.as_str()).ok_or_else(|| err("entry details are not text"))?;
+            let meta: EntryMeta = serde_json::from_str(text).map_err(err)?;
             out.push(CountEntry {
-                round,
-                tag,
-                user,
+                round: round.parse().map_err(err)?,
+                tag: PackageTag::parse(tag).map_err(err)?,
+                user: UserId::parse(user).map_err(err)?,
                 user_name: meta.user_name,
                 device,
                 location: meta.location,
-                minor,
+                minor: *minor,
                 unit: meta.unit,
             });
         }

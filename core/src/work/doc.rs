@@ -76,8 +76,11 @@ impl WorkDoc {
         } else {
             AutoCommit::load(snapshot).map_err(|e| DocError::corrupt("saved document", e))?
         };
-        for change in changes {
-            am.load_incremental(change).map_err(|e| DocError::corrupt("saved document change", e))?;
+        // Saved increments are change chunks, which concatenate; one load applies them all at
+        // once (one call per chunk costs seconds on a large session).
+        if !changes.is_empty() {
+            let all: Vec<u8> = changes.concat();
+            am.load_incremental(&all).map_err(|e| DocError::corrupt("saved document change", e))?;
         }
         am.set_actor(actor(&writer));
         let saved = am.get_heads();
