@@ -501,6 +501,20 @@ fn prime(state: &mut sync::State) {
     state.their_capabilities = Some(vec![Capability::MessageV2]);
 }
 
+/// A stored document of `facility` read inside the sync transaction, for the ledger's checks.
+pub(crate) fn load_for_check(
+    conn: &Connection,
+    db: &Db,
+    facility: &LicenseNumber,
+    id: Uuid,
+) -> Result<Option<WorkDoc>, DbError> {
+    let Some(row) = doc_row(conn, id)? else { return Ok(None) };
+    if row.facility != facility.as_str() {
+        return Ok(None);
+    }
+    Ok(load_stored(conn, db.writer(), id, row.kind, facility)?.ok())
+}
+
 impl Db {
     /// A work document of `facility`, as stored; `None` if there is none with that id there.
     pub fn doc(&self, facility: &LicenseNumber, id: Uuid) -> Result<Option<WorkDoc>, DbError> {

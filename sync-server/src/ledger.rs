@@ -7,7 +7,8 @@ use std::collections::HashMap;
 
 use chrono::Utc;
 use custody_core::chain::{self, ChainBreak};
-use custody_core::event::{Event, GENESIS_HASH};
+use custody_core::event::{Event, EventBody, GENESIS_HASH};
+use custody_core::work::{DocKind, adjustment};
 use custody_core::fold::Inventory;
 use custody_core::ids::{LicenseNumber, UserId};
 use custody_core::protocol::{MAX_EVENTS_PER_SYNC, Outcome, RosterEntry, SyncRequest, SyncResponse, Verdict};
@@ -47,6 +48,29 @@ pub fn check_request(request: &SyncRequest) -> Result<(), DbError> {
         }
     }
     Ok(())
+}
+
+/// An adjustment or release that carries out an adjustment request is checked against the
+/// request on the server: only a manager who neither asked for it nor counted the package, and
+/// only the change that was asked for. `Some(reason)` refuses the event.
+fn request_check(
+    tx: &Transaction<'_>,
+    db: &Db,
+    device: &AuthedDevice,
+    event: &Event,
+    role: custody_core::roles::Role,
+) -> Result<Option<String>, DbError> {
+    let request = match &event.body {
+        EventBody::Adjusted { request: Some(id), .. } | EventBody::Released { request: Some(id), .. } => *id,
+        _ => return Ok(None),
+    };
+    let missing = || Some(format!("the adjustment request {request} it carries out is not on the server; sync the request first"));
+    let Some(doc) = crate::docs::load_for_check(tx, db, &device.facility, request)? else { return Ok(missing()) };
+    if doc.kind != DocKind::Adjustment {
+        return Ok(missing());
+    }
+    let Ok(adjustment) = adjustment::read(&doc) else { return Ok(missing()) };
+    Ok(adjustment.check_execution(event, role).err().map(|why| format!("this {} was refused: {why}", event.kind())))
 }
 
 /// The last event of a device's hash chain: (device_seq, hash), or (0, genesis).
@@ -170,7 +194,10 @@ impl Db {
                 Some(format!("{} was deactivated and may no longer record events at {}", user.name, device.facility))
             } else if let Some(user) = user {
                 if user.role.may_record(event.kind()) {
-                    chain.clone().err()
+                    match request_check(&tx, self, device, event, user.role)? {
+                        Some(reason) => Some(reason),
+                        None => chain.clone().err(),
+                    }
                 } else {
                     Some(format!(
                         "{} may not record {} ({} is {}); ask a manager",

@@ -195,4 +195,44 @@ async fn three_phones_count_a_vault_offline_and_a_remote_manager_approves_the_fi
     }
     assert!(server.conflicts.is_empty(), "{:?}", server.conflicts);
     assert_eq!(approver.store.count_variances(session).unwrap().len(), 4 + 2);
+
+    // A tampered phone cannot slip its own approval into the ledger: Sam's device sends an
+    // adjustment carrying out Sam's own request, correctly chained. The server refuses it.
+    let office_id = office.store.identity().unwrap().unwrap().device_id;
+    let last = office.store.events().unwrap().into_iter().map(|r| r.event).filter(|e| e.device == office_id).max_by_key(|e| e.device_seq).unwrap();
+    let forged = custody_core::event::UnsealedEvent {
+        id: uuid::Uuid::now_v7(),
+        facility: fleet.facility.clone(),
+        tag: v.clone(),
+        user: office.store.current_user().unwrap().unwrap().id,
+        device: office_id,
+        device_seq: last.device_seq + 1,
+        hlc: custody_core::Hlc { wall_ms: last.hlc.wall_ms + 1, counter: 0 },
+        parent: None,
+        body: EventBody::Adjusted {
+            request: Some(request),
+            delta: Quantity::change(Decimal::new(-50, 2), Unit::G).unwrap(),
+            reason: "Entry Error".into(),
+            note: "again".into(),
+        },
+        prev_hash: last.hash.clone(),
+    }
+    .seal();
+    let response: custody_core::protocol::SyncResponse = reqwest::Client::new()
+        .post(format!("{}/v1/sync", fleet.url()))
+        .bearer_auth(office.token())
+        .json(&custody_core::protocol::SyncRequest { cursor: 0, events: vec![forged], user: None, docs: vec![] })
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    match &response.verdicts[0].outcome {
+        custody_core::protocol::Outcome::Rejected { reason } => {
+            assert!(reason.contains("you requested this adjustment"), "{reason}")
+        }
+        other => panic!("a self-approved adjustment was {other:?}"),
+    }
+    assert_eq!(fleet.server_inventory().packages[&v].quantity, g(950), "nothing changed");
 }

@@ -146,6 +146,24 @@ impl AdjustmentRequest {
     }
 }
 
+impl AdjustmentRequest {
+    /// Whether a ledger event that names this request (an adjustment, or the release of the
+    /// quarantine) may be accepted: it must be by a manager allowed to decide this request, on
+    /// the same package, and an adjustment must be exactly the requested change.
+    pub fn check_execution(&self, event: &crate::event::Event, role: Role) -> Result<(), String> {
+        if event.tag != self.request.tag {
+            return Err(format!("it names adjustment request {} for {}, not {}", self.id, self.request.tag, event.tag));
+        }
+        self.check_decider(event.user, role).map_err(|e| e.to_string())?;
+        if let crate::event::EventBody::Adjusted { delta, .. } = &event.body {
+            if !delta.same_as(&self.request.delta) || delta.is_negative() != self.request.delta.is_negative() {
+                return Err(format!("it adjusts by {delta}, but the approved request was for {}", self.request.delta));
+            }
+        }
+        Ok(())
+    }
+}
+
 const REQUEST: &str = "request";
 const REQUESTED_BY: &str = "requested_by";
 const DECISION: &str = "decision";
