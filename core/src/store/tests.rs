@@ -372,3 +372,44 @@ mod convergence {
         }
     }
 }
+
+#[test]
+fn a_count_can_be_scoped_by_product_category() {
+    use crate::counts::{CountError, ItemCategories};
+    use crate::work::count::CountScope;
+    let dir = tempfile::tempdir().unwrap();
+    let store = enrolled(&dir);
+    store.sign_in("B-2", "9876").unwrap();
+    receive(&store, &tag(1), 10); // "Live Resin 1g"
+    store
+        .record(
+            &tag(2),
+            EventBody::Received {
+                item: ItemName::parse("Pre-roll 0.5g").unwrap(),
+                batch: BatchNumber::parse("PR-1").unwrap(),
+                quantity: Quantity::new(Decimal::new(20, 0), Unit::Each).unwrap(),
+                location: LocationName::parse("Vault B").unwrap(),
+                expires_on: None,
+                manifest: None,
+            },
+        )
+        .unwrap();
+    assert!(matches!(store.open_count("x", CountScope::default()), Err(CountError::EmptyScope)));
+    let by_category = CountScope { locations: vec![], categories: vec!["concentrate".into()] };
+    assert!(matches!(store.open_count("x", by_category.clone()), Err(CountError::NothingInScope)));
+    store
+        .set_item_categories(&ItemCategories(
+            [("Live Resin 1g".to_string(), "Concentrate".to_string()), ("Pre-roll 0.5g".to_string(), "Pre-Roll".to_string())]
+                .into(),
+        ))
+        .unwrap();
+    let session = store.open_count("Concentrates", by_category).unwrap();
+    let view = store.count_session(session).unwrap();
+    assert_eq!(view.in_scope.keys().cloned().collect::<Vec<_>>(), vec![tag(1)]);
+    assert_eq!(store.count_sessions().unwrap()[0].name, "Concentrates");
+    // A floor worker may count but not open or see the expected quantities.
+    store.sign_in("B-1", "1234").unwrap();
+    assert!(matches!(store.count_variances(session), Err(CountError::NotAllowed { .. })));
+    let scanned = store.count_scan(session, "1a4ff0100000022000000001\n", &LocationName::parse("Intake").unwrap(), Quantity::parse("9.995 g").unwrap()).unwrap();
+    assert_eq!(scanned.your_count.to_string(), "10.00 g");
+}
