@@ -76,7 +76,10 @@ impl DocTx<'_> {
     fn commit(mut self) -> Result<()> {
         let now = Utc::now().to_rfc3339();
         for (id, (doc, created)) in self.touched.iter_mut() {
-            save(&self.tx, doc, *created || self.compact.contains(id), true, &now)?;
+            // Never compact here unless asked: this is the scan path; a large session's snapshot
+            // costs tens of milliseconds to write. Syncs compact instead.
+            let mode = if *created || self.compact.contains(id) { Save::Snapshot } else { Save::Append };
+            save(&self.tx, doc, mode, true, &now)?;
         }
         self.tx.commit()?;
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
@@ -209,7 +212,7 @@ impl Store {
             // fails the whole apply: nothing changes and the next sync starts afresh.
             doc.receive_message(state, &m.message)?;
             doc.check_identity()?;
-            save(&tx, &mut doc, created, true, &now)?;
+            save(&tx, &mut doc, if created { Save::Snapshot } else { Save::CompactIfLarge }, true, &now)?;
             tx.execute(
                 "INSERT OR REPLACE INTO doc_sync (doc_id, state) VALUES (?1, ?2)",
                 params![m.doc.to_string(), encode_state(state)],
@@ -250,9 +253,20 @@ fn load(conn: &rusqlite::Connection, id: Uuid, writer: Uuid) -> Result<Option<Wo
     Ok(Some(WorkDoc::load(id, kind, facility, writer, &snapshot, &changes)?))
 }
 
-/// Persists what changed in a document since it was last saved; compacts now and then.
-/// `snapshot_now`: write a full snapshot (a new document, or one being compacted).
-fn save(tx: &Transaction<'_>, doc: &mut WorkDoc, snapshot_now: bool, dirty: bool, now: &str) -> Result<()> {
+/// How to persist a document's changes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Save {
+    /// A full snapshot (a new document, or one being archived).
+    Snapshot,
+    /// Append the changes (the scan path).
+    Append,
+    /// Append, or compact if the changes now outweigh the snapshot (the sync path).
+    CompactIfLarge,
+}
+
+/// Persists what changed in a document since it was last saved.
+fn save(tx: &Transaction<'_>, doc: &mut WorkDoc, mode: Save, dirty: bool, now: &str) -> Result<()> {
+    let snapshot_now = mode == Save::Snapshot;
     let id = doc.id.to_string();
     let heads = doc.heads_text();
     if snapshot_now {
@@ -271,7 +285,7 @@ fn save(tx: &Transaction<'_>, doc: &mut WorkDoc, snapshot_now: bool, dirty: bool
         .prepare_cached("SELECT change_rows, change_bytes, length(snapshot) FROM docs WHERE id = ?1")?
         .query_row([&id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
     let bytes = doc.save_incremental();
-    if change_bytes + bytes.len() as i64 > snapshot_bytes.max(COMPACT_MIN_BYTES) {
+    if mode == Save::CompactIfLarge && change_bytes + bytes.len() as i64 > snapshot_bytes.max(COMPACT_MIN_BYTES) {
         let snapshot = doc.save();
         tx.prepare_cached("DELETE FROM doc_changes WHERE doc_id = ?1")?.execute([&id])?;
         tx.prepare_cached(

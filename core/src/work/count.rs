@@ -234,6 +234,19 @@ fn scalar_json<T: serde::de::DeserializeOwned>(doc: &WorkDoc, parent: &ObjId, ke
     }
 }
 
+/// Every value of a map of JSON texts, with its key, in one pass (a lookup per key costs far
+/// more on a large session).
+fn json_values<T: serde::de::DeserializeOwned>(doc: &WorkDoc, map: &ObjId) -> Result<Vec<(String, T)>, DocError> {
+    doc.am
+        .map_range(map, ..)
+        .map(|item| {
+            let value = automerge::Value::from(item.value);
+            let text = value.as_scalar().and_then(|s| s.as_str()).ok_or_else(|| err(format!("{} is not text", item.key)))?;
+            Ok((item.key.to_string(), serde_json::from_str(text).map_err(err)?))
+        })
+        .collect()
+}
+
 fn scalar_i64(doc: &WorkDoc, parent: &ObjId, key: &str) -> Result<Option<i64>, DocError> {
     match doc.am.get(parent, key).map_err(err)? {
         Some((Value::Scalar(s), _)) => Ok(s.as_i64()),
@@ -336,16 +349,7 @@ pub fn scoped(doc: &WorkDoc, tag: &PackageTag) -> Result<Option<ScopedPackage>, 
 
 pub fn in_scope(doc: &WorkDoc) -> Result<BTreeMap<PackageTag, ScopedPackage>, DocError> {
     let scope = need_obj(doc, IN_SCOPE)?;
-    // One pass over the map (a lookup per key costs far more on a large session).
-    doc.am
-        .map_range(&scope, ..)
-        .map(|item| {
-            let tag = PackageTag::parse(&item.key).map_err(err)?;
-            let value = automerge::Value::from(item.value);
-            let text = value.as_scalar().and_then(|s| s.as_str()).ok_or_else(|| err("scope entry is not text"))?;
-            Ok((tag, serde_json::from_str(text).map_err(err)?))
-        })
-        .collect()
+    json_values(doc, &scope)?.into_iter().map(|(key, pkg)| Ok((PackageTag::parse(&key).map_err(err)?, pkg))).collect()
 }
 
 /// Who may not recount a package: those who counted it in the first round. `None` if the
@@ -418,13 +422,7 @@ pub fn entries(doc: &WorkDoc) -> Result<Vec<CountEntry>, DocError> {
 
 pub fn participants(doc: &WorkDoc) -> Result<Vec<Person>, DocError> {
     let map = need_obj(doc, PARTICIPANTS)?;
-    let mut out = Vec::new();
-    for key in doc.am.keys(&map) {
-        if let Some(p) = scalar_json(doc, &map, &key)? {
-            out.push(p);
-        }
-    }
-    Ok(out)
+    Ok(json_values(doc, &map)?.into_iter().map(|(_, p)| p).collect())
 }
 
 pub fn closed_by(doc: &WorkDoc) -> Result<Option<Person>, DocError> {
@@ -498,13 +496,7 @@ pub fn create_review(
 
 pub fn expected(doc: &WorkDoc) -> Result<BTreeMap<PackageTag, Expected>, DocError> {
     let map = need_obj(doc, EXPECTED)?;
-    let mut out = BTreeMap::new();
-    for key in doc.am.keys(&map) {
-        if let Some(e) = scalar_json(doc, &map, &key)? {
-            out.insert(PackageTag::parse(&key).map_err(err)?, e);
-        }
-    }
-    Ok(out)
+    json_values(doc, &map)?.into_iter().map(|(key, e)| Ok((PackageTag::parse(&key).map_err(err)?, e))).collect()
 }
 
 pub fn put_results(doc: &mut WorkDoc, lines: &[VarianceLine]) -> Result<(), DocError> {
@@ -517,13 +509,7 @@ pub fn put_results(doc: &mut WorkDoc, lines: &[VarianceLine]) -> Result<(), DocE
 
 pub fn results(doc: &WorkDoc) -> Result<Vec<VarianceLine>, DocError> {
     let map = need_obj(doc, RESULTS)?;
-    let mut out = Vec::new();
-    for key in doc.am.keys(&map) {
-        if let Some(line) = scalar_json(doc, &map, &key)? {
-            out.push(line);
-        }
-    }
-    Ok(out)
+    Ok(json_values(doc, &map)?.into_iter().map(|(_, line)| line).collect())
 }
 
 const DISCREPANCY_FACTS: &str = "facts";
