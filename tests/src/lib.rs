@@ -218,6 +218,21 @@ impl Phone {
         serde_json::from_str(&json).expect("token is a JSON string")
     }
 
+    /// Posts events to the server by hand with this phone's token, as a tampered or buggy client
+    /// would, and returns the server's answer.
+    pub async fn post_events(&self, server_url: &str, events: Vec<Event>) -> custody_core::protocol::SyncResponse {
+        reqwest::Client::new()
+            .post(format!("{server_url}/v1/sync"))
+            .bearer_auth(self.token())
+            .json(&custody_core::protocol::SyncRequest { cursor: 0, events, user: None, docs: vec![] })
+            .send()
+            .await
+            .expect("server answers")
+            .json()
+            .await
+            .expect("a sync response")
+    }
+
     /// The inventory as this phone shows it, in the server report's shape, for comparison.
     pub fn report(&self) -> InventoryReport {
         InventoryReport {

@@ -218,16 +218,7 @@ async fn three_phones_count_a_vault_offline_and_a_remote_manager_approves_the_fi
         prev_hash: last.hash.clone(),
     }
     .seal();
-    let response: custody_core::protocol::SyncResponse = reqwest::Client::new()
-        .post(format!("{}/v1/sync", fleet.url()))
-        .bearer_auth(office.token())
-        .json(&custody_core::protocol::SyncRequest { cursor: 0, events: vec![forged], user: None, docs: vec![] })
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let response = office.post_events(&fleet.url(), vec![forged]).await;
     match &response.verdicts[0].outcome {
         custody_core::protocol::Outcome::Rejected { reason } => {
             assert!(reason.contains("you requested this adjustment"), "{reason}")

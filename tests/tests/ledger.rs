@@ -2,7 +2,7 @@
 //! losing or duplicating an event, whatever the order, the interruptions or the restarts.
 
 use custody_core::fold::ConflictKind;
-use custody_core::protocol::{InventoryReport, SyncRequest, SyncResponse};
+use custody_core::protocol::{InventoryReport, SyncRequest};
 use custody_core::sync::{RetryPolicy, SyncClient, SyncError};
 use custody_core::*;
 use custody_e2e::*;
@@ -132,18 +132,8 @@ async fn a_batch_sent_twice_and_a_sync_cut_off_midway_lose_and_duplicate_nothing
 
     // The very same batch posted again by hand: every event accepted again, nothing added.
     let events: Vec<Event> = phone.store.events().unwrap().into_iter().map(|r| r.event).collect();
-    let http = reqwest::Client::new();
     for _ in 0..2 {
-        let response: SyncResponse = http
-            .post(format!("{}/v1/sync", fleet.url()))
-            .bearer_auth(phone.token())
-            .json(&SyncRequest { cursor: 0, events: events.clone(), user: None, docs: vec![] })
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let response = phone.post_events(&fleet.url(), events.clone()).await;
         assert_eq!(response.verdicts.len(), 50);
         assert!(response.verdicts.iter().all(|v| v.outcome == custody_core::protocol::Outcome::Accepted));
     }
@@ -229,16 +219,7 @@ async fn facilities_are_isolated_and_bad_tokens_refused() {
     forged.prev_hash = forged.hash.clone();
     forged.body = EventBody::Moved { to: location("Somewhere") };
     forged.hash = forged.compute_hash();
-    let response: SyncResponse = reqwest::Client::new()
-        .post(format!("{}/v1/sync", fleet.url()))
-        .bearer_auth(a.token())
-        .json(&SyncRequest { cursor: 0, events: vec![forged.clone()], user: None, docs: vec![] })
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let response = a.post_events(&fleet.url(), vec![forged.clone()]).await;
     match &response.verdicts[0].outcome {
         custody_core::protocol::Outcome::Rejected { reason } => {
             assert!(reason.contains("C11-0000002-LIC") && reason.contains("enrolled at C11-0000001-LIC"), "{reason}")
