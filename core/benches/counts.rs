@@ -8,24 +8,20 @@
 //! 2. Loading a closed 10,000-entry session from the device store (a fresh `Store::open` and the
 //!    first read), and the durable scan latency while counting it. Target: load under 100 ms.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use automerge::sync::State;
 use chrono::Utc;
-use custody_core::event::{GENESIS_HASH, UnsealedEvent};
-use custody_core::hlc::Hlc;
-use custody_core::protocol::{EnrolResponse, RosterEntry, SyncResponse};
 use custody_core::work::adjustment::Person;
 use custody_core::work::count::{self, CountScope, ScanRecord, ScopedPackage, SessionInfo};
 use custody_core::work::WorkDoc;
+use common::tag;
 use custody_core::*;
 use rust_decimal::Decimal;
 use uuid::Uuid;
-
-fn tag(n: u32) -> PackageTag {
-    PackageTag::parse(&format!("1A4FF0100000{n:012}")).unwrap()
-}
 
 fn session(n: u32) -> WorkDoc {
     let info = SessionInfo {
@@ -82,10 +78,6 @@ fn merge(a: &mut WorkDoc, b: &mut WorkDoc) -> u32 {
     }
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
 fn main() {
     if std::env::args().all(|a| a != "--bench") {
         println!("counts bench: run with `cargo bench -p custody-core --bench counts`");
@@ -119,70 +111,8 @@ fn main() {
     // The store: 10,000 packages, a session over all of them, 10,000 durable scans, close, reload.
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("count.db");
-    let facility = LicenseNumber::parse("C11-0000001-LIC").unwrap();
-    let store = Store::open(&path).unwrap();
-    use argon2::PasswordHasher;
-    let salt = argon2::password_hash::SaltString::encode_b64(b"bench-salt-bytes").unwrap();
-    let pin_hash = argon2::Argon2::default().hash_password(b"1234", &salt).unwrap().to_string();
-    let manager = RosterEntry { id: UserId::new(), name: "Sam".into(), role: Role::Manager, badge: "M".into(), pin_hash, active: true };
-    store
-        .save_enrolment(
-            "http://127.0.0.1:9",
-            &EnrolResponse {
-                device_id: DeviceId::new(),
-                facility: facility.clone(),
-                facility_name: "Bench".into(),
-                token: "t".into(),
-                roster: vec![manager.clone()],
-            },
-        )
-        .unwrap();
-    let device = DeviceId::new();
-    let mut prev = GENESIS_HASH.to_string();
-    let events: Vec<Event> = (0..10_000u32)
-        .map(|i| {
-            let e = UnsealedEvent {
-                id: Uuid::now_v7(),
-                facility: facility.clone(),
-                tag: tag(i),
-                user: manager.id,
-                device,
-                device_seq: i as u64 + 1,
-                hlc: Hlc { wall_ms: 1_700_000_000_000 + i as i64, counter: 0 },
-                parent: None,
-                body: EventBody::Received {
-                    item: ItemName::parse("Rosin").unwrap(),
-                    batch: BatchNumber::parse("R-1").unwrap(),
-                    quantity: Quantity::new(Decimal::new(1_000 + i as i64, 2), Unit::G).unwrap(),
-                    location: LocationName::parse("Vault").unwrap(),
-                    expires_on: None,
-                    manifest: None,
-                },
-                prev_hash: prev.clone(),
-            }
-            .seal();
-            prev = e.hash.clone();
-            e
-        })
-        .collect();
-    for chunk in events.chunks(5_000) {
-        store
-            .apply_sync(
-                &SyncResponse {
-                    verdicts: vec![],
-                    events: chunk.to_vec(),
-                    cursor: 0,
-                    has_more: false,
-                    server_time: Utc::now(),
-                    roster: vec![manager.clone()],
-                    docs: vec![],
-                    doc_refusals: vec![],
-                },
-                Utc::now(),
-            )
-            .unwrap();
-    }
-    store.sign_in("M", "1234").unwrap();
+    let store = common::signed_in_store(&path, Role::Manager);
+    common::pull(&store, &common::remote_events(10_000, 0, "Vault"));
     let session = store
         .open_count("bench", CountScope { locations: vec![LocationName::parse("Vault").unwrap()], categories: vec![] })
         .unwrap();
@@ -198,8 +128,8 @@ fn main() {
     scans.sort();
     println!(
         "durable count scan into a session of 10,000 packages: p50 {:?}, p99 {:?}, max {:?}",
-        percentile(&scans, 0.5),
-        percentile(&scans, 0.99),
+        common::percentile(&scans, 0.5),
+        common::percentile(&scans, 0.99),
         scans[scans.len() - 1]
     );
     let closed = store.close_count(session).unwrap();
