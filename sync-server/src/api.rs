@@ -43,6 +43,8 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("a background task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
+    #[error("too many wrong badges or PINs from this device; wait 15 minutes and try again")]
+    TooManyPinAttempts,
 }
 
 impl ApiError {
@@ -71,6 +73,7 @@ impl ApiError {
             ApiError::NotFound(_) => (S::NOT_FOUND, "not_found"),
             ApiError::MethodNotAllowed => (S::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::Task(_) => (S::INTERNAL_SERVER_ERROR, "internal"),
+            ApiError::TooManyPinAttempts => (S::TOO_MANY_REQUESTS, "too_many_attempts"),
         }
     }
 }
@@ -120,6 +123,40 @@ where
 #[derive(Clone)]
 struct AppState {
     db: Db,
+    pins: PinGuard,
+}
+
+/// Limits wrong manager PINs per device: a 4-digit PIN would otherwise fall to an enrolled device
+/// trying all 10,000. After `PIN_ATTEMPTS` wrong ones within `PIN_WINDOW`, the device must wait.
+#[derive(Clone, Default)]
+struct PinGuard(std::sync::Arc<std::sync::Mutex<std::collections::HashMap<DeviceId, Vec<Instant>>>>);
+
+const PIN_ATTEMPTS: usize = 5;
+const PIN_WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+impl PinGuard {
+    fn recent(&self, device: DeviceId) -> usize {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let attempts = map.entry(device).or_default();
+        attempts.retain(|t| t.elapsed() < PIN_WINDOW);
+        attempts.len()
+    }
+
+    fn check(&self, device: DeviceId) -> Result<(), ApiError> {
+        if self.recent(device) >= PIN_ATTEMPTS { Err(ApiError::TooManyPinAttempts) } else { Ok(()) }
+    }
+
+    fn failed(&self, device: DeviceId) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).entry(device).or_default().push(Instant::now());
+    }
+
+    /// Runs a check of a manager's badge and PIN, counting it if it was wrong.
+    fn guard<T>(&self, device: DeviceId, result: Result<T, ApiError>) -> Result<T, ApiError> {
+        if let Err(ApiError::Db(DbError::WrongCredentials)) = &result {
+            self.failed(device);
+        }
+        result
+    }
 }
 
 /// Runs blocking database work off the async threads.
@@ -159,7 +196,7 @@ pub fn router(db: Db, config: &Config) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(middleware::from_fn(log_request))
-        .with_state(AppState { db })
+        .with_state(AppState { db, pins: PinGuard::default() })
 }
 
 /// One line per request: no headers and no bodies, which carry tokens, PINs and codes.
@@ -205,13 +242,17 @@ async fn issue_code(
     Device(device): Device,
     JsonBody(creds): JsonBody<ManagerCredentials>,
 ) -> Result<Json<EnrolmentCode>, ApiError> {
+    state.pins.check(device.id)?;
     let db = state.db.clone();
     let facility = device.facility.clone();
-    let code = blocking(move || {
-        let manager = db.check_manager(&facility, &creds)?;
-        db.issue_enrolment_code(&facility, Some(manager), chrono::Duration::hours(API_CODE_TTL_HOURS))
-    })
-    .await?;
+    let code = state.pins.guard(
+        device.id,
+        blocking(move || {
+            let manager = db.check_manager(&facility, &creds)?;
+            db.issue_enrolment_code(&facility, Some(manager), chrono::Duration::hours(API_CODE_TTL_HOURS))
+        })
+        .await,
+    )?;
     tracing::info!(facility = %device.facility, device = %device.id, "enrolment code issued");
     Ok(Json(code))
 }
@@ -224,13 +265,17 @@ async fn revoke(
 ) -> Result<StatusCode, ApiError> {
     // An id that does not parse is a device that does not exist here.
     let target = DeviceId::parse(&target).map_err(|_| ApiError::NotFound(format!("device {target:?}")))?;
+    state.pins.check(device.id)?;
     let db = state.db.clone();
     let facility = device.facility.clone();
-    blocking(move || {
-        db.check_manager(&facility, &req.manager)?;
-        db.revoke_device_at(&facility, target)
-    })
-    .await?;
+    state.pins.guard(
+        device.id,
+        blocking(move || {
+            db.check_manager(&facility, &req.manager)?;
+            db.revoke_device_at(&facility, target)
+        })
+        .await,
+    )?;
     tracing::info!(facility = %device.facility, by = %device.id, revoked = %target, "device revoked");
     Ok(StatusCode::NO_CONTENT)
 }

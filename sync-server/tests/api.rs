@@ -330,6 +330,28 @@ async fn only_a_manager_issues_codes_over_the_api() {
 }
 
 #[tokio::test]
+async fn guessing_a_managers_pin_is_stopped() {
+    let w = World::new().await;
+    let phone = w.enrol(LIC_A, "Found in the car park").await;
+    for pin in ["0000", "1111", "2222", "3333", "4444"] {
+        let resp = w.post("/v1/enrolment-codes", Some(&phone.token), &json!({"badge": "BADGE-MIA", "pin": pin})).await;
+        assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    }
+    // Even the right PIN is refused now, from this device.
+    let (status, code, message) = error_of(
+        w.post("/v1/enrolment-codes", Some(&phone.token), &json!({"badge": "BADGE-MIA", "pin": MANAGER_PIN})).await,
+    )
+    .await;
+    assert_eq!((status, code.as_str()), (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"));
+    assert!(message.contains("wait 15 minutes"), "{message}");
+    assert_eq!(w.count("SELECT COUNT(*) FROM enrolment_codes WHERE issued_by IS NOT NULL"), 0);
+    // Another device is not punished for it.
+    let other = w.enrol(LIC_A, "Office tablet").await;
+    let resp = w.post("/v1/enrolment-codes", Some(&other.token), &json!({"badge": "BADGE-MIA", "pin": MANAGER_PIN})).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+}
+
+#[tokio::test]
 async fn bad_requests_get_json_errors() {
     let w = World::new().await;
     let phone = w.enrol(LIC_A, "Handheld").await;
