@@ -17,6 +17,7 @@ pub mod ids;
 pub mod protocol;
 pub mod quantity;
 pub mod roles;
+pub mod scan;
 pub mod store;
 pub mod sync;
 pub mod work;
