@@ -16,6 +16,7 @@ pub mod hlc;
 pub mod ids;
 pub mod protocol;
 pub mod quantity;
+pub mod receiving;
 pub mod roles;
 pub mod scan;
 pub mod store;
