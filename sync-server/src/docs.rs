@@ -14,7 +14,6 @@ use automerge::sync::{self, Capability, Have};
 use chrono::Utc;
 use custody_core::ids::{LicenseNumber, UserId};
 use custody_core::protocol::{DocMessage, DocRefusal, RosterEntry};
-use custody_core::roles::Role;
 use custody_core::work::{DocError, DocKind, WorkDoc, adjustment, decode_state, encode_state};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use uuid::Uuid;
@@ -30,15 +29,6 @@ pub const COMPACT_AFTER_CHANGE_ROWS: i64 = 32;
 
 /// The refusal when nobody (or nobody active) is signed in on the device.
 pub const SIGN_IN_TO_SYNC_DOCS: &str = "sign in on the device to sync work documents";
-
-/// Who may start a document of `kind` (they must also be allowed to see it).
-pub fn may_create(kind: DocKind, role: Role) -> bool {
-    kind.visible_to(role)
-        && match kind {
-            DocKind::CountSession | DocKind::CountReview => role == Role::Manager,
-            DocKind::Adjustment => matches!(role, Role::FloorStaff | Role::Manager | Role::Compliance),
-        }
-}
 
 fn with_article(kind: DocKind) -> String {
     match kind {
@@ -248,7 +238,7 @@ impl<'a> DocRound<'a> {
             Some(row) if !row.kind.visible_to(reader.role) => {
                 return Ok(Err(format!("{} is {} and may not see {}s", reader.name, reader.role, row.kind)));
             }
-            None if !may_create(message.kind, reader.role) => {
+            None if !message.kind.may_create(reader.role) => {
                 return Ok(Err(format!(
                     "{} is {} and may not start {}; ask a manager",
                     reader.name,
@@ -552,17 +542,6 @@ mod tests {
 
     fn lic() -> LicenseNumber {
         LicenseNumber::parse("C11-0000001-LIC").unwrap()
-    }
-
-    #[test]
-    fn who_may_start_what() {
-        assert!(may_create(DocKind::CountSession, Role::Manager));
-        assert!(!may_create(DocKind::CountSession, Role::FloorStaff));
-        assert!(!may_create(DocKind::CountReview, Role::Compliance));
-        assert!(may_create(DocKind::Adjustment, Role::FloorStaff));
-        assert!(may_create(DocKind::Adjustment, Role::Compliance));
-        assert!(!may_create(DocKind::Adjustment, Role::Driver));
-        assert!(!may_create(DocKind::Adjustment, Role::Admin));
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod adjustment;
 pub mod count;
 mod doc;
 
+
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -28,6 +29,8 @@ pub enum DocKind {
     CountReview,
     /// An adjustment request and its approval.
     Adjustment,
+    /// The receipt of one inbound manifest: who scanned which package, where and when.
+    Receiving,
 }
 
 impl DocKind {
@@ -36,21 +39,36 @@ impl DocKind {
             DocKind::CountSession => "count_session",
             DocKind::CountReview => "count_review",
             DocKind::Adjustment => "adjustment",
+            DocKind::Receiving => "receiving",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [DocKind::CountSession, DocKind::CountReview, DocKind::Adjustment].into_iter().find(|k| k.as_str() == s)
+        [DocKind::CountSession, DocKind::CountReview, DocKind::Adjustment, DocKind::Receiving]
+            .into_iter()
+            .find(|k| k.as_str() == s)
     }
 
     /// Whether a person in `role` may receive documents of this kind on their device.
     pub fn visible_to(self, role: Role) -> bool {
         match self {
-            DocKind::CountSession | DocKind::Adjustment => {
+            DocKind::CountSession | DocKind::Adjustment | DocKind::Receiving => {
                 matches!(role, Role::FloorStaff | Role::Manager | Role::Compliance)
             }
             DocKind::CountReview => matches!(role, Role::Manager | Role::Compliance),
         }
+    }
+
+    /// Whether a person in `role` may start a document of this kind (the server refuses a new
+    /// document from anyone else).
+    pub fn may_create(self, role: Role) -> bool {
+        self.visible_to(role)
+            && match self {
+                DocKind::CountSession | DocKind::CountReview => role == Role::Manager,
+                DocKind::Adjustment | DocKind::Receiving => {
+                    matches!(role, Role::FloorStaff | Role::Manager | Role::Compliance)
+                }
+            }
     }
 }
 
@@ -60,6 +78,24 @@ impl fmt::Display for DocKind {
             DocKind::CountSession => "count session",
             DocKind::CountReview => "count review",
             DocKind::Adjustment => "adjustment request",
+            DocKind::Receiving => "receiving session",
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn who_may_start_which_document() {
+        assert!(DocKind::CountSession.may_create(Role::Manager));
+        assert!(!DocKind::CountSession.may_create(Role::FloorStaff));
+        assert!(!DocKind::CountReview.may_create(Role::Compliance));
+        assert!(DocKind::Adjustment.may_create(Role::FloorStaff));
+        assert!(DocKind::Receiving.may_create(Role::FloorStaff));
+        assert!(!DocKind::Adjustment.may_create(Role::Driver));
+        assert!(!DocKind::Receiving.may_create(Role::Admin));
+        assert!(!DocKind::CountReview.visible_to(Role::FloorStaff));
     }
 }

@@ -1,0 +1,112 @@
+import CustodyCore
+import SwiftUI
+
+/// The screens a role works with. Navigation only: custody-core checks every action itself and
+/// its refusal is shown as it is.
+enum Screen: Hashable {
+    case receiving
+    case counts
+    case approvals
+    case sync
+}
+
+extension Role {
+    var screens: [Screen] {
+        switch self {
+        case .floorStaff:
+            return [.receiving, .counts, .sync]
+        case .driver:
+            return [.sync]
+        case .manager, .admin:
+            return [.receiving, .counts, .approvals, .sync]
+        case .compliance:
+            return [.counts, .approvals, .sync]
+        }
+    }
+
+    /// Whether to offer opening and closing counts (core refuses anyone else anyway).
+    var managesCounts: Bool {
+        self == .manager || self == .admin
+    }
+
+    var title: String {
+        switch self {
+        case .floorStaff: return "Floor staff"
+        case .driver: return "Driver"
+        case .manager: return "Manager"
+        case .compliance: return "Compliance"
+        case .admin: return "Admin"
+        }
+    }
+}
+
+@MainActor
+struct HomeView: View {
+    @EnvironmentObject private var model: AppModel
+    let user: SignedInUser
+
+    var body: some View {
+        NavigationStack {
+            List {
+                Section {
+                    SyncSummaryRow()
+                }
+                Section("\(user.name) · \(user.role.title)") {
+                    ForEach(user.role.screens, id: \.self) { screen in
+                        NavigationLink(value: screen) {
+                            label(for: screen)
+                        }
+                    }
+                }
+                if user.role == .driver {
+                    Section {
+                        Text("Delivery routes are not on this app yet.")
+                            .foregroundColor(.secondary)
+                    }
+                }
+            }
+            .navigationTitle(model.identity?.facilityName ?? "Custody")
+            .navigationDestination(for: Screen.self) { screen in
+                destination(for: screen)
+            }
+            .navigationDestination(for: CountSessionSummary.self) { session in
+                CountingView(sessionId: session.id, user: user)
+            }
+            .toolbar {
+                ToolbarItem(placement: .navigationBarTrailing) {
+                    Button("Sign out") {
+                        Task { await model.signOut() }
+                    }
+                }
+            }
+        }
+    }
+
+    @ViewBuilder
+    private func label(for screen: Screen) -> some View {
+        switch screen {
+        case .receiving:
+            Label("Receiving", systemImage: "shippingbox")
+        case .counts:
+            Label("Counts", systemImage: "number.square")
+        case .approvals:
+            Label("Approvals", systemImage: "checkmark.seal")
+        case .sync:
+            Label("Sync", systemImage: "arrow.triangle.2.circlepath")
+        }
+    }
+
+    @ViewBuilder
+    private func destination(for screen: Screen) -> some View {
+        switch screen {
+        case .receiving:
+            ReceivingView()
+        case .counts:
+            CountSessionsView(user: user)
+        case .approvals:
+            ApprovalsView()
+        case .sync:
+            SyncStatusView()
+        }
+    }
+}
