@@ -8,6 +8,7 @@
 pub mod adjustment;
 pub mod count;
 mod doc;
+pub mod receiving;
 
 
 use std::fmt;
