@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::manifest::{InboundManifest, ManifestError};
@@ -11,7 +13,9 @@ use crate::ids::{LocationName, PackageTag};
 use crate::roles::Role;
 use crate::scan::{Scan, ScanError, parse_scan};
 use crate::store::{Store, StoreError};
-use crate::work::receiving::{self as doc, ReceivingScan};
+use crate::event::{Event, EventBody};
+use crate::quantity::Quantity;
+use crate::work::receiving::{self as doc, Coa, Inspection, PackageDecision, ReceivingScan, RejectReason, Weighing};
 use crate::work::{DocError, DocKind};
 
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +34,24 @@ pub enum ReceivingError {
     AlreadyOpen(String),
     #[error("this receiving session is completed")]
     Completed,
+    #[error("{tag} is not on this manifest and was not scanned here")]
+    NotInSession { tag: PackageTag },
+    #[error("scale {0:?} is not registered; choose a registered scale or type the weight by hand")]
+    UnknownScale(String),
+    #[error("scale {name} was last calibrated on {on}; it is past its {days}-day calibration interval and may not be used")]
+    ScaleOutOfCalibration { name: String, on: NaiveDate, days: u32 },
+    #[error("a weight must be in mg, g, kg, oz or lb and more than zero")]
+    BadWeight,
+    #[error("{tag} is not on the manifest, so it can only be rejected")]
+    AcceptUnexpected { tag: PackageTag },
+    #[error("{tag} failed its checks ({why}); only a manager may accept it, with a note")]
+    NeedsOverride { tag: PackageTag, why: String },
+    #[error("the session cannot be completed yet: {}", .0.join("; "))]
+    Unresolved(Vec<String>),
+    #[error("say why: a reason is needed")]
+    NoReason,
+    #[error(transparent)]
+    Quantity(#[from] crate::quantity::QuantityError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -166,4 +188,349 @@ impl Store {
         })?
         .ok_or(ReceivingError::UnknownSession(session))
     }
+}
+
+/// A scale in the receiving bay and its calibration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scale {
+    pub name: String,
+    pub last_calibrated: NaiveDate,
+    pub interval_days: u32,
+}
+
+/// Receiving settings a facility configures.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceivingSettings {
+    /// How far the certificate's THC potency may differ from the manifest, in percentage points.
+    pub potency_tolerance: Decimal,
+    pub scales: Vec<Scale>,
+}
+
+impl Default for ReceivingSettings {
+    fn default() -> Self {
+        Self { potency_tolerance: Decimal::new(20, 1), scales: Vec::new() }
+    }
+}
+
+/// Why a package must not be accepted without a manager's override.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Flag {
+    NoCoa { batch: String },
+    TestFailed,
+    CoaExpired { on: NaiveDate },
+    PotencyMismatch { manifest: Decimal, coa: Decimal },
+    PackageExpired { on: NaiveDate },
+}
+
+impl std::fmt::Display for Flag {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Flag::NoCoa { batch } => write!(f, "no certificate of analysis for batch {batch}"),
+            Flag::TestFailed => write!(f, "the lab test failed"),
+            Flag::CoaExpired { on } => write!(f, "the certificate of analysis expired on {on}"),
+            Flag::PotencyMismatch { manifest, coa } => {
+                write!(f, "THC {manifest}% on the manifest but {coa}% on the certificate")
+            }
+            Flag::PackageExpired { on } => write!(f, "expired on {on}"),
+        }
+    }
+}
+
+/// A problem that stops the session from completing until it is dealt with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReceivingDiscrepancy {
+    /// Not scanned and not rejected.
+    Missing(PackageTag),
+    /// Scanned but not decided.
+    Undecided(PackageTag),
+    /// An accepted weighed package without a weight.
+    NotWeighed(PackageTag),
+    /// The accepted packages' weight differs from the manifest by at least 0.01 g.
+    Weight { manifest: Quantity, received: Quantity, reason: Option<String> },
+}
+
+impl ReceivingDiscrepancy {
+    pub fn resolved(&self) -> bool {
+        matches!(self, ReceivingDiscrepancy::Weight { reason: Some(_), .. })
+    }
+}
+
+impl std::fmt::Display for ReceivingDiscrepancy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReceivingDiscrepancy::Missing(t) => write!(f, "{t} is missing: reject it as short"),
+            ReceivingDiscrepancy::Undecided(t) => write!(f, "{t} is neither accepted nor rejected"),
+            ReceivingDiscrepancy::NotWeighed(t) => write!(f, "{t} was accepted but not weighed"),
+            ReceivingDiscrepancy::Weight { manifest, received, reason } => {
+                write!(f, "received {received} against {manifest} on the manifest")?;
+                match reason {
+                    Some(r) => write!(f, " ({r})"),
+                    None => write!(f, "; record the reason"),
+                }
+            }
+        }
+    }
+}
+
+const SETTINGS: &str = "receiving_settings";
+
+impl Store {
+    pub fn receiving_settings(&self) -> Result<ReceivingSettings> {
+        Ok(self.setting(SETTINGS)?.unwrap_or_default())
+    }
+
+    pub fn set_receiving_settings(&self, settings: &ReceivingSettings) -> Result<()> {
+        Ok(self.set_setting(SETTINGS, settings)?)
+    }
+
+    fn receiving_work<T>(&self, session: Uuid, f: impl FnOnce(&mut crate::work::WorkDoc, &crate::store::SignedInUser, crate::ids::DeviceId) -> Result<T>) -> Result<T> {
+        let user = self.receiver()?;
+        let device = self.identity()?.ok_or(StoreError::NotEnrolled)?.device_id;
+        self.work(|w| {
+            let d = w.doc(session)?.ok_or(ReceivingError::UnknownSession(session))?;
+            if doc::completed(d)? {
+                return Err(ReceivingError::Completed);
+            }
+            f(d, &user, device)
+        })
+    }
+
+    /// Records the certificate of analysis of a batch.
+    pub fn record_coa(&self, session: Uuid, coa: Coa) -> Result<()> {
+        self.receiving_work(session, |d, _, _| Ok(doc::put_coa(d, &coa)?))
+    }
+
+    /// Records that a package was physically inspected (the sample).
+    pub fn mark_inspected(&self, session: Uuid, raw: &str, note: &str) -> Result<()> {
+        let Scan::Package(tag) = parse_scan(raw)? else { return Err(ReceivingError::NotATag) };
+        self.receiving_work(session, |d, user, device| {
+            known_here(d, &tag)?;
+            let i = Inspection { tag, note: note.trim().to_string(), by: user.name.clone(), device, at: Utc::now() };
+            Ok(doc::put_inspection(d, &i)?)
+        })
+    }
+
+    /// Records a package's weight from a named scale (refused past its calibration interval),
+    /// or typed by hand (`scale: None`), which is marked as such.
+    pub fn record_weight(&self, session: Uuid, raw: &str, weight: Quantity, scale: Option<&str>) -> Result<()> {
+        let Scan::Package(tag) = parse_scan(raw)? else { return Err(ReceivingError::NotATag) };
+        if !weight.unit.is_weight() || weight.is_negative() || weight.is_zero() {
+            return Err(ReceivingError::BadWeight);
+        }
+        if let Some(name) = scale {
+            let settings = self.receiving_settings()?;
+            let s = settings.scales.iter().find(|s| s.name == name).ok_or_else(|| ReceivingError::UnknownScale(name.into()))?;
+            let due = s.last_calibrated + chrono::Duration::days(i64::from(s.interval_days));
+            if Utc::now().date_naive() > due {
+                return Err(ReceivingError::ScaleOutOfCalibration { name: s.name.clone(), on: s.last_calibrated, days: s.interval_days });
+            }
+        }
+        self.receiving_work(session, |d, user, device| {
+            known_here(d, &tag)?;
+            let w = Weighing { tag, weight, scale: scale.map(str::to_string), by: user.name.clone(), device, at: Utc::now() };
+            Ok(doc::put_weighing(d, &w)?)
+        })
+    }
+
+    /// The checks of each manifest package against its batch's certificate of analysis.
+    pub fn package_flags(&self, session: Uuid) -> Result<BTreeMap<PackageTag, Vec<Flag>>> {
+        let tolerance = self.receiving_settings()?.potency_tolerance;
+        let today = Utc::now().date_naive();
+        self.read_doc::<_, ReceivingError>(session, |d| {
+            let (manifest, coas) = (doc::manifest(d)?, doc::coas(d)?);
+            Ok(manifest.packages.iter().map(|p| (p.tag.clone(), flags(p, &coas, tolerance, today))).collect())
+        })?
+        .ok_or(ReceivingError::UnknownSession(session))
+    }
+
+    /// Accepts (`reject: None`) or rejects a package. A package whose checks failed may be
+    /// accepted only by a manager, with a note; a package not on the manifest only rejected.
+    pub fn decide_package(&self, session: Uuid, raw: &str, reject: Option<RejectReason>, note: &str) -> Result<()> {
+        let Scan::Package(tag) = parse_scan(raw)? else { return Err(ReceivingError::NotATag) };
+        let flagged = self.package_flags(session)?.remove(&tag).unwrap_or_default();
+        self.receiving_work(session, |d, user, device| {
+            known_here(d, &tag)?;
+            let on_manifest = doc::manifest(d)?.package(&tag).is_some();
+            let mut override_note = None;
+            if reject.is_none() {
+                if !on_manifest {
+                    return Err(ReceivingError::AcceptUnexpected { tag });
+                }
+                if !flagged.is_empty() {
+                    let why = flagged.iter().map(|f| f.to_string()).collect::<Vec<_>>().join(", ");
+                    if user.role != Role::Manager || note.trim().is_empty() {
+                        return Err(ReceivingError::NeedsOverride { tag, why });
+                    }
+                    override_note = Some(format!("accepted despite: {why}"));
+                }
+            } else if note.trim().is_empty() && reject != Some(RejectReason::NotOnManifest) {
+                return Err(ReceivingError::NoReason);
+            }
+            let decision = PackageDecision {
+                tag,
+                reject,
+                override_note,
+                note: note.trim().to_string(),
+                by: user.name.clone(),
+                device,
+                at: Utc::now(),
+            };
+            Ok(doc::put_decision(d, &decision)?)
+        })
+    }
+
+    /// Records why the received weight differs from the manifest.
+    pub fn explain_weight_difference(&self, session: Uuid, reason: &str) -> Result<()> {
+        if reason.trim().is_empty() {
+            return Err(ReceivingError::NoReason);
+        }
+        self.receiving_work(session, |d, _, _| Ok(doc::set_weight_reason(d, reason.trim())?))
+    }
+
+    /// What stands between the session and its completion.
+    pub fn receiving_discrepancies(&self, session: Uuid) -> Result<Vec<ReceivingDiscrepancy>> {
+        self.read_doc::<_, ReceivingError>(session, |d| discrepancies(d))?.ok_or(ReceivingError::UnknownSession(session))
+    }
+
+    /// Completes the session: accepted packages enter the ledger at `intake` (with item, batch,
+    /// expiry and the weighed quantity), rejected ones stay recorded in the session, and the task
+    /// "accept manifest N in the state system" opens. Refused while anything is unresolved.
+    pub fn complete_receiving(&self, session: Uuid, intake: &LocationName) -> Result<Vec<Event>> {
+        self.receiving_work(session, |_, _, _| Ok(()))?;
+        self.work(|w| {
+            let d = w.doc(session)?.ok_or(ReceivingError::UnknownSession(session))?;
+            let open: Vec<String> = discrepancies(d)?.iter().filter(|x| !x.resolved()).map(|x| x.to_string()).collect();
+            if !open.is_empty() {
+                return Err(ReceivingError::Unresolved(open));
+            }
+            let manifest = doc::manifest(d)?;
+            let weights = doc::weighings(d)?;
+            let accepted: Vec<PackageTag> =
+                doc::decisions(d)?.into_values().filter(|x| x.reject.is_none()).map(|x| x.tag).collect();
+            doc::complete(d)?;
+            let mut events = Vec::new();
+            for tag in accepted {
+                let Some(p) = manifest.package(&tag) else { continue };
+                let quantity = match weights.get(&tag) {
+                    Some(w) if p.unit.is_weight() => w.weight.convert(p.unit)?,
+                    _ => p.quantity()?,
+                };
+                events.push(w.record(
+                    &tag,
+                    EventBody::Received {
+                        item: p.item_name.clone(),
+                        batch: p.production_batch_number.clone(),
+                        quantity,
+                        location: intake.clone(),
+                        expires_on: p.expiration_date,
+                        manifest: Some(manifest.manifest_number.clone()),
+                    },
+                )?);
+            }
+            Ok(events)
+        })
+    }
+
+    /// Completed sessions whose manifest still has to be accepted in the state system.
+    pub fn open_state_tasks(&self) -> Result<Vec<(Uuid, String)>> {
+        let mut out = Vec::new();
+        for info in self.docs(Some(DocKind::Receiving))? {
+            let task = self.read_doc::<_, ReceivingError>(info.id, |d| {
+                Ok((doc::state_task_open(d)?, doc::manifest(d)?.manifest_number))
+            })?;
+            if let Some((Some(true), number)) = task {
+                out.push((info.id, format!("accept manifest {number} in the state system")));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Confirms the manifest was accepted in the state system (closes the task).
+    pub fn confirm_state_acceptance(&self, session: Uuid) -> Result<()> {
+        self.receiver()?;
+        self.work(|w| {
+            let d = w.doc(session)?.ok_or(ReceivingError::UnknownSession(session))?;
+            Ok(doc::confirm_state_task(d)?)
+        })
+    }
+}
+
+/// A package may be weighed, inspected or decided only if it is on the manifest or was scanned.
+fn known_here(d: &crate::work::WorkDoc, tag: &PackageTag) -> Result<()> {
+    if doc::manifest(d)?.package(tag).is_some() || doc::first_scan(d, tag)?.is_some() {
+        Ok(())
+    } else {
+        Err(ReceivingError::NotInSession { tag: tag.clone() })
+    }
+}
+
+fn flags(
+    p: &super::manifest::ManifestPackage,
+    coas: &BTreeMap<String, Coa>,
+    tolerance: Decimal,
+    today: NaiveDate,
+) -> Vec<Flag> {
+    let mut out = Vec::new();
+    if p.lab_testing_state == super::manifest::LabTestingState::TestFailed {
+        out.push(Flag::TestFailed);
+    }
+    if p.expiration_date.is_some_and(|on| on < today) {
+        out.push(Flag::PackageExpired { on: p.expiration_date.unwrap_or(today) });
+    }
+    match coas.get(p.production_batch_number.as_str()) {
+        None => out.push(Flag::NoCoa { batch: p.production_batch_number.to_string() }),
+        Some(coa) => {
+            if !coa.passed && !out.contains(&Flag::TestFailed) {
+                out.push(Flag::TestFailed);
+            }
+            if coa.expires_on < today {
+                out.push(Flag::CoaExpired { on: coa.expires_on });
+            }
+            if let Some(thc) = p.thc_percent {
+                if (thc - coa.thc_percent).abs() > tolerance {
+                    out.push(Flag::PotencyMismatch { manifest: thc, coa: coa.thc_percent });
+                }
+            }
+        }
+    }
+    out
+}
+
+fn discrepancies(d: &crate::work::WorkDoc) -> Result<Vec<ReceivingDiscrepancy>> {
+    let manifest = doc::manifest(d)?;
+    let scans = doc::scans(d)?;
+    let decisions = doc::decisions(d)?;
+    let weights = doc::weighings(d)?;
+    let mut out = Vec::new();
+    for p in &manifest.packages {
+        match decisions.get(&p.tag) {
+            None if !scans.contains_key(&p.tag) => out.push(ReceivingDiscrepancy::Missing(p.tag.clone())),
+            None => out.push(ReceivingDiscrepancy::Undecided(p.tag.clone())),
+            Some(x) if x.reject.is_none() && p.unit.is_weight() && !weights.contains_key(&p.tag) => {
+                out.push(ReceivingDiscrepancy::NotWeighed(p.tag.clone()))
+            }
+            Some(_) => {}
+        }
+    }
+    for tag in scans.keys().filter(|t| manifest.package(t).is_none() && !decisions.contains_key(*t)) {
+        out.push(ReceivingDiscrepancy::Undecided(tag.clone()));
+    }
+    // Weight: the accepted weighed packages, against what the manifest declared for them.
+    let (mut declared, mut received) = (Decimal::ZERO, Decimal::ZERO);
+    for (tag, x) in &decisions {
+        let (Some(p), Some(w)) = (manifest.package(tag), weights.get(tag)) else { continue };
+        if x.reject.is_none() {
+            declared += p.quantity().ok().and_then(|q| q.grams()).unwrap_or_default();
+            received += w.weight.grams().unwrap_or_default();
+        }
+    }
+    let (declared, received) = (gram(declared), gram(received));
+    if !declared.same_as(&received) {
+        out.push(ReceivingDiscrepancy::Weight { manifest: declared, received, reason: doc::weight_reason(d)? });
+    }
+    Ok(out)
+}
+
+fn gram(g: Decimal) -> Quantity {
+    Quantity { amount: g, unit: crate::quantity::Unit::G }
 }

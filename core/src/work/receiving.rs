@@ -32,6 +32,71 @@ pub struct ReceivingScan {
 const MANIFEST: &str = "manifest";
 const SCANS: &str = "scans";
 const STATUS: &str = "status";
+const COAS: &str = "coas";
+const INSPECTED: &str = "inspected";
+const WEIGHTS: &str = "weights";
+const DECISIONS: &str = "decisions";
+const WEIGHT_REASON: &str = "weight_reason";
+const STATE_TASK: &str = "state_task";
+
+/// A certificate of analysis for one production batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Coa {
+    pub batch: crate::ids::BatchNumber,
+    pub lab: String,
+    pub thc_percent: rust_decimal::Decimal,
+    pub passed: bool,
+    pub tested_on: chrono::NaiveDate,
+    pub expires_on: chrono::NaiveDate,
+}
+
+/// A weight taken during receiving.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Weighing {
+    pub tag: PackageTag,
+    pub weight: crate::quantity::Quantity,
+    /// The scale it came from; `None` when typed by hand.
+    pub scale: Option<String>,
+    pub by: String,
+    pub device: DeviceId,
+    pub at: DateTime<Utc>,
+}
+
+/// Why a package is turned away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectReason {
+    Damaged,
+    WrongItem,
+    FailedTest,
+    Short,
+    Over,
+    NotOnManifest,
+}
+
+/// Accept or reject one package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageDecision {
+    pub tag: PackageTag,
+    /// `None`: accepted.
+    pub reject: Option<RejectReason>,
+    /// A manager's note accepting a package whose checks failed.
+    pub override_note: Option<String>,
+    pub note: String,
+    pub by: String,
+    pub device: DeviceId,
+    pub at: DateTime<Utc>,
+}
+
+/// A physical inspection of a sample package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Inspection {
+    pub tag: PackageTag,
+    pub note: String,
+    pub by: String,
+    pub device: DeviceId,
+    pub at: DateTime<Utc>,
+}
 
 fn err(e: impl std::fmt::Display) -> DocError {
     DocError::corrupt("receiving document", e)
@@ -46,10 +111,7 @@ fn text_of(value: automerge::Value<'_>) -> Option<String> {
 }
 
 fn scans_map(doc: &WorkDoc) -> Result<ObjId, DocError> {
-    match doc.am.get(ROOT, SCANS).map_err(err)? {
-        Some((Value::Object(_), id)) => Ok(id),
-        _ => Err(DocError::Missing { doc: doc.id, field: "scans" }),
-    }
+    root_map(doc, SCANS)
 }
 
 /// Creates the session for a manifest.
@@ -57,8 +119,120 @@ pub fn create(id: Uuid, facility: LicenseNumber, writer: Uuid, manifest: &Inboun
     let mut doc = WorkDoc::create(id, DocKind::Receiving, facility, writer);
     doc.am.put(ROOT, MANIFEST, json(manifest)).expect("fresh document");
     doc.am.put(ROOT, STATUS, "receiving").expect("fresh document");
-    doc.am.put_object(ROOT, SCANS, ObjType::Map).expect("fresh document");
+    for map in [SCANS, COAS, INSPECTED, WEIGHTS, DECISIONS] {
+        doc.am.put_object(ROOT, map, ObjType::Map).expect("fresh document");
+    }
     doc
+}
+
+fn root_map(doc: &WorkDoc, key: &'static str) -> Result<ObjId, DocError> {
+    match doc.am.get(ROOT, key).map_err(err)? {
+        Some((Value::Object(_), id)) => Ok(id),
+        _ => Err(DocError::Missing { doc: doc.id, field: key }),
+    }
+}
+
+/// Writes a record in this device's own map under `section` (created by this device alone).
+fn put_own<T: Serialize>(doc: &mut WorkDoc, section: &'static str, device: DeviceId, key: &str, value: &T) -> Result<(), DocError> {
+    let map = root_map(doc, section)?;
+    let dkey = device.to_string();
+    let inner = match doc.am.get(&map, dkey.as_str()).map_err(err)? {
+        Some((Value::Object(_), id)) => id,
+        _ => doc.am.put_object(&map, dkey.as_str(), ObjType::Map).map_err(err)?,
+    };
+    doc.am.put(&inner, key, json(value)).map_err(err)?;
+    Ok(())
+}
+
+/// Every record of `section` from every device, by key.
+fn all_own<T: serde::de::DeserializeOwned>(doc: &WorkDoc, section: &'static str) -> Result<BTreeMap<String, Vec<T>>, DocError> {
+    let map = root_map(doc, section)?;
+    let mut out: BTreeMap<String, Vec<T>> = BTreeMap::new();
+    for device in doc.am.keys(&map).collect::<Vec<_>>() {
+        let Some((Value::Object(_), inner)) = doc.am.get(&map, device.as_str()).map_err(err)? else { continue };
+        for item in doc.am.map_range(&inner, ..) {
+            let text = text_of(automerge::Value::from(item.value)).ok_or_else(|| err("record is not text"))?;
+            out.entry(item.key.to_string()).or_default().push(serde_json::from_str(&text).map_err(err)?);
+        }
+    }
+    Ok(out)
+}
+
+pub fn put_coa(doc: &mut WorkDoc, coa: &Coa) -> Result<(), DocError> {
+    let map = root_map(doc, COAS)?;
+    doc.am.put(&map, coa.batch.as_str(), json(coa)).map_err(err)?;
+    Ok(())
+}
+
+pub fn coas(doc: &WorkDoc) -> Result<BTreeMap<String, Coa>, DocError> {
+    let map = root_map(doc, COAS)?;
+    doc.am
+        .map_range(&map, ..)
+        .map(|item| {
+            let text = text_of(automerge::Value::from(item.value)).ok_or_else(|| err("COA is not text"))?;
+            Ok((item.key.to_string(), serde_json::from_str(&text).map_err(err)?))
+        })
+        .collect()
+}
+
+pub fn put_inspection(doc: &mut WorkDoc, i: &Inspection) -> Result<(), DocError> {
+    put_own(doc, INSPECTED, i.device, i.tag.as_str(), i)
+}
+
+pub fn inspections(doc: &WorkDoc) -> Result<Vec<Inspection>, DocError> {
+    Ok(all_own(doc, INSPECTED)?.into_values().flatten().collect())
+}
+
+pub fn put_weighing(doc: &mut WorkDoc, w: &Weighing) -> Result<(), DocError> {
+    put_own(doc, WEIGHTS, w.device, w.tag.as_str(), w)
+}
+
+/// The latest weight of each package (two phones weighing one package: the later one counts).
+pub fn weighings(doc: &WorkDoc) -> Result<BTreeMap<PackageTag, Weighing>, DocError> {
+    latest(all_own::<Weighing>(doc, WEIGHTS)?, |w| (w.at, w.device), |w| w.tag.clone())
+}
+
+pub fn put_decision(doc: &mut WorkDoc, d: &PackageDecision) -> Result<(), DocError> {
+    put_own(doc, DECISIONS, d.device, d.tag.as_str(), d)
+}
+
+/// The latest decision on each package.
+pub fn decisions(doc: &WorkDoc) -> Result<BTreeMap<PackageTag, PackageDecision>, DocError> {
+    latest(all_own::<PackageDecision>(doc, DECISIONS)?, |d| (d.at, d.device), |d| d.tag.clone())
+}
+
+fn latest<T, K: Ord>(
+    all: BTreeMap<String, Vec<T>>,
+    order: impl Fn(&T) -> K,
+    tag: impl Fn(&T) -> PackageTag,
+) -> Result<BTreeMap<PackageTag, T>, DocError> {
+    Ok(all.into_values().filter_map(|list| list.into_iter().max_by_key(|x| order(x))).map(|x| (tag(&x), x)).collect())
+}
+
+pub fn set_weight_reason(doc: &mut WorkDoc, reason: &str) -> Result<(), DocError> {
+    doc.am.put(ROOT, WEIGHT_REASON, reason).map_err(err)?;
+    Ok(())
+}
+
+pub fn weight_reason(doc: &WorkDoc) -> Result<Option<String>, DocError> {
+    Ok(doc.am.get(ROOT, WEIGHT_REASON).map_err(err)?.and_then(|(v, _)| text_of(v)).filter(|r| !r.trim().is_empty()))
+}
+
+/// Marks the session completed and opens the state-system task.
+pub fn complete(doc: &mut WorkDoc) -> Result<(), DocError> {
+    doc.am.put(ROOT, STATUS, "completed").map_err(err)?;
+    doc.am.put(ROOT, STATE_TASK, "open").map_err(err)?;
+    Ok(())
+}
+
+/// Whether "accept manifest N in the state system" is still to do (`None` before completion).
+pub fn state_task_open(doc: &WorkDoc) -> Result<Option<bool>, DocError> {
+    Ok(doc.am.get(ROOT, STATE_TASK).map_err(err)?.and_then(|(v, _)| text_of(v)).map(|t| t == "open"))
+}
+
+pub fn confirm_state_task(doc: &mut WorkDoc) -> Result<(), DocError> {
+    doc.am.put(ROOT, STATE_TASK, "confirmed").map_err(err)?;
+    Ok(())
 }
 
 pub fn manifest(doc: &WorkDoc) -> Result<InboundManifest, DocError> {
@@ -73,13 +247,9 @@ pub fn manifest(doc: &WorkDoc) -> Result<InboundManifest, DocError> {
 
 /// Every scan, from every device, by package (a package scanned twice has two).
 pub fn scans(doc: &WorkDoc) -> Result<BTreeMap<PackageTag, Vec<ReceivingScan>>, DocError> {
-    let map = scans_map(doc)?;
     let mut out: BTreeMap<PackageTag, Vec<ReceivingScan>> = BTreeMap::new();
-    for device in doc.am.keys(&map).collect::<Vec<_>>() {
-        let Some((Value::Object(_), inner)) = doc.am.get(&map, device.as_str()).map_err(err)? else { continue };
-        for item in doc.am.map_range(&inner, ..) {
-            let text = text_of(automerge::Value::from(item.value)).ok_or_else(|| err("scan is not text"))?;
-            let scan: ReceivingScan = serde_json::from_str(&text).map_err(err)?;
+    for (_, list) in all_own::<ReceivingScan>(doc, SCANS)? {
+        for scan in list {
             out.entry(scan.tag.clone()).or_default().push(scan);
         }
     }
@@ -105,15 +275,7 @@ pub fn first_scan(doc: &WorkDoc, tag: &PackageTag) -> Result<Option<ReceivingSca
 
 /// Records a scan in this device's map.
 pub fn record(doc: &mut WorkDoc, scan: &ReceivingScan) -> Result<(), DocError> {
-    let map = scans_map(doc)?;
-    let key = scan.device.to_string();
-    let inner = match doc.am.get(&map, key.as_str()).map_err(err)? {
-        Some((Value::Object(_), id)) => id,
-        // Only this device creates its own map.
-        _ => doc.am.put_object(&map, key.as_str(), ObjType::Map).map_err(err)?,
-    };
-    doc.am.put(&inner, scan.tag.as_str(), json(scan)).map_err(err)?;
-    Ok(())
+    put_own(doc, SCANS, scan.device, scan.tag.as_str(), scan)
 }
 
 pub fn completed(doc: &WorkDoc) -> Result<bool, DocError> {
