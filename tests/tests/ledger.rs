@@ -54,6 +54,9 @@ async fn three_phones_offline_converge_whatever_the_sync_order() {
     a.store.record(&tags[5], EventBody::Shipped { manifest: "M-1".into() }).unwrap(); // shipped by both
     c.store.record(&tags[5], EventBody::Shipped { manifest: "M-2".into() }).unwrap();
     b.store.record(&tags[6], EventBody::Quarantined { reason: "label damaged".into() }).unwrap();
+    // The pick must sort after the quarantine: the fold orders by the phones' (corrected) clocks,
+    // which on one machine differ by a few milliseconds at most.
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     a.store.record(&tags[6], EventBody::Picked { order: "SO-77".into() }).unwrap(); // a has not seen the quarantine
 
     // Each phone shows its own work as pending.

@@ -141,8 +141,7 @@ impl Store {
             if let Some(first) = doc::first_scan(d, &tag)? {
                 return Ok(ReceivingVerdict::Duplicate { tag, by: first.user_name, at: first.at });
             }
-            let manifest = doc::manifest(d)?;
-            let on = manifest.package(&tag).map(|p| p.item_name.to_string());
+            let on = doc::manifest_item(d, &tag)?;
             let scan = ReceivingScan {
                 tag: tag.clone(),
                 user: user.id,
@@ -350,7 +349,7 @@ impl Store {
         let flagged = self.package_flags(session)?.remove(&tag).unwrap_or_default();
         self.receiving_work(session, |d, user, device| {
             known_here(d, &tag)?;
-            let on_manifest = doc::manifest(d)?.package(&tag).is_some();
+            let on_manifest = doc::manifest_item(d, &tag)?.is_some();
             let mut override_note = None;
             if reject.is_none() {
                 if !on_manifest {
@@ -457,7 +456,7 @@ impl Store {
 
 /// A package may be weighed, inspected or decided only if it is on the manifest or was scanned.
 fn known_here(d: &crate::work::WorkDoc, tag: &PackageTag) -> Result<()> {
-    if doc::manifest(d)?.package(tag).is_some() || doc::first_scan(d, tag)?.is_some() {
+    if doc::manifest_item(d, tag)?.is_some() || doc::first_scan(d, tag)?.is_some() {
         Ok(())
     } else {
         Err(ReceivingError::NotInSession { tag: tag.clone() })

@@ -240,7 +240,9 @@ fn load_state(conn: &rusqlite::Connection, id: Uuid) -> Result<State> {
 
 fn load(conn: &rusqlite::Connection, id: Uuid, writer: Uuid) -> Result<Option<WorkDoc>> {
     let row: Option<(String, String, Vec<u8>)> = conn
-        .prepare_cached("SELECT kind, facility, snapshot FROM docs WHERE id = ?1")?
+        .prepare_cached(
+            "SELECT d.kind, d.facility, s.snapshot FROM docs d JOIN doc_snapshots s ON s.doc_id = d.id WHERE d.id = ?1",
+        )?
         .query_row([id.to_string()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()?;
     let Some((kind, facility, snapshot)) = row else { return Ok(None) };
@@ -273,26 +275,29 @@ fn save(tx: &Transaction<'_>, doc: &mut WorkDoc, mode: Save, dirty: bool, now: &
         let snapshot = doc.save();
         tx.prepare_cached("DELETE FROM doc_changes WHERE doc_id = ?1")?.execute([&id])?;
         tx.prepare_cached(
-            "INSERT INTO docs (id, kind, facility, snapshot, change_rows, change_bytes, heads, dirty, created_at, updated_at)
+            "INSERT INTO docs (id, kind, facility, snapshot_bytes, change_rows, change_bytes, heads, dirty, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, 0, 0, ?5, ?6, ?7, ?7)
-             ON CONFLICT (id) DO UPDATE SET snapshot = ?4, change_rows = 0, change_bytes = 0, heads = ?5, dirty = ?6,
+             ON CONFLICT (id) DO UPDATE SET snapshot_bytes = ?4, change_rows = 0, change_bytes = 0, heads = ?5, dirty = ?6,
                 refusal = NULL, updated_at = ?7",
         )?
-        .execute(params![id, doc.kind.as_str(), doc.facility.as_str(), snapshot, heads, dirty, now])?;
+        .execute(params![id, doc.kind.as_str(), doc.facility.as_str(), snapshot.len() as i64, heads, dirty, now])?;
+        tx.prepare_cached("INSERT OR REPLACE INTO doc_snapshots (doc_id, snapshot) VALUES (?1, ?2)")?
+            .execute(params![id, snapshot])?;
         return Ok(());
     }
     let (rows, change_bytes, snapshot_bytes): (i64, i64, i64) = tx
-        .prepare_cached("SELECT change_rows, change_bytes, length(snapshot) FROM docs WHERE id = ?1")?
+        .prepare_cached("SELECT change_rows, change_bytes, snapshot_bytes FROM docs WHERE id = ?1")?
         .query_row([&id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
     let bytes = doc.save_incremental();
     if mode == Save::CompactIfLarge && change_bytes + bytes.len() as i64 > snapshot_bytes.max(COMPACT_MIN_BYTES) {
         let snapshot = doc.save();
         tx.prepare_cached("DELETE FROM doc_changes WHERE doc_id = ?1")?.execute([&id])?;
         tx.prepare_cached(
-            "UPDATE docs SET snapshot = ?2, change_rows = 0, change_bytes = 0, heads = ?3, dirty = ?4, refusal = NULL,
+            "UPDATE docs SET snapshot_bytes = ?2, change_rows = 0, change_bytes = 0, heads = ?3, dirty = ?4, refusal = NULL,
              updated_at = ?5 WHERE id = ?1",
         )?
-        .execute(params![id, snapshot, heads, dirty, now])?;
+        .execute(params![id, snapshot.len() as i64, heads, dirty, now])?;
+        tx.prepare_cached("UPDATE doc_snapshots SET snapshot = ?2 WHERE doc_id = ?1")?.execute(params![id, snapshot])?;
         return Ok(());
     }
     if !bytes.is_empty() {

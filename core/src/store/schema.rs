@@ -86,7 +86,7 @@ const MIGRATIONS: &[&str] = &[
         id          TEXT PRIMARY KEY,
         kind        TEXT NOT NULL,
         facility    TEXT NOT NULL,
-        snapshot    BLOB NOT NULL,
+        snapshot_bytes INTEGER NOT NULL DEFAULT 0,
         change_rows INTEGER NOT NULL DEFAULT 0,
         -- bytes in doc_changes, to decide when compacting pays
         change_bytes INTEGER NOT NULL DEFAULT 0,
@@ -100,6 +100,13 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX docs_kind ON docs (kind);
     CREATE INDEX docs_dirty ON docs (dirty) WHERE dirty = 1;
+
+    -- Kept apart from the row above so that updating a document's small columns on every scan
+    -- does not rewrite a large snapshot.
+    CREATE TABLE doc_snapshots (
+        doc_id   TEXT PRIMARY KEY REFERENCES docs (id),
+        snapshot BLOB NOT NULL
+    ) STRICT, WITHOUT ROWID;
 
     CREATE TABLE doc_changes (
         doc_id TEXT NOT NULL REFERENCES docs (id),

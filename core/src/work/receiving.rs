@@ -38,6 +38,9 @@ const WEIGHTS: &str = "weights";
 const DECISIONS: &str = "decisions";
 const WEIGHT_REASON: &str = "weight_reason";
 const STATE_TASK: &str = "state_task";
+/// Tag -> item name of every manifest package: a scan looks one key up instead of reading the
+/// whole manifest.
+const ON_MANIFEST: &str = "on_manifest";
 
 /// A certificate of analysis for one production batch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -122,7 +125,17 @@ pub fn create(id: Uuid, facility: LicenseNumber, writer: Uuid, manifest: &Inboun
     for map in [SCANS, COAS, INSPECTED, WEIGHTS, DECISIONS] {
         doc.am.put_object(ROOT, map, ObjType::Map).expect("fresh document");
     }
+    let index = doc.am.put_object(ROOT, ON_MANIFEST, ObjType::Map).expect("fresh document");
+    for p in &manifest.packages {
+        doc.am.put(&index, p.tag.as_str(), p.item_name.as_str()).expect("fresh document");
+    }
     doc
+}
+
+/// The item name of a manifest package, `None` if the tag is not on the manifest.
+pub fn manifest_item(doc: &WorkDoc, tag: &PackageTag) -> Result<Option<String>, DocError> {
+    let index = root_map(doc, ON_MANIFEST)?;
+    Ok(doc.am.get(&index, tag.as_str()).map_err(err)?.and_then(|(v, _)| text_of(v)))
 }
 
 fn root_map(doc: &WorkDoc, key: &'static str) -> Result<ObjId, DocError> {
