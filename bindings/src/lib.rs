@@ -1,24 +1,41 @@
 //! custody-ffi: the uniffi layer over custody-core for the Android and iOS apps.
 //!
-//! It converts types and nothing else; every rule lives in custody-core. The full surface
-//! (`CustodyClient`, async `sync_now`, listeners) arrives with the bindings work; this crate
-//! already builds as cdylib + staticlib so the app build pipelines can be wired against it.
+//! It converts types and nothing else; every rule lives in custody-core.
+//! - [`client`]: `CustodyClient`, one device store with its sync client and listeners.
+//! - [`types`]: the records and enums that cross, and their conversions.
+//! - [`error`]: `CustodyError`, the one error the apps see.
+//! - [`listener`]: the listeners the apps implement.
+//!
+//! How to generate the Kotlin and Swift bindings and run the JVM tests: bindings/README.md.
 
 uniffi::setup_scaffolding!();
 
-/// The one error the apps see, with a message a floor worker can act on.
-#[derive(Debug, thiserror::Error, uniffi::Error)]
-pub enum CustodyError {
-    #[error("{message}")]
-    InvalidInput { message: String },
-}
+pub mod client;
+pub mod error;
+pub mod listener;
+pub mod types;
+
+pub use client::{CustodyClient, count_unit};
+pub use error::CustodyError;
+pub use listener::{ChangeKind, ChangeListener, SyncListener};
+pub use types::*;
 
 /// Normalises scanner text into a Metrc package tag, or says what is wrong with it.
 #[uniffi::export]
 pub fn normalize_package_tag(raw: String) -> Result<String, CustodyError> {
-    custody_core::PackageTag::parse(&raw)
-        .map(|t| t.to_string())
-        .map_err(|e| CustodyError::InvalidInput { message: e.to_string() })
+    Ok(types::tag_in(&raw)?.to_string())
+}
+
+/// Parses what a person types (`12.5 g`, `3 each`, `-1.25 oz`) into a quantity.
+#[uniffi::export]
+pub fn parse_quantity(text: String) -> Result<Quantity, CustodyError> {
+    Ok(custody_core::Quantity::parse(&text)?.into())
+}
+
+/// A quantity as core shows it to people (`12.30 g`, `3 each`, `1 oz (28.35 g)`).
+#[uniffi::export]
+pub fn format_quantity(quantity: Quantity) -> Result<String, CustodyError> {
+    Ok(custody_core::Quantity::try_from(quantity)?.to_string())
 }
 
 /// The core library's version, for the app's about screen and support requests.
@@ -28,13 +45,4 @@ pub fn core_version() -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tags_cross_as_strings_and_errors_keep_their_message() {
-        assert_eq!(normalize_package_tag("1a4ff0100000022000001234\r\n".into()).unwrap(), "1A4FF0100000022000001234");
-        let CustodyError::InvalidInput { message } = normalize_package_tag("1A4".into()).unwrap_err();
-        assert!(message.contains("exactly 24"), "{message}");
-    }
-}
+mod tests;

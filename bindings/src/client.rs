@@ -1,0 +1,376 @@
+//! `CustodyClient`: one device store, its sync client and the app's listeners. Each method
+//! converts its arguments, calls the one core function that does the work, converts the answer
+//! and tells the listeners what changed. No rule of the business lives here.
+//!
+//! Blocking methods (everything but enrolment and sync) write to or read the local database and
+//! return in milliseconds; call them off the UI thread (Kotlin `Dispatchers.IO`).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use custody_core::event::EventBody as CoreBody;
+use custody_core::store::Store;
+use custody_core::sync::SyncClient;
+use custody_core::{counts, ids};
+
+use crate::error::CustodyError;
+use crate::listener::{ChangeKind, ChangeListener, SyncListener};
+use crate::types::*;
+
+type Result<T, E = CustodyError> = std::result::Result<T, E>;
+
+#[derive(uniffi::Object)]
+pub struct CustodyClient {
+    store: Arc<Store>,
+    sync: SyncClient,
+    /// One sync at a time per device; a second `sync_now` waits for the first.
+    sync_lock: tokio::sync::Mutex<()>,
+    sync_listener: Mutex<Option<Arc<dyn SyncListener>>>,
+    change_listener: Mutex<Option<Arc<dyn ChangeListener>>>,
+}
+
+impl CustodyClient {
+    fn changed(&self, kinds: &[ChangeKind]) {
+        let listener = self.change_listener.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if let Some(listener) = listener {
+            for kind in kinds {
+                listener.on_change(*kind);
+            }
+        }
+    }
+
+    fn status_changed(&self) {
+        let listener = self.sync_listener.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if let (Some(listener), Ok(status)) = (listener, self.store.sync_status()) {
+            listener.on_status(status.into());
+        }
+    }
+
+    fn record_body(&self, tag: &str, body: CoreBody) -> Result<LedgerEvent> {
+        let event = self.store.record(&tag_in(tag)?, body)?;
+        self.changed(&[ChangeKind::Inventory]);
+        Ok(event.into())
+    }
+}
+
+#[uniffi::export]
+impl CustodyClient {
+    /// Opens (creating if needed) the device store at `db_path`, a file in the app's private
+    /// storage, and brings its schema up to date.
+    #[uniffi::constructor]
+    pub fn new(db_path: String) -> Result<Arc<Self>> {
+        let store = Store::open(&db_path)?;
+        Ok(Arc::new(CustodyClient {
+            store: Arc::new(store),
+            sync: SyncClient::default(),
+            sync_lock: tokio::sync::Mutex::new(()),
+            sync_listener: Mutex::new(None),
+            change_listener: Mutex::new(None),
+        }))
+    }
+
+    /// Replaces the sync-status listener (`null`/`nil` removes it).
+    pub fn set_sync_listener(&self, listener: Option<Arc<dyn SyncListener>>) {
+        *self.sync_listener.lock().unwrap_or_else(|p| p.into_inner()) = listener;
+    }
+
+    /// Replaces the change listener (`null`/`nil` removes it).
+    pub fn set_change_listener(&self, listener: Option<Arc<dyn ChangeListener>>) {
+        *self.change_listener.lock().unwrap_or_else(|p| p.into_inner()) = listener;
+    }
+
+    // ---- device and people ---------------------------------------------------------------
+
+    /// This device's enrolment, or `null` before it is enrolled.
+    pub fn identity(&self) -> Result<Option<DeviceIdentity>> {
+        Ok(self.store.identity()?.map(Into::into))
+    }
+
+    /// Signs a person in with badge and PIN, offline, against the roster from the last sync.
+    pub fn sign_in(&self, badge: String, pin: String) -> Result<SignedInUser> {
+        let user = self.store.sign_in(&badge, &pin)?;
+        self.changed(&[ChangeKind::SignIn]);
+        Ok(user.into())
+    }
+
+    pub fn sign_out(&self) -> Result<()> {
+        self.store.sign_out()?;
+        self.changed(&[ChangeKind::SignIn]);
+        Ok(())
+    }
+
+    pub fn current_user(&self) -> Result<Option<SignedInUser>> {
+        Ok(self.store.current_user()?.map(Into::into))
+    }
+
+    pub fn sync_status(&self) -> Result<SyncStatus> {
+        Ok(self.store.sync_status()?.into())
+    }
+
+    /// Folds the write-ahead log into the database file; for idle moments. Never needed for
+    /// durability.
+    pub fn checkpoint(&self) -> Result<()> {
+        Ok(self.store.checkpoint()?)
+    }
+
+    // ---- scanning and the ledger ---------------------------------------------------------
+
+    /// Scanner or keyboard text to a Metrc package tag, normalised (case, spaces, CR/LF/Tab),
+    /// or `InvalidInput` saying what is wrong with it.
+    pub fn scan_tag(&self, raw: String) -> Result<String> {
+        Ok(tag_in(&raw)?.to_string())
+    }
+
+    /// Records any change to a package by the signed-in person: one durable write, or a refusal
+    /// that changes nothing.
+    pub fn record(&self, tag: String, body: EventBody) -> Result<LedgerEvent> {
+        let body = body.try_into()?;
+        self.record_body(&tag, body)
+    }
+
+    /// Receives a package into this facility's inventory.
+    #[allow(clippy::too_many_arguments)]
+    pub fn receive(
+        &self,
+        tag: String,
+        item: String,
+        batch: String,
+        quantity: Quantity,
+        location: String,
+        expires_on: Option<String>,
+        manifest: Option<String>,
+    ) -> Result<LedgerEvent> {
+        self.record(tag, EventBody::Received { item, batch, quantity, location, expires_on, manifest })
+    }
+
+    /// Moves a package to another location (a put-away or relocation scan).
+    pub fn move_package(&self, tag: String, to: String) -> Result<LedgerEvent> {
+        self.record_body(&tag, CoreBody::Moved { to: location_in(&to)? })
+    }
+
+    /// Every package, by tag.
+    pub fn packages(&self) -> Result<Vec<Package>> {
+        Ok(self.store.packages()?.into_iter().map(Into::into).collect())
+    }
+
+    pub fn packages_at(&self, location: String) -> Result<Vec<Package>> {
+        Ok(self.store.packages_at(&location_in(&location)?)?.into_iter().map(Into::into).collect())
+    }
+
+    /// The package with this tag (as scanned), or `null` if this device does not know it.
+    pub fn find_package(&self, tag: String) -> Result<Option<Package>> {
+        Ok(self.store.package(&tag_in(&tag)?)?.map(Into::into))
+    }
+
+    /// A package's full history, newest first, with each event's sync state.
+    pub fn history(&self, tag: String) -> Result<Vec<HistoryEntry>> {
+        Ok(self.store.history(&tag_in(&tag)?)?.into_iter().map(Into::into).collect())
+    }
+
+    /// Conflicts for a manager to resolve.
+    pub fn conflicts(&self) -> Result<Vec<Conflict>> {
+        Ok(self.store.conflicts()?.into_iter().map(Into::into).collect())
+    }
+
+    // ---- count sessions ------------------------------------------------------------------
+
+    /// Product categories of items (item name -> category), for counts scoped by category.
+    pub fn set_item_categories(&self, categories: HashMap<String, String>) -> Result<()> {
+        Ok(self.store.set_item_categories(&categories_in(categories))?)
+    }
+
+    pub fn item_categories(&self) -> Result<HashMap<String, String>> {
+        Ok(categories_out(self.store.item_categories()?))
+    }
+
+    /// Opens a blind count (managers only); returns the session id.
+    pub fn open_count(&self, name: String, scope: CountScope) -> Result<String> {
+        let id = self.store.open_count(&name, scope.try_into()?)?;
+        self.changed(&[ChangeKind::CountSessions]);
+        Ok(id.to_string())
+    }
+
+    /// Count sessions on this device, newest first.
+    pub fn count_sessions(&self) -> Result<Vec<CountSessionSummary>> {
+        Ok(self.store.count_sessions()?.into_iter().map(Into::into).collect())
+    }
+
+    /// A session as counters see it (no expected quantities).
+    pub fn count_session(&self, session_id: String) -> Result<CountSession> {
+        Ok(self.store.count_session(id_in("count session", &session_id)?)?.into())
+    }
+
+    pub fn join_count(&self, session_id: String) -> Result<()> {
+        self.store.join_count(id_in("count session", &session_id)?)?;
+        self.changed(&[ChangeKind::CountSessions]);
+        Ok(())
+    }
+
+    /// Records a count scan: the tag as scanned, where it was found, how much is there. Adds to
+    /// what this person counted of it this round.
+    pub fn count_scan(
+        &self,
+        session_id: String,
+        raw_tag: String,
+        location: String,
+        quantity: Quantity,
+    ) -> Result<CountScanResult> {
+        let id = id_in("count session", &session_id)?;
+        let result = self.store.count_scan(id, &raw_tag, &location_in(&location)?, quantity.try_into()?)?;
+        self.changed(&[ChangeKind::CountSessions]);
+        Ok(result.into())
+    }
+
+    /// Replaces what this person counted of a package this round.
+    pub fn count_correct(
+        &self,
+        session_id: String,
+        raw_tag: String,
+        location: String,
+        quantity: Quantity,
+    ) -> Result<CountScanResult> {
+        let id = id_in("count session", &session_id)?;
+        let result = self.store.count_correct(id, &raw_tag, &location_in(&location)?, quantity.try_into()?)?;
+        self.changed(&[ChangeKind::CountSessions]);
+        Ok(result.into())
+    }
+
+    /// Closes the current round (managers only).
+    pub fn close_count(&self, session_id: String) -> Result<CloseOutcome> {
+        let outcome = self.store.close_count(id_in("count session", &session_id)?)?;
+        self.changed(&[ChangeKind::CountSessions, ChangeKind::Inventory]);
+        Ok(outcome.into())
+    }
+
+    /// Every round's comparison so far (managers and compliance).
+    pub fn count_variances(&self, session_id: String) -> Result<Vec<VarianceLine>> {
+        Ok(self.store.count_variances(id_in("count session", &session_id)?)?.into_iter().map(Into::into).collect())
+    }
+
+    pub fn count_discrepancies(&self, session_id: String) -> Result<Vec<Discrepancy>> {
+        Ok(self.store.count_discrepancies(id_in("count session", &session_id)?)?.into_iter().map(Into::into).collect())
+    }
+
+    pub fn investigation(&self, session_id: String, tag: String) -> Result<Investigation> {
+        Ok(self.store.investigation(id_in("count session", &session_id)?, &tag_in(&tag)?)?.into())
+    }
+
+    pub fn record_investigation(
+        &self,
+        session_id: String,
+        tag: String,
+        root_cause: String,
+        corrective_action: String,
+    ) -> Result<()> {
+        let id = id_in("count session", &session_id)?;
+        self.store.record_investigation(id, &tag_in(&tag)?, &root_cause, &corrective_action)?;
+        self.changed(&[ChangeKind::CountSessions]);
+        Ok(())
+    }
+
+    // ---- adjustments and approvals -------------------------------------------------------
+
+    /// The state's adjustment reasons as this device knows them.
+    pub fn adjustment_reasons(&self) -> Result<Vec<AdjustmentReason>> {
+        Ok(self.store.adjustment_reasons()?.into_iter().map(Into::into).collect())
+    }
+
+    pub fn set_adjustment_reasons(&self, reasons: Vec<AdjustmentReason>) -> Result<()> {
+        let reasons: Vec<_> = reasons.into_iter().map(Into::into).collect();
+        Ok(self.store.set_adjustment_reasons(&reasons)?)
+    }
+
+    /// Requests an adjustment; name the count session when it resolves a discrepancy. Returns
+    /// the request id.
+    pub fn request_adjustment(
+        &self,
+        tag: String,
+        delta: Quantity,
+        reason_code: String,
+        note: String,
+        session_id: Option<String>,
+    ) -> Result<String> {
+        let session = session_id.map(|s| id_in("count session", &s)).transpose()?;
+        let id = self.store.request_adjustment(&tag_in(&tag)?, delta.try_into()?, &reason_code, &note, session)?;
+        self.changed(&[ChangeKind::Adjustments, ChangeKind::CountSessions]);
+        Ok(id.to_string())
+    }
+
+    pub fn adjustment(&self, request_id: String) -> Result<AdjustmentRequest> {
+        Ok(self.store.adjustment(id_in("adjustment request", &request_id)?)?.into())
+    }
+
+    /// Every adjustment request on this device.
+    pub fn adjustments(&self) -> Result<Vec<AdjustmentRequest>> {
+        Ok(self.store.adjustments()?.into_iter().map(Into::into).collect())
+    }
+
+    /// Requests waiting for a decision, with whether the signed-in person may decide each.
+    pub fn pending_approvals(&self) -> Result<Vec<PendingApproval>> {
+        Ok(self.store.pending_approvals()?.into_iter().map(Into::into).collect())
+    }
+
+    /// Approves a request: the decision, the adjustment and the end of the quarantine commit
+    /// together. Returns the ledger events recorded.
+    pub fn approve_adjustment(&self, request_id: String, note: String) -> Result<Vec<LedgerEvent>> {
+        let events = self.store.approve_adjustment(id_in("adjustment request", &request_id)?, &note)?;
+        self.changed(&[ChangeKind::Adjustments, ChangeKind::Inventory, ChangeKind::CountSessions]);
+        Ok(events.into_iter().map(Into::into).collect())
+    }
+
+    pub fn reject_adjustment(&self, request_id: String, note: String) -> Result<()> {
+        self.store.reject_adjustment(id_in("adjustment request", &request_id)?, &note)?;
+        self.changed(&[ChangeKind::Adjustments]);
+        Ok(())
+    }
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl CustodyClient {
+    /// Enrols this device with the one-time code a manager issued.
+    pub async fn enrol(&self, server_url: String, code: String, device_name: String) -> Result<DeviceIdentity> {
+        let identity = self.sync.enrol(&self.store, &server_url, &code, &device_name).await?;
+        self.changed(&[ChangeKind::SignIn]);
+        self.status_changed();
+        Ok(identity.into())
+    }
+
+    /// Pushes this device's pending events and work, pulls what it lacks. The sync listener hears
+    /// the outcome either way; the change listener hears what the sync brought.
+    pub async fn sync_now(&self) -> Result<SyncReport> {
+        let _one_at_a_time = self.sync_lock.lock().await;
+        let user_before = self.store.current_user().ok().flatten().map(|u| u.id);
+        let result = self.sync.sync(&self.store).await;
+        self.status_changed();
+        let report = result?;
+        let mut changes = Vec::new();
+        if report.accepted + report.rejected + report.pulled > 0 {
+            changes.push(ChangeKind::Inventory);
+        }
+        if report.doc_messages_received > 0 || !report.doc_refusals.is_empty() {
+            changes.extend([ChangeKind::CountSessions, ChangeKind::Adjustments]);
+        }
+        if self.store.current_user().ok().flatten().map(|u| u.id) != user_before {
+            changes.push(ChangeKind::SignIn);
+        }
+        self.changed(&changes);
+        Ok(report.into())
+    }
+
+    /// A manager issues an enrolment code for another device with their badge and PIN.
+    pub async fn issue_enrolment_code(&self, badge: String, pin: String) -> Result<EnrolmentCode> {
+        Ok(self.sync.issue_enrolment_code(&self.store, &badge, &pin).await?.into())
+    }
+
+    /// A manager revokes a lost or stolen device; its token stops working at once.
+    pub async fn revoke_device(&self, device_id: String, badge: String, pin: String) -> Result<()> {
+        let device = ids::DeviceId::parse(&device_id)?;
+        Ok(self.sync.revoke_device(&self.store, device, &badge, &pin).await?)
+    }
+}
+
+/// The unit a count of a package in `unit` is entered in (grams for weights, each for units).
+#[uniffi::export]
+pub fn count_unit(unit: UnitOfMeasure) -> UnitOfMeasure {
+    counts::count_unit(unit.into()).into()
+}

@@ -1,0 +1,147 @@
+//! The conversions, and the client against a real server on loopback. The full scenario runs
+//! through the generated Kotlin in bindings/tests/kotlin.
+
+use std::sync::{Arc, Mutex};
+
+use custody_core::LicenseNumber;
+use custody_core::roles::Role as CoreRole;
+
+use super::*;
+
+fn g(amount: &str) -> Quantity {
+    Quantity { amount: amount.into(), unit: UnitOfMeasure::G }
+}
+
+#[test]
+fn tags_cross_as_strings_and_errors_keep_their_message() {
+    assert_eq!(normalize_package_tag("1a4ff0100000022000001234\r\n".into()).unwrap(), "1A4FF0100000022000001234");
+    let CustodyError::InvalidInput(message) = normalize_package_tag("1A4".into()).unwrap_err() else { panic!() };
+    assert!(message.contains("exactly 24"), "{message}");
+}
+
+#[test]
+fn quantities_cross_as_decimal_strings() {
+    let q = parse_quantity(" 12.50 g".into()).unwrap();
+    assert_eq!(q, g("12.50"));
+    assert_eq!(format_quantity(q).unwrap(), "12.50 g");
+    assert_eq!(format_quantity(Quantity { amount: "1".into(), unit: UnitOfMeasure::Oz }).unwrap(), "1 oz (28.35 g)");
+    let err = format_quantity(g("12,5")).unwrap_err();
+    assert_eq!(err, CustodyError::InvalidInput("\"12,5\" is not a number; enter an amount like 12.5".into()));
+    assert!(matches!(
+        format_quantity(Quantity { amount: "1.5".into(), unit: UnitOfMeasure::Each }),
+        Err(CustodyError::InvalidInput(_))
+    ));
+    assert_eq!(count_unit(UnitOfMeasure::Oz), UnitOfMeasure::G);
+}
+
+#[test]
+fn event_bodies_convert_both_ways_and_refuse_bad_fields() {
+    let body = EventBody::Received {
+        item: "Live Resin - Blue Dream 1g".into(),
+        batch: "lr-2026-11-a".into(),
+        quantity: g("10.00"),
+        location: "Vault A / Shelf 1".into(),
+        expires_on: Some("2027-06-30".into()),
+        manifest: None,
+    };
+    let core: custody_core::EventBody = body.clone().try_into().unwrap();
+    let back = EventBody::from(core);
+    let EventBody::Received { batch, expires_on, .. } = &back else { panic!() };
+    assert_eq!((batch.as_str(), expires_on.as_deref()), ("LR-2026-11-A", Some("2027-06-30")));
+    let bad = EventBody::Received {
+        item: "x".into(),
+        batch: "b".into(),
+        quantity: g("1"),
+        location: "Vault".into(),
+        expires_on: Some("30/06/2027".into()),
+        manifest: None,
+    };
+    let err = custody_core::EventBody::try_from(bad).unwrap_err();
+    assert!(matches!(&err, CustodyError::InvalidInput(m) if m.contains("2027-06-30")), "{err}");
+}
+
+#[derive(Default)]
+struct Heard {
+    statuses: Mutex<Vec<SyncStatus>>,
+    changes: Mutex<Vec<ChangeKind>>,
+}
+
+impl SyncListener for Heard {
+    fn on_status(&self, status: SyncStatus) {
+        self.statuses.lock().unwrap().push(status);
+    }
+}
+
+impl ChangeListener for Heard {
+    fn on_change(&self, what: ChangeKind) {
+        self.changes.lock().unwrap().push(what);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_enrols_records_syncs_and_reports_typed_errors() {
+    let data = tempfile::tempdir().unwrap();
+    let server = custody_server::RunningServer::start(data.path()).await;
+    let facility = LicenseNumber::parse("C11-0000001-LIC").unwrap();
+    server.db.create_facility(&facility, "Green Valley Distribution").unwrap();
+    server.db.add_user(&facility, "Sam Manager", CoreRole::Manager, "M-100", "2468").unwrap();
+    server.db.add_user(&facility, "Maria Floor", CoreRole::FloorStaff, "F-200", "1357").unwrap();
+    let code = server.db.issue_enrolment_code(&facility, None, chrono::Duration::hours(1)).unwrap();
+
+    let phone = CustodyClient::new(data.path().join("phone.db").to_string_lossy().into_owned()).unwrap();
+    let heard = Arc::new(Heard::default());
+    phone.set_sync_listener(Some(heard.clone()));
+    phone.set_change_listener(Some(heard.clone()));
+
+    assert!(matches!(phone.sign_in("M-100".into(), "2468".into()), Err(CustodyError::NotEnrolled(_))));
+    let identity = phone.enrol(server.url(), code.code.clone(), "office".into()).await.unwrap();
+    assert_eq!(identity.facility, "C11-0000001-LIC");
+    let again = phone.enrol(server.url(), code.code, "office".into()).await.unwrap_err();
+    assert!(matches!(&again, CustodyError::Refused(m) if m.contains("already enrolled")), "{again}");
+
+    let tag = "1A4FF0100000000000000001".to_string();
+    let err = phone.move_package(tag.clone(), "Vault B".into()).unwrap_err();
+    assert!(matches!(err, CustodyError::NotSignedIn(_)), "{err}");
+    assert!(matches!(phone.sign_in("M-100".into(), "0000".into()), Err(CustodyError::BadCredentials(_))));
+    let user = phone.sign_in("M-100".into(), "2468".into()).unwrap();
+    assert_eq!((user.name.as_str(), user.role), ("Sam Manager", Role::Manager));
+
+    let event = phone
+        .receive(
+            tag.clone(),
+            "Live Resin - Blue Dream 1g".into(),
+            "LR-1".into(),
+            g("10.00"),
+            "Vault A".into(),
+            None,
+            None,
+        )
+        .unwrap();
+    assert_eq!(event.kind, EventKind::Received);
+    phone.move_package(tag.to_lowercase(), "Vault B".into()).unwrap();
+    let refused = phone.record(tag.clone(), EventBody::Delivered { recipient: "C11-0000002-LIC".into() }).unwrap_err();
+    assert!(matches!(refused, CustodyError::Refused(_)), "{refused}");
+    assert!(phone.find_package(tag.clone()).unwrap().unwrap().pending);
+
+    let report = phone.sync_now().await.unwrap();
+    assert_eq!(report.accepted, 2);
+    let package = phone.find_package(tag.clone()).unwrap().unwrap();
+    assert_eq!(
+        (package.location.as_str(), package.quantity.amount.as_str(), package.pending),
+        ("Vault B", "10.00", false)
+    );
+    assert_eq!(phone.history(tag).unwrap()[0].state, EventState::Accepted);
+    let last = heard.statuses.lock().unwrap().last().cloned().unwrap();
+    assert!(last.online && last.pending == 0 && last.last_success.is_some(), "{last:?}");
+    assert!(heard.changes.lock().unwrap().contains(&ChangeKind::Inventory));
+
+    assert!(matches!(phone.count_session("nope".into()), Err(CustodyError::InvalidInput(_))));
+    let unknown = phone.count_session(uuid::Uuid::now_v7().to_string()).unwrap_err();
+    assert!(matches!(unknown, CustodyError::NotFound(_)), "{unknown}");
+
+    server.stop().await;
+    let offline = phone.sync_now().await.unwrap_err();
+    assert!(matches!(&offline, CustodyError::Offline(m) if m.contains("will sync later")), "{offline}");
+    let last = heard.statuses.lock().unwrap().last().cloned().unwrap();
+    assert!(!last.online && last.last_error.is_some(), "{last:?}");
+}

@@ -1,0 +1,1030 @@
+//! The records and enums the apps see, and their conversions from and to custody-core's types.
+//!
+//! Conventions (the same in Kotlin and Swift):
+//! - decimal amounts are strings as core formats them (`"12.50"`), with a [`UnitOfMeasure`];
+//! - instants are `SystemTime` (Kotlin `java.time.Instant`, Swift `Date`), UTC;
+//! - calendar dates (expiry) are ISO `YYYY-MM-DD` strings;
+//! - ids (events, devices, users, sessions, requests) are UUID strings; tags, licences, items,
+//!   batches and locations are strings, checked by core when they come in.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::time::SystemTime;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use custody_core::quantity::QuantityError;
+use custody_core::{counts, event, fold, hlc, ids, quantity, roles, store, sync, work};
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+use crate::error::CustodyError;
+
+// ---- helpers ---------------------------------------------------------------------------------
+
+pub(crate) fn instant(t: DateTime<Utc>) -> SystemTime {
+    t.into()
+}
+
+fn hlc_instant(h: hlc::Hlc) -> SystemTime {
+    instant(h.wall_time())
+}
+
+fn date_out(d: Option<NaiveDate>) -> Option<String> {
+    d.map(|d| d.format("%Y-%m-%d").to_string())
+}
+
+fn date_in(d: Option<String>) -> Result<Option<NaiveDate>, CustodyError> {
+    let Some(text) = d.map(|d| d.trim().to_string()).filter(|d| !d.is_empty()) else { return Ok(None) };
+    NaiveDate::parse_from_str(&text, "%Y-%m-%d")
+        .map(Some)
+        .map_err(|_| CustodyError::InvalidInput(format!("{text:?} is not a date; use the form 2027-06-30")))
+}
+
+/// A UUID the app got from this library, coming back in.
+pub(crate) fn id_in(what: &str, raw: &str) -> Result<Uuid, CustodyError> {
+    Uuid::parse_str(raw.trim()).map_err(|_| CustodyError::InvalidInput(format!("{raw:?} is not a valid {what} id")))
+}
+
+pub(crate) fn tag_in(raw: &str) -> Result<ids::PackageTag, CustodyError> {
+    Ok(ids::PackageTag::parse(raw)?)
+}
+
+pub(crate) fn location_in(raw: &str) -> Result<ids::LocationName, CustodyError> {
+    Ok(ids::LocationName::parse(raw)?)
+}
+
+fn strings<T: ToString>(items: &[T]) -> Vec<String> {
+    items.iter().map(|i| i.to_string()).collect()
+}
+
+// ---- quantities ------------------------------------------------------------------------------
+
+/// Units of measure. Weights convert exactly; `Each` (counted goods) never mixes with weights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum UnitOfMeasure {
+    Each,
+    Mg,
+    G,
+    Kg,
+    Oz,
+    Lb,
+}
+
+impl From<quantity::Unit> for UnitOfMeasure {
+    fn from(u: quantity::Unit) -> Self {
+        match u {
+            quantity::Unit::Each => UnitOfMeasure::Each,
+            quantity::Unit::Mg => UnitOfMeasure::Mg,
+            quantity::Unit::G => UnitOfMeasure::G,
+            quantity::Unit::Kg => UnitOfMeasure::Kg,
+            quantity::Unit::Oz => UnitOfMeasure::Oz,
+            quantity::Unit::Lb => UnitOfMeasure::Lb,
+        }
+    }
+}
+
+impl From<UnitOfMeasure> for quantity::Unit {
+    fn from(u: UnitOfMeasure) -> Self {
+        match u {
+            UnitOfMeasure::Each => quantity::Unit::Each,
+            UnitOfMeasure::Mg => quantity::Unit::Mg,
+            UnitOfMeasure::G => quantity::Unit::G,
+            UnitOfMeasure::Kg => quantity::Unit::Kg,
+            UnitOfMeasure::Oz => quantity::Unit::Oz,
+            UnitOfMeasure::Lb => quantity::Unit::Lb,
+        }
+    }
+}
+
+/// An exact amount with its unit. `amount` is a decimal string such as `"12.50"` or `"-0.5"`
+/// (Kotlin: `BigDecimal(amount)`, Swift: `Decimal(string:)`); never a float.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Quantity {
+    pub amount: String,
+    pub unit: UnitOfMeasure,
+}
+
+impl From<quantity::Quantity> for Quantity {
+    fn from(q: quantity::Quantity) -> Self {
+        Quantity { amount: q.amount.to_string(), unit: q.unit.into() }
+    }
+}
+
+impl TryFrom<Quantity> for quantity::Quantity {
+    type Error = CustodyError;
+    /// Any sign (the workflow decides whether a negative makes sense); whole numbers for `Each`.
+    fn try_from(q: Quantity) -> Result<Self, CustodyError> {
+        let text = q.amount.trim();
+        let amount = Decimal::from_str(text).map_err(|_| QuantityError::NotANumber(text.to_string()))?;
+        Ok(quantity::Quantity::change(amount, q.unit.into())?)
+    }
+}
+
+// ---- people, devices, sync -------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum Role {
+    FloorStaff,
+    Driver,
+    Manager,
+    Compliance,
+    Admin,
+}
+
+impl From<roles::Role> for Role {
+    fn from(r: roles::Role) -> Self {
+        match r {
+            roles::Role::FloorStaff => Role::FloorStaff,
+            roles::Role::Driver => Role::Driver,
+            roles::Role::Manager => Role::Manager,
+            roles::Role::Compliance => Role::Compliance,
+            roles::Role::Admin => Role::Admin,
+        }
+    }
+}
+
+/// Who and where this device is, once enrolled.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct DeviceIdentity {
+    pub device_id: String,
+    pub facility: String,
+    pub facility_name: String,
+    pub server_url: String,
+}
+
+impl From<store::DeviceIdentity> for DeviceIdentity {
+    fn from(d: store::DeviceIdentity) -> Self {
+        DeviceIdentity {
+            device_id: d.device_id.to_string(),
+            facility: d.facility.to_string(),
+            facility_name: d.facility_name,
+            server_url: d.server_url,
+        }
+    }
+}
+
+/// The person signed in on this device.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct SignedInUser {
+    pub id: String,
+    pub name: String,
+    pub role: Role,
+}
+
+impl From<store::SignedInUser> for SignedInUser {
+    fn from(u: store::SignedInUser) -> Self {
+        SignedInUser { id: u.id.to_string(), name: u.name, role: u.role.into() }
+    }
+}
+
+/// What the sync screen shows.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct SyncStatus {
+    /// The last attempt reached the server.
+    pub online: bool,
+    /// Events saved here that the server has not acknowledged yet.
+    pub pending: u64,
+    pub last_success: Option<SystemTime>,
+    pub last_attempt: Option<SystemTime>,
+    pub last_error: Option<String>,
+    /// Own events the server refused (kept, with reasons, for a manager).
+    pub rejected: u64,
+}
+
+impl From<store::SyncStatus> for SyncStatus {
+    fn from(s: store::SyncStatus) -> Self {
+        SyncStatus {
+            online: s.online,
+            pending: s.pending,
+            last_success: s.last_success.map(instant),
+            last_attempt: s.last_attempt.map(instant),
+            last_error: s.last_error,
+            rejected: s.rejected,
+        }
+    }
+}
+
+/// A work-document change the server refused.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct DocRefusal {
+    pub doc_id: String,
+    pub reason: String,
+}
+
+/// What one `sync_now` did.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct SyncReport {
+    pub round_trips: u32,
+    pub accepted: u64,
+    pub rejected: u64,
+    pub pulled: u64,
+    pub doc_messages_sent: u64,
+    pub doc_messages_received: u64,
+    pub doc_refusals: Vec<DocRefusal>,
+}
+
+impl From<sync::SyncReport> for SyncReport {
+    fn from(r: sync::SyncReport) -> Self {
+        SyncReport {
+            round_trips: r.round_trips,
+            accepted: r.accepted as u64,
+            rejected: r.rejected as u64,
+            pulled: r.pulled as u64,
+            doc_messages_sent: r.doc_messages_sent as u64,
+            doc_messages_received: r.doc_messages_received as u64,
+            doc_refusals: r
+                .doc_refusals
+                .into_iter()
+                .map(|(doc, reason)| DocRefusal { doc_id: doc.to_string(), reason })
+                .collect(),
+        }
+    }
+}
+
+/// A one-time enrolment code for another device.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct EnrolmentCode {
+    pub code: String,
+    pub expires_at: SystemTime,
+}
+
+impl From<custody_core::protocol::EnrolmentCode> for EnrolmentCode {
+    fn from(c: custody_core::protocol::EnrolmentCode) -> Self {
+        EnrolmentCode { code: c.code, expires_at: instant(c.expires_at) }
+    }
+}
+
+// ---- the ledger ------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum PackageStatus {
+    Active,
+    Quarantined,
+    Picked,
+    Shipped,
+    Delivered,
+    Destroyed,
+}
+
+impl From<fold::PackageStatus> for PackageStatus {
+    fn from(s: fold::PackageStatus) -> Self {
+        match s {
+            fold::PackageStatus::Active => PackageStatus::Active,
+            fold::PackageStatus::Quarantined => PackageStatus::Quarantined,
+            fold::PackageStatus::Picked => PackageStatus::Picked,
+            fold::PackageStatus::Shipped => PackageStatus::Shipped,
+            fold::PackageStatus::Delivered => PackageStatus::Delivered,
+            fold::PackageStatus::Destroyed => PackageStatus::Destroyed,
+        }
+    }
+}
+
+/// A package as the screens show it.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Package {
+    pub tag: String,
+    pub item: String,
+    pub batch: String,
+    pub quantity: Quantity,
+    pub location: String,
+    pub status: PackageStatus,
+    /// `YYYY-MM-DD`.
+    pub expires_on: Option<String>,
+    /// Some of its events have not reached the server yet.
+    pub pending: bool,
+}
+
+impl From<store::PackageView> for Package {
+    fn from(p: store::PackageView) -> Self {
+        Package {
+            tag: p.tag.to_string(),
+            item: p.item.to_string(),
+            batch: p.batch.to_string(),
+            quantity: p.quantity.into(),
+            location: p.location.to_string(),
+            status: p.status.into(),
+            expires_on: date_out(p.expires_on),
+            pending: p.pending,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum EventKind {
+    Received,
+    Moved,
+    Adjusted,
+    Quarantined,
+    Released,
+    Picked,
+    Shipped,
+    Delivered,
+    Returned,
+    Destroyed,
+    Split,
+}
+
+impl From<event::EventKind> for EventKind {
+    fn from(k: event::EventKind) -> Self {
+        use event::EventKind as K;
+        match k {
+            K::Received => EventKind::Received,
+            K::Moved => EventKind::Moved,
+            K::Adjusted => EventKind::Adjusted,
+            K::Quarantined => EventKind::Quarantined,
+            K::Released => EventKind::Released,
+            K::Picked => EventKind::Picked,
+            K::Shipped => EventKind::Shipped,
+            K::Delivered => EventKind::Delivered,
+            K::Returned => EventKind::Returned,
+            K::Destroyed => EventKind::Destroyed,
+            K::Split => EventKind::Split,
+        }
+    }
+}
+
+/// What happened to a package, with the facts that kind of change needs. The same shape goes
+/// into [`crate::CustodyClient::record`] and comes back in history.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum EventBody {
+    Received {
+        item: String,
+        batch: String,
+        quantity: Quantity,
+        location: String,
+        /// `YYYY-MM-DD`.
+        expires_on: Option<String>,
+        manifest: Option<String>,
+    },
+    Moved {
+        to: String,
+    },
+    Adjusted {
+        delta: Quantity,
+        reason: String,
+        note: String,
+        /// The approved adjustment request this carries out.
+        request_id: Option<String>,
+    },
+    Quarantined {
+        reason: String,
+    },
+    Released {
+        note: String,
+        request_id: Option<String>,
+    },
+    Picked {
+        order: String,
+    },
+    Shipped {
+        manifest: String,
+    },
+    Delivered {
+        recipient: String,
+    },
+    Returned {
+        location: String,
+        reason: String,
+    },
+    Destroyed {
+        reason: String,
+    },
+    Split {
+        new_tag: String,
+        quantity: Quantity,
+        item: String,
+        batch: String,
+        location: String,
+        expires_on: Option<String>,
+    },
+}
+
+impl From<event::EventBody> for EventBody {
+    fn from(b: event::EventBody) -> Self {
+        use event::EventBody as B;
+        match b {
+            B::Received { item, batch, quantity, location, expires_on, manifest } => EventBody::Received {
+                item: item.to_string(),
+                batch: batch.to_string(),
+                quantity: quantity.into(),
+                location: location.to_string(),
+                expires_on: date_out(expires_on),
+                manifest,
+            },
+            B::Moved { to } => EventBody::Moved { to: to.to_string() },
+            B::Adjusted { delta, reason, note, request } => {
+                EventBody::Adjusted { delta: delta.into(), reason, note, request_id: request.map(|r| r.to_string()) }
+            }
+            B::Quarantined { reason } => EventBody::Quarantined { reason },
+            B::Released { note, request } => EventBody::Released { note, request_id: request.map(|r| r.to_string()) },
+            B::Picked { order } => EventBody::Picked { order },
+            B::Shipped { manifest } => EventBody::Shipped { manifest },
+            B::Delivered { recipient } => EventBody::Delivered { recipient: recipient.to_string() },
+            B::Returned { location, reason } => EventBody::Returned { location: location.to_string(), reason },
+            B::Destroyed { reason } => EventBody::Destroyed { reason },
+            B::Split { new_tag, quantity, item, batch, location, expires_on } => EventBody::Split {
+                new_tag: new_tag.to_string(),
+                quantity: quantity.into(),
+                item: item.to_string(),
+                batch: batch.to_string(),
+                location: location.to_string(),
+                expires_on: date_out(expires_on),
+            },
+        }
+    }
+}
+
+impl TryFrom<EventBody> for event::EventBody {
+    type Error = CustodyError;
+    fn try_from(b: EventBody) -> Result<Self, CustodyError> {
+        use event::EventBody as B;
+        let request = |r: Option<String>| r.map(|r| id_in("adjustment request", &r)).transpose();
+        Ok(match b {
+            EventBody::Received { item, batch, quantity, location, expires_on, manifest } => B::Received {
+                item: ids::ItemName::parse(&item)?,
+                batch: ids::BatchNumber::parse(&batch)?,
+                quantity: quantity.try_into()?,
+                location: location_in(&location)?,
+                expires_on: date_in(expires_on)?,
+                manifest: manifest.map(|m| m.trim().to_string()).filter(|m| !m.is_empty()),
+            },
+            EventBody::Moved { to } => B::Moved { to: location_in(&to)? },
+            EventBody::Adjusted { delta, reason, note, request_id } => {
+                B::Adjusted { delta: delta.try_into()?, reason, note, request: request(request_id)? }
+            }
+            EventBody::Quarantined { reason } => B::Quarantined { reason },
+            EventBody::Released { note, request_id } => B::Released { note, request: request(request_id)? },
+            EventBody::Picked { order } => B::Picked { order },
+            EventBody::Shipped { manifest } => B::Shipped { manifest },
+            EventBody::Delivered { recipient } => B::Delivered { recipient: ids::LicenseNumber::parse(&recipient)? },
+            EventBody::Returned { location, reason } => B::Returned { location: location_in(&location)?, reason },
+            EventBody::Destroyed { reason } => B::Destroyed { reason },
+            EventBody::Split { new_tag, quantity, item, batch, location, expires_on } => B::Split {
+                new_tag: tag_in(&new_tag)?,
+                quantity: quantity.try_into()?,
+                item: ids::ItemName::parse(&item)?,
+                batch: ids::BatchNumber::parse(&batch)?,
+                location: location_in(&location)?,
+                expires_on: date_in(expires_on)?,
+            },
+        })
+    }
+}
+
+/// One immutable ledger event.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct LedgerEvent {
+    pub id: String,
+    pub tag: String,
+    pub kind: EventKind,
+    pub body: EventBody,
+    pub user_id: String,
+    pub device_id: String,
+    pub device_seq: u64,
+    /// When the device recorded it (its hybrid-logical-clock wall time, corrected by the server's
+    /// clock at the last sync).
+    pub recorded_at: SystemTime,
+}
+
+impl From<event::Event> for LedgerEvent {
+    fn from(e: event::Event) -> Self {
+        LedgerEvent {
+            id: e.id.to_string(),
+            tag: e.tag.to_string(),
+            kind: e.kind().into(),
+            user_id: e.user.to_string(),
+            device_id: e.device.to_string(),
+            device_seq: e.device_seq,
+            recorded_at: hlc_instant(e.hlc),
+            body: e.body.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum EventState {
+    /// Saved on this device, not yet acknowledged by the server.
+    Pending,
+    Accepted,
+    /// The server refused it; see `reject_reason`. It no longer counts in the inventory.
+    Rejected,
+}
+
+impl From<store::EventState> for EventState {
+    fn from(s: store::EventState) -> Self {
+        match s {
+            store::EventState::Pending => EventState::Pending,
+            store::EventState::Accepted => EventState::Accepted,
+            store::EventState::Rejected => EventState::Rejected,
+        }
+    }
+}
+
+/// An event as a history screen shows it.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct HistoryEntry {
+    pub event: LedgerEvent,
+    pub state: EventState,
+    pub reject_reason: Option<String>,
+}
+
+impl From<store::EventRecord> for HistoryEntry {
+    fn from(r: store::EventRecord) -> Self {
+        HistoryEntry { event: r.event.into(), state: r.state.into(), reject_reason: r.reject_reason }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum ConflictKind {
+    NegativeStock,
+    ShippedTwice,
+    QuarantinedPicked,
+    ConcurrentMove,
+    DuplicateReceipt,
+    UnknownPackage,
+    InvalidTransition,
+    UnitMismatch,
+}
+
+impl From<fold::ConflictKind> for ConflictKind {
+    fn from(k: fold::ConflictKind) -> Self {
+        use fold::ConflictKind as K;
+        match k {
+            K::NegativeStock => ConflictKind::NegativeStock,
+            K::ShippedTwice => ConflictKind::ShippedTwice,
+            K::QuarantinedPicked => ConflictKind::QuarantinedPicked,
+            K::ConcurrentMove => ConflictKind::ConcurrentMove,
+            K::DuplicateReceipt => ConflictKind::DuplicateReceipt,
+            K::UnknownPackage => ConflictKind::UnknownPackage,
+            K::InvalidTransition => ConflictKind::InvalidTransition,
+            K::UnitMismatch => ConflictKind::UnitMismatch,
+        }
+    }
+}
+
+/// An invariant break for a manager to resolve.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Conflict {
+    pub tag: String,
+    pub kind: ConflictKind,
+    pub event_id: String,
+    pub other_event_id: Option<String>,
+    pub detail: String,
+}
+
+impl From<fold::Conflict> for Conflict {
+    fn from(c: fold::Conflict) -> Self {
+        Conflict {
+            tag: c.tag.to_string(),
+            kind: c.kind.into(),
+            event_id: c.event.to_string(),
+            other_event_id: c.other_event.map(|e| e.to_string()),
+            detail: c.detail,
+        }
+    }
+}
+
+// ---- count sessions --------------------------------------------------------------------------
+
+/// Which packages a count covers: any of these locations and/or product categories.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct CountScope {
+    pub locations: Vec<String>,
+    pub categories: Vec<String>,
+}
+
+impl From<work::count::CountScope> for CountScope {
+    fn from(s: work::count::CountScope) -> Self {
+        CountScope { locations: strings(&s.locations), categories: s.categories }
+    }
+}
+
+impl TryFrom<CountScope> for work::count::CountScope {
+    type Error = CustodyError;
+    fn try_from(s: CountScope) -> Result<Self, CustodyError> {
+        Ok(work::count::CountScope {
+            locations: s.locations.iter().map(|l| location_in(l)).collect::<Result<_, _>>()?,
+            categories: s.categories.into_iter().map(|c| c.trim().to_string()).filter(|c| !c.is_empty()).collect(),
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum CountStatus {
+    Counting,
+    Recount,
+    Closed,
+}
+
+impl From<work::count::SessionStatus> for CountStatus {
+    fn from(s: work::count::SessionStatus) -> Self {
+        match s {
+            work::count::SessionStatus::Counting => CountStatus::Counting,
+            work::count::SessionStatus::Recount => CountStatus::Recount,
+            work::count::SessionStatus::Closed => CountStatus::Closed,
+        }
+    }
+}
+
+/// A person at a moment on a device (who opened, joined, requested, decided).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Person {
+    pub user_id: String,
+    pub name: String,
+    pub device_id: String,
+    pub at: SystemTime,
+}
+
+impl From<work::adjustment::Person> for Person {
+    fn from(p: work::adjustment::Person) -> Self {
+        Person { user_id: p.user.to_string(), name: p.name, device_id: p.device.to_string(), at: instant(p.at) }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct CountSessionSummary {
+    pub id: String,
+    pub name: String,
+    pub status: CountStatus,
+    /// 1 for the count, 2 for the recount.
+    pub round: u32,
+    pub opened_by: String,
+    pub packages_in_scope: u64,
+}
+
+impl From<counts::CountSessionSummary> for CountSessionSummary {
+    fn from(s: counts::CountSessionSummary) -> Self {
+        CountSessionSummary {
+            id: s.id.to_string(),
+            name: s.name,
+            status: s.status.into(),
+            round: s.round.into(),
+            opened_by: s.opened_by,
+            packages_in_scope: s.packages_in_scope as u64,
+        }
+    }
+}
+
+/// A package in a count's scope, as counters see it (no expected quantity: the count is blind).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ScopedPackage {
+    pub tag: String,
+    pub item: String,
+    pub location: String,
+    /// The package's own unit; counts are entered in `count_unit(unit)`.
+    pub unit: UnitOfMeasure,
+}
+
+/// One person's count of one package in one round, from one device.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct CountEntry {
+    pub round: u32,
+    pub tag: String,
+    pub user_id: String,
+    pub user_name: String,
+    pub device_id: String,
+    pub location: String,
+    /// In grams for weighed goods, in units for counted goods.
+    pub counted: Quantity,
+}
+
+impl From<work::count::CountEntry> for CountEntry {
+    fn from(e: work::count::CountEntry) -> Self {
+        CountEntry {
+            round: e.round.into(),
+            tag: e.tag.to_string(),
+            user_id: e.user.to_string(),
+            user_name: e.user_name,
+            device_id: e.device.to_string(),
+            location: e.location.to_string(),
+            counted: work::count::from_minor(e.minor, e.unit).into(),
+        }
+    }
+}
+
+/// A session as counters see it.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct CountSession {
+    pub summary: CountSessionSummary,
+    pub scope: CountScope,
+    /// By tag.
+    pub in_scope: Vec<ScopedPackage>,
+    pub entries: Vec<CountEntry>,
+    /// Tags to recount in round 2.
+    pub recount: Vec<String>,
+    pub participants: Vec<Person>,
+}
+
+impl From<counts::CountSessionView> for CountSession {
+    fn from(v: counts::CountSessionView) -> Self {
+        CountSession {
+            summary: v.summary.into(),
+            scope: v.scope.into(),
+            in_scope: v
+                .in_scope
+                .into_iter()
+                .map(|(tag, p)| ScopedPackage {
+                    tag: tag.to_string(),
+                    item: p.item,
+                    location: p.location.to_string(),
+                    unit: p.unit.into(),
+                })
+                .collect(),
+            entries: v.entries.into_iter().map(Into::into).collect(),
+            recount: strings(&v.recount),
+            participants: v.participants.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+/// The answer to a count scan: the package and what this person has counted of it this round.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct CountScanResult {
+    pub tag: String,
+    pub item: String,
+    pub round: u32,
+    pub your_count: Quantity,
+}
+
+impl From<counts::ScanResult> for CountScanResult {
+    fn from(r: counts::ScanResult) -> Self {
+        CountScanResult { tag: r.tag.to_string(), item: r.item, round: r.round.into(), your_count: r.your_count.into() }
+    }
+}
+
+/// How a package compared in one round.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum VarianceOutcome {
+    Match,
+    Variance,
+    /// The package changed in the ledger during the count in a way that takes it out of the
+    /// comparison.
+    ChangedDuringCount {
+        note: String,
+    },
+}
+
+impl From<work::count::Outcome> for VarianceOutcome {
+    fn from(o: work::count::Outcome) -> Self {
+        match o {
+            work::count::Outcome::Match => VarianceOutcome::Match,
+            work::count::Outcome::Variance => VarianceOutcome::Variance,
+            work::count::Outcome::ChangedDuringCount { note } => VarianceOutcome::ChangedDuringCount { note },
+        }
+    }
+}
+
+/// One package's comparison in one round. Quantities are in grams (weighed) or units (counted).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct VarianceLine {
+    pub round: u32,
+    pub tag: String,
+    /// Expected at the start of the count.
+    pub snapshot: Quantity,
+    /// Expected after ledger changes made during the count.
+    pub expected: Quantity,
+    pub counted: Quantity,
+    /// Counted minus expected.
+    pub difference: Quantity,
+    pub outcome: VarianceOutcome,
+}
+
+impl From<work::count::VarianceLine> for VarianceLine {
+    fn from(l: work::count::VarianceLine) -> Self {
+        let q = |minor| work::count::from_minor(minor, l.unit).into();
+        VarianceLine {
+            round: l.round.into(),
+            tag: l.tag.to_string(),
+            snapshot: q(l.snapshot_minor),
+            expected: q(l.expected_minor),
+            counted: q(l.counted_minor),
+            difference: q(l.difference_minor()),
+            outcome: l.outcome.into(),
+        }
+    }
+}
+
+/// What closing a round did.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum CloseOutcome {
+    /// Variances found: these packages go to a recount by someone else.
+    RecountNeeded { lines: Vec<VarianceLine> },
+    /// Closed. Persisting variances became discrepancies (and quarantines): their tags.
+    Closed { lines: Vec<VarianceLine>, discrepancies: Vec<String> },
+}
+
+impl From<counts::CloseOutcome> for CloseOutcome {
+    fn from(o: counts::CloseOutcome) -> Self {
+        match o {
+            counts::CloseOutcome::RecountNeeded(lines) => {
+                CloseOutcome::RecountNeeded { lines: lines.into_iter().map(Into::into).collect() }
+            }
+            counts::CloseOutcome::Closed { lines, discrepancies } => CloseOutcome::Closed {
+                lines: lines.into_iter().map(Into::into).collect(),
+                discrepancies: strings(&discrepancies),
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum DiscrepancyStatus {
+    Open,
+    Resolved,
+}
+
+/// A variance that survived the recount: the package is quarantined until it is resolved.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Discrepancy {
+    pub tag: String,
+    pub expected: Quantity,
+    pub counted: Quantity,
+    pub recounted: Quantity,
+    pub quarantine_event_id: String,
+    pub opened_at: SystemTime,
+    pub root_cause: String,
+    pub corrective_action: String,
+    pub adjustment_id: Option<String>,
+    pub status: DiscrepancyStatus,
+}
+
+impl From<work::count::Discrepancy> for Discrepancy {
+    fn from(d: work::count::Discrepancy) -> Self {
+        let q = |minor| work::count::from_minor(minor, d.unit).into();
+        Discrepancy {
+            tag: d.tag.to_string(),
+            expected: q(d.expected_minor),
+            counted: q(d.counted_minor),
+            recounted: q(d.recounted_minor),
+            quarantine_event_id: d.quarantine_event.to_string(),
+            opened_at: instant(d.opened_at),
+            root_cause: d.root_cause,
+            corrective_action: d.corrective_action,
+            adjustment_id: d.adjustment.map(|a| a.to_string()),
+            status: match d.status {
+                work::count::DiscrepancyStatus::Open => DiscrepancyStatus::Open,
+                work::count::DiscrepancyStatus::Resolved => DiscrepancyStatus::Resolved,
+            },
+        }
+    }
+}
+
+/// One line of a package's history in an investigation.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct InvestigationLine {
+    pub entry: HistoryEntry,
+    /// The person's name.
+    pub who: String,
+    /// Within the last 24 hours.
+    pub recent: bool,
+}
+
+/// Everything a manager needs to investigate a discrepancy.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Investigation {
+    pub discrepancy: Discrepancy,
+    pub package: Option<Package>,
+    /// Newest first.
+    pub history: Vec<InvestigationLine>,
+    pub entries: Vec<CountEntry>,
+}
+
+impl From<counts::Investigation> for Investigation {
+    fn from(i: counts::Investigation) -> Self {
+        Investigation {
+            discrepancy: i.discrepancy.into(),
+            package: i.package.map(Into::into),
+            history: i
+                .history
+                .into_iter()
+                .map(|h| InvestigationLine { entry: h.record.into(), who: h.who, recent: h.recent })
+                .collect(),
+            entries: i.entries.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+pub(crate) fn categories_out(c: counts::ItemCategories) -> HashMap<String, String> {
+    c.0.into_iter().collect()
+}
+
+pub(crate) fn categories_in(c: HashMap<String, String>) -> counts::ItemCategories {
+    counts::ItemCategories(c.into_iter().collect())
+}
+
+// ---- adjustments -----------------------------------------------------------------------------
+
+/// A reason code as the state system lists it.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct AdjustmentReason {
+    pub name: String,
+    pub requires_note: bool,
+}
+
+impl From<work::adjustment::AdjustmentReason> for AdjustmentReason {
+    fn from(r: work::adjustment::AdjustmentReason) -> Self {
+        AdjustmentReason { name: r.name, requires_note: r.requires_note }
+    }
+}
+
+impl From<AdjustmentReason> for work::adjustment::AdjustmentReason {
+    fn from(r: AdjustmentReason) -> Self {
+        work::adjustment::AdjustmentReason { name: r.name, requires_note: r.requires_note }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum AdjustmentStatus {
+    Pending,
+    Approved,
+    Rejected,
+}
+
+impl From<work::adjustment::AdjustmentStatus> for AdjustmentStatus {
+    fn from(s: work::adjustment::AdjustmentStatus) -> Self {
+        match s {
+            work::adjustment::AdjustmentStatus::Pending => AdjustmentStatus::Pending,
+            work::adjustment::AdjustmentStatus::Approved => AdjustmentStatus::Approved,
+            work::adjustment::AdjustmentStatus::Rejected => AdjustmentStatus::Rejected,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Decision {
+    pub approved: bool,
+    pub by: Person,
+    pub note: String,
+}
+
+impl From<work::adjustment::Decision> for Decision {
+    fn from(d: work::adjustment::Decision) -> Self {
+        Decision { approved: d.approved, by: d.by.into(), note: d.note }
+    }
+}
+
+/// A decision the server refused (made by someone not allowed to), kept for the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Refusal {
+    pub decision: Decision,
+    pub reason: String,
+    pub at: SystemTime,
+}
+
+/// An adjustment request and its decision.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct AdjustmentRequest {
+    pub id: String,
+    pub facility: String,
+    pub tag: String,
+    /// The signed change, e.g. `"-0.50"` g.
+    pub delta: Quantity,
+    pub reason_code: String,
+    pub note: String,
+    /// The count session whose discrepancy it resolves.
+    pub session_id: Option<String>,
+    /// Everyone who counted the package in that session: none of them may approve.
+    pub counted_by: Vec<String>,
+    pub requested_by: Person,
+    pub status: AdjustmentStatus,
+    pub decision: Option<Decision>,
+    pub refusals: Vec<Refusal>,
+}
+
+impl From<work::adjustment::AdjustmentRequest> for AdjustmentRequest {
+    fn from(r: work::adjustment::AdjustmentRequest) -> Self {
+        let status = r.status().into();
+        AdjustmentRequest {
+            id: r.id.to_string(),
+            facility: r.facility.to_string(),
+            tag: r.request.tag.to_string(),
+            delta: r.request.delta.into(),
+            reason_code: r.request.reason_code,
+            note: r.request.note,
+            session_id: r.request.session.map(|s| s.to_string()),
+            counted_by: strings(&r.request.counted_by),
+            requested_by: r.requested_by.into(),
+            status,
+            decision: r.decision.map(Into::into),
+            refusals: r
+                .refusals
+                .into_iter()
+                .map(|f| Refusal { decision: f.decision.into(), reason: f.reason, at: instant(f.at) })
+                .collect(),
+        }
+    }
+}
+
+/// A request waiting for a decision, and whether the signed-in person may decide it.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct PendingApproval {
+    pub request: AdjustmentRequest,
+    /// `None` if the signed-in person may decide; otherwise why not.
+    pub cannot_decide: Option<String>,
+}
+
+impl From<custody_core::approvals::PendingApproval> for PendingApproval {
+    fn from(p: custody_core::approvals::PendingApproval) -> Self {
+        PendingApproval { request: p.request.into(), cannot_decide: p.cannot_decide }
+    }
+}

@@ -1,0 +1,144 @@
+// The smallest test runner that does the job: named steps, a closing line CI can read
+// ("N passed, N failed"), and a non-zero exit on any failure. No Gradle or JUnit here.
+package com.custody.tests
+
+import com.custody.core.ChangeKind
+import com.custody.core.ChangeListener
+import com.custody.core.CustodyClient
+import com.custody.core.SyncListener
+import com.custody.core.SyncReport
+import com.custody.core.SyncStatus
+import java.io.IOException
+import java.net.InetAddress
+import java.net.ServerSocket
+import java.net.Socket
+import java.net.URI
+import java.nio.file.Path
+import java.util.concurrent.ConcurrentHashMap
+import java.util.concurrent.CopyOnWriteArrayList
+import kotlin.concurrent.thread
+import kotlinx.coroutines.runBlocking
+
+class Runner {
+    private var passed = 0
+    private var failed = 0
+    private var broken = false
+
+    /** A step of a scenario: after a failed step the rest of that scenario is reported, not run. */
+    fun step(name: String, body: () -> Unit) {
+        if (broken) {
+            failed++
+            println("SKIP  $name (an earlier step failed)")
+            return
+        }
+        val started = System.nanoTime()
+        try {
+            body()
+            passed++
+            println("ok    $name (${(System.nanoTime() - started) / 1_000_000} ms)")
+        } catch (t: Throwable) {
+            failed++
+            broken = true
+            println("FAIL  $name")
+            t.printStackTrace(System.out)
+        }
+    }
+
+    /** Starts a new, independent scenario. */
+    fun scenario(name: String) {
+        broken = false
+        println("== $name")
+    }
+
+    fun finish(): Int {
+        println("$passed passed, $failed failed")
+        return if (failed == 0 && passed > 0) 0 else 1
+    }
+}
+
+/** What a phone's listeners heard. */
+class Heard : SyncListener, ChangeListener {
+    val statuses = CopyOnWriteArrayList<SyncStatus>()
+    val changes = CopyOnWriteArrayList<ChangeKind>()
+
+    override fun onStatus(status: SyncStatus) {
+        statuses += status
+    }
+
+    override fun onChange(what: ChangeKind) {
+        changes += what
+    }
+}
+
+/** One simulated phone: a real device store in its own file, behind the generated bindings. */
+class Phone(val name: String, dir: Path) {
+    val client = CustodyClient(dir.resolve("$name.db").toString())
+    val heard = Heard()
+
+    init {
+        client.setSyncListener(heard)
+        client.setChangeListener(heard)
+    }
+
+    fun sync(): SyncReport = runBlocking { client.syncNow() }
+}
+
+/** A loopback TCP proxy in front of the server that can drop the connection: a phone that
+ * syncs through it goes offline on demand, as in a vault with no signal. */
+class SwitchableProxy(upstreamUrl: String) : AutoCloseable {
+    private val upstream = URI(upstreamUrl)
+    private val listener = ServerSocket(0, 50, InetAddress.getLoopbackAddress())
+    private val open = ConcurrentHashMap.newKeySet<Socket>()
+
+    @Volatile
+    private var online = true
+    val url = "http://127.0.0.1:${listener.localPort}"
+
+    init {
+        thread(isDaemon = true, name = "proxy-accept") {
+            while (!listener.isClosed) {
+                val client = try { listener.accept() } catch (e: IOException) { break }
+                if (!online) {
+                    client.close()
+                    continue
+                }
+                val server = try { Socket(upstream.host, upstream.port) } catch (e: IOException) {
+                    client.close()
+                    continue
+                }
+                open += client
+                open += server
+                pump(client, server)
+                pump(server, client)
+            }
+        }
+    }
+
+    private fun pump(from: Socket, to: Socket) = thread(isDaemon = true, name = "proxy-pump") {
+        try {
+            from.getInputStream().copyTo(to.getOutputStream())
+        } catch (_: IOException) {
+        } finally {
+            open -= from
+            open -= to
+            from.close()
+            to.close()
+        }
+    }
+
+    fun goOffline() {
+        online = false
+        open.forEach { it.close() }
+    }
+
+    fun goOnline() {
+        online = true
+    }
+
+    override fun close() {
+        listener.close()
+        open.forEach { it.close() }
+    }
+}
+
+fun env(name: String): String = System.getenv(name) ?: error("$name is not set; run this through bindings/tests/run-kotlin.sh")
