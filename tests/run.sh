@@ -2,11 +2,13 @@
 # The whole test suite: Rust unit, property and end-to-end tests (real SQLite files, a real
 # sync server on loopback), then the generated Kotlin bindings on the JVM against the real
 # library and server (bindings/tests/run-kotlin.sh installs JNA and kotlinc when missing),
-# and a syntax check of the iOS app's Swift files.
+# the Android app's screen models on the JVM, and a syntax check of the iOS app's Swift files.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo test --workspace --locked "$@"
 bash bindings/tests/run-kotlin.sh
+# The Android screens' state and decisions (plain Kotlin) against the same generated bindings.
+CUSTODY_NO_CARGO=1 bash android/ui-state/run-jvm-tests.sh
 # No Swift toolchain here: every Swift file must at least parse (tree-sitter, from PyPI).
 bash ios/scripts/check-swift-syntax.sh

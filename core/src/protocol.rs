@@ -127,6 +127,10 @@ pub enum Outcome {
     Accepted,
     /// Kept by the server with the reason, never applied to the shared inventory.
     Rejected { reason: String },
+    /// Not judged yet: it needs something still on its way in this sync (the adjustment request
+    /// it carries out). Nothing was stored; the device keeps it pending and sends it again. Every
+    /// later event of the same device in the request is deferred too, to keep the chain in order.
+    Deferred { reason: String },
 }
 
 /// `POST /v1/enrolment-codes` — a manager on an enrolled device issues a code for a new device.

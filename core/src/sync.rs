@@ -152,7 +152,7 @@ impl SyncClient {
             report.doc_messages_received += store.apply_doc_messages(&response.docs, &response.doc_refusals, &mut states)?;
             report.doc_refusals.extend(response.doc_refusals.iter().map(|r| (r.doc, r.reason.clone())));
             docs = if user.is_some() { store.doc_messages(&mut states)? } else { Vec::new() };
-            let more_events = more_pending || response.has_more;
+            let more_events = more_pending || response.has_more || applied.deferred > 0;
             if !more_events && docs.is_empty() {
                 store.checkpoint()?;
                 return Ok(report);

@@ -269,6 +269,14 @@ impl<'a> DocRound<'a> {
             return Ok(Err(e.to_string()));
         }
         let mut heads = entry.doc.heads_text();
+        if heads != before && kind == DocKind::Receiving {
+            // A tampered phone could write a manager's override; refused whole, nothing stored.
+            match custody_core::work::receiving::audit(&entry.doc, self.roster) {
+                Ok(None) => {}
+                Ok(Some(reason)) => return Ok(Err(reason)),
+                Err(e) => return Ok(Err(format!("this receiving session cannot be read: {e}"))),
+            }
+        }
         if heads != before && kind == DocKind::Adjustment {
             match adjustment::audit(&entry.doc, &before_heads, self.roster) {
                 Ok(None) => {}

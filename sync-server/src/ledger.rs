@@ -58,19 +58,31 @@ fn request_check(
     db: &Db,
     device: &AuthedDevice,
     event: &Event,
-    role: custody_core::roles::Role,
-) -> Result<Option<String>, DbError> {
+    role: Option<custody_core::roles::Role>,
+) -> Result<RequestCheck, DbError> {
     let request = match &event.body {
         EventBody::Adjusted { request: Some(id), .. } | EventBody::Released { request: Some(id), .. } => *id,
-        _ => return Ok(None),
+        _ => return Ok(RequestCheck::Fine),
     };
-    let missing = || Some(format!("the adjustment request {request} it carries out is not on the server; sync the request first"));
-    let Some(doc) = crate::docs::load_for_check(tx, db, &device.facility, request)? else { return Ok(missing()) };
+    // A request made on the same phone travels in this very sync, and a new document needs a
+    // second round trip to arrive: wait for it rather than refuse a legitimate approval.
+    let not_yet = || RequestCheck::NotYet(format!("waiting for adjustment request {request} to arrive"));
+    let Some(doc) = crate::docs::load_for_check(tx, db, &device.facility, request)? else { return Ok(not_yet()) };
+    let Ok(adjustment) = adjustment::read(&doc) else { return Ok(not_yet()) };
     if doc.kind != DocKind::Adjustment {
-        return Ok(missing());
+        return Ok(RequestCheck::Refuse(format!("{request} is not an adjustment request")));
     }
-    let Ok(adjustment) = adjustment::read(&doc) else { return Ok(missing()) };
-    Ok(adjustment.check_execution(event, role).err().map(|why| format!("this {} was refused: {why}", event.kind())))
+    let Some(role) = role else { return Ok(RequestCheck::Fine) };
+    Ok(match adjustment.check_execution(event, role) {
+        Ok(()) => RequestCheck::Fine,
+        Err(why) => RequestCheck::Refuse(format!("this {} was refused: {why}", event.kind())),
+    })
+}
+
+enum RequestCheck {
+    Fine,
+    Refuse(String),
+    NotYet(String),
 }
 
 /// The last event of a device's hash chain: (device_seq, hash), or (0, genesis).
@@ -178,6 +190,15 @@ impl Db {
 
             let chain = check_chain(event, device, last_seq, &last_hash);
             let user = users.get(&event.user);
+            let carried_out = request_check(&tx, self, device, event, user.map(|u| u.role))?;
+            if let RequestCheck::NotYet(reason) = &carried_out {
+                // This event and every later one of the request wait for the next round, so the
+                // device's chain still arrives in order. One verdict per event so far.
+                for e in &request.events[verdicts.len()..] {
+                    verdicts.push(Verdict { id: e.id, outcome: Outcome::Deferred { reason: reason.clone() } });
+                }
+                break;
+            }
             let reason = if id_taken {
                 Some(format!("event id {id} is already used by another event; record it again with a new id"))
             } else if event.facility != device.facility {
@@ -194,9 +215,9 @@ impl Db {
                 Some(format!("{} was deactivated and may no longer record events at {}", user.name, device.facility))
             } else if let Some(user) = user {
                 if user.role.may_record(event.kind()) {
-                    match request_check(&tx, self, device, event, user.role)? {
-                        Some(reason) => Some(reason),
-                        None => chain.clone().err(),
+                    match carried_out {
+                        RequestCheck::Refuse(reason) => Some(reason),
+                        _ => chain.clone().err(),
                     }
                 } else {
                     Some(format!(

@@ -227,3 +227,25 @@ async fn three_phones_count_a_vault_offline_and_a_remote_manager_approves_the_fi
     }
     assert_eq!(fleet.server_inventory().packages[&v].quantity, g(950), "nothing changed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approval_made_on_the_phone_that_made_the_request_syncs_in_one_go() {
+    let fleet = Fleet::start("C11-0000001-LIC").await;
+    let office = fleet.phone("office").await;
+    office.sign_in(MANAGER);
+    let t = tag(42);
+    office.receive(&t, 1_000, "Vault A");
+    office.sync().await.unwrap();
+
+    // Offline: Sam asks, hands the phone to Ana, Ana approves. The request document and the
+    // adjustment it carries out reach the server in the same sync.
+    let request = office.store.request_adjustment(&t, Quantity::change(Decimal::new(-25, 2), Unit::G).unwrap(), "Scale Variance", "reweighed", None).unwrap();
+    office.store.sign_out().unwrap();
+    office.sign_in(MANAGER_2);
+    office.store.approve_adjustment(request, "checked the scale log").unwrap();
+    let report = office.sync().await.unwrap();
+    assert_eq!(report.rejected, 0, "{report:?}");
+    assert_eq!(office.status().pending, 0);
+    assert_eq!(fleet.server_inventory().packages[&t].quantity, g(975));
+    assert!(office.store.history(&t).unwrap().iter().all(|h| h.reject_reason.is_none()));
+}

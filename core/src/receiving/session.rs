@@ -371,6 +371,7 @@ impl Store {
                 override_note,
                 note: note.trim().to_string(),
                 by: user.name.clone(),
+                user: user.id,
                 device,
                 at: Utc::now(),
             };

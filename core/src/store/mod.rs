@@ -133,6 +133,8 @@ pub struct SyncApplied {
     pub accepted: usize,
     pub rejected: usize,
     pub pulled: usize,
+    /// Events the server will judge once what they depend on has arrived.
+    pub deferred: usize,
 }
 
 pub struct Store {
@@ -411,6 +413,10 @@ impl Store {
         let mut applied = SyncApplied::default();
         for verdict in &response.verdicts {
             let id = verdict.id.to_string();
+            if let Outcome::Deferred { .. } = verdict.outcome {
+                applied.deferred += 1;
+                continue; // stays in the outbox, sent again next round
+            }
             let removed = tx.execute("DELETE FROM outbox WHERE event_id = ?1", [&id])?;
             if removed == 0 {
                 continue; // already handled by an earlier, interrupted round
@@ -432,6 +438,7 @@ impl Store {
                     }
                     applied.rejected += 1;
                 }
+                Outcome::Deferred { .. } => {}
             }
         }
         let mut clock = HlcClock::resume(get_meta(&tx, META_HLC)?.unwrap_or_default());

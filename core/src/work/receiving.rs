@@ -87,6 +87,7 @@ pub struct PackageDecision {
     pub override_note: Option<String>,
     pub note: String,
     pub by: String,
+    pub user: UserId,
     pub device: DeviceId,
     pub at: DateTime<Utc>,
 }
@@ -293,4 +294,22 @@ pub fn record(doc: &mut WorkDoc, scan: &ReceivingScan) -> Result<(), DocError> {
 
 pub fn completed(doc: &WorkDoc) -> Result<bool, DocError> {
     Ok(matches!(doc.am.get(ROOT, STATUS).map_err(err)?, Some((v, _)) if v.as_scalar().and_then(|s| s.as_str()) == Some("completed")))
+}
+
+/// The server's check after merging a device's changes: an acceptance that overrides failed checks
+/// must come from an active manager of the facility. Returns the reason to refuse, if any.
+pub fn audit(doc: &WorkDoc, roster: &[crate::protocol::RosterEntry]) -> Result<Option<String>, DocError> {
+    for d in all_own::<PackageDecision>(doc, DECISIONS)?.into_values().flatten() {
+        if d.override_note.is_none() {
+            continue;
+        }
+        let manager = roster.iter().any(|p| p.id == d.user && p.active && p.role == crate::roles::Role::Manager);
+        if !manager {
+            return Ok(Some(format!(
+                "{} accepted {} despite failed checks, but only a manager may do that",
+                d.by, d.tag
+            )));
+        }
+    }
+    Ok(None)
 }

@@ -1,0 +1,189 @@
+package com.custody.app
+
+import android.content.Context
+import com.custody.app.scan.FeedbackPlayer
+import com.custody.app.security.KeystoreKeyProvider
+import com.custody.app.state.ApprovalsModel
+import com.custody.app.state.BackgroundSync
+import com.custody.app.state.ClientApi
+import com.custody.app.state.CountModel
+import com.custody.app.state.EnrolModel
+import com.custody.app.state.Feedback
+import com.custody.app.state.Navigator
+import com.custody.app.state.ReceiveModel
+import com.custody.app.state.Scan
+import com.custody.app.state.ScanRouter
+import com.custody.app.state.Screen
+import com.custody.app.state.SignInModel
+import com.custody.app.state.SignInStep
+import com.custody.app.state.SyncStatusModel
+import com.custody.app.sync.SyncWorker
+import com.custody.core.ChangeKind
+import com.custody.core.ChangeListener
+import com.custody.core.CustodyClient
+import kotlinx.coroutines.CoroutineScope
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.ExperimentalCoroutinesApi
+import kotlinx.coroutines.SupervisorJob
+import kotlinx.coroutines.flow.MutableStateFlow
+import kotlinx.coroutines.flow.StateFlow
+import kotlinx.coroutines.launch
+import kotlinx.coroutines.withContext
+import java.io.File
+
+/**
+ * Wires the app: the store key, the client, the screen models (all in :ui-state), the scan
+ * router and the feedback player. Screens call [act] with a model method; it runs off the main
+ * thread, one at a time and in order (so scans are handled in the order they were made), and the
+ * answer it returns is shown and played.
+ */
+class AppContainer(private val context: Context) {
+    val settings = AppSettings(context)
+
+    private val dbFile: File = context.getDatabasePath("custody.db")
+
+    /**
+     * The store's 32-byte key, made on first start and kept wrapped by an AndroidKeyStore key
+     * (KeystoreKeyProvider). custody-ffi's `CustodyClient(dbPath)` does not take a key yet (core
+     * does not encrypt the store yet): when it does, it is passed to the constructor below.
+     */
+    private val storeKey: ByteArray by lazy { KeystoreKeyProvider(context).storeKey(storeExists = dbFile.exists()) }
+
+    val client: CustodyClient by lazy {
+        check(storeKey.size == 32)
+        dbFile.parentFile?.mkdirs()
+        CustodyClient(dbFile.absolutePath)
+    }
+
+    private val api by lazy { ClientApi(client) }
+
+    @OptIn(ExperimentalCoroutinesApi::class)
+    private val worker = Dispatchers.IO.limitedParallelism(1)
+    val scope = CoroutineScope(SupervisorJob() + Dispatchers.Main.immediate)
+
+    val navigator = Navigator()
+    val sync by lazy { SyncStatusModel(api) }
+    val enrol by lazy { EnrolModel(api) }
+    val signIn by lazy { SignInModel(api) }
+    val receive by lazy { ReceiveModel(api) }
+    val count by lazy { CountModel(api) }
+    val approvals by lazy { ApprovalsModel(api) }
+    private val router by lazy {
+        ScanRouter(navigator, mapOf(Screen.ENROL to enrol, Screen.SIGN_IN to signIn, Screen.RECEIVE to receive, Screen.COUNT to count))
+    }
+
+    private val _feedback = MutableStateFlow<Feedback?>(null)
+
+    /** The last answer, shown as the green or red panel at the bottom of every screen. */
+    val feedback: StateFlow<Feedback?> = _feedback
+    private val player by lazy { FeedbackPlayer(context) }
+
+    /** The listener is called on the thread that made the change: never call the client in it. */
+    private val changes = object : ChangeListener {
+        override fun onChange(what: ChangeKind) {
+            scope.launch(worker) { refresh(what) }
+            if (BackgroundSync.syncSoonAfter(what)) SyncWorker.syncSoon(context)
+        }
+    }
+
+    fun start() {
+        scope.launch {
+            val startup = withContext(worker) {
+                runCatching {
+                    client.setSyncListener(sync)
+                    client.setChangeListener(changes)
+                    sync.refresh()
+                    signIn.load()
+                    client.identity() to client.currentUser()
+                }
+            }
+            startup.onSuccess { (identity, user) -> navigator.start(identity, user) }
+                .onFailure { show(Feedback.error(it)) }
+        }
+    }
+
+    /** Runs a model action off the main thread, in order, then shows and plays its answer. */
+    fun act(block: suspend () -> Feedback?) {
+        scope.launch {
+            val answer = withContext(worker) {
+                try {
+                    block()
+                } catch (e: Exception) {
+                    Feedback.error(e)
+                }
+            }
+            answer?.let(::show)
+        }
+    }
+
+    fun show(feedback: Feedback) {
+        val played = feedback.forSettings(settings.feedback)
+        _feedback.value = played
+        player.play(played)
+    }
+
+    /** A scan from any source goes to the screen in front. */
+    fun onScan(scan: Scan) = act { router.route(scan) }
+
+    fun submitSignIn() = act {
+        val answer = signIn.submit()
+        val s = signIn.state.value
+        if (s.step == SignInStep.SIGNED_IN) {
+            val identity = client.identity()
+            withContext(Dispatchers.Main) { navigator.start(identity, s.user) }
+        }
+        if (s.needsEnrolment) withContext(Dispatchers.Main) { navigator.start(null, null) }
+        answer
+    }
+
+    fun signOut() = act {
+        val answer = signIn.signOut()
+        withContext(Dispatchers.Main) { navigator.signedOut() }
+        answer
+    }
+
+    fun submitEnrolment() = act {
+        val answer = enrol.enrol()
+        val identity = enrol.state.value.identity
+        if (identity != null) {
+            signIn.enrolled()
+            withContext(Dispatchers.Main) { navigator.start(identity, null) }
+            SyncWorker.schedulePeriodic(context)
+        }
+        answer
+    }
+
+    /** Opens a screen from home and loads what it shows. */
+    fun open(screen: Screen) {
+        if (!navigator.open(screen)) return
+        act {
+            when (screen) {
+                Screen.COUNT -> count.loadSessions()
+                Screen.APPROVALS -> approvals.load()
+                Screen.SYNC -> sync.refresh()
+                else -> Unit
+            }
+            null
+        }
+    }
+
+    fun syncNow() = act { sync.syncNow() }
+
+    /** Back in front: re-read the status, and push what is waiting. */
+    fun onForeground() {
+        act {
+            sync.refresh()
+            null
+        }
+        SyncWorker.syncSoon(context)
+    }
+
+    private fun refresh(what: ChangeKind) {
+        sync.refresh()
+        when (what) {
+            ChangeKind.COUNT_SESSIONS -> if (navigator.screen.value == Screen.COUNT) count.reload()
+            ChangeKind.ADJUSTMENTS -> if (navigator.screen.value == Screen.APPROVALS) approvals.load()
+            ChangeKind.INVENTORY, ChangeKind.SIGN_IN -> Unit
+        }
+    }
+}

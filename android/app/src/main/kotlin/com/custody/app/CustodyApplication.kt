@@ -1,0 +1,17 @@
+package com.custody.app
+
+import android.app.Application
+import com.custody.app.sync.SyncWorker
+
+/** Holds the one [AppContainer] of the process: one device store, one client, one set of models. */
+class CustodyApplication : Application() {
+    lateinit var container: AppContainer
+        private set
+
+    override fun onCreate() {
+        super.onCreate()
+        container = AppContainer(this)
+        container.start()
+        SyncWorker.schedulePeriodic(this)
+    }
+}

@@ -1,0 +1,127 @@
+package com.custody.app.state
+
+import com.custody.core.CountScanResult
+import com.custody.core.CountSession
+import com.custody.core.CountSessionSummary
+import com.custody.core.CustodyClient
+import com.custody.core.DeviceIdentity
+import com.custody.core.LedgerEvent
+import com.custody.core.PendingApproval
+import com.custody.core.Quantity
+import com.custody.core.SignedInUser
+import com.custody.core.SyncReport
+import com.custody.core.SyncStatus
+import com.custody.core.UnitOfMeasure
+
+/**
+ * The part of the generated `CustodyClient` the screens use, so a model can be tested with the
+ * real client ([ClientApi]) or with a stand-in. Every method is the client's (or a top-level
+ * binding function), with its types and its `CustodyException`s; nothing is added.
+ *
+ * Blocking methods touch only the local database and return in milliseconds, but never call them
+ * on the Android main thread.
+ */
+interface CustodyApi {
+    fun identity(): DeviceIdentity?
+
+    suspend fun enrol(serverUrl: String, code: String, deviceName: String): DeviceIdentity
+
+    fun signIn(badge: String, pin: String): SignedInUser
+
+    fun signOut()
+
+    fun currentUser(): SignedInUser?
+
+    fun syncStatus(): SyncStatus
+
+    suspend fun syncNow(): SyncReport
+
+    /** Scanner text to a normalised Metrc tag, or `CustodyException.InvalidInput`. */
+    fun scanTag(raw: String): String
+
+    fun parseQuantity(text: String): Quantity
+
+    fun formatQuantity(quantity: Quantity): String
+
+    fun countUnit(unit: UnitOfMeasure): UnitOfMeasure
+
+    fun receive(
+        tag: String,
+        item: String,
+        batch: String,
+        quantity: Quantity,
+        location: String,
+        expiresOn: String?,
+        manifest: String?,
+    ): LedgerEvent
+
+    fun countSessions(): List<CountSessionSummary>
+
+    fun countSession(sessionId: String): CountSession
+
+    fun joinCount(sessionId: String)
+
+    fun countScan(sessionId: String, rawTag: String, location: String, quantity: Quantity): CountScanResult
+
+    fun countCorrect(sessionId: String, rawTag: String, location: String, quantity: Quantity): CountScanResult
+
+    fun pendingApprovals(): List<PendingApproval>
+
+    fun approveAdjustment(requestId: String, note: String): List<LedgerEvent>
+
+    fun rejectAdjustment(requestId: String, note: String)
+}
+
+/** [CustodyApi] over the real generated client: one line per method. */
+class ClientApi(val client: CustodyClient) : CustodyApi {
+    override fun identity() = client.identity()
+
+    override suspend fun enrol(serverUrl: String, code: String, deviceName: String) =
+        client.enrol(serverUrl, code, deviceName)
+
+    override fun signIn(badge: String, pin: String) = client.signIn(badge, pin)
+
+    override fun signOut() = client.signOut()
+
+    override fun currentUser() = client.currentUser()
+
+    override fun syncStatus() = client.syncStatus()
+
+    override suspend fun syncNow() = client.syncNow()
+
+    override fun scanTag(raw: String) = client.scanTag(raw)
+
+    override fun parseQuantity(text: String) = com.custody.core.parseQuantity(text)
+
+    override fun formatQuantity(quantity: Quantity) = com.custody.core.formatQuantity(quantity)
+
+    override fun countUnit(unit: UnitOfMeasure) = com.custody.core.countUnit(unit)
+
+    override fun receive(
+        tag: String,
+        item: String,
+        batch: String,
+        quantity: Quantity,
+        location: String,
+        expiresOn: String?,
+        manifest: String?,
+    ) = client.receive(tag, item, batch, quantity, location, expiresOn, manifest)
+
+    override fun countSessions() = client.countSessions()
+
+    override fun countSession(sessionId: String) = client.countSession(sessionId)
+
+    override fun joinCount(sessionId: String) = client.joinCount(sessionId)
+
+    override fun countScan(sessionId: String, rawTag: String, location: String, quantity: Quantity) =
+        client.countScan(sessionId, rawTag, location, quantity)
+
+    override fun countCorrect(sessionId: String, rawTag: String, location: String, quantity: Quantity) =
+        client.countCorrect(sessionId, rawTag, location, quantity)
+
+    override fun pendingApprovals() = client.pendingApprovals()
+
+    override fun approveAdjustment(requestId: String, note: String) = client.approveAdjustment(requestId, note)
+
+    override fun rejectAdjustment(requestId: String, note: String) = client.rejectAdjustment(requestId, note)
+}

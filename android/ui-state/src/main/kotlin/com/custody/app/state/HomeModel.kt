@@ -1,0 +1,88 @@
+package com.custody.app.state
+
+import com.custody.core.Role
+import com.custody.core.SignedInUser
+
+/** A screen that takes scans: the app hands every scan to the screen in front. */
+fun interface ScanTarget {
+    fun onScan(scan: Scan): Feedback
+}
+
+/** The app's screens. */
+enum class Screen { ENROL, SIGN_IN, HOME, RECEIVE, COUNT, APPROVALS, SYNC }
+
+/** One tile on the home screen. */
+data class Tile(val screen: Screen, val title: String, val subtitle: String, val badge: String? = null)
+
+data class HomeState(
+    val greeting: String,
+    val role: String,
+    val tiles: List<Tile>,
+    /** Work for this role that is not on the phone yet (shown as a note, not a tile). */
+    val notYetHere: String? = null,
+)
+
+/**
+ * What each role sees on the home screen. This only chooses which doors to show; core still
+ * decides every action behind them (a floor worker who reached the approvals screen some other
+ * way would still be refused by core).
+ *
+ * - floor staff: receive, count, sync
+ * - manager: receive, count, approvals, sync
+ * - compliance: count, approvals (to follow the requests; core lets managers decide), sync
+ * - driver: sync (delivery routes are not on the phone yet)
+ * - admin: sync (admins run devices and accounts, not stock)
+ */
+object HomeModel {
+    fun screensFor(role: Role): List<Screen> = when (role) {
+        Role.FLOOR_STAFF -> listOf(Screen.RECEIVE, Screen.COUNT, Screen.SYNC)
+        Role.MANAGER -> listOf(Screen.RECEIVE, Screen.COUNT, Screen.APPROVALS, Screen.SYNC)
+        Role.COMPLIANCE -> listOf(Screen.COUNT, Screen.APPROVALS, Screen.SYNC)
+        Role.DRIVER -> listOf(Screen.SYNC)
+        Role.ADMIN -> listOf(Screen.SYNC)
+    }
+
+    fun roleName(role: Role): String = when (role) {
+        Role.FLOOR_STAFF -> "Floor staff"
+        Role.DRIVER -> "Driver"
+        Role.MANAGER -> "Manager"
+        Role.COMPLIANCE -> "Compliance"
+        Role.ADMIN -> "Admin"
+    }
+
+    /**
+     * The home screen for [user]; [pendingApprovals] and [sync] put counts on the tiles (null when
+     * not known yet).
+     */
+    fun home(user: SignedInUser, pendingApprovals: Int? = null, sync: SyncStatusState? = null): HomeState {
+        val tiles = screensFor(user.role).map { screen ->
+            when (screen) {
+                Screen.RECEIVE -> Tile(screen, "Receive", "Scan packages into intake")
+                Screen.COUNT -> Tile(screen, "Count", "Blind cycle counts")
+                Screen.APPROVALS -> Tile(
+                    screen,
+                    "Approvals",
+                    "Adjustment requests",
+                    badge = pendingApprovals?.takeIf { it > 0 }?.toString(),
+                )
+                Screen.SYNC -> Tile(
+                    screen,
+                    "Sync",
+                    sync?.connection ?: "Status and pending changes",
+                    badge = sync?.pending?.takeIf { it > 0 }?.toString() ?: if (sync?.attention == true) "!" else null,
+                )
+                else -> Tile(screen, screen.name, "")
+            }
+        }
+        return HomeState(
+            greeting = "Hello, ${user.name}",
+            role = roleName(user.role),
+            tiles = tiles,
+            notYetHere = when (user.role) {
+                Role.DRIVER -> "Delivery routes are not on the phone yet."
+                Role.ADMIN -> "Devices and accounts are managed on the server."
+                else -> null
+            },
+        )
+    }
+}

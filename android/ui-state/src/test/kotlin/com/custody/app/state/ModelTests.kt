@@ -1,0 +1,357 @@
+package com.custody.app.state
+
+import com.custody.core.CountEntry
+import com.custody.core.CountStatus
+import com.custody.core.CustodyException
+import com.custody.core.PendingApproval
+import com.custody.core.Quantity
+import com.custody.core.ScopedPackage
+import com.custody.core.SignedInUser
+import com.custody.core.UnitOfMeasure
+import kotlinx.coroutines.runBlocking
+import kotlin.test.assertEquals
+import kotlin.test.assertFalse
+import kotlin.test.assertNotNull
+import kotlin.test.assertNull
+import kotlin.test.assertTrue
+
+private const val P1 = "1A4FF0100000000000000001" // weighed (grams)
+private const val P2 = "1A4FF0100000000000000002" // counted (each)
+private const val P9 = "1A4FF0100000000000000009" // not in the count
+private const val SESSION = "0190f0e0-0000-7000-8000-000000000001"
+
+private fun wedge(text: String) = Scan(text, ScanSource.WEDGE)
+
+fun signInTests() = "signin" to Tests("sign-in").apply {
+    fun pin(model: SignInModel, digits: String) = digits.forEach(model::pinDigit)
+
+    test("badge scan, then PIN: green with the person's name, home by role") {
+        val api = FakeApi()
+        val model = SignInModel(api)
+        model.load()
+        assertEquals(SignInStep.BADGE, model.state.value.step)
+        assertTrue(model.onScan(wedge("M-100\r")).isGreen)
+        assertEquals(SignInStep.PIN, model.state.value.step)
+        assertEquals("M-100", model.state.value.badge)
+        pin(model, "2468")
+        assertEquals(4, model.state.value.pinDots)
+        assertFalse(model.state.value.toString().contains("2468"), "the PIN must not be in the state")
+        val f = model.submit()
+        assertEquals("Signed in: Sam Manager", f.message)
+        assertEquals(SignInStep.SIGNED_IN, model.state.value.step)
+        assertEquals("Sam Manager", model.state.value.user?.name)
+    }
+
+    test("a wrong PIN is red with core's words; the PIN is cleared, the badge kept") {
+        val model = SignInModel(FakeApi())
+        model.onScan(wedge("F-200"))
+        pin(model, "0000")
+        val f = model.submit()
+        assertEquals(Signal.RED, f.signal)
+        assertEquals("badge or PIN not recognised", f.message)
+        val s = model.state.value
+        assertEquals("badge or PIN not recognised", s.error)
+        assertEquals(0, s.pinDots)
+        assertEquals(SignInStep.PIN, s.step)
+        assertEquals("F-200", s.badge)
+        pin(model, "1357")
+        assertTrue(model.submit().isGreen)
+    }
+
+    test("no PIN yet, or no badge yet: say what is missing, call nothing") {
+        val model = SignInModel(FakeApi())
+        assertEquals("Scan your badge first.", model.submit().message)
+        model.onScan(wedge("F-200"))
+        assertEquals("Enter your PIN.", model.submit().message)
+    }
+
+    test("a new badge scan during the PIN starts over with that badge") {
+        val model = SignInModel(FakeApi())
+        model.onScan(wedge("F-200"))
+        pin(model, "13")
+        model.onScan(wedge("M-100"))
+        assertEquals("M-100", model.state.value.badge)
+        assertEquals(0, model.state.value.pinDots)
+    }
+
+    test("a device that is not enrolled goes to enrolment") {
+        val api = FakeApi().apply { identity = null }
+        val model = SignInModel(api)
+        model.load()
+        assertTrue(model.state.value.needsEnrolment)
+        model.onScan(wedge("F-200"))
+        pin(model, "1357")
+        val f = model.submit()
+        assertEquals(Signal.RED, f.signal)
+        assertTrue(model.state.value.needsEnrolment)
+    }
+
+    test("signed in: a badge scan is refused until sign-out") {
+        val api = FakeApi()
+        val model = SignInModel(api)
+        model.onScan(wedge("F-200"))
+        pin(model, "1357")
+        model.submit()
+        assertEquals(Signal.RED, model.onScan(wedge("M-100")).signal)
+        assertTrue(model.signOut().isGreen)
+        assertNull(api.user)
+        assertEquals(SignInStep.BADGE, model.state.value.step)
+    }
+
+    test("enrolment: missing fields are named; a bad code is red; a good one enrols") {
+        val api = FakeApi().apply { identity = null }
+        val model = EnrolModel(api)
+        val missing = runBlocking { model.enrol() }
+        assertEquals("Enter the server address, the enrolment code, a name for this device.", missing.message)
+        model.onScan(wedge("https://custody.example.com"))
+        model.edit(code = "BAD", deviceName = "Handheld 3")
+        val bad = runBlocking { model.enrol() }
+        assertEquals(Signal.RED, bad.signal)
+        assertTrue(model.state.value.error!!.contains("enrolment code"))
+        model.onScan(wedge("GOOD-CODE"))
+        val good = runBlocking { model.enrol() }
+        assertEquals("Enrolled at Green Valley Distribution", good.message)
+        assertEquals("https://custody.example.com", api.identity?.serverUrl)
+    }
+}
+
+fun countTests() = "count" to Tests("blind count").apply {
+    fun setUp(status: CountStatus = CountStatus.COUNTING, recount: List<String> = emptyList(), entries: List<CountEntry> = emptyList()): Pair<FakeApi, CountModel> {
+        val api = FakeApi()
+        api.user = SignedInUser("user-maria", "Maria Floor", com.custody.core.Role.FLOOR_STAFF)
+        api.addSession(
+            SESSION,
+            status = status,
+            packages = listOf(
+                ScopedPackage(P1, "Live Resin - Blue Dream 1g", "Vault A / Shelf 1", UnitOfMeasure.G),
+                ScopedPackage(P2, "Pre-roll 5-pack", "Vault A / Shelf 1", UnitOfMeasure.EACH),
+            ),
+            recount = recount,
+            entries = entries,
+        )
+        return api to CountModel(api)
+    }
+
+    test("the session list, and nothing counted before joining and scanning a shelf") {
+        val (api, model) = setUp()
+        model.loadSessions()
+        val row = model.state.value.sessions.single()
+        assertEquals("Counting", row.status)
+        assertEquals(2L, row.packages)
+        assertEquals("Choose a count session first.", model.onScan(wedge(P2)).message)
+        assertTrue(model.join(SESSION).isGreen)
+        assertEquals(CountModel.PROMPT_SHELF, model.state.value.prompt)
+        val f = model.onScan(wedge(P2))
+        assertEquals(Signal.RED, f.signal)
+        assertTrue(f.message.startsWith("Scan the shelf label"))
+        assertTrue(api.countCalls.isEmpty())
+    }
+
+    test("a shelf label sets the location; an empty label is red") {
+        val (_, model) = setUp()
+        model.join(SESSION)
+        assertEquals(Signal.RED, model.onScan(wedge("LOC:")).signal)
+        assertEquals("Shelf: Vault A / Shelf 1", model.onScan(wedge("loc:Vault A / Shelf 1\r\n")).message)
+        assertEquals("Vault A / Shelf 1", model.state.value.location)
+    }
+
+    test("a counted item adds 1 each per scan, green with 'counted' and the running count") {
+        val (api, model) = setUp()
+        model.join(SESSION)
+        model.onScan(wedge("LOC:Vault A / Shelf 1"))
+        assertEquals("Counted Pre-roll 5-pack: your count 1 each", model.onScan(wedge(P2.lowercase())).message)
+        val second = model.onScan(wedge(P2))
+        assertEquals("Counted Pre-roll 5-pack: your count 2 each", second.message)
+        assertEquals(Quantity("1", UnitOfMeasure.EACH), api.countCalls.last().quantity)
+        assertEquals("Vault A / Shelf 1", api.countCalls.last().location)
+        assertEquals(listOf(CountLine(P2, "Pre-roll 5-pack", "2 each")), model.state.value.lines)
+    }
+
+    test("a weighed package asks for the weight, read in grams; twice warns that it adds") {
+        val (api, model) = setUp()
+        model.join(SESSION)
+        model.onScan(wedge("LOC:Vault A / Shelf 1"))
+        val ask = model.onScan(wedge(P1))
+        assertTrue(ask.isGreen)
+        assertEquals(P1, model.state.value.awaiting?.tag)
+        assertTrue(api.countCalls.isEmpty(), "nothing is counted before the weight")
+        val bad = model.enterAmount("abc")
+        assertEquals(Signal.RED, bad.signal)
+        assertNotNull(model.state.value.awaiting, "a bad amount keeps the package waiting")
+        val f = model.enterAmount("9.5")
+        assertEquals("Counted Live Resin - Blue Dream 1g: your count 9.5 g", f.message)
+        assertEquals(Quantity("9.5", UnitOfMeasure.G), api.countCalls.last().quantity)
+        assertNull(model.state.value.awaiting)
+        model.onScan(wedge(P1))
+        assertTrue(model.state.value.awaiting?.note!!.contains("already counted 9.5 g"))
+    }
+
+    test("a scale in wedge mode types the weight like a scan: it counts the package waiting") {
+        val (api, model) = setUp()
+        model.join(SESSION)
+        model.onScan(wedge("LOC:Vault A / Shelf 1"))
+        model.onScan(wedge(P1))
+        assertEquals("Counted Live Resin - Blue Dream 1g: your count 9.50 g", model.onScan(wedge("9.50 g\r")).message)
+        assertEquals(Quantity("9.50", UnitOfMeasure.G), api.countCalls.single().quantity)
+        assertTrue(CountModel.looksLikeAmount("12"))
+        assertFalse(CountModel.looksLikeAmount(P1), "a tag is never an amount")
+        assertFalse(CountModel.looksLikeAmount("123456789012345678901234"), "24 digits are a tag")
+        assertFalse(CountModel.looksLikeAmount("LOC:Shelf 1"))
+    }
+
+    test("a correction replaces this person's count") {
+        val (api, model) = setUp()
+        model.join(SESSION)
+        model.onScan(wedge("LOC:Vault A / Shelf 1"))
+        model.onScan(wedge(P1))
+        model.enterAmount("9.5")
+        model.correct(P1)
+        assertTrue(model.state.value.awaiting!!.correction)
+        assertEquals("Corrected Live Resin - Blue Dream 1g: your count 9.25 g", model.enterAmount("9.25 g").message)
+        assertTrue(api.countCalls.last().correction)
+    }
+
+    test("garbage is red with core's reason and reaches no count") {
+        val (api, model) = setUp()
+        model.join(SESSION)
+        model.onScan(wedge("LOC:Vault A / Shelf 1"))
+        val f = model.onScan(wedge("1A4FF01"))
+        assertEquals(Signal.RED, f.signal)
+        assertTrue(f.message.contains("exactly 24"), f.message)
+        assertTrue(api.countCalls.isEmpty())
+    }
+
+    test("a package outside the count: core says why, and nothing is counted") {
+        val (api, model) = setUp()
+        model.join(SESSION)
+        model.onScan(wedge("LOC:Vault A / Shelf 1"))
+        val f = model.onScan(wedge(P9))
+        assertEquals(Signal.RED, f.signal)
+        assertTrue(f.message.contains("not in this count's scope"), f.message)
+        assertEquals("0", api.countCalls.single().quantity.amount, "the probe counts nothing")
+    }
+
+    test("in a recount, a package without a variance is refused before it is weighed") {
+        val (api, model) = setUp(status = CountStatus.RECOUNT, recount = listOf(P2))
+        model.join(SESSION)
+        assertEquals(2, model.state.value.round)
+        model.onScan(wedge("LOC:Vault A / Shelf 1"))
+        val f = model.onScan(wedge(P1))
+        assertEquals(Signal.RED, f.signal)
+        assertTrue(f.message.contains("not being recounted"), f.message)
+        assertNull(model.state.value.awaiting)
+        assertEquals(Quantity("0", UnitOfMeasure.G), api.countCalls.single().quantity)
+    }
+
+    test("scanning on while a weight is awaited says the first was not counted") {
+        val (_, model) = setUp()
+        model.join(SESSION)
+        model.onScan(wedge("LOC:Vault A / Shelf 1"))
+        model.onScan(wedge(P1))
+        val f = model.onScan(wedge(P2))
+        assertTrue(f.message.startsWith("Live Resin - Blue Dream 1g was not counted"), f.message)
+        assertTrue(f.message.endsWith("your count 1 each"), f.message)
+    }
+
+    test("joining shows what this person already counted this round, never what is expected") {
+        val mine = CountEntry(1u, P1, "user-maria", "Maria Floor", "device-1", "Vault A / Shelf 1", Quantity("4.5", UnitOfMeasure.G))
+        val more = mine.copy(counted = Quantity("5", UnitOfMeasure.G), deviceId = "device-2")
+        val others = mine.copy(userId = "user-omar", userName = "Omar")
+        val (_, model) = setUp(entries = listOf(mine, more, others))
+        model.join(SESSION)
+        assertEquals(listOf(CountLine(P1, "Live Resin - Blue Dream 1g", "9.5 g")), model.state.value.lines)
+    }
+
+    test("amounts: a plain number is in the count unit; a number with a unit stays") {
+        assertEquals("12.5 g", CountModel.withUnit(" 12.5 ", UnitOfMeasure.G))
+        assertEquals("3 each", CountModel.withUnit("3", UnitOfMeasure.EACH))
+        assertEquals("0.5 oz", CountModel.withUnit("0.5 oz", UnitOfMeasure.G))
+        assertEquals("", CountModel.withUnit("  ", UnitOfMeasure.G))
+    }
+}
+
+fun approvalsTests() = "approvals" to Tests("approvals").apply {
+    fun setUp(): Pair<FakeApi, ApprovalsModel> {
+        val api = FakeApi()
+        api.user = SignedInUser("user-sam", "Sam Manager", com.custody.core.Role.MANAGER)
+        api.approvals += PendingApproval(FakeApi.request("req-1", P1, "-0.50", "Maria Floor", sessionId = SESSION), null)
+        api.approvals += PendingApproval(FakeApi.request("req-2", P2, "-1", "Sam Manager"), "you requested this adjustment; another manager must decide it")
+        return api to ApprovalsModel(api)
+    }
+
+    test("the pending list says who asked and whether this person may decide") {
+        val (_, model) = setUp()
+        model.load()
+        val rows = model.state.value.rows
+        assertEquals(listOf("req-1", "req-2"), rows.map { it.requestId })
+        assertEquals("-0.50 g", rows[0].change)
+        assertEquals("Maria Floor", rows[0].requestedBy)
+        assertTrue(rows[0].canDecide && rows[0].fromCount)
+        assertFalse(rows[1].canDecide)
+        assertTrue(rows[1].cannotDecide!!.contains("another manager"))
+    }
+
+    test("approve with a note: green, and the request leaves the list") {
+        val (api, model) = setUp()
+        model.load()
+        model.editNote("  matches the scale log ")
+        val f = model.approve("req-1")
+        assertEquals("Approved -0.50 g on $P1", f.message)
+        assertEquals(Triple("req-1", true, "matches the scale log"), api.decisions.single())
+        assertEquals(listOf("req-2"), model.state.value.rows.map { it.requestId })
+        assertEquals("", model.state.value.note)
+    }
+
+    test("a refused decision is red with core's reason; the request stays") {
+        val (api, model) = setUp()
+        model.load()
+        api.decisionFailure = CustodyException.NotAllowed("you counted this package; another manager must decide it")
+        val f = model.reject("req-1")
+        assertEquals(Signal.RED, f.signal)
+        assertEquals("you counted this package; another manager must decide it", model.state.value.feedback?.message)
+        assertEquals(2, model.state.value.rows.size)
+    }
+
+    test("not signed in: the list is empty and says why") {
+        val api = FakeApi()
+        val model = ApprovalsModel(api)
+        model.load()
+        assertTrue(model.state.value.error!!.contains("sign in"))
+        assertTrue(model.state.value.rows.isEmpty())
+    }
+}
+
+fun receiveTests() = "receive" to Tests("simple receiving").apply {
+    test("fields first: a tag scanned before them is red and names what is missing") {
+        val model = ReceiveModel(FakeApi())
+        val f = model.onScan(wedge(P1))
+        assertEquals("Enter the item, the batch, the amount before scanning packages.", f.message)
+    }
+
+    test("each tag scanned is received into intake with the amount in the chosen unit") {
+        val api = FakeApi().apply { user = SignedInUser("user-maria", "Maria Floor", com.custody.core.Role.FLOOR_STAFF) }
+        val model = ReceiveModel(api)
+        model.edit(item = "Live Resin - Blue Dream 1g", batch = "LR-1", quantityText = "10", unit = UnitOfMeasure.G, expiresOn = "2027-06-30")
+        val f = model.onScan(wedge(P1.lowercase() + "\r"))
+        assertEquals("Received $P1: 10 g into Intake", f.message)
+        val body = api.received.single().body as com.custody.core.EventBody.Received
+        assertEquals(Quantity("10", UnitOfMeasure.G), body.quantity)
+        assertEquals("Intake", body.location)
+        assertEquals("2027-06-30", body.expiresOn)
+        assertNull(body.manifest)
+        assertEquals(listOf(ReceivedLine(P1, "Live Resin - Blue Dream 1g", "10 g", "Intake")), model.state.value.received)
+    }
+
+    test("a LOC: label changes where packages go; core's refusal is red") {
+        val api = FakeApi().apply { user = SignedInUser("user-maria", "Maria Floor", com.custody.core.Role.FLOOR_STAFF) }
+        val model = ReceiveModel(api)
+        model.edit(item = "Pre-roll", batch = "PR-1", quantityText = "12 each")
+        assertEquals("Receiving into Cage 2", model.onScan(wedge("LOC:Cage 2")).message)
+        assertTrue(model.onScan(wedge(P2)).message.endsWith("into Cage 2"))
+        api.receiveFailure = CustodyException.Refused("$P2 was already received")
+        val f = model.onScan(wedge(P2))
+        assertEquals(Signal.RED, f.signal)
+        assertEquals("$P2 was already received", f.message)
+        assertEquals(1, model.state.value.received.size)
+    }
+}
