@@ -323,6 +323,109 @@ impl CustodyClient {
         self.changed(&[ChangeKind::Adjustments]);
         Ok(())
     }
+
+    // ---- receiving against the inbound manifest ------------------------------------------
+    // Receiving writes are announced as `Inventory` (the packages coming in).
+
+    /// Imports a Metrc manifest file (JSON) and opens its receiving session; returns its id.
+    pub fn open_receiving(&self, manifest_json: String) -> Result<String> {
+        let id = self.store.open_receiving(&manifest_json)?;
+        self.changed(&[ChangeKind::Inventory]);
+        Ok(id.to_string())
+    }
+
+    /// Scans a package at `location` against the manifest: matched, unexpected or a duplicate.
+    pub fn receiving_scan(&self, session_id: String, raw: String, location: String) -> Result<ReceivingVerdict> {
+        let id = id_in("receiving session", &session_id)?;
+        let verdict = self.store.receiving_scan(id, &raw, &location_in(&location)?)?;
+        self.changed(&[ChangeKind::Inventory]);
+        Ok(verdict.into())
+    }
+
+    pub fn receiving_progress(&self, session_id: String) -> Result<ReceivingProgress> {
+        Ok(self.store.receiving_progress(id_in("receiving session", &session_id)?)?.into())
+    }
+
+    /// Records a batch's certificate of analysis.
+    pub fn record_coa(&self, session_id: String, coa: Coa) -> Result<()> {
+        self.store.record_coa(id_in("receiving session", &session_id)?, coa.try_into()?)?;
+        self.changed(&[ChangeKind::Inventory]);
+        Ok(())
+    }
+
+    /// Each manifest package's failed checks against its batch's certificate.
+    pub fn package_flags(&self, session_id: String) -> Result<Vec<PackageFlags>> {
+        let flags = self.store.package_flags(id_in("receiving session", &session_id)?)?;
+        Ok(flags
+            .into_iter()
+            .map(|(tag, flags)| PackageFlags { tag: tag.to_string(), flags: flags.iter().map(|f| f.to_string()).collect() })
+            .collect())
+    }
+
+    pub fn mark_inspected(&self, session_id: String, raw: String, note: String) -> Result<()> {
+        self.store.mark_inspected(id_in("receiving session", &session_id)?, &raw, &note)?;
+        self.changed(&[ChangeKind::Inventory]);
+        Ok(())
+    }
+
+    /// Records a package's weight from a registered scale, or typed by hand (`scale` null).
+    pub fn record_weight(&self, session_id: String, raw: String, weight: Quantity, scale: Option<String>) -> Result<()> {
+        let id = id_in("receiving session", &session_id)?;
+        self.store.record_weight(id, &raw, weight.try_into()?, scale.as_deref())?;
+        self.changed(&[ChangeKind::Inventory]);
+        Ok(())
+    }
+
+    /// Accepts (`reject` null) or rejects a package.
+    pub fn decide_package(&self, session_id: String, raw: String, reject: Option<RejectReason>, note: String) -> Result<()> {
+        let id = id_in("receiving session", &session_id)?;
+        self.store.decide_package(id, &raw, reject.map(Into::into), &note)?;
+        self.changed(&[ChangeKind::Inventory]);
+        Ok(())
+    }
+
+    pub fn explain_weight_difference(&self, session_id: String, reason: String) -> Result<()> {
+        self.store.explain_weight_difference(id_in("receiving session", &session_id)?, &reason)?;
+        self.changed(&[ChangeKind::Inventory]);
+        Ok(())
+    }
+
+    pub fn receiving_discrepancies(&self, session_id: String) -> Result<Vec<ReceivingDiscrepancy>> {
+        let list = self.store.receiving_discrepancies(id_in("receiving session", &session_id)?)?;
+        Ok(list.into_iter().map(Into::into).collect())
+    }
+
+    /// Completes the session: accepted packages enter the ledger at `intake`. Returns the
+    /// ledger events recorded.
+    pub fn complete_receiving(&self, session_id: String, intake: String) -> Result<Vec<LedgerEvent>> {
+        let id = id_in("receiving session", &session_id)?;
+        let events = self.store.complete_receiving(id, &location_in(&intake)?)?;
+        self.changed(&[ChangeKind::Inventory]);
+        Ok(events.into_iter().map(Into::into).collect())
+    }
+
+    /// Completed sessions whose manifest still has to be accepted in the state system.
+    pub fn open_state_tasks(&self) -> Result<Vec<StateTask>> {
+        let tasks = self.store.open_state_tasks()?;
+        Ok(tasks.into_iter().map(|(id, task)| StateTask { session_id: id.to_string(), task }).collect())
+    }
+
+    pub fn confirm_state_acceptance(&self, session_id: String) -> Result<()> {
+        self.store.confirm_state_acceptance(id_in("receiving session", &session_id)?)?;
+        self.changed(&[ChangeKind::Inventory]);
+        Ok(())
+    }
+
+    pub fn receiving_settings(&self) -> Result<ReceivingSettings> {
+        Ok(self.store.receiving_settings()?.into())
+    }
+
+    pub fn set_receiving_settings(&self, settings: ReceivingSettings) -> Result<()> {
+        let settings = settings.try_into()?;
+        self.store.set_receiving_settings(&settings)?;
+        self.changed(&[ChangeKind::Inventory]);
+        Ok(())
+    }
 }
 
 #[uniffi::export(async_runtime = "tokio")]
@@ -373,4 +476,11 @@ impl CustodyClient {
 #[uniffi::export]
 pub fn count_unit(unit: UnitOfMeasure) -> UnitOfMeasure {
     counts::count_unit(unit.into()).into()
+}
+
+/// What scanner text is: a package tag, a GS1 barcode or a location label (`LOC:...`), or
+/// `InvalidInput` saying why it is none of them.
+#[uniffi::export]
+pub fn parse_scan(raw: String) -> Result<ScannedCode> {
+    Ok(custody_core::scan::parse_scan(&raw)?.into())
 }

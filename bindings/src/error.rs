@@ -9,6 +9,8 @@ use custody_core::counts::CountError;
 use custody_core::event::EventError;
 use custody_core::ids::IdError;
 use custody_core::quantity::QuantityError;
+use custody_core::receiving::session::ReceivingError;
+use custody_core::scan::ScanError;
 use custody_core::store::StoreError;
 use custody_core::sync::SyncError;
 use custody_core::work::DocError;
@@ -164,6 +166,36 @@ impl From<SyncError> for CustodyError {
             SyncError::Server { status: 400..=428 | 430..=499, .. } => E::Refused(message),
             SyncError::Server { .. } | SyncError::Protocol(_) => E::Server(message),
             SyncError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<ScanError> for CustodyError {
+    fn from(e: ScanError) -> Self {
+        E::InvalidInput(e.to_string())
+    }
+}
+
+impl From<ReceivingError> for CustodyError {
+    fn from(e: ReceivingError) -> Self {
+        let message = e.to_string();
+        match e {
+            ReceivingError::Store(e) => e.into(),
+            ReceivingError::Manifest(_)
+            | ReceivingError::Scan(_)
+            | ReceivingError::NotATag
+            | ReceivingError::UnknownScale(_)
+            | ReceivingError::BadWeight
+            | ReceivingError::NoReason
+            | ReceivingError::Quantity(_) => E::InvalidInput(message),
+            ReceivingError::NotAllowed { .. } => E::NotAllowed(message),
+            ReceivingError::UnknownSession(_) | ReceivingError::NotInSession { .. } => E::NotFound(message),
+            ReceivingError::AlreadyOpen(_)
+            | ReceivingError::Completed
+            | ReceivingError::ScaleOutOfCalibration { .. }
+            | ReceivingError::AcceptUnexpected { .. }
+            | ReceivingError::NeedsOverride { .. }
+            | ReceivingError::Unresolved(_) => E::Refused(message),
         }
     }
 }

@@ -145,3 +145,66 @@ async fn a_client_enrols_records_syncs_and_reports_typed_errors() {
     let last = heard.statuses.lock().unwrap().last().cloned().unwrap();
     assert!(!last.online && last.last_error.is_some(), "{last:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receiving_scans_against_a_manifest_and_scans_parse() {
+    let data = tempfile::tempdir().unwrap();
+    let server = custody_server::RunningServer::start(data.path()).await;
+    let facility = LicenseNumber::parse("C11-0000001-LIC").unwrap();
+    server.db.create_facility(&facility, "Green Valley Distribution").unwrap();
+    server.db.add_user(&facility, "Maria Floor", CoreRole::FloorStaff, "F-200", "1357").unwrap();
+    let code = server.db.issue_enrolment_code(&facility, None, chrono::Duration::hours(1)).unwrap();
+    let phone = CustodyClient::new(data.path().join("bay.db").to_string_lossy().into_owned()).unwrap();
+    let heard = Arc::new(Heard::default());
+    phone.set_change_listener(Some(heard.clone()));
+    phone.enrol(server.url(), code.code, "bay-1".into()).await.unwrap();
+    phone.sign_in("F-200".into(), "1357".into()).unwrap();
+
+    let tag = "1A4FF0100000000000001000";
+    let manifest = format!(
+        r#"{{"ManifestNumber": "0001234567", "ShipperFacilityLicenseNumber": "C11-0000099-LIC",
+            "ShipperFacilityName": "Emerald Extracts", "RecipientFacilityLicenseNumber": "C11-0000001-LIC",
+            "DriverName": "J. Ortiz", "VehicleMake": "Ford", "VehicleModel": "Transit",
+            "VehicleLicensePlateNumber": "8ABC123", "EstimatedArrivalDateTime": "2026-11-29T15:00:00Z",
+            "Packages": [{{"PackageLabel": "{tag}", "ItemName": "Live Resin - Blue Dream 1g",
+                "ShippedQuantity": 100.05, "ShippedUnitOfMeasureName": "Grams",
+                "ProductionBatchNumber": "LR-2026-11-A", "ItemUnitThcPercent": 78.2,
+                "LabTestingState": "TestPassed", "ExpirationDate": "2027-06-30"}}]}}"#
+    );
+    let session = phone.open_receiving(manifest).unwrap();
+    assert!(heard.changes.lock().unwrap().contains(&ChangeKind::Inventory));
+
+    let verdict = phone.receiving_scan(session.clone(), tag.to_lowercase(), "Dock 1".into()).unwrap();
+    assert_eq!(
+        (verdict.kind, verdict.tag.as_str(), verdict.item.as_deref()),
+        (ReceivingVerdictKind::Matched, tag, Some("Live Resin - Blue Dream 1g"))
+    );
+    assert_eq!(verdict.message, format!("{tag}: Live Resin - Blue Dream 1g"));
+
+    let core_message = custody_core::scan::parse_scan("hello?").unwrap_err().to_string();
+    let err = phone.receiving_scan(session.clone(), "hello?".into(), "Dock 1".into()).unwrap_err();
+    assert_eq!(err, CustodyError::InvalidInput(core_message.clone()));
+    assert_eq!(crate::client::parse_scan("hello?".into()).unwrap_err(), CustodyError::InvalidInput(core_message));
+
+    let progress = phone.receiving_progress(session).unwrap();
+    assert_eq!((progress.manifest_number.as_str(), progress.package_count), ("0001234567", 1));
+    assert_eq!((progress.matched, progress.missing), (vec![tag.to_string()], vec![]));
+    let unknown = phone.receiving_progress(uuid::Uuid::now_v7().to_string()).unwrap_err();
+    assert!(matches!(unknown, CustodyError::NotFound(_)), "{unknown}");
+
+    assert_eq!(
+        crate::client::parse_scan("(01)00012345600012(17)261231(10)LR-1".into()).unwrap(),
+        ScannedCode::Gs1 {
+            gtin: Some("00012345600012".into()),
+            batch: Some("LR-1".into()),
+            expiry: Some("2026-12-31".into()),
+            serial: None,
+            net_weight: None,
+        }
+    );
+    assert_eq!(
+        crate::client::parse_scan("LOC:Vault A".into()).unwrap(),
+        ScannedCode::Location { name: "Vault A".into() }
+    );
+    server.stop().await;
+}

@@ -13,7 +13,8 @@ use std::time::SystemTime;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use custody_core::quantity::QuantityError;
-use custody_core::{counts, event, fold, hlc, ids, quantity, roles, store, sync, work};
+use custody_core::receiving::session;
+use custody_core::{counts, event, fold, hlc, ids, quantity, roles, scan, store, sync, work};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
@@ -1026,5 +1027,246 @@ pub struct PendingApproval {
 impl From<custody_core::approvals::PendingApproval> for PendingApproval {
     fn from(p: custody_core::approvals::PendingApproval) -> Self {
         PendingApproval { request: p.request.into(), cannot_decide: p.cannot_decide }
+    }
+}
+
+// ---- scanning --------------------------------------------------------------------------------
+
+/// What a scan turned out to be: a Metrc package tag, a GS1 barcode, or a location label.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum ScannedCode {
+    Package {
+        tag: String,
+    },
+    /// The parts of a GS1 barcode Custody reads; each optional. `expiry` is `YYYY-MM-DD`.
+    Gs1 {
+        gtin: Option<String>,
+        batch: Option<String>,
+        expiry: Option<String>,
+        serial: Option<String>,
+        net_weight: Option<Quantity>,
+    },
+    Location {
+        name: String,
+    },
+}
+
+impl From<scan::Scan> for ScannedCode {
+    fn from(s: scan::Scan) -> Self {
+        match s {
+            scan::Scan::Package(tag) => ScannedCode::Package { tag: tag.to_string() },
+            scan::Scan::Gs1(g) => ScannedCode::Gs1 {
+                gtin: g.gtin.map(|t| t.to_string()),
+                batch: g.batch,
+                expiry: date_out(g.expiry),
+                serial: g.serial,
+                net_weight: g.net_weight.map(Into::into),
+            },
+            scan::Scan::Location(name) => ScannedCode::Location { name: name.to_string() },
+        }
+    }
+}
+
+// ---- receiving -------------------------------------------------------------------------------
+
+fn date_req(what: &str, d: String) -> Result<NaiveDate, CustodyError> {
+    date_in(Some(d))?.ok_or_else(|| CustodyError::InvalidInput(format!("enter the {what} date, like 2027-06-30")))
+}
+
+fn decimal_in(what: &str, text: &str) -> Result<Decimal, CustodyError> {
+    Decimal::from_str(text.trim())
+        .map_err(|_| CustodyError::InvalidInput(format!("{text:?} is not a number; enter the {what} like 12.5")))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum ReceivingVerdictKind {
+    /// On the manifest and not scanned before: green.
+    Matched,
+    /// Not on this manifest: red, set it aside.
+    Unexpected,
+    /// Already scanned: red, with who and when.
+    Duplicate,
+}
+
+/// The answer to one receiving scan. `message` is the sentence to show; `item` is set for
+/// `Matched`, `by` and `at` for `Duplicate`.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ReceivingVerdict {
+    pub kind: ReceivingVerdictKind,
+    pub tag: String,
+    pub message: String,
+    pub item: Option<String>,
+    pub by: Option<String>,
+    pub at: Option<SystemTime>,
+}
+
+impl From<session::ReceivingVerdict> for ReceivingVerdict {
+    fn from(v: session::ReceivingVerdict) -> Self {
+        let message = v.message();
+        let (kind, tag, item, by, at) = match v {
+            session::ReceivingVerdict::Matched { tag, item } => (ReceivingVerdictKind::Matched, tag, Some(item), None, None),
+            session::ReceivingVerdict::Unexpected { tag } => (ReceivingVerdictKind::Unexpected, tag, None, None, None),
+            session::ReceivingVerdict::Duplicate { tag, by, at } => {
+                (ReceivingVerdictKind::Duplicate, tag, None, Some(by), Some(instant(at)))
+            }
+        };
+        ReceivingVerdict { kind, tag: tag.to_string(), message, item, by, at }
+    }
+}
+
+/// Where a receiving session stands, as this phone knows it (tags as strings).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ReceivingProgress {
+    pub manifest_number: String,
+    pub shipper_name: String,
+    pub package_count: u32,
+    pub matched: Vec<String>,
+    pub unexpected: Vec<String>,
+    /// Tags scanned more than once (on one phone or several).
+    pub scanned_twice: Vec<String>,
+    pub missing: Vec<String>,
+}
+
+impl From<session::ReceivingProgress> for ReceivingProgress {
+    fn from(p: session::ReceivingProgress) -> Self {
+        ReceivingProgress {
+            package_count: u32::try_from(p.manifest.packages.len()).unwrap_or(u32::MAX),
+            manifest_number: p.manifest.manifest_number,
+            shipper_name: p.manifest.shipper_name,
+            matched: strings(&p.matched),
+            unexpected: strings(&p.unexpected),
+            scanned_twice: p.scanned_twice.keys().map(|t| t.to_string()).collect(),
+            missing: strings(&p.missing),
+        }
+    }
+}
+
+/// A batch's certificate of analysis. `thc_percent` is a decimal string; dates `YYYY-MM-DD`.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Coa {
+    pub batch: String,
+    pub lab: String,
+    pub thc_percent: String,
+    pub passed: bool,
+    pub tested_on: String,
+    pub expires_on: String,
+}
+
+impl TryFrom<Coa> for work::receiving::Coa {
+    type Error = CustodyError;
+    fn try_from(c: Coa) -> Result<Self, CustodyError> {
+        Ok(work::receiving::Coa {
+            batch: ids::BatchNumber::parse(&c.batch)?,
+            lab: c.lab,
+            thc_percent: decimal_in("THC percentage", &c.thc_percent)?,
+            passed: c.passed,
+            tested_on: date_req("test", c.tested_on)?,
+            expires_on: date_req("expiry", c.expires_on)?,
+        })
+    }
+}
+
+/// Why a package is rejected at receiving.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum RejectReason {
+    Damaged,
+    WrongItem,
+    FailedTest,
+    Short,
+    Over,
+    NotOnManifest,
+}
+
+impl From<RejectReason> for work::receiving::RejectReason {
+    fn from(r: RejectReason) -> Self {
+        use work::receiving::RejectReason as R;
+        match r {
+            RejectReason::Damaged => R::Damaged,
+            RejectReason::WrongItem => R::WrongItem,
+            RejectReason::FailedTest => R::FailedTest,
+            RejectReason::Short => R::Short,
+            RejectReason::Over => R::Over,
+            RejectReason::NotOnManifest => R::NotOnManifest,
+        }
+    }
+}
+
+/// A manifest package's failed checks, each as the sentence core writes.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct PackageFlags {
+    pub tag: String,
+    pub flags: Vec<String>,
+}
+
+/// Something between a receiving session and its completion, as core words it; `resolved`
+/// when it no longer blocks (a weight difference with its reason recorded).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ReceivingDiscrepancy {
+    pub text: String,
+    pub resolved: bool,
+}
+
+impl From<session::ReceivingDiscrepancy> for ReceivingDiscrepancy {
+    fn from(d: session::ReceivingDiscrepancy) -> Self {
+        ReceivingDiscrepancy { text: d.to_string(), resolved: d.resolved() }
+    }
+}
+
+/// A completed receiving session whose manifest still has to be accepted in the state system.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct StateTask {
+    pub session_id: String,
+    pub task: String,
+}
+
+/// A scale in the receiving bay; `last_calibrated` is `YYYY-MM-DD`.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Scale {
+    pub name: String,
+    pub last_calibrated: String,
+    pub interval_days: u32,
+}
+
+/// Receiving settings; `potency_tolerance` is in percentage points, a decimal string.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ReceivingSettings {
+    pub potency_tolerance: String,
+    pub scales: Vec<Scale>,
+}
+
+impl From<session::ReceivingSettings> for ReceivingSettings {
+    fn from(s: session::ReceivingSettings) -> Self {
+        ReceivingSettings {
+            potency_tolerance: s.potency_tolerance.to_string(),
+            scales: s
+                .scales
+                .into_iter()
+                .map(|s| Scale {
+                    name: s.name,
+                    last_calibrated: s.last_calibrated.format("%Y-%m-%d").to_string(),
+                    interval_days: s.interval_days,
+                })
+                .collect(),
+        }
+    }
+}
+
+impl TryFrom<ReceivingSettings> for session::ReceivingSettings {
+    type Error = CustodyError;
+    fn try_from(s: ReceivingSettings) -> Result<Self, CustodyError> {
+        Ok(session::ReceivingSettings {
+            potency_tolerance: decimal_in("potency tolerance", &s.potency_tolerance)?,
+            scales: s
+                .scales
+                .into_iter()
+                .map(|s| {
+                    Ok(session::Scale {
+                        name: s.name,
+                        last_calibrated: date_req("calibration", s.last_calibrated)?,
+                        interval_days: s.interval_days,
+                    })
+                })
+                .collect::<Result<_, CustodyError>>()?,
+        })
     }
 }
