@@ -155,7 +155,7 @@ async fn error_of(resp: reqwest::Response) -> (StatusCode, String, String) {
 fn rejected_reason(outcome: &Outcome) -> &str {
     match outcome {
         Outcome::Rejected { reason } => reason,
-        Outcome::Accepted => panic!("expected a rejection, got Accepted"),
+        other => panic!("expected a rejection, got {other:?}"),
     }
 }
 
