@@ -157,7 +157,9 @@ struct CountingView: View {
 
     private func handle(_ raw: String) async {
         let id = sessionId
-        if let name = LocationLabel.name(in: raw) {
+        // Core reads the scan (tag, GS1 barcode or location label); anything else goes to core
+        // as it came, which answers with the reason.
+        if case .location(let name)? = try? parseScan(raw: raw) {
             do {
                 // Core checks the name (the packages are not shown: the count is blind), and the
                 // first location scan joins this person to the count.
