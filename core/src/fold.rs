@@ -123,6 +123,13 @@ pub struct Package {
     /// The last event applied: what a device names as `parent` when it records the next one.
     pub head: Uuid,
     pub head_hlc: Hlc,
+    /// When the package came into being here (its receipt or split): first-in-first-out orders
+    /// by this stamp, not by an untrusted device clock.
+    #[serde(default)]
+    pub since: Hlc,
+    /// The order it was picked for, while it is picked or shipped.
+    #[serde(default)]
+    pub order: Option<String>,
     /// Ids of the events applied, in canonical order.
     history: Vec<Uuid>,
     last_move: Option<MoveMark>,
@@ -281,8 +288,18 @@ impl PackageFold {
                     raise(ConflictKind::InvalidTransition, Some(pkg.head), format!("{tag} was released but it is {}, not quarantined", status.as_str()));
                 }
             }
-            EventBody::Picked { .. } => match status {
-                PackageStatus::Active => pkg.status = PackageStatus::Picked,
+            EventBody::Picked { order } => match status {
+                PackageStatus::Active => {
+                    pkg.status = PackageStatus::Picked;
+                    pkg.order = Some(order.clone());
+                }
+                // Two pickers sharing a list may both scan it before they sync: one pick.
+                PackageStatus::Picked if pkg.order.as_deref() == Some(order.as_str()) => {}
+                PackageStatus::Picked => raise(
+                    ConflictKind::InvalidTransition,
+                    Some(pkg.head),
+                    format!("{tag} was picked for order {order} but it is already picked for order {}", pkg.order.as_deref().unwrap_or("?")),
+                ),
                 PackageStatus::Quarantined => raise(
                     ConflictKind::QuarantinedPicked,
                     Some(pkg.head),
@@ -315,6 +332,7 @@ impl PackageFold {
                 if matches!(status, PackageStatus::Shipped | PackageStatus::Delivered | PackageStatus::Picked) {
                     pkg.status = PackageStatus::Active;
                     pkg.location = location.clone();
+                    pkg.order = None;
                 } else {
                     raise(ConflictKind::InvalidTransition, Some(pkg.head), format!("{tag} was returned but it is {}", status.as_str()));
                 }
@@ -374,6 +392,8 @@ impl Package {
             expires_on,
             head: event.id,
             head_hlc: event.hlc,
+            since: event.hlc,
+            order: None,
             history: vec![event.id],
             last_move: None,
         }

@@ -14,6 +14,7 @@ pub mod event;
 pub mod fold;
 pub mod hlc;
 pub mod ids;
+pub mod outbound;
 pub mod protocol;
 pub mod quantity;
 pub mod receiving;

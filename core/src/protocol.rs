@@ -46,7 +46,7 @@ pub struct RosterEntry {
 
 /// `POST /v1/sync` — one round trip: push new events, pull what this device lacks, and exchange
 /// one Automerge sync message per work document that has something to say.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct SyncRequest {
     /// The last server sequence number this device has pulled (0 at first).
     pub cursor: u64,
@@ -58,6 +58,23 @@ pub struct SyncRequest {
     /// Automerge sync messages for the work documents the device holds.
     #[serde(default)]
     pub docs: Vec<DocMessage>,
+    /// Patient data of medical orders entered on this device (a manager's), for the server to
+    /// keep sealed.
+    #[serde(default)]
+    pub patients: Vec<PatientRecord>,
+    /// Who opened patient data on this device, and when (the server keeps the access log).
+    #[serde(default)]
+    pub patient_views: Vec<crate::outbound::shipping::PatientView>,
+    /// Orders whose patient data the device already holds (the server sends only the rest).
+    #[serde(default)]
+    pub holds_patients: Vec<Uuid>,
+}
+
+/// A medical order's patient, in transit between a device allowed to hold it and the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PatientRecord {
+    pub order: Uuid,
+    pub patient: crate::outbound::Patient,
 }
 
 /// One Automerge sync message for one work document.
@@ -92,7 +109,7 @@ mod base64_bytes {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct SyncResponse {
     /// One verdict per pushed event, in the order sent.
     pub verdicts: Vec<Verdict>,
@@ -111,6 +128,17 @@ pub struct SyncResponse {
     /// Document messages the server refused (nothing of them was stored).
     #[serde(default)]
     pub doc_refusals: Vec<DocRefusal>,
+    /// The facility's customers (dispensaries it may ship to).
+    #[serde(default)]
+    pub customers: Vec<crate::outbound::Customer>,
+    /// Unused package tags the facility holds from the state, for splits.
+    #[serde(default)]
+    pub unused_tags: Vec<crate::ids::PackageTag>,
+    /// Patient data this device's signed-in person may hold and the device lacks: all open
+    /// medical orders for a manager, the orders on their own routes for a driver, none for anyone
+    /// else.
+    #[serde(default)]
+    pub patients: Vec<PatientRecord>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -150,6 +178,18 @@ pub struct EnrolmentCode {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RevokeRequest {
     pub manager: ManagerCredentials,
+}
+
+/// `POST /v1/orders` — an order entered in the office by a manager.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NewOrderRequest {
+    pub manager: ManagerCredentials,
+    pub order: crate::outbound::NewOrder,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreatedOrder {
+    pub id: Uuid,
 }
 
 /// `GET /v1/health`.

@@ -48,7 +48,7 @@ impl Role {
             Admin => false,
             Manager => true,
             FloorStaff => matches!(kind, Received | Moved | Quarantined | Picked | Shipped | Returned | Split),
-            Driver => matches!(kind, Delivered | Returned | Moved),
+            Driver => matches!(kind, Delivered | Returned | Moved | Shipped),
             Compliance => matches!(kind, Quarantined | Released | Destroyed),
         }
     }

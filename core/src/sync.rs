@@ -136,7 +136,20 @@ impl SyncClient {
             events.truncate(MAX_EVENTS_PER_SYNC);
             let pushed = events.len();
             report.doc_messages_sent += docs.len();
-            let request = SyncRequest { cursor: store.cursor()?, events, user, docs };
+            // Patient data goes up only while its manager is signed in; the log lines always.
+            let mut patients = store.patient_outbox()?;
+            if store.current_user()?.is_none_or(|u| u.role != crate::roles::Role::Manager) {
+                patients.uploads.clear();
+            }
+            let request = SyncRequest {
+                cursor: store.cursor()?,
+                events,
+                user,
+                docs,
+                patients: patients.uploads.clone(),
+                patient_views: patients.views.clone(),
+                holds_patients: patients.holds.clone(),
+            };
             let sent_at = Utc::now();
             let response: SyncResponse = self.post(&url, Some(&token), &request).await?;
             report.round_trips += 1;
@@ -146,6 +159,7 @@ impl SyncClient {
                 return Err(SyncError::Protocol("the verdicts do not match the events sent".into()));
             }
             let applied = store.apply_sync(&response, sent_at)?;
+            store.apply_outbound_sync(&patients, &response)?;
             report.accepted += applied.accepted;
             report.rejected += applied.rejected;
             report.pulled += applied.pulled;

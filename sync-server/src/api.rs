@@ -12,8 +12,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use custody_core::ids::DeviceId;
 use custody_core::protocol::{
-    EnrolRequest, EnrolResponse, EnrolmentCode, ErrorBody, ErrorDetail, Health, InventoryReport, ManagerCredentials,
-    RevokeRequest, SyncRequest, SyncResponse,
+    CreatedOrder, EnrolRequest, EnrolResponse, EnrolmentCode, ErrorBody, ErrorDetail, Health, InventoryReport,
+    ManagerCredentials, NewOrderRequest, RevokeRequest, SyncRequest, SyncResponse,
 };
 use serde::de::DeserializeOwned;
 
@@ -192,6 +192,7 @@ pub fn router(db: Db, config: &Config) -> Router {
         .route("/v1/devices/{id}/revoke", post(revoke))
         .route("/v1/sync", post(sync))
         .route("/v1/inventory", get(inventory))
+        .route("/v1/orders", post(create_order))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
@@ -308,4 +309,28 @@ async fn inventory(State(state): State<AppState>, Device(device): Device) -> Res
     let db = state.db.clone();
     let inventory = blocking(move || db.inventory(&device.facility)).await?;
     Ok(Json(InventoryReport::from_inventory(&inventory)))
+}
+
+/// An order entered in the office: a manager's badge and PIN, checked like any manager action
+/// from a device, and the order. Refused with the reason (unknown customer, not enough stock).
+async fn create_order(
+    State(state): State<AppState>,
+    Device(device): Device,
+    JsonBody(req): JsonBody<NewOrderRequest>,
+) -> Result<(StatusCode, Json<CreatedOrder>), ApiError> {
+    state.pins.check(device.id)?;
+    let db = state.db.clone();
+    let who = device.clone();
+    let id = state
+        .pins
+        .guard(
+            device.id,
+            blocking(move || {
+                let manager = db.check_manager(&who.facility, &req.manager)?;
+                db.create_order(&who, manager, &req.order)
+            })
+            .await,
+        )?;
+    tracing::info!(facility = %device.facility, device = %device.id, order = %id, "order entered");
+    Ok((StatusCode::CREATED, Json(CreatedOrder { id })))
 }

@@ -185,6 +185,57 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX doc_sync_doc ON doc_sync(doc_id);
     "#,
+    // 3: outbound. Customers and the tags the facility holds from the state; which open order or
+    // manifest holds which package (one of each at most); who a route belongs to; patient data
+    // sealed under the server's data key, and the log of every access to it.
+    r#"
+    CREATE TABLE customers (
+        facility    TEXT NOT NULL REFERENCES facilities(license),
+        licence     TEXT NOT NULL,
+        name        TEXT NOT NULL,
+        address     TEXT NOT NULL,
+        PRIMARY KEY (facility, licence)
+    ) STRICT;
+
+    CREATE TABLE tag_pool (
+        facility    TEXT NOT NULL REFERENCES facilities(license),
+        tag         TEXT NOT NULL,
+        added_at    TEXT NOT NULL,
+        PRIMARY KEY (facility, tag)
+    ) STRICT;
+
+    -- kind is 'order' or 'manifest': a package is held by at most one open document of each.
+    CREATE TABLE claims (
+        facility    TEXT NOT NULL,
+        kind        TEXT NOT NULL,
+        tag         TEXT NOT NULL,
+        doc_id      TEXT NOT NULL REFERENCES docs(id) ON DELETE CASCADE,
+        PRIMARY KEY (facility, kind, tag)
+    ) STRICT;
+    CREATE INDEX claims_doc ON claims(doc_id);
+
+    ALTER TABLE docs ADD COLUMN audience TEXT;
+
+    CREATE TABLE patients (
+        order_id    TEXT PRIMARY KEY,
+        facility    TEXT NOT NULL REFERENCES facilities(license),
+        sealed      BLOB NOT NULL,
+        entered_by  TEXT NOT NULL,
+        entered_at  TEXT NOT NULL
+    ) STRICT;
+
+    CREATE TABLE patient_access (
+        seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+        facility    TEXT NOT NULL,
+        order_id    TEXT NOT NULL,
+        user        TEXT NOT NULL,
+        user_name   TEXT NOT NULL,
+        device      TEXT,
+        action      TEXT NOT NULL,
+        at          TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX patient_access_order ON patient_access(facility, order_id);
+    "#,
 ];
 
 /// A device that presented a valid token.
@@ -214,6 +265,8 @@ pub struct Db {
     /// The Automerge actor the server writes under (e.g. withdrawing a refused decision): new
     /// for every open, so two server processes never share one.
     writer: Uuid,
+    /// Seals patient data at rest (from `CUSTODY_DATA_KEY` or the data folder's key file).
+    pub(crate) data_key: custody_core::outbound::patient::DataKey,
 }
 
 impl fmt::Debug for Db {
@@ -271,11 +324,13 @@ impl Db {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrate(&mut conn)?;
+        let data_key = crate::outbound::load_data_key(data_dir)?;
         Ok(Db {
             conn: Arc::new(Mutex::new(conn)),
             path,
             docs: Arc::new(Mutex::new(DocCache::new(DOC_CACHE_CAPACITY))),
             writer: Uuid::now_v7(),
+            data_key,
         })
     }
 

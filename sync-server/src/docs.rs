@@ -238,6 +238,10 @@ impl<'a> DocRound<'a> {
             Some(row) if !row.kind.visible_to(reader.role) => {
                 return Ok(Err(format!("{} is {} and may not see {}s", reader.name, reader.role, row.kind)));
             }
+            // Someone else's route is, for this driver, no document at all.
+            Some(row) if row.kind.per_person(reader.role) && crate::outbound::audience(conn, id)? != Some(reader.id.to_string()) => {
+                return Ok(Err(format!("there is no work document {id} at {}", self.device.facility)));
+            }
             None if !message.kind.may_create(reader.role) => {
                 return Ok(Err(format!(
                     "{} is {} and may not start {}; ask a manager",
@@ -292,8 +296,14 @@ impl<'a> DocRound<'a> {
                 Err(e) => return Ok(Err(format!("this adjustment request cannot be read: {e}"))),
             }
         }
+        if heads != before && matches!(kind, DocKind::Order | DocKind::Manifest) {
+            if let Err(reason) = crate::outbound::audit(conn, &self.device.facility, &entry.doc, self.roster)? {
+                return Ok(Err(reason));
+            }
+        }
         if heads != before {
             self.persist(conn, id, &mut entry, heads)?;
+            crate::outbound::after_persist(conn, &self.device.facility, &entry.doc)?;
         }
         if entry.stored.is_some() {
             save_state(conn, self.device, id, &entry.state)?;
@@ -428,6 +438,9 @@ impl<'a> DocRound<'a> {
             if !kind.visible_to(reader.role) {
                 continue;
             }
+            if kind.per_person(reader.role) && crate::outbound::audience(conn, id)? != Some(reader.id.to_string()) {
+                continue;
+            }
             // In hand means the device sent a message for it: it gets an answer.
             let mut entry = if let Some(entry) = self.hand.remove(&id) {
                 entry
@@ -497,6 +510,19 @@ fn prime(state: &mut sync::State) {
     state.their_need = Some(Vec::new());
     // Every device runs this same Automerge, which reads the compact (v2) message format.
     state.their_capabilities = Some(vec![Capability::MessageV2]);
+}
+
+/// Stores a document the server itself created (an order entered in the office); devices
+/// receive it on their next sync.
+pub(crate) fn insert_new(conn: &Connection, device: &AuthedDevice, doc: &mut WorkDoc) -> Result<(), DbError> {
+    let now = now_text();
+    let heads = doc.heads_text();
+    conn.execute(
+        "INSERT INTO docs (id, facility, kind, snapshot, heads, change_rows, created_by_device, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7, ?7)",
+        params![doc.id.to_string(), device.facility.as_str(), doc.kind.as_str(), doc.save(), heads, device.id.to_string(), now],
+    )?;
+    crate::outbound::after_persist(conn, &device.facility, doc)
 }
 
 /// A stored document of `facility` read inside the sync transaction, for the ledger's checks.

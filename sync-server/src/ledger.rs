@@ -283,6 +283,10 @@ impl Db {
             }
         }
 
+        let reader = request.user.and_then(|u| users.get(&u).copied()).filter(|u| u.active);
+        let patients = crate::outbound::sync_patients(&tx, self, device, reader, &roster, request)?;
+        let customers = crate::outbound::customers(&tx, &device.facility)?;
+        let unused_tags = crate::outbound::unused_tags(&tx, &device.facility)?;
         let (events, cursor, has_more) = pull(&tx, device, request.cursor)?;
         counts.pulled = events.len();
         let doc_messages = docs.send(&tx, &mut cache)?;
@@ -301,6 +305,9 @@ impl Db {
                 roster,
                 docs: doc_messages,
                 doc_refusals,
+                customers,
+                unused_tags,
+                patients,
             },
             counts,
         ))

@@ -12,6 +12,7 @@ pub mod api;
 pub mod db;
 pub mod docs;
 pub mod ledger;
+pub mod outbound;
 pub mod secret;
 
 use std::future::Future;

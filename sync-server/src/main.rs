@@ -49,6 +49,59 @@ enum Command {
         #[command(subcommand)]
         command: DeviceCommand,
     },
+    /// Manage the dispensaries a facility may ship to.
+    Customer {
+        #[command(subcommand)]
+        command: CustomerCommand,
+    },
+    /// Manage the unused package tags a facility holds from the state (for splits).
+    Tags {
+        #[command(subcommand)]
+        command: TagsCommand,
+    },
+    /// Show who accessed patient data, and when.
+    PatientLog {
+        #[arg(long)]
+        facility: LicenseNumber,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CustomerCommand {
+    /// Add (or update) a customer by its licence number.
+    Add {
+        #[arg(long)]
+        facility: LicenseNumber,
+        #[arg(long)]
+        licence: LicenseNumber,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        address: String,
+    },
+    /// List a facility's customers.
+    List {
+        #[arg(long)]
+        facility: LicenseNumber,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TagsCommand {
+    /// Add tags: one or more, or a run of consecutive tags from `--first` with `--count`.
+    Add {
+        #[arg(long)]
+        facility: LicenseNumber,
+        #[arg(long)]
+        first: custody_core::ids::PackageTag,
+        #[arg(long, default_value_t = 1)]
+        count: u32,
+    },
+    /// List the tags not used yet.
+    Unused {
+        #[arg(long)]
+        facility: LicenseNumber,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -106,6 +159,23 @@ enum CliError {
     Serve(std::io::Error),
 }
 
+/// `count` tags from `first`, counting up in its trailing digits (the state issues tags in runs).
+fn consecutive_tags(first: &custody_core::ids::PackageTag, count: u32) -> Result<Vec<custody_core::ids::PackageTag>, DbError> {
+    let text = first.as_str();
+    let digits = text.chars().rev().take_while(|c| c.is_ascii_digit()).count();
+    let (prefix, number) = text.split_at(text.len() - digits);
+    let start: u64 = number.parse().map_err(|_| DbError::InvalidInput(format!("{first} does not end in digits; add tags one at a time")))?;
+    (0..u64::from(count))
+        .map(|i| {
+            let next = format!("{prefix}{:0width$}", start + i, width = digits);
+            if next.len() != text.len() {
+                return Err(DbError::InvalidInput(format!("{count} tags from {first} run past the last digit")));
+            }
+            custody_core::ids::PackageTag::parse(&next).map_err(|e| DbError::InvalidInput(e.to_string()))
+        })
+        .collect()
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
@@ -147,6 +217,30 @@ fn run(cli: Cli) -> Result<(), CliError> {
             let code = db.issue_enrolment_code(&facility, None, chrono::Duration::hours(ttl_hours.into()))?;
             println!("enrolment code: {}", code.code);
             println!("expires at:     {}", code.expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        }
+        Command::Customer { command: CustomerCommand::Add { facility, licence, name, address } } => {
+            db.add_customer(&facility, &custody_core::outbound::Customer { licence: licence.clone(), name, address })?;
+            println!("customer {licence} saved for {facility}");
+        }
+        Command::Customer { command: CustomerCommand::List { facility } } => {
+            for c in db.customers(&facility)? {
+                println!("{}  {}  {}", c.licence, c.name, c.address);
+            }
+        }
+        Command::Tags { command: TagsCommand::Add { facility, first, count } } => {
+            let tags = consecutive_tags(&first, count)?;
+            let added = db.add_tags(&facility, &tags)?;
+            println!("{added} new tags added to {facility} ({} already there)", tags.len() - added);
+        }
+        Command::Tags { command: TagsCommand::Unused { facility } } => {
+            for t in db.unused_tags(&facility)? {
+                println!("{t}");
+            }
+        }
+        Command::PatientLog { facility } => {
+            for line in db.patient_access_log(&facility)? {
+                println!("{}  order {}  {} ({})  {}  device {}", line.at, line.order, line.user_name, line.user, line.action, line.device.as_deref().unwrap_or("-"));
+            }
         }
         Command::Device { command: DeviceCommand::List { facility } } => {
             let devices = db.list_devices(&facility)?;

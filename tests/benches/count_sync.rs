@@ -113,7 +113,7 @@ async fn measured_run(run: usize) -> (Duration, u32) {
     let db = fleet.server().db.clone();
     tokio::task::block_in_place(|| {
         for chunk in events.chunks(MAX_EVENTS_PER_SYNC) {
-            let request = SyncRequest { cursor: 0, events: chunk.to_vec(), user: None, docs: vec![] };
+            let request = SyncRequest { cursor: 0, events: chunk.to_vec(), user: None, docs: vec![], ..Default::default() };
             let (_, counts) = db.sync(&device, &request).expect("feed the server");
             assert_eq!(counts.accepted, chunk.len(), "every fed event accepted");
         }

@@ -224,7 +224,7 @@ impl Phone {
         reqwest::Client::new()
             .post(format!("{server_url}/v1/sync"))
             .bearer_auth(self.token())
-            .json(&custody_core::protocol::SyncRequest { cursor: 0, events, user: None, docs: vec![] })
+            .json(&custody_core::protocol::SyncRequest { cursor: 0, events, user: None, docs: vec![], ..Default::default() })
             .send()
             .await
             .expect("server answers")

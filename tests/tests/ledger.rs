@@ -238,7 +238,7 @@ async fn facilities_are_isolated_and_bad_tokens_refused() {
     let status = reqwest::Client::new()
         .post(format!("{}/v1/sync", fleet.url()))
         .bearer_auth("cdt_0000000000000000000000000000000000000000000000000000000000000000")
-        .json(&SyncRequest { cursor: 0, events: vec![], user: None, docs: vec![] })
+        .json(&SyncRequest { cursor: 0, events: vec![], user: None, docs: vec![], ..Default::default() })
         .send()
         .await
         .unwrap()
@@ -266,7 +266,7 @@ async fn malformed_input_gets_a_clear_4xx_and_changes_nothing() {
     let good = a.receive(&tag(1), 100, "Intake");
     let url = format!("{}/v1/sync", fleet.url());
     let http = reqwest::Client::new();
-    let good_json = serde_json::to_value(SyncRequest { cursor: 0, events: vec![good.clone()], user: None, docs: vec![] }).unwrap();
+    let good_json = serde_json::to_value(SyncRequest { cursor: 0, events: vec![good.clone()], user: None, docs: vec![], ..Default::default() }).unwrap();
 
     let post_json = |body: serde_json::Value| {
         let http = http.clone();

@@ -68,6 +68,11 @@ impl DocTx<'_> {
         self.compact.push(id);
     }
 
+    /// The transaction, for a workflow's own tables written in the same unit of work.
+    pub fn conn(&self) -> &Transaction<'_> {
+        &self.tx
+    }
+
     /// Records a ledger event as part of this unit of work.
     pub fn record(&mut self, tag: &PackageTag, body: EventBody) -> Result<Event> {
         record_in(&self.tx, tag, body)

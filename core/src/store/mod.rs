@@ -142,6 +142,9 @@ pub struct Store {
     /// Work documents in memory, so a scan does not reload a 10,000-entry session. Always taken
     /// after `conn` (never the other way round), and only holds what the database holds.
     docs: Mutex<std::collections::HashMap<Uuid, crate::work::WorkDoc>>,
+    /// The key patient data is sealed under, from the platform keystore. Without it this device
+    /// cannot hold patient data (it still does everything else).
+    data_key: Mutex<Option<crate::outbound::patient::DataKey>>,
     path: PathBuf,
 }
 
@@ -179,11 +182,45 @@ impl Store {
         conn.pragma_update(None, "wal_autocheckpoint", 20_000)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         schema::migrate(&mut conn)?;
-        Ok(Self { conn: Mutex::new(conn), docs: Mutex::default(), path })
+        Ok(Self { conn: Mutex::new(conn), docs: Mutex::default(), data_key: Mutex::default(), path })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Gives the store the key (from the Android Keystore or the iOS Keychain) that seals the
+    /// patient data of medical deliveries on this device.
+    pub fn set_data_key(&self, key: crate::outbound::patient::DataKey) {
+        *self.data_key.lock().unwrap_or_else(|p| p.into_inner()) = Some(key);
+    }
+
+    pub(crate) fn data_key(&self) -> Option<crate::outbound::patient::DataKey> {
+        self.data_key.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Now, by the device clock corrected with the server's (the device clock is not trusted).
+    pub fn now(&self) -> Result<DateTime<Utc>> {
+        let ms = self.hlc_now_ms()?;
+        Ok(DateTime::from_timestamp_millis(ms).unwrap_or_else(Utc::now))
+    }
+
+    /// The signed-in person and this device, for records of who did what.
+    pub(crate) fn actor(&self) -> Result<(SignedInUser, crate::work::order::Actor)> {
+        let user = self.current_user()?.ok_or(StoreError::NotSignedIn)?;
+        let device = self.identity()?.ok_or(StoreError::NotEnrolled)?.device_id;
+        let actor = crate::work::order::Actor { user: user.id, name: user.name.clone(), device, at: self.now()? };
+        Ok((user, actor))
+    }
+
+    /// A package's fold (for facts the package list does not show, such as when it came in).
+    pub(crate) fn package_fold(&self, tag: &PackageTag) -> Result<Option<crate::fold::Package>> {
+        Ok(load_fold(&self.conn(), tag)?.and_then(|(_, f)| f.package))
+    }
+
+    /// Runs a read on the database connection (for workflow modules' own tables).
+    pub(crate) fn with_conn<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        f(&self.conn())
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {

@@ -121,6 +121,25 @@ const MIGRATIONS: &[&str] = &[
         state  BLOB NOT NULL
     ) STRICT;
     "#,
+    // 3: outbound. Patient data of medical orders, sealed under the device's data key (never in
+    // a work document), and the log of who looked at it, kept until the server has it.
+    r#"
+    CREATE TABLE patients (
+        order_id TEXT PRIMARY KEY,
+        sealed   BLOB NOT NULL,
+        -- 0 while a record entered on this phone has not reached the server
+        uploaded INTEGER NOT NULL DEFAULT 1
+    ) STRICT;
+
+    CREATE TABLE patient_views (
+        id        INTEGER PRIMARY KEY AUTOINCREMENT,
+        order_id  TEXT NOT NULL,
+        user      TEXT NOT NULL,
+        user_name TEXT NOT NULL,
+        purpose   TEXT NOT NULL,
+        at        TEXT NOT NULL
+    ) STRICT;
+    "#,
 ];
 
 /// Brings the database to the latest version.

@@ -102,6 +102,7 @@ fn events_are_durable_and_pending_until_acknowledged() {
         roster: store.roster().unwrap(),
         docs: vec![],
         doc_refusals: vec![],
+        ..Default::default()
     };
     store.apply_sync(&response, Utc::now()).unwrap();
     assert!(!store.package(&tag(2)).unwrap().unwrap().pending);
@@ -159,6 +160,7 @@ fn a_rejected_event_leaves_the_inventory_but_stays_on_record() {
         roster: store.roster().unwrap(),
         docs: vec![],
         doc_refusals: vec![],
+        ..Default::default()
     };
     let applied = store.apply_sync(&response, Utc::now()).unwrap();
     assert_eq!((applied.accepted, applied.rejected), (1, 1));
@@ -317,6 +319,7 @@ mod convergence {
                 roster: vec![],
                 docs: vec![],
                 doc_refusals: vec![],
+                ..Default::default()
             };
             store.apply_sync(&response, Utc::now()).unwrap();
         }

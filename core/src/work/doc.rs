@@ -4,6 +4,8 @@
 use automerge::sync::{self, SyncDoc};
 use automerge::transaction::Transactable;
 use automerge::{ActorId, AutoCommit, ChangeHash, ReadDoc, ROOT};
+use std::collections::BTreeMap;
+
 use uuid::Uuid;
 
 use super::DocKind;
@@ -170,4 +172,110 @@ pub fn decode_state(bytes: Option<&[u8]>) -> Result<sync::State, DocError> {
         None => Ok(sync::State::new()),
         Some(b) => sync::State::decode(b).map_err(|e| DocError::corrupt("sync state", e)),
     }
+}
+
+/// Typed access to a document's fields, shared by every kind of work document: records are
+/// stored as JSON text (one Automerge scalar each, so a record is replaced whole, never merged
+/// field by field into something nobody wrote), and records several devices add at once live in
+/// per-device maps that only their own device writes, so concurrent additions never collide.
+impl WorkDoc {
+    fn field_err(e: impl std::fmt::Display) -> DocError {
+        DocError::corrupt("work document", e)
+    }
+
+    /// A map at the top of the document.
+    pub(crate) fn root_map(&self, key: &'static str) -> Result<automerge::ObjId, DocError> {
+        match self.am.get(ROOT, key).map_err(Self::field_err)? {
+            Some((automerge::Value::Object(_), id)) => Ok(id),
+            _ => Err(DocError::Missing { doc: self.id, field: key }),
+        }
+    }
+
+    /// Creates empty top-level maps (in a fresh document only).
+    pub(crate) fn add_maps(&mut self, keys: &[&'static str]) {
+        for key in keys {
+            self.am.put_object(ROOT, *key, automerge::ObjType::Map).expect("fresh document");
+        }
+    }
+
+    pub(crate) fn get_text(&self, key: &str) -> Result<Option<String>, DocError> {
+        Ok(self.am.get(ROOT, key).map_err(Self::field_err)?.and_then(|(v, _)| text_of(v)))
+    }
+
+    pub(crate) fn put_text(&mut self, key: &str, value: &str) -> Result<(), DocError> {
+        self.am.put(ROOT, key, value).map_err(Self::field_err)?;
+        Ok(())
+    }
+
+    /// A record at the top of the document; `Missing` if absent.
+    pub(crate) fn get_json<T: serde::de::DeserializeOwned>(&self, key: &'static str) -> Result<T, DocError> {
+        let text = self.get_text(key)?.ok_or(DocError::Missing { doc: self.id, field: key })?;
+        serde_json::from_str(&text).map_err(Self::field_err)
+    }
+
+    pub(crate) fn put_json<T: serde::Serialize>(&mut self, key: &str, value: &T) -> Result<(), DocError> {
+        self.put_text(key, &json(value))
+    }
+
+    /// Writes a record in a shared map (the last writer wins: for facts one person owns, such
+    /// as a manager's approval).
+    pub(crate) fn put_entry<T: serde::Serialize>(&mut self, section: &'static str, key: &str, value: &T) -> Result<(), DocError> {
+        let map = self.root_map(section)?;
+        self.am.put(&map, key, json(value)).map_err(Self::field_err)?;
+        Ok(())
+    }
+
+    /// Every record of a shared map, by key.
+    pub(crate) fn entries<T: serde::de::DeserializeOwned>(&self, section: &'static str) -> Result<BTreeMap<String, T>, DocError> {
+        let map = self.root_map(section)?;
+        self.am
+            .map_range(&map, ..)
+            .map(|item| {
+                let text = text_of(automerge::Value::from(item.value)).ok_or_else(|| Self::field_err("record is not text"))?;
+                Ok((item.key.to_string(), serde_json::from_str(&text).map_err(Self::field_err)?))
+            })
+            .collect()
+    }
+
+    /// Writes a record in this device's own map under `section`.
+    pub(crate) fn put_own<T: serde::Serialize>(
+        &mut self,
+        section: &'static str,
+        device: crate::ids::DeviceId,
+        key: &str,
+        value: &T,
+    ) -> Result<(), DocError> {
+        let map = self.root_map(section)?;
+        let dkey = device.to_string();
+        let inner = match self.am.get(&map, dkey.as_str()).map_err(Self::field_err)? {
+            Some((automerge::Value::Object(_), id)) => id,
+            _ => self.am.put_object(&map, dkey.as_str(), automerge::ObjType::Map).map_err(Self::field_err)?,
+        };
+        self.am.put(&inner, key, json(value)).map_err(Self::field_err)?;
+        Ok(())
+    }
+
+    /// Every record of `section` from every device, by key (a key two devices wrote has two).
+    pub(crate) fn all_own<T: serde::de::DeserializeOwned>(&self, section: &'static str) -> Result<BTreeMap<String, Vec<T>>, DocError> {
+        let map = self.root_map(section)?;
+        let mut out: BTreeMap<String, Vec<T>> = BTreeMap::new();
+        for device in self.am.keys(&map).collect::<Vec<_>>() {
+            let Some((automerge::Value::Object(_), inner)) = self.am.get(&map, device.as_str()).map_err(Self::field_err)? else {
+                continue;
+            };
+            for item in self.am.map_range(&inner, ..) {
+                let text = text_of(automerge::Value::from(item.value)).ok_or_else(|| Self::field_err("record is not text"))?;
+                out.entry(item.key.to_string()).or_default().push(serde_json::from_str(&text).map_err(Self::field_err)?);
+            }
+        }
+        Ok(out)
+    }
+}
+
+pub(crate) fn json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("plain data serialises")
+}
+
+pub(crate) fn text_of(value: automerge::Value<'_>) -> Option<String> {
+    value.as_scalar().and_then(|s| s.as_str()).map(str::to_string)
 }

@@ -8,6 +8,8 @@
 pub mod adjustment;
 pub mod count;
 mod doc;
+pub mod manifest;
+pub mod order;
 pub mod receiving;
 
 
@@ -32,6 +34,11 @@ pub enum DocKind {
     Adjustment,
     /// The receipt of one inbound manifest: who scanned which package, where and when.
     Receiving,
+    /// One dispensary order: lines, pick list, picks, packing, returns. Patient data only
+    /// redacted.
+    Order,
+    /// One outbound manifest and its driver's route: stops, deliveries, refusals, returns.
+    Manifest,
 }
 
 impl DocKind {
@@ -41,23 +48,33 @@ impl DocKind {
             DocKind::CountReview => "count_review",
             DocKind::Adjustment => "adjustment",
             DocKind::Receiving => "receiving",
+            DocKind::Order => "order",
+            DocKind::Manifest => "manifest",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [DocKind::CountSession, DocKind::CountReview, DocKind::Adjustment, DocKind::Receiving]
+        [DocKind::CountSession, DocKind::CountReview, DocKind::Adjustment, DocKind::Receiving, DocKind::Order, DocKind::Manifest]
             .into_iter()
             .find(|k| k.as_str() == s)
     }
 
-    /// Whether a person in `role` may receive documents of this kind on their device.
+    /// Whether a person in `role` may receive documents of this kind on their device. A driver
+    /// receives manifests, but only their own route (see [`DocKind::per_person`]).
     pub fn visible_to(self, role: Role) -> bool {
         match self {
-            DocKind::CountSession | DocKind::Adjustment | DocKind::Receiving => {
+            DocKind::CountSession | DocKind::Adjustment | DocKind::Receiving | DocKind::Order => {
                 matches!(role, Role::FloorStaff | Role::Manager | Role::Compliance)
             }
             DocKind::CountReview => matches!(role, Role::Manager | Role::Compliance),
+            DocKind::Manifest => matches!(role, Role::FloorStaff | Role::Manager | Role::Compliance | Role::Driver),
         }
+    }
+
+    /// Whether, for a person in `role`, a document of this kind is further limited to the one
+    /// person it names (a driver sees only the route assigned to them).
+    pub fn per_person(self, role: Role) -> bool {
+        self == DocKind::Manifest && role == Role::Driver
     }
 
     /// Whether a person in `role` may start a document of this kind (the server refuses a new
@@ -65,7 +82,7 @@ impl DocKind {
     pub fn may_create(self, role: Role) -> bool {
         self.visible_to(role)
             && match self {
-                DocKind::CountSession | DocKind::CountReview => role == Role::Manager,
+                DocKind::CountSession | DocKind::CountReview | DocKind::Order | DocKind::Manifest => role == Role::Manager,
                 DocKind::Adjustment | DocKind::Receiving => {
                     matches!(role, Role::FloorStaff | Role::Manager | Role::Compliance)
                 }
@@ -80,6 +97,8 @@ impl fmt::Display for DocKind {
             DocKind::CountReview => "count review",
             DocKind::Adjustment => "adjustment request",
             DocKind::Receiving => "receiving session",
+            DocKind::Order => "order",
+            DocKind::Manifest => "manifest",
         })
     }
 }
@@ -98,5 +117,9 @@ mod tests {
         assert!(!DocKind::Adjustment.may_create(Role::Driver));
         assert!(!DocKind::Receiving.may_create(Role::Admin));
         assert!(!DocKind::CountReview.visible_to(Role::FloorStaff));
+        assert!(DocKind::Order.may_create(Role::Manager) && !DocKind::Order.may_create(Role::FloorStaff));
+        assert!(!DocKind::Order.visible_to(Role::Driver), "orders may carry patient references; drivers get routes");
+        assert!(DocKind::Manifest.visible_to(Role::Driver) && DocKind::Manifest.per_person(Role::Driver));
+        assert!(!DocKind::Manifest.per_person(Role::Manager));
     }
 }

@@ -106,13 +106,7 @@ fn err(e: impl std::fmt::Display) -> DocError {
     DocError::corrupt("receiving document", e)
 }
 
-fn json<T: Serialize>(value: &T) -> String {
-    serde_json::to_string(value).expect("plain data serialises")
-}
-
-fn text_of(value: automerge::Value<'_>) -> Option<String> {
-    value.as_scalar().and_then(|s| s.as_str()).map(str::to_string)
-}
+use super::doc::{json, text_of};
 
 fn scans_map(doc: &WorkDoc) -> Result<ObjId, DocError> {
     root_map(doc, SCANS)
@@ -140,53 +134,23 @@ pub fn manifest_item(doc: &WorkDoc, tag: &PackageTag) -> Result<Option<String>, 
 }
 
 fn root_map(doc: &WorkDoc, key: &'static str) -> Result<ObjId, DocError> {
-    match doc.am.get(ROOT, key).map_err(err)? {
-        Some((Value::Object(_), id)) => Ok(id),
-        _ => Err(DocError::Missing { doc: doc.id, field: key }),
-    }
+    doc.root_map(key)
 }
 
-/// Writes a record in this device's own map under `section` (created by this device alone).
 fn put_own<T: Serialize>(doc: &mut WorkDoc, section: &'static str, device: DeviceId, key: &str, value: &T) -> Result<(), DocError> {
-    let map = root_map(doc, section)?;
-    let dkey = device.to_string();
-    let inner = match doc.am.get(&map, dkey.as_str()).map_err(err)? {
-        Some((Value::Object(_), id)) => id,
-        _ => doc.am.put_object(&map, dkey.as_str(), ObjType::Map).map_err(err)?,
-    };
-    doc.am.put(&inner, key, json(value)).map_err(err)?;
-    Ok(())
+    doc.put_own(section, device, key, value)
 }
 
-/// Every record of `section` from every device, by key.
 fn all_own<T: serde::de::DeserializeOwned>(doc: &WorkDoc, section: &'static str) -> Result<BTreeMap<String, Vec<T>>, DocError> {
-    let map = root_map(doc, section)?;
-    let mut out: BTreeMap<String, Vec<T>> = BTreeMap::new();
-    for device in doc.am.keys(&map).collect::<Vec<_>>() {
-        let Some((Value::Object(_), inner)) = doc.am.get(&map, device.as_str()).map_err(err)? else { continue };
-        for item in doc.am.map_range(&inner, ..) {
-            let text = text_of(automerge::Value::from(item.value)).ok_or_else(|| err("record is not text"))?;
-            out.entry(item.key.to_string()).or_default().push(serde_json::from_str(&text).map_err(err)?);
-        }
-    }
-    Ok(out)
+    doc.all_own(section)
 }
 
 pub fn put_coa(doc: &mut WorkDoc, coa: &Coa) -> Result<(), DocError> {
-    let map = root_map(doc, COAS)?;
-    doc.am.put(&map, coa.batch.as_str(), json(coa)).map_err(err)?;
-    Ok(())
+    doc.put_entry(COAS, coa.batch.as_str(), coa)
 }
 
 pub fn coas(doc: &WorkDoc) -> Result<BTreeMap<String, Coa>, DocError> {
-    let map = root_map(doc, COAS)?;
-    doc.am
-        .map_range(&map, ..)
-        .map(|item| {
-            let text = text_of(automerge::Value::from(item.value)).ok_or_else(|| err("COA is not text"))?;
-            Ok((item.key.to_string(), serde_json::from_str(&text).map_err(err)?))
-        })
-        .collect()
+    doc.entries(COAS)
 }
 
 pub fn put_inspection(doc: &mut WorkDoc, i: &Inspection) -> Result<(), DocError> {

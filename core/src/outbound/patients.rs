@@ -1,0 +1,132 @@
+//! Patient data on the device: sealed in its own table (never in a work document, so floor
+//! staff phones never receive it), opened only for a manager or the driver whose route carries
+//! the order, and every opening logged and sent to the server's access log.
+
+use rusqlite::params;
+use uuid::Uuid;
+
+use super::Patient;
+use super::picking::{OutboundError, Result};
+use super::shipping::PatientView;
+use crate::protocol::{PatientRecord, SyncResponse};
+use crate::roles::Role;
+use crate::store::{Store, StoreError};
+use crate::work::DocKind;
+use crate::work::manifest as mdoc;
+
+/// What went up in a sync request, to be marked done once the server has answered.
+#[derive(Debug, Clone, Default)]
+pub struct PatientOutbox {
+    pub uploads: Vec<PatientRecord>,
+    pub views: Vec<PatientView>,
+    last_view: i64,
+    pub holds: Vec<Uuid>,
+}
+
+impl Store {
+    /// Opens a patient record for the signed-in person, if they may see it: a manager, or the
+    /// driver of a route that carries the order. The opening is logged with who, when and why.
+    pub fn patient(&self, order: Uuid, purpose: &str) -> Result<Patient> {
+        let user = self.current_user()?.ok_or(StoreError::NotSignedIn)?;
+        let allowed = match user.role {
+            Role::Manager => true,
+            Role::Driver => self.docs(Some(DocKind::Manifest))?.into_iter().any(|info| {
+                self.read_doc::<_, OutboundError>(info.id, |d| {
+                    Ok(mdoc::driver(d)? == Some(user.id) && mdoc::manifest(d)?.stops.iter().any(|s| s.order == order))
+                })
+                .ok()
+                .flatten()
+                .unwrap_or(false)
+            }),
+            _ => false,
+        };
+        if !allowed {
+            return Err(OutboundError::NotAllowed { role: user.role, what: "see patient details" });
+        }
+        let key = self.data_key().ok_or(OutboundError::NoDataKey)?;
+        let at = self.now()?;
+        let sealed: Option<Vec<u8>> = self.with_conn(|c| {
+            use rusqlite::OptionalExtension;
+            Ok(c.query_row("SELECT sealed FROM patients WHERE order_id = ?1", [order.to_string()], |r| r.get(0)).optional()?)
+        })?;
+        let sealed = sealed.ok_or_else(|| OutboundError::Manifest("this device does not hold that patient's details; sync while online".into()))?;
+        let patient = key.open(order, &sealed)?;
+        let purpose = if purpose.trim().is_empty() { "viewed" } else { purpose.trim() };
+        self.with_conn(|c| {
+            c.execute(
+                "INSERT INTO patient_views (order_id, user, user_name, purpose, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![order.to_string(), user.id.to_string(), user.name, purpose, at.to_rfc3339()],
+            )?;
+            Ok(())
+        })?;
+        Ok(patient)
+    }
+
+    /// Openings of patient data on this device not yet in the server's log.
+    pub fn patient_views(&self) -> Result<Vec<PatientView>, StoreError> {
+        Ok(self.patient_outbox()?.views)
+    }
+
+    /// Patient data and access-log lines for the next sync request.
+    pub(crate) fn patient_outbox(&self) -> Result<PatientOutbox, StoreError> {
+        let key = self.data_key();
+        self.with_conn(|c| {
+            let mut out = PatientOutbox::default();
+            let mut stmt = c.prepare("SELECT order_id, sealed, uploaded FROM patients ORDER BY order_id")?;
+            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, bool>(2)?)))?;
+            for row in rows {
+                let (id, sealed, uploaded) = row?;
+                let order: Uuid = id.parse().map_err(|_| StoreError::Corrupt(format!("order id {id:?}")))?;
+                out.holds.push(order);
+                if !uploaded {
+                    if let Some(key) = &key {
+                        let patient = key.open(order, &sealed).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                        out.uploads.push(PatientRecord { order, patient });
+                    }
+                }
+            }
+            let mut stmt = c.prepare("SELECT id, order_id, user, user_name, purpose, at FROM patient_views ORDER BY id LIMIT 1000")?;
+            let rows = stmt.query_map([], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get::<_, String>(4)?, r.get::<_, String>(5)?))
+            })?;
+            for row in rows {
+                let (id, order, user, user_name, purpose, at) = row?;
+                let corrupt = |what: &str| StoreError::Corrupt(format!("patient view {id}: {what}"));
+                out.views.push(PatientView {
+                    order: order.parse().map_err(|_| corrupt("order"))?,
+                    user: crate::ids::UserId::parse(&user).map_err(|_| corrupt("user"))?,
+                    user_name,
+                    purpose,
+                    at: chrono::DateTime::parse_from_rfc3339(&at).map_err(|_| corrupt("time"))?.with_timezone(&chrono::Utc),
+                });
+                out.last_view = id;
+            }
+            Ok(out)
+        })
+    }
+
+    /// After the server answered: uploads and log lines are done; patient data the server sent
+    /// is sealed into the table (if this device has its key); customers and unused tags saved.
+    pub(crate) fn apply_outbound_sync(&self, sent: &PatientOutbox, response: &SyncResponse) -> Result<(), StoreError> {
+        let key = self.data_key();
+        self.with_conn(|c| {
+            for up in &sent.uploads {
+                c.execute("UPDATE patients SET uploaded = 1 WHERE order_id = ?1", [up.order.to_string()])?;
+            }
+            c.execute("DELETE FROM patient_views WHERE id <= ?1", [sent.last_view])?;
+            if let Some(key) = &key {
+                for p in &response.patients {
+                    c.execute(
+                        "INSERT INTO patients (order_id, sealed, uploaded) VALUES (?1, ?2, 1)
+                         ON CONFLICT (order_id) DO UPDATE SET sealed = excluded.sealed WHERE uploaded = 1",
+                        params![p.order.to_string(), key.seal(p.order, &p.patient)],
+                    )?;
+                }
+            } else if !response.patients.is_empty() {
+                tracing::warn!(count = response.patients.len(), "patient data not kept: this device has no data key");
+            }
+            Ok(())
+        })?;
+        self.save_reference(&response.customers, &response.unused_tags)
+    }
+}

@@ -1,0 +1,443 @@
+//! Manifests and the road: a manager builds the manifest from packed orders; the driver's phone
+//! records departure (the ledger says shipped), and at each stop, offline, what was delivered
+//! or refused and by whom; the vault checks refused and undelivered packages back in. Patient
+//! data for medical stops is opened only for managers and the assigned driver, and every
+//! opening is logged.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::picking::{OutboundError, Result};
+use super::Patient;
+use crate::event::{Event, EventBody};
+use crate::fold::PackageStatus;
+use crate::ids::{LocationName, PackageTag, UserId};
+use crate::roles::Role;
+use crate::scan::{Scan, parse_scan};
+use crate::store::{Store, StoreError};
+use crate::work::manifest::{self as mdoc, Driver, Gps, ManifestPackage, OutboundManifest, PackageOutcome, Stop, StopReport, Vehicle};
+use crate::work::order::{self as odoc, OrderStatus, Returned};
+use crate::work::{DocKind, WorkDoc};
+
+/// A stop as the manager plans it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewStop {
+    pub order: Uuid,
+    pub planned_route: String,
+    pub estimated_departure: DateTime<Utc>,
+    pub estimated_arrival: DateTime<Utc>,
+}
+
+/// A manifest as the manager enters it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewManifest {
+    pub number: String,
+    pub vehicle: Vehicle,
+    pub driver: UserId,
+    pub driver_licence_number: String,
+    pub driver_occupational_licence: String,
+    pub phone_for_questions: String,
+    /// In route order.
+    pub stops: Vec<NewStop>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopState {
+    Pending,
+    Done,
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageOnRoute {
+    pub package: ManifestPackage,
+    pub outcome: Option<PackageOutcome>,
+    pub returned: Option<Returned>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StopView {
+    pub stop: Stop,
+    pub state: StopState,
+    pub report: Option<StopReport>,
+    pub packages: Vec<PackageOnRoute>,
+}
+
+/// The route screen (the driver's) and the office's progress view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteView {
+    pub id: Uuid,
+    pub manifest: OutboundManifest,
+    pub departed: Option<crate::work::order::Actor>,
+    pub stops: Vec<StopView>,
+    /// Every package delivered or back in the vault.
+    pub closed: bool,
+}
+
+/// A confirmation of one stop, as the driver enters it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StopConfirmation {
+    pub receiver_name: String,
+    pub receiver_licence: String,
+    /// Packages refused, with the receiver's reason; every other package of the stop is
+    /// delivered.
+    pub refused: Vec<(PackageTag, String)>,
+    pub gps: Option<Gps>,
+}
+
+/// A patient record opened for someone allowed to see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatientAccess {
+    pub order: Uuid,
+    pub patient: Patient,
+}
+
+/// One opening of patient data, kept until the server has it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PatientView {
+    pub order: Uuid,
+    pub user: UserId,
+    pub user_name: String,
+    pub purpose: String,
+    pub at: DateTime<Utc>,
+}
+
+impl Store {
+    fn read_manifest<T>(&self, id: Uuid, read: impl FnOnce(&WorkDoc) -> Result<T>) -> Result<T> {
+        self.read_doc::<_, OutboundError>(id, |d| {
+            if d.kind != DocKind::Manifest {
+                return Err(OutboundError::UnknownManifest(id));
+            }
+            read(d)
+        })?
+        .ok_or(OutboundError::UnknownManifest(id))
+    }
+
+    /// Manifests on this device (a driver's phone holds only that driver's), newest first.
+    pub fn manifests(&self) -> Result<Vec<RouteView>> {
+        self.docs(Some(DocKind::Manifest))?.into_iter().map(|d| self.route(d.id)).collect()
+    }
+
+    /// Builds a manifest from packed orders (managers): one stop per order in route order, the
+    /// vehicle and a driver from the roster, each package's wholesale price and gross weight.
+    /// A package already on another open manifest is refused.
+    pub fn create_manifest(&self, new: &NewManifest) -> Result<Uuid> {
+        self.require_role(&[Role::Manager], "create manifests")?;
+        let fail = |m: String| Err(OutboundError::Manifest(m));
+        if new.number.trim().is_empty() {
+            return fail("a manifest needs a number".into());
+        }
+        if new.stops.is_empty() {
+            return fail("a manifest needs at least one stop".into());
+        }
+        for (what, v) in [("vehicle make", &new.vehicle.make), ("vehicle model", &new.vehicle.model), ("licence plate", &new.vehicle.plate), ("driver's licence number", &new.driver_licence_number), ("driver's occupational licence number", &new.driver_occupational_licence)] {
+            if v.trim().is_empty() {
+                return fail(format!("the {what} is missing"));
+            }
+        }
+        let driver = self.roster()?.into_iter().find(|p| p.id == new.driver && p.active && p.role == Role::Driver);
+        let Some(driver) = driver else { return fail("choose the driver from the roster: that person is not an active driver here".into()) };
+        let mut on_open: BTreeSet<PackageTag> = BTreeSet::new();
+        for info in self.docs(Some(DocKind::Manifest))? {
+            let (number, claims) = self.read_manifest(info.id, |d| Ok((mdoc::manifest(d)?.number, mdoc::claims(d)?)))?;
+            if number == new.number.trim() {
+                return fail(format!("manifest {number} already exists"));
+            }
+            on_open.extend(claims);
+        }
+        let mut stops = Vec::new();
+        for (i, s) in new.stops.iter().enumerate() {
+            if s.estimated_arrival < s.estimated_departure {
+                return fail(format!("stop {}: the estimated arrival is before the departure", i + 1));
+            }
+            let stop = self.read_order(s.order, |d| {
+                let o = odoc::order(d)?;
+                let status = odoc::status(d)?;
+                let Some(check) = odoc::final_check(d)?.filter(|_| status == OrderStatus::Packed) else {
+                    return Err(OutboundError::OrderState { number: o.number, status: status.as_str(), what: "finish packing it before it goes on a manifest" });
+                };
+                let packings = odoc::packings(d)?;
+                let picks = odoc::picks(d)?;
+                let mut packages = Vec::new();
+                for tags in check.containers.values() {
+                    for tag in tags {
+                        if on_open.contains(tag) {
+                            return Err(OutboundError::Manifest(format!("{tag} is already on another open manifest")));
+                        }
+                        let pick = &picks[tag][0];
+                        let line = o.lines.iter().find(|l| l.line == pick.line).expect("a pick names a line of its order");
+                        let packing = &packings[tag];
+                        let package = self.package(tag)?.ok_or_else(|| OutboundError::Manifest(format!("{tag} is not in this device's inventory; sync first")))?;
+                        if package.status != PackageStatus::Picked {
+                            return Err(OutboundError::Manifest(format!("{tag} is {}, not picked; it cannot be shipped", package.status.as_str())));
+                        }
+                        packages.push(ManifestPackage {
+                            tag: tag.clone(),
+                            item: package.item,
+                            batch: package.batch,
+                            quantity: pick.quantity,
+                            wholesale_price: line.price_of(&pick.quantity),
+                            gross_weight: packing.gross_weight,
+                            container: packing.container.clone(),
+                        });
+                    }
+                }
+                Ok(Stop {
+                    number: i as u32 + 1,
+                    order: s.order,
+                    order_number: o.number,
+                    recipient: o.recipient,
+                    patient_ref: o.patient_ref,
+                    planned_route: s.planned_route.trim().to_string(),
+                    estimated_departure: s.estimated_departure,
+                    estimated_arrival: s.estimated_arrival,
+                    packages,
+                })
+            })?;
+            stops.push(stop);
+        }
+        let identity = self.identity()?.ok_or(StoreError::NotEnrolled)?;
+        let (user, _) = self.actor()?;
+        let manifest = OutboundManifest {
+            number: new.number.trim().to_string(),
+            shipper: identity.facility.clone(),
+            vehicle: new.vehicle.clone(),
+            driver: Driver {
+                user: driver.id,
+                name: driver.name,
+                licence_number: new.driver_licence_number.trim().to_string(),
+                occupational_licence: new.driver_occupational_licence.trim().to_string(),
+            },
+            phone_for_questions: new.phone_for_questions.trim().to_string(),
+            stops,
+            created_by: user.name,
+            created_at: self.now()?,
+        };
+        let id = Uuid::now_v7();
+        let document = mdoc::create(id, identity.facility, identity.device_id.0, &manifest);
+        self.work(|w| {
+            w.create(document);
+            Ok::<_, OutboundError>(())
+        })?;
+        Ok(id)
+    }
+
+    /// The route: stops in order, each package's outcome, what is back in the vault.
+    pub fn route(&self, id: Uuid) -> Result<RouteView> {
+        self.read_manifest(id, |d| {
+            let manifest = mdoc::manifest(d)?;
+            let outcomes = mdoc::outcomes(d)?;
+            let reports = mdoc::stop_reports(d)?;
+            let returns = mdoc::returns(d)?;
+            let stops = manifest
+                .stops
+                .iter()
+                .map(|s| {
+                    let report = reports.get(&s.number).cloned();
+                    let state = match &report {
+                        None => StopState::Pending,
+                        Some(r) if r.failed.is_some() => StopState::Failed,
+                        Some(_) => StopState::Done,
+                    };
+                    StopView {
+                        stop: s.clone(),
+                        state,
+                        report,
+                        packages: s
+                            .packages
+                            .iter()
+                            .map(|p| PackageOnRoute { package: p.clone(), outcome: outcomes.get(&p.tag).cloned(), returned: returns.get(&p.tag).cloned() })
+                            .collect(),
+                    }
+                })
+                .collect();
+            Ok(RouteView { id, departed: mdoc::departed(d)?, closed: mdoc::closed(d)?, manifest, stops })
+        })
+    }
+
+    /// Whether the signed-in person is this route's driver (or a manager).
+    fn route_person(&self, d: &WorkDoc, what: &'static str) -> Result<crate::store::SignedInUser> {
+        let user = self.current_user()?.ok_or(StoreError::NotSignedIn)?;
+        let driver = mdoc::driver(d)?;
+        if user.role == Role::Manager || (user.role == Role::Driver && driver == Some(user.id)) {
+            Ok(user)
+        } else {
+            Err(OutboundError::NotAllowed { role: user.role, what })
+        }
+    }
+
+    /// Departure: every package on the manifest is shipped in the ledger.
+    pub fn depart(&self, manifest: Uuid) -> Result<Vec<Event>> {
+        let (_, actor) = self.actor()?;
+        self.work(|w| {
+            let d = w.doc(manifest)?.ok_or(OutboundError::UnknownManifest(manifest))?;
+            if d.kind != DocKind::Manifest {
+                return Err(OutboundError::UnknownManifest(manifest));
+            }
+            self.route_person(d, "start this route")?;
+            if let Some(dep) = mdoc::departed(d)? {
+                return Err(OutboundError::Manifest(format!("this manifest departed at {} ({})", dep.at.format("%H:%M"), dep.name)));
+            }
+            let m = mdoc::manifest(d)?;
+            mdoc::set_departed(d, &actor)?;
+            let mut events = Vec::new();
+            for tag in m.tags() {
+                events.push(w.record(tag, EventBody::Shipped { manifest: m.number.clone() })?);
+            }
+            Ok(events)
+        })
+    }
+
+    fn stop_work(
+        &self,
+        manifest: Uuid,
+        stop: u32,
+        write: impl FnOnce(&OutboundManifest, &Stop, &crate::work::order::Actor) -> Result<(Vec<PackageOutcome>, StopReport)>,
+    ) -> Result<Vec<Event>> {
+        let (_, actor) = self.actor()?;
+        self.work(|w| {
+            let d = w.doc(manifest)?.ok_or(OutboundError::UnknownManifest(manifest))?;
+            if d.kind != DocKind::Manifest {
+                return Err(OutboundError::UnknownManifest(manifest));
+            }
+            self.route_person(d, "confirm deliveries on this route")?;
+            if mdoc::departed(d)?.is_none() {
+                return Err(OutboundError::Manifest("the route has not departed; start it first".into()));
+            }
+            let m = mdoc::manifest(d)?;
+            let s = m.stops.iter().find(|s| s.number == stop).ok_or_else(|| OutboundError::Manifest(format!("this route has no stop {stop}")))?;
+            if let Some(r) = mdoc::stop_reports(d)?.get(&stop) {
+                return Err(OutboundError::Manifest(format!("stop {stop} was already confirmed by {} at {}", r.by.name, r.by.at.format("%H:%M"))));
+            }
+            let (outcomes, report) = write(&m, s, &actor)?;
+            let recipient = s.recipient.licence.clone();
+            for o in &outcomes {
+                mdoc::put_outcome(d, o)?;
+            }
+            mdoc::put_stop(d, &report)?;
+            let mut events = Vec::new();
+            for o in outcomes.iter().filter(|o| o.delivered) {
+                events.push(w.record(&o.tag, EventBody::Delivered { recipient: recipient.clone() })?);
+            }
+            Ok(events)
+        })
+    }
+
+    /// The driver confirms a stop: every package delivered except those refused (each with the
+    /// receiver's reason), the receiver's name and licence, the time and the GPS position.
+    /// Works offline; it syncs when a signal appears.
+    pub fn confirm_stop(&self, manifest: Uuid, stop: u32, c: &StopConfirmation) -> Result<Vec<Event>> {
+        if c.receiver_name.trim().is_empty() || c.receiver_licence.trim().is_empty() {
+            return Err(OutboundError::Manifest("enter the receiver's name and licence number".into()));
+        }
+        self.stop_work(manifest, stop, |_, s, actor| {
+            for (tag, reason) in &c.refused {
+                if !s.packages.iter().any(|p| &p.tag == tag) {
+                    return Err(OutboundError::Manifest(format!("{tag} is not on stop {stop}")));
+                }
+                if reason.trim().is_empty() {
+                    return Err(OutboundError::Manifest(format!("say why {tag} was refused")));
+                }
+            }
+            let outcomes = s
+                .packages
+                .iter()
+                .map(|p| {
+                    let refused = c.refused.iter().find(|(t, _)| *t == p.tag);
+                    PackageOutcome {
+                        tag: p.tag.clone(),
+                        stop,
+                        delivered: refused.is_none(),
+                        reason: refused.map(|(_, r)| r.trim().to_string()),
+                        gps: c.gps,
+                        by: actor.clone(),
+                    }
+                })
+                .collect();
+            let report = StopReport {
+                stop,
+                failed: None,
+                receiver_name: c.receiver_name.trim().to_string(),
+                receiver_licence: c.receiver_licence.trim().to_string(),
+                gps: c.gps,
+                by: actor.clone(),
+            };
+            Ok((outcomes, report))
+        })
+    }
+
+    /// The stop could not be made (closed, refused entirely): every package stays on the truck
+    /// and comes back through return check-in.
+    pub fn fail_stop(&self, manifest: Uuid, stop: u32, reason: &str, gps: Option<Gps>) -> Result<()> {
+        if reason.trim().is_empty() {
+            return Err(OutboundError::NoReason);
+        }
+        self.stop_work(manifest, stop, |_, s, actor| {
+            let outcomes = s
+                .packages
+                .iter()
+                .map(|p| PackageOutcome { tag: p.tag.clone(), stop, delivered: false, reason: Some(reason.trim().to_string()), gps, by: actor.clone() })
+                .collect();
+            let report = StopReport { stop, failed: Some(reason.trim().to_string()), receiver_name: String::new(), receiver_licence: String::new(), gps, by: actor.clone() };
+            Ok((outcomes, report))
+        })?;
+        Ok(())
+    }
+
+    /// Return check-in at the vault: a refused or undelivered package comes back into stock at
+    /// `location` (a ledger return carrying why), and leaves its order and manifest.
+    pub fn return_check_in(&self, raw: &str, location: &LocationName) -> Result<Event> {
+        self.require_role(&[Role::FloorStaff, Role::Manager], "check returns in")?;
+        let Scan::Package(tag) = parse_scan(raw)? else { return Err(OutboundError::NotATag) };
+        let package = self.package(&tag)?.ok_or_else(|| OutboundError::Manifest(format!("{tag} is not in this facility's records")))?;
+        if package.status != PackageStatus::Shipped {
+            return Err(OutboundError::Manifest(format!("{tag} is {}; only a package that went out and was not delivered can be checked in", package.status.as_str())));
+        }
+        // The manifest it went out on and has not yet come back from.
+        let mut found = None;
+        for info in self.docs(Some(DocKind::Manifest))? {
+            let hit = self.read_manifest(info.id, |d| {
+                if mdoc::returns(d)?.contains_key(&tag) {
+                    return Ok(None);
+                }
+                let m = mdoc::manifest(d)?;
+                Ok(match m.stop_of(&tag) {
+                    Some(s) => Some((s.clone(), mdoc::outcomes(d)?.get(&tag).cloned(), mdoc::departed(d)?.is_some())),
+                    None => None,
+                })
+            })?;
+            if let Some(h) = hit {
+                found = Some((info.id, h));
+                break;
+            }
+        }
+        let Some((manifest, (stop, outcome, departed))) = found else {
+            return Err(OutboundError::Manifest(format!("{tag} is not on any manifest on this device; sync and try again")));
+        };
+        if !departed {
+            return Err(OutboundError::Manifest(format!("{tag}'s manifest has not departed")));
+        }
+        let reason = match &outcome {
+            Some(o) if o.delivered => {
+                return Err(OutboundError::Manifest(format!("{tag} was delivered to {} at stop {}; it cannot be checked back in", stop.recipient.name, stop.number)))
+            }
+            Some(o) => format!("refused at stop {} ({}): {}", stop.number, stop.recipient.name, o.reason.clone().unwrap_or_default()),
+            None => format!("not delivered at stop {} ({}); the driver recorded no outcome", stop.number, stop.recipient.name),
+        };
+        let (_, actor) = self.actor()?;
+        self.work(|w| {
+            let event = w.record(&tag, EventBody::Returned { location: location.clone(), reason: reason.clone() })?;
+            let record = Returned { tag: tag.clone(), location: location.clone(), reason: reason.clone(), by: actor.clone() };
+            if let Some(d) = w.doc(manifest)? {
+                mdoc::put_return(d, &record)?;
+            }
+            if let Some(d) = w.doc(stop.order)? {
+                odoc::put_returned(d, &record)?;
+            }
+            Ok::<_, OutboundError>(event)
+        })
+    }
+}

@@ -1,0 +1,399 @@
+//! Outbound on the server: the customer list and the facility's unused tags, orders entered in
+//! the office, the checks that keep a package on at most one open order and one open manifest,
+//! who a route belongs to, and patient data (sealed at rest, sent only to managers and the
+//! route's driver, every access logged).
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use custody_core::fold::Inventory;
+use custody_core::ids::{LicenseNumber, PackageTag, UserId};
+use custody_core::outbound::order::Availability;
+use custody_core::outbound::patient::DataKey;
+use custody_core::outbound::picklist::{self, Candidate};
+use custody_core::outbound::{Customer, NewOrder, Patient};
+use custody_core::protocol::{PatientRecord, RosterEntry, SyncRequest};
+use custody_core::roles::Role;
+use custody_core::work::order::OrderStatus;
+use custody_core::work::{DocKind, WorkDoc, manifest as mdoc, order as odoc};
+use rusqlite::{Connection, OptionalExtension, params};
+use uuid::Uuid;
+
+use crate::db::{AuthedDevice, Db, DbError, now_text, parse_col};
+
+/// The file in the data folder holding the data key when `CUSTODY_DATA_KEY` is not set.
+pub const DATA_KEY_FILE: &str = "patient-data.key";
+
+/// The key patient data is sealed under: `CUSTODY_DATA_KEY` (64 hex digits, e.g. from a secret
+/// manager) or a key file created once in the data folder, readable by the owner only.
+pub(crate) fn load_data_key(data_dir: &Path) -> Result<DataKey, DbError> {
+    if let Ok(hex) = std::env::var("CUSTODY_DATA_KEY") {
+        return DataKey::from_hex(&hex).map_err(|e| DbError::InvalidInput(format!("CUSTODY_DATA_KEY: {e}")));
+    }
+    let path = data_dir.join(DATA_KEY_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => DataKey::from_hex(&text).map_err(|e| DbError::InvalidInput(format!("{}: {e}", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = DataKey::generate();
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            use std::io::Write;
+            let mut file = options.open(&path).map_err(|source| DbError::DataDir { path: path.clone(), source })?;
+            file.write_all(key.to_hex().as_bytes()).and_then(|_| file.sync_all()).map_err(|source| DbError::DataDir { path: path.clone(), source })?;
+            tracing::info!(path = %path.display(), "created the patient data key; back it up with the database");
+            Ok(key)
+        }
+        Err(source) => Err(DbError::DataDir { path, source }),
+    }
+}
+
+pub(crate) fn customers(conn: &Connection, facility: &LicenseNumber) -> Result<Vec<Customer>, DbError> {
+    let mut stmt = conn.prepare_cached("SELECT licence, name, address FROM customers WHERE facility = ?1 ORDER BY name, licence")?;
+    let rows = stmt.query_map(params![facility.as_str()], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?;
+    rows.map(|row| {
+        let (licence, name, address) = row?;
+        Ok(Customer { licence: parse_col("customer licence", &licence)?, name, address })
+    })
+    .collect()
+}
+
+/// Tags from the pool not yet used by any event of the facility.
+pub(crate) fn unused_tags(conn: &Connection, facility: &LicenseNumber) -> Result<Vec<PackageTag>, DbError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT p.tag FROM tag_pool p WHERE p.facility = ?1
+         AND NOT EXISTS (SELECT 1 FROM events e WHERE e.facility = p.facility AND e.tag = p.tag)
+         AND NOT EXISTS (SELECT 1 FROM events e WHERE e.facility = p.facility AND e.kind = 'split'
+                         AND json_extract(e.json, '$.body.new_tag') = p.tag)
+         ORDER BY p.tag LIMIT 500",
+    )?;
+    let rows = stmt.query_map(params![facility.as_str()], |r| r.get::<_, String>(0))?;
+    rows.map(|t| parse_col("tag", &t?)).collect()
+}
+
+fn claims_of(doc: &WorkDoc) -> Result<Vec<PackageTag>, String> {
+    match doc.kind {
+        DocKind::Order => odoc::claims(doc).map_err(|e| e.to_string()),
+        DocKind::Manifest => mdoc::claims(doc).map_err(|e| e.to_string()),
+        _ => Ok(Vec::new()),
+    }
+}
+
+fn claim_kind(kind: DocKind) -> &'static str {
+    if kind == DocKind::Order { "order" } else { "manifest" }
+}
+
+/// Checks an order or manifest after a device's changes merged: who wrote what (the core
+/// audits), that no package is held by another open order (or manifest), and that split tags
+/// come from the facility's pool. `Ok(Err(reason))` refuses the device's message.
+pub(crate) fn audit(conn: &Connection, facility: &LicenseNumber, doc: &WorkDoc, roster: &[RosterEntry]) -> Result<Result<(), String>, DbError> {
+    let audited = match doc.kind {
+        DocKind::Order => odoc::audit(doc, roster),
+        DocKind::Manifest => mdoc::audit(doc, roster),
+        _ => return Ok(Ok(())),
+    };
+    match audited {
+        Ok(Some(reason)) => return Ok(Err(reason)),
+        Err(e) => return Ok(Err(format!("this {} cannot be read: {e}", doc.kind))),
+        Ok(None) => {}
+    }
+    let claims = match claims_of(doc) {
+        Ok(c) => c,
+        Err(e) => return Ok(Err(format!("this {} cannot be read: {e}", doc.kind))),
+    };
+    let kind = claim_kind(doc.kind);
+    for tag in &claims {
+        let holder: Option<String> = conn
+            .prepare_cached("SELECT doc_id FROM claims WHERE facility = ?1 AND kind = ?2 AND tag = ?3 AND doc_id <> ?4")?
+            .query_row(params![facility.as_str(), kind, tag.as_str(), doc.id.to_string()], |r| r.get(0))
+            .optional()?;
+        if let Some(other) = holder {
+            let name = holder_name(conn, &other)?;
+            return Ok(Err(format!("{tag} is already on {name}; regenerate the pick list (or remove it from this manifest)")));
+        }
+    }
+    if doc.kind == DocKind::Order {
+        let pool: BTreeSet<String> = {
+            let mut stmt = conn.prepare_cached("SELECT tag FROM tag_pool WHERE facility = ?1")?;
+            stmt.query_map(params![facility.as_str()], |r| r.get(0))?.collect::<Result<_, _>>()?
+        };
+        let list = odoc::pick_list(doc).ok().flatten().unwrap_or_default();
+        if let Some(bad) = list.iter().filter_map(|p| p.split_into.as_ref()).find(|t| !pool.contains(t.as_str())) {
+            return Ok(Err(format!("{bad} is not one of this facility's unused tags; a split needs a tag from the state")));
+        }
+    }
+    Ok(Ok(()))
+}
+
+fn holder_name(conn: &Connection, doc_id: &str) -> Result<String, DbError> {
+    let kind: Option<String> = conn.query_row("SELECT kind FROM docs WHERE id = ?1", [doc_id], |r| r.get(0)).optional()?;
+    Ok(match kind.as_deref() {
+        Some("order") => format!("another open order ({doc_id})"),
+        _ => format!("another open manifest ({doc_id})"),
+    })
+}
+
+/// After an order or manifest was stored: its claims and, for a route, its driver.
+pub(crate) fn after_persist(conn: &Connection, facility: &LicenseNumber, doc: &WorkDoc) -> Result<(), DbError> {
+    if !matches!(doc.kind, DocKind::Order | DocKind::Manifest) {
+        return Ok(());
+    }
+    let id = doc.id.to_string();
+    conn.prepare_cached("DELETE FROM claims WHERE doc_id = ?1")?.execute([&id])?;
+    for tag in claims_of(doc).unwrap_or_default() {
+        conn.prepare_cached("INSERT OR IGNORE INTO claims (facility, kind, tag, doc_id) VALUES (?1, ?2, ?3, ?4)")?
+            .execute(params![facility.as_str(), claim_kind(doc.kind), tag.as_str(), id])?;
+    }
+    if doc.kind == DocKind::Manifest {
+        let driver = mdoc::driver(doc).ok().flatten().map(|u| u.to_string());
+        conn.prepare_cached("UPDATE docs SET audience = ?2 WHERE id = ?1")?.execute(params![id, driver])?;
+    }
+    Ok(())
+}
+
+/// The person a per-person document belongs to (a route's driver).
+pub(crate) fn audience(conn: &Connection, id: Uuid) -> Result<Option<String>, DbError> {
+    Ok(conn
+        .prepare_cached("SELECT audience FROM docs WHERE id = ?1")?
+        .query_row([id.to_string()], |r| r.get::<_, Option<String>>(0))
+        .optional()?
+        .flatten())
+}
+
+fn log_access(conn: &Connection, facility: &LicenseNumber, order: Uuid, user: &RosterEntry, device: Option<&AuthedDevice>, action: &str, at: &str) -> Result<(), DbError> {
+    conn.prepare_cached(
+        "INSERT INTO patient_access (facility, order_id, user, user_name, device, action, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![facility.as_str(), order.to_string(), user.id.to_string(), user.name, device.map(|d| d.id.to_string()), action, at])?;
+    Ok(())
+}
+
+/// The patient half of a sync: store what a manager's phone entered, log the device's
+/// openings, and return what the signed-in person may hold and the device lacks.
+pub(crate) fn sync_patients(
+    conn: &Connection,
+    db: &Db,
+    device: &AuthedDevice,
+    reader: Option<&RosterEntry>,
+    roster: &[RosterEntry],
+    request: &SyncRequest,
+) -> Result<Vec<PatientRecord>, DbError> {
+    let now = now_text();
+    for view in &request.patient_views {
+        // A line names its viewer; one not on the roster is logged under the signed-in person.
+        let who = roster.iter().find(|p| p.id == view.user).or(reader);
+        if let Some(who) = who {
+            let action = format!("viewed on device at {}: {}", view.at.to_rfc3339(), view.purpose);
+            log_access(conn, &device.facility, view.order, who, Some(device), &action, &now)?;
+        }
+    }
+    let Some(reader) = reader else { return Ok(Vec::new()) };
+    if reader.role == Role::Manager {
+        for up in &request.patients {
+            if let Err(e) = up.patient.validate() {
+                tracing::info!(device = %device.id, order = %up.order, error = %e, "patient record refused");
+                continue;
+            }
+            // Only for an order of this facility (the order document arrives in the same round).
+            let facility_ok: bool = conn
+                .query_row("SELECT facility = ?2 FROM docs WHERE id = ?1 AND kind = 'order'", params![up.order.to_string(), device.facility.as_str()], |r| r.get(0))
+                .optional()?
+                .unwrap_or(false);
+            if !facility_ok {
+                tracing::info!(device = %device.id, order = %up.order, "patient record for an unknown order refused");
+                continue;
+            }
+            conn.prepare_cached(
+                "INSERT INTO patients (order_id, facility, sealed, entered_by, entered_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (order_id) DO UPDATE SET sealed = excluded.sealed, entered_by = excluded.entered_by, entered_at = excluded.entered_at",
+            )?
+            .execute(params![up.order.to_string(), device.facility.as_str(), db.data_key.seal(up.order, &up.patient), reader.id.to_string(), now])?;
+            log_access(conn, &device.facility, up.order, reader, Some(device), "entered", &now)?;
+        }
+    }
+    let orders: Vec<Uuid> = match reader.role {
+        Role::Manager => {
+            let mut stmt = conn.prepare_cached("SELECT order_id FROM patients WHERE facility = ?1")?;
+            stmt.query_map([device.facility.as_str()], |r| r.get::<_, String>(0))?.map(|id| parse_col("order id", &id?)).collect::<Result<_, _>>()?
+        }
+        Role::Driver => {
+            // The orders on this driver's open routes.
+            let ids: Vec<String> = {
+                let mut stmt = conn.prepare_cached("SELECT id FROM docs WHERE facility = ?1 AND kind = 'manifest' AND audience = ?2")?;
+                stmt.query_map(params![device.facility.as_str(), reader.id.to_string()], |r| r.get(0))?.collect::<Result<_, _>>()?
+            };
+            let mut out = Vec::new();
+            for id in ids {
+                let Some(doc) = crate::docs::load_for_check(conn, db, &device.facility, parse_col("document id", &id)?)? else { continue };
+                if mdoc::closed(&doc).unwrap_or(true) {
+                    continue;
+                }
+                if let Ok(m) = mdoc::manifest(&doc) {
+                    out.extend(m.stops.iter().filter(|s| s.patient_ref.is_some()).map(|s| s.order));
+                }
+            }
+            out
+        }
+        _ => Vec::new(),
+    };
+    let mut out = Vec::new();
+    for order in orders.into_iter().filter(|o| !request.holds_patients.contains(o)) {
+        let sealed: Option<Vec<u8>> = conn
+            .prepare_cached("SELECT sealed FROM patients WHERE order_id = ?1 AND facility = ?2")?
+            .query_row(params![order.to_string(), device.facility.as_str()], |r| r.get(0))
+            .optional()?;
+        let Some(sealed) = sealed else { continue };
+        match db.data_key.open(order, &sealed) {
+            Ok(patient) => {
+                log_access(conn, &device.facility, order, reader, Some(device), "sent to device", &now)?;
+                out.push(PatientRecord { order, patient });
+            }
+            Err(e) => tracing::error!(order = %order, error = %e, "stored patient data does not open with the data key"),
+        }
+    }
+    Ok(out)
+}
+
+/// One line of the patient-data access log.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AccessLine {
+    pub order: String,
+    pub user: String,
+    pub user_name: String,
+    pub device: Option<String>,
+    pub action: String,
+    pub at: String,
+}
+
+impl Db {
+    pub fn add_customer(&self, facility: &LicenseNumber, customer: &Customer) -> Result<(), DbError> {
+        if customer.name.trim().is_empty() || customer.address.trim().is_empty() {
+            return Err(DbError::InvalidInput("a customer needs a name and an address".into()));
+        }
+        let conn = self.lock();
+        crate::db::facility_name(&conn, facility)?.ok_or_else(|| DbError::UnknownFacility(facility.clone()))?;
+        conn.execute(
+            "INSERT INTO customers (facility, licence, name, address) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (facility, licence) DO UPDATE SET name = excluded.name, address = excluded.address",
+            params![facility.as_str(), customer.licence.as_str(), customer.name.trim(), customer.address.trim()],
+        )?;
+        Ok(())
+    }
+
+    pub fn customers(&self, facility: &LicenseNumber) -> Result<Vec<Customer>, DbError> {
+        customers(&self.lock(), facility)
+    }
+
+    /// Adds tags the facility received from the state; returns how many were new.
+    pub fn add_tags(&self, facility: &LicenseNumber, tags: &[PackageTag]) -> Result<usize, DbError> {
+        let mut conn = self.lock();
+        crate::db::facility_name(&conn, facility)?.ok_or_else(|| DbError::UnknownFacility(facility.clone()))?;
+        let tx = conn.transaction()?;
+        let now = now_text();
+        let mut added = 0;
+        for tag in tags {
+            added += tx.execute("INSERT OR IGNORE INTO tag_pool (facility, tag, added_at) VALUES (?1, ?2, ?3)", params![facility.as_str(), tag.as_str(), now])?;
+        }
+        tx.commit()?;
+        Ok(added)
+    }
+
+    pub fn unused_tags(&self, facility: &LicenseNumber) -> Result<Vec<PackageTag>, DbError> {
+        unused_tags(&self.lock(), facility)
+    }
+
+    /// Every access to patient data at `facility`, oldest first.
+    pub fn patient_access_log(&self, facility: &LicenseNumber) -> Result<Vec<AccessLine>, DbError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare("SELECT order_id, user, user_name, device, action, at FROM patient_access WHERE facility = ?1 ORDER BY seq")?;
+        let rows = stmt.query_map([facility.as_str()], |r| {
+            Ok(AccessLine { order: r.get(0)?, user: r.get(1)?, user_name: r.get(2)?, device: r.get(3)?, action: r.get(4)?, at: r.get(5)? })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The sealed bytes of a patient record, as stored (for checking that nothing is in clear).
+    pub fn sealed_patient(&self, order: Uuid) -> Result<Option<Vec<u8>>, DbError> {
+        Ok(self.lock().query_row("SELECT sealed FROM patients WHERE order_id = ?1", [order.to_string()], |r| r.get(0)).optional()?)
+    }
+
+    /// An order entered in the office (through an enrolled office device, by a manager): the
+    /// same checks a manager's phone makes, against the server's inventory and open orders.
+    pub fn create_order(&self, device: &AuthedDevice, manager: UserId, new: &NewOrder) -> Result<Uuid, DbError> {
+        let inventory = Inventory::fold(&self.facility_events(&device.facility)?);
+        let roster = self.roster(&device.facility)?;
+        let name = roster.iter().find(|p| p.id == manager).map(|p| p.name.clone()).unwrap_or_default();
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let claimed: BTreeSet<PackageTag> = {
+            let mut stmt = tx.prepare("SELECT tag FROM claims WHERE facility = ?1 AND kind = 'order'")?;
+            stmt.query_map([device.facility.as_str()], |r| r.get::<_, String>(0))?.map(|t| parse_col("tag", &t?)).collect::<Result<_, DbError>>()?
+        };
+        let today = chrono::Utc::now().date_naive();
+        let candidates: Vec<Candidate> = inventory
+            .packages
+            .values()
+            .map(|p| Candidate {
+                tag: p.tag.clone(),
+                item: p.item.clone(),
+                batch: p.batch.clone(),
+                quantity: p.quantity,
+                location: p.location.clone(),
+                expires_on: p.expires_on,
+                status: p.status,
+                since: p.since,
+            })
+            .collect();
+        let mut available = Availability::from_candidates(&picklist::eligible(candidates, today, &claimed, &BTreeSet::new()));
+        let mut numbers = Vec::new();
+        let ids: Vec<String> = {
+            let mut stmt = tx.prepare("SELECT id FROM docs WHERE facility = ?1 AND kind = 'order'")?;
+            stmt.query_map([device.facility.as_str()], |r| r.get(0))?.collect::<Result<_, _>>()?
+        };
+        for id in ids {
+            if let Some(doc) = crate::docs::load_for_check(&tx, self, &device.facility, parse_col("document id", &id)?)? {
+                if let (Ok(o), Ok(status)) = (odoc::order(&doc), odoc::status(&doc)) {
+                    if status == OrderStatus::Open {
+                        available.reserve(&o.lines);
+                    }
+                    numbers.push(o.number);
+                }
+            }
+        }
+        let customers = customers(&tx, &device.facility)?;
+        let order = new
+            .accept(&customers, &numbers, &available, today, &name, chrono::Utc::now())
+            .map_err(|e| DbError::InvalidInput(e.to_string()))?;
+        let id = Uuid::now_v7();
+        let mut doc = odoc::create(id, device.facility.clone(), self.writer(), &order);
+        crate::docs::insert_new(&tx, device, &mut doc)?;
+        if let Some(patient) = &new.patient {
+            let now = now_text();
+            tx.execute(
+                "INSERT INTO patients (order_id, facility, sealed, entered_by, entered_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![id.to_string(), device.facility.as_str(), self.data_key.seal(id, patient), manager.to_string(), now],
+            )?;
+            if let Some(who) = roster.iter().find(|p| p.id == manager) {
+                log_access(&tx, &device.facility, id, who, Some(device), "entered in the office", &now)?;
+            }
+        }
+        tx.commit()?;
+        Ok(id)
+    }
+
+    /// A patient record for an operator at the server console; the access is logged.
+    pub fn open_patient(&self, facility: &LicenseNumber, order: Uuid, operator: &str) -> Result<Option<Patient>, DbError> {
+        let conn = self.lock();
+        let sealed: Option<Vec<u8>> = conn
+            .query_row("SELECT sealed FROM patients WHERE order_id = ?1 AND facility = ?2", params![order.to_string(), facility.as_str()], |r| r.get(0))
+            .optional()?;
+        let Some(sealed) = sealed else { return Ok(None) };
+        let patient = self.data_key.open(order, &sealed).map_err(|e| DbError::Corrupt { what: "patient record", value: e.to_string() })?;
+        conn.execute(
+            "INSERT INTO patient_access (facility, order_id, user, user_name, device, action, at) VALUES (?1, ?2, 'console', ?3, NULL, 'viewed at the server console', ?4)",
+            params![facility.as_str(), order.to_string(), operator, now_text()],
+        )?;
+        Ok(Some(patient))
+    }
+}
