@@ -21,7 +21,7 @@ type Result<T, E = CustodyError> = std::result::Result<T, E>;
 
 #[derive(uniffi::Object)]
 pub struct CustodyClient {
-    store: Arc<Store>,
+    pub(crate) store: Arc<Store>,
     sync: SyncClient,
     /// One sync at a time per device; a second `sync_now` waits for the first.
     sync_lock: tokio::sync::Mutex<()>,
@@ -30,7 +30,7 @@ pub struct CustodyClient {
 }
 
 impl CustodyClient {
-    fn changed(&self, kinds: &[ChangeKind]) {
+    pub(crate) fn changed(&self, kinds: &[ChangeKind]) {
         let listener = self.change_listener.lock().unwrap_or_else(|p| p.into_inner()).clone();
         if let Some(listener) = listener {
             for kind in kinds {
@@ -451,7 +451,7 @@ impl CustodyClient {
             changes.push(ChangeKind::Inventory);
         }
         if report.doc_messages_received > 0 || !report.doc_refusals.is_empty() {
-            changes.extend([ChangeKind::CountSessions, ChangeKind::Adjustments]);
+            changes.extend([ChangeKind::CountSessions, ChangeKind::Adjustments, ChangeKind::Outbound]);
         }
         if self.store.current_user().ok().flatten().map(|u| u.id) != user_before {
             changes.push(ChangeKind::SignIn);

@@ -9,6 +9,7 @@ use custody_core::counts::CountError;
 use custody_core::event::EventError;
 use custody_core::ids::IdError;
 use custody_core::quantity::QuantityError;
+use custody_core::outbound::picking::OutboundError;
 use custody_core::receiving::session::ReceivingError;
 use custody_core::scan::ScanError;
 use custody_core::store::StoreError;
@@ -196,6 +197,36 @@ impl From<ReceivingError> for CustodyError {
             | ReceivingError::AcceptUnexpected { .. }
             | ReceivingError::NeedsOverride { .. }
             | ReceivingError::Unresolved(_) => E::Refused(message),
+        }
+    }
+}
+
+impl From<OutboundError> for CustodyError {
+    fn from(e: OutboundError) -> Self {
+        let message = e.to_string();
+        match e {
+            OutboundError::Store(e) => e.into(),
+            OutboundError::Approval(e) => e.into(),
+            OutboundError::Order(_)
+            | OutboundError::Scan(_)
+            | OutboundError::NotATag
+            | OutboundError::NoContainer
+            | OutboundError::BadGrossWeight
+            | OutboundError::NoReason
+            | OutboundError::WeightNeeded { .. } => E::InvalidInput(message),
+            OutboundError::NotAllowed { .. } => E::NotAllowed(message),
+            OutboundError::UnknownOrder(_) | OutboundError::UnknownManifest(_) => E::NotFound(message),
+            OutboundError::NoDataKey | OutboundError::Seal(_) => E::Storage(message),
+            OutboundError::PickList(_)
+            | OutboundError::OrderState { .. }
+            | OutboundError::NotOnPickList { .. }
+            | OutboundError::WrongPackage { .. }
+            | OutboundError::WrongQuantity { .. }
+            | OutboundError::AlreadyPicked { .. }
+            | OutboundError::Substitute(_)
+            | OutboundError::NotPicked { .. }
+            | OutboundError::Incomplete(_)
+            | OutboundError::Manifest(_) => E::Refused(message),
         }
     }
 }

@@ -13,11 +13,13 @@ uniffi::setup_scaffolding!();
 pub mod client;
 pub mod error;
 pub mod listener;
+pub mod outbound;
 pub mod types;
 
 pub use client::{CustodyClient, count_unit};
 pub use error::CustodyError;
 pub use listener::{ChangeKind, ChangeListener, SyncListener};
+pub use outbound::*;
 pub use types::*;
 
 /// Normalises scanner text into a Metrc package tag, or says what is wrong with it.

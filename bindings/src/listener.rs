@@ -23,6 +23,8 @@ pub enum ChangeKind {
     Adjustments,
     /// Who is signed in, or the device's enrolment.
     SignIn,
+    /// Orders, pick lists, packing, manifests and routes.
+    Outbound,
 }
 
 /// Told what changed after a local write or a sync that brought something new; once per kind.

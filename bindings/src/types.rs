@@ -30,11 +30,11 @@ fn hlc_instant(h: hlc::Hlc) -> SystemTime {
     instant(h.wall_time())
 }
 
-fn date_out(d: Option<NaiveDate>) -> Option<String> {
+pub(crate) fn date_out(d: Option<NaiveDate>) -> Option<String> {
     d.map(|d| d.format("%Y-%m-%d").to_string())
 }
 
-fn date_in(d: Option<String>) -> Result<Option<NaiveDate>, CustodyError> {
+pub(crate) fn date_in(d: Option<String>) -> Result<Option<NaiveDate>, CustodyError> {
     let Some(text) = d.map(|d| d.trim().to_string()).filter(|d| !d.is_empty()) else { return Ok(None) };
     NaiveDate::parse_from_str(&text, "%Y-%m-%d")
         .map(Some)
@@ -54,7 +54,7 @@ pub(crate) fn location_in(raw: &str) -> Result<ids::LocationName, CustodyError> 
     Ok(ids::LocationName::parse(raw)?)
 }
 
-fn strings<T: ToString>(items: &[T]) -> Vec<String> {
+pub(crate) fn strings<T: ToString>(items: &[T]) -> Vec<String> {
     items.iter().map(|i| i.to_string()).collect()
 }
 

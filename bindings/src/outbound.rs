@@ -1,0 +1,593 @@
+//! Outbound across the FFI: orders, pick lists, picking and packing, manifests, the driver's
+//! route, return check-in and patient details. Conversions only; the rules are core's
+//! (`custody_core::outbound`). Writes are announced as `ChangeKind::Outbound` (and `Inventory`
+//! when the ledger changed).
+
+use std::str::FromStr;
+use std::time::SystemTime;
+
+use chrono::{DateTime, Utc};
+use custody_core::outbound::{self as core, patient::DataKey, picking, shipping};
+use custody_core::work::{manifest as mdoc, order as odoc};
+use custody_core::{ids, quantity};
+use rust_decimal::Decimal;
+
+use crate::client::CustodyClient;
+use crate::error::CustodyError;
+use crate::listener::ChangeKind;
+use crate::types::{LedgerEvent, Quantity, date_in, date_out, id_in, instant, location_in, strings};
+
+type Result<T, E = CustodyError> = std::result::Result<T, E>;
+
+fn decimal_in(what: &str, text: &str) -> Result<Decimal> {
+    Decimal::from_str(text.trim()).map_err(|_| CustodyError::InvalidInput(format!("the {what} {text:?} is not a number")))
+}
+
+fn time_in(t: SystemTime) -> DateTime<Utc> {
+    t.into()
+}
+
+/// A dispensary the facility ships to.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Customer {
+    pub licence: String,
+    pub name: String,
+    pub address: String,
+}
+
+impl From<core::Customer> for Customer {
+    fn from(c: core::Customer) -> Self {
+        Customer { licence: c.licence.to_string(), name: c.name, address: c.address }
+    }
+}
+
+/// A medical patient. Shown only to managers and the assigned driver; everywhere else only
+/// `patient_ref` (initials and the card's last four digits) appears.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct PatientDetails {
+    pub name: String,
+    pub card_number: String,
+    pub address: String,
+    pub phone: String,
+}
+
+impl From<core::Patient> for PatientDetails {
+    fn from(p: core::Patient) -> Self {
+        PatientDetails { name: p.name, card_number: p.card_number, address: p.address, phone: p.phone }
+    }
+}
+
+/// An order line as typed: `unit_price` is a decimal string per unit of `quantity`.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct NewOrderLine {
+    pub item: String,
+    pub quantity: Quantity,
+    pub unit_price: String,
+}
+
+/// An order as a manager enters it. `requested_on` is `YYYY-MM-DD`.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct NewOrder {
+    pub number: String,
+    pub recipient_licence: String,
+    pub requested_on: String,
+    pub lines: Vec<NewOrderLine>,
+    pub patient: Option<PatientDetails>,
+}
+
+impl TryFrom<NewOrder> for core::NewOrder {
+    type Error = CustodyError;
+    fn try_from(o: NewOrder) -> Result<Self> {
+        let requested_on = date_in(Some(o.requested_on))?
+            .ok_or_else(|| CustodyError::InvalidInput("enter the requested delivery date".into()))?;
+        let lines = o
+            .lines
+            .into_iter()
+            .map(|l| {
+                Ok(core::NewOrderLine {
+                    item: ids::ItemName::parse(&l.item)?,
+                    quantity: quantity::Quantity::try_from(l.quantity)?,
+                    unit_price: decimal_in("unit price", &l.unit_price)?,
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(core::NewOrder {
+            number: o.number,
+            recipient: ids::LicenseNumber::parse(&o.recipient_licence)?,
+            requested_on,
+            lines,
+            patient: o.patient.map(|p| core::Patient { name: p.name, card_number: p.card_number, address: p.address, phone: p.phone }),
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum OrderStatus {
+    Open,
+    Allocated,
+    Packed,
+    Cancelled,
+}
+
+impl From<odoc::OrderStatus> for OrderStatus {
+    fn from(s: odoc::OrderStatus) -> Self {
+        match s {
+            odoc::OrderStatus::Open => OrderStatus::Open,
+            odoc::OrderStatus::Allocated => OrderStatus::Allocated,
+            odoc::OrderStatus::Packed => OrderStatus::Packed,
+            odoc::OrderStatus::Cancelled => OrderStatus::Cancelled,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct OrderLine {
+    pub line: u32,
+    pub item: String,
+    pub quantity: Quantity,
+    pub unit_price: String,
+}
+
+/// An order for list screens. Patient data appears only as `patient_ref`.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct OrderSummary {
+    pub id: String,
+    pub number: String,
+    pub recipient: Customer,
+    pub requested_on: String,
+    pub status: OrderStatus,
+    pub patient_ref: Option<String>,
+    pub lines: Vec<OrderLine>,
+}
+
+fn order_out(id: uuid::Uuid, o: core::Order, status: odoc::OrderStatus) -> OrderSummary {
+    OrderSummary {
+        id: id.to_string(),
+        number: o.number,
+        recipient: o.recipient.into(),
+        requested_on: o.requested_on.format("%Y-%m-%d").to_string(),
+        status: status.into(),
+        patient_ref: o.patient_ref,
+        lines: o
+            .lines
+            .into_iter()
+            .map(|l| OrderLine { line: l.line, item: l.item.to_string(), quantity: l.quantity.into(), unit_price: l.unit_price.to_string() })
+            .collect(),
+    }
+}
+
+/// One entry of a pick list with its progress. `split_into` is the new tag when only part of
+/// `tag` goes (weigh it out, scan `tag`, enter the weight); `picked_tag` is what went in the tote.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct PickLine {
+    pub line: u32,
+    pub tag: String,
+    pub item: String,
+    pub batch: String,
+    pub location: String,
+    pub expires_on: Option<String>,
+    pub quantity: Quantity,
+    pub split_into: Option<String>,
+    pub substitute_for: Option<String>,
+    pub picked_by: Option<String>,
+    pub picked_tag: Option<String>,
+    pub container: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Container {
+    pub number: String,
+    pub tags: Vec<String>,
+}
+
+/// The picking and packing screen.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct PickList {
+    pub order: OrderSummary,
+    pub lines: Vec<PickLine>,
+    /// Packages two pickers both scanned before their phones synced (one pick in the ledger).
+    pub picked_twice: Vec<String>,
+    /// Filled once the final check passed.
+    pub containers: Vec<Container>,
+}
+
+impl From<picking::PickListView> for PickList {
+    fn from(v: picking::PickListView) -> Self {
+        PickList {
+            lines: v
+                .lines
+                .into_iter()
+                .map(|p| PickLine {
+                    line: p.pick.line,
+                    tag: p.pick.tag.to_string(),
+                    item: p.pick.item.to_string(),
+                    batch: p.pick.batch.to_string(),
+                    location: p.pick.location.to_string(),
+                    expires_on: date_out(p.pick.expires_on),
+                    quantity: p.pick.quantity.into(),
+                    split_into: p.pick.split_into.map(|t| t.to_string()),
+                    substitute_for: p.substitute_for.map(|t| t.to_string()),
+                    picked_by: p.picked.as_ref().map(|k| k.by.name.clone()),
+                    picked_tag: p.picked.map(|k| k.tag.to_string()),
+                    container: p.packed.map(|k| k.container),
+                })
+                .collect(),
+            picked_twice: strings(&v.picked_twice),
+            containers: v
+                .final_check
+                .map(|c| c.containers.into_iter().map(|(number, tags)| Container { number, tags: strings(&tags) }).collect())
+                .unwrap_or_default(),
+            order: order_out(v.id, v.order, v.status),
+        }
+    }
+}
+
+/// What a pick scan did; `remaining` entries are still to pick.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct PickResult {
+    pub tag: String,
+    pub line: u32,
+    pub quantity: Quantity,
+    pub split_from: Option<String>,
+    pub remaining: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Vehicle {
+    pub make: String,
+    pub model: String,
+    pub plate: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct NewStop {
+    pub order_id: String,
+    pub planned_route: String,
+    pub estimated_departure: SystemTime,
+    pub estimated_arrival: SystemTime,
+}
+
+/// A manifest as a manager enters it; stops in route order, one packed order each.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct NewManifest {
+    pub number: String,
+    pub vehicle: Vehicle,
+    pub driver_user_id: String,
+    pub driver_licence_number: String,
+    pub driver_occupational_licence: String,
+    pub phone_for_questions: String,
+    pub stops: Vec<NewStop>,
+}
+
+/// A GPS fix, decimal degrees and metres as decimal strings (never floats).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Gps {
+    pub latitude: String,
+    pub longitude: String,
+    pub accuracy_m: String,
+}
+
+impl TryFrom<Gps> for mdoc::Gps {
+    type Error = CustodyError;
+    fn try_from(g: Gps) -> Result<Self> {
+        let lat = decimal_in("latitude", &g.latitude)?;
+        let lon = decimal_in("longitude", &g.longitude)?;
+        if lat.abs() > Decimal::from(90) || lon.abs() > Decimal::from(180) {
+            return Err(CustodyError::InvalidInput("that position is not on Earth; check the GPS".into()));
+        }
+        Ok(mdoc::Gps { latitude: lat, longitude: lon, accuracy_m: decimal_in("GPS accuracy", &g.accuracy_m)? })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum StopState {
+    Pending,
+    Done,
+    Failed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum DeliveryOutcome {
+    /// Not confirmed yet.
+    Pending,
+    Delivered,
+    /// Refused by the receiver, or the stop failed: on the truck until checked back in.
+    Refused,
+    /// Checked back in at the vault.
+    Returned,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct RoutePackage {
+    pub tag: String,
+    pub item: String,
+    pub batch: String,
+    pub quantity: Quantity,
+    pub container: String,
+    pub gross_weight: Quantity,
+    pub wholesale_price: String,
+    pub outcome: DeliveryOutcome,
+    pub reason: Option<String>,
+    pub at: Option<SystemTime>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct RouteStop {
+    pub number: u32,
+    pub order_id: String,
+    pub order_number: String,
+    pub recipient: Customer,
+    pub patient_ref: Option<String>,
+    pub planned_route: String,
+    pub estimated_departure: SystemTime,
+    pub estimated_arrival: SystemTime,
+    pub state: StopState,
+    pub receiver_name: Option<String>,
+    pub receiver_licence: Option<String>,
+    pub failed_reason: Option<String>,
+    pub confirmed_at: Option<SystemTime>,
+    pub packages: Vec<RoutePackage>,
+}
+
+/// A manifest and its route: the driver's screen and the office's progress view.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Route {
+    pub id: String,
+    pub number: String,
+    pub driver_name: String,
+    pub driver_user_id: String,
+    pub vehicle: Vehicle,
+    pub departed_at: Option<SystemTime>,
+    /// Every package delivered or back in the vault.
+    pub closed: bool,
+    pub stops: Vec<RouteStop>,
+}
+
+impl From<shipping::RouteView> for Route {
+    fn from(r: shipping::RouteView) -> Self {
+        let m = r.manifest;
+        Route {
+            id: r.id.to_string(),
+            number: m.number,
+            driver_name: m.driver.name,
+            driver_user_id: m.driver.user.to_string(),
+            vehicle: Vehicle { make: m.vehicle.make, model: m.vehicle.model, plate: m.vehicle.plate },
+            departed_at: r.departed.map(|d| instant(d.at)),
+            closed: r.closed,
+            stops: r
+                .stops
+                .into_iter()
+                .map(|s| RouteStop {
+                    number: s.stop.number,
+                    order_id: s.stop.order.to_string(),
+                    order_number: s.stop.order_number,
+                    recipient: s.stop.recipient.into(),
+                    patient_ref: s.stop.patient_ref,
+                    planned_route: s.stop.planned_route,
+                    estimated_departure: instant(s.stop.estimated_departure),
+                    estimated_arrival: instant(s.stop.estimated_arrival),
+                    state: match s.state {
+                        shipping::StopState::Pending => StopState::Pending,
+                        shipping::StopState::Done => StopState::Done,
+                        shipping::StopState::Failed => StopState::Failed,
+                    },
+                    receiver_name: s.report.as_ref().filter(|r| r.failed.is_none()).map(|r| r.receiver_name.clone()),
+                    receiver_licence: s.report.as_ref().filter(|r| r.failed.is_none()).map(|r| r.receiver_licence.clone()),
+                    failed_reason: s.report.as_ref().and_then(|r| r.failed.clone()),
+                    confirmed_at: s.report.as_ref().map(|r| instant(r.by.at)),
+                    packages: s
+                        .packages
+                        .into_iter()
+                        .map(|p| {
+                            let outcome = match (&p.returned, &p.outcome) {
+                                (Some(_), _) => DeliveryOutcome::Returned,
+                                (None, Some(o)) if o.delivered => DeliveryOutcome::Delivered,
+                                (None, Some(_)) => DeliveryOutcome::Refused,
+                                (None, None) => DeliveryOutcome::Pending,
+                            };
+                            RoutePackage {
+                                tag: p.package.tag.to_string(),
+                                item: p.package.item.to_string(),
+                                batch: p.package.batch.to_string(),
+                                quantity: p.package.quantity.into(),
+                                container: p.package.container,
+                                gross_weight: p.package.gross_weight.into(),
+                                wholesale_price: format!("{:.2}", p.package.wholesale_price),
+                                outcome,
+                                reason: p.outcome.as_ref().and_then(|o| o.reason.clone()),
+                                at: p.outcome.as_ref().map(|o| instant(o.by.at)),
+                            }
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct RefusedPackage {
+    pub tag: String,
+    pub reason: String,
+}
+
+/// The driver's confirmation of a stop: every package not listed in `refused` is delivered.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct StopConfirmation {
+    pub receiver_name: String,
+    pub receiver_licence: String,
+    pub refused: Vec<RefusedPackage>,
+    pub gps: Option<Gps>,
+}
+
+fn events_out(events: Vec<custody_core::Event>) -> Vec<LedgerEvent> {
+    events.into_iter().map(Into::into).collect()
+}
+
+#[uniffi::export]
+impl CustodyClient {
+    /// Gives the library the 32-byte key (from the Android Keystore or iOS Keychain) that seals
+    /// patient data on this device. Call once after opening; without it, medical deliveries'
+    /// patient details cannot be entered or held here.
+    pub fn set_data_key(&self, key: Vec<u8>) -> Result<()> {
+        let key = DataKey::from_bytes(&key).map_err(|e| CustodyError::InvalidInput(e.to_string()))?;
+        self.store.set_data_key(key);
+        Ok(())
+    }
+
+    /// The dispensaries this facility ships to (from the server).
+    pub fn customers(&self) -> Result<Vec<Customer>> {
+        Ok(self.store.customers()?.into_iter().map(Into::into).collect())
+    }
+
+    /// Enters an order (managers); refused for an unknown customer or more than is available.
+    pub fn create_order(&self, order: NewOrder) -> Result<String> {
+        let id = self.store.create_order(&order.try_into()?)?;
+        self.changed(&[ChangeKind::Outbound]);
+        Ok(id.to_string())
+    }
+
+    pub fn orders(&self) -> Result<Vec<OrderSummary>> {
+        Ok(self.store.orders()?.into_iter().map(|o| order_out(o.id, o.order, o.status)).collect())
+    }
+
+    /// Allocates stock, expiring first (managers).
+    pub fn generate_pick_list(&self, order_id: String) -> Result<PickList> {
+        let id = id_in("order", &order_id)?;
+        self.store.generate_pick_list(id)?;
+        self.changed(&[ChangeKind::Outbound]);
+        Ok(self.store.pick_list(id)?.into())
+    }
+
+    pub fn pick_list(&self, order_id: String) -> Result<PickList> {
+        Ok(self.store.pick_list(id_in("order", &order_id)?)?.into())
+    }
+
+    /// Scans a package against the pick list; `quantity` is the weight taken for a split line.
+    pub fn pick_scan(&self, order_id: String, raw: String, quantity: Option<Quantity>) -> Result<PickResult> {
+        let quantity = quantity.map(quantity::Quantity::try_from).transpose()?;
+        let r = self.store.pick_scan(id_in("order", &order_id)?, &raw, quantity)?;
+        self.changed(&[ChangeKind::Outbound, ChangeKind::Inventory]);
+        Ok(PickResult {
+            tag: r.tag.to_string(),
+            line: r.line,
+            quantity: r.quantity.into(),
+            split_from: r.split_from.map(|t| t.to_string()),
+            remaining: u32::try_from(r.remaining).unwrap_or(u32::MAX),
+        })
+    }
+
+    /// A manager approves another package of the same item and batch instead of the allocated one.
+    pub fn approve_substitute(&self, order_id: String, original: String, substitute: String, note: String) -> Result<()> {
+        self.store.approve_substitute(id_in("order", &order_id)?, &original, &substitute, &note)?;
+        self.changed(&[ChangeKind::Outbound]);
+        Ok(())
+    }
+
+    /// Puts a picked package in a numbered container with its gross weight.
+    pub fn pack(&self, order_id: String, raw: String, container: String, gross_weight: Quantity) -> Result<()> {
+        self.store.pack(id_in("order", &order_id)?, &raw, &container, gross_weight.try_into()?)?;
+        self.changed(&[ChangeKind::Outbound]);
+        Ok(())
+    }
+
+    /// The final check; refused with what is missing.
+    pub fn finish_packing(&self, order_id: String) -> Result<PickList> {
+        let id = id_in("order", &order_id)?;
+        self.store.finish_packing(id)?;
+        self.changed(&[ChangeKind::Outbound]);
+        Ok(self.store.pick_list(id)?.into())
+    }
+
+    pub fn cancel_order(&self, order_id: String, reason: String) -> Result<()> {
+        self.store.cancel_order(id_in("order", &order_id)?, &reason)?;
+        self.changed(&[ChangeKind::Outbound]);
+        Ok(())
+    }
+
+    /// Builds a manifest from packed orders (managers); returns its id.
+    pub fn create_manifest(&self, manifest: NewManifest) -> Result<String> {
+        let stops = manifest
+            .stops
+            .into_iter()
+            .map(|s| {
+                Ok(shipping::NewStop {
+                    order: id_in("order", &s.order_id)?,
+                    planned_route: s.planned_route,
+                    estimated_departure: time_in(s.estimated_departure),
+                    estimated_arrival: time_in(s.estimated_arrival),
+                })
+            })
+            .collect::<Result<_>>()?;
+        let new = shipping::NewManifest {
+            number: manifest.number,
+            vehicle: mdoc::Vehicle { make: manifest.vehicle.make, model: manifest.vehicle.model, plate: manifest.vehicle.plate },
+            driver: ids::UserId::parse(&manifest.driver_user_id)?,
+            driver_licence_number: manifest.driver_licence_number,
+            driver_occupational_licence: manifest.driver_occupational_licence,
+            phone_for_questions: manifest.phone_for_questions,
+            stops,
+        };
+        let id = self.store.create_manifest(&new)?;
+        self.changed(&[ChangeKind::Outbound]);
+        Ok(id.to_string())
+    }
+
+    /// Manifests on this device (a driver's phone: only their own routes).
+    pub fn manifests(&self) -> Result<Vec<Route>> {
+        Ok(self.store.manifests()?.into_iter().map(Into::into).collect())
+    }
+
+    pub fn route(&self, manifest_id: String) -> Result<Route> {
+        Ok(self.store.route(id_in("manifest", &manifest_id)?)?.into())
+    }
+
+    /// Departure: every package on the manifest is shipped in the ledger.
+    pub fn depart(&self, manifest_id: String) -> Result<Vec<LedgerEvent>> {
+        let events = self.store.depart(id_in("manifest", &manifest_id)?)?;
+        self.changed(&[ChangeKind::Outbound, ChangeKind::Inventory]);
+        Ok(events_out(events))
+    }
+
+    /// The driver confirms a stop (offline is fine): delivered except the refused ones.
+    pub fn confirm_stop(&self, manifest_id: String, stop: u32, confirmation: StopConfirmation) -> Result<Vec<LedgerEvent>> {
+        let c = shipping::StopConfirmation {
+            receiver_name: confirmation.receiver_name,
+            receiver_licence: confirmation.receiver_licence,
+            refused: confirmation
+                .refused
+                .into_iter()
+                .map(|r| Ok((crate::types::tag_in(&r.tag)?, r.reason)))
+                .collect::<Result<_>>()?,
+            gps: confirmation.gps.map(TryInto::try_into).transpose()?,
+        };
+        let events = self.store.confirm_stop(id_in("manifest", &manifest_id)?, stop, &c)?;
+        self.changed(&[ChangeKind::Outbound, ChangeKind::Inventory]);
+        Ok(events_out(events))
+    }
+
+    /// The stop could not be made (closed, refused entirely).
+    pub fn fail_stop(&self, manifest_id: String, stop: u32, reason: String, gps: Option<Gps>) -> Result<()> {
+        let gps = gps.map(TryInto::try_into).transpose()?;
+        self.store.fail_stop(id_in("manifest", &manifest_id)?, stop, &reason, gps)?;
+        self.changed(&[ChangeKind::Outbound]);
+        Ok(())
+    }
+
+    /// Checks a refused or undelivered package back into stock at `location`.
+    pub fn return_check_in(&self, raw: String, location: String) -> Result<LedgerEvent> {
+        let event = self.store.return_check_in(&raw, &location_in(&location)?)?;
+        self.changed(&[ChangeKind::Outbound, ChangeKind::Inventory]);
+        Ok(event.into())
+    }
+
+    /// The printable manifest as HTML (all stops, or one); patient data redacted.
+    pub fn manifest_html(&self, manifest_id: String, stop: Option<u32>) -> Result<String> {
+        Ok(self.store.manifest_html(id_in("manifest", &manifest_id)?, stop)?)
+    }
+
+    /// A medical order's patient, for a manager or the route's driver; the view is logged.
+    pub fn patient(&self, order_id: String, purpose: String) -> Result<PatientDetails> {
+        Ok(self.store.patient(id_in("order", &order_id)?, &purpose)?.into())
+    }
+}
