@@ -5,10 +5,17 @@ import com.custody.core.CountSession
 import com.custody.core.CountSessionSummary
 import com.custody.core.CustodyClient
 import com.custody.core.DeviceIdentity
+import com.custody.core.Gps
 import com.custody.core.LedgerEvent
+import com.custody.core.OrderSummary
+import com.custody.core.PatientDetails
 import com.custody.core.PendingApproval
+import com.custody.core.PickList
+import com.custody.core.PickResult
 import com.custody.core.Quantity
+import com.custody.core.Route
 import com.custody.core.SignedInUser
+import com.custody.core.StopConfirmation
 import com.custody.core.SyncReport
 import com.custody.core.SyncStatus
 import com.custody.core.UnitOfMeasure
@@ -70,6 +77,35 @@ interface CustodyApi {
     fun approveAdjustment(requestId: String, note: String): List<LedgerEvent>
 
     fun rejectAdjustment(requestId: String, note: String)
+
+    // ---- outbound: picking and packing ----
+
+    fun orders(): List<OrderSummary>
+
+    fun generatePickList(orderId: String): PickList
+
+    fun pickList(orderId: String): PickList
+
+    fun pickScan(orderId: String, raw: String, quantity: Quantity?): PickResult
+
+    fun pack(orderId: String, raw: String, container: String, grossWeight: Quantity)
+
+    fun finishPacking(orderId: String): PickList
+
+    // ---- outbound: the driver's route ----
+
+    fun manifests(): List<Route>
+
+    fun route(manifestId: String): Route
+
+    fun depart(manifestId: String): List<LedgerEvent>
+
+    fun confirmStop(manifestId: String, stop: UInt, confirmation: StopConfirmation): List<LedgerEvent>
+
+    fun failStop(manifestId: String, stop: UInt, reason: String, gps: Gps?)
+
+    /** Opens a medical order's patient; core logs every call, so only on the person's tap. */
+    fun patient(orderId: String, purpose: String): PatientDetails
 }
 
 /** [CustodyApi] over the real generated client: one line per method. */
@@ -124,4 +160,30 @@ class ClientApi(val client: CustodyClient) : CustodyApi {
     override fun approveAdjustment(requestId: String, note: String) = client.approveAdjustment(requestId, note)
 
     override fun rejectAdjustment(requestId: String, note: String) = client.rejectAdjustment(requestId, note)
+
+    override fun orders() = client.orders()
+
+    override fun generatePickList(orderId: String) = client.generatePickList(orderId)
+
+    override fun pickList(orderId: String) = client.pickList(orderId)
+
+    override fun pickScan(orderId: String, raw: String, quantity: Quantity?) = client.pickScan(orderId, raw, quantity)
+
+    override fun pack(orderId: String, raw: String, container: String, grossWeight: Quantity) =
+        client.pack(orderId, raw, container, grossWeight)
+
+    override fun finishPacking(orderId: String) = client.finishPacking(orderId)
+
+    override fun manifests() = client.manifests()
+
+    override fun route(manifestId: String) = client.route(manifestId)
+
+    override fun depart(manifestId: String) = client.depart(manifestId)
+
+    override fun confirmStop(manifestId: String, stop: UInt, confirmation: StopConfirmation) =
+        client.confirmStop(manifestId, stop, confirmation)
+
+    override fun failStop(manifestId: String, stop: UInt, reason: String, gps: Gps?) = client.failStop(manifestId, stop, reason, gps)
+
+    override fun patient(orderId: String, purpose: String) = client.patient(orderId, purpose)
 }

@@ -9,7 +9,7 @@ fun interface ScanTarget {
 }
 
 /** The app's screens. */
-enum class Screen { ENROL, SIGN_IN, HOME, RECEIVE, COUNT, APPROVALS, SYNC }
+enum class Screen { ENROL, SIGN_IN, HOME, RECEIVE, PICK, COUNT, APPROVALS, ROUTE, SYNC }
 
 /** One tile on the home screen. */
 data class Tile(val screen: Screen, val title: String, val subtitle: String, val badge: String? = null)
@@ -27,18 +27,19 @@ data class HomeState(
  * decides every action behind them (a floor worker who reached the approvals screen some other
  * way would still be refused by core).
  *
- * - floor staff: receive, count, sync
- * - manager: receive, count, approvals, sync
+ * - floor staff: receive, pick & pack, count, sync
+ * - manager: receive, pick & pack, count, approvals, routes (the office's view of deliveries;
+ *   core lets managers confirm stops too), sync
  * - compliance: count, approvals (to follow the requests; core lets managers decide), sync
- * - driver: sync (delivery routes are not on the phone yet)
+ * - driver: their route, sync
  * - admin: sync (admins run devices and accounts, not stock)
  */
 object HomeModel {
     fun screensFor(role: Role): List<Screen> = when (role) {
-        Role.FLOOR_STAFF -> listOf(Screen.RECEIVE, Screen.COUNT, Screen.SYNC)
-        Role.MANAGER -> listOf(Screen.RECEIVE, Screen.COUNT, Screen.APPROVALS, Screen.SYNC)
+        Role.FLOOR_STAFF -> listOf(Screen.RECEIVE, Screen.PICK, Screen.COUNT, Screen.SYNC)
+        Role.MANAGER -> listOf(Screen.RECEIVE, Screen.PICK, Screen.COUNT, Screen.APPROVALS, Screen.ROUTE, Screen.SYNC)
         Role.COMPLIANCE -> listOf(Screen.COUNT, Screen.APPROVALS, Screen.SYNC)
-        Role.DRIVER -> listOf(Screen.SYNC)
+        Role.DRIVER -> listOf(Screen.ROUTE, Screen.SYNC)
         Role.ADMIN -> listOf(Screen.SYNC)
     }
 
@@ -58,7 +59,13 @@ object HomeModel {
         val tiles = screensFor(user.role).map { screen ->
             when (screen) {
                 Screen.RECEIVE -> Tile(screen, "Receive", "Scan packages into intake")
+                Screen.PICK -> Tile(screen, "Pick & pack", "Pick lists, containers, final check")
                 Screen.COUNT -> Tile(screen, "Count", "Blind cycle counts")
+                Screen.ROUTE -> Tile(
+                    screen,
+                    if (user.role == Role.DRIVER) "My route" else "Routes",
+                    if (user.role == Role.DRIVER) "Departure and each stop's delivery" else "Manifests and deliveries, stop by stop",
+                )
                 Screen.APPROVALS -> Tile(
                     screen,
                     "Approvals",
@@ -79,7 +86,6 @@ object HomeModel {
             role = roleName(user.role),
             tiles = tiles,
             notYetHere = when (user.role) {
-                Role.DRIVER -> "Delivery routes are not on the phone yet."
                 Role.ADMIN -> "Devices and accounts are managed on the server."
                 else -> null
             },

@@ -2,23 +2,40 @@ package com.custody.app.state
 
 import com.custody.core.AdjustmentRequest
 import com.custody.core.AdjustmentStatus
+import com.custody.core.Container
 import com.custody.core.CountEntry
 import com.custody.core.CountScanResult
 import com.custody.core.CountScope
 import com.custody.core.CountSession
 import com.custody.core.CountSessionSummary
 import com.custody.core.CountStatus
+import com.custody.core.Customer
 import com.custody.core.CustodyException
+import com.custody.core.DeliveryOutcome
 import com.custody.core.DeviceIdentity
 import com.custody.core.EventBody
 import com.custody.core.EventKind
+import com.custody.core.Gps
 import com.custody.core.LedgerEvent
+import com.custody.core.OrderLine
+import com.custody.core.OrderStatus
+import com.custody.core.OrderSummary
+import com.custody.core.PatientDetails
 import com.custody.core.PendingApproval
 import com.custody.core.Person
+import com.custody.core.PickLine
+import com.custody.core.PickList
+import com.custody.core.PickResult
 import com.custody.core.Quantity
 import com.custody.core.Role
+import com.custody.core.Route
+import com.custody.core.RoutePackage
+import com.custody.core.RouteStop
 import com.custody.core.ScopedPackage
 import com.custody.core.SignedInUser
+import com.custody.core.StopConfirmation
+import com.custody.core.StopState
+import com.custody.core.Vehicle
 import com.custody.core.SyncReport
 import com.custody.core.SyncStatus
 import com.custody.core.UnitOfMeasure
@@ -200,7 +217,263 @@ class FakeApi : CustodyApi {
         approvals.removeAll { it.request.id == requestId }
     }
 
+    // ---- outbound ----
+
+    /** Orders on this "device" with their pick lists, by order id. */
+    val pickLists = linkedMapOf<String, PickList>()
+
+    /** Packages on the shelf that are not on any pick list: tag -> item (for a wrong-package refusal). */
+    val shelf = mutableMapOf<String, String>()
+    val pickCalls = mutableListOf<PickCall>()
+    val packCalls = mutableListOf<PackCall>()
+    var finishCalls = 0
+
+    val routes = linkedMapOf<String, Route>()
+    val confirmations = mutableListOf<Pair<UInt, StopConfirmation>>()
+    val failedStops = mutableListOf<Triple<UInt, String, Gps?>>()
+
+    /** Sealed patient records this device holds, by order id. */
+    val patients = mutableMapOf<String, PatientDetails>()
+
+    /** Every patient() call: (order id, purpose). Core logs each one; so must the tests. */
+    val patientCalls = mutableListOf<Pair<String, String>>()
+
+    data class PickCall(val orderId: String, val raw: String, val quantity: Quantity?)
+
+    data class PackCall(val orderId: String, val tag: String, val container: String, val grossWeight: Quantity)
+
+    private fun signedIn(): SignedInUser =
+        user ?: throw CustodyException.NotSignedIn("nobody is signed in on this device; sign in with your badge and PIN")
+
+    private fun role(r: Role) = HomeModel.roleName(r).lowercase()
+
+    override fun orders() = pickLists.values.map { it.order }
+
+    override fun generatePickList(orderId: String): PickList {
+        val who = signedIn()
+        if (who.role != Role.MANAGER) throw CustodyException.NotAllowed("${role(who.role)} may not allocate stock; ask a manager")
+        val list = pickList(orderId)
+        return list.copy(order = list.order.copy(status = OrderStatus.ALLOCATED)).also { pickLists[orderId] = it }
+    }
+
+    override fun pickList(orderId: String) =
+        pickLists[orderId] ?: throw CustodyException.NotFound("there is no order $orderId on this device; sync, or check the order")
+
+    override fun pickScan(orderId: String, raw: String, quantity: Quantity?): PickResult {
+        val who = signedIn()
+        val list = pickList(orderId)
+        pickCalls += PickCall(orderId, raw, quantity)
+        if (Labels.locationOf(raw) != null) throw CustodyException.InvalidInput("that is not a package tag; scan the package's Metrc tag")
+        val tag = scanTag(raw)
+        if (list.order.status != OrderStatus.ALLOCATED) {
+            throw CustodyException.Refused("order ${list.order.number} is ${list.order.status.name.lowercase()}; nothing can be picked for it")
+        }
+        val line = list.lines.firstOrNull { it.tag == tag } ?: run {
+            val waiting = list.lines.firstOrNull { it.item == shelf[tag] && it.pickedTag == null }
+            throw CustodyException.Refused(
+                if (waiting != null) {
+                    "$tag is not the package allocated: the pick list says ${waiting.tag} (${waiting.location}); take that one, or ask a manager to approve a substitute"
+                } else {
+                    "$tag is not on this pick list; put it back"
+                },
+            )
+        }
+        if (line.pickedTag != null) throw CustodyException.Refused("$tag was already picked by ${line.pickedBy}")
+        val split = line.splitInto
+        if (split != null && quantity == null) {
+            throw CustodyException.InvalidInput("$tag is split on this pick list: weigh out ${formatQuantity(line.quantity)} and enter the weight")
+        }
+        if (quantity != null && !same(quantity, line.quantity)) {
+            throw CustodyException.Refused("$tag: the pick list needs ${formatQuantity(line.quantity)}, not ${formatQuantity(quantity)}")
+        }
+        val picked = split ?: tag
+        val lines = list.lines.map { if (it === line) it.copy(pickedBy = who.name, pickedTag = picked) else it }
+        pickLists[orderId] = list.copy(lines = lines)
+        return PickResult(picked, line.line, line.quantity, if (split != null) tag else null, lines.count { it.pickedTag == null }.toUInt())
+    }
+
+    override fun pack(orderId: String, raw: String, container: String, grossWeight: Quantity) {
+        val list = pickList(orderId)
+        val tag = scanTag(raw)
+        if (container.isBlank()) throw CustodyException.InvalidInput("a container needs a number or label; scan or type it")
+        if (grossWeight.unit == UnitOfMeasure.EACH || BigDecimal(grossWeight.amount).signum() <= 0) {
+            throw CustodyException.InvalidInput("a gross weight must be a weight (mg, g, kg, oz or lb) above zero")
+        }
+        val line = list.lines.firstOrNull { it.pickedTag == tag }
+            ?: throw CustodyException.Refused("$tag has not been picked for this order; pick it before packing")
+        packCalls += PackCall(orderId, tag, container.trim(), grossWeight)
+        pickLists[orderId] = list.copy(lines = list.lines.map { if (it === line) it.copy(container = container.trim()) else it })
+    }
+
+    override fun finishPacking(orderId: String): PickList {
+        finishCalls += 1
+        val list = pickList(orderId)
+        val missing = list.lines.filter { it.pickedTag == null }.map { "${it.tag} (${it.location}) not picked" } +
+            list.lines.filter { it.pickedTag != null && it.container == null }.map { "${it.pickedTag} not in a container" }
+        if (missing.isNotEmpty()) throw CustodyException.Refused("packing is not finished: ${missing.joinToString("; ")}")
+        val containers = list.lines.groupBy { it.container!! }.map { (number, lines) -> Container(number, lines.map { it.pickedTag!! }) }
+        return list.copy(order = list.order.copy(status = OrderStatus.PACKED), containers = containers).also { pickLists[orderId] = it }
+    }
+
+    override fun manifests() = routes.values.toList()
+
+    override fun route(manifestId: String) =
+        routes[manifestId] ?: throw CustodyException.NotFound("there is no manifest $manifestId on this device; sync, or check the manifest")
+
+    override fun depart(manifestId: String): List<LedgerEvent> {
+        signedIn()
+        val r = route(manifestId)
+        if (r.departedAt != null) throw CustodyException.Refused("this manifest departed at 08:00 (${r.driverName})")
+        routes[manifestId] = r.copy(departedAt = Instant.now())
+        return r.stops.flatMap { it.packages }.map { event(it.tag, EventKind.SHIPPED, EventBody.Shipped(r.number)) }
+    }
+
+    override fun confirmStop(manifestId: String, stop: UInt, confirmation: StopConfirmation): List<LedgerEvent> {
+        signedIn()
+        if (confirmation.receiverName.isBlank() || confirmation.receiverLicence.isBlank()) {
+            throw CustodyException.Refused("enter the receiver's name and licence number")
+        }
+        val s = stopOf(manifestId, stop)
+        confirmation.refused.forEach { if (it.reason.isBlank()) throw CustodyException.Refused("say why ${it.tag} was refused") }
+        confirmations += stop to confirmation
+        val refused = confirmation.refused.associate { it.tag to it.reason }
+        update(manifestId, s.copy(
+            state = StopState.DONE,
+            receiverName = confirmation.receiverName,
+            receiverLicence = confirmation.receiverLicence,
+            confirmedAt = Instant.now(),
+            packages = s.packages.map { p ->
+                p.copy(outcome = if (p.tag in refused) DeliveryOutcome.REFUSED else DeliveryOutcome.DELIVERED, reason = refused[p.tag], at = Instant.now())
+            },
+        ))
+        return s.packages.filter { it.tag !in refused }.map { event(it.tag, EventKind.DELIVERED, EventBody.Delivered(s.recipient.licence)) }
+    }
+
+    override fun failStop(manifestId: String, stop: UInt, reason: String, gps: Gps?) {
+        signedIn()
+        if (reason.isBlank()) throw CustodyException.InvalidInput("say why: a reason is needed")
+        val s = stopOf(manifestId, stop)
+        failedStops += Triple(stop, reason, gps)
+        update(manifestId, s.copy(
+            state = StopState.FAILED,
+            failedReason = reason,
+            packages = s.packages.map { it.copy(outcome = DeliveryOutcome.REFUSED, reason = reason) },
+        ))
+    }
+
+    override fun patient(orderId: String, purpose: String): PatientDetails {
+        val who = signedIn()
+        patientCalls += orderId to purpose
+        if (who.role != Role.MANAGER && who.role != Role.DRIVER) {
+            throw CustodyException.NotAllowed("${role(who.role)} may not see patient details; ask a manager")
+        }
+        return patients[orderId] ?: throw CustodyException.Refused("this device does not hold that patient's details; sync while online")
+    }
+
+    private fun stopOf(manifestId: String, stop: UInt): RouteStop {
+        val r = route(manifestId)
+        if (r.departedAt == null) throw CustodyException.Refused("the route has not departed; start it first")
+        val s = r.stops.firstOrNull { it.number == stop } ?: throw CustodyException.Refused("this route has no stop $stop")
+        if (s.state != StopState.PENDING) throw CustodyException.Refused("stop $stop was already confirmed by ${r.driverName} at 10:00")
+        return s
+    }
+
+    private fun update(manifestId: String, stop: RouteStop) {
+        val r = route(manifestId)
+        routes[manifestId] = r.copy(stops = r.stops.map { if (it.number == stop.number) stop else it })
+    }
+
+    private fun same(a: Quantity, b: Quantity) = a.unit == b.unit && BigDecimal(a.amount).compareTo(BigDecimal(b.amount)) == 0
+
+    private var eventSeq = 0uL
+
+    private fun event(tag: String, kind: EventKind, body: EventBody) = LedgerEvent(
+        id = "event-${++eventSeq}",
+        tag = tag,
+        kind = kind,
+        body = body,
+        userId = signedIn().id,
+        deviceId = "device-1",
+        deviceSeq = eventSeq,
+        recordedAt = Instant.now(),
+    )
+
     companion object {
+        val GREEN_LEAF = Customer("C10-0000123-LIC", "Green Leaf Dispensary", "12 Main St, Sacramento")
+
+        fun order(id: String, number: String, status: OrderStatus, patientRef: String? = null, lines: Int = 1) = OrderSummary(
+            id = id,
+            number = number,
+            recipient = GREEN_LEAF,
+            requestedOn = "2026-12-01",
+            status = status,
+            patientRef = patientRef,
+            lines = (1..lines).map { OrderLine(it.toUInt(), "Item $it", Quantity("1", UnitOfMeasure.EACH), "10.00") },
+        )
+
+        fun pickLine(
+            line: Int,
+            tag: String,
+            item: String,
+            quantity: Quantity,
+            location: String = "Vault A / Shelf 1",
+            splitInto: String? = null,
+        ) = PickLine(
+            line = line.toUInt(),
+            tag = tag,
+            item = item,
+            batch = "B-$line",
+            location = location,
+            expiresOn = "2027-06-30",
+            quantity = quantity,
+            splitInto = splitInto,
+            substituteFor = null,
+            pickedBy = null,
+            pickedTag = null,
+            container = null,
+        )
+
+        fun routePackage(tag: String, item: String, container: String = "1") = RoutePackage(
+            tag = tag,
+            item = item,
+            batch = "B-1",
+            quantity = Quantity("1", UnitOfMeasure.EACH),
+            container = container,
+            grossWeight = Quantity("120", UnitOfMeasure.G),
+            wholesalePrice = "10.00",
+            outcome = DeliveryOutcome.PENDING,
+            reason = null,
+            at = null,
+        )
+
+        fun stop(number: Int, orderId: String, recipient: String, packages: List<RoutePackage>, patientRef: String? = null) = RouteStop(
+            number = number.toUInt(),
+            orderId = orderId,
+            orderNumber = "SO-$number",
+            recipient = Customer("C10-000000$number-LIC", recipient, "$number Elm St"),
+            patientRef = patientRef,
+            plannedRoute = "I-5 N",
+            estimatedDeparture = Instant.parse("2026-12-01T08:00:00Z"),
+            estimatedArrival = Instant.parse("2026-12-01T09:00:00Z").plusSeconds(3600L * number),
+            state = StopState.PENDING,
+            receiverName = null,
+            receiverLicence = null,
+            failedReason = null,
+            confirmedAt = null,
+            packages = packages,
+        )
+
+        fun route(id: String, stops: List<RouteStop>, departed: Boolean = false) = Route(
+            id = id,
+            number = "M-0042",
+            driverName = "Dana Driver",
+            driverUserId = "user-dana",
+            vehicle = Vehicle("Ford", "Transit", "8ABC123"),
+            departedAt = if (departed) Instant.parse("2026-12-01T08:05:00Z") else null,
+            closed = false,
+            stops = stops,
+        )
+
         fun request(id: String, tag: String, delta: String, by: String, sessionId: String? = null) = AdjustmentRequest(
             id = id,
             facility = "C11-0000001-LIC",

@@ -53,6 +53,8 @@ fun main(args: Array<String>) {
         countTests(),
         approvalsTests(),
         receiveTests(),
+        pickTests(),
+        routeTests(),
         appTests(),
         realBindingsTests(),
     )

@@ -124,23 +124,29 @@ fun feedbackTests() = "feedback" to Tests("feedback").apply {
 fun homeTests() = "home" to Tests("home by role").apply {
     fun user(role: Role) = SignedInUser("u", "Pat", role)
 
-    test("floor staff receive, count and sync; no approvals") {
-        assertEquals(listOf(Screen.RECEIVE, Screen.COUNT, Screen.SYNC), HomeModel.home(user(Role.FLOOR_STAFF)).tiles.map { it.screen })
+    test("floor staff receive, pick and pack, count and sync; no approvals, no routes") {
+        assertEquals(listOf(Screen.RECEIVE, Screen.PICK, Screen.COUNT, Screen.SYNC), HomeModel.home(user(Role.FLOOR_STAFF)).tiles.map { it.screen })
     }
 
-    test("a manager also sees approvals, with the number waiting") {
+    test("a manager also sees approvals, with the number waiting, and the routes") {
         val home = HomeModel.home(user(Role.MANAGER), pendingApprovals = 2)
-        assertEquals(listOf(Screen.RECEIVE, Screen.COUNT, Screen.APPROVALS, Screen.SYNC), home.tiles.map { it.screen })
+        assertEquals(
+            listOf(Screen.RECEIVE, Screen.PICK, Screen.COUNT, Screen.APPROVALS, Screen.ROUTE, Screen.SYNC),
+            home.tiles.map { it.screen },
+        )
         assertEquals("2", home.tiles.first { it.screen == Screen.APPROVALS }.badge)
+        assertEquals("Routes", home.tiles.first { it.screen == Screen.ROUTE }.title)
         assertEquals("Manager", home.role)
     }
 
-    test("compliance counts and follows approvals; drivers and admins only sync, with a note") {
+    test("compliance counts and follows approvals; a driver has their route; admins only sync, with a note") {
         assertEquals(listOf(Screen.COUNT, Screen.APPROVALS, Screen.SYNC), HomeModel.screensFor(Role.COMPLIANCE))
         val driver = HomeModel.home(user(Role.DRIVER))
-        assertEquals(listOf(Screen.SYNC), driver.tiles.map { it.screen })
-        assertNotNull(driver.notYetHere)
+        assertEquals(listOf(Screen.ROUTE, Screen.SYNC), driver.tiles.map { it.screen })
+        assertEquals("My route", driver.tiles.first().title)
+        assertNull(driver.notYetHere)
         assertEquals(listOf(Screen.SYNC), HomeModel.screensFor(Role.ADMIN))
+        assertNotNull(HomeModel.home(user(Role.ADMIN)).notYetHere)
     }
 
     test("the sync tile carries the pending count, or ! after a failure") {

@@ -119,7 +119,7 @@ fun realBindingsTests() = "real" to Tests("real bindings").apply {
         assertTrue(signIn.submit().isGreen)
         assertEquals(Role.MANAGER, signIn.state.value.user!!.role)
         assertEquals(
-            listOf(Screen.RECEIVE, Screen.COUNT, Screen.APPROVALS, Screen.SYNC),
+            listOf(Screen.RECEIVE, Screen.PICK, Screen.COUNT, Screen.APPROVALS, Screen.ROUTE, Screen.SYNC),
             HomeModel.home(signIn.state.value.user!!).tiles.map { it.screen },
         )
 
@@ -152,7 +152,7 @@ fun realBindingsTests() = "real" to Tests("real bindings").apply {
         signIn.onScan(scan("F-200"))
         "1357".forEach(signIn::pinDigit)
         assertTrue(signIn.submit().isGreen)
-        assertEquals(listOf(Screen.RECEIVE, Screen.COUNT, Screen.SYNC), HomeModel.home(signIn.state.value.user!!).tiles.map { it.screen })
+        assertEquals(listOf(Screen.RECEIVE, Screen.PICK, Screen.COUNT, Screen.SYNC), HomeModel.home(signIn.state.value.user!!).tiles.map { it.screen })
 
         val count = CountModel(api)
         count.loadSessions()
