@@ -1,6 +1,7 @@
 package com.custody.app
 
 import android.content.Context
+import com.custody.app.location.LocationGpsProvider
 import com.custody.app.scan.FeedbackPlayer
 import com.custody.app.security.KeystoreKeyProvider
 import com.custody.app.state.ApprovalsModel
@@ -10,7 +11,9 @@ import com.custody.app.state.CountModel
 import com.custody.app.state.EnrolModel
 import com.custody.app.state.Feedback
 import com.custody.app.state.Navigator
+import com.custody.app.state.PickModel
 import com.custody.app.state.ReceiveModel
+import com.custody.app.state.RouteModel
 import com.custody.app.state.Scan
 import com.custody.app.state.ScanRouter
 import com.custody.app.state.Screen
@@ -44,15 +47,18 @@ class AppContainer(private val context: Context) {
 
     /**
      * The store's 32-byte key, made on first start and kept wrapped by an AndroidKeyStore key
-     * (KeystoreKeyProvider). custody-ffi's `CustodyClient(dbPath)` does not take a key yet (core
-     * does not encrypt the store yet): when it does, it is passed to the constructor below.
+     * (KeystoreKeyProvider). Core seals medical patients' details with it (`setDataKey`, below):
+     * without it this phone can neither enter nor hold them. The rest of the store is plain
+     * SQLite until core wires in SQLCipher; `CustodyClient(dbPath)` takes no key for that yet.
      */
     private val storeKey: ByteArray by lazy { KeystoreKeyProvider(context).storeKey(storeExists = dbFile.exists()) }
 
     val client: CustodyClient by lazy {
         check(storeKey.size == 32)
         dbFile.parentFile?.mkdirs()
-        CustodyClient(dbFile.absolutePath)
+        // The key goes in before anything else touches the client, so the first sync can already
+        // seal the patient details it brings.
+        CustodyClient(dbFile.absolutePath).also { it.setDataKey(storeKey) }
     }
 
     private val api by lazy { ClientApi(client) }
@@ -68,8 +74,16 @@ class AppContainer(private val context: Context) {
     val receive by lazy { ReceiveModel(api) }
     val count by lazy { CountModel(api) }
     val approvals by lazy { ApprovalsModel(api) }
+    val pick by lazy { PickModel(api) }
+
+    /** Where the phone is when a stop is confirmed; listening only while the route screen is open. */
+    val gps by lazy { LocationGpsProvider(context) }
+    val route by lazy { RouteModel(api, gps) }
     private val router by lazy {
-        ScanRouter(navigator, mapOf(Screen.ENROL to enrol, Screen.SIGN_IN to signIn, Screen.RECEIVE to receive, Screen.COUNT to count))
+        ScanRouter(
+            navigator,
+            mapOf(Screen.ENROL to enrol, Screen.SIGN_IN to signIn, Screen.RECEIVE to receive, Screen.PICK to pick, Screen.COUNT to count),
+        )
     }
 
     private val _feedback = MutableStateFlow<Feedback?>(null)
@@ -137,6 +151,8 @@ class AppContainer(private val context: Context) {
     }
 
     fun signOut() = act {
+        // Patient details shown to this driver are not for whoever signs in next.
+        route.hidePatient()
         val answer = signIn.signOut()
         withContext(Dispatchers.Main) { navigator.signedOut() }
         answer
@@ -158,8 +174,10 @@ class AppContainer(private val context: Context) {
         if (!navigator.open(screen)) return
         act {
             when (screen) {
+                Screen.PICK -> pick.loadOrders()
                 Screen.COUNT -> count.loadSessions()
                 Screen.APPROVALS -> approvals.load()
+                Screen.ROUTE -> route.load()
                 Screen.SYNC -> sync.refresh()
                 else -> Unit
             }
@@ -168,6 +186,11 @@ class AppContainer(private val context: Context) {
     }
 
     fun syncNow() = act { sync.syncNow() }
+
+    /** Out of sight (another app, the screen off): patient details on screen are dropped. */
+    fun onBackground() {
+        route.hidePatient()
+    }
 
     /** Back in front: re-read the status, and push what is waiting. */
     fun onForeground() {
@@ -183,6 +206,12 @@ class AppContainer(private val context: Context) {
         when (what) {
             ChangeKind.COUNT_SESSIONS -> if (navigator.screen.value == Screen.COUNT) count.reload()
             ChangeKind.ADJUSTMENTS -> if (navigator.screen.value == Screen.APPROVALS) approvals.load()
+            // A reload never asks core for a patient again: the route model keeps what was shown.
+            ChangeKind.OUTBOUND -> when (navigator.screen.value) {
+                Screen.PICK -> pick.reload()
+                Screen.ROUTE -> route.reload()
+                else -> Unit
+            }
             ChangeKind.INVENTORY, ChangeKind.SIGN_IN -> Unit
         }
     }

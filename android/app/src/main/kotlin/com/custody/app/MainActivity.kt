@@ -53,4 +53,10 @@ class MainActivity : ComponentActivity() {
         wedge.reset()
         super.onPause()
     }
+
+    override fun onStop() {
+        // Not onPause: the location-permission dialog pauses the activity without hiding it.
+        container.onBackground()
+        super.onStop()
+    }
 }

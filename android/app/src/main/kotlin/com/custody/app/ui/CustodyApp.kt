@@ -16,7 +16,9 @@ import com.custody.app.ui.screens.ApprovalsScreen
 import com.custody.app.ui.screens.CountScreen
 import com.custody.app.ui.screens.EnrolScreen
 import com.custody.app.ui.screens.HomeScreen
+import com.custody.app.ui.screens.PickScreen
 import com.custody.app.ui.screens.ReceiveScreen
+import com.custody.app.ui.screens.RouteScreen
 import com.custody.app.ui.screens.SignInScreen
 import com.custody.app.ui.screens.SyncScreen
 import kotlinx.coroutines.delay
@@ -46,8 +48,10 @@ fun CustodyApp(c: AppContainer) {
                 Screen.SIGN_IN -> SignInScreen(c)
                 Screen.HOME -> HomeScreen(c)
                 Screen.RECEIVE -> ReceiveScreen(c)
+                Screen.PICK -> PickScreen(c)
                 Screen.COUNT -> CountScreen(c)
                 Screen.APPROVALS -> ApprovalsScreen(c)
+                Screen.ROUTE -> RouteScreen(c)
                 Screen.SYNC -> SyncScreen(c)
             }
         }
