@@ -66,12 +66,16 @@ final class AppModel: ObservableObject {
         try folder.setResourceValues(values)
 
         // The store key is made (or read) before the store opens, so a locked Keychain shows up
-        // here. custody-ffi's constructor takes no key yet (ios/README.md, "The store key"); when
-        // it does, this becomes CustodyClient(dbPath:key:) with `try keys.storeKeyHex()`.
+        // here. Core seals medical patients' details with it (setDataKey, before anything else
+        // uses the client, so the first sync can already keep the ones it brings). The rest of
+        // the store is plain SQLite until core wires in SQLCipher (ios/README.md, "The store
+        // key"); the constructor takes no key for that yet.
         let keys = KeychainKeyStore()
-        _ = try keys.storeKey()
+        let key = try keys.storeKey()
 
-        return try CustodyClient(dbPath: folder.appendingPathComponent("custody.db").path)
+        let client = try CustodyClient(dbPath: folder.appendingPathComponent("custody.db").path)
+        try client.setDataKey(key: key)
+        return client
     }
 
     // ---- calls --------------------------------------------------------------------------------

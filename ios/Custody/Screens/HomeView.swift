@@ -5,8 +5,10 @@ import SwiftUI
 /// its refusal is shown as it is.
 enum Screen: Hashable {
     case receiving
+    case picking
     case counts
     case approvals
+    case route
     case sync
 }
 
@@ -14,10 +16,14 @@ extension Role {
     var screens: [Screen] {
         switch self {
         case .floorStaff:
-            return [.receiving, .counts, .sync]
+            return [.receiving, .picking, .counts, .sync]
         case .driver:
-            return [.sync]
-        case .manager, .admin:
+            return [.route, .sync]
+        case .manager:
+            // Routes: the office's view of deliveries (core lets managers confirm stops too).
+            return [.receiving, .picking, .counts, .approvals, .route, .sync]
+        case .admin:
+            // Core lets only floor staff and managers pick, and drivers and managers run routes.
             return [.receiving, .counts, .approvals, .sync]
         case .compliance:
             return [.counts, .approvals, .sync]
@@ -58,12 +64,6 @@ struct HomeView: View {
                         }
                     }
                 }
-                if user.role == .driver {
-                    Section {
-                        Text("Delivery routes are not on this app yet.")
-                            .foregroundColor(.secondary)
-                    }
-                }
             }
             .navigationTitle(model.identity?.facilityName ?? "Custody")
             .navigationDestination(for: Screen.self) { screen in
@@ -71,6 +71,16 @@ struct HomeView: View {
             }
             .navigationDestination(for: CountSessionSummary.self) { session in
                 CountingView(sessionId: session.id, user: user)
+            }
+            .navigationDestination(for: OutboundDestination.self) { destination in
+                switch destination {
+                case .order(let id):
+                    PickView(orderId: id)
+                case .route(let id):
+                    RouteView(manifestId: id)
+                case .stop(let manifestId, let number):
+                    StopView(manifestId: manifestId, number: number)
+                }
             }
             .toolbar {
                 ToolbarItem(placement: .navigationBarTrailing) {
@@ -87,10 +97,14 @@ struct HomeView: View {
         switch screen {
         case .receiving:
             Label("Receiving", systemImage: "shippingbox")
+        case .picking:
+            Label("Pick & pack", systemImage: "cart")
         case .counts:
             Label("Counts", systemImage: "number.square")
         case .approvals:
             Label("Approvals", systemImage: "checkmark.seal")
+        case .route:
+            Label(user.role == .driver ? "My route" : "Routes", systemImage: "box.truck")
         case .sync:
             Label("Sync", systemImage: "arrow.triangle.2.circlepath")
         }
@@ -101,10 +115,14 @@ struct HomeView: View {
         switch screen {
         case .receiving:
             ReceivingView()
+        case .picking:
+            PickOrdersView()
         case .counts:
             CountSessionsView(user: user)
         case .approvals:
             ApprovalsView()
+        case .route:
+            RoutesView()
         case .sync:
             SyncStatusView()
         }
