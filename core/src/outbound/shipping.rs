@@ -153,50 +153,51 @@ impl Store {
             if s.estimated_arrival < s.estimated_departure {
                 return fail(format!("stop {}: the estimated arrival is before the departure", i + 1));
             }
-            let stop = self.read_order(s.order, |d| {
-                let o = odoc::order(d)?;
-                let status = odoc::status(d)?;
-                let Some(check) = odoc::final_check(d)?.filter(|_| status == OrderStatus::Packed) else {
-                    return Err(OutboundError::OrderState { number: o.number, status: status.as_str(), what: "finish packing it before it goes on a manifest" });
-                };
-                let packings = odoc::packings(d)?;
-                let picks = odoc::picks(d)?;
-                let mut packages = Vec::new();
-                for tags in check.containers.values() {
-                    for tag in tags {
-                        if on_open.contains(tag) {
-                            return Err(OutboundError::Manifest(format!("{tag} is already on another open manifest")));
-                        }
-                        let pick = &picks[tag][0];
-                        let line = o.lines.iter().find(|l| l.line == pick.line).expect("a pick names a line of its order");
-                        let packing = &packings[tag];
-                        let package = self.package(tag)?.ok_or_else(|| OutboundError::Manifest(format!("{tag} is not in this device's inventory; sync first")))?;
-                        if package.status != PackageStatus::Picked {
-                            return Err(OutboundError::Manifest(format!("{tag} is {}, not picked; it cannot be shipped", package.status.as_str())));
-                        }
-                        packages.push(ManifestPackage {
-                            tag: tag.clone(),
-                            item: package.item,
-                            batch: package.batch,
-                            quantity: pick.quantity,
-                            wholesale_price: line.price_of(&pick.quantity),
-                            gross_weight: packing.gross_weight,
-                            container: packing.container.clone(),
-                        });
-                    }
-                }
-                Ok(Stop {
-                    number: i as u32 + 1,
-                    order: s.order,
-                    order_number: o.number,
-                    recipient: o.recipient,
-                    patient_ref: o.patient_ref,
-                    planned_route: s.planned_route.trim().to_string(),
-                    estimated_departure: s.estimated_departure,
-                    estimated_arrival: s.estimated_arrival,
-                    packages,
-                })
+            // Read the order, then look packages up: a document read holds the database.
+            let (o, status, check, packings, picks) = self.read_order(s.order, |d| {
+                Ok((odoc::order(d)?, odoc::status(d)?, odoc::final_check(d)?, odoc::packings(d)?, odoc::picks(d)?))
             })?;
+            let Some(check) = check.filter(|_| status == OrderStatus::Packed) else {
+                return Err(OutboundError::OrderState { number: o.number, status: status.as_str(), what: "finish packing it before it goes on a manifest" });
+            };
+            let mut packages = Vec::new();
+            for tags in check.containers.values() {
+                for tag in tags {
+                    if on_open.contains(tag) {
+                        return fail(format!("{tag} is already on another open manifest"));
+                    }
+                    let (Some(pick), Some(packing)) = (picks.get(tag).and_then(|p| p.first()), packings.get(tag)) else {
+                        return fail(format!("{tag} is in a container but not picked for order {}", o.number));
+                    };
+                    let Some(line) = o.lines.iter().find(|l| l.line == pick.line) else {
+                        return fail(format!("{tag} was picked for a line order {} does not have", o.number));
+                    };
+                    let package = self.package(tag)?.ok_or_else(|| OutboundError::Manifest(format!("{tag} is not in this device's inventory; sync first")))?;
+                    if package.status != PackageStatus::Picked {
+                        return fail(format!("{tag} is {}, not picked; it cannot be shipped", package.status.as_str()));
+                    }
+                    packages.push(ManifestPackage {
+                        tag: tag.clone(),
+                        item: package.item,
+                        batch: package.batch,
+                        quantity: pick.quantity,
+                        wholesale_price: line.price_of(&pick.quantity),
+                        gross_weight: packing.gross_weight,
+                        container: packing.container.clone(),
+                    });
+                }
+            }
+            let stop = Stop {
+                number: i as u32 + 1,
+                order: s.order,
+                order_number: o.number,
+                recipient: o.recipient,
+                patient_ref: o.patient_ref,
+                planned_route: s.planned_route.trim().to_string(),
+                estimated_departure: s.estimated_departure,
+                estimated_arrival: s.estimated_arrival,
+                packages,
+            };
             stops.push(stop);
         }
         let identity = self.identity()?.ok_or(StoreError::NotEnrolled)?;
@@ -258,12 +259,12 @@ impl Store {
         })
     }
 
-    /// Whether the signed-in person is this route's driver (or a manager).
-    fn route_person(&self, d: &WorkDoc, what: &'static str) -> Result<crate::store::SignedInUser> {
-        let user = self.current_user()?.ok_or(StoreError::NotSignedIn)?;
+    /// Whether `user` is this route's driver (or a manager). Takes the user read before the
+    /// unit of work: the store's connection is held inside it.
+    fn check_route_person(d: &WorkDoc, user: &crate::store::SignedInUser, what: &'static str) -> Result<()> {
         let driver = mdoc::driver(d)?;
         if user.role == Role::Manager || (user.role == Role::Driver && driver == Some(user.id)) {
-            Ok(user)
+            Ok(())
         } else {
             Err(OutboundError::NotAllowed { role: user.role, what })
         }
@@ -271,13 +272,13 @@ impl Store {
 
     /// Departure: every package on the manifest is shipped in the ledger.
     pub fn depart(&self, manifest: Uuid) -> Result<Vec<Event>> {
-        let (_, actor) = self.actor()?;
+        let (user, actor) = self.actor()?;
         self.work(|w| {
             let d = w.doc(manifest)?.ok_or(OutboundError::UnknownManifest(manifest))?;
             if d.kind != DocKind::Manifest {
                 return Err(OutboundError::UnknownManifest(manifest));
             }
-            self.route_person(d, "start this route")?;
+            Self::check_route_person(d, &user, "start this route")?;
             if let Some(dep) = mdoc::departed(d)? {
                 return Err(OutboundError::Manifest(format!("this manifest departed at {} ({})", dep.at.format("%H:%M"), dep.name)));
             }
@@ -297,13 +298,13 @@ impl Store {
         stop: u32,
         write: impl FnOnce(&OutboundManifest, &Stop, &crate::work::order::Actor) -> Result<(Vec<PackageOutcome>, StopReport)>,
     ) -> Result<Vec<Event>> {
-        let (_, actor) = self.actor()?;
+        let (user, actor) = self.actor()?;
         self.work(|w| {
             let d = w.doc(manifest)?.ok_or(OutboundError::UnknownManifest(manifest))?;
             if d.kind != DocKind::Manifest {
                 return Err(OutboundError::UnknownManifest(manifest));
             }
-            self.route_person(d, "confirm deliveries on this route")?;
+            Self::check_route_person(d, &user, "confirm deliveries on this route")?;
             if mdoc::departed(d)?.is_none() {
                 return Err(OutboundError::Manifest("the route has not departed; start it first".into()));
             }

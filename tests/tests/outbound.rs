@@ -1,0 +1,367 @@
+//! End-to-end: an afternoon of outbound. Two orders (one entered on a manager's phone, one in
+//! the office through the server, a medical delivery), pick lists in expiry order, a split, two
+//! pickers on one list offline, a wrong-package scan refused, packing, a manifest with two stops
+//! (and a second manifest for the same packages refused by the server), the driver offline for
+//! the whole route, a package refused at stop 2 and checked back in. Afterwards the server, the
+//! office phone, the pickers' phones and the driver's phone agree on the ledger, the manifest
+//! and the inventory; patient data never reaches a floor phone, nor any disk in clear.
+
+use chrono::{Duration, Utc};
+use custody_core::fold::PackageStatus;
+use custody_core::outbound::picking::OutboundError;
+use custody_core::outbound::shipping::{NewManifest, NewStop, StopConfirmation, StopState};
+use custody_core::outbound::{Customer, NewOrder, NewOrderLine, Patient};
+use custody_core::protocol::{CreatedOrder, ManagerCredentials, NewOrderRequest};
+use custody_core::work::manifest::{Gps, Vehicle};
+use custody_core::*;
+use custody_e2e::*;
+use rust_decimal::Decimal;
+
+const FLOWER: &str = "Flower - OG Kush 3.5g";
+const CART: &str = "Live Resin Cart 1g";
+
+fn receive(phone: &Phone, t: &PackageTag, item: &str, quantity: Quantity, expires: (i32, u32, u32)) {
+    phone
+        .store
+        .record(
+            t,
+            EventBody::Received {
+                item: ItemName::parse(item).unwrap(),
+                batch: BatchNumber::parse(if item == FLOWER { "OG-2026-10" } else { "LRC-2026-10" }).unwrap(),
+                quantity,
+                location: location("Vault A"),
+                expires_on: chrono::NaiveDate::from_ymd_opt(expires.0, expires.1, expires.2),
+                manifest: None,
+            },
+        )
+        .expect("receive");
+}
+
+fn each(n: i64) -> Quantity {
+    Quantity::new(Decimal::from(n), Unit::Each).unwrap()
+}
+
+fn line(item: &str, quantity: Quantity, price: i64) -> NewOrderLine {
+    NewOrderLine { item: ItemName::parse(item).unwrap(), quantity, unit_price: Decimal::new(price, 2) }
+}
+
+fn lic(s: &str) -> LicenseNumber {
+    LicenseNumber::parse(s).unwrap()
+}
+
+const GREEN_DOOR: &str = "C10-0000201-LIC";
+const HARBOR: &str = "C10-0000202-LIC";
+const PATIENT_NAME: &str = "Jane Quinn Doe";
+const PATIENT_CARD: &str = "MMJ-4471-9203-5588";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_afternoon_of_outbound_from_orders_to_returns() {
+    let fleet = Fleet::start("C11-0000001-LIC").await;
+    let db = &fleet.server().db;
+    for (licence, name) in [(GREEN_DOOR, "Green Door Dispensary"), (HARBOR, "Harbor Wellness (medical)")] {
+        db.add_customer(&fleet.facility, &Customer { licence: lic(licence), name: name.into(), address: "1 Main St, Oakland".into() }).unwrap();
+    }
+    db.add_tags(&fleet.facility, &[tag(900), tag(901), tag(902)]).unwrap();
+    let driver_2 = db.add_user(&fleet.facility, "Dan Driver", Role::Driver, "D-301", "5551").unwrap();
+
+    let office = fleet.phone("office").await;
+    let office_2 = fleet.phone("office-2").await;
+    let picker_a = fleet.phone("picker-a").await;
+    let picker_b = fleet.phone("picker-b").await;
+    let truck = fleet.phone("truck").await;
+    let other_truck = fleet.phone("other-truck").await;
+    let key = || custody_core::outbound::patient::DataKey::generate();
+    for phone in [&office, &office_2, &picker_a, &picker_b, &truck, &other_truck] {
+        phone.store.set_data_key(key());
+    }
+    office.sign_in(MANAGER);
+    office_2.sign_in(MANAGER_2);
+    picker_a.sign_in(FLOOR);
+    picker_b.sign_in(FLOOR_2);
+    truck.sign_in(DRIVER);
+    other_truck.store.sign_in("D-301", "5551").unwrap();
+
+    // Stock: flower with different expiry dates (one quarantined, one expired), cartridges.
+    receive(&office, &tag(1), FLOWER, grams(1_000), (2027, 3, 1));
+    receive(&office, &tag(2), FLOWER, grams(1_000), (2027, 1, 15));
+    receive(&office, &tag(3), FLOWER, grams(1_000), (2027, 6, 1));
+    receive(&office, &tag(4), FLOWER, grams(5_000), (2026, 12, 31));
+    office.store.record(&tag(4), EventBody::Quarantined { reason: "failed retest".into() }).unwrap();
+    receive(&office, &tag(5), FLOWER, grams(5_000), (2026, 11, 1));
+    receive(&office, &tag(6), FLOWER, grams(800), (2027, 9, 1));
+    receive(&office, &tag(10), CART, each(20), (2027, 3, 31));
+    receive(&office, &tag(11), CART, each(20), (2027, 5, 31));
+    office.sync().await.unwrap();
+    assert_eq!(office.store.customers().unwrap().len(), 2, "customers come with the sync");
+
+    // ---- orders ----------------------------------------------------------------------------
+    let tomorrow = (Utc::now() + Duration::days(1)).date_naive();
+    let mut order = NewOrder {
+        number: "SO-1001".into(),
+        recipient: lic("C10-0000999-LIC"),
+        requested_on: tomorrow,
+        lines: vec![line(FLOWER, grams(2_500), 400), line(CART, each(20), 1_800)],
+        patient: None,
+    };
+    let err = office.store.create_order(&order).unwrap_err();
+    assert!(err.to_string().contains("not a customer of this facility"), "{err}");
+    order.recipient = lic(GREEN_DOOR);
+    order.lines[0].quantity = grams(100_000);
+    let err = office.store.create_order(&order).unwrap_err();
+    // 10 + 10 + 10 + 8 g: the quarantined and the expired packages do not count.
+    assert!(err.to_string().contains("only 38.00 g is available"), "{err}");
+    order.lines[0].quantity = grams(2_500);
+    assert!(office.store.orders().unwrap().is_empty(), "a refused order leaves nothing behind");
+    let order_1 = office.store.create_order(&order).unwrap();
+    let err = picker_a.store.create_order(&order).unwrap_err();
+    assert!(matches!(err, OutboundError::NotAllowed { .. }), "{err}");
+
+    // The office enters a medical order through the server (a manager's badge and PIN).
+    let medical = NewOrder {
+        number: "SO-1002".into(),
+        recipient: lic(HARBOR),
+        requested_on: tomorrow,
+        lines: vec![line(FLOWER, grams(800), 450), line(CART, each(5), 1_900)],
+        patient: Some(Patient {
+            name: PATIENT_NAME.into(),
+            card_number: PATIENT_CARD.into(),
+            address: "77 Bay Rd, Oakland".into(),
+            phone: "510-555-0142".into(),
+        }),
+    };
+    let http = reqwest::Client::new();
+    let post = |order: NewOrder, pin: &str| {
+        http.post(format!("{}/v1/orders", fleet.url()))
+            .bearer_auth(office.token())
+            .json(&NewOrderRequest { manager: ManagerCredentials { badge: MANAGER.2.into(), pin: pin.into() }, order })
+            .send()
+    };
+    let wrong_pin = post(medical.clone(), "0000").await.unwrap();
+    assert_eq!(wrong_pin.status(), 403);
+    let mut too_much = medical.clone();
+    too_much.lines[1].quantity = each(500);
+    let refused = post(too_much, MANAGER.3).await.unwrap();
+    assert_eq!(refused.status(), 422);
+    assert!(refused.text().await.unwrap().contains("available"));
+    let created = post(medical.clone(), MANAGER.3).await.unwrap();
+    assert_eq!(created.status(), 201);
+    let order_2 = created.json::<CreatedOrder>().await.unwrap().id;
+
+    // ---- pick lists ------------------------------------------------------------------------
+    let list_1 = office.store.generate_pick_list(order_1).unwrap();
+    let flower_tags: Vec<_> = list_1.iter().filter(|p| p.line == 1).map(|p| p.tag.clone()).collect();
+    assert_eq!(flower_tags, vec![tag(2), tag(1), tag(3)], "first expired, first out");
+    let split = list_1.iter().find(|p| p.tag == tag(3)).unwrap();
+    assert_eq!((split.quantity, split.split_into.clone()), (grams(500), Some(tag(900))));
+    assert!(list_1.iter().any(|p| p.tag == tag(10) && p.split_into.is_none()));
+    office.sync().await.unwrap();
+    let list_2 = office.store.generate_pick_list(order_2).unwrap();
+    assert_eq!(list_2.iter().map(|p| (p.tag.clone(), p.split_into.clone())).collect::<Vec<_>>(), vec![(tag(6), None), (tag(11), Some(tag(901)))]);
+    office.sync().await.unwrap();
+    let office_orders = office.store.orders().unwrap();
+    let medical_summary = office_orders.iter().find(|o| o.id == order_2).unwrap();
+    assert_eq!(medical_summary.order.patient_ref.as_deref(), Some("J.Q.D., card ...5588"));
+
+    for phone in [&office_2, &picker_a, &picker_b] {
+        phone.sync().await.unwrap();
+    }
+
+    // ---- picking: two pickers on list 1, offline ---------------------------------------------
+    let pending_before = picker_a.store.pending_count().unwrap();
+    let err = picker_a.store.pick_scan(order_1, tag(6).as_str(), None).unwrap_err();
+    assert!(err.to_string().contains("is not the package allocated"), "{err}");
+    let err = picker_a.store.pick_scan(order_1, tag(999).as_str(), None).unwrap_err();
+    assert!(matches!(err, OutboundError::NotOnPickList { .. }), "{err}");
+    assert!(matches!(picker_a.store.pick_scan(order_1, "hello", None), Err(OutboundError::Scan(_))));
+    assert_eq!(picker_a.store.pending_count().unwrap(), pending_before, "refused scans change nothing");
+
+    picker_a.store.pick_scan(order_1, tag(2).as_str(), None).unwrap();
+    picker_a.store.pick_scan(order_1, &tag(1).as_str().to_lowercase(), None).unwrap();
+    let err = picker_b.store.pick_scan(order_1, tag(3).as_str(), None).unwrap_err();
+    assert!(matches!(err, OutboundError::WeightNeeded { .. }), "{err}");
+    let err = picker_b.store.pick_scan(order_1, tag(3).as_str(), Some(grams(450))).unwrap_err();
+    assert!(err.to_string().contains("needs 5.00 g, not 4.50 g"), "{err}");
+    let split_pick = picker_b.store.pick_scan(order_1, tag(3).as_str(), Some(grams(500))).unwrap();
+    assert_eq!((split_pick.tag.clone(), split_pick.split_from.clone()), (tag(900), Some(tag(3))));
+    picker_b.store.pick_scan(order_1, tag(10).as_str(), None).unwrap();
+    // B also takes tag 1, not knowing A already has: one pick, reported, no conflict.
+    picker_b.store.pick_scan(order_1, tag(1).as_str(), None).unwrap();
+    let err = picker_a.store.finish_packing(order_1).unwrap_err();
+    assert!(err.to_string().contains("not picked"), "{err}");
+
+    for phone in [&picker_a, &picker_b, &picker_a] {
+        phone.sync().await.unwrap();
+    }
+    let view = picker_a.store.pick_list(order_1).unwrap();
+    assert!(view.lines.iter().all(|l| l.picked.is_some()), "both pickers' work merged");
+    assert_eq!(view.picked_twice, vec![tag(1)]);
+    assert!(picker_a.conflicts().is_empty(), "{:?}", picker_a.conflicts());
+    assert_eq!(picker_a.store.package(&tag(3)).unwrap().unwrap().quantity, grams(500), "the split left 5 g on the shelf");
+    assert_eq!(picker_a.store.package(&tag(900)).unwrap().unwrap().status, PackageStatus::Picked);
+
+    // ---- packing -----------------------------------------------------------------------------
+    let err = picker_a.store.pack(order_1, tag(2).as_str(), "C-1001-1", Quantity { amount: Decimal::new(-10, 2), unit: Unit::G }).unwrap_err();
+    assert!(matches!(err, OutboundError::BadGrossWeight), "{err}");
+    for (t, box_no, gross) in [(tag(2), "C-1001-1", 1_240), (tag(1), "C-1001-1", 1_250), (tag(900), "C-1001-1", 720), (tag(10), "C-1001-2", 4_100)] {
+        picker_a.store.pack(order_1, t.as_str(), box_no, grams(gross)).unwrap();
+    }
+    let check = picker_a.store.finish_packing(order_1).unwrap();
+    assert_eq!(check.containers["C-1001-1"].len(), 3);
+    picker_a.store.pick_scan(order_2, tag(6).as_str(), None).unwrap();
+    let err = picker_a.store.finish_packing(order_2).unwrap_err();
+    assert!(err.to_string().contains("not picked"), "{err}");
+    picker_a.store.pick_scan(order_2, tag(11).as_str(), Some(each(5))).unwrap();
+    picker_a.store.pack(order_2, tag(6).as_str(), "C-1002-1", grams(1_010)).unwrap();
+    picker_a.store.pack(order_2, tag(901).as_str(), "C-1002-1", grams(2_050)).unwrap();
+    picker_a.store.finish_packing(order_2).unwrap();
+    picker_a.sync().await.unwrap();
+    office.sync().await.unwrap();
+    office_2.sync().await.unwrap();
+
+    // ---- the manifest --------------------------------------------------------------------------
+    let departs = Utc::now() + Duration::hours(1);
+    let manifest = NewManifest {
+        number: "M-0001".into(),
+        vehicle: Vehicle { make: "Ford".into(), model: "Transit".into(), plate: "8ABC123".into() },
+        driver: truck.store.current_user().unwrap().unwrap().id,
+        driver_licence_number: "D1234567".into(),
+        driver_occupational_licence: "OL-5501".into(),
+        phone_for_questions: "510-555-0100".into(),
+        stops: vec![
+            NewStop { order: order_1, planned_route: "I-880 N to exit 42".into(), estimated_departure: departs, estimated_arrival: departs + Duration::minutes(40) },
+            NewStop { order: order_2, planned_route: "Bay Rd east".into(), estimated_departure: departs + Duration::minutes(50), estimated_arrival: departs + Duration::minutes(80) },
+        ],
+    };
+    // Office-2, holding the same packed orders offline, puts order 1 on its own manifest.
+    let rival = office_2.store.create_manifest(&NewManifest { number: "M-0002".into(), stops: vec![manifest.stops[0].clone()], ..manifest.clone() }).unwrap();
+    let manifest_id = office.store.create_manifest(&manifest).unwrap();
+    let err = office.store.create_manifest(&NewManifest { number: "M-0003".into(), ..manifest.clone() }).unwrap_err();
+    assert!(err.to_string().contains("already on another open manifest"), "{err}");
+    office.sync().await.unwrap();
+    let report = office_2.sync().await.unwrap();
+    assert!(
+        report.doc_refusals.iter().any(|(doc, why)| *doc == rival && why.contains("already on another open manifest")),
+        "the server keeps a package on one open manifest: {:?}",
+        report.doc_refusals
+    );
+    assert!(fleet.server().db.doc(&fleet.facility, rival).unwrap().is_none(), "the rival manifest was not stored");
+
+    let html = office.store.manifest_html(manifest_id, Some(2)).unwrap();
+    assert!(html.contains("J.Q.D., card ...5588") && html.contains("8ABC123") && html.contains(tag(6).as_str()));
+    assert!(!html.contains("Jane") && !html.contains("9203") && !html.contains("Bay Rd, Oakland"), "printed manifests are redacted");
+    let template = custody_core::outbound::print::metrc_template(&office.store.route(manifest_id).unwrap().manifest);
+    assert_eq!(template.destinations.len(), 2);
+    assert_eq!(template.destinations[0].packages[0].wholesale_price, "40.00", "10 g at 4.00 a gram");
+
+    // ---- the driver, offline for the whole route -------------------------------------------------
+    truck.sync().await.unwrap();
+    other_truck.sync().await.unwrap();
+    assert!(other_truck.store.manifests().unwrap().is_empty(), "a driver sees only their own route");
+    assert!(truck.store.orders().unwrap().is_empty(), "drivers get routes, not order documents");
+    let route = truck.store.route(manifest_id).unwrap();
+    assert_eq!(route.stops.iter().map(|s| s.stop.recipient.name.as_str()).collect::<Vec<_>>(), vec!["Green Door Dispensary", "Harbor Wellness (medical)"]);
+    let err = other_truck.store.patient(order_2, "curious").unwrap_err();
+    assert!(matches!(err, OutboundError::NotAllowed { .. }), "{err}");
+    let err = picker_a.store.patient(order_2, "curious").unwrap_err();
+    assert!(matches!(err, OutboundError::NotAllowed { .. }), "{err}");
+
+    truck.store.depart(manifest_id).unwrap();
+    let gps = Some(Gps { latitude: Decimal::new(378044, 4), longitude: Decimal::new(-1222712, 4), accuracy_m: Decimal::new(8, 0) });
+    let err = truck.store.confirm_stop(manifest_id, 1, &StopConfirmation { receiver_name: "".into(), receiver_licence: "".into(), refused: vec![], gps }).unwrap_err();
+    assert!(err.to_string().contains("receiver's name"), "{err}");
+    truck.store.confirm_stop(manifest_id, 1, &StopConfirmation { receiver_name: "Rita Green".into(), receiver_licence: "AG-2231".into(), refused: vec![], gps }).unwrap();
+    let err = truck.store.confirm_stop(manifest_id, 1, &StopConfirmation { receiver_name: "Rita".into(), receiver_licence: "AG".into(), refused: vec![], gps }).unwrap_err();
+    assert!(err.to_string().contains("already confirmed"), "{err}");
+    let patient = truck.store.patient(order_2, "hand-off at stop 2").unwrap();
+    assert_eq!(patient.card_number, PATIENT_CARD);
+    truck.store
+        .confirm_stop(manifest_id, 2, &StopConfirmation {
+            receiver_name: "Hal Harbor".into(),
+            receiver_licence: "AG-9902".into(),
+            refused: vec![(tag(6), "damaged seal".into())],
+            gps,
+        })
+        .unwrap();
+
+    // The office sees nothing yet: the truck has no signal.
+    office.sync().await.unwrap();
+    assert!(office.store.route(manifest_id).unwrap().departed.is_none());
+    truck.sync().await.unwrap();
+    office.sync().await.unwrap();
+    let progress = office.store.route(manifest_id).unwrap();
+    assert!(progress.departed.is_some());
+    assert!(progress.stops.iter().all(|s| s.state == StopState::Done));
+    let refused = progress.stops[1].packages.iter().find(|p| p.package.tag == tag(6)).unwrap();
+    assert_eq!(refused.outcome.as_ref().unwrap().reason.as_deref(), Some("damaged seal"));
+    assert!(!progress.closed, "the refused package is still out");
+
+    // ---- return check-in at the vault --------------------------------------------------------------
+    picker_a.sync().await.unwrap();
+    let err = picker_a.store.return_check_in(tag(2).as_str(), &location("Vault A")).unwrap_err();
+    assert!(err.to_string().contains("delivered"), "{err}");
+    let back = picker_a.store.return_check_in(tag(6).as_str(), &location("Returns cage")).unwrap();
+    assert!(matches!(&back.body, EventBody::Returned { reason, .. } if reason.contains("refused at stop 2") && reason.contains("damaged seal")));
+    let pkg = picker_a.store.package(&tag(6)).unwrap().unwrap();
+    assert_eq!((pkg.status, pkg.location.as_str()), (PackageStatus::Active, "Returns cage"));
+
+    // ---- everyone converges ----------------------------------------------------------------------
+    for _ in 0..2 {
+        for phone in [&picker_a, &picker_b, &truck, &office, &office_2] {
+            phone.sync().await.unwrap();
+        }
+    }
+    let server = InventoryReportExt::from(&fleet);
+    for phone in [&office, &picker_a, &picker_b, &truck, &office_2] {
+        assert_eq!(phone.report(), server.0, "{} agrees with the server", phone.name);
+        assert_eq!(phone.store.pending_count().unwrap(), 0, "{} has nothing pending", phone.name);
+    }
+    assert!(server.0.conflicts.is_empty(), "{:?}", server.0.conflicts);
+    let final_route = office.store.route(manifest_id).unwrap();
+    assert!(final_route.closed, "every package delivered or back in the vault");
+    for phone in [&truck, &picker_a] {
+        assert_eq!(phone.store.route(manifest_id).unwrap(), final_route, "{} sees the same manifest", phone.name);
+    }
+    let inv = fleet.server_inventory();
+    assert_eq!(inv.packages[&tag(2)].status, PackageStatus::Delivered);
+    assert_eq!(inv.packages[&tag(901)].status, PackageStatus::Delivered);
+    assert_eq!(inv.packages[&tag(6)].status, PackageStatus::Active);
+    assert_eq!(inv.packages[&tag(11)].quantity, each(15));
+
+    // ---- patient data ---------------------------------------------------------------------------
+    for phone in [&picker_a, &picker_b, &other_truck] {
+        let bytes = std::fs::read(&phone.path).unwrap();
+        assert!(!contains(&bytes, PATIENT_NAME) && !contains(&bytes, "9203"), "{} holds no patient data", phone.name);
+        let held: i64 = rusqlite::Connection::open(&phone.path).unwrap().query_row("SELECT COUNT(*) FROM patients", [], |r| r.get(0)).unwrap();
+        assert_eq!(held, 0, "{} was never sent patient data", phone.name);
+    }
+    for phone in [&truck, &office] {
+        let held: i64 = rusqlite::Connection::open(&phone.path).unwrap().query_row("SELECT COUNT(*) FROM patients", [], |r| r.get(0)).unwrap();
+        assert_eq!(held, 1, "{} holds the patient, sealed", phone.name);
+        let mut all = std::fs::read(&phone.path).unwrap();
+        all.extend(std::fs::read(phone.path.with_extension("db-wal")).unwrap_or_default());
+        assert!(!contains(&all, PATIENT_NAME), "{} keeps it sealed", phone.name);
+    }
+    let mut server_files = std::fs::read(fleet.server().db.path()).unwrap();
+    server_files.extend(std::fs::read(fleet.server().db.path().with_extension("db-wal")).unwrap_or_default());
+    assert!(!contains(&server_files, PATIENT_NAME) && !contains(&server_files, PATIENT_CARD), "the server keeps it sealed");
+    let log = fleet.server().db.patient_access_log(&fleet.facility).unwrap();
+    let actions: Vec<(&str, &str)> = log.iter().map(|l| (l.user_name.as_str(), l.action.as_str())).collect();
+    assert!(actions.iter().any(|(who, what)| *who == MANAGER.0 && what.contains("entered")), "{actions:?}");
+    assert!(actions.iter().any(|(who, what)| *who == DRIVER.0 && *what == "sent to device"), "{actions:?}");
+    assert!(actions.iter().any(|(who, what)| *who == DRIVER.0 && what.contains("hand-off at stop 2")), "{actions:?}");
+    assert!(!actions.iter().any(|(who, _)| *who == FLOOR.0 || *who == FLOOR_2.0 || *who == "Dan Driver"), "{actions:?}");
+    let _ = driver_2;
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+/// The server's inventory in the report shape phones produce.
+struct InventoryReportExt(custody_core::protocol::InventoryReport);
+
+impl From<&Fleet> for InventoryReportExt {
+    fn from(fleet: &Fleet) -> Self {
+        InventoryReportExt(custody_core::protocol::InventoryReport::from_inventory(&fleet.server_inventory()))
+    }
+}
