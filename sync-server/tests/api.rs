@@ -75,7 +75,7 @@ impl World {
 
     async fn sync(&self, device: &Device, cursor: u64, events: Vec<Event>) -> SyncResponse {
         let resp =
-            self.post("/v1/sync", Some(&device.token), &SyncRequest { cursor, events, user: None, docs: vec![] }).await;
+            self.post("/v1/sync", Some(&device.token), &SyncRequest { cursor, events, user: None, docs: vec![], ..Default::default() }).await;
         assert_eq!(resp.status(), StatusCode::OK, "{}", resp.text().await.unwrap());
         resp.json().await.unwrap()
     }
@@ -239,7 +239,7 @@ async fn token_and_code_are_not_stored_in_clear() {
 #[tokio::test]
 async fn unknown_or_missing_token_is_unauthorized() {
     let w = World::new().await;
-    let req = SyncRequest { cursor: 0, events: vec![], user: None, docs: vec![] };
+    let req = SyncRequest { cursor: 0, events: vec![], user: None, docs: vec![], ..Default::default() };
     let fake = format!("cdt_{}", "ab".repeat(32));
     let (status, code, message) = error_of(w.post("/v1/sync", Some(&fake), &req).await).await;
     assert_eq!((status, code.as_str()), (StatusCode::UNAUTHORIZED, "unauthorized"));
@@ -271,7 +271,7 @@ async fn revoked_device_is_told_to_enrol_again() {
     let resp = w.post(&path, Some(&manager_phone.token), &mia).await;
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
 
-    let req = SyncRequest { cursor: 0, events: vec![], user: None, docs: vec![] };
+    let req = SyncRequest { cursor: 0, events: vec![], user: None, docs: vec![], ..Default::default() };
     let (status, code, message) = error_of(w.post("/v1/sync", Some(&lost.token), &req).await).await;
     assert_eq!((status, code.as_str()), (StatusCode::UNAUTHORIZED, "device_revoked"));
     assert!(message.contains("revoked") && message.contains("enrolled again"), "{message}");
@@ -472,7 +472,7 @@ async fn an_invalid_event_refuses_the_whole_sync() {
         .post(
             "/v1/sync",
             Some(&phone.token),
-            &SyncRequest { cursor: 0, events: vec![good, tampered.clone()], user: None, docs: vec![] },
+            &SyncRequest { cursor: 0, events: vec![good, tampered.clone()], user: None, docs: vec![], ..Default::default() },
         )
         .await;
     let (status, code, message) = error_of(resp).await;
@@ -494,7 +494,7 @@ async fn an_invalid_event_refuses_the_whole_sync() {
         w.post(
             "/v1/sync",
             Some(&phone.token),
-            &SyncRequest { cursor: 0, events: vec![zero_adjust], user: None, docs: vec![] },
+            &SyncRequest { cursor: 0, events: vec![zero_adjust], user: None, docs: vec![], ..Default::default() },
         )
         .await,
     )
@@ -688,7 +688,7 @@ async fn a_restart_keeps_everything() {
             let resp = http
                 .post(format!("{url}/v1/sync"))
                 .bearer_auth(token)
-                .json(&SyncRequest { cursor: 0, events, user: None, docs: vec![] })
+                .json(&SyncRequest { cursor: 0, events, user: None, docs: vec![], ..Default::default() })
                 .send()
                 .await
                 .unwrap();

@@ -94,7 +94,7 @@ impl World {
 
     /// One round trip carrying exactly `docs`.
     async fn post(&self, phone: &Phone, docs: Vec<DocMessage>) -> SyncResponse {
-        let request = SyncRequest { cursor: 0, events: vec![], user: phone.user, docs };
+        let request = SyncRequest { cursor: 0, events: vec![], user: phone.user, docs, ..Default::default() };
         let resp = self
             .http
             .post(format!("{}/v1/sync", self.server().url()))
@@ -515,7 +515,7 @@ async fn documents_and_events_travel_together_and_fail_together() {
     // An altered event refuses the whole request: the document message is not taken either.
     let mut tampered = moved_event(&mia, w.mia, 1, GENESIS_HASH);
     tampered.body = EventBody::Moved { to: LocationName::parse("Back door").unwrap() };
-    let request = SyncRequest { cursor: 0, events: vec![tampered], user: Some(w.mia), docs: hello.clone() };
+    let request = SyncRequest { cursor: 0, events: vec![tampered], user: Some(w.mia), docs: hello.clone(), ..Default::default() };
     let resp = w
         .http
         .post(format!("{}/v1/sync", w.server().url()))
@@ -529,7 +529,7 @@ async fn documents_and_events_travel_together_and_fail_together() {
 
     // A refused document message does not touch the events beside it.
     let event = moved_event(&mia, w.mia, 1, GENESIS_HASH);
-    let request = SyncRequest { cursor: 0, events: vec![event.clone()], user: None, docs: hello };
+    let request = SyncRequest { cursor: 0, events: vec![event.clone()], user: None, docs: hello, ..Default::default() };
     let resp: SyncResponse = w
         .http
         .post(format!("{}/v1/sync", w.server().url()))

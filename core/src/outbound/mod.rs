@@ -20,5 +20,8 @@ pub mod picklist;
 pub mod print;
 pub mod shipping;
 
+#[cfg(test)]
+mod tests;
+
 pub use order::{Customer, NewOrder, NewOrderLine, Order, OrderError, OrderLine, Patient};
 pub use picklist::{Candidate, PickLine};

@@ -804,4 +804,4 @@ fn parse_uuid(s: &str) -> Result<Uuid> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

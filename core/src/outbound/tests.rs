@@ -1,0 +1,192 @@
+//! Device-level outbound rules: substitutes, cancellation, regeneration, the server-side audit
+//! of order documents, and who may open patient data.
+
+use chrono::{Duration, Utc};
+use rust_decimal::Decimal;
+
+use super::picking::OutboundError;
+use super::{Customer, NewOrder, NewOrderLine, Patient};
+use crate::event::EventBody;
+use crate::ids::*;
+use crate::protocol::{EnrolResponse, SyncResponse};
+use crate::quantity::{Quantity, Unit};
+use crate::roles::Role;
+use crate::store::Store;
+use crate::store::tests::roster_entry;
+use crate::work::order as odoc;
+
+const LICENCE: &str = "C11-0000001-LIC";
+const SHOP: &str = "C10-0000201-LIC";
+
+fn tag(n: u32) -> PackageTag {
+    PackageTag::parse(&format!("1A4FF01000000220000{n:05}")).unwrap()
+}
+
+fn g(n: i64) -> Quantity {
+    Quantity::new(Decimal::new(n, 0), Unit::G).unwrap()
+}
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    store: Store,
+    roster: Vec<crate::protocol::RosterEntry>,
+}
+
+/// An enrolled phone with a manager, floor staff and a driver, one customer and spare tags.
+fn setup() -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("device.db")).unwrap();
+    let roster = vec![
+        roster_entry("Sam", Role::Manager, "M", "1111"),
+        roster_entry("Maria", Role::FloorStaff, "F", "2222"),
+        roster_entry("Dee", Role::Driver, "D", "3333"),
+    ];
+    store
+        .save_enrolment(
+            "http://127.0.0.1:9",
+            &EnrolResponse {
+                device_id: DeviceId::new(),
+                facility: LicenseNumber::parse(LICENCE).unwrap(),
+                facility_name: "GV".into(),
+                token: "t".into(),
+                roster: roster.clone(),
+            },
+        )
+        .unwrap();
+    let response = SyncResponse {
+        roster: roster.clone(),
+        customers: vec![Customer { licence: LicenseNumber::parse(SHOP).unwrap(), name: "Green Door".into(), address: "1 Main".into() }],
+        unused_tags: vec![tag(900), tag(901)],
+        server_time: Utc::now(),
+        ..Default::default()
+    };
+    store.apply_sync(&response, Utc::now()).unwrap();
+    store.apply_outbound_sync(&Default::default(), &response).unwrap();
+    store.sign_in("M", "1111").unwrap();
+    Setup { _dir: dir, store, roster }
+}
+
+fn receive(store: &Store, t: &PackageTag, grams: i64, batch: &str, expires_days: i64) {
+    store
+        .record(
+            t,
+            EventBody::Received {
+                item: ItemName::parse("Rosin 1g").unwrap(),
+                batch: BatchNumber::parse(batch).unwrap(),
+                quantity: g(grams),
+                location: LocationName::parse("Vault").unwrap(),
+                expires_on: Some((Utc::now() + Duration::days(expires_days)).date_naive()),
+                manifest: None,
+            },
+        )
+        .unwrap();
+}
+
+fn order(number: &str, grams: i64) -> NewOrder {
+    NewOrder {
+        number: number.into(),
+        recipient: LicenseNumber::parse(SHOP).unwrap(),
+        requested_on: (Utc::now() + Duration::days(2)).date_naive(),
+        lines: vec![NewOrderLine { item: ItemName::parse("Rosin 1g").unwrap(), quantity: g(grams), unit_price: Decimal::new(900, 2) }],
+        patient: None,
+    }
+}
+
+#[test]
+fn a_substitute_must_be_the_same_item_and_batch_and_a_manager_approves_it() {
+    let s = setup();
+    receive(&s.store, &tag(1), 10, "B-1", 30);
+    receive(&s.store, &tag(2), 10, "B-1", 60);
+    receive(&s.store, &tag(3), 10, "B-2", 60);
+    let id = s.store.create_order(&order("SO-1", 10)).unwrap();
+    let list = s.store.generate_pick_list(id).unwrap();
+    assert_eq!(list[0].tag, tag(1), "expires first");
+
+    let err = s.store.approve_substitute(id, tag(1).as_str(), tag(3).as_str(), "tag 1 damaged").unwrap_err();
+    assert!(err.to_string().contains("same item and batch"), "{err}");
+    s.store.sign_in("F", "2222").unwrap();
+    let err = s.store.approve_substitute(id, tag(1).as_str(), tag(2).as_str(), "damaged").unwrap_err();
+    assert!(matches!(err, OutboundError::NotAllowed { .. }), "{err}");
+    let err = s.store.pick_scan(id, tag(2).as_str(), None).unwrap_err();
+    assert!(err.to_string().contains("ask a manager to approve a substitute"), "{err}");
+
+    s.store.sign_in("M", "1111").unwrap();
+    s.store.approve_substitute(id, tag(1).as_str(), tag(2).as_str(), "tag 1 damaged").unwrap();
+    s.store.sign_in("F", "2222").unwrap();
+    s.store.pick_scan(id, tag(2).as_str(), None).unwrap();
+    let view = s.store.pick_list(id).unwrap();
+    assert_eq!(view.lines[0].substitute_for, Some(tag(1)));
+    // The original went back to stock: another order may take it.
+    let claims = s.store.read_doc::<_, OutboundError>(id, |d| Ok(odoc::claims(d)?)).unwrap().unwrap();
+    assert_eq!(claims, vec![tag(2)]);
+}
+
+#[test]
+fn cancelling_frees_the_stock_and_a_picked_list_cannot_be_regenerated() {
+    let s = setup();
+    receive(&s.store, &tag(1), 10, "B-1", 30);
+    let first = s.store.create_order(&order("SO-1", 10)).unwrap();
+    s.store.generate_pick_list(first).unwrap();
+    let second = s.store.create_order(&order("SO-2", 5));
+    assert!(second.unwrap_err().to_string().contains("only 0.00 g is available"));
+    assert!(matches!(s.store.cancel_order(first, " "), Err(OutboundError::NoReason)));
+    s.store.cancel_order(first, "customer withdrew").unwrap();
+    let second = s.store.create_order(&order("SO-2", 5)).unwrap();
+    let list = s.store.generate_pick_list(second).unwrap();
+    assert_eq!((list[0].tag.clone(), list[0].split_into.clone()), (tag(1), Some(tag(900))), "part of a package: a split into an unused tag");
+    s.store.sign_in("F", "2222").unwrap();
+    s.store.pick_scan(second, tag(1).as_str(), Some(g(5))).unwrap();
+    s.store.sign_in("M", "1111").unwrap();
+    let err = s.store.generate_pick_list(second).unwrap_err();
+    assert!(err.to_string().contains("pick list can no longer change"), "{err}");
+    let err = s.store.cancel_order(second, "changed mind").unwrap_err();
+    assert!(err.to_string().contains("return its picked packages"), "{err}");
+}
+
+#[test]
+fn the_server_audit_refuses_a_pick_list_or_substitute_not_from_a_manager() {
+    let s = setup();
+    receive(&s.store, &tag(1), 10, "B-1", 30);
+    receive(&s.store, &tag(2), 10, "B-1", 30);
+    let id = s.store.create_order(&order("SO-1", 10)).unwrap();
+    s.store.generate_pick_list(id).unwrap();
+    s.store.approve_substitute(id, tag(1).as_str(), tag(2).as_str(), "ok").unwrap();
+    let doc = |edit: &dyn Fn(&mut crate::work::WorkDoc)| {
+        s.store.read_doc::<_, OutboundError>(id, |d| {
+            let mut d = d.clone();
+            edit(&mut d);
+            Ok(odoc::audit(&d, &s.roster)?)
+        })
+    };
+    assert_eq!(doc(&|_| {}).unwrap().unwrap(), None, "a manager's pick list and substitute pass");
+    let floor = &s.roster[1];
+    let tampered = doc(&|d| {
+        let mut by = odoc::pick_list_by(d).unwrap().unwrap();
+        by.user = floor.id;
+        by.name = floor.name.clone();
+        let list = odoc::pick_list(d).unwrap().unwrap();
+        odoc::set_pick_list(d, &list, &by).unwrap();
+    });
+    assert!(tampered.unwrap().unwrap().unwrap().contains("only a manager may allocate"));
+}
+
+#[test]
+fn patient_details_open_for_managers_only_and_every_opening_is_logged() {
+    let s = setup();
+    receive(&s.store, &tag(1), 10, "B-1", 30);
+    let mut medical = order("SO-9", 5);
+    medical.patient = Some(Patient { name: "Jane Doe".into(), card_number: "MMJ-12345678".into(), address: "2 Elm".into(), phone: "555".into() });
+    assert!(matches!(s.store.create_order(&medical), Err(OutboundError::NoDataKey)), "no key, no patient data");
+    assert!(s.store.orders().unwrap().is_empty());
+    s.store.set_data_key(super::patient::DataKey::generate());
+    let id = s.store.create_order(&medical).unwrap();
+    assert_eq!(s.store.orders().unwrap()[0].order.patient_ref.as_deref(), Some("J.D., card ...5678"));
+    assert_eq!(s.store.patient(id, "planning").unwrap().name, "Jane Doe");
+    s.store.sign_in("F", "2222").unwrap();
+    assert!(matches!(s.store.patient(id, "curious"), Err(OutboundError::NotAllowed { .. })));
+    s.store.sign_in("D", "3333").unwrap();
+    assert!(matches!(s.store.patient(id, "not my route"), Err(OutboundError::NotAllowed { .. })));
+    let views = s.store.patient_views().unwrap();
+    assert_eq!(views.len(), 1, "refusals open nothing and log nothing");
+    assert_eq!((views[0].user_name.as_str(), views[0].purpose.as_str()), ("Sam", "planning"));
+}
