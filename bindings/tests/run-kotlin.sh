@@ -82,7 +82,7 @@ if [[ ! -f $JAR ]]; then
     mv "$JAR.tmp.jar" "$JAR"
 fi
 
-# ---- a real sync server on loopback: a facility, its people and an enrolment code -------------
+# ---- a real sync server on loopback: a facility, its people, customers, tags, enrolment codes ---
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/custody-kotlin.XXXXXX")
 SERVER_PID=
 cleanup() {
@@ -100,6 +100,15 @@ add_user "Ana Manager" manager M-101 1470
 add_user "Maria Floor" floor_staff F-200 1357
 add_user "Omar Floor" floor_staff F-201 8642
 CODE=$("${SERVER[@]}" enrolment-code --facility "$LICENSE" | awk '/enrolment code:/ {print $3}')
+# Outbound (DriverScenario.kt): two drivers, the dispensaries the facility ships to, unused tags
+# for splits, and its own enrolment code so it does not depend on the count scenario.
+add_user "Dee Driver" driver D-300 9753
+add_user "Dan Driver" driver D-301 5551
+add_customer() { "${SERVER[@]}" customer add --facility "$LICENSE" --licence "$1" --name "$2" --address "$3" >/dev/null; }
+add_customer C10-0000201-LIC "Green Door Dispensary" "1 Main St, Oakland"
+add_customer C10-0000202-LIC "Harbor Wellness (medical)" "9 Harbor Way, Oakland"
+"${SERVER[@]}" tags add --facility "$LICENSE" --first 1A4FF0100000000000000900 --count 5 >/dev/null
+OUTBOUND_CODE=$("${SERVER[@]}" enrolment-code --facility "$LICENSE" | awk '/enrolment code:/ {print $3}')
 
 # Port 0: the server picks a free port and logs it.
 NO_COLOR=1 RUST_LOG=info "${SERVER[@]}" --listen 127.0.0.1:0 serve 2>"$WORK/server.log" &
@@ -115,7 +124,8 @@ done
 
 # ---- run ------------------------------------------------------------------------------------
 step "running ($MODE) against custody-server on $ADDR"
-export CUSTODY_SERVER_URL="http://$ADDR" CUSTODY_ENROLMENT_CODE=$CODE CUSTODY_FACILITY=$LICENSE CUSTODY_WORK_DIR=$WORK
+export CUSTODY_SERVER_URL="http://$ADDR" CUSTODY_ENROLMENT_CODE=$CODE CUSTODY_OUTBOUND_ENROLMENT_CODE=$OUTBOUND_CODE \
+    CUSTODY_FACILITY=$LICENSE CUSTODY_WORK_DIR=$WORK
 set +e
 java -Djna.library.path="$TARGET/$PROFILE" -cp "$JAR:$CP:$KLIB/kotlin-stdlib.jar" com.custody.tests.MainKt "$MODE"
 status=$?

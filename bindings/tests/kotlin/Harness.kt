@@ -14,6 +14,7 @@ import java.net.ServerSocket
 import java.net.Socket
 import java.net.URI
 import java.nio.file.Path
+import java.security.SecureRandom
 import java.util.concurrent.ConcurrentHashMap
 import java.util.concurrent.CopyOnWriteArrayList
 import kotlin.concurrent.thread
@@ -76,6 +77,8 @@ class Phone(val name: String, dir: Path) {
     val heard = Heard()
 
     init {
+        // What the apps do with a key from the Android Keystore / iOS Keychain: it seals patient data.
+        client.setDataKey(ByteArray(32).also { SecureRandom().nextBytes(it) })
         client.setSyncListener(heard)
         client.setChangeListener(heard)
     }

@@ -8,6 +8,7 @@ fun main(args: Array<String>) {
         "test" -> {
             val run = Runner()
             scenario(run)
+            driverScenario(run)
             exitProcess(run.finish())
         }
         "bench" -> scanBench(args.getOrNull(1)?.toInt() ?: 2000)
