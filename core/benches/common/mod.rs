@@ -95,6 +95,7 @@ pub fn pull(store: &Store, events: &[Event]) {
             roster: store.roster().unwrap(),
             docs: vec![],
             doc_refusals: vec![],
+            ..Default::default()
         };
         store.apply_sync(&response, Utc::now()).unwrap();
     }

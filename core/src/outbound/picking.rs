@@ -149,7 +149,9 @@ impl Store {
         Ok(self.setting(UNUSED_TAGS)?.unwrap_or_default())
     }
 
-    pub(crate) fn save_reference(&self, customers: &[Customer], unused: &[PackageTag]) -> Result<(), StoreError> {
+    /// Saves the customers and unused tags as the server sent them (sync does this; tools and
+    /// benchmarks that run without a server call it directly).
+    pub fn save_reference(&self, customers: &[Customer], unused: &[PackageTag]) -> Result<(), StoreError> {
         self.set_setting(CUSTOMERS, customers)?;
         self.set_setting(UNUSED_TAGS, unused)
     }
@@ -310,20 +312,22 @@ impl Store {
                 return Err(OutboundError::OrderState { number: o.number, status: status.as_str(), what: "nothing can be picked for it" });
             }
             let list = doc::effective_pick_list(d)?;
-            let picks = doc::picks(d)?;
+            // Keys only: reading every pick on every scan would slow a long list down.
+            let picked = doc::picked_tags(d)?;
+            let is_picked = |t: &PackageTag| picked.contains(t.as_str());
             let Some(line) = list.iter().find(|p| p.tag == tag).cloned() else {
-                let waiting = list.iter().find(|p| package.as_ref().is_some_and(|pk| pk.item == p.item) && !picks.contains_key(p.shipped_tag()));
+                let waiting = list.iter().find(|p| package.as_ref().is_some_and(|pk| pk.item == p.item) && !is_picked(p.shipped_tag()));
                 return Err(match waiting {
                     Some(p) => OutboundError::WrongPackage { tag, expected: p.tag.clone(), location: p.location.to_string() },
                     None => OutboundError::NotOnPickList { tag },
                 });
             };
-            if let Some(first) = picks.get(line.shipped_tag()).and_then(|l| l.first()) {
+            if let Some(first) = doc::first_pick(d, line.shipped_tag())? {
                 return Err(OutboundError::AlreadyPicked { tag, by: first.by.name.clone() });
             }
             let package = package.ok_or_else(|| OutboundError::NotOnPickList { tag: tag.clone() })?;
             let mut events = Vec::new();
-            let picked = match &line.split_into {
+            let pick = match &line.split_into {
                 None => {
                     // The whole package goes; if it changed since allocation, the list is wrong.
                     if !package.quantity.same_as(&line.quantity) {
@@ -356,9 +360,9 @@ impl Store {
                 }
             };
             let d = w.doc(order)?.ok_or(OutboundError::UnknownOrder(order))?;
-            doc::put_pick(d, &picked)?;
-            let remaining = list.iter().filter(|p| p.shipped_tag() != &picked.tag && !picks.contains_key(p.shipped_tag())).count();
-            Ok(PickResult { tag: picked.tag, line: picked.line, quantity: picked.quantity, split_from: picked.split_from, remaining, events })
+            doc::put_pick(d, &pick)?;
+            let remaining = list.iter().filter(|p| p.shipped_tag() != &pick.tag && !is_picked(p.shipped_tag())).count();
+            Ok(PickResult { tag: pick.tag, line: pick.line, quantity: pick.quantity, split_from: pick.split_from, remaining, events })
         })
     }
 

@@ -255,6 +255,34 @@ impl WorkDoc {
         Ok(())
     }
 
+    /// The records every device wrote under `key` in `section` (one lookup per device).
+    pub(crate) fn own_entries<T: serde::de::DeserializeOwned>(&self, section: &'static str, key: &str) -> Result<Vec<T>, DocError> {
+        let map = self.root_map(section)?;
+        let mut out = Vec::new();
+        for device in self.am.keys(&map).collect::<Vec<_>>() {
+            let Some((automerge::Value::Object(_), inner)) = self.am.get(&map, device.as_str()).map_err(Self::field_err)? else {
+                continue;
+            };
+            if let Some((value, _)) = self.am.get(&inner, key).map_err(Self::field_err)? {
+                let text = text_of(value).ok_or_else(|| Self::field_err("record is not text"))?;
+                out.push(serde_json::from_str(&text).map_err(Self::field_err)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The keys any device wrote in `section`, without reading the records.
+    pub(crate) fn own_keys(&self, section: &'static str) -> Result<std::collections::BTreeSet<String>, DocError> {
+        let map = self.root_map(section)?;
+        let mut out = std::collections::BTreeSet::new();
+        for device in self.am.keys(&map).collect::<Vec<_>>() {
+            if let Some((automerge::Value::Object(_), inner)) = self.am.get(&map, device.as_str()).map_err(Self::field_err)? {
+                out.extend(self.am.keys(&inner));
+            }
+        }
+        Ok(out)
+    }
+
     /// Every record of `section` from every device, by key (a key two devices wrote has two).
     pub(crate) fn all_own<T: serde::de::DeserializeOwned>(&self, section: &'static str) -> Result<BTreeMap<String, Vec<T>>, DocError> {
         let map = self.root_map(section)?;

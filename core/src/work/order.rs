@@ -167,6 +167,16 @@ pub fn picks(doc: &WorkDoc) -> Result<BTreeMap<PackageTag, Vec<Pick>>, DocError>
     Ok(out)
 }
 
+/// Who first picked `tag`, without reading every pick (the scan path).
+pub fn first_pick(doc: &WorkDoc, tag: &PackageTag) -> Result<Option<Pick>, DocError> {
+    Ok(doc.own_entries::<Pick>(PICKS, tag.as_str())?.into_iter().min_by_key(|p| (p.by.at, p.by.device)))
+}
+
+/// The tags picked so far, by any device, without reading the picks.
+pub fn picked_tags(doc: &WorkDoc) -> Result<std::collections::BTreeSet<String>, DocError> {
+    doc.own_keys(PICKS)
+}
+
 pub fn put_substitution(doc: &mut WorkDoc, s: &Substitution) -> Result<(), DocError> {
     doc.put_entry(SUBSTITUTES, s.original.as_str(), s)
 }
