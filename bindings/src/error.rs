@@ -9,6 +9,7 @@ use custody_core::counts::CountError;
 use custody_core::event::EventError;
 use custody_core::ids::IdError;
 use custody_core::quantity::QuantityError;
+use custody_core::outbound::OrderError;
 use custody_core::outbound::picking::OutboundError;
 use custody_core::receiving::session::ReceivingError;
 use custody_core::scan::ScanError;
@@ -207,7 +208,12 @@ impl From<OutboundError> for CustodyError {
         match e {
             OutboundError::Store(e) => e.into(),
             OutboundError::Approval(e) => e.into(),
+            // Stock, customers and numbers already used are the state of things, not a typo.
+            OutboundError::Order(
+                OrderError::NotAvailable { .. } | OrderError::UnknownCustomer(_) | OrderError::DuplicateNumber(_),
+            ) => E::Refused(message),
             OutboundError::Order(_)
+            | OutboundError::Input(_)
             | OutboundError::Scan(_)
             | OutboundError::NotATag
             | OutboundError::NoContainer
@@ -215,7 +221,10 @@ impl From<OutboundError> for CustodyError {
             | OutboundError::NoReason
             | OutboundError::WeightNeeded { .. } => E::InvalidInput(message),
             OutboundError::NotAllowed { .. } => E::NotAllowed(message),
-            OutboundError::UnknownOrder(_) | OutboundError::UnknownManifest(_) => E::NotFound(message),
+            OutboundError::UnknownOrder(_)
+            | OutboundError::UnknownManifest(_)
+            | OutboundError::UnknownPackage(_)
+            | OutboundError::UnknownStop(_) => E::NotFound(message),
             OutboundError::NoDataKey | OutboundError::Seal(_) => E::Storage(message),
             OutboundError::PickList(_)
             | OutboundError::OrderState { .. }

@@ -139,6 +139,10 @@ pub struct SyncResponse {
     /// else.
     #[serde(default)]
     pub patients: Vec<PatientRecord>,
+    /// Orders whose uploaded patient data the server now keeps. Others are sent again (the
+    /// order's document may reach the server only in a later round of the same sync).
+    #[serde(default)]
+    pub patients_stored: Vec<Uuid>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -307,7 +307,8 @@ impl Db {
                 doc_refusals,
                 customers,
                 unused_tags,
-                patients,
+                patients: patients.records,
+                patients_stored: patients.stored,
             },
             counts,
         ))

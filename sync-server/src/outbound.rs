@@ -169,7 +169,15 @@ fn log_access(conn: &Connection, facility: &LicenseNumber, order: Uuid, user: &R
     Ok(())
 }
 
-/// The patient half of a sync: store what a manager's phone entered, log the device's
+/// What the patient half of a sync answers: records for the device, uploads kept.
+pub(crate) struct PatientRound {
+    pub records: Vec<PatientRecord>,
+    pub stored: Vec<Uuid>,
+}
+
+/// The patient half of a sync: store what a manager's phone entered (once its order document
+/// is here: a new document's content often arrives only in the sync's second round, so an
+/// upload not yet kept is not acknowledged and the phone sends it again), log the device's
 /// openings, and return what the signed-in person may hold and the device lacks.
 pub(crate) fn sync_patients(
     conn: &Connection,
@@ -178,7 +186,8 @@ pub(crate) fn sync_patients(
     reader: Option<&RosterEntry>,
     roster: &[RosterEntry],
     request: &SyncRequest,
-) -> Result<Vec<PatientRecord>, DbError> {
+) -> Result<PatientRound, DbError> {
+    let mut stored = Vec::new();
     let now = now_text();
     for view in &request.patient_views {
         // A line names its viewer; one not on the roster is logged under the signed-in person.
@@ -188,7 +197,7 @@ pub(crate) fn sync_patients(
             log_access(conn, &device.facility, view.order, who, Some(device), &action, &now)?;
         }
     }
-    let Some(reader) = reader else { return Ok(Vec::new()) };
+    let Some(reader) = reader else { return Ok(PatientRound { records: Vec::new(), stored }) };
     if reader.role == Role::Manager {
         for up in &request.patients {
             if let Err(e) = up.patient.validate() {
@@ -201,7 +210,7 @@ pub(crate) fn sync_patients(
                 .optional()?
                 .unwrap_or(false);
             if !facility_ok {
-                tracing::info!(device = %device.id, order = %up.order, "patient record for an unknown order refused");
+                tracing::info!(device = %device.id, order = %up.order, "patient record waits for its order document");
                 continue;
             }
             conn.prepare_cached(
@@ -210,6 +219,7 @@ pub(crate) fn sync_patients(
             )?
             .execute(params![up.order.to_string(), device.facility.as_str(), db.data_key.seal(up.order, &up.patient), reader.id.to_string(), now])?;
             log_access(conn, &device.facility, up.order, reader, Some(device), "entered", &now)?;
+            stored.push(up.order);
         }
     }
     let orders: Vec<Uuid> = match reader.role {
@@ -238,7 +248,7 @@ pub(crate) fn sync_patients(
         _ => Vec::new(),
     };
     let mut out = Vec::new();
-    for order in orders.into_iter().filter(|o| !request.holds_patients.contains(o)) {
+    for order in orders.into_iter().filter(|o| !request.holds_patients.contains(o) && !stored.contains(o)) {
         let sealed: Option<Vec<u8>> = conn
             .prepare_cached("SELECT sealed FROM patients WHERE order_id = ?1 AND facility = ?2")?
             .query_row(params![order.to_string(), device.facility.as_str()], |r| r.get(0))
@@ -252,7 +262,7 @@ pub(crate) fn sync_patients(
             Err(e) => tracing::error!(order = %order, error = %e, "stored patient data does not open with the data key"),
         }
     }
-    Ok(out)
+    Ok(PatientRound { records: out, stored })
 }
 
 /// One line of the patient-data access log.

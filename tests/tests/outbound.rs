@@ -365,3 +365,44 @@ impl From<&Fleet> for InventoryReportExt {
         InventoryReportExt(custody_core::protocol::InventoryReport::from_inventory(&fleet.server_inventory()))
     }
 }
+
+/// A patient entered with an order on a manager's phone reaches the server (whose first round
+/// of the sync may not yet hold the new order document) and another manager's phone, sealed;
+/// a floor phone never receives it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_patient_entered_on_a_phone_reaches_the_server_and_other_managers_only() {
+    let fleet = Fleet::start("C11-0000001-LIC").await;
+    let db = &fleet.server().db;
+    db.add_customer(&fleet.facility, &Customer { licence: lic(HARBOR), name: "Harbor Wellness".into(), address: "9 Bay Rd".into() }).unwrap();
+    let (office, office_2, floor) = (fleet.phone("office").await, fleet.phone("office-2").await, fleet.phone("floor").await);
+    for phone in [&office, &office_2, &floor] {
+        phone.store.set_data_key(custody_core::outbound::patient::DataKey::generate());
+    }
+    office.sign_in(MANAGER);
+    office_2.sign_in(MANAGER_2);
+    floor.sign_in(FLOOR);
+    receive(&office, &tag(10), CART, each(20), (2027, 3, 31));
+    office.sync().await.unwrap();
+    let order = office
+        .store
+        .create_order(&NewOrder {
+            number: "SO-7".into(),
+            recipient: lic(HARBOR),
+            requested_on: (Utc::now() + Duration::days(1)).date_naive(),
+            lines: vec![line(CART, each(2), 1_900)],
+            patient: Some(Patient { name: PATIENT_NAME.into(), card_number: PATIENT_CARD.into(), address: "9 Bay Rd".into(), phone: "555".into() }),
+        })
+        .unwrap();
+    office.sync().await.unwrap();
+    let sealed = db.sealed_patient(order).unwrap().expect("the server keeps the patient after one sync");
+    assert!(!contains(&sealed, PATIENT_NAME));
+    let pending: i64 = rusqlite::Connection::open(&office.path).unwrap().query_row("SELECT COUNT(*) FROM patients WHERE uploaded = 0", [], |r| r.get(0)).unwrap();
+    assert_eq!(pending, 0, "acknowledged, so not sent again");
+
+    office_2.sync().await.unwrap();
+    floor.sync().await.unwrap();
+    assert_eq!(office_2.store.patient(order, "route planning").unwrap().card_number, PATIENT_CARD);
+    let held: i64 = rusqlite::Connection::open(&floor.path).unwrap().query_row("SELECT COUNT(*) FROM patients", [], |r| r.get(0)).unwrap();
+    assert_eq!(held, 0);
+    assert_eq!(floor.store.orders().unwrap()[0].order.patient_ref.as_deref(), Some("J.Q.D., card ...5588"), "floor staff see the redacted reference");
+}

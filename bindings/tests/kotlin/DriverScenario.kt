@@ -102,8 +102,8 @@ fun driverScenario(run: Runner) {
     run.step("orders: an unknown licence and too much are refused; a dispensary order and a medical one") {
         val tomorrow = LocalDate.now().plusDays(1).toString()
         val order = NewOrder("SO-2001", "C10-0000999-LIC", tomorrow, listOf(NewOrderLine(FLOWER, grams("20"), "4.00")), null)
-        assertRefusedWith<CustodyException.InvalidInput>("not a customer") { office.client.createOrder(order) }
-        assertRefusedWith<CustodyException.InvalidInput>("only 40.00 g is available") {
+        assertRefusedWith<CustodyException.Refused>("not a customer") { office.client.createOrder(order) }
+        assertRefusedWith<CustodyException.Refused>("only 40.00 g is available") {
             office.client.createOrder(order.copy(recipientLicence = GREEN_DOOR, lines = listOf(NewOrderLine(FLOWER, grams("100"), "4.00"))))
         }
         assertTrue(office.client.orders().isEmpty(), "a refused order leaves nothing behind")
@@ -225,7 +225,7 @@ fun driverScenario(run: Runner) {
         assertRefusedWith<CustodyException.InvalidInput>("latitude") {
             truck.client.confirmStop(manifest, 1u, StopConfirmation("Rita Green", "AG-2231", emptyList(), Gps("north", "0", "5")))
         }
-        assertRefusedWith<CustodyException.Refused>("receiver's name") {
+        assertRefusedWith<CustodyException.InvalidInput>("receiver's name") {
             truck.client.confirmStop(manifest, 1u, StopConfirmation("", "", emptyList(), gps))
         }
         val delivered = truck.client.confirmStop(manifest, 1u, StopConfirmation("Rita Green", "AG-2231", emptyList(), gps))

@@ -110,7 +110,8 @@ impl Store {
     pub(crate) fn apply_outbound_sync(&self, sent: &PatientOutbox, response: &SyncResponse) -> Result<(), StoreError> {
         let key = self.data_key();
         self.with_conn(|c| {
-            for up in &sent.uploads {
+            // Only what the server says it kept; the rest goes again next round.
+            for up in sent.uploads.iter().filter(|u| response.patients_stored.contains(&u.order)) {
                 c.execute("UPDATE patients SET uploaded = 1 WHERE order_id = ?1", [up.order.to_string()])?;
             }
             c.execute("DELETE FROM patient_views WHERE id <= ?1", [sent.last_view])?;

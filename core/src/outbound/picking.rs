@@ -70,6 +70,13 @@ pub enum OutboundError {
     NoReason,
     #[error("{0}")]
     Manifest(String),
+    /// Something typed is missing or wrong.
+    #[error("{0}")]
+    Input(String),
+    #[error("{0} is not in this facility's records; check the tag, or sync")]
+    UnknownPackage(PackageTag),
+    #[error("this route has no stop {0}")]
+    UnknownStop(u32),
     #[error(transparent)]
     Approval(#[from] ApprovalError),
     #[error(transparent)]

@@ -127,15 +127,16 @@ impl Store {
     pub fn create_manifest(&self, new: &NewManifest) -> Result<Uuid> {
         self.require_role(&[Role::Manager], "create manifests")?;
         let fail = |m: String| Err(OutboundError::Manifest(m));
+        let missing = |m: String| Err(OutboundError::Input(m));
         if new.number.trim().is_empty() {
-            return fail("a manifest needs a number".into());
+            return missing("a manifest needs a number".into());
         }
         if new.stops.is_empty() {
-            return fail("a manifest needs at least one stop".into());
+            return missing("a manifest needs at least one stop".into());
         }
         for (what, v) in [("vehicle make", &new.vehicle.make), ("vehicle model", &new.vehicle.model), ("licence plate", &new.vehicle.plate), ("driver's licence number", &new.driver_licence_number), ("driver's occupational licence number", &new.driver_occupational_licence)] {
             if v.trim().is_empty() {
-                return fail(format!("the {what} is missing"));
+                return missing(format!("the {what} is missing"));
             }
         }
         let driver = self.roster()?.into_iter().find(|p| p.id == new.driver && p.active && p.role == Role::Driver);
@@ -151,7 +152,7 @@ impl Store {
         let mut stops = Vec::new();
         for (i, s) in new.stops.iter().enumerate() {
             if s.estimated_arrival < s.estimated_departure {
-                return fail(format!("stop {}: the estimated arrival is before the departure", i + 1));
+                return missing(format!("stop {}: the estimated arrival is before the departure", i + 1));
             }
             // Read the order, then look packages up: a document read holds the database.
             let (o, status, check, packings, picks) = self.read_order(s.order, |d| {
@@ -309,7 +310,7 @@ impl Store {
                 return Err(OutboundError::Manifest("the route has not departed; start it first".into()));
             }
             let m = mdoc::manifest(d)?;
-            let s = m.stops.iter().find(|s| s.number == stop).ok_or_else(|| OutboundError::Manifest(format!("this route has no stop {stop}")))?;
+            let s = m.stops.iter().find(|s| s.number == stop).ok_or_else(|| OutboundError::UnknownStop(stop))?;
             if let Some(r) = mdoc::stop_reports(d)?.get(&stop) {
                 return Err(OutboundError::Manifest(format!("stop {stop} was already confirmed by {} at {}", r.by.name, r.by.at.format("%H:%M"))));
             }
@@ -332,7 +333,7 @@ impl Store {
     /// Works offline; it syncs when a signal appears.
     pub fn confirm_stop(&self, manifest: Uuid, stop: u32, c: &StopConfirmation) -> Result<Vec<Event>> {
         if c.receiver_name.trim().is_empty() || c.receiver_licence.trim().is_empty() {
-            return Err(OutboundError::Manifest("enter the receiver's name and licence number".into()));
+            return Err(OutboundError::Input("enter the receiver's name and licence number".into()));
         }
         self.stop_work(manifest, stop, |_, s, actor| {
             for (tag, reason) in &c.refused {
@@ -340,7 +341,7 @@ impl Store {
                     return Err(OutboundError::Manifest(format!("{tag} is not on stop {stop}")));
                 }
                 if reason.trim().is_empty() {
-                    return Err(OutboundError::Manifest(format!("say why {tag} was refused")));
+                    return Err(OutboundError::Input(format!("say why {tag} was refused")));
                 }
             }
             let outcomes = s
@@ -393,7 +394,7 @@ impl Store {
     pub fn return_check_in(&self, raw: &str, location: &LocationName) -> Result<Event> {
         self.require_role(&[Role::FloorStaff, Role::Manager], "check returns in")?;
         let Scan::Package(tag) = parse_scan(raw)? else { return Err(OutboundError::NotATag) };
-        let package = self.package(&tag)?.ok_or_else(|| OutboundError::Manifest(format!("{tag} is not in this facility's records")))?;
+        let package = self.package(&tag)?.ok_or_else(|| OutboundError::UnknownPackage(tag.clone()))?;
         if package.status != PackageStatus::Shipped {
             return Err(OutboundError::Manifest(format!("{tag} is {}; only a package that went out and was not delivered can be checked in", package.status.as_str())));
         }
