@@ -17,6 +17,10 @@
 #   CUSTODY_SERVER_URL, CUSTODY_ENROLMENT_CODE, CUSTODY_FACILITY
 #                     a sync server to use, whose roster is run-kotlin.sh's (M-100/2468 manager,
 #                     F-200/1357 floor staff); by default one is started here on a free port
+#   CUSTODY_OUTBOUND_ENROLMENT_CODE
+#                     a second code, for the outbound scenario's phone; that server must also have
+#                     driver D-300/9753, customer C10-0000123-LIC and unused tags (set up here for
+#                     the server started here; without the code the scenario is skipped)
 #   CUSTODY_NO_CARGO=1  run no cargo command: use the library, uniffi-bindgen and custody-server
 #                     already in target/debug (otherwise `cargo build --workspace --locked`, as
 #                     run-kotlin.sh does, which only links after the Rust suite)
@@ -141,8 +145,16 @@ if [[ -z ${CUSTODY_SERVER_URL:-} || -z ${CUSTODY_ENROLMENT_CODE:-} ]]; then
         add_user "Ana Manager" manager M-101 1470
         add_user "Maria Floor" floor_staff F-200 1357
         add_user "Omar Floor" floor_staff F-201 8642
-        CODE=$("${SERVER[@]}" enrolment-code --facility "$LICENSE" 2>&3 | awk '/enrolment code:/ {print $3}')
-        [[ -n $CODE ]] || { cat "$WORK/setup.log"; echo "custody-server issued no enrolment code" >&2; exit 1; }
+        # The outbound scenario: a driver, a dispensary to ship to, and unused state tags for splits.
+        add_user "Dana Driver" driver D-300 9753
+        "${SERVER[@]}" customer add --facility "$LICENSE" --licence C10-0000123-LIC \
+            --name "Green Leaf Dispensary" --address "12 Main St, Sacramento" >&3 2>&3 || { cat "$WORK/setup.log"; exit 1; }
+        "${SERVER[@]}" tags add --facility "$LICENSE" --first 1A4FF0100000000000009000 --count 10 >&3 2>&3 \
+            || { cat "$WORK/setup.log"; exit 1; }
+        code() { "${SERVER[@]}" enrolment-code --facility "$LICENSE" 2>&3 | awk '/enrolment code:/ {print $3}'; }
+        CODE=$(code)
+        OUTBOUND_CODE=$(code) # enrolment codes are one-time: one per phone
+        [[ -n $CODE && -n $OUTBOUND_CODE ]] || { cat "$WORK/setup.log"; echo "custody-server issued no enrolment code" >&2; exit 1; }
         exec 3>&-
         NO_COLOR=1 RUST_LOG=info "${SERVER[@]}" --listen 127.0.0.1:0 serve 2>"$WORK/server.log" &
         SERVER_PID=$!
@@ -154,7 +166,8 @@ if [[ -z ${CUSTODY_SERVER_URL:-} || -z ${CUSTODY_ENROLMENT_CODE:-} ]]; then
             sleep 0.1
         done
         [[ -n $ADDR ]] || { cat "$WORK/server.log"; echo "custody-server did not report its address" >&2; exit 1; }
-        export CUSTODY_SERVER_URL="http://$ADDR" CUSTODY_ENROLMENT_CODE=$CODE CUSTODY_FACILITY=$LICENSE
+        export CUSTODY_SERVER_URL="http://$ADDR" CUSTODY_ENROLMENT_CODE=$CODE CUSTODY_FACILITY=$LICENSE \
+            CUSTODY_OUTBOUND_ENROLMENT_CODE=$OUTBOUND_CODE
     else
         step "no custody-server at $SERVER_BIN: the server scenario is skipped"
     fi

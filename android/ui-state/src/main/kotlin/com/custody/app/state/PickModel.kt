@@ -253,10 +253,9 @@ class PickModel(private val api: CustodyApi) : ScanTarget {
             loadOrders()
             val n = list.containers.size
             showFeedback(Feedback.green("Order ${list.order.number} packed: $n container${if (n == 1) "" else "s"}, ready for a manifest"))
-        } catch (e: CustodyException.Refused) {
-            _state.value = _state.value.copy(missing = missingItems(errorText(e)))
-            showFeedback(Feedback.error(e))
         } catch (e: Exception) {
+            // Read from the sentence whatever kind of error carries it: the list is only shown.
+            _state.value = _state.value.copy(missing = missingItems(errorText(e)))
             showFeedback(Feedback.error(e))
         }
     }

@@ -331,10 +331,10 @@ class FakeApi : CustodyApi {
     override fun confirmStop(manifestId: String, stop: UInt, confirmation: StopConfirmation): List<LedgerEvent> {
         signedIn()
         if (confirmation.receiverName.isBlank() || confirmation.receiverLicence.isBlank()) {
-            throw CustodyException.Refused("enter the receiver's name and licence number")
+            throw CustodyException.InvalidInput("enter the receiver's name and licence number")
         }
         val s = stopOf(manifestId, stop)
-        confirmation.refused.forEach { if (it.reason.isBlank()) throw CustodyException.Refused("say why ${it.tag} was refused") }
+        confirmation.refused.forEach { if (it.reason.isBlank()) throw CustodyException.InvalidInput("say why ${it.tag} was refused") }
         confirmations += stop to confirmation
         val refused = confirmation.refused.associate { it.tag to it.reason }
         update(manifestId, s.copy(

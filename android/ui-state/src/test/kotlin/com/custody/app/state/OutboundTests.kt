@@ -39,7 +39,7 @@ fun pickTests() = "pick" to Tests("pick and pack").apply {
     fun setUp(): Pair<FakeApi, PickModel> {
         val api = FakeApi().apply { user = MARIA }
         api.pickLists[ORDER] = com.custody.core.PickList(
-            order = FakeApi.order(ORDER, "SO-1001", OrderStatus.ALLOCATED, patientRef = "J.D. ••••1234", lines = 2),
+            order = FakeApi.order(ORDER, "SO-1001", OrderStatus.ALLOCATED, patientRef = "J.D., card ...1234", lines = 2),
             lines = listOf(
                 FakeApi.pickLine(1, T1, "Pre-roll 5-pack", Quantity("1", UnitOfMeasure.EACH)),
                 FakeApi.pickLine(2, T2, "Flower - OG Kush", Quantity("3.5", UnitOfMeasure.G), location = "Vault B / Shelf 2", splitInto = T2_NEW),
@@ -62,7 +62,7 @@ fun pickTests() = "pick" to Tests("pick and pack").apply {
         model.loadOrders()
         val rows = model.state.value.orders
         assertEquals(listOf("SO-1001", "SO-1002"), rows.map { it.number })
-        assertEquals("J.D. ••••1234", rows[0].patientRef)
+        assertEquals("J.D., card ...1234", rows[0].patientRef)
         assertEquals("To pick and pack", rows[0].statusText)
         assertEquals("Waiting for a pick list", rows[1].statusText)
         assertEquals("Choose an order first.", model.onScan(wedge(T1)).message)
@@ -247,7 +247,7 @@ fun routeTests() = "route" to Tests("driver's route").apply {
         api.routes[MANIFEST] = FakeApi.route(
             MANIFEST,
             listOf(
-                FakeApi.stop(2, "order-2", "Davis Wellness", listOf(FakeApi.routePackage(R3, "Tincture 30 ml")), patientRef = "J.D. ••••1234"),
+                FakeApi.stop(2, "order-2", "Davis Wellness", listOf(FakeApi.routePackage(R3, "Tincture 30 ml")), patientRef = "J.D., card ...1234"),
                 FakeApi.stop(1, "order-1", "Green Leaf Dispensary", listOf(FakeApi.routePackage(R1, "Pre-roll 5-pack"), FakeApi.routePackage(R2, "Flower - OG Kush 3.5 g"))),
                 FakeApi.stop(3, "order-3", "Capitol Cannabis", listOf(FakeApi.routePackage(R4, "Vape 1 g"))),
             ),
@@ -271,7 +271,7 @@ fun routeTests() = "route" to Tests("driver's route").apply {
         assertEquals(listOf(1, 2, 3), stops.map { it.number })
         assertEquals(listOf("Green Leaf Dispensary", "Davis Wellness", "Capitol Cannabis"), stops.map { it.recipient })
         assertTrue(stops.all { it.stateText == "To deliver" })
-        assertEquals("J.D. ••••1234", stops[1].patientRef)
+        assertEquals("J.D., card ...1234", stops[1].patientRef)
         assertTrue(stops[1].medical)
         assertEquals("0 of 3 stops done", model.state.value.progress)
         assertEquals("Open the next stop", model.state.value.prompt)

@@ -3,12 +3,24 @@ package com.custody.app.state
 import com.custody.core.CountScope
 import com.custody.core.CustodyClient
 import com.custody.core.CustodyException
+import com.custody.core.DeliveryOutcome
+import com.custody.core.Gps
+import com.custody.core.NewManifest
+import com.custody.core.NewOrder
+import com.custody.core.NewOrderLine
+import com.custody.core.NewStop
+import com.custody.core.OrderStatus
+import com.custody.core.PatientDetails
 import com.custody.core.Quantity
 import com.custody.core.Role
+import com.custody.core.StopState
 import com.custody.core.UnitOfMeasure
+import com.custody.core.Vehicle
 import kotlinx.coroutines.runBlocking
 import java.math.BigDecimal
 import java.nio.file.Files
+import java.time.Instant
+import java.time.LocalDate
 import kotlin.test.assertEquals
 import kotlin.test.assertFailsWith
 import kotlin.test.assertFalse
@@ -24,6 +36,11 @@ import kotlin.test.assertTrue
 private const val R1 = "1A4FF0100000000000000101" // weighed
 private const val R2 = "1A4FF0100000000000000102" // counted
 private const val R9 = "1A4FF0100000000000000109" // never received
+private const val O1 = "1A4FF0100000000000000201" // pre-rolls, expiring first: allocated
+private const val O2 = "1A4FF0100000000000000202" // flower, 28 g: split for 3.5 g
+private const val O3 = "1A4FF0100000000000000203" // pre-rolls, expiring later: the wrong package
+private const val UNKNOWN_ID = "0190f0e0-0000-7000-8000-00000000dead"
+private const val CUSTOMER = "C10-0000123-LIC" // added to the server by run-jvm-tests.sh
 
 private fun newClient(): CustodyClient {
     val dir = Files.createTempDirectory("custody-ui-state")
@@ -79,6 +96,25 @@ fun realBindingsTests() = "real" to Tests("real bindings").apply {
         assertEquals("Never synced", model.state.value.lastSyncText)
         assertNotNull(model.state.value.lastError)
         client.setSyncListener(null)
+        client.close()
+    }
+
+    test("outbound on a fresh store: the data key must be 32 bytes; unknown orders and routes are red in core's words") {
+        val client = newClient()
+        val api = ClientApi(client)
+        val short = assertFailsWith<CustodyException.InvalidInput> { client.setDataKey(ByteArray(31)) }
+        assertTrue(short.message!!.contains("32 bytes"), short.message)
+        client.setDataKey(ByteArray(32) { it.toByte() })
+        val pick = PickModel(api)
+        val garbage = seen(pick.open("not-an-order"))
+        assertEquals(Signal.RED, garbage.signal)
+        assertEquals(assertFailsWith<CustodyException> { client.pickList("not-an-order") }.message, garbage.message)
+        val unknown = seen(pick.open(UNKNOWN_ID))
+        assertEquals(Signal.RED, unknown.signal)
+        assertNull(pick.state.value.orderId)
+        val route = RouteModel(api)
+        assertEquals(Signal.RED, seen(route.open(UNKNOWN_ID)).signal)
+        assertNull(route.state.value.routeId)
         client.close()
     }
 
@@ -214,6 +250,128 @@ fun realBindingsTests() = "real" to Tests("real bindings").apply {
         assertEquals(0L, sync.state.value.rejected)
         assertNull(sync.state.value.rejectedText)
         client.setSyncListener(null)
+        client.close()
+    }
+    test("outbound on the real client: order, pick with a split, pack, final check, a route with a refusal, patient on tap") {
+        val outboundCode = System.getenv("CUSTODY_OUTBOUND_ENROLMENT_CODE")
+        if (outboundCode.isNullOrBlank()) throw Skipped("CUSTODY_OUTBOUND_ENROLMENT_CODE is not set; run-jvm-tests.sh sets it for the server it starts")
+        val client = newClient()
+        client.setDataKey(ByteArray(32) { (it * 7 + 1).toByte() })
+        val api = ClientApi(client)
+        runBlocking { client.enrol(url, outboundCode, "ui-state outbound handheld") }
+        assertTrue(runBlocking { client.syncNow() }.rejected == 0uL) // the roster, customers and unused tags
+        val driverId = client.signIn("D-300", "9753").id
+        client.signOut()
+        client.signIn("M-100", "2468")
+        assertTrue(client.customers().any { it.licence == CUSTOMER }, "run-jvm-tests.sh adds the customer")
+
+        // Stock, and a medical order for it (the patient is sealed with the data key).
+        client.receive(O1, "Pre-roll 5-pack", "PR-OUT-1", Quantity("12", UnitOfMeasure.EACH), "Vault A / Shelf 1", "2027-03-31", null)
+        client.receive(O2, "Flower - OG Kush", "OG-OUT-1", Quantity("28", UnitOfMeasure.G), "Vault A / Shelf 2", "2027-06-30", null)
+        client.receive(O3, "Pre-roll 5-pack", "PR-OUT-2", Quantity("12", UnitOfMeasure.EACH), "Vault A / Shelf 1", "2027-09-30", null)
+        val orderId = client.createOrder(
+            NewOrder(
+                number = "SO-UI-1",
+                recipientLicence = CUSTOMER,
+                requestedOn = LocalDate.now().plusDays(2).toString(),
+                lines = listOf(
+                    NewOrderLine("Pre-roll 5-pack", Quantity("12", UnitOfMeasure.EACH), "45.00"),
+                    NewOrderLine("Flower - OG Kush", Quantity("3.5", UnitOfMeasure.G), "10.00"),
+                ),
+                patient = PatientDetails("Jane Doe", "MMJ-55501234", "9 Oak Ave, Davis", "555-0100"),
+            ),
+        )
+
+        // Pick & pack: the list shows the patient only redacted; the manager makes the pick list.
+        val pick = PickModel(api)
+        pick.loadOrders()
+        val row = pick.state.value.orders.single { it.id == orderId }
+        assertEquals(OrderStatus.OPEN, row.status)
+        assertEquals("J.D., card ...1234", row.patientRef)
+        assertTrue(seen(pick.generate(orderId)).isGreen)
+        assertFalse(pick.state.value.toString().contains("Jane"))
+        val lines = pick.state.value.lines
+        assertEquals(O1, lines.single { it.line == 1 }.tag, "expiring first")
+        val split = lines.single { it.line == 2 }
+        assertEquals(O2, split.tag)
+        val newTag = assertNotNull(split.splitInto, "3.5 g of a 28 g package is a split")
+
+        val wrong = seen(pick.onScan(scan(O3)))
+        assertEquals(Signal.RED, wrong.signal)
+        assertEquals(assertFailsWith<CustodyException.Refused> { client.pickScan(orderId, O3, null) }.message, wrong.message)
+        assertTrue(wrong.message.contains(O1), "core names the package allocated: ${wrong.message}")
+        assertEquals(lines, pick.state.value.lines, "a refused scan changes nothing")
+
+        assertTrue(seen(pick.onScan(scan(O1.lowercase() + "\r"))).message.startsWith("Picked Pre-roll 5-pack: $O1"))
+        assertTrue(pick.onScan(scan(O2)).isGreen)
+        assertEquals(O2, pick.state.value.awaitingWeight?.tag)
+        val light = seen(pick.enterWeight("3.4"))
+        assertEquals(Signal.RED, light.signal)
+        assertNotNull(pick.state.value.awaitingWeight, "a refused weight keeps the package waiting")
+        val weighed = seen(pick.enterWeight("3.5"))
+        assertTrue(weighed.isGreen && weighed.message.contains("$newTag (split from $O2)"), weighed.message)
+        assertEquals(newTag, pick.state.value.lines.single { it.line == 2 }.pickedTag)
+
+        val notYet = seen(pick.finish())
+        assertEquals(Signal.RED, notYet.signal)
+        assertEquals(setOf("$O1 not in a container", "$newTag not in a container"), pick.state.value.missing.toSet())
+        pick.editContainer("1")
+        assertTrue(pick.onScan(scan(O1)).isGreen)
+        assertTrue(seen(pick.enterGrossWeight("131.2")).isGreen)
+        assertTrue(pick.onScan(scan(newTag)).isGreen)
+        assertTrue(seen(pick.enterGrossWeight("9.8")).isGreen)
+        val packed = seen(pick.finish())
+        assertTrue(packed.isGreen, packed.message)
+        assertEquals(OrderStatus.PACKED, pick.state.value.status)
+        assertEquals(setOf(O1, newTag), pick.state.value.containers.single().tags.toSet())
+        assertTrue(pick.state.value.missing.isEmpty())
+
+        // The manager's manifest, then the driver's route on the same phone.
+        val now = Instant.now()
+        val manifestId = client.createManifest(
+            NewManifest(
+                number = "MAN-UI-1",
+                vehicle = Vehicle("Ford", "Transit", "8ABC123"),
+                driverUserId = driverId,
+                driverLicenceNumber = "D1234567",
+                driverOccupationalLicence = "OL-7654",
+                phoneForQuestions = "555-0199",
+                stops = listOf(NewStop(orderId, "I-5 N", now.plusSeconds(600), now.plusSeconds(3600))),
+            ),
+        )
+        client.signOut()
+        client.signIn("D-300", "9753")
+        val route = RouteModel(api) { Gps("38.544907", "-121.740517", "8") }
+        route.load()
+        assertEquals(listOf(manifestId), route.state.value.routes.map { it.id })
+        assertTrue(route.open(manifestId).isGreen)
+        assertEquals("J.D., card ...1234", route.state.value.stops.single().patientRef)
+        assertTrue(seen(route.depart()).isGreen)
+        route.openStop(1)
+        assertNull(route.state.value.patient, "opening the stop does not open the patient")
+        assertTrue(seen(route.showPatient()).isGreen)
+        assertEquals("Jane Doe", route.state.value.patient?.name)
+
+        route.editForm(receiverName = "Lee Park", receiverLicence = CUSTOMER)
+        route.setRefused(newTag, true)
+        assertEquals(Signal.RED, seen(route.confirmStop()).signal)
+        route.editReason(newTag, "seal broken")
+        val confirmed = seen(route.confirmStop())
+        assertTrue(confirmed.isGreen, confirmed.message)
+        assertNull(route.state.value.patient, "leaving the stop drops the patient")
+        val stop = route.state.value.stops.single()
+        assertEquals(StopState.DONE, stop.state)
+        assertEquals(
+            mapOf(O1 to DeliveryOutcome.DELIVERED, newTag to DeliveryOutcome.REFUSED),
+            stop.packages.associate { it.tag to it.outcome },
+        )
+
+        // Everything goes to the server, nothing refused; a floor worker is refused the patient.
+        val report = runBlocking { client.syncNow() }
+        assertEquals(0uL, report.rejected)
+        client.signOut()
+        client.signIn("F-200", "1357")
+        assertFailsWith<CustodyException.NotAllowed> { client.patient(orderId, "curious") }
         client.close()
     }
 }
