@@ -190,3 +190,55 @@ fn patient_details_open_for_managers_only_and_every_opening_is_logged() {
     assert_eq!(views.len(), 1, "refusals open nothing and log nothing");
     assert_eq!((views[0].user_name.as_str(), views[0].purpose.as_str()), ("Sam", "planning"));
 }
+
+#[test]
+fn a_failed_stop_keeps_its_packages_on_the_truck_until_checked_in() {
+    use super::shipping::{NewManifest, NewStop, StopState};
+    use crate::work::manifest::Vehicle;
+    let s = setup();
+    receive(&s.store, &tag(1), 10, "B-1", 30);
+    let id = s.store.create_order(&order("SO-1", 10)).unwrap();
+    s.store.generate_pick_list(id).unwrap();
+    s.store.pick_scan(id, tag(1).as_str(), None).unwrap();
+    s.store.pack(id, tag(1).as_str(), "C-1", g(12)).unwrap();
+    s.store.finish_packing(id).unwrap();
+    let driver = s.roster[2].id;
+    let new = NewManifest {
+        number: "M-1".into(),
+        vehicle: Vehicle { make: "Ford".into(), model: "Transit".into(), plate: "8ABC123".into() },
+        driver,
+        driver_licence_number: "D1".into(),
+        driver_occupational_licence: "OL1".into(),
+        phone_for_questions: "555".into(),
+        stops: vec![NewStop { order: id, planned_route: "direct".into(), estimated_departure: Utc::now(), estimated_arrival: Utc::now() + Duration::hours(1) }],
+    };
+    let mut bad = new.clone();
+    bad.driver = s.roster[1].id;
+    assert!(s.store.create_manifest(&bad).unwrap_err().to_string().contains("not an active driver"));
+    let m = s.store.create_manifest(&new).unwrap();
+
+    s.store.sign_in("F", "2222").unwrap();
+    assert!(matches!(s.store.depart(m), Err(OutboundError::NotAllowed { .. })), "floor staff do not drive");
+    s.store.sign_in("D", "3333").unwrap();
+    assert!(s.store.fail_stop(m, 1, "closed", None).unwrap_err().to_string().contains("not departed"));
+    s.store.depart(m).unwrap();
+    assert_eq!(s.store.package(&tag(1)).unwrap().unwrap().status, crate::fold::PackageStatus::Shipped);
+    assert!(matches!(s.store.fail_stop(m, 1, "  ", None), Err(OutboundError::NoReason)));
+    assert!(matches!(s.store.fail_stop(m, 2, "closed", None), Err(OutboundError::UnknownStop(2))));
+    s.store.fail_stop(m, 1, "shop closed, nobody to receive", None).unwrap();
+    let route = s.store.route(m).unwrap();
+    assert_eq!(route.stops[0].state, StopState::Failed);
+    assert!(!route.closed);
+    assert_eq!(s.store.package(&tag(1)).unwrap().unwrap().status, crate::fold::PackageStatus::Shipped, "still on the truck");
+
+    s.store.sign_in("F", "2222").unwrap();
+    let back = s.store.return_check_in(tag(1).as_str(), &LocationName::parse("Vault").unwrap()).unwrap();
+    assert!(matches!(&back.body, EventBody::Returned { reason, .. } if reason.contains("shop closed")));
+    assert!(s.store.route(m).unwrap().closed);
+    assert!(s.store.return_check_in(tag(1).as_str(), &LocationName::parse("Vault").unwrap()).is_err(), "checked in once");
+    assert!(matches!(s.store.return_check_in(tag(77).as_str(), &LocationName::parse("Vault").unwrap()), Err(OutboundError::UnknownPackage(_))));
+    // Back on the shelf and free for another order.
+    s.store.sign_in("M", "1111").unwrap();
+    let again = s.store.create_order(&order("SO-2", 10)).unwrap();
+    assert_eq!(s.store.generate_pick_list(again).unwrap()[0].tag, tag(1));
+}
