@@ -491,6 +491,12 @@ impl CustodyClient {
         Ok(())
     }
 
+    /// What the final check would refuse (one sentence each), without changing anything:
+    /// empty when packing can finish. For the packing screen's checklist.
+    pub fn packing_check(&self, order_id: String) -> Result<Vec<String>> {
+        Ok(self.store.packing_check(id_in("order", &order_id)?)?)
+    }
+
     /// The final check; refused with what is missing.
     pub fn finish_packing(&self, order_id: String) -> Result<PickList> {
         let id = id_in("order", &order_id)?;

@@ -205,11 +205,15 @@ async fn an_afternoon_of_outbound_from_orders_to_returns() {
     for (t, box_no, gross) in [(tag(2), "C-1001-1", 1_240), (tag(1), "C-1001-1", 1_250), (tag(900), "C-1001-1", 720), (tag(10), "C-1001-2", 4_100)] {
         picker_a.store.pack(order_1, t.as_str(), box_no, grams(gross)).unwrap();
     }
+    assert!(picker_a.store.packing_check(order_1).unwrap().is_empty());
     let check = picker_a.store.finish_packing(order_1).unwrap();
     assert_eq!(check.containers["C-1001-1"].len(), 3);
     picker_a.store.pick_scan(order_2, tag(6).as_str(), None).unwrap();
     let err = picker_a.store.finish_packing(order_2).unwrap_err();
     assert!(err.to_string().contains("not picked"), "{err}");
+    let missing = picker_a.store.packing_check(order_2).unwrap();
+    assert!(missing.iter().any(|m| m.starts_with(&format!("{} (Vault A) not picked", tag(11)))), "{missing:?}");
+    assert!(missing.iter().any(|m| m.contains(&format!("{} not in a container", tag(6)))), "{missing:?}");
     picker_a.store.pick_scan(order_2, tag(11).as_str(), Some(each(5))).unwrap();
     picker_a.store.pack(order_2, tag(6).as_str(), "C-1002-1", grams(1_010)).unwrap();
     picker_a.store.pack(order_2, tag(901).as_str(), "C-1002-1", grams(2_050)).unwrap();

@@ -442,6 +442,12 @@ impl Store {
         })
     }
 
+    /// What the final check would refuse, without writing anything: lines short, allocated
+    /// packages not picked, picked packages not in a container. Empty when packing can finish.
+    pub fn packing_check(&self, order: Uuid) -> Result<Vec<String>> {
+        self.read_order(order, |d| packing_missing(d))
+    }
+
     /// The final check: every line picked in full and every picked package in a container.
     /// Refused with the list of what is missing.
     pub fn finish_packing(&self, order: Uuid) -> Result<FinalCheck> {
@@ -454,32 +460,13 @@ impl Store {
             if status != OrderStatus::Allocated {
                 return Err(OutboundError::OrderState { number: o.number, status: status.as_str(), what: "there is nothing to pack" });
             }
-            let picks = doc::picks(d)?;
-            let packings = doc::packings(d)?;
-            let list = doc::effective_pick_list(d)?;
-            let mut missing = Vec::new();
-            for line in &o.lines {
-                let mut got = Quantity::zero(line.quantity.unit);
-                for p in list.iter().filter(|p| p.line == line.line) {
-                    match picks.get(p.shipped_tag()) {
-                        Some(pick) => got = got.checked_add(&pick[0].quantity.convert(line.quantity.unit).unwrap_or(pick[0].quantity)).unwrap_or(got),
-                        None => missing.push(format!("{} ({}) not picked", p.tag, p.location)),
-                    }
-                }
-                if !got.same_as(&line.quantity) {
-                    missing.push(format!("line {} {}: {} of {} picked", line.line, line.item, got, line.quantity));
-                }
-            }
-            let mut containers: BTreeMap<String, Vec<PackageTag>> = BTreeMap::new();
-            for tag in picks.keys() {
-                match packings.get(tag) {
-                    Some(p) => containers.entry(p.container.clone()).or_default().push(tag.clone()),
-                    None => missing.push(format!("{tag} not in a container")),
-                }
-            }
-            missing.dedup();
+            let missing = packing_missing(d)?;
             if !missing.is_empty() {
                 return Err(OutboundError::Incomplete(missing));
+            }
+            let mut containers: BTreeMap<String, Vec<PackageTag>> = BTreeMap::new();
+            for (tag, p) in doc::packings(d)? {
+                containers.entry(p.container.clone()).or_default().push(tag);
             }
             let check = FinalCheck { containers, by: actor };
             doc::set_final_check(d, &check)?;
@@ -504,4 +491,34 @@ impl Store {
             Ok(())
         })
     }
+}
+
+/// The final check's findings, one sentence each.
+fn packing_missing(d: &WorkDoc) -> Result<Vec<String>> {
+    let o = doc::order(d)?;
+    let picks = doc::picks(d)?;
+    let packings = doc::packings(d)?;
+    let list = doc::effective_pick_list(d)?;
+    let mut missing = Vec::new();
+    for line in &o.lines {
+        let mut got = Quantity::zero(line.quantity.unit);
+        for p in list.iter().filter(|p| p.line == line.line) {
+            match picks.get(p.shipped_tag()) {
+                Some(pick) => {
+                    let q = pick[0].quantity.convert(line.quantity.unit).unwrap_or(pick[0].quantity);
+                    got = got.checked_add(&q).unwrap_or(got);
+                }
+                None => missing.push(format!("{} ({}) not picked", p.tag, p.location)),
+            }
+        }
+        if !got.same_as(&line.quantity) {
+            missing.push(format!("line {} {}: {} of {} picked", line.line, line.item, got, line.quantity));
+        }
+    }
+    for tag in picks.keys() {
+        if !packings.contains_key(tag) {
+            missing.push(format!("{tag} not in a container"));
+        }
+    }
+    Ok(missing)
 }
