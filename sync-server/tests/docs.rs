@@ -721,3 +721,58 @@ async fn ten_thousand_change_session_timing() {
     assert!(pushed.up.requests <= 3, "{:?}", pushed.up);
     assert!(pushed.up_time < Duration::from_secs(2), "{:?}", pushed.up_time);
 }
+
+fn route_for(phone: &Phone, driver: UserId, driver_name: &str) -> WorkDoc {
+    use custody_core::work::manifest::{self, Driver, OutboundManifest, Vehicle};
+    let m = OutboundManifest {
+        number: "M-1".into(),
+        shipper: phone.facility.clone(),
+        vehicle: Vehicle { make: "Ford".into(), model: "Transit".into(), plate: "8ABC123".into() },
+        driver: Driver { user: driver, name: driver_name.into(), licence_number: "D1".into(), occupational_licence: "OL1".into() },
+        phone_for_questions: "555".into(),
+        stops: vec![],
+        created_by: "Mia".into(),
+        created_at: Utc::now(),
+    };
+    manifest::create(Uuid::now_v7(), phone.facility.clone(), phone.writer, &m)
+}
+
+#[tokio::test]
+async fn a_route_reaches_only_its_driver_and_must_name_a_driver() {
+    let w = World::new().await;
+    let dee = w.db().add_user(&lic(LIC_A), "Dee", Role::Driver, "BADGE-DEE", "9753").unwrap();
+    let mut mia = w.enrol(LIC_A, "Mia's phone", w.mia).await;
+    let mut dan = w.enrol(LIC_A, "Dan's phone", w.dan).await;
+    let mut dees = w.enrol(LIC_A, "Dee's phone", dee).await;
+    let mut finn = w.enrol(LIC_A, "Finn's phone", w.finn).await;
+
+    // A route naming floor staff as its driver is refused whole.
+    let bad = route_for(&mia, w.finn, "Finn");
+    let bad_id = bad.id;
+    mia.add(bad);
+    let up = w.sync(&mut mia).await;
+    assert!(up.refusals.iter().any(|r| r.doc == bad_id && r.reason.contains("not an active driver")), "{:?}", up.refusals);
+    assert!(w.stored(LIC_A, bad_id).is_none());
+    mia.docs.remove(&bad_id);
+
+    let route = route_for(&mia, dee, "Dee");
+    let id = route.id;
+    mia.add(route);
+    let up = w.sync(&mut mia).await;
+    assert!(up.refusals.is_empty(), "{:?}", up.refusals);
+
+    let to_dan = w.sync(&mut dan).await;
+    assert!(!to_dan.received_ids.contains(&id), "another driver's route never reaches Dan");
+    let to_dee = w.sync(&mut dees).await;
+    assert!(to_dee.received_ids.contains(&id), "the route reaches its driver");
+    let to_finn = w.sync(&mut finn).await;
+    assert!(to_finn.received_ids.contains(&id), "the vault sees manifests, for loading and returns");
+
+    // Dan asking for the route by id learns nothing and writes nothing.
+    let mut forged = WorkDoc::empty(id, DocKind::Manifest, lic(LIC_A), dan.writer);
+    let mut state = State::new();
+    let hello = forged.generate_message(&mut state).expect("a first sync message");
+    let resp = w.post(&dan, vec![DocMessage { doc: id, kind: DocKind::Manifest, message: hello }]).await;
+    assert!(resp.docs.is_empty());
+    assert!(resp.doc_refusals.iter().any(|r| r.doc == id && r.reason.contains("there is no work document")), "{:?}", resp.doc_refusals);
+}
