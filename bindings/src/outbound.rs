@@ -270,12 +270,8 @@ pub struct Gps {
 impl TryFrom<Gps> for mdoc::Gps {
     type Error = CustodyError;
     fn try_from(g: Gps) -> Result<Self> {
-        let lat = decimal_in("latitude", &g.latitude)?;
-        let lon = decimal_in("longitude", &g.longitude)?;
-        if lat.abs() > Decimal::from(90) || lon.abs() > Decimal::from(180) {
-            return Err(CustodyError::InvalidInput("that position is not on Earth; check the GPS".into()));
-        }
-        Ok(mdoc::Gps { latitude: lat, longitude: lon, accuracy_m: decimal_in("GPS accuracy", &g.accuracy_m)? })
+        let (lat, lon) = (decimal_in("latitude", &g.latitude)?, decimal_in("longitude", &g.longitude)?);
+        mdoc::Gps::new(lat, lon, decimal_in("GPS accuracy", &g.accuracy_m)?).map_err(CustodyError::InvalidInput)
     }
 }
 

@@ -197,10 +197,12 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (facility, licence)
     ) STRICT;
 
+    -- used: an accepted event names the tag (its own, or the new package of a split).
     CREATE TABLE tag_pool (
         facility    TEXT NOT NULL REFERENCES facilities(license),
         tag         TEXT NOT NULL,
         added_at    TEXT NOT NULL,
+        used        INTEGER NOT NULL DEFAULT 0,
         PRIMARY KEY (facility, tag)
     ) STRICT;
 

@@ -257,6 +257,7 @@ impl Db {
                         event.hash,
                         received_at,
                     ])?;
+                    crate::outbound::mark_tags_used(&tx, &device.facility, event)?;
                     counts.accepted += 1;
                     verdicts.push(Verdict { id: event.id, outcome: Outcome::Accepted });
                 }

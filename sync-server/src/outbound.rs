@@ -59,17 +59,32 @@ pub(crate) fn customers(conn: &Connection, facility: &LicenseNumber) -> Result<V
     .collect()
 }
 
-/// Tags from the pool not yet used by any event of the facility.
+/// Tags from the pool not yet used by any accepted event of the facility.
 pub(crate) fn unused_tags(conn: &Connection, facility: &LicenseNumber) -> Result<Vec<PackageTag>, DbError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT p.tag FROM tag_pool p WHERE p.facility = ?1
-         AND NOT EXISTS (SELECT 1 FROM events e WHERE e.facility = p.facility AND e.tag = p.tag)
-         AND NOT EXISTS (SELECT 1 FROM events e WHERE e.facility = p.facility AND e.kind = 'split'
-                         AND json_extract(e.json, '$.body.new_tag') = p.tag)
-         ORDER BY p.tag LIMIT 500",
-    )?;
+    let mut stmt = conn.prepare_cached("SELECT tag FROM tag_pool WHERE facility = ?1 AND used = 0 ORDER BY tag LIMIT 500")?;
     let rows = stmt.query_map(params![facility.as_str()], |r| r.get::<_, String>(0))?;
     rows.map(|t| parse_col("tag", &t?)).collect()
+}
+
+/// Marks the pool's tags an accepted event uses (a tag received, or split into).
+pub(crate) fn mark_tags_used(conn: &Connection, facility: &LicenseNumber, event: &custody_core::Event) -> Result<(), DbError> {
+    for tag in event.tags() {
+        conn.prepare_cached("UPDATE tag_pool SET used = 1 WHERE facility = ?1 AND tag = ?2 AND used = 0")?
+            .execute(params![facility.as_str(), tag.as_str()])?;
+    }
+    Ok(())
+}
+
+/// Tags added to the pool that events already used (added late, or twice by mistake).
+fn mark_existing_uses(conn: &Connection, facility: &LicenseNumber) -> Result<(), DbError> {
+    conn.execute(
+        "UPDATE tag_pool SET used = 1 WHERE facility = ?1 AND used = 0
+         AND (EXISTS (SELECT 1 FROM events e WHERE e.facility = tag_pool.facility AND e.tag = tag_pool.tag)
+              OR EXISTS (SELECT 1 FROM events e WHERE e.facility = tag_pool.facility AND e.kind = 'split'
+                         AND json_extract(e.json, '$.body.new_tag') = tag_pool.tag))",
+        params![facility.as_str()],
+    )?;
+    Ok(())
 }
 
 fn claims_of(doc: &WorkDoc) -> Result<Vec<PackageTag>, String> {
@@ -305,6 +320,7 @@ impl Db {
         for tag in tags {
             added += tx.execute("INSERT OR IGNORE INTO tag_pool (facility, tag, added_at) VALUES (?1, ?2, ?3)", params![facility.as_str(), tag.as_str(), now])?;
         }
+        mark_existing_uses(&tx, facility)?;
         tx.commit()?;
         Ok(added)
     }

@@ -330,6 +330,8 @@ async fn an_afternoon_of_outbound_from_orders_to_returns() {
     assert_eq!(inv.packages[&tag(901)].status, PackageStatus::Delivered);
     assert_eq!(inv.packages[&tag(6)].status, PackageStatus::Active);
     assert_eq!(inv.packages[&tag(11)].quantity, each(15));
+    assert_eq!(fleet.server().db.unused_tags(&fleet.facility).unwrap(), vec![tag(902)], "the split tags are used up");
+    assert_eq!(office.store.unused_tags().unwrap(), vec![tag(902)]);
 
     // ---- patient data ---------------------------------------------------------------------------
     for phone in [&picker_a, &picker_b, &other_truck] {

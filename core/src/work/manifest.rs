@@ -101,6 +101,16 @@ pub struct Gps {
     pub accuracy_m: Decimal,
 }
 
+impl Gps {
+    /// A fix the phone reported, refused if it cannot be a place on Earth.
+    pub fn new(latitude: Decimal, longitude: Decimal, accuracy_m: Decimal) -> Result<Self, String> {
+        if latitude.abs() > Decimal::from(90) || longitude.abs() > Decimal::from(180) || accuracy_m.is_sign_negative() {
+            return Err("that position is not on Earth; check the GPS".into());
+        }
+        Ok(Gps { latitude, longitude, accuracy_m })
+    }
+}
+
 /// What happened to one package at its stop.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PackageOutcome {
