@@ -43,12 +43,18 @@ impl From<core::Customer> for Customer {
 
 /// A medical patient. Shown only to managers and the assigned driver; everywhere else only
 /// `patient_ref` (initials and the card's last four digits) appears.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[derive(Clone, PartialEq, Eq, uniffi::Record)]
 pub struct PatientDetails {
     pub name: String,
     pub card_number: String,
     pub address: String,
     pub phone: String,
+}
+
+impl std::fmt::Debug for PatientDetails {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PatientDetails(..)")
+    }
 }
 
 impl From<core::Patient> for PatientDetails {

@@ -166,10 +166,17 @@ pub enum Outcome {
 }
 
 /// `POST /v1/enrolment-codes` — a manager on an enrolled device issues a code for a new device.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct ManagerCredentials {
     pub badge: String,
     pub pin: String,
+}
+
+/// The PIN never reaches a log line or a panic message.
+impl std::fmt::Debug for ManagerCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ManagerCredentials").field("badge", &self.badge).field("pin", &"..").finish()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -55,12 +55,19 @@ pub struct NewOrderLine {
 
 /// A medical patient the order is delivered for. Never written into a work document: stored
 /// sealed (see [`super::patient`]) and shown only to managers and the assigned driver.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Patient {
     pub name: String,
     pub card_number: String,
     pub address: String,
     pub phone: String,
+}
+
+/// Debug output (logs, panic messages, test failures) shows only the redacted form.
+impl std::fmt::Debug for Patient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Patient({})", self.redacted())
+    }
 }
 
 impl Patient {
@@ -267,6 +274,7 @@ mod tests {
         let r = p.redacted();
         assert_eq!(r, "J.Q.D., card ...1234");
         assert!(!r.contains("9876") && !r.contains("Elm") && !r.contains("jane"));
+        assert_eq!(format!("{p:?}"), "Patient(J.Q.D., card ...1234)", "logs never carry patient data");
     }
 
     fn lic(s: &str) -> LicenseNumber {
