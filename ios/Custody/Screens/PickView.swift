@@ -107,8 +107,9 @@ extension OrderStatus {
 
 /// One order's pick list. Scan each package on it: core checks it is the one allocated and says
 /// why not in red; a split line asks for the weight taken off the package first. To pack, type the
-/// container number and scan each picked package, then its gross weight. "Finish packing" is
-/// core's final check, and what it says is missing is listed.
+/// container number and scan each picked package, then its gross weight. Core's packing check
+/// (which writes nothing) lists what is still missing; "Finish packing", core's final check, is
+/// offered once that list is empty.
 @MainActor
 struct PickView: View {
     @EnvironmentObject private var model: AppModel
@@ -123,6 +124,8 @@ struct PickView: View {
     /// The picked package (its tag in the tote) whose gross weight is awaited.
     @State private var packing: PickLine?
     @State private var amount = ""
+    /// Core's packing check for an allocated order: what the final check would still refuse, one
+    /// entry each; empty when packing can finish.
     @State private var missing: [String] = []
     @State private var working = false
     @FocusState private var field: Field?
@@ -164,13 +167,6 @@ struct PickView: View {
             if let line = packing {
                 packSection(line)
             }
-            if !missing.isEmpty {
-                Section("Still missing") {
-                    ForEach(missing, id: \.self) { item in
-                        Text(item).foregroundColor(.red)
-                    }
-                }
-            }
             if let list = list, !list.pickedTwice.isEmpty {
                 Section("Picked on two phones before they synced: check the tote") {
                     ForEach(list.pickedTwice, id: \.self) { tag in
@@ -182,6 +178,13 @@ struct PickView: View {
                 Section("Pick list") {
                     ForEach(list.lines, id: \.tag) { line in
                         lineRow(line)
+                    }
+                }
+                if !missing.isEmpty {
+                    Section("Still missing before packing can finish") {
+                        ForEach(missing, id: \.self) { item in
+                            Text(item).foregroundColor(.red)
+                        }
                     }
                 }
                 if !list.containers.isEmpty {
@@ -196,7 +199,7 @@ struct PickView: View {
                         Button("Finish packing") {
                             Task { await finish() }
                         }
-                        .disabled(working)
+                        .disabled(working || !missing.isEmpty)
                     }
                 }
             }
@@ -292,11 +295,24 @@ struct PickView: View {
     private func load() async {
         let id = orderId
         do {
-            list = try await model.call { client in try client.pickList(orderId: id) }
+            let fresh = try await model.call { client in try client.pickList(orderId: id) }
+            list = fresh
             loadError = nil
+            await check(fresh)
         } catch {
             loadError = custodyMessage(error)
         }
+    }
+
+    /// Core's packing check (it writes nothing), read with the order. If it cannot be read the list
+    /// is empty: "Finish packing" stays offered, and core's final check says what is wrong.
+    private func check(_ list: PickList) async {
+        guard list.order.status == .allocated else {
+            missing = []
+            return
+        }
+        let id = orderId
+        missing = (try? await model.call { client in try client.packingCheck(orderId: id) }) ?? []
     }
 
     /// Which call a scan is: a package already picked for this order goes to packing, the source
@@ -353,7 +369,6 @@ struct PickView: View {
             let item = list?.lines.first(where: { $0.line == result.line })?.item ?? result.tag
             weighing = nil
             field = nil
-            missing = []
             await load()
             let split = result.splitFrom.map { " (split from \($0))" } ?? ""
             let left: String
@@ -400,8 +415,9 @@ struct PickView: View {
             let count = list?.containers.count ?? 0
             show(.good("Order \(list?.order.number ?? "") packed: \(count) container\(count == 1 ? "" : "s"), ready for a manifest"))
         } catch {
-            missing = Self.missingItems(custodyMessage(error))
+            // Core's sentence on the red panel as it is; the checklist read again.
             show(.failure(error))
+            await load()
         }
     }
 
@@ -424,6 +440,9 @@ struct PickView: View {
             }
             if list.lines.contains(where: { $0.container == nil }) {
                 return "Type the container number, then scan each package into it"
+            }
+            if !missing.isEmpty {
+                return "Not ready to finish: see what is still missing"
             }
             return "Everything is packed: finish packing"
         }
@@ -453,17 +472,5 @@ struct PickView: View {
         case .oz: return "oz"
         case .lb: return "lb"
         }
-    }
-
-    /// The entries of core's "packing is not finished: a; b; c" refusal, one per row under the red
-    /// panel. The bindings give them only inside that sentence; other refusals have no list.
-    static func missingItems(_ message: String) -> [String] {
-        guard let range = message.range(of: "packing is not finished:", options: .caseInsensitive) else {
-            return []
-        }
-        return message[range.upperBound...]
-            .split(separator: ";")
-            .map { $0.trimmingCharacters(in: .whitespaces) }
-            .filter { !$0.isEmpty }
     }
 }

@@ -3,6 +3,7 @@ package com.custody.app.state
 import com.custody.core.CountSession
 import com.custody.core.CountStatus
 import com.custody.core.Quantity
+import com.custody.core.ScannedCode
 import com.custody.core.ScopedPackage
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
@@ -58,10 +59,11 @@ data class CountState(
  * package on the shelf. Counted goods add 1 each per scan; weighed goods ask for the weight (in
  * the count unit core names, grams). Counters never see expected quantities.
  *
- * Every check (is the tag valid, in scope, quarantined, for recount, counted by someone else in
- * round 1) is core's: a scan that core refuses comes back red with core's sentence. For a tag this
- * device cannot place in the session (not in scope, or not for recount), the scan is sent to core
- * with a zero quantity so core can say why; core refuses those before counting anything.
+ * Every check (what the scan is, is the tag valid, in scope, quarantined, for recount, counted by
+ * someone else in round 1) is core's: a scan that core refuses comes back red with core's
+ * sentence. For a tag this device cannot place in the session (not in scope, or not for
+ * recount), the scan is sent to core with a zero quantity so core can say why; core refuses those
+ * before counting anything.
  */
 class CountModel(private val api: CustodyApi) : ScanTarget {
     private val _state = MutableStateFlow(CountState())
@@ -132,22 +134,29 @@ class CountModel(private val api: CustodyApi) : ScanTarget {
         }
     }
 
-    /** A shelf label sets the location; anything else is a package scan. */
+    /**
+     * Core reads the scan ([CustodyApi.parseScan]): a shelf label sets the location, a package tag
+     * is counted; anything else is red with core's sentence (an empty `LOC:` label included).
+     */
     override fun onScan(scan: Scan): Feedback {
         val sessionId = _state.value.sessionId ?: return show(Feedback.red("Choose a count session first."))
         // A scale in keyboard-wedge mode types the weight and Enter, like a scanner.
         if (_state.value.awaiting != null && looksLikeAmount(scan.text)) return enterAmount(scan.text)
-        val location = Labels.locationOf(scan.text)
-        if (location != null) return setLocation(location)
-        val shelf = _state.value.location ?: return show(Feedback.red("Scan the shelf label (LOC:...) before the packages on it."))
-
         val skipped = _state.value.awaiting?.let { "${it.item} was not counted (no amount entered). " } ?: ""
-        _state.value = _state.value.copy(awaiting = null)
-        val tag = try {
-            api.scanTag(scan.text)
+        val code = try {
+            api.parseScan(scan.text)
         } catch (e: Exception) {
+            _state.value = _state.value.copy(awaiting = null)
             return show(Feedback.red(skipped + errorText(e)))
         }
+        val tag = when (code) {
+            is ScannedCode.Location -> return setLocation(code.name)
+            is ScannedCode.Package -> code.tag
+            is ScannedCode.Gs1 -> null
+        }
+        val shelf = _state.value.location ?: return show(Feedback.red("Scan the shelf label (LOC:...) before the packages on it."))
+        _state.value = _state.value.copy(awaiting = null)
+        if (tag == null) return show(Feedback.red(skipped + GS1_NOT_A_PACKAGE))
         val current = session ?: return show(Feedback.red("Choose a count session first."))
         val scoped = current.inScope.firstOrNull { it.tag == tag }
         val unit = scoped?.let { api.countUnit(it.unit) }
@@ -205,8 +214,8 @@ class CountModel(private val api: CustodyApi) : ScanTarget {
         return record(sessionId, awaiting.tag, shelf, quantity, awaiting.correction, prefix = "")
     }
 
+    /** [name] is core's: read from the label, trimmed and checked (never empty). */
     private fun setLocation(name: String): Feedback {
-        if (name.isEmpty()) return show(Feedback.red(Labels.EMPTY_LOCATION))
         val skipped = _state.value.awaiting?.let { "${it.item} was not counted (no amount entered). " } ?: ""
         _state.value = _state.value.copy(location = name, awaiting = null, prompt = PROMPT_PACKAGES)
         return show(Feedback.green(skipped + "Shelf: $name"))

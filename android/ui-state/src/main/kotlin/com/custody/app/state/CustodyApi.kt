@@ -14,6 +14,7 @@ import com.custody.core.PickList
 import com.custody.core.PickResult
 import com.custody.core.Quantity
 import com.custody.core.Route
+import com.custody.core.ScannedCode
 import com.custody.core.SignedInUser
 import com.custody.core.StopConfirmation
 import com.custody.core.SyncReport
@@ -45,6 +46,13 @@ interface CustodyApi {
 
     /** Scanner text to a normalised Metrc tag, or `CustodyException.InvalidInput`. */
     fun scanTag(raw: String): String
+
+    /**
+     * What scanner text is: a Metrc package tag, a GS1 barcode or a `LOC:` location label (core's
+     * reader, the top-level `parseScan`), or `CustodyException.InvalidInput` saying why it is none
+     * of them (an empty `LOC:` label included).
+     */
+    fun parseScan(raw: String): ScannedCode
 
     fun parseQuantity(text: String): Quantity
 
@@ -90,6 +98,12 @@ interface CustodyApi {
 
     fun pack(orderId: String, raw: String, container: String, grossWeight: Quantity)
 
+    /**
+     * What the final check would refuse now, one sentence each, writing nothing: empty when
+     * packing can finish. The packing screen's checklist.
+     */
+    fun packingCheck(orderId: String): List<String>
+
     fun finishPacking(orderId: String): PickList
 
     // ---- outbound: the driver's route ----
@@ -126,6 +140,8 @@ class ClientApi(val client: CustodyClient) : CustodyApi {
     override suspend fun syncNow() = client.syncNow()
 
     override fun scanTag(raw: String) = client.scanTag(raw)
+
+    override fun parseScan(raw: String) = com.custody.core.parseScan(raw)
 
     override fun parseQuantity(text: String) = com.custody.core.parseQuantity(text)
 
@@ -171,6 +187,8 @@ class ClientApi(val client: CustodyClient) : CustodyApi {
 
     override fun pack(orderId: String, raw: String, container: String, grossWeight: Quantity) =
         client.pack(orderId, raw, container, grossWeight)
+
+    override fun packingCheck(orderId: String) = client.packingCheck(orderId)
 
     override fun finishPacking(orderId: String) = client.finishPacking(orderId)
 

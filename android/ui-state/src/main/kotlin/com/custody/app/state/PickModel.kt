@@ -5,6 +5,7 @@ import com.custody.core.OrderStatus
 import com.custody.core.OrderSummary
 import com.custody.core.PickList
 import com.custody.core.Quantity
+import com.custody.core.ScannedCode
 import com.custody.core.UnitOfMeasure
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
@@ -87,7 +88,11 @@ data class PickState(
     val container: String = "",
     val awaitingWeight: AwaitingWeight? = null,
     val awaitingPack: AwaitingPack? = null,
-    /** What the last refused final check said is missing, one entry per line. */
+    /**
+     * The checklist: what core's final check would still refuse ([CustodyApi.packingCheck]), one
+     * entry each (lines short, packages not picked, packages not in a container). Read again each
+     * time the order is shown; empty when packing can finish, or when the order is not being packed.
+     */
     val missing: List<String> = emptyList(),
     val feedback: Feedback? = null,
     val prompt: String = "Choose an order",
@@ -97,6 +102,9 @@ data class PickState(
     val pickedCount: Int get() = lines.count { it.picked }
     val packedCount: Int get() = lines.count { it.packed }
 
+    /** "Finish packing" is offered: the order is being packed and core's checklist is empty. */
+    val canFinish: Boolean get() = status == OrderStatus.ALLOCATED && missing.isEmpty()
+
     /** "3 of 5 picked · 2 packed". */
     val progress: String get() = "$pickedCount of ${lines.size} picked · $packedCount packed"
 }
@@ -105,13 +113,15 @@ data class PickState(
  * Picking and packing an order on the phone. The picker opens an allocated order and scans each
  * package on its pick list; where a line needs only part of a package (a split), the phone asks
  * for the weight taken off it. At the packing bench the packer types the container number and
- * scans each picked package into it with its gross weight; "Finish packing" is core's final
- * check, which lists anything still missing.
+ * scans each picked package into it with its gross weight. Core's packing check (which writes
+ * nothing) gives the checklist of what is still missing, shown with the order; "Finish packing" is
+ * core's final check, offered once that list is empty.
  *
  * Every rule (is this the allocated package, is the weight right, was it picked already, may
  * this person pick) is core's: a refusal comes back red with core's sentence and changes nothing
- * here. The model only decides which call a scan is: a package already picked for this order
- * goes to packing, the source of a split line waits for its weight, anything else is a pick.
+ * here. Core reads each scan ([CustodyApi.parseScan]); the model only decides which call it is: a
+ * package already picked for this order goes to packing, the source of a split line waits for its
+ * weight, anything else (a tag, or text that is not one) is a pick, which core answers.
  */
 class PickModel(private val api: CustodyApi) : ScanTarget {
     private val _state = MutableStateFlow(PickState())
@@ -188,11 +198,12 @@ class PickModel(private val api: CustodyApi) : ScanTarget {
         _state.value = s.copy(awaitingWeight = null, awaitingPack = null)
 
         // Not a tag: core's pick reads the text itself and says what it is instead.
-        val tag = try {
-            api.scanTag(scan.text)
+        val code = try {
+            api.parseScan(scan.text)
         } catch (e: CustodyException) {
-            return pick(orderId, scan.text, null)
+            null
         }
+        val tag = (code as? ScannedCode.Package)?.tag ?: return pick(orderId, scan.text, null)
         val packing = s.lines.firstOrNull { it.pickedTag == tag }
         if (packing != null) return startPacking(packing)
         val split = s.lines.firstOrNull { it.tag == tag && it.splitInto != null && !it.picked }
@@ -242,8 +253,8 @@ class PickModel(private val api: CustodyApi) : ScanTarget {
     }
 
     /**
-     * Core's final check. Refused, it names everything still missing (lines short, packages not
-     * picked or not in a container); the screen lists them.
+     * Core's final check. Refused, the red panel shows core's sentence as it is, and the checklist
+     * is read again from core's packing check.
      */
     fun finish(): Feedback {
         val orderId = _state.value.orderId ?: return showFeedback(Feedback.red("Choose an order first."))
@@ -254,8 +265,7 @@ class PickModel(private val api: CustodyApi) : ScanTarget {
             val n = list.containers.size
             showFeedback(Feedback.green("Order ${list.order.number} packed: $n container${if (n == 1) "" else "s"}, ready for a manifest"))
         } catch (e: Exception) {
-            // Read from the sentence whatever kind of error carries it: the list is only shown.
-            _state.value = _state.value.copy(missing = missingItems(errorText(e)))
+            reload()
             showFeedback(Feedback.error(e))
         }
     }
@@ -278,7 +288,7 @@ class PickModel(private val api: CustodyApi) : ScanTarget {
         return try {
             val result = api.pickScan(orderId, raw, quantity)
             val item = _state.value.lines.firstOrNull { it.line.toUInt() == result.line }?.item ?: result.tag
-            _state.value = _state.value.copy(awaitingWeight = null, missing = emptyList())
+            _state.value = _state.value.copy(awaitingWeight = null)
             reload()
             _state.value = _state.value.copy(prompt = prompt(_state.value))
             val split = result.splitFrom?.let { " (split from $it)" } ?: ""
@@ -321,14 +331,27 @@ class PickModel(private val api: CustodyApi) : ScanTarget {
             lines = rows,
             pickedTwice = list.pickedTwice,
             containers = list.containers.map { ContainerRow(it.number, it.tags) },
+            missing = checklist(list),
             error = null,
         )
         _state.value = next.copy(
             // A line the person is weighing stays waiting unless another phone picked it meanwhile.
             awaitingWeight = next.awaitingWeight?.takeIf { a -> rows.any { it.tag == a.tag && !it.picked } },
-            missing = if (list.order.status == OrderStatus.PACKED) emptyList() else next.missing,
             prompt = prompt(next),
         )
+    }
+
+    /**
+     * Core's packing check for an order being packed. If it cannot be read, the list is empty:
+     * "Finish packing" stays offered, and core's final check says what is wrong.
+     */
+    private fun checklist(list: PickList): List<String> {
+        if (list.order.status != OrderStatus.ALLOCATED) return emptyList()
+        return try {
+            api.packingCheck(list.order.id)
+        } catch (e: Exception) {
+            emptyList()
+        }
     }
 
     private fun typedUnit(unit: UnitOfMeasure): UnitOfMeasure = try {
@@ -376,21 +399,8 @@ class PickModel(private val api: CustodyApi) : ScanTarget {
             s.status == OrderStatus.CANCELLED -> "This order was cancelled"
             s.lines.any { !it.picked } -> "Scan each package on the list"
             s.lines.any { !it.packed } -> "Type the container number, then scan each package into it"
+            s.missing.isNotEmpty() -> "Not ready to finish: see what is still missing"
             else -> "Everything is packed: finish packing"
-        }
-
-        private const val INCOMPLETE = "packing is not finished:"
-
-        /**
-         * The entries of core's "packing is not finished: a; b; c" refusal, to list them one per
-         * row under the red panel (which shows the sentence whole). The bindings give the missing
-         * items only inside that sentence; any other refusal (the order is cancelled, say) has no
-         * list.
-         */
-        fun missingItems(message: String): List<String> {
-            val at = message.indexOf(INCOMPLETE, ignoreCase = true)
-            if (at < 0) return emptyList()
-            return message.substring(at + INCOMPLETE.length).split(';').map { it.trim() }.filter { it.isNotEmpty() }
         }
     }
 }

@@ -1,8 +1,9 @@
 package com.custody.app.state
 
+import com.custody.core.ScannedCode
+import com.custody.core.UnitOfMeasure
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
-import com.custody.core.UnitOfMeasure
 
 /** A package received on this screen. */
 data class ReceivedLine(val tag: String, val item: String, val quantity: String, val location: String)
@@ -30,7 +31,8 @@ data class ReceiveState(
  * weighing against the manifest, accept/reject per package) exists in core: the person enters the
  * item, batch and amount once, then scans each package tag; each scan records a `Received` event
  * into the intake location through the client (`receive(...)`). A `LOC:` label scanned here
- * changes where the packages go. Core checks the tag, the fields and duplicates.
+ * changes where the packages go. Core reads the scan and checks the tag, the fields and
+ * duplicates.
  */
 class ReceiveModel(private val api: CustodyApi) : ScanTarget {
     private val _state = MutableStateFlow(ReceiveState())
@@ -57,12 +59,23 @@ class ReceiveModel(private val api: CustodyApi) : ScanTarget {
         )
     }
 
+    /**
+     * Core reads the scan ([CustodyApi.parseScan]): a `LOC:` label changes where packages go, a
+     * package tag is received; anything else is red with core's sentence.
+     */
     override fun onScan(scan: Scan): Feedback {
-        val location = Labels.locationOf(scan.text)
-        if (location != null) {
-            if (location.isEmpty()) return show(Feedback.red(Labels.EMPTY_LOCATION))
-            edit(location = location)
-            return show(Feedback.green("Receiving into $location"))
+        val code = try {
+            api.parseScan(scan.text)
+        } catch (e: Exception) {
+            return show(Feedback.error(e))
+        }
+        val tag = when (code) {
+            is ScannedCode.Location -> {
+                edit(location = code.name)
+                return show(Feedback.green("Receiving into ${code.name}"))
+            }
+            is ScannedCode.Gs1 -> return show(Feedback.red(GS1_NOT_A_PACKAGE))
+            is ScannedCode.Package -> code.tag
         }
         val s = _state.value
         val missing = listOfNotNull(
@@ -76,7 +89,7 @@ class ReceiveModel(private val api: CustodyApi) : ScanTarget {
         return try {
             val quantity = api.parseQuantity(CountModel.withUnit(s.quantityText, s.unit))
             val event = api.receive(
-                scan.text,
+                tag,
                 s.item.trim(),
                 s.batch.trim(),
                 quantity,

@@ -19,6 +19,13 @@ enum class ScanSource {
 data class Scan(val text: String, val source: ScanSource, val symbology: String? = null)
 
 /**
+ * What a screen that takes package tags says when core reads a scan as a GS1 barcode: a product's
+ * barcode, which names no package. (Core's `parseScan` tells the two apart; the screens only
+ * decide which kinds they take.)
+ */
+const val GS1_NOT_A_PACKAGE = "That is a product barcode (GS1), not a package tag; scan the package's Metrc tag."
+
+/**
  * Turns keyboard-wedge keystrokes into scans.
  *
  * A sleeve types the barcode as key presses and ends it with Enter (CR, LF or CR LF) or Tab. Each

@@ -31,6 +31,7 @@ import com.custody.core.Role
 import com.custody.core.Route
 import com.custody.core.RoutePackage
 import com.custody.core.RouteStop
+import com.custody.core.ScannedCode
 import com.custody.core.ScopedPackage
 import com.custody.core.SignedInUser
 import com.custody.core.StopConfirmation
@@ -111,6 +112,32 @@ class FakeApi : CustodyApi {
             throw CustodyException.InvalidInput("a package tag has exactly 24 letters and digits; \"$tag\" has ${tag.length}")
         }
         return tag
+    }
+
+    /**
+     * Core's scan reader for what the tests scan: `LOC:` labels (any case, trimmed; one with no
+     * name refused), package tags (checked as [scanTag] checks them), GS1 barcodes written with
+     * their (AI)s; anything else refused. The sentences are core's, and RealBindingsTests checks
+     * that the real `parseScan` answers these cases the same way.
+     */
+    override fun parseScan(raw: String): ScannedCode {
+        val text = raw.trim { it.isWhitespace() || it.isISOControl() }
+        if (text.isEmpty()) throw CustodyException.InvalidInput("the scan is empty: scan again")
+        if (text.startsWith("LOC:", ignoreCase = true)) {
+            val name = text.substring(4).trim { it.isWhitespace() || it.isISOControl() }
+            if (name.isEmpty()) throw CustodyException.InvalidInput("the location is empty: scan or type it again")
+            return ScannedCode.Location(name)
+        }
+        if (GS1.matches(text)) {
+            val ais = GS1_AI.findAll(text).associate { it.groupValues[1] to it.groupValues[2] }
+            val expiry = ais["17"]?.let { "20${it.substring(0, 2)}-${it.substring(2, 4)}-${it.substring(4, 6)}" }
+            return ScannedCode.Gs1(gtin = ais["01"], batch = ais["10"], expiry = expiry, serial = ais["21"], netWeight = null)
+        }
+        val compact = text.filter { it != ' ' }.uppercase()
+        if (compact.startsWith("1A4") || (compact.length == 24 && compact.all { it.isLetterOrDigit() })) {
+            return ScannedCode.Package(scanTag(text))
+        }
+        throw CustodyException.InvalidInput("this is not a package tag, a GS1 barcode or a location label: '$text'")
     }
 
     override fun parseQuantity(text: String): Quantity {
@@ -227,6 +254,8 @@ class FakeApi : CustodyApi {
     val pickCalls = mutableListOf<PickCall>()
     val packCalls = mutableListOf<PackCall>()
     var finishCalls = 0
+    var packingChecks = 0
+    var packingCheckFailure: CustodyException? = null
 
     val routes = linkedMapOf<String, Route>()
     val confirmations = mutableListOf<Pair<UInt, StopConfirmation>>()
@@ -263,8 +292,8 @@ class FakeApi : CustodyApi {
         val who = signedIn()
         val list = pickList(orderId)
         pickCalls += PickCall(orderId, raw, quantity)
-        if (Labels.locationOf(raw) != null) throw CustodyException.InvalidInput("that is not a package tag; scan the package's Metrc tag")
-        val tag = scanTag(raw)
+        val tag = (parseScan(raw) as? ScannedCode.Package)?.tag
+            ?: throw CustodyException.InvalidInput("that is not a package tag; scan the package's Metrc tag")
         if (list.order.status != OrderStatus.ALLOCATED) {
             throw CustodyException.Refused("order ${list.order.number} is ${list.order.status.name.lowercase()}; nothing can be picked for it")
         }
@@ -305,11 +334,24 @@ class FakeApi : CustodyApi {
         pickLists[orderId] = list.copy(lines = list.lines.map { if (it === line) it.copy(container = container.trim()) else it })
     }
 
+    override fun packingCheck(orderId: String): List<String> {
+        packingChecks += 1
+        packingCheckFailure?.let { throw it }
+        return missingOf(pickList(orderId))
+    }
+
+    /** The final check's findings, in core's words (core also names lines picked short). */
+    private fun missingOf(list: PickList): List<String> =
+        list.lines.filter { it.pickedTag == null }.map { "${it.tag} (${it.location}) not picked" } +
+            list.lines.filter { it.pickedTag != null && it.container == null }.map { "${it.pickedTag} not in a container" }
+
     override fun finishPacking(orderId: String): PickList {
         finishCalls += 1
         val list = pickList(orderId)
-        val missing = list.lines.filter { it.pickedTag == null }.map { "${it.tag} (${it.location}) not picked" } +
-            list.lines.filter { it.pickedTag != null && it.container == null }.map { "${it.pickedTag} not in a container" }
+        if (list.order.status != OrderStatus.ALLOCATED) {
+            throw CustodyException.Refused("order ${list.order.number} is ${list.order.status.name.lowercase()}; there is nothing to pack")
+        }
+        val missing = missingOf(list)
         if (missing.isNotEmpty()) throw CustodyException.Refused("packing is not finished: ${missing.joinToString("; ")}")
         val containers = list.lines.groupBy { it.container!! }.map { (number, lines) -> Container(number, lines.map { it.pickedTag!! }) }
         return list.copy(order = list.order.copy(status = OrderStatus.PACKED), containers = containers).also { pickLists[orderId] = it }
@@ -399,6 +441,9 @@ class FakeApi : CustodyApi {
     )
 
     companion object {
+        private val GS1 = Regex("""^(\(\d{2,4}\)[^()]+)+$""")
+        private val GS1_AI = Regex("""\((\d{2,4})\)([^()]+)""")
+
         val GREEN_LEAF = Customer("C10-0000123-LIC", "Green Leaf Dispensary", "12 Main St, Sacramento")
 
         fun order(id: String, number: String, status: OrderStatus, patientRef: String? = null, lines: Int = 1) = OrderSummary(

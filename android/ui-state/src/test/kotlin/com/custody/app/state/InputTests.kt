@@ -71,13 +71,6 @@ fun scanInputTests() = "scan" to Tests("scan input").apply {
         val raw = dw.parse("com.fleet.SCAN", mapOf(DataWedge.DECODE_DATA to listOf(gs1.toByteArray(Charsets.ISO_8859_1))))
         assertEquals(listOf(gs1), raw.map { it.text })
     }
-
-    test("location labels: LOC: in any case, trimmed; no name is told apart from no label") {
-        assertEquals("Vault A / Shelf 3", Labels.locationOf("LOC:Vault A / Shelf 3\r\n"))
-        assertEquals("Cage 1", Labels.locationOf("  loc: Cage 1"))
-        assertEquals("", Labels.locationOf("LOC:  "))
-        assertNull(Labels.locationOf("1A4FF0100000000000000001"))
-    }
 }
 
 fun feedbackTests() = "feedback" to Tests("feedback").apply {

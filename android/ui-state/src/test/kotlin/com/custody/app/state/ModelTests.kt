@@ -147,12 +147,38 @@ fun countTests() = "count" to Tests("blind count").apply {
         assertTrue(api.countCalls.isEmpty())
     }
 
-    test("a shelf label sets the location; an empty label is red") {
-        val (_, model) = setUp()
+    test("core reads the scan: a shelf label in any case sets the location; an empty label is red in core's words") {
+        val (api, model) = setUp()
         model.join(SESSION)
-        assertEquals(Signal.RED, model.onScan(wedge("LOC:")).signal)
+        val empty = model.onScan(wedge("LOC:  \r\n"))
+        assertEquals(Signal.RED, empty.signal)
+        assertEquals("the location is empty: scan or type it again", empty.message)
+        assertNull(model.state.value.location)
         assertEquals("Shelf: Vault A / Shelf 1", model.onScan(wedge("loc:Vault A / Shelf 1\r\n")).message)
         assertEquals("Vault A / Shelf 1", model.state.value.location)
+        assertEquals("Shelf: Cage 1", model.onScan(wedge("  LOC: Cage 1")).message)
+        assertEquals("Cage 1", model.state.value.location)
+        assertTrue(api.countCalls.isEmpty())
+    }
+
+    test("garbage is red in core's words and a product barcode is no package; neither is counted") {
+        val (api, model) = setUp()
+        model.join(SESSION)
+        model.onScan(wedge("LOC:Vault A / Shelf 1"))
+        val garbage = model.onScan(wedge("hello"))
+        assertEquals(Signal.RED, garbage.signal)
+        assertEquals("this is not a package tag, a GS1 barcode or a location label: 'hello'", garbage.message)
+        val gs1 = model.onScan(wedge("(01)00012345600012(10)LR-1"))
+        assertEquals(Signal.RED, gs1.signal)
+        assertEquals(GS1_NOT_A_PACKAGE, gs1.message)
+        // Waiting for a weight, anything scanned that is not an amount drops the wait and says so.
+        model.onScan(wedge(P1))
+        assertNotNull(model.state.value.awaiting)
+        val dropped = model.onScan(wedge("hello"))
+        assertTrue(dropped.message.startsWith("Live Resin - Blue Dream 1g was not counted (no amount entered). this is not"), dropped.message)
+        assertNull(model.state.value.awaiting)
+        assertEquals("Vault A / Shelf 1", model.state.value.location)
+        assertTrue(api.countCalls.isEmpty())
     }
 
     test("a counted item adds 1 each per scan, green with 'counted' and the running count") {
@@ -353,5 +379,22 @@ fun receiveTests() = "receive" to Tests("simple receiving").apply {
         assertEquals(Signal.RED, f.signal)
         assertEquals("$P2 was already received", f.message)
         assertEquals(1, model.state.value.received.size)
+    }
+
+    test("core reads the scan: an empty LOC: label and garbage are red in core's words, a product barcode is no package") {
+        val api = FakeApi().apply { user = SignedInUser("user-maria", "Maria Floor", com.custody.core.Role.FLOOR_STAFF) }
+        val model = ReceiveModel(api)
+        model.edit(item = "Pre-roll", batch = "PR-1", quantityText = "12 each")
+        assertEquals("Receiving into Cage 2", model.onScan(wedge("loc:Cage 2\r\n")).message)
+        val empty = model.onScan(wedge("LOC:"))
+        assertEquals(Signal.RED, empty.signal)
+        assertEquals("the location is empty: scan or type it again", empty.message)
+        assertEquals("Cage 2", model.state.value.location, "an empty label changes nothing")
+        assertEquals("this is not a package tag, a GS1 barcode or a location label: 'Vault A'", model.onScan(wedge("Vault A")).message)
+        assertEquals(GS1_NOT_A_PACKAGE, model.onScan(wedge("(01)00012345600012(17)261231(10)LR-1")).message)
+        assertTrue(api.received.isEmpty())
+        // A tag as the scanner typed it is received under core's normalised tag.
+        assertEquals("Received $P2: 12 each into Cage 2", model.onScan(wedge(" ${P2.lowercase()}\t")).message)
+        assertEquals(P2, api.received.single().tag)
     }
 }

@@ -1,5 +1,6 @@
 package com.custody.app.state
 
+import com.custody.core.CustodyException
 import com.custody.core.DeliveryOutcome
 import com.custody.core.DeviceIdentity
 import com.custody.core.Gps
@@ -177,10 +178,17 @@ fun pickTests() = "pick" to Tests("pick and pack").apply {
         assertEquals("Already in container 1: this moves it to 2.", model.state.value.awaitingPack?.note)
     }
 
-    test("finish packing refused shows core's sentence and lists what is missing; complete, the containers show") {
+    test("the checklist is core's packing check, read with the order; Finish is offered once it is empty") {
         val (api, model) = setUp()
         model.open(ORDER)
+        assertEquals(listOf("$T1 (Vault A / Shelf 1) not picked", "$T2 (Vault B / Shelf 2) not picked"), model.state.value.missing)
+        assertFalse(model.state.value.canFinish)
         model.onScan(wedge(T1))
+        assertEquals(listOf("$T2 (Vault B / Shelf 2) not picked", "$T1 not in a container"), model.state.value.missing)
+        assertFalse(model.state.value.canFinish)
+        assertEquals(0, api.finishCalls, "the checklist never runs the final check")
+
+        // Pressed anyway (the screen does not offer it): core's refusal, as it is, and the checklist.
         val refused = model.finish()
         assertEquals(Signal.RED, refused.signal)
         assertEquals("packing is not finished: $T2 (Vault B / Shelf 2) not picked; $T1 not in a container", refused.message)
@@ -193,20 +201,42 @@ fun pickTests() = "pick" to Tests("pick and pack").apply {
         model.onScan(wedge(T1))
         model.enterGrossWeight("120")
         model.onScan(wedge(T2_NEW))
+        assertEquals(listOf("$T2_NEW not in a container"), model.state.value.missing)
         model.enterGrossWeight("9.1")
         assertEquals("Everything is packed: finish packing", model.state.value.prompt)
+        assertEquals(emptyList(), model.state.value.missing)
+        assertTrue(model.state.value.canFinish)
         val done = model.finish()
         assertTrue(done.isGreen, done.message)
         assertEquals("Order SO-1001 packed: 1 container, ready for a manifest", done.message)
         assertEquals(listOf(ContainerRow("1", listOf(T1, T2_NEW))), model.state.value.containers)
         assertEquals(OrderStatus.PACKED, model.state.value.status)
         assertTrue(model.state.value.missing.isEmpty())
+        assertFalse(model.state.value.canFinish, "a packed order is finished")
         assertEquals(2, api.finishCalls)
+
+        // A packed order has no checklist; finishing it again is core's refusal.
+        val checks = api.packingChecks
+        model.open(ORDER)
+        assertEquals(checks, api.packingChecks)
+        assertEquals("order SO-1001 is packed; there is nothing to pack", model.finish().message)
+        assertTrue(model.state.value.missing.isEmpty())
     }
 
-    test("the missing list is read only from core's incomplete-packing sentence") {
-        assertEquals(listOf("a not picked", "b not in a container"), PickModel.missingItems("packing is not finished: a not picked; b not in a container"))
-        assertEquals(emptyList(), PickModel.missingItems("order SO-1 is cancelled; there is nothing to pack"))
+    test("a packing check that cannot be read leaves Finish offered; core's final check answers in its words") {
+        val (api, model) = setUp()
+        api.packingCheckFailure = CustodyException.Storage("the database on this device could not be read; restart the app")
+        model.open(ORDER)
+        assertTrue(model.state.value.missing.isEmpty())
+        assertTrue(model.state.value.canFinish)
+        assertNull(model.state.value.error)
+        val refused = model.finish()
+        assertEquals(Signal.RED, refused.signal)
+        assertEquals("packing is not finished: $T1 (Vault A / Shelf 1) not picked; $T2 (Vault B / Shelf 2) not picked", refused.message)
+        api.packingCheckFailure = null
+        model.reload()
+        assertEquals(2, model.state.value.missing.size)
+        assertFalse(model.state.value.canFinish)
     }
 
     test("an order without a pick list: a floor worker is refused by core; a manager makes it") {

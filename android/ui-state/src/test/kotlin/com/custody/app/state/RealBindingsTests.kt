@@ -13,6 +13,7 @@ import com.custody.core.OrderStatus
 import com.custody.core.PatientDetails
 import com.custody.core.Quantity
 import com.custody.core.Role
+import com.custody.core.ScannedCode
 import com.custody.core.StopState
 import com.custody.core.UnitOfMeasure
 import com.custody.core.Vehicle
@@ -24,6 +25,7 @@ import java.time.LocalDate
 import kotlin.test.assertEquals
 import kotlin.test.assertFailsWith
 import kotlin.test.assertFalse
+import kotlin.test.assertIs
 import kotlin.test.assertNotNull
 import kotlin.test.assertNull
 import kotlin.test.assertTrue
@@ -84,6 +86,43 @@ fun realBindingsTests() = "real" to Tests("real bindings").apply {
         assertEquals("12.5 g", CountModel.withUnit("12.5", UnitOfMeasure.G))
         assertEquals(Quantity("12.5", UnitOfMeasure.G), api.parseQuantity("12.5 g"))
         assertEquals(UnitOfMeasure.G, api.countUnit(UnitOfMeasure.OZ))
+        client.close()
+    }
+
+    test("core reads scans: LOC: labels in any case and trimmed, an empty label refused, a tag, a GS1 barcode; the stand-in agrees") {
+        val client = newClient()
+        val api = ClientApi(client)
+        assertEquals(ScannedCode.Location("Vault A / Shelf 3"), api.parseScan("LOC:Vault A / Shelf 3\r\n"))
+        assertEquals(ScannedCode.Location("Cage 1"), api.parseScan("  loc: Cage 1"))
+        assertEquals(ScannedCode.Package("1A4FF0100000000000000001"), api.parseScan("1a4ff0100000000000000001\r"))
+        val gs1 = assertIs<ScannedCode.Gs1>(api.parseScan("(01)00012345600012(17)261231(10)LR-1"))
+        assertEquals(Triple("00012345600012", "LR-1", "2026-12-31"), Triple(gs1.gtin, gs1.batch, gs1.expiry))
+        val empty = assertFailsWith<CustodyException.InvalidInput> { api.parseScan("LOC:  ") }
+        assertTrue(empty.message!!.isNotBlank())
+        assertFailsWith<CustodyException.InvalidInput> { api.parseScan("hello") }
+
+        // The models' tests use FakeApi's reader: it answers these the way core does.
+        val fake = FakeApi()
+        val cases = listOf(
+            "LOC:Vault A / Shelf 3\r\n", "  loc: Cage 1", "LOC:  ", "LOC:", "", "hello", "Vault A",
+            "1a4ff0100000000000000001\r", "1A4FF0100000000000000011", "(01)00012345600012(17)261231(10)LR-1",
+            "(01)00012345600012(10)LR-1",
+        )
+        for (raw in cases) {
+            val real = runCatching { api.parseScan(raw) }
+            val stand = runCatching { fake.parseScan(raw) }
+            assertEquals(real.getOrNull(), stand.getOrNull(), "parseScan(${raw.trim()})")
+            assertEquals(real.exceptionOrNull()?.message, stand.exceptionOrNull()?.message, "parseScan(${raw.trim()})")
+        }
+
+        // The receiving screen over the real reader: labels set where packages go; an empty one is red in core's words.
+        val receive = ReceiveModel(api)
+        assertEquals("Receiving into Cage 1", receive.onScan(scan("  loc: Cage 1")).message)
+        val red = seen(receive.onScan(scan("LOC:  ")))
+        assertEquals(Signal.RED, red.signal)
+        assertEquals(empty.message, red.message)
+        assertEquals("Cage 1", receive.state.value.location)
+        assertEquals(GS1_NOT_A_PACKAGE, receive.onScan(scan("(01)00012345600012(10)LR-1")).message)
         client.close()
     }
 
@@ -290,6 +329,10 @@ fun realBindingsTests() = "real" to Tests("real bindings").apply {
         assertEquals("J.D., card ...1234", row.patientRef)
         assertTrue(seen(pick.generate(orderId)).isGreen)
         assertFalse(pick.state.value.toString().contains("Jane"))
+        // The checklist is core's packing check from the start: nothing picked, Finish not offered.
+        assertEquals(client.packingCheck(orderId), pick.state.value.missing)
+        assertTrue(pick.state.value.missing.any { it.startsWith("$O1 ") && it.endsWith(" not picked") }, pick.state.value.missing.toString())
+        assertFalse(pick.state.value.canFinish)
         val lines = pick.state.value.lines
         assertEquals(O1, lines.single { it.line == 1 }.tag, "expiring first")
         val split = lines.single { it.line == 2 }
@@ -312,19 +355,25 @@ fun realBindingsTests() = "real" to Tests("real bindings").apply {
         assertTrue(weighed.isGreen && weighed.message.contains("$newTag (split from $O2)"), weighed.message)
         assertEquals(newTag, pick.state.value.lines.single { it.line == 2 }.pickedTag)
 
+        assertEquals(setOf("$O1 not in a container", "$newTag not in a container"), pick.state.value.missing.toSet())
+        assertFalse(pick.state.value.canFinish)
         val notYet = seen(pick.finish())
         assertEquals(Signal.RED, notYet.signal)
+        assertEquals(assertFailsWith<CustodyException.Refused> { client.finishPacking(orderId) }.message, notYet.message)
         assertEquals(setOf("$O1 not in a container", "$newTag not in a container"), pick.state.value.missing.toSet())
         pick.editContainer("1")
         assertTrue(pick.onScan(scan(O1)).isGreen)
         assertTrue(seen(pick.enterGrossWeight("131.2")).isGreen)
         assertTrue(pick.onScan(scan(newTag)).isGreen)
         assertTrue(seen(pick.enterGrossWeight("9.8")).isGreen)
+        assertEquals(emptyList(), pick.state.value.missing)
+        assertTrue(pick.state.value.canFinish)
         val packed = seen(pick.finish())
         assertTrue(packed.isGreen, packed.message)
         assertEquals(OrderStatus.PACKED, pick.state.value.status)
         assertEquals(setOf(O1, newTag), pick.state.value.containers.single().tags.toSet())
         assertTrue(pick.state.value.missing.isEmpty())
+        assertFalse(pick.state.value.canFinish)
 
         // The manager's manifest, then the driver's route on the same phone.
         val now = Instant.now()

@@ -48,8 +48,9 @@ import com.custody.core.UnitOfMeasure
 /**
  * Picking and packing: the orders, then one order's pick list with its progress. Scans go to the
  * model (ScanRouter): a package on the list is picked, a split line asks for its weight, a picked
- * package goes into the container typed here with its gross weight. "Finish packing" is core's
- * final check; what it says is missing is listed. State and decisions: PickModel.
+ * package goes into the container typed here with its gross weight. Core's packing check lists
+ * what is still missing under the pick list; "Finish packing" (core's final check) is offered once
+ * that list is empty. State and decisions: PickModel.
  */
 @Composable
 fun PickScreen(c: AppContainer) {
@@ -80,14 +81,6 @@ fun PickScreen(c: AppContainer) {
         }
         state.awaitingWeight?.let { WeightCard(c, it) }
         state.awaitingPack?.let { PackCard(c, it) }
-        if (state.missing.isNotEmpty()) {
-            Card(Modifier.fillMaxWidth(), colors = CardDefaults.cardColors(containerColor = MaterialTheme.colorScheme.errorContainer)) {
-                Column(Modifier.padding(12.dp)) {
-                    Text("Still missing", fontWeight = FontWeight.Bold)
-                    state.missing.forEach { Text("• $it") }
-                }
-            }
-        }
         if (state.pickedTwice.isNotEmpty()) {
             Text(
                 "Picked on two phones before they synced (check the tote): ${state.pickedTwice.joinToString(", ")}",
@@ -97,6 +90,16 @@ fun PickScreen(c: AppContainer) {
 
         LazyColumn(Modifier.weight(1f), verticalArrangement = Arrangement.spacedBy(4.dp)) {
             items(state.lines) { line -> PickLineRow(line) }
+            if (state.missing.isNotEmpty()) {
+                item {
+                    Card(Modifier.fillMaxWidth(), colors = CardDefaults.cardColors(containerColor = MaterialTheme.colorScheme.errorContainer)) {
+                        Column(Modifier.padding(12.dp)) {
+                            Text("Still missing before packing can finish", fontWeight = FontWeight.Bold)
+                            state.missing.forEach { Text("• $it") }
+                        }
+                    }
+                }
+            }
             if (state.containers.isNotEmpty()) {
                 item { Text("Containers", style = MaterialTheme.typography.titleSmall, modifier = Modifier.padding(top = 8.dp)) }
                 items(state.containers) { box -> Text("Container ${box.number}: ${box.tags.joinToString(", ")}") }
@@ -104,7 +107,7 @@ fun PickScreen(c: AppContainer) {
         }
         Row(horizontalArrangement = Arrangement.spacedBy(8.dp)) {
             if (state.status == OrderStatus.ALLOCATED) {
-                Button(onClick = { c.act { c.pick.finish() } }) { Text("Finish packing") }
+                Button(onClick = { c.act { c.pick.finish() } }, enabled = state.canFinish) { Text("Finish packing") }
             }
             OutlinedButton(onClick = { c.act { c.pick.leave(); null } }) { Text("Back to the orders") }
         }
