@@ -157,9 +157,16 @@ struct CountingView: View {
 
     private func handle(_ raw: String) async {
         let id = sessionId
-        // Core reads the scan (tag, GS1 barcode or location label); anything else goes to core
-        // as it came, which answers with the reason.
-        if case .location(let name)? = try? parseScan(raw: raw) {
+        // Core reads the scan (tag, GS1 barcode or location label); what it cannot read (an
+        // empty LOC: label, garbage) is shown in core's own words, as on Android.
+        let scanned: ScannedCode
+        do {
+            scanned = try parseScan(raw: raw)
+        } catch {
+            show(.failure(error))
+            return
+        }
+        if case .location(let name) = scanned {
             do {
                 // Core checks the name (the packages are not shown: the count is blind), and the
                 // first location scan joins this person to the count.
