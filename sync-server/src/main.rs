@@ -64,6 +64,17 @@ enum Command {
         #[arg(long)]
         facility: LicenseNumber,
     },
+    /// Show a medical order's patient details at the console (the access is logged under the
+    /// operator's name).
+    PatientShow {
+        #[arg(long)]
+        facility: LicenseNumber,
+        #[arg(long)]
+        order: uuid::Uuid,
+        /// Who is looking, for the access log.
+        #[arg(long)]
+        operator: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -240,6 +251,15 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::PatientLog { facility } => {
             for line in db.patient_access_log(&facility)? {
                 println!("{}  order {}  {} ({})  {}  device {}", line.at, line.order, line.user_name, line.user, line.action, line.device.as_deref().unwrap_or("-"));
+            }
+        }
+        Command::PatientShow { facility, order, operator } => {
+            if operator.trim().is_empty() {
+                return Err(DbError::InvalidInput("say who is looking (--operator): every access is logged".into()).into());
+            }
+            match db.open_patient(&facility, order, operator.trim())? {
+                Some(p) => println!("name: {}\ncard: {}\naddress: {}\nphone: {}", p.name, p.card_number, p.address, p.phone),
+                None => println!("order {order} at {facility} has no patient details"),
             }
         }
         Command::Device { command: DeviceCommand::List { facility } } => {

@@ -356,6 +356,11 @@ async fn an_afternoon_of_outbound_from_orders_to_returns() {
     assert!(actions.iter().any(|(who, what)| *who == DRIVER.0 && *what == "sent to device"), "{actions:?}");
     assert!(actions.iter().any(|(who, what)| *who == DRIVER.0 && what.contains("hand-off at stop 2")), "{actions:?}");
     assert!(!actions.iter().any(|(who, _)| *who == FLOOR.0 || *who == FLOOR_2.0 || *who == "Dan Driver"), "{actions:?}");
+    let at_console = fleet.server().db.open_patient(&fleet.facility, order_2, "Pat Compliance").unwrap().unwrap();
+    assert_eq!(at_console.name, PATIENT_NAME);
+    let last = fleet.server().db.patient_access_log(&fleet.facility).unwrap().pop().unwrap();
+    assert_eq!((last.user_name.as_str(), last.action.as_str()), ("Pat Compliance", "viewed at the server console"));
+    assert!(fleet.server().db.open_patient(&lic("C11-0000009-LIC"), order_2, "x").unwrap().is_none(), "another facility's order opens nothing");
     let _ = driver_2;
 }
 
