@@ -417,3 +417,49 @@ async fn a_patient_entered_on_a_phone_reaches_the_server_and_other_managers_only
     assert_eq!(held, 0);
     assert_eq!(floor.store.orders().unwrap()[0].order.patient_ref.as_deref(), Some("J.Q.D., card ...5588"), "floor staff see the redacted reference");
 }
+
+/// Two managers, offline, allocate the same package to two orders: the server keeps the first
+/// allocation and refuses the second with the reason; the second manager sees why, cannot
+/// allocate it again, and cancels, which the server then accepts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_orders_never_hold_the_same_package() {
+    let fleet = Fleet::start("C11-0000001-LIC").await;
+    fleet.server().db.add_customer(&fleet.facility, &Customer { licence: lic(GREEN_DOOR), name: "Green Door".into(), address: "1 Main".into() }).unwrap();
+    let (office, office_2) = (fleet.phone("office").await, fleet.phone("office-2").await);
+    office.sign_in(MANAGER);
+    office_2.sign_in(MANAGER_2);
+    receive(&office, &tag(1), FLOWER, grams(1_000), (2027, 3, 1));
+    office.sync().await.unwrap();
+    office_2.sync().await.unwrap();
+
+    let order = |number: &str| NewOrder {
+        number: number.into(),
+        recipient: lic(GREEN_DOOR),
+        requested_on: (Utc::now() + Duration::days(1)).date_naive(),
+        lines: vec![line(FLOWER, grams(1_000), 400)],
+        patient: None,
+    };
+    let first = office.store.create_order(&order("SO-1")).unwrap();
+    office.store.generate_pick_list(first).unwrap();
+    let second = office_2.store.create_order(&order("SO-2")).unwrap();
+    office_2.store.generate_pick_list(second).unwrap();
+
+    office.sync().await.unwrap();
+    let report = office_2.sync().await.unwrap();
+    let refusal = report.doc_refusals.iter().find(|(doc, _)| *doc == second).map(|(_, why)| why.clone());
+    assert!(refusal.as_deref().is_some_and(|r| r.contains(&format!("{} is already on another open order", tag(1)))), "{refusal:?}");
+    assert!(fleet.server().db.doc(&fleet.facility, second).unwrap().is_none());
+    let info = office_2.store.docs(None).unwrap().into_iter().find(|d| d.id == second).unwrap();
+    assert!(info.refusal.is_some(), "the phone shows why");
+
+    // It now holds the other order too, so it will not allocate that package again.
+    let err = office_2.store.generate_pick_list(second).unwrap_err();
+    assert!(err.to_string().contains("only 0.00 g"), "{err}");
+    office_2.store.cancel_order(second, "stock went to SO-1").unwrap();
+    let report = office_2.sync().await.unwrap();
+    assert!(report.doc_refusals.is_empty(), "{:?}", report.doc_refusals);
+    office.sync().await.unwrap();
+    let statuses: Vec<_> = office.store.orders().unwrap().into_iter().map(|o| (o.order.number, o.status)).collect();
+    assert!(statuses.contains(&("SO-1".into(), custody_core::work::order::OrderStatus::Allocated)), "{statuses:?}");
+    assert!(statuses.contains(&("SO-2".into(), custody_core::work::order::OrderStatus::Cancelled)), "{statuses:?}");
+}
