@@ -263,6 +263,11 @@ async fn an_afternoon_of_outbound_from_orders_to_returns() {
     assert!(other_truck.store.manifests().unwrap().is_empty(), "a driver sees only their own route");
     assert!(truck.store.orders().unwrap().is_empty(), "drivers get routes, not order documents");
     let route = truck.store.route(manifest_id).unwrap();
+    let mut truck_files = std::fs::read(&truck.path).unwrap();
+    truck_files.extend(std::fs::read(truck.path.with_extension("db-wal")).unwrap_or_default());
+    let truck_held: i64 = rusqlite::Connection::open(&truck.path).unwrap().query_row("SELECT COUNT(*) FROM patients", [], |r| r.get(0)).unwrap();
+    assert_eq!(truck_held, 1, "the driver's phone holds its medical stop's patient for the road");
+    assert!(!contains(&truck_files, PATIENT_NAME) && !contains(&truck_files, PATIENT_CARD), "sealed on the driver's phone");
     assert_eq!(route.stops.iter().map(|s| s.stop.recipient.name.as_str()).collect::<Vec<_>>(), vec!["Green Door Dispensary", "Harbor Wellness (medical)"]);
     let err = other_truck.store.patient(order_2, "curious").unwrap_err();
     assert!(matches!(err, OutboundError::NotAllowed { .. }), "{err}");
@@ -340,9 +345,13 @@ async fn an_afternoon_of_outbound_from_orders_to_returns() {
         let held: i64 = rusqlite::Connection::open(&phone.path).unwrap().query_row("SELECT COUNT(*) FROM patients", [], |r| r.get(0)).unwrap();
         assert_eq!(held, 0, "{} was never sent patient data", phone.name);
     }
-    for phone in [&truck, &office] {
-        let held: i64 = rusqlite::Connection::open(&phone.path).unwrap().query_row("SELECT COUNT(*) FROM patients", [], |r| r.get(0)).unwrap();
-        assert_eq!(held, 1, "{} holds the patient, sealed", phone.name);
+    let err = truck.store.patient(order_2, "after the route").unwrap_err();
+    assert!(matches!(err, OutboundError::NotAllowed { .. } | OutboundError::Manifest(_)), "a closed route opens no patient data: {err}");
+    let held = |phone: &Phone| -> i64 { rusqlite::Connection::open(&phone.path).unwrap().query_row("SELECT COUNT(*) FROM patients", [], |r| r.get(0)).unwrap() };
+    assert_eq!(held(&truck), 0, "the driver's phone forgot the patient once the route closed");
+    {
+        let phone = &office;
+        assert_eq!(held(phone), 1, "{} holds the patient, sealed", phone.name);
         let mut all = std::fs::read(&phone.path).unwrap();
         all.extend(std::fs::read(phone.path.with_extension("db-wal")).unwrap_or_default());
         assert!(!contains(&all, PATIENT_NAME), "{} keeps it sealed", phone.name);

@@ -30,9 +30,12 @@ impl Store {
         let user = self.current_user()?.ok_or(StoreError::NotSignedIn)?;
         let allowed = match user.role {
             Role::Manager => true,
+            // The driver of an open route carrying the order.
             Role::Driver => self.docs(Some(DocKind::Manifest))?.into_iter().any(|info| {
                 self.read_doc::<_, OutboundError>(info.id, |d| {
-                    Ok(mdoc::driver(d)? == Some(user.id) && mdoc::manifest(d)?.stops.iter().any(|s| s.order == order))
+                    Ok(mdoc::driver(d)? == Some(user.id)
+                        && !mdoc::closed(d)?
+                        && mdoc::manifest(d)?.stops.iter().any(|s| s.order == order))
                 })
                 .ok()
                 .flatten()
@@ -128,6 +131,36 @@ impl Store {
             }
             Ok(())
         })?;
-        self.save_reference(&response.customers, &response.unused_tags)
+        self.save_reference(&response.customers, &response.unused_tags)?;
+        self.purge_patients()
+    }
+
+    /// Drops patient data this phone no longer needs: on a phone whose signed-in person is not
+    /// a manager, every record already on the server whose order is on no open route here (a
+    /// driver's phone forgets a patient once the route is closed).
+    fn purge_patients(&self) -> Result<(), StoreError> {
+        if self.current_user()?.is_some_and(|u| u.role == Role::Manager) {
+            return Ok(());
+        }
+        let mut needed = Vec::new();
+        for info in self.docs(Some(DocKind::Manifest))? {
+            let open_orders = self.read_doc::<_, StoreError>(info.id, |d| {
+                if mdoc::closed(d)? {
+                    return Ok(Vec::new());
+                }
+                Ok(mdoc::manifest(d)?.stops.iter().map(|s| s.order.to_string()).collect::<Vec<_>>())
+            })?;
+            needed.extend(open_orders.unwrap_or_default());
+        }
+        self.with_conn(|c| {
+            let held: Vec<String> = {
+                let mut stmt = c.prepare("SELECT order_id FROM patients WHERE uploaded = 1")?;
+                stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?
+            };
+            for order in held.into_iter().filter(|o| !needed.contains(o)) {
+                c.execute("DELETE FROM patients WHERE order_id = ?1", [order])?;
+            }
+            Ok(())
+        })
     }
 }
