@@ -99,6 +99,9 @@ impl Store {
     /// Runs `work` over documents and the ledger in one durable transaction. On any error
     /// nothing is written and the documents it touched are dropped from the cache (they are
     /// reloaded from disk next time), so memory never holds what the database does not.
+    ///
+    /// `work` runs while the store's connection is held: it must use `DocTx` only, never call
+    /// back into `Store` (that would wait on the connection forever). Read what it needs first.
     pub(crate) fn work<T, E: From<StoreError>>(&self, work: impl FnOnce(&mut DocTx<'_>) -> Result<T, E>) -> Result<T, E> {
         let mut conn = self.conn();
         let writer = Self::require_identity(&conn)?.device_id.0;
@@ -110,6 +113,7 @@ impl Store {
     }
 
     /// Reads a document without changing it. `Ok(None)` if this device does not hold it.
+    /// `read` runs while the connection is held: it must not call back into `Store`.
     pub(crate) fn read_doc<T, E: From<StoreError>>(
         &self,
         id: Uuid,
