@@ -280,6 +280,25 @@ pub(crate) fn sync_patients(
     Ok(PatientRound { records: out, stored })
 }
 
+/// Packages held for an adjustment request still waiting for a decision (as phones count them).
+fn on_hold(conn: &Connection, db: &Db, facility: &LicenseNumber) -> Result<BTreeSet<PackageTag>, DbError> {
+    let ids: Vec<String> = {
+        let mut stmt = conn.prepare("SELECT id FROM docs WHERE facility = ?1 AND kind = 'adjustment'")?;
+        stmt.query_map([facility.as_str()], |r| r.get(0))?.collect::<Result<_, _>>()?
+    };
+    let mut held = BTreeSet::new();
+    for id in ids {
+        if let Some(doc) = crate::docs::load_for_check(conn, db, facility, parse_col("document id", &id)?)? {
+            if let Ok(request) = custody_core::work::adjustment::read(&doc) {
+                if request.status() == custody_core::work::adjustment::AdjustmentStatus::Pending {
+                    held.insert(request.request.tag);
+                }
+            }
+        }
+    }
+    Ok(held)
+}
+
 /// One line of the patient-data access log.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct AccessLine {
@@ -371,7 +390,8 @@ impl Db {
                 since: p.since,
             })
             .collect();
-        let mut available = Availability::from_candidates(&picklist::eligible(candidates, today, &claimed, &BTreeSet::new()));
+        let on_hold = on_hold(&tx, self, &device.facility)?;
+        let mut available = Availability::from_candidates(&picklist::eligible(candidates, today, &claimed, &on_hold));
         let mut numbers = Vec::new();
         let ids: Vec<String> = {
             let mut stmt = tx.prepare("SELECT id FROM docs WHERE facility = ?1 AND kind = 'order'")?;

@@ -472,3 +472,47 @@ async fn two_orders_never_hold_the_same_package() {
     assert!(statuses.contains(&("SO-1".into(), custody_core::work::order::OrderStatus::Allocated)), "{statuses:?}");
     assert!(statuses.contains(&("SO-2".into(), custody_core::work::order::OrderStatus::Cancelled)), "{statuses:?}");
 }
+
+/// A package waiting for an adjustment decision is on hold: neither the office (through the
+/// server) nor a manager's phone may sell it until the request is decided.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stock_on_hold_for_an_adjustment_is_not_available_anywhere() {
+    let fleet = Fleet::start("C11-0000001-LIC").await;
+    fleet.server().db.add_customer(&fleet.facility, &Customer { licence: lic(GREEN_DOOR), name: "Green Door".into(), address: "1 Main".into() }).unwrap();
+    let (office, floor) = (fleet.phone("office").await, fleet.phone("floor").await);
+    office.sign_in(MANAGER);
+    floor.sign_in(FLOOR);
+    receive(&office, &tag(1), FLOWER, grams(1_000), (2027, 3, 1));
+    office.sync().await.unwrap();
+    floor.sync().await.unwrap();
+    let request = floor
+        .store
+        .request_adjustment(&tag(1), Quantity::change(Decimal::new(-50, 2), Unit::G).unwrap(), "Scale Variance", "reweighed at 9.50 g", None)
+        .unwrap();
+    floor.sync().await.unwrap();
+    floor.sync().await.unwrap();
+    office.sync().await.unwrap();
+
+    let order = NewOrder {
+        number: "SO-1".into(),
+        recipient: lic(GREEN_DOOR),
+        requested_on: (Utc::now() + Duration::days(1)).date_naive(),
+        lines: vec![line(FLOWER, grams(500), 400)],
+        patient: None,
+    };
+    let err = office.store.create_order(&order).unwrap_err();
+    assert!(err.to_string().contains("only 0.00 g is available"), "phone: {err}");
+    let answer = reqwest::Client::new()
+        .post(format!("{}/v1/orders", fleet.url()))
+        .bearer_auth(office.token())
+        .json(&NewOrderRequest { manager: ManagerCredentials { badge: MANAGER.2.into(), pin: MANAGER.3.into() }, order: order.clone() })
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 422);
+    assert!(answer.text().await.unwrap().contains("only 0.00 g is available"));
+
+    office.store.approve_adjustment(request, "checked the scale").unwrap();
+    office.sync().await.unwrap();
+    office.store.create_order(&order).unwrap();
+}
