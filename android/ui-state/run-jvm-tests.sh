@@ -15,7 +15,7 @@
 #                     bindings generated from target/debug/libcustody_ffi.so
 #   JNA_LIBRARY_PATH  the folder holding libcustody_ffi.so (default: target/debug)
 #   CUSTODY_SERVER_URL, CUSTODY_ENROLMENT_CODE, CUSTODY_FACILITY
-#                     a sync server to use, whose roster is run-kotlin.sh's (M-100/2468 manager,
+#                     a sync server to use, whose roster is tests/test-server.sh's (M-100/2468 manager,
 #                     F-200/1357 floor staff); by default one is started here on a free port
 #   CUSTODY_OUTBOUND_ENROLMENT_CODE
 #                     a second code, for the outbound scenario's phone; that server must also have
@@ -122,7 +122,7 @@ if [[ ! -f $JAR ]]; then
     mv "$JAR.tmp.jar" "$JAR"
 fi
 
-# ---- a sync server on loopback, as run-kotlin.sh starts it -------------------------------------
+# ---- a sync server on loopback (tests/test-server.sh, shared with run-kotlin.sh) -------------
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/custody-ui-state.XXXXXX")
 SERVER_PID=
 cleanup() {
@@ -134,38 +134,9 @@ trap cleanup EXIT
 if [[ -z ${CUSTODY_SERVER_URL:-} || -z ${CUSTODY_ENROLMENT_CODE:-} ]]; then
     SERVER_BIN=${CUSTODY_SERVER_BIN:-$ROOT/target/debug/custody-server}
     if [[ -x $SERVER_BIN ]]; then
-        SERVER=("$SERVER_BIN" --data-dir "$WORK/server")
-        # Setup logs go to a file, shown if something fails.
-        exec 3>"$WORK/setup.log"
-        "${SERVER[@]}" facility create --license "$LICENSE" --name "Green Valley Distribution" >&3 2>&3 \
-            || { cat "$WORK/setup.log"; exit 1; }
-        add_user() { CUSTODY_PIN=$4 "${SERVER[@]}" user add --facility "$LICENSE" --name "$1" --role "$2" --badge "$3" >&3 2>&3 \
-            || { cat "$WORK/setup.log"; exit 1; }; }
-        add_user "Sam Manager" manager M-100 2468
-        add_user "Ana Manager" manager M-101 1470
-        add_user "Maria Floor" floor_staff F-200 1357
-        add_user "Omar Floor" floor_staff F-201 8642
-        # The outbound scenario: a driver, a dispensary to ship to, and unused state tags for splits.
-        add_user "Dana Driver" driver D-300 9753
-        "${SERVER[@]}" customer add --facility "$LICENSE" --licence C10-0000123-LIC \
-            --name "Green Leaf Dispensary" --address "12 Main St, Sacramento" >&3 2>&3 || { cat "$WORK/setup.log"; exit 1; }
-        "${SERVER[@]}" tags add --facility "$LICENSE" --first 1A4FF0100000000000009000 --count 10 >&3 2>&3 \
-            || { cat "$WORK/setup.log"; exit 1; }
-        code() { "${SERVER[@]}" enrolment-code --facility "$LICENSE" 2>&3 | awk '/enrolment code:/ {print $3}'; }
-        CODE=$(code)
-        OUTBOUND_CODE=$(code) # enrolment codes are one-time: one per phone
-        [[ -n $CODE && -n $OUTBOUND_CODE ]] || { cat "$WORK/setup.log"; echo "custody-server issued no enrolment code" >&2; exit 1; }
-        exec 3>&-
-        NO_COLOR=1 RUST_LOG=info "${SERVER[@]}" --listen 127.0.0.1:0 serve 2>"$WORK/server.log" &
-        SERVER_PID=$!
-        ADDR=
-        for _ in $(seq 1 300); do
-            ADDR=$(sed 's/\x1b\[[0-9;]*m//g' "$WORK/server.log" | grep -o 'addr=127\.0\.0\.1:[0-9]*' | head -1 | cut -d= -f2 || true)
-            [[ -n $ADDR ]] && break
-            kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server.log"; echo "custody-server did not start" >&2; exit 1; }
-            sleep 0.1
-        done
-        [[ -n $ADDR ]] || { cat "$WORK/server.log"; echo "custody-server did not report its address" >&2; exit 1; }
+        # shellcheck source=../../tests/test-server.sh
+        source "$ROOT/tests/test-server.sh"
+        start_test_server "$SERVER_BIN" "$WORK" "$LICENSE" "C10-0000123-LIC|Green Leaf Dispensary|12 Main St, Sacramento"
         export CUSTODY_SERVER_URL="http://$ADDR" CUSTODY_ENROLMENT_CODE=$CODE CUSTODY_FACILITY=$LICENSE \
             CUSTODY_OUTBOUND_ENROLMENT_CODE=$OUTBOUND_CODE
     else

@@ -82,7 +82,7 @@ if [[ ! -f $JAR ]]; then
     mv "$JAR.tmp.jar" "$JAR"
 fi
 
-# ---- a real sync server on loopback: a facility, its people, customers, tags, enrolment codes ---
+# ---- a real sync server on loopback (tests/test-server.sh: facility, people, customers, tags, codes)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/custody-kotlin.XXXXXX")
 SERVER_PID=
 cleanup() {
@@ -91,36 +91,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-SERVER=("$TARGET/debug/custody-server" --data-dir "$WORK/server")
-export RUST_LOG=warn
-"${SERVER[@]}" facility create --license "$LICENSE" --name "Green Valley Distribution" >/dev/null
-add_user() { CUSTODY_PIN=$4 "${SERVER[@]}" user add --facility "$LICENSE" --name "$1" --role "$2" --badge "$3" >/dev/null; }
-add_user "Sam Manager" manager M-100 2468
-add_user "Ana Manager" manager M-101 1470
-add_user "Maria Floor" floor_staff F-200 1357
-add_user "Omar Floor" floor_staff F-201 8642
-CODE=$("${SERVER[@]}" enrolment-code --facility "$LICENSE" | awk '/enrolment code:/ {print $3}')
-# Outbound (DriverScenario.kt): two drivers, the dispensaries the facility ships to, unused tags
-# for splits, and its own enrolment code so it does not depend on the count scenario.
-add_user "Dee Driver" driver D-300 9753
-add_user "Dan Driver" driver D-301 5551
-add_customer() { "${SERVER[@]}" customer add --facility "$LICENSE" --licence "$1" --name "$2" --address "$3" >/dev/null; }
-add_customer C10-0000201-LIC "Green Door Dispensary" "1 Main St, Oakland"
-add_customer C10-0000202-LIC "Harbor Wellness (medical)" "9 Harbor Way, Oakland"
-"${SERVER[@]}" tags add --facility "$LICENSE" --first 1A4FF0100000000000000900 --count 5 >/dev/null
-OUTBOUND_CODE=$("${SERVER[@]}" enrolment-code --facility "$LICENSE" | awk '/enrolment code:/ {print $3}')
-
-# Port 0: the server picks a free port and logs it.
-NO_COLOR=1 RUST_LOG=info "${SERVER[@]}" --listen 127.0.0.1:0 serve 2>"$WORK/server.log" &
-SERVER_PID=$!
-ADDR=
-for _ in $(seq 1 300); do
-    ADDR=$(sed 's/\x1b\[[0-9;]*m//g' "$WORK/server.log" | grep -o 'addr=127\.0\.0\.1:[0-9]*' | head -1 | cut -d= -f2 || true)
-    [[ -n $ADDR ]] && break
-    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server.log"; echo "custody-server did not start" >&2; exit 1; }
-    sleep 0.1
-done
-[[ -n $ADDR ]] || { cat "$WORK/server.log"; echo "custody-server did not report its address" >&2; exit 1; }
+# shellcheck source=../../tests/test-server.sh
+source tests/test-server.sh
+start_test_server "$TARGET/debug/custody-server" "$WORK" "$LICENSE" \
+    "C10-0000201-LIC|Green Door Dispensary|1 Main St, Oakland" \
+    "C10-0000202-LIC|Harbor Wellness (medical)|9 Harbor Way, Oakland"
 
 # ---- run ------------------------------------------------------------------------------------
 step "running ($MODE) against custody-server on $ADDR"
