@@ -11,50 +11,39 @@ use custody_core::protocol::{
 use custody_core::quantity::Quantity;
 use custody_core::roles::Role;
 use custody_server::{Config, DB_FILE_NAME, RunningServer};
+
+mod common;
+use common::{LIC_A, LIC_B, Server, TAG, lic};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tempfile::TempDir;
 use uuid::Uuid;
 
-const LIC_A: &str = "C11-0000001-LIC";
-const LIC_B: &str = "C11-0000002-LIC";
-const TAG: &str = "1A4FF0100000022000001234";
 const MANAGER_PIN: &str = "4821";
 const FLOOR_PIN: &str = "1357";
 
-fn lic(s: &str) -> LicenseNumber {
-    LicenseNumber::parse(s).unwrap()
-}
-
-/// A server with facility A (manager Mia, floor staff Finn) and facility B (manager Bo).
+/// Facility A (manager Mia, floor staff Finn) and facility B (manager Bo).
 struct World {
-    _dir: TempDir,
-    server: RunningServer,
-    http: reqwest::Client,
+    server: Server,
     mia: UserId,
     finn: UserId,
     bo: UserId,
 }
 
+impl std::ops::Deref for World {
+    type Target = Server;
+    fn deref(&self) -> &Server {
+        &self.server
+    }
+}
+
 impl World {
     async fn new() -> World {
-        let dir = tempfile::tempdir().unwrap();
-        let server = RunningServer::start(dir.path()).await;
-        let db = &server.db;
-        db.create_facility(&lic(LIC_A), "North Vault").unwrap();
-        db.create_facility(&lic(LIC_B), "South Depot").unwrap();
+        let server = Server::start().await;
+        let db = server.db();
         let mia = db.add_user(&lic(LIC_A), "Mia", Role::Manager, "BADGE-MIA", MANAGER_PIN).unwrap();
         let finn = db.add_user(&lic(LIC_A), "Finn", Role::FloorStaff, "BADGE-FINN", FLOOR_PIN).unwrap();
         let bo = db.add_user(&lic(LIC_B), "Bo", Role::Manager, "BADGE-BO", MANAGER_PIN).unwrap();
-        World { _dir: dir, server, http: reqwest::Client::new(), mia, finn, bo }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.server.url())
-    }
-
-    fn code(&self, facility: &str) -> EnrolmentCode {
-        self.server.db.issue_enrolment_code(&lic(facility), None, chrono::Duration::hours(1)).unwrap()
+        World { server, mia, finn, bo }
     }
 
     async fn post(&self, path: &str, token: Option<&str>, body: &impl serde::Serialize) -> reqwest::Response {
@@ -66,11 +55,7 @@ impl World {
     }
 
     async fn enrol(&self, facility: &str, name: &str) -> Device {
-        let code = self.code(facility);
-        let resp = self.post("/v1/enrol", None, &json!({"code": code.code, "device_name": name})).await;
-        assert_eq!(resp.status(), StatusCode::OK);
-        let enrolled: EnrolResponse = resp.json().await.unwrap();
-        Device::new(enrolled)
+        Device::new(self.server.enrol(facility, name).await)
     }
 
     async fn sync(&self, device: &Device, cursor: u64, events: Vec<Event>) -> SyncResponse {
@@ -80,10 +65,6 @@ impl World {
         resp.json().await.unwrap()
     }
 
-    fn count(&self, sql: &str) -> i64 {
-        let conn = rusqlite::Connection::open(self.server.db.path()).unwrap();
-        conn.query_row(sql, [], |r| r.get(0)).unwrap()
-    }
 }
 
 /// An enrolled device and its hash chain.
@@ -201,7 +182,7 @@ async fn token_and_code_are_not_stored_in_clear() {
     let resp = w.post("/v1/enrol", None, &json!({"code": code.code, "device_name": "Handheld"})).await;
     let token = resp.json::<EnrolResponse>().await.unwrap().token;
 
-    let conn = rusqlite::Connection::open(w.server.db.path()).unwrap();
+    let conn = rusqlite::Connection::open(w.db().path()).unwrap();
     let tables: Vec<String> = conn
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
         .unwrap()
@@ -228,7 +209,7 @@ async fn token_and_code_are_not_stored_in_clear() {
     assert!(cells > 10, "the scan read the tables");
     // Also the raw bytes, WAL included.
     for suffix in ["", "-wal"] {
-        let path = format!("{}{suffix}", w.server.db.path().display());
+        let path = format!("{}{suffix}", w.db().path().display());
         if let Ok(bytes) = std::fs::read(&path) {
             let haystack = String::from_utf8_lossy(&bytes);
             assert!(!haystack.contains(&token[4..]), "token in clear in {path}");
@@ -279,10 +260,10 @@ async fn revoked_device_is_told_to_enrol_again() {
     w.sync(&manager_phone, 0, vec![]).await;
 
     // Revoked from the CLI path too.
-    w.server.db.revoke_device(manager_phone.id).unwrap();
+    w.db().revoke_device(manager_phone.id).unwrap();
     let (_, code, _) = error_of(w.post("/v1/sync", Some(&manager_phone.token), &req).await).await;
     assert_eq!(code, "device_revoked");
-    let listed = w.server.db.list_devices(&lic(LIC_A)).unwrap();
+    let listed = w.db().list_devices(&lic(LIC_A)).unwrap();
     assert_eq!(listed.len(), 2);
     assert!(listed.iter().all(|d| d.revoked_at.is_some() && d.last_seen.is_some()));
 }
@@ -512,7 +493,7 @@ async fn floor_staff_adjustment_is_rejected_and_kept() {
     let reason = rejected_reason(&resp.verdicts[0].outcome);
     assert!(reason.contains("floor staff may not record an adjustment"), "{reason}");
 
-    let conn = rusqlite::Connection::open(w.server.db.path()).unwrap();
+    let conn = rusqlite::Connection::open(w.db().path()).unwrap();
     let (json, stored_reason, facility, device): (String, String, String, String) = conn
         .query_row(
             "SELECT json, reason, facility, device FROM rejected_events WHERE id = ?1",
@@ -535,7 +516,7 @@ async fn floor_staff_adjustment_is_rejected_and_kept() {
     assert_eq!(w.sync(&phone, 0, vec![next]).await.verdicts[0].outcome, Outcome::Accepted);
 
     // A deactivated person cannot record any more.
-    w.server.db.deactivate_user(w.finn).unwrap();
+    w.db().deactivate_user(w.finn).unwrap();
     let after = phone.record(w.finn, moved("Vault B"));
     let resp = w.sync(&phone, 0, vec![after]).await;
     assert!(rejected_reason(&resp.verdicts[0].outcome).contains("Finn was deactivated"));

@@ -12,30 +12,20 @@ use chrono::Utc;
 use custody_core::event::{Event, EventBody, GENESIS_HASH, UnsealedEvent};
 use custody_core::hlc::Hlc;
 use custody_core::ids::{DeviceId, LicenseNumber, LocationName, PackageTag, UserId};
-use custody_core::protocol::{DocMessage, DocRefusal, EnrolResponse, Outcome, SyncRequest, SyncResponse};
+use custody_core::protocol::{DocMessage, DocRefusal, Outcome, SyncRequest, SyncResponse};
 use custody_core::quantity::Quantity;
 use custody_core::roles::Role;
 use custody_core::work::adjustment::{self, AdjustmentStatus, Decision, NewAdjustment, Person};
 use custody_core::work::{DocKind, WorkDoc};
-use custody_server::RunningServer;
+
+mod common;
+use common::{LIC_A, LIC_B, Server, TAG, lic};
 use reqwest::StatusCode;
-use serde_json::json;
-use tempfile::TempDir;
 use uuid::Uuid;
-
-const LIC_A: &str = "C11-0000001-LIC";
-const LIC_B: &str = "C11-0000002-LIC";
-const TAG: &str = "1A4FF0100000022000001234";
-
-fn lic(s: &str) -> LicenseNumber {
-    LicenseNumber::parse(s).unwrap()
-}
 
 /// Facility A: managers Mia and Max, floor staff Finn, driver Dan. Facility B: manager Bo.
 struct World {
-    dir: TempDir,
-    server: Option<RunningServer>,
-    http: reqwest::Client,
+    server: Server,
     mia: UserId,
     max: UserId,
     finn: UserId,
@@ -43,45 +33,31 @@ struct World {
     bo: UserId,
 }
 
+impl std::ops::Deref for World {
+    type Target = Server;
+    fn deref(&self) -> &Server {
+        &self.server
+    }
+}
+
 impl World {
     async fn new() -> World {
-        let dir = tempfile::tempdir().unwrap();
-        let server = RunningServer::start(dir.path()).await;
-        let db = &server.db;
-        db.create_facility(&lic(LIC_A), "North Vault").unwrap();
-        db.create_facility(&lic(LIC_B), "South Depot").unwrap();
+        let server = Server::start().await;
+        let db = server.db();
         let mia = db.add_user(&lic(LIC_A), "Mia", Role::Manager, "BADGE-MIA", "4821").unwrap();
         let max = db.add_user(&lic(LIC_A), "Max", Role::Manager, "BADGE-MAX", "4822").unwrap();
         let finn = db.add_user(&lic(LIC_A), "Finn", Role::FloorStaff, "BADGE-FINN", "1357").unwrap();
         let dan = db.add_user(&lic(LIC_A), "Dan", Role::Driver, "BADGE-DAN", "2468").unwrap();
         let bo = db.add_user(&lic(LIC_B), "Bo", Role::Manager, "BADGE-BO", "4821").unwrap();
-        World { dir, server: Some(server), http: reqwest::Client::new(), mia, max, finn, dan, bo }
-    }
-
-    fn server(&self) -> &RunningServer {
-        self.server.as_ref().expect("server running")
-    }
-
-    fn db(&self) -> &custody_server::Db {
-        &self.server().db
+        World { server, mia, max, finn, dan, bo }
     }
 
     async fn restart(&mut self) {
-        self.server.take().expect("server running").stop().await;
-        self.server = Some(RunningServer::start(self.dir.path()).await);
+        self.server.restart().await;
     }
 
     async fn enrol(&self, facility: &str, name: &str, user: UserId) -> Phone {
-        let code = self.db().issue_enrolment_code(&lic(facility), None, chrono::Duration::hours(1)).unwrap();
-        let resp = self
-            .http
-            .post(format!("{}/v1/enrol", self.server().url()))
-            .json(&json!({"code": code.code, "device_name": name}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), StatusCode::OK);
-        let enrolled: EnrolResponse = resp.json().await.unwrap();
+        let enrolled = self.server.enrol(facility, name).await;
         Phone {
             device: enrolled.device_id,
             facility: enrolled.facility,
@@ -97,7 +73,7 @@ impl World {
         let request = SyncRequest { cursor: 0, events: vec![], user: phone.user, docs, ..Default::default() };
         let resp = self
             .http
-            .post(format!("{}/v1/sync", self.server().url()))
+            .post(self.url("/v1/sync"))
             .bearer_auth(&phone.token)
             .json(&request)
             .send()
@@ -134,10 +110,6 @@ impl World {
         self.db().doc(&lic(facility), id).unwrap()
     }
 
-    fn count(&self, sql: &str) -> i64 {
-        let conn = rusqlite::Connection::open(self.db().path()).unwrap();
-        conn.query_row(sql, [], |r| r.get(0)).unwrap()
-    }
 }
 
 #[derive(Debug, Default)]
@@ -518,7 +490,7 @@ async fn documents_and_events_travel_together_and_fail_together() {
     let request = SyncRequest { cursor: 0, events: vec![tampered], user: Some(w.mia), docs: hello.clone(), ..Default::default() };
     let resp = w
         .http
-        .post(format!("{}/v1/sync", w.server().url()))
+        .post(w.url("/v1/sync"))
         .bearer_auth(&mia.token)
         .json(&request)
         .send()
@@ -532,7 +504,7 @@ async fn documents_and_events_travel_together_and_fail_together() {
     let request = SyncRequest { cursor: 0, events: vec![event.clone()], user: None, docs: hello, ..Default::default() };
     let resp: SyncResponse = w
         .http
-        .post(format!("{}/v1/sync", w.server().url()))
+        .post(w.url("/v1/sync"))
         .bearer_auth(&mia.token)
         .json(&request)
         .send()

@@ -1,0 +1,74 @@
+//! What both server suites stand on: a real server on loopback over a temporary data folder with
+//! two facilities, a reqwest client, and a way to look into the server's database.
+//!
+//! Each suite builds its own `World` (its roster, its idea of a phone) on top of this.
+
+#![allow(dead_code)] // each suite uses its own part of the fixture
+
+use custody_core::ids::LicenseNumber;
+use custody_core::protocol::{EnrolResponse, EnrolmentCode};
+use custody_server::{Db, RunningServer};
+use reqwest::StatusCode;
+use serde_json::json;
+use tempfile::TempDir;
+
+pub const LIC_A: &str = "C11-0000001-LIC";
+pub const LIC_B: &str = "C11-0000002-LIC";
+pub const TAG: &str = "1A4FF0100000022000001234";
+
+pub fn lic(s: &str) -> LicenseNumber {
+    LicenseNumber::parse(s).unwrap()
+}
+
+/// A running server with facility A ("North Vault") and facility B ("South Depot").
+pub struct Server {
+    dir: TempDir,
+    running: Option<RunningServer>,
+    pub http: reqwest::Client,
+}
+
+impl Server {
+    pub async fn start() -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let running = RunningServer::start(dir.path()).await;
+        running.db.create_facility(&lic(LIC_A), "North Vault").unwrap();
+        running.db.create_facility(&lic(LIC_B), "South Depot").unwrap();
+        Server { dir, running: Some(running), http: reqwest::Client::new() }
+    }
+
+    pub fn running(&self) -> &RunningServer {
+        self.running.as_ref().expect("server running")
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.running().db
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.running().url())
+    }
+
+    /// Stops the server and starts a new one on the same data folder, as after a redeploy.
+    pub async fn restart(&mut self) {
+        self.running.take().expect("server running").stop().await;
+        self.running = Some(RunningServer::start(self.dir.path()).await);
+    }
+
+    pub fn code(&self, facility: &str) -> EnrolmentCode {
+        self.db().issue_enrolment_code(&lic(facility), None, chrono::Duration::hours(1)).unwrap()
+    }
+
+    /// Enrols a new device in `facility` with a fresh code.
+    pub async fn enrol(&self, facility: &str, name: &str) -> EnrolResponse {
+        let code = self.code(facility);
+        let resp = self.http.post(self.url("/v1/enrol")).json(&json!({"code": code.code, "device_name": name})).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        resp.json().await.unwrap()
+    }
+
+    /// One number from the server's database (`SELECT COUNT(*) ...`).
+    pub fn count(&self, sql: &str) -> i64 {
+        let conn = rusqlite::Connection::open(self.db().path()).unwrap();
+        conn.query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+}
