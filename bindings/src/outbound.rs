@@ -345,6 +345,43 @@ pub struct Route {
     pub stops: Vec<RouteStop>,
 }
 
+/// A package that went out and is neither delivered nor back: the vault's check-in list.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ReturnDue {
+    pub tag: String,
+    pub item: String,
+    pub batch: String,
+    pub quantity: Quantity,
+    pub container: String,
+    pub manifest_id: String,
+    pub manifest_number: String,
+    pub stop: u32,
+    pub recipient: String,
+    /// Refused by the receiver (or the stop failed); `false`: no outcome has reached this
+    /// phone yet (still on the truck, or the driver has not synced).
+    pub refused: bool,
+    /// What the ledger's return will say.
+    pub reason: String,
+}
+
+impl From<shipping::ReturnDue> for ReturnDue {
+    fn from(r: shipping::ReturnDue) -> Self {
+        ReturnDue {
+            tag: r.package.tag.to_string(),
+            item: r.package.item.to_string(),
+            batch: r.package.batch.to_string(),
+            quantity: r.package.quantity.into(),
+            container: r.package.container,
+            manifest_id: r.manifest.to_string(),
+            manifest_number: r.manifest_number,
+            stop: r.stop,
+            recipient: r.recipient,
+            refused: r.refused,
+            reason: r.reason,
+        }
+    }
+}
+
 impl From<shipping::RouteView> for Route {
     fn from(r: shipping::RouteView) -> Self {
         let m = r.manifest;
@@ -580,6 +617,11 @@ impl CustodyClient {
         self.store.fail_stop(id_in("manifest", &manifest_id)?, stop, &reason, gps)?;
         self.changed(&[ChangeKind::Outbound]);
         Ok(())
+    }
+
+    /// What the vault expects back from the trucks, refused packages first.
+    pub fn returns_due(&self) -> Result<Vec<ReturnDue>> {
+        Ok(self.store.returns_due()?.into_iter().map(Into::into).collect())
     }
 
     /// Checks a refused or undelivered package back into stock at `location`.

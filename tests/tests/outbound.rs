@@ -309,12 +309,15 @@ async fn an_afternoon_of_outbound_from_orders_to_returns() {
 
     // ---- return check-in at the vault --------------------------------------------------------------
     picker_a.sync().await.unwrap();
+    let due = picker_a.store.returns_due().unwrap();
+    assert_eq!(due.iter().map(|r| (r.package.tag.clone(), r.stop, r.refused)).collect::<Vec<_>>(), vec![(tag(6), 2, true)], "the vault expects only the refused package");
     let err = picker_a.store.return_check_in(tag(2).as_str(), &location("Vault A")).unwrap_err();
     assert!(err.to_string().contains("delivered"), "{err}");
     let back = picker_a.store.return_check_in(tag(6).as_str(), &location("Returns cage")).unwrap();
     assert!(matches!(&back.body, EventBody::Returned { reason, .. } if reason.contains("refused at stop 2") && reason.contains("damaged seal")));
     let pkg = picker_a.store.package(&tag(6)).unwrap().unwrap();
     assert_eq!((pkg.status, pkg.location.as_str()), (PackageStatus::Active, "Returns cage"));
+    assert!(picker_a.store.returns_due().unwrap().is_empty(), "nothing more is due back");
 
     // ---- everyone converges ----------------------------------------------------------------------
     for _ in 0..2 {

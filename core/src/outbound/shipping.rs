@@ -77,6 +77,22 @@ pub struct RouteView {
     pub closed: bool,
 }
 
+/// A package that left on a truck and is neither delivered nor back: what the vault expects
+/// to check in, so nothing that went out comes back silently.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReturnDue {
+    pub package: ManifestPackage,
+    pub manifest: Uuid,
+    pub manifest_number: String,
+    pub stop: u32,
+    pub recipient: String,
+    /// The driver recorded it refused (or the stop failed); `false` means no outcome has
+    /// reached this phone yet: still on the truck, or the driver's phone has not synced.
+    pub refused: bool,
+    /// What the ledger's return will say.
+    pub reason: String,
+}
+
 /// A confirmation of one stop, as the driver enters it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StopConfirmation {
@@ -422,13 +438,10 @@ impl Store {
         if !departed {
             return Err(OutboundError::Manifest(format!("{tag}'s manifest has not departed")));
         }
-        let reason = match &outcome {
-            Some(o) if o.delivered => {
-                return Err(OutboundError::Manifest(format!("{tag} was delivered to {} at stop {}; it cannot be checked back in", stop.recipient.name, stop.number)))
-            }
-            Some(o) => format!("refused at stop {} ({}): {}", stop.number, stop.recipient.name, o.reason.clone().unwrap_or_default()),
-            None => format!("not delivered at stop {} ({}); the driver recorded no outcome", stop.number, stop.recipient.name),
-        };
+        if outcome.as_ref().is_some_and(|o| o.delivered) {
+            return Err(OutboundError::Manifest(format!("{tag} was delivered to {} at stop {}; it cannot be checked back in", stop.recipient.name, stop.number)));
+        }
+        let reason = return_reason(&stop, outcome.as_ref());
         let (_, actor) = self.actor()?;
         self.work(|w| {
             let event = w.record(&tag, EventBody::Returned { location: location.clone(), reason: reason.clone() })?;
@@ -441,5 +454,58 @@ impl Store {
             }
             Ok::<_, OutboundError>(event)
         })
+    }
+
+    /// What the vault should expect back: every package on a departed manifest that is
+    /// neither delivered nor checked in, refused ones first, then by manifest and stop.
+    pub fn returns_due(&self) -> Result<Vec<ReturnDue>> {
+        let mut due = Vec::new();
+        for info in self.docs(Some(DocKind::Manifest))? {
+            let on_truck = self.read_manifest(info.id, |d| {
+                if mdoc::departed(d)?.is_none() {
+                    return Ok(Vec::new());
+                }
+                let manifest = mdoc::manifest(d)?;
+                let outcomes = mdoc::outcomes(d)?;
+                let returns = mdoc::returns(d)?;
+                let mut rows = Vec::new();
+                for stop in &manifest.stops {
+                    for p in stop.packages.iter().filter(|p| !returns.contains_key(&p.tag)) {
+                        let outcome = outcomes.get(&p.tag);
+                        if outcome.is_some_and(|o| o.delivered) {
+                            continue;
+                        }
+                        rows.push(ReturnDue {
+                            package: p.clone(),
+                            manifest: info.id,
+                            manifest_number: manifest.number.clone(),
+                            stop: stop.number,
+                            recipient: stop.recipient.name.clone(),
+                            refused: outcome.is_some(),
+                            reason: return_reason(stop, outcome),
+                        });
+                    }
+                }
+                Ok(rows)
+            })?;
+            due.extend(on_truck);
+        }
+        // A package checked in on a phone whose manifest copy has not caught up yet is no longer out.
+        let mut still_out = Vec::with_capacity(due.len());
+        for row in due {
+            if self.package(&row.package.tag)?.is_some_and(|p| p.status == PackageStatus::Shipped) {
+                still_out.push(row);
+            }
+        }
+        still_out.sort_by(|a, b| (!a.refused, &a.manifest_number, a.stop, &a.package.tag).cmp(&(!b.refused, &b.manifest_number, b.stop, &b.package.tag)));
+        Ok(still_out)
+    }
+}
+
+/// Why a package that went out is back: the ledger's return carries it.
+fn return_reason(stop: &Stop, outcome: Option<&PackageOutcome>) -> String {
+    match outcome {
+        Some(o) => format!("refused at stop {} ({}): {}", stop.number, stop.recipient.name, o.reason.clone().unwrap_or_default()),
+        None => format!("not delivered at stop {} ({}); the driver recorded no outcome", stop.number, stop.recipient.name),
     }
 }

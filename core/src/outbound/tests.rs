@@ -2,6 +2,7 @@
 //! of order documents, and who may open patient data.
 
 use chrono::{Duration, Utc};
+use uuid::Uuid;
 use rust_decimal::Decimal;
 
 use super::picking::OutboundError;
@@ -191,27 +192,34 @@ fn patient_details_open_for_managers_only_and_every_opening_is_logged() {
     assert_eq!((views[0].user_name.as_str(), views[0].purpose.as_str()), ("Sam", "planning"));
 }
 
-#[test]
-fn a_failed_stop_keeps_its_packages_on_the_truck_until_checked_in() {
-    use super::shipping::{NewManifest, NewStop, StopState};
+/// Picks and packs every package of order `id` and plans a one-stop manifest for driver Dee.
+fn packed_manifest(s: &Setup, id: Uuid, tags: &[PackageTag]) -> super::shipping::NewManifest {
+    use super::shipping::{NewManifest, NewStop};
     use crate::work::manifest::Vehicle;
-    let s = setup();
-    receive(&s.store, &tag(1), 10, "B-1", 30);
-    let id = s.store.create_order(&order("SO-1", 10)).unwrap();
     s.store.generate_pick_list(id).unwrap();
-    s.store.pick_scan(id, tag(1).as_str(), None).unwrap();
-    s.store.pack(id, tag(1).as_str(), "C-1", g(12)).unwrap();
+    for t in tags {
+        s.store.pick_scan(id, t.as_str(), None).unwrap();
+        s.store.pack(id, t.as_str(), "C-1", g(12)).unwrap();
+    }
     s.store.finish_packing(id).unwrap();
-    let driver = s.roster[2].id;
-    let new = NewManifest {
+    NewManifest {
         number: "M-1".into(),
         vehicle: Vehicle { make: "Ford".into(), model: "Transit".into(), plate: "8ABC123".into() },
-        driver,
+        driver: s.roster[2].id,
         driver_licence_number: "D1".into(),
         driver_occupational_licence: "OL1".into(),
         phone_for_questions: "555".into(),
         stops: vec![NewStop { order: id, planned_route: "direct".into(), estimated_departure: Utc::now(), estimated_arrival: Utc::now() + Duration::hours(1) }],
-    };
+    }
+}
+
+#[test]
+fn a_failed_stop_keeps_its_packages_on_the_truck_until_checked_in() {
+    use super::shipping::StopState;
+    let s = setup();
+    receive(&s.store, &tag(1), 10, "B-1", 30);
+    let id = s.store.create_order(&order("SO-1", 10)).unwrap();
+    let new = packed_manifest(&s, id, &[tag(1)]);
     let mut bad = new.clone();
     bad.driver = s.roster[1].id;
     assert!(s.store.create_manifest(&bad).unwrap_err().to_string().contains("not an active driver"));
@@ -241,4 +249,39 @@ fn a_failed_stop_keeps_its_packages_on_the_truck_until_checked_in() {
     s.store.sign_in("M", "1111").unwrap();
     let again = s.store.create_order(&order("SO-2", 10)).unwrap();
     assert_eq!(s.store.generate_pick_list(again).unwrap()[0].tag, tag(1));
+}
+
+#[test]
+fn the_vault_sees_what_is_due_back_until_it_is_checked_in() {
+    use super::shipping::StopConfirmation;
+    let s = setup();
+    receive(&s.store, &tag(1), 10, "B-1", 30);
+    receive(&s.store, &tag(2), 10, "B-1", 40);
+    let id = s.store.create_order(&order("SO-1", 20)).unwrap();
+    let m = s.store.create_manifest(&packed_manifest(&s, id, &[tag(1), tag(2)])).unwrap();
+    assert!(s.store.returns_due().unwrap().is_empty(), "nothing is out before departure");
+
+    s.store.sign_in("D", "3333").unwrap();
+    s.store.depart(m).unwrap();
+    let out = s.store.returns_due().unwrap();
+    assert_eq!(out.iter().map(|r| (r.package.tag.clone(), r.refused)).collect::<Vec<_>>(), vec![(tag(1), false), (tag(2), false)]);
+    assert!(out[0].reason.contains("no outcome"), "{}", out[0].reason);
+    assert_eq!((out[0].manifest_number.as_str(), out[0].stop, out[0].recipient.as_str()), ("M-1", 1, "Green Door"));
+
+    let confirmation = StopConfirmation {
+        receiver_name: "Ann Buyer".into(),
+        receiver_licence: SHOP.into(),
+        refused: vec![(tag(2), "seal broken".into())],
+        gps: None,
+    };
+    s.store.confirm_stop(m, 1, &confirmation).unwrap();
+    let due = s.store.returns_due().unwrap();
+    assert_eq!(due.len(), 1, "the delivered package is not expected back");
+    assert_eq!((&due[0].package.tag, due[0].refused), (&tag(2), true));
+    assert!(due[0].reason.contains("refused at stop 1") && due[0].reason.contains("seal broken"), "{}", due[0].reason);
+
+    s.store.sign_in("F", "2222").unwrap();
+    let back = s.store.return_check_in(tag(2).as_str(), &LocationName::parse("Returns cage").unwrap()).unwrap();
+    assert!(matches!(&back.body, EventBody::Returned { reason, .. } if *reason == due[0].reason), "the ledger says what the list said");
+    assert!(s.store.returns_due().unwrap().is_empty());
 }
