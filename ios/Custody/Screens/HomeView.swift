@@ -7,6 +7,7 @@ enum Screen: Hashable {
     case receiving
     case picking
     case counts
+    case returns
     case approvals
     case route
     case sync
@@ -16,14 +17,15 @@ extension Role {
     var screens: [Screen] {
         switch self {
         case .floorStaff:
-            return [.receiving, .picking, .counts, .sync]
+            return [.receiving, .picking, .counts, .returns, .sync]
         case .driver:
             return [.route, .sync]
         case .manager:
             // Routes: the office's view of deliveries (core lets managers confirm stops too).
-            return [.receiving, .picking, .counts, .approvals, .route, .sync]
+            return [.receiving, .picking, .counts, .returns, .approvals, .route, .sync]
         case .admin:
-            // Core lets only floor staff and managers pick, and drivers and managers run routes.
+            // Core lets only floor staff and managers pick and check returns in, and drivers and
+            // managers run routes.
             return [.receiving, .counts, .approvals, .sync]
         case .compliance:
             return [.counts, .approvals, .sync]
@@ -101,6 +103,8 @@ struct HomeView: View {
             Label("Pick & pack", systemImage: "cart")
         case .counts:
             Label("Counts", systemImage: "number.square")
+        case .returns:
+            Label("Returns", systemImage: "arrow.uturn.backward.circle")
         case .approvals:
             Label("Approvals", systemImage: "checkmark.seal")
         case .route:
@@ -119,6 +123,8 @@ struct HomeView: View {
             PickOrdersView()
         case .counts:
             CountSessionsView(user: user)
+        case .returns:
+            ReturnsView()
         case .approvals:
             ApprovalsView()
         case .route:

@@ -10,9 +10,11 @@ import com.custody.app.state.ClientApi
 import com.custody.app.state.CountModel
 import com.custody.app.state.EnrolModel
 import com.custody.app.state.Feedback
+import com.custody.app.state.HomeModel
 import com.custody.app.state.Navigator
 import com.custody.app.state.PickModel
 import com.custody.app.state.ReceiveModel
+import com.custody.app.state.ReturnsModel
 import com.custody.app.state.RouteModel
 import com.custody.app.state.Scan
 import com.custody.app.state.ScanRouter
@@ -76,13 +78,23 @@ class AppContainer(private val context: Context) {
     val approvals by lazy { ApprovalsModel(api) }
     val pick by lazy { PickModel(api) }
 
+    /** Return check-in at the vault; starts at the location returns went to last on this phone. */
+    val returns by lazy { ReturnsModel(api, settings.returnsLocation) { settings.returnsLocation = it } }
+
     /** Where the phone is when a stop is confirmed; listening only while the route screen is open. */
     val gps by lazy { LocationGpsProvider(context) }
     val route by lazy { RouteModel(api, gps) }
     private val router by lazy {
         ScanRouter(
             navigator,
-            mapOf(Screen.ENROL to enrol, Screen.SIGN_IN to signIn, Screen.RECEIVE to receive, Screen.PICK to pick, Screen.COUNT to count),
+            mapOf(
+                Screen.ENROL to enrol,
+                Screen.SIGN_IN to signIn,
+                Screen.RECEIVE to receive,
+                Screen.PICK to pick,
+                Screen.COUNT to count,
+                Screen.RETURNS to returns,
+            ),
         )
     }
 
@@ -176,6 +188,7 @@ class AppContainer(private val context: Context) {
             when (screen) {
                 Screen.PICK -> pick.loadOrders()
                 Screen.COUNT -> count.loadSessions()
+                Screen.RETURNS -> returns.load()
                 Screen.APPROVALS -> approvals.load()
                 Screen.ROUTE -> route.load()
                 Screen.SYNC -> sync.refresh()
@@ -210,6 +223,9 @@ class AppContainer(private val context: Context) {
             ChangeKind.OUTBOUND -> when (navigator.screen.value) {
                 Screen.PICK -> pick.reload()
                 Screen.ROUTE -> route.reload()
+                Screen.RETURNS -> returns.load()
+                // The Returns tile's count of packages due back.
+                Screen.HOME -> if (navigator.user?.role?.let { Screen.RETURNS in HomeModel.screensFor(it) } == true) returns.load()
                 else -> Unit
             }
             ChangeKind.INVENTORY, ChangeKind.SIGN_IN -> Unit

@@ -13,6 +13,11 @@ class AppSettings(context: Context) {
         get() = prefs.getString(KEY_ACTION, null)?.takeIf { it.isNotBlank() } ?: DataWedge.DEFAULT_ACTION
         set(value) = prefs.edit().putString(KEY_ACTION, value.trim()).apply()
 
+    /** Where returned packages went last on this device: the Returns screen starts there. */
+    var returnsLocation: String?
+        get() = prefs.getString(KEY_RETURNS_LOCATION, null)?.takeIf { it.isNotBlank() }
+        set(value) = prefs.edit().putString(KEY_RETURNS_LOCATION, value?.trim()).apply()
+
     var feedback: FeedbackSettings
         get() = FeedbackSettings(sound = prefs.getBoolean(KEY_SOUND, true), vibration = prefs.getBoolean(KEY_VIBRATION, true))
         set(value) = prefs.edit().putBoolean(KEY_SOUND, value.sound).putBoolean(KEY_VIBRATION, value.vibration).apply()
@@ -21,5 +26,6 @@ class AppSettings(context: Context) {
         const val KEY_ACTION = "datawedge_action"
         const val KEY_SOUND = "sound"
         const val KEY_VIBRATION = "vibration"
+        const val KEY_RETURNS_LOCATION = "returns_location"
     }
 }

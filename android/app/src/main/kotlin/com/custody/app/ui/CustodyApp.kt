@@ -18,6 +18,7 @@ import com.custody.app.ui.screens.EnrolScreen
 import com.custody.app.ui.screens.HomeScreen
 import com.custody.app.ui.screens.PickScreen
 import com.custody.app.ui.screens.ReceiveScreen
+import com.custody.app.ui.screens.ReturnsScreen
 import com.custody.app.ui.screens.RouteScreen
 import com.custody.app.ui.screens.SignInScreen
 import com.custody.app.ui.screens.SyncScreen
@@ -50,6 +51,7 @@ fun CustodyApp(c: AppContainer) {
                 Screen.RECEIVE -> ReceiveScreen(c)
                 Screen.PICK -> PickScreen(c)
                 Screen.COUNT -> CountScreen(c)
+                Screen.RETURNS -> ReturnsScreen(c)
                 Screen.APPROVALS -> ApprovalsScreen(c)
                 Screen.ROUTE -> RouteScreen(c)
                 Screen.SYNC -> SyncScreen(c)

@@ -13,6 +13,7 @@ import com.custody.core.PendingApproval
 import com.custody.core.PickList
 import com.custody.core.PickResult
 import com.custody.core.Quantity
+import com.custody.core.ReturnDue
 import com.custody.core.Route
 import com.custody.core.ScannedCode
 import com.custody.core.SignedInUser
@@ -120,6 +121,21 @@ interface CustodyApi {
 
     /** Opens a medical order's patient; core logs every call, so only on the person's tap. */
     fun patient(orderId: String, purpose: String): PatientDetails
+
+    // ---- outbound: return check-in at the vault ----
+
+    /**
+     * Packages out on a departed manifest that are neither delivered nor checked back in,
+     * refused ones first (core's order).
+     */
+    fun returnsDue(): List<ReturnDue>
+
+    /**
+     * Checks a scanned package ([raw]: the label as scanned) back into stock at [location]. Core
+     * refuses a package delivered, never out or on no manifest, and anyone but floor staff and
+     * managers.
+     */
+    fun returnCheckIn(raw: String, location: String): LedgerEvent
 }
 
 /** [CustodyApi] over the real generated client: one line per method. */
@@ -204,4 +220,8 @@ class ClientApi(val client: CustodyClient) : CustodyApi {
     override fun failStop(manifestId: String, stop: UInt, reason: String, gps: Gps?) = client.failStop(manifestId, stop, reason, gps)
 
     override fun patient(orderId: String, purpose: String) = client.patient(orderId, purpose)
+
+    override fun returnsDue() = client.returnsDue()
+
+    override fun returnCheckIn(raw: String, location: String) = client.returnCheckIn(raw, location)
 }

@@ -9,7 +9,7 @@ fun interface ScanTarget {
 }
 
 /** The app's screens. */
-enum class Screen { ENROL, SIGN_IN, HOME, RECEIVE, PICK, COUNT, APPROVALS, ROUTE, SYNC }
+enum class Screen { ENROL, SIGN_IN, HOME, RECEIVE, PICK, COUNT, RETURNS, APPROVALS, ROUTE, SYNC }
 
 /** One tile on the home screen. */
 data class Tile(val screen: Screen, val title: String, val subtitle: String, val badge: String? = null)
@@ -27,17 +27,18 @@ data class HomeState(
  * decides every action behind them (a floor worker who reached the approvals screen some other
  * way would still be refused by core).
  *
- * - floor staff: receive, pick & pack, count, sync
- * - manager: receive, pick & pack, count, approvals, routes (the office's view of deliveries;
- *   core lets managers confirm stops too), sync
+ * - floor staff: receive, pick & pack, count, returns (check-in at the vault), sync
+ * - manager: receive, pick & pack, count, returns, approvals, routes (the office's view of
+ *   deliveries; core lets managers confirm stops too), sync
  * - compliance: count, approvals (to follow the requests; core lets managers decide), sync
- * - driver: their route, sync
+ * - driver: their route, sync (packages come back through the vault's returns, which core lets
+ *   only floor staff and managers check in)
  * - admin: sync (admins run devices and accounts, not stock)
  */
 object HomeModel {
     fun screensFor(role: Role): List<Screen> = when (role) {
-        Role.FLOOR_STAFF -> listOf(Screen.RECEIVE, Screen.PICK, Screen.COUNT, Screen.SYNC)
-        Role.MANAGER -> listOf(Screen.RECEIVE, Screen.PICK, Screen.COUNT, Screen.APPROVALS, Screen.ROUTE, Screen.SYNC)
+        Role.FLOOR_STAFF -> listOf(Screen.RECEIVE, Screen.PICK, Screen.COUNT, Screen.RETURNS, Screen.SYNC)
+        Role.MANAGER -> listOf(Screen.RECEIVE, Screen.PICK, Screen.COUNT, Screen.RETURNS, Screen.APPROVALS, Screen.ROUTE, Screen.SYNC)
         Role.COMPLIANCE -> listOf(Screen.COUNT, Screen.APPROVALS, Screen.SYNC)
         Role.DRIVER -> listOf(Screen.ROUTE, Screen.SYNC)
         Role.ADMIN -> listOf(Screen.SYNC)
@@ -52,15 +53,21 @@ object HomeModel {
     }
 
     /**
-     * The home screen for [user]; [pendingApprovals] and [sync] put counts on the tiles (null when
-     * not known yet).
+     * The home screen for [user]; [pendingApprovals], [returnsDue] and [sync] put counts on the
+     * tiles (null when not known yet).
      */
-    fun home(user: SignedInUser, pendingApprovals: Int? = null, sync: SyncStatusState? = null): HomeState {
+    fun home(user: SignedInUser, pendingApprovals: Int? = null, sync: SyncStatusState? = null, returnsDue: Int? = null): HomeState {
         val tiles = screensFor(user.role).map { screen ->
             when (screen) {
                 Screen.RECEIVE -> Tile(screen, "Receive", "Scan packages into intake")
                 Screen.PICK -> Tile(screen, "Pick & pack", "Pick lists, containers, final check")
                 Screen.COUNT -> Tile(screen, "Count", "Blind cycle counts")
+                Screen.RETURNS -> Tile(
+                    screen,
+                    "Returns",
+                    "Check in packages back from the trucks",
+                    badge = returnsDue?.takeIf { it > 0 }?.toString(),
+                )
                 Screen.ROUTE -> Tile(
                     screen,
                     if (user.role == Role.DRIVER) "My route" else "Routes",

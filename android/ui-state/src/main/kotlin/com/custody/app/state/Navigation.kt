@@ -52,7 +52,7 @@ class Navigator {
 class ScanRouter(private val navigator: Navigator, private val targets: Map<Screen, ScanTarget>) {
     fun route(scan: Scan): Feedback {
         val target = targets[navigator.screen.value]
-            ?: return Feedback.red("Nothing to scan on this screen; open Receive, Pick & pack or Count first.")
+            ?: return Feedback.red("Nothing to scan on this screen; open Receive, Pick & pack, Count or Returns first.")
         return target.onScan(scan)
     }
 }

@@ -27,6 +27,7 @@ import com.custody.core.PickLine
 import com.custody.core.PickList
 import com.custody.core.PickResult
 import com.custody.core.Quantity
+import com.custody.core.ReturnDue
 import com.custody.core.Role
 import com.custody.core.Route
 import com.custody.core.RoutePackage
@@ -412,6 +413,49 @@ class FakeApi : CustodyApi {
         return patients[orderId] ?: throw CustodyException.Refused("this device does not hold that patient's details; sync while online")
     }
 
+    // ---- returns at the vault ----
+
+    /** What core lists as due back, in its order (refused first). */
+    val due = mutableListOf<ReturnDue>()
+
+    /** Packages delivered: tag -> (recipient, stop), for core's refusal to take them back. */
+    val deliveredTo = mutableMapOf<String, Pair<String, Int>>()
+
+    /** Packages in stock that never went out: tag -> their status as core names it ("active"). */
+    val inStock = mutableMapOf<String, String>()
+
+    /** Every returnCheckIn call: (raw, location). */
+    val returnCalls = mutableListOf<Pair<String, String>>()
+    var returnsFailure: CustodyException? = null
+
+    override fun returnsDue(): List<ReturnDue> {
+        returnsFailure?.let { throw it }
+        return due.toList()
+    }
+
+    /** Core's checks in core's order: the location, who asks, the scan, then the package's state. */
+    override fun returnCheckIn(raw: String, location: String): LedgerEvent {
+        returnCalls += raw to location
+        val where = location.trim()
+        if (where.isEmpty()) throw CustodyException.InvalidInput("the location is empty: scan or type it again")
+        val who = signedIn()
+        if (who.role != Role.FLOOR_STAFF && who.role != Role.MANAGER) {
+            throw CustodyException.NotAllowed("${role(who.role)} may not check returns in; ask a manager")
+        }
+        val tag = (parseScan(raw) as? ScannedCode.Package)?.tag
+            ?: throw CustodyException.InvalidInput("that is not a package tag; scan the package's Metrc tag")
+        deliveredTo[tag]?.let { (recipient, stop) ->
+            throw CustodyException.Refused("$tag was delivered to $recipient at stop $stop; it cannot be checked back in")
+        }
+        inStock[tag]?.let { status ->
+            throw CustodyException.Refused("$tag is $status; only a package that went out and was not delivered can be checked in")
+        }
+        val row = due.firstOrNull { it.tag == tag }
+            ?: throw CustodyException.NotFound("$tag is not in this facility's records; check the tag, or sync")
+        due.remove(row)
+        return event(tag, EventKind.RETURNED, EventBody.Returned(where, row.reason))
+    }
+
     private fun stopOf(manifestId: String, stop: UInt): RouteStop {
         val r = route(manifestId)
         if (r.departedAt == null) throw CustodyException.Refused("the route has not departed; start it first")
@@ -517,6 +561,24 @@ class FakeApi : CustodyApi {
             departedAt = if (departed) Instant.parse("2026-12-01T08:05:00Z") else null,
             closed = false,
             stops = stops,
+        )
+
+        fun returnDue(tag: String, item: String, stop: Int, recipient: String, refused: Boolean, why: String = "damaged seal") = ReturnDue(
+            tag = tag,
+            item = item,
+            batch = "B-$stop",
+            quantity = Quantity("3.5", UnitOfMeasure.G),
+            container = "1",
+            manifestId = "0190f0e0-0000-7000-8000-0000000000b1",
+            manifestNumber = "M-0042",
+            stop = stop.toUInt(),
+            recipient = recipient,
+            refused = refused,
+            reason = if (refused) {
+                "refused at stop $stop ($recipient): $why"
+            } else {
+                "not delivered at stop $stop ($recipient); the driver recorded no outcome"
+            },
         )
 
         fun request(id: String, tag: String, delta: String, by: String, sessionId: String? = null) = AdjustmentRequest(

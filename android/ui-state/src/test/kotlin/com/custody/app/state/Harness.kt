@@ -55,6 +55,7 @@ fun main(args: Array<String>) {
         receiveTests(),
         pickTests(),
         routeTests(),
+        returnsTests(),
         appTests(),
         realBindingsTests(),
     )

@@ -117,14 +117,14 @@ fun feedbackTests() = "feedback" to Tests("feedback").apply {
 fun homeTests() = "home" to Tests("home by role").apply {
     fun user(role: Role) = SignedInUser("u", "Pat", role)
 
-    test("floor staff receive, pick and pack, count and sync; no approvals, no routes") {
-        assertEquals(listOf(Screen.RECEIVE, Screen.PICK, Screen.COUNT, Screen.SYNC), HomeModel.home(user(Role.FLOOR_STAFF)).tiles.map { it.screen })
+    test("floor staff receive, pick and pack, count, check returns in and sync; no approvals, no routes") {
+        assertEquals(listOf(Screen.RECEIVE, Screen.PICK, Screen.COUNT, Screen.RETURNS, Screen.SYNC), HomeModel.home(user(Role.FLOOR_STAFF)).tiles.map { it.screen })
     }
 
     test("a manager also sees approvals, with the number waiting, and the routes") {
         val home = HomeModel.home(user(Role.MANAGER), pendingApprovals = 2)
         assertEquals(
-            listOf(Screen.RECEIVE, Screen.PICK, Screen.COUNT, Screen.APPROVALS, Screen.ROUTE, Screen.SYNC),
+            listOf(Screen.RECEIVE, Screen.PICK, Screen.COUNT, Screen.RETURNS, Screen.APPROVALS, Screen.ROUTE, Screen.SYNC),
             home.tiles.map { it.screen },
         )
         assertEquals("2", home.tiles.first { it.screen == Screen.APPROVALS }.badge)

@@ -10,6 +10,7 @@ import com.custody.core.NewOrder
 import com.custody.core.NewOrderLine
 import com.custody.core.NewStop
 import com.custody.core.OrderStatus
+import com.custody.core.PackageStatus
 import com.custody.core.PatientDetails
 import com.custody.core.Quantity
 import com.custody.core.Role
@@ -194,7 +195,7 @@ fun realBindingsTests() = "real" to Tests("real bindings").apply {
         assertTrue(signIn.submit().isGreen)
         assertEquals(Role.MANAGER, signIn.state.value.user!!.role)
         assertEquals(
-            listOf(Screen.RECEIVE, Screen.PICK, Screen.COUNT, Screen.APPROVALS, Screen.ROUTE, Screen.SYNC),
+            listOf(Screen.RECEIVE, Screen.PICK, Screen.COUNT, Screen.RETURNS, Screen.APPROVALS, Screen.ROUTE, Screen.SYNC),
             HomeModel.home(signIn.state.value.user!!).tiles.map { it.screen },
         )
 
@@ -227,7 +228,7 @@ fun realBindingsTests() = "real" to Tests("real bindings").apply {
         signIn.onScan(scan("F-200"))
         "1357".forEach(signIn::pinDigit)
         assertTrue(signIn.submit().isGreen)
-        assertEquals(listOf(Screen.RECEIVE, Screen.PICK, Screen.COUNT, Screen.SYNC), HomeModel.home(signIn.state.value.user!!).tiles.map { it.screen })
+        assertEquals(listOf(Screen.RECEIVE, Screen.PICK, Screen.COUNT, Screen.RETURNS, Screen.SYNC), HomeModel.home(signIn.state.value.user!!).tiles.map { it.screen })
 
         val count = CountModel(api)
         count.loadSessions()
@@ -291,7 +292,7 @@ fun realBindingsTests() = "real" to Tests("real bindings").apply {
         client.setSyncListener(null)
         client.close()
     }
-    test("outbound on the real client: order, pick with a split, pack, final check, a route with a refusal, patient on tap") {
+    test("outbound on the real client: order, pick with a split, pack, final check, a route with a refusal, patient on tap, the refusal checked back in") {
         val outboundCode = System.getenv("CUSTODY_OUTBOUND_ENROLMENT_CODE")
         if (outboundCode.isNullOrBlank()) throw Skipped("CUSTODY_OUTBOUND_ENROLMENT_CODE is not set; run-jvm-tests.sh sets it for the server it starts")
         val client = newClient()
@@ -415,12 +416,57 @@ fun realBindingsTests() = "real" to Tests("real bindings").apply {
             stop.packages.associate { it.tag to it.outcome },
         )
 
+        // The driver brings the refused package back but cannot check it in: the vault does.
+        val driverReturns = ReturnsModel(api, lastLocation = "Returns cage")
+        val notTheDriver = seen(driverReturns.onScan(scan(newTag)))
+        assertEquals(Signal.RED, notTheDriver.signal)
+        assertEquals(assertFailsWith<CustodyException.NotAllowed> { client.returnCheckIn(newTag, "Returns cage") }.message, notTheDriver.message)
+
         // Everything goes to the server, nothing refused; a floor worker is refused the patient.
         val report = runBlocking { client.syncNow() }
         assertEquals(0uL, report.rejected)
         client.signOut()
         client.signIn("F-200", "1357")
         assertFailsWith<CustodyException.NotAllowed> { client.patient(orderId, "curious") }
+
+        // Return check-in at the vault: the refused package is due back, with the receiver's reason.
+        val remembered = mutableListOf<String>()
+        val returns = ReturnsModel(api) { remembered += it }
+        returns.load()
+        assertNull(returns.state.value.error)
+        val due = returns.state.value.rows.single()
+        assertEquals(listOf(newTag), client.returnsDue().map { it.tag })
+        assertEquals(newTag, due.tag)
+        assertEquals("Flower - OG Kush", due.item)
+        assertEquals(Triple("MAN-UI-1", 1, true), Triple(due.manifestNumber, due.stop, due.refused))
+        assertEquals("Refused", due.statusText)
+        assertTrue(due.reason.contains("seal broken"), due.reason)
+        assertEquals("Green Leaf Dispensary", due.recipient)
+
+        val noPlace = seen(returns.onScan(scan(newTag)))
+        assertEquals(ReturnsModel.NO_LOCATION, noPlace.message)
+        assertTrue(seen(returns.onScan(scan("loc: Returns cage"))).isGreen)
+        assertEquals("Returns cage", returns.state.value.location)
+        // A delivered package and one that never went out are refused in core's words; nothing changes.
+        val delivered = seen(returns.onScan(scan(O1)))
+        assertEquals(Signal.RED, delivered.signal)
+        assertEquals(assertFailsWith<CustodyException.Refused> { client.returnCheckIn(O1, "Returns cage") }.message, delivered.message)
+        assertTrue(delivered.message.contains("delivered"), delivered.message)
+        val neverOut = seen(returns.onScan(scan(O3)))
+        assertEquals(Signal.RED, neverOut.signal)
+        assertEquals(assertFailsWith<CustodyException.Refused> { client.returnCheckIn(O3, "Returns cage") }.message, neverOut.message)
+        assertEquals(listOf(newTag), returns.state.value.rows.map { it.tag }, "a refusal changes nothing")
+        assertEquals(PackageStatus.DELIVERED, client.findPackage(O1)!!.status)
+
+        val back = seen(returns.onScan(scan(newTag.lowercase() + "\r")))
+        assertTrue(back.isGreen, back.message)
+        assertEquals("Back in Returns cage: Flower - OG Kush", back.message)
+        assertTrue(returns.state.value.rows.isEmpty(), "the row is gone")
+        assertTrue(client.returnsDue().isEmpty(), "core expects nothing more back")
+        val returned = client.findPackage(newTag)!!
+        assertEquals(PackageStatus.ACTIVE to "Returns cage", returned.status to returned.location)
+        assertEquals(listOf("Returns cage"), remembered)
+        assertEquals(0uL, runBlocking { client.syncNow() }.rejected, "the server takes the return")
         client.close()
     }
 }

@@ -20,6 +20,7 @@ import androidx.compose.ui.unit.sp
 import androidx.lifecycle.compose.collectAsStateWithLifecycle
 import com.custody.app.AppContainer
 import com.custody.app.state.HomeModel
+import com.custody.app.state.Screen
 import com.custody.app.ui.Title
 
 /** The tiles of the signed-in person's role (HomeModel). */
@@ -28,9 +29,22 @@ fun HomeScreen(c: AppContainer) {
     val signIn by c.signIn.state.collectAsStateWithLifecycle()
     val sync by c.sync.state.collectAsStateWithLifecycle()
     val approvals by c.approvals.state.collectAsStateWithLifecycle()
+    val returns by c.returns.state.collectAsStateWithLifecycle()
     val user = signIn.user ?: return
-    LaunchedEffect(user.id) { c.act { c.approvals.load(); null } }
-    val home = HomeModel.home(user, pendingApprovals = approvals.rows.count { it.canDecide }, sync = sync)
+    val checksReturns = Screen.RETURNS in HomeModel.screensFor(user.role)
+    LaunchedEffect(user.id) {
+        c.act {
+            c.approvals.load()
+            if (checksReturns) c.returns.load()
+            null
+        }
+    }
+    val home = HomeModel.home(
+        user,
+        pendingApprovals = approvals.rows.count { it.canDecide },
+        sync = sync,
+        returnsDue = returns.rows.size.takeIf { checksReturns },
+    )
 
     Column(Modifier.padding(16.dp).fillMaxWidth(), verticalArrangement = Arrangement.spacedBy(12.dp)) {
         Title(home.greeting)
