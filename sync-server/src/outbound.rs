@@ -118,6 +118,13 @@ pub(crate) fn audit(conn: &Connection, facility: &LicenseNumber, doc: &WorkDoc, 
         Err(e) => return Ok(Err(format!("this {} cannot be read: {e}", doc.kind))),
     };
     let kind = claim_kind(doc.kind);
+    // A truck that left is a fact, not a plan: its driver's record is never refused because
+    // the office meanwhile cancelled the manifest and planned the packages onto another one.
+    // That other manifest gives way (see `after_persist`), and its phone will not depart with
+    // packages the ledger says already left.
+    if doc.kind == DocKind::Manifest && mdoc::departed(doc).ok().flatten().is_some() {
+        return Ok(Ok(()));
+    }
     for tag in &claims {
         let holder: Option<String> = conn
             .prepare_cached("SELECT doc_id FROM claims WHERE facility = ?1 AND kind = ?2 AND tag = ?3 AND doc_id <> ?4")?
@@ -125,7 +132,8 @@ pub(crate) fn audit(conn: &Connection, facility: &LicenseNumber, doc: &WorkDoc, 
             .optional()?;
         if let Some(other) = holder {
             let name = holder_name(conn, &other)?;
-            return Ok(Err(format!("{tag} is already on {name}; regenerate the pick list (or remove it from this manifest)")));
+            let fix = if doc.kind == DocKind::Order { "regenerate the pick list" } else { "cancel this manifest and plan it again" };
+            return Ok(Err(format!("{tag} is already on {name}; {fix}")));
         }
     }
     if doc.kind == DocKind::Order {
@@ -156,9 +164,15 @@ pub(crate) fn after_persist(conn: &Connection, facility: &LicenseNumber, doc: &W
     }
     let id = doc.id.to_string();
     conn.prepare_cached("DELETE FROM claims WHERE doc_id = ?1")?.execute([&id])?;
+    // A departed manifest takes its packages' claims over from any plan that holds them.
+    let departed = doc.kind == DocKind::Manifest && mdoc::departed(doc).ok().flatten().is_some();
+    let insert = if departed {
+        "INSERT OR REPLACE INTO claims (facility, kind, tag, doc_id) VALUES (?1, ?2, ?3, ?4)"
+    } else {
+        "INSERT OR IGNORE INTO claims (facility, kind, tag, doc_id) VALUES (?1, ?2, ?3, ?4)"
+    };
     for tag in claims_of(doc).unwrap_or_default() {
-        conn.prepare_cached("INSERT OR IGNORE INTO claims (facility, kind, tag, doc_id) VALUES (?1, ?2, ?3, ?4)")?
-            .execute(params![facility.as_str(), claim_kind(doc.kind), tag.as_str(), id])?;
+        conn.prepare_cached(insert)?.execute(params![facility.as_str(), claim_kind(doc.kind), tag.as_str(), id])?;
     }
     if doc.kind == DocKind::Manifest {
         let driver = mdoc::driver(doc).ok().flatten().map(|u| u.to_string());

@@ -9,13 +9,14 @@
 use chrono::{Duration, Utc};
 use custody_core::fold::PackageStatus;
 use custody_core::outbound::picking::OutboundError;
-use custody_core::outbound::shipping::{NewManifest, NewStop, StopConfirmation, StopState};
+use custody_core::outbound::shipping::{NewManifest, NewStop, ReturnKind, StopConfirmation, StopState};
 use custody_core::outbound::{Customer, NewOrder, NewOrderLine, Patient};
 use custody_core::protocol::{CreatedOrder, ManagerCredentials, NewOrderRequest};
 use custody_core::work::manifest::{Gps, Vehicle};
 use custody_core::*;
 use custody_e2e::*;
 use rust_decimal::Decimal;
+use uuid::Uuid;
 
 const FLOWER: &str = "Flower - OG Kush 3.5g";
 const CART: &str = "Live Resin Cart 1g";
@@ -310,7 +311,11 @@ async fn an_afternoon_of_outbound_from_orders_to_returns() {
     // ---- return check-in at the vault --------------------------------------------------------------
     picker_a.sync().await.unwrap();
     let due = picker_a.store.returns_due().unwrap();
-    assert_eq!(due.iter().map(|r| (r.package.tag.clone(), r.stop, r.refused)).collect::<Vec<_>>(), vec![(tag(6), 2, true)], "the vault expects only the refused package");
+    assert_eq!(
+        due.iter().map(|r| (r.tag.clone(), r.manifest.as_ref().map(|m| m.2), r.kind)).collect::<Vec<_>>(),
+        vec![(tag(6), Some(2), ReturnKind::Refused)],
+        "the vault expects only the refused package"
+    );
     let err = picker_a.store.return_check_in(tag(2).as_str(), &location("Vault A")).unwrap_err();
     assert!(err.to_string().contains("delivered"), "{err}");
     let back = picker_a.store.return_check_in(tag(6).as_str(), &location("Returns cage")).unwrap();
@@ -521,4 +526,103 @@ async fn stock_on_hold_for_an_adjustment_is_not_available_anywhere() {
     office.store.approve_adjustment(request, "checked the scale").unwrap();
     office.sync().await.unwrap();
     office.store.create_order(&order).unwrap();
+}
+
+/// Plans change. The office cancels a manifest and re-plans its order onto another truck while
+/// the first driver, offline in the yard, has already left with it: the departure stands on
+/// every phone and the server, and the re-planned truck cannot leave with packages that are
+/// gone. Another order is cancelled after packing: the vault sees its packages due back and
+/// puts them on a shelf, and every phone and the server agree on the inventory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelled_plans_never_strand_a_package_or_overrule_the_road() {
+    let fleet = Fleet::start("C11-0000001-LIC").await;
+    fleet.server().db.add_customer(&fleet.facility, &Customer { licence: lic(GREEN_DOOR), name: "Green Door".into(), address: "1 Main".into() }).unwrap();
+    let (office, floor, truck) = (fleet.phone("office").await, fleet.phone("floor").await, fleet.phone("truck").await);
+    office.sign_in(MANAGER);
+    floor.sign_in(FLOOR);
+    let driver = truck.sign_in(DRIVER).id;
+    receive(&office, &tag(1), FLOWER, grams(1_000), (2027, 3, 1));
+    receive(&office, &tag(2), FLOWER, grams(1_000), (2027, 4, 1));
+    office.sync().await.unwrap();
+    let order = |number: &str| NewOrder {
+        number: number.into(),
+        recipient: lic(GREEN_DOOR),
+        requested_on: (Utc::now() + Duration::days(1)).date_naive(),
+        lines: vec![line(FLOWER, grams(1_000), 400)],
+        patient: None,
+    };
+    let (so_1, so_2) = (office.store.create_order(&order("SO-1")).unwrap(), office.store.create_order(&order("SO-2")).unwrap());
+    assert_eq!(office.store.generate_pick_list(so_1).unwrap()[0].tag, tag(1));
+    assert_eq!(office.store.generate_pick_list(so_2).unwrap()[0].tag, tag(2));
+    office.sync().await.unwrap();
+    floor.sync().await.unwrap();
+    for (id, t, container) in [(so_1, tag(1), "C-1"), (so_2, tag(2), "C-2")] {
+        floor.store.pick_scan(id, t.as_str(), None).unwrap();
+        floor.store.pack(id, t.as_str(), container, grams(1_100)).unwrap();
+        floor.store.finish_packing(id).unwrap();
+    }
+    floor.sync().await.unwrap();
+    office.sync().await.unwrap();
+    let plan = |number: &str, order: Uuid| NewManifest {
+        number: number.into(),
+        vehicle: Vehicle { make: "Ford".into(), model: "Transit".into(), plate: "8ABC123".into() },
+        driver,
+        driver_licence_number: "D1234567".into(),
+        driver_occupational_licence: "OL-5501".into(),
+        phone_for_questions: "510-555-0100".into(),
+        stops: vec![NewStop { order, planned_route: "direct".into(), estimated_departure: Utc::now(), estimated_arrival: Utc::now() + Duration::hours(1) }],
+    };
+    let m_1 = office.store.create_manifest(&plan("M-1", so_1)).unwrap();
+    let m_2 = office.store.create_manifest(&plan("M-2", so_2)).unwrap();
+    office.sync().await.unwrap();
+    truck.sync().await.unwrap();
+
+    // ---- the truck leaves, offline; the office, not knowing, cancels and re-plans ---------------
+    truck.store.depart(m_1).unwrap();
+    office.store.cancel_manifest(m_1, "van swap").unwrap();
+    let m_3 = office.store.create_manifest(&plan("M-3", so_1)).expect("the office re-plans SO-1");
+    office.store.cancel_manifest(m_2, "customer withdrew").unwrap();
+    office.store.cancel_order(so_2, "customer withdrew").unwrap();
+    let report = office.sync().await.unwrap();
+    assert!(report.doc_refusals.is_empty(), "{:?}", report.doc_refusals);
+    let report = truck.sync().await.unwrap();
+    assert!(report.doc_refusals.is_empty(), "the driver's departure is never refused: {:?}", report.doc_refusals);
+    truck.sync().await.unwrap();
+    office.sync().await.unwrap();
+    for phone in [&office, &truck] {
+        let route = phone.store.route(m_1).unwrap();
+        assert!(route.departed.is_some() && route.cancelled.is_none(), "{}: the road wins over the cancellation", phone.name);
+    }
+    assert!(truck.store.manifests().unwrap().iter().any(|r| r.id == m_3), "the re-planned route reached its driver");
+    let err = truck.store.depart(m_3).unwrap_err();
+    assert_eq!(err.to_string(), format!("{} already left on another manifest; ask the office to cancel manifest M-3", tag(1)));
+    office.store.cancel_manifest(m_3, "SO-1 left on M-1").unwrap();
+
+    // ---- the cancelled order's package goes back on a shelf -------------------------------------
+    floor.sync().await.unwrap();
+    let due = floor.store.returns_due().unwrap();
+    let rows: Vec<_> = due.iter().map(|r| (r.tag.clone(), r.kind, r.order_number.as_str(), r.container.as_deref())).collect();
+    assert_eq!(rows, vec![(tag(2), ReturnKind::OrderCancelled, "SO-2", Some("C-2")), (tag(1), ReturnKind::NotConfirmed, "SO-1", Some("C-1"))]);
+    floor.store.return_check_in(tag(2).as_str(), &location("Vault A")).unwrap();
+    assert_eq!(floor.store.returns_due().unwrap().len(), 1, "only the package on the road is still out");
+
+    for _ in 0..2 {
+        for phone in [&floor, &office, &truck] {
+            let report = phone.sync().await.unwrap();
+            assert!(report.doc_refusals.is_empty(), "{}: {:?}", phone.name, report.doc_refusals);
+        }
+    }
+    let server = InventoryReportExt::from(&fleet);
+    for phone in [&office, &floor, &truck] {
+        assert_eq!(phone.report(), server.0, "{} agrees with the server", phone.name);
+    }
+    assert!(server.0.conflicts.is_empty(), "{:?}", server.0.conflicts);
+    let inv = fleet.server_inventory();
+    assert_eq!((inv.packages[&tag(1)].status, inv.packages[&tag(2)].status), (PackageStatus::Shipped, PackageStatus::Active));
+    let statuses: Vec<_> = office.store.orders().unwrap().into_iter().map(|o| (o.order.number, o.status)).collect();
+    assert!(statuses.contains(&("SO-2".into(), custody_core::work::order::OrderStatus::Cancelled)), "{statuses:?}");
+    // The put-back package is free again: a new order takes it.
+    let so_3 = office.store.create_order(&order("SO-3")).unwrap();
+    assert_eq!(office.store.generate_pick_list(so_3).unwrap()[0].tag, tag(2));
+    assert!(office.sync().await.unwrap().doc_refusals.is_empty(), "the server agrees the package is free");
 }

@@ -21,7 +21,8 @@ use crate::roles::Role;
 use crate::scan::{Scan, ScanError, parse_scan};
 use crate::store::{Store, StoreError};
 use crate::work::adjustment::AdjustmentStatus;
-use crate::work::order::{self as doc, FinalCheck, OrderStatus, Packing, Pick, Substitution};
+use crate::work::manifest as mdoc;
+use crate::work::order::{self as doc, Cancellation, FinalCheck, OrderStatus, Packing, Pick, Substitution};
 use crate::work::{DocError, DocKind, WorkDoc};
 
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +67,9 @@ pub enum OutboundError {
     NoDataKey,
     #[error(transparent)]
     Seal(#[from] SealError),
+    /// A return check-in of a package that is not due back.
+    #[error("{0}")]
+    NotDueBack(String),
     #[error("say why: a reason is needed")]
     NoReason,
     #[error("{0}")]
@@ -474,20 +478,35 @@ impl Store {
         })
     }
 
-    /// Cancels an order nothing has been picked for (managers); its packages go back to stock.
+    /// Cancels an order (managers), with the reason. Its allocation is released at once; what
+    /// was already picked stays picked until the vault puts it back on a shelf (`returns_due`
+    /// lists it, `return_check_in` records it), so nothing leaves the order silently. An order
+    /// on a manifest needs that manifest cancelled first; one whose truck left is finished by
+    /// the route.
     pub fn cancel_order(&self, order: Uuid, reason: &str) -> Result<()> {
         self.require_role(&[Role::Manager], "cancel orders")?;
         if reason.trim().is_empty() {
             return Err(OutboundError::NoReason);
         }
-        self.work(|w| {
-            let d = w.doc(order)?.ok_or(OutboundError::UnknownOrder(order))?;
-            let o = doc::order(d)?;
-            let status = doc::status(d)?;
-            if !doc::picks(d)?.is_empty() || matches!(status, OrderStatus::Packed | OrderStatus::Cancelled) {
-                return Err(OutboundError::OrderState { number: o.number, status: status.as_str(), what: "return its picked packages to the shelf before cancelling" });
+        for info in self.docs(Some(DocKind::Manifest))? {
+            let on = self.read_doc::<_, OutboundError>(info.id, |d| {
+                let m = mdoc::manifest(d)?;
+                let carried = m.stops.iter().any(|s| s.order == order) && mdoc::cancellation(d)?.is_none();
+                Ok(carried.then_some((m.number, mdoc::departed(d)?.is_some())))
+            })?;
+            if let Some(Some((number, departed))) = on {
+                let what = if departed { "its truck has left; the route finishes it" } else { "cancel that manifest first" };
+                return Err(OutboundError::Manifest(format!("this order is on manifest {number}; {what}")));
             }
-            doc::set_status(d, OrderStatus::Cancelled)?;
+        }
+        let (_, actor) = self.actor()?;
+        self.work(|w| {
+            let d = w.doc(order)?.filter(|d| d.kind == DocKind::Order).ok_or(OutboundError::UnknownOrder(order))?;
+            let status = doc::status(d)?;
+            if status == OrderStatus::Cancelled {
+                return Err(OutboundError::OrderState { number: doc::order(d)?.number, status: status.as_str(), what: "there is nothing more to cancel" });
+            }
+            doc::cancel(d, &Cancellation { reason: reason.trim().to_string(), by: actor.clone() })?;
             Ok(())
         })
     }

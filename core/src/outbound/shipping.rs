@@ -19,7 +19,7 @@ use crate::roles::Role;
 use crate::scan::{Scan, parse_scan};
 use crate::store::{Store, StoreError};
 use crate::work::manifest::{self as mdoc, Driver, Gps, ManifestPackage, OutboundManifest, PackageOutcome, Stop, StopReport, Vehicle};
-use crate::work::order::{self as odoc, OrderStatus, Returned};
+use crate::work::order::{self as odoc, Cancellation, OrderStatus, Returned};
 use crate::work::{DocKind, WorkDoc};
 
 /// A stop as the manager plans it.
@@ -73,22 +73,39 @@ pub struct RouteView {
     pub manifest: OutboundManifest,
     pub departed: Option<crate::work::order::Actor>,
     pub stops: Vec<StopView>,
-    /// Every package delivered or back in the vault.
+    /// Every package delivered or back in the vault, or the manifest cancelled.
     pub closed: bool,
+    /// A manager cancelled it before the truck left.
+    pub cancelled: Option<Cancellation>,
 }
 
-/// A package that left on a truck and is neither delivered nor back: what the vault expects
-/// to check in, so nothing that went out comes back silently.
+/// Why a package is due back at the vault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReturnKind {
+    /// The receiver refused it, or the stop failed: it is coming back on the truck.
+    Refused,
+    /// On a truck that left, with no outcome on this phone yet: still out, or the driver's
+    /// phone has not synced.
+    NotConfirmed,
+    /// Picked (perhaps packed) for an order a manager cancelled: back to a shelf.
+    OrderCancelled,
+}
+
+/// A package that is neither on the shelf nor delivered and has to come back through the
+/// vault's check-in, so nothing that went out, or was taken out, comes back silently.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReturnDue {
-    pub package: ManifestPackage,
-    pub manifest: Uuid,
-    pub manifest_number: String,
-    pub stop: u32,
+    pub tag: PackageTag,
+    pub item: crate::ids::ItemName,
+    pub batch: crate::ids::BatchNumber,
+    pub quantity: crate::quantity::Quantity,
+    /// The packing container it is in, if it was packed.
+    pub container: Option<String>,
+    pub order_number: String,
     pub recipient: String,
-    /// The driver recorded it refused (or the stop failed); `false` means no outcome has
-    /// reached this phone yet: still on the truck, or the driver's phone has not synced.
-    pub refused: bool,
+    /// The manifest and stop it went out on (not for a cancelled order's picks).
+    pub manifest: Option<(Uuid, String, u32)>,
+    pub kind: ReturnKind,
     /// What the ledger's return will say.
     pub reason: String,
 }
@@ -272,7 +289,7 @@ impl Store {
                     }
                 })
                 .collect();
-            Ok(RouteView { id, departed: mdoc::departed(d)?, closed: mdoc::closed(d)?, manifest, stops })
+            Ok(RouteView { id, departed: mdoc::departed(d)?, closed: mdoc::closed(d)?, cancelled: mdoc::cancellation(d)?, manifest, stops })
         })
     }
 
@@ -287,9 +304,43 @@ impl Store {
         }
     }
 
+    /// Cancels a manifest before the truck leaves (managers). Its packages stay picked and
+    /// packed for their orders, free to go on another manifest; a driver who has not synced
+    /// and departs anyway is on the road, and the road wins (see `mdoc::cancellation`).
+    pub fn cancel_manifest(&self, manifest: Uuid, reason: &str) -> Result<()> {
+        self.require_role(&[Role::Manager], "cancel manifests")?;
+        if reason.trim().is_empty() {
+            return Err(OutboundError::NoReason);
+        }
+        let (_, actor) = self.actor()?;
+        self.work(|w| {
+            let d = w.doc(manifest)?.filter(|d| d.kind == DocKind::Manifest).ok_or(OutboundError::UnknownManifest(manifest))?;
+            let m = mdoc::manifest(d)?;
+            if let Some(dep) = mdoc::departed(d)? {
+                return Err(OutboundError::Manifest(format!(
+                    "manifest {} left at {} with {}; the driver's stops and the vault's return check-in close it",
+                    m.number,
+                    dep.at.format("%H:%M"),
+                    dep.name
+                )));
+            }
+            if let Some(c) = mdoc::cancellation(d)? {
+                return Err(OutboundError::Manifest(format!("manifest {} was already cancelled by {}", m.number, c.by.name)));
+            }
+            mdoc::cancel(d, &Cancellation { reason: reason.trim().to_string(), by: actor.clone() })?;
+            Ok(())
+        })
+    }
+
     /// Departure: every package on the manifest is shipped in the ledger.
     pub fn depart(&self, manifest: Uuid) -> Result<Vec<Event>> {
         let (user, actor) = self.actor()?;
+        let tags: Vec<PackageTag> = self.read_manifest(manifest, |d| Ok(mdoc::manifest(d)?.tags().cloned().collect()))?;
+        let mut statuses = Vec::with_capacity(tags.len());
+        for tag in tags {
+            let status = self.package(&tag)?.map(|p| p.status);
+            statuses.push((tag, status));
+        }
         self.work(|w| {
             let d = w.doc(manifest)?.ok_or(OutboundError::UnknownManifest(manifest))?;
             if d.kind != DocKind::Manifest {
@@ -300,6 +351,21 @@ impl Store {
                 return Err(OutboundError::Manifest(format!("this manifest departed at {} ({})", dep.at.format("%H:%M"), dep.name)));
             }
             let m = mdoc::manifest(d)?;
+            if let Some(c) = mdoc::cancellation(d)? {
+                return Err(OutboundError::Manifest(format!("manifest {} was cancelled by {} ({}); do not load it", m.number, c.by.name, c.reason)));
+            }
+            // Only what is picked can leave: a package the ledger says already left went on
+            // another truck (the office re-planned while this phone was offline).
+            for (tag, status) in &statuses {
+                match status {
+                    Some(PackageStatus::Picked) => {}
+                    Some(PackageStatus::Shipped) => {
+                        return Err(OutboundError::Manifest(format!("{tag} already left on another manifest; ask the office to cancel manifest {}", m.number)))
+                    }
+                    Some(other) => return Err(OutboundError::Manifest(format!("{tag} is {}, not picked; ask the office to cancel manifest {}", other.as_str(), m.number))),
+                    None => return Err(OutboundError::UnknownPackage(tag.clone())),
+                }
+            }
             mdoc::set_departed(d, &actor)?;
             let mut events = Vec::new();
             for tag in m.tags() {
@@ -405,101 +471,156 @@ impl Store {
         Ok(())
     }
 
-    /// Return check-in at the vault: a refused or undelivered package comes back into stock at
-    /// `location` (a ledger return carrying why), and leaves its order and manifest.
+    /// Return check-in at the vault: a package due back (refused, undelivered, or picked for a
+    /// cancelled order) goes back into stock at `location`, with a ledger return carrying why,
+    /// and leaves its order and manifest.
     pub fn return_check_in(&self, raw: &str, location: &LocationName) -> Result<Event> {
         self.require_role(&[Role::FloorStaff, Role::Manager], "check returns in")?;
         let Scan::Package(tag) = parse_scan(raw)? else { return Err(OutboundError::NotATag) };
         let package = self.package(&tag)?.ok_or_else(|| OutboundError::UnknownPackage(tag.clone()))?;
-        if package.status != PackageStatus::Shipped {
-            return Err(OutboundError::Manifest(format!("{tag} is {}; only a package that went out and was not delivered can be checked in", package.status.as_str())));
-        }
-        // The manifest it went out on and has not yet come back from.
-        let mut found = None;
-        for info in self.docs(Some(DocKind::Manifest))? {
-            let hit = self.read_manifest(info.id, |d| {
-                if mdoc::returns(d)?.contains_key(&tag) {
-                    return Ok(None);
+        let Some(due) = self.due_back()?.into_iter().find(|d| d.row.tag == tag) else {
+            return Err(OutboundError::NotDueBack(match package.status {
+                PackageStatus::Shipped => format!("{tag} is not on any departed manifest on this device; sync and try again"),
+                PackageStatus::Picked => {
+                    let order = self.package_fold(&tag)?.and_then(|p| p.order).unwrap_or_default();
+                    format!("{tag} is picked for order {order}, which is not cancelled; it goes back on the shelf only if a manager cancels the order")
                 }
-                let m = mdoc::manifest(d)?;
-                Ok(match m.stop_of(&tag) {
-                    Some(s) => Some((s.clone(), mdoc::outcomes(d)?.get(&tag).cloned(), mdoc::departed(d)?.is_some())),
-                    None => None,
-                })
-            })?;
-            if let Some(h) = hit {
-                found = Some((info.id, h));
-                break;
-            }
-        }
-        let Some((manifest, (stop, outcome, departed))) = found else {
-            return Err(OutboundError::Manifest(format!("{tag} is not on any manifest on this device; sync and try again")));
+                other => format!(
+                    "{tag} is {}; only a package that went out and was not delivered, or was picked for a cancelled order, can be checked in",
+                    other.as_str()
+                ),
+            }));
         };
-        if !departed {
-            return Err(OutboundError::Manifest(format!("{tag}'s manifest has not departed")));
-        }
-        if outcome.as_ref().is_some_and(|o| o.delivered) {
-            return Err(OutboundError::Manifest(format!("{tag} was delivered to {} at stop {}; it cannot be checked back in", stop.recipient.name, stop.number)));
-        }
-        let reason = return_reason(&stop, outcome.as_ref());
         let (_, actor) = self.actor()?;
         self.work(|w| {
+            let reason = due.row.reason.clone();
             let event = w.record(&tag, EventBody::Returned { location: location.clone(), reason: reason.clone() })?;
-            let record = Returned { tag: tag.clone(), location: location.clone(), reason: reason.clone(), by: actor.clone() };
-            if let Some(d) = w.doc(manifest)? {
+            let record = Returned { tag: tag.clone(), location: location.clone(), reason, by: actor.clone() };
+            if let Some(d) = due.manifest_doc.map(|m| w.doc(m)).transpose()?.flatten() {
                 mdoc::put_return(d, &record)?;
             }
-            if let Some(d) = w.doc(stop.order)? {
+            if let Some(d) = w.doc(due.order_doc)? {
                 odoc::put_returned(d, &record)?;
             }
             Ok::<_, OutboundError>(event)
         })
     }
 
-    /// What the vault should expect back: every package on a departed manifest that is
-    /// neither delivered nor checked in, refused ones first, then by manifest and stop.
+    /// What the vault should expect back: every package on a departed manifest that is neither
+    /// delivered nor checked in, and every package picked for a cancelled order and not yet put
+    /// back. Refused and cancelled ones first (they are certainly coming), then the unconfirmed.
     pub fn returns_due(&self) -> Result<Vec<ReturnDue>> {
-        let mut due = Vec::new();
+        Ok(self.due_back()?.into_iter().map(|d| d.row).collect())
+    }
+
+    fn due_back(&self) -> Result<Vec<DueBack>> {
+        let mut candidates = Vec::new();
         for info in self.docs(Some(DocKind::Manifest))? {
-            let on_truck = self.read_manifest(info.id, |d| {
+            self.read_manifest(info.id, |d| {
                 if mdoc::departed(d)?.is_none() {
-                    return Ok(Vec::new());
+                    return Ok(());
                 }
-                let manifest = mdoc::manifest(d)?;
-                let outcomes = mdoc::outcomes(d)?;
-                let returns = mdoc::returns(d)?;
-                let mut rows = Vec::new();
-                for stop in &manifest.stops {
+                let m = mdoc::manifest(d)?;
+                let (outcomes, returns) = (mdoc::outcomes(d)?, mdoc::returns(d)?);
+                for stop in &m.stops {
                     for p in stop.packages.iter().filter(|p| !returns.contains_key(&p.tag)) {
                         let outcome = outcomes.get(&p.tag);
                         if outcome.is_some_and(|o| o.delivered) {
                             continue;
                         }
-                        rows.push(ReturnDue {
-                            package: p.clone(),
-                            manifest: info.id,
-                            manifest_number: manifest.number.clone(),
-                            stop: stop.number,
+                        candidates.push(Candidate {
+                            tag: p.tag.clone(),
+                            container: Some(p.container.clone()),
+                            order_number: stop.order_number.clone(),
                             recipient: stop.recipient.name.clone(),
-                            refused: outcome.is_some(),
+                            manifest: Some((info.id, m.number.clone(), stop.number)),
+                            kind: if outcome.is_some() { ReturnKind::Refused } else { ReturnKind::NotConfirmed },
                             reason: return_reason(stop, outcome),
+                            order_doc: stop.order,
+                            expect: PackageStatus::Shipped,
                         });
                     }
                 }
-                Ok(rows)
+                Ok(())
             })?;
-            due.extend(on_truck);
         }
-        // A package checked in on a phone whose manifest copy has not caught up yet is no longer out.
-        let mut still_out = Vec::with_capacity(due.len());
-        for row in due {
-            if self.package(&row.package.tag)?.is_some_and(|p| p.status == PackageStatus::Shipped) {
-                still_out.push(row);
-            }
+        for info in self.docs(Some(DocKind::Order))? {
+            self.read_order(info.id, |d| {
+                if odoc::status(d)? != OrderStatus::Cancelled {
+                    return Ok(());
+                }
+                let o = odoc::order(d)?;
+                let why = odoc::cancellation(d)?.map(|c| format!(" by {}: {}", c.by.name, c.reason)).unwrap_or_default();
+                let (returned, packings) = (odoc::returned(d)?, odoc::packings(d)?);
+                for tag in odoc::picks(d)?.into_keys().filter(|t| !returned.contains_key(t)) {
+                    candidates.push(Candidate {
+                        container: packings.get(&tag).map(|p| p.container.clone()),
+                        tag,
+                        order_number: o.number.clone(),
+                        recipient: o.recipient.name.clone(),
+                        manifest: None,
+                        kind: ReturnKind::OrderCancelled,
+                        reason: format!("put back: order {} cancelled{why}", o.number),
+                        order_doc: info.id,
+                        expect: PackageStatus::Picked,
+                    });
+                }
+                Ok(())
+            })?;
         }
-        still_out.sort_by(|a, b| (!a.refused, &a.manifest_number, a.stop, &a.package.tag).cmp(&(!b.refused, &b.manifest_number, b.stop, &b.package.tag)));
-        Ok(still_out)
+        // The ledger decides what is really out: a package checked in on another phone whose
+        // documents have not caught up, or a pick that never reached the ledger, is not due.
+        let mut due = Vec::with_capacity(candidates.len());
+        for c in candidates {
+            let Some(package) = self.package(&c.tag)?.filter(|p| p.status == c.expect) else { continue };
+            due.push(DueBack {
+                manifest_doc: c.manifest.as_ref().map(|m| m.0),
+                order_doc: c.order_doc,
+                row: ReturnDue {
+                    tag: c.tag,
+                    item: package.item,
+                    batch: package.batch,
+                    quantity: package.quantity,
+                    container: c.container,
+                    order_number: c.order_number,
+                    recipient: c.recipient,
+                    manifest: c.manifest,
+                    kind: c.kind,
+                    reason: c.reason,
+                },
+            });
+        }
+        let rank = |k: ReturnKind| match k {
+            ReturnKind::Refused => 0,
+            ReturnKind::OrderCancelled => 1,
+            ReturnKind::NotConfirmed => 2,
+        };
+        due.sort_by(|a, b| {
+            let key = |d: &DueBack| (rank(d.row.kind), d.row.manifest.as_ref().map(|m| (m.1.clone(), m.2)), d.row.order_number.clone(), d.row.tag.clone());
+            key(a).cmp(&key(b))
+        });
+        Ok(due)
     }
+}
+
+/// A package that may be due back, before the ledger confirms it is still out.
+struct Candidate {
+    tag: PackageTag,
+    container: Option<String>,
+    order_number: String,
+    recipient: String,
+    manifest: Option<(Uuid, String, u32)>,
+    kind: ReturnKind,
+    reason: String,
+    order_doc: Uuid,
+    expect: PackageStatus,
+}
+
+/// A package due back and the documents its check-in writes to.
+struct DueBack {
+    row: ReturnDue,
+    manifest_doc: Option<Uuid>,
+    order_doc: Uuid,
 }
 
 /// Why a package that went out is back: the ledger's return carries it.

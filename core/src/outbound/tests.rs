@@ -140,8 +140,155 @@ fn cancelling_frees_the_stock_and_a_picked_list_cannot_be_regenerated() {
     s.store.sign_in("M", "1111").unwrap();
     let err = s.store.generate_pick_list(second).unwrap_err();
     assert!(err.to_string().contains("pick list can no longer change"), "{err}");
-    let err = s.store.cancel_order(second, "changed mind").unwrap_err();
-    assert!(err.to_string().contains("return its picked packages"), "{err}");
+}
+
+#[test]
+fn a_cancelled_order_s_picks_wait_for_the_vault_to_put_them_back() {
+    use super::shipping::ReturnKind;
+    let s = setup();
+    receive(&s.store, &tag(1), 10, "B-1", 30);
+    receive(&s.store, &tag(2), 10, "B-1", 40);
+    let id = s.store.create_order(&order("SO-1", 20)).unwrap();
+    s.store.generate_pick_list(id).unwrap();
+    s.store.sign_in("F", "2222").unwrap();
+    s.store.pick_scan(id, tag(1).as_str(), None).unwrap();
+    s.store.pack(id, tag(1).as_str(), "C-7", g(12)).unwrap();
+    s.store.pick_scan(id, tag(2).as_str(), None).unwrap();
+    assert!(matches!(s.store.cancel_order(id, "customer withdrew"), Err(OutboundError::NotAllowed { .. })), "floor staff do not cancel");
+    assert!(s.store.returns_due().unwrap().is_empty());
+
+    s.store.sign_in("M", "1111").unwrap();
+    s.store.cancel_order(id, "customer withdrew").unwrap();
+    let err = s.store.cancel_order(id, "again").unwrap_err();
+    assert!(err.to_string().contains("is cancelled"), "{err}");
+    let err = s.store.pick_scan(id, tag(1).as_str(), None).unwrap_err();
+    assert!(err.to_string().contains("cancelled"), "a cancelled order takes no picks: {err}");
+    let due = s.store.returns_due().unwrap();
+    let rows: Vec<_> = due.iter().map(|r| (r.tag.clone(), r.kind, r.container.clone(), r.manifest.clone())).collect();
+    assert_eq!(rows, vec![(tag(1), ReturnKind::OrderCancelled, Some("C-7".to_string()), None), (tag(2), ReturnKind::OrderCancelled, None, None)]);
+    assert_eq!(due[0].reason, "put back: order SO-1 cancelled by Sam: customer withdrew");
+    assert_eq!((due[0].item.as_str(), due[0].quantity), ("Rosin 1g", g(10)));
+    // Still picked: nobody else may allocate them until they are back on a shelf.
+    let err = s.store.create_order(&order("SO-2", 5)).unwrap_err();
+    assert!(err.to_string().contains("only 0.00 g is available"), "{err}");
+
+    s.store.sign_in("F", "2222").unwrap();
+    let back = s.store.return_check_in(tag(1).as_str(), &LocationName::parse("Shelf 4").unwrap()).unwrap();
+    assert!(matches!(&back.body, EventBody::Returned { reason, .. } if reason.contains("order SO-1 cancelled")));
+    let pkg = s.store.package(&tag(1)).unwrap().unwrap();
+    assert_eq!((pkg.status, pkg.location.as_str()), (crate::fold::PackageStatus::Active, "Shelf 4"));
+    assert_eq!(s.store.returns_due().unwrap().len(), 1);
+    let err = s.store.return_check_in(tag(1).as_str(), &LocationName::parse("Shelf 4").unwrap()).unwrap_err();
+    assert!(err.to_string().contains("is active; only a package that went out"), "put back once: {err}");
+
+    s.store.sign_in("M", "1111").unwrap();
+    let again = s.store.create_order(&order("SO-2", 10)).unwrap();
+    assert_eq!(s.store.generate_pick_list(again).unwrap()[0].tag, tag(1), "back on the shelf, free for another order");
+}
+
+#[test]
+fn a_picked_package_of_an_open_order_is_not_put_back() {
+    let s = setup();
+    receive(&s.store, &tag(1), 10, "B-1", 30);
+    let id = s.store.create_order(&order("SO-1", 10)).unwrap();
+    s.store.generate_pick_list(id).unwrap();
+    s.store.pick_scan(id, tag(1).as_str(), None).unwrap();
+    let err = s.store.return_check_in(tag(1).as_str(), &LocationName::parse("Shelf 4").unwrap()).unwrap_err();
+    assert_eq!(err.to_string(), format!("{} is picked for order SO-1, which is not cancelled; it goes back on the shelf only if a manager cancels the order", tag(1)));
+    assert_eq!(s.store.package(&tag(1)).unwrap().unwrap().status, crate::fold::PackageStatus::Picked, "nothing changed");
+}
+
+#[test]
+fn a_manifest_cancelled_before_departure_frees_its_orders_for_another_truck() {
+    let s = setup();
+    receive(&s.store, &tag(1), 10, "B-1", 30);
+    let id = s.store.create_order(&order("SO-1", 10)).unwrap();
+    let planned = packed_manifest(&s, id, &[tag(1)]);
+    let m = s.store.create_manifest(&planned).unwrap();
+    let err = s.store.cancel_order(id, "customer withdrew").unwrap_err();
+    assert_eq!(err.to_string(), "this order is on manifest M-1; cancel that manifest first");
+
+    s.store.sign_in("D", "3333").unwrap();
+    assert!(matches!(s.store.cancel_manifest(m, "van broke down"), Err(OutboundError::NotAllowed { .. })));
+    s.store.sign_in("M", "1111").unwrap();
+    assert!(matches!(s.store.cancel_manifest(m, ""), Err(OutboundError::NoReason)));
+    s.store.cancel_manifest(m, "van broke down").unwrap();
+    let route = s.store.route(m).unwrap();
+    assert_eq!(route.cancelled.as_ref().map(|c| c.reason.as_str()), Some("van broke down"));
+    assert!(route.closed);
+    assert!(s.store.cancel_manifest(m, "again").unwrap_err().to_string().contains("already cancelled"));
+    s.store.sign_in("D", "3333").unwrap();
+    let err = s.store.depart(m).unwrap_err();
+    assert!(err.to_string().contains("was cancelled by Sam (van broke down); do not load it"), "{err}");
+    assert_eq!(s.store.package(&tag(1)).unwrap().unwrap().status, crate::fold::PackageStatus::Picked);
+
+    s.store.sign_in("M", "1111").unwrap();
+    let mut second = planned.clone();
+    second.number = "M-2".into();
+    let m2 = s.store.create_manifest(&second).expect("the packed order goes on another truck");
+    s.store.sign_in("D", "3333").unwrap();
+    s.store.depart(m2).unwrap();
+    s.store.sign_in("M", "1111").unwrap();
+    let err = s.store.cancel_manifest(m2, "too late").unwrap_err();
+    assert!(err.to_string().contains("left at"), "{err}");
+    let err = s.store.cancel_order(id, "too late").unwrap_err();
+    assert_eq!(err.to_string(), "this order is on manifest M-2; its truck has left; the route finishes it");
+}
+
+#[test]
+fn a_departure_made_offline_outranks_a_cancellation_made_in_the_office() {
+    use crate::work::manifest as mdoc;
+    let s = setup();
+    receive(&s.store, &tag(1), 10, "B-1", 30);
+    let id = s.store.create_order(&order("SO-1", 10)).unwrap();
+    let m = s.store.create_manifest(&packed_manifest(&s, id, &[tag(1)])).unwrap();
+    let (_, actor) = s.store.actor().unwrap();
+    let cancelled = s
+        .store
+        .read_doc::<_, OutboundError>(m, |d| {
+            let mut d = d.clone();
+            mdoc::cancel(&mut d, &odoc::Cancellation { reason: "van broke down".into(), by: actor.clone() })?;
+            assert!(mdoc::claims(&d)?.is_empty() && mdoc::closed(&d)?, "cancelled: no claims, closed");
+            // The driver's phone, offline, departed: the merged document has both.
+            mdoc::set_departed(&mut d, &actor)?;
+            Ok((mdoc::cancellation(&d)?, mdoc::claims(&d)?, mdoc::closed(&d)?))
+        })
+        .unwrap()
+        .unwrap();
+    assert_eq!(cancelled, (None, vec![tag(1)], false), "the truck is on the road with the package");
+}
+
+#[test]
+fn the_server_audit_refuses_a_cancellation_not_from_a_manager() {
+    use crate::work::manifest as mdoc;
+    let s = setup();
+    receive(&s.store, &tag(1), 10, "B-1", 30);
+    let id = s.store.create_order(&order("SO-1", 10)).unwrap();
+    let m = s.store.create_manifest(&packed_manifest(&s, id, &[tag(1)])).unwrap();
+    let (_, mut by) = s.store.actor().unwrap();
+    let manager = odoc::Cancellation { reason: "withdrawn".into(), by: by.clone() };
+    by.user = s.roster[1].id;
+    by.name = s.roster[1].name.clone();
+    let floor = odoc::Cancellation { reason: "withdrawn".into(), by };
+    let audit = |doc: Uuid, c: &odoc::Cancellation| {
+        s.store
+            .read_doc::<_, OutboundError>(doc, |d| {
+                let mut d = d.clone();
+                Ok(if doc == m {
+                    mdoc::cancel(&mut d, c)?;
+                    mdoc::audit(&d, &s.roster)?
+                } else {
+                    odoc::cancel(&mut d, c)?;
+                    odoc::audit(&d, &s.roster)?
+                })
+            })
+            .unwrap()
+            .unwrap()
+    };
+    assert_eq!(audit(id, &manager), None);
+    assert_eq!(audit(m, &manager), None);
+    assert!(audit(id, &floor).unwrap().contains("only a manager may cancel an order"));
+    assert!(audit(m, &floor).unwrap().contains("only a manager may cancel a manifest"));
 }
 
 #[test]
@@ -253,7 +400,7 @@ fn a_failed_stop_keeps_its_packages_on_the_truck_until_checked_in() {
 
 #[test]
 fn the_vault_sees_what_is_due_back_until_it_is_checked_in() {
-    use super::shipping::StopConfirmation;
+    use super::shipping::{ReturnKind, StopConfirmation};
     let s = setup();
     receive(&s.store, &tag(1), 10, "B-1", 30);
     receive(&s.store, &tag(2), 10, "B-1", 40);
@@ -264,9 +411,10 @@ fn the_vault_sees_what_is_due_back_until_it_is_checked_in() {
     s.store.sign_in("D", "3333").unwrap();
     s.store.depart(m).unwrap();
     let out = s.store.returns_due().unwrap();
-    assert_eq!(out.iter().map(|r| (r.package.tag.clone(), r.refused)).collect::<Vec<_>>(), vec![(tag(1), false), (tag(2), false)]);
+    assert_eq!(out.iter().map(|r| (r.tag.clone(), r.kind)).collect::<Vec<_>>(), vec![(tag(1), ReturnKind::NotConfirmed), (tag(2), ReturnKind::NotConfirmed)]);
     assert!(out[0].reason.contains("no outcome"), "{}", out[0].reason);
-    assert_eq!((out[0].manifest_number.as_str(), out[0].stop, out[0].recipient.as_str()), ("M-1", 1, "Green Door"));
+    assert_eq!((out[0].manifest.as_ref().map(|m| (m.1.as_str(), m.2)), out[0].recipient.as_str()), (Some(("M-1", 1)), "Green Door"));
+    assert_eq!((out[0].order_number.as_str(), out[0].container.as_deref()), ("SO-1", Some("C-1")));
 
     let confirmation = StopConfirmation {
         receiver_name: "Ann Buyer".into(),
@@ -277,7 +425,7 @@ fn the_vault_sees_what_is_due_back_until_it_is_checked_in() {
     s.store.confirm_stop(m, 1, &confirmation).unwrap();
     let due = s.store.returns_due().unwrap();
     assert_eq!(due.len(), 1, "the delivered package is not expected back");
-    assert_eq!((&due[0].package.tag, due[0].refused), (&tag(2), true));
+    assert_eq!((&due[0].tag, due[0].kind), (&tag(2), ReturnKind::Refused));
     assert!(due[0].reason.contains("refused at stop 1") && due[0].reason.contains("seal broken"), "{}", due[0].reason);
 
     s.store.sign_in("F", "2222").unwrap();

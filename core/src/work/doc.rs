@@ -213,6 +213,14 @@ impl WorkDoc {
         serde_json::from_str(&text).map_err(Self::field_err)
     }
 
+    /// A record at the top of the document that may not have been written yet.
+    pub(crate) fn get_json_opt<T: serde::de::DeserializeOwned>(&self, key: &'static str) -> Result<Option<T>, DocError> {
+        match self.get_text(key)? {
+            None => Ok(None),
+            Some(text) => serde_json::from_str(&text).map(Some).map_err(Self::field_err),
+        }
+    }
+
     pub(crate) fn put_json<T: serde::Serialize>(&mut self, key: &str, value: &T) -> Result<(), DocError> {
         self.put_text(key, &json(value))
     }

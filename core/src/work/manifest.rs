@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::order::{Actor, Returned};
+use super::order::{Actor, Cancellation, Returned};
 use super::{DocError, DocKind, WorkDoc};
 use crate::ids::{BatchNumber, ItemName, LicenseNumber, PackageTag, UserId};
 use crate::outbound::Customer;
@@ -22,6 +22,7 @@ const DEPARTED: &str = "departed";
 const STOPS: &str = "stops";
 const DELIVERIES: &str = "deliveries";
 const RETURNS: &str = "returns";
+const CANCELLED: &str = "cancelled";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Vehicle {
@@ -158,10 +159,20 @@ pub fn set_departed(doc: &mut WorkDoc, by: &Actor) -> Result<(), DocError> {
 }
 
 pub fn departed(doc: &WorkDoc) -> Result<Option<Actor>, DocError> {
-    match doc.get_text(DEPARTED)? {
-        None => Ok(None),
-        Some(_) => doc.get_json(DEPARTED).map(Some),
+    doc.get_json_opt(DEPARTED)
+}
+
+pub fn cancel(doc: &mut WorkDoc, c: &Cancellation) -> Result<(), DocError> {
+    doc.put_json(CANCELLED, c)
+}
+
+/// The manager's cancellation, if it stands: a manifest whose truck departed (the driver's
+/// phone may have been offline when the office cancelled it) is on the road, and the road wins.
+pub fn cancellation(doc: &WorkDoc) -> Result<Option<Cancellation>, DocError> {
+    if departed(doc)?.is_some() {
+        return Ok(None);
     }
+    doc.get_json_opt(CANCELLED)
 }
 
 pub fn put_outcome(doc: &mut WorkDoc, o: &PackageOutcome) -> Result<(), DocError> {
@@ -199,8 +210,12 @@ pub fn returns(doc: &WorkDoc) -> Result<BTreeMap<PackageTag, Returned>, DocError
     Ok(doc.all_own::<Returned>(RETURNS)?.into_values().filter_map(|l| l.into_iter().next()).map(|r| (r.tag.clone(), r)).collect())
 }
 
-/// Whether every package is delivered or back in the vault.
+/// Whether the route is over: every package delivered or back in the vault, or the manifest
+/// cancelled before the truck left.
 pub fn closed(doc: &WorkDoc) -> Result<bool, DocError> {
+    if cancellation(doc)?.is_some() {
+        return Ok(true);
+    }
     let m = manifest(doc)?;
     let outcomes = outcomes(doc)?;
     let returns = returns(doc)?;
@@ -209,6 +224,9 @@ pub fn closed(doc: &WorkDoc) -> Result<bool, DocError> {
 
 /// The packages this manifest holds: no other open manifest may carry them.
 pub fn claims(doc: &WorkDoc) -> Result<Vec<PackageTag>, DocError> {
+    if cancellation(doc)?.is_some() {
+        return Ok(Vec::new());
+    }
     let returns = returns(doc)?;
     Ok(manifest(doc)?.tags().filter(|t| !returns.contains_key(*t)).cloned().collect())
 }
@@ -223,6 +241,11 @@ pub fn audit(doc: &WorkDoc, roster: &[crate::protocol::RosterEntry]) -> Result<O
     }
     if driver(doc)? != Some(m.driver.user) {
         return Ok(Some("the route's driver does not match the manifest's driver".into()));
+    }
+    if let Some(c) = doc.get_json_opt::<Cancellation>(CANCELLED)? {
+        if !roster.iter().any(|p| p.id == c.by.user && p.active && p.role == Role::Manager) {
+            return Ok(Some(format!("{} cancelled the manifest, but only a manager may cancel a manifest", c.by.name)));
+        }
     }
     Ok(None)
 }

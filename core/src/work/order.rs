@@ -25,6 +25,7 @@ const SUBSTITUTES: &str = "substitutes";
 const PACKED: &str = "packed";
 const FINAL_CHECK: &str = "final_check";
 const RETURNED: &str = "returned";
+const CANCELLED: &str = "cancelled";
 
 /// Where an order stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,6 +109,13 @@ pub struct Returned {
     pub by: Actor,
 }
 
+/// A manager's cancellation of an order or a manifest, with the reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cancellation {
+    pub reason: String,
+    pub by: Actor,
+}
+
 pub fn create(id: Uuid, facility: LicenseNumber, writer: Uuid, order: &Order) -> WorkDoc {
     let mut doc = WorkDoc::create(id, DocKind::Order, facility, writer);
     doc.put_json(ORDER, order).expect("fresh document");
@@ -131,10 +139,7 @@ pub fn set_status(doc: &mut WorkDoc, status: OrderStatus) -> Result<(), DocError
 
 /// The pick list as generated (`None` before).
 pub fn pick_list(doc: &WorkDoc) -> Result<Option<Vec<PickLine>>, DocError> {
-    match doc.get_text(PICK_LIST)? {
-        None => Ok(None),
-        Some(_) => doc.get_json(PICK_LIST).map(Some),
-    }
+    doc.get_json_opt(PICK_LIST)
 }
 
 pub fn set_pick_list(doc: &mut WorkDoc, list: &[PickLine], by: &Actor) -> Result<(), DocError> {
@@ -144,10 +149,7 @@ pub fn set_pick_list(doc: &mut WorkDoc, list: &[PickLine], by: &Actor) -> Result
 }
 
 pub fn pick_list_by(doc: &WorkDoc) -> Result<Option<Actor>, DocError> {
-    match doc.get_text(PICK_LIST_BY)? {
-        None => Ok(None),
-        Some(_) => doc.get_json(PICK_LIST_BY).map(Some),
-    }
+    doc.get_json_opt(PICK_LIST_BY)
 }
 
 pub fn put_pick(doc: &mut WorkDoc, pick: &Pick) -> Result<(), DocError> {
@@ -217,10 +219,18 @@ pub fn set_final_check(doc: &mut WorkDoc, check: &FinalCheck) -> Result<(), DocE
 }
 
 pub fn final_check(doc: &WorkDoc) -> Result<Option<FinalCheck>, DocError> {
-    match doc.get_text(FINAL_CHECK)? {
-        None => Ok(None),
-        Some(_) => doc.get_json(FINAL_CHECK).map(Some),
-    }
+    doc.get_json_opt(FINAL_CHECK)
+}
+
+pub fn cancel(doc: &mut WorkDoc, c: &Cancellation) -> Result<(), DocError> {
+    doc.put_json(CANCELLED, c)?;
+    set_status(doc, OrderStatus::Cancelled)
+}
+
+/// Why and by whom the order was cancelled (`None` for an order cancelled before the reason was
+/// kept, or not cancelled).
+pub fn cancellation(doc: &WorkDoc) -> Result<Option<Cancellation>, DocError> {
+    doc.get_json_opt(CANCELLED)
 }
 
 pub fn put_returned(doc: &mut WorkDoc, r: &Returned) -> Result<(), DocError> {
@@ -253,6 +263,11 @@ pub fn audit(doc: &WorkDoc, roster: &[crate::protocol::RosterEntry]) -> Result<O
     if let Some(by) = pick_list_by(doc)? {
         if !manager(&by.user) {
             return Ok(Some(format!("{} generated a pick list, but only a manager may allocate stock", by.name)));
+        }
+    }
+    if let Some(c) = cancellation(doc)? {
+        if !manager(&c.by.user) {
+            return Ok(Some(format!("{} cancelled the order, but only a manager may cancel an order", c.by.name)));
         }
     }
     for s in substitutions(doc)?.values() {
