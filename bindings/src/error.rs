@@ -235,7 +235,8 @@ impl From<OutboundError> for CustodyError {
             | OutboundError::Substitute(_)
             | OutboundError::NotPicked { .. }
             | OutboundError::Incomplete(_)
-            | OutboundError::Manifest(_) => E::Refused(message),
+            | OutboundError::Manifest(_)
+            | OutboundError::NotDueBack(_) => E::Refused(message),
         }
     }
 }

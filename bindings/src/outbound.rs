@@ -340,46 +340,77 @@ pub struct Route {
     pub driver_user_id: String,
     pub vehicle: Vehicle,
     pub departed_at: Option<SystemTime>,
-    /// Every package delivered or back in the vault.
+    /// Every package delivered or back in the vault, or the manifest cancelled.
     pub closed: bool,
+    /// Cancelled by a manager before the truck left: do not load it.
+    pub cancelled: Option<Cancelled>,
     pub stops: Vec<RouteStop>,
 }
 
-/// A package that went out and is neither delivered nor back: the vault's check-in list.
+/// Why a package is due back at the vault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum ReturnKind {
+    /// Refused by the receiver, or the stop failed: coming back on the truck.
+    Refused,
+    /// On a truck that left, no outcome on this phone yet (still out, or not synced).
+    NotConfirmed,
+    /// Picked for an order a manager cancelled: back to a shelf.
+    OrderCancelled,
+}
+
+/// A package the vault has to check back in (refused, undelivered, or picked for a cancelled
+/// order), as the returns screen lists it.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct ReturnDue {
     pub tag: String,
     pub item: String,
     pub batch: String,
     pub quantity: Quantity,
-    pub container: String,
-    pub manifest_id: String,
-    pub manifest_number: String,
-    pub stop: u32,
+    pub container: Option<String>,
+    pub order_number: String,
     pub recipient: String,
-    /// Refused by the receiver (or the stop failed); `false`: no outcome has reached this
-    /// phone yet (still on the truck, or the driver has not synced).
-    pub refused: bool,
+    /// The manifest and stop it went out on (none for a cancelled order's picks).
+    pub manifest_id: Option<String>,
+    pub manifest_number: Option<String>,
+    pub stop: Option<u32>,
+    pub kind: ReturnKind,
     /// What the ledger's return will say.
     pub reason: String,
 }
 
 impl From<shipping::ReturnDue> for ReturnDue {
     fn from(r: shipping::ReturnDue) -> Self {
+        let (manifest_id, manifest_number, stop) = match r.manifest {
+            Some((id, number, stop)) => (Some(id.to_string()), Some(number), Some(stop)),
+            None => (None, None, None),
+        };
         ReturnDue {
-            tag: r.package.tag.to_string(),
-            item: r.package.item.to_string(),
-            batch: r.package.batch.to_string(),
-            quantity: r.package.quantity.into(),
-            container: r.package.container,
-            manifest_id: r.manifest.to_string(),
-            manifest_number: r.manifest_number,
-            stop: r.stop,
+            tag: r.tag.to_string(),
+            item: r.item.to_string(),
+            batch: r.batch.to_string(),
+            quantity: r.quantity.into(),
+            container: r.container,
+            order_number: r.order_number,
             recipient: r.recipient,
-            refused: r.refused,
+            manifest_id,
+            manifest_number,
+            stop,
+            kind: match r.kind {
+                shipping::ReturnKind::Refused => ReturnKind::Refused,
+                shipping::ReturnKind::NotConfirmed => ReturnKind::NotConfirmed,
+                shipping::ReturnKind::OrderCancelled => ReturnKind::OrderCancelled,
+            },
             reason: r.reason,
         }
     }
+}
+
+/// A manager's cancellation of a manifest before it left.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Cancelled {
+    pub reason: String,
+    pub by: String,
+    pub at: SystemTime,
 }
 
 impl From<shipping::RouteView> for Route {
@@ -393,6 +424,7 @@ impl From<shipping::RouteView> for Route {
             vehicle: Vehicle { make: m.vehicle.make, model: m.vehicle.model, plate: m.vehicle.plate },
             departed_at: r.departed.map(|d| instant(d.at)),
             closed: r.closed,
+            cancelled: r.cancelled.map(|c| Cancelled { reason: c.reason, by: c.by.name, at: instant(c.by.at) }),
             stops: r
                 .stops
                 .into_iter()
@@ -544,6 +576,8 @@ impl CustodyClient {
         Ok(self.store.pick_list(id)?.into())
     }
 
+    /// Cancels an order (managers); what was picked waits in `returns_due` until the vault puts
+    /// it back on a shelf.
     pub fn cancel_order(&self, order_id: String, reason: String) -> Result<()> {
         self.store.cancel_order(id_in("order", &order_id)?, &reason)?;
         self.changed(&[ChangeKind::Outbound]);
@@ -587,6 +621,14 @@ impl CustodyClient {
         Ok(self.store.route(id_in("manifest", &manifest_id)?)?.into())
     }
 
+    /// Cancels a manifest before the truck leaves (managers); its orders stay packed for
+    /// another manifest.
+    pub fn cancel_manifest(&self, manifest_id: String, reason: String) -> Result<()> {
+        self.store.cancel_manifest(id_in("manifest", &manifest_id)?, &reason)?;
+        self.changed(&[ChangeKind::Outbound]);
+        Ok(())
+    }
+
     /// Departure: every package on the manifest is shipped in the ledger.
     pub fn depart(&self, manifest_id: String) -> Result<Vec<LedgerEvent>> {
         let events = self.store.depart(id_in("manifest", &manifest_id)?)?;
@@ -619,12 +661,14 @@ impl CustodyClient {
         Ok(())
     }
 
-    /// What the vault expects back from the trucks, refused packages first.
+    /// What the vault expects back: refused and undelivered packages, and the picks of
+    /// cancelled orders; the certain ones first.
     pub fn returns_due(&self) -> Result<Vec<ReturnDue>> {
         Ok(self.store.returns_due()?.into_iter().map(Into::into).collect())
     }
 
-    /// Checks a refused or undelivered package back into stock at `location`.
+    /// Checks a package due back (refused, undelivered, or picked for a cancelled order) into
+    /// stock at `location`.
     pub fn return_check_in(&self, raw: String, location: String) -> Result<LedgerEvent> {
         let event = self.store.return_check_in(&raw, &location_in(&location)?)?;
         self.changed(&[ChangeKind::Outbound, ChangeKind::Inventory]);

@@ -282,7 +282,7 @@ fun driverScenario(run: Runner) {
     run.step("the floor checks the refused package back in; it is active again and the route closes") {
         floor.sync()
         val due = floor.client.returnsDue()
-        assertEquals(listOf(Triple(F3, 2u, true)), due.map { Triple(it.tag, it.stop, it.refused) }, "the vault expects the refused package only")
+        assertEquals(listOf(Triple(F3, 2u, ReturnKind.REFUSED)), due.map { Triple(it.tag, it.stop, it.kind) }, "the vault expects the refused package only")
         assertTrue(due.single().reason.contains("damaged seal"), due.single().reason)
         assertRefusedWith<CustodyException.Refused>("$F2 is delivered") { floor.client.returnCheckIn(F2, "Vault A") }
         val back = floor.client.returnCheckIn(F3, "Returns cage")
