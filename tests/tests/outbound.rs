@@ -46,6 +46,17 @@ fn line(item: &str, quantity: Quantity, price: i64) -> NewOrderLine {
     NewOrderLine { item: ItemName::parse(item).unwrap(), quantity, unit_price: Decimal::new(price, 2) }
 }
 
+/// An order from Green Door for `quantity` of flower, for tomorrow.
+fn flower_order(number: &str, quantity: Quantity) -> NewOrder {
+    NewOrder {
+        number: number.into(),
+        recipient: lic(GREEN_DOOR),
+        requested_on: (Utc::now() + Duration::days(1)).date_naive(),
+        lines: vec![line(FLOWER, quantity, 400)],
+        patient: None,
+    }
+}
+
 fn lic(s: &str) -> LicenseNumber {
     LicenseNumber::parse(s).unwrap()
 }
@@ -452,13 +463,7 @@ async fn two_orders_never_hold_the_same_package() {
     office.sync().await.unwrap();
     office_2.sync().await.unwrap();
 
-    let order = |number: &str| NewOrder {
-        number: number.into(),
-        recipient: lic(GREEN_DOOR),
-        requested_on: (Utc::now() + Duration::days(1)).date_naive(),
-        lines: vec![line(FLOWER, grams(1_000), 400)],
-        patient: None,
-    };
+    let order = |number: &str| flower_order(number, grams(1_000));
     let first = office.store.create_order(&order("SO-1")).unwrap();
     office.store.generate_pick_list(first).unwrap();
     let second = office_2.store.create_order(&order("SO-2")).unwrap();
@@ -504,13 +509,7 @@ async fn stock_on_hold_for_an_adjustment_is_not_available_anywhere() {
     floor.sync().await.unwrap();
     office.sync().await.unwrap();
 
-    let order = NewOrder {
-        number: "SO-1".into(),
-        recipient: lic(GREEN_DOOR),
-        requested_on: (Utc::now() + Duration::days(1)).date_naive(),
-        lines: vec![line(FLOWER, grams(500), 400)],
-        patient: None,
-    };
+    let order = flower_order("SO-1", grams(500));
     let err = office.store.create_order(&order).unwrap_err();
     assert!(err.to_string().contains("only 0.00 g is available"), "phone: {err}");
     let answer = reqwest::Client::new()
@@ -544,13 +543,7 @@ async fn cancelled_plans_never_strand_a_package_or_overrule_the_road() {
     receive(&office, &tag(1), FLOWER, grams(1_000), (2027, 3, 1));
     receive(&office, &tag(2), FLOWER, grams(1_000), (2027, 4, 1));
     office.sync().await.unwrap();
-    let order = |number: &str| NewOrder {
-        number: number.into(),
-        recipient: lic(GREEN_DOOR),
-        requested_on: (Utc::now() + Duration::days(1)).date_naive(),
-        lines: vec![line(FLOWER, grams(1_000), 400)],
-        patient: None,
-    };
+    let order = |number: &str| flower_order(number, grams(1_000));
     let (so_1, so_2) = (office.store.create_order(&order("SO-1")).unwrap(), office.store.create_order(&order("SO-2")).unwrap());
     assert_eq!(office.store.generate_pick_list(so_1).unwrap()[0].tag, tag(1));
     assert_eq!(office.store.generate_pick_list(so_2).unwrap()[0].tag, tag(2));
