@@ -1,12 +1,14 @@
 import CustodyCore
 import SwiftUI
 
-/// Return check-in at the vault: what went out on a truck and is neither delivered nor back
-/// (core's `returnsDue`, refused packages first; one with no outcome on this phone yet is marked
-/// still out), where returns go (a `LOC:` label scanned here, or typed; the last one used to start
-/// with), then a scan per package. Core checks each one (`returnCheckIn`): green "Back in ...", and
-/// the row goes; a delivered package, one that never went out, or someone who may not check
-/// returns in is red in core's words, and nothing changes.
+/// Return check-in at the vault: what core's `returnsDue` says is due back, in its order: refused
+/// on a truck, then packages picked (perhaps packed into a container) for an order a manager
+/// cancelled, which never left and go back to a shelf (named by order and container, with no
+/// manifest or stop), then what went out with no outcome on this phone yet (still out). Where
+/// returns go is a `LOC:` label scanned here, or typed (the last one used to start with); then a
+/// scan per package. Core checks each one (`returnCheckIn`): green "Back in ...", and the row goes;
+/// a delivered package, one that never went out, one picked for an order still open, or someone
+/// who may not check returns in is red in core's words, and nothing changes.
 @MainActor
 struct ReturnsView: View {
     @EnvironmentObject private var model: AppModel
@@ -49,9 +51,9 @@ struct ReturnsView: View {
             if let loadError = loadError {
                 Text(loadError).foregroundColor(.red)
             }
-            Section("Due back from the trucks") {
+            Section("Due back") {
                 if due.isEmpty && loadError == nil {
-                    Text("Nothing is due back from the trucks. Sync to see what the drivers recorded.")
+                    Text("Nothing is due back from the trucks or from cancelled orders. Sync to see what the drivers and the office recorded.")
                         .foregroundColor(.secondary)
                 }
                 ForEach(due, id: \.tag) { row in
@@ -97,15 +99,15 @@ struct ReturnsView: View {
 
     private func dueRow(_ row: ReturnDue) -> some View {
         HStack(alignment: .top, spacing: 12) {
-            Image(systemName: row.refused ? "arrow.uturn.backward.circle.fill" : "box.truck")
-                .foregroundColor(row.refused ? .red : .secondary)
+            Image(systemName: icon(row.kind))
+                .foregroundColor(colour(row.kind))
             VStack(alignment: .leading, spacing: 2) {
                 Text("\(row.item) · \(row.quantity.display)").font(.headline)
-                Text("Tag \(tagEnd(row.tag)) · container \(row.container)").font(.caption.monospaced())
-                Text("Manifest \(row.manifestNumber) · stop \(row.stop) · \(row.recipient)").font(.caption)
-                Text(row.refused ? "Refused" : "Still out · no outcome yet")
+                Text(tagLine(row)).font(.caption.monospaced())
+                Text(origin(row)).font(.caption)
+                Text(statusText(row.kind))
                     .font(.caption.bold())
-                    .foregroundColor(row.refused ? .red : .orange)
+                    .foregroundColor(colour(row.kind))
                 Text(row.reason)
                     .font(.caption)
                     .foregroundColor(.secondary)
@@ -113,12 +115,64 @@ struct ReturnsView: View {
         }
     }
 
+    private func statusText(_ kind: ReturnKind) -> String {
+        switch kind {
+        case .refused: return "Refused"
+        case .orderCancelled: return "Order cancelled — back to a shelf"
+        case .notConfirmed: return "Still out · no outcome yet"
+        }
+    }
+
+    private func icon(_ kind: ReturnKind) -> String {
+        switch kind {
+        case .refused: return "arrow.uturn.backward.circle.fill"
+        case .orderCancelled: return "xmark.bin"
+        case .notConfirmed: return "box.truck"
+        }
+    }
+
+    private func colour(_ kind: ReturnKind) -> Color {
+        switch kind {
+        case .refused: return .red
+        case .orderCancelled: return .purple
+        case .notConfirmed: return .orange
+        }
+    }
+
+    /// "Tag …000031 · container C-7"; a pick never packed has no container.
+    private func tagLine(_ row: ReturnDue) -> String {
+        "Tag \(tagEnd(row.tag)) · " + (row.container.map { "container \($0)" } ?? "not in a container")
+    }
+
+    /// A cancelled order's pick never left: it is named by its order. A package from a truck by
+    /// its manifest and stop (by its order too, should core ever list one without a manifest).
+    private func origin(_ row: ReturnDue) -> String {
+        guard row.kind != .orderCancelled, let manifest = row.manifestNumber else {
+            return "Order \(row.orderNumber) · \(row.recipient)"
+        }
+        let stop = row.stop.map { " · stop \($0)" } ?? ""
+        return "Manifest \(manifest)\(stop) · \(row.recipient)"
+    }
+
+    /// "2 refused · 1 from a cancelled order · 1 still out": the kinds there are, in core's order.
     private var summary: String {
         if due.isEmpty {
             return "Nothing is due back"
         }
-        let refused = due.filter { $0.refused }.count
-        return "\(refused) refused · \(due.count - refused) still out"
+        let refused = due.filter { $0.kind == .refused }.count
+        let cancelled = due.filter { $0.kind == .orderCancelled }.count
+        let stillOut = due.filter { $0.kind == .notConfirmed }.count
+        var parts: [String] = []
+        if refused > 0 {
+            parts.append("\(refused) refused")
+        }
+        if cancelled > 0 {
+            parts.append(cancelled == 1 ? "1 from a cancelled order" : "\(cancelled) from cancelled orders")
+        }
+        if stillOut > 0 {
+            parts.append("\(stillOut) still out")
+        }
+        return parts.joined(separator: " · ")
     }
 
     private var prompt: String {
@@ -127,7 +181,7 @@ struct ReturnsView: View {
             return "Scan the location label (LOC:...) where returns go, or type it"
         }
         if due.isEmpty {
-            return "Nothing is due back from the trucks"
+            return "Nothing is due back"
         }
         return "Scan each package coming back into \(place)"
     }

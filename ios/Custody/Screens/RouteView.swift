@@ -2,7 +2,8 @@ import CustodyCore
 import SwiftUI
 
 /// The manifests on this phone: a driver's phone holds only their own routes; a manager's shows
-/// every route, as the office's progress view.
+/// every route, as the office's progress view. A route a manager cancelled is listed after the
+/// others, with who cancelled it and why.
 @MainActor
 struct RoutesView: View {
     @EnvironmentObject private var model: AppModel
@@ -27,6 +28,11 @@ struct RoutesView: View {
                         Text("\(route.finishedStops) of \(route.stops.count) stops done · \(route.stateTitle)")
                             .font(.caption)
                             .foregroundColor(.secondary)
+                        if let cancellation = route.cancellationText {
+                            Text(cancellation)
+                                .font(.caption.bold())
+                                .foregroundColor(.red)
+                        }
                     }
                 }
             }
@@ -43,7 +49,9 @@ struct RoutesView: View {
 
     private func load() async {
         do {
-            routes = try await model.call { client in try client.manifests() }
+            let all = try await model.call { client in try client.manifests() }
+            // Core's order, except that cancelled routes go last: nobody loads them.
+            routes = all.filter { $0.cancelled == nil } + all.filter { $0.cancelled != nil }
             error = nil
         } catch {
             self.error = custodyMessage(error)
@@ -57,10 +65,18 @@ extension Route {
     }
 
     var stateTitle: String {
+        if cancelled != nil {
+            return "cancelled"
+        }
         if closed {
             return "closed"
         }
         return departedAt == nil ? "not departed" : "on the road"
+    }
+
+    /// "Cancelled by Sam Manager: van swap — do not load"; nil for a route that was not cancelled.
+    var cancellationText: String? {
+        cancelled.map { "Cancelled by \($0.by): \($0.reason) — do not load" }
     }
 }
 
@@ -75,7 +91,8 @@ extension StopState {
 }
 
 /// One route: the stops in route order with their state, and departure (every package shipped in
-/// the ledger). Patients appear only as their redacted reference here.
+/// the ledger), which is not offered on a route a manager cancelled (core refuses it too).
+/// Patients appear only as their redacted reference here.
 @MainActor
 struct RouteView: View {
     @EnvironmentObject private var model: AppModel
@@ -93,12 +110,17 @@ struct RouteView: View {
             }
             if let route = route {
                 Section {
+                    if let cancellation = route.cancellationText {
+                        Label(cancellation, systemImage: "xmark.octagon.fill")
+                            .font(.headline)
+                            .foregroundColor(.red)
+                    }
                     LabeledContent("Vehicle", value: "\(route.vehicle.make) \(route.vehicle.model) · \(route.vehicle.plate)")
                     LabeledContent("Driver", value: route.driverName)
                     LabeledContent("Progress", value: "\(route.finishedStops) of \(route.stops.count) stops done")
                     if let departed = route.departedAt {
                         LabeledContent("Departed", value: departed.formatted(date: .omitted, time: .shortened))
-                    } else {
+                    } else if route.cancelled == nil {
                         Button("Depart") {
                             Task { await depart() }
                         }
@@ -112,7 +134,7 @@ struct RouteView: View {
                 Section("Stops") {
                     ForEach(route.stops.sorted { $0.number < $1.number }, id: \.number) { stop in
                         NavigationLink(value: OutboundDestination.stop(manifestId: manifestId, number: stop.number)) {
-                            stopRow(stop)
+                            stopRow(stop, cancelled: route.cancelled != nil)
                         }
                     }
                 }
@@ -124,7 +146,7 @@ struct RouteView: View {
         }
     }
 
-    private func stopRow(_ stop: RouteStop) -> some View {
+    private func stopRow(_ stop: RouteStop, cancelled: Bool) -> some View {
         VStack(alignment: .leading, spacing: 4) {
             Text("\(stop.number). \(stop.recipient.name)").font(.headline)
             Text(stop.recipient.address).font(.caption)
@@ -135,7 +157,7 @@ struct RouteView: View {
             if let ref = stop.patientRef {
                 Text("Medical · patient \(ref)").font(.caption)
             }
-            Text(stopStateText(stop)).font(.caption.bold())
+            Text(cancelled && stop.state == .pending ? notGoing : stopStateText(stop)).font(.caption.bold())
         }
     }
 
@@ -165,6 +187,9 @@ struct RouteView: View {
         }
     }
 }
+
+/// A pending stop of a cancelled route.
+let notGoing = "Not going: the route was cancelled"
 
 func stopStateText(_ stop: RouteStop) -> String {
     switch stop.state {
@@ -231,12 +256,29 @@ struct StopView: View {
                         LabeledContent("Route", value: stop.plannedRoute)
                     }
                 }
-                if let ref = stop.patientRef {
-                    patientSection(stop, ref: ref)
-                }
-                if stop.state == .pending {
+                if let cancellation = route?.cancellationText {
+                    // Nothing to deliver, confirm or fail, and no patient to open.
+                    Section {
+                        Label(cancellation, systemImage: "xmark.octagon.fill")
+                            .foregroundColor(.red)
+                    }
+                    Section(stop.state == .pending ? notGoing : stopStateText(stop)) {
+                        ForEach(stop.packages, id: \.tag) { package in
+                            VStack(alignment: .leading) {
+                                Text("\(package.item) · \(package.quantity.display)")
+                                Text("\(package.tag) · container \(package.container)").font(.caption)
+                            }
+                        }
+                    }
+                } else if stop.state == .pending {
+                    if let ref = stop.patientRef {
+                        patientSection(stop, ref: ref)
+                    }
                     confirmSections(stop)
                 } else {
+                    if let ref = stop.patientRef {
+                        patientSection(stop, ref: ref)
+                    }
                     Section(stopStateText(stop)) {
                         ForEach(stop.packages, id: \.tag) { package in
                             VStack(alignment: .leading) {
@@ -352,8 +394,9 @@ struct StopView: View {
         do {
             route = try await model.call { client in try client.route(manifestId: id) }
             loadError = nil
-            // Confirmed on another phone meanwhile: the patient is no longer needed here.
-            if stop?.state != .pending {
+            // Confirmed on another phone, or the route cancelled, meanwhile: the patient is no
+            // longer needed here.
+            if stop?.state != .pending || route?.cancelled != nil {
                 patient = nil
             }
         } catch {

@@ -3,11 +3,15 @@ package com.custody.app.state
 import com.custody.core.EventBody
 import com.custody.core.Quantity
 import com.custody.core.ReturnDue
+import com.custody.core.ReturnKind
 import com.custody.core.ScannedCode
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 
-/** A package the vault expects back from a truck, as core lists it. */
+/**
+ * A package the vault expects back, as core lists it: from a truck (refused, or no outcome yet),
+ * or picked for an order a manager cancelled (no manifest, no stop: it never left).
+ */
 data class ReturnRow(
     val tag: String,
     /** The end of the tag, what a person finds on the label first: "…000102". */
@@ -16,24 +20,38 @@ data class ReturnRow(
     val batch: String,
     /** As core formats it ("3.50 g"). */
     val quantity: String,
-    val container: String,
-    val manifestId: String,
-    val manifestNumber: String,
-    val stop: Int,
+    /** The container it is packed in; null for a package picked but not packed. */
+    val container: String?,
+    val orderNumber: String,
     val recipient: String,
-    /** The receiver refused it or the stop failed; false: no outcome has reached this phone yet. */
-    val refused: Boolean,
-    /** "Refused" or "Still out · no outcome yet". */
+    /** The manifest and stop it went out on; all null for a cancelled order's picks. */
+    val manifestId: String?,
+    val manifestNumber: String?,
+    val stop: Int?,
+    /** Why it is due back, as core says: refused, a cancelled order's pick, or not confirmed. */
+    val kind: ReturnKind,
+    /** "Refused", "Order cancelled — back to a shelf" or "Still out · no outcome yet". */
     val statusText: String,
+    /** "Tag …000031 · container C-7", or "Tag …000031 · not in a container". */
+    val tagLine: String,
+    /** Where it comes from: "Manifest M-0042 · stop 2 · Davis Wellness", or "Order SO-2 · Green Leaf Dispensary". */
+    val origin: String,
     /** What the ledger's return will say, in core's words. */
     val reason: String,
-)
+) {
+    val refused: Boolean get() = kind == ReturnKind.REFUSED
+    val orderCancelled: Boolean get() = kind == ReturnKind.ORDER_CANCELLED
+    val notConfirmed: Boolean get() = kind == ReturnKind.NOT_CONFIRMED
+}
 
 /** A package checked back in on this screen. */
 data class CheckedInLine(val tag: String, val item: String, val location: String)
 
 data class ReturnsState(
-    /** What is due back, in core's order: refused first, then by manifest and stop. */
+    /**
+     * What is due back, in core's order: refused first, then the picks of cancelled orders, then
+     * what has no outcome yet.
+     */
     val rows: List<ReturnRow> = emptyList(),
     /** Where returned packages go: a `LOC:` label scanned here, or typed; the last one used at first. */
     val location: String = "",
@@ -44,26 +62,37 @@ data class ReturnsState(
     val error: String? = null,
 ) {
     val refusedCount: Int get() = rows.count { it.refused }
-    val stillOutCount: Int get() = rows.count { !it.refused }
+    val cancelledCount: Int get() = rows.count { it.orderCancelled }
+    val stillOutCount: Int get() = rows.count { it.notConfirmed }
 
-    /** "2 refused · 1 still out". */
-    val summary: String get() = if (rows.isEmpty()) "Nothing is due back" else "$refusedCount refused · $stillOutCount still out"
+    /** "2 refused · 1 from a cancelled order · 1 still out": the kinds there are, in core's order. */
+    val summary: String get() = if (rows.isEmpty()) {
+        "Nothing is due back"
+    } else {
+        listOfNotNull(
+            refusedCount.takeIf { it > 0 }?.let { "$it refused" },
+            cancelledCount.takeIf { it > 0 }?.let { if (it == 1) "1 from a cancelled order" else "$it from cancelled orders" },
+            stillOutCount.takeIf { it > 0 }?.let { "$it still out" },
+        ).joinToString(" · ")
+    }
 
     val prompt: String get() = when {
         location.isBlank() -> "Scan the location label (LOC:...) where returns go, or type it"
-        rows.isEmpty() -> "Nothing is due back from the trucks"
+        rows.isEmpty() -> "Nothing is due back"
         else -> "Scan each package coming back into ${location.trim()}"
     }
 }
 
 /**
- * Return check-in at the vault: the packages that went out on a departed manifest and are neither
- * delivered nor back ([CustodyApi.returnsDue], refused ones first, as core sorts them), and a scan
- * per package to put it back into stock at the chosen location ([CustodyApi.returnCheckIn]).
+ * Return check-in at the vault: what core says is due back ([CustodyApi.returnsDue], in its order):
+ * packages that went out on a departed manifest and are neither delivered nor back (refused ones,
+ * then those with no outcome yet), and packages picked (perhaps packed) for an order a manager
+ * cancelled, which never left and go back to a shelf. A scan per package puts it back into stock
+ * at the chosen location ([CustodyApi.returnCheckIn]), whichever kind it is.
  *
  * Core reads each scan ([CustodyApi.parseScan]): a `LOC:` label chooses where returns go, a
- * package tag is checked in there. Whether a package may come back (delivered, never out, on no
- * manifest, who is asking) is core's to say: a refusal comes back red in its words and changes
+ * package tag is checked in there. Whether a package may come back (delivered, never out, picked
+ * for an order still open, who is asking) is core's to say: a refusal comes back red in its words and changes
  * nothing here. The only check made here is that a location was chosen, so the red panel can say
  * so before anything is sent.
  *
@@ -132,21 +161,27 @@ class ReturnsModel(
         }
     }
 
-    private fun row(r: ReturnDue) = ReturnRow(
-        tag = r.tag,
-        tagEnd = tagEnd(r.tag),
-        item = r.item,
-        batch = r.batch,
-        quantity = format(r.quantity),
-        container = r.container,
-        manifestId = r.manifestId,
-        manifestNumber = r.manifestNumber,
-        stop = r.stop.toInt(),
-        recipient = r.recipient,
-        refused = r.refused,
-        statusText = if (r.refused) REFUSED else STILL_OUT,
-        reason = r.reason,
-    )
+    private fun row(r: ReturnDue): ReturnRow {
+        val stop = r.stop?.toInt()
+        return ReturnRow(
+            tag = r.tag,
+            tagEnd = tagEnd(r.tag),
+            item = r.item,
+            batch = r.batch,
+            quantity = format(r.quantity),
+            container = r.container,
+            orderNumber = r.orderNumber,
+            recipient = r.recipient,
+            manifestId = r.manifestId,
+            manifestNumber = r.manifestNumber,
+            stop = stop,
+            kind = r.kind,
+            statusText = statusText(r.kind),
+            tagLine = "Tag ${tagEnd(r.tag)} · " + (r.container?.let { "container $it" } ?: NOT_PACKED),
+            origin = origin(r.kind, r.orderNumber, r.recipient, r.manifestNumber, stop),
+            reason = r.reason,
+        )
+    }
 
     private fun format(q: Quantity): String = try {
         api.formatQuantity(q)
@@ -161,12 +196,32 @@ class ReturnsModel(
 
     companion object {
         const val REFUSED = "Refused"
+        const val ORDER_CANCELLED = "Order cancelled — back to a shelf"
         const val STILL_OUT = "Still out · no outcome yet"
+        const val NOT_PACKED = "not in a container"
         const val NO_LOCATION = "Choose where returns go first: scan the location label (LOC:...) or type it, then scan the package again."
 
         /** How many characters of the tag a row shows. */
         private const val TAG_END = 6
 
         fun tagEnd(tag: String): String = if (tag.length <= TAG_END) tag else "…" + tag.takeLast(TAG_END)
+
+        fun statusText(kind: ReturnKind): String = when (kind) {
+            ReturnKind.REFUSED -> REFUSED
+            ReturnKind.ORDER_CANCELLED -> ORDER_CANCELLED
+            ReturnKind.NOT_CONFIRMED -> STILL_OUT
+        }
+
+        /**
+         * Where the package comes from. A cancelled order's pick never left, so it is named by its
+         * order; a row from a truck by its manifest and stop (by its order too, should core ever
+         * list one without a manifest).
+         */
+        fun origin(kind: ReturnKind, orderNumber: String, recipient: String, manifestNumber: String?, stop: Int?): String =
+            if (kind == ReturnKind.ORDER_CANCELLED || manifestNumber == null) {
+                "Order $orderNumber · $recipient"
+            } else {
+                "Manifest $manifestNumber" + (stop?.let { " · stop $it" } ?: "") + " · $recipient"
+            }
     }
 }

@@ -1,5 +1,6 @@
 package com.custody.app.state
 
+import com.custody.core.Cancelled
 import com.custody.core.DeliveryOutcome
 import com.custody.core.Gps
 import com.custody.core.PatientDetails
@@ -34,7 +35,19 @@ data class RouteRow(
     val stops: Int,
     /** Stops confirmed or failed. */
     val finished: Int,
-)
+    /** Cancelled by a manager before it left: "Cancelled by Sam Manager: van swap — do not load"; null otherwise. */
+    val cancellation: String? = null,
+) {
+    val cancelled: Boolean get() = cancellation != null
+
+    /** "cancelled", "closed", "on the road" or "not departed". */
+    val stateText: String get() = when {
+        cancelled -> "cancelled"
+        closed -> "closed"
+        departed -> "on the road"
+        else -> "not departed"
+    }
+}
 
 /** A package at a stop, with what became of it. */
 data class RoutePackageRow(
@@ -95,6 +108,11 @@ data class RouteState(
     val vehicle: String = "",
     val departedAt: Instant? = null,
     val closed: Boolean = false,
+    /**
+     * The open route was cancelled by a manager before it left: "Cancelled by Sam Manager: van
+     * swap — do not load". Such a route is closed and is not offered for departure.
+     */
+    val cancellation: String? = null,
     val stops: List<StopRow> = emptyList(),
     /** The open stop's number, null on the route. */
     val stop: Int? = null,
@@ -110,6 +128,14 @@ data class RouteState(
     val error: String? = null,
 ) {
     val departed: Boolean get() = departedAt != null
+    val cancelled: Boolean get() = cancellation != null
+
+    /** Depart is offered: a route is open, has not left, and was not cancelled (core decides the rest). */
+    val canDepart: Boolean get() = routeId != null && !departed && !cancelled
+
+    /** The open stop can be confirmed or failed: the route was not cancelled and the stop is pending. */
+    val canRecordStop: Boolean get() = !cancelled && openStop?.pending == true
+
     val openStop: StopRow? get() = stop?.let { n -> stops.firstOrNull { it.number == n } }
 
     /** "2 of 5 stops done". */
@@ -121,11 +147,13 @@ data class RouteState(
 }
 
 /**
- * The driver's route: the manifests on this phone (a driver's phone holds only their own), the
- * stops in route order, departure, and at each stop the confirmation: who received it (name and
- * licence), each package delivered or refused with the receiver's reason, the time and the GPS
- * position. A stop that cannot be made is failed with a reason; its packages stay on the truck
- * for return check-in. Everything works offline and syncs later.
+ * The driver's route: the manifests on this phone (a driver's phone holds only their own; routes
+ * a manager cancelled listed last, marked with who cancelled them and why), the stops in route
+ * order, departure (not offered on a cancelled route; core refuses it too), and at each stop the
+ * confirmation: who received it (name and licence), each package delivered or refused with the
+ * receiver's reason, the time and the GPS position. A stop that cannot be made is failed with a
+ * reason; its packages stay on the truck for return check-in. Everything works offline and syncs
+ * later.
  *
  * Patient details of a medical delivery are opened only on the driver's tap ([showPatient]):
  * core checks who may see them and logs every opening, so nothing here calls it to draw a list.
@@ -140,7 +168,8 @@ class RouteModel(
 
     fun load() {
         try {
-            val rows = api.manifests().map(::routeRow)
+            // Core's order, except that cancelled routes go last: nobody loads them.
+            val rows = api.manifests().map(::routeRow).sortedBy { it.cancelled }
             _state.value = _state.value.copy(routes = rows, error = null)
         } catch (e: Exception) {
             _state.value = _state.value.copy(error = errorText(e))
@@ -186,15 +215,19 @@ class RouteModel(
         }
     }
 
-    /** Opens a stop with an empty confirmation form: every package delivered until marked refused. */
+    /**
+     * Opens a stop with an empty confirmation form: every package delivered until marked refused.
+     * On a cancelled route the stop is only shown, with no form.
+     */
     fun openStop(number: Int): Feedback {
-        val stop = _state.value.stops.firstOrNull { it.number == number }
+        val s = _state.value
+        val stop = s.stops.firstOrNull { it.number == number }
             ?: return showFeedback(Feedback.red("This route has no stop $number."))
-        _state.value = _state.value.copy(
+        _state.value = s.copy(
             stop = number,
-            form = StopForm(decisions = stop.packages.map { PackageDecision(it.tag, it.item) }),
+            form = if (s.cancelled) StopForm() else StopForm(decisions = stop.packages.map { PackageDecision(it.tag, it.item) }),
             patient = null,
-            prompt = promptFor(stop),
+            prompt = promptFor(s, stop),
         )
         return Feedback.green("Stop $number: ${stop.recipient}")
     }
@@ -307,8 +340,14 @@ class RouteModel(
     }
 
     private fun show(route: Route) {
-        val stops = route.stops.sortedBy { it.number }.map(::stopRow)
-        val open = _state.value.stop?.takeIf { n -> stops.any { it.number == n && it.pending } }
+        val cancellation = route.cancelled?.let(::cancellationText)
+        val stops = route.stops.sortedBy { it.number }.map { stopRow(it, cancelled = cancellation != null) }
+        // A stop confirmed on another phone meanwhile closes the open stop, and so does the route
+        // being cancelled meanwhile; a stop of a route already cancelled stays open to be read.
+        val wasCancelled = _state.value.routeId == route.id && _state.value.cancelled
+        val open = _state.value.stop?.takeIf { n ->
+            stops.any { it.number == n && (if (cancellation == null) it.pending else wasCancelled) }
+        }
         val next = _state.value.copy(
             routeId = route.id,
             number = route.number,
@@ -316,18 +355,19 @@ class RouteModel(
             vehicle = vehicleText(route),
             departedAt = route.departedAt,
             closed = route.closed,
+            cancellation = cancellation,
             stops = stops,
             error = null,
         )
-        // A stop confirmed on another phone meanwhile closes here, and its patient with it.
+        // The stop closes here, and its patient with it.
         _state.value = if (open == null && next.stop != null) {
             next.copy(stop = null, form = StopForm(), patient = null, prompt = routePrompt(next))
         } else {
-            next.copy(prompt = next.openStop?.let(::promptFor) ?: routePrompt(next))
+            next.copy(prompt = next.openStop?.let { promptFor(next, it) } ?: routePrompt(next))
         }
     }
 
-    private fun stopRow(s: RouteStop) = StopRow(
+    private fun stopRow(s: RouteStop, cancelled: Boolean) = StopRow(
         number = s.number.toInt(),
         orderId = s.orderId,
         orderNumber = s.orderNumber,
@@ -339,7 +379,7 @@ class RouteModel(
         estimatedArrival = s.estimatedArrival,
         state = s.state,
         stateText = when (s.state) {
-            StopState.PENDING -> "To deliver"
+            StopState.PENDING -> if (cancelled) NOT_GOING else "To deliver"
             StopState.DONE -> "Delivered to ${s.receiverName ?: "?"} (licence ${s.receiverLicence ?: "?"})"
             StopState.FAILED -> "Not made: ${s.failedReason ?: ""}"
         },
@@ -351,7 +391,7 @@ class RouteModel(
                 container = p.container,
                 outcome = p.outcome,
                 outcomeText = when (p.outcome) {
-                    DeliveryOutcome.PENDING -> "On the truck"
+                    DeliveryOutcome.PENDING -> if (cancelled) "Not loaded: the route was cancelled" else "On the truck"
                     DeliveryOutcome.DELIVERED -> "Delivered"
                     DeliveryOutcome.REFUSED -> "Refused: ${p.reason ?: ""}; bring it back"
                     DeliveryOutcome.RETURNED -> "Back in the vault"
@@ -369,6 +409,7 @@ class RouteModel(
         closed = r.closed,
         stops = r.stops.size,
         finished = r.stops.count { it.state != StopState.PENDING },
+        cancellation = r.cancelled?.let(::cancellationText),
     )
 
     private fun format(q: Quantity): String = try {
@@ -386,18 +427,28 @@ class RouteModel(
         /** Why patient details are opened, for core's access log. */
         const val PURPOSE = "delivery: driver checks the patient at the door"
 
+        /** A pending stop of a cancelled route. */
+        const val NOT_GOING = "Not going: the route was cancelled"
+
         private fun vehicleText(r: Route) = "${r.vehicle.make} ${r.vehicle.model} · ${r.vehicle.plate}"
+
+        /** "Cancelled by Sam Manager: van swap — do not load". */
+        fun cancellationText(c: Cancelled): String = "Cancelled by ${c.by}: ${c.reason} — do not load"
 
         fun routePrompt(s: RouteState): String = when {
             s.routeId == null -> "Choose a route"
+            s.cancellation != null -> s.cancellation
             s.closed -> "Route closed: everything delivered or back in the vault"
             !s.departed -> "Load the truck, then depart"
             s.stops.all { !it.pending } -> "Every stop is done: bring refused packages back for check-in"
             else -> "Open the next stop"
         }
 
-        fun promptFor(stop: StopRow): String =
-            if (stop.pending) "Enter who received it; mark any package the receiver refused" else stop.stateText
+        fun promptFor(s: RouteState, stop: StopRow): String = when {
+            s.cancellation != null -> s.cancellation
+            stop.pending -> "Enter who received it; mark any package the receiver refused"
+            else -> stop.stateText
+        }
 
         private fun packages(n: Int) = if (n == 1) "1 package" else "$n packages"
 

@@ -2,6 +2,7 @@ package com.custody.app.state
 
 import com.custody.core.AdjustmentRequest
 import com.custody.core.AdjustmentStatus
+import com.custody.core.Cancelled
 import com.custody.core.Container
 import com.custody.core.CountEntry
 import com.custody.core.CountScanResult
@@ -28,6 +29,7 @@ import com.custody.core.PickList
 import com.custody.core.PickResult
 import com.custody.core.Quantity
 import com.custody.core.ReturnDue
+import com.custody.core.ReturnKind
 import com.custody.core.Role
 import com.custody.core.Route
 import com.custody.core.RoutePackage
@@ -358,6 +360,9 @@ class FakeApi : CustodyApi {
         return list.copy(order = list.order.copy(status = OrderStatus.PACKED), containers = containers).also { pickLists[orderId] = it }
     }
 
+    /** Core's refusal of the next departure (a package already gone on another manifest...). */
+    var departFailure: CustodyException? = null
+
     override fun manifests() = routes.values.toList()
 
     override fun route(manifestId: String) =
@@ -367,6 +372,8 @@ class FakeApi : CustodyApi {
         signedIn()
         val r = route(manifestId)
         if (r.departedAt != null) throw CustodyException.Refused("this manifest departed at 08:00 (${r.driverName})")
+        r.cancelled?.let { throw CustodyException.Refused("manifest ${r.number} was cancelled by ${it.by} (${it.reason}); do not load it") }
+        departFailure?.let { throw it }
         routes[manifestId] = r.copy(departedAt = Instant.now())
         return r.stops.flatMap { it.packages }.map { event(it.tag, EventKind.SHIPPED, EventBody.Shipped(r.number)) }
     }
@@ -448,7 +455,7 @@ class FakeApi : CustodyApi {
             throw CustodyException.Refused("$tag was delivered to $recipient at stop $stop; it cannot be checked back in")
         }
         inStock[tag]?.let { status ->
-            throw CustodyException.Refused("$tag is $status; only a package that went out and was not delivered can be checked in")
+            throw CustodyException.Refused("$tag is $status; only a package that went out and was not delivered, or was picked for a cancelled order, can be checked in")
         }
         val row = due.firstOrNull { it.tag == tag }
             ?: throw CustodyException.NotFound("$tag is not in this facility's records; check the tag, or sync")
@@ -552,33 +559,52 @@ class FakeApi : CustodyApi {
             packages = packages,
         )
 
-        fun route(id: String, stops: List<RouteStop>, departed: Boolean = false) = Route(
+        fun route(id: String, stops: List<RouteStop>, departed: Boolean = false, number: String = "M-0042", cancelled: Cancelled? = null) = Route(
             id = id,
-            number = "M-0042",
+            number = number,
             driverName = "Dana Driver",
             driverUserId = "user-dana",
             vehicle = Vehicle("Ford", "Transit", "8ABC123"),
             departedAt = if (departed) Instant.parse("2026-12-01T08:05:00Z") else null,
-            closed = false,
+            closed = cancelled != null,
+            cancelled = cancelled,
             stops = stops,
         )
 
+        /** A package from a truck: refused (the receiver's [why]) or not confirmed. */
         fun returnDue(tag: String, item: String, stop: Int, recipient: String, refused: Boolean, why: String = "damaged seal") = ReturnDue(
             tag = tag,
             item = item,
             batch = "B-$stop",
             quantity = Quantity("3.5", UnitOfMeasure.G),
             container = "1",
+            orderNumber = "SO-$stop",
+            recipient = recipient,
             manifestId = "0190f0e0-0000-7000-8000-0000000000b1",
             manifestNumber = "M-0042",
             stop = stop.toUInt(),
-            recipient = recipient,
-            refused = refused,
+            kind = if (refused) ReturnKind.REFUSED else ReturnKind.NOT_CONFIRMED,
             reason = if (refused) {
                 "refused at stop $stop ($recipient): $why"
             } else {
                 "not delivered at stop $stop ($recipient); the driver recorded no outcome"
             },
+        )
+
+        /** A package picked (packed into [container], if given) for an order a manager cancelled: no manifest. */
+        fun cancelledPick(tag: String, item: String, order: String, recipient: String, container: String?, why: String = "customer withdrew") = ReturnDue(
+            tag = tag,
+            item = item,
+            batch = "B-9",
+            quantity = Quantity("1", UnitOfMeasure.EACH),
+            container = container,
+            orderNumber = order,
+            recipient = recipient,
+            manifestId = null,
+            manifestNumber = null,
+            stop = null,
+            kind = ReturnKind.ORDER_CANCELLED,
+            reason = "put back: order $order cancelled by Sam Manager: $why",
         )
 
         fun request(id: String, tag: String, delta: String, by: String, sessionId: String? = null) = AdjustmentRequest(

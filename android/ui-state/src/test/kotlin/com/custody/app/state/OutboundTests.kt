@@ -30,6 +30,8 @@ private const val R1 = "1A4FF0100000000000000021"
 private const val R2 = "1A4FF0100000000000000022"
 private const val R3 = "1A4FF0100000000000000023"
 private const val R4 = "1A4FF0100000000000000024"
+private const val CANCELLED_MANIFEST = "0190f0e0-0000-7000-8000-0000000000b0"
+private const val R5 = "1A4FF0100000000000000025"
 
 private fun wedge(text: String) = Scan(text, ScanSource.WEDGE)
 
@@ -321,6 +323,88 @@ fun routeTests() = "route" to Tests("driver's route").apply {
         val again = model.depart()
         assertEquals(Signal.RED, again.signal)
         assertTrue(again.message.startsWith("this manifest departed at"), again.message)
+    }
+
+    test("a cancelled route: marked with who and why, listed after the active ones, not offered for departure") {
+        val (api, model, _) = setUp(departed = false)
+        val vanSwap = com.custody.core.Cancelled("van swap", "Sam Manager", java.time.Instant.parse("2026-12-01T07:30:00Z"))
+        // Core lists the cancelled one first here: the list must still put it last.
+        val active = api.routes.remove(MANIFEST)!!
+        api.routes[CANCELLED_MANIFEST] = FakeApi.route(
+            CANCELLED_MANIFEST,
+            listOf(FakeApi.stop(1, "order-9", "Capitol Cannabis", listOf(FakeApi.routePackage(R5, "Gummies 10-pack")))),
+            number = "M-0041",
+            cancelled = vanSwap,
+        )
+        api.routes[MANIFEST] = active
+        model.load()
+        val rows = model.state.value.routes
+        assertEquals(listOf(MANIFEST, CANCELLED_MANIFEST), rows.map { it.id }, "active routes first")
+        assertFalse(rows[0].cancelled)
+        assertNull(rows[0].cancellation)
+        assertEquals("not departed", rows[0].stateText)
+        assertTrue(rows[1].cancelled)
+        assertEquals("Cancelled by Sam Manager: van swap — do not load", rows[1].cancellation)
+        assertEquals("cancelled", rows[1].stateText)
+
+        assertTrue(model.open(CANCELLED_MANIFEST).isGreen, "it can still be looked at")
+        val s = model.state.value
+        assertTrue(s.cancelled)
+        assertTrue(s.closed)
+        assertFalse(s.canDepart, "a cancelled route is not offered for departure")
+        assertEquals("Cancelled by Sam Manager: van swap — do not load", s.cancellation)
+        assertEquals("Cancelled by Sam Manager: van swap — do not load", s.prompt)
+        assertEquals(RouteModel.NOT_GOING, s.stops.single().stateText)
+        assertEquals("Not loaded: the route was cancelled", s.stops.single().packages.single().outcomeText)
+
+        // Should Depart be pressed anyway, core's refusal is shown as it is; nothing departs.
+        val refused = model.depart()
+        assertEquals(Signal.RED, refused.signal)
+        assertEquals("manifest M-0041 was cancelled by Sam Manager (van swap); do not load it", refused.message)
+        assertNull(model.state.value.departedAt)
+        assertNull(api.routes[CANCELLED_MANIFEST]!!.departedAt)
+
+        // Its stop opens to be read, with no form to confirm or fail.
+        assertTrue(model.openStop(1).isGreen)
+        assertFalse(model.state.value.canRecordStop)
+        assertTrue(model.state.value.form.decisions.isEmpty())
+        assertEquals("Cancelled by Sam Manager: van swap — do not load", model.state.value.prompt)
+        model.reload()
+        assertEquals(1, model.state.value.stop, "a sync leaves a stop of a route already cancelled open to be read")
+
+        model.leave()
+        assertTrue(model.open(MANIFEST).isGreen)
+        assertNull(model.state.value.cancellation)
+        assertTrue(model.state.value.canDepart)
+        assertEquals("Load the truck, then depart", model.state.value.prompt)
+    }
+
+    test("a route cancelled while it is open: a sync closes the open stop and its patient, and Depart goes") {
+        val (api, model, _) = setUp(departed = false)
+        model.open(MANIFEST)
+        model.openStop(2)
+        assertTrue(model.showPatient().isGreen)
+        assertTrue(model.state.value.canRecordStop)
+        val cancelled = com.custody.core.Cancelled("customer closed today", "Sam Manager", java.time.Instant.parse("2026-12-01T07:45:00Z"))
+        api.routes[MANIFEST] = api.routes[MANIFEST]!!.copy(closed = true, cancelled = cancelled)
+        model.reload()
+        val s = model.state.value
+        assertNull(s.stop, "the open stop closes")
+        assertNull(s.patient, "and its patient with it")
+        assertFalse(s.canDepart)
+        assertEquals("Cancelled by Sam Manager: customer closed today — do not load", s.prompt)
+        assertTrue(s.stops.all { it.stateText == RouteModel.NOT_GOING })
+    }
+
+    test("core refuses a departure with a package that already left on another manifest: shown as it is") {
+        val (api, model, _) = setUp(departed = false)
+        model.open(MANIFEST)
+        api.departFailure = CustodyException.Refused("$R2 already left on another manifest; ask the office to cancel manifest M-0042")
+        val f = model.depart()
+        assertEquals(Signal.RED, f.signal)
+        assertEquals("$R2 already left on another manifest; ask the office to cancel manifest M-0042", f.message)
+        assertFalse(model.state.value.departed)
+        assertTrue(model.state.value.canDepart, "still offered: the office may re-plan, and core decides")
     }
 
     test("confirming with a refused package requires a reason; nothing is sent until it has one") {

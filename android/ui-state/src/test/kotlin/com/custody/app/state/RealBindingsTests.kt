@@ -13,6 +13,7 @@ import com.custody.core.OrderStatus
 import com.custody.core.PackageStatus
 import com.custody.core.PatientDetails
 import com.custody.core.Quantity
+import com.custody.core.ReturnKind
 import com.custody.core.Role
 import com.custody.core.ScannedCode
 import com.custody.core.StopState
@@ -438,7 +439,8 @@ fun realBindingsTests() = "real" to Tests("real bindings").apply {
         assertEquals(listOf(newTag), client.returnsDue().map { it.tag })
         assertEquals(newTag, due.tag)
         assertEquals("Flower - OG Kush", due.item)
-        assertEquals(Triple("MAN-UI-1", 1, true), Triple(due.manifestNumber, due.stop, due.refused))
+        assertEquals(Triple("MAN-UI-1", 1, ReturnKind.REFUSED), Triple(due.manifestNumber, due.stop, due.kind))
+        assertEquals("Manifest MAN-UI-1 · stop 1 · Green Leaf Dispensary", due.origin)
         assertEquals("Refused", due.statusText)
         assertTrue(due.reason.contains("seal broken"), due.reason)
         assertEquals("Green Leaf Dispensary", due.recipient)
@@ -467,6 +469,82 @@ fun realBindingsTests() = "real" to Tests("real bindings").apply {
         assertEquals(PackageStatus.ACTIVE to "Returns cage", returned.status to returned.location)
         assertEquals(listOf("Returns cage"), remembered)
         assertEquals(0uL, runBlocking { client.syncNow() }.rejected, "the server takes the return")
+
+        // The office changes its mind: a second order packed and on a manifest. The order cannot
+        // be cancelled while its manifest stands; the manifest is cancelled, then the order.
+        client.signOut()
+        client.signIn("M-100", "2468")
+        val second = client.createOrder(
+            NewOrder(
+                number = "SO-UI-2",
+                recipientLicence = CUSTOMER,
+                requestedOn = LocalDate.now().plusDays(3).toString(),
+                lines = listOf(NewOrderLine("Pre-roll 5-pack", Quantity("12", UnitOfMeasure.EACH), "45.00")),
+                patient = null,
+            ),
+        )
+        assertEquals(O3, client.generatePickList(second).lines.single().tag)
+        client.pickScan(second, O3, null)
+        client.pack(second, O3, "C-2", Quantity("131.0", UnitOfMeasure.G))
+        client.finishPacking(second)
+        val later = Instant.now()
+        val manifest2 = client.createManifest(
+            NewManifest(
+                number = "MAN-UI-2",
+                vehicle = Vehicle("Ford", "Transit", "8ABC123"),
+                driverUserId = driverId,
+                driverLicenceNumber = "D1234567",
+                driverOccupationalLicence = "OL-7654",
+                phoneForQuestions = "555-0199",
+                stops = listOf(NewStop(second, "I-5 N", later.plusSeconds(600), later.plusSeconds(3600))),
+            ),
+        )
+        val onManifest = assertFailsWith<CustodyException.Refused> { client.cancelOrder(second, "customer withdrew") }
+        assertEquals("this order is on manifest MAN-UI-2; cancel that manifest first", onManifest.message)
+        client.cancelManifest(manifest2, "van swap")
+        client.cancelOrder(second, "customer withdrew")
+
+        // The driver sees the route cancelled, after the others, and is not offered Depart;
+        // pressed anyway, core refuses it in its words.
+        client.signOut()
+        client.signIn("D-300", "9753")
+        val routes = RouteModel(api)
+        routes.load()
+        assertEquals(listOf(manifestId, manifest2), routes.state.value.routes.map { it.id })
+        val cancelledRow = routes.state.value.routes.single { it.id == manifest2 }
+        assertEquals("Cancelled by Sam Manager: van swap — do not load", cancelledRow.cancellation)
+        assertEquals("cancelled", cancelledRow.stateText)
+        assertTrue(routes.open(manifest2).isGreen)
+        assertFalse(routes.state.value.canDepart)
+        assertTrue(routes.state.value.closed)
+        val loadIt = seen(routes.depart())
+        assertEquals(Signal.RED, loadIt.signal)
+        assertEquals(assertFailsWith<CustodyException.Refused> { client.depart(manifest2) }.message, loadIt.message)
+        assertTrue(loadIt.message.contains("do not load it"), loadIt.message)
+        assertEquals(PackageStatus.PICKED, client.findPackage(O3)!!.status, "nothing left")
+
+        // At the vault, the cancelled order's package is due back to a shelf: by order and container, no truck.
+        client.signOut()
+        client.signIn("F-200", "1357")
+        returns.load()
+        val putBack = returns.state.value.rows.single()
+        assertEquals(O3, putBack.tag)
+        assertEquals(ReturnKind.ORDER_CANCELLED, putBack.kind)
+        assertEquals("Order cancelled — back to a shelf", putBack.statusText)
+        assertEquals("Order SO-UI-2 · Green Leaf Dispensary", putBack.origin)
+        assertEquals("Tag ${ReturnsModel.tagEnd(O3)} · container C-2", putBack.tagLine)
+        assertNull(putBack.manifestNumber)
+        assertNull(putBack.stop)
+        assertEquals("put back: order SO-UI-2 cancelled by Sam Manager: customer withdrew", putBack.reason)
+        assertEquals("1 from a cancelled order", returns.state.value.summary)
+        assertTrue(seen(returns.onScan(scan("LOC:Vault A / Shelf 1"))).isGreen)
+        val shelved = seen(returns.onScan(scan(O3)))
+        assertTrue(shelved.isGreen, shelved.message)
+        assertEquals("Back in Vault A / Shelf 1: Pre-roll 5-pack", shelved.message)
+        assertTrue(returns.state.value.rows.isEmpty())
+        val o3 = client.findPackage(O3)!!
+        assertEquals(PackageStatus.ACTIVE to "Vault A / Shelf 1", o3.status to o3.location)
+        assertEquals(0uL, runBlocking { client.syncNow() }.rejected, "the server takes the cancellations and the put-back")
         client.close()
     }
 }

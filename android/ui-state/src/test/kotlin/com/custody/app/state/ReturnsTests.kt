@@ -2,6 +2,7 @@ package com.custody.app.state
 
 import com.custody.core.CustodyException
 import com.custody.core.DeviceIdentity
+import com.custody.core.ReturnKind
 import com.custody.core.Role
 import com.custody.core.SignedInUser
 import kotlin.test.assertEquals
@@ -12,6 +13,8 @@ import kotlin.test.assertTrue
 private const val BACK1 = "1A4FF0100000000000000031" // refused at stop 2
 private const val BACK2 = "1A4FF0100000000000000032" // refused: stop 3 was not made
 private const val OUT1 = "1A4FF0100000000000000033" // no outcome yet: still on the truck
+private const val PACKED = "1A4FF0100000000000000036" // picked and packed into C-7 for SO-2, which was cancelled
+private const val PICKED = "1A4FF0100000000000000037" // picked, not packed, for SO-2
 private const val DELIVERED = "1A4FF0100000000000000034"
 private const val ACTIVE = "1A4FF0100000000000000035"
 
@@ -22,11 +25,16 @@ fun returnsTests() = "returns" to Tests("returns at the vault").apply {
     val sam = SignedInUser("user-sam", "Sam Manager", Role.MANAGER)
     val dana = SignedInUser("user-dana", "Dana Driver", Role.DRIVER)
 
-    /** Core's list as core orders it: refused first, and not by stop (the model must keep it so). */
+    /**
+     * Core's list as core orders it: refused first (and not by stop: the model must keep it so),
+     * then a cancelled order's picks, which never left, then what has no outcome yet.
+     */
     fun setUp(lastLocation: String? = null, user: SignedInUser = maria): Triple<FakeApi, ReturnsModel, MutableList<String>> {
         val api = FakeApi().apply { this.user = user }
         api.due += FakeApi.returnDue(BACK1, "Flower - OG Kush", 2, "Davis Wellness", refused = true)
         api.due += FakeApi.returnDue(BACK2, "Vape 1 g", 3, "Capitol Cannabis", refused = true, why = "closed, nobody answered")
+        api.due += FakeApi.cancelledPick(PACKED, "Gummies 10-pack", "SO-2", "Green Leaf Dispensary", container = "C-7")
+        api.due += FakeApi.cancelledPick(PICKED, "Tincture 30 ml", "SO-2", "Green Leaf Dispensary", container = null)
         api.due += FakeApi.returnDue(OUT1, "Pre-roll 5-pack", 1, "Green Leaf Dispensary", refused = false)
         api.deliveredTo[DELIVERED] = "Green Leaf Dispensary" to 1
         api.inStock[ACTIVE] = "active"
@@ -39,7 +47,7 @@ fun returnsTests() = "returns" to Tests("returns at the vault").apply {
         val (api, model, _) = setUp()
         model.load()
         val s = model.state.value
-        assertEquals(listOf(BACK1, BACK2, OUT1), s.rows.map { it.tag }, "core's order, not re-sorted by stop")
+        assertEquals(listOf(BACK1, BACK2, PACKED, PICKED, OUT1), s.rows.map { it.tag }, "core's order, not re-sorted by stop")
         val first = s.rows[0]
         assertEquals("Flower - OG Kush", first.item)
         assertEquals("…000031", first.tagEnd)
@@ -47,16 +55,74 @@ fun returnsTests() = "returns" to Tests("returns at the vault").apply {
         assertEquals(2, first.stop)
         assertEquals("Davis Wellness", first.recipient)
         assertEquals("3.5 g", first.quantity)
+        assertEquals(ReturnKind.REFUSED, first.kind)
         assertTrue(first.refused)
         assertEquals("Refused", first.statusText)
+        assertEquals("Tag …000031 · container 1", first.tagLine)
+        assertEquals("Manifest M-0042 · stop 2 · Davis Wellness", first.origin)
         assertEquals("refused at stop 2 (Davis Wellness): damaged seal", first.reason)
-        val out = s.rows[2]
+        val out = s.rows[4]
+        assertEquals(ReturnKind.NOT_CONFIRMED, out.kind)
         assertFalse(out.refused)
         assertEquals("Still out · no outcome yet", out.statusText)
-        assertEquals(api.due[2].reason, out.reason, "the reason is core's, as it is")
-        assertEquals("2 refused · 1 still out", s.summary)
+        assertEquals("Manifest M-0042 · stop 1 · Green Leaf Dispensary", out.origin)
+        assertEquals(api.due[4].reason, out.reason, "the reason is core's, as it is")
+        assertEquals(Triple(2, 2, 1), Triple(s.refusedCount, s.cancelledCount, s.stillOutCount), "refused · cancelled · still out")
+        assertEquals("2 refused · 2 from cancelled orders · 1 still out", s.summary)
         assertNull(s.error)
         assertTrue(api.returnCalls.isEmpty(), "listing checks nothing in")
+    }
+
+    test("a cancelled order's picks: named by order and container, never by a truck; back to a shelf like any return") {
+        val (api, model, remembered) = setUp(lastLocation = "Vault A / Shelf 4")
+        model.load()
+        val packed = model.state.value.rows.single { it.tag == PACKED }
+        assertEquals(ReturnKind.ORDER_CANCELLED, packed.kind)
+        assertFalse(packed.refused, "a cancelled order's pick was never refused by anyone")
+        assertTrue(packed.orderCancelled)
+        assertEquals("Order cancelled — back to a shelf", packed.statusText)
+        assertEquals("SO-2", packed.orderNumber)
+        assertEquals("C-7", packed.container)
+        assertEquals("Tag …000036 · container C-7", packed.tagLine)
+        assertEquals("Order SO-2 · Green Leaf Dispensary", packed.origin, "no manifest and no stop: it never left")
+        assertNull(packed.manifestId)
+        assertNull(packed.manifestNumber)
+        assertNull(packed.stop)
+        assertEquals("put back: order SO-2 cancelled by Sam Manager: customer withdrew", packed.reason)
+        assertEquals("1 each", packed.quantity)
+
+        val picked = model.state.value.rows.single { it.tag == PICKED }
+        assertNull(picked.container, "picked, never packed")
+        assertEquals("Tag …000037 · not in a container", picked.tagLine)
+        assertEquals("Order cancelled — back to a shelf", picked.statusText)
+
+        val back = model.onScan(wedge(PACKED))
+        assertTrue(back.isGreen, back.message)
+        assertEquals("Back in Vault A / Shelf 4: Gummies 10-pack", back.message)
+        assertEquals(listOf(PACKED to "Vault A / Shelf 4"), api.returnCalls)
+        assertEquals(listOf("Vault A / Shelf 4"), remembered)
+        assertEquals(listOf(BACK1, BACK2, PICKED, OUT1), model.state.value.rows.map { it.tag })
+        assertEquals("2 refused · 1 from a cancelled order · 1 still out", model.state.value.summary)
+    }
+
+    test("the summary names only the kinds there are; a row core lists without a manifest shows its order") {
+        val (api, model, _) = setUp()
+        api.due.removeAll { it.kind != ReturnKind.NOT_CONFIRMED }
+        model.load()
+        assertEquals("1 still out", model.state.value.summary)
+        api.due.clear()
+        api.due += FakeApi.cancelledPick(PACKED, "Gummies 10-pack", "SO-2", "Green Leaf Dispensary", container = "C-7")
+        model.load()
+        assertEquals("1 from a cancelled order", model.state.value.summary)
+        // Not a shape core makes today, but a missing manifest must never break the list.
+        api.due += FakeApi.returnDue(OUT1, "Pre-roll 5-pack", 1, "Green Leaf Dispensary", refused = false)
+            .copy(manifestId = null, manifestNumber = null, stop = null)
+        model.load()
+        assertNull(model.state.value.error)
+        val out = model.state.value.rows.single { it.tag == OUT1 }
+        assertEquals("Order SO-1 · Green Leaf Dispensary", out.origin)
+        assertEquals("Still out · no outcome yet", out.statusText)
+        assertEquals("1 from a cancelled order · 1 still out", model.state.value.summary)
     }
 
     test("no location chosen: a package scan is red with what to do, and nothing goes to core") {
@@ -69,7 +135,7 @@ fun returnsTests() = "returns" to Tests("returns at the vault").apply {
         assertEquals(ReturnsModel.NO_LOCATION, f.message)
         assertEquals(f, model.state.value.feedback)
         assertTrue(api.returnCalls.isEmpty())
-        assertEquals(3, model.state.value.rows.size)
+        assertEquals(5, model.state.value.rows.size)
         assertTrue(model.state.value.checkedIn.isEmpty())
         model.editLocation("   ")
         assertEquals(ReturnsModel.NO_LOCATION, model.onScan(wedge(BACK1)).message, "blanks are no location")
@@ -92,15 +158,15 @@ fun returnsTests() = "returns" to Tests("returns at the vault").apply {
         assertEquals("Back in Returns cage: Flower - OG Kush", f.message)
         assertEquals(Sound.BEEP, f.sound)
         assertEquals(listOf(BACK1 to "Returns cage"), api.returnCalls)
-        assertEquals(listOf(BACK2, OUT1), model.state.value.rows.map { it.tag }, "the row is gone, the rest keep core's order")
+        assertEquals(listOf(BACK2, PACKED, PICKED, OUT1), model.state.value.rows.map { it.tag }, "the row is gone, the rest keep core's order")
         assertEquals(listOf(CheckedInLine(BACK1, "Flower - OG Kush", "Returns cage")), model.state.value.checkedIn)
         assertEquals(listOf("Returns cage"), remembered)
-        assertEquals("1 refused · 1 still out", model.state.value.summary)
+        assertEquals("1 refused · 2 from cancelled orders · 1 still out", model.state.value.summary)
 
         // A package with no outcome yet (the driver has not synced) comes back the same way.
         assertEquals("Back in Returns cage: Pre-roll 5-pack", model.onScan(wedge(OUT1)).message)
         assertEquals(listOf(OUT1, BACK1), model.state.value.checkedIn.map { it.tag }, "latest first")
-        assertEquals(listOf(BACK2), model.state.value.rows.map { it.tag })
+        assertEquals(listOf(BACK2, PACKED, PICKED), model.state.value.rows.map { it.tag })
     }
 
     test("the location starts as the last one used; a typed one is sent trimmed") {
@@ -126,7 +192,7 @@ fun returnsTests() = "returns" to Tests("returns at the vault").apply {
         assertEquals("$DELIVERED was delivered to Green Leaf Dispensary at stop 1; it cannot be checked back in", delivered.message)
         val active = model.onScan(wedge(ACTIVE))
         assertEquals(Signal.RED, active.signal)
-        assertEquals("$ACTIVE is active; only a package that went out and was not delivered can be checked in", active.message)
+        assertEquals("$ACTIVE is active; only a package that went out and was not delivered, or was picked for a cancelled order, can be checked in", active.message)
         assertEquals(2, api.returnCalls.size, "core was asked and said no")
 
         // What core cannot read, or reads as no package, is red in its words; nothing is sent.
@@ -143,7 +209,7 @@ fun returnsTests() = "returns" to Tests("returns at the vault").apply {
         assertEquals(before.location, after.location, "an empty label leaves the location as it was")
         assertTrue(after.checkedIn.isEmpty())
         assertTrue(remembered.isEmpty())
-        assertEquals(3, api.due.size)
+        assertEquals(5, api.due.size)
         assertEquals(Signal.RED, after.feedback?.signal)
     }
 
@@ -153,13 +219,13 @@ fun returnsTests() = "returns" to Tests("returns at the vault").apply {
         api.returnsFailure = CustodyException.Storage("the database on this device could not be read; restart the app")
         model.load()
         assertEquals("the database on this device could not be read; restart the app", model.state.value.error)
-        assertEquals(3, model.state.value.rows.size)
+        assertEquals(5, model.state.value.rows.size)
         api.returnsFailure = null
         // Another phone checked one in, and a sync brought it.
         api.due.removeAt(0)
         model.load()
         assertNull(model.state.value.error)
-        assertEquals(listOf(BACK2, OUT1), model.state.value.rows.map { it.tag })
+        assertEquals(listOf(BACK2, PACKED, PICKED, OUT1), model.state.value.rows.map { it.tag })
         api.due.clear()
         model.load()
         assertEquals("Nothing is due back", model.state.value.summary)
@@ -200,6 +266,6 @@ fun returnsTests() = "returns" to Tests("returns at the vault").apply {
         val refused = model.onScan(wedge(BACK2))
         assertEquals(Signal.RED, refused.signal)
         assertEquals("driver may not check returns in; ask a manager", refused.message)
-        assertEquals(listOf(BACK2, OUT1), model.state.value.rows.map { it.tag })
+        assertEquals(listOf(BACK2, PACKED, PICKED, OUT1), model.state.value.rows.map { it.tag })
     }
 }

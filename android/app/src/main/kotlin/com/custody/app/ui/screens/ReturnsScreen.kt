@@ -25,10 +25,12 @@ import com.custody.app.state.ReturnRow
 import com.custody.app.ui.ErrorText
 import com.custody.app.ui.Green
 import com.custody.app.ui.Title
+import com.custody.core.ReturnKind
 
 /**
- * Return check-in at the vault: what is due back from the trucks (refused first, as core lists
- * it; packages with no outcome yet marked still out), where returns go (a `LOC:` label scanned
+ * Return check-in at the vault: what is due back, in core's order: refused on a truck (red), picked
+ * for an order a manager cancelled and to go back to a shelf (named by order and container, since
+ * it never left), and out on a truck with no outcome yet (marked still out); where returns go (a `LOC:` label scanned
  * here, or typed; the last one used to start with), and the packages checked in on this screen.
  * Each package scan goes to the model (ScanRouter): green "Back in ...", and the row goes; red with
  * core's reason, and nothing changes. State and decisions: ReturnsModel.
@@ -52,7 +54,7 @@ fun ReturnsScreen(c: AppContainer) {
 
         LazyColumn(Modifier.weight(1f), verticalArrangement = Arrangement.spacedBy(8.dp)) {
             if (state.rows.isEmpty() && state.error == null) {
-                item { Text("Nothing is due back from the trucks. Sync to see what the drivers recorded.") }
+                item { Text("Nothing is due back from the trucks or from cancelled orders. Sync to see what the drivers and the office recorded.") }
             }
             items(state.rows, key = { it.tag }) { row -> ReturnCard(row) }
             if (state.checkedIn.isNotEmpty()) {
@@ -67,16 +69,17 @@ fun ReturnsScreen(c: AppContainer) {
 
 @Composable
 private fun ReturnCard(row: ReturnRow) {
-    val colours = if (row.refused) {
-        CardDefaults.cardColors(containerColor = MaterialTheme.colorScheme.errorContainer)
-    } else {
-        CardDefaults.cardColors(containerColor = MaterialTheme.colorScheme.surfaceVariant)
+    val colours = when (row.kind) {
+        ReturnKind.REFUSED -> CardDefaults.cardColors(containerColor = MaterialTheme.colorScheme.errorContainer)
+        ReturnKind.ORDER_CANCELLED -> CardDefaults.cardColors(containerColor = MaterialTheme.colorScheme.tertiaryContainer)
+        ReturnKind.NOT_CONFIRMED -> CardDefaults.cardColors(containerColor = MaterialTheme.colorScheme.surfaceVariant)
     }
     Card(Modifier.fillMaxWidth(), colors = colours) {
         Column(Modifier.padding(12.dp), verticalArrangement = Arrangement.spacedBy(2.dp)) {
             Text("${row.item} · ${row.quantity}", fontSize = 20.sp, fontWeight = FontWeight.Bold)
-            Text("Tag ${row.tagEnd} · container ${row.container}")
-            Text("Manifest ${row.manifestNumber} · stop ${row.stop} · ${row.recipient}")
+            // The model words both: a truck's manifest and stop, or a cancelled order and its container.
+            Text(row.tagLine)
+            Text(row.origin)
             Text(row.statusText, fontWeight = FontWeight.Bold)
             Text(row.reason)
         }

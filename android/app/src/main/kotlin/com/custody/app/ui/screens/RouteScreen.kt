@@ -48,7 +48,8 @@ import java.time.format.DateTimeFormatter
 private val AT = DateTimeFormatter.ofPattern("HH:mm").withZone(ZoneId.systemDefault())
 
 /**
- * The driver's route: the manifests on this phone, then the stops in order, departure, and at a
+ * The driver's route: the manifests on this phone (cancelled ones last, marked with who cancelled
+ * them and why), then the stops in order, departure (not offered on a cancelled route), and at a
  * stop the confirmation form (receiver, licence, each package delivered or refused with why) or
  * "not made" with a reason. The GPS position is taken when a stop is confirmed. Patient details
  * of a medical stop appear only after "Show patient details" (core logs each opening) and go
@@ -90,20 +91,20 @@ private fun RouteList(c: AppContainer, state: RouteState) {
         if (state.routes.isEmpty()) Text("No routes on this phone. A manager makes the manifest; sync to receive it.")
         OutlinedButton(onClick = { c.act { c.route.load(); null } }) { Text("Refresh") }
         LazyColumn(verticalArrangement = Arrangement.spacedBy(8.dp)) {
-            items(state.routes) { row ->
-                Card(Modifier.fillMaxWidth()) {
+            // Cancelled routes come last (the model sorts them) and are marked: nobody loads them.
+            items(state.routes, key = { it.id }) { row ->
+                val colours = if (row.cancelled) {
+                    CardDefaults.cardColors(containerColor = MaterialTheme.colorScheme.surfaceVariant)
+                } else {
+                    CardDefaults.cardColors()
+                }
+                Card(Modifier.fillMaxWidth(), colors = colours) {
                     Row(Modifier.padding(12.dp), verticalAlignment = Alignment.CenterVertically) {
                         Column(Modifier.weight(1f)) {
                             Text("Manifest ${row.number}", fontSize = 20.sp)
                             Text("${row.vehicle} · ${row.driver}")
-                            Text(
-                                "${row.finished} of ${row.stops} stops done · " +
-                                    when {
-                                        row.closed -> "closed"
-                                        row.departed -> "on the road"
-                                        else -> "not departed"
-                                    },
-                            )
+                            Text("${row.finished} of ${row.stops} stops done · ${row.stateText}")
+                            row.cancellation?.let { Text(it, color = MaterialTheme.colorScheme.error, fontWeight = FontWeight.Bold) }
                         }
                         Button(onClick = { c.act { c.route.open(row.id) } }) { Text("Open") }
                     }
@@ -119,9 +120,11 @@ private fun RouteStops(c: AppContainer, state: RouteState) {
         Title("Manifest ${state.number}")
         Text("${state.vehicle} · ${state.driver}")
         Text(state.progress + (state.departedAt?.let { " · departed ${AT.format(it)}" } ?: ""), fontWeight = FontWeight.Bold)
-        Text(state.prompt, style = MaterialTheme.typography.titleMedium)
+        val cancellation = state.cancellation
+        if (cancellation != null) CancelledCard(cancellation) else Text(state.prompt, style = MaterialTheme.typography.titleMedium)
         ErrorText(state.error)
-        if (!state.departed) Button(onClick = { c.act { c.route.depart() } }) { Text("Depart") }
+        // Not offered on a cancelled route: core would refuse it ("do not load it").
+        if (state.canDepart) Button(onClick = { c.act { c.route.depart() } }) { Text("Depart") }
         LazyColumn(Modifier.weight(1f), verticalArrangement = Arrangement.spacedBy(8.dp)) {
             items(state.stops) { stop ->
                 Card(Modifier.fillMaxWidth().clickable { c.route.openStop(stop.number) }) {
@@ -150,9 +153,10 @@ private fun StopDetail(c: AppContainer, state: RouteState, stop: StopRow) {
         Text(stop.address)
         Text("Licence ${stop.licence} · order ${stop.orderNumber} · expected ${AT.format(stop.estimatedArrival)}")
         if (stop.plannedRoute.isNotBlank()) Text("Route: ${stop.plannedRoute}")
-        if (stop.medical) PatientCard(c, state, stop)
+        if (stop.medical && !state.cancelled) PatientCard(c, state, stop)
 
-        if (!stop.pending) {
+        state.cancellation?.let { CancelledCard(it) }
+        if (!state.canRecordStop) {
             Text(stop.stateText, style = MaterialTheme.typography.titleMedium)
             stop.packages.forEach { PackageOutcomeRow(it) }
             OutlinedButton(onClick = { c.route.leaveStop() }) { Text("Back to the route") }
@@ -171,6 +175,14 @@ private fun StopDetail(c: AppContainer, state: RouteState, stop: StopRow) {
         Field("Why (closed, nobody to receive it...)", state.form.failReason) { c.route.editForm(failReason = it) }
         OutlinedButton(onClick = { c.act { c.route.failStop() } }) { Text("Record the stop as not made") }
         TextButton(onClick = { c.route.leaveStop() }) { Text("Back to the route") }
+    }
+}
+
+/** The manager's cancellation of the open route, where the driver cannot miss it. */
+@Composable
+private fun CancelledCard(text: String) {
+    Card(Modifier.fillMaxWidth(), colors = CardDefaults.cardColors(containerColor = MaterialTheme.colorScheme.errorContainer)) {
+        Text(text, Modifier.padding(12.dp), fontWeight = FontWeight.Bold, color = MaterialTheme.colorScheme.onErrorContainer)
     }
 }
 
