@@ -595,10 +595,7 @@ impl Store {
             ReturnKind::OrderCancelled => 1,
             ReturnKind::NotConfirmed => 2,
         };
-        due.sort_by(|a, b| {
-            let key = |d: &DueBack| (rank(d.row.kind), d.row.manifest.as_ref().map(|m| (m.1.clone(), m.2)), d.row.order_number.clone(), d.row.tag.clone());
-            key(a).cmp(&key(b))
-        });
+        due.sort_by_cached_key(|d| (rank(d.row.kind), d.row.manifest.as_ref().map(|m| (m.1.clone(), m.2)), d.row.order_number.clone(), d.row.tag.clone()));
         Ok(due)
     }
 }
