@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use custody_core::event::EventBody as CoreBody;
-use custody_core::store::Store;
+use custody_core::store::{Store, StoreKey};
 use custody_core::sync::SyncClient;
 use custody_core::{counts, ids};
 
@@ -56,10 +56,13 @@ impl CustodyClient {
 #[uniffi::export]
 impl CustodyClient {
     /// Opens (creating if needed) the device store at `db_path`, a file in the app's private
-    /// storage, and brings its schema up to date.
+    /// storage, with `store_key`: the 32 bytes the app keeps in the Android Keystore or the iOS
+    /// Keychain (generated once per installation). Every secret the store keeps at rest derives
+    /// from it; a store opened with another key is refused.
     #[uniffi::constructor]
-    pub fn new(db_path: String) -> Result<Arc<Self>> {
-        let store = Store::open(&db_path)?;
+    pub fn new(db_path: String, store_key: Vec<u8>) -> Result<Arc<Self>> {
+        let key = StoreKey::from_bytes(&store_key).map_err(|e| CustodyError::InvalidInput(e.to_string()))?;
+        let store = Store::open(&db_path, &key)?;
         Ok(Arc::new(CustodyClient {
             store: Arc::new(store),
             sync: SyncClient::default(),

@@ -225,7 +225,7 @@ impl From<OutboundError> for CustodyError {
             | OutboundError::UnknownManifest(_)
             | OutboundError::UnknownPackage(_)
             | OutboundError::UnknownStop(_) => E::NotFound(message),
-            OutboundError::NoDataKey | OutboundError::Seal(_) => E::Storage(message),
+            OutboundError::Seal(_) => E::Storage(message),
             OutboundError::PickList(_)
             | OutboundError::OrderState { .. }
             | OutboundError::NotOnPickList { .. }

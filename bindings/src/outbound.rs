@@ -7,7 +7,7 @@ use std::str::FromStr;
 use std::time::SystemTime;
 
 use chrono::{DateTime, Utc};
-use custody_core::outbound::{self as core, patient::DataKey, picking, shipping};
+use custody_core::outbound::{self as core, picking, shipping};
 use custody_core::work::{manifest as mdoc, order as odoc};
 use custody_core::{ids, quantity};
 use rust_decimal::Decimal;
@@ -497,15 +497,6 @@ fn events_out(events: Vec<custody_core::Event>) -> Vec<LedgerEvent> {
 
 #[uniffi::export]
 impl CustodyClient {
-    /// Gives the library the 32-byte key (from the Android Keystore or iOS Keychain) that seals
-    /// patient data on this device. Call once after opening; without it, medical deliveries'
-    /// patient details cannot be entered or held here.
-    pub fn set_data_key(&self, key: Vec<u8>) -> Result<()> {
-        let key = DataKey::from_bytes(&key).map_err(|e| CustodyError::InvalidInput(e.to_string()))?;
-        self.store.set_data_key(key);
-        Ok(())
-    }
-
     /// The dispensaries this facility ships to (from the server).
     pub fn customers(&self) -> Result<Vec<Customer>> {
         Ok(self.store.customers()?.into_iter().map(Into::into).collect())

@@ -88,7 +88,7 @@ async fn a_client_enrols_records_syncs_and_reports_typed_errors() {
     server.db.add_user(&facility, "Maria Floor", CoreRole::FloorStaff, "F-200", "1357").unwrap();
     let code = server.db.issue_enrolment_code(&facility, None, chrono::Duration::hours(1)).unwrap();
 
-    let phone = CustodyClient::new(data.path().join("phone.db").to_string_lossy().into_owned()).unwrap();
+    let phone = CustodyClient::new(data.path().join("phone.db").to_string_lossy().into_owned(), vec![7; 32]).unwrap();
     let heard = Arc::new(Heard::default());
     phone.set_sync_listener(Some(heard.clone()));
     phone.set_change_listener(Some(heard.clone()));
@@ -154,7 +154,7 @@ async fn receiving_scans_against_a_manifest_and_scans_parse() {
     server.db.create_facility(&facility, "Green Valley Distribution").unwrap();
     server.db.add_user(&facility, "Maria Floor", CoreRole::FloorStaff, "F-200", "1357").unwrap();
     let code = server.db.issue_enrolment_code(&facility, None, chrono::Duration::hours(1)).unwrap();
-    let phone = CustodyClient::new(data.path().join("bay.db").to_string_lossy().into_owned()).unwrap();
+    let phone = CustodyClient::new(data.path().join("bay.db").to_string_lossy().into_owned(), vec![7; 32]).unwrap();
     let heard = Arc::new(Heard::default());
     phone.set_change_listener(Some(heard.clone()));
     phone.enrol(server.url(), code.code, "bay-1".into()).await.unwrap();

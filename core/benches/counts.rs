@@ -138,7 +138,7 @@ fn main() {
     let mut loads = Vec::new();
     for run in 0..5 {
         let start = Instant::now();
-        let store = Store::open(&path).unwrap();
+        let store = Store::open(&path, &common::bench_key()).unwrap();
         let opened = start.elapsed();
         let sessions = store.count_sessions().unwrap();
         let listed = start.elapsed();

@@ -66,16 +66,11 @@ final class AppModel: ObservableObject {
         try folder.setResourceValues(values)
 
         // The store key is made (or read) before the store opens, so a locked Keychain shows up
-        // here. Core seals medical patients' details with it (setDataKey, before anything else
-        // uses the client, so the first sync can already keep the ones it brings). The rest of
-        // the store is plain SQLite until core wires in SQLCipher (ios/README.md, "The store
-        // key"); the constructor takes no key for that yet.
+        // here. Core opens the store with it and derives every secret it keeps at rest from it
+        // (the patient-data seal, the wrapping of each person's signing key).
         let keys = KeychainKeyStore()
         let key = try keys.storeKey()
-
-        let client = try CustodyClient(dbPath: folder.appendingPathComponent("custody.db").path)
-        try client.setDataKey(key: key)
-        return client
+        return try CustodyClient(dbPath: folder.appendingPathComponent("custody.db").path, storeKey: key)
     }
 
     // ---- calls --------------------------------------------------------------------------------

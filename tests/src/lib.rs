@@ -41,6 +41,12 @@ pub fn location(name: &str) -> LocationName {
     LocationName::parse(name).expect("test location is valid")
 }
 
+/// The key every test phone's store is opened with (the apps keep theirs in the platform
+/// keystore); one for all, so a test can reopen a phone's store.
+pub fn store_key() -> custody_core::store::StoreKey {
+    custody_core::store::StoreKey::from_bytes(&[7; 32]).expect("32 bytes")
+}
+
 /// A server and its data folder, which outlives restarts.
 pub struct Fleet {
     pub data: TempDir,
@@ -95,7 +101,7 @@ impl Fleet {
             .issue_enrolment_code(facility, None, chrono::Duration::hours(1))
             .expect("issue code");
         let path = self.devices.path().join(format!("{name}.db"));
-        let store = Store::open(&path).expect("open device store");
+        let store = Store::open(&path, &store_key()).expect("open device store");
         let client = SyncClient::new(fast_retry());
         client.enrol(&store, &self.url(), &code.code, name).await.expect("enrol");
         Phone { name: name.to_string(), store, path, client }

@@ -129,7 +129,7 @@ fn run_and_kill(path: &Path) -> Vec<Saved> {
 /// Opens the store the killed helper left and checks it against every save reported so far;
 /// returns how many events it holds.
 fn check_store(path: &Path, reported: &[Saved], kills: usize) -> usize {
-    let store = Store::open(path).expect("the store opens after a kill");
+    let store = Store::open(path, &custody_e2e::store_key()).expect("the store opens after a kill");
     assert_eq!(store.schema_version().expect("schema version"), SCHEMA_VERSION);
     let integrity: String = rusqlite::Connection::open(path)
         .expect("open for integrity check")

@@ -108,7 +108,7 @@ async fn a_batch_sent_twice_and_a_sync_cut_off_midway_lose_and_duplicate_nothing
         let code = fleet.server().db.issue_enrolment_code(&fleet.facility, None, chrono::Duration::hours(1)).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.keep().join("cut.db");
-        let store = Store::open(&path).unwrap();
+        let store = Store::open(&path, &store_key()).unwrap();
         let client = SyncClient::new(RetryPolicy { attempts: 1, ..fast_retry() });
         client.enrol(&store, &proxy.url(), &code.code, "cut").await.unwrap();
         Phone { name: "cut".into(), store, path, client }

@@ -85,10 +85,6 @@ async fn an_afternoon_of_outbound_from_orders_to_returns() {
     let picker_b = fleet.phone("picker-b").await;
     let truck = fleet.phone("truck").await;
     let other_truck = fleet.phone("other-truck").await;
-    let key = || custody_core::outbound::patient::DataKey::generate();
-    for phone in [&office, &office_2, &picker_a, &picker_b, &truck, &other_truck] {
-        phone.store.set_data_key(key());
-    }
     office.sign_in(MANAGER);
     office_2.sign_in(MANAGER_2);
     picker_a.sign_in(FLOOR);
@@ -417,9 +413,6 @@ async fn a_patient_entered_on_a_phone_reaches_the_server_and_other_managers_only
     let db = &fleet.server().db;
     db.add_customer(&fleet.facility, &Customer { licence: lic(HARBOR), name: "Harbor Wellness".into(), address: "9 Bay Rd".into() }).unwrap();
     let (office, office_2, floor) = (fleet.phone("office").await, fleet.phone("office-2").await, fleet.phone("floor").await);
-    for phone in [&office, &office_2, &floor] {
-        phone.store.set_data_key(custody_core::outbound::patient::DataKey::generate());
-    }
     office.sign_in(MANAGER);
     office_2.sign_in(MANAGER_2);
     floor.sign_in(FLOOR);

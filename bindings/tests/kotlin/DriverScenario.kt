@@ -84,7 +84,7 @@ fun driverScenario(run: Runner) {
         assertEquals(Role.FLOOR_STAFF, floor.client.signIn(FLOOR, FLOOR_PIN).role)
         assertEquals(Role.DRIVER, truck.client.signIn(DRIVER, DRIVER_PIN).role)
         assertEquals("Dan Driver", otherTruck.client.signIn(DRIVER_2, DRIVER_2_PIN).name)
-        assertRefusedWith<CustodyException.InvalidInput> { office.client.setDataKey(ByteArray(5)) }
+        assertRefusedWith<CustodyException.InvalidInput> { CustodyClient(dir.resolve("short-key.db").toString(), ByteArray(5)) }
     }
 
     run.step("the office receives stock with different expiry dates; customers come with the sync") {

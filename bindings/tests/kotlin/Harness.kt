@@ -73,12 +73,12 @@ class Heard : SyncListener, ChangeListener {
 
 /** One simulated phone: a real device store in its own file, behind the generated bindings. */
 class Phone(val name: String, dir: Path) {
-    val client = CustodyClient(dir.resolve("$name.db").toString())
+    // What the apps do: a random 32-byte store key kept in the Android Keystore / iOS Keychain.
+    val storeKey = ByteArray(32).also { SecureRandom().nextBytes(it) }
+    val client = CustodyClient(dir.resolve("$name.db").toString(), storeKey)
     val heard = Heard()
 
     init {
-        // What the apps do with a key from the Android Keystore / iOS Keychain: it seals patient data.
-        client.setDataKey(ByteArray(32).also { SecureRandom().nextBytes(it) })
         client.setSyncListener(heard)
         client.setChangeListener(heard)
     }

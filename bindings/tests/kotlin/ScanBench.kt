@@ -29,7 +29,7 @@ private class Series(val name: String) {
 
 fun scanBench(n: Int) {
     val dir: Path = Files.createTempDirectory(Path.of(env("CUSTODY_WORK_DIR")), "bench")
-    val phone = CustodyClient(dir.resolve("bench.db").toString())
+    val phone = CustodyClient(dir.resolve("bench.db").toString(), ByteArray(32) { 7 })
     runBlocking { phone.enrol(env("CUSTODY_SERVER_URL"), env("CUSTODY_ENROLMENT_CODE"), "bench") }
     phone.signIn("M-100", "2468")
     val total = WARMUP + n

@@ -20,9 +20,14 @@ pub fn tag(n: u32) -> PackageTag {
     PackageTag::parse(&format!("1A4FF0100000{n:012}")).unwrap()
 }
 
+/// The store key every bench store is opened with (a reopened store needs the same key).
+pub fn bench_key() -> custody_core::store::StoreKey {
+    custody_core::store::StoreKey::from_bytes(&[7; 32]).unwrap()
+}
+
 /// A store enrolled offline with one person of `role` (badge "B", PIN "1234"), signed in.
 pub fn signed_in_store(path: &Path, role: Role) -> Store {
-    let store = Store::open(path).unwrap();
+    let store = Store::open(path, &bench_key()).unwrap();
     let salt = argon2::password_hash::SaltString::encode_b64(b"bench-salt-bytes").unwrap();
     let pin_hash = argon2::Argon2::default().hash_password(b"1234", &salt).unwrap().to_string();
     let person = RosterEntry { id: UserId::new(), name: "Bench".into(), role, badge: "B".into(), pin_hash, active: true };

@@ -46,7 +46,7 @@ impl Store {
         if !allowed {
             return Err(OutboundError::NotAllowed { role: user.role, what: "see patient details" });
         }
-        let key = self.data_key().ok_or(OutboundError::NoDataKey)?;
+        let key = self.data_key();
         let at = self.now()?;
         let sealed: Option<Vec<u8>> = self.with_conn(|c| {
             use rusqlite::OptionalExtension;
@@ -82,10 +82,8 @@ impl Store {
                 let order: Uuid = id.parse().map_err(|_| StoreError::Corrupt(format!("order id {id:?}")))?;
                 out.holds.push(order);
                 if !uploaded {
-                    if let Some(key) = &key {
-                        let patient = key.open(order, &sealed).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                        out.uploads.push(PatientRecord { order, patient });
-                    }
+                    let patient = key.open(order, &sealed).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    out.uploads.push(PatientRecord { order, patient });
                 }
             }
             let mut stmt = c.prepare("SELECT id, order_id, user, user_name, purpose, at FROM patient_views ORDER BY id LIMIT 1000")?;
@@ -109,7 +107,7 @@ impl Store {
     }
 
     /// After the server answered: uploads and log lines are done; patient data the server sent
-    /// is sealed into the table (if this device has its key); customers and unused tags saved.
+    /// is sealed into the table; customers and unused tags saved.
     pub(crate) fn apply_outbound_sync(&self, sent: &PatientOutbox, response: &SyncResponse) -> Result<(), StoreError> {
         let key = self.data_key();
         self.with_conn(|c| {
@@ -118,16 +116,12 @@ impl Store {
                 c.execute("UPDATE patients SET uploaded = 1 WHERE order_id = ?1", [up.order.to_string()])?;
             }
             c.execute("DELETE FROM patient_views WHERE id <= ?1", [sent.last_view])?;
-            if let Some(key) = &key {
-                for p in &response.patients {
-                    c.execute(
-                        "INSERT INTO patients (order_id, sealed, uploaded) VALUES (?1, ?2, 1)
-                         ON CONFLICT (order_id) DO UPDATE SET sealed = excluded.sealed WHERE uploaded = 1",
-                        params![p.order.to_string(), key.seal(p.order, &p.patient)],
-                    )?;
-                }
-            } else if !response.patients.is_empty() {
-                tracing::warn!(count = response.patients.len(), "patient data not kept: this device has no data key");
+            for p in &response.patients {
+                c.execute(
+                    "INSERT INTO patients (order_id, sealed, uploaded) VALUES (?1, ?2, 1)
+                     ON CONFLICT (order_id) DO UPDATE SET sealed = excluded.sealed WHERE uploaded = 1",
+                    params![p.order.to_string(), key.seal(p.order, &p.patient)],
+                )?;
             }
             Ok(())
         })?;

@@ -63,8 +63,6 @@ pub enum OutboundError {
     NoContainer,
     #[error("a gross weight must be a weight (mg, g, kg, oz or lb) above zero")]
     BadGrossWeight,
-    #[error("this device has no key for patient data; restart the app, and if it persists contact support")]
-    NoDataKey,
     #[error(transparent)]
     Seal(#[from] SealError),
     /// A return check-in of a package that is not due back.
@@ -234,16 +232,13 @@ impl Store {
         }
         let (user, _) = self.actor()?;
         let order = new.accept(&self.customers()?, &numbers, &available, today, &user.name, self.now()?)?;
-        let key = match &new.patient {
-            Some(_) => Some(self.data_key().ok_or(OutboundError::NoDataKey)?),
-            None => None,
-        };
+        let key = self.data_key();
         let identity = self.identity()?.ok_or(StoreError::NotEnrolled)?;
         let id = Uuid::now_v7();
         let document = doc::create(id, identity.facility, identity.device_id.0, &order);
         self.work(|w| {
             w.create(document);
-            if let (Some(patient), Some(key)) = (&new.patient, &key) {
+            if let Some(patient) = &new.patient {
                 w.conn().execute(
                     "INSERT INTO patients (order_id, sealed, uploaded) VALUES (?1, ?2, 0)",
                     rusqlite::params![id.to_string(), key.seal(id, patient)],

@@ -12,6 +12,7 @@ use crate::ids::*;
 use crate::protocol::{EnrolResponse, SyncResponse};
 use crate::quantity::{Quantity, Unit};
 use crate::roles::Role;
+use crate::store::StoreKey;
 use crate::store::Store;
 use crate::store::tests::roster_entry;
 use crate::work::order as odoc;
@@ -36,7 +37,7 @@ struct Setup {
 /// An enrolled phone with a manager, floor staff and a driver, one customer and spare tags.
 fn setup() -> Setup {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path().join("device.db")).unwrap();
+    let store = Store::open(dir.path().join("device.db"), &StoreKey::generate()).unwrap();
     let roster = vec![
         roster_entry("Sam", Role::Manager, "M", "1111"),
         roster_entry("Maria", Role::FloorStaff, "F", "2222"),
@@ -324,9 +325,6 @@ fn patient_details_open_for_managers_only_and_every_opening_is_logged() {
     receive(&s.store, &tag(1), 10, "B-1", 30);
     let mut medical = order("SO-9", 5);
     medical.patient = Some(Patient { name: "Jane Doe".into(), card_number: "MMJ-12345678".into(), address: "2 Elm".into(), phone: "555".into() });
-    assert!(matches!(s.store.create_order(&medical), Err(OutboundError::NoDataKey)), "no key, no patient data");
-    assert!(s.store.orders().unwrap().is_empty());
-    s.store.set_data_key(super::patient::DataKey::generate());
     let id = s.store.create_order(&medical).unwrap();
     assert_eq!(s.store.orders().unwrap()[0].order.patient_ref.as_deref(), Some("J.D., card ...5678"));
     assert_eq!(s.store.patient(id, "planning").unwrap().name, "Jane Doe");

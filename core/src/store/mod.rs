@@ -6,6 +6,7 @@
 //! `synchronous=FULL`, so it survives the app being killed or the battery dying.
 
 mod docs;
+mod key;
 mod schema;
 
 use std::path::{Path, PathBuf};
@@ -27,6 +28,7 @@ use crate::quantity::{Quantity, Unit};
 use crate::roles::Role;
 
 pub use docs::DocInfo;
+pub use key::{KeyError, StoreKey};
 pub use schema::LATEST as SCHEMA_VERSION;
 
 #[derive(Debug, thiserror::Error)]
@@ -142,9 +144,8 @@ pub struct Store {
     /// Work documents in memory, so a scan does not reload a 10,000-entry session. Always taken
     /// after `conn` (never the other way round), and only holds what the database holds.
     docs: Mutex<std::collections::HashMap<Uuid, crate::work::WorkDoc>>,
-    /// The key patient data is sealed under, from the platform keystore. Without it this device
-    /// cannot hold patient data (it still does everything else).
-    data_key: Mutex<Option<crate::outbound::patient::DataKey>>,
+    /// The store key from the platform keystore (every at-rest secret derives from it).
+    key: StoreKey,
     path: PathBuf,
 }
 
@@ -167,8 +168,9 @@ struct ChainHead {
 }
 
 impl Store {
-    /// Opens (creating if needed) the store at `path` and brings its schema up to date.
-    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+    /// Opens (creating if needed) the store at `path` with the app's store key (kept in the
+    /// Android Keystore or the iOS Keychain) and brings its schema up to date.
+    pub fn open(path: impl AsRef<Path>, key: &StoreKey) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         let mut conn = Connection::open(&path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -182,21 +184,16 @@ impl Store {
         conn.pragma_update(None, "wal_autocheckpoint", 20_000)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         schema::migrate(&mut conn)?;
-        Ok(Self { conn: Mutex::new(conn), docs: Mutex::default(), data_key: Mutex::default(), path })
+        Ok(Self { conn: Mutex::new(conn), docs: Mutex::default(), key: key.clone(), path })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// Gives the store the key (from the Android Keystore or the iOS Keychain) that seals the
-    /// patient data of medical deliveries on this device.
-    pub fn set_data_key(&self, key: crate::outbound::patient::DataKey) {
-        *self.data_key.lock().unwrap_or_else(|p| p.into_inner()) = Some(key);
-    }
-
-    pub(crate) fn data_key(&self) -> Option<crate::outbound::patient::DataKey> {
-        self.data_key.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    /// The key that seals the patient data of medical deliveries on this device.
+    pub(crate) fn data_key(&self) -> crate::outbound::patient::DataKey {
+        self.key.patient_key()
     }
 
     /// Now, by the device clock corrected with the server's (the device clock is not trusted).

@@ -4,6 +4,11 @@ use argon2::PasswordHasher;
 use argon2::password_hash::SaltString;
 use rust_decimal::Decimal;
 
+/// One key for every store a test opens (a reopened store needs the same key).
+pub(crate) fn test_key() -> StoreKey {
+    StoreKey::from_bytes(&[7; 32]).unwrap()
+}
+
 pub(crate) fn roster_entry(name: &str, role: Role, badge: &str, pin: &str) -> RosterEntry {
     let salt = SaltString::encode_b64(name.as_bytes().iter().cycle().take(16).copied().collect::<Vec<_>>().as_slice()).unwrap();
     RosterEntry {
@@ -17,7 +22,7 @@ pub(crate) fn roster_entry(name: &str, role: Role, badge: &str, pin: &str) -> Ro
 }
 
 fn enrolled(dir: &tempfile::TempDir) -> Store {
-    let store = Store::open(dir.path().join("device.db")).unwrap();
+    let store = Store::open(dir.path().join("device.db"), &test_key()).unwrap();
     store
         .save_enrolment(
             "http://127.0.0.1:9",
@@ -85,7 +90,7 @@ fn events_are_durable_and_pending_until_acknowledged() {
         store.sign_in("B-1", "1234").unwrap();
         receive(&store, &tag(2), 25)
     };
-    let store = Store::open(dir.path().join("device.db")).unwrap();
+    let store = Store::open(dir.path().join("device.db"), &test_key()).unwrap();
     let pkg = store.package(&tag(2)).unwrap().unwrap();
     assert_eq!(pkg.quantity.amount, Decimal::new(25, 0));
     assert!(pkg.pending);
@@ -202,10 +207,10 @@ fn incremental_fold_matches_a_full_refold() {
 #[test]
 fn migrations_are_versioned() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path().join("m.db")).unwrap();
+    let store = Store::open(dir.path().join("m.db"), &test_key()).unwrap();
     assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
     drop(store);
-    assert_eq!(Store::open(dir.path().join("m.db")).unwrap().schema_version().unwrap(), SCHEMA_VERSION);
+    assert_eq!(Store::open(dir.path().join("m.db"), &test_key()).unwrap().schema_version().unwrap(), SCHEMA_VERSION);
 }
 
 mod convergence {
@@ -296,7 +301,7 @@ mod convergence {
     }
 
     fn deliver(dir: &tempfile::TempDir, name: &str, batches: &[Vec<Event>]) -> (Vec<PackageView>, Vec<Conflict>) {
-        let store = Store::open(dir.path().join(name)).unwrap();
+        let store = Store::open(dir.path().join(name), &test_key()).unwrap();
         store
             .save_enrolment(
                 "http://127.0.0.1:9",

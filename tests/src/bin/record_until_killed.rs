@@ -24,7 +24,7 @@ fn main() {
         eprintln!("usage: record_until_killed <device-store-path>");
         std::process::exit(2);
     });
-    let store = Store::open(&path).expect("open device store");
+    let store = Store::open(&path, &custody_e2e::store_key()).expect("open device store");
     if store.identity().expect("read identity").is_none() {
         let salt = SaltString::encode_b64(b"crash-test-salt!").expect("salt");
         let pin_hash = argon2::Argon2::default().hash_password(PIN.as_bytes(), &salt).expect("hash PIN").to_string();

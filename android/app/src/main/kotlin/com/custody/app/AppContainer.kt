@@ -49,18 +49,15 @@ class AppContainer(private val context: Context) {
 
     /**
      * The store's 32-byte key, made on first start and kept wrapped by an AndroidKeyStore key
-     * (KeystoreKeyProvider). Core seals medical patients' details with it (`setDataKey`, below):
-     * without it this phone can neither enter nor hold them. The rest of the store is plain
-     * SQLite until core wires in SQLCipher; `CustodyClient(dbPath)` takes no key for that yet.
+     * (KeystoreKeyProvider). Core opens the store with it and derives every secret it keeps at
+     * rest from it (the patient-data seal, the wrapping of each person's signing key).
      */
     private val storeKey: ByteArray by lazy { KeystoreKeyProvider(context).storeKey(storeExists = dbFile.exists()) }
 
     val client: CustodyClient by lazy {
         check(storeKey.size == 32)
         dbFile.parentFile?.mkdirs()
-        // The key goes in before anything else touches the client, so the first sync can already
-        // seal the patient details it brings.
-        CustodyClient(dbFile.absolutePath).also { it.setDataKey(storeKey) }
+        CustodyClient(dbFile.absolutePath, storeKey)
     }
 
     private val api by lazy { ClientApi(client) }

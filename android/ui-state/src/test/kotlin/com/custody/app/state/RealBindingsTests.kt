@@ -46,10 +46,10 @@ private const val O3 = "1A4FF0100000000000000203" // pre-rolls, expiring later: 
 private const val UNKNOWN_ID = "0190f0e0-0000-7000-8000-00000000dead"
 private const val CUSTOMER = "C10-0000123-LIC" // added to the server by run-jvm-tests.sh
 
-private fun newClient(): CustodyClient {
+private fun newClient(key: ByteArray = ByteArray(32) { (it * 7 + 1).toByte() }): CustodyClient {
     val dir = Files.createTempDirectory("custody-ui-state")
     dir.toFile().deleteOnExit()
-    return CustodyClient(dir.resolve("phone.db").toString())
+    return CustodyClient(dir.resolve("phone.db").toString(), key)
 }
 
 private fun scan(text: String) = Scan(text, ScanSource.WEDGE)
@@ -140,12 +140,11 @@ fun realBindingsTests() = "real" to Tests("real bindings").apply {
         client.close()
     }
 
-    test("outbound on a fresh store: the data key must be 32 bytes; unknown orders and routes are red in core's words") {
+    test("outbound on a fresh store: the store key must be 32 bytes; unknown orders and routes are red in core's words") {
+        val short = assertFailsWith<CustodyException.InvalidInput> { newClient(ByteArray(31)) }
+        assertTrue(short.message!!.contains("32 bytes"), short.message)
         val client = newClient()
         val api = ClientApi(client)
-        val short = assertFailsWith<CustodyException.InvalidInput> { client.setDataKey(ByteArray(31)) }
-        assertTrue(short.message!!.contains("32 bytes"), short.message)
-        client.setDataKey(ByteArray(32) { it.toByte() })
         val pick = PickModel(api)
         val garbage = seen(pick.open("not-an-order"))
         assertEquals(Signal.RED, garbage.signal)
@@ -297,7 +296,6 @@ fun realBindingsTests() = "real" to Tests("real bindings").apply {
         val outboundCode = System.getenv("CUSTODY_OUTBOUND_ENROLMENT_CODE")
         if (outboundCode.isNullOrBlank()) throw Skipped("CUSTODY_OUTBOUND_ENROLMENT_CODE is not set; run-jvm-tests.sh sets it for the server it starts")
         val client = newClient()
-        client.setDataKey(ByteArray(32) { (it * 7 + 1).toByte() })
         val api = ClientApi(client)
         runBlocking { client.enrol(url, outboundCode, "ui-state outbound handheld") }
         assertTrue(runBlocking { client.syncNow() }.rejected == 0uL) // the roster, customers and unused tags
