@@ -89,17 +89,28 @@ impl CustodyClient {
         Ok(self.store.identity()?.map(Into::into))
     }
 
-    /// Signs a person in with badge and PIN, offline, against the roster from the last sync.
-    pub fn sign_in(&self, badge: String, pin: String) -> Result<SignedInUser> {
-        let user = self.store.sign_in(&badge, &pin)?;
-        self.changed(&[ChangeKind::SignIn]);
-        Ok(user.into())
-    }
-
     pub fn sign_out(&self) -> Result<()> {
         self.store.sign_out()?;
         self.changed(&[ChangeKind::SignIn]);
         Ok(())
+    }
+
+    /// Everyone on the facility's roster, by badge (for a manager's people screen).
+    pub fn people(&self) -> Result<Vec<RosterPerson>> {
+        let device = self.store.identity()?.map(|i| i.device_id);
+        Ok(self
+            .store
+            .roster()?
+            .into_iter()
+            .map(|e| RosterPerson {
+                signs_in_here: device.is_some_and(|d| e.active_key(d).is_some()),
+                id: e.id.to_string(),
+                name: e.name,
+                role: e.role.into(),
+                badge: e.badge,
+                active: e.active,
+            })
+            .collect())
     }
 
     pub fn current_user(&self) -> Result<Option<SignedInUser>> {
@@ -463,15 +474,40 @@ impl CustodyClient {
         Ok(report.into())
     }
 
-    /// A manager issues an enrolment code for another device with their badge and PIN.
-    pub async fn issue_enrolment_code(&self, badge: String, pin: String) -> Result<EnrolmentCode> {
-        Ok(self.sync.issue_enrolment_code(&self.store, &badge, &pin).await?.into())
+    /// Signs a person in with badge and PIN: offline when this phone holds their signing key
+    /// (the PIN opens it), online the first time here (or after a PIN reset, or after too many
+    /// wrong PINs erased the key): the server checks badge and PIN and registers a new key.
+    /// `BadCredentials` for a wrong badge or PIN; `Offline` when it must go online and cannot.
+    pub async fn sign_in(&self, badge: String, pin: String) -> Result<SignedInUser> {
+        let user = self.sync.sign_in(&self.store, &badge, &pin).await?;
+        self.changed(&[ChangeKind::SignIn]);
+        Ok(user.into())
     }
 
-    /// A manager revokes a lost or stolen device; its token stops working at once.
-    pub async fn revoke_device(&self, device_id: String, badge: String, pin: String) -> Result<()> {
+    /// The manager signed in on this phone issues an enrolment code for another device.
+    pub async fn issue_enrolment_code(&self) -> Result<EnrolmentCode> {
+        Ok(self.sync.issue_enrolment_code(&self.store).await?.into())
+    }
+
+    /// The manager signed in on this phone revokes a lost or stolen device; its token and the
+    /// keys of everyone who signed in on it stop working at once.
+    pub async fn revoke_device(&self, device_id: String) -> Result<()> {
         let device = ids::DeviceId::parse(&device_id)?;
-        Ok(self.sync.revoke_device(&self.store, device, &badge, &pin).await?)
+        Ok(self.sync.revoke_device(&self.store, device).await?)
+    }
+
+    /// The manager signed in on this phone deactivates a person (an id from the roster): every
+    /// phone signs them out and erases their key at its next sync.
+    pub async fn deactivate_user(&self, user_id: String) -> Result<()> {
+        let user = ids::UserId::parse(&user_id)?;
+        Ok(self.sync.deactivate_user(&self.store, user).await?)
+    }
+
+    /// The manager signed in on this phone sets a new PIN (4 to 12 digits) for a person: their
+    /// keys on every phone are revoked, so they sign in online with the new PIN.
+    pub async fn reset_pin(&self, user_id: String, pin: String) -> Result<()> {
+        let user = ids::UserId::parse(&user_id)?;
+        Ok(self.sync.reset_pin(&self.store, user, &pin).await?)
     }
 }
 

@@ -94,7 +94,9 @@ impl From<StoreError> for CustodyError {
             StoreError::NotEnrolled => E::NotEnrolled(message),
             StoreError::AlreadyEnrolled(_) => E::Refused(message),
             StoreError::NotSignedIn => E::NotSignedIn(message),
-            StoreError::BadCredentials => E::BadCredentials(message),
+            StoreError::BadCredentials | StoreError::WrongPin { .. } => E::BadCredentials(message),
+            // The person's key must come from the server: connect, then sign in again.
+            StoreError::NeedsOnlineSignIn | StoreError::SignInKeyErased => E::Offline(message),
             StoreError::NotAllowed { .. } => E::NotAllowed(message),
             StoreError::InvalidEvent(e) => e.into(),
             StoreError::Refused(_) => E::Refused(message),

@@ -93,7 +93,7 @@ async fn a_client_enrols_records_syncs_and_reports_typed_errors() {
     phone.set_sync_listener(Some(heard.clone()));
     phone.set_change_listener(Some(heard.clone()));
 
-    assert!(matches!(phone.sign_in("M-100".into(), "2468".into()), Err(CustodyError::NotEnrolled(_))));
+    assert!(matches!(phone.sign_in("M-100".into(), "2468".into()).await, Err(CustodyError::NotEnrolled(_))));
     let identity = phone.enrol(server.url(), code.code.clone(), "office".into()).await.unwrap();
     assert_eq!(identity.facility, "C11-0000001-LIC");
     let again = phone.enrol(server.url(), code.code, "office".into()).await.unwrap_err();
@@ -102,9 +102,16 @@ async fn a_client_enrols_records_syncs_and_reports_typed_errors() {
     let tag = "1A4FF0100000000000000001".to_string();
     let err = phone.move_package(tag.clone(), "Vault B".into()).unwrap_err();
     assert!(matches!(err, CustodyError::NotSignedIn(_)), "{err}");
-    assert!(matches!(phone.sign_in("M-100".into(), "0000".into()), Err(CustodyError::BadCredentials(_))));
-    let user = phone.sign_in("M-100".into(), "2468".into()).unwrap();
+    // The first sign-in here goes to the server, which checks the PIN.
+    let wrong = phone.sign_in("M-100".into(), "0000".into()).await.unwrap_err();
+    assert!(matches!(&wrong, CustodyError::BadCredentials(_)), "{wrong}");
+    let user = phone.sign_in("M-100".into(), "2468".into()).await.unwrap();
     assert_eq!((user.name.as_str(), user.role), ("Sam Manager", Role::Manager));
+    // After that, the phone holds the key: a wrong PIN is caught here, offline, and counted.
+    phone.sign_out().unwrap();
+    let wrong = phone.sign_in("M-100".into(), "0000".into()).await.unwrap_err();
+    assert!(matches!(&wrong, CustodyError::BadCredentials(m) if m.contains("4 more wrong PINs")), "{wrong}");
+    phone.sign_in("M-100".into(), "2468".into()).await.unwrap();
 
     let event = phone
         .receive(
@@ -158,7 +165,7 @@ async fn receiving_scans_against_a_manifest_and_scans_parse() {
     let heard = Arc::new(Heard::default());
     phone.set_change_listener(Some(heard.clone()));
     phone.enrol(server.url(), code.code, "bay-1".into()).await.unwrap();
-    phone.sign_in("F-200".into(), "1357".into()).unwrap();
+    phone.sign_in("F-200".into(), "1357".into()).await.unwrap();
 
     let tag = "1A4FF0100000000000001000";
     let manifest = format!(

@@ -178,6 +178,18 @@ impl From<store::SignedInUser> for SignedInUser {
     }
 }
 
+/// A person on the facility's roster, as the last sync brought it (no PIN, no key material).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct RosterPerson {
+    pub id: String,
+    pub name: String,
+    pub role: Role,
+    pub badge: String,
+    pub active: bool,
+    /// They signed in on this phone before, so it can sign them in offline with their PIN.
+    pub signs_in_here: bool,
+}
+
 /// What the sync screen shows.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct SyncStatus {

@@ -34,13 +34,13 @@ fn session(n: u32) -> WorkDoc {
     let scope: BTreeMap<_, _> = (0..n)
         .map(|i| (tag(i), ScopedPackage { location: LocationName::parse("Vault").unwrap(), unit: Unit::G, item: "Rosin".into() }))
         .collect();
-    count::create_session(Uuid::now_v7(), LicenseNumber::parse("C11-1").unwrap(), Uuid::now_v7(), &info, &scope)
+    count::create_session(Uuid::now_v7(), LicenseNumber::parse("C11-1").unwrap(), custody_core::work::Writer::Server(Uuid::now_v7()), &info, &scope)
 }
 
 fn counted_replica(base: &mut WorkDoc, entries: u32) -> WorkDoc {
     let device = DeviceId::new();
     let user = UserId::new();
-    let mut doc = WorkDoc::load(base.id, base.kind, base.facility.clone(), device.0, &base.save(), &[]).unwrap();
+    let mut doc = WorkDoc::load(base.id, base.kind, base.facility.clone(), custody_core::work::Writer::Person { device, user: UserId::new() }, &base.save(), &[]).unwrap();
     for i in 0..entries {
         let scan = ScanRecord {
             round: 1,

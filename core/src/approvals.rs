@@ -106,7 +106,7 @@ impl Store {
         let identity = self.identity()?.ok_or(StoreError::NotEnrolled)?;
         let by = Person { user: user.id, name: user.name, device: identity.device_id, at: chrono::Utc::now() };
         let id = Uuid::now_v7();
-        let doc = adjustment::create(id, identity.facility, identity.device_id.0, &request, &by);
+        let doc = adjustment::create(id, identity.facility, self.writer()?, &request, &by);
         let review = match session {
             Some(s) => Some(self.review_of(s)?),
             None => None,

@@ -201,7 +201,7 @@ impl Store {
             opened_hlc_ms: self.hlc_now_ms()?,
             review,
         };
-        let writer = identity.device_id.0;
+        let writer = self.writer()?;
         let session_doc = count::create_session(id, identity.facility.clone(), writer, &info, &in_scope);
         let review_doc = count::create_review(review, identity.facility, writer, id, &expected);
         self.work(|w| {

@@ -220,6 +220,11 @@ pub struct Event {
     pub prev_hash: String,
     /// SHA-256 over everything above, hex.
     pub hash: String,
+    /// The recording person's signature over the hash, with their key on `device`
+    /// ([`crate::signing::event_message`]). The server accepts an event only if it verifies with a
+    /// key registered to `user` on `device`; an unsigned one is kept as rejected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<crate::signing::Signature>,
 }
 
 /// The fields that are hashed, in a fixed order. serde_json writes struct fields in declaration
@@ -267,8 +272,16 @@ impl UnsealedEvent {
             body: self.body,
             prev_hash: self.prev_hash,
             hash: String::new(),
+            signature: None,
         };
         event.hash = event.compute_hash();
+        event
+    }
+
+    /// Seals the event into its chain and signs it with the recording person's key.
+    pub fn seal_signed(self, key: &crate::signing::SigningKey) -> Event {
+        let mut event = self.seal();
+        event.sign(key);
         event
     }
 }
@@ -294,6 +307,18 @@ impl Event {
         // Serialising plain data into a Vec cannot fail.
         let bytes = serde_json::to_vec(&hashed).expect("event serialises");
         hex::encode(Sha256::digest(&bytes))
+    }
+
+    /// Signs the event's hash with `key` (the person's key on this device).
+    pub fn sign(&mut self, key: &crate::signing::SigningKey) {
+        self.signature = Some(key.sign(&crate::signing::event_message(&self.hash)));
+    }
+
+    /// Whether the event's signature verifies with `key`. The hash must be checked too
+    /// ([`Event::validate`]): the signature covers the hash, the hash covers the content.
+    pub fn verify_signature(&self, key: &crate::signing::PublicKey) -> Result<(), crate::signing::SigningError> {
+        let signature = self.signature.as_ref().ok_or(crate::signing::SigningError::BadSignature)?;
+        key.verify(&crate::signing::event_message(&self.hash), signature)
     }
 
     /// The checks every replica and the server apply before taking an event in.

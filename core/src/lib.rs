@@ -20,8 +20,10 @@ pub mod quantity;
 pub mod receiving;
 pub mod roles;
 pub mod scan;
+pub mod signing;
 pub mod store;
 pub mod sync;
+pub mod testing;
 pub mod work;
 
 pub use event::{Event, EventBody, EventKind};

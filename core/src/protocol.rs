@@ -8,6 +8,7 @@ use uuid::Uuid;
 use crate::event::Event;
 use crate::ids::{DeviceId, LicenseNumber, UserId};
 use crate::roles::Role;
+use crate::signing::{PublicKey, Signature};
 
 /// The most events a device pushes in one sync call, and the most the server returns. 10,000
 /// pending events go up in two round trips; a request stays a few megabytes.
@@ -29,9 +30,16 @@ pub struct EnrolResponse {
     /// The device's bearer token. Shown once; the server keeps only its hash.
     pub token: String,
     pub roster: Vec<RosterEntry>,
+    /// The key the server signs its own work-document changes with (an office order, a refused
+    /// decision it withdraws), so phones can check those too.
+    pub server_key: PublicKey,
+    /// The server's clock, so the phone corrects its own from the start.
+    pub server_time: DateTime<Utc>,
 }
 
-/// A person who may sign in on the facility's devices.
+/// A person who may sign in on the facility's devices: who they are and the public keys they
+/// registered (one per device they signed in on), never anything that would let a device check
+/// or guess a PIN.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RosterEntry {
     pub id: UserId,
@@ -39,9 +47,98 @@ pub struct RosterEntry {
     pub role: Role,
     /// The badge barcode they scan to sign in.
     pub badge: String,
-    /// Argon2 PHC string of their PIN, so a shared handheld can sign people in offline.
-    pub pin_hash: String,
     pub active: bool,
+    /// Every key this person registered, revoked ones included: what they signed before a PIN
+    /// reset or a new sign-in still verifies, but only an active key signs anything new.
+    #[serde(default)]
+    pub keys: Vec<RegisteredKey>,
+}
+
+impl RosterEntry {
+    /// The key this person may sign new work with on `device`.
+    pub fn active_key(&self, device: DeviceId) -> Option<&PublicKey> {
+        self.keys.iter().find(|k| k.device == device && k.active).map(|k| &k.key)
+    }
+
+    /// Whether `key` was ever registered to this person on `device` (what a pulled event or change
+    /// the server accepted must have been signed with).
+    pub fn registered(&self, device: DeviceId, key: impl Fn(&PublicKey) -> bool) -> bool {
+        self.keys.iter().any(|k| k.device == device && key(&k.key))
+    }
+}
+
+/// A public key a person registered on one device at an online sign-in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisteredKey {
+    pub device: DeviceId,
+    pub key: PublicKey,
+    /// False once revoked: the person signed in on that device again, their PIN was reset, or the
+    /// device was revoked.
+    pub active: bool,
+}
+
+/// `POST /v1/sign-in` — a person's first sign-in on a device (or the first after their key there
+/// was erased or revoked): the server checks badge and PIN and registers the device's new key.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct SignInRequest {
+    pub badge: String,
+    pub pin: String,
+    pub public_key: PublicKey,
+    /// The new key's signature over [`crate::signing::registration_message`]: the device holds it.
+    pub proof: Signature,
+}
+
+/// The PIN never reaches a log line or a panic message.
+impl std::fmt::Debug for SignInRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignInRequest").field("badge", &self.badge).field("pin", &"..").field("public_key", &self.public_key).finish()
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SignInResponse {
+    pub user: UserId,
+    /// The facility's roster, with the key just registered.
+    pub roster: Vec<RosterEntry>,
+    pub server_key: PublicKey,
+    pub server_time: DateTime<Utc>,
+}
+
+/// The header that proves which person, signed in on the device, makes a request:
+/// `user=<id>;at=<ms>;sig=<hex>`, the signature over [`crate::signing::request_message`].
+pub const PERSON_HEADER: &str = "custody-person";
+
+/// The parsed [`PERSON_HEADER`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonProof {
+    pub user: UserId,
+    /// When the device signed it, by its corrected clock (milliseconds since the epoch).
+    pub at_ms: i64,
+    pub signature: Signature,
+}
+
+impl PersonProof {
+    pub fn header_value(&self) -> String {
+        format!("user={};at={};sig={}", self.user, self.at_ms, self.signature)
+    }
+
+    pub fn parse(value: &str) -> Result<Self, String> {
+        let mut user = None;
+        let mut at = None;
+        let mut sig = None;
+        for part in value.split(';') {
+            match part.trim().split_once('=') {
+                Some(("user", v)) => user = Some(UserId::parse(v).map_err(|e| e.to_string())?),
+                Some(("at", v)) => at = Some(v.parse::<i64>().map_err(|_| "the signing time is not a number".to_string())?),
+                Some(("sig", v)) => sig = Some(Signature::parse(v).map_err(|e| e.to_string())?),
+                _ => return Err(format!("{PERSON_HEADER} must be user=<id>;at=<ms>;sig=<hex>")),
+            }
+        }
+        match (user, at, sig) {
+            (Some(user), Some(at_ms), Some(signature)) => Ok(PersonProof { user, at_ms, signature }),
+            _ => Err(format!("{PERSON_HEADER} must be user=<id>;at=<ms>;sig=<hex>")),
+        }
+    }
 }
 
 /// `POST /v1/sync` — one round trip: push new events, pull what this device lacks, and exchange
@@ -52,9 +149,6 @@ pub struct SyncRequest {
     pub cursor: u64,
     /// The device's unacknowledged events, in chain order, at most [`MAX_EVENTS_PER_SYNC`].
     pub events: Vec<Event>,
-    /// Who is signed in on the device: decides which work documents it may receive.
-    #[serde(default)]
-    pub user: Option<UserId>,
     /// Automerge sync messages for the work documents the device holds.
     #[serde(default)]
     pub docs: Vec<DocMessage>,
@@ -85,6 +179,19 @@ pub struct DocMessage {
     /// An encoded `automerge::sync::Message`, base64 in JSON.
     #[serde(with = "base64_bytes")]
     pub message: Vec<u8>,
+    /// The signature of every change the message carries, by the person (or the server) who made
+    /// it. A change without one is refused.
+    #[serde(default)]
+    pub signatures: Vec<ChangeSignature>,
+}
+
+/// One Automerge change's signature (over [`crate::signing::change_message`]). Who signed it is
+/// the change's own actor: a person on a device, or the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeSignature {
+    /// The change hash, hex.
+    pub hash: String,
+    pub signature: Signature,
 }
 
 /// A work-document message the server would not take, with the reason.
@@ -122,6 +229,12 @@ pub struct SyncResponse {
     /// The server's clock, so the device can correct its own.
     pub server_time: DateTime<Utc>,
     pub roster: Vec<RosterEntry>,
+    /// The key the server signs its own document changes with.
+    pub server_key: Option<PublicKey>,
+    /// Why the request's [`PERSON_HEADER`] was not accepted, if it was sent and refused: the sync
+    /// went on as the device's alone (no work documents, no patient data).
+    #[serde(default)]
+    pub person_refused: Option<String>,
     /// Automerge sync messages back, for documents the device holds or should now receive.
     #[serde(default)]
     pub docs: Vec<DocMessage>,
@@ -165,37 +278,25 @@ pub enum Outcome {
     Deferred { reason: String },
 }
 
-/// `POST /v1/enrolment-codes` — a manager on an enrolled device issues a code for a new device.
-#[derive(Clone, Serialize, Deserialize)]
-pub struct ManagerCredentials {
-    pub badge: String,
-    pub pin: String,
-}
-
-/// The PIN never reaches a log line or a panic message.
-impl std::fmt::Debug for ManagerCredentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ManagerCredentials").field("badge", &self.badge).field("pin", &"..").finish()
-    }
-}
-
+/// `POST /v1/enrolment-codes` — a manager signed in on an enrolled device (proven by the
+/// [`PERSON_HEADER`]) issues a code for a new device. The body is `{}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EnrolmentCode {
     pub code: String,
     pub expires_at: DateTime<Utc>,
 }
 
-/// `POST /v1/devices/{id}/revoke`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RevokeRequest {
-    pub manager: ManagerCredentials,
+/// `POST /v1/users/{id}/pin` — a manager (proven by the [`PERSON_HEADER`]) sets a new PIN for a
+/// person who forgot theirs. Their keys on every device are revoked: they sign in online again.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct ResetPinRequest {
+    pub pin: String,
 }
 
-/// `POST /v1/orders` — an order entered in the office by a manager.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct NewOrderRequest {
-    pub manager: ManagerCredentials,
-    pub order: crate::outbound::NewOrder,
+impl std::fmt::Debug for ResetPinRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ResetPinRequest { pin: .. }")
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -10,12 +10,13 @@ use reqwest::StatusCode;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::ids::DeviceId;
+use crate::ids::{DeviceId, UserId};
 use crate::protocol::{
-    EnrolRequest, EnrolResponse, EnrolmentCode, ErrorBody, MAX_EVENTS_PER_SYNC, ManagerCredentials, RevokeRequest,
-    SyncRequest, SyncResponse,
+    EnrolRequest, EnrolResponse, EnrolmentCode, ErrorBody, MAX_EVENTS_PER_SYNC, PERSON_HEADER, ResetPinRequest,
+    SignInRequest, SignInResponse, SyncRequest, SyncResponse,
 };
-use crate::store::{DeviceIdentity, Store, StoreError};
+use crate::signing::{SigningKey, registration_message};
+use crate::store::{DeviceIdentity, SignedInUser, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
@@ -74,6 +75,9 @@ pub struct SyncReport {
     pub doc_messages_received: usize,
     /// Work-document changes the server refused: (document, reason).
     pub doc_refusals: Vec<(uuid::Uuid, String)>,
+    /// Why the server did not accept the signed-in person's proof (the sync went on as the
+    /// device's alone: no work documents, no patient data).
+    pub person_refused: Option<String>,
 }
 
 #[derive(Clone)]
@@ -106,8 +110,42 @@ impl SyncClient {
         }
         let base = server_url.trim_end_matches('/');
         let body = EnrolRequest { code: code.trim().to_string(), device_name: device_name.to_string() };
-        let response: EnrolResponse = self.post(&format!("{base}/v1/enrol"), None, &body).await?;
+        let response: EnrolResponse = self.post(&format!("{base}/v1/enrol"), None, None, &body).await?;
         Ok(store.save_enrolment(base, &response)?)
+    }
+
+    /// Signs a person in: offline if this device holds their signing key (the PIN opens it),
+    /// otherwise online — the server checks badge and PIN and registers a new key for them on
+    /// this device, which is then sealed here under the PIN and the store key.
+    pub async fn sign_in(&self, store: &Store, badge: &str, pin: &str) -> Result<SignedInUser, SyncError> {
+        match store.sign_in(badge, pin) {
+            Err(offline @ (StoreError::NeedsOnlineSignIn | StoreError::SignInKeyErased)) => {
+                match self.sign_in_online(store, badge, pin).await {
+                    // Without a connection, why it had to go online is what the person needs.
+                    Err(SyncError::Offline(_)) => Err(offline.into()),
+                    other => other,
+                }
+            }
+            other => Ok(other?),
+        }
+    }
+
+    /// The online half of [`sign_in`](Self::sign_in), also for a person whose key here was
+    /// erased or revoked.
+    pub async fn sign_in_online(&self, store: &Store, badge: &str, pin: &str) -> Result<SignedInUser, SyncError> {
+        let identity = store.identity()?.ok_or(StoreError::NotEnrolled)?;
+        let key = SigningKey::generate();
+        let badge = badge.trim().to_string();
+        let public_key = key.public_key();
+        let proof = key.sign(&registration_message(identity.device_id, &badge, &public_key));
+        let body = SignInRequest { badge, pin: pin.to_string(), public_key, proof };
+        let url = format!("{}/v1/sign-in", identity.server_url);
+        let response: SignInResponse = match self.post(&url, Some(&store.token()?), None, &body).await {
+            // The server's "wrong badge or PIN" is the same answer an offline check gives.
+            Err(SyncError::Server { status: 403, .. }) => return Err(StoreError::BadCredentials.into()),
+            other => other?,
+        };
+        Ok(store.complete_online_sign_in(pin, key, &response)?)
     }
 
     /// Pushes every pending event and pulls everything new, in as few round trips as the batch
@@ -125,6 +163,7 @@ impl SyncClient {
         let url = format!("{}/v1/sync", identity.server_url);
         let user = store.current_user()?.map(|u| u.id);
         let mut report = SyncReport::default();
+        let mut proof_retried = false;
         // Automerge sync states live in memory for the round trips of this sync (the stored
         // form keeps only what survives a reconnect).
         let mut states = HashMap::new();
@@ -144,14 +183,13 @@ impl SyncClient {
             let request = SyncRequest {
                 cursor: store.cursor()?,
                 events,
-                user,
                 docs,
                 patients: patients.uploads.clone(),
                 patient_views: patients.views.clone(),
                 holds_patients: patients.holds.clone(),
             };
             let sent_at = Utc::now();
-            let response: SyncResponse = self.post(&url, Some(&token), &request).await?;
+            let response: SyncResponse = self.post(&url, Some(&token), Some(store), &request).await?;
             report.round_trips += 1;
             if response.verdicts.len() != pushed
                 || response.verdicts.iter().zip(&request.events).any(|(v, e)| v.id != e.id)
@@ -166,7 +204,11 @@ impl SyncClient {
             report.doc_messages_received += store.apply_doc_messages(&response.docs, &response.doc_refusals, &mut states)?;
             report.doc_refusals.extend(response.doc_refusals.iter().map(|r| (r.doc, r.reason.clone())));
             docs = if user.is_some() { store.doc_messages(&mut states)? } else { Vec::new() };
-            let more_events = more_pending || response.has_more || applied.deferred > 0;
+            // A proof refused for its time: this round corrected the clock, so sign again once.
+            report.person_refused = response.person_refused.clone();
+            let retry_proof = response.person_refused.is_some() && user.is_some() && !proof_retried;
+            proof_retried |= retry_proof;
+            let more_events = more_pending || response.has_more || applied.deferred > 0 || retry_proof;
             if !more_events && docs.is_empty() {
                 store.checkpoint()?;
                 return Ok(report);
@@ -180,28 +222,67 @@ impl SyncClient {
         }
     }
 
-    /// A manager, signed in with badge and PIN, issues an enrolment code for another device.
-    pub async fn issue_enrolment_code(&self, store: &Store, badge: &str, pin: &str) -> Result<EnrolmentCode, SyncError> {
-        let identity = store.identity()?.ok_or(StoreError::NotEnrolled)?;
-        let body = ManagerCredentials { badge: badge.to_string(), pin: pin.to_string() };
-        self.post(&format!("{}/v1/enrolment-codes", identity.server_url), Some(&store.token()?), &body).await
+    /// The manager signed in on this device issues an enrolment code for another device.
+    pub async fn issue_enrolment_code(&self, store: &Store) -> Result<EnrolmentCode, SyncError> {
+        self.manager_call(store, "/v1/enrolment-codes".to_string(), &serde_json::json!({})).await
     }
 
-    /// A manager revokes a lost or stolen device; its token stops working at once.
-    pub async fn revoke_device(&self, store: &Store, device: DeviceId, badge: &str, pin: &str) -> Result<(), SyncError> {
-        let identity = store.identity()?.ok_or(StoreError::NotEnrolled)?;
-        let body = RevokeRequest { manager: ManagerCredentials { badge: badge.to_string(), pin: pin.to_string() } };
-        let url = format!("{}/v1/devices/{device}/revoke", identity.server_url);
-        let _: serde_json::Value = self.post(&url, Some(&store.token()?), &body).await?;
+    /// The manager signed in on this device revokes a lost or stolen device; its token stops
+    /// working at once, and the keys of everyone who signed in on it are revoked.
+    pub async fn revoke_device(&self, store: &Store, device: DeviceId) -> Result<(), SyncError> {
+        let _: serde_json::Value = self.manager_call(store, format!("/v1/devices/{device}/revoke"), &serde_json::json!({})).await?;
         Ok(())
     }
 
+    /// The manager signed in on this device deactivates a person: their events are refused from
+    /// now on, and every phone signs them out and erases their key at its next sync.
+    pub async fn deactivate_user(&self, store: &Store, user: UserId) -> Result<(), SyncError> {
+        let _: serde_json::Value = self.manager_call(store, format!("/v1/users/{user}/deactivate"), &serde_json::json!({})).await?;
+        Ok(())
+    }
+
+    /// The manager signed in on this device sets a new PIN for a person; their keys on every
+    /// device are revoked, so they sign in online with the new PIN next.
+    pub async fn reset_pin(&self, store: &Store, user: UserId, pin: &str) -> Result<(), SyncError> {
+        let body = ResetPinRequest { pin: pin.to_string() };
+        let _: serde_json::Value = self.manager_call(store, format!("/v1/users/{user}/pin"), &body).await?;
+        Ok(())
+    }
+
+    /// The manager signed in on this device enters an order through the server (the office's
+    /// way in): the server checks it against its own inventory and open orders. Returns its id.
+    pub async fn submit_order(&self, store: &Store, order: &crate::outbound::NewOrder) -> Result<uuid::Uuid, SyncError> {
+        let created: crate::protocol::CreatedOrder = self.manager_call(store, "/v1/orders".to_string(), order).await?;
+        Ok(created.id)
+    }
+
+    /// A call the server allows only to a manager, proven by the signed-in person's signature.
+    async fn manager_call<B: Serialize, R: DeserializeOwned>(&self, store: &Store, path: String, body: &B) -> Result<R, SyncError> {
+        let identity = store.identity()?.ok_or(StoreError::NotEnrolled)?;
+        store.current_user()?.ok_or(StoreError::NotSignedIn)?;
+        self.post(&format!("{}{path}", identity.server_url), Some(&store.token()?), Some(store), body).await
+    }
+
     /// POSTs JSON with retries and backoff for transient failures (no connection, 5xx, 429).
-    async fn post<B: Serialize, R: DeserializeOwned>(&self, url: &str, token: Option<&str>, body: &B) -> Result<R, SyncError> {
+    /// With `person`, each attempt carries the signed-in person's proof over the exact body.
+    async fn post<B: Serialize, R: DeserializeOwned>(
+        &self,
+        url: &str,
+        token: Option<&str>,
+        person: Option<&Store>,
+        body: &B,
+    ) -> Result<R, SyncError> {
+        let bytes = serde_json::to_vec(body).map_err(|e| SyncError::Protocol(e.to_string()))?;
+        let path = reqwest::Url::parse(url).map_err(|e| SyncError::Protocol(e.to_string()))?.path().to_string();
         let mut delay = self.retry.first_delay;
         let mut attempt = 1;
         loop {
-            match self.post_once(url, token, body).await {
+            // Signed afresh each attempt, by the corrected clock: a proof is only good for minutes.
+            let proof = match person {
+                Some(store) => store.person_proof("POST", &path, &bytes)?.map(|p| p.header_value()),
+                None => None,
+            };
+            match self.post_once(url, token, proof.as_deref(), bytes.clone()).await {
                 Err(e) if e.is_transient() && attempt < self.retry.attempts => {
                     tracing::debug!(attempt, error = %e, "sync call failed, retrying");
                     tokio::time::sleep(delay).await;
@@ -213,10 +294,13 @@ impl SyncClient {
         }
     }
 
-    async fn post_once<B: Serialize, R: DeserializeOwned>(&self, url: &str, token: Option<&str>, body: &B) -> Result<R, SyncError> {
-        let mut request = self.http.post(url).json(body);
+    async fn post_once<R: DeserializeOwned>(&self, url: &str, token: Option<&str>, proof: Option<&str>, body: Vec<u8>) -> Result<R, SyncError> {
+        let mut request = self.http.post(url).header(reqwest::header::CONTENT_TYPE, "application/json").body(body);
         if let Some(token) = token {
             request = request.bearer_auth(token);
+        }
+        if let Some(proof) = proof {
+            request = request.header(PERSON_HEADER, proof);
         }
         let response = request.send().await.map_err(|e| SyncError::Offline(describe(&e)))?;
         let status = response.status();

@@ -10,15 +10,18 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use custody_core::ids::DeviceId;
+use axum::body::Bytes;
+use custody_core::ids::{DeviceId, UserId};
+use custody_core::outbound::NewOrder;
 use custody_core::protocol::{
     CreatedOrder, EnrolRequest, EnrolResponse, EnrolmentCode, ErrorBody, ErrorDetail, Health, InventoryReport,
-    ManagerCredentials, NewOrderRequest, RevokeRequest, SyncRequest, SyncResponse,
+    PERSON_HEADER, ResetPinRequest, SignInRequest, SignInResponse, SyncRequest, SyncResponse,
 };
 use serde::de::DeserializeOwned;
 
 use crate::Config;
 use crate::db::{AuthedDevice, Db, DbError};
+use crate::people::ProvenPerson;
 
 /// How long a code issued from a device stays valid.
 const API_CODE_TTL_HOURS: i64 = 24;
@@ -45,6 +48,8 @@ pub enum ApiError {
     Task(#[from] tokio::task::JoinError),
     #[error("too many wrong badges or PINs from this device; wait 15 minutes and try again")]
     TooManyPinAttempts,
+    #[error("this request was already made once; make it again")]
+    Replayed,
 }
 
 impl ApiError {
@@ -61,8 +66,11 @@ impl ApiError {
                 DbError::EnrolmentCodeExpired(_) => (S::GONE, "enrolment_code_expired"),
                 DbError::Unauthorized => (S::UNAUTHORIZED, "unauthorized"),
                 DbError::DeviceRevoked(_) => (S::UNAUTHORIZED, "device_revoked"),
-                DbError::WrongCredentials | DbError::NotManager { .. } => (S::FORBIDDEN, "forbidden"),
-                DbError::UnknownDevice(_) => (S::NOT_FOUND, "not_found"),
+                DbError::WrongCredentials | DbError::NotManager { .. } | DbError::SignInRequired => {
+                    (S::FORBIDDEN, "forbidden")
+                }
+                DbError::ProofRefused(_) => (S::UNAUTHORIZED, "person_not_proven"),
+                DbError::UnknownDevice(_) | DbError::UnknownUser(_) => (S::NOT_FOUND, "not_found"),
                 _ => (S::INTERNAL_SERVER_ERROR, "internal"),
             },
             ApiError::UnsupportedMediaType => (S::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
@@ -74,6 +82,7 @@ impl ApiError {
             ApiError::MethodNotAllowed => (S::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::Task(_) => (S::INTERNAL_SERVER_ERROR, "internal"),
             ApiError::TooManyPinAttempts => (S::TOO_MANY_REQUESTS, "too_many_attempts"),
+            ApiError::Replayed => (S::CONFLICT, "replayed"),
         }
     }
 }
@@ -124,6 +133,32 @@ where
 struct AppState {
     db: Db,
     pins: PinGuard,
+    proofs: SeenProofs,
+}
+
+/// Signatures of person proofs accepted within the proof window: the same proof twice is a
+/// replay (a phone signs every attempt afresh), refused even inside the window.
+#[derive(Clone, Default)]
+struct SeenProofs(std::sync::Arc<std::sync::Mutex<std::collections::HashMap<[u8; 64], Instant>>>);
+
+/// Enough for every proof a busy fleet makes in the window; beyond it, the oldest go first.
+const SEEN_PROOFS_CAP: usize = 200_000;
+
+impl SeenProofs {
+    /// True the first time a signature is presented.
+    fn first_use(&self, signature: &custody_core::signing::Signature) -> bool {
+        let window = std::time::Duration::from_millis(2 * crate::people::PROOF_WINDOW_MS as u64);
+        let mut seen = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if seen.len() >= SEEN_PROOFS_CAP {
+            seen.retain(|_, at| at.elapsed() < window);
+            if seen.len() >= SEEN_PROOFS_CAP {
+                if let Some(oldest) = seen.iter().min_by_key(|(_, at)| **at).map(|(k, _)| *k) {
+                    seen.remove(&oldest);
+                }
+            }
+        }
+        seen.insert(*signature.as_bytes(), Instant::now()).is_none()
+    }
 }
 
 /// Limits wrong manager PINs per device: a 4-digit PIN would otherwise fall to an enrolled device
@@ -180,7 +215,75 @@ impl FromRequestParts<AppState> for Device {
             .map(|(_, token)| token.trim().to_string())
             .ok_or(DbError::Unauthorized)?;
         let db = state.db.clone();
-        Ok(Device(blocking(move || db.authenticate(&token)).await?))
+        let device = blocking(move || db.authenticate(&token)).await?;
+        // For `Signed`, which reads the body after the token was checked.
+        parts.extensions.insert(device.clone());
+        Ok(Device(device))
+    }
+}
+
+/// A JSON body and who, among the people signed in on the device, sent it: the
+/// [`PERSON_HEADER`] verified against the exact bytes of the body. Must follow [`Device`] in a
+/// handler's arguments (the body is read only after the device token was checked).
+struct Signed<T> {
+    /// `None`: no proof was sent. `Some(Err)`: one was sent and refused, with the reason.
+    person: Option<Result<ProvenPerson, String>>,
+    body: T,
+}
+
+impl<T> Signed<T> {
+    /// The proven person, who must be a manager (or admin) of the device's facility.
+    fn manager(&self) -> Result<ProvenPerson, ApiError> {
+        match &self.person {
+            None => Err(DbError::SignInRequired.into()),
+            Some(Err(reason)) => Err(DbError::ProofRefused(reason.clone()).into()),
+            Some(Ok(p)) if p.is_manager() => Ok(p.clone()),
+            Some(Ok(p)) => Err(DbError::NotManager { name: p.name.clone(), role: p.role }.into()),
+        }
+    }
+}
+
+impl<T: DeserializeOwned + Send> FromRequest<AppState> for Signed<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let device = req.extensions().get::<AuthedDevice>().cloned().ok_or(DbError::Unauthorized)?;
+        let json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json")));
+        if !json {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        let proof = req.headers().get(PERSON_HEADER).map(|v| v.to_str().map(str::to_string));
+        let method = req.method().to_string();
+        let path = req.uri().path().to_string();
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge
+            } else {
+                ApiError::BadBody(rejection.status(), rejection.body_text())
+            }
+        })?;
+        let body = serde_json::from_slice::<T>(&bytes).map_err(|e| match e.classify() {
+            serde_json::error::Category::Data => ApiError::InvalidRequest(e.to_string()),
+            _ => ApiError::MalformedJson(e.to_string()),
+        })?;
+        let person = match proof {
+            None => None,
+            Some(Err(_)) => Some(Err(format!("the {PERSON_HEADER} header is not text"))),
+            Some(Ok(header)) => {
+                let db = state.db.clone();
+                let verified = blocking(move || db.verify_person(&device, &header, &method, &path, &bytes)).await?;
+                Some(match verified {
+                    Ok((person, signature)) if state.proofs.first_use(&signature) => Ok(person),
+                    Ok(_) => return Err(ApiError::Replayed),
+                    Err(reason) => Err(reason),
+                })
+            }
+        };
+        Ok(Signed { person, body })
     }
 }
 
@@ -188,8 +291,11 @@ pub fn router(db: Db, config: &Config) -> Router {
     Router::new()
         .route("/v1/health", get(health))
         .route("/v1/enrol", post(enrol))
+        .route("/v1/sign-in", post(sign_in))
         .route("/v1/enrolment-codes", post(issue_code))
         .route("/v1/devices/{id}/revoke", post(revoke))
+        .route("/v1/users/{id}/deactivate", post(deactivate_user))
+        .route("/v1/users/{id}/pin", post(reset_pin))
         .route("/v1/sync", post(sync))
         .route("/v1/inventory", get(inventory))
         .route("/v1/orders", post(create_order))
@@ -197,7 +303,7 @@ pub fn router(db: Db, config: &Config) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(middleware::from_fn(log_request))
-        .with_state(AppState { db, pins: PinGuard::default() })
+        .with_state(AppState { db, pins: PinGuard::default(), proofs: SeenProofs::default() })
 }
 
 /// One line per request: no headers and no bodies, which carry tokens, PINs and codes.
@@ -238,22 +344,34 @@ async fn enrol(
     Ok(Json(response))
 }
 
+/// A person's online sign-in on the device: badge and PIN checked here, the device's new
+/// signing key registered for them. Wrong badges and PINs count against the device.
+async fn sign_in(
+    State(state): State<AppState>,
+    Device(device): Device,
+    JsonBody(req): JsonBody<SignInRequest>,
+) -> Result<Json<SignInResponse>, ApiError> {
+    state.pins.check(device.id)?;
+    let db = state.db.clone();
+    let who = device.clone();
+    let response = state.pins.guard(device.id, blocking(move || db.sign_in(&who, &req)).await)?;
+    Ok(Json(response))
+}
+
+/// An empty JSON object, the body of calls whose meaning is all in the URL.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Empty {}
+
 async fn issue_code(
     State(state): State<AppState>,
     Device(device): Device,
-    JsonBody(creds): JsonBody<ManagerCredentials>,
+    signed: Signed<Empty>,
 ) -> Result<Json<EnrolmentCode>, ApiError> {
-    state.pins.check(device.id)?;
+    let manager = signed.manager()?;
     let db = state.db.clone();
     let facility = device.facility.clone();
-    let code = state.pins.guard(
-        device.id,
-        blocking(move || {
-            let manager = db.check_manager(&facility, &creds)?;
-            db.issue_enrolment_code(&facility, Some(manager), chrono::Duration::hours(API_CODE_TTL_HOURS))
-        })
-        .await,
-    )?;
+    let code = blocking(move || db.issue_enrolment_code(&facility, Some(manager.id), chrono::Duration::hours(API_CODE_TTL_HOURS))).await?;
     tracing::info!(facility = %device.facility, device = %device.id, "enrolment code issued");
     Ok(Json(code))
 }
@@ -262,33 +380,61 @@ async fn revoke(
     State(state): State<AppState>,
     Device(device): Device,
     Path(target): Path<String>,
-    JsonBody(req): JsonBody<RevokeRequest>,
+    signed: Signed<Empty>,
 ) -> Result<StatusCode, ApiError> {
+    let manager = signed.manager()?;
     // An id that does not parse is a device that does not exist here.
     let target = DeviceId::parse(&target).map_err(|_| ApiError::NotFound(format!("device {target:?}")))?;
-    state.pins.check(device.id)?;
     let db = state.db.clone();
     let facility = device.facility.clone();
-    state.pins.guard(
-        device.id,
-        blocking(move || {
-            db.check_manager(&facility, &req.manager)?;
-            db.revoke_device_at(&facility, target)
-        })
-        .await,
-    )?;
-    tracing::info!(facility = %device.facility, by = %device.id, revoked = %target, "device revoked");
+    blocking(move || db.revoke_device_at(&facility, target)).await?;
+    tracing::info!(facility = %device.facility, by = %device.id, manager = %manager.id, revoked = %target, "device revoked");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A manager deactivates a person at their facility.
+async fn deactivate_user(
+    State(state): State<AppState>,
+    Device(device): Device,
+    Path(target): Path<String>,
+    signed: Signed<Empty>,
+) -> Result<StatusCode, ApiError> {
+    let manager = signed.manager()?;
+    let target = UserId::parse(&target).map_err(|_| ApiError::NotFound(format!("person {target:?}")))?;
+    let db = state.db.clone();
+    blocking(move || db.deactivate_person(&device.facility, &manager, target)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A manager sets a new PIN for a person at their facility.
+async fn reset_pin(
+    State(state): State<AppState>,
+    Device(device): Device,
+    Path(target): Path<String>,
+    signed: Signed<ResetPinRequest>,
+) -> Result<StatusCode, ApiError> {
+    let manager = signed.manager()?;
+    let target = UserId::parse(&target).map_err(|_| ApiError::NotFound(format!("person {target:?}")))?;
+    let db = state.db.clone();
+    blocking(move || db.reset_pin_by(&device.facility, &manager, target, &signed.body.pin)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn sync(
     State(state): State<AppState>,
     Device(device): Device,
-    JsonBody(req): JsonBody<SyncRequest>,
+    signed: Signed<SyncRequest>,
 ) -> Result<Json<SyncResponse>, ApiError> {
     let db = state.db.clone();
     let who = device.clone();
-    let (response, counts) = blocking(move || db.sync(&who, &req)).await?;
+    let (person, refused) = match signed.person {
+        None => (None, None),
+        Some(Ok(person)) => (Some(person), None),
+        Some(Err(reason)) => (None, Some(reason)),
+    };
+    let req = signed.body;
+    let (mut response, counts) = blocking(move || db.sync(&who, person.as_ref(), &req)).await?;
+    response.person_refused = refused;
     tracing::info!(
         facility = %device.facility,
         device = %device.id,
@@ -311,26 +457,20 @@ async fn inventory(State(state): State<AppState>, Device(device): Device) -> Res
     Ok(Json(InventoryReport::from_inventory(&inventory)))
 }
 
-/// An order entered in the office: a manager's badge and PIN, checked like any manager action
-/// from a device, and the order. Refused with the reason (unknown customer, not enough stock).
+/// An order entered in the office by a manager signed in on an enrolled device (proven by their
+/// signature over the request). Refused with the reason (unknown customer, not enough stock).
 async fn create_order(
     State(state): State<AppState>,
     Device(device): Device,
-    JsonBody(req): JsonBody<NewOrderRequest>,
+    signed: Signed<NewOrder>,
 ) -> Result<(StatusCode, Json<CreatedOrder>), ApiError> {
-    state.pins.check(device.id)?;
+    let manager = signed.manager()?;
+    if manager.role != custody_core::roles::Role::Manager {
+        return Err(DbError::NotManager { name: manager.name, role: manager.role }.into());
+    }
     let db = state.db.clone();
     let who = device.clone();
-    let id = state
-        .pins
-        .guard(
-            device.id,
-            blocking(move || {
-                let manager = db.check_manager(&who.facility, &req.manager)?;
-                db.create_order(&who, manager, &req.order)
-            })
-            .await,
-        )?;
+    let id = blocking(move || db.create_order(&who, manager.id, &signed.body)).await?;
     tracing::info!(facility = %device.facility, device = %device.id, order = %id, "order entered");
     Ok((StatusCode::CREATED, Json(CreatedOrder { id })))
 }

@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use custody_core::ids::{DeviceId, LicenseNumber, UserId};
-use custody_core::protocol::{EnrolResponse, EnrolmentCode, ManagerCredentials, RosterEntry};
+use custody_core::protocol::{EnrolResponse, EnrolmentCode, RegisteredKey, RosterEntry};
+use custody_core::signing::{PublicKey, SigningKey};
 use custody_core::roles::Role;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use uuid::Uuid;
@@ -72,6 +73,12 @@ pub enum DbError {
     WrongCredentials,
     #[error("{name} is {role}; only a manager or admin may do this")]
     NotManager { name: String, role: Role },
+    /// A call only a person may make, with no proof of one.
+    #[error("sign in on this device as a manager to do this")]
+    SignInRequired,
+    /// The proof of who makes the call was refused.
+    #[error("{0}")]
+    ProofRefused(String),
 }
 
 /// Each step runs once, in its own transaction, and bumps `PRAGMA user_version`. Append only.
@@ -238,6 +245,27 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX patient_access_order ON patient_access(facility, order_id);
     "#,
+    // 4: proof of who did what. The signing keys people registered at an online sign-in, one
+    // active per person and device (revoked ones stay: what they signed still verifies); the
+    // signature of every work-document change the server holds, so every phone can check them.
+    r#"
+    CREATE TABLE person_keys (
+        public_key    TEXT PRIMARY KEY,
+        user          TEXT NOT NULL REFERENCES users(id),
+        device        TEXT NOT NULL REFERENCES devices(id),
+        registered_at TEXT NOT NULL,
+        revoked_at    TEXT,
+        revoked_why   TEXT
+    ) STRICT;
+    CREATE INDEX person_keys_user_device ON person_keys(user, device);
+
+    CREATE TABLE doc_change_sigs (
+        doc_id      TEXT NOT NULL REFERENCES docs(id) ON DELETE CASCADE,
+        change_hash TEXT NOT NULL,
+        signature   TEXT NOT NULL,
+        PRIMARY KEY (doc_id, change_hash)
+    ) STRICT, WITHOUT ROWID;
+    "#,
 ];
 
 /// A device that presented a valid token.
@@ -269,6 +297,8 @@ pub struct Db {
     writer: Uuid,
     /// Seals patient data at rest (from `CUSTODY_DATA_KEY` or the data folder's key file).
     pub(crate) data_key: custody_core::outbound::patient::DataKey,
+    /// Signs the server's own work-document changes (derived from the data key).
+    pub(crate) signing_key: Arc<SigningKey>,
 }
 
 impl fmt::Debug for Db {
@@ -327,7 +357,9 @@ impl Db {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrate(&mut conn)?;
         let data_key = crate::outbound::load_data_key(data_dir)?;
+        let signing_key = Arc::new(data_key.server_signing_key());
         Ok(Db {
+            signing_key,
             conn: Arc::new(Mutex::new(conn)),
             path,
             docs: Arc::new(Mutex::new(DocCache::new(DOC_CACHE_CAPACITY))),
@@ -339,6 +371,11 @@ impl Db {
     /// The Automerge actor id this server process writes work documents under.
     pub fn writer(&self) -> Uuid {
         self.writer
+    }
+
+    /// The key phones check the server's own document changes with.
+    pub fn server_key(&self) -> PublicKey {
+        self.signing_key.public_key()
     }
 
     /// The cache of loaded work documents. Take it only while holding [`lock`](Self::lock), so
@@ -415,10 +452,15 @@ impl Db {
 
     /// The person stays on the roster (their past events name them) but can no longer record.
     pub fn deactivate_user(&self, user: UserId) -> Result<(), DbError> {
-        let changed = self.lock().execute("UPDATE users SET active = 0 WHERE id = ?1", params![user.to_string()])?;
+        let conn = self.lock();
+        let changed = conn.execute("UPDATE users SET active = 0 WHERE id = ?1", params![user.to_string()])?;
         if changed == 0 {
             return Err(DbError::UnknownUser(user));
         }
+        conn.execute(
+            "UPDATE person_keys SET revoked_at = ?2, revoked_why = 'the person was deactivated' WHERE user = ?1 AND revoked_at IS NULL",
+            params![user.to_string(), now_text()],
+        )?;
         Ok(())
     }
 
@@ -473,26 +515,30 @@ impl Db {
 
     /// Revokes a device wherever it is enrolled. Revoking twice keeps the first time.
     pub fn revoke_device(&self, device: DeviceId) -> Result<(), DbError> {
-        let changed = self.lock().execute(
+        let conn = self.lock();
+        let changed = conn.execute(
             "UPDATE devices SET revoked_at = COALESCE(revoked_at, ?2) WHERE id = ?1",
             params![device.to_string(), now_text()],
         )?;
         if changed == 0 {
             return Err(DbError::UnknownDevice(device));
         }
+        crate::people::revoke_device_keys(&conn, device)?;
         Ok(())
     }
 
     /// Revokes a device only if it is enrolled at `facility`; another facility's device is
     /// reported as unknown, not as forbidden, so its existence does not leak.
     pub fn revoke_device_at(&self, facility: &LicenseNumber, device: DeviceId) -> Result<(), DbError> {
-        let changed = self.lock().execute(
+        let conn = self.lock();
+        let changed = conn.execute(
             "UPDATE devices SET revoked_at = COALESCE(revoked_at, ?3) WHERE id = ?1 AND facility = ?2",
             params![device.to_string(), facility.as_str(), now_text()],
         )?;
         if changed == 0 {
             return Err(DbError::UnknownDevice(device));
         }
+        crate::people::revoke_device_keys(&conn, device)?;
         Ok(())
     }
 
@@ -572,7 +618,7 @@ impl Db {
         let facility_name = facility_name(&tx, &facility)?.unwrap_or_default();
         let roster = roster(&tx, &facility)?;
         tx.commit()?;
-        Ok(EnrolResponse { device_id, facility, facility_name, token, roster })
+        Ok(EnrolResponse { device_id, facility, facility_name, token, roster, server_key: self.server_key(), server_time: Utc::now() })
     }
 
     /// The device a bearer token belongs to; records that it was seen.
@@ -601,29 +647,6 @@ impl Db {
         Ok(AuthedDevice { id: parse_col("device id", &id)?, facility: parse_col("licence number", &facility)? })
     }
 
-    /// Checks a manager's badge and PIN at `facility`; returns who they are.
-    pub fn check_manager(&self, facility: &LicenseNumber, creds: &ManagerCredentials) -> Result<UserId, DbError> {
-        let found: Option<(String, String, String, String, bool)> = self
-            .lock()
-            .query_row(
-                "SELECT id, name, role, pin_hash, active FROM users WHERE facility = ?1 AND badge = ?2",
-                params![facility.as_str(), creds.badge.trim()],
-                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?)),
-            )
-            .optional()?;
-        // The lock is released here: Argon2 verification takes a while.
-        let Some((id, name, role, pin_hash, active)) = found else {
-            return Err(DbError::WrongCredentials);
-        };
-        if !active || !secret::verify_pin(&creds.pin, &pin_hash) {
-            return Err(DbError::WrongCredentials);
-        }
-        let role: Role = parse_col("role", &role)?;
-        if !matches!(role, Role::Manager | Role::Admin) {
-            return Err(DbError::NotManager { name, role });
-        }
-        parse_col("user id", &id)
-    }
 }
 
 fn migrate(conn: &mut Connection) -> Result<(), DbError> {
@@ -651,29 +674,47 @@ pub(crate) fn facility_name(conn: &Connection, license: &LicenseNumber) -> Resul
         .optional()?)
 }
 
+/// Everyone at `facility` with the keys they registered — never a PIN hash: a device needs to
+/// know who people are and check what they signed, not to check or guess their PINs.
 pub(crate) fn roster(conn: &Connection, facility: &LicenseNumber) -> Result<Vec<RosterEntry>, DbError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, name, role, badge, pin_hash, active FROM users WHERE facility = ?1 ORDER BY name, id",
-    )?;
+    let mut keys: std::collections::HashMap<String, Vec<RegisteredKey>> = std::collections::HashMap::new();
+    {
+        let mut stmt = conn.prepare_cached(
+            "SELECT k.user, k.device, k.public_key, k.revoked_at IS NULL FROM person_keys k
+             JOIN users u ON u.id = k.user WHERE u.facility = ?1 ORDER BY k.registered_at, k.public_key",
+        )?;
+        let rows = stmt.query_map(params![facility.as_str()], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, String>(2)?, row.get::<_, bool>(3)?))
+        })?;
+        for row in rows {
+            let (user, device, key, active) = row?;
+            keys.entry(user).or_default().push(RegisteredKey {
+                device: parse_col("device id", &device)?,
+                key: parse_col("public key", &key)?,
+                active,
+            });
+        }
+    }
+    let mut stmt =
+        conn.prepare_cached("SELECT id, name, role, badge, active FROM users WHERE facility = ?1 ORDER BY name, id")?;
     let rows = stmt.query_map(params![facility.as_str()], |row| {
         Ok((
             row.get::<_, String>(0)?,
             row.get::<_, String>(1)?,
             row.get::<_, String>(2)?,
             row.get::<_, String>(3)?,
-            row.get::<_, String>(4)?,
-            row.get::<_, bool>(5)?,
+            row.get::<_, bool>(4)?,
         ))
     })?;
     let mut entries = Vec::new();
     for row in rows {
-        let (id, name, role, badge, pin_hash, active) = row?;
+        let (id, name, role, badge, active) = row?;
         entries.push(RosterEntry {
+            keys: keys.remove(&id).unwrap_or_default(),
             id: parse_col("user id", &id)?,
             name,
             role: parse_col("role", &role)?,
             badge,
-            pin_hash,
             active,
         });
     }

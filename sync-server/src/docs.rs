@@ -12,9 +12,10 @@ use std::collections::HashMap;
 
 use automerge::sync::{self, Capability, Have};
 use chrono::Utc;
-use custody_core::ids::{LicenseNumber, UserId};
-use custody_core::protocol::{DocMessage, DocRefusal, RosterEntry};
-use custody_core::work::{DocError, DocKind, WorkDoc, adjustment, decode_state, encode_state};
+use custody_core::ids::LicenseNumber;
+use custody_core::protocol::{ChangeSignature, DocMessage, DocRefusal, RosterEntry};
+use custody_core::signing::{Signature, SigningKey, change_message};
+use custody_core::work::{DocError, DocKind, WorkDoc, Writer, adjustment, decode_state, encode_state};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use uuid::Uuid;
 
@@ -139,7 +140,7 @@ fn load_stored(
         .prepare_cached("SELECT bytes FROM doc_changes WHERE doc_id = ?1 ORDER BY seq")?
         .query_map(params![key], |r| r.get::<_, Vec<u8>>(0))?
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(WorkDoc::load(id, kind, facility.clone(), writer, &snapshot, &changes))
+    Ok(WorkDoc::load(id, kind, facility.clone(), Writer::Server(writer), &snapshot, &changes))
 }
 
 fn save_state(conn: &Connection, device: &AuthedDevice, id: Uuid, state: &sync::State) -> Result<(), DbError> {
@@ -173,8 +174,11 @@ pub(crate) struct DocRound<'a> {
     device: &'a AuthedDevice,
     writer: Uuid,
     roster: &'a [RosterEntry],
-    /// The signed-in person, if they are an active member of the device's facility.
+    /// The person the request's signature proves is signed in, if they are an active member of
+    /// the device's facility: decides which documents the device receives.
     reader: Option<&'a RosterEntry>,
+    /// Signs the server's own changes (a withdrawn decision).
+    signing_key: &'a SigningKey,
     /// Documents the device sent an accepted message for in this round trip.
     hand: HashMap<Uuid, InHand>,
     pub(crate) refusals: Vec<DocRefusal>,
@@ -182,9 +186,14 @@ pub(crate) struct DocRound<'a> {
 }
 
 impl<'a> DocRound<'a> {
-    pub(crate) fn new(device: &'a AuthedDevice, writer: Uuid, user: Option<UserId>, roster: &'a [RosterEntry]) -> Self {
-        let reader = user.and_then(|u| roster.iter().find(|p| p.id == u && p.active));
-        DocRound { device, writer, roster, reader, hand: HashMap::new(), refusals: Vec::new(), received: 0 }
+    pub(crate) fn new(
+        device: &'a AuthedDevice,
+        writer: Uuid,
+        reader: Option<&'a RosterEntry>,
+        roster: &'a [RosterEntry],
+        signing_key: &'a SigningKey,
+    ) -> Self {
+        DocRound { device, writer, roster, reader, signing_key, hand: HashMap::new(), refusals: Vec::new(), received: 0 }
     }
 
     /// Applies the device's messages in order. A refused message leaves its document and sync
@@ -269,8 +278,22 @@ impl<'a> DocRound<'a> {
         if let Err(e) = entry.doc.receive_message(&mut entry.state, &message.message) {
             return Ok(Err(e.to_string()));
         }
+        // Every change that arrived must be signed by the person it names, on this device, with
+        // their active key, in a role that may work on this kind of document (and start it, if
+        // it is new). One that is not refuses the whole message: nothing of it is kept.
+        let created = entry.stored.is_none();
+        let proven = match self.check_signatures(conn, &mut entry.doc, &before_heads, message, created)? {
+            Ok(proven) => proven,
+            Err(reason) => return Ok(Err(reason)),
+        };
         if let Err(e) = entry.doc.check_identity() {
             return Ok(Err(e.to_string()));
+        }
+        // Who wrote what: no record in someone else's name or place, no field a role may not write.
+        match custody_core::work::audit::audit_changes(&mut entry.doc, &before_heads, self.roster) {
+            Ok(None) => {}
+            Ok(Some(reason)) => return Ok(Err(reason)),
+            Err(e) => return Ok(Err(format!("this {} cannot be read: {e}", kind))),
         }
         let mut heads = entry.doc.heads_text();
         if heads != before && kind == DocKind::Receiving {
@@ -303,6 +326,8 @@ impl<'a> DocRound<'a> {
         }
         if heads != before {
             self.persist(conn, id, &mut entry, heads)?;
+            store_signatures(conn, id, &proven)?;
+            sign_own_changes(conn, &mut entry.doc, &before_heads, self.signing_key)?;
             crate::outbound::after_persist(conn, &self.device.facility, &entry.doc)?;
         }
         if entry.stored.is_some() {
@@ -311,6 +336,63 @@ impl<'a> DocRound<'a> {
         }
         self.hand.insert(id, entry);
         Ok(Ok(()))
+    }
+
+    /// Checks the signature of every change `message` brought into `doc` since `before`.
+    /// `Ok(Ok(signatures))` to keep with the changes; `Ok(Err(reason))` refuses the message.
+    fn check_signatures(
+        &self,
+        conn: &Connection,
+        doc: &mut WorkDoc,
+        before: &[automerge::ChangeHash],
+        message: &DocMessage,
+        created: bool,
+    ) -> Result<Result<Vec<ChangeSignature>, String>, DbError> {
+        let signatures: HashMap<&str, &Signature> = message.signatures.iter().map(|s| (s.hash.as_str(), &s.signature)).collect();
+        let mut proven = Vec::new();
+        let new = doc.changes_since(before);
+        if new.is_empty() {
+            return Ok(Ok(proven));
+        }
+        // Whoever wrote a new document's first change started it, and must be allowed to.
+        let creator = if created { doc.creator() } else { None };
+        if created && creator.is_none() {
+            return Ok(Err(format!("this {} has no single start; it was not made by a Custody device", doc.kind)));
+        }
+        for (hash, writer) in new {
+            let creating = creator.is_some() && writer == creator;
+            let Some(Writer::Person { device, user }) = writer else {
+                return Ok(Err(format!("a change to this {} was not made by a person on a Custody device", doc.kind)));
+            };
+            if device != self.device.id {
+                return Ok(Err(format!("a change to this {} names device {device}; a device may only send its own changes", doc.kind)));
+            }
+            let Some(person) = self.roster.iter().find(|p| p.id == user) else {
+                return Ok(Err(format!("a change to this {} names someone not on the roster of {}", doc.kind, self.device.facility)));
+            };
+            if !person.active {
+                return Ok(Err(format!("{} was deactivated and may no longer change work at {}", person.name, self.device.facility)));
+            }
+            if !doc.kind.visible_to(person.role) || (creating && !doc.kind.may_create(person.role)) {
+                let what = if creating { format!("start {}", with_article(doc.kind)) } else { format!("change {}", with_article(doc.kind)) };
+                return Ok(Err(format!("{} is {} and may not {what}; ask a manager", person.name, person.role)));
+            }
+            let Some(signature) = signatures.get(hash.as_str()) else {
+                return Ok(Err(format!("a change {} made to this {} carries no signature; sign in again on the phone", person.name, doc.kind)));
+            };
+            let bytes = change_message(doc.id, &hash);
+            let problem = match crate::people::check_key(conn, user, device, &bytes, signature)? {
+                crate::people::KeyCheck::Verified => None,
+                crate::people::KeyCheck::Revoked(why) => Some(format!("{}'s key on this device was revoked ({why}); sign in again while online", person.name)),
+                crate::people::KeyCheck::Unregistered => Some(format!("{} has no signing key on this device; sign in on it while online", person.name)),
+                crate::people::KeyCheck::Mismatch => Some(format!("a change to this {} is not signed by {}'s key on this device", doc.kind, person.name)),
+            };
+            if let Some(reason) = problem {
+                return Ok(Err(reason));
+            }
+            proven.push(ChangeSignature { hash, signature: **signature });
+        }
+        Ok(Ok(proven))
     }
 
     /// The document (stored, cached or new and empty) with this device's stored sync state.
@@ -324,7 +406,7 @@ impl<'a> DocRound<'a> {
     ) -> Result<Result<InHand, String>, DbError> {
         let facility = &self.device.facility;
         let Some(row) = row else {
-            let doc = WorkDoc::empty(id, kind, facility.clone(), self.writer);
+            let doc = WorkDoc::empty(id, kind, facility.clone(), Writer::Server(self.writer));
             return Ok(Ok(InHand {
                 kind,
                 doc,
@@ -459,8 +541,8 @@ impl<'a> DocRound<'a> {
                     Err(_) => continue,
                 }
             };
-            if let Some(bytes) = entry.doc.generate_message(&mut entry.state) {
-                out.push(DocMessage { doc: id, kind, message: bytes });
+            if let Some((bytes, carried)) = entry.doc.generate_message_with_changes(&mut entry.state) {
+                out.push(DocMessage { doc: id, kind, message: bytes, signatures: stored_signatures(conn, id, &carried)? });
             }
             if !entry.state_row {
                 save_state(conn, self.device, id, &entry.state)?;
@@ -473,8 +555,8 @@ impl<'a> DocRound<'a> {
         fresh.sort();
         for id in fresh {
             let entry = self.hand.get_mut(&id).expect("listed above");
-            if let Some(bytes) = entry.doc.generate_message(&mut entry.state) {
-                out.push(DocMessage { doc: id, kind: entry.kind, message: bytes });
+            if let Some((bytes, carried)) = entry.doc.generate_message_with_changes(&mut entry.state) {
+                out.push(DocMessage { doc: id, kind: entry.kind, message: bytes, signatures: stored_signatures(conn, id, &carried)? });
             }
         }
         Ok(out)
@@ -512,9 +594,49 @@ fn prime(state: &mut sync::State) {
     state.their_capabilities = Some(vec![Capability::MessageV2]);
 }
 
+/// Keeps the signatures of changes a device's message brought (phones that receive the changes
+/// later check them too).
+fn store_signatures(conn: &Connection, id: Uuid, signatures: &[ChangeSignature]) -> Result<(), DbError> {
+    let mut stmt =
+        conn.prepare_cached("INSERT OR IGNORE INTO doc_change_sigs (doc_id, change_hash, signature) VALUES (?1, ?2, ?3)")?;
+    for s in signatures {
+        stmt.execute(params![id.to_string(), s.hash, s.signature.to_string()])?;
+    }
+    Ok(())
+}
+
+/// Signs the server's own changes made since `before` (a withdrawn decision, an office order).
+fn sign_own_changes(conn: &Connection, doc: &mut WorkDoc, before: &[automerge::ChangeHash], key: &SigningKey) -> Result<(), DbError> {
+    let own: Vec<ChangeSignature> = doc
+        .changes_since(before)
+        .into_iter()
+        .filter(|(_, writer)| matches!(writer, Some(Writer::Server(_))))
+        .map(|(hash, _)| {
+            let signature = key.sign(&change_message(doc.id, &hash));
+            ChangeSignature { hash, signature }
+        })
+        .collect();
+    store_signatures(conn, doc.id, &own)
+}
+
+/// The signatures of the changes `hashes` of a stored document.
+fn stored_signatures(conn: &Connection, id: Uuid, hashes: &[String]) -> Result<Vec<ChangeSignature>, DbError> {
+    let mut stmt = conn.prepare_cached("SELECT signature FROM doc_change_sigs WHERE doc_id = ?1 AND change_hash = ?2")?;
+    let mut out = Vec::with_capacity(hashes.len());
+    for hash in hashes {
+        let signature: Option<String> = stmt.query_row(params![id.to_string(), hash], |r| r.get(0)).optional()?;
+        match signature {
+            Some(s) => out.push(ChangeSignature { hash: hash.clone(), signature: parse_col("change signature", &s)? }),
+            // A change from before signatures: phones refuse it, and say so.
+            None => tracing::warn!(doc = %id, change = %hash, "a stored document change has no signature"),
+        }
+    }
+    Ok(out)
+}
+
 /// Stores a document the server itself created (an order entered in the office); devices
 /// receive it on their next sync.
-pub(crate) fn insert_new(conn: &Connection, device: &AuthedDevice, doc: &mut WorkDoc) -> Result<(), DbError> {
+pub(crate) fn insert_new(conn: &Connection, device: &AuthedDevice, doc: &mut WorkDoc, key: &SigningKey) -> Result<(), DbError> {
     let now = now_text();
     let heads = doc.heads_text();
     conn.execute(
@@ -522,6 +644,7 @@ pub(crate) fn insert_new(conn: &Connection, device: &AuthedDevice, doc: &mut Wor
          VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7, ?7)",
         params![doc.id.to_string(), device.facility.as_str(), doc.kind.as_str(), doc.save(), heads, device.id.to_string(), now],
     )?;
+    sign_own_changes(conn, doc, &[], key)?;
     crate::outbound::after_persist(conn, &device.facility, doc)
 }
 
@@ -583,10 +706,10 @@ mod tests {
         let mut cache = DocCache::new(2);
         let ids: Vec<Uuid> = (0..3).map(|_| Uuid::now_v7()).collect();
         for id in &ids[..2] {
-            cache.put(*id, WorkDoc::empty(*id, DocKind::Adjustment, lic(), Uuid::now_v7()), "h".into(), true);
+            cache.put(*id, WorkDoc::empty(*id, DocKind::Adjustment, lic(), Writer::Server(Uuid::now_v7())), "h".into(), true);
         }
         assert!(cache.peek(ids[0], "h").is_some());
-        cache.put(ids[2], WorkDoc::empty(ids[2], DocKind::Adjustment, lic(), Uuid::now_v7()), "h".into(), true);
+        cache.put(ids[2], WorkDoc::empty(ids[2], DocKind::Adjustment, lic(), Writer::Server(Uuid::now_v7())), "h".into(), true);
         assert_eq!(cache.len(), 2);
         assert!(cache.peek(ids[1], "h").is_none(), "least recently used is gone");
         assert!(cache.take(ids[0], "other").is_none(), "a copy at other heads is not trusted");

@@ -16,6 +16,7 @@ use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 
 use crate::db::{AuthedDevice, Db, DbError, now_text};
 use crate::docs::DocRound;
+use crate::people::{KeyCheck, ProvenPerson, check_key};
 
 /// What one sync did, for the log line.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -85,6 +86,32 @@ enum RequestCheck {
     NotYet(String),
 }
 
+/// Why an event's signature does not prove that `user` recorded it on the device that sent it,
+/// if it does not: no signature, a key never registered there, a revoked key, or a mismatch.
+fn signature_problem(tx: &Transaction<'_>, event: &Event, user: &RosterEntry) -> Result<Option<String>, DbError> {
+    let Some(signature) = &event.signature else {
+        return Ok(Some(format!(
+            "this {} carries no signature; only what {} signs on this device with their PIN is accepted",
+            event.kind(),
+            user.name
+        )));
+    };
+    let message = custody_core::signing::event_message(&event.hash);
+    Ok(match check_key(tx, event.user, event.device, &message, signature)? {
+        KeyCheck::Verified => None,
+        KeyCheck::Revoked(why) => Some(format!(
+            "this {} is signed with {}'s key on this device, which was revoked: {why}; sign in again while online and record it again",
+            event.kind(),
+            user.name
+        )),
+        KeyCheck::Unregistered => Some(format!(
+            "{} has no signing key on this device; they must sign in on it while online before anything they record is accepted",
+            user.name
+        )),
+        KeyCheck::Mismatch => Some(format!("this {} is not signed by {}'s key on this device", event.kind(), user.name)),
+    })
+}
+
 /// The last event of a device's hash chain: (device_seq, hash), or (0, genesis).
 fn chain_head(tx: &Transaction<'_>, device: &AuthedDevice) -> Result<(u64, String), DbError> {
     let id = device.id.to_string();
@@ -139,7 +166,16 @@ impl Db {
     /// One sync round trip for an authenticated device, in one transaction: the device's work
     /// document messages first (so the ledger checks see the newest documents), then its events,
     /// then the events it lacks, then the document messages back. Blocking.
-    pub fn sync(&self, device: &AuthedDevice, request: &SyncRequest) -> Result<(SyncResponse, SyncCounts), DbError> {
+    ///
+    /// `person` is who the request's signature proves is signed in on the device: it decides which
+    /// work documents and patient data the device may receive (none without one). What the device
+    /// pushes is judged on its own signatures, whoever sends it.
+    pub fn sync(
+        &self,
+        device: &AuthedDevice,
+        person: Option<&ProvenPerson>,
+        request: &SyncRequest,
+    ) -> Result<(SyncResponse, SyncCounts), DbError> {
         check_request(request)?;
         let mut counts = SyncCounts::default();
         let mut conn = self.lock();
@@ -147,7 +183,8 @@ impl Db {
         let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let roster = crate::db::roster(&tx, &device.facility)?;
         let users: HashMap<UserId, &RosterEntry> = roster.iter().map(|u| (u.id, u)).collect();
-        let mut docs = DocRound::new(device, self.writer(), request.user, &roster);
+        let reader = person.and_then(|p| users.get(&p.id).copied()).filter(|u| u.active);
+        let mut docs = DocRound::new(device, self.writer(), reader, &roster, &self.signing_key);
         docs.receive(&mut tx, &mut cache, &request.docs)?;
         let (mut last_seq, mut last_hash) = chain_head(&tx, device)?;
         let device_id = device.id.to_string();
@@ -215,9 +252,10 @@ impl Db {
                 Some(format!("{} was deactivated and may no longer record events at {}", user.name, device.facility))
             } else if let Some(user) = user {
                 if user.role.may_record(event.kind()) {
-                    match carried_out {
-                        RequestCheck::Refuse(reason) => Some(reason),
-                        _ => chain.clone().err(),
+                    match (signature_problem(&tx, event, user)?, carried_out) {
+                        (Some(reason), _) => Some(reason),
+                        (None, RequestCheck::Refuse(reason)) => Some(reason),
+                        (None, _) => chain.clone().err(),
                     }
                 } else {
                     Some(format!(
@@ -284,7 +322,6 @@ impl Db {
             }
         }
 
-        let reader = request.user.and_then(|u| users.get(&u).copied()).filter(|u| u.active);
         let patients = crate::outbound::sync_patients(&tx, self, device, reader, &roster, request)?;
         let customers = crate::outbound::customers(&tx, &device.facility)?;
         let unused_tags = crate::outbound::unused_tags(&tx, &device.facility)?;
@@ -304,6 +341,8 @@ impl Db {
                 has_more,
                 server_time: Utc::now(),
                 roster,
+                server_key: Some(self.server_key()),
+                person_refused: None,
                 docs: doc_messages,
                 doc_refusals,
                 customers,

@@ -13,6 +13,7 @@ pub mod db;
 pub mod docs;
 pub mod ledger;
 pub mod outbound;
+pub mod people;
 pub mod secret;
 
 use std::future::Future;

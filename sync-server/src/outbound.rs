@@ -219,12 +219,25 @@ pub(crate) fn sync_patients(
     let mut stored = Vec::new();
     let now = now_text();
     for view in &request.patient_views {
-        // A line names its viewer; one not on the roster is logged under the signed-in person.
-        let who = roster.iter().find(|p| p.id == view.user).or(reader);
-        if let Some(who) = who {
-            let action = format!("viewed on device at {}: {}", view.at.to_rfc3339(), view.purpose);
-            log_access(conn, &device.facility, view.order, who, Some(device), &action, &now)?;
+        // A line is logged only as what the person it names signed on this device: nobody can
+        // put an opening in someone else's name, and a purpose that could fake a line is refused.
+        let Some(who) = roster.iter().find(|p| p.id == view.user) else {
+            tracing::warn!(device = %device.id, order = %view.order, "patient view names someone not on the roster; not logged");
+            continue;
+        };
+        let signed = match &view.signature {
+            Some(signature) => matches!(
+                crate::people::check_key(conn, view.user, device.id, &view.signed_bytes(device.id), signature)?,
+                crate::people::KeyCheck::Verified | crate::people::KeyCheck::Revoked(_)
+            ),
+            None => false,
+        };
+        if !signed || custody_core::outbound::shipping::PatientView::check_purpose(&view.purpose).is_err() {
+            tracing::warn!(device = %device.id, order = %view.order, "patient view not signed by the person it names; not logged");
+            continue;
         }
+        let action = format!("viewed on device at {}: {}", view.at.to_rfc3339(), view.purpose);
+        log_access(conn, &device.facility, view.order, who, Some(device), &action, &now)?;
     }
     let Some(reader) = reader else { return Ok(PatientRound { records: Vec::new(), stored }) };
     if reader.role == Role::Manager {
@@ -426,8 +439,8 @@ impl Db {
             .accept(&customers, &numbers, &available, today, &name, chrono::Utc::now())
             .map_err(|e| DbError::InvalidInput(e.to_string()))?;
         let id = Uuid::now_v7();
-        let mut doc = odoc::create(id, device.facility.clone(), self.writer(), &order);
-        crate::docs::insert_new(&tx, device, &mut doc)?;
+        let mut doc = odoc::create(id, device.facility.clone(), custody_core::work::Writer::Server(self.writer()), &order);
+        crate::docs::insert_new(&tx, device, &mut doc, &self.signing_key)?;
         if let Some(patient) = &new.patient {
             let now = now_text();
             tx.execute(

@@ -10,6 +10,7 @@ use custody_core::protocol::{
 };
 use custody_core::quantity::Quantity;
 use custody_core::roles::Role;
+use custody_core::signing::SigningKey;
 use custody_server::{Config, DB_FILE_NAME, RunningServer};
 
 mod common;
@@ -54,20 +55,49 @@ impl World {
         req.send().await.unwrap()
     }
 
+    /// Enrols a device; everyone of its facility signs in on it once, online (so it holds a key
+    /// for each of them, as a shared handheld would after a few shifts).
     async fn enrol(&self, facility: &str, name: &str) -> Device {
-        Device::new(self.server.enrol(facility, name).await)
+        let enrolled = self.server.enrol(facility, name).await;
+        let mut keys = std::collections::HashMap::new();
+        let people: &[(UserId, &str, &str)] = if facility == LIC_A {
+            &[(self.mia, "BADGE-MIA", MANAGER_PIN), (self.finn, "BADGE-FINN", FLOOR_PIN)]
+        } else {
+            &[(self.bo, "BADGE-BO", MANAGER_PIN)]
+        };
+        for (user, badge, pin) in people {
+            keys.insert(*user, std::sync::Arc::new(self.server.sign_in(&enrolled, badge, pin).await));
+        }
+        let mut device = Device::new(enrolled);
+        device.keys = keys;
+        device
+    }
+
+    /// A POST signed by `user`, signed in on `device` (the `custody-person` header).
+    async fn post_as(&self, path: &str, device: &Device, user: UserId, body: &impl serde::Serialize) -> reqwest::Response {
+        let bytes = serde_json::to_vec(body).unwrap();
+        let proof = self.server.person_proof(device.id, user, &device.keys[&user], path, &bytes);
+        self.http
+            .post(self.url(path))
+            .bearer_auth(&device.token)
+            .header("content-type", "application/json")
+            .header("custody-person", proof)
+            .body(bytes)
+            .send()
+            .await
+            .unwrap()
     }
 
     async fn sync(&self, device: &Device, cursor: u64, events: Vec<Event>) -> SyncResponse {
         let resp =
-            self.post("/v1/sync", Some(&device.token), &SyncRequest { cursor, events, user: None, docs: vec![], ..Default::default() }).await;
+            self.post("/v1/sync", Some(&device.token), &SyncRequest { cursor, events, docs: vec![], ..Default::default() }).await;
         assert_eq!(resp.status(), StatusCode::OK, "{}", resp.text().await.unwrap());
         resp.json().await.unwrap()
     }
 
 }
 
-/// An enrolled device and its hash chain.
+/// An enrolled device, its hash chain, and the keys of the people signed in on it.
 #[derive(Clone)]
 struct Device {
     id: DeviceId,
@@ -75,6 +105,7 @@ struct Device {
     token: String,
     seq: u64,
     prev_hash: String,
+    keys: std::collections::HashMap<UserId, std::sync::Arc<SigningKey>>,
 }
 
 impl Device {
@@ -85,6 +116,7 @@ impl Device {
             token: enrolled.token,
             seq: 0,
             prev_hash: GENESIS_HASH.into(),
+            keys: Default::default(),
         }
     }
 
@@ -109,6 +141,11 @@ impl Device {
             prev_hash: self.prev_hash.clone(),
         }
         .seal();
+        // Signed by the person when they are signed in on this device; unsigned otherwise.
+        let mut event = event;
+        if let Some(key) = self.keys.get(&user) {
+            event.sign(key);
+        }
         self.prev_hash = event.hash.clone();
         event
     }
@@ -162,7 +199,9 @@ async fn enrolment_code_works_once() {
     assert!(enrolled.token.starts_with("cdt_") && enrolled.token.len() == 68);
     let names: Vec<_> = enrolled.roster.iter().map(|u| u.name.as_str()).collect();
     assert_eq!(names, ["Finn", "Mia"], "only facility A's people");
-    assert!(enrolled.roster.iter().all(|u| u.pin_hash.starts_with("$argon2") && u.active));
+    assert!(enrolled.roster.iter().all(|u| u.active && u.keys.is_empty()), "no PIN hash, no key yet");
+    let json = serde_json::to_string(&enrolled).unwrap();
+    assert!(!json.contains("argon2") && !json.contains("pin"), "nothing a PIN could be checked against: {json}");
 
     let (status, code_name, message) = error_of(w.post("/v1/enrol", None, &body).await).await;
     assert_eq!(status, StatusCode::GONE);
@@ -220,7 +259,7 @@ async fn token_and_code_are_not_stored_in_clear() {
 #[tokio::test]
 async fn unknown_or_missing_token_is_unauthorized() {
     let w = World::new().await;
-    let req = SyncRequest { cursor: 0, events: vec![], user: None, docs: vec![], ..Default::default() };
+    let req = SyncRequest { cursor: 0, events: vec![], docs: vec![], ..Default::default() };
     let fake = format!("cdt_{}", "ab".repeat(32));
     let (status, code, message) = error_of(w.post("/v1/sync", Some(&fake), &req).await).await;
     assert_eq!((status, code.as_str()), (StatusCode::UNAUTHORIZED, "unauthorized"));
@@ -235,27 +274,30 @@ async fn revoked_device_is_told_to_enrol_again() {
     let manager_phone = w.enrol(LIC_A, "Manager phone").await;
     let lost = w.enrol(LIC_A, "Lost handheld").await;
     let other_site = w.enrol(LIC_B, "South handheld").await;
-    let creds = json!({"manager": {"badge": "BADGE-BO", "pin": MANAGER_PIN}});
     let path = format!("/v1/devices/{}/revoke", lost.id);
 
     // A manager of another facility cannot even see the device.
-    let (status, code, _) = error_of(w.post(&path, Some(&other_site.token), &creds).await).await;
+    let (status, code, _) = error_of(w.post_as(&path, &other_site, w.bo, &json!({})).await).await;
     assert_eq!((status, code.as_str()), (StatusCode::NOT_FOUND, "not_found"));
-    // Floor staff may not revoke.
-    let finn = json!({"manager": {"badge": "BADGE-FINN", "pin": FLOOR_PIN}});
-    let (status, _, _) = error_of(w.post(&path, Some(&manager_phone.token), &finn).await).await;
+    // Floor staff may not revoke, and nobody may without proving who they are.
+    let (status, _, message) = error_of(w.post_as(&path, &manager_phone, w.finn, &json!({})).await).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(message.contains("only a manager"), "{message}");
+    let (status, _, message) = error_of(w.post(&path, Some(&manager_phone.token), &json!({})).await).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(message.contains("sign in on this device as a manager"), "{message}");
     let still_ok = w.sync(&lost, 0, vec![]).await;
     assert!(still_ok.verdicts.is_empty());
 
-    let mia = json!({"manager": {"badge": "BADGE-MIA", "pin": MANAGER_PIN}});
-    let resp = w.post(&path, Some(&manager_phone.token), &mia).await;
+    let resp = w.post_as(&path, &manager_phone, w.mia, &json!({})).await;
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
 
-    let req = SyncRequest { cursor: 0, events: vec![], user: None, docs: vec![], ..Default::default() };
+    let req = SyncRequest { cursor: 0, events: vec![], docs: vec![], ..Default::default() };
     let (status, code, message) = error_of(w.post("/v1/sync", Some(&lost.token), &req).await).await;
     assert_eq!((status, code.as_str()), (StatusCode::UNAUTHORIZED, "device_revoked"));
     assert!(message.contains("revoked") && message.contains("enrolled again"), "{message}");
+    // Every key registered on the lost device is revoked with it.
+    assert_eq!(w.count(&format!("SELECT COUNT(*) FROM person_keys WHERE device = '{}' AND revoked_at IS NULL", lost.id)), 0);
     // The manager's own device still works.
     w.sync(&manager_phone, 0, vec![]).await;
 
@@ -269,33 +311,31 @@ async fn revoked_device_is_told_to_enrol_again() {
 }
 
 #[tokio::test]
-async fn only_a_manager_issues_codes_over_the_api() {
+async fn only_a_manager_proven_by_their_signature_issues_codes() {
     let w = World::new().await;
     let phone = w.enrol(LIC_A, "Shared handheld").await;
 
-    let (status, code, message) = error_of(
-        w.post("/v1/enrolment-codes", Some(&phone.token), &json!({"badge": "BADGE-FINN", "pin": FLOOR_PIN})).await,
-    )
-    .await;
+    let (status, code, message) = error_of(w.post_as("/v1/enrolment-codes", &phone, w.finn, &json!({})).await).await;
     assert_eq!((status, code.as_str()), (StatusCode::FORBIDDEN, "forbidden"));
     assert!(message.contains("only a manager"), "{message}");
 
-    let (status, _, message) = error_of(
-        w.post("/v1/enrolment-codes", Some(&phone.token), &json!({"badge": "BADGE-MIA", "pin": "0000"})).await,
-    )
-    .await;
+    // A claim without a signature, or signed with someone else's key, proves nothing.
+    let (status, _, message) = error_of(w.post("/v1/enrolment-codes", Some(&phone.token), &json!({})).await).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    assert!(message.contains("badge or PIN is wrong"), "{message}");
+    assert!(message.contains("sign in on this device as a manager"), "{message}");
+    let mut forged = phone.clone();
+    forged.keys.insert(w.mia, forged.keys[&w.finn].clone());
+    let (status, code, message) = error_of(w.post_as("/v1/enrolment-codes", &forged, w.mia, &json!({})).await).await;
+    assert_eq!((status, code.as_str()), (StatusCode::UNAUTHORIZED, "person_not_proven"));
+    assert!(message.contains("not signed by Mia's key on this device"), "{message}");
+    // Mia's key from another device does not work here either.
+    let other = w.enrol(LIC_A, "Office tablet").await;
+    let mut moved_key = phone.clone();
+    moved_key.keys.insert(w.mia, other.keys[&w.mia].clone());
+    let (status, _, _) = error_of(w.post_as("/v1/enrolment-codes", &moved_key, w.mia, &json!({})).await).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
 
-    // Bo is a manager, but of facility B: his badge means nothing on A's device.
-    let (status, _, _) = error_of(
-        w.post("/v1/enrolment-codes", Some(&phone.token), &json!({"badge": "BADGE-BO", "pin": MANAGER_PIN})).await,
-    )
-    .await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
-
-    let resp =
-        w.post("/v1/enrolment-codes", Some(&phone.token), &json!({"badge": "BADGE-MIA", "pin": MANAGER_PIN})).await;
+    let resp = w.post_as("/v1/enrolment-codes", &phone, w.mia, &json!({})).await;
     assert_eq!(resp.status(), StatusCode::OK);
     let issued: EnrolmentCode = resp.json().await.unwrap();
     assert_eq!(issued.code.len(), 10);
@@ -311,25 +351,77 @@ async fn only_a_manager_issues_codes_over_the_api() {
 }
 
 #[tokio::test]
-async fn guessing_a_managers_pin_is_stopped() {
+async fn a_signed_request_cannot_be_replayed_moved_or_kept_for_later() {
+    let w = World::new().await;
+    let phone = w.enrol(LIC_A, "Shared handheld").await;
+    let body = serde_json::to_vec(&json!({})).unwrap();
+    let proof = w.server.person_proof(phone.id, w.mia, &phone.keys[&w.mia], "/v1/enrolment-codes", &body);
+    let send = |path: &'static str, proof: String, body: Vec<u8>| {
+        let req = w
+            .http
+            .post(w.url(path))
+            .bearer_auth(&phone.token)
+            .header("content-type", "application/json")
+            .header("custody-person", proof)
+            .body(body);
+        async move { req.send().await.unwrap() }
+    };
+    assert_eq!(send("/v1/enrolment-codes", proof.clone(), body.clone()).await.status(), StatusCode::OK);
+    // The same proof again (a captured request replayed): refused, no second code.
+    let (status, code, _) = error_of(send("/v1/enrolment-codes", proof.clone(), body.clone()).await).await;
+    assert_eq!((status, code.as_str()), (StatusCode::CONFLICT, "replayed"));
+    // The proof moved to another call or another body does not verify.
+    let revoke = format!("/v1/devices/{}/revoke", phone.id);
+    let moved = w
+        .http
+        .post(w.url(&revoke))
+        .bearer_auth(&phone.token)
+        .header("content-type", "application/json")
+        .header("custody-person", proof.clone())
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(moved.status(), StatusCode::UNAUTHORIZED);
+    let (status, _, _) = error_of(send("/v1/enrolment-codes", proof, br#"{ }"#.to_vec()).await).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // A proof signed ten minutes ago (or ahead) is stale.
+    let stale_at = chrono::Utc::now().timestamp_millis() - 10 * 60 * 1000;
+    let signature = phone.keys[&w.mia].sign(&custody_core::signing::request_message(
+        "POST",
+        "/v1/enrolment-codes",
+        phone.id,
+        w.mia,
+        stale_at,
+        &body,
+    ));
+    let stale = custody_core::protocol::PersonProof { user: w.mia, at_ms: stale_at, signature }.header_value();
+    let (status, _, message) = error_of(send("/v1/enrolment-codes", stale, body.clone()).await).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(message.contains("minutes away from the server's time"), "{message}");
+    assert_eq!(w.count("SELECT COUNT(*) FROM enrolment_codes WHERE issued_by IS NOT NULL"), 1);
+}
+
+#[tokio::test]
+async fn guessing_a_pin_at_sign_in_is_stopped() {
     let w = World::new().await;
     let phone = w.enrol(LIC_A, "Found in the car park").await;
+    let attempt = |pin: &'static str| {
+        let key = SigningKey::generate();
+        let proof = key.sign(&custody_core::signing::registration_message(phone.id, "BADGE-MIA", &key.public_key()));
+        let body = custody_core::protocol::SignInRequest { badge: "BADGE-MIA".into(), pin: pin.into(), public_key: key.public_key(), proof };
+        let req = w.http.post(w.url("/v1/sign-in")).bearer_auth(&phone.token).json(&body);
+        async move { req.send().await.unwrap() }
+    };
     for pin in ["0000", "1111", "2222", "3333", "4444"] {
-        let resp = w.post("/v1/enrolment-codes", Some(&phone.token), &json!({"badge": "BADGE-MIA", "pin": pin})).await;
-        assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+        assert_eq!(attempt(pin).await.status(), StatusCode::FORBIDDEN);
     }
     // Even the right PIN is refused now, from this device.
-    let (status, code, message) = error_of(
-        w.post("/v1/enrolment-codes", Some(&phone.token), &json!({"badge": "BADGE-MIA", "pin": MANAGER_PIN})).await,
-    )
-    .await;
+    let (status, code, _) = error_of(attempt(MANAGER_PIN).await).await;
     assert_eq!((status, code.as_str()), (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"));
-    assert!(message.contains("wait 15 minutes"), "{message}");
-    assert_eq!(w.count("SELECT COUNT(*) FROM enrolment_codes WHERE issued_by IS NOT NULL"), 0);
     // Another device is not punished for it.
     let other = w.enrol(LIC_A, "Office tablet").await;
-    let resp = w.post("/v1/enrolment-codes", Some(&other.token), &json!({"badge": "BADGE-MIA", "pin": MANAGER_PIN})).await;
-    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(w.count(&format!("SELECT COUNT(*) FROM person_keys WHERE device = '{}'", other.id)), 2);
 }
 
 #[tokio::test]
@@ -453,7 +545,7 @@ async fn an_invalid_event_refuses_the_whole_sync() {
         .post(
             "/v1/sync",
             Some(&phone.token),
-            &SyncRequest { cursor: 0, events: vec![good, tampered.clone()], user: None, docs: vec![], ..Default::default() },
+            &SyncRequest { cursor: 0, events: vec![good, tampered.clone()], docs: vec![], ..Default::default() },
         )
         .await;
     let (status, code, message) = error_of(resp).await;
@@ -475,7 +567,7 @@ async fn an_invalid_event_refuses_the_whole_sync() {
         w.post(
             "/v1/sync",
             Some(&phone.token),
-            &SyncRequest { cursor: 0, events: vec![zero_adjust], user: None, docs: vec![], ..Default::default() },
+            &SyncRequest { cursor: 0, events: vec![zero_adjust], docs: vec![], ..Default::default() },
         )
         .await,
     )
@@ -662,6 +754,18 @@ async fn a_restart_keeps_everything() {
     }
     let mut vault = devices.remove(0);
     let dock = devices.remove(0);
+    // Finn signs in on the vault handheld (his key registered there).
+    let key = SigningKey::generate();
+    let proof = key.sign(&custody_core::signing::registration_message(vault.id, "B-FINN", &key.public_key()));
+    let signed_in = http
+        .post(format!("{}/v1/sign-in", server.url()))
+        .bearer_auth(&vault.token)
+        .json(&custody_core::protocol::SignInRequest { badge: "B-FINN".into(), pin: FLOOR_PIN.into(), public_key: key.public_key(), proof })
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), StatusCode::OK);
+    vault.keys.insert(finn, std::sync::Arc::new(key));
     let batch: Vec<Event> = (0..5).map(|i| vault.record(finn, moved(&format!("Shelf {i}")))).collect();
     let sync = |url: String, token: String, events: Vec<Event>| {
         let http = http.clone();
@@ -669,7 +773,7 @@ async fn a_restart_keeps_everything() {
             let resp = http
                 .post(format!("{url}/v1/sync"))
                 .bearer_auth(token)
-                .json(&SyncRequest { cursor: 0, events, user: None, docs: vec![], ..Default::default() })
+                .json(&SyncRequest { cursor: 0, events, docs: vec![], ..Default::default() })
                 .send()
                 .await
                 .unwrap();

@@ -7,16 +7,17 @@ use std::time::{Duration, Instant};
 
 use automerge::sync::State;
 use automerge::transaction::Transactable;
-use automerge::{ActorId, AutoCommit, ObjType, ROOT, ReadDoc};
+use automerge::{AutoCommit, ObjType, ROOT, ReadDoc};
 use chrono::Utc;
 use custody_core::event::{Event, EventBody, GENESIS_HASH, UnsealedEvent};
 use custody_core::hlc::Hlc;
 use custody_core::ids::{DeviceId, LicenseNumber, LocationName, PackageTag, UserId};
-use custody_core::protocol::{DocMessage, DocRefusal, Outcome, SyncRequest, SyncResponse};
+use custody_core::protocol::{ChangeSignature, DocMessage, DocRefusal, Outcome, SyncRequest, SyncResponse};
 use custody_core::quantity::Quantity;
 use custody_core::roles::Role;
+use custody_core::signing::{SigningKey, change_message};
 use custody_core::work::adjustment::{self, AdjustmentStatus, Decision, NewAdjustment, Person};
-use custody_core::work::{DocKind, WorkDoc};
+use custody_core::work::{DocKind, WorkDoc, Writer};
 
 mod common;
 use common::{LIC_A, LIC_B, Server, TAG, lic};
@@ -31,6 +32,8 @@ struct World {
     finn: UserId,
     dan: UserId,
     bo: UserId,
+    /// Each person's badge and PIN, for their online sign-in on a phone.
+    badges: std::collections::HashMap<UserId, (&'static str, &'static str)>,
 }
 
 impl std::ops::Deref for World {
@@ -49,36 +52,59 @@ impl World {
         let finn = db.add_user(&lic(LIC_A), "Finn", Role::FloorStaff, "BADGE-FINN", "1357").unwrap();
         let dan = db.add_user(&lic(LIC_A), "Dan", Role::Driver, "BADGE-DAN", "2468").unwrap();
         let bo = db.add_user(&lic(LIC_B), "Bo", Role::Manager, "BADGE-BO", "4821").unwrap();
-        World { server, mia, max, finn, dan, bo }
+        let badges = [
+            (mia, ("BADGE-MIA", "4821")),
+            (max, ("BADGE-MAX", "4822")),
+            (finn, ("BADGE-FINN", "1357")),
+            (dan, ("BADGE-DAN", "2468")),
+            (bo, ("BADGE-BO", "4821")),
+        ]
+        .into_iter()
+        .collect();
+        World { server, mia, max, finn, dan, bo, badges }
+    }
+
+    fn add_user(&mut self, name: &str, role: Role, badge: &'static str, pin: &'static str) -> UserId {
+        let id = self.db().add_user(&lic(LIC_A), name, role, badge, pin).unwrap();
+        self.badges.insert(id, (badge, pin));
+        id
     }
 
     async fn restart(&mut self) {
         self.server.restart().await;
     }
 
+    /// Enrols a phone and signs `user` in on it online (the server registers their key there).
     async fn enrol(&self, facility: &str, name: &str, user: UserId) -> Phone {
         let enrolled = self.server.enrol(facility, name).await;
+        let (badge, pin) = self.badges[&user];
+        let key = self.server.sign_in(&enrolled, badge, pin).await;
         Phone {
             device: enrolled.device_id,
             facility: enrolled.facility,
             token: enrolled.token,
             user: Some(user),
-            writer: Uuid::now_v7(),
+            key,
+            writer: Writer::Person { device: enrolled.device_id, user },
             docs: BTreeMap::new(),
         }
     }
 
+    /// One round trip carrying exactly `request`, signed by the phone's person (if `user` is set:
+    /// a phone claiming someone else signs with the key it has, which is not theirs).
+    async fn post_request(&self, phone: &Phone, request: &SyncRequest) -> reqwest::Response {
+        let body = serde_json::to_vec(request).unwrap();
+        let mut http = self.http.post(self.url("/v1/sync")).bearer_auth(&phone.token).header("content-type", "application/json");
+        if let Some(user) = phone.user {
+            http = http.header("custody-person", self.server.person_proof(phone.device, user, &phone.key, "/v1/sync", &body));
+        }
+        http.body(body).send().await.unwrap()
+    }
+
     /// One round trip carrying exactly `docs`.
     async fn post(&self, phone: &Phone, docs: Vec<DocMessage>) -> SyncResponse {
-        let request = SyncRequest { cursor: 0, events: vec![], user: phone.user, docs, ..Default::default() };
-        let resp = self
-            .http
-            .post(self.url("/v1/sync"))
-            .bearer_auth(&phone.token)
-            .json(&request)
-            .send()
-            .await
-            .unwrap();
+        let request = SyncRequest { cursor: 0, events: vec![], docs, ..Default::default() };
+        let resp = self.post_request(phone, &request).await;
         assert_eq!(resp.status(), StatusCode::OK, "{}", resp.text().await.unwrap());
         resp.json().await.unwrap()
     }
@@ -132,8 +158,11 @@ struct Phone {
     device: DeviceId,
     facility: LicenseNumber,
     token: String,
+    /// Who the phone says is signed in (its requests are signed with `key` as them).
     user: Option<UserId>,
-    writer: Uuid,
+    /// The key of the person who signed in on this phone.
+    key: SigningKey,
+    writer: Writer,
     docs: BTreeMap<Uuid, Replica>,
 }
 
@@ -149,8 +178,14 @@ impl Phone {
     fn messages(&mut self) -> Vec<DocMessage> {
         let mut out = Vec::new();
         for (id, replica) in &mut self.docs {
-            if let Some(message) = replica.doc.generate_message(&mut replica.state) {
-                out.push(DocMessage { doc: *id, kind: replica.doc.kind, message });
+            if let Some((message, carried)) = replica.doc.generate_message_with_changes(&mut replica.state) {
+                // The phone signs what it sends with the key it holds (a forged change under
+                // someone else's name is signed with the wrong key, as an attacker's would be).
+                let signatures = carried
+                    .into_iter()
+                    .map(|hash| ChangeSignature { signature: self.key.sign(&change_message(*id, &hash)), hash })
+                    .collect();
+                out.push(DocMessage { doc: *id, kind: replica.doc.kind, message, signatures });
             }
         }
         out
@@ -179,14 +214,10 @@ impl Phone {
     }
 }
 
-fn actor(writer: Uuid) -> ActorId {
-    ActorId::from(writer.as_bytes().as_slice())
-}
-
 /// A document of `kind` with its header and `entries` map puts, each its own change.
-fn filled(kind: DocKind, facility: &LicenseNumber, writer: Uuid, entries: usize) -> WorkDoc {
+fn filled(kind: DocKind, facility: &LicenseNumber, writer: Writer, entries: usize) -> WorkDoc {
     let id = Uuid::now_v7();
-    let mut am = AutoCommit::new().with_actor(actor(writer));
+    let mut am = AutoCommit::new().with_actor(writer.actor());
     am.put(ROOT, "doc_id", id.to_string()).unwrap();
     am.put(ROOT, "kind", kind.as_str()).unwrap();
     am.put(ROOT, "facility", facility.as_str()).unwrap();
@@ -201,8 +232,8 @@ fn filled(kind: DocKind, facility: &LicenseNumber, writer: Uuid, entries: usize)
 }
 
 /// Adds `n` more entries (each its own change) to a phone's replica, written by `writer`.
-fn add_entries(doc: &mut WorkDoc, writer: Uuid, prefix: &str, n: usize) {
-    let mut am = AutoCommit::load(&doc.save()).unwrap().with_actor(actor(writer));
+fn add_entries(doc: &mut WorkDoc, writer: Writer, prefix: &str, n: usize) {
+    let mut am = AutoCommit::load(&doc.save()).unwrap().with_actor(writer.actor());
     let map = am.get(ROOT, "entries").unwrap().unwrap().1;
     for i in 0..n {
         am.put(&map, format!("{prefix}{i:05}"), i as i64).unwrap();
@@ -299,7 +330,7 @@ async fn a_count_review_never_reaches_floor_staff_or_drivers() {
     let mut fake = WorkDoc::empty(review_id, DocKind::CountSession, finn.facility.clone(), finn.writer);
     let mut state = State::new();
     let message = fake.generate_message(&mut state).unwrap();
-    let response = w.post(&finn, vec![DocMessage { doc: review_id, kind: DocKind::CountSession, message }]).await;
+    let response = w.post(&finn, vec![DocMessage { doc: review_id, kind: DocKind::CountSession, message, signatures: vec![] }]).await;
     assert!(response.docs.iter().all(|m| m.doc != review_id));
     assert!(
         response.doc_refusals[0].reason.contains("is a count review, not a count session"),
@@ -329,11 +360,11 @@ async fn only_managers_start_count_sessions_and_only_signed_in_people_sync_docum
     finn.reconnect();
     // A message that carries the whole document: answer a fake "I have nothing" from a server.
     let mut state = State::new();
-    let mut server = WorkDoc::empty(id, DocKind::CountSession, finn.facility.clone(), Uuid::now_v7());
+    let mut server = WorkDoc::empty(id, DocKind::CountSession, finn.facility.clone(), Writer::Server(Uuid::now_v7()));
     let hello = server.generate_message(&mut State::new()).unwrap();
     finn.doc(id).receive_message(&mut state, &hello).unwrap();
     let with_changes = finn.doc(id).generate_message(&mut state).unwrap();
-    let second = w.post(&finn, vec![DocMessage { doc: id, kind: DocKind::CountSession, message: with_changes }]).await;
+    let second = w.post(&finn, vec![DocMessage { doc: id, kind: DocKind::CountSession, message: with_changes, signatures: vec![] }]).await;
     assert_eq!(second.doc_refusals.len(), 1);
     assert_eq!(w.count("SELECT COUNT(*) FROM docs"), 0);
     assert_eq!(w.count("SELECT COUNT(*) FROM doc_sync"), 0);
@@ -440,13 +471,13 @@ async fn a_truncated_message_is_refused_and_changes_nothing() {
     assert_eq!(w.count("SELECT COUNT(*) FROM doc_changes") + w.count("SELECT COUNT(*) FROM doc_sync"), rows_before);
 
     // Garbage, and a truncated message for a document the server does not have yet.
-    let garbage = vec![DocMessage { doc: id, kind: DocKind::CountSession, message: vec![0x42, 0xff, 0xff, 0xff] }];
+    let garbage = vec![DocMessage { doc: id, kind: DocKind::CountSession, message: vec![0x42, 0xff, 0xff, 0xff], signatures: vec![] }];
     assert_eq!(w.post(&mia, garbage).await.doc_refusals.len(), 1);
     let mut fresh = filled(DocKind::CountSession, &mia.facility, mia.writer, 3);
     let mut state = State::new();
     let mut bytes = fresh.generate_message(&mut state).unwrap();
     bytes.truncate(bytes.len() / 2);
-    let response = w.post(&mia, vec![DocMessage { doc: fresh.id, kind: DocKind::CountSession, message: bytes }]).await;
+    let response = w.post(&mia, vec![DocMessage { doc: fresh.id, kind: DocKind::CountSession, message: bytes, signatures: vec![] }]).await;
     assert_eq!(response.doc_refusals.len(), 1);
     assert_eq!(w.db().docs(&lic(LIC_A)).unwrap().len(), 1);
     assert_eq!(w.stored(LIC_A, id).unwrap().heads_text(), before);
@@ -459,6 +490,7 @@ async fn a_truncated_message_is_refused_and_changes_nothing() {
     assert_eq!(entry_count(&mut w.stored(LIC_A, id).unwrap()), 53);
 }
 
+/// A move recorded on `phone` by `user`, signed with the key the phone holds.
 fn moved_event(phone: &Phone, user: UserId, seq: u64, prev_hash: &str) -> Event {
     UnsealedEvent {
         id: Uuid::now_v7(),
@@ -472,7 +504,7 @@ fn moved_event(phone: &Phone, user: UserId, seq: u64, prev_hash: &str) -> Event 
         body: EventBody::Moved { to: LocationName::parse("Vault B").unwrap() },
         prev_hash: prev_hash.to_string(),
     }
-    .seal()
+    .seal_signed(&phone.key)
 }
 
 #[tokio::test]
@@ -487,32 +519,17 @@ async fn documents_and_events_travel_together_and_fail_together() {
     // An altered event refuses the whole request: the document message is not taken either.
     let mut tampered = moved_event(&mia, w.mia, 1, GENESIS_HASH);
     tampered.body = EventBody::Moved { to: LocationName::parse("Back door").unwrap() };
-    let request = SyncRequest { cursor: 0, events: vec![tampered], user: Some(w.mia), docs: hello.clone(), ..Default::default() };
-    let resp = w
-        .http
-        .post(w.url("/v1/sync"))
-        .bearer_auth(&mia.token)
-        .json(&request)
-        .send()
-        .await
-        .unwrap();
+    let request = SyncRequest { cursor: 0, events: vec![tampered], docs: hello.clone(), ..Default::default() };
+    let resp = w.post_request(&mia, &request).await;
     assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(w.count("SELECT COUNT(*) FROM doc_sync"), 0);
 
     // A refused document message does not touch the events beside it.
     let event = moved_event(&mia, w.mia, 1, GENESIS_HASH);
-    let request = SyncRequest { cursor: 0, events: vec![event.clone()], user: None, docs: hello, ..Default::default() };
-    let resp: SyncResponse = w
-        .http
-        .post(w.url("/v1/sync"))
-        .bearer_auth(&mia.token)
-        .json(&request)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let request = SyncRequest { cursor: 0, events: vec![event.clone()], docs: hello, ..Default::default() };
+    mia.user = None;
+    let resp: SyncResponse = w.post_request(&mia, &request).await.json().await.unwrap();
+    mia.user = Some(w.mia);
     assert_eq!(resp.verdicts.len(), 1);
     assert_eq!(resp.verdicts[0].outcome, Outcome::Accepted);
     assert_eq!(resp.doc_refusals.len(), 1);
@@ -609,12 +626,23 @@ async fn a_decision_by_someone_who_counted_is_withdrawn_and_everything_survives_
     let again = w.sync(&mut mia).await;
     assert!(again.refusals.is_empty());
     assert_eq!(mia.doc(session_id).heads_text(), session_heads);
-    // A phone enrolled after the restart receives both, as stored.
-    let mut fresh = w.enrol(LIC_A, "New handheld", w.max).await;
+    // A phone enrolled after the restart receives both, as stored, signatures and all.
+    let mut fresh = w.enrol(LIC_A, "New handheld", w.mia).await;
     w.sync(&mut fresh).await;
     assert_eq!(fresh.doc(id).heads_text(), adjustment_heads);
     assert_eq!(fresh.doc(session_id).heads_text(), session_heads);
-    // And the server keeps writing after a restart (a new actor id, same rules).
+
+    // A decision written in someone else's name is refused whole: nothing of it is kept.
+    let stored_heads = w.stored(LIC_A, id).unwrap().heads_text();
+    w.sync(&mut max).await;
+    let as_mia = max.person(w.mia, "Mia");
+    adjustment::decide(max.doc(id), &Decision { approved: true, by: as_mia, note: "signed as Mia".into() }).unwrap();
+    let refused = w.sync(&mut max).await;
+    assert!(refused.refusals.iter().any(|r| r.doc == id && r.reason.contains("in someone else's name")), "{:?}", refused.refusals);
+    assert_eq!(w.stored(LIC_A, id).unwrap().heads_text(), stored_heads);
+
+    // And the server keeps writing after a restart (a new actor id, the same key from its data
+    // key): Mia counted, so her approval is withdrawn, and her phone checks the server's change.
     let by = fresh.person(w.mia, "Mia");
     let again = adjustment::read(fresh.doc(id)).unwrap();
     assert_eq!(again.status(), AdjustmentStatus::Rejected);
@@ -624,6 +652,7 @@ async fn a_decision_by_someone_who_counted_is_withdrawn_and_everything_survives_
     let last = adjustment::read(&w.stored(LIC_A, id).unwrap()).unwrap();
     assert_eq!(last.refusals.len(), 2);
     assert_eq!(last.status(), AdjustmentStatus::Rejected, "the refused approval is undone and the earlier rejection stands");
+    assert_eq!(adjustment::read(fresh.doc(id)).unwrap().refusals.len(), 2, "the withdrawal reached the phone");
 }
 
 struct BigPush {
@@ -711,8 +740,8 @@ fn route_for(phone: &Phone, driver: UserId, driver_name: &str) -> WorkDoc {
 
 #[tokio::test]
 async fn a_route_reaches_only_its_driver_and_must_name_a_driver() {
-    let w = World::new().await;
-    let dee = w.db().add_user(&lic(LIC_A), "Dee", Role::Driver, "BADGE-DEE", "9753").unwrap();
+    let mut w = World::new().await;
+    let dee = w.add_user("Dee", Role::Driver, "BADGE-DEE", "9753");
     let mut mia = w.enrol(LIC_A, "Mia's phone", w.mia).await;
     let mut dan = w.enrol(LIC_A, "Dan's phone", w.dan).await;
     let mut dees = w.enrol(LIC_A, "Dee's phone", dee).await;
@@ -744,7 +773,7 @@ async fn a_route_reaches_only_its_driver_and_must_name_a_driver() {
     let mut forged = WorkDoc::empty(id, DocKind::Manifest, lic(LIC_A), dan.writer);
     let mut state = State::new();
     let hello = forged.generate_message(&mut state).expect("a first sync message");
-    let resp = w.post(&dan, vec![DocMessage { doc: id, kind: DocKind::Manifest, message: hello }]).await;
+    let resp = w.post(&dan, vec![DocMessage { doc: id, kind: DocKind::Manifest, message: hello, signatures: vec![] }]).await;
     assert!(resp.docs.is_empty());
     assert!(resp.doc_refusals.iter().any(|r| r.doc == id && r.reason.contains("there is no work document")), "{:?}", resp.doc_refusals);
 }

@@ -75,13 +75,14 @@ async fn measured_run(run: usize) -> (Duration, u32) {
     let label = format!("run {run}");
     let fleet = Fleet::start(LICENSE).await;
     let phone = fleet.phone("manager").await;
-    let manager = phone.sign_in(MANAGER);
+    let manager = phone.sign_in(MANAGER).await;
 
     // 1. Setup: 10,000 packages on the server, pulled by the manager phone.
     let start = Instant::now();
     let feeder = fleet.phone("feeder").await;
     let feeder_id = feeder.store.identity().expect("identity").expect("enrolled").device_id;
     let device = AuthedDevice { id: feeder_id, facility: fleet.facility.clone() };
+    let key = fleet.register_key(&feeder, MANAGER);
     let base_ms = Utc::now().timestamp_millis() - 86_400_000;
     let mut prev = GENESIS_HASH.to_string();
     let events: Vec<Event> = (1..=PACKAGES)
@@ -105,7 +106,7 @@ async fn measured_run(run: usize) -> (Duration, u32) {
                 },
                 prev_hash: prev.clone(),
             }
-            .seal();
+            .seal_signed(&key);
             prev = e.hash.clone();
             e
         })
@@ -113,8 +114,8 @@ async fn measured_run(run: usize) -> (Duration, u32) {
     let db = fleet.server().db.clone();
     tokio::task::block_in_place(|| {
         for chunk in events.chunks(MAX_EVENTS_PER_SYNC) {
-            let request = SyncRequest { cursor: 0, events: chunk.to_vec(), user: None, docs: vec![], ..Default::default() };
-            let (_, counts) = db.sync(&device, &request).expect("feed the server");
+            let request = SyncRequest { cursor: 0, events: chunk.to_vec(), docs: vec![], ..Default::default() };
+            let (_, counts) = db.sync(&device, None, &request).expect("feed the server");
             assert_eq!(counts.accepted, chunk.len(), "every fed event accepted");
         }
     });
@@ -215,7 +216,7 @@ async fn measured_run(run: usize) -> (Duration, u32) {
     // 5. A floor phone pulls the session (and the 10,000 events); a phone with nobody signed in
     //    pulls only the events.
     let floor = fleet.phone("floor").await;
-    floor.sign_in(FLOOR);
+    floor.sign_in(FLOOR).await;
     let t = Instant::now();
     let report = floor.sync().await.expect("floor pull");
     let pull = t.elapsed();

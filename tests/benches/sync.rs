@@ -57,7 +57,7 @@ fn main() {
 async fn loaded_fleet(run: &str) -> (Fleet, Phone) {
     let fleet = Fleet::start(LICENSE).await;
     let phone = fleet.phone("pusher").await;
-    phone.sign_in(MANAGER);
+    phone.sign_in(MANAGER).await;
     let start = Instant::now();
     tokio::task::block_in_place(|| {
         for n in 1..=PACKAGES {
@@ -150,7 +150,7 @@ async fn breakdown() {
             }
             let sent_at = Utc::now();
             let t = Instant::now();
-            let (response, _) = db.sync(&device, &request).expect("server sync");
+            let (response, _) = db.sync(&device, None, &request).expect("server sync");
             let server = t.elapsed();
 
             let t = Instant::now();
@@ -199,7 +199,7 @@ async fn breakdown() {
         let t = Instant::now();
         tokio::task::block_in_place(|| {
             let request: SyncRequest = serde_json::from_slice(&body).expect("decode request");
-            let (response, counts) = db.sync(&device, &request).expect("server resend");
+            let (response, counts) = db.sync(&device, None, &request).expect("server resend");
             assert_eq!(counts.accepted, MAX_EVENTS_PER_SYNC);
             let reply = serde_json::to_vec(&response).expect("encode response");
             let _: SyncResponse = serde_json::from_slice(&reply).expect("decode response");

@@ -123,6 +123,23 @@ impl Fleet {
         }
     }
 
+    /// Registers a fresh signing key for `who` on `phone`'s device, as their online sign-in there
+    /// would, and hands back the private key: for tests that build and sign events by hand.
+    pub fn register_key(&self, phone: &Phone, who: (&str, Role, &str, &str)) -> custody_core::signing::SigningKey {
+        let identity = phone.store.identity().expect("identity").expect("enrolled");
+        let device = custody_server::AuthedDevice { id: identity.device_id, facility: identity.facility };
+        let key = custody_core::signing::SigningKey::generate();
+        let proof = key.sign(&custody_core::signing::registration_message(device.id, who.2, &key.public_key()));
+        let request = custody_core::protocol::SignInRequest {
+            badge: who.2.into(),
+            pin: who.3.into(),
+            public_key: key.public_key(),
+            proof,
+        };
+        self.server().db.sign_in(&device, &request).expect("register a key");
+        key
+    }
+
     /// The server's inventory of the fleet's facility.
     pub fn server_inventory(&self) -> Inventory {
         self.server().db.inventory(&self.facility).expect("server inventory")
@@ -143,8 +160,10 @@ pub struct Phone {
 }
 
 impl Phone {
-    pub fn sign_in(&self, who: (&str, Role, &str, &str)) -> SignedInUser {
-        self.store.sign_in(who.2, who.3).expect("sign in")
+    /// Signs a person in as the app does: online the first time on this phone (the server
+    /// registers their key), offline with the PIN after that.
+    pub async fn sign_in(&self, who: (&str, Role, &str, &str)) -> SignedInUser {
+        self.client.sign_in(&self.store, who.2, who.3).await.expect("sign in")
     }
 
     pub async fn sync(&self) -> Result<SyncReport, SyncError> {
@@ -230,7 +249,7 @@ impl Phone {
         reqwest::Client::new()
             .post(format!("{server_url}/v1/sync"))
             .bearer_auth(self.token())
-            .json(&custody_core::protocol::SyncRequest { cursor: 0, events, user: None, docs: vec![], ..Default::default() })
+            .json(&custody_core::protocol::SyncRequest { cursor: 0, events, docs: vec![], ..Default::default() })
             .send()
             .await
             .expect("server answers")

@@ -25,11 +25,11 @@ async fn three_phones_count_a_vault_offline_and_a_remote_manager_approves_the_fi
     let office = fleet.phone("office").await; // Sam, the manager who runs the count
     let (p1, p2, p3) = (fleet.phone("maria").await, fleet.phone("omar").await, fleet.phone("lee").await);
     let approver = fleet.phone("ana-on-the-road").await; // Ana, a manager off site
-    office.sign_in(MANAGER);
-    p1.sign_in(FLOOR);
-    p2.sign_in(FLOOR_2);
-    p3.sign_in(FLOOR_3);
-    approver.sign_in(MANAGER_2);
+    office.sign_in(MANAGER).await;
+    p1.sign_in(FLOOR).await;
+    p2.sign_in(FLOOR_2).await;
+    p3.sign_in(FLOOR_3).await;
+    approver.sign_in(MANAGER_2).await;
 
     // The vault as the ledger knows it.
     let (v, w, x, m, q, out) = (tag(1), tag(2), tag(3), tag(4), tag(5), tag(6));
@@ -199,6 +199,8 @@ async fn three_phones_count_a_vault_offline_and_a_remote_manager_approves_the_fi
     // A tampered phone cannot slip its own approval into the ledger: Sam's device sends an
     // adjustment carrying out Sam's own request, correctly chained. The server refuses it.
     let office_id = office.store.identity().unwrap().unwrap().device_id;
+    // The tampered app holds Sam's key (here: a key registered for him on this phone).
+    let sams_key = fleet.register_key(&office, MANAGER);
     let last = office.store.events().unwrap().into_iter().map(|r| r.event).filter(|e| e.device == office_id).max_by_key(|e| e.device_seq).unwrap();
     let forged = custody_core::event::UnsealedEvent {
         id: uuid::Uuid::now_v7(),
@@ -217,7 +219,7 @@ async fn three_phones_count_a_vault_offline_and_a_remote_manager_approves_the_fi
         },
         prev_hash: last.hash.clone(),
     }
-    .seal();
+    .seal_signed(&sams_key);
     let response = office.post_events(&fleet.url(), vec![forged]).await;
     match &response.verdicts[0].outcome {
         custody_core::protocol::Outcome::Rejected { reason } => {
@@ -232,7 +234,7 @@ async fn three_phones_count_a_vault_offline_and_a_remote_manager_approves_the_fi
 async fn an_approval_made_on_the_phone_that_made_the_request_syncs_in_one_go() {
     let fleet = Fleet::start("C11-0000001-LIC").await;
     let office = fleet.phone("office").await;
-    office.sign_in(MANAGER);
+    office.sign_in(MANAGER).await;
     let t = tag(42);
     office.receive(&t, 1_000, "Vault A");
     office.sync().await.unwrap();
@@ -241,7 +243,7 @@ async fn an_approval_made_on_the_phone_that_made_the_request_syncs_in_one_go() {
     // adjustment it carries out reach the server in the same sync.
     let request = office.store.request_adjustment(&t, Quantity::change(Decimal::new(-25, 2), Unit::G).unwrap(), "Scale Variance", "reweighed", None).unwrap();
     office.store.sign_out().unwrap();
-    office.sign_in(MANAGER_2);
+    office.sign_in(MANAGER_2).await;
     office.store.approve_adjustment(request, "checked the scale log").unwrap();
     let report = office.sync().await.unwrap();
     assert_eq!(report.rejected, 0, "{report:?}");

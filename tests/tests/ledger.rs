@@ -15,9 +15,9 @@ fn server_report(fleet: &Fleet) -> InventoryReport {
 async fn three_phones_offline_converge_whatever_the_sync_order() {
     let fleet = Fleet::start("C11-0000001-LIC").await;
     let (a, b, c) = (fleet.phone("bay").await, fleet.phone("vault").await, fleet.phone("office").await);
-    a.sign_in(FLOOR);
-    b.sign_in(FLOOR_2);
-    c.sign_in(MANAGER);
+    a.sign_in(FLOOR).await;
+    b.sign_in(FLOOR_2).await;
+    c.sign_in(MANAGER).await;
 
     // Morning: the bay receives ten packages and syncs; everyone picks them up.
     let tags: Vec<PackageTag> = (1..=10).map(tag).collect();
@@ -113,7 +113,7 @@ async fn a_batch_sent_twice_and_a_sync_cut_off_midway_lose_and_duplicate_nothing
         client.enrol(&store, &proxy.url(), &code.code, "cut").await.unwrap();
         Phone { name: "cut".into(), store, path, client }
     };
-    phone.sign_in(FLOOR);
+    phone.sign_in(FLOOR).await;
     for n in 0..50 {
         phone.receive(&tag(n), 1_000 + n as i64, "Intake");
     }
@@ -153,7 +153,7 @@ async fn a_batch_sent_twice_and_a_sync_cut_off_midway_lose_and_duplicate_nothing
 async fn a_server_restart_between_syncs_loses_nothing() {
     let mut fleet = Fleet::start("C11-0000001-LIC").await;
     let a = fleet.phone("a").await;
-    a.sign_in(FLOOR);
+    a.sign_in(FLOOR).await;
     for n in 0..20 {
         a.receive(&tag(n), 2_500, "Intake");
     }
@@ -178,7 +178,7 @@ async fn a_server_restart_between_syncs_loses_nothing() {
 async fn offline_work_waits_and_the_status_says_so() {
     let mut fleet = Fleet::start("C11-0000001-LIC").await;
     let a = fleet.phone("driver").await;
-    a.sign_in(FLOOR);
+    a.sign_in(FLOOR).await;
     a.sync().await.unwrap();
     let first = a.status();
     assert!(first.online);
@@ -203,8 +203,8 @@ async fn facilities_are_isolated_and_bad_tokens_refused() {
     let other = fleet.add_facility("C11-0000002-LIC", "Other Distribution");
     let a = fleet.phone("a").await;
     let b = fleet.phone_at(&other, "b").await;
-    a.sign_in(FLOOR);
-    b.sign_in(FLOOR);
+    a.sign_in(FLOOR).await;
+    b.sign_in(FLOOR).await;
     a.receive(&tag(1), 100, "Intake");
     b.receive(&tag(2), 200, "Intake");
     a.sync().await.unwrap();
@@ -238,7 +238,7 @@ async fn facilities_are_isolated_and_bad_tokens_refused() {
     let status = reqwest::Client::new()
         .post(format!("{}/v1/sync", fleet.url()))
         .bearer_auth("cdt_0000000000000000000000000000000000000000000000000000000000000000")
-        .json(&SyncRequest { cursor: 0, events: vec![], user: None, docs: vec![], ..Default::default() })
+        .json(&SyncRequest { cursor: 0, events: vec![], docs: vec![], ..Default::default() })
         .send()
         .await
         .unwrap()
@@ -248,13 +248,14 @@ async fn facilities_are_isolated_and_bad_tokens_refused() {
     // A manager revokes b's device: its next sync is refused and says why.
     let manager_phone = fleet.phone_at(&other, "b-office").await;
     let b_id = b.store.identity().unwrap().unwrap().device_id;
-    manager_phone.client.revoke_device(&manager_phone.store, b_id, MANAGER.2, MANAGER.3).await.unwrap();
+    manager_phone.sign_in(MANAGER).await;
+    manager_phone.client.revoke_device(&manager_phone.store, b_id).await.unwrap();
     b.receive(&tag(3), 100, "Intake");
     let err = b.sync().await.unwrap_err();
     assert!(matches!(&err, SyncError::Unauthorized(m) if m.contains("revoked")), "{err}");
     assert_eq!(b.status().pending, 1, "the work stays on the phone for a manager to recover");
     // A floor worker cannot revoke or issue codes.
-    let err = a.client.issue_enrolment_code(&a.store, FLOOR.2, FLOOR.3).await.unwrap_err();
+    let err = a.client.issue_enrolment_code(&a.store).await.unwrap_err();
     assert!(matches!(&err, SyncError::Server { status: 403, .. }), "{err}");
 }
 
@@ -262,11 +263,11 @@ async fn facilities_are_isolated_and_bad_tokens_refused() {
 async fn malformed_input_gets_a_clear_4xx_and_changes_nothing() {
     let fleet = Fleet::start("C11-0000001-LIC").await;
     let a = fleet.phone("a").await;
-    a.sign_in(MANAGER);
+    a.sign_in(MANAGER).await;
     let good = a.receive(&tag(1), 100, "Intake");
     let url = format!("{}/v1/sync", fleet.url());
     let http = reqwest::Client::new();
-    let good_json = serde_json::to_value(SyncRequest { cursor: 0, events: vec![good.clone()], user: None, docs: vec![], ..Default::default() }).unwrap();
+    let good_json = serde_json::to_value(SyncRequest { cursor: 0, events: vec![good.clone()], docs: vec![], ..Default::default() }).unwrap();
 
     let post_json = |body: serde_json::Value| {
         let http = http.clone();
@@ -333,7 +334,7 @@ async fn an_event_the_server_rejects_is_kept_with_its_reason_and_leaves_every_in
     let fleet = Fleet::start("C11-0000001-LIC").await;
     let a = fleet.phone("a").await;
     let b = fleet.phone("b").await;
-    a.sign_in(FLOOR);
+    a.sign_in(FLOOR).await;
     a.receive(&tag(1), 5_000, "Intake");
     a.sync().await.unwrap();
 

@@ -11,7 +11,6 @@ use custody_core::fold::PackageStatus;
 use custody_core::outbound::picking::OutboundError;
 use custody_core::outbound::shipping::{NewManifest, NewStop, ReturnKind, StopConfirmation, StopState};
 use custody_core::outbound::{Customer, NewOrder, NewOrderLine, Patient};
-use custody_core::protocol::{CreatedOrder, ManagerCredentials, NewOrderRequest};
 use custody_core::work::manifest::{Gps, Vehicle};
 use custody_core::*;
 use custody_e2e::*;
@@ -85,12 +84,12 @@ async fn an_afternoon_of_outbound_from_orders_to_returns() {
     let picker_b = fleet.phone("picker-b").await;
     let truck = fleet.phone("truck").await;
     let other_truck = fleet.phone("other-truck").await;
-    office.sign_in(MANAGER);
-    office_2.sign_in(MANAGER_2);
-    picker_a.sign_in(FLOOR);
-    picker_b.sign_in(FLOOR_2);
-    truck.sign_in(DRIVER);
-    other_truck.store.sign_in("D-301", "5551").unwrap();
+    office.sign_in(MANAGER).await;
+    office_2.sign_in(MANAGER_2).await;
+    picker_a.sign_in(FLOOR).await;
+    picker_b.sign_in(FLOOR_2).await;
+    truck.sign_in(DRIVER).await;
+    other_truck.client.sign_in(&other_truck.store, "D-301", "5551").await.unwrap();
 
     // Stock: flower with different expiry dates (one quarantined, one expired), cartridges.
     receive(&office, &tag(1), FLOWER, grams(1_000), (2027, 3, 1));
@@ -127,7 +126,7 @@ async fn an_afternoon_of_outbound_from_orders_to_returns() {
     let err = picker_a.store.create_order(&order).unwrap_err();
     assert!(matches!(err, OutboundError::NotAllowed { .. }), "{err}");
 
-    // The office enters a medical order through the server (a manager's badge and PIN).
+    // The office enters a medical order through the server (the signed-in manager's signature).
     let medical = NewOrder {
         number: "SO-1002".into(),
         recipient: lic(HARBOR),
@@ -140,23 +139,13 @@ async fn an_afternoon_of_outbound_from_orders_to_returns() {
             phone: "510-555-0142".into(),
         }),
     };
-    let http = reqwest::Client::new();
-    let post = |order: NewOrder, pin: &str| {
-        http.post(format!("{}/v1/orders", fleet.url()))
-            .bearer_auth(office.token())
-            .json(&NewOrderRequest { manager: ManagerCredentials { badge: MANAGER.2.into(), pin: pin.into() }, order })
-            .send()
-    };
-    let wrong_pin = post(medical.clone(), "0000").await.unwrap();
-    assert_eq!(wrong_pin.status(), 403);
+    let err = picker_a.client.submit_order(&picker_a.store, &medical).await.unwrap_err();
+    assert!(matches!(&err, custody_core::sync::SyncError::Server { status: 403, .. }), "a floor worker may not: {err}");
     let mut too_much = medical.clone();
     too_much.lines[1].quantity = each(500);
-    let refused = post(too_much, MANAGER.3).await.unwrap();
-    assert_eq!(refused.status(), 422);
-    assert!(refused.text().await.unwrap().contains("available"));
-    let created = post(medical.clone(), MANAGER.3).await.unwrap();
-    assert_eq!(created.status(), 201);
-    let order_2 = created.json::<CreatedOrder>().await.unwrap().id;
+    let err = office.client.submit_order(&office.store, &too_much).await.unwrap_err();
+    assert!(matches!(&err, custody_core::sync::SyncError::Server { status: 422, message, .. } if message.contains("available")), "{err}");
+    let order_2 = office.client.submit_order(&office.store, &medical).await.unwrap();
 
     // ---- pick lists ------------------------------------------------------------------------
     let list_1 = office.store.generate_pick_list(order_1).unwrap();
@@ -413,9 +402,9 @@ async fn a_patient_entered_on_a_phone_reaches_the_server_and_other_managers_only
     let db = &fleet.server().db;
     db.add_customer(&fleet.facility, &Customer { licence: lic(HARBOR), name: "Harbor Wellness".into(), address: "9 Bay Rd".into() }).unwrap();
     let (office, office_2, floor) = (fleet.phone("office").await, fleet.phone("office-2").await, fleet.phone("floor").await);
-    office.sign_in(MANAGER);
-    office_2.sign_in(MANAGER_2);
-    floor.sign_in(FLOOR);
+    office.sign_in(MANAGER).await;
+    office_2.sign_in(MANAGER_2).await;
+    floor.sign_in(FLOOR).await;
     receive(&office, &tag(10), CART, each(20), (2027, 3, 31));
     office.sync().await.unwrap();
     let order = office
@@ -450,8 +439,8 @@ async fn two_orders_never_hold_the_same_package() {
     let fleet = Fleet::start("C11-0000001-LIC").await;
     fleet.server().db.add_customer(&fleet.facility, &Customer { licence: lic(GREEN_DOOR), name: "Green Door".into(), address: "1 Main".into() }).unwrap();
     let (office, office_2) = (fleet.phone("office").await, fleet.phone("office-2").await);
-    office.sign_in(MANAGER);
-    office_2.sign_in(MANAGER_2);
+    office.sign_in(MANAGER).await;
+    office_2.sign_in(MANAGER_2).await;
     receive(&office, &tag(1), FLOWER, grams(1_000), (2027, 3, 1));
     office.sync().await.unwrap();
     office_2.sync().await.unwrap();
@@ -489,8 +478,8 @@ async fn stock_on_hold_for_an_adjustment_is_not_available_anywhere() {
     let fleet = Fleet::start("C11-0000001-LIC").await;
     fleet.server().db.add_customer(&fleet.facility, &Customer { licence: lic(GREEN_DOOR), name: "Green Door".into(), address: "1 Main".into() }).unwrap();
     let (office, floor) = (fleet.phone("office").await, fleet.phone("floor").await);
-    office.sign_in(MANAGER);
-    floor.sign_in(FLOOR);
+    office.sign_in(MANAGER).await;
+    floor.sign_in(FLOOR).await;
     receive(&office, &tag(1), FLOWER, grams(1_000), (2027, 3, 1));
     office.sync().await.unwrap();
     floor.sync().await.unwrap();
@@ -505,15 +494,8 @@ async fn stock_on_hold_for_an_adjustment_is_not_available_anywhere() {
     let order = flower_order("SO-1", grams(500));
     let err = office.store.create_order(&order).unwrap_err();
     assert!(err.to_string().contains("only 0.00 g is available"), "phone: {err}");
-    let answer = reqwest::Client::new()
-        .post(format!("{}/v1/orders", fleet.url()))
-        .bearer_auth(office.token())
-        .json(&NewOrderRequest { manager: ManagerCredentials { badge: MANAGER.2.into(), pin: MANAGER.3.into() }, order: order.clone() })
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status(), 422);
-    assert!(answer.text().await.unwrap().contains("only 0.00 g is available"));
+    let err = office.client.submit_order(&office.store, &order).await.unwrap_err();
+    assert!(err.to_string().contains("only 0.00 g is available"), "server: {err}");
 
     office.store.approve_adjustment(request, "checked the scale").unwrap();
     office.sync().await.unwrap();
@@ -530,9 +512,9 @@ async fn cancelled_plans_never_strand_a_package_or_overrule_the_road() {
     let fleet = Fleet::start("C11-0000001-LIC").await;
     fleet.server().db.add_customer(&fleet.facility, &Customer { licence: lic(GREEN_DOOR), name: "Green Door".into(), address: "1 Main".into() }).unwrap();
     let (office, floor, truck) = (fleet.phone("office").await, fleet.phone("floor").await, fleet.phone("truck").await);
-    office.sign_in(MANAGER);
-    floor.sign_in(FLOOR);
-    let driver = truck.sign_in(DRIVER).id;
+    office.sign_in(MANAGER).await;
+    floor.sign_in(FLOOR).await;
+    let driver = truck.sign_in(DRIVER).await.id;
     receive(&office, &tag(1), FLOWER, grams(1_000), (2027, 3, 1));
     receive(&office, &tag(2), FLOWER, grams(1_000), (2027, 4, 1));
     office.sync().await.unwrap();

@@ -38,8 +38,8 @@ fn manifest_json(recipient: &str, packages: u64) -> String {
 async fn two_phones_scan_one_manifest_offline_and_agree() {
     let fleet = Fleet::start("C11-0000001-LIC").await;
     let (p1, p2) = (fleet.phone("bay-1").await, fleet.phone("bay-2").await);
-    p1.sign_in(FLOOR);
-    p2.sign_in(FLOOR_2);
+    p1.sign_in(FLOOR).await;
+    p2.sign_in(FLOOR_2).await;
 
     // A manifest for another licence is refused and opens nothing.
     let err = p1.store.open_receiving(&manifest_json("C11-0000002-LIC", 3)).unwrap_err();
@@ -125,9 +125,9 @@ mod full {
     async fn two_phones_receive_a_200_package_manifest_offline() {
         let fleet = Fleet::start("C11-0000001-LIC").await;
         let (p1, p2, boss) = (fleet.phone("bay-1").await, fleet.phone("bay-2").await, fleet.phone("office").await);
-        p1.sign_in(FLOOR);
-        p2.sign_in(FLOOR_2);
-        boss.sign_in(MANAGER);
+        p1.sign_in(FLOOR).await;
+        p2.sign_in(FLOOR_2).await;
+        boss.sign_in(MANAGER).await;
         let today = chrono::Utc::now().date_naive();
         let settings = ReceivingSettings {
             potency_tolerance: Decimal::new(20, 1),

@@ -3,11 +3,12 @@
 
 use std::path::Path;
 
-use argon2::PasswordHasher;
 use chrono::Utc;
 use custody_core::event::{GENESIS_HASH, UnsealedEvent};
 use custody_core::hlc::Hlc;
-use custody_core::protocol::{EnrolResponse, RosterEntry, SyncResponse};
+use custody_core::protocol::{RegisteredKey, RosterEntry, SyncResponse};
+use custody_core::signing::SigningKey;
+use custody_core::testing::{enrol_offline, person};
 use custody_core::*;
 use rust_decimal::Decimal;
 use uuid::Uuid;
@@ -25,31 +26,29 @@ pub fn bench_key() -> custody_core::store::StoreKey {
     custody_core::store::StoreKey::from_bytes(&[7; 32]).unwrap()
 }
 
-/// A store enrolled offline with one person of `role` (badge "B", PIN "1234"), signed in.
+/// A store enrolled offline with one person of `role` (badge "B", PIN "1234", their key
+/// registered as an online sign-in would), signed in.
 pub fn signed_in_store(path: &Path, role: Role) -> Store {
     let store = Store::open(path, &bench_key()).unwrap();
-    let salt = argon2::password_hash::SaltString::encode_b64(b"bench-salt-bytes").unwrap();
-    let pin_hash = argon2::Argon2::default().hash_password(b"1234", &salt).unwrap().to_string();
-    let person = RosterEntry { id: UserId::new(), name: "Bench".into(), role, badge: "B".into(), pin_hash, active: true };
-    store
-        .save_enrolment(
-            "http://127.0.0.1:9",
-            &EnrolResponse {
-                device_id: DeviceId::new(),
-                facility: facility(),
-                facility_name: "Bench".into(),
-                token: "t".into(),
-                roster: vec![person],
-            },
-        )
-        .unwrap();
+    enrol_offline(&store, facility().as_str(), &[(person("Bench", role, "B"), "1234")]).unwrap();
     store.sign_in("B", "1234").unwrap();
     store
 }
 
+/// The person on another device whose events [`remote_events`] makes, with their key.
+fn remote() -> (RosterEntry, DeviceId, SigningKey) {
+    let device = DeviceId(Uuid::from_u128(1));
+    let key = SigningKey::from_secret(&[9; 32]);
+    let mut entry = person("Remote Manager", Role::Manager, "R");
+    entry.id = UserId(Uuid::from_u128(2));
+    entry.keys.push(RegisteredKey { device, key: key.public_key(), active: true });
+    (entry, device, key)
+}
+
 /// Another device's chain: `packages` receipts into `location`, then `moves_each` rounds of moves.
 pub fn remote_events(packages: u32, moves_each: u32, location: &str) -> Vec<Event> {
-    let (device, user) = (DeviceId::new(), UserId::new());
+    let (entry, device, key) = remote();
+    let user = entry.id;
     let mut prev = GENESIS_HASH.to_string();
     let mut seq = 0;
     let mut out = Vec::with_capacity((packages * (moves_each + 1)) as usize);
@@ -80,7 +79,7 @@ pub fn remote_events(packages: u32, moves_each: u32, location: &str) -> Vec<Even
                 body,
                 prev_hash: prev.clone(),
             }
-            .seal();
+            .seal_signed(&key);
             prev = e.hash.clone();
             out.push(e);
         }
@@ -88,8 +87,12 @@ pub fn remote_events(packages: u32, moves_each: u32, location: &str) -> Vec<Even
     out
 }
 
-/// Loads events into the store the way a sync pull does.
+/// Loads events into the store the way a sync pull does (the roster names their signer).
 pub fn pull(store: &Store, events: &[Event]) {
+    let mut roster = store.roster().unwrap();
+    if !roster.iter().any(|e| e.id == remote().0.id) {
+        roster.push(remote().0);
+    }
     for chunk in events.chunks(5_000) {
         let response = SyncResponse {
             verdicts: vec![],
@@ -97,7 +100,7 @@ pub fn pull(store: &Store, events: &[Event]) {
             cursor: 0,
             has_more: false,
             server_time: Utc::now(),
-            roster: store.roster().unwrap(),
+            roster: roster.clone(),
             docs: vec![],
             doc_refusals: vec![],
             ..Default::default()

@@ -50,6 +50,18 @@ impl DataKey {
         Self::from_bytes(&bytes)
     }
 
+    /// The server's document-signing key, derived from its data key (HKDF-SHA-256, its own
+    /// label), so an operator backs up one secret, not two.
+    pub fn server_signing_key(&self) -> crate::signing::SigningKey {
+        let mut secret = [0u8; 32];
+        hkdf::Hkdf::<sha2::Sha256>::new(None, &self.0)
+            .expand(b"custody server: document signing", &mut secret)
+            .expect("32 bytes is a valid HKDF-SHA-256 output length");
+        let key = crate::signing::SigningKey::from_secret(&secret);
+        secret.fill(0);
+        key
+    }
+
     fn cipher(&self) -> XChaCha20Poly1305 {
         XChaCha20Poly1305::new((&self.0).into())
     }

@@ -27,7 +27,10 @@ impl Store {
     /// Opens a patient record for the signed-in person, if they may see it: a manager, or the
     /// driver of a route that carries the order. The opening is logged with who, when and why.
     pub fn patient(&self, order: Uuid, purpose: &str) -> Result<Patient> {
-        let user = self.current_user()?.ok_or(StoreError::NotSignedIn)?;
+        let signer = self.signer()?;
+        let user = signer.user.clone();
+        let purpose = if purpose.trim().is_empty() { "viewed" } else { purpose.trim() };
+        PatientView::check_purpose(purpose).map_err(OutboundError::Manifest)?;
         let allowed = match user.role {
             Role::Manager => true,
             // The driver of an open route carrying the order.
@@ -54,11 +57,19 @@ impl Store {
         })?;
         let sealed = sealed.ok_or_else(|| OutboundError::Manifest("this device does not hold that patient's details; sync while online".into()))?;
         let patient = key.open(order, &sealed)?;
-        let purpose = if purpose.trim().is_empty() { "viewed" } else { purpose.trim() };
+        let mut view = PatientView { order, user: user.id, user_name: user.name.clone(), purpose: purpose.to_string(), at, signature: None };
+        view.signature = Some(signer.key.sign(&view.signed_bytes(signer.device)));
         self.with_conn(|c| {
             c.execute(
-                "INSERT INTO patient_views (order_id, user, user_name, purpose, at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![order.to_string(), user.id.to_string(), user.name, purpose, at.to_rfc3339()],
+                "INSERT INTO patient_views (order_id, user, user_name, purpose, at, signature) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    order.to_string(),
+                    user.id.to_string(),
+                    user.name,
+                    purpose,
+                    at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                    view.signature.map(|s| s.to_string())
+                ],
             )?;
             Ok(())
         })?;
@@ -86,12 +97,20 @@ impl Store {
                     out.uploads.push(PatientRecord { order, patient });
                 }
             }
-            let mut stmt = c.prepare("SELECT id, order_id, user, user_name, purpose, at FROM patient_views ORDER BY id LIMIT 1000")?;
+            let mut stmt = c.prepare("SELECT id, order_id, user, user_name, purpose, at, signature FROM patient_views ORDER BY id LIMIT 1000")?;
             let rows = stmt.query_map([], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get::<_, String>(4)?, r.get::<_, String>(5)?))
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, String>(5)?,
+                    r.get::<_, Option<String>>(6)?,
+                ))
             })?;
             for row in rows {
-                let (id, order, user, user_name, purpose, at) = row?;
+                let (id, order, user, user_name, purpose, at, signature) = row?;
                 let corrupt = |what: &str| StoreError::Corrupt(format!("patient view {id}: {what}"));
                 out.views.push(PatientView {
                     order: order.parse().map_err(|_| corrupt("order"))?,
@@ -99,6 +118,7 @@ impl Store {
                     user_name,
                     purpose,
                     at: chrono::DateTime::parse_from_rfc3339(&at).map_err(|_| corrupt("time"))?.with_timezone(&chrono::Utc),
+                    signature: signature.map(|s| s.parse()).transpose().map_err(|_| corrupt("signature"))?,
                 });
                 out.last_view = id;
             }

@@ -235,7 +235,7 @@ impl Store {
         let key = self.data_key();
         let identity = self.identity()?.ok_or(StoreError::NotEnrolled)?;
         let id = Uuid::now_v7();
-        let document = doc::create(id, identity.facility, identity.device_id.0, &order);
+        let document = doc::create(id, identity.facility, self.writer()?, &order);
         self.work(|w| {
             w.create(document);
             if let Some(patient) = &new.patient {

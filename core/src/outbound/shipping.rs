@@ -128,7 +128,8 @@ pub struct PatientAccess {
     pub patient: Patient,
 }
 
-/// One opening of patient data, kept until the server has it.
+/// One opening of patient data, kept until the server has it. Signed by the person who opened
+/// it, so the server's access log names only people who proved it was them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PatientView {
     pub order: Uuid,
@@ -136,6 +137,38 @@ pub struct PatientView {
     pub user_name: String,
     pub purpose: String,
     pub at: DateTime<Utc>,
+    /// Over [`PatientView::signed_bytes`], with the viewer's key on the device that sends it.
+    #[serde(default)]
+    pub signature: Option<crate::signing::Signature>,
+}
+
+/// The longest purpose a person may give for opening patient data.
+pub const MAX_VIEW_PURPOSE: usize = 200;
+
+impl PatientView {
+    /// What the viewer signs: the order, who, on which device, why and when.
+    pub fn signed_bytes(&self, device: crate::ids::DeviceId) -> Vec<u8> {
+        format!(
+            "custody/patient-view/v1\n{}\n{}\n{device}\n{}\n{}",
+            self.order,
+            self.user,
+            self.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            self.purpose
+        )
+        .into_bytes()
+    }
+
+    /// Checks a purpose a person typed: short, one line, no control or direction characters
+    /// (they would let a log line pretend to be another).
+    pub fn check_purpose(purpose: &str) -> Result<(), String> {
+        if purpose.chars().count() > MAX_VIEW_PURPOSE {
+            return Err(format!("the reason for opening patient details is longer than {MAX_VIEW_PURPOSE} characters; shorten it"));
+        }
+        if purpose.chars().any(|c| c.is_control() || crate::signing::is_direction_override(c)) {
+            return Err("the reason for opening patient details may only be plain text on one line; type it again".into());
+        }
+        Ok(())
+    }
 }
 
 impl Store {
@@ -252,7 +285,7 @@ impl Store {
             created_at: self.now()?,
         };
         let id = Uuid::now_v7();
-        let document = mdoc::create(id, identity.facility, identity.device_id.0, &manifest);
+        let document = mdoc::create(id, identity.facility, self.writer()?, &manifest);
         self.work(|w| {
             w.create(document);
             Ok::<_, OutboundError>(())

@@ -9,12 +9,12 @@ use super::picking::OutboundError;
 use super::{Customer, NewOrder, NewOrderLine, Patient};
 use crate::event::EventBody;
 use crate::ids::*;
-use crate::protocol::{EnrolResponse, SyncResponse};
+use crate::protocol::SyncResponse;
 use crate::quantity::{Quantity, Unit};
 use crate::roles::Role;
 use crate::store::StoreKey;
 use crate::store::Store;
-use crate::store::tests::roster_entry;
+use crate::testing::{enrol_offline, person};
 use crate::work::order as odoc;
 
 const LICENCE: &str = "C11-0000001-LIC";
@@ -38,23 +38,16 @@ struct Setup {
 fn setup() -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path().join("device.db"), &StoreKey::generate()).unwrap();
-    let roster = vec![
-        roster_entry("Sam", Role::Manager, "M", "1111"),
-        roster_entry("Maria", Role::FloorStaff, "F", "2222"),
-        roster_entry("Dee", Role::Driver, "D", "3333"),
-    ];
-    store
-        .save_enrolment(
-            "http://127.0.0.1:9",
-            &EnrolResponse {
-                device_id: DeviceId::new(),
-                facility: LicenseNumber::parse(LICENCE).unwrap(),
-                facility_name: "GV".into(),
-                token: "t".into(),
-                roster: roster.clone(),
-            },
-        )
-        .unwrap();
+    let roster = enrol_offline(
+        &store,
+        LICENCE,
+        &[
+            (person("Sam", Role::Manager, "M"), "1111"),
+            (person("Maria", Role::FloorStaff, "F"), "2222"),
+            (person("Dee", Role::Driver, "D"), "3333"),
+        ],
+    )
+    .unwrap();
     let response = SyncResponse {
         roster: roster.clone(),
         customers: vec![Customer { licence: LicenseNumber::parse(SHOP).unwrap(), name: "Green Door".into(), address: "1 Main".into() }],

@@ -120,7 +120,7 @@ impl Store {
             }
         }
         let id = Uuid::now_v7();
-        let session = doc::create(id, identity.facility, identity.device_id.0, &manifest);
+        let session = doc::create(id, identity.facility, self.writer()?, &manifest);
         self.work(|w| {
             w.create(session);
             Ok::<_, ReceivingError>(())

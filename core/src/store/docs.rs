@@ -9,11 +9,23 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Transaction, params};
 use uuid::Uuid;
 
-use super::{Result, Store, StoreError, record_in};
+use std::sync::Arc;
+
+use super::{Result, Signer, Store, StoreError, record_in};
 use crate::event::{Event, EventBody};
 use crate::ids::PackageTag;
-use crate::protocol::{DocMessage, DocRefusal};
-use crate::work::{DocKind, WorkDoc, decode_state, encode_state};
+use crate::protocol::{ChangeSignature, DocMessage, DocRefusal};
+use crate::ids::UserId;
+use crate::protocol::RosterEntry;
+use crate::signing::{PublicKey, Signature, change_message};
+use crate::work::{DocKind, WorkDoc, Writer, decode_state, encode_state};
+
+/// The writer a document is loaded under when nobody writes to it (applying the server's
+/// messages, reading): the device with no person. A unit of work sets the signed-in person
+/// before anything is written ([`WorkDoc::set_writer`]).
+fn reader(device: crate::ids::DeviceId) -> Writer {
+    Writer::Person { device, user: crate::ids::UserId(Uuid::nil()) }
+}
 
 /// A document is compacted into a new snapshot once its incremental changes outweigh the
 /// snapshot (and at least this many bytes): loading stays within twice a snapshot load, and the
@@ -35,8 +47,11 @@ pub struct DocInfo {
 pub(crate) struct DocTx<'a> {
     tx: Transaction<'a>,
     cache: &'a std::sync::Mutex<HashMap<Uuid, WorkDoc>>,
-    writer: Uuid,
-    touched: HashMap<Uuid, (WorkDoc, bool)>,
+    /// The signed-in person: every change this unit of work makes is theirs and signed by them.
+    signer: Option<Arc<Signer>>,
+    writer: Writer,
+    /// Each document worked on, whether it is new, and its heads when the work began.
+    touched: HashMap<Uuid, (WorkDoc, bool, Vec<automerge::ChangeHash>)>,
     compact: Vec<Uuid>,
 }
 
@@ -45,21 +60,23 @@ impl DocTx<'_> {
     pub fn doc(&mut self, id: Uuid) -> Result<Option<&mut WorkDoc>> {
         if !self.touched.contains_key(&id) {
             let cached = self.cache.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
-            let doc = match cached {
+            let mut doc = match cached {
                 Some(doc) => doc,
                 None => match load(&self.tx, id, self.writer)? {
                     Some(doc) => doc,
                     None => return Ok(None),
                 },
             };
-            self.touched.insert(id, (doc, false));
+            doc.set_writer(self.writer);
+            let heads = doc.heads();
+            self.touched.insert(id, (doc, false, heads));
         }
-        Ok(self.touched.get_mut(&id).map(|(doc, _)| doc))
+        Ok(self.touched.get_mut(&id).map(|(doc, _, _)| doc))
     }
 
-    /// Adds a new document.
+    /// Adds a new document (made with [`Store::writer`], the signed-in person).
     pub fn create(&mut self, doc: WorkDoc) {
-        self.touched.insert(doc.id, (doc, true));
+        self.touched.insert(doc.id, (doc, true, Vec::new()));
     }
 
     /// Saves this document as a fresh snapshot on commit (a closed session is read, not written:
@@ -75,12 +92,30 @@ impl DocTx<'_> {
 
     /// Records a ledger event as part of this unit of work.
     pub fn record(&mut self, tag: &PackageTag, body: EventBody) -> Result<Event> {
-        record_in(&self.tx, tag, body)
+        let signer = self.signer.as_ref().ok_or(StoreError::NotSignedIn)?;
+        record_in(&self.tx, signer, tag, body)
     }
 
     fn commit(mut self) -> Result<()> {
         let now = Utc::now().to_rfc3339();
-        for (id, (doc, created)) in self.touched.iter_mut() {
+        for (id, (doc, created, heads)) in self.touched.iter_mut() {
+            // Every change made in this unit of work is the signed-in person's, signed by them;
+            // a change nobody can sign is not saved at all.
+            let new = doc.changes_since(heads);
+            if !new.is_empty() {
+                let signer = self.signer.as_ref().ok_or(StoreError::NotSignedIn)?;
+                let mine = Writer::Person { device: signer.device, user: signer.user.id };
+                let mut insert = self.tx.prepare_cached(
+                    "INSERT OR IGNORE INTO doc_signatures (doc_id, change_hash, signature) VALUES (?1, ?2, ?3)",
+                )?;
+                for (hash, writer) in new {
+                    if writer != Some(mine) {
+                        return Err(StoreError::Corrupt(format!("a change to document {id} is not the signed-in person's")));
+                    }
+                    let signature = signer.key.sign(&change_message(*id, &hash));
+                    insert.execute(params![id.to_string(), hash, signature.to_string()])?;
+                }
+            }
             // Never compact here unless asked: this is the scan path; a large session's snapshot
             // costs tens of milliseconds to write. Syncs compact instead.
             let mode = if *created || self.compact.contains(id) { Save::Snapshot } else { Save::Append };
@@ -88,7 +123,7 @@ impl DocTx<'_> {
         }
         self.tx.commit()?;
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        for (id, (doc, _)) in self.touched.drain() {
+        for (id, (doc, _, _)) in self.touched.drain() {
             cache.insert(id, doc);
         }
         Ok(())
@@ -103,10 +138,15 @@ impl Store {
     /// `work` runs while the store's connection is held: it must use `DocTx` only, never call
     /// back into `Store` (that would wait on the connection forever). Read what it needs first.
     pub(crate) fn work<T, E: From<StoreError>>(&self, work: impl FnOnce(&mut DocTx<'_>) -> Result<T, E>) -> Result<T, E> {
+        let signer = self.signer_opt();
         let mut conn = self.conn();
-        let writer = Self::require_identity(&conn)?.device_id.0;
+        let device = Self::require_identity(&conn)?.device_id;
+        let writer = match &signer {
+            Some(s) => Writer::Person { device, user: s.user.id },
+            None => reader(device),
+        };
         let tx = conn.transaction().map_err(StoreError::from)?;
-        let mut dtx = DocTx { tx, cache: &self.docs, writer, touched: HashMap::new(), compact: Vec::new() };
+        let mut dtx = DocTx { tx, cache: &self.docs, signer, writer, touched: HashMap::new(), compact: Vec::new() };
         let value = work(&mut dtx)?;
         dtx.commit()?;
         Ok(value)
@@ -120,7 +160,7 @@ impl Store {
         read: impl FnOnce(&WorkDoc) -> Result<T, E>,
     ) -> Result<Option<T>, E> {
         let conn = self.conn();
-        let writer = Self::require_identity(&conn)?.device_id.0;
+        let writer = reader(Self::require_identity(&conn)?.device_id);
         let mut cache = self.docs.lock().unwrap_or_else(|p| p.into_inner());
         if !cache.contains_key(&id) {
             match load(&conn, id, writer)? {
@@ -162,7 +202,7 @@ impl Store {
     /// carries the Automerge sync states between the round trips of one sync.
     pub(crate) fn doc_messages(&self, states: &mut HashMap<Uuid, State>) -> Result<Vec<DocMessage>> {
         let conn = self.conn();
-        let writer = Self::require_identity(&conn)?.device_id.0;
+        let writer = reader(Self::require_identity(&conn)?.device_id);
         let dirty: Vec<(String, String)> = {
             let mut stmt = conn.prepare("SELECT id, kind FROM docs WHERE dirty = 1 ORDER BY id")?;
             stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?
@@ -181,8 +221,11 @@ impl Store {
                 std::collections::hash_map::Entry::Vacant(e) => e.insert(load_state(&conn, id)?),
             };
             let doc = cache.get_mut(&id).expect("just inserted");
-            match doc.generate_message(state) {
-                Some(message) => out.push(DocMessage { doc: id, kind, message }),
+            match doc.generate_message_with_changes(state) {
+                Some((message, carried)) => {
+                    let signatures = own_signatures(&conn, id, &carried)?;
+                    out.push(DocMessage { doc: id, kind, message, signatures })
+                }
                 None => {
                     conn.execute("UPDATE docs SET dirty = 0 WHERE id = ?1", [id.to_string()])?;
                 }
@@ -200,8 +243,14 @@ impl Store {
     ) -> Result<usize> {
         let mut conn = self.conn();
         let identity = Self::require_identity(&conn)?;
-        let writer = identity.device_id.0;
+        let writer = reader(identity.device_id);
         let tx = conn.transaction()?;
+        let roster: HashMap<UserId, RosterEntry> = {
+            let mut stmt = tx.prepare_cached("SELECT json FROM roster")?;
+            let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+            rows.map(|json| super::from_json::<RosterEntry>(&json?).map(|e| (e.id, e))).collect::<Result<_>>()?
+        };
+        let server_key = Self::server_key(&tx)?;
         let mut cache = self.docs.lock().unwrap_or_else(|p| p.into_inner());
         let now = Utc::now().to_rfc3339();
         let mut applied = Vec::new();
@@ -217,9 +266,11 @@ impl Store {
                 std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
                 std::collections::hash_map::Entry::Vacant(e) => e.insert(load_state(&tx, m.doc)?),
             };
-            // A message that does not apply, or a document that claims to be something else,
-            // fails the whole apply: nothing changes and the next sync starts afresh.
+            // A message that does not apply, a change nobody proves, or a document that claims to
+            // be something else fails the whole apply: nothing changes, the next sync starts afresh.
+            let before = doc.heads();
             doc.receive_message(state, &m.message)?;
+            check_pulled_changes(&mut doc, &before, m, &roster, server_key.as_ref()).map_err(StoreError::BadRemoteEvent)?;
             doc.check_identity()?;
             save(&tx, &mut doc, if created { Save::Snapshot } else { Save::CompactIfLarge }, true, &now)?;
             tx.execute(
@@ -239,6 +290,55 @@ impl Store {
     }
 }
 
+/// Whether every change a server message brought is signed by whoever made it: a person, with a
+/// key registered to them on the device their change names, in a role that may see the document;
+/// or the server, with its key. The reason if not.
+fn check_pulled_changes(
+    doc: &mut WorkDoc,
+    before: &[automerge::ChangeHash],
+    message: &DocMessage,
+    roster: &HashMap<UserId, RosterEntry>,
+    server_key: Option<&PublicKey>,
+) -> std::result::Result<(), String> {
+    let signatures: HashMap<&str, &Signature> = message.signatures.iter().map(|s| (s.hash.as_str(), &s.signature)).collect();
+    for (hash, writer) in doc.changes_since(before) {
+        let bytes = change_message(doc.id, &hash);
+        let signature = signatures.get(hash.as_str()).ok_or_else(|| format!("a change to {} {} is not signed", doc.kind, doc.id))?;
+        let proven = match writer {
+            Some(Writer::Server(_)) => server_key.is_some_and(|key| key.verify(&bytes, signature).is_ok()),
+            Some(Writer::Person { device, user }) => roster.get(&user).is_some_and(|person| {
+                doc.kind.visible_to(person.role) && person.registered(device, |key| key.verify(&bytes, signature).is_ok())
+            }),
+            None => false,
+        };
+        if !proven {
+            return Err(format!("a change to {} {} is not signed by anyone allowed to make it", doc.kind, doc.id));
+        }
+    }
+    // The same rules the server applied to who wrote what.
+    let people: Vec<RosterEntry> = roster.values().cloned().collect();
+    match crate::work::audit::audit_changes(doc, before, &people) {
+        Ok(None) => Ok(()),
+        Ok(Some(reason)) => Err(format!("{} {}: {reason}", doc.kind, doc.id)),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// The signatures this device made for the changes in `hashes` (changes made elsewhere have none
+/// here: the server already holds them).
+fn own_signatures(conn: &rusqlite::Connection, id: Uuid, hashes: &[String]) -> Result<Vec<ChangeSignature>> {
+    let mut stmt = conn.prepare_cached("SELECT signature FROM doc_signatures WHERE doc_id = ?1 AND change_hash = ?2")?;
+    let mut out = Vec::with_capacity(hashes.len());
+    for hash in hashes {
+        let signature: Option<String> = stmt.query_row(params![id.to_string(), hash], |r| r.get(0)).optional()?;
+        if let Some(signature) = signature {
+            let signature = signature.parse().map_err(|e: crate::signing::SigningError| StoreError::Corrupt(e.to_string()))?;
+            out.push(ChangeSignature { hash: hash.clone(), signature });
+        }
+    }
+    Ok(out)
+}
+
 fn load_state(conn: &rusqlite::Connection, id: Uuid) -> Result<State> {
     let bytes: Option<Vec<u8>> = conn
         .prepare_cached("SELECT state FROM doc_sync WHERE doc_id = ?1")?
@@ -247,7 +347,7 @@ fn load_state(conn: &rusqlite::Connection, id: Uuid) -> Result<State> {
     Ok(decode_state(bytes.as_deref())?)
 }
 
-fn load(conn: &rusqlite::Connection, id: Uuid, writer: Uuid) -> Result<Option<WorkDoc>> {
+fn load(conn: &rusqlite::Connection, id: Uuid, writer: Writer) -> Result<Option<WorkDoc>> {
     let row: Option<(String, String, Vec<u8>)> = conn
         .prepare_cached(
             "SELECT d.kind, d.facility, s.snapshot FROM docs d JOIN doc_snapshots s ON s.doc_id = d.id WHERE d.id = ?1",

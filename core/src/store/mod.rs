@@ -8,11 +8,11 @@
 mod docs;
 mod key;
 mod schema;
+mod signin;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
-use argon2::{Argon2, PasswordHash, PasswordVerifier};
 use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde::{Deserialize, Serialize};
@@ -29,6 +29,7 @@ use crate::roles::Role;
 
 pub use docs::DocInfo;
 pub use key::{KeyError, StoreKey};
+pub(crate) use signin::Signer;
 pub use schema::LATEST as SCHEMA_VERSION;
 
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +44,14 @@ pub enum StoreError {
     NotSignedIn,
     #[error("badge or PIN not recognised; try again or ask a manager")]
     BadCredentials,
+    #[error(
+        "this phone does not hold your signing key yet (first sign-in here, a new PIN, or too many wrong PINs); connect to the network and sign in again"
+    )]
+    NeedsOnlineSignIn,
+    #[error("badge or PIN not recognised; {left} more wrong PINs and this phone erases your key (then sign in online)")]
+    WrongPin { left: u32 },
+    #[error("too many wrong PINs: this phone has erased your signing key; connect to the network and sign in again")]
+    SignInKeyErased,
     #[error("{role} may not record {}; ask a manager", kind.with_article())]
     NotAllowed { role: Role, kind: crate::event::EventKind },
     #[error("{0}")]
@@ -146,12 +155,14 @@ pub struct Store {
     docs: Mutex<std::collections::HashMap<Uuid, crate::work::WorkDoc>>,
     /// The store key from the platform keystore (every at-rest secret derives from it).
     key: StoreKey,
+    /// The person signed in now, with their unsealed signing key. Only in memory: when the app's
+    /// process ends, the next person to pick the phone up signs in with their PIN.
+    signer: Mutex<Option<Arc<Signer>>>,
     path: PathBuf,
 }
 
 const META_IDENTITY: &str = "identity";
 const META_TOKEN: &str = "token";
-const META_USER: &str = "signed_in_user";
 const META_CHAIN: &str = "chain_head";
 const META_HLC: &str = "hlc";
 const META_CURSOR: &str = "cursor";
@@ -184,7 +195,7 @@ impl Store {
         conn.pragma_update(None, "wal_autocheckpoint", 20_000)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         schema::migrate(&mut conn)?;
-        Ok(Self { conn: Mutex::new(conn), docs: Mutex::default(), key: key.clone(), path })
+        Ok(Self { conn: Mutex::new(conn), docs: Mutex::default(), key: key.clone(), signer: Mutex::default(), path })
     }
 
     pub fn path(&self) -> &Path {
@@ -204,9 +215,9 @@ impl Store {
 
     /// The signed-in person and this device, for records of who did what.
     pub(crate) fn actor(&self) -> Result<(SignedInUser, crate::work::order::Actor)> {
-        let user = self.current_user()?.ok_or(StoreError::NotSignedIn)?;
-        let device = self.identity()?.ok_or(StoreError::NotEnrolled)?.device_id;
-        let actor = crate::work::order::Actor { user: user.id, name: user.name.clone(), device, at: self.now()? };
+        let signer = self.signer()?;
+        let user = signer.user.clone();
+        let actor = crate::work::order::Actor { user: user.id, name: user.name.clone(), device: signer.device, at: self.now()? };
         Ok((user, actor))
     }
 
@@ -247,6 +258,9 @@ impl Store {
         };
         set_meta(&tx, META_IDENTITY, &identity)?;
         set_meta(&tx, META_TOKEN, &enrolment.token)?;
+        Self::set_server_key(&tx, &enrolment.server_key)?;
+        // From the first event on, stamps follow the server's clock, not the phone's.
+        set_meta(&tx, META_CLOCK_OFFSET, &(enrolment.server_time - Utc::now()).num_milliseconds())?;
         replace_roster(&tx, &enrolment.roster)?;
         tx.commit()?;
         Ok(identity)
@@ -265,36 +279,6 @@ impl Store {
         get_meta(&self.conn(), META_TOKEN)?.ok_or(StoreError::NotEnrolled)
     }
 
-    /// Signs a person in with their badge and PIN, against the roster synced from the server,
-    /// so it works offline.
-    pub fn sign_in(&self, badge: &str, pin: &str) -> Result<SignedInUser> {
-        let conn = self.conn();
-        Self::require_identity(&conn)?;
-        let entry: Option<String> = conn
-            .query_row("SELECT json FROM roster WHERE badge = ?1", [badge.trim()], |r| r.get(0))
-            .optional()?;
-        let entry: RosterEntry = match entry {
-            Some(json) => from_json(&json)?,
-            None => return Err(StoreError::BadCredentials),
-        };
-        let hash = PasswordHash::new(&entry.pin_hash).map_err(|e| StoreError::Corrupt(format!("PIN hash: {e}")))?;
-        if !entry.active || Argon2::default().verify_password(pin.as_bytes(), &hash).is_err() {
-            return Err(StoreError::BadCredentials);
-        }
-        let user = SignedInUser { id: entry.id, name: entry.name, role: entry.role };
-        set_meta(&conn, META_USER, &user)?;
-        Ok(user)
-    }
-
-    pub fn sign_out(&self) -> Result<()> {
-        self.conn().execute("DELETE FROM meta WHERE key = ?1", [META_USER])?;
-        Ok(())
-    }
-
-    pub fn current_user(&self) -> Result<Option<SignedInUser>> {
-        get_meta(&self.conn(), META_USER)
-    }
-
     pub fn roster(&self) -> Result<Vec<RosterEntry>> {
         let conn = self.conn();
         let mut stmt = conn.prepare("SELECT json FROM roster ORDER BY badge")?;
@@ -308,9 +292,10 @@ impl Store {
     /// whether the package's state allows it, then writes the event, its outbox entry and the
     /// refolded package in one durable transaction. Returns the event; a refusal changes nothing.
     pub fn record(&self, tag: &PackageTag, body: EventBody) -> Result<Event> {
+        let signer = self.signer()?;
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        let event = record_in(&tx, tag, body)?;
+        let event = record_in(&tx, &signer, tag, body)?;
         tx.commit()?;
         Ok(event)
     }
@@ -434,9 +419,12 @@ impl Store {
     /// clock offset. If the app dies before this commits, nothing changed and the next sync
     /// repeats the round trip harmlessly (the server treats resent events as already accepted).
     pub fn apply_sync(&self, response: &SyncResponse, sent_at: DateTime<Utc>) -> Result<SyncApplied> {
-        // Check the pulled events before touching anything.
+        // Check the pulled events before touching anything: intact, and signed by the person
+        // they name with a key registered to them on the device they name, in a role that may.
+        let people: std::collections::HashMap<UserId, &RosterEntry> = response.roster.iter().map(|e| (e.id, e)).collect();
         for event in &response.events {
             event.validate().map_err(|e| StoreError::BadRemoteEvent(e.to_string()))?;
+            check_pulled_signature(event, &people).map_err(StoreError::BadRemoteEvent)?;
         }
         let mut conn = self.conn();
         let identity = Self::require_identity(&conn)?;
@@ -490,6 +478,9 @@ impl Store {
         let cursor: u64 = get_meta(&tx, META_CURSOR)?.unwrap_or(0);
         set_meta(&tx, META_CURSOR, &cursor.max(response.cursor))?;
         replace_roster(&tx, &response.roster)?;
+        if let Some(key) = &response.server_key {
+            Self::set_server_key(&tx, key)?;
+        }
         // The server clock corrects an untrusted device clock; half the round trip is a fair
         // guess of when the server read its clock.
         let now = Utc::now();
@@ -499,6 +490,7 @@ impl Store {
         set_meta(&tx, META_ONLINE, &true)?;
         tx.execute("DELETE FROM meta WHERE key = ?1", [META_LAST_ERROR])?;
         tx.commit()?;
+        self.check_signer(&response.roster);
         Ok(applied)
     }
 
@@ -555,11 +547,26 @@ impl Store {
     }
 }
 
+/// Whether a pulled event is signed by the person it names, with a key registered to them on the
+/// device it names (revoked since or not: the server judged it when it arrived), in a role that
+/// may record its kind. The reason if not.
+fn check_pulled_signature(event: &Event, people: &std::collections::HashMap<UserId, &RosterEntry>) -> std::result::Result<(), String> {
+    let person = people.get(&event.user).ok_or_else(|| format!("event {} names someone not on the roster", event.id))?;
+    if !person.role.may_record(event.kind()) {
+        return Err(format!("event {} is {} by {}, who is {}", event.id, event.kind().with_article(), person.name, person.role));
+    }
+    if person.registered(event.device, |key| event.verify_signature(key).is_ok()) {
+        Ok(())
+    } else {
+        Err(format!("event {} is not signed by {} on the device that recorded it", event.id, person.name))
+    }
+}
+
 /// Records an event inside a caller's transaction (see [`Store::record`]); workflows use it to
 /// write a document change and the ledger events it causes in one commit.
-pub(crate) fn record_in(tx: &Transaction<'_>, tag: &PackageTag, body: EventBody) -> Result<Event> {
+pub(crate) fn record_in(tx: &Transaction<'_>, signer: &Signer, tag: &PackageTag, body: EventBody) -> Result<Event> {
     let identity = Store::require_identity(tx)?;
-    let user: SignedInUser = get_meta(tx, META_USER)?.ok_or(StoreError::NotSignedIn)?;
+    let user = &signer.user;
     let kind = body.kind();
     if !user.role.may_record(kind) {
         return Err(StoreError::NotAllowed { role: user.role, kind });
@@ -583,7 +590,7 @@ pub(crate) fn record_in(tx: &Transaction<'_>, tag: &PackageTag, body: EventBody)
         body,
         prev_hash: head.hash,
     }
-    .seal();
+    .seal_signed(&signer.key);
     event.validate()?;
 
     // The same rules the fold applies everywhere decide what this device may record now:
@@ -762,20 +769,18 @@ fn save_fold(tx: &Transaction<'_>, tag: &PackageTag, last_key: &str, fold: &Pack
     Ok(())
 }
 
+/// Replaces the roster, and erases every sealed key the server no longer counts as active for
+/// this device (a PIN reset, a deactivation, a newer sign-in): that person signs in online next.
+/// The caller signs out whoever [`signin::still_valid`] no longer allows, after committing.
 fn replace_roster(tx: &Transaction<'_>, roster: &[RosterEntry]) -> Result<()> {
+    let device = Store::require_identity(tx)?.device_id;
     tx.execute("DELETE FROM roster", [])?;
     let mut stmt = tx.prepare_cached("INSERT INTO roster (id, json, badge) VALUES (?1, ?2, ?3)")?;
     for entry in roster {
         let json = serde_json::to_string(entry).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         stmt.execute(params![entry.id.to_string(), json, entry.badge])?;
     }
-    // Whoever is signed in but was removed or deactivated is signed out.
-    if let Some(user) = get_meta::<SignedInUser>(tx, META_USER)? {
-        if !roster.iter().any(|e| e.id == user.id && e.active) {
-            tx.execute("DELETE FROM meta WHERE key = ?1", [META_USER])?;
-        }
-    }
-    Ok(())
+    signin::erase_revoked_keys(tx, roster, device)
 }
 
 fn get_meta<T: serde::de::DeserializeOwned>(conn: &Connection, key: &str) -> Result<Option<T>> {

@@ -140,6 +140,32 @@ const MIGRATIONS: &[&str] = &[
         at        TEXT NOT NULL
     ) STRICT;
     "#,
+    // 4: proof of who did what. Each person's signing key on this device, sealed under a key
+    // derived from their PIN and the store key's sign-in secret, with the count of wrong PINs in
+    // a row; the signatures of this device's own work-document changes (sent with them). Rosters
+    // from before carried PIN hashes: they go, and the next sync brings one without.
+    r#"
+    CREATE TABLE person_keys (
+        user          TEXT PRIMARY KEY,
+        public_key    TEXT NOT NULL,
+        salt          BLOB NOT NULL,
+        sealed        BLOB NOT NULL,
+        failures      INTEGER NOT NULL DEFAULT 0,
+        registered_at TEXT NOT NULL
+    ) STRICT;
+
+    CREATE TABLE doc_signatures (
+        doc_id      TEXT NOT NULL,
+        change_hash TEXT NOT NULL,
+        signature   TEXT NOT NULL,
+        PRIMARY KEY (doc_id, change_hash)
+    ) STRICT, WITHOUT ROWID;
+
+    ALTER TABLE patient_views ADD COLUMN signature TEXT;
+
+    DELETE FROM roster;
+    DELETE FROM meta WHERE key = 'signed_in_user';
+    "#,
 ];
 
 /// Brings the database to the latest version.

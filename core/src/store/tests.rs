@@ -1,7 +1,6 @@
 use super::*;
 use crate::protocol::Verdict;
-use argon2::PasswordHasher;
-use argon2::password_hash::SaltString;
+use crate::testing::{enrol_offline, person};
 use rust_decimal::Decimal;
 
 /// One key for every store a test opens (a reopened store needs the same key).
@@ -9,35 +8,16 @@ pub(crate) fn test_key() -> StoreKey {
     StoreKey::from_bytes(&[7; 32]).unwrap()
 }
 
-pub(crate) fn roster_entry(name: &str, role: Role, badge: &str, pin: &str) -> RosterEntry {
-    let salt = SaltString::encode_b64(name.as_bytes().iter().cycle().take(16).copied().collect::<Vec<_>>().as_slice()).unwrap();
-    RosterEntry {
-        id: UserId::new(),
-        name: name.into(),
-        role,
-        badge: badge.into(),
-        pin_hash: Argon2::default().hash_password(pin.as_bytes(), &salt).unwrap().to_string(),
-        active: true,
-    }
-}
-
+/// A phone with Maria (floor staff, B-1/1234) and Sam (manager, B-2/9876), each of whom has
+/// signed in on it once (so it holds their sealed keys); nobody is signed in.
 fn enrolled(dir: &tempfile::TempDir) -> Store {
     let store = Store::open(dir.path().join("device.db"), &test_key()).unwrap();
-    store
-        .save_enrolment(
-            "http://127.0.0.1:9",
-            &EnrolResponse {
-                device_id: DeviceId::new(),
-                facility: LicenseNumber::parse("C11-0000001-LIC").unwrap(),
-                facility_name: "Green Valley Distribution".into(),
-                token: "cdt_test".into(),
-                roster: vec![
-                    roster_entry("Maria", Role::FloorStaff, "B-1", "1234"),
-                    roster_entry("Sam", Role::Manager, "B-2", "9876"),
-                ],
-            },
-        )
-        .unwrap();
+    enrol_offline(
+        &store,
+        "C11-0000001-LIC",
+        &[(person("Maria", Role::FloorStaff, "B-1"), "1234"), (person("Sam", Role::Manager, "B-2"), "9876")],
+    )
+    .unwrap();
     store
 }
 
@@ -67,8 +47,9 @@ fn recording_needs_a_signed_in_person_with_the_right_role() {
     let store = enrolled(&dir);
     let body = EventBody::Moved { to: LocationName::parse("Vault").unwrap() };
     assert!(matches!(store.record(&tag(1), body.clone()), Err(StoreError::NotSignedIn)));
-    assert!(matches!(store.sign_in("B-1", "0000"), Err(StoreError::BadCredentials)));
-    assert!(matches!(store.sign_in("B-404", "1234"), Err(StoreError::BadCredentials)));
+    assert!(matches!(store.sign_in("B-1", "0000"), Err(StoreError::WrongPin { left: 4 })));
+    // A badge this phone does not know may belong to someone new: only the server can tell.
+    assert!(matches!(store.sign_in("B-404", "1234"), Err(StoreError::NeedsOnlineSignIn)));
     assert_eq!(store.sign_in("B-1", "1234").unwrap().role, Role::FloorStaff);
     receive(&store, &tag(1), 10);
     let adjust = EventBody::Adjusted {
@@ -96,7 +77,8 @@ fn events_are_durable_and_pending_until_acknowledged() {
     assert!(pkg.pending);
     assert_eq!(store.pending_count().unwrap(), 1);
     assert_eq!(store.outbox(10).unwrap(), vec![e.clone()]);
-    assert_eq!(store.current_user().unwrap().unwrap().name, "Maria", "sign-in survives a restart");
+    assert_eq!(store.current_user().unwrap(), None, "the unsealed key lives only as long as the app");
+    assert_eq!(store.sign_in("B-1", "1234").unwrap().name, "Maria", "and the PIN opens it again, offline");
 
     let response = SyncResponse {
         verdicts: vec![Verdict { id: e.id, outcome: Outcome::Accepted }],
@@ -239,8 +221,17 @@ mod convergence {
         )
     }
 
-    fn build(ops: &[Op]) -> Vec<Event> {
+    /// The events, and the roster whose keys signed them (one manager per device).
+    fn build(ops: &[Op]) -> (Vec<Event>, Vec<RosterEntry>) {
         let devices = [DeviceId::new(), DeviceId::new(), DeviceId::new()];
+        let keys = [0, 1, 2].map(|_| crate::signing::SigningKey::generate());
+        let roster: Vec<RosterEntry> = (0..3)
+            .map(|i| {
+                let mut p = person(&format!("Manager {i}"), Role::Manager, &format!("M-{i}"));
+                p.keys.push(crate::protocol::RegisteredKey { device: devices[i], key: keys[i].public_key(), active: true });
+                p
+            })
+            .collect();
         let facility = LicenseNumber::parse("C11-0000001-LIC").unwrap();
         let mut events: Vec<Event> = Vec::new();
         let mut seq = [0u64; 3];
@@ -286,7 +277,7 @@ mod convergence {
                     id: Uuid::now_v7(),
                     facility: facility.clone(),
                     tag: t,
-                    user: UserId::new(),
+                    user: roster[op.device].id,
                     device: devices[op.device],
                     device_seq: seq[op.device],
                     hlc: Hlc { wall_ms: op.wall, counter: 0 },
@@ -294,26 +285,15 @@ mod convergence {
                     body,
                     prev_hash: GENESIS_HASH.into(),
                 }
-                .seal(),
+                .seal_signed(&keys[op.device]),
             );
         }
-        events
+        (events, roster)
     }
 
-    fn deliver(dir: &tempfile::TempDir, name: &str, batches: &[Vec<Event>]) -> (Vec<PackageView>, Vec<Conflict>) {
+    fn deliver(dir: &tempfile::TempDir, name: &str, batches: &[Vec<Event>], roster: &[RosterEntry]) -> (Vec<PackageView>, Vec<Conflict>) {
         let store = Store::open(dir.path().join(name), &test_key()).unwrap();
-        store
-            .save_enrolment(
-                "http://127.0.0.1:9",
-                &EnrolResponse {
-                    device_id: DeviceId::new(),
-                    facility: LicenseNumber::parse("C11-0000001-LIC").unwrap(),
-                    facility_name: "F".into(),
-                    token: "t".into(),
-                    roster: vec![],
-                },
-            )
-            .unwrap();
+        enrol_offline(&store, "C11-0000001-LIC", &[]).unwrap();
         for batch in batches {
             let response = SyncResponse {
                 verdicts: vec![],
@@ -321,7 +301,7 @@ mod convergence {
                 cursor: 0,
                 has_more: false,
                 server_time: Utc::now(),
-                roster: vec![],
+                roster: roster.to_vec(),
                 docs: vec![],
                 doc_refusals: vec![],
                 ..Default::default()
@@ -357,15 +337,15 @@ mod convergence {
             cuts_a in prop::collection::vec(0..12usize, 0..6),
             cuts_b in prop::collection::vec(0..12usize, 0..6),
         ) {
-            let events = build(&ops);
+            let (events, roster) = build(&ops);
             let batch = Inventory::fold(&events);
             let mut reversed = events.clone();
             reversed.reverse();
             prop_assert_eq!(&Inventory::fold(&reversed), &batch);
 
             let dir = tempfile::tempdir().unwrap();
-            let (pa, ca) = deliver(&dir, "a.db", &shuffled(&events, &order_a, &cuts_a));
-            let (pb, cb) = deliver(&dir, "b.db", &shuffled(&reversed, &order_b, &cuts_b));
+            let (pa, ca) = deliver(&dir, "a.db", &shuffled(&events, &order_a, &cuts_a), &roster);
+            let (pb, cb) = deliver(&dir, "b.db", &shuffled(&reversed, &order_b, &cuts_b), &roster);
             prop_assert_eq!(&pa, &pb);
             prop_assert_eq!(&ca, &cb);
             prop_assert_eq!(&ca, &batch.conflicts);

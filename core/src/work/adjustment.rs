@@ -197,7 +197,7 @@ fn read_json_at<T: serde::de::DeserializeOwned>(
 }
 
 /// Creates the document for a new request.
-pub fn create(id: Uuid, facility: LicenseNumber, writer: Uuid, request: &NewAdjustment, by: &Person) -> WorkDoc {
+pub fn create(id: Uuid, facility: LicenseNumber, writer: super::Writer, request: &NewAdjustment, by: &Person) -> WorkDoc {
     let mut doc = WorkDoc::create(id, DocKind::Adjustment, facility, writer);
     // The request is immutable once made, so it is stored whole.
     doc.am.put(ROOT, REQUEST, json(request)).expect("fresh document");
@@ -317,7 +317,7 @@ mod tests {
         let counter = person("Maria");
         let requester = person("Sam");
         let facility = LicenseNumber::parse("C11-1").unwrap();
-        let mut doc = create(Uuid::now_v7(), facility, Uuid::now_v7(), &request(vec![counter.user]), &requester);
+        let mut doc = create(Uuid::now_v7(), facility, crate::work::Writer::Server(Uuid::now_v7()), &request(vec![counter.user]), &requester);
         let read_back = read(&doc).unwrap();
         assert_eq!(read_back.status(), AdjustmentStatus::Pending);
         assert_eq!(read_back.check_decider(counter.user, Role::Manager), Err(AdjustmentError::OwnCount));
@@ -333,7 +333,7 @@ mod tests {
     fn audit_refuses_a_counter_deciding_and_keeps_the_attempt() {
         let counter = person("Maria");
         let facility = LicenseNumber::parse("C11-1").unwrap();
-        let mut doc = create(Uuid::now_v7(), facility, Uuid::now_v7(), &request(vec![counter.user]), &person("Sam"));
+        let mut doc = create(Uuid::now_v7(), facility, crate::work::Writer::Server(Uuid::now_v7()), &request(vec![counter.user]), &person("Sam"));
         let before = doc.heads();
         decide(&mut doc, &Decision { approved: true, by: counter.clone(), note: "mine".into() }).unwrap();
         let roster = vec![RosterEntry {
@@ -341,7 +341,7 @@ mod tests {
             name: "Maria".into(),
             role: Role::Manager,
             badge: "B".into(),
-            pin_hash: String::new(),
+            keys: vec![],
             active: true,
         }];
         let reason = audit(&doc, &before, &roster).unwrap().expect("refused");
@@ -357,7 +357,7 @@ mod tests {
         let boss = person("Ana");
         let roster = vec![
             roster[0].clone(),
-            RosterEntry { id: boss.user, name: "Ana".into(), role: Role::Manager, badge: "A".into(), pin_hash: String::new(), active: true },
+            RosterEntry { id: boss.user, name: "Ana".into(), role: Role::Manager, badge: "A".into(), keys: vec![], active: true },
         ];
         let before = doc.heads();
         decide(&mut doc, &Decision { approved: false, by: boss.clone(), note: "no".into() }).unwrap();

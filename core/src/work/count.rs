@@ -302,7 +302,7 @@ fn counts_of(doc: &WorkDoc, map: &ObjId, round: u8, tag: &PackageTag) -> Vec<(Us
 pub fn create_session(
     id: Uuid,
     facility: LicenseNumber,
-    writer: Uuid,
+    writer: super::Writer,
     info: &SessionInfo,
     in_scope: &BTreeMap<PackageTag, ScopedPackage>,
 ) -> WorkDoc {
@@ -478,7 +478,7 @@ pub fn close(doc: &mut WorkDoc, by: &Person) -> Result<(), DocError> {
 pub fn create_review(
     id: Uuid,
     facility: LicenseNumber,
-    writer: Uuid,
+    writer: super::Writer,
     session: Uuid,
     expected: &BTreeMap<PackageTag, Expected>,
 ) -> WorkDoc {
@@ -590,6 +590,7 @@ pub fn resolve_discrepancy(doc: &mut WorkDoc, tag: &PackageTag) -> Result<bool, 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::work::Writer;
     use automerge::sync::State;
     use proptest::prelude::*;
 
@@ -615,11 +616,11 @@ mod tests {
                 (tag(n), ScopedPackage { location: LocationName::parse("Vault A").unwrap(), unit, item: "Rosin".into() })
             })
             .collect();
-        create_session(Uuid::now_v7(), LicenseNumber::parse("C11-1").unwrap(), Uuid::now_v7(), &info, &in_scope)
+        create_session(Uuid::now_v7(), LicenseNumber::parse("C11-1").unwrap(), Writer::Server(Uuid::now_v7()), &info, &in_scope)
     }
 
     fn replica(doc: &mut WorkDoc, device: DeviceId) -> WorkDoc {
-        WorkDoc::load(doc.id, doc.kind, doc.facility.clone(), device.0, &doc.save(), &[]).unwrap()
+        WorkDoc::load(doc.id, doc.kind, doc.facility.clone(), Writer::Person { device, user: UserId::new() }, &doc.save(), &[]).unwrap()
     }
 
     /// Runs the Automerge sync protocol between two replicas until neither has anything to say.
@@ -689,7 +690,7 @@ mod tests {
         assert_eq!(total(&doc, 2, &tag(1)).unwrap(), 7);
         assert_eq!(recount_tags(&doc).unwrap(), vec![tag(1)]);
         close(&mut doc, &who).unwrap();
-        let mut reloaded = WorkDoc::load(doc.id, doc.kind, doc.facility.clone(), Uuid::now_v7(), &doc.save(), &[]).unwrap();
+        let mut reloaded = WorkDoc::load(doc.id, doc.kind, doc.facility.clone(), Writer::Server(Uuid::now_v7()), &doc.save(), &[]).unwrap();
         assert!(reloaded.check_identity().is_ok());
         assert_eq!(status(&reloaded).unwrap(), SessionStatus::Closed);
         assert_eq!(closed_by(&reloaded).unwrap().unwrap().name, "Omar");
@@ -713,7 +714,7 @@ mod tests {
         let mut a = session(1);
         let who = person("Maria");
         add(&mut a, &scan(1, &tag(0), &who, 5, false), Unit::G).unwrap();
-        let mut b = WorkDoc::empty(a.id, a.kind, a.facility.clone(), Uuid::now_v7());
+        let mut b = WorkDoc::empty(a.id, a.kind, a.facility.clone(), Writer::Server(Uuid::now_v7()));
         let message = a.generate_message(&mut State::new()).unwrap();
         let err = b.receive_message(&mut State::new(), &message[..message.len() / 2]).unwrap_err();
         assert!(err.to_string().contains("truncated or corrupted"), "{err}");

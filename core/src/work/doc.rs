@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use uuid::Uuid;
 
 use super::DocKind;
-use crate::ids::LicenseNumber;
+use crate::ids::{DeviceId, LicenseNumber, UserId};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DocError {
@@ -42,16 +42,46 @@ pub struct WorkDoc {
     saved: Vec<ChangeHash>,
 }
 
-/// The actor id a device or server writes under: its own id, so every change says where it came
-/// from and two writers never share an actor.
-pub(crate) fn actor(id: &Uuid) -> ActorId {
-    ActorId::from(id.as_bytes().as_slice())
+/// Who writes a document's changes. A person's changes carry the device's id and theirs as the
+/// Automerge actor (32 bytes), so every operation says who made it and where, and the change's
+/// signature proves it; the server writes under its own id (16 bytes) and signs with its key.
+/// Two writers never share an actor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Writer {
+    Person { device: DeviceId, user: UserId },
+    Server(Uuid),
+}
+
+impl Writer {
+    pub fn actor(&self) -> ActorId {
+        match self {
+            Writer::Person { device, user } => {
+                let mut bytes = device.0.as_bytes().to_vec();
+                bytes.extend_from_slice(user.0.as_bytes());
+                ActorId::from(bytes)
+            }
+            Writer::Server(id) => ActorId::from(id.as_bytes().as_slice()),
+        }
+    }
+
+    /// Who an actor id stands for; `None` for an actor no Custody writer uses.
+    pub fn of(actor: &ActorId) -> Option<Writer> {
+        let bytes = actor.to_bytes();
+        match bytes.len() {
+            32 => Some(Writer::Person {
+                device: DeviceId(Uuid::from_slice(&bytes[..16]).ok()?),
+                user: UserId(Uuid::from_slice(&bytes[16..]).ok()?),
+            }),
+            16 => Some(Writer::Server(Uuid::from_slice(bytes).ok()?)),
+            _ => None,
+        }
+    }
 }
 
 impl WorkDoc {
     /// A new document with its identity written in.
-    pub fn create(id: Uuid, kind: DocKind, facility: LicenseNumber, writer: Uuid) -> Self {
-        let mut am = AutoCommit::new().with_actor(actor(&writer));
+    pub fn create(id: Uuid, kind: DocKind, facility: LicenseNumber, writer: Writer) -> Self {
+        let mut am = AutoCommit::new().with_actor(writer.actor());
         // Writing three scalars into a fresh document cannot fail.
         am.put(ROOT, "doc_id", id.to_string()).expect("fresh document");
         am.put(ROOT, "kind", kind.as_str()).expect("fresh document");
@@ -60,8 +90,14 @@ impl WorkDoc {
     }
 
     /// An empty replica of a document known only by its header, about to be filled by sync.
-    pub fn empty(id: Uuid, kind: DocKind, facility: LicenseNumber, writer: Uuid) -> Self {
-        Self { id, kind, facility, am: AutoCommit::new().with_actor(actor(&writer)), saved: Vec::new() }
+    pub fn empty(id: Uuid, kind: DocKind, facility: LicenseNumber, writer: Writer) -> Self {
+        Self { id, kind, facility, am: AutoCommit::new().with_actor(writer.actor()), saved: Vec::new() }
+    }
+
+    /// Who this replica's next changes belong to (the person signed in when a unit of work
+    /// starts; a cached document may have been written by someone else before).
+    pub fn set_writer(&mut self, writer: Writer) {
+        self.am.set_actor(writer.actor());
     }
 
     /// Loads a saved document (a snapshot followed by incremental changes).
@@ -69,7 +105,7 @@ impl WorkDoc {
         id: Uuid,
         kind: DocKind,
         facility: LicenseNumber,
-        writer: Uuid,
+        writer: Writer,
         snapshot: &[u8],
         changes: &[Vec<u8>],
     ) -> Result<Self, DocError> {
@@ -84,7 +120,7 @@ impl WorkDoc {
             let all: Vec<u8> = changes.concat();
             am.load_incremental(&all).map_err(|e| DocError::corrupt("saved document change", e))?;
         }
-        am.set_actor(actor(&writer));
+        am.set_actor(writer.actor());
         let saved = am.get_heads();
         Ok(Self { id, kind, facility, am, saved })
     }
@@ -150,10 +186,36 @@ impl WorkDoc {
         self.am.sync().generate_sync_message(state).map(|m| m.encode())
     }
 
+    /// Like [`generate_message`](Self::generate_message), with the hashes (hex) of the changes
+    /// the message carries, whose signatures must travel with it.
+    pub fn generate_message_with_changes(&mut self, state: &mut sync::State) -> Option<(Vec<u8>, Vec<String>)> {
+        let before = state.sent_hashes.clone();
+        let message = self.generate_message(state)?;
+        let carried = state.sent_hashes.difference(&before).map(|h| h.to_string()).collect();
+        Some((message, carried))
+    }
+
     /// Applies a sync message from the peer. A message that does not decode changes nothing.
     pub fn receive_message(&mut self, state: &mut sync::State, bytes: &[u8]) -> Result<(), DocError> {
         let message = sync::Message::decode(bytes).map_err(|e| DocError::corrupt("sync message", e))?;
         self.am.sync().receive_sync_message(state, message).map_err(|e| DocError::corrupt("sync message", e))
+    }
+
+    /// The changes after `heads` (every change for empty heads), as (hash in hex, writer).
+    pub fn changes_since(&mut self, heads: &[ChangeHash]) -> Vec<(String, Option<Writer>)> {
+        self.am.get_changes_meta(heads).into_iter().map(|m| (m.hash.to_string(), Writer::of(&m.actor))).collect()
+    }
+
+    /// Who made the document's first change (the one that depends on nothing): its creator.
+    /// `None` for an empty replica, or for a document with more than one start (never made by a
+    /// Custody writer).
+    pub fn creator(&mut self) -> Option<Writer> {
+        let mut roots = self.am.get_changes_meta(&[]).into_iter().filter(|m| m.deps.is_empty());
+        let first = roots.next()?;
+        if roots.next().is_some() {
+            return None;
+        }
+        Writer::of(&first.actor)
     }
 
     /// Number of changes in the document's history.

@@ -137,7 +137,7 @@ pub struct StopReport {
     pub by: Actor,
 }
 
-pub fn create(id: Uuid, facility: LicenseNumber, writer: Uuid, manifest: &OutboundManifest) -> WorkDoc {
+pub fn create(id: Uuid, facility: LicenseNumber, writer: super::Writer, manifest: &OutboundManifest) -> WorkDoc {
     let mut doc = WorkDoc::create(id, DocKind::Manifest, facility, writer);
     doc.put_json(MANIFEST, manifest).expect("fresh document");
     doc.put_text(DRIVER, &manifest.driver.user.to_string()).expect("fresh document");

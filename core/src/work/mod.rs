@@ -6,6 +6,7 @@
 //! types. A closed document's outcome enters the ledger as events.
 
 pub mod adjustment;
+pub mod audit;
 pub mod count;
 mod doc;
 pub mod manifest;
@@ -19,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::roles::Role;
 
-pub use doc::{DocError, WorkDoc, decode_state, encode_state};
+pub use doc::{DocError, WorkDoc, Writer, decode_state, encode_state};
 
 /// What a work document is for. Decides who may receive it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
@@ -87,6 +88,41 @@ impl DocKind {
                     matches!(role, Role::FloorStaff | Role::Manager | Role::Compliance)
                 }
             }
+    }
+
+    /// Whether a person in `role` may write the top-level field or section `key` of a document
+    /// of this kind. A document's identity and the facts it was started with are written once,
+    /// in its creation (`creating`), and never again by anyone; the adjustment's record of
+    /// refused decisions is the server's alone.
+    pub fn may_write(self, role: Role, key: &str, creating: bool) -> bool {
+        use Role::*;
+        let fixed: &[&str] = match self {
+            DocKind::CountSession => &["info", "in_scope"],
+            DocKind::CountReview => &["session", "expected"],
+            DocKind::Adjustment => &["request", "requested_by", "refusals"],
+            DocKind::Receiving => &["manifest", "on_manifest"],
+            DocKind::Order => &["order"],
+            DocKind::Manifest => &["manifest", "driver"],
+        };
+        if ["doc_id", "kind", "facility"].contains(&key) || fixed.contains(&key) {
+            return creating;
+        }
+        let allowed: &[Role] = match (self, key) {
+            (DocKind::CountSession, "entries" | "participants") => &[FloorStaff, Manager, Compliance],
+            // Status, round, recount list, closing: the manager who runs the count.
+            (DocKind::CountSession, _) => &[Manager],
+            (DocKind::CountReview, _) => &[Manager, Compliance],
+            (DocKind::Adjustment, "decision") => &[Manager],
+            (DocKind::Adjustment, _) => &[],
+            (DocKind::Receiving, _) => &[FloorStaff, Manager, Compliance],
+            (DocKind::Order, "pick_list" | "pick_list_by" | "substitutes" | "cancelled") => &[Manager],
+            (DocKind::Order, _) => &[FloorStaff, Manager],
+            (DocKind::Manifest, "cancelled") => &[Manager],
+            // The route itself: its driver (checked per person by the manifest's audit) or a manager.
+            (DocKind::Manifest, "departed" | "stops" | "deliveries") => &[Driver, Manager],
+            (DocKind::Manifest, _) => &[FloorStaff, Manager],
+        };
+        allowed.contains(&role)
     }
 }
 

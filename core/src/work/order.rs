@@ -116,7 +116,7 @@ pub struct Cancellation {
     pub by: Actor,
 }
 
-pub fn create(id: Uuid, facility: LicenseNumber, writer: Uuid, order: &Order) -> WorkDoc {
+pub fn create(id: Uuid, facility: LicenseNumber, writer: super::Writer, order: &Order) -> WorkDoc {
     let mut doc = WorkDoc::create(id, DocKind::Order, facility, writer);
     doc.put_json(ORDER, order).expect("fresh document");
     doc.put_text(STATUS, OrderStatus::Open.as_str()).expect("fresh document");

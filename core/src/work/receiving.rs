@@ -113,7 +113,7 @@ fn scans_map(doc: &WorkDoc) -> Result<ObjId, DocError> {
 }
 
 /// Creates the session for a manifest.
-pub fn create(id: Uuid, facility: LicenseNumber, writer: Uuid, manifest: &InboundManifest) -> WorkDoc {
+pub fn create(id: Uuid, facility: LicenseNumber, writer: super::Writer, manifest: &InboundManifest) -> WorkDoc {
     let mut doc = WorkDoc::create(id, DocKind::Receiving, facility, writer);
     doc.am.put(ROOT, MANIFEST, json(manifest)).expect("fresh document");
     doc.am.put(ROOT, STATUS, "receiving").expect("fresh document");

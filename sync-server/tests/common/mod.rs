@@ -5,8 +5,9 @@
 
 #![allow(dead_code)] // each suite uses its own part of the fixture
 
-use custody_core::ids::LicenseNumber;
-use custody_core::protocol::{EnrolResponse, EnrolmentCode};
+use custody_core::ids::{DeviceId, LicenseNumber, UserId};
+use custody_core::protocol::{EnrolResponse, EnrolmentCode, PersonProof, SignInRequest};
+use custody_core::signing::{SigningKey, registration_message, request_message};
 use custody_server::{Db, RunningServer};
 use reqwest::StatusCode;
 use serde_json::json;
@@ -64,6 +65,25 @@ impl Server {
         let resp = self.http.post(self.url("/v1/enrol")).json(&json!({"code": code.code, "device_name": name})).send().await.unwrap();
         assert_eq!(resp.status(), StatusCode::OK);
         resp.json().await.unwrap()
+    }
+
+    /// Signs a person in on an enrolled device over HTTP, as the app does the first time there:
+    /// the server checks badge and PIN and registers the new key, which is returned.
+    pub async fn sign_in(&self, enrolled: &EnrolResponse, badge: &str, pin: &str) -> SigningKey {
+        let key = SigningKey::generate();
+        let proof = key.sign(&registration_message(enrolled.device_id, badge, &key.public_key()));
+        let body = SignInRequest { badge: badge.into(), pin: pin.into(), public_key: key.public_key(), proof };
+        let resp = self.http.post(self.url("/v1/sign-in")).bearer_auth(&enrolled.token).json(&body).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "{}", resp.text().await.unwrap());
+        key
+    }
+
+    /// The `custody-person` header a phone sends with a POST to `path`: `user` signing `body`
+    /// with `key` now.
+    pub fn person_proof(&self, device: DeviceId, user: UserId, key: &SigningKey, path: &str, body: &[u8]) -> String {
+        let at_ms = chrono::Utc::now().timestamp_millis();
+        let signature = key.sign(&request_message("POST", path, device, user, at_ms, body));
+        PersonProof { user, at_ms, signature }.header_value()
     }
 
     /// One number from the server's database (`SELECT COUNT(*) ...`).

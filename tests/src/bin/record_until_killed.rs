@@ -5,14 +5,14 @@
 //!
 //!     record_until_killed <device-store-path>
 //!
-//! A fresh store is enrolled offline with a hand-made enrolment (no server needed). A store that
-//! is already enrolled (a previous run was killed) is reused: the new events continue its hash
-//! chain, with tags after the ones it already holds.
+//! A fresh store is enrolled offline with a hand-made enrolment and sign-in (no server needed,
+//! `custody_core::testing`). A store that is already enrolled (a previous run was killed) is
+//! reused: the person signs in again with their PIN, and the new events continue its hash chain,
+//! with tags after the ones it already holds.
 
 use std::io::Write;
 
-use argon2::password_hash::{PasswordHasher, SaltString};
-use custody_core::protocol::{EnrolResponse, RosterEntry};
+use custody_core::testing::{enrol_offline, person};
 use custody_core::*;
 use custody_e2e::{grams, location, tag};
 
@@ -26,28 +26,9 @@ fn main() {
     });
     let store = Store::open(&path, &custody_e2e::store_key()).expect("open device store");
     if store.identity().expect("read identity").is_none() {
-        let salt = SaltString::encode_b64(b"crash-test-salt!").expect("salt");
-        let pin_hash = argon2::Argon2::default().hash_password(PIN.as_bytes(), &salt).expect("hash PIN").to_string();
-        store
-            .save_enrolment(
-                // Nothing listens here; this process never syncs.
-                "http://127.0.0.1:9",
-                &EnrolResponse {
-                    device_id: DeviceId::new(),
-                    facility: LicenseNumber::parse("C11-0000001-LIC").expect("licence"),
-                    facility_name: "Crash Test Facility".into(),
-                    token: "not-a-real-token".into(),
-                    roster: vec![RosterEntry {
-                        id: UserId::new(),
-                        name: "Crash Floor".into(),
-                        role: Role::FloorStaff,
-                        badge: BADGE.into(),
-                        pin_hash,
-                        active: true,
-                    }],
-                },
-            )
-            .expect("save enrolment");
+        // Nothing listens at the enrolment's address; this process never syncs.
+        enrol_offline(&store, "C11-0000001-LIC", &[(person("Crash Floor", Role::FloorStaff, BADGE), PIN)])
+            .expect("enrol and register a key");
     }
     store.sign_in(BADGE, PIN).expect("sign in");
 
