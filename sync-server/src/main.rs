@@ -249,13 +249,26 @@ fn run(cli: Cli) -> Result<(), CliError> {
             }
         }
         Command::PatientLog { facility } => {
+            // One line per access, whatever a field holds: control and direction characters are
+            // shown escaped, so no stored text can fake or hide a line.
             for line in db.patient_access_log(&facility)? {
-                println!("{}  order {}  {} ({})  {}  device {}", line.at, line.order, line.user_name, line.user, line.action, line.device.as_deref().unwrap_or("-"));
+                println!(
+                    "{}  order {}  {} ({})  {}  device {}",
+                    shown(&line.at),
+                    shown(&line.order),
+                    shown(&line.user_name),
+                    shown(&line.user),
+                    shown(&line.action),
+                    shown(line.device.as_deref().unwrap_or("-"))
+                );
             }
         }
         Command::PatientShow { facility, order, operator } => {
             if operator.trim().is_empty() {
                 return Err(DbError::InvalidInput("say who is looking (--operator): every access is logged".into()).into());
+            }
+            if operator.chars().count() > 100 || operator.chars().any(|c| c.is_control() || custody_core::signing::is_direction_override(c)) {
+                return Err(DbError::InvalidInput("--operator must be a name on one line, at most 100 characters".into()).into());
             }
             match db.open_patient(&facility, order, operator.trim())? {
                 Some(p) => println!("name: {}\ncard: {}\naddress: {}\nphone: {}", p.name, p.card_number, p.address, p.phone),
@@ -312,4 +325,17 @@ async fn shutdown_signal() {
         _ = term => {},
     }
     tracing::info!("shutting down");
+}
+
+/// Text for one line of console output: control and direction-override characters escaped.
+fn shown(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() || custody_core::signing::is_direction_override(c) {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }

@@ -126,6 +126,18 @@ impl Device {
         self.record_for(facility, user, body)
     }
 
+    /// The next event of this device's chain, signed with exactly `key` (or not at all).
+    fn record_signed(&mut self, user: UserId, body: EventBody, key: Option<&SigningKey>) -> Event {
+        let keys = std::mem::take(&mut self.keys);
+        let mut event = self.record(user, body);
+        self.keys = keys;
+        event.signature = None;
+        if let Some(key) = key {
+            event.sign(key);
+        }
+        event
+    }
+
     fn record_for(&mut self, facility: LicenseNumber, user: UserId, body: EventBody) -> Event {
         self.seq += 1;
         let event = UnsealedEvent {
@@ -801,4 +813,170 @@ async fn a_restart_keeps_everything() {
     let conn = rusqlite::Connection::open(dir.path().join(DB_FILE_NAME)).unwrap();
     let n: i64 = conn.query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0)).unwrap();
     assert_eq!(n, 6);
+}
+
+/// For every event kind floor staff may not record, the same event signed by nobody, with a floor
+/// worker's key (in the manager's name, and in their own), with the manager's key from another
+/// device, and by the manager on the device that sends it: only the last is accepted; the others
+/// are kept as rejected with the reason and never reach the inventory or another phone.
+#[tokio::test]
+async fn every_restricted_event_needs_the_right_persons_signature_from_its_device() {
+    let w = World::new().await;
+    let mut phone = w.enrol(LIC_A, "Handheld").await;
+    let other = w.enrol(LIC_A, "Other handheld").await;
+    let bodies = [
+        adjusted(),
+        EventBody::Destroyed { reason: "mould found".into() },
+        EventBody::Released { request: None, note: "retest passed".into() },
+        EventBody::Delivered { recipient: lic("C10-0000201-LIC") },
+    ];
+    for body in bodies {
+        let kind = body.kind();
+        let finn_key = phone.keys[&w.finn].clone();
+        let mia_key = phone.keys[&w.mia].clone();
+        let variants: [(&str, UserId, Option<&SigningKey>, &str); 5] = [
+            ("signed by nobody", w.mia, None, "carries no signature"),
+            ("a floor worker's key in the manager's name", w.mia, Some(&finn_key), "not signed by Mia's key on this device"),
+            ("a floor worker's own", w.finn, Some(&finn_key), "floor staff may not record"),
+            ("the manager's key from another device", w.mia, Some(&other.keys[&w.mia]), "not signed by Mia's key on this device"),
+            ("the manager on this device", w.mia, Some(&mia_key), ""),
+        ];
+        for (i, (how, user, key, expected)) in variants.into_iter().enumerate() {
+            let event = phone.record_signed(user, body.clone(), key);
+            let verdict = w.sync(&phone, 0, vec![event.clone()]).await.verdicts.remove(0);
+            if i < 4 {
+                let reason = rejected_reason(&verdict.outcome);
+                assert!(reason.contains(expected), "{kind:?}: {how}: {reason}");
+                assert!(!w.db().facility_events(&lic(LIC_A)).unwrap().contains(&event), "{kind:?}: {how} reached the ledger");
+            } else {
+                assert_eq!(verdict.outcome, Outcome::Accepted, "{kind:?}: {how}");
+            }
+        }
+    }
+    // Another phone pulls only the four that were proven.
+    let pulled = w.sync(&other, 0, vec![]).await.events;
+    assert_eq!(pulled.len(), 4);
+    assert!(pulled.iter().all(|e| e.user == w.mia && e.device == phone.id));
+}
+
+/// Patient data goes only to a request signed by a manager (or the route's driver) on the device
+/// that asks, within minutes; an upload is kept only from such a request; and the access log
+/// takes only lines the person they name signed, one line each, whatever they typed.
+#[tokio::test]
+async fn patient_data_moves_only_for_a_fresh_signature_of_a_person_allowed_to_see_it() {
+    use custody_core::outbound::{Customer, NewOrder, NewOrderLine, Patient};
+    use custody_core::outbound::shipping::PatientView;
+    use custody_core::protocol::{PatientRecord, PersonProof};
+    let w = World::new().await;
+    w.db().add_customer(&lic(LIC_A), &Customer { licence: lic("C10-0000201-LIC"), name: "Harbor".into(), address: "9 Bay Rd".into() }).unwrap();
+    let mut office = w.enrol(LIC_A, "Office").await;
+    let reader = w.enrol(LIC_A, "Reader").await;
+    let receipt = office.record(
+        w.mia,
+        EventBody::Received {
+            item: custody_core::ids::ItemName::parse("Flower 3.5g").unwrap(),
+            batch: custody_core::ids::BatchNumber::parse("B-1").unwrap(),
+            quantity: Quantity::parse("10 g").unwrap(),
+            location: LocationName::parse("Vault A").unwrap(),
+            expires_on: None,
+            manifest: None,
+        },
+    );
+    assert_eq!(w.sync(&office, 0, vec![receipt]).await.verdicts[0].outcome, Outcome::Accepted);
+    let patient = Patient { name: "Jane Doe".into(), card_number: "MMJ-4471-9203".into(), address: "2 Elm".into(), phone: "555-0142".into() };
+    let order = NewOrder {
+        number: "SO-9".into(),
+        recipient: lic("C10-0000201-LIC"),
+        requested_on: chrono::Utc::now().date_naive() + chrono::Duration::days(1),
+        lines: vec![NewOrderLine {
+            item: custody_core::ids::ItemName::parse("Flower 3.5g").unwrap(),
+            quantity: Quantity::parse("3.5 g").unwrap(),
+            unit_price: "4.50".parse().unwrap(),
+        }],
+        patient: Some(patient.clone()),
+    };
+    let created = w.post_as("/v1/orders", &office, w.mia, &order).await;
+    assert_eq!(created.status(), StatusCode::CREATED, "{}", created.text().await.unwrap());
+    let id = created.json::<custody_core::protocol::CreatedOrder>().await.unwrap().id;
+
+    let sync = |device: &Device, proof: Option<String>, request: &SyncRequest| {
+        let body = serde_json::to_vec(request).unwrap();
+        let mut req = w.http.post(w.url("/v1/sync")).bearer_auth(&device.token).header("content-type", "application/json");
+        if let Some(proof) = proof {
+            req = req.header("custody-person", proof);
+        }
+        let req = req.body(body);
+        async move {
+            let resp = req.send().await.unwrap();
+            assert_eq!(resp.status(), StatusCode::OK);
+            resp.json::<SyncResponse>().await.unwrap()
+        }
+    };
+    let proof = |device: &Device, user: UserId, key: &SigningKey, at_ms: i64, request: &SyncRequest| {
+        let body = serde_json::to_vec(request).unwrap();
+        let signature = key.sign(&custody_core::signing::request_message("POST", "/v1/sync", device.id, user, at_ms, &body));
+        PersonProof { user, at_ms, signature }.header_value()
+    };
+    let now = || chrono::Utc::now().timestamp_millis();
+    let ask = SyncRequest::default();
+    let sent = || w.count(&format!("SELECT COUNT(*) FROM patient_access WHERE action = 'sent to device' AND order_id = '{id}'"));
+
+    // Released: never to nobody, to floor staff, to a key from another device, or to an old proof.
+    let refused = [
+        ("nobody", None),
+        ("floor staff", Some(proof(&reader, w.finn, &reader.keys[&w.finn], now(), &ask))),
+        ("the manager's key from another device", Some(proof(&reader, w.mia, &office.keys[&w.mia], now(), &ask))),
+        ("a ten-minute-old proof", Some(proof(&reader, w.mia, &reader.keys[&w.mia], now() - 600_000, &ask))),
+    ];
+    for (how, header) in refused {
+        let answer = sync(&reader, header, &ask).await;
+        assert!(answer.patients.is_empty(), "patient data went to {how}");
+    }
+    assert_eq!(sent(), 0);
+    let answer = sync(&reader, Some(proof(&reader, w.mia, &reader.keys[&w.mia], now(), &ask)), &ask).await;
+    assert_eq!(answer.patients, vec![PatientRecord { order: id, patient: patient.clone() }]);
+    assert_eq!(sent(), 1, "the release is logged");
+
+    // Stored or overwritten only for a manager's signed request.
+    let changed = Patient { address: "99 Other St".into(), ..patient.clone() };
+    let upload = SyncRequest { patients: vec![PatientRecord { order: id, patient: changed.clone() }], holds_patients: vec![id], ..Default::default() };
+    let sealed = w.db().sealed_patient(id).unwrap();
+    for (how, header) in [("nobody", None), ("floor staff", Some(proof(&office, w.finn, &office.keys[&w.finn], now(), &upload)))] {
+        let answer = sync(&office, header, &upload).await;
+        assert!(answer.patients_stored.is_empty(), "{how} overwrote patient data");
+        assert_eq!(w.db().sealed_patient(id).unwrap(), sealed, "{how} changed the stored record");
+    }
+    let answer = sync(&office, Some(proof(&office, w.mia, &office.keys[&w.mia], now(), &upload)), &upload).await;
+    assert_eq!(answer.patients_stored, vec![id]);
+    assert_eq!(w.db().open_patient(&lic(LIC_A), id, "test").unwrap(), Some(changed));
+
+    // The access log: only lines signed by the person they name, and none that could fake a line.
+    let view = |user: UserId, purpose: &str| PatientView {
+        order: id,
+        user,
+        user_name: "whoever".into(),
+        purpose: purpose.into(),
+        at: chrono::Utc::now(),
+        signature: None,
+    };
+    let signed = |mut v: PatientView, key: &SigningKey| {
+        v.signature = Some(key.sign(&v.signed_bytes(office.id)));
+        v
+    };
+    let forged_line = format!("delivery\n2026-12-01T10:00:00Z  order {id}  Finn Floor  viewed");
+    let lines = vec![
+        view(w.mia, "unsigned"),
+        signed(view(w.mia, "in Mia's name with Finn's key"), &office.keys[&w.finn]),
+        signed(view(w.mia, "Mia's key from another device"), &reader.keys[&w.mia]),
+        signed(view(w.mia, &forged_line), &office.keys[&w.mia]),
+        signed(view(w.mia, "left\u{202E}txet"), &office.keys[&w.mia]),
+        signed(view(w.mia, "delivery check"), &office.keys[&w.mia]),
+    ];
+    let before = w.db().patient_access_log(&lic(LIC_A)).unwrap().len();
+    sync(&office, None, &SyncRequest { patient_views: lines, ..Default::default() }).await;
+    let log = w.db().patient_access_log(&lic(LIC_A)).unwrap();
+    let added: Vec<_> = log[before..].iter().collect();
+    assert_eq!(added.len(), 1, "{added:?}");
+    assert!(added[0].action.ends_with("delivery check") && added[0].user_name == "Mia", "{:?}", added[0]);
+    assert!(log.iter().all(|l| !l.action.contains('\n') && !l.action.contains('\u{202E}')));
 }

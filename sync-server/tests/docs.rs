@@ -12,7 +12,7 @@ use chrono::Utc;
 use custody_core::event::{Event, EventBody, GENESIS_HASH, UnsealedEvent};
 use custody_core::hlc::Hlc;
 use custody_core::ids::{DeviceId, LicenseNumber, LocationName, PackageTag, UserId};
-use custody_core::protocol::{ChangeSignature, DocMessage, DocRefusal, Outcome, SyncRequest, SyncResponse};
+use custody_core::protocol::{ChangeSignature, DocMessage, DocRefusal, EnrolResponse, Outcome, SyncRequest, SyncResponse};
 use custody_core::quantity::Quantity;
 use custody_core::roles::Role;
 use custody_core::signing::{SigningKey, change_message};
@@ -85,6 +85,7 @@ impl World {
             token: enrolled.token,
             user: Some(user),
             key,
+            others: Default::default(),
             writer: Writer::Person { device: enrolled.device_id, user },
             docs: BTreeMap::new(),
         }
@@ -162,6 +163,8 @@ struct Phone {
     user: Option<UserId>,
     /// The key of the person who signed in on this phone.
     key: SigningKey,
+    /// Keys of others who signed in on this (shared) phone, to sign the changes they made.
+    others: std::collections::HashMap<UserId, SigningKey>,
     writer: Writer,
     docs: BTreeMap<Uuid, Replica>,
 }
@@ -179,11 +182,19 @@ impl Phone {
         let mut out = Vec::new();
         for (id, replica) in &mut self.docs {
             if let Some((message, carried)) = replica.doc.generate_message_with_changes(&mut replica.state) {
-                // The phone signs what it sends with the key it holds (a forged change under
-                // someone else's name is signed with the wrong key, as an attacker's would be).
+                // Each change is signed with the key of whoever made it, if the phone holds it;
+                // otherwise with the signed-in person's (wrong for a forged change under someone
+                // else's name, as an attacker's would be).
+                let writers: std::collections::HashMap<String, Option<Writer>> = replica.doc.changes_since(&[]).into_iter().collect();
                 let signatures = carried
                     .into_iter()
-                    .map(|hash| ChangeSignature { signature: self.key.sign(&change_message(*id, &hash)), hash })
+                    .map(|hash| {
+                        let key = match writers.get(&hash) {
+                            Some(Some(Writer::Person { user, .. })) => self.others.get(user).unwrap_or(&self.key),
+                            _ => &self.key,
+                        };
+                        ChangeSignature { signature: key.sign(&change_message(*id, &hash)), hash }
+                    })
                     .collect();
                 out.push(DocMessage { doc: *id, kind: replica.doc.kind, message, signatures });
             }
@@ -776,4 +787,93 @@ async fn a_route_reaches_only_its_driver_and_must_name_a_driver() {
     let resp = w.post(&dan, vec![DocMessage { doc: id, kind: DocKind::Manifest, message: hello, signatures: vec![] }]).await;
     assert!(resp.docs.is_empty());
     assert!(resp.doc_refusals.iter().any(|r| r.doc == id && r.reason.contains("there is no work document")), "{:?}", resp.doc_refusals);
+}
+
+/// Every role-restricted decision on a work document (custody_core::testing::decisions), made
+/// four ways from one shared handheld: signed by nobody, with a floor worker's key in the right
+/// person's name, with the right person's key from another device, and by the right person with
+/// their key on this device. Only the last is kept; the others are refused whole with the reason
+/// and the server's copy is as before.
+#[tokio::test]
+async fn every_decision_needs_the_right_persons_signature_from_the_device_that_sends_it() {
+    use custody_core::testing::{Cast, Who, decisions};
+    let w = World::new().await;
+    let mut office = w.enrol(LIC_A, "Office handheld", w.mia).await;
+    let office_enrolment = EnrolResponse {
+        device_id: office.device,
+        facility: office.facility.clone(),
+        facility_name: String::new(),
+        token: office.token.clone(),
+        roster: vec![],
+        server_key: w.db().server_key(),
+        server_time: Utc::now(),
+    };
+    for (user, badge, pin) in [(w.max, "BADGE-MAX", "4822"), (w.finn, "BADGE-FINN", "1357"), (w.dan, "BADGE-DAN", "2468")] {
+        let key = w.server.sign_in(&office_enrolment, badge, pin).await;
+        office.others.insert(user, key);
+    }
+    let elsewhere = w.server.enrol(LIC_A, "Another handheld").await;
+    let max_elsewhere = w.server.sign_in(&elsewhere, "BADGE-MAX", "4822").await;
+    let dan_elsewhere = w.server.sign_in(&elsewhere, "BADGE-DAN", "2468").await;
+    let who = |user: UserId, name: &str| Who { user, name: name.into(), device: office.device };
+    let cast = Cast { facility: lic(LIC_A), manager: who(w.max, "Max"), floor: who(w.finn, "Finn"), driver: who(w.dan, "Dan") };
+
+    for decision in decisions() {
+        // The document as it stands, started by its own author on this handheld.
+        let base = (decision.base)(&cast);
+        let base_id = base.as_ref().map(|b| b.id);
+        if let Some(base) = base {
+            office.add(base);
+            let up = w.sync(&mut office).await;
+            assert!(up.refusals.is_empty(), "{}: the base was refused: {:?}", decision.name, up.refusals);
+        }
+        let (right, right_elsewhere) = if decision.by_driver { (&cast.driver, &dan_elsewhere) } else { (&cast.manager, &max_elsewhere) };
+        let floor_key = &office.others[&w.finn];
+        let right_key = &office.others[&right.user];
+        let variants: [(&str, Writer, Option<&SigningKey>, &str); 4] = [
+            ("signed by nobody", right.writer(), None, "carries no signature"),
+            ("a floor worker's key", cast.floor.writer(), Some(floor_key), ""),
+            ("the right person's key from another device", right.writer(), Some(right_elsewhere), "not signed by"),
+            ("the right person on this device", right.writer(), Some(right_key), ""),
+        ];
+        for (i, (how, writer, key, expected)) in variants.into_iter().enumerate() {
+            let (doc, mut state) = match base_id {
+                Some(id) => {
+                    let replica = &office.docs[&id];
+                    (Some(replica.doc.clone()), State::decode(&replica.state.encode()).unwrap())
+                }
+                None => (None, State::new()),
+            };
+            let mut decided = (decision.decide)(&cast, doc, right, writer).unwrap();
+            let id = decided.id;
+            let before = w.stored(LIC_A, id).map(|mut d| d.heads_text());
+            // Two messages at most: the hello, then the changes the server asks for.
+            let mut last = None;
+            for _ in 0..3 {
+                let Some((message, carried)) = decided.generate_message_with_changes(&mut state) else { break };
+                let signatures = match key {
+                    None => vec![],
+                    Some(key) => carried.into_iter().map(|hash| ChangeSignature { signature: key.sign(&change_message(id, &hash)), hash }).collect(),
+                };
+                let response = w.post(&office, vec![DocMessage { doc: id, kind: decided.kind, message, signatures }]).await;
+                for m in response.docs.iter().filter(|m| m.doc == id) {
+                    decided.receive_message(&mut state, &m.message).unwrap();
+                }
+                let refused = response.doc_refusals.iter().find(|r| r.doc == id).cloned();
+                if refused.is_some() {
+                    last = refused;
+                    break;
+                }
+            }
+            if i < 3 {
+                let refusal = last.unwrap_or_else(|| panic!("{}: {how} was not refused", decision.name));
+                println!("{}: {how}: {}", decision.name, refusal.reason);
+                assert!(refusal.reason.contains(expected), "{}: {how}: {}", decision.name, refusal.reason);
+                assert_eq!(w.stored(LIC_A, id).map(|mut d| d.heads_text()), before, "{}: {how} changed the server's copy", decision.name);
+            } else {
+                assert!(last.is_none(), "{}: {how} was refused: {last:?}", decision.name);
+                assert_eq!(w.stored(LIC_A, id).unwrap().heads_text(), decided.heads_text(), "{}: {how} was not kept", decision.name);
+            }
+        }
+    }
 }

@@ -3,6 +3,7 @@
 
 use custody_core::fold::ConflictKind;
 use custody_core::protocol::{InventoryReport, SyncRequest};
+use custody_core::store::StoreError;
 use custody_core::sync::{RetryPolicy, SyncClient, SyncError};
 use custody_core::*;
 use custody_e2e::*;
@@ -353,4 +354,95 @@ async fn an_event_the_server_rejects_is_kept_with_its_reason_and_leaves_every_in
     b.sync().await.unwrap();
     assert_eq!(b.report(), a.report());
     assert_eq!(fleet.server().db.rejected_events(&fleet.facility).unwrap().len(), 1);
+}
+
+/// A manager resets a floor worker's PIN and deactivates another from their own phone: at each
+/// phone's next sync the person is signed out and the phone forgets their key; the old PIN opens
+/// nothing, the new one works online, and what was recorded offline with the revoked key is kept
+/// as rejected with the reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pin_reset_or_deactivation_takes_effect_at_every_phones_next_sync() {
+    let fleet = Fleet::start("C11-0000001-LIC").await;
+    let office = fleet.phone("office").await;
+    let vault = fleet.phone("vault").await;
+    office.sign_in(MANAGER).await;
+    let maria = vault.sign_in(FLOOR).await;
+    vault.receive(&tag(1), 100, "Intake");
+    vault.sync().await.unwrap();
+    office.sync().await.unwrap();
+
+    // Maria goes on counting offline while the office resets her PIN.
+    let offline = vault.move_to(&tag(1), "Vault B");
+    office.client.reset_pin(&office.store, maria.id, "9999").await.unwrap();
+    // A floor worker may not do that, and nobody may reset their own.
+    vault.client.reset_pin(&vault.store, maria.id, "1111").await.unwrap_err();
+    let own = office.store.current_user().unwrap().unwrap().id;
+    let err = office.client.reset_pin(&office.store, own, "1111").await.unwrap_err();
+    assert!(err.to_string().contains("yourself"), "{err}");
+
+    let report = vault.sync().await.unwrap();
+    assert_eq!(report.rejected, 1);
+    let history = vault.store.history(&tag(1)).unwrap();
+    let kept = history.iter().find(|h| h.event.id == offline.id).unwrap();
+    assert!(kept.reject_reason.as_deref().unwrap().contains("the PIN was reset"), "{kept:?}");
+    assert_eq!(vault.store.current_user().unwrap(), None, "signed out at the next sync");
+    assert!(matches!(vault.store.sign_in(FLOOR.2, FLOOR.3), Err(StoreError::NeedsOnlineSignIn)), "the phone forgot her key");
+    let err = vault.client.sign_in(&vault.store, FLOOR.2, FLOOR.3).await.unwrap_err();
+    assert!(matches!(err, SyncError::Store(StoreError::BadCredentials)), "the old PIN opens nothing: {err}");
+    vault.client.sign_in(&vault.store, FLOOR.2, "9999").await.unwrap();
+    vault.move_to(&tag(1), "Vault C");
+    assert_eq!(vault.sync().await.unwrap().accepted, 1);
+
+    // Deactivated: signed out everywhere at the next sync, and refused online.
+    office.client.deactivate_user(&office.store, maria.id).await.unwrap();
+    vault.sync().await.unwrap();
+    assert_eq!(vault.store.current_user().unwrap(), None);
+    let err = vault.client.sign_in(&vault.store, FLOOR.2, "9999").await.unwrap_err();
+    assert!(matches!(err, SyncError::Store(StoreError::BadCredentials)), "{err}");
+    assert_eq!(fleet.server_inventory().packages[&tag(1)].location, location("Vault C"));
+}
+
+/// The phone's own lock: every wrong PIN counts before it is tried, survives the app being
+/// closed, and the fifth in a row erases the key, so the next sign-in must reach the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_pins_on_the_phone_erase_the_key_after_five_even_across_restarts() {
+    let fleet = Fleet::start("C11-0000001-LIC").await;
+    let phone = fleet.phone("vault").await;
+    phone.sign_in(FLOOR).await;
+    phone.store.sign_out().unwrap();
+    for left in [4, 3, 2] {
+        assert!(matches!(phone.store.sign_in(FLOOR.2, "0000"), Err(StoreError::WrongPin { left: l }) if l == left));
+    }
+    // The app is closed and opened again: the count stands.
+    let reopened = Store::open(&phone.path, &store_key()).unwrap();
+    assert!(matches!(reopened.sign_in(FLOOR.2, "0000"), Err(StoreError::WrongPin { left: 1 })));
+    assert!(matches!(reopened.sign_in(FLOOR.2, "0000"), Err(StoreError::SignInKeyErased)));
+    assert!(matches!(reopened.sign_in(FLOOR.2, FLOOR.3), Err(StoreError::NeedsOnlineSignIn)), "not even the right PIN, offline");
+    // Online, the server checks the PIN and registers a new key.
+    phone.client.sign_in(&reopened, FLOOR.2, FLOOR.3).await.unwrap();
+    reopened.sign_out().unwrap();
+    assert_eq!(reopened.sign_in(FLOOR.2, FLOOR.3).unwrap().name, FLOOR.0, "and offline again after that");
+}
+
+/// The phone's files alone (a copied database, without the platform keystore's key) neither
+/// sign anyone in nor reveal a PIN to try against.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copied_phone_database_signs_nobody_in_without_the_keystore_key() {
+    let fleet = Fleet::start("C11-0000001-LIC").await;
+    let phone = fleet.phone("vault").await;
+    phone.sign_in(MANAGER).await;
+    phone.store.checkpoint().unwrap();
+    let copy = phone.path.with_file_name("stolen.db");
+    std::fs::copy(&phone.path, &copy).unwrap();
+    let other_key = custody_core::store::StoreKey::from_bytes(&[9; 32]).unwrap();
+    match Store::open(&copy, &other_key) {
+        // Encrypted at rest: the copy does not even open.
+        Err(_) => {}
+        Ok(stolen) => {
+            assert!(stolen.sign_in(MANAGER.2, MANAGER.3).is_err(), "the PIN alone opens nothing");
+        }
+    }
+    let bytes = std::fs::read(&copy).unwrap();
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(!text.contains("argon2") && !text.contains("$v=19"), "no PIN hash on the phone");
 }

@@ -321,6 +321,11 @@ fn patient_details_open_for_managers_only_and_every_opening_is_logged() {
     let id = s.store.create_order(&medical).unwrap();
     assert_eq!(s.store.orders().unwrap()[0].order.patient_ref.as_deref(), Some("J.D., card ...5678"));
     assert_eq!(s.store.patient(id, "planning").unwrap().name, "Jane Doe");
+    // A reason that could fake or hide a line of the access log is refused, and opens nothing.
+    for purpose in ["route\n2026-12-01 order X Maria viewed", "left\u{202E}thgir", &"x".repeat(201)] {
+        let err = s.store.patient(id, purpose).unwrap_err();
+        assert!(err.to_string().contains("reason for opening patient details"), "{err}");
+    }
     s.store.sign_in("F", "2222").unwrap();
     assert!(matches!(s.store.patient(id, "curious"), Err(OutboundError::NotAllowed { .. })));
     s.store.sign_in("D", "3333").unwrap();
@@ -328,6 +333,9 @@ fn patient_details_open_for_managers_only_and_every_opening_is_logged() {
     let views = s.store.patient_views().unwrap();
     assert_eq!(views.len(), 1, "refusals open nothing and log nothing");
     assert_eq!((views[0].user_name.as_str(), views[0].purpose.as_str()), ("Sam", "planning"));
+    let device = s.store.identity().unwrap().unwrap().device_id;
+    let key = s.roster[0].active_key(device).unwrap();
+    assert!(key.verify(&views[0].signed_bytes(device), views[0].signature.as_ref().unwrap()).is_ok(), "Sam signed the line");
 }
 
 /// Picks and packs every package of order `id` and plans a one-stop manifest for driver Dee.

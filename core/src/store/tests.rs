@@ -401,3 +401,176 @@ fn a_count_can_be_scoped_by_product_category() {
     let scanned = store.count_scan(session, "1a4ff0100000022000000001\n", &LocationName::parse("Intake").unwrap(), Quantity::parse("9.995 g").unwrap()).unwrap();
     assert_eq!(scanned.your_count.to_string(), "10.00 g");
 }
+
+mod proofs {
+    //! What a phone pulls must prove who made it, the same way the server checks what it is
+    //! sent: for every role-restricted event kind and document decision, the same thing signed
+    //! by nobody, with a floor worker's key, with the right person's key from another device,
+    //! and by the right person on the device that made it. Only the last is taken in.
+    use super::*;
+    use crate::protocol::{ChangeSignature, DocMessage, RegisteredKey};
+    use crate::signing::{SigningKey, change_message};
+    use crate::testing::{Cast, Who, decisions};
+    use crate::work::Writer;
+
+    /// A phone whose roster knows Max (manager), Finn (floor staff) and Dan (driver), each with
+    /// a key on the "office" device, and Max and Dan with one on another device too.
+    struct World {
+        _dir: tempfile::TempDir,
+        store: Store,
+        cast: Cast,
+        office_keys: std::collections::HashMap<UserId, SigningKey>,
+        elsewhere_keys: std::collections::HashMap<UserId, SigningKey>,
+    }
+
+    fn world() -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("viewer.db"), &test_key()).unwrap();
+        let (office, elsewhere) = (DeviceId::new(), DeviceId::new());
+        let mut people = vec![
+            person("Max", Role::Manager, "M-1"),
+            person("Finn", Role::FloorStaff, "F-1"),
+            person("Dan", Role::Driver, "D-1"),
+            person("Vera", Role::FloorStaff, "V-1"),
+        ];
+        let mut office_keys = std::collections::HashMap::new();
+        let mut elsewhere_keys = std::collections::HashMap::new();
+        for (i, p) in people.iter_mut().take(3).enumerate() {
+            let key = SigningKey::generate();
+            p.keys.push(RegisteredKey { device: office, key: key.public_key(), active: true });
+            office_keys.insert(p.id, key);
+            if i != 1 {
+                let key = SigningKey::generate();
+                p.keys.push(RegisteredKey { device: elsewhere, key: key.public_key(), active: true });
+                elsewhere_keys.insert(p.id, key);
+            }
+        }
+        // Vera is the one signed in on this (viewing) phone.
+        let vera = people.pop().unwrap();
+        let mut roster = enrol_offline(&store, "C11-0000001-LIC", &[(vera, "1234")]).unwrap();
+        roster.extend(people.iter().cloned());
+        let sync = SyncResponse { roster, server_time: Utc::now(), ..Default::default() };
+        store.apply_sync(&sync, Utc::now()).unwrap();
+        let who = |p: &RosterEntry| Who { user: p.id, name: p.name.clone(), device: office };
+        let cast = Cast {
+            facility: LicenseNumber::parse("C11-0000001-LIC").unwrap(),
+            manager: who(&people[0]),
+            floor: who(&people[1]),
+            driver: who(&people[2]),
+        };
+        World { _dir: dir, store, cast, office_keys, elsewhere_keys }
+    }
+
+    #[test]
+    fn a_pulled_decision_must_be_signed_by_the_right_person_on_their_device() {
+        let w = world();
+        let finn = w.cast.floor.user;
+        for decision in decisions() {
+            let right = if decision.by_driver { &w.cast.driver } else { &w.cast.manager };
+            let variants: [(&str, Writer, Option<&SigningKey>); 4] = [
+                ("signed by nobody", right.writer(), None),
+                ("a floor worker's key", w.cast.floor.writer(), Some(&w.office_keys[&finn])),
+                ("the right person's key from another device", right.writer(), Some(&w.elsewhere_keys[&right.user])),
+                ("the right person on their device", right.writer(), Some(&w.office_keys[&right.user])),
+            ];
+            for (i, (how, writer, key)) in variants.into_iter().enumerate() {
+                let base = (decision.base)(&w.cast);
+                let mut base_hashes = std::collections::HashSet::new();
+                let base = base.map(|mut b| {
+                    base_hashes.extend(b.changes_since(&[]).into_iter().map(|(h, _)| h));
+                    b
+                });
+                let mut doc = (decision.decide)(&w.cast, base, right, writer).unwrap();
+                // The whole document, as the server's first message to a new phone carries it.
+                let mut state = automerge::sync::State::new();
+                state.their_heads = Some(Vec::new());
+                state.their_have = Some(vec![automerge::sync::Have::default()]);
+                state.their_need = Some(Vec::new());
+                state.their_capabilities = Some(vec![automerge::sync::Capability::MessageV2]);
+                let (message, carried) = doc.generate_message_with_changes(&mut state).unwrap();
+                assert!(!carried.is_empty(), "the message carries the document");
+                let writers: std::collections::HashMap<String, Option<Writer>> = doc.changes_since(&[]).into_iter().collect();
+                let signatures = carried
+                    .into_iter()
+                    .filter_map(|hash| {
+                        let signer = if base_hashes.contains(&hash) {
+                            match writers[&hash] {
+                                Some(Writer::Person { user, .. }) => Some(&w.office_keys[&user]),
+                                _ => None,
+                            }
+                        } else {
+                            key
+                        }?;
+                        Some(ChangeSignature { signature: signer.sign(&change_message(doc.id, &hash)), hash })
+                    })
+                    .collect();
+                let m = DocMessage { doc: doc.id, kind: doc.kind, message, signatures };
+                let applied = w.store.apply_doc_messages(&[m], &[], &mut Default::default());
+                if i < 3 {
+                    let err = applied.expect_err(&format!("{}: {how} was taken in", decision.name));
+                    assert!(matches!(err, StoreError::BadRemoteEvent(_)), "{}: {how}: {err}", decision.name);
+                    assert!(w.store.docs(None).unwrap().iter().all(|d| d.id != doc.id), "{}: {how} left something behind", decision.name);
+                } else {
+                    applied.unwrap_or_else(|e| panic!("{}: {how} was refused: {e}", decision.name));
+                    assert!(w.store.docs(None).unwrap().iter().any(|d| d.id == doc.id));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_pulled_event_must_be_signed_by_the_person_it_names_on_its_device() {
+        use crate::event::{GENESIS_HASH, UnsealedEvent};
+        use crate::hlc::Hlc;
+        let w = world();
+        let (max, finn) = (w.cast.manager.user, w.cast.floor.user);
+        let bodies = [
+            EventBody::Adjusted {
+                request: None,
+                delta: Quantity::change(Decimal::new(-15, 1), Unit::G).unwrap(),
+                reason: "Scale Variance".into(),
+                note: "reweighed".into(),
+            },
+            EventBody::Destroyed { reason: "mould".into() },
+            EventBody::Released { request: None, note: "lab retest passed".into() },
+            EventBody::Delivered { recipient: LicenseNumber::parse("C10-0000201-LIC").unwrap() },
+        ];
+        for (n, body) in bodies.into_iter().enumerate() {
+            let variants: [(&str, UserId, Option<&SigningKey>, &str); 5] = [
+                ("signed by nobody", max, None, "not signed by Max"),
+                ("a floor worker's key in the manager's name", max, Some(&w.office_keys[&finn]), "not signed by Max"),
+                ("a floor worker's own", finn, Some(&w.office_keys[&finn]), "Finn, who is floor staff"),
+                ("the manager's key from another device", max, Some(&w.elsewhere_keys[&max]), "not signed by Max"),
+                ("the manager on the device that recorded it", max, Some(&w.office_keys[&max]), ""),
+            ];
+            for (i, (how, user, key, expected)) in variants.into_iter().enumerate() {
+                let unsealed = UnsealedEvent {
+                    id: Uuid::now_v7(),
+                    facility: w.cast.facility.clone(),
+                    tag: tag(100 + n as u32 * 10 + i as u32),
+                    user,
+                    device: w.cast.manager.device,
+                    device_seq: (n * 10 + i + 1) as u64,
+                    hlc: Hlc { wall_ms: 1_000, counter: 0 },
+                    parent: None,
+                    body: body.clone(),
+                    prev_hash: GENESIS_HASH.into(),
+                };
+                let event = match key {
+                    Some(key) => unsealed.seal_signed(key),
+                    None => unsealed.seal(),
+                };
+                let sync = SyncResponse { events: vec![event.clone()], roster: w.store.roster().unwrap(), server_time: Utc::now(), ..Default::default() };
+                let applied = w.store.apply_sync(&sync, Utc::now());
+                if i < 4 {
+                    let err = applied.expect_err(&format!("{}: {how} was taken in", event.kind()));
+                    assert!(err.to_string().contains(expected), "{}: {how}: {err}", event.kind());
+                    assert!(w.store.history(&event.tag).unwrap().is_empty(), "{how}: nothing changed");
+                } else {
+                    applied.unwrap_or_else(|e| panic!("{}: {how} was refused: {e}", event.kind()));
+                    assert_eq!(w.store.history(&event.tag).unwrap().len(), 1);
+                }
+            }
+        }
+    }
+}

@@ -66,19 +66,37 @@ fn creation(doc: &mut WorkDoc) -> std::collections::HashSet<String> {
 /// The author fields a record may carry: at the top, or in one of these person objects.
 const PERSON_FIELDS: [&str; 3] = ["by", "opened_by", "requested_by"];
 
+/// Who a record claims as its author, when that is not who signed it.
+#[derive(Debug, PartialEq, Eq)]
+enum Claimed {
+    Person(String),
+    Device(String),
+}
+
+/// A field or section as people say it.
+fn field_name(key: &str) -> String {
+    match key {
+        "cancelled" => "cancellation".into(),
+        "departed" => "departure".into(),
+        "closed_by" => "closing".into(),
+        "stops" => "stop reports".into(),
+        other => other.replace('_', " "),
+    }
+}
+
 /// Whether a JSON record's author fields name `user` on `device` (a record without them, or
 /// naming a person only by name, says nothing to check).
-fn claims_match(text: &str, user: UserId, device: DeviceId) -> Result<(), String> {
+fn claims_match(text: &str, user: UserId, device: DeviceId) -> Result<(), Claimed> {
     let Ok(serde_json::Value::Object(record)) = serde_json::from_str::<serde_json::Value>(text) else { return Ok(()) };
-    let check = |obj: &serde_json::Map<String, serde_json::Value>| -> Result<(), String> {
+    let check = |obj: &serde_json::Map<String, serde_json::Value>| -> Result<(), Claimed> {
         if let Some(claimed) = obj.get("user").and_then(|v| v.as_str()) {
             if claimed != user.to_string() {
-                return Err(format!("it names person {claimed}"));
+                return Err(Claimed::Person(claimed.to_string()));
             }
         }
         if let Some(claimed) = obj.get("device").and_then(|v| v.as_str()) {
             if claimed != device.to_string() {
-                return Err(format!("it names device {claimed}"));
+                return Err(Claimed::Device(claimed.to_string()));
             }
         }
         Ok(())
@@ -148,12 +166,16 @@ pub fn audit_changes(doc: &mut WorkDoc, before: &[ChangeHash], roster: &[RosterE
                 }
             }
             if !section.is_empty() && !kind.may_write(person.role, &section, creating) {
-                return Ok(Some(format!("{} is {} and may not change the {} of this {kind}", person.name, person.role, section.replace('_', " "))));
+                return Ok(Some(format!("{} is {} and may not change the {} of this {kind}", person.name, person.role, field_name(&section))));
             }
             if let OpType::Put(ScalarValue::Str(text)) = &op.action {
-                if let Err(what) = claims_match(text, user, device) {
+                if let Err(claimed) = claims_match(text, user, device) {
+                    let claimed = match claimed {
+                        Claimed::Person(id) => roster.iter().find(|p| p.id.to_string() == id).map_or(format!("person {id}"), |p| p.name.clone()),
+                        Claimed::Device(id) => format!("device {id}"),
+                    };
                     return Ok(Some(format!(
-                        "a record in this {kind} signed by {} on device {device} says otherwise ({what}); nobody may write in someone else's name",
+                        "{} signed a record in this {kind} that names {claimed}; nobody may write in someone else's name",
                         person.name
                     )));
                 }
@@ -208,7 +230,7 @@ mod tests {
         let by = super::super::order::Actor { user: manager, name: "M".into(), device: d1, at: chrono::Utc::now() };
         super::super::order::cancel(&mut doc, &super::super::order::Cancellation { reason: "x".into(), by }).unwrap();
         let reason = audit_changes(&mut doc, &before, &people).unwrap().unwrap();
-        assert!(reason.contains("may not change the cancelled"), "{reason}");
+        assert!(reason.contains("may not change the cancellation"), "{reason}");
 
         // A pick in their own name but in another device's map.
         let mut doc2 = super::super::order::create(Uuid::now_v7(), LicenseNumber::parse("C11-0000001-LIC").unwrap(), Writer::Person { device: d1, user: manager }, &order);

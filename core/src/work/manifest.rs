@@ -247,5 +247,17 @@ pub fn audit(doc: &WorkDoc, roster: &[crate::protocol::RosterEntry]) -> Result<O
             return Ok(Some(format!("{} cancelled the manifest, but only a manager may cancel a manifest", c.by.name)));
         }
     }
+    // The road is its driver's (or a manager's): nobody else departs or confirms its stops.
+    let on_route = |by: &Actor| by.user == m.driver.user || roster.iter().any(|p| p.id == by.user && p.role == Role::Manager);
+    let mut road: Vec<&Actor> = Vec::new();
+    let departed = departed(doc)?;
+    road.extend(departed.as_ref());
+    let outcomes = doc.all_own::<PackageOutcome>(DELIVERIES)?;
+    road.extend(outcomes.values().flatten().map(|o| &o.by));
+    let reports = doc.all_own::<StopReport>(STOPS)?;
+    road.extend(reports.values().flatten().map(|r| &r.by));
+    if let Some(by) = road.into_iter().find(|by| !on_route(by)) {
+        return Ok(Some(format!("{} is not the driver of this route; only {} (or a manager) may confirm it", by.name, m.driver.name)));
+    }
     Ok(None)
 }
