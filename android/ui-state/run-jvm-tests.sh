@@ -17,7 +17,8 @@
 #   JNA_LIBRARY_PATH  the folder holding libcustody_ffi.so (default: target/debug)
 #   CUSTODY_SERVER_URL, CUSTODY_ENROLMENT_CODE, CUSTODY_FACILITY
 #                     a sync server to use, whose roster is tests/test-server.sh's (M-100/2468 manager,
-#                     F-200/1357 floor staff); by default one is started here on a free port
+#                     F-200/1357 and F-201/8642 floor staff); by default one is started here on a free
+#                     port. The sign-in test deactivates F-201, so such a server serves one run
 #   CUSTODY_OUTBOUND_ENROLMENT_CODE
 #                     a second code, for the outbound scenario's phone; that server must also have
 #                     driver D-300/9753, customer C10-0000123-LIC and unused tags (set up here for

@@ -11,6 +11,9 @@ final class AppModel: ObservableObject {
     @Published private(set) var openError: String?
     @Published private(set) var identity: DeviceIdentity?
     @Published private(set) var user: SignedInUser?
+    /// Set when a sync (or a refused call) found the person on screen signed out by core: they
+    /// were deactivated or their PIN was reset. The sign-in screen shows it until the next sign-in.
+    @Published private(set) var signedOutNotice: String?
     @Published private(set) var syncStatus: SyncStatus?
     @Published private(set) var lastReport: SyncReport?
     @Published private(set) var syncing = false
@@ -103,12 +106,17 @@ final class AppModel: ObservableObject {
             return
         }
         do {
+            let before = self.user
             let (identity, user, status) = try await call(refreshOnSessionError: false) { client in
                 (try client.identity(), try client.currentUser(), try client.syncStatus())
             }
             self.identity = identity
             self.user = user
             self.syncStatus = status
+            if let before = before, user == nil {
+                // Nobody signed out here (signOut clears `user` first): core did, at a sync.
+                signedOutNotice = "\(before.name) signed out at the last sync; scan your badge to sign in again"
+            }
         } catch {
             openError = custodyMessage(error)
         }
@@ -120,7 +128,8 @@ final class AppModel: ObservableObject {
 
     // ---- enrolment, sign-in -------------------------------------------------------------------
 
-    /// Enrols this device, then syncs so the roster (who may sign in here) arrives.
+    /// Enrols this device, then syncs so the roster arrives. Each person's first sign-in on this
+    /// phone then goes to the server; later ones work offline.
     func enrol(serverUrl: String, code: String, deviceName: String) async throws {
         guard let client = client else { return }
         _ = try await client.enrol(serverUrl: serverUrl, code: code, deviceName: deviceName)
@@ -128,12 +137,39 @@ final class AppModel: ObservableObject {
         await refreshSession()
     }
 
+    /// Whether this phone holds the signing key of the person with this badge (core's roster),
+    /// so core checks the PIN here, offline; otherwise core asks the server.
+    func signsInHere(badge: String) async -> Bool {
+        let badge = badge.trimmingCharacters(in: .whitespacesAndNewlines)
+        let people = try? await call(refreshOnSessionError: false) { client in try client.people() }
+        return people?.contains { $0.badge == badge && $0.signsInHere } ?? false
+    }
+
+    /// Badge and PIN to core, which checks them offline when this phone holds the person's
+    /// signing key (their PIN opens it), and online the first time they sign in here (the server
+    /// checks them and registers a key for this phone). Async in core: it never blocks the main
+    /// actor. Throws core's error: `.BadCredentials` (offline, with how many tries are left),
+    /// `.Offline` when the server must be asked and cannot be reached, `.Server` for a lockout.
     func signIn(badge: String, pin: String) async throws {
-        let user = try await call { client in try client.signIn(badge: badge, pin: pin) }
-        self.user = user
+        guard let client = client else {
+            throw CustodyError.Storage(message: openError ?? "The device store is not open.")
+        }
+        do {
+            let user = try await client.signIn(badge: badge, pin: pin)
+            self.user = user
+            signedOutNotice = nil
+        } catch {
+            if let custodyError = error as? CustodyError, custodyError.needsSessionRefresh {
+                await refreshSession()
+            }
+            throw error
+        }
     }
 
     func signOut() async {
+        // Cleared first, so the change core reports is not taken for a sign-out by a sync.
+        user = nil
+        signedOutNotice = nil
         _ = try? await call { client in try client.signOut() }
         await refreshSession()
     }

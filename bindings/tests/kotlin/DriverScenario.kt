@@ -70,20 +70,20 @@ fun driverScenario(run: Runner) {
 
     run.scenario("outbound: orders, pick and pack, a manifest, the driver offline, a return")
 
-    run.step("the office enrols the floor phone and two drivers' phones; each holds a data key") {
+    run.step("the office enrols the floor phone and two drivers' phones; each person signs in online once") {
         office = Phone("office", dir)
         runBlocking { office.client.enrol(url, code, "office") }
-        assertEquals(Role.MANAGER, office.client.signIn(MANAGER, MANAGER_PIN).role)
-        val codes = List(3) { runBlocking { office.client.issueEnrolmentCode(MANAGER, MANAGER_PIN) }.code }
+        assertEquals(Role.MANAGER, office.signIn(MANAGER, MANAGER_PIN).role)
+        val codes = List(3) { runBlocking { office.client.issueEnrolmentCode() }.code }
         floor = Phone("floor", dir)
         runBlocking { floor.client.enrol(url, codes[0], "packing bench") }
         truck = Phone("truck", dir)
         runBlocking { truck.client.enrol(truckLink.url, codes[1], "van 1") }
         otherTruck = Phone("other-truck", dir)
         runBlocking { otherTruck.client.enrol(url, codes[2], "van 2") }
-        assertEquals(Role.FLOOR_STAFF, floor.client.signIn(FLOOR, FLOOR_PIN).role)
-        assertEquals(Role.DRIVER, truck.client.signIn(DRIVER, DRIVER_PIN).role)
-        assertEquals("Dan Driver", otherTruck.client.signIn(DRIVER_2, DRIVER_2_PIN).name)
+        assertEquals(Role.FLOOR_STAFF, floor.signIn(FLOOR, FLOOR_PIN).role)
+        assertEquals(Role.DRIVER, truck.signIn(DRIVER, DRIVER_PIN).role)
+        assertEquals("Dan Driver", otherTruck.signIn(DRIVER_2, DRIVER_2_PIN).name)
         assertRefusedWith<CustodyException.InvalidInput> { CustodyClient(dir.resolve("short-key.db").toString(), ByteArray(5)) }
     }
 

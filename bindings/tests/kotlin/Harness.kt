@@ -5,6 +5,7 @@ package com.custody.tests
 import com.custody.core.ChangeKind
 import com.custody.core.ChangeListener
 import com.custody.core.CustodyClient
+import com.custody.core.SignedInUser
 import com.custody.core.SyncListener
 import com.custody.core.SyncReport
 import com.custody.core.SyncStatus
@@ -72,9 +73,12 @@ class Heard : SyncListener, ChangeListener {
 }
 
 /** One simulated phone: a real device store in its own file, behind the generated bindings. */
-class Phone(val name: String, dir: Path) {
+class Phone(
+    val name: String,
+    private val dir: Path,
     // What the apps do: a random 32-byte store key kept in the Android Keystore / iOS Keychain.
-    val storeKey = ByteArray(32).also { SecureRandom().nextBytes(it) }
+    val storeKey: ByteArray = ByteArray(32).also { SecureRandom().nextBytes(it) },
+) {
     val client = CustodyClient(dir.resolve("$name.db").toString(), storeKey)
     val heard = Heard()
 
@@ -84,6 +88,15 @@ class Phone(val name: String, dir: Path) {
     }
 
     fun sync(): SyncReport = runBlocking { client.syncNow() }
+
+    /** Badge and PIN: online the first time this person signs in on this phone, offline after. */
+    fun signIn(badge: String, pin: String): SignedInUser = runBlocking { client.signIn(badge, pin) }
+
+    /** The app restarted: the same store file and key in a new client (nobody is signed in). */
+    fun restart(): Phone {
+        client.close()
+        return Phone(name, dir, storeKey)
+    }
 }
 
 /** A loopback TCP proxy in front of the server that can drop the connection: a phone that

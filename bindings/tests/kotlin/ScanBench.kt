@@ -31,7 +31,7 @@ fun scanBench(n: Int) {
     val dir: Path = Files.createTempDirectory(Path.of(env("CUSTODY_WORK_DIR")), "bench")
     val phone = CustodyClient(dir.resolve("bench.db").toString(), ByteArray(32) { 7 })
     runBlocking { phone.enrol(env("CUSTODY_SERVER_URL"), env("CUSTODY_ENROLMENT_CODE"), "bench") }
-    phone.signIn("M-100", "2468")
+    runBlocking { phone.signIn("M-100", "2468") }
     val total = WARMUP + n
     val tags = (1..total).map { "1A4FF02" + it.toString().padStart(17, '0') }
     val receive = Series("receive (new package)")

@@ -1,6 +1,8 @@
 // End to end through the generated Kotlin bindings, the real library and a real sync server on
-// loopback: three phones, stock received, a blind count offline, a recount by another person on
-// a shared handheld, a discrepancy, and an adjustment approved from a manager's phone.
+// loopback: three phones, sign-in online the first time and offline after, stock received, a
+// blind count offline, a recount by another person on a shared handheld, a discrepancy, an
+// adjustment approved from a manager's phone, a revoked phone, and a person whose PIN is reset
+// and who is then deactivated, signed out of the handheld at its next sync.
 package com.custody.tests
 
 import com.custody.core.*
@@ -62,14 +64,26 @@ fun scenario(run: Runner) {
         assertEquals(UnitOfMeasure.G, countUnit(UnitOfMeasure.LB))
     }
 
-    run.step("a new device must be enrolled; a manager enrols three phones") {
+    run.step("a new device must be enrolled; a manager signs in online and enrols three phones") {
         b = Phone("office", dir)
-        assertRefusal<CustodyException.NotEnrolled>("ask a manager for an enrolment code") { b.client.signIn(SAM_BADGE, SAM_PIN) }
+        assertRefusal<CustodyException.NotEnrolled>("ask a manager for an enrolment code") { b.signIn(SAM_BADGE, SAM_PIN) }
         val office = runBlocking { b.client.enrol(url, code, "office") }
         assertEquals(facility, office.facility)
-        assertEquals("Sam Manager", b.client.signIn(SAM_BADGE, SAM_PIN).name)
-        val codeA = runBlocking { b.client.issueEnrolmentCode(SAM_BADGE, SAM_PIN) }
-        val codeC = runBlocking { b.client.issueEnrolmentCode(SAM_BADGE, SAM_PIN) }
+        // A code carries a signed-in manager's signature: nobody is signed in yet.
+        assertRefusal<CustodyException.NotSignedIn>("scan your badge and enter your PIN") { runBlocking { b.client.issueEnrolmentCode() } }
+        // Sam's first sign-in on this phone goes to the server, which checks badge and PIN.
+        assertRefusal<CustodyException.BadCredentials>("badge or PIN not recognised") { b.signIn(SAM_BADGE, "0000") }
+        assertRefusal<CustodyException.BadCredentials>("badge or PIN not recognised") { b.signIn("M-999", SAM_PIN) }
+        assertNull(b.client.currentUser())
+        assertFalse(b.client.people().single { it.badge == SAM_BADGE }.signsInHere)
+        assertEquals("Sam Manager", b.signIn(SAM_BADGE, SAM_PIN).name)
+        val people = b.client.people().associateBy { it.badge }
+        assertEquals(setOf(SAM_BADGE, ANA_BADGE, MARIA_BADGE, OMAR_BADGE, "D-300", "D-301"), people.keys)
+        assertEquals(Triple("Sam Manager", Role.MANAGER, true), people.getValue(SAM_BADGE).let { Triple(it.name, it.role, it.signsInHere) })
+        assertTrue(people.values.all { it.active })
+        assertEquals(listOf(SAM_BADGE), people.values.filter { it.signsInHere }.map { it.badge }, "only Sam's key is on this phone")
+        val codeA = runBlocking { b.client.issueEnrolmentCode() }
+        val codeC = runBlocking { b.client.issueEnrolmentCode() }
         assertTrue(codeA.expiresAt.isAfter(java.time.Instant.now()))
 
         a = Phone("handheld", dir)
@@ -86,9 +100,40 @@ fun scenario(run: Runner) {
         }
         stranger.client.close()
 
-        assertRefusal<CustodyException.BadCredentials>("badge or PIN not recognised") { a.client.signIn(MARIA_BADGE, "0000") }
-        assertEquals(Role.FLOOR_STAFF, a.client.signIn(MARIA_BADGE, MARIA_PIN).role)
-        assertEquals(Role.MANAGER, c.client.signIn(ANA_BADGE, ANA_PIN).role)
+        assertRefusal<CustodyException.BadCredentials>("badge or PIN not recognised") { a.signIn(MARIA_BADGE, "0000") }
+        assertEquals(Role.FLOOR_STAFF, a.signIn(MARIA_BADGE, MARIA_PIN).role)
+        assertEquals(Role.MANAGER, c.signIn(ANA_BADGE, ANA_PIN).role)
+        // The server takes codes from managers only; Maria's signature is hers, and she is not one.
+        assertRefusal<CustodyException.NotAllowed>("Maria Floor is floor staff; only a manager or admin may do this") {
+            runBlocking { a.client.issueEnrolmentCode() }
+        }
+    }
+
+    run.step("signed in once online, the handheld signs Maria in with no signal; wrong PINs count down; a new person needs the network") {
+        proxy.goOffline()
+        a.client.signOut()
+        assertNull(a.client.currentUser())
+        assertRefusal<CustodyException.BadCredentials>("badge or PIN not recognised; 4 more wrong PINs and this phone erases your key") {
+            a.signIn(MARIA_BADGE, "0000")
+        }
+        assertRefusal<CustodyException.BadCredentials>("3 more wrong PINs") { a.signIn(MARIA_BADGE, "9999") }
+        assertEquals("Maria Floor", a.signIn(MARIA_BADGE, MARIA_PIN).name)
+        a.client.signOut()
+        assertRefusal<CustodyException.BadCredentials>("4 more wrong PINs") { a.signIn(MARIA_BADGE, "0000") }
+        // Omar never signed in on this handheld: his key must come from the server, out of reach.
+        assertRefusal<CustodyException.Offline>("this phone does not hold your signing key yet") { a.signIn(OMAR_BADGE, OMAR_PIN) }
+        assertRefusal<CustodyException.Offline>("connect to the network and sign in again") { a.signIn(OMAR_BADGE, OMAR_PIN) }
+        assertNull(a.client.currentUser())
+        val here = a.client.people().associateBy { it.badge }
+        assertEquals(Pair(true, false), Pair(here.getValue(MARIA_BADGE).signsInHere, here.getValue(OMAR_BADGE).signsInHere))
+
+        // The app restarts (still no signal): nobody is signed in; Maria's PIN opens her key again.
+        assertEquals("Maria Floor", a.signIn(MARIA_BADGE, MARIA_PIN).name)
+        a = a.restart()
+        assertNull(a.client.currentUser(), "who is signed in does not survive the app")
+        assertRefusal<CustodyException.NotSignedIn>("scan your badge") { a.client.movePackage(P1, SHELF_2) }
+        assertEquals("Maria Floor", a.signIn(MARIA_BADGE, MARIA_PIN).name)
+        proxy.goOnline()
     }
 
     run.step("the manager receives stock; every phone sees it after a sync") {
@@ -126,7 +171,7 @@ fun scenario(run: Runner) {
         assertRefusal<CustodyException.InvalidInput>("not a valid count session id") { a.client.countSession("42") }
         a.client.signOut()
         assertRefusal<CustodyException.NotSignedIn>("scan your badge and enter your PIN") { a.client.movePackage(P1, SHELF_2) }
-        a.client.signIn(MARIA_BADGE, MARIA_PIN)
+        a.signIn(MARIA_BADGE, MARIA_PIN)
         assertEquals(b.client.packages(), a.client.packages(), "a refusal changes nothing")
     }
 
@@ -182,7 +227,7 @@ fun scenario(run: Runner) {
 
         // The handheld is shared: Maria signs out, Omar signs in and recounts.
         a.client.signOut()
-        assertEquals("Omar Floor", a.client.signIn(OMAR_BADGE, OMAR_PIN).name)
+        assertEquals("Omar Floor", a.signIn(OMAR_BADGE, OMAR_PIN).name)
         a.client.joinCount(session)
         assertEquals(2u, a.client.countScan(session, P1, SHELF_1, g("9.50")).round)
         a.sync()
@@ -258,11 +303,52 @@ fun scenario(run: Runner) {
 
     run.step("a revoked phone is refused by the server at once") {
         val lost = Phone("lost", dir)
-        runBlocking { lost.client.enrol(url, b.client.let { runBlocking { it.issueEnrolmentCode(SAM_BADGE, SAM_PIN) } }.code, "lost phone") }
+        runBlocking { lost.client.enrol(url, runBlocking { b.client.issueEnrolmentCode() }.code, "lost phone") }
         lost.sync()
-        runBlocking { b.client.revokeDevice(lost.client.identity()!!.deviceId, SAM_BADGE, SAM_PIN) }
+        val lostId = lost.client.identity()!!.deviceId
+        // Only a manager may revoke: Omar, signed in on the handheld, is refused by the server.
+        assertRefusal<CustodyException.NotAllowed>("only a manager or admin may do this") { runBlocking { a.client.revokeDevice(lostId) } }
+        lost.sync()
+        runBlocking { b.client.revokeDevice(lostId) }
         assertRefusal<CustodyException.Unauthorized>("revoked") { lost.sync() }
         lost.client.close()
+    }
+
+    run.step("a new PIN from the office signs Omar out of the handheld at its next sync; he signs in online with it") {
+        assertEquals("Omar Floor", a.client.currentUser()?.name)
+        val omar = b.client.people().single { it.badge == OMAR_BADGE }
+        assertTrue(omar.active)
+        assertTrue(a.client.people().single { it.badge == OMAR_BADGE }.signsInHere)
+        assertRefusal<CustodyException.NotAllowed>("only a manager or admin may do this") { runBlocking { a.client.resetPin(omar.id, "2580") } }
+        runBlocking { b.client.resetPin(omar.id, "2580") }
+        val heardBefore = a.heard.changes.size
+        a.sync()
+        assertNull(a.client.currentUser(), "signed out by the sync")
+        assertTrue(ChangeKind.SIGN_IN in a.heard.changes.drop(heardBefore), "the app hears that who is signed in changed")
+        assertFalse(a.client.people().single { it.badge == OMAR_BADGE }.signsInHere, "his old key is erased from the handheld")
+        assertRefusal<CustodyException.BadCredentials>("badge or PIN not recognised") { a.signIn(OMAR_BADGE, OMAR_PIN) }
+        assertEquals("Omar Floor", a.signIn(OMAR_BADGE, "2580").name)
+        a.sync()
+        assertEquals("Omar Floor", a.client.currentUser()?.name, "his new key is good")
+    }
+
+    run.step("a manager deactivates Omar; the handheld signs him out at its next sync and refuses him after") {
+        val omar = b.client.people().single { it.badge == OMAR_BADGE }
+        runBlocking { b.client.deactivateUser(omar.id) }
+        assertRefusal<CustodyException.Refused>("yourself") { runBlocking { b.client.deactivateUser(b.client.currentUser()!!.id) } }
+        val heardBefore = a.heard.changes.size
+        a.sync()
+        assertNull(a.client.currentUser(), "deactivated: signed out at the next sync")
+        assertTrue(ChangeKind.SIGN_IN in a.heard.changes.drop(heardBefore))
+        val gone = a.client.people().single { it.badge == OMAR_BADGE }
+        assertEquals(Pair(false, false), Pair(gone.active, gone.signsInHere))
+        assertRefusal<CustodyException.BadCredentials>("badge or PIN not recognised") { a.signIn(OMAR_BADGE, "2580") }
+        b.sync()
+        assertFalse(b.client.people().single { it.badge == OMAR_BADGE }.active)
+        // The handheld goes on with the others.
+        assertEquals("Maria Floor", a.signIn(MARIA_BADGE, MARIA_PIN).name)
+        a.sync()
+        assertEquals(0uL, a.client.syncStatus().pending)
     }
 
     runCatching { a.client.close() }

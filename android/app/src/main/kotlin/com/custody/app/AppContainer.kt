@@ -101,7 +101,10 @@ class AppContainer(private val context: Context) {
     val feedback: StateFlow<Feedback?> = _feedback
     private val player by lazy { FeedbackPlayer(context) }
 
-    /** The listener is called on the thread that made the change: never call the client in it. */
+    /**
+     * The listener is called on the thread that made the change: never call the client in it.
+     * A sync that signs the person out (deactivated, PIN reset) arrives here as SIGN_IN.
+     */
     private val changes = object : ChangeListener {
         override fun onChange(what: ChangeKind) {
             scope.launch(worker) { refresh(what) }
@@ -148,6 +151,11 @@ class AppContainer(private val context: Context) {
     /** A scan from any source goes to the screen in front. */
     fun onScan(scan: Scan) = act { router.route(scan) }
 
+    /**
+     * Badge and PIN to core. A suspend call: the first sign-in of a person on this phone goes to
+     * the server (core's network call runs on its own runtime, so the worker is not held while
+     * it waits); the model shows "checking" meanwhile and its pad takes nothing.
+     */
     fun submitSignIn() = act {
         val answer = signIn.submit()
         val s = signIn.state.value
@@ -211,7 +219,7 @@ class AppContainer(private val context: Context) {
         SyncWorker.syncSoon(context)
     }
 
-    private fun refresh(what: ChangeKind) {
+    private suspend fun refresh(what: ChangeKind) {
         sync.refresh()
         when (what) {
             ChangeKind.COUNT_SESSIONS -> if (navigator.screen.value == Screen.COUNT) count.reload()
@@ -225,7 +233,13 @@ class AppContainer(private val context: Context) {
                 Screen.HOME -> if (navigator.user?.role?.let { Screen.RETURNS in HomeModel.screensFor(it) } == true) returns.load()
                 else -> Unit
             }
-            ChangeKind.INVENTORY, ChangeKind.SIGN_IN -> Unit
+            // Someone signed in or out; if a sync signed out the person on screen (deactivated,
+            // or their PIN was reset), their patient details go and the sign-in screen shows.
+            ChangeKind.SIGN_IN -> if (signIn.checkSession()) {
+                route.hidePatient()
+                withContext(Dispatchers.Main) { navigator.signedOut() }
+            }
+            ChangeKind.INVENTORY -> Unit
         }
     }
 }

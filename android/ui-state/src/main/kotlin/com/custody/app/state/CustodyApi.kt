@@ -14,6 +14,7 @@ import com.custody.core.PickList
 import com.custody.core.PickResult
 import com.custody.core.Quantity
 import com.custody.core.ReturnDue
+import com.custody.core.RosterPerson
 import com.custody.core.Route
 import com.custody.core.ScannedCode
 import com.custody.core.SignedInUser
@@ -35,9 +36,19 @@ interface CustodyApi {
 
     suspend fun enrol(serverUrl: String, code: String, deviceName: String): DeviceIdentity
 
-    fun signIn(badge: String, pin: String): SignedInUser
+    /**
+     * Badge and PIN. Offline when this phone holds the person's signing key (the PIN opens it);
+     * online the first time they sign in on this phone (or after a PIN reset, or after too many
+     * wrong PINs erased the key): the server checks badge and PIN and registers a key for them
+     * here. `BadCredentials` for a wrong badge or PIN (offline, with how many tries are left);
+     * `Offline` when it must go online and cannot.
+     */
+    suspend fun signIn(badge: String, pin: String): SignedInUser
 
     fun signOut()
+
+    /** The facility's roster as this phone holds it; `signsInHere` says who can sign in offline. */
+    fun people(): List<RosterPerson>
 
     fun currentUser(): SignedInUser?
 
@@ -145,9 +156,11 @@ class ClientApi(val client: CustodyClient) : CustodyApi {
     override suspend fun enrol(serverUrl: String, code: String, deviceName: String) =
         client.enrol(serverUrl, code, deviceName)
 
-    override fun signIn(badge: String, pin: String) = client.signIn(badge, pin)
+    override suspend fun signIn(badge: String, pin: String) = client.signIn(badge, pin)
 
     override fun signOut() = client.signOut()
+
+    override fun people() = client.people()
 
     override fun currentUser() = client.currentUser()
 

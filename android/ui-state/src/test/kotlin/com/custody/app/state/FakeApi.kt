@@ -30,6 +30,7 @@ import com.custody.core.PickResult
 import com.custody.core.Quantity
 import com.custody.core.ReturnDue
 import com.custody.core.ReturnKind
+import com.custody.core.RosterPerson
 import com.custody.core.Role
 import com.custody.core.Route
 import com.custody.core.RoutePackage
@@ -84,12 +85,53 @@ class FakeApi : CustodyApi {
         return DeviceIdentity("device-1", "C11-0000001-LIC", "Green Valley Distribution", serverUrl).also { identity = it }
     }
 
-    override fun signIn(badge: String, pin: String): SignedInUser {
+    /** Badges whose key this phone holds (they sign in offline); the others go to the server. */
+    val keysHere = mutableSetOf<String>()
+
+    /** Whether the server can be reached for a first sign-in. */
+    var serverReachable = true
+
+    /** Wrong PINs in a row per badge with a key here; at 5 the key is erased (as core does). */
+    private val wrongPins = mutableMapOf<String, Int>()
+
+    /** Called while [signIn] runs, before it answers: what the screen shows during the check. */
+    var duringSignIn: (suspend () -> Unit)? = null
+
+    /** How many times [signIn] was called. */
+    var signInCalls = 0
+
+    override suspend fun signIn(badge: String, pin: String): SignedInUser {
+        signInCalls++
+        duringSignIn?.invoke()
         if (identity == null) throw CustodyException.NotEnrolled("this device is not enrolled yet; enrol it with a code from a manager")
-        val (expected, who) = roster[badge] ?: throw CustodyException.BadCredentials("badge or PIN not recognised")
-        if (pin != expected) throw CustodyException.BadCredentials("badge or PIN not recognised")
-        user = who
-        return who
+        val entry = roster[badge]
+        if (badge in keysHere && entry != null) {
+            if (pin != entry.first) {
+                val wrong = (wrongPins[badge] ?: 0) + 1
+                wrongPins[badge] = wrong
+                if (wrong >= 5) {
+                    keysHere -= badge
+                    throw CustodyException.Offline("too many wrong PINs: this phone has erased your signing key; connect to the network and sign in again")
+                }
+                throw CustodyException.BadCredentials("badge or PIN not recognised; ${5 - wrong} more wrong PINs and this phone erases your key (then sign in online)")
+            }
+            wrongPins.remove(badge)
+        } else {
+            if (!serverReachable) {
+                throw CustodyException.Offline(
+                    "this phone does not hold your signing key yet (first sign-in here, a new PIN, or too many wrong PINs); connect to the network and sign in again",
+                )
+            }
+            if (entry == null || pin != entry.first) throw CustodyException.BadCredentials("badge or PIN not recognised; try again or ask a manager")
+            keysHere += badge
+        }
+        user = entry.second
+        return entry.second
+    }
+
+    override fun people() = roster.map { (badge, entry) ->
+        val who = entry.second
+        RosterPerson(who.id, who.name, who.role, badge, active = true, signsInHere = badge in keysHere)
     }
 
     override fun signOut() {

@@ -24,6 +24,7 @@ private fun wedge(text: String) = Scan(text, ScanSource.WEDGE)
 
 fun signInTests() = "signin" to Tests("sign-in").apply {
     fun pin(model: SignInModel, digits: String) = digits.forEach(model::pinDigit)
+    fun submit(model: SignInModel): Feedback = assertNotNull(runBlocking { model.submit() }, "a submit with no check running answers")
 
     test("badge scan, then PIN: green with the person's name, home by role") {
         val api = FakeApi()
@@ -36,33 +37,111 @@ fun signInTests() = "signin" to Tests("sign-in").apply {
         pin(model, "2468")
         assertEquals(4, model.state.value.pinDots)
         assertFalse(model.state.value.toString().contains("2468"), "the PIN must not be in the state")
-        val f = model.submit()
+        val f = submit(model)
         assertEquals("Signed in: Sam Manager", f.message)
         assertEquals(SignInStep.SIGNED_IN, model.state.value.step)
         assertEquals("Sam Manager", model.state.value.user?.name)
+        assertNull(model.state.value.checking)
+    }
+
+    test("the first sign-in on this phone says it checks with the server; the next one checks on the phone; the pad waits meanwhile") {
+        val api = FakeApi()
+        val model = SignInModel(api)
+        val seen = mutableListOf<SignInState>()
+        api.duringSignIn = {
+            seen += model.state.value
+            // What the person might press while core checks: nothing is sent twice, nothing typed.
+            assertNull(model.submit(), "OK again while checking does nothing")
+            model.pinDigit('9')
+            model.restart()
+            assertEquals(Signal.RED, model.onScan(wedge("M-100")).signal, "a badge scanned meanwhile waits")
+            assertEquals(seen.last(), model.state.value, "nothing changed while the check ran")
+        }
+        model.onScan(wedge("F-200"))
+        pin(model, "1357")
+        assertTrue(submit(model).isGreen)
+        assertEquals(1, api.signInCalls)
+        val online = seen.single()
+        assertEquals(SignInCheck.WITH_SERVER, online.checking)
+        assertTrue(online.busy)
+        assertEquals("Checking your badge and PIN with the server…", online.prompt)
+        assertEquals(Pair(SignInStep.PIN, "F-200"), Pair(online.step, online.badge))
+        assertEquals(0, online.pinDots, "the pad is cleared as soon as the PIN is sent")
+        assertFalse(online.toString().contains("1357"))
+
+        assertTrue(model.signOut().isGreen)
+        model.onScan(wedge("F-200"))
+        pin(model, "1357")
+        assertTrue(submit(model).isGreen)
+        assertEquals(SignInCheck.ON_PHONE, seen.last().checking)
+        assertEquals("Checking your PIN…", seen.last().prompt)
+        assertNull(model.state.value.checking)
     }
 
     test("a wrong PIN is red with core's words; the PIN is cleared, the badge kept") {
         val model = SignInModel(FakeApi())
         model.onScan(wedge("F-200"))
         pin(model, "0000")
-        val f = model.submit()
+        val f = submit(model)
         assertEquals(Signal.RED, f.signal)
-        assertEquals("badge or PIN not recognised", f.message)
+        assertEquals("badge or PIN not recognised; try again or ask a manager", f.message)
         val s = model.state.value
-        assertEquals("badge or PIN not recognised", s.error)
+        assertEquals(f.message, s.error)
         assertEquals(0, s.pinDots)
         assertEquals(SignInStep.PIN, s.step)
         assertEquals("F-200", s.badge)
+        assertFalse(s.busy)
+        assertFalse(s.needsNetwork)
+        assertEquals("Enter your PIN, or scan your badge again", s.prompt)
         pin(model, "1357")
-        assertTrue(model.submit().isGreen)
+        assertTrue(submit(model).isGreen)
+    }
+
+    test("a wrong PIN on the phone shows core's count of tries left") {
+        val api = FakeApi().apply { keysHere += "F-200" }
+        val model = SignInModel(api)
+        model.onScan(wedge("F-200"))
+        pin(model, "0000")
+        val f = submit(model)
+        assertEquals(Signal.RED, f.signal)
+        assertEquals("badge or PIN not recognised; 4 more wrong PINs and this phone erases your key (then sign in online)", f.message)
+        assertEquals(f.message, model.state.value.error)
+        assertEquals(SignInStep.PIN, model.state.value.step)
+    }
+
+    test("no network when the server must be asked: red in core's words, a prompt to connect, the badge kept") {
+        val api = FakeApi().apply { serverReachable = false }
+        val model = SignInModel(api)
+        model.onScan(wedge("M-100"))
+        pin(model, "2468")
+        val f = submit(model)
+        assertEquals(Signal.RED, f.signal)
+        assertEquals(
+            "this phone does not hold your signing key yet (first sign-in here, a new PIN, or too many wrong PINs); connect to the network and sign in again",
+            f.message,
+        )
+        val s = model.state.value
+        assertEquals(f.message, s.error)
+        assertTrue(s.needsNetwork)
+        assertEquals("Connect this phone to the network (Wi-Fi or mobile data), then enter your PIN again", s.prompt)
+        assertEquals(Triple(SignInStep.PIN, "M-100", 0), Triple(s.step, s.badge, s.pinDots))
+        assertNull(api.user)
+
+        api.serverReachable = true
+        pin(model, "2468")
+        assertNull(model.state.value.error, "typing the PIN again clears the red line")
+        assertTrue(submit(model).isGreen)
+        assertFalse(model.state.value.needsNetwork)
+        assertNull(model.state.value.error)
     }
 
     test("no PIN yet, or no badge yet: say what is missing, call nothing") {
-        val model = SignInModel(FakeApi())
-        assertEquals("Scan your badge first.", model.submit().message)
+        val api = FakeApi()
+        val model = SignInModel(api)
+        assertEquals("Scan your badge first.", submit(model).message)
         model.onScan(wedge("F-200"))
-        assertEquals("Enter your PIN.", model.submit().message)
+        assertEquals("Enter your PIN.", submit(model).message)
+        assertEquals(0, api.signInCalls)
     }
 
     test("a new badge scan during the PIN starts over with that badge") {
@@ -81,7 +160,7 @@ fun signInTests() = "signin" to Tests("sign-in").apply {
         assertTrue(model.state.value.needsEnrolment)
         model.onScan(wedge("F-200"))
         pin(model, "1357")
-        val f = model.submit()
+        val f = submit(model)
         assertEquals(Signal.RED, f.signal)
         assertTrue(model.state.value.needsEnrolment)
     }
@@ -91,11 +170,41 @@ fun signInTests() = "signin" to Tests("sign-in").apply {
         val model = SignInModel(api)
         model.onScan(wedge("F-200"))
         pin(model, "1357")
-        model.submit()
+        submit(model)
         assertEquals(Signal.RED, model.onScan(wedge("M-100")).signal)
         assertTrue(model.signOut().isGreen)
         assertNull(api.user)
         assertEquals(SignInStep.BADGE, model.state.value.step)
+    }
+
+    test("after an app restart nobody is signed in: the badge step shows") {
+        val api = FakeApi()
+        val model = SignInModel(api)
+        model.onScan(wedge("F-200"))
+        pin(model, "1357")
+        assertTrue(submit(model).isGreen)
+        api.user = null // a new process: core holds nobody's key open
+        val restarted = SignInModel(api)
+        restarted.load()
+        assertEquals(SignInStep.BADGE, restarted.state.value.step)
+        assertEquals("Scan your badge", restarted.state.value.prompt)
+    }
+
+    test("a sync that signs the person out (deactivated, new PIN) sends the screen back to the badge") {
+        val api = FakeApi()
+        val model = SignInModel(api)
+        model.onScan(wedge("F-200"))
+        pin(model, "1357")
+        submit(model)
+        assertFalse(model.checkSession(), "still signed in: nothing changes")
+        assertEquals(SignInStep.SIGNED_IN, model.state.value.step)
+        api.user = null // core signed her out at the sync
+        assertTrue(model.checkSession())
+        val s = model.state.value
+        assertEquals(SignInStep.BADGE, s.step)
+        assertNull(s.user)
+        assertEquals("Maria Floor signed out at the last sync; scan your badge to sign in again", s.prompt)
+        assertFalse(model.checkSession(), "only once")
     }
 
     test("enrolment: missing fields are named; a bad code is red; a good one enrols") {

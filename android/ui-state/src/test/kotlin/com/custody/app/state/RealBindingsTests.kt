@@ -1,5 +1,7 @@
 package com.custody.app.state
 
+import com.custody.core.ChangeKind
+import com.custody.core.ChangeListener
 import com.custody.core.CountScope
 import com.custody.core.CustodyClient
 import com.custody.core.CustodyException
@@ -16,14 +18,17 @@ import com.custody.core.Quantity
 import com.custody.core.ReturnKind
 import com.custody.core.Role
 import com.custody.core.ScannedCode
+import com.custody.core.SignedInUser
 import com.custody.core.StopState
 import com.custody.core.UnitOfMeasure
 import com.custody.core.Vehicle
 import kotlinx.coroutines.runBlocking
 import java.math.BigDecimal
 import java.nio.file.Files
+import java.security.SecureRandom
 import java.time.Instant
 import java.time.LocalDate
+import java.util.concurrent.CopyOnWriteArrayList
 import kotlin.test.assertEquals
 import kotlin.test.assertFailsWith
 import kotlin.test.assertFalse
@@ -52,7 +57,30 @@ private fun newClient(key: ByteArray = ByteArray(32) { (it * 7 + 1).toByte() }):
     return CustodyClient(dir.resolve("phone.db").toString(), key)
 }
 
+/** A new store's file and its random 32-byte key, for a phone that is closed and opened again. */
+private fun newStore(): Pair<String, ByteArray> {
+    val dir = Files.createTempDirectory("custody-ui-state")
+    dir.toFile().deleteOnExit()
+    return dir.resolve("phone.db").toString() to ByteArray(32).also { SecureRandom().nextBytes(it) }
+}
+
 private fun scan(text: String) = Scan(text, ScanSource.WEDGE)
+
+/** Sign-in is a suspend call (it may go to the server): the tests wait for it. */
+private fun CustodyClient.signInNow(badge: String, pin: String): SignedInUser = runBlocking { signIn(badge, pin) }
+
+private fun SignInModel.submitNow(): Feedback = assertNotNull(runBlocking { submit() }, "no check was running, so submit answers")
+
+/** The real client, noting what the sign-in screen showed while core checked badge and PIN. */
+private class Watching(private val api: CustodyApi) : CustodyApi by api {
+    var model: SignInModel? = null
+    val during = mutableListOf<SignInState>()
+
+    override suspend fun signIn(badge: String, pin: String): SignedInUser {
+        model?.let { during += it.state.value }
+        return api.signIn(badge, pin)
+    }
+}
 
 /** Shows what the person would see, so the test log reads like the screen. */
 private fun seen(f: Feedback): Feedback = f.also { println("       ${it.signal.name.lowercase()}: ${it.message}") }
@@ -66,11 +94,11 @@ fun realBindingsTests() = "real" to Tests("real bindings").apply {
         assertTrue(model.state.value.needsEnrolment, "a fresh store has no identity")
         model.onScan(scan("M-100\r\n"))
         "2468".forEach(model::pinDigit)
-        val f = model.submit()
+        val f = model.submitNow()
         assertEquals(Signal.RED, f.signal)
         assertEquals(Sound.BUZZ, f.sound)
         // The text on the red panel is exactly the exception's message from core.
-        val e = assertFailsWith<CustodyException.NotEnrolled> { client.signIn("M-100", "2468") }
+        val e = assertFailsWith<CustodyException.NotEnrolled> { client.signInNow("M-100", "2468") }
         assertEquals(e.message, f.message)
         assertEquals(e.message, model.state.value.error)
         assertTrue(model.state.value.needsEnrolment)
@@ -167,6 +195,9 @@ fun realBindingsTests() = "real" to Tests("real bindings").apply {
         return@apply
     }
 
+    // Enrolment codes the manager issues from the first phone, for the sign-in test's two phones.
+    val issued = mutableListOf<String>()
+
     test("enrol, sign in, receive, sync, count blind, decide an adjustment: every screen on the real client") {
         val client = newClient()
         val api = ClientApi(client)
@@ -181,19 +212,27 @@ fun realBindingsTests() = "real" to Tests("real bindings").apply {
         assertTrue(enrolled.isGreen, enrolled.message)
         System.getenv("CUSTODY_FACILITY")?.let { assertEquals(it, api.identity()!!.facility) }
 
-        // Sign-in: a wrong PIN is red with core's words, the right one is green; home by role.
-        val signIn = SignInModel(api)
+        // Sign-in, the first time on this phone, so the server checks it: a wrong PIN is red with
+        // core's words, the right one is green; home by role.
+        val watching = Watching(api)
+        val signIn = SignInModel(watching).also { watching.model = it }
         signIn.load()
         assertFalse(signIn.state.value.needsEnrolment)
         signIn.onScan(scan("M-100"))
         "0000".forEach(signIn::pinDigit)
-        val wrong = seen(signIn.submit())
+        val wrong = seen(signIn.submitNow())
         assertEquals(Signal.RED, wrong.signal)
-        val coreWords = assertFailsWith<CustodyException.BadCredentials> { client.signIn("M-100", "0000") }.message
+        assertEquals(SignInCheck.WITH_SERVER, watching.during.last().checking, "M-100 never signed in here: the server checks")
+        val coreWords = assertFailsWith<CustodyException.BadCredentials> { client.signInNow("M-100", "0000") }.message
         assertEquals(coreWords, wrong.message)
+        assertTrue(coreWords!!.contains("badge or PIN not recognised"), coreWords)
         "2468".forEach(signIn::pinDigit)
-        assertTrue(signIn.submit().isGreen)
+        assertTrue(seen(signIn.submitNow()).isGreen)
+        assertEquals(SignInCheck.WITH_SERVER, watching.during.last().checking)
         assertEquals(Role.MANAGER, signIn.state.value.user!!.role)
+        assertTrue(api.people().single { it.badge == "M-100" }.signsInHere, "this phone now holds the manager's key")
+        // The manager signed in here issues codes for other phones (the server checks her signature).
+        repeat(2) { issued += runBlocking { client.issueEnrolmentCode() }.code }
         assertEquals(
             listOf(Screen.RECEIVE, Screen.PICK, Screen.COUNT, Screen.RETURNS, Screen.APPROVALS, Screen.ROUTE, Screen.SYNC),
             HomeModel.home(signIn.state.value.user!!).tiles.map { it.screen },
@@ -227,8 +266,10 @@ fun realBindingsTests() = "real" to Tests("real bindings").apply {
         signIn.signOut()
         signIn.onScan(scan("F-200"))
         "1357".forEach(signIn::pinDigit)
-        assertTrue(signIn.submit().isGreen)
+        assertTrue(signIn.submitNow().isGreen)
         assertEquals(listOf(Screen.RECEIVE, Screen.PICK, Screen.COUNT, Screen.RETURNS, Screen.SYNC), HomeModel.home(signIn.state.value.user!!).tiles.map { it.screen })
+        val notAManager = assertFailsWith<CustodyException.NotAllowed> { runBlocking { client.issueEnrolmentCode() } }
+        assertTrue(notAManager.message!!.contains("only a manager or admin may do this"), notAManager.message)
 
         val count = CountModel(api)
         count.loadSessions()
@@ -268,7 +309,8 @@ fun realBindingsTests() = "real" to Tests("real bindings").apply {
         signIn.signOut()
         signIn.onScan(scan("M-100"))
         "2468".forEach(signIn::pinDigit)
-        assertTrue(signIn.submit().isGreen)
+        assertTrue(signIn.submitNow().isGreen)
+        assertEquals(SignInCheck.ON_PHONE, watching.during.last().checking, "her key is on this phone now: checked here")
         val approvals = ApprovalsModel(api)
         approvals.load()
         val row = approvals.state.value.rows.single()
@@ -292,6 +334,99 @@ fun realBindingsTests() = "real" to Tests("real bindings").apply {
         client.setSyncListener(null)
         client.close()
     }
+    test("sign-in on the real client: no signal at a first sign-in, the server the first time, the phone after a restart, signed out by a sync after a deactivation") {
+        check(issued.size == 2) { "the scenario above did not get as far as issuing the enrolment codes this test needs" }
+        SwitchableProxy(url).use { link ->
+            // A shared vault handheld whose signal comes and goes; the roster arrives with a sync.
+            val (path, key) = newStore()
+            var client = CustodyClient(path, key)
+            runBlocking { client.enrol(link.url, issued[0], "ui-state vault handheld") }
+            runBlocking { client.syncNow() }
+            var api = Watching(ClientApi(client))
+            var signIn = SignInModel(api).also { api.model = it }
+            signIn.load()
+            assertFalse(api.people().single { it.badge == "F-201" }.signsInHere)
+
+            // No signal, and Omar never signed in here: core's Offline sentence and a prompt to connect.
+            link.goOffline()
+            signIn.onScan(scan("F-201"))
+            "8642".forEach(signIn::pinDigit)
+            val noSignal = seen(signIn.submitNow())
+            assertEquals(Signal.RED, noSignal.signal)
+            assertEquals(SignInCheck.WITH_SERVER, api.during.last().checking)
+            val offlineWords = assertFailsWith<CustodyException.Offline> { client.signInNow("F-201", "8642") }.message
+            assertEquals(offlineWords, noSignal.message)
+            assertTrue(offlineWords!!.contains("connect to the network"), offlineWords)
+            assertEquals(offlineWords, signIn.state.value.error)
+            assertTrue(signIn.state.value.needsNetwork)
+            assertEquals(Pair(SignInStep.PIN, "F-201"), Pair(signIn.state.value.step, signIn.state.value.badge))
+            assertNull(client.currentUser())
+
+            // Signal back: the server checks badge and PIN and registers his key on this phone.
+            link.goOnline()
+            "8642".forEach(signIn::pinDigit)
+            assertTrue(seen(signIn.submitNow()).isGreen)
+            assertFalse(signIn.state.value.needsNetwork)
+            assertEquals("Omar Floor", signIn.state.value.user?.name)
+            assertTrue(api.people().single { it.badge == "F-201" }.signsInHere)
+
+            // The app restarts with no signal: nobody is signed in, and his PIN opens his key here.
+            client.close()
+            link.goOffline()
+            client = CustodyClient(path, key)
+            api = Watching(ClientApi(client))
+            signIn = SignInModel(api).also { api.model = it }
+            signIn.load()
+            assertNull(client.currentUser(), "who is signed in does not survive a restart")
+            assertEquals(SignInStep.BADGE, signIn.state.value.step)
+            signIn.onScan(scan("F-201"))
+            "1111".forEach(signIn::pinDigit)
+            val wrong = seen(signIn.submitNow())
+            assertEquals(Signal.RED, wrong.signal)
+            assertEquals(SignInCheck.ON_PHONE, api.during.last().checking)
+            assertTrue(wrong.message.contains("4 more wrong PINs"), wrong.message)
+            assertFalse(signIn.state.value.needsNetwork)
+            "8642".forEach(signIn::pinDigit)
+            val offline = seen(signIn.submitNow())
+            assertTrue(offline.isGreen, offline.message)
+            assertEquals(SignInCheck.ON_PHONE, api.during.last().checking)
+
+            // A manager on the office phone deactivates him; the handheld signs him out at its next sync.
+            link.goOnline()
+            val (officePath, officeKey) = newStore()
+            val office = CustodyClient(officePath, officeKey)
+            runBlocking { office.enrol(url, issued[1], "ui-state office") }
+            runBlocking { office.syncNow() }
+            office.signInNow("M-100", "2468")
+            val omar = office.people().single { it.badge == "F-201" }
+            assertTrue(omar.active)
+            runBlocking { office.deactivateUser(omar.id) }
+            office.close()
+
+            val heard = CopyOnWriteArrayList<ChangeKind>()
+            client.setChangeListener(object : ChangeListener {
+                override fun onChange(what: ChangeKind) {
+                    heard += what
+                }
+            })
+            runBlocking { client.syncNow() }
+            assertTrue(ChangeKind.SIGN_IN in heard, "the sync told the app that who is signed in changed")
+            assertNull(client.currentUser())
+            assertTrue(signIn.checkSession())
+            assertEquals(SignInStep.BADGE, signIn.state.value.step)
+            assertEquals("Omar Floor signed out at the last sync; scan your badge to sign in again", signIn.state.value.prompt)
+            val gone = api.people().single { it.badge == "F-201" }
+            assertFalse(gone.active || gone.signsInHere)
+            signIn.onScan(scan("F-201"))
+            "8642".forEach(signIn::pinDigit)
+            val refused = seen(signIn.submitNow())
+            assertEquals(Signal.RED, refused.signal)
+            assertEquals(assertFailsWith<CustodyException.BadCredentials> { client.signInNow("F-201", "8642") }.message, refused.message)
+            client.setChangeListener(null)
+            client.close()
+        }
+    }
+
     test("outbound on the real client: order, pick with a split, pack, final check, a route with a refusal, patient on tap, the refusal checked back in") {
         val outboundCode = System.getenv("CUSTODY_OUTBOUND_ENROLMENT_CODE")
         if (outboundCode.isNullOrBlank()) throw Skipped("CUSTODY_OUTBOUND_ENROLMENT_CODE is not set; run-jvm-tests.sh sets it for the server it starts")
@@ -299,9 +434,9 @@ fun realBindingsTests() = "real" to Tests("real bindings").apply {
         val api = ClientApi(client)
         runBlocking { client.enrol(url, outboundCode, "ui-state outbound handheld") }
         assertTrue(runBlocking { client.syncNow() }.rejected == 0uL) // the roster, customers and unused tags
-        val driverId = client.signIn("D-300", "9753").id
+        val driverId = client.signInNow("D-300", "9753").id
         client.signOut()
-        client.signIn("M-100", "2468")
+        client.signInNow("M-100", "2468")
         assertTrue(client.customers().any { it.licence == CUSTOMER }, "run-jvm-tests.sh adds the customer")
 
         // Stock, and a medical order for it (the patient is sealed with the data key).
@@ -389,7 +524,7 @@ fun realBindingsTests() = "real" to Tests("real bindings").apply {
             ),
         )
         client.signOut()
-        client.signIn("D-300", "9753")
+        client.signInNow("D-300", "9753")
         val route = RouteModel(api) { Gps("38.544907", "-121.740517", "8") }
         route.load()
         assertEquals(listOf(manifestId), route.state.value.routes.map { it.id })
@@ -425,7 +560,7 @@ fun realBindingsTests() = "real" to Tests("real bindings").apply {
         val report = runBlocking { client.syncNow() }
         assertEquals(0uL, report.rejected)
         client.signOut()
-        client.signIn("F-200", "1357")
+        client.signInNow("F-200", "1357")
         assertFailsWith<CustodyException.NotAllowed> { client.patient(orderId, "curious") }
 
         // Return check-in at the vault: the refused package is due back, with the receiver's reason.
@@ -471,7 +606,7 @@ fun realBindingsTests() = "real" to Tests("real bindings").apply {
         // The office changes its mind: a second order packed and on a manifest. The order cannot
         // be cancelled while its manifest stands; the manifest is cancelled, then the order.
         client.signOut()
-        client.signIn("M-100", "2468")
+        client.signInNow("M-100", "2468")
         val second = client.createOrder(
             NewOrder(
                 number = "SO-UI-2",
@@ -505,7 +640,7 @@ fun realBindingsTests() = "real" to Tests("real bindings").apply {
         // The driver sees the route cancelled, after the others, and is not offered Depart;
         // pressed anyway, core refuses it in its words.
         client.signOut()
-        client.signIn("D-300", "9753")
+        client.signInNow("D-300", "9753")
         val routes = RouteModel(api)
         routes.load()
         assertEquals(listOf(manifestId, manifest2), routes.state.value.routes.map { it.id })
@@ -523,7 +658,7 @@ fun realBindingsTests() = "real" to Tests("real bindings").apply {
 
         // At the vault, the cancelled order's package is due back to a shelf: by order and container, no truck.
         client.signOut()
-        client.signIn("F-200", "1357")
+        client.signInNow("F-200", "1357")
         returns.load()
         val putBack = returns.state.value.rows.single()
         assertEquals(O3, putBack.tag)
