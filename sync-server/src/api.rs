@@ -43,8 +43,6 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("a background task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
-    #[error("too many wrong badges or PINs from this device; wait 15 minutes and try again")]
-    TooManyPinAttempts,
 }
 
 impl ApiError {
@@ -62,6 +60,9 @@ impl ApiError {
                 DbError::Unauthorized => (S::UNAUTHORIZED, "unauthorized"),
                 DbError::DeviceRevoked(_) => (S::UNAUTHORIZED, "device_revoked"),
                 DbError::WrongCredentials | DbError::NotManager { .. } => (S::FORBIDDEN, "forbidden"),
+                DbError::Deactivated { .. } => (S::FORBIDDEN, "deactivated"),
+                DbError::Locked { .. } => (S::TOO_MANY_REQUESTS, "too_many_attempts"),
+                DbError::UnknownBadge { .. } => (S::NOT_FOUND, "not_found"),
                 DbError::UnknownDevice(_) => (S::NOT_FOUND, "not_found"),
                 _ => (S::INTERNAL_SERVER_ERROR, "internal"),
             },
@@ -73,7 +74,6 @@ impl ApiError {
             ApiError::NotFound(_) => (S::NOT_FOUND, "not_found"),
             ApiError::MethodNotAllowed => (S::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::Task(_) => (S::INTERNAL_SERVER_ERROR, "internal"),
-            ApiError::TooManyPinAttempts => (S::TOO_MANY_REQUESTS, "too_many_attempts"),
         }
     }
 }
@@ -81,6 +81,13 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
+        // A lock says, in seconds, when to try again.
+        let retry_after = match &self {
+            ApiError::Db(DbError::Locked { until, .. }) => {
+                Some((*until - chrono::Utc::now()).num_seconds().max(1).to_string())
+            }
+            _ => None,
+        };
         let message = if status.is_server_error() {
             // Details stay in the log; the client gets something a person can act on.
             tracing::error!(error = %self, "request failed");
@@ -88,7 +95,12 @@ impl IntoResponse for ApiError {
         } else {
             self.to_string()
         };
-        (status, Json(ErrorBody { error: ErrorDetail { code: code.to_string(), message } })).into_response()
+        let mut response =
+            (status, Json(ErrorBody { error: ErrorDetail { code: code.to_string(), message } })).into_response();
+        if let Some(seconds) = retry_after.and_then(|s| header::HeaderValue::from_str(&s).ok()) {
+            response.headers_mut().insert(header::RETRY_AFTER, seconds);
+        }
+        response
     }
 }
 
@@ -123,40 +135,6 @@ where
 #[derive(Clone)]
 struct AppState {
     db: Db,
-    pins: PinGuard,
-}
-
-/// Limits wrong manager PINs per device: a 4-digit PIN would otherwise fall to an enrolled device
-/// trying all 10,000. After `PIN_ATTEMPTS` wrong ones within `PIN_WINDOW`, the device must wait.
-#[derive(Clone, Default)]
-struct PinGuard(std::sync::Arc<std::sync::Mutex<std::collections::HashMap<DeviceId, Vec<Instant>>>>);
-
-const PIN_ATTEMPTS: usize = 5;
-const PIN_WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 60);
-
-impl PinGuard {
-    fn recent(&self, device: DeviceId) -> usize {
-        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let attempts = map.entry(device).or_default();
-        attempts.retain(|t| t.elapsed() < PIN_WINDOW);
-        attempts.len()
-    }
-
-    fn check(&self, device: DeviceId) -> Result<(), ApiError> {
-        if self.recent(device) >= PIN_ATTEMPTS { Err(ApiError::TooManyPinAttempts) } else { Ok(()) }
-    }
-
-    fn failed(&self, device: DeviceId) {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).entry(device).or_default().push(Instant::now());
-    }
-
-    /// Runs a check of a manager's badge and PIN, counting it if it was wrong.
-    fn guard<T>(&self, device: DeviceId, result: Result<T, ApiError>) -> Result<T, ApiError> {
-        if let Err(ApiError::Db(DbError::WrongCredentials)) = &result {
-            self.failed(device);
-        }
-        result
-    }
 }
 
 /// Runs blocking database work off the async threads.
@@ -197,7 +175,7 @@ pub fn router(db: Db, config: &Config) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(middleware::from_fn(log_request))
-        .with_state(AppState { db, pins: PinGuard::default() })
+        .with_state(AppState { db })
 }
 
 /// One line per request: no headers and no bodies, which carry tokens, PINs and codes.
@@ -243,17 +221,13 @@ async fn issue_code(
     Device(device): Device,
     JsonBody(creds): JsonBody<ManagerCredentials>,
 ) -> Result<Json<EnrolmentCode>, ApiError> {
-    state.pins.check(device.id)?;
     let db = state.db.clone();
-    let facility = device.facility.clone();
-    let code = state.pins.guard(
-        device.id,
-        blocking(move || {
-            let manager = db.check_manager(&facility, &creds)?;
-            db.issue_enrolment_code(&facility, Some(manager), chrono::Duration::hours(API_CODE_TTL_HOURS))
-        })
-        .await,
-    )?;
+    let (facility, from) = (device.facility.clone(), device.id);
+    let code = blocking(move || {
+        let manager = db.check_manager(&facility, Some(from), &creds)?;
+        db.issue_enrolment_code(&facility, Some(manager.id), chrono::Duration::hours(API_CODE_TTL_HOURS))
+    })
+    .await?;
     tracing::info!(facility = %device.facility, device = %device.id, "enrolment code issued");
     Ok(Json(code))
 }
@@ -266,17 +240,13 @@ async fn revoke(
 ) -> Result<StatusCode, ApiError> {
     // An id that does not parse is a device that does not exist here.
     let target = DeviceId::parse(&target).map_err(|_| ApiError::NotFound(format!("device {target:?}")))?;
-    state.pins.check(device.id)?;
     let db = state.db.clone();
-    let facility = device.facility.clone();
-    state.pins.guard(
-        device.id,
-        blocking(move || {
-            db.check_manager(&facility, &req.manager)?;
-            db.revoke_device_at(&facility, target)
-        })
-        .await,
-    )?;
+    let (facility, from) = (device.facility.clone(), device.id);
+    blocking(move || {
+        db.check_manager(&facility, Some(from), &req.manager)?;
+        db.revoke_device_at(&facility, target)
+    })
+    .await?;
     tracing::info!(facility = %device.facility, by = %device.id, revoked = %target, "device revoked");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -318,19 +288,13 @@ async fn create_order(
     Device(device): Device,
     JsonBody(req): JsonBody<NewOrderRequest>,
 ) -> Result<(StatusCode, Json<CreatedOrder>), ApiError> {
-    state.pins.check(device.id)?;
     let db = state.db.clone();
     let who = device.clone();
-    let id = state
-        .pins
-        .guard(
-            device.id,
-            blocking(move || {
-                let manager = db.check_manager(&who.facility, &req.manager)?;
-                db.create_order(&who, manager, &req.order)
-            })
-            .await,
-        )?;
+    let id = blocking(move || {
+        let manager = db.check_manager(&who.facility, Some(who.id), &req.manager)?;
+        db.create_order(&who, manager.id, &req.order)
+    })
+    .await?;
     tracing::info!(facility = %device.facility, device = %device.id, order = %id, "order entered");
     Ok((StatusCode::CREATED, Json(CreatedOrder { id })))
 }

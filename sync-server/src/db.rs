@@ -6,6 +6,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
@@ -17,6 +18,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use uuid::Uuid;
 
 use crate::docs::{DOC_CACHE_CAPACITY, DocCache};
+use crate::lockout::Person;
 use crate::secret::{self, SecretError};
 
 /// The database file inside the data folder.
@@ -70,6 +72,14 @@ pub enum DbError {
     DeviceRevoked(DateTime<Utc>),
     #[error("the badge or PIN is wrong; check both and try again")]
     WrongCredentials,
+    /// Too many wrong PINs (or enrolment codes): nothing was checked. See docs/decisions/0014.
+    #[error("{}", crate::lockout::locked_message(*what, *until))]
+    Locked { what: crate::lockout::Locked, until: DateTime<Utc> },
+    /// The right PIN of someone deactivated: told only to whoever knew the PIN.
+    #[error("{name} was deactivated at this facility and cannot sign in or approve; ask an admin")]
+    Deactivated { name: String },
+    #[error("there is nobody with badge {badge:?} at {facility}; `custody-server user list --facility {facility}` shows every badge")]
+    UnknownBadge { badge: String, facility: LicenseNumber },
     #[error("{name} is {role}; only a manager or admin may do this")]
     NotManager { name: String, role: Role },
 }
@@ -238,6 +248,20 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX patient_access_order ON patient_access(facility, order_id);
     "#,
+    // 4: lockouts (docs/decisions/0014). Wrong PINs per badge (per facility, known or not) and
+    // per device, and bad enrolment codes per client address (facility ''), counted before the
+    // check runs; locked_until is set once a counter reaches its threshold.
+    r#"
+    CREATE TABLE lockouts (
+        kind            TEXT NOT NULL,
+        facility        TEXT NOT NULL,
+        key             TEXT NOT NULL,
+        failures        INTEGER NOT NULL,
+        last_failure_at TEXT NOT NULL,
+        locked_until    TEXT,
+        PRIMARY KEY (kind, facility, key)
+    ) STRICT;
+    "#,
 ];
 
 /// A device that presented a valid token.
@@ -256,6 +280,8 @@ pub struct DeviceInfo {
     pub enrolled_at: DateTime<Utc>,
     pub last_seen: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// Set while too many wrong badges or PINs from it keep it locked (`device unlock`).
+    pub locked_until: Option<DateTime<Utc>>,
 }
 
 #[derive(Clone)]
@@ -269,6 +295,8 @@ pub struct Db {
     writer: Uuid,
     /// Seals patient data at rest (from `CUSTODY_DATA_KEY` or the data folder's key file).
     pub(crate) data_key: custody_core::outbound::patient::DataKey,
+    /// Argon2 checks run by [`Db::check_pin`] through this handle (see [`Db::pin_checks`]).
+    pub(crate) pin_checks: Arc<AtomicU64>,
 }
 
 impl fmt::Debug for Db {
@@ -282,7 +310,7 @@ pub(crate) fn now_text() -> String {
 }
 
 /// Fixed-width UTC text, so text order is time order.
-fn time_text(t: DateTime<Utc>) -> String {
+pub(crate) fn time_text(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
@@ -333,6 +361,7 @@ impl Db {
             docs: Arc::new(Mutex::new(DocCache::new(DOC_CACHE_CAPACITY))),
             writer: Uuid::now_v7(),
             data_key,
+            pin_checks: Arc::new(AtomicU64::new(0)),
         })
     }
 
@@ -517,8 +546,10 @@ impl Db {
         let mut devices = Vec::new();
         for row in rows {
             let (id, name, enrolled_at, last_seen, revoked_at) = row?;
+            let id = parse_col("device id", &id)?;
             devices.push(DeviceInfo {
-                id: parse_col("device id", &id)?,
+                id,
+                locked_until: crate::lockout::device_locked_until(&conn, facility, id)?,
                 facility: facility.clone(),
                 name,
                 enrolled_at: parse_time(&enrolled_at)?,
@@ -601,28 +632,15 @@ impl Db {
         Ok(AuthedDevice { id: parse_col("device id", &id)?, facility: parse_col("licence number", &facility)? })
     }
 
-    /// Checks a manager's badge and PIN at `facility`; returns who they are.
-    pub fn check_manager(&self, facility: &LicenseNumber, creds: &ManagerCredentials) -> Result<UserId, DbError> {
-        let found: Option<(String, String, String, String, bool)> = self
-            .lock()
-            .query_row(
-                "SELECT id, name, role, pin_hash, active FROM users WHERE facility = ?1 AND badge = ?2",
-                params![facility.as_str(), creds.badge.trim()],
-                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?)),
-            )
-            .optional()?;
-        // The lock is released here: Argon2 verification takes a while.
-        let Some((id, name, role, pin_hash, active)) = found else {
-            return Err(DbError::WrongCredentials);
-        };
-        if !active || !secret::verify_pin(&creds.pin, &pin_hash) {
-            return Err(DbError::WrongCredentials);
-        }
-        let role: Role = parse_col("role", &role)?;
-        if !matches!(role, Role::Manager | Role::Admin) {
-            return Err(DbError::NotManager { name, role });
-        }
-        parse_col("user id", &id)
+    /// Checks a manager's badge and PIN at `facility` (through [`Db::check_pin`], so it is
+    /// counted and locked like every PIN check); returns who they are.
+    pub fn check_manager(
+        &self,
+        facility: &LicenseNumber,
+        device: Option<DeviceId>,
+        creds: &ManagerCredentials,
+    ) -> Result<Person, DbError> {
+        self.check_pin(facility, device, &creds.badge, &creds.pin)?.require_manager()
     }
 }
 

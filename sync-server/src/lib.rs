@@ -7,12 +7,16 @@
 //!   of the sync round trip.
 //! - [`api`]: the `/v1` HTTP routes, device authentication and JSON errors.
 //! - [`secret`]: enrolment codes, device tokens and PIN hashes.
+//! - [`lockout`]: the one PIN check ([`Db::check_pin`]) and the counts that lock guessers out.
+//! - [`people`]: a facility's people by badge (list, deactivate, reset a PIN).
 
 pub mod api;
 pub mod db;
 pub mod docs;
 pub mod ledger;
+pub mod lockout;
 pub mod outbound;
+pub mod people;
 pub mod secret;
 
 use std::future::Future;
@@ -27,6 +31,8 @@ use tokio::task::JoinHandle;
 pub use api::{ApiError, router};
 pub use db::{AuthedDevice, DB_FILE_NAME, Db, DbError, DeviceInfo};
 pub use ledger::{RejectedEvent, SyncCounts};
+pub use lockout::Person;
+pub use people::UserInfo;
 
 #[derive(Debug, Clone)]
 pub struct Config {
