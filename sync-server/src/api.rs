@@ -1,9 +1,10 @@
 //! The HTTP API under `/v1`: routes, device authentication, and errors as JSON.
 
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
@@ -55,8 +56,6 @@ impl ApiError {
                     (S::UNPROCESSABLE_ENTITY, "invalid_request")
                 }
                 DbError::EnrolmentCodeInvalid => (S::UNAUTHORIZED, "enrolment_code_invalid"),
-                DbError::EnrolmentCodeUsed => (S::GONE, "enrolment_code_used"),
-                DbError::EnrolmentCodeExpired(_) => (S::GONE, "enrolment_code_expired"),
                 DbError::Unauthorized => (S::UNAUTHORIZED, "unauthorized"),
                 DbError::DeviceRevoked(_) => (S::UNAUTHORIZED, "device_revoked"),
                 DbError::WrongCredentials | DbError::NotManager { .. } => (S::FORBIDDEN, "forbidden"),
@@ -162,6 +161,19 @@ impl FromRequestParts<AppState> for Device {
     }
 }
 
+/// The client's address, as the serve loop recorded it: `ConnectInfo<SocketAddr>` in the
+/// request's extensions (`into_make_service_with_connect_info`, or any loop that inserts it).
+/// Without it, `None`: the enrolment throttle then counts all such clients together.
+struct ClientAddr(Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip())))
+    }
+}
+
 pub fn router(db: Db, config: &Config) -> Router {
     Router::new()
         .route("/v1/health", get(health))
@@ -208,10 +220,11 @@ async fn method_not_allowed() -> ApiError {
 
 async fn enrol(
     State(state): State<AppState>,
+    ClientAddr(from): ClientAddr,
     JsonBody(req): JsonBody<EnrolRequest>,
 ) -> Result<Json<EnrolResponse>, ApiError> {
     let db = state.db.clone();
-    let response = blocking(move || db.enrol(&req.code, &req.device_name)).await?;
+    let response = blocking(move || db.enrol(&req.code, &req.device_name, from)).await?;
     tracing::info!(facility = %response.facility, device = %response.device_id, "device enrolled");
     Ok(Json(response))
 }
@@ -225,7 +238,7 @@ async fn issue_code(
     let (facility, from) = (device.facility.clone(), device.id);
     let code = blocking(move || {
         let manager = db.check_manager(&facility, Some(from), &creds)?;
-        db.issue_enrolment_code(&facility, Some(manager.id), chrono::Duration::hours(API_CODE_TTL_HOURS))
+        db.issue_enrolment_code_from(&facility, manager.id, from, chrono::Duration::hours(API_CODE_TTL_HOURS))
     })
     .await?;
     tracing::info!(facility = %device.facility, device = %device.id, "enrolment code issued");

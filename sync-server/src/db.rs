@@ -60,12 +60,10 @@ pub enum DbError {
     UserNotInFacility { user: UserId, facility: LicenseNumber },
     #[error("there is no device {0} enrolled here")]
     UnknownDevice(DeviceId),
-    #[error("this enrolment code is not valid or was already used; ask a manager for a new one")]
+    /// Unknown, used, expired or void codes get this one answer, so a guesser learns nothing
+    /// (the log says which).
+    #[error("this enrolment code is not valid, was already used or has expired; ask a manager for a new one")]
     EnrolmentCodeInvalid,
-    #[error("this enrolment code is not valid or was already used; ask a manager for a new one")]
-    EnrolmentCodeUsed,
-    #[error("this enrolment code expired at {0}; ask a manager for a new one")]
-    EnrolmentCodeExpired(DateTime<Utc>),
     #[error("the device token is missing or not recognised; enrol this device with a code from a manager")]
     Unauthorized,
     #[error("this device was revoked at {0} and must be enrolled again with a new code from a manager")]
@@ -261,6 +259,11 @@ const MIGRATIONS: &[&str] = &[
         locked_until    TEXT,
         PRIMARY KEY (kind, facility, key)
     ) STRICT;
+    "#,
+    // 5: the device a code was issued from (NULL from the command line): revoking that device,
+    // or deactivating the manager who issued it, voids the code.
+    r#"
+    ALTER TABLE enrolment_codes ADD COLUMN issued_from TEXT REFERENCES devices(id);
     "#,
 ];
 
@@ -458,6 +461,28 @@ impl Db {
         issued_by: Option<UserId>,
         ttl: chrono::Duration,
     ) -> Result<EnrolmentCode, DbError> {
+        self.insert_enrolment_code(facility, issued_by, None, ttl)
+    }
+
+    /// A code a manager issued from an enrolled device (`POST /v1/enrolment-codes`). It is void
+    /// once that device is revoked or that manager deactivated.
+    pub fn issue_enrolment_code_from(
+        &self,
+        facility: &LicenseNumber,
+        manager: UserId,
+        device: DeviceId,
+        ttl: chrono::Duration,
+    ) -> Result<EnrolmentCode, DbError> {
+        self.insert_enrolment_code(facility, Some(manager), Some(device), ttl)
+    }
+
+    fn insert_enrolment_code(
+        &self,
+        facility: &LicenseNumber,
+        issued_by: Option<UserId>,
+        issued_from: Option<DeviceId>,
+        ttl: chrono::Duration,
+    ) -> Result<EnrolmentCode, DbError> {
         if ttl <= chrono::Duration::zero() {
             return Err(DbError::InvalidInput(
                 "an enrolment code must be valid for some time; give a positive TTL".into(),
@@ -486,14 +511,15 @@ impl Db {
             }
         }
         tx.execute(
-            "INSERT INTO enrolment_codes (code_hash, facility, issued_by, issued_at, expires_at)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO enrolment_codes (code_hash, facility, issued_by, issued_at, expires_at, issued_from)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![
                 secret::sha256_hex(&code),
                 facility.as_str(),
                 issued_by.map(|u| u.to_string()),
                 time_text(issued_at),
                 time_text(expires_at),
+                issued_from.map(|d| d.to_string()),
             ],
         )?;
         tx.commit()?;
@@ -566,31 +592,46 @@ impl Db {
     }
 
     /// Redeems an enrolment code: creates the device and marks the code used, atomically.
-    pub fn enrol(&self, code: &str, device_name: &str) -> Result<EnrolResponse, DbError> {
+    ///
+    /// `from` is the client's address: refused codes are counted against it, in the same
+    /// transaction, and a locked address is refused before the code is looked at
+    /// ([`DbError::Locked`]). Unknown, used, expired and void codes all answer
+    /// [`DbError::EnrolmentCodeInvalid`].
+    pub fn enrol(&self, code: &str, device_name: &str, from: Option<std::net::IpAddr>) -> Result<EnrolResponse, DbError> {
         let device_name = clean_text("device name", device_name, 100)?;
         let code_hash = secret::sha256_hex(&secret::normalise_enrolment_code(code));
+        let address = crate::lockout::address_key(from);
         let token = secret::new_device_token()?;
         let device_id = DeviceId::new();
         let now = Utc::now();
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let found: Option<(String, String, Option<String>)> = tx
+        crate::lockout::check_address(&tx, &address, now)?;
+        let found: Option<(String, String, Option<String>, Option<String>, Option<bool>)> = tx
             .query_row(
-                "SELECT facility, expires_at, used_at FROM enrolment_codes WHERE code_hash = ?1",
+                "SELECT c.facility, c.expires_at, c.used_at, d.revoked_at, u.active
+                 FROM enrolment_codes c
+                 LEFT JOIN devices d ON d.id = c.issued_from
+                 LEFT JOIN users u ON u.id = c.issued_by
+                 WHERE c.code_hash = ?1",
                 params![code_hash],
-                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?)),
             )
             .optional()?;
-        let Some((facility, expires_at, used_at)) = found else {
+        let refused = match &found {
+            None => Some("unknown"),
+            Some((_, _, Some(_), _, _)) => Some("already used"),
+            Some((_, expires_at, ..)) if parse_time(expires_at)? <= now => Some("expired"),
+            Some((_, _, _, Some(_), _)) => Some("issued from a device since revoked"),
+            Some((_, _, _, _, Some(false))) => Some("issued by someone since deactivated"),
+            Some(_) => None,
+        };
+        let (Some((facility, ..)), None) = (found, refused) else {
+            crate::lockout::count_address_failure(&tx, &address, now)?;
+            tx.commit()?;
+            tracing::info!(reason = refused.unwrap_or_default(), address, "enrolment code refused");
             return Err(DbError::EnrolmentCodeInvalid);
         };
-        if used_at.is_some() {
-            return Err(DbError::EnrolmentCodeUsed);
-        }
-        let expires_at = parse_time(&expires_at)?;
-        if expires_at <= now {
-            return Err(DbError::EnrolmentCodeExpired(expires_at));
-        }
         let facility: LicenseNumber = parse_col("licence number", &facility)?;
         tx.execute(
             "INSERT INTO devices (id, facility, name, token_hash, enrolled_at) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -753,12 +794,12 @@ mod tests {
         assert_eq!(stored, secret::sha256_hex(&code.code));
         // Typed in lower case with a dash: still the same code.
         let typed = format!("{}-{}", &code.code[..5], &code.code[5..]).to_lowercase();
-        db.enrol(&typed, "Vault handheld 1").unwrap();
-        assert!(matches!(db.enrol(&code.code, "Again"), Err(DbError::EnrolmentCodeUsed)));
+        db.enrol(&typed, "Vault handheld 1", None).unwrap();
+        assert!(matches!(db.enrol(&code.code, "Again", None), Err(DbError::EnrolmentCodeInvalid)));
 
         let short = db.issue_enrolment_code(&lic(), None, chrono::Duration::milliseconds(1)).unwrap();
         std::thread::sleep(Duration::from_millis(5));
-        assert!(matches!(db.enrol(&short.code, "Late"), Err(DbError::EnrolmentCodeExpired(_))));
-        assert!(matches!(db.enrol("ZZZZZZZZZZ", "Guess"), Err(DbError::EnrolmentCodeInvalid)));
+        assert!(matches!(db.enrol(&short.code, "Late", None), Err(DbError::EnrolmentCodeInvalid)));
+        assert!(matches!(db.enrol("ZZZZZZZZZZ", "Guess", None), Err(DbError::EnrolmentCodeInvalid)));
     }
 }

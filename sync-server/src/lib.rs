@@ -73,7 +73,10 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let app = router(db, &config);
     tracing::info!(addr = %listener.local_addr()?, data_dir = %config.data_dir.display(), "custody-server listening");
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+    // The client's address reaches handlers as ConnectInfo (the enrolment throttle counts by it).
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await?;
     tracing::info!("custody-server stopped");
     Ok(())
 }

@@ -62,6 +62,9 @@ pub const ADDRESS: Policy = Policy {
     forget_after: Some(Duration::hours(1)),
 };
 
+/// Address counters belong to no facility: a code may be for any.
+const NO_FACILITY: &str = "";
+
 /// Badges longer than this cannot exist (`add_user` refuses them); a longer guess is counted
 /// under its first 64 characters, so a guess cannot grow the table by its length.
 const BADGE_KEY_CHARS: usize = 64;
@@ -198,6 +201,19 @@ pub fn address_key(addr: Option<IpAddr>) -> String {
         }
         None => "unknown".to_string(),
     }
+}
+
+/// Refuses a locked address; called inside the enrolment transaction.
+pub(crate) fn check_address(tx: &Connection, address: &str, now: DateTime<Utc>) -> Result<(), DbError> {
+    match locked_until(tx, &ADDRESS, NO_FACILITY, address, now)? {
+        Some(until) => Err(DbError::Locked { what: Locked::Address, until }),
+        None => Ok(()),
+    }
+}
+
+/// Counts a refused enrolment code against the address; called inside the enrolment transaction.
+pub(crate) fn count_address_failure(tx: &Connection, address: &str, now: DateTime<Utc>) -> Result<(), DbError> {
+    count_failure(tx, &ADDRESS, NO_FACILITY, address, now)
 }
 
 /// Who a badge and PIN belong to. [`Db::check_pin`] returns only active people: a deactivated

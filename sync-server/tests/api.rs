@@ -165,8 +165,8 @@ async fn enrolment_code_works_once() {
     assert!(enrolled.roster.iter().all(|u| u.pin_hash.starts_with("$argon2") && u.active));
 
     let (status, code_name, message) = error_of(w.post("/v1/enrol", None, &body).await).await;
-    assert_eq!(status, StatusCode::GONE);
-    assert_eq!(code_name, "enrolment_code_used");
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(code_name, "enrolment_code_invalid");
     assert!(message.contains("ask a manager for a new one"), "{message}");
 
     let (status, code_name, _) =

@@ -68,6 +68,12 @@ impl World {
         Answer::of(resp).await
     }
 
+    async fn enrol_with(&self, code: &str) -> Answer {
+        let resp =
+            self.http.post(self.url("/v1/enrol")).json(&json!({"code": code, "device_name": "Handheld"})).send().await.unwrap();
+        Answer::of(resp).await
+    }
+
     fn codes_issued_by(&self, user: UserId) -> i64 {
         self.count(&format!("SELECT COUNT(*) FROM enrolment_codes WHERE issued_by = '{user}'"))
     }
@@ -311,4 +317,81 @@ async fn a_deactivated_managers_pin_is_refused() {
     let nobody = w.ask_code(&token, "BADGE-NOBODY", "0000").await;
     assert_eq!(wrong.seen(), nobody.seen());
     assert_eq!(w.codes_issued_by(w.mia), 0);
+}
+
+/// Unknown, used and expired codes get one answer: a guesser cannot tell a real code from none.
+#[tokio::test]
+async fn unknown_used_and_expired_codes_are_answered_alike() {
+    let w = World::new().await;
+    let used = w.code(LIC_A);
+    assert_eq!(w.enrol_with(&used.code).await.status, StatusCode::OK);
+    let expired = w.db().issue_enrolment_code(&lic(LIC_A), None, chrono::Duration::milliseconds(1)).unwrap();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+
+    let unknown = w.enrol_with("0000000000").await;
+    assert_eq!((unknown.status, unknown.code.as_str()), (StatusCode::UNAUTHORIZED, "enrolment_code_invalid"));
+    assert_eq!(
+        unknown.message,
+        "this enrolment code is not valid, was already used or has expired; ask a manager for a new one"
+    );
+    assert_eq!(w.enrol_with(&used.code).await.seen(), unknown.seen());
+    assert_eq!(w.enrol_with(&expired.code).await.seen(), unknown.seen());
+    assert_eq!(w.count("SELECT COUNT(*) FROM devices"), 1);
+}
+
+/// A code a manager issued from a phone dies with that phone's revocation, and with the
+/// manager's deactivation; codes from the command line are unaffected.
+#[tokio::test]
+async fn codes_from_a_revoked_device_or_a_deactivated_manager_are_void() {
+    let w = World::new().await;
+    let (lost, lost_token) = w.device("Lost handheld").await;
+    let office = w.phone("Office tablet").await;
+    let from_lost = w.ask_code(&lost_token, "BADGE-MIA", MIA_PIN).await;
+    let from_office = w.ask_code(&office, "BADGE-MIA", MIA_PIN).await;
+    let code_of = |a: &Answer| a.body["code"].as_str().unwrap().to_string();
+    let (from_lost, from_office) = (code_of(&from_lost), code_of(&from_office));
+    assert_eq!(
+        w.count(&format!("SELECT COUNT(*) FROM enrolment_codes WHERE issued_from = '{lost}'")),
+        1,
+        "the code records the device it came from"
+    );
+    let from_cli = w.code(LIC_A);
+
+    w.db().revoke_device(lost).unwrap();
+    let void = w.enrol_with(&from_lost).await;
+    assert_eq!((void.status, void.code.as_str()), (StatusCode::UNAUTHORIZED, "enrolment_code_invalid"));
+
+    w.db().deactivate_badge(&lic(LIC_A), "BADGE-MIA").unwrap();
+    assert_eq!(w.enrol_with(&from_office).await.seen(), void.seen());
+
+    assert_eq!(w.enrol_with(&from_cli.code).await.status, StatusCode::OK);
+    assert_eq!(w.count("SELECT COUNT(*) FROM devices"), 3);
+}
+
+/// Guessing codes from one address is throttled: after ten bad codes even a good one waits
+/// (and stays unused); another address is not held up.
+#[tokio::test]
+async fn enrolment_guessing_is_throttled_per_address() {
+    let w = World::new().await;
+    for n in 0..10 {
+        let guess = w.enrol_with(&format!("{n:010}")).await;
+        assert_eq!(guess.status, StatusCode::UNAUTHORIZED, "{guess:?}");
+    }
+    let good = w.code(LIC_A);
+    let locked = w.enrol_with(&good.code).await;
+    assert_eq!((locked.status, locked.code.as_str()), (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"));
+    assert!(locked.message.contains("from this network") && locked.message.contains("try again in a minute"), "{}", locked.message);
+    assert!(locked.retry_after.is_some());
+    assert_eq!(w.count("SELECT COUNT(*) FROM enrolment_codes WHERE used_at IS NOT NULL"), 0);
+    // Counted under the address the connection came from.
+    assert_eq!(w.count("SELECT failures FROM lockouts WHERE kind = 'address' AND key = '127.0.0.1'"), 10);
+
+    // Another address (as the serve loop reports it) enrols with the same code.
+    let elsewhere: std::net::IpAddr = "203.0.113.9".parse().unwrap();
+    let enrolled = w.db().enrol(&good.code, "Handheld", Some(elsewhere)).unwrap();
+    assert_eq!(enrolled.facility, lic(LIC_A));
+    // The lock holds across a restart too.
+    let mut w = w;
+    w.server.restart().await;
+    assert_eq!(w.enrol_with(&w.code(LIC_A).code).await.status, StatusCode::TOO_MANY_REQUESTS);
 }
