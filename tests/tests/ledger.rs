@@ -353,3 +353,43 @@ async fn an_event_the_server_rejects_is_kept_with_its_reason_and_leaves_every_in
     assert_eq!(b.report(), a.report());
     assert_eq!(fleet.server().db.rejected_events(&fleet.facility).unwrap().len(), 1);
 }
+
+/// `custody-server user deactivate` (by badge) reaches each phone at its next sync: until then
+/// a phone still shows the person signed in; the sync rejects what they recorded meanwhile,
+/// signs them out, and their PIN no longer signs them in, offline included. A PIN reset
+/// (`user reset-pin`) travels the same way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_deactivated_by_badge_is_signed_out_at_each_phones_next_sync() {
+    let fleet = Fleet::start("C11-0000001-LIC").await;
+    let (a, b) = (fleet.phone("bay").await, fleet.phone("vault").await);
+    a.sign_in(FLOOR);
+    b.sign_in(FLOOR);
+    a.receive(&tag(1), 5_000, "Intake");
+    a.sync().await.unwrap();
+    b.sync().await.unwrap();
+
+    let maria = fleet.server().db.deactivate_badge(&fleet.facility, FLOOR.2).unwrap();
+    assert_eq!(maria.name, FLOOR.0);
+    // Before its next sync, the vault phone does not know: Maria moves the package there.
+    assert_eq!(b.store.current_user().unwrap().unwrap().id, maria.id);
+    b.move_to(&tag(1), "Vault Z");
+    let report = b.sync().await.unwrap();
+    assert_eq!(report.rejected, 1);
+    assert!(b.store.current_user().unwrap().is_none(), "signed out at the next sync");
+    assert!(matches!(b.store.sign_in(FLOOR.2, FLOOR.3), Err(custody_core::store::StoreError::BadCredentials)));
+    assert_eq!(b.store.package(&tag(1)).unwrap().unwrap().location.as_str(), "Intake");
+
+    // The bay phone only learns it at its own next sync, even with nothing to send.
+    assert!(a.store.current_user().unwrap().is_some());
+    a.sync().await.unwrap();
+    assert!(a.store.current_user().unwrap().is_none());
+    assert!(matches!(a.store.sign_in(FLOOR.2, FLOOR.3), Err(custody_core::store::StoreError::BadCredentials)));
+
+    // Omar's new PIN: the old one works until the phone syncs, then only the new one.
+    fleet.server().db.reset_pin(&fleet.facility, FLOOR_2.2, "0246").unwrap();
+    a.sign_in(FLOOR_2);
+    a.store.sign_out().unwrap();
+    a.sync().await.unwrap();
+    assert!(matches!(a.store.sign_in(FLOOR_2.2, FLOOR_2.3), Err(custody_core::store::StoreError::BadCredentials)));
+    assert_eq!(a.store.sign_in(FLOOR_2.2, "0246").unwrap().name, FLOOR_2.0);
+}
