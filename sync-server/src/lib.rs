@@ -8,7 +8,7 @@
 //! - [`api`]: the `/v1` HTTP routes, device authentication and JSON errors.
 //! - [`secret`]: enrolment codes, device tokens and PIN hashes.
 //! - [`lockout`]: the one PIN check ([`Db::check_pin`]) and the counts that lock guessers out.
-//! - [`people`]: a facility's people by badge (list, deactivate, reset a PIN).
+//! - [`people_admin`]: a facility's people by badge, for the CLI (list, deactivate, reset a PIN).
 
 pub mod api;
 pub mod db;
@@ -16,7 +16,7 @@ pub mod docs;
 pub mod ledger;
 pub mod lockout;
 pub mod outbound;
-pub mod people;
+pub mod people_admin;
 pub mod secret;
 
 use std::future::Future;
@@ -32,7 +32,7 @@ pub use api::{ApiError, router};
 pub use db::{AuthedDevice, DB_FILE_NAME, Db, DbError, DeviceInfo};
 pub use ledger::{RejectedEvent, SyncCounts};
 pub use lockout::Person;
-pub use people::UserInfo;
+pub use people_admin::UserInfo;
 
 #[derive(Debug, Clone)]
 pub struct Config {

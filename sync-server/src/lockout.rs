@@ -343,7 +343,7 @@ impl Db {
     pub fn unlock_badge(&self, facility: &LicenseNumber, badge: &str) -> Result<(), DbError> {
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        crate::people::user_by_badge(&tx, facility, badge)?;
+        crate::people_admin::user_by_badge(&tx, facility, badge)?;
         clear(&tx, &BADGE, facility.as_str(), &badge_key(badge))?;
         tx.commit()?;
         Ok(())
