@@ -1,9 +1,10 @@
 //! The HTTP API under `/v1`: routes, device authentication, and errors as JSON.
 
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
@@ -46,8 +47,6 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("a background task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
-    #[error("too many wrong badges or PINs from this device; wait 15 minutes and try again")]
-    TooManyPinAttempts,
     #[error("this request was already made once; make it again")]
     Replayed,
 }
@@ -62,15 +61,17 @@ impl ApiError {
                     (S::UNPROCESSABLE_ENTITY, "invalid_request")
                 }
                 DbError::EnrolmentCodeInvalid => (S::UNAUTHORIZED, "enrolment_code_invalid"),
-                DbError::EnrolmentCodeUsed => (S::GONE, "enrolment_code_used"),
-                DbError::EnrolmentCodeExpired(_) => (S::GONE, "enrolment_code_expired"),
                 DbError::Unauthorized => (S::UNAUTHORIZED, "unauthorized"),
                 DbError::DeviceRevoked(_) => (S::UNAUTHORIZED, "device_revoked"),
                 DbError::WrongCredentials | DbError::NotManager { .. } | DbError::SignInRequired => {
                     (S::FORBIDDEN, "forbidden")
                 }
+                DbError::Deactivated { .. } => (S::FORBIDDEN, "deactivated"),
+                DbError::Locked { .. } => (S::TOO_MANY_REQUESTS, "too_many_attempts"),
                 DbError::ProofRefused(_) => (S::UNAUTHORIZED, "person_not_proven"),
-                DbError::UnknownDevice(_) | DbError::UnknownUser(_) => (S::NOT_FOUND, "not_found"),
+                DbError::UnknownDevice(_) | DbError::UnknownUser(_) | DbError::UnknownBadge { .. } => {
+                    (S::NOT_FOUND, "not_found")
+                }
                 _ => (S::INTERNAL_SERVER_ERROR, "internal"),
             },
             ApiError::UnsupportedMediaType => (S::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
@@ -81,7 +82,6 @@ impl ApiError {
             ApiError::NotFound(_) => (S::NOT_FOUND, "not_found"),
             ApiError::MethodNotAllowed => (S::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::Task(_) => (S::INTERNAL_SERVER_ERROR, "internal"),
-            ApiError::TooManyPinAttempts => (S::TOO_MANY_REQUESTS, "too_many_attempts"),
             ApiError::Replayed => (S::CONFLICT, "replayed"),
         }
     }
@@ -90,6 +90,13 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
+        // A lock says, in seconds, when to try again.
+        let retry_after = match &self {
+            ApiError::Db(DbError::Locked { until, .. }) => {
+                Some((*until - chrono::Utc::now()).num_seconds().max(1).to_string())
+            }
+            _ => None,
+        };
         let message = if status.is_server_error() {
             // Details stay in the log; the client gets something a person can act on.
             tracing::error!(error = %self, "request failed");
@@ -97,7 +104,12 @@ impl IntoResponse for ApiError {
         } else {
             self.to_string()
         };
-        (status, Json(ErrorBody { error: ErrorDetail { code: code.to_string(), message } })).into_response()
+        let mut response =
+            (status, Json(ErrorBody { error: ErrorDetail { code: code.to_string(), message } })).into_response();
+        if let Some(seconds) = retry_after.and_then(|s| header::HeaderValue::from_str(&s).ok()) {
+            response.headers_mut().insert(header::RETRY_AFTER, seconds);
+        }
+        response
     }
 }
 
@@ -132,7 +144,6 @@ where
 #[derive(Clone)]
 struct AppState {
     db: Db,
-    pins: PinGuard,
     proofs: SeenProofs,
 }
 
@@ -158,39 +169,6 @@ impl SeenProofs {
             }
         }
         seen.insert(*signature.as_bytes(), Instant::now()).is_none()
-    }
-}
-
-/// Limits wrong manager PINs per device: a 4-digit PIN would otherwise fall to an enrolled device
-/// trying all 10,000. After `PIN_ATTEMPTS` wrong ones within `PIN_WINDOW`, the device must wait.
-#[derive(Clone, Default)]
-struct PinGuard(std::sync::Arc<std::sync::Mutex<std::collections::HashMap<DeviceId, Vec<Instant>>>>);
-
-const PIN_ATTEMPTS: usize = 5;
-const PIN_WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 60);
-
-impl PinGuard {
-    fn recent(&self, device: DeviceId) -> usize {
-        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let attempts = map.entry(device).or_default();
-        attempts.retain(|t| t.elapsed() < PIN_WINDOW);
-        attempts.len()
-    }
-
-    fn check(&self, device: DeviceId) -> Result<(), ApiError> {
-        if self.recent(device) >= PIN_ATTEMPTS { Err(ApiError::TooManyPinAttempts) } else { Ok(()) }
-    }
-
-    fn failed(&self, device: DeviceId) {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).entry(device).or_default().push(Instant::now());
-    }
-
-    /// Runs a check of a manager's badge and PIN, counting it if it was wrong.
-    fn guard<T>(&self, device: DeviceId, result: Result<T, ApiError>) -> Result<T, ApiError> {
-        if let Err(ApiError::Db(DbError::WrongCredentials)) = &result {
-            self.failed(device);
-        }
-        result
     }
 }
 
@@ -287,6 +265,19 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for Signed<T> {
     }
 }
 
+/// The client's address, as the serve loop recorded it: `ConnectInfo<SocketAddr>` in the
+/// request's extensions (`into_make_service_with_connect_info`, or any loop that inserts it).
+/// Without it, `None`: the enrolment throttle then counts all such clients together.
+struct ClientAddr(Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip())))
+    }
+}
+
 pub fn router(db: Db, config: &Config) -> Router {
     Router::new()
         .route("/v1/health", get(health))
@@ -303,7 +294,7 @@ pub fn router(db: Db, config: &Config) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(middleware::from_fn(log_request))
-        .with_state(AppState { db, pins: PinGuard::default(), proofs: SeenProofs::default() })
+        .with_state(AppState { db, proofs: SeenProofs::default() })
 }
 
 /// One line per request: no headers and no bodies, which carry tokens, PINs and codes.
@@ -336,25 +327,25 @@ async fn method_not_allowed() -> ApiError {
 
 async fn enrol(
     State(state): State<AppState>,
+    ClientAddr(from): ClientAddr,
     JsonBody(req): JsonBody<EnrolRequest>,
 ) -> Result<Json<EnrolResponse>, ApiError> {
     let db = state.db.clone();
-    let response = blocking(move || db.enrol(&req.code, &req.device_name)).await?;
+    let response = blocking(move || db.enrol(&req.code, &req.device_name, from)).await?;
     tracing::info!(facility = %response.facility, device = %response.device_id, "device enrolled");
     Ok(Json(response))
 }
 
-/// A person's online sign-in on the device: badge and PIN checked here, the device's new
-/// signing key registered for them. Wrong badges and PINs count against the device.
+/// A person's online sign-in on the device: badge and PIN checked here (counted against the
+/// badge and the device before the check runs, decision 0014), the device's new signing key
+/// registered for them.
 async fn sign_in(
     State(state): State<AppState>,
     Device(device): Device,
     JsonBody(req): JsonBody<SignInRequest>,
 ) -> Result<Json<SignInResponse>, ApiError> {
-    state.pins.check(device.id)?;
     let db = state.db.clone();
-    let who = device.clone();
-    let response = state.pins.guard(device.id, blocking(move || db.sign_in(&who, &req)).await)?;
+    let response = blocking(move || db.sign_in(&device, &req)).await?;
     Ok(Json(response))
 }
 
@@ -370,8 +361,10 @@ async fn issue_code(
 ) -> Result<Json<EnrolmentCode>, ApiError> {
     let manager = signed.manager()?;
     let db = state.db.clone();
-    let facility = device.facility.clone();
-    let code = blocking(move || db.issue_enrolment_code(&facility, Some(manager.id), chrono::Duration::hours(API_CODE_TTL_HOURS))).await?;
+    let (facility, from) = (device.facility.clone(), device.id);
+    let code =
+        blocking(move || db.issue_enrolment_code_from(&facility, manager.id, from, chrono::Duration::hours(API_CODE_TTL_HOURS)))
+            .await?;
     tracing::info!(facility = %device.facility, device = %device.id, "enrolment code issued");
     Ok(Json(code))
 }

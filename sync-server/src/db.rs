@@ -6,6 +6,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
@@ -59,18 +60,24 @@ pub enum DbError {
     UserNotInFacility { user: UserId, facility: LicenseNumber },
     #[error("there is no device {0} enrolled here")]
     UnknownDevice(DeviceId),
-    #[error("this enrolment code is not valid or was already used; ask a manager for a new one")]
+    /// Unknown, used, expired or void codes get this one answer, so a guesser learns nothing
+    /// (the log says which).
+    #[error("this enrolment code is not valid, was already used or has expired; ask a manager for a new one")]
     EnrolmentCodeInvalid,
-    #[error("this enrolment code is not valid or was already used; ask a manager for a new one")]
-    EnrolmentCodeUsed,
-    #[error("this enrolment code expired at {0}; ask a manager for a new one")]
-    EnrolmentCodeExpired(DateTime<Utc>),
     #[error("the device token is missing or not recognised; enrol this device with a code from a manager")]
     Unauthorized,
     #[error("this device was revoked at {0} and must be enrolled again with a new code from a manager")]
     DeviceRevoked(DateTime<Utc>),
     #[error("the badge or PIN is wrong; check both and try again")]
     WrongCredentials,
+    /// Too many wrong PINs (or enrolment codes): nothing was checked. See docs/decisions/0014.
+    #[error("{}", crate::lockout::locked_message(*what, *until))]
+    Locked { what: crate::lockout::Locked, until: DateTime<Utc> },
+    /// The right PIN of someone deactivated: told only to whoever knew the PIN.
+    #[error("{name} was deactivated at this facility and cannot sign in or approve; ask an admin")]
+    Deactivated { name: String },
+    #[error("there is nobody with badge {badge:?} at {facility}; `custody-server user list --facility {facility}` shows every badge")]
+    UnknownBadge { badge: String, facility: LicenseNumber },
     #[error("{name} is {role}; only a manager or admin may do this")]
     NotManager { name: String, role: Role },
     /// A call only a person may make, with no proof of one.
@@ -266,6 +273,25 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (doc_id, change_hash)
     ) STRICT, WITHOUT ROWID;
     "#,
+    // 5: lockouts (docs/decisions/0014). Wrong PINs per badge (per facility, known or not) and
+    // per device, and bad enrolment codes per client address (facility ''), counted before the
+    // check runs; locked_until is set once a counter reaches its threshold.
+    r#"
+    CREATE TABLE lockouts (
+        kind            TEXT NOT NULL,
+        facility        TEXT NOT NULL,
+        key             TEXT NOT NULL,
+        failures        INTEGER NOT NULL,
+        last_failure_at TEXT NOT NULL,
+        locked_until    TEXT,
+        PRIMARY KEY (kind, facility, key)
+    ) STRICT;
+    "#,
+    // 6: the device a code was issued from (NULL from the command line): revoking that device,
+    // or deactivating the manager who issued it, voids the code.
+    r#"
+    ALTER TABLE enrolment_codes ADD COLUMN issued_from TEXT REFERENCES devices(id);
+    "#,
 ];
 
 /// A device that presented a valid token.
@@ -284,6 +310,8 @@ pub struct DeviceInfo {
     pub enrolled_at: DateTime<Utc>,
     pub last_seen: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// Set while too many wrong badges or PINs from it keep it locked (`device unlock`).
+    pub locked_until: Option<DateTime<Utc>>,
 }
 
 #[derive(Clone)]
@@ -299,6 +327,8 @@ pub struct Db {
     pub(crate) data_key: custody_core::outbound::patient::DataKey,
     /// Signs the server's own work-document changes (derived from the data key).
     pub(crate) signing_key: Arc<SigningKey>,
+    /// Argon2 checks run by [`Db::check_pin`] through this handle (see [`Db::pin_checks`]).
+    pub(crate) pin_checks: Arc<AtomicU64>,
 }
 
 impl fmt::Debug for Db {
@@ -312,7 +342,7 @@ pub(crate) fn now_text() -> String {
 }
 
 /// Fixed-width UTC text, so text order is time order.
-fn time_text(t: DateTime<Utc>) -> String {
+pub(crate) fn time_text(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
@@ -365,6 +395,7 @@ impl Db {
             docs: Arc::new(Mutex::new(DocCache::new(DOC_CACHE_CAPACITY))),
             writer: Uuid::now_v7(),
             data_key,
+            pin_checks: Arc::new(AtomicU64::new(0)),
         })
     }
 
@@ -453,15 +484,12 @@ impl Db {
     /// The person stays on the roster (their past events name them) but can no longer record.
     pub fn deactivate_user(&self, user: UserId) -> Result<(), DbError> {
         let conn = self.lock();
-        let changed = conn.execute("UPDATE users SET active = 0 WHERE id = ?1", params![user.to_string()])?;
-        if changed == 0 {
+        let known: bool =
+            conn.query_row("SELECT EXISTS (SELECT 1 FROM users WHERE id = ?1)", params![user.to_string()], |r| r.get(0))?;
+        if !known {
             return Err(DbError::UnknownUser(user));
         }
-        conn.execute(
-            "UPDATE person_keys SET revoked_at = ?2, revoked_why = 'the person was deactivated' WHERE user = ?1 AND revoked_at IS NULL",
-            params![user.to_string(), now_text()],
-        )?;
-        Ok(())
+        crate::people::deactivate_in(&conn, user)
     }
 
     /// A one-time code for enrolling a device at `facility`; only its SHA-256 is stored.
@@ -469,6 +497,28 @@ impl Db {
         &self,
         facility: &LicenseNumber,
         issued_by: Option<UserId>,
+        ttl: chrono::Duration,
+    ) -> Result<EnrolmentCode, DbError> {
+        self.insert_enrolment_code(facility, issued_by, None, ttl)
+    }
+
+    /// A code a manager issued from an enrolled device (`POST /v1/enrolment-codes`). It is void
+    /// once that device is revoked or that manager deactivated.
+    pub fn issue_enrolment_code_from(
+        &self,
+        facility: &LicenseNumber,
+        manager: UserId,
+        device: DeviceId,
+        ttl: chrono::Duration,
+    ) -> Result<EnrolmentCode, DbError> {
+        self.insert_enrolment_code(facility, Some(manager), Some(device), ttl)
+    }
+
+    fn insert_enrolment_code(
+        &self,
+        facility: &LicenseNumber,
+        issued_by: Option<UserId>,
+        issued_from: Option<DeviceId>,
         ttl: chrono::Duration,
     ) -> Result<EnrolmentCode, DbError> {
         if ttl <= chrono::Duration::zero() {
@@ -499,14 +549,15 @@ impl Db {
             }
         }
         tx.execute(
-            "INSERT INTO enrolment_codes (code_hash, facility, issued_by, issued_at, expires_at)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO enrolment_codes (code_hash, facility, issued_by, issued_at, expires_at, issued_from)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![
                 secret::sha256_hex(&code),
                 facility.as_str(),
                 issued_by.map(|u| u.to_string()),
                 time_text(issued_at),
                 time_text(expires_at),
+                issued_from.map(|d| d.to_string()),
             ],
         )?;
         tx.commit()?;
@@ -563,8 +614,10 @@ impl Db {
         let mut devices = Vec::new();
         for row in rows {
             let (id, name, enrolled_at, last_seen, revoked_at) = row?;
+            let id = parse_col("device id", &id)?;
             devices.push(DeviceInfo {
-                id: parse_col("device id", &id)?,
+                id,
+                locked_until: crate::lockout::device_locked_until(&conn, facility, id)?,
                 facility: facility.clone(),
                 name,
                 enrolled_at: parse_time(&enrolled_at)?,
@@ -581,31 +634,46 @@ impl Db {
     }
 
     /// Redeems an enrolment code: creates the device and marks the code used, atomically.
-    pub fn enrol(&self, code: &str, device_name: &str) -> Result<EnrolResponse, DbError> {
+    ///
+    /// `from` is the client's address: refused codes are counted against it, in the same
+    /// transaction, and a locked address is refused before the code is looked at
+    /// ([`DbError::Locked`]). Unknown, used, expired and void codes all answer
+    /// [`DbError::EnrolmentCodeInvalid`].
+    pub fn enrol(&self, code: &str, device_name: &str, from: Option<std::net::IpAddr>) -> Result<EnrolResponse, DbError> {
         let device_name = clean_text("device name", device_name, 100)?;
         let code_hash = secret::sha256_hex(&secret::normalise_enrolment_code(code));
+        let address = crate::lockout::address_key(from);
         let token = secret::new_device_token()?;
         let device_id = DeviceId::new();
         let now = Utc::now();
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let found: Option<(String, String, Option<String>)> = tx
+        crate::lockout::check_address(&tx, &address, now)?;
+        let found: Option<(String, String, Option<String>, Option<String>, Option<bool>)> = tx
             .query_row(
-                "SELECT facility, expires_at, used_at FROM enrolment_codes WHERE code_hash = ?1",
+                "SELECT c.facility, c.expires_at, c.used_at, d.revoked_at, u.active
+                 FROM enrolment_codes c
+                 LEFT JOIN devices d ON d.id = c.issued_from
+                 LEFT JOIN users u ON u.id = c.issued_by
+                 WHERE c.code_hash = ?1",
                 params![code_hash],
-                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?)),
             )
             .optional()?;
-        let Some((facility, expires_at, used_at)) = found else {
+        let refused = match &found {
+            None => Some("unknown"),
+            Some((_, _, Some(_), _, _)) => Some("already used"),
+            Some((_, expires_at, ..)) if parse_time(expires_at)? <= now => Some("expired"),
+            Some((_, _, _, Some(_), _)) => Some("issued from a device since revoked"),
+            Some((_, _, _, _, Some(false))) => Some("issued by someone since deactivated"),
+            Some(_) => None,
+        };
+        let (Some((facility, ..)), None) = (found, refused) else {
+            crate::lockout::count_address_failure(&tx, &address, now)?;
+            tx.commit()?;
+            tracing::info!(reason = refused.unwrap_or_default(), address, "enrolment code refused");
             return Err(DbError::EnrolmentCodeInvalid);
         };
-        if used_at.is_some() {
-            return Err(DbError::EnrolmentCodeUsed);
-        }
-        let expires_at = parse_time(&expires_at)?;
-        if expires_at <= now {
-            return Err(DbError::EnrolmentCodeExpired(expires_at));
-        }
         let facility: LicenseNumber = parse_col("licence number", &facility)?;
         tx.execute(
             "INSERT INTO devices (id, facility, name, token_hash, enrolled_at) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -776,12 +844,12 @@ mod tests {
         assert_eq!(stored, secret::sha256_hex(&code.code));
         // Typed in lower case with a dash: still the same code.
         let typed = format!("{}-{}", &code.code[..5], &code.code[5..]).to_lowercase();
-        db.enrol(&typed, "Vault handheld 1").unwrap();
-        assert!(matches!(db.enrol(&code.code, "Again"), Err(DbError::EnrolmentCodeUsed)));
+        db.enrol(&typed, "Vault handheld 1", None).unwrap();
+        assert!(matches!(db.enrol(&code.code, "Again", None), Err(DbError::EnrolmentCodeInvalid)));
 
         let short = db.issue_enrolment_code(&lic(), None, chrono::Duration::milliseconds(1)).unwrap();
         std::thread::sleep(Duration::from_millis(5));
-        assert!(matches!(db.enrol(&short.code, "Late"), Err(DbError::EnrolmentCodeExpired(_))));
-        assert!(matches!(db.enrol("ZZZZZZZZZZ", "Guess"), Err(DbError::EnrolmentCodeInvalid)));
+        assert!(matches!(db.enrol(&short.code, "Late", None), Err(DbError::EnrolmentCodeInvalid)));
+        assert!(matches!(db.enrol("ZZZZZZZZZZ", "Guess", None), Err(DbError::EnrolmentCodeInvalid)));
     }
 }

@@ -7,13 +7,17 @@
 //!   of the sync round trip.
 //! - [`api`]: the `/v1` HTTP routes, device authentication and JSON errors.
 //! - [`secret`]: enrolment codes, device tokens and PIN hashes.
+//! - [`lockout`]: the one PIN check ([`Db::check_pin`]) and the counts that lock guessers out.
+//! - [`people_admin`]: a facility's people by badge, for the CLI (list, deactivate, reset a PIN).
 
 pub mod api;
 pub mod db;
 pub mod docs;
 pub mod ledger;
+pub mod lockout;
 pub mod outbound;
 pub mod people;
+pub mod people_admin;
 pub mod secret;
 
 use std::future::Future;
@@ -28,6 +32,8 @@ use tokio::task::JoinHandle;
 pub use api::{ApiError, router};
 pub use db::{AuthedDevice, DB_FILE_NAME, Db, DbError, DeviceInfo};
 pub use ledger::{RejectedEvent, SyncCounts};
+pub use lockout::Person;
+pub use people_admin::UserInfo;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -68,7 +74,10 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let app = router(db, &config);
     tracing::info!(addr = %listener.local_addr()?, data_dir = %config.data_dir.display(), "custody-server listening");
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+    // The client's address reaches handlers as ConnectInfo (the enrolment throttle counts by it).
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await?;
     tracing::info!("custody-server stopped");
     Ok(())
 }

@@ -144,6 +144,34 @@ enum UserCommand {
         #[arg(long, env = "CUSTODY_PIN", hide_env_values = true)]
         pin: String,
     },
+    /// List a facility's people: name, badge, role, active, and any lock on their badge.
+    List {
+        #[arg(long)]
+        facility: LicenseNumber,
+    },
+    /// Deactivate a person: the server rejects their new events and phones sign them out at
+    /// their next sync. They stay on the roster, since past events name them.
+    Deactivate {
+        #[arg(long)]
+        facility: LicenseNumber,
+        #[arg(long)]
+        badge: String,
+    },
+    /// Give a person a new PIN, read from the CUSTODY_PIN environment variable (never from the
+    /// command line, which other users can see); also unlocks their badge.
+    ResetPin {
+        #[arg(long)]
+        facility: LicenseNumber,
+        #[arg(long)]
+        badge: String,
+    },
+    /// Clear a badge's wrong PINs and lock.
+    Unlock {
+        #[arg(long)]
+        facility: LicenseNumber,
+        #[arg(long)]
+        badge: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -155,6 +183,11 @@ enum DeviceCommand {
     },
     /// Revoke a device; it must be enrolled again to sync.
     Revoke {
+        #[arg(long)]
+        device: DeviceId,
+    },
+    /// Clear a device's wrong badges and PINs and its lock.
+    Unlock {
         #[arg(long)]
         device: DeviceId,
     },
@@ -224,6 +257,36 @@ fn run(cli: Cli) -> Result<(), CliError> {
             let id = db.add_user(&facility, &name, role, &badge, &pin)?;
             println!("user {id} added to {facility} as {role}");
         }
+        Command::User { command: UserCommand::List { facility } } => {
+            let users = db.list_users(&facility)?;
+            if users.is_empty() {
+                println!("nobody at {facility} yet; add people with `custody-server user add`");
+            }
+            for u in users {
+                let status = if u.active { "active" } else { "deactivated" };
+                let lock = u.locked_until.map_or(String::new(), |t| {
+                    format!("  locked until {}", t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                });
+                println!("{:<30}  badge {:<16}  {:<12}  {status}{lock}", u.name, u.badge, u.role.as_str());
+            }
+        }
+        Command::User { command: UserCommand::Deactivate { facility, badge } } => {
+            let person = db.deactivate_badge(&facility, &badge)?;
+            println!("{} (badge {}) deactivated at {facility}; phones sign them out at their next sync", person.name, badge.trim());
+        }
+        Command::User { command: UserCommand::ResetPin { facility, badge } } => {
+            let pin = std::env::var("CUSTODY_PIN").map_err(|_| {
+                DbError::InvalidInput(
+                    "put the new PIN (4 to 12 digits) in the CUSTODY_PIN environment variable; it is not read from the command line, which others can see".into(),
+                )
+            })?;
+            let person = db.reset_pin(&facility, &badge, &pin)?;
+            println!("new PIN set for {} (badge {}); their badge is unlocked and phones get it at their next sync", person.name, badge.trim());
+        }
+        Command::User { command: UserCommand::Unlock { facility, badge } } => {
+            db.unlock_badge(&facility, &badge)?;
+            println!("badge {} at {facility} unlocked", badge.trim());
+        }
         Command::EnrolmentCode { facility, ttl_hours } => {
             let code = db.issue_enrolment_code(&facility, None, chrono::Duration::hours(ttl_hours.into()))?;
             println!("enrolment code: {}", code.code);
@@ -287,8 +350,15 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 };
                 let seen =
                     d.last_seen.map_or("never".to_string(), |t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
-                println!("{}  {:<30}  {status:<35}  last seen {seen}", d.id, d.name);
+                let lock = d.locked_until.map_or(String::new(), |t| {
+                    format!("  locked until {}", t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                });
+                println!("{}  {:<30}  {status:<35}  last seen {seen}{lock}", d.id, d.name);
             }
+        }
+        Command::Device { command: DeviceCommand::Unlock { device } } => {
+            db.unlock_device(device)?;
+            println!("device {device} unlocked");
         }
         Command::Device { command: DeviceCommand::Revoke { device } } => {
             db.revoke_device(device)?;

@@ -34,20 +34,6 @@ impl ProvenPerson {
     }
 }
 
-/// Who a badge belongs to, once their PIN checked out.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct PinPerson {
-    pub id: UserId,
-    pub name: String,
-    pub role: Role,
-}
-
-/// A PHC string no PIN matches, verified for unknown badges so they take as long as known ones.
-fn dummy_pin_hash() -> &'static str {
-    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    HASH.get_or_init(|| secret::hash_pin("00000000").unwrap_or_default())
-}
-
 /// Why a key lookup failed, for the rejection reason.
 pub(crate) enum KeyCheck {
     Verified,
@@ -97,35 +83,25 @@ pub(crate) fn revoke_device_keys(conn: &Connection, device: DeviceId) -> Result<
     revoke_keys(conn, "device = ?1", &device.to_string(), "the device was revoked")
 }
 
-impl Db {
-    /// Checks a badge and PIN at `facility` (the device's, when one asks). An unknown badge is
-    /// answered exactly like a wrong PIN, after the same Argon2 work.
-    pub(crate) fn check_pin(
-        &self,
-        facility: &LicenseNumber,
-        _device: Option<DeviceId>,
-        badge: &str,
-        pin: &str,
-    ) -> Result<PinPerson, DbError> {
-        let found: Option<(String, String, String, String, bool)> = self
-            .lock()
-            .query_row(
-                "SELECT id, name, role, pin_hash, active FROM users WHERE facility = ?1 AND badge = ?2",
-                params![facility.as_str(), badge.trim()],
-                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?)),
-            )
-            .optional()?;
-        // The lock is released here: Argon2 verification takes a while.
-        let Some((id, name, role, pin_hash, active)) = found else {
-            secret::verify_pin(pin, dummy_pin_hash());
-            return Err(DbError::WrongCredentials);
-        };
-        if !secret::verify_pin(pin, &pin_hash) || !active {
-            return Err(DbError::WrongCredentials);
-        }
-        Ok(PinPerson { id: parse_col("user id", &id)?, name, role: parse_col("role", &role)? })
-    }
+/// Deactivates a person, in the caller's transaction: the server refuses their new events, and
+/// their keys are revoked, so every phone signs them out and forgets them at its next sync.
+pub(crate) fn deactivate_in(conn: &Connection, user: UserId) -> Result<(), DbError> {
+    conn.execute("UPDATE users SET active = 0 WHERE id = ?1", params![user.to_string()])?;
+    revoke_keys(conn, "user = ?1", &user.to_string(), "the person was deactivated")?;
+    Ok(())
+}
 
+/// Sets a new PIN hash for a person, in the caller's transaction: their badge's lockout is
+/// cleared and their keys on every device revoked, so they sign in online with the new PIN.
+pub(crate) fn reset_pin_in(conn: &Connection, facility: &LicenseNumber, user: UserId, pin_hash: &str) -> Result<(), DbError> {
+    let badge: String = conn.query_row("SELECT badge FROM users WHERE id = ?1", params![user.to_string()], |r| r.get(0))?;
+    conn.execute("UPDATE users SET pin_hash = ?2 WHERE id = ?1", params![user.to_string(), pin_hash])?;
+    crate::lockout::clear_badge(conn, facility, &badge)?;
+    revoke_keys(conn, "user = ?1", &user.to_string(), "the PIN was reset")?;
+    Ok(())
+}
+
+impl Db {
     /// A person's online sign-in on a device: the server checks badge and PIN, then registers the
     /// device's new public key for them (revoking the key they had on that device, if any).
     pub fn sign_in(&self, device: &AuthedDevice, request: &SignInRequest) -> Result<SignInResponse, DbError> {
@@ -207,10 +183,11 @@ impl Db {
     /// Deactivates a person at the manager's facility: their events are refused from now on and
     /// every phone signs them out and erases their key at its next sync.
     pub fn deactivate_person(&self, facility: &LicenseNumber, by: &ProvenPerson, user: UserId) -> Result<(), DbError> {
-        let conn = self.lock();
-        let target = target_person(&conn, facility, by, user, "deactivate")?;
-        conn.execute("UPDATE users SET active = 0 WHERE id = ?1", params![user.to_string()])?;
-        revoke_keys(&conn, "user = ?1", &user.to_string(), "the person was deactivated")?;
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let target = target_person(&tx, facility, by, user, "deactivate")?;
+        deactivate_in(&tx, user)?;
+        tx.commit()?;
         tracing::info!(facility = %facility, by = %by.id, user = %user, name = %target, "person deactivated");
         Ok(())
     }
@@ -219,10 +196,11 @@ impl Db {
     /// device: they sign in online with the new PIN next.
     pub fn reset_pin_by(&self, facility: &LicenseNumber, by: &ProvenPerson, user: UserId, pin: &str) -> Result<(), DbError> {
         let hash = secret::hash_pin(pin)?;
-        let conn = self.lock();
-        let target = target_person(&conn, facility, by, user, "reset the PIN of")?;
-        conn.execute("UPDATE users SET pin_hash = ?2 WHERE id = ?1", params![user.to_string(), hash])?;
-        revoke_keys(&conn, "user = ?1", &user.to_string(), "the PIN was reset")?;
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let target = target_person(&tx, facility, by, user, "reset the PIN of")?;
+        reset_pin_in(&tx, facility, user, &hash)?;
+        tx.commit()?;
         tracing::info!(facility = %facility, by = %by.id, user = %user, name = %target, "PIN reset");
         Ok(())
     }

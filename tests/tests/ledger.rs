@@ -446,3 +446,48 @@ async fn a_copied_phone_database_signs_nobody_in_without_the_keystore_key() {
     let text = String::from_utf8_lossy(&bytes);
     assert!(!text.contains("argon2") && !text.contains("$v=19"), "no PIN hash on the phone");
 }
+
+/// `custody-server user deactivate` (by badge) reaches each phone at its next sync: until then
+/// a phone still shows the person signed in; the sync rejects what they recorded meanwhile,
+/// signs them out, and their PIN no longer signs them in, offline included. A PIN reset
+/// (`user reset-pin`) travels the same way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_deactivated_by_badge_is_signed_out_at_each_phones_next_sync() {
+    let fleet = Fleet::start("C11-0000001-LIC").await;
+    let (a, b) = (fleet.phone("bay").await, fleet.phone("vault").await);
+    a.sign_in(FLOOR).await;
+    b.sign_in(FLOOR).await;
+    a.receive(&tag(1), 5_000, "Intake");
+    a.sync().await.unwrap();
+    b.sync().await.unwrap();
+
+    let maria = fleet.server().db.deactivate_badge(&fleet.facility, FLOOR.2).unwrap();
+    assert_eq!(maria.name, FLOOR.0);
+    // Before its next sync, the vault phone does not know: Maria moves the package there.
+    assert_eq!(b.store.current_user().unwrap().unwrap().id, maria.id);
+    b.move_to(&tag(1), "Vault Z");
+    let report = b.sync().await.unwrap();
+    assert_eq!(report.rejected, 1);
+    assert!(b.store.current_user().unwrap().is_none(), "signed out at the next sync");
+    // The phone forgot her key and knows she is deactivated; online, the server refuses her.
+    assert!(matches!(b.store.sign_in(FLOOR.2, FLOOR.3), Err(StoreError::BadCredentials)));
+    assert!(matches!(b.client.sign_in(&b.store, FLOOR.2, FLOOR.3).await, Err(SyncError::Store(StoreError::BadCredentials))));
+    assert_eq!(b.store.package(&tag(1)).unwrap().unwrap().location.as_str(), "Intake");
+
+    // The bay phone only learns it at its own next sync, even with nothing to send.
+    assert!(a.store.current_user().unwrap().is_some());
+    a.sync().await.unwrap();
+    assert!(a.store.current_user().unwrap().is_none());
+    assert!(matches!(a.store.sign_in(FLOOR.2, FLOOR.3), Err(StoreError::BadCredentials)));
+
+    // Omar's new PIN: the old one works until the phone syncs, then only the new one.
+    a.sign_in(FLOOR_2).await;
+    a.store.sign_out().unwrap();
+    fleet.server().db.reset_pin(&fleet.facility, FLOOR_2.2, "0246").unwrap();
+    assert_eq!(a.store.sign_in(FLOOR_2.2, FLOOR_2.3).unwrap().name, FLOOR_2.0, "offline, until the phone syncs");
+    a.store.sign_out().unwrap();
+    a.sync().await.unwrap();
+    assert!(matches!(a.store.sign_in(FLOOR_2.2, FLOOR_2.3), Err(StoreError::NeedsOnlineSignIn)));
+    assert!(matches!(a.client.sign_in(&a.store, FLOOR_2.2, FLOOR_2.3).await, Err(SyncError::Store(StoreError::BadCredentials))));
+    assert_eq!(a.client.sign_in(&a.store, FLOOR_2.2, "0246").await.unwrap().name, FLOOR_2.0);
+}

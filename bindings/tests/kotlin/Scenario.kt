@@ -95,7 +95,7 @@ fun scenario(run: Runner) {
 
         // A used code is refused by the server, with its reason.
         val stranger = Phone("stranger", dir)
-        assertRefusal<CustodyException.Unauthorized>("not valid or was already used") {
+        assertRefusal<CustodyException.Unauthorized>("not valid, was already used or has expired") {
             runBlocking { stranger.client.enrol(url, codeA.code, "stranger") }
         }
         stranger.client.close()
