@@ -542,7 +542,7 @@ impl<'a> DocRound<'a> {
                 }
             };
             if let Some((bytes, carried)) = entry.doc.generate_message_with_changes(&mut entry.state) {
-                out.push(DocMessage { doc: id, kind, message: bytes, signatures: stored_signatures(conn, id, &carried)? });
+                out.push(DocMessage { doc: id, kind, message: bytes, signatures: stored_signatures(conn, id, &carried, self.signing_key)? });
             }
             if !entry.state_row {
                 save_state(conn, self.device, id, &entry.state)?;
@@ -556,7 +556,7 @@ impl<'a> DocRound<'a> {
         for id in fresh {
             let entry = self.hand.get_mut(&id).expect("listed above");
             if let Some((bytes, carried)) = entry.doc.generate_message_with_changes(&mut entry.state) {
-                out.push(DocMessage { doc: id, kind: entry.kind, message: bytes, signatures: stored_signatures(conn, id, &carried)? });
+                out.push(DocMessage { doc: id, kind: entry.kind, message: bytes, signatures: stored_signatures(conn, id, &carried, self.signing_key)? });
             }
         }
         Ok(out)
@@ -619,18 +619,25 @@ fn sign_own_changes(conn: &Connection, doc: &mut WorkDoc, before: &[automerge::C
     store_signatures(conn, doc.id, &own)
 }
 
-/// The signatures of the changes `hashes` of a stored document.
-fn stored_signatures(conn: &Connection, id: Uuid, hashes: &[String]) -> Result<Vec<ChangeSignature>, DbError> {
+/// The signatures of the changes `hashes` of a stored document. A change stored before changes
+/// were signed gets the server's attestation (its key), kept from then on: phones check every
+/// change they pull.
+fn stored_signatures(conn: &Connection, id: Uuid, hashes: &[String], key: &SigningKey) -> Result<Vec<ChangeSignature>, DbError> {
     let mut stmt = conn.prepare_cached("SELECT signature FROM doc_change_sigs WHERE doc_id = ?1 AND change_hash = ?2")?;
     let mut out = Vec::with_capacity(hashes.len());
+    let mut attested = Vec::new();
     for hash in hashes {
         let signature: Option<String> = stmt.query_row(params![id.to_string(), hash], |r| r.get(0)).optional()?;
         match signature {
             Some(s) => out.push(ChangeSignature { hash: hash.clone(), signature: parse_col("change signature", &s)? }),
-            // A change from before signatures: phones refuse it, and say so.
-            None => tracing::warn!(doc = %id, change = %hash, "a stored document change has no signature"),
+            None => {
+                tracing::info!(doc = %id, change = %hash, "attesting a document change stored before signatures");
+                attested.push(ChangeSignature { hash: hash.clone(), signature: key.sign(&change_message(id, hash)) });
+            }
         }
     }
+    store_signatures(conn, id, &attested)?;
+    out.extend(attested);
     Ok(out)
 }
 

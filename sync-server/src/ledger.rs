@@ -17,6 +17,7 @@ use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 use crate::db::{AuthedDevice, Db, DbError, now_text};
 use crate::docs::DocRound;
 use crate::people::{KeyCheck, ProvenPerson, check_key};
+use custody_core::signing::SigningKey;
 
 /// What one sync did, for the log line.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -325,7 +326,7 @@ impl Db {
         let patients = crate::outbound::sync_patients(&tx, self, device, reader, &roster, request)?;
         let customers = crate::outbound::customers(&tx, &device.facility)?;
         let unused_tags = crate::outbound::unused_tags(&tx, &device.facility)?;
-        let (events, cursor, has_more) = pull(&tx, device, request.cursor)?;
+        let (events, cursor, has_more) = pull(&tx, device, request.cursor, &self.signing_key)?;
         counts.pulled = events.len();
         let doc_messages = docs.send(&tx, &mut cache)?;
         tx.commit()?;
@@ -356,7 +357,10 @@ impl Db {
 }
 
 /// Accepted events of the device's facility after `cursor`, from other devices.
-fn pull(tx: &Transaction<'_>, device: &AuthedDevice, cursor: u64) -> Result<(Vec<Event>, u64, bool), DbError> {
+///
+/// An event accepted before events were signed goes out with the server's attestation (its key
+/// over the event's hash) in place of the person's signature: phones check every event they pull.
+fn pull(tx: &Transaction<'_>, device: &AuthedDevice, cursor: u64, key: &SigningKey) -> Result<(Vec<Event>, u64, bool), DbError> {
     let after = i64::try_from(cursor).unwrap_or(i64::MAX);
     let mut stmt = tx.prepare_cached(
         "SELECT server_seq, json FROM events
@@ -376,7 +380,11 @@ fn pull(tx: &Transaction<'_>, device: &AuthedDevice, cursor: u64) -> Result<(Vec
             let cursor = last.map_or(cursor, |s: i64| s as u64);
             return Ok((events, cursor, true));
         }
-        events.push(serde_json::from_str::<Event>(&json)?);
+        let mut event = serde_json::from_str::<Event>(&json)?;
+        if event.signature.is_none() {
+            event.sign(key);
+        }
+        events.push(event);
         last = Some(seq);
     }
     let newest: Option<i64> = tx.query_row(

@@ -491,3 +491,24 @@ async fn a_person_deactivated_by_badge_is_signed_out_at_each_phones_next_sync() 
     assert!(matches!(a.client.sign_in(&a.store, FLOOR_2.2, FLOOR_2.3).await, Err(SyncError::Store(StoreError::BadCredentials))));
     assert_eq!(a.client.sign_in(&a.store, FLOOR_2.2, "0246").await.unwrap().name, FLOOR_2.0);
 }
+
+/// A server upgraded from before signatures holds events no person signed: phones still pull
+/// them, each attested by the server's key, and check that attestation like any signature.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_accepted_before_signatures_reach_phones_attested_by_the_server() {
+    let fleet = Fleet::start("C11-0000001-LIC").await;
+    let vault = fleet.phone("vault").await;
+    vault.sign_in(FLOOR).await;
+    vault.receive(&tag(1), 100, "Intake");
+    vault.sync().await.unwrap();
+    // What an old server stored: the same event without its signature.
+    let conn = rusqlite::Connection::open(fleet.server().db.path()).unwrap();
+    assert_eq!(conn.execute("UPDATE events SET json = json_remove(json, '$.signature')", []).unwrap(), 1);
+    drop(conn);
+    let newcomer = fleet.phone("newcomer").await;
+    assert_eq!(newcomer.sync().await.unwrap().pulled, 1);
+    let pulled = &newcomer.store.events().unwrap()[0].event;
+    let server_key = fleet.server().db.server_key();
+    assert!(pulled.verify_signature(&server_key).is_ok(), "attested by the server");
+    assert_eq!(newcomer.packages()[0].tag, tag(1));
+}

@@ -422,9 +422,13 @@ impl Store {
         // Check the pulled events before touching anything: intact, and signed by the person
         // they name with a key registered to them on the device they name, in a role that may.
         let people: std::collections::HashMap<UserId, &RosterEntry> = response.roster.iter().map(|e| (e.id, e)).collect();
+        let server_key = match &response.server_key {
+            Some(key) => Some(*key),
+            None => Self::server_key(&self.conn())?,
+        };
         for event in &response.events {
             event.validate().map_err(|e| StoreError::BadRemoteEvent(e.to_string()))?;
-            check_pulled_signature(event, &people).map_err(StoreError::BadRemoteEvent)?;
+            check_pulled_signature(event, &people, server_key.as_ref()).map_err(StoreError::BadRemoteEvent)?;
         }
         let mut conn = self.conn();
         let identity = Self::require_identity(&conn)?;
@@ -550,12 +554,21 @@ impl Store {
 /// Whether a pulled event is signed by the person it names, with a key registered to them on the
 /// device it names (revoked since or not: the server judged it when it arrived), in a role that
 /// may record its kind. The reason if not.
-fn check_pulled_signature(event: &Event, people: &std::collections::HashMap<UserId, &RosterEntry>) -> std::result::Result<(), String> {
+///
+/// An event the server accepted before events were signed carries the server's attestation
+/// instead (its key over the same hash, added once when the server was upgraded).
+fn check_pulled_signature(
+    event: &Event,
+    people: &std::collections::HashMap<UserId, &RosterEntry>,
+    server_key: Option<&crate::signing::PublicKey>,
+) -> std::result::Result<(), String> {
     let person = people.get(&event.user).ok_or_else(|| format!("event {} names someone not on the roster", event.id))?;
     if !person.role.may_record(event.kind()) {
         return Err(format!("event {} is {} by {}, who is {}", event.id, event.kind().with_article(), person.name, person.role));
     }
-    if person.registered(event.device, |key| event.verify_signature(key).is_ok()) {
+    if person.registered(event.device, |key| event.verify_signature(key).is_ok())
+        || server_key.is_some_and(|key| event.verify_signature(key).is_ok())
+    {
         Ok(())
     } else {
         Err(format!("event {} is not signed by {} on the device that recorded it", event.id, person.name))
