@@ -14,6 +14,10 @@ use crate::signing::{PublicKey, Signature};
 /// pending events go up in two round trips; a request stays a few megabytes.
 pub const MAX_EVENTS_PER_SYNC: usize = 5_000;
 
+/// The most bytes of events a device puts in one sync request: however long the notes on its
+/// pending events, a request stays well inside the server's body limit for a sync.
+pub const MAX_EVENT_BYTES_PER_SYNC: usize = 4 * 1024 * 1024;
+
 /// `POST /v1/enrol` — a new device presents the one-time code a manager issued.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EnrolRequest {

@@ -12,7 +12,8 @@ use serde::de::DeserializeOwned;
 
 use crate::ids::{DeviceId, UserId};
 use crate::protocol::{
-    EnrolRequest, EnrolResponse, EnrolmentCode, ErrorBody, MAX_EVENTS_PER_SYNC, PERSON_HEADER, ResetPinRequest,
+    EnrolRequest, EnrolResponse, EnrolmentCode, ErrorBody, MAX_EVENT_BYTES_PER_SYNC, MAX_EVENTS_PER_SYNC, PERSON_HEADER,
+    ResetPinRequest,
     SignInRequest, SignInResponse, SyncRequest, SyncResponse,
 };
 use crate::signing::{SigningKey, registration_message};
@@ -171,8 +172,9 @@ impl SyncClient {
         loop {
             // One more than fits tells whether another round trip is needed for events.
             let mut events = store.outbox(MAX_EVENTS_PER_SYNC + 1)?;
-            let more_pending = events.len() > MAX_EVENTS_PER_SYNC;
-            events.truncate(MAX_EVENTS_PER_SYNC);
+            let fits = events_within_budget(&events);
+            let more_pending = events.len() > fits;
+            events.truncate(fits);
             let pushed = events.len();
             report.doc_messages_sent += docs.len();
             // Patient data goes up only while its manager is signed in; the log lines always.
@@ -321,6 +323,19 @@ impl SyncClient {
     }
 }
 
+/// How many of `events` (in chain order) go in one request: at most [`MAX_EVENTS_PER_SYNC`] and
+/// [`MAX_EVENT_BYTES_PER_SYNC`] of JSON, and always at least one.
+fn events_within_budget(events: &[crate::event::Event]) -> usize {
+    let mut bytes = 0;
+    for (i, event) in events.iter().enumerate().take(MAX_EVENTS_PER_SYNC) {
+        bytes += serde_json::to_vec(event).map(|b| b.len()).unwrap_or(0) + 1;
+        if bytes > MAX_EVENT_BYTES_PER_SYNC && i > 0 {
+            return i;
+        }
+    }
+    events.len().min(MAX_EVENTS_PER_SYNC)
+}
+
 /// A transport error in words, without the URL's query or any header.
 fn describe(e: &reqwest::Error) -> String {
     if e.is_timeout() {
@@ -329,5 +344,40 @@ fn describe(e: &reqwest::Error) -> String {
         "cannot reach the server".into()
     } else {
         "the connection was interrupted".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{EventBody, GENESIS_HASH, UnsealedEvent};
+
+    fn event(note_len: usize) -> crate::event::Event {
+        UnsealedEvent {
+            id: uuid::Uuid::now_v7(),
+            facility: crate::ids::LicenseNumber::parse("C11-0000001-LIC").unwrap(),
+            tag: crate::ids::PackageTag::parse("1A4FF0100000022000001234").unwrap(),
+            user: crate::ids::UserId::new(),
+            device: crate::ids::DeviceId::new(),
+            device_seq: 1,
+            hlc: crate::hlc::Hlc { wall_ms: 1, counter: 0 },
+            parent: None,
+            body: EventBody::Quarantined { reason: "x".repeat(note_len) },
+            prev_hash: GENESIS_HASH.into(),
+        }
+        .seal()
+    }
+
+    #[test]
+    fn a_request_carries_at_most_the_event_budget_and_at_least_one_event() {
+        let small: Vec<_> = (0..10).map(|_| event(10)).collect();
+        assert_eq!(events_within_budget(&small), 10);
+        // 1,000 events with 8 KB notes (more than any accepted note) go up in several requests.
+        let big: Vec<_> = (0..1_000).map(|_| event(8 * 1024)).collect();
+        let first = events_within_budget(&big);
+        assert!(first < 1_000 && first > 100, "{first}");
+        let bytes: usize = big[..first].iter().map(|e| serde_json::to_vec(e).unwrap().len()).sum();
+        assert!(bytes <= MAX_EVENT_BYTES_PER_SYNC);
+        assert_eq!(events_within_budget(&big[..1]), 1, "one event always goes");
     }
 }
