@@ -392,8 +392,7 @@ async fn deactivate_user(
     Path(target): Path<String>,
     signed: Signed<Empty>,
 ) -> Result<StatusCode, ApiError> {
-    let manager = signed.manager()?;
-    let target = UserId::parse(&target).map_err(|_| ApiError::NotFound(format!("person {target:?}")))?;
+    let (manager, target) = (signed.manager()?, person_in_path(&target)?);
     let db = state.db.clone();
     blocking(move || db.deactivate_person(&device.facility, &manager, target)).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -406,11 +405,15 @@ async fn reset_pin(
     Path(target): Path<String>,
     signed: Signed<ResetPinRequest>,
 ) -> Result<StatusCode, ApiError> {
-    let manager = signed.manager()?;
-    let target = UserId::parse(&target).map_err(|_| ApiError::NotFound(format!("person {target:?}")))?;
+    let (manager, target) = (signed.manager()?, person_in_path(&target)?);
     let db = state.db.clone();
     blocking(move || db.reset_pin_by(&device.facility, &manager, target, &signed.body.pin)).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The person a URL names: an id that does not parse is a person that does not exist here.
+fn person_in_path(text: &str) -> Result<UserId, ApiError> {
+    UserId::parse(text).map_err(|_| ApiError::NotFound(format!("person {text:?}")))
 }
 
 async fn sync(
