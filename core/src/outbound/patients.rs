@@ -54,7 +54,8 @@ impl Store {
         })?;
         let sealed = sealed.ok_or_else(|| OutboundError::Manifest("this device does not hold that patient's details; sync while online".into()))?;
         let patient = key.open(order, &sealed)?;
-        let purpose = if purpose.trim().is_empty() { "viewed" } else { purpose.trim() };
+        let purpose = crate::text::clean(crate::text::reason("purpose"), purpose).map_err(OutboundError::from)?;
+        let purpose = if purpose.is_empty() { "viewed" } else { purpose.as_str() };
         self.with_conn(|c| {
             c.execute(
                 "INSERT INTO patient_views (order_id, user, user_name, purpose, at) VALUES (?1, ?2, ?3, ?4, ?5)",

@@ -631,13 +631,14 @@ fn package_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<PackageView>> {
     Ok((|| {
         Ok(PackageView {
             tag: PackageTag::parse(&tag).map_err(|e| corrupt(e.to_string()))?,
-            item: ItemName::parse(&item).map_err(|e| corrupt(e.to_string()))?,
-            batch: BatchNumber::parse(&batch).map_err(|e| corrupt(e.to_string()))?,
+            // Read under the rules the events were accepted under, as serde does (ids.rs).
+            item: ItemName::from_stored(&item).map_err(|e| corrupt(e.to_string()))?,
+            batch: BatchNumber::from_stored(&batch).map_err(|e| corrupt(e.to_string()))?,
             quantity: Quantity {
                 amount: quantity.parse().map_err(|_| corrupt(format!("quantity {quantity:?}")))?,
                 unit: unit.parse::<Unit>().map_err(|e| corrupt(e.to_string()))?,
             },
-            location: LocationName::parse(&location).map_err(|e| corrupt(e.to_string()))?,
+            location: LocationName::from_stored(&location).map_err(|e| corrupt(e.to_string()))?,
             status: from_json(&format!("\"{status}\""))?,
             expires_on: expires_on.map(|d| d.parse().map_err(|_| corrupt(format!("date {d:?}")))).transpose()?,
             pending,
