@@ -353,7 +353,8 @@ impl Store {
         }
         self.receiving_work(session, |d, user, device| {
             known_here(d, &tag)?;
-            let w = Weighing { tag, weight, scale: scale.map(str::to_string), by: user.name.clone(), device, at: now };
+            let seq = doc::next_weighing_seq(d, &tag)?;
+            let w = Weighing { tag, weight, scale: scale.map(str::to_string), by: user.name.clone(), device, at: now, seq };
             Ok(doc::put_weighing(d, &w)?)
         })
     }
@@ -394,6 +395,7 @@ impl Store {
             } else if note.trim().is_empty() && reject != Some(RejectReason::NotOnManifest) {
                 return Err(ReceivingError::NoReason);
             }
+            let seq = doc::next_decision_seq(d, &tag)?;
             let decision = PackageDecision {
                 tag,
                 reject,
@@ -403,6 +405,7 @@ impl Store {
                 user: user.id,
                 device,
                 at: now,
+                seq,
             };
             Ok(doc::put_decision(d, &decision)?)
         })
