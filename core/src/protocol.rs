@@ -29,6 +29,10 @@ pub struct EnrolResponse {
     /// The device's bearer token. Shown once; the server keeps only its hash.
     pub token: String,
     pub roster: Vec<RosterEntry>,
+    /// The server's clock, so the phone corrects its own from its first event on (decision
+    /// 0002); absent from servers older than this field.
+    #[serde(default)]
+    pub server_time: Option<DateTime<Utc>>,
 }
 
 /// A person who may sign in on the facility's devices.
@@ -121,6 +125,10 @@ pub struct SyncResponse {
     pub has_more: bool,
     /// The server's clock, so the device can correct its own.
     pub server_time: DateTime<Utc>,
+    /// How far ahead of `server_time` the server accepts an event's stamp, in milliseconds; a
+    /// phone whose clock ran further ahead stops stamping from there (decision 0002).
+    #[serde(default)]
+    pub clock_allowance_ms: Option<i64>,
     pub roster: Vec<RosterEntry>,
     /// Automerge sync messages back, for documents the device holds or should now receive.
     #[serde(default)]

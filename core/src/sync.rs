@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use chrono::Utc;
 use reqwest::StatusCode;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -150,7 +149,7 @@ impl SyncClient {
                 patient_views: patients.views.clone(),
                 holds_patients: patients.holds.clone(),
             };
-            let sent_at = Utc::now();
+            let sent_at = store.device_clock();
             let response: SyncResponse = self.post(&url, Some(&token), &request).await?;
             report.round_trips += 1;
             if response.verdicts.len() != pushed

@@ -269,6 +269,9 @@ pub struct Db {
     writer: Uuid,
     /// Seals patient data at rest (from `CUSTODY_DATA_KEY` or the data folder's key file).
     pub(crate) data_key: custody_core::outbound::patient::DataKey,
+    /// How far ahead of this server's clock an event may be stamped, and how long before its
+    /// device enrolled (decision 0002); [`crate::Config::clock_allowance`].
+    clock_allowance: chrono::Duration,
 }
 
 impl fmt::Debug for Db {
@@ -282,7 +285,7 @@ pub(crate) fn now_text() -> String {
 }
 
 /// Fixed-width UTC text, so text order is time order.
-fn time_text(t: DateTime<Utc>) -> String {
+pub(crate) fn time_text(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
@@ -333,7 +336,19 @@ impl Db {
             docs: Arc::new(Mutex::new(DocCache::new(DOC_CACHE_CAPACITY))),
             writer: Uuid::now_v7(),
             data_key,
+            clock_allowance: chrono::Duration::minutes(custody_core::bounds::DEFAULT_CLOCK_ALLOWANCE_MINUTES),
         })
+    }
+
+    /// This handle, judging event stamps with `allowance` (see [`crate::Config::clock_allowance`]).
+    pub fn with_clock_allowance(mut self, allowance: std::time::Duration) -> Db {
+        self.clock_allowance = chrono::Duration::from_std(allowance).unwrap_or(chrono::Duration::MAX);
+        self
+    }
+
+    /// How far ahead of this server's clock an event may be stamped.
+    pub fn clock_allowance(&self) -> chrono::Duration {
+        self.clock_allowance
     }
 
     /// The Automerge actor id this server process writes work documents under.
@@ -572,7 +587,7 @@ impl Db {
         let facility_name = facility_name(&tx, &facility)?.unwrap_or_default();
         let roster = roster(&tx, &facility)?;
         tx.commit()?;
-        Ok(EnrolResponse { device_id, facility, facility_name, token, roster })
+        Ok(EnrolResponse { device_id, facility, facility_name, token, roster, server_time: Some(Utc::now()) })
     }
 
     /// The device a bearer token belongs to; records that it was seen.

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use chrono::Utc;
+use chrono::{DateTime, SecondsFormat, Utc};
 use custody_core::chain::{self, ChainBreak};
 use custody_core::event::{Event, EventBody, GENESIS_HASH};
 use custody_core::work::{DocKind, adjustment};
@@ -14,7 +14,7 @@ use custody_core::ids::{LicenseNumber, UserId};
 use custody_core::protocol::{MAX_EVENTS_PER_SYNC, Outcome, RosterEntry, SyncRequest, SyncResponse, Verdict};
 use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 
-use crate::db::{AuthedDevice, Db, DbError, now_text};
+use crate::db::{AuthedDevice, Db, DbError};
 use crate::docs::DocRound;
 
 /// What one sync did, for the log line.
@@ -85,6 +85,52 @@ enum RequestCheck {
     NotYet(String),
 }
 
+/// Whether an event's stamp is one this server believes (decision 0002): not further ahead of the
+/// server's clock than the allowance, and not from before its phone enrolled (less the same
+/// allowance). The reason, if not, says what the person holding the phone should do. A stamp far
+/// ahead would otherwise sort after every later event of its package for ever (a package "in
+/// Vault FUTURE" after real moves); one from before enrolment was not made on this phone as
+/// enrolled.
+fn check_clock(
+    event: &Event,
+    now: DateTime<Utc>,
+    enrolled_at: DateTime<Utc>,
+    allowance: chrono::Duration,
+) -> Result<(), String> {
+    let stamp_ms = event.hlc.wall_ms;
+    let stamp = event.hlc.wall_time().to_rfc3339_opts(SecondsFormat::Secs, true);
+    let ahead_ms = stamp_ms.saturating_sub(now.timestamp_millis());
+    if ahead_ms > allowance.num_milliseconds() {
+        return Err(format!(
+            "the phone's clock was {} ahead of the server's when this was recorded (stamped {stamp}, server time {}); \
+             check the date and time settings on the phone, then record it again",
+            describe_ms(ahead_ms),
+            now.to_rfc3339_opts(SecondsFormat::Secs, true),
+        ));
+    }
+    if stamp_ms < (enrolled_at - allowance).timestamp_millis() {
+        return Err(format!(
+            "this is stamped {stamp}, before the phone was enrolled ({}), so the phone's clock was behind; \
+             check the date and time settings on the phone, then record it again",
+            enrolled_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+        ));
+    }
+    Ok(())
+}
+
+/// A span of time as people say it, to the nearest unit: "12 minutes", "5 hours", "974 years".
+fn describe_ms(ms: i64) -> String {
+    let minutes = ms / 60_000;
+    let nearest = |per: i64| (minutes + per / 2) / per;
+    let (n, unit) = match minutes {
+        m if m < 120 => (m.max(1), "minute"),
+        m if m < 48 * 60 => (nearest(60), "hour"),
+        m if m < 730 * 24 * 60 => (nearest(24 * 60), "day"),
+        _ => (nearest(365 * 24 * 60), "year"),
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+}
+
 /// The last event of a device's hash chain: (device_seq, hash), or (0, genesis).
 fn chain_head(tx: &Transaction<'_>, device: &AuthedDevice) -> Result<(u64, String), DbError> {
     let id = device.id.to_string();
@@ -151,7 +197,11 @@ impl Db {
         docs.receive(&mut tx, &mut cache, &request.docs)?;
         let (mut last_seq, mut last_hash) = chain_head(&tx, device)?;
         let device_id = device.id.to_string();
-        let received_at = now_text();
+        let now = Utc::now();
+        let received_at = crate::db::time_text(now);
+        let enrolled_at: String =
+            tx.query_row("SELECT enrolled_at FROM devices WHERE id = ?1", params![device_id], |row| row.get(0))?;
+        let enrolled_at = crate::db::parse_time(&enrolled_at)?;
         let mut verdicts = Vec::with_capacity(request.events.len());
 
         for event in &request.events {
@@ -231,6 +281,7 @@ impl Db {
             } else {
                 Some(format!("user {} is not on the roster of {}", event.user, device.facility))
             };
+            let reason = reason.or_else(|| check_clock(event, now, enrolled_at, self.clock_allowance()).err());
 
             if chain.is_ok() {
                 last_seq = event.device_seq;
@@ -303,6 +354,7 @@ impl Db {
                 cursor,
                 has_more,
                 server_time: Utc::now(),
+                clock_allowance_ms: Some(self.clock_allowance().num_milliseconds()),
                 roster,
                 docs: doc_messages,
                 doc_refusals,

@@ -19,6 +19,11 @@ struct Cli {
     /// Address to listen on.
     #[arg(long, global = true, env = "CUSTODY_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
+    /// Minutes an event's time stamp may be ahead of this server's clock (or before its phone
+    /// enrolled); further, it is rejected with the reason.
+    #[arg(long, global = true, env = "CUSTODY_CLOCK_ALLOWANCE_MINUTES", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..=1440))]
+    clock_allowance_minutes: u32,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -208,6 +213,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Serve => {
             let mut config = Config::new(&cli.data_dir);
             config.listen = cli.listen;
+            config.clock_allowance = std::time::Duration::from_secs(60 * u64::from(cli.clock_allowance_minutes));
             let runtime = tokio::runtime::Runtime::new().map_err(CliError::Serve)?;
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::bind(config.listen)

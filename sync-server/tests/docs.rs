@@ -467,7 +467,7 @@ fn moved_event(phone: &Phone, user: UserId, seq: u64, prev_hash: &str) -> Event 
         user,
         device: phone.device,
         device_seq: seq,
-        hlc: Hlc { wall_ms: 1_760_000_000_000 + seq as i64, counter: 0 },
+        hlc: Hlc { wall_ms: chrono::Utc::now().timestamp_millis(), counter: seq as u32 },
         parent: None,
         body: EventBody::Moved { to: LocationName::parse("Vault B").unwrap() },
         prev_hash: prev_hash.to_string(),

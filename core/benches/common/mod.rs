@@ -35,6 +35,7 @@ pub fn signed_in_store(path: &Path, role: Role) -> Store {
                 facility_name: "Bench".into(),
                 token: "t".into(),
                 roster: vec![person],
+                server_time: None,
             },
         )
         .unwrap();

@@ -51,6 +51,7 @@ fn setup() -> Setup {
                 facility_name: "GV".into(),
                 token: "t".into(),
                 roster: roster.clone(),
+                server_time: None,
             },
         )
         .unwrap();

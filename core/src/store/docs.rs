@@ -34,6 +34,8 @@ pub struct DocInfo {
 /// recorded commits together, or nothing does.
 pub(crate) struct DocTx<'a> {
     tx: Transaction<'a>,
+    /// The phone's clock when the unit of work began (see [`Store::device_clock`]).
+    device_ms: i64,
     cache: &'a std::sync::Mutex<HashMap<Uuid, WorkDoc>>,
     writer: Uuid,
     touched: HashMap<Uuid, (WorkDoc, bool)>,
@@ -75,7 +77,7 @@ impl DocTx<'_> {
 
     /// Records a ledger event as part of this unit of work.
     pub fn record(&mut self, tag: &PackageTag, body: EventBody) -> Result<Event> {
-        record_in(&self.tx, tag, body)
+        record_in(&self.tx, tag, body, self.device_ms)
     }
 
     fn commit(mut self) -> Result<()> {
@@ -103,10 +105,11 @@ impl Store {
     /// `work` runs while the store's connection is held: it must use `DocTx` only, never call
     /// back into `Store` (that would wait on the connection forever). Read what it needs first.
     pub(crate) fn work<T, E: From<StoreError>>(&self, work: impl FnOnce(&mut DocTx<'_>) -> Result<T, E>) -> Result<T, E> {
+        let device_ms = self.device_clock().timestamp_millis();
         let mut conn = self.conn();
         let writer = Self::require_identity(&conn)?.device_id.0;
         let tx = conn.transaction().map_err(StoreError::from)?;
-        let mut dtx = DocTx { tx, cache: &self.docs, writer, touched: HashMap::new(), compact: Vec::new() };
+        let mut dtx = DocTx { tx, device_ms, cache: &self.docs, writer, touched: HashMap::new(), compact: Vec::new() };
         let value = work(&mut dtx)?;
         dtx.commit()?;
         Ok(value)

@@ -9,6 +9,7 @@ mod docs;
 mod schema;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use argon2::{Argon2, PasswordHash, PasswordVerifier};
@@ -146,6 +147,9 @@ pub struct Store {
     /// cannot hold patient data (it still does everything else).
     data_key: Mutex<Option<crate::outbound::patient::DataKey>>,
     path: PathBuf,
+    /// How far this store's view of the phone's clock is moved from the system clock: always 0
+    /// in the apps; tests set it to play a phone whose clock is wrong.
+    clock_skew_ms: AtomicI64,
 }
 
 const META_IDENTITY: &str = "identity";
@@ -182,7 +186,28 @@ impl Store {
         conn.pragma_update(None, "wal_autocheckpoint", 20_000)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         schema::migrate(&mut conn)?;
-        Ok(Self { conn: Mutex::new(conn), docs: Mutex::default(), data_key: Mutex::default(), path })
+        Ok(Self {
+            conn: Mutex::new(conn),
+            docs: Mutex::default(),
+            data_key: Mutex::default(),
+            path,
+            clock_skew_ms: AtomicI64::new(0),
+        })
+    }
+
+    /// The phone's own clock. Untrusted (decision 0002): events and workflows use [`Store::now`],
+    /// which corrects it with the server's.
+    pub(crate) fn device_clock(&self) -> DateTime<Utc> {
+        let skew = self.clock_skew_ms.load(Ordering::Relaxed);
+        Utc::now().checked_add_signed(chrono::Duration::milliseconds(skew)).unwrap_or_else(Utc::now)
+    }
+
+    /// Moves this store's view of the phone's clock by `skew` from the system clock, as someone
+    /// changing the phone's date and time settings would. For tests of a wrong clock; the apps
+    /// never call it.
+    #[doc(hidden)]
+    pub fn set_device_clock_skew(&self, skew: chrono::Duration) {
+        self.clock_skew_ms.store(skew.num_milliseconds(), Ordering::Relaxed);
     }
 
     pub fn path(&self) -> &Path {
@@ -251,6 +276,12 @@ impl Store {
         set_meta(&tx, META_IDENTITY, &identity)?;
         set_meta(&tx, META_TOKEN, &enrolment.token)?;
         replace_roster(&tx, &enrolment.roster)?;
+        // The server stamps its events' acceptance and judges stamps by its own clock: correct
+        // this phone's clock from enrolment on, not only after the first sync (the answer just
+        // arrived, so the round trip's error is well under a second).
+        if let Some(server_time) = enrolment.server_time {
+            set_meta(&tx, META_CLOCK_OFFSET, &(server_time - self.device_clock()).num_milliseconds())?;
+        }
         tx.commit()?;
         Ok(identity)
     }
@@ -311,9 +342,10 @@ impl Store {
     /// whether the package's state allows it, then writes the event, its outbox entry and the
     /// refolded package in one durable transaction. Returns the event; a refusal changes nothing.
     pub fn record(&self, tag: &PackageTag, body: EventBody) -> Result<Event> {
+        let device_ms = self.device_clock().timestamp_millis();
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        let event = record_in(&tx, tag, body)?;
+        let event = record_in(&tx, tag, body, device_ms)?;
         tx.commit()?;
         Ok(event)
     }
@@ -489,13 +521,28 @@ impl Store {
                 applied.pulled += 1;
             }
         }
+        // The server refuses events stamped further ahead of its clock than its allowance
+        // (decision 0002). The HLC never goes back, so a phone whose clock once ran far ahead
+        // (set to the year 3000, then corrected) would stamp everything after it in the future
+        // and have all of it refused. So when the server's time shows the clock is beyond the
+        // allowance, the phone stamps from the newest event it holds that is not rejected and
+        // within the allowance: everything the server accepted is within it, so what this phone
+        // records next still sorts after everything it has seen that counts. Only stamps the
+        // server refuses (or will refuse) are left behind.
+        let allowance = response.clock_allowance_ms.unwrap_or(crate::bounds::DEFAULT_CLOCK_ALLOWANCE_MINUTES * 60_000);
+        let limit = response.server_time.timestamp_millis().saturating_add(allowance.max(0));
+        if clock.last().wall_ms > limit {
+            let from = newest_stamp_up_to(&tx, limit)?;
+            tracing::warn!(stamp = %clock.last(), server_time = %response.server_time, resumes_at = %from, "the clock was ahead of the server's; stamping from the server's time");
+            clock = HlcClock::resume(from);
+        }
         set_meta(&tx, META_HLC, &clock.last())?;
         let cursor: u64 = get_meta(&tx, META_CURSOR)?.unwrap_or(0);
         set_meta(&tx, META_CURSOR, &cursor.max(response.cursor))?;
         replace_roster(&tx, &response.roster)?;
         // The server clock corrects an untrusted device clock; half the round trip is a fair
         // guess of when the server read its clock.
-        let now = Utc::now();
+        let now = self.device_clock();
         let midpoint = sent_at + (now - sent_at) / 2;
         set_meta(&tx, META_CLOCK_OFFSET, &(response.server_time - midpoint).num_milliseconds())?;
         set_meta(&tx, META_LAST_SUCCESS, &now)?;
@@ -510,7 +557,7 @@ impl Store {
         let conn = self.conn();
         let offset: i64 = get_meta(&conn, META_CLOCK_OFFSET)?.unwrap_or(0);
         let last: crate::hlc::Hlc = get_meta(&conn, META_HLC)?.unwrap_or_default();
-        Ok(last.wall_ms.max(Utc::now().timestamp_millis() + offset))
+        Ok(last.wall_ms.max(self.device_clock().timestamp_millis().saturating_add(offset)))
     }
 
     /// Reads a small setting stored on the device (JSON).
@@ -559,8 +606,9 @@ impl Store {
 }
 
 /// Records an event inside a caller's transaction (see [`Store::record`]); workflows use it to
-/// write a document change and the ledger events it causes in one commit.
-pub(crate) fn record_in(tx: &Transaction<'_>, tag: &PackageTag, body: EventBody) -> Result<Event> {
+/// write a document change and the ledger events it causes in one commit. `device_ms` is the
+/// phone's own clock ([`Store::device_clock`]), corrected here with the server's offset.
+pub(crate) fn record_in(tx: &Transaction<'_>, tag: &PackageTag, body: EventBody, device_ms: i64) -> Result<Event> {
     let identity = Store::require_identity(tx)?;
     let user: SignedInUser = get_meta(tx, META_USER)?.ok_or(StoreError::NotSignedIn)?;
     let kind = body.kind();
@@ -573,7 +621,7 @@ pub(crate) fn record_in(tx: &Transaction<'_>, tag: &PackageTag, body: EventBody)
     let head: ChainHead = get_meta(tx, META_CHAIN)?.unwrap_or(ChainHead { seq: 0, hash: GENESIS_HASH.into() });
     let offset: i64 = get_meta(tx, META_CLOCK_OFFSET)?.unwrap_or(0);
     let mut clock = HlcClock::resume(get_meta(tx, META_HLC)?.unwrap_or_default());
-    let hlc = clock.tick(Utc::now().timestamp_millis() + offset);
+    let hlc = clock.tick(device_ms.saturating_add(offset));
     let event = UnsealedEvent {
         id: Uuid::now_v7(),
         facility: identity.facility.clone(),
@@ -644,6 +692,25 @@ fn package_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<PackageView>> {
             pending,
         })
     })())
+}
+
+/// The stamp of the newest event this phone holds that is not rejected and whose wall time is at
+/// most `limit_ms` (the default stamp if there is none). Reads every event: it runs only when the
+/// clock has to be brought back from far ahead, never on the scan path.
+fn newest_stamp_up_to(tx: &Transaction<'_>, limit_ms: i64) -> Result<crate::hlc::Hlc> {
+    let bound = format!("{:020}-", limit_ms.max(0).saturating_add(1));
+    let key: Option<String> = tx
+        .query_row(
+            "SELECT order_key FROM events WHERE state != 'rejected' AND order_key < ?1 ORDER BY order_key DESC LIMIT 1",
+            [bound],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(key) = key else { return Ok(crate::hlc::Hlc::default()) };
+    let corrupt = || StoreError::Corrupt(format!("event order key {key:?}"));
+    let wall_ms = key.get(..20).and_then(|w| w.parse().ok()).ok_or_else(corrupt)?;
+    let counter = key.get(21..31).and_then(|c| c.parse().ok()).ok_or_else(corrupt)?;
+    Ok(crate::hlc::Hlc { wall_ms, counter })
 }
 
 /// Sortable text form of the canonical order key, so SQLite orders events as the fold does.

@@ -30,6 +30,7 @@ fn enrolled(dir: &tempfile::TempDir) -> Store {
                     roster_entry("Maria", Role::FloorStaff, "B-1", "1234"),
                     roster_entry("Sam", Role::Manager, "B-2", "9876"),
                 ],
+                server_time: None,
             },
         )
         .unwrap();
@@ -172,6 +173,56 @@ fn a_rejected_event_leaves_the_inventory_but_stays_on_record() {
     assert!(store.verify_chains().unwrap().is_empty());
 }
 
+/// An event from another device, sealed by hand (as an older server may hold one).
+fn remote(t: &PackageTag, wall_ms: i64, body: EventBody) -> Event {
+    crate::event::UnsealedEvent {
+        id: Uuid::now_v7(),
+        facility: LicenseNumber::parse("C11-0000001-LIC").unwrap(),
+        tag: t.clone(),
+        user: UserId::new(),
+        device: DeviceId::new(),
+        device_seq: 1,
+        hlc: crate::hlc::Hlc { wall_ms, counter: 0 },
+        parent: None,
+        body,
+        prev_hash: GENESIS_HASH.into(),
+    }
+    .seal()
+}
+
+#[test]
+fn a_sync_answer_brings_a_clock_that_ran_ahead_back_without_losing_what_it_saw() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = enrolled(&dir);
+    store.sign_in("B-1", "1234").unwrap();
+    store.set_device_clock_skew(chrono::Duration::days(100));
+    let ahead = receive(&store, &tag(6), 10);
+    assert!(ahead.hlc.wall_ms > (Utc::now() + chrono::Duration::days(99)).timestamp_millis());
+
+    // The server refuses it and sends another phone's event stamped five minutes ahead (within
+    // its ten-minute allowance).
+    let now = Utc::now();
+    let seen = remote(&tag(7), (now + chrono::Duration::minutes(5)).timestamp_millis(), EventBody::Moved { to: LocationName::parse("Vault B").unwrap() });
+    let response = SyncResponse {
+        verdicts: vec![Verdict { id: ahead.id, outcome: Outcome::Rejected { reason: "clock ahead".into() } }],
+        events: vec![seen.clone()],
+        cursor: 1,
+        server_time: now,
+        clock_allowance_ms: Some(600_000),
+        roster: store.roster().unwrap(),
+        ..Default::default()
+    };
+    // Sent when the phone's own clock said a hundred days ahead, as the sync client measures it.
+    store.apply_sync(&response, Utc::now() + chrono::Duration::days(100)).unwrap();
+
+    // The clock is still a hundred days ahead, but what the phone records now is stamped near
+    // the server's time, and still after everything it has seen.
+    let next = receive(&store, &tag(8), 10);
+    assert!(next.hlc > seen.hlc, "{} after {}", next.hlc, seen.hlc);
+    assert!(next.hlc.wall_ms < (now + chrono::Duration::minutes(10)).timestamp_millis(), "{}", next.hlc);
+    assert!(store.now().unwrap() < now + chrono::Duration::minutes(10));
+}
+
 #[test]
 fn incremental_fold_matches_a_full_refold() {
     let dir = tempfile::tempdir().unwrap();
@@ -306,6 +357,7 @@ mod convergence {
                     facility_name: "F".into(),
                     token: "t".into(),
                     roster: vec![],
+                    server_time: None,
                 },
             )
             .unwrap();

@@ -45,6 +45,7 @@ fn main() {
                         pin_hash,
                         active: true,
                     }],
+                    server_time: None,
                 },
             )
             .expect("save enrolment");
