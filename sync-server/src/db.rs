@@ -238,7 +238,47 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX patient_access_order ON patient_access(facility, order_id);
     "#,
+    // 4: no schema change. Accepted events that break the domain bounds (docs/decisions/0013),
+    // stored before those bounds existed, move to rejected_events with the reason: the Rust step
+    // in `after_step`.
+    "-- 4: events beyond the domain bounds move to rejected_events (see after_step)",
 ];
+
+/// Steps that need code, run inside the transaction of their version right after its SQL.
+fn after_step(tx: &rusqlite::Transaction<'_>, version: i64) -> Result<(), DbError> {
+    if version == 4 {
+        let moved = reject_out_of_bounds(tx)?;
+        if moved > 0 {
+            tracing::warn!(moved, "accepted events beyond the domain bounds marked rejected");
+        }
+    }
+    Ok(())
+}
+
+/// Migration 4: an accepted event that breaks the domain bounds (an amount of -7.9e28 lb, a stamp
+/// no clock can show, a name with hidden direction characters) is moved to `rejected_events`
+/// with the reason, so no read of the facility fails or shows it again. `chain_ok = 1`: it was
+/// its device's next link when accepted, so the device's chain carries on through it. Devices
+/// that already pulled it mark it rejected with the same reason in their own migration.
+fn reject_out_of_bounds(tx: &rusqlite::Transaction<'_>) -> Result<usize, DbError> {
+    let rows: Vec<(i64, String)> = {
+        let mut stmt = tx.prepare("SELECT server_seq, json FROM events ORDER BY server_seq")?;
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?
+    };
+    let mut moved = 0;
+    for (seq, json) in rows {
+        let event: custody_core::Event = serde_json::from_str(&json)?;
+        let Err(e) = event.check_content() else { continue };
+        tx.execute(
+            "INSERT INTO rejected_events (id, facility, device, device_seq, hash, chain_ok, json, reason, received_at)
+             SELECT id, facility, device, device_seq, hash, 1, json, ?2, received_at FROM events WHERE server_seq = ?1",
+            params![seq, custody_core::event::out_of_bounds_reason(&e)],
+        )?;
+        tx.execute("DELETE FROM events WHERE server_seq = ?1", params![seq])?;
+        moved += 1;
+    }
+    Ok(moved)
+}
 
 /// A device that presented a valid token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -654,6 +694,7 @@ fn migrate(conn: &mut Connection) -> Result<(), DbError> {
             return Ok(());
         }
         tx.execute_batch(MIGRATIONS[version as usize])?;
+        after_step(&tx, version + 1)?;
         tx.pragma_update(None, "user_version", version + 1)?;
         tx.commit()?;
         tracing::info!(version = version + 1, "database schema migrated");

@@ -469,9 +469,22 @@ impl Store {
     /// clock offset. If the app dies before this commits, nothing changed and the next sync
     /// repeats the round trip harmlessly (the server treats resent events as already accepted).
     pub fn apply_sync(&self, response: &SyncResponse, sent_at: DateTime<Utc>) -> Result<SyncApplied> {
-        // Check the pulled events before touching anything.
+        // Check the pulled events before touching anything. One that was altered on the way
+        // refuses the whole answer. One that breaks the domain bounds (an older server accepted
+        // it before they existed) is kept as rejected with the reason, as this phone's own
+        // migration does with such events: the phone converges with an upgraded server, and the
+        // sync still works while the server is older.
+        let mut refused: std::collections::HashMap<Uuid, String> = std::collections::HashMap::new();
         for event in &response.events {
-            event.validate().map_err(|e| StoreError::BadRemoteEvent(e.to_string()))?;
+            match event.validate() {
+                Ok(()) => {}
+                Err(e @ (EventError::HashMismatch { .. } | EventError::NotV7(_))) => {
+                    return Err(StoreError::BadRemoteEvent(e.to_string()));
+                }
+                Err(e) => {
+                    refused.insert(event.id, crate::event::out_of_bounds_reason(&e));
+                }
+            }
         }
         let mut conn = self.conn();
         let identity = Self::require_identity(&conn)?;
@@ -512,6 +525,12 @@ impl Store {
         }
         let mut clock = HlcClock::resume(get_meta(&tx, META_HLC)?.unwrap_or_default());
         for event in &response.events {
+            if let Some(reason) = refused.get(&event.id) {
+                if insert_event(&tx, event, "rejected")? {
+                    tx.execute("UPDATE events SET reject_reason = ?2 WHERE id = ?1", params![event.id.to_string(), reason])?;
+                }
+                continue;
+            }
             let inserted = insert_event(&tx, event, "accepted")?;
             if inserted {
                 clock.observe(event.hlc);
@@ -711,6 +730,34 @@ fn newest_stamp_up_to(tx: &Transaction<'_>, limit_ms: i64) -> Result<crate::hlc:
     let wall_ms = key.get(..20).and_then(|w| w.parse().ok()).ok_or_else(corrupt)?;
     let counter = key.get(21..31).and_then(|c| c.parse().ok()).ok_or_else(corrupt)?;
     Ok(crate::hlc::Hlc { wall_ms, counter })
+}
+
+/// Migration 4 (docs/decisions/0013): accepted events that break the domain bounds, stored before
+/// the bounds existed, are marked rejected with the reason and their packages refolded, as the
+/// server does with its copies, so no such event can break a read. Own events still pending are
+/// left for the server to judge: the phone's hash chain links through them.
+pub(crate) fn reject_out_of_bounds(tx: &Transaction<'_>) -> Result<usize> {
+    let rows: Vec<(String, String)> = {
+        let mut stmt = tx.prepare("SELECT id, json FROM events WHERE state = 'accepted'")?;
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?
+    };
+    let mut tags = std::collections::BTreeSet::new();
+    let mut rejected = 0;
+    for (id, json) in rows {
+        let event: Event = from_json(&json)?;
+        if let Err(e) = event.check_content() {
+            tx.execute(
+                "UPDATE events SET state = 'rejected', reject_reason = ?2 WHERE id = ?1",
+                params![id, crate::event::out_of_bounds_reason(&e)],
+            )?;
+            tags.extend(event.tags().cloned());
+            rejected += 1;
+        }
+    }
+    for tag in &tags {
+        refold(tx, tag)?;
+    }
+    Ok(rejected)
 }
 
 /// Sortable text form of the canonical order key, so SQLite orders events as the fold does.

@@ -191,6 +191,35 @@ fn remote(t: &PackageTag, wall_ms: i64, body: EventBody) -> Event {
 }
 
 #[test]
+fn a_pulled_event_beyond_the_bounds_is_kept_as_rejected_and_the_sync_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = enrolled(&dir);
+    store.sign_in("B-1", "1234").unwrap();
+    let r = receive(&store, &tag(5), 10);
+    let now = Utc::now().timestamp_millis();
+    let huge = Quantity { amount: Decimal::from_scientific("-7.9e28").unwrap(), unit: Unit::Lb };
+    let bad = remote(&tag(5), now, EventBody::Adjusted { delta: huge, reason: "Theft".into(), note: "x".into(), request: None });
+    let good = remote(&tag(5), now + 1, EventBody::Moved { to: LocationName::parse("Vault B").unwrap() });
+    let response = SyncResponse {
+        verdicts: vec![Verdict { id: r.id, outcome: Outcome::Accepted }],
+        events: vec![bad.clone(), good],
+        cursor: 2,
+        server_time: Utc::now(),
+        roster: store.roster().unwrap(),
+        ..Default::default()
+    };
+    let applied = store.apply_sync(&response, Utc::now()).unwrap();
+    assert_eq!(applied.pulled, 1);
+    let package = store.package(&tag(5)).unwrap().unwrap();
+    assert_eq!((package.quantity, package.location.as_str()), (Quantity::new(Decimal::new(10, 0), Unit::G).unwrap(), "Vault B"));
+    let record = store.history(&tag(5)).unwrap().into_iter().find(|h| h.event.id == bad.id).unwrap();
+    assert_eq!(record.state, EventState::Rejected);
+    assert!(record.reject_reason.unwrap().contains("taken out of the inventory"));
+    assert!(store.conflicts().unwrap().is_empty());
+    assert_eq!(store.cursor().unwrap(), 2);
+}
+
+#[test]
 fn a_sync_answer_brings_a_clock_that_ran_ahead_back_without_losing_what_it_saw() {
     let dir = tempfile::tempdir().unwrap();
     let store = enrolled(&dir);
