@@ -13,6 +13,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use custody_core::ids::{DeviceId, LicenseNumber, UserId};
 use custody_core::protocol::{EnrolResponse, EnrolmentCode, ManagerCredentials, RosterEntry};
 use custody_core::roles::Role;
+use custody_core::text;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use uuid::Uuid;
 
@@ -339,18 +340,9 @@ pub(crate) fn parse_col<T: FromStr>(what: &'static str, text: &str) -> Result<T,
     text.parse().map_err(|_| DbError::Corrupt { what, value: text.to_string() })
 }
 
-fn clean_text(what: &str, raw: &str, max: usize) -> Result<String, DbError> {
-    let text = raw.trim();
-    if text.is_empty() {
-        return Err(DbError::InvalidInput(format!("the {what} is empty; enter one")));
-    }
-    if text.chars().count() > max {
-        return Err(DbError::InvalidInput(format!("the {what} is longer than {max} characters; shorten it")));
-    }
-    if text.chars().any(char::is_control) {
-        return Err(DbError::InvalidInput(format!("the {what} contains control characters; type it again")));
-    }
-    Ok(text.to_string())
+/// What an operator typed, by core's text rules (the same a phone applies; docs/decisions/0013).
+pub(crate) fn clean_text(field: text::Field, raw: &str) -> Result<String, DbError> {
+    text::clean_required(field, raw).map_err(|e| DbError::InvalidInput(e.to_string()))
 }
 
 impl Db {
@@ -418,7 +410,7 @@ impl Db {
     }
 
     pub fn create_facility(&self, license: &LicenseNumber, name: &str) -> Result<(), DbError> {
-        let name = clean_text("facility name", name, 200)?;
+        let name = clean_text(text::organisation("facility name"), name)?;
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         if facility_name(&tx, license)?.is_some() {
@@ -441,8 +433,8 @@ impl Db {
         badge: &str,
         pin: &str,
     ) -> Result<UserId, DbError> {
-        let name = clean_text("name", name, 100)?;
-        let badge = clean_text("badge", badge, 64)?;
+        let name = clean_text(text::name("name"), name)?;
+        let badge = clean_text(text::reference("badge"), badge)?;
         // Hash before taking the lock: Argon2 is deliberately slow.
         let pin_hash = secret::hash_pin(pin)?;
         let id = UserId::new();
@@ -591,7 +583,7 @@ impl Db {
 
     /// Redeems an enrolment code: creates the device and marks the code used, atomically.
     pub fn enrol(&self, code: &str, device_name: &str) -> Result<EnrolResponse, DbError> {
-        let device_name = clean_text("device name", device_name, 100)?;
+        let device_name = clean_text(text::name("device name"), device_name)?;
         let code_hash = secret::sha256_hex(&secret::normalise_enrolment_code(code));
         let token = secret::new_device_token()?;
         let device_id = DeviceId::new();
