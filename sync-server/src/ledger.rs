@@ -108,7 +108,8 @@ fn check_clock(
             now.to_rfc3339_opts(SecondsFormat::Secs, true),
         ));
     }
-    if stamp_ms < (enrolled_at - allowance).timestamp_millis() {
+    let earliest = enrolled_at.checked_sub_signed(allowance).map_or(i64::MIN, |t| t.timestamp_millis());
+    if stamp_ms < earliest {
         return Err(format!(
             "this is stamped {stamp}, before the phone was enrolled ({}), so the phone's clock was behind; \
              check the date and time settings on the phone, then record it again",
@@ -440,5 +441,48 @@ impl Db {
         let mut all = self.facility_events(facility)?;
         all.extend(self.rejected_events(facility)?.into_iter().map(|r| r.event).filter(|e| &e.facility == facility));
         Ok(chain::verify(&all))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use custody_core::event::UnsealedEvent;
+    use custody_core::hlc::Hlc;
+    use custody_core::ids::{DeviceId, LocationName, PackageTag};
+
+    fn stamped(wall_ms: i64) -> Event {
+        UnsealedEvent {
+            id: uuid::Uuid::now_v7(),
+            facility: LicenseNumber::parse("C11-0000001-LIC").unwrap(),
+            tag: PackageTag::parse("1A4FF0100000022000001234").unwrap(),
+            user: UserId::new(),
+            device: DeviceId::new(),
+            device_seq: 1,
+            hlc: Hlc { wall_ms, counter: 0 },
+            parent: None,
+            body: EventBody::Moved { to: LocationName::parse("Vault A").unwrap() },
+            prev_hash: GENESIS_HASH.into(),
+        }
+        .seal()
+    }
+
+    #[test]
+    fn stamps_within_the_allowance_pass_and_beyond_it_are_refused_with_what_to_do() {
+        let now = DateTime::parse_from_rfc3339("2026-12-02T12:00:00Z").unwrap().with_timezone(&Utc);
+        let enrolled = now - chrono::Duration::days(30);
+        let allowance = chrono::Duration::minutes(10);
+        let at = |t: DateTime<Utc>| check_clock(&stamped(t.timestamp_millis()), now, enrolled, allowance);
+        assert!(at(now + allowance).is_ok(), "the allowance itself is allowed");
+        let ahead = at(now + allowance + chrono::Duration::milliseconds(1)).unwrap_err();
+        assert!(ahead.starts_with("the phone's clock was 10 minutes ahead of the server's"), "{ahead}");
+        assert!(ahead.contains("check the date and time settings on the phone"), "{ahead}");
+        assert!(at(enrolled - allowance).is_ok());
+        let before = at(enrolled - allowance - chrono::Duration::milliseconds(1)).unwrap_err();
+        assert!(before.contains("before the phone was enrolled (2026-11-02T12:00:00Z)"), "{before}");
+        // An allowance too large to subtract never fails the sync.
+        assert!(check_clock(&stamped(0), now, enrolled, chrono::Duration::MAX).is_ok());
+        assert_eq!(describe_ms(3 * 3_600_000 + 1_799_999), "3 hours");
+        assert_eq!(describe_ms(974 * 365 * 86_400_000 - 5), "974 years");
     }
 }
