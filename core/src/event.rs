@@ -168,14 +168,13 @@ impl EventBody {
     }
 
     /// Checks the facts of the change itself (the package's state is the fold's business):
-    /// quantities within the domain bounds, reasons present, and every text within the rules of
-    /// [`crate::text`] (docs/decisions/0013). The phone runs it before recording, the server on
-    /// every pushed event (a failure refuses the whole sync, decision 0003).
+    /// quantities within the ledger's bounds ([`Quantity::check_ledger`]), reasons present, and
+    /// every text within the rules of [`crate::text`] (docs/decisions/0013). The phone runs it
+    /// before recording, the server on every pushed event (a failure refuses the whole sync,
+    /// decision 0003).
     pub fn validate(&self) -> Result<(), EventError> {
         use crate::text::{self, ledger, reference};
-        let positive = |what, q: &Quantity| {
-            Quantity::positive(q.amount, q.unit).map(|_| ()).map_err(|source| EventError::Quantity { what, source })
-        };
+        let positive = |what, q: &Quantity| q.check_ledger_positive().map_err(|source| EventError::Quantity { what, source });
         let reason = |what: &'static str, t: &str| {
             if t.trim().is_empty() {
                 return Err(EventError::MissingReason(self.kind()));
@@ -194,8 +193,7 @@ impl EventBody {
                 }
             }
             EventBody::Adjusted { delta, reason: code, note, .. } => {
-                Quantity::change(delta.amount, delta.unit)
-                    .map_err(|source| EventError::Quantity { what: "adjustment", source })?;
+                delta.check_ledger().map_err(|source| EventError::Quantity { what: "adjustment", source })?;
                 if delta.is_zero() {
                     return Err(EventError::ZeroAdjustment);
                 }
@@ -335,12 +333,20 @@ impl Event {
         hex::encode(Sha256::digest(&bytes))
     }
 
-    /// The checks every replica and the server apply before taking an event in.
+    /// The checks every replica and the server apply before taking a new event in.
     pub fn validate(&self) -> Result<(), EventError> {
         if self.id.get_version_num() != 7 {
             return Err(EventError::NotV7(self.id));
         }
         self.check_content()?;
+        self.check_integrity()
+    }
+
+    /// That the event is what its device sealed: a v7 id and a hash over its content.
+    pub fn check_integrity(&self) -> Result<(), EventError> {
+        if self.id.get_version_num() != 7 {
+            return Err(EventError::NotV7(self.id));
+        }
         if self.compute_hash() != self.hash {
             return Err(EventError::HashMismatch { id: self.id });
         }
@@ -348,14 +354,29 @@ impl Event {
     }
 
     /// What the event says, against the domain's rules: its body (see [`EventBody::validate`])
-    /// and a time stamp that can exist. Unlike [`Event::validate`] it does not check the hash,
-    /// so stores can re-check events they accepted before a rule existed (their migrations).
+    /// and the bounds of [`Event::check_bounds`].
     pub fn check_content(&self) -> Result<(), EventError> {
         self.body.validate()?;
         if let EventBody::Split { new_tag, .. } = &self.body {
             if new_tag == &self.tag {
                 return Err(EventError::SplitIntoItself(new_tag.clone()));
             }
+        }
+        self.check_bounds()
+    }
+
+    /// The bounds without which a read can fail: every quantity within the magnitude bound, and a
+    /// time stamp that can exist. Stores re-check events accepted before the bounds existed with
+    /// this and nothing more (their migrations, and a phone pulling from an older server): an
+    /// accepted event with a long note or a conversion to many decimal places is a real fact
+    /// that breaks nothing, and rejecting it afterwards would lose it.
+    pub fn check_bounds(&self) -> Result<(), EventError> {
+        let quantity = |what, q: &Quantity| q.check_ledger().map_err(|source| EventError::Quantity { what, source });
+        match &self.body {
+            EventBody::Received { quantity: q, .. } => quantity("received quantity", q)?,
+            EventBody::Adjusted { delta, .. } => quantity("adjustment", delta)?,
+            EventBody::Split { quantity: q, .. } => quantity("split-off quantity", q)?,
+            _ => {}
         }
         if !(0..=crate::bounds::MAX_STAMP_MS).contains(&self.hlc.wall_ms) {
             let stamp = match chrono::DateTime::from_timestamp_millis(self.hlc.wall_ms) {

@@ -147,22 +147,43 @@ impl Quantity {
     /// domain bounds (at most 10,000 kg or 1,000,000 each either way, nine decimal places; see
     /// [`crate::bounds`]). Every other constructor goes through here.
     pub fn change(amount: Decimal, unit: Unit) -> Result<Self, QuantityError> {
-        if unit == Unit::Each && !amount.fract().is_zero() {
-            return Err(QuantityError::FractionalCount(amount.normalize().to_string()));
-        }
         let q = Self { amount, unit };
-        let too_large = |max| QuantityError::TooLarge { amount: q.plain(), max };
-        // Compared as weights are, to 0.01 g: a conversion rounded to nine places stays inside.
-        match q.grams_rounded() {
-            Ok(Some(g)) if g.abs() > bounds::MAX_GRAMS => return Err(too_large(bounds::MAX_WEIGHT_TEXT)),
-            Ok(None) if amount.abs() > bounds::MAX_EACH => return Err(too_large(bounds::MAX_EACH_TEXT)),
-            Err(_) => return Err(too_large(if unit.is_weight() { bounds::MAX_WEIGHT_TEXT } else { bounds::MAX_EACH_TEXT })),
-            _ => {}
-        }
+        q.check_ledger()?;
         if bounds::decimals(amount) > bounds::MAX_QUANTITY_DECIMALS {
             return Err(QuantityError::TooPrecise { amount: q.plain(), max: bounds::MAX_QUANTITY_DECIMALS });
         }
         Ok(q)
+    }
+
+    /// The rules every quantity in the ledger meets, old or new: whole numbers for counted goods
+    /// and the magnitude bound, beyond which sums could overflow and a read fail. Not the decimal
+    /// places, a rule for what people and scales enter: builds before the bounds recorded unit
+    /// conversions with up to 28 places, and those events are real facts (docs/decisions/0013).
+    pub fn check_ledger(&self) -> Result<(), QuantityError> {
+        let (amount, unit) = (self.amount, self.unit);
+        if unit == Unit::Each && !amount.fract().is_zero() {
+            return Err(QuantityError::FractionalCount(amount.normalize().to_string()));
+        }
+        let too_large = |max| QuantityError::TooLarge { amount: self.plain(), max };
+        // Compared as weights are, to 0.01 g: a conversion rounded to nine places stays inside.
+        match self.grams_rounded() {
+            Ok(Some(g)) if g.abs() > bounds::MAX_GRAMS => Err(too_large(bounds::MAX_WEIGHT_TEXT)),
+            Ok(None) if amount.abs() > bounds::MAX_EACH => Err(too_large(bounds::MAX_EACH_TEXT)),
+            Err(_) => Err(too_large(if unit.is_weight() { bounds::MAX_WEIGHT_TEXT } else { bounds::MAX_EACH_TEXT })),
+            _ => Ok(()),
+        }
+    }
+
+    /// [`Quantity::check_ledger`] for stock received or split off: also more than zero.
+    pub fn check_ledger_positive(&self) -> Result<(), QuantityError> {
+        self.check_ledger()?;
+        if self.is_negative() {
+            return Err(QuantityError::Negative(self.to_string()));
+        }
+        if self.is_zero() {
+            return Err(QuantityError::Zero(self.to_string()));
+        }
+        Ok(())
     }
 
     /// Checks a quantity that was built field by field or read from the wire against the same
@@ -358,6 +379,12 @@ mod tests {
         // A value built field by field is checked the same way.
         let wire = Quantity { amount: Decimal::MAX, unit: Unit::Mg };
         assert!(wire.checked().is_err());
+        assert!(wire.check_ledger().is_err());
+        // The ledger keeps what older builds recorded: conversions with many decimal places.
+        let converted = Quantity { amount: dec!(0.2205736279034712), unit: Unit::Lb };
+        assert!(converted.checked().is_err(), "not as new input");
+        assert!(converted.check_ledger_positive().is_ok(), "but as a ledger fact");
+        assert!(Quantity { amount: dec!(1.5), unit: Unit::Each }.check_ledger().is_err());
     }
 
     #[test]

@@ -269,7 +269,7 @@ fn reject_out_of_bounds(tx: &rusqlite::Transaction<'_>) -> Result<usize, DbError
     let mut moved = 0;
     for (seq, json) in rows {
         let event: custody_core::Event = serde_json::from_str(&json)?;
-        let Err(e) = event.check_content() else { continue };
+        let Err(e) = event.check_bounds() else { continue };
         tx.execute(
             "INSERT INTO rejected_events (id, facility, device, device_seq, hash, chain_ok, json, reason, received_at)
              SELECT id, facility, device, device_seq, hash, 1, json, ?2, received_at FROM events WHERE server_seq = ?1",

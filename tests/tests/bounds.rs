@@ -146,11 +146,24 @@ async fn an_adjustment_of_minus_7_9e28_lb_is_refused_whole_and_the_facility_keep
     assert_eq!(server_count(&fleet, "SELECT COUNT(*) FROM events"), 1, "only the receipt");
     assert_eq!(server_count(&fleet, "SELECT COUNT(*) FROM rejected_events"), 0);
 
+    // An event an older build recorded with a unit conversion to 13 decimal places is a real
+    // fact within the magnitude bounds: it still syncs.
+    let converted = EventBody::Adjusted {
+        delta: Quantity { amount: Decimal::from_str_exact("-0.0002204622621849").unwrap(), unit: Unit::Lb },
+        reason: "Scale Variance".into(),
+        note: "weighed again".into(),
+        request: None,
+    };
+    let (status, body) = raw_sync(&fleet, &phone, vec![next_link(&phone, &t, manager.id, converted)]).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["verdicts"][0]["status"], "accepted", "{body}");
+
     // Inventory and order entry answer; an order line of the same amount is refused with a
     // sentence, not a 500.
     let (status, report) = get_inventory(&fleet, &phone).await;
     assert_eq!(status, 200);
-    assert_eq!(report.unwrap().packages[0].quantity, grams(10_000));
+    let left = report.unwrap().packages[0].quantity;
+    assert!(left.same_as(&grams(9_990)), "{left}: the receipt less the converted adjustment");
     let (status, body) = enter_order(&fleet, &phone, Quantity { amount: Decimal::from_scientific("7.9e28").unwrap(), unit: Unit::Lb }).await;
     assert_eq!(status, 422, "{body}");
     assert!(body["error"]["message"].as_str().unwrap().contains("line 1: 79000000000000000000000000000 lb is more than"), "{body}");
@@ -221,6 +234,30 @@ async fn names_with_hidden_direction_characters_or_line_breaks_are_refused_every
     assert!(phone.store.adjustments().unwrap().is_empty());
 }
 
+/// Writes an event into the server's database as an older server accepted it, and takes the
+/// database back to schema version 3.
+fn plant_on_server(fleet: &Fleet, event: &Event) {
+    let conn = rusqlite::Connection::open(fleet.server().db.path()).unwrap();
+    conn.execute(
+        "INSERT INTO events (id, facility, device, device_seq, user, tag, kind, json, hash, received_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        rusqlite::params![
+            event.id.to_string(),
+            event.facility.as_str(),
+            event.device.to_string(),
+            event.device_seq as i64,
+            event.user.to_string(),
+            event.tag.as_str(),
+            event.kind().as_str(),
+            serde_json::to_string(event).unwrap(),
+            event.hash,
+            Utc::now().to_rfc3339(),
+        ],
+    )
+    .unwrap();
+    conn.pragma_update(None, "user_version", 3).unwrap();
+}
+
 /// Writes an event into a phone's database as an older build would have after the server
 /// accepted it (or after pulling it), and takes the database back to schema version 3.
 fn plant_on_phone(phone: &Phone, event: &Event, own: bool) {
@@ -264,30 +301,27 @@ async fn a_server_and_phones_holding_such_an_event_from_before_the_bounds_recove
     other.sync().await.unwrap();
 
     // The world before the bounds: the server accepted the adjustment, the phone that made it
-    // holds it as the head of its chain, and another phone pulled it.
+    // holds it in its chain, and another phone pulled it. After it, the same phone recorded a
+    // real adjustment the way older builds could: converted to 13 decimal places, with a note
+    // longer than a ledger note may now be. That one breaks nothing and must stay.
     let bad = next_link(&phone, &t, manager.id, huge_adjustment());
-    {
-        let conn = rusqlite::Connection::open(fleet.server().db.path()).unwrap();
-        conn.execute(
-            "INSERT INTO events (id, facility, device, device_seq, user, tag, kind, json, hash, received_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'adjusted', ?7, ?8, ?9)",
-            rusqlite::params![
-                bad.id.to_string(),
-                LICENCE,
-                bad.device.to_string(),
-                bad.device_seq as i64,
-                bad.user.to_string(),
-                t.as_str(),
-                serde_json::to_string(&bad).unwrap(),
-                bad.hash,
-                Utc::now().to_rfc3339(),
-            ],
-        )
-        .unwrap();
-        conn.pragma_update(None, "user_version", 3).unwrap();
-    }
+    plant_on_server(&fleet, &bad);
     plant_on_phone(&phone, &bad, true);
     plant_on_phone(&other, &bad, false);
+    let old_but_real = next_link(
+        &phone,
+        &t,
+        manager.id,
+        EventBody::Adjusted {
+            delta: Quantity { amount: Decimal::from_str_exact("-0.1234567890123").unwrap(), unit: Unit::G },
+            reason: "Scale Variance".into(),
+            note: "n".repeat(3_000),
+            request: None,
+        },
+    );
+    plant_on_server(&fleet, &old_but_real);
+    plant_on_phone(&phone, &old_but_real, true);
+    plant_on_phone(&other, &old_but_real, false);
 
     // Opening runs the migrations.
     fleet.restart().await;
@@ -301,13 +335,14 @@ async fn a_server_and_phones_holding_such_an_event_from_before_the_bounds_recove
     assert!(rejected[0].reason.contains("taken out of the inventory"), "{}", rejected[0].reason);
     assert!(rejected[0].reason.contains("10,000 kg"), "{}", rejected[0].reason);
     assert_eq!(server_count(&fleet, "SELECT chain_ok FROM rejected_events"), 1);
-    assert_eq!(server_count(&fleet, "SELECT COUNT(*) FROM events"), 1);
+    assert_eq!(server_count(&fleet, "SELECT COUNT(*) FROM events"), 2, "the receipt and the real adjustment stay");
 
     // Inventory and order entry work again.
+    let after = Quantity { amount: Decimal::from_str_exact("99.8765432109877").unwrap(), unit: Unit::G };
     let (status, report) = get_inventory(&fleet, &phone).await;
     assert_eq!(status, 200);
     let report = report.unwrap();
-    assert_eq!(report.packages[0].quantity, grams(10_000));
+    assert_eq!(report.packages[0].quantity, after);
     assert!(report.conflicts.is_empty(), "{:?}", report.conflicts);
     let (status, body) = enter_order(&fleet, &phone, grams(5_000)).await;
     assert_eq!(status, 201, "{body}");
@@ -318,7 +353,9 @@ async fn a_server_and_phones_holding_such_an_event_from_before_the_bounds_recove
         let record = history.iter().find(|r| r.event.id == bad.id).unwrap();
         assert_eq!(record.state, EventState::Rejected);
         assert_eq!(record.reject_reason.as_deref(), Some(rejected[0].reason.as_str()));
-        assert_eq!(p.store.package(&t).unwrap().unwrap().quantity, grams(10_000));
+        let kept = history.iter().find(|r| r.event.id == old_but_real.id).unwrap();
+        assert_eq!(kept.state, EventState::Accepted);
+        assert_eq!(p.store.package(&t).unwrap().unwrap().quantity, after);
     }
 
     // The phone's chain carries on through the rejected link.

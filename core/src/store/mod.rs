@@ -470,20 +470,15 @@ impl Store {
     /// repeats the round trip harmlessly (the server treats resent events as already accepted).
     pub fn apply_sync(&self, response: &SyncResponse, sent_at: DateTime<Utc>) -> Result<SyncApplied> {
         // Check the pulled events before touching anything. One that was altered on the way
-        // refuses the whole answer. One that breaks the domain bounds (an older server accepted
-        // it before they existed) is kept as rejected with the reason, as this phone's own
-        // migration does with such events: the phone converges with an upgraded server, and the
-        // sync still works while the server is older.
+        // refuses the whole answer. The server judged the rest; but one that breaks the bounds
+        // a read needs (an older server accepted it before they existed) is kept as rejected
+        // with the reason, as every store's migration does with such events: the phone
+        // converges with an upgraded server, and its sync still works while the server is older.
         let mut refused: std::collections::HashMap<Uuid, String> = std::collections::HashMap::new();
         for event in &response.events {
-            match event.validate() {
-                Ok(()) => {}
-                Err(e @ (EventError::HashMismatch { .. } | EventError::NotV7(_))) => {
-                    return Err(StoreError::BadRemoteEvent(e.to_string()));
-                }
-                Err(e) => {
-                    refused.insert(event.id, crate::event::out_of_bounds_reason(&e));
-                }
+            event.check_integrity().map_err(|e| StoreError::BadRemoteEvent(e.to_string()))?;
+            if let Err(e) = event.check_bounds() {
+                refused.insert(event.id, crate::event::out_of_bounds_reason(&e));
             }
         }
         let mut conn = self.conn();
@@ -745,7 +740,7 @@ pub(crate) fn reject_out_of_bounds(tx: &Transaction<'_>) -> Result<usize> {
     let mut rejected = 0;
     for (id, json) in rows {
         let event: Event = from_json(&json)?;
-        if let Err(e) = event.check_content() {
+        if let Err(e) = event.check_bounds() {
             tx.execute(
                 "UPDATE events SET state = 'rejected', reject_reason = ?2 WHERE id = ?1",
                 params![id, crate::event::out_of_bounds_reason(&e)],
