@@ -542,13 +542,15 @@ impl Store {
         // allowance, the phone stamps from the newest event it holds that is not rejected and
         // within the allowance: everything the server accepted is within it, so what this phone
         // records next still sorts after everything it has seen that counts. Only stamps the
-        // server refuses (or will refuse) are left behind.
-        let allowance = response.clock_allowance_ms.unwrap_or(crate::bounds::DEFAULT_CLOCK_ALLOWANCE_MINUTES * 60_000);
-        let limit = response.server_time.timestamp_millis().saturating_add(allowance.max(0));
-        if clock.last().wall_ms > limit {
-            let from = newest_stamp_up_to(&tx, limit)?;
-            tracing::warn!(stamp = %clock.last(), server_time = %response.server_time, resumes_at = %from, "the clock was ahead of the server's; stamping from the server's time");
-            clock = HlcClock::resume(from);
+        // server refuses (or will refuse) are left behind. A server that does not say its
+        // allowance (older than this rule) accepts any stamp, so nothing is reset against it.
+        if let Some(allowance) = response.clock_allowance_ms {
+            let limit = response.server_time.timestamp_millis().saturating_add(allowance.max(0));
+            if clock.last().wall_ms > limit {
+                let from = newest_stamp_up_to(&tx, limit)?;
+                tracing::warn!(stamp = %clock.last(), server_time = %response.server_time, resumes_at = %from, "the clock was ahead of the server's; stamping from the server's time");
+                clock = HlcClock::resume(from);
+            }
         }
         set_meta(&tx, META_HLC, &clock.last())?;
         let cursor: u64 = get_meta(&tx, META_CURSOR)?.unwrap_or(0);

@@ -253,6 +253,26 @@ fn a_sync_answer_brings_a_clock_that_ran_ahead_back_without_losing_what_it_saw()
 }
 
 #[test]
+fn an_older_server_that_states_no_allowance_never_brings_the_clock_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = enrolled(&dir);
+    store.sign_in("B-1", "1234").unwrap();
+    store.set_device_clock_skew(chrono::Duration::days(100));
+    let ahead = receive(&store, &tag(6), 10);
+    // It accepted the event and says nothing about stamps: what it accepted still counts, so
+    // the phone's next event must sort after it, as it always did.
+    let response = SyncResponse {
+        verdicts: vec![Verdict { id: ahead.id, outcome: Outcome::Accepted }],
+        server_time: Utc::now(),
+        roster: store.roster().unwrap(),
+        ..Default::default()
+    };
+    store.apply_sync(&response, Utc::now() + chrono::Duration::days(100)).unwrap();
+    let next = store.record(&tag(6), EventBody::Moved { to: LocationName::parse("Vault B").unwrap() }).unwrap();
+    assert!(next.hlc > ahead.hlc, "{} after {}", next.hlc, ahead.hlc);
+}
+
+#[test]
 fn incremental_fold_matches_a_full_refold() {
     let dir = tempfile::tempdir().unwrap();
     let store = enrolled(&dir);
