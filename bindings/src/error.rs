@@ -111,9 +111,11 @@ impl From<CountError> for CustodyError {
         let message = e.to_string();
         match e {
             CountError::Store(e) => e.into(),
-            CountError::BadTag(_) | CountError::Negative | CountError::Quantity(_) | CountError::EmptyScope => {
-                E::InvalidInput(message)
-            }
+            CountError::BadTag(_)
+            | CountError::Negative
+            | CountError::Quantity(_)
+            | CountError::EmptyScope
+            | CountError::Text(_) => E::InvalidInput(message),
             CountError::NotAllowed { .. } | CountError::SameCounter { .. } => E::NotAllowed(message),
             CountError::UnknownSession(_)
             | CountError::UnknownPackage { .. }
@@ -150,6 +152,7 @@ impl From<ApprovalError> for CustodyError {
         match e {
             ApprovalError::UnknownRequest(_) | ApprovalError::UnknownPackage(_) => E::NotFound(message),
             ApprovalError::NotAllowed { .. } => E::NotAllowed(message),
+            ApprovalError::Text(_) | ApprovalError::Quantity(_) => E::InvalidInput(message),
             ApprovalError::Rule(e) => e.into(),
             ApprovalError::Count(e) => e.into(),
             ApprovalError::Store(e) => e.into(),
@@ -191,7 +194,11 @@ impl From<ReceivingError> for CustodyError {
             | ReceivingError::UnknownScale(_)
             | ReceivingError::BadWeight
             | ReceivingError::NoReason
-            | ReceivingError::Quantity(_) => E::InvalidInput(message),
+            | ReceivingError::Quantity(_)
+            | ReceivingError::Text(_)
+            | ReceivingError::Bound(_)
+            | ReceivingError::Id(_)
+            | ReceivingError::CalibrationInterval { .. } => E::InvalidInput(message),
             ReceivingError::NotAllowed { .. } => E::NotAllowed(message),
             ReceivingError::UnknownSession(_) | ReceivingError::NotInSession { .. } => E::NotFound(message),
             ReceivingError::AlreadyOpen(_)
@@ -221,6 +228,8 @@ impl From<OutboundError> for CustodyError {
             | OutboundError::NoContainer
             | OutboundError::BadGrossWeight
             | OutboundError::NoReason
+            | OutboundError::Text(_)
+            | OutboundError::Bound(_)
             | OutboundError::WeightNeeded { .. } => E::InvalidInput(message),
             OutboundError::NotAllowed { .. } => E::NotAllowed(message),
             OutboundError::UnknownOrder(_)

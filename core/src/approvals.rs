@@ -12,6 +12,7 @@ use crate::ids::PackageTag;
 use crate::quantity::Quantity;
 use crate::roles::Role;
 use crate::store::{Store, StoreError};
+use crate::text;
 use crate::work::adjustment::{
     self, AdjustmentError, AdjustmentReason, AdjustmentRequest, AdjustmentStatus, Decision, NewAdjustment, Person,
 };
@@ -29,6 +30,10 @@ pub enum ApprovalError {
     Rule(#[from] AdjustmentError),
     #[error(transparent)]
     Count(#[from] CountError),
+    #[error(transparent)]
+    Text(#[from] crate::text::TextError),
+    #[error("adjustment: {0}")]
+    Quantity(#[from] crate::quantity::QuantityError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -96,15 +101,15 @@ impl Store {
         };
         let request = NewAdjustment {
             tag: tag.clone(),
-            delta,
+            delta: delta.checked()?,
             reason_code: reason_code.trim().to_string(),
-            note: note.trim().to_string(),
+            note: text::clean(text::note("note"), note)?,
             session,
             counted_by,
         };
         request.validate(&self.adjustment_reasons()?)?;
         let identity = self.identity()?.ok_or(StoreError::NotEnrolled)?;
-        let by = Person { user: user.id, name: user.name, device: identity.device_id, at: chrono::Utc::now() };
+        let by = Person { user: user.id, name: user.name, device: identity.device_id, at: self.now()? };
         let id = Uuid::now_v7();
         let doc = adjustment::create(id, identity.facility, self.writer()?, &request, &by);
         let review = match session {
@@ -170,8 +175,8 @@ impl Store {
         let identity = self.identity()?.ok_or(StoreError::NotEnrolled)?;
         let decision = Decision {
             approved,
-            by: Person { user: user.id, name: user.name.clone(), device: identity.device_id, at: chrono::Utc::now() },
-            note: note.trim().to_string(),
+            by: Person { user: user.id, name: user.name.clone(), device: identity.device_id, at: self.now()? },
+            note: text::clean(text::note("note"), note)?,
         };
         let tag = request.request.tag.clone();
         let quarantined = self.package(&tag)?.is_some_and(|p| p.status == PackageStatus::Quarantined);

@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -61,6 +61,8 @@ pub enum CountError {
     NoReview,
     #[error("{tag} has no discrepancy in this count")]
     NoDiscrepancy { tag: PackageTag },
+    #[error(transparent)]
+    Text(#[from] crate::text::TextError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -159,7 +161,8 @@ impl Store {
 
     fn person(&self, user: &SignedInUser) -> Result<Person> {
         let identity = self.identity()?.ok_or(StoreError::NotEnrolled)?;
-        Ok(Person { user: user.id, name: user.name.clone(), device: identity.device_id, at: Utc::now() })
+        // The corrected clock, not the phone's own (decision 0002).
+        Ok(Person { user: user.id, name: user.name.clone(), device: identity.device_id, at: self.now()? })
     }
 
     /// Sets the product category of items, for counts scoped by category.
@@ -178,6 +181,7 @@ impl Store {
         if scope.locations.is_empty() && scope.categories.is_empty() {
             return Err(CountError::EmptyScope);
         }
+        let name = crate::text::clean(crate::text::name("count name"), name)?;
         let categories = self.item_categories()?;
         let mut in_scope = BTreeMap::new();
         let mut expected = BTreeMap::new();
@@ -195,7 +199,7 @@ impl Store {
         let identity = self.identity()?.ok_or(StoreError::NotEnrolled)?;
         let (id, review) = (Uuid::now_v7(), Uuid::now_v7());
         let info = SessionInfo {
-            name: name.trim().to_string(),
+            name,
             scope,
             opened_by: self.person(&user)?,
             opened_hlc_ms: self.hlc_now_ms()?,
@@ -275,6 +279,8 @@ impl Store {
         let user = self.signed_in()?;
         require(&user, COUNTERS, "count")?;
         let tag = PackageTag::parse(raw_tag)?;
+        let quantity = quantity.checked()?;
+        location.check()?;
         let person = self.person(&user)?;
         let package = self.package(&tag)?;
         self.work(|w| {
@@ -300,7 +306,7 @@ impl Store {
             }
             let minor = count::to_minor(&quantity, scoped.unit)?;
             let mine = count::person_total(doc, round, user.id, &tag)?;
-            let add = if correction { minor - mine } else { minor };
+            let add = if correction { minor.saturating_sub(mine) } else { minor };
             let scan = ScanRecord {
                 round,
                 tag: tag.clone(),
@@ -310,10 +316,10 @@ impl Store {
                 location: location.clone(),
                 minor: add,
                 correction,
-                at: Utc::now(),
+                at: person.at,
             };
             count::add(doc, &scan, scoped.unit)?;
-            Ok(ScanResult { tag: tag.clone(), item: scoped.item, round, your_count: count::from_minor(mine + add, scoped.unit) })
+            Ok(ScanResult { tag: tag.clone(), item: scoped.item, round, your_count: count::from_minor(mine.saturating_add(add), scoped.unit) })
         })
     }
 
@@ -380,6 +386,7 @@ impl Store {
         } else {
             HashMap::new()
         };
+        let now = self.now()?;
         let mut opened = Vec::new();
         self.work(|w| {
             for line in lines.iter().filter(|l| l.outcome == Outcome::Variance) {
@@ -397,7 +404,7 @@ impl Store {
                     counted_minor: first_counts.get(&line.tag).copied().unwrap_or(line.counted_minor),
                     recounted_minor: line.counted_minor,
                     quarantine_event: event.id,
-                    opened_at: Utc::now(),
+                    opened_at: now,
                     root_cause: String::new(),
                     corrective_action: String::new(),
                     adjustment: None,
@@ -489,7 +496,7 @@ impl Store {
             .ok_or(CountError::NoReview)?
             .ok_or_else(|| CountError::NoDiscrepancy { tag: tag.clone() })?;
         let names: HashMap<UserId, String> = self.roster()?.into_iter().map(|r| (r.id, r.name)).collect();
-        let cutoff = (Utc::now() - Duration::hours(24)).timestamp_millis();
+        let cutoff = (self.now()? - Duration::hours(24)).timestamp_millis();
         let history = self
             .history(tag)?
             .into_iter()
@@ -510,9 +517,11 @@ impl Store {
         let user = self.signed_in()?;
         require(&user, REVIEWERS, "record an investigation")?;
         let info = self.read(id, |doc| Ok(count::info(doc)?))?.ok_or(CountError::UnknownSession(id))?;
+        let root_cause = crate::text::clean(crate::text::note("root cause"), root_cause)?;
+        let corrective_action = crate::text::clean(crate::text::note("corrective action"), corrective_action)?;
         self.work(|w| {
             let review = w.doc(info.review)?.ok_or(CountError::NoReview)?;
-            if !count::set_investigation(review, tag, root_cause.trim(), corrective_action.trim())? {
+            if !count::set_investigation(review, tag, &root_cause, &corrective_action)? {
                 return Err(CountError::NoDiscrepancy { tag: tag.clone() });
             }
             Ok(())

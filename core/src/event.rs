@@ -32,6 +32,12 @@ pub enum EventError {
     HashMismatch { id: Uuid },
     #[error("event id {0} is not a time-ordered (v7) id")]
     NotV7(Uuid),
+    #[error(transparent)]
+    Text(#[from] crate::text::TextError),
+    #[error(transparent)]
+    Id(#[from] crate::ids::IdError),
+    #[error("this event is stamped {stamp}, a time no clock can show; check the phone's date and time settings")]
+    Stamp { stamp: String },
 }
 
 /// The kinds of change the ledger records.
@@ -161,33 +167,55 @@ impl EventBody {
         }
     }
 
-    /// Checks the facts of the change itself (the package's state is the fold's business).
+    /// Checks the facts of the change itself (the package's state is the fold's business):
+    /// quantities within the ledger's bounds ([`Quantity::check_ledger`]), reasons present, and
+    /// every text within the rules of [`crate::text`] (docs/decisions/0013). The phone runs it
+    /// before recording, the server on every pushed event (a failure refuses the whole sync,
+    /// decision 0003).
     pub fn validate(&self) -> Result<(), EventError> {
-        let positive = |what, q: &Quantity| {
-            Quantity::positive(q.amount, q.unit).map(|_| ()).map_err(|source| EventError::Quantity { what, source })
-        };
-        let reason = |text: &str| {
-            if text.trim().is_empty() { Err(EventError::MissingReason(self.kind())) } else { Ok(()) }
+        use crate::text::{self, ledger, reference};
+        let positive = |what, q: &Quantity| q.check_ledger_positive().map_err(|source| EventError::Quantity { what, source });
+        let reason = |what: &'static str, t: &str| {
+            if t.trim().is_empty() {
+                return Err(EventError::MissingReason(self.kind()));
+            }
+            text::check(ledger(what), t).map_err(EventError::from)
         };
         match self {
-            EventBody::Received { quantity, .. } => positive("received quantity", quantity),
+            EventBody::Received { item, batch, quantity, location, manifest, .. } => {
+                positive("received quantity", quantity)?;
+                item.check()?;
+                batch.check()?;
+                location.check()?;
+                match manifest {
+                    Some(m) => text::required(reference("manifest number"), m).map_err(EventError::from),
+                    None => Ok(()),
+                }
+            }
             EventBody::Adjusted { delta, reason: code, note, .. } => {
-                Quantity::change(delta.amount, delta.unit)
-                    .map_err(|source| EventError::Quantity { what: "adjustment", source })?;
+                delta.check_ledger().map_err(|source| EventError::Quantity { what: "adjustment", source })?;
                 if delta.is_zero() {
                     return Err(EventError::ZeroAdjustment);
                 }
-                reason(code)?;
-                reason(note)
+                reason("reason", code)?;
+                reason("note", note)
             }
-            EventBody::Quarantined { reason: r } | EventBody::Destroyed { reason: r } => reason(r),
-            EventBody::Returned { reason: r, .. } => reason(r),
-            EventBody::Split { quantity, .. } => positive("split-off quantity", quantity),
-            EventBody::Moved { .. }
-            | EventBody::Released { .. }
-            | EventBody::Picked { .. }
-            | EventBody::Shipped { .. }
-            | EventBody::Delivered { .. } => Ok(()),
+            EventBody::Quarantined { reason: r } | EventBody::Destroyed { reason: r } => reason("reason", r),
+            EventBody::Returned { location, reason: r } => {
+                location.check()?;
+                reason("reason", r)
+            }
+            EventBody::Split { quantity, item, batch, location, .. } => {
+                positive("split-off quantity", quantity)?;
+                item.check()?;
+                batch.check()?;
+                Ok(location.check()?)
+            }
+            EventBody::Moved { to } => Ok(to.check()?),
+            EventBody::Released { note, .. } => Ok(text::check(ledger("note"), note)?),
+            EventBody::Picked { order } => Ok(text::required(reference("order number"), order)?),
+            EventBody::Shipped { manifest } => Ok(text::required(reference("manifest number"), manifest)?),
+            EventBody::Delivered { recipient } => Ok(recipient.check()?),
         }
     }
 
@@ -198,6 +226,15 @@ impl EventBody {
             _ => None,
         }
     }
+}
+
+/// The reason kept with an event that was accepted before the domain bounds existed and breaks
+/// them (docs/decisions/0013): every store that finds one, the server's and the phones', marks it
+/// rejected with this sentence, so they keep converging.
+pub fn out_of_bounds_reason(error: &EventError) -> String {
+    format!(
+        "taken out of the inventory: it breaks the limits every event must meet ({error}); it was accepted before those limits existed and is kept with this reason"
+    )
 }
 
 /// One immutable ledger event.
@@ -321,19 +358,57 @@ impl Event {
         key.verify(&crate::signing::event_message(&self.hash), signature)
     }
 
-    /// The checks every replica and the server apply before taking an event in.
+    /// The checks every replica and the server apply before taking a new event in.
     pub fn validate(&self) -> Result<(), EventError> {
         if self.id.get_version_num() != 7 {
             return Err(EventError::NotV7(self.id));
         }
+        self.check_content()?;
+        self.check_integrity()
+    }
+
+    /// That the event is what its device sealed: a v7 id and a hash over its content.
+    pub fn check_integrity(&self) -> Result<(), EventError> {
+        if self.id.get_version_num() != 7 {
+            return Err(EventError::NotV7(self.id));
+        }
+        if self.compute_hash() != self.hash {
+            return Err(EventError::HashMismatch { id: self.id });
+        }
+        Ok(())
+    }
+
+    /// What the event says, against the domain's rules: its body (see [`EventBody::validate`])
+    /// and the bounds of [`Event::check_bounds`].
+    pub fn check_content(&self) -> Result<(), EventError> {
         self.body.validate()?;
         if let EventBody::Split { new_tag, .. } = &self.body {
             if new_tag == &self.tag {
                 return Err(EventError::SplitIntoItself(new_tag.clone()));
             }
         }
-        if self.compute_hash() != self.hash {
-            return Err(EventError::HashMismatch { id: self.id });
+        self.check_bounds()
+    }
+
+    /// The bounds without which a read can fail: every quantity within the magnitude bound, and a
+    /// time stamp that can exist. Stores re-check events accepted before the bounds existed with
+    /// this and nothing more (their migrations, and a phone pulling from an older server): an
+    /// accepted event with a long note or a conversion to many decimal places is a real fact
+    /// that breaks nothing, and rejecting it afterwards would lose it.
+    pub fn check_bounds(&self) -> Result<(), EventError> {
+        let quantity = |what, q: &Quantity| q.check_ledger().map_err(|source| EventError::Quantity { what, source });
+        match &self.body {
+            EventBody::Received { quantity: q, .. } => quantity("received quantity", q)?,
+            EventBody::Adjusted { delta, .. } => quantity("adjustment", delta)?,
+            EventBody::Split { quantity: q, .. } => quantity("split-off quantity", q)?,
+            _ => {}
+        }
+        if !(0..=crate::bounds::MAX_STAMP_MS).contains(&self.hlc.wall_ms) {
+            let stamp = match chrono::DateTime::from_timestamp_millis(self.hlc.wall_ms) {
+                Some(t) => t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                None => format!("{} ms from 1970", self.hlc.wall_ms),
+            };
+            return Err(EventError::Stamp { stamp });
         }
         Ok(())
     }
@@ -414,5 +489,25 @@ pub(crate) mod tests {
         assert_eq!(zero.validate(), Err(EventError::ZeroAdjustment));
         let no_note = EventBody::Quarantined { reason: "  ".into() };
         assert!(matches!(no_note.validate(), Err(EventError::MissingReason(EventKind::Quarantined))));
+    }
+
+    #[test]
+    fn texts_and_stamps_beyond_the_rules_are_refused() {
+        let long = EventBody::Destroyed { reason: "x".repeat(2501) };
+        assert_eq!(long.validate().unwrap_err().to_string(), "the reason is longer than 2500 characters (2501); shorten it");
+        assert!(EventBody::Destroyed { reason: "x".repeat(2500) }.validate().is_ok());
+        let spoofed = EventBody::Moved { to: LocationName::from_stored("Vault \u{202E}A").unwrap() };
+        assert!(spoofed.validate().unwrap_err().to_string().contains("hidden text-direction character (U+202E)"));
+        let multi_line = EventBody::Released { note: "first line\nsecond line".into(), request: None };
+        assert!(multi_line.validate().is_ok(), "notes keep their line breaks");
+        let order = EventBody::Picked { order: "SO-1\nSO-2".into() };
+        assert!(order.validate().unwrap_err().to_string().contains("the order number must be on one line"));
+
+        let mut e = sample(EventBody::Moved { to: LocationName::parse("Vault A").unwrap() });
+        e.hlc = Hlc { wall_ms: i64::MAX, counter: 0 };
+        e.hash = e.compute_hash();
+        let err = e.validate().unwrap_err();
+        assert!(err.to_string().contains("a time no clock can show; check the phone's date and time settings"), "{err}");
+        assert!(matches!(e.check_content(), Err(EventError::Stamp { .. })));
     }
 }

@@ -17,7 +17,7 @@ use uuid::Uuid;
 use crate::event::{Event, EventBody};
 use crate::hlc::Hlc;
 use crate::ids::{BatchNumber, DeviceId, ItemName, LocationName, PackageTag};
-use crate::quantity::Quantity;
+use crate::quantity::{Quantity, QuantityError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -271,7 +271,12 @@ impl PackageFold {
                         }
                         pkg.quantity = q;
                     }
-                    Err(e) => raise(ConflictKind::UnitMismatch, None, format!("adjustment of {tag} refused by the fold: {e}")),
+                    Err(e @ QuantityError::IncompatibleUnits(..)) => {
+                        raise(ConflictKind::UnitMismatch, None, format!("adjustment of {tag} refused by the fold: {e}"))
+                    }
+                    // Only an event accepted before the domain bounds existed can get here; the
+                    // quantity stays as it was and the event stays visible to a manager.
+                    Err(e) => raise(ConflictKind::InvalidTransition, Some(pkg.head), format!("adjustment of {tag} not applied: {e}")),
                 }
             }
             EventBody::Quarantined { .. } => {
@@ -356,7 +361,10 @@ impl PackageFold {
                         }
                         pkg.quantity = q;
                     }
-                    Err(e) => raise(ConflictKind::UnitMismatch, None, format!("split of {tag} refused by the fold: {e}")),
+                    Err(e @ QuantityError::IncompatibleUnits(..)) => {
+                        raise(ConflictKind::UnitMismatch, None, format!("split of {tag} refused by the fold: {e}"))
+                    }
+                    Err(e) => raise(ConflictKind::InvalidTransition, Some(pkg.head), format!("split of {tag} not applied: {e}")),
                 }
             }
         }

@@ -27,6 +27,8 @@ pub enum IdError {
     TooLong { what: &'static str, input: String, len: usize, max: usize },
     #[error("{what} {input:?} is not a valid id")]
     NotAnId { what: &'static str, input: String },
+    #[error(transparent)]
+    Text(#[from] crate::text::TextError),
 }
 
 /// Strips what scanners and people add around a code: surrounding whitespace and the wedge
@@ -96,7 +98,13 @@ impl std::str::FromStr for PackageTag {
 }
 
 /// Declares a validated text identifier: trimmed, optionally upper-cased, bounded in length and
-/// restricted to a character class, with serde going through the same check.
+/// restricted to a character class and to the text rules for names (no hidden direction
+/// characters; see [`crate::text`]).
+///
+/// `parse` is for new input and applies every rule. Reading a stored value (serde, the device's
+/// package table) applies only the rules that held when it was accepted, so tightening a rule
+/// never makes an accepted event unreadable; events are checked against the full rules where
+/// they enter (`EventBody::validate`, on the phone and on the server) with `check`.
 macro_rules! text_id {
     ($(#[$doc:meta])* $name:ident, what = $what:literal, max = $max:expr, upper = $upper:expr,
      allowed = $allowed:literal, ok = $ok:expr) => {
@@ -106,7 +114,20 @@ macro_rules! text_id {
         pub struct $name(String);
 
         impl $name {
+            /// New input: every rule.
             pub fn parse(raw: &str) -> Result<Self, IdError> {
+                let value = Self::from_stored(raw)?;
+                crate::text::check(crate::text::Field { what: $what, max: $max, kind: crate::text::Kind::Line }, &value.0)?;
+                Ok(value)
+            }
+
+            /// Whether a value read from storage or the wire meets every rule of [`Self::parse`].
+            pub fn check(&self) -> Result<(), IdError> {
+                Self::parse(&self.0).map(|_| ())
+            }
+
+            /// A value as it was stored: the rules it was accepted under.
+            pub fn from_stored(raw: &str) -> Result<Self, IdError> {
                 let trimmed = trim_scan(raw);
                 let value = if $upper { trimmed.to_ascii_uppercase() } else { trimmed.to_string() };
                 if value.is_empty() {
@@ -137,7 +158,7 @@ macro_rules! text_id {
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 let raw = String::deserialize(d)?;
-                Self::parse(&raw).map_err(serde::de::Error::custom)
+                Self::from_stored(&raw).map_err(serde::de::Error::custom)
             }
         }
 
@@ -284,5 +305,18 @@ mod tests {
         assert_eq!(BatchNumber::parse("lr-2026-11").unwrap().as_str(), "LR-2026-11");
         assert!(LocationName::parse("Vault A / Shelf 3").is_ok());
         assert!(UserId::parse("not-a-uuid").is_err());
+    }
+
+    #[test]
+    fn names_with_hidden_direction_characters_are_refused_but_stored_ones_still_read() {
+        let spoof = "Vault A\u{202E}3 flehS";
+        let err = LocationName::parse(spoof).unwrap_err();
+        assert!(err.to_string().contains("hidden text-direction character (U+202E)"), "{err}");
+        assert!(ItemName::parse("Blue Dream \u{2066}1g").is_err());
+        assert!(ItemName::parse("Blue Dream \u{200F}1g").is_err());
+        // An event accepted before the rule existed still reads, and is caught by `check`.
+        let stored: LocationName = serde_json::from_str(&serde_json::to_string(spoof).unwrap()).unwrap();
+        assert!(stored.check().is_err());
+        assert!(LocationName::parse("Bóveda 3").unwrap().check().is_ok());
     }
 }

@@ -1,6 +1,7 @@
 //! custody-core: everything a Custody device knows and decides, with no FFI and no platform code.
 //!
 //! - [`ids`], [`quantity`]: the domain's values, each refusing bad input with a reason.
+//! - [`bounds`], [`text`]: the domain bounds of every number and the rules for free text, once.
 //! - [`event`], [`hlc`], [`roles`]: the custody ledger's immutable events and who may record them.
 //! - [`fold`]: the inventory and conflict list, a deterministic fold over the event set.
 //! - [`chain`]: the per-device hash-chain verifier an auditor runs.
@@ -8,6 +9,7 @@
 //! - [`protocol`], [`sync`]: the sync server's wire format and the client that speaks it.
 
 pub mod approvals;
+pub mod bounds;
 pub mod chain;
 pub mod counts;
 pub mod event;
@@ -24,6 +26,7 @@ pub mod signing;
 pub mod store;
 pub mod sync;
 pub mod testing;
+pub mod text;
 pub mod work;
 
 pub use event::{Event, EventBody, EventKind};

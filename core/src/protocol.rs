@@ -232,6 +232,10 @@ pub struct SyncResponse {
     pub has_more: bool,
     /// The server's clock, so the device can correct its own.
     pub server_time: DateTime<Utc>,
+    /// How far ahead of `server_time` the server accepts an event's stamp, in milliseconds; a
+    /// phone whose clock ran further ahead stops stamping from there (decision 0002).
+    #[serde(default)]
+    pub clock_allowance_ms: Option<i64>,
     pub roster: Vec<RosterEntry>,
     /// The key the server signs its own document changes with.
     pub server_key: Option<PublicKey>,

@@ -10,6 +10,8 @@ use std::str::FromStr;
 use rust_decimal::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::bounds;
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum QuantityError {
     #[error("{0:?} is not a number; enter an amount like 12.5")]
@@ -24,8 +26,12 @@ pub enum QuantityError {
     IncompatibleUnits(&'static str, &'static str),
     #[error("a count of items must be a whole number, not {0}")]
     FractionalCount(String),
-    #[error("the amount {0} is too large")]
+    #[error("the amount {0} is too large to work with; check it")]
     Overflow(String),
+    #[error("{amount} is more than the largest quantity the system takes ({max}); check the amount")]
+    TooLarge { amount: String, max: &'static str },
+    #[error("{amount} has more than {max} decimal places; round it")]
+    TooPrecise { amount: String, max: u32 },
 }
 
 /// Units of measure the state system uses for packages.
@@ -137,12 +143,58 @@ impl Quantity {
         Ok(q)
     }
 
-    /// A signed change (an adjustment): any sign; whole numbers for counted goods.
+    /// A signed change (an adjustment): any sign; whole numbers for counted goods; within the
+    /// domain bounds (at most 10,000 kg or 1,000,000 each either way, nine decimal places; see
+    /// [`crate::bounds`]). Every other constructor goes through here.
     pub fn change(amount: Decimal, unit: Unit) -> Result<Self, QuantityError> {
+        let q = Self { amount, unit };
+        q.check_ledger()?;
+        if bounds::decimals(amount) > bounds::MAX_QUANTITY_DECIMALS {
+            return Err(QuantityError::TooPrecise { amount: q.plain(), max: bounds::MAX_QUANTITY_DECIMALS });
+        }
+        Ok(q)
+    }
+
+    /// The rules every quantity in the ledger meets, old or new: whole numbers for counted goods
+    /// and the magnitude bound, beyond which sums could overflow and a read fail. Not the decimal
+    /// places, a rule for what people and scales enter: builds before the bounds recorded unit
+    /// conversions with up to 28 places, and those events are real facts (docs/decisions/0013).
+    pub fn check_ledger(&self) -> Result<(), QuantityError> {
+        let (amount, unit) = (self.amount, self.unit);
         if unit == Unit::Each && !amount.fract().is_zero() {
             return Err(QuantityError::FractionalCount(amount.normalize().to_string()));
         }
-        Ok(Self { amount, unit })
+        let too_large = |max| QuantityError::TooLarge { amount: self.plain(), max };
+        // Compared as weights are, to 0.01 g: a conversion rounded to nine places stays inside.
+        match self.grams_rounded() {
+            Ok(Some(g)) if g.abs() > bounds::MAX_GRAMS => Err(too_large(bounds::MAX_WEIGHT_TEXT)),
+            Ok(None) if amount.abs() > bounds::MAX_EACH => Err(too_large(bounds::MAX_EACH_TEXT)),
+            Err(_) => Err(too_large(if unit.is_weight() { bounds::MAX_WEIGHT_TEXT } else { bounds::MAX_EACH_TEXT })),
+            _ => Ok(()),
+        }
+    }
+
+    /// [`Quantity::check_ledger`] for stock received or split off: also more than zero.
+    pub fn check_ledger_positive(&self) -> Result<(), QuantityError> {
+        self.check_ledger()?;
+        if self.is_negative() {
+            return Err(QuantityError::Negative(self.to_string()));
+        }
+        if self.is_zero() {
+            return Err(QuantityError::Zero(self.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Checks a quantity that was built field by field or read from the wire against the same
+    /// rules as [`Quantity::change`].
+    pub fn checked(&self) -> Result<Self, QuantityError> {
+        Self::change(self.amount, self.unit)
+    }
+
+    /// The amount and unit as given, with no conversion: safe to show for any value.
+    pub fn plain(&self) -> String {
+        format!("{} {}", self.amount.normalize(), self.unit)
     }
 
     pub fn zero(unit: Unit) -> Self {
@@ -169,26 +221,32 @@ impl Quantity {
         self.amount.is_zero()
     }
 
-    /// The same amount in grams, exactly; `None` for counted goods.
-    pub fn grams(&self) -> Option<Decimal> {
-        self.unit.grams().map(|g| self.amount * g)
+    /// The same amount in grams, exactly; `Ok(None)` for counted goods. Checked: an amount that
+    /// never passed the bounds (an event stored before them) is an error, not a panic.
+    pub fn grams(&self) -> Result<Option<Decimal>, QuantityError> {
+        match self.unit.grams() {
+            None => Ok(None),
+            Some(g) => self.amount.checked_mul(g).map(Some).ok_or_else(|| QuantityError::Overflow(self.plain())),
+        }
     }
 
     /// The weight to the hundredth of a gram, the precision at which weights are compared and
-    /// shown. `None` for counted goods.
-    pub fn grams_rounded(&self) -> Option<Decimal> {
-        self.grams().map(|g| g.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero))
+    /// shown. `Ok(None)` for counted goods.
+    pub fn grams_rounded(&self) -> Result<Option<Decimal>, QuantityError> {
+        Ok(self.grams()?.map(|g| g.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)))
     }
 
-    /// Converts to another unit: exact between weights (up to decimal precision when converting
-    /// into ounces or pounds); an error between counted and weighed goods.
+    /// Converts to another unit: exact between weights up to nine decimal places (the bound of
+    /// every quantity, far below the 0.01 g at which weights compare); an error between counted
+    /// and weighed goods, or for an amount beyond the bounds.
     pub fn convert(&self, unit: Unit) -> Result<Self, QuantityError> {
         if unit == self.unit {
             return Ok(*self);
         }
-        match (self.grams(), unit.grams()) {
+        match (self.grams()?, unit.grams()) {
             (Some(g), Some(per)) => {
-                let amount = g.checked_div(per).ok_or_else(|| QuantityError::Overflow(self.to_string()))?;
+                let amount = g.checked_div(per).ok_or_else(|| QuantityError::Overflow(self.plain()))?;
+                let amount = amount.round_dp_with_strategy(bounds::MAX_QUANTITY_DECIMALS, RoundingStrategy::MidpointAwayFromZero);
                 Ok(Self { amount: amount.normalize(), unit })
             }
             _ => Err(QuantityError::IncompatibleUnits(self.unit.kind_name(), unit.kind_name())),
@@ -201,7 +259,7 @@ impl Quantity {
         let amount = self
             .amount
             .checked_add(other.amount)
-            .ok_or_else(|| QuantityError::Overflow(self.to_string()))?;
+            .ok_or_else(|| QuantityError::Overflow(self.plain()))?;
         Ok(Self { amount, unit: self.unit })
     }
 
@@ -216,8 +274,10 @@ impl Quantity {
     /// Equal as a floor worker or an auditor would judge it: weights to 0.01 g, counts exactly.
     pub fn same_as(&self, other: &Quantity) -> bool {
         match (self.grams_rounded(), other.grams_rounded()) {
-            (Some(a), Some(b)) => a == b,
-            (None, None) => self.amount == other.amount,
+            (Ok(Some(a)), Ok(Some(b))) => a == b,
+            (Ok(None), Ok(None)) => self.amount == other.amount,
+            // Beyond any real weight: the same only if written the same.
+            (Err(_), Err(_)) => self == other,
             _ => false,
         }
     }
@@ -227,16 +287,11 @@ impl fmt::Display for Quantity {
     /// Weights in grams are shown to two decimals (`12.30 g`); other units show their own amount
     /// and, for weights, the gram figure that is compared (`1 oz (28.35 g)`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.unit {
-            Unit::G => write!(f, "{:.2} g", self.grams_rounded().unwrap_or_default()),
-            Unit::Each => write!(f, "{} each", self.amount.normalize()),
-            unit => write!(
-                f,
-                "{} {} ({:.2} g)",
-                self.amount.normalize(),
-                unit,
-                self.grams_rounded().unwrap_or_default()
-            ),
+        // An amount too large to convert (never one within the bounds) is shown as written.
+        match (self.unit, self.grams_rounded()) {
+            (Unit::G, Ok(Some(g))) => write!(f, "{g:.2} g"),
+            (Unit::Each, _) | (_, Err(_)) | (_, Ok(None)) => f.write_str(&self.plain()),
+            (unit, Ok(Some(g))) => write!(f, "{} {} ({g:.2} g)", self.amount.normalize(), unit),
         }
     }
 }
@@ -259,7 +314,7 @@ mod tests {
     #[test]
     fn exact_weight_conversions() {
         let oz = Quantity::new(dec!(1), Unit::Oz).unwrap();
-        assert_eq!(oz.grams().unwrap(), dec!(28.349523125));
+        assert_eq!(oz.grams().unwrap().unwrap(), dec!(28.349523125));
         let lb = Quantity::new(dec!(1), Unit::Lb).unwrap();
         assert_eq!(lb.convert(Unit::Oz).unwrap().amount, dec!(16));
         let kg = Quantity::new(dec!(1.5), Unit::Kg).unwrap();
@@ -303,6 +358,47 @@ mod tests {
         assert!(matches!(Quantity::parse("12 stones"), Err(QuantityError::UnknownUnit(_))));
         let json = serde_json::to_string(&Quantity::parse("1.50 g").unwrap()).unwrap();
         assert_eq!(json, r#"{"amount":"1.50","unit":"g"}"#);
+    }
+
+    #[test]
+    fn quantities_stay_within_the_domain_bounds() {
+        let err = Quantity::change(Decimal::from_scientific("-7.9e28").unwrap(), Unit::Lb).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "-79000000000000000000000000000 lb is more than the largest quantity the system takes (10,000 kg); check the amount"
+        );
+        assert!(Quantity::new(dec!(10000), Unit::Kg).is_ok(), "ten tonnes is the limit");
+        assert!(matches!(Quantity::new(dec!(10000.01), Unit::Kg), Err(QuantityError::TooLarge { .. })));
+        assert!(matches!(Quantity::change(dec!(-22047), Unit::Lb), Err(QuantityError::TooLarge { .. })));
+        assert!(Quantity::new(dec!(1000000), Unit::Each).is_ok());
+        assert!(matches!(Quantity::new(dec!(1000001), Unit::Each), Err(QuantityError::TooLarge { .. })));
+        assert!(Quantity::new(dec!(0.123456789), Unit::G).is_ok());
+        let err = Quantity::new(dec!(0.1234567891), Unit::G).unwrap_err();
+        assert_eq!(err.to_string(), "0.1234567891 g has more than 9 decimal places; round it");
+        assert!(Quantity::new(dec!(1.500000000000), Unit::G).is_ok(), "trailing zeros are not places");
+        // A value built field by field is checked the same way.
+        let wire = Quantity { amount: Decimal::MAX, unit: Unit::Mg };
+        assert!(wire.checked().is_err());
+        assert!(wire.check_ledger().is_err());
+        // The ledger keeps what older builds recorded: conversions with many decimal places.
+        let converted = Quantity { amount: dec!(0.2205736279034712), unit: Unit::Lb };
+        assert!(converted.checked().is_err(), "not as new input");
+        assert!(converted.check_ledger_positive().is_ok(), "but as a ledger fact");
+        assert!(Quantity { amount: dec!(1.5), unit: Unit::Each }.check_ledger().is_err());
+    }
+
+    #[test]
+    fn arithmetic_on_values_beyond_the_bounds_is_an_error_not_a_panic() {
+        let huge = Quantity { amount: Decimal::MAX, unit: Unit::Lb };
+        assert!(matches!(huge.grams(), Err(QuantityError::Overflow(_))));
+        assert!(huge.convert(Unit::G).is_err());
+        assert!(Quantity::zero(Unit::G).checked_add(&huge).is_err());
+        assert_eq!(huge.to_string(), "79228162514264337593543950335 lb", "shown as written");
+        assert!(huge.same_as(&huge) && !huge.same_as(&Quantity::zero(Unit::Lb)));
+        // Conversions round to the nine places every quantity may have.
+        let g = Quantity::new(dec!(100), Unit::G).unwrap();
+        assert_eq!(g.convert(Unit::Lb).unwrap().amount, dec!(0.220462262));
+        assert!(g.convert(Unit::Lb).unwrap().checked().is_ok());
     }
 
     #[test]

@@ -175,12 +175,6 @@ pub fn registration_message(device: DeviceId, badge: &str, key: &PublicKey) -> V
     format!("custody/register/v1\n{device}\n{badge}\n{key}").into_bytes()
 }
 
-/// Unicode's bidirectional overrides and isolates: text that makes a log line or a name display
-/// as something other than what it is.
-pub fn is_direction_override(c: char) -> bool {
-    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
-}
-
 // ---- the sealed key on the device ---------------------------------------------------------------
 
 /// A person's private key as the device stores it: encrypted under a key derived with Argon2id

@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use chrono::Utc;
 use reqwest::StatusCode;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -190,7 +189,7 @@ impl SyncClient {
                 patient_views: patients.views.clone(),
                 holds_patients: patients.holds.clone(),
             };
-            let sent_at = Utc::now();
+            let sent_at = store.device_clock();
             let response: SyncResponse = self.post(&url, Some(&token), Some(store), &request).await?;
             report.round_trips += 1;
             if response.verdicts.len() != pushed
@@ -205,10 +204,14 @@ impl SyncClient {
             report.pulled += applied.pulled;
             report.doc_messages_received += store.apply_doc_messages(&response.docs, &response.doc_refusals, &mut states)?;
             report.doc_refusals.extend(response.doc_refusals.iter().map(|r| (r.doc, r.reason.clone())));
-            docs = if user.is_some() { store.doc_messages(&mut states)? } else { Vec::new() };
-            // A proof refused for its time: this round corrected the clock, so sign again once.
+            // A proof refused for its time: this round corrected the clock, so sign again once. The
+            // server left the document messages aside: they go again, from the stored states.
             report.person_refused = response.person_refused.clone();
             let retry_proof = response.person_refused.is_some() && user.is_some() && !proof_retried;
+            if retry_proof {
+                states.clear();
+            }
+            docs = if user.is_some() { store.doc_messages(&mut states)? } else { Vec::new() };
             proof_retried |= retry_proof;
             let more_events = more_pending || response.has_more || applied.deferred > 0 || retry_proof;
             if !more_events && docs.is_empty() {

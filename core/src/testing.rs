@@ -228,6 +228,7 @@ pub fn decisions() -> Vec<DocDecision> {
                     user: by.user,
                     device: by.device,
                     at: Utc::now(),
+                    seq: 1,
                 };
                 receiving::put_decision(&mut doc, &decision)?;
                 Ok(doc)

@@ -428,7 +428,12 @@ async fn sync(
         Some(Ok(person)) => (Some(person), None),
         Some(Err(reason)) => (None, Some(reason)),
     };
-    let req = signed.body;
+    let mut req = signed.body;
+    if refused.is_some() {
+        // The phone signed the request but the proof did not hold (most often its clock): its
+        // document messages are left for the round it signs again, not refused.
+        req.docs.clear();
+    }
     let (mut response, counts) = blocking(move || db.sync(&who, person.as_ref(), &req)).await?;
     response.person_refused = refused;
     tracing::info!(

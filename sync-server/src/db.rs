@@ -15,6 +15,7 @@ use custody_core::ids::{DeviceId, LicenseNumber, UserId};
 use custody_core::protocol::{EnrolResponse, EnrolmentCode, RegisteredKey, RosterEntry};
 use custody_core::signing::{PublicKey, SigningKey};
 use custody_core::roles::Role;
+use custody_core::text;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use uuid::Uuid;
 
@@ -292,7 +293,47 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE enrolment_codes ADD COLUMN issued_from TEXT REFERENCES devices(id);
     "#,
+    // 7: no schema change. Accepted events that break the domain bounds (docs/decisions/0013),
+    // stored before those bounds existed, move to rejected_events with the reason: the Rust step
+    // in `after_step`.
+    "-- 7: events beyond the domain bounds move to rejected_events (see after_step)",
 ];
+
+/// Steps that need code, run inside the transaction of their version right after its SQL.
+fn after_step(tx: &rusqlite::Transaction<'_>, version: i64) -> Result<(), DbError> {
+    if version == 7 {
+        let moved = reject_out_of_bounds(tx)?;
+        if moved > 0 {
+            tracing::warn!(moved, "accepted events beyond the domain bounds marked rejected");
+        }
+    }
+    Ok(())
+}
+
+/// Migration 4: an accepted event that breaks the domain bounds (an amount of -7.9e28 lb, a stamp
+/// no clock can show, a name with hidden direction characters) is moved to `rejected_events`
+/// with the reason, so no read of the facility fails or shows it again. `chain_ok = 1`: it was
+/// its device's next link when accepted, so the device's chain carries on through it. Devices
+/// that already pulled it mark it rejected with the same reason in their own migration.
+fn reject_out_of_bounds(tx: &rusqlite::Transaction<'_>) -> Result<usize, DbError> {
+    let rows: Vec<(i64, String)> = {
+        let mut stmt = tx.prepare("SELECT server_seq, json FROM events ORDER BY server_seq")?;
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?
+    };
+    let mut moved = 0;
+    for (seq, json) in rows {
+        let event: custody_core::Event = serde_json::from_str(&json)?;
+        let Err(e) = event.check_bounds() else { continue };
+        tx.execute(
+            "INSERT INTO rejected_events (id, facility, device, device_seq, hash, chain_ok, json, reason, received_at)
+             SELECT id, facility, device, device_seq, hash, 1, json, ?2, received_at FROM events WHERE server_seq = ?1",
+            params![seq, custody_core::event::out_of_bounds_reason(&e)],
+        )?;
+        tx.execute("DELETE FROM events WHERE server_seq = ?1", params![seq])?;
+        moved += 1;
+    }
+    Ok(moved)
+}
 
 /// A device that presented a valid token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -329,6 +370,9 @@ pub struct Db {
     pub(crate) signing_key: Arc<SigningKey>,
     /// Argon2 checks run by [`Db::check_pin`] through this handle (see [`Db::pin_checks`]).
     pub(crate) pin_checks: Arc<AtomicU64>,
+    /// How far ahead of this server's clock an event may be stamped, and how long before its
+    /// device enrolled (decision 0002); [`crate::Config::clock_allowance`].
+    clock_allowance: chrono::Duration,
 }
 
 impl fmt::Debug for Db {
@@ -356,18 +400,9 @@ pub(crate) fn parse_col<T: FromStr>(what: &'static str, text: &str) -> Result<T,
     text.parse().map_err(|_| DbError::Corrupt { what, value: text.to_string() })
 }
 
-fn clean_text(what: &str, raw: &str, max: usize) -> Result<String, DbError> {
-    let text = raw.trim();
-    if text.is_empty() {
-        return Err(DbError::InvalidInput(format!("the {what} is empty; enter one")));
-    }
-    if text.chars().count() > max {
-        return Err(DbError::InvalidInput(format!("the {what} is longer than {max} characters; shorten it")));
-    }
-    if text.chars().any(char::is_control) {
-        return Err(DbError::InvalidInput(format!("the {what} contains control characters; type it again")));
-    }
-    Ok(text.to_string())
+/// What an operator typed, by core's text rules (the same a phone applies; docs/decisions/0013).
+pub(crate) fn clean_text(field: text::Field, raw: &str) -> Result<String, DbError> {
+    text::clean_required(field, raw).map_err(|e| DbError::InvalidInput(e.to_string()))
 }
 
 impl Db {
@@ -396,7 +431,19 @@ impl Db {
             writer: Uuid::now_v7(),
             data_key,
             pin_checks: Arc::new(AtomicU64::new(0)),
+            clock_allowance: chrono::Duration::minutes(custody_core::bounds::DEFAULT_CLOCK_ALLOWANCE_MINUTES),
         })
+    }
+
+    /// This handle, judging event stamps with `allowance` (see [`crate::Config::clock_allowance`]).
+    pub fn with_clock_allowance(mut self, allowance: std::time::Duration) -> Db {
+        self.clock_allowance = chrono::Duration::from_std(allowance).unwrap_or(chrono::Duration::MAX);
+        self
+    }
+
+    /// How far ahead of this server's clock an event may be stamped.
+    pub fn clock_allowance(&self) -> chrono::Duration {
+        self.clock_allowance
     }
 
     /// The Automerge actor id this server process writes work documents under.
@@ -431,7 +478,7 @@ impl Db {
     }
 
     pub fn create_facility(&self, license: &LicenseNumber, name: &str) -> Result<(), DbError> {
-        let name = clean_text("facility name", name, 200)?;
+        let name = clean_text(text::organisation("facility name"), name)?;
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         if facility_name(&tx, license)?.is_some() {
@@ -454,8 +501,8 @@ impl Db {
         badge: &str,
         pin: &str,
     ) -> Result<UserId, DbError> {
-        let name = clean_text("name", name, 100)?;
-        let badge = clean_text("badge", badge, 64)?;
+        let name = clean_text(text::name("name"), name)?;
+        let badge = clean_text(text::reference("badge"), badge)?;
         // Hash before taking the lock: Argon2 is deliberately slow.
         let pin_hash = secret::hash_pin(pin)?;
         let id = UserId::new();
@@ -640,7 +687,7 @@ impl Db {
     /// ([`DbError::Locked`]). Unknown, used, expired and void codes all answer
     /// [`DbError::EnrolmentCodeInvalid`].
     pub fn enrol(&self, code: &str, device_name: &str, from: Option<std::net::IpAddr>) -> Result<EnrolResponse, DbError> {
-        let device_name = clean_text("device name", device_name, 100)?;
+        let device_name = clean_text(text::name("device name"), device_name)?;
         let code_hash = secret::sha256_hex(&secret::normalise_enrolment_code(code));
         let address = crate::lockout::address_key(from);
         let token = secret::new_device_token()?;
@@ -730,6 +777,7 @@ fn migrate(conn: &mut Connection) -> Result<(), DbError> {
             return Ok(());
         }
         tx.execute_batch(MIGRATIONS[version as usize])?;
+        after_step(&tx, version + 1)?;
         tx.pragma_update(None, "user_version", version + 1)?;
         tx.commit()?;
         tracing::info!(version = version + 1, "database schema migrated");

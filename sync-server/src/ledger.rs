@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use chrono::Utc;
+use chrono::{DateTime, SecondsFormat, Utc};
 use custody_core::chain::{self, ChainBreak};
 use custody_core::event::{Event, EventBody, GENESIS_HASH};
 use custody_core::work::{DocKind, adjustment};
@@ -14,7 +14,7 @@ use custody_core::ids::{LicenseNumber, UserId};
 use custody_core::protocol::{MAX_EVENTS_PER_SYNC, Outcome, RosterEntry, SyncRequest, SyncResponse, Verdict};
 use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 
-use crate::db::{AuthedDevice, Db, DbError, now_text};
+use crate::db::{AuthedDevice, Db, DbError};
 use crate::docs::DocRound;
 use crate::people::{KeyCheck, ProvenPerson, check_key};
 use custody_core::signing::SigningKey;
@@ -113,6 +113,53 @@ fn signature_problem(tx: &Transaction<'_>, event: &Event, user: &RosterEntry) ->
     })
 }
 
+/// Whether an event's stamp is one this server believes (decision 0002): not further ahead of the
+/// server's clock than the allowance, and not from before its phone enrolled (less the same
+/// allowance). The reason, if not, says what the person holding the phone should do. A stamp far
+/// ahead would otherwise sort after every later event of its package for ever (a package "in
+/// Vault FUTURE" after real moves); one from before enrolment was not made on this phone as
+/// enrolled.
+fn check_clock(
+    event: &Event,
+    now: DateTime<Utc>,
+    enrolled_at: DateTime<Utc>,
+    allowance: chrono::Duration,
+) -> Result<(), String> {
+    let stamp_ms = event.hlc.wall_ms;
+    let stamp = event.hlc.wall_time().to_rfc3339_opts(SecondsFormat::Secs, true);
+    let ahead_ms = stamp_ms.saturating_sub(now.timestamp_millis());
+    if ahead_ms > allowance.num_milliseconds() {
+        return Err(format!(
+            "the phone's clock was {} ahead of the server's when this was recorded (stamped {stamp}, server time {}); \
+             check the date and time settings on the phone, then record it again",
+            describe_ms(ahead_ms),
+            now.to_rfc3339_opts(SecondsFormat::Secs, true),
+        ));
+    }
+    let earliest = enrolled_at.checked_sub_signed(allowance).map_or(i64::MIN, |t| t.timestamp_millis());
+    if stamp_ms < earliest {
+        return Err(format!(
+            "this is stamped {stamp}, before the phone was enrolled ({}), so the phone's clock was behind; \
+             check the date and time settings on the phone, then record it again",
+            enrolled_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+        ));
+    }
+    Ok(())
+}
+
+/// A span of time as people say it, to the nearest unit: "12 minutes", "5 hours", "974 years".
+fn describe_ms(ms: i64) -> String {
+    let minutes = ms / 60_000;
+    let nearest = |per: i64| (minutes + per / 2) / per;
+    let (n, unit) = match minutes {
+        m if m < 120 => (m.max(1), "minute"),
+        m if m < 48 * 60 => (nearest(60), "hour"),
+        m if m < 730 * 24 * 60 => (nearest(24 * 60), "day"),
+        _ => (nearest(365 * 24 * 60), "year"),
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+}
+
 /// The last event of a device's hash chain: (device_seq, hash), or (0, genesis).
 fn chain_head(tx: &Transaction<'_>, device: &AuthedDevice) -> Result<(u64, String), DbError> {
     let id = device.id.to_string();
@@ -189,7 +236,11 @@ impl Db {
         docs.receive(&mut tx, &mut cache, &request.docs)?;
         let (mut last_seq, mut last_hash) = chain_head(&tx, device)?;
         let device_id = device.id.to_string();
-        let received_at = now_text();
+        let now = Utc::now();
+        let received_at = crate::db::time_text(now);
+        let enrolled_at: String =
+            tx.query_row("SELECT enrolled_at FROM devices WHERE id = ?1", params![device_id], |row| row.get(0))?;
+        let enrolled_at = crate::db::parse_time(&enrolled_at)?;
         let mut verdicts = Vec::with_capacity(request.events.len());
 
         for event in &request.events {
@@ -270,6 +321,7 @@ impl Db {
             } else {
                 Some(format!("user {} is not on the roster of {}", event.user, device.facility))
             };
+            let reason = reason.or_else(|| check_clock(event, now, enrolled_at, self.clock_allowance()).err());
 
             if chain.is_ok() {
                 last_seq = event.device_seq;
@@ -341,6 +393,7 @@ impl Db {
                 cursor,
                 has_more,
                 server_time: Utc::now(),
+                clock_allowance_ms: Some(self.clock_allowance().num_milliseconds()),
                 roster,
                 server_key: Some(self.server_key()),
                 person_refused: None,
@@ -435,5 +488,48 @@ impl Db {
         let mut all = self.facility_events(facility)?;
         all.extend(self.rejected_events(facility)?.into_iter().map(|r| r.event).filter(|e| &e.facility == facility));
         Ok(chain::verify(&all))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use custody_core::event::UnsealedEvent;
+    use custody_core::hlc::Hlc;
+    use custody_core::ids::{DeviceId, LocationName, PackageTag};
+
+    fn stamped(wall_ms: i64) -> Event {
+        UnsealedEvent {
+            id: uuid::Uuid::now_v7(),
+            facility: LicenseNumber::parse("C11-0000001-LIC").unwrap(),
+            tag: PackageTag::parse("1A4FF0100000022000001234").unwrap(),
+            user: UserId::new(),
+            device: DeviceId::new(),
+            device_seq: 1,
+            hlc: Hlc { wall_ms, counter: 0 },
+            parent: None,
+            body: EventBody::Moved { to: LocationName::parse("Vault A").unwrap() },
+            prev_hash: GENESIS_HASH.into(),
+        }
+        .seal()
+    }
+
+    #[test]
+    fn stamps_within_the_allowance_pass_and_beyond_it_are_refused_with_what_to_do() {
+        let now = DateTime::parse_from_rfc3339("2026-12-02T12:00:00Z").unwrap().with_timezone(&Utc);
+        let enrolled = now - chrono::Duration::days(30);
+        let allowance = chrono::Duration::minutes(10);
+        let at = |t: DateTime<Utc>| check_clock(&stamped(t.timestamp_millis()), now, enrolled, allowance);
+        assert!(at(now + allowance).is_ok(), "the allowance itself is allowed");
+        let ahead = at(now + allowance + chrono::Duration::milliseconds(1)).unwrap_err();
+        assert!(ahead.starts_with("the phone's clock was 10 minutes ahead of the server's"), "{ahead}");
+        assert!(ahead.contains("check the date and time settings on the phone"), "{ahead}");
+        assert!(at(enrolled - allowance).is_ok());
+        let before = at(enrolled - allowance - chrono::Duration::milliseconds(1)).unwrap_err();
+        assert!(before.contains("before the phone was enrolled (2026-11-02T12:00:00Z)"), "{before}");
+        // An allowance too large to subtract never fails the sync.
+        assert!(check_clock(&stamped(0), now, enrolled, chrono::Duration::MAX).is_ok());
+        assert_eq!(describe_ms(3 * 3_600_000 + 1_799_999), "3 hours");
+        assert_eq!(describe_ms(974 * 365 * 86_400_000 - 5), "974 years");
     }
 }

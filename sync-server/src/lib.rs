@@ -42,17 +42,24 @@ pub struct Config {
     /// Largest request body accepted; a full sync of [`custody_core::protocol::MAX_EVENTS_PER_SYNC`]
     /// events is a few megabytes.
     pub max_body_bytes: usize,
+    /// How far ahead of this server's clock an event may be stamped, and how long before its
+    /// phone enrolled; further, it is rejected with the reason (decision 0002). A phone corrects
+    /// its clock with the server's at every sync, so only a clock changed since is caught.
+    pub clock_allowance: Duration,
 }
 
 impl Config {
     pub const DEFAULT_MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+    pub const DEFAULT_CLOCK_ALLOWANCE: Duration =
+        Duration::from_secs(60 * custody_core::bounds::DEFAULT_CLOCK_ALLOWANCE_MINUTES as u64);
 
-    /// Listens on 127.0.0.1:8080 with a 32 MiB body limit.
+    /// Listens on 127.0.0.1:8080 with a 32 MiB body limit and a 10-minute clock allowance.
     pub fn new(data_dir: impl Into<PathBuf>) -> Config {
         Config {
             data_dir: data_dir.into(),
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 8080)),
             max_body_bytes: Self::DEFAULT_MAX_BODY_BYTES,
+            clock_allowance: Self::DEFAULT_CLOCK_ALLOWANCE,
         }
     }
 }
@@ -72,7 +79,7 @@ pub async fn serve(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(db, &config);
+    let app = router(db.with_clock_allowance(config.clock_allowance), &config);
     tracing::info!(addr = %listener.local_addr()?, data_dir = %config.data_dir.display(), "custody-server listening");
     // The client's address reaches handlers as ConnectInfo (the enrolment throttle counts by it).
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
@@ -105,7 +112,7 @@ impl RunningServer {
 
     /// Like [`start`](Self::start) with a full config (e.g. a small body limit); binds `config.listen`.
     pub async fn start_with(config: Config) -> Result<RunningServer, StartError> {
-        let db = Db::open(&config.data_dir)?;
+        let db = Db::open(&config.data_dir)?.with_clock_allowance(config.clock_allowance);
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|source| StartError::Bind { addr: config.listen, source })?;

@@ -19,6 +19,11 @@ struct Cli {
     /// Address to listen on.
     #[arg(long, global = true, env = "CUSTODY_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
+    /// Minutes an event's time stamp may be ahead of this server's clock (or before its phone
+    /// enrolled); further, it is rejected with the reason.
+    #[arg(long, global = true, env = "CUSTODY_CLOCK_ALLOWANCE_MINUTES", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..=1440))]
+    clock_allowance_minutes: u32,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -241,6 +246,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Serve => {
             let mut config = Config::new(&cli.data_dir);
             config.listen = cli.listen;
+            config.clock_allowance = std::time::Duration::from_secs(60 * u64::from(cli.clock_allowance_minutes));
             let runtime = tokio::runtime::Runtime::new().map_err(CliError::Serve)?;
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::bind(config.listen)
@@ -330,9 +336,8 @@ fn run(cli: Cli) -> Result<(), CliError> {
             if operator.trim().is_empty() {
                 return Err(DbError::InvalidInput("say who is looking (--operator): every access is logged".into()).into());
             }
-            if operator.chars().count() > 100 || operator.chars().any(|c| c.is_control() || custody_core::signing::is_direction_override(c)) {
-                return Err(DbError::InvalidInput("--operator must be a name on one line, at most 100 characters".into()).into());
-            }
+            custody_core::text::check(custody_core::text::name("operator's name (--operator)"), operator.trim())
+                .map_err(|e| DbError::InvalidInput(e.to_string()))?;
             match db.open_patient(&facility, order, operator.trim())? {
                 Some(p) => println!("name: {}\ncard: {}\naddress: {}\nphone: {}", p.name, p.card_number, p.address, p.phone),
                 None => println!("order {order} at {facility} has no patient details"),
@@ -401,7 +406,7 @@ async fn shutdown_signal() {
 fn shown(text: &str) -> String {
     text.chars()
         .map(|c| {
-            if c.is_control() || custody_core::signing::is_direction_override(c) {
+            if custody_core::text::is_hidden(c) {
                 c.escape_unicode().to_string()
             } else {
                 c.to_string()

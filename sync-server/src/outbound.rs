@@ -342,12 +342,19 @@ impl Db {
         if customer.name.trim().is_empty() || customer.address.trim().is_empty() {
             return Err(DbError::InvalidInput("a customer needs a name and an address".into()));
         }
+        // Core's rules, the same the phones apply to what they receive and print.
+        let customer = Customer {
+            licence: customer.licence.clone(),
+            name: crate::db::clean_text(custody_core::text::organisation("customer's name"), &customer.name)?,
+            address: crate::db::clean_text(custody_core::text::address("customer's address"), &customer.address)?,
+        };
+        customer.validate().map_err(|e| DbError::InvalidInput(e.to_string()))?;
         let conn = self.lock();
         crate::db::facility_name(&conn, facility)?.ok_or_else(|| DbError::UnknownFacility(facility.clone()))?;
         conn.execute(
             "INSERT INTO customers (facility, licence, name, address) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (facility, licence) DO UPDATE SET name = excluded.name, address = excluded.address",
-            params![facility.as_str(), customer.licence.as_str(), customer.name.trim(), customer.address.trim()],
+            params![facility.as_str(), customer.licence.as_str(), customer.name, customer.address],
         )?;
         Ok(())
     }

@@ -147,7 +147,7 @@ impl Device {
             user,
             device: self.id,
             device_seq: self.seq,
-            hlc: Hlc { wall_ms: 1_760_000_000_000 + self.seq as i64, counter: 0 },
+            hlc: Hlc { wall_ms: chrono::Utc::now().timestamp_millis(), counter: self.seq as u32 },
             parent: None,
             body,
             prev_hash: self.prev_hash.clone(),

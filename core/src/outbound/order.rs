@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{ItemName, LicenseNumber, PackageTag};
 use crate::quantity::{Quantity, QuantityError};
+use crate::text;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OrderError {
@@ -34,6 +35,12 @@ pub enum OrderError {
     PatientField(&'static str),
     #[error("the requested delivery date {0} is in the past")]
     PastDate(NaiveDate),
+    #[error(transparent)]
+    Text(#[from] crate::text::TextError),
+    #[error("line {line}: {source}")]
+    BadItem { line: u32, source: crate::ids::IdError },
+    #[error("line {line}: {source}")]
+    Price { line: u32, source: crate::bounds::BoundError },
 }
 
 /// A dispensary the facility sells to.
@@ -42,6 +49,16 @@ pub struct Customer {
     pub licence: LicenseNumber,
     pub name: String,
     pub address: String,
+}
+
+impl Customer {
+    /// A customer as the office enters it: a name and an address, each within the text rules
+    /// (the licence number's own type already allows only letters, digits and dashes).
+    pub fn validate(&self) -> Result<(), OrderError> {
+        text::required(text::organisation("customer's name"), &self.name)?;
+        text::required(text::address("customer's address"), &self.address)?;
+        Ok(())
+    }
 }
 
 /// A line as the person entering the order types it.
@@ -77,6 +94,10 @@ impl Patient {
                 return Err(OrderError::PatientField(what));
             }
         }
+        text::check(text::name("patient's name"), &self.name)?;
+        text::check(text::reference("patient's medical card number"), &self.card_number)?;
+        text::check(text::address("patient's address"), &self.address)?;
+        text::check(text::reference("patient's phone number"), &self.phone)?;
         Ok(())
     }
 
@@ -110,10 +131,11 @@ pub struct OrderLine {
 }
 
 impl OrderLine {
-    /// The wholesale price of `quantity` of this line's item.
-    pub fn price_of(&self, quantity: &Quantity) -> Decimal {
+    /// The wholesale price of `quantity` of this line's item, to the cent. Refused beyond the
+    /// price bounds (docs/decisions/0013) instead of overflowing.
+    pub fn price_of(&self, quantity: &Quantity) -> Result<Decimal, crate::bounds::BoundError> {
         let amount = quantity.convert(self.quantity.unit).map(|q| q.amount).unwrap_or(quantity.amount);
-        (amount * self.unit_price).round_dp(2)
+        crate::bounds::line_price(amount, self.unit_price)
     }
 }
 
@@ -138,7 +160,9 @@ pub struct Availability {
 }
 
 impl Availability {
-    /// Adds up eligible packages (see [`super::picklist::eligible`]).
+    /// Adds up eligible packages (see [`super::picklist::eligible`]). Checked: a package whose
+    /// quantity cannot be added (beyond the bounds, or in the other kind of unit) is left out
+    /// rather than making the order screen fail.
     pub fn from_candidates<'a>(candidates: impl IntoIterator<Item = &'a super::Candidate>) -> Self {
         let mut per_item: BTreeMap<ItemName, Quantity> = BTreeMap::new();
         for c in candidates {
@@ -178,6 +202,7 @@ impl NewOrder {
         if number.is_empty() {
             return Err(OrderError::NoNumber);
         }
+        text::check(text::reference("order number"), number)?;
         if existing_numbers.iter().any(|n| n == number) {
             return Err(OrderError::DuplicateNumber(number.to_string()));
         }
@@ -198,11 +223,14 @@ impl NewOrder {
         let mut lines = Vec::new();
         for (i, l) in self.lines.iter().enumerate() {
             let line = i as u32 + 1;
+            l.item.check().map_err(|source| OrderError::BadItem { line, source })?;
             let quantity = Quantity::positive(l.quantity.amount, l.quantity.unit)
                 .map_err(|source| OrderError::BadQuantity { line, source })?;
             if l.unit_price.is_sign_negative() {
                 return Err(OrderError::NegativePrice { line });
             }
+            crate::bounds::check_unit_price(l.unit_price).map_err(|source| OrderError::Price { line, source })?;
+            crate::bounds::line_price(quantity.amount, l.unit_price).map_err(|source| OrderError::Price { line, source })?;
             if let Some(have) = available.per_item.get(&l.item) {
                 if quantity.convert(have.unit).is_err() {
                     return Err(OrderError::WrongUnit {

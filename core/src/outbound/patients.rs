@@ -30,7 +30,7 @@ impl Store {
         let signer = self.signer()?;
         let user = signer.user.clone();
         let purpose = if purpose.trim().is_empty() { "viewed" } else { purpose.trim() };
-        PatientView::check_purpose(purpose).map_err(OutboundError::Manifest)?;
+        PatientView::check_purpose(purpose).map_err(OutboundError::from)?;
         let allowed = match user.role {
             Role::Manager => true,
             // The driver of an open route carrying the order.

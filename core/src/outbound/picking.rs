@@ -19,6 +19,7 @@ use crate::ids::PackageTag;
 use crate::quantity::Quantity;
 use crate::roles::Role;
 use crate::scan::{Scan, ScanError, parse_scan};
+use crate::text;
 use crate::store::{Store, StoreError};
 use crate::work::adjustment::AdjustmentStatus;
 use crate::work::manifest as mdoc;
@@ -81,6 +82,10 @@ pub enum OutboundError {
     UnknownStop(u32),
     #[error(transparent)]
     Approval(#[from] ApprovalError),
+    #[error(transparent)]
+    Text(#[from] crate::text::TextError),
+    #[error(transparent)]
+    Bound(#[from] crate::bounds::BoundError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -379,6 +384,7 @@ impl Store {
         if note.trim().is_empty() {
             return Err(OutboundError::NoReason);
         }
+        let note = text::clean(text::note("note"), note)?;
         let Scan::Package(original) = parse_scan(original)? else { return Err(OutboundError::NotATag) };
         let Scan::Package(substitute) = parse_scan(substitute)? else { return Err(OutboundError::NotATag) };
         let today = self.now()?.date_naive();
@@ -410,7 +416,7 @@ impl Store {
             if !fits {
                 return Err(OutboundError::Substitute(format!("{substitute} holds {}, but the line needs {}", c.quantity, line.quantity)));
             }
-            doc::put_substitution(d, &Substitution { original: original.clone(), substitute, note: note.trim().to_string(), by: actor })?;
+            doc::put_substitution(d, &Substitution { original: original.clone(), substitute, note, by: actor })?;
             Ok(())
         })
     }
@@ -422,6 +428,7 @@ impl Store {
         if container.trim().is_empty() {
             return Err(OutboundError::NoContainer);
         }
+        let container = text::clean(text::reference("container label"), container)?;
         if !gross_weight.unit.is_weight() || Quantity::positive(gross_weight.amount, gross_weight.unit).is_err() || gross_weight.is_zero() {
             return Err(OutboundError::BadGrossWeight);
         }
@@ -436,7 +443,7 @@ impl Store {
             if !doc::picks(d)?.contains_key(&tag) {
                 return Err(OutboundError::NotPicked { tag });
             }
-            doc::put_packing(d, &Packing { tag, container: container.trim().to_string(), gross_weight, by: actor })?;
+            doc::put_packing(d, &Packing { tag, container, gross_weight, by: actor })?;
             Ok(())
         })
     }
@@ -483,6 +490,7 @@ impl Store {
         if reason.trim().is_empty() {
             return Err(OutboundError::NoReason);
         }
+        let reason = text::clean(text::reason("reason"), reason)?;
         for info in self.docs(Some(DocKind::Manifest))? {
             let on = self.read_doc::<_, OutboundError>(info.id, |d| {
                 let m = mdoc::manifest(d)?;
@@ -501,7 +509,7 @@ impl Store {
             if status == OrderStatus::Cancelled {
                 return Err(OutboundError::OrderState { number: doc::order(d)?.number, status: status.as_str(), what: "there is nothing more to cancel" });
             }
-            doc::cancel(d, &Cancellation { reason: reason.trim().to_string(), by: actor.clone() })?;
+            doc::cancel(d, &Cancellation { reason: reason.clone(), by: actor.clone() })?;
             Ok(())
         })
     }

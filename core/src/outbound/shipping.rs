@@ -17,6 +17,7 @@ use crate::fold::PackageStatus;
 use crate::ids::{LocationName, PackageTag, UserId};
 use crate::roles::Role;
 use crate::scan::{Scan, parse_scan};
+use crate::text;
 use crate::store::{Store, StoreError};
 use crate::work::manifest::{self as mdoc, Driver, Gps, ManifestPackage, OutboundManifest, PackageOutcome, Stop, StopReport, Vehicle};
 use crate::work::order::{self as odoc, Cancellation, OrderStatus, Returned};
@@ -142,9 +143,6 @@ pub struct PatientView {
     pub signature: Option<crate::signing::Signature>,
 }
 
-/// The longest purpose a person may give for opening patient data.
-pub const MAX_VIEW_PURPOSE: usize = 200;
-
 impl PatientView {
     /// What the viewer signs: the order, who, on which device, why and when.
     pub fn signed_bytes(&self, device: crate::ids::DeviceId) -> Vec<u8> {
@@ -159,15 +157,9 @@ impl PatientView {
     }
 
     /// Checks a purpose a person typed: short, one line, no control or direction characters
-    /// (they would let a log line pretend to be another).
-    pub fn check_purpose(purpose: &str) -> Result<(), String> {
-        if purpose.chars().count() > MAX_VIEW_PURPOSE {
-            return Err(format!("the reason for opening patient details is longer than {MAX_VIEW_PURPOSE} characters; shorten it"));
-        }
-        if purpose.chars().any(|c| c.is_control() || crate::signing::is_direction_override(c)) {
-            return Err("the reason for opening patient details may only be plain text on one line; type it again".into());
-        }
-        Ok(())
+    /// (they would let a line of the access log pretend to be another).
+    pub fn check_purpose(purpose: &str) -> Result<(), crate::text::TextError> {
+        crate::text::check(crate::text::view_purpose(), purpose)
     }
 }
 
@@ -196,6 +188,21 @@ impl Store {
         let missing = |m: String| Err(OutboundError::Input(m));
         if new.number.trim().is_empty() {
             return missing("a manifest needs a number".into());
+        }
+        // What goes onto the printed manifest and the driver's phone, held to the text rules.
+        text::check(text::reference("manifest number"), new.number.trim())?;
+        for (field, v) in [
+            (text::reference("vehicle make"), &new.vehicle.make),
+            (text::reference("vehicle model"), &new.vehicle.model),
+            (text::reference("licence plate"), &new.vehicle.plate),
+            (text::reference("driver's licence number"), &new.driver_licence_number),
+            (text::reference("driver's occupational licence number"), &new.driver_occupational_licence),
+            (text::reference("phone number for questions"), &new.phone_for_questions),
+        ] {
+            text::check(field, v.trim())?;
+        }
+        for s in &new.stops {
+            text::check(text::note("planned route"), s.planned_route.trim())?;
         }
         if new.stops.is_empty() {
             return missing("a manifest needs at least one stop".into());
@@ -248,7 +255,7 @@ impl Store {
                         item: package.item,
                         batch: package.batch,
                         quantity: pick.quantity,
-                        wholesale_price: line.price_of(&pick.quantity),
+                        wholesale_price: line.price_of(&pick.quantity)?,
                         gross_weight: packing.gross_weight,
                         container: packing.container.clone(),
                     });
@@ -345,6 +352,7 @@ impl Store {
         if reason.trim().is_empty() {
             return Err(OutboundError::NoReason);
         }
+        let reason = text::clean(text::reason("reason"), reason)?;
         let (_, actor) = self.actor()?;
         self.work(|w| {
             let d = w.doc(manifest)?.filter(|d| d.kind == DocKind::Manifest).ok_or(OutboundError::UnknownManifest(manifest))?;
@@ -360,7 +368,7 @@ impl Store {
             if let Some(c) = mdoc::cancellation(d)? {
                 return Err(OutboundError::Manifest(format!("manifest {} was already cancelled by {}", m.number, c.by.name)));
             }
-            mdoc::cancel(d, &Cancellation { reason: reason.trim().to_string(), by: actor.clone() })?;
+            mdoc::cancel(d, &Cancellation { reason: reason.clone(), by: actor.clone() })?;
             Ok(())
         })
     }
@@ -450,6 +458,14 @@ impl Store {
         if c.receiver_name.trim().is_empty() || c.receiver_licence.trim().is_empty() {
             return Err(OutboundError::Input("enter the receiver's name and licence number".into()));
         }
+        text::check(text::name("receiver's name"), c.receiver_name.trim())?;
+        text::check(text::reference("receiver's licence number"), c.receiver_licence.trim())?;
+        for (_, reason) in &c.refused {
+            text::check(text::reason("reason"), reason.trim())?;
+        }
+        if let Some(gps) = &c.gps {
+            gps.check().map_err(OutboundError::Input)?;
+        }
         self.stop_work(manifest, stop, |_, s, actor| {
             for (tag, reason) in &c.refused {
                 if !s.packages.iter().any(|p| &p.tag == tag) {
@@ -491,6 +507,11 @@ impl Store {
     pub fn fail_stop(&self, manifest: Uuid, stop: u32, reason: &str, gps: Option<Gps>) -> Result<()> {
         if reason.trim().is_empty() {
             return Err(OutboundError::NoReason);
+        }
+        let reason = text::clean(text::reason("reason"), reason)?;
+        let reason = reason.as_str();
+        if let Some(gps) = &gps {
+            gps.check().map_err(OutboundError::Input)?;
         }
         self.stop_work(manifest, stop, |_, s, actor| {
             let outcomes = s

@@ -10,6 +10,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::ids::{BatchNumber, ItemName, LicenseNumber, PackageTag};
 use crate::quantity::{Quantity, QuantityError, Unit};
+use crate::text;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
@@ -25,6 +26,12 @@ pub enum ManifestError {
     Quantity { manifest: String, tag: PackageTag, source: QuantityError },
     #[error("the manifest number is missing")]
     NoNumber,
+    #[error("manifest {manifest}: {source}")]
+    Text { manifest: String, source: crate::text::TextError },
+    #[error("package {tag} on manifest {manifest}: {source}")]
+    Name { manifest: String, tag: PackageTag, source: crate::ids::IdError },
+    #[error("package {tag} on manifest {manifest}: {source}")]
+    Bound { manifest: String, tag: PackageTag, source: crate::bounds::BoundError },
 }
 
 /// The lab testing state the state system reports per package.
@@ -99,6 +106,21 @@ impl InboundManifest {
         if manifest.manifest_number.trim().is_empty() {
             return Err(ManifestError::NoNumber);
         }
+        // A manifest is printed, shown on phones and copied into ledger events: its text is held
+        // to the same rules as anything typed (docs/decisions/0013).
+        let number = manifest.manifest_number.clone();
+        let text_err = |source| ManifestError::Text { manifest: number.clone(), source };
+        crate::text::check(text::reference("manifest number"), &manifest.manifest_number).map_err(text_err)?;
+        for (field, value) in [
+            (text::organisation("shipper's name"), &manifest.shipper_name),
+            (text::name("driver's name"), &manifest.driver_name),
+            (text::reference("driver's licence number"), &manifest.driver_occupational_license_number),
+            (text::reference("vehicle make"), &manifest.vehicle_make),
+            (text::reference("vehicle model"), &manifest.vehicle_model),
+            (text::reference("licence plate"), &manifest.vehicle_license_plate_number),
+        ] {
+            crate::text::check(field, value).map_err(text_err)?;
+        }
         if &manifest.recipient_license != facility {
             return Err(ManifestError::OtherLicence {
                 manifest: manifest.manifest_number,
@@ -119,6 +141,13 @@ impl InboundManifest {
                 tag: p.tag.clone(),
                 source,
             })?;
+            let name_err = |source| ManifestError::Name { manifest: number.clone(), tag: p.tag.clone(), source };
+            p.item_name.check().map_err(name_err)?;
+            p.production_batch_number.check().map_err(name_err)?;
+            if let Some(thc) = p.thc_percent {
+                crate::bounds::check_percent("THC percentage", thc)
+                    .map_err(|source| ManifestError::Bound { manifest: number.clone(), tag: p.tag.clone(), source })?;
+            }
         }
         Ok(manifest)
     }
@@ -127,9 +156,16 @@ impl InboundManifest {
         self.packages.iter().find(|p| &p.tag == tag)
     }
 
-    /// The declared total weight in grams of the weighed packages, exact.
-    pub fn total_grams(&self) -> Decimal {
-        self.packages.iter().filter_map(|p| p.quantity().ok()?.grams()).sum()
+    /// The declared total weight in grams of the weighed packages, exact; `None` if it cannot be
+    /// added up (only for a manifest that never passed [`InboundManifest::import`]).
+    pub fn total_grams(&self) -> Option<Decimal> {
+        let mut total = Decimal::ZERO;
+        for p in &self.packages {
+            if let Some(g) = p.quantity().ok()?.grams().ok()? {
+                total = total.checked_add(g)?;
+            }
+        }
+        Some(total)
     }
 }
 
@@ -204,7 +240,7 @@ pub(crate) mod tests {
         assert_eq!(m.packages[0].shipped_quantity.to_string(), "100.1");
         assert_eq!(m.packages[0].thc_percent.unwrap().to_string(), "78.25");
         assert_eq!(m.packages[0].unit, Unit::G);
-        assert_eq!(m.total_grams().to_string(), "300.3");
+        assert_eq!(m.total_grams().unwrap().to_string(), "300.3");
         assert_eq!(m.shipper_name, "Emerald Extracts");
     }
 
@@ -220,5 +256,25 @@ pub(crate) mod tests {
         let bad_tag = sample("C11-0000001-LIC", 1).replace("1A4FF0200000022000000000", "1A4FF02");
         assert!(InboundManifest::import(&bad_tag, &us).unwrap_err().to_string().contains("exactly 24"));
         assert!(InboundManifest::import("{\"ManifestNumber\": \"1\"", &us).is_err());
+    }
+
+    #[test]
+    fn refuses_amounts_and_text_beyond_the_bounds() {
+        let us = LicenseNumber::parse("C11-0000001-LIC").unwrap();
+        let huge = sample("C11-0000001-LIC", 1).replace("100.1", "7.9e28");
+        let err = InboundManifest::import(&huge, &us).unwrap_err();
+        assert!(err.to_string().contains("more than the largest quantity the system takes (10,000 kg)"), "{err}");
+        let fine = sample("C11-0000001-LIC", 1).replace("100.1", "0.123456789");
+        assert!(InboundManifest::import(&fine, &us).is_ok());
+        let precise = sample("C11-0000001-LIC", 1).replace("100.1", "0.1234567891");
+        assert!(InboundManifest::import(&precise, &us).unwrap_err().to_string().contains("decimal places"));
+        let thc = sample("C11-0000001-LIC", 1).replace("78.25", "780.25");
+        assert!(InboundManifest::import(&thc, &us).unwrap_err().to_string().contains("THC percentage 780.25 is more than 100"));
+        let bidi = sample("C11-0000001-LIC", 1).replace("Blue Dream", "Blue \\u202eDream");
+        let err = InboundManifest::import(&bidi, &us).unwrap_err();
+        assert!(err.to_string().contains("hidden text-direction character"), "{err}");
+        let long = sample("C11-0000001-LIC", 1).replace("Emerald Extracts", &"E".repeat(201));
+        let err = InboundManifest::import(&long, &us).unwrap_err();
+        assert!(err.to_string().contains("the shipper's name is longer than 200 characters"), "{err}");
     }
 }

@@ -15,6 +15,7 @@ use crate::scan::{Scan, ScanError, parse_scan};
 use crate::store::{Store, StoreError};
 use crate::event::{Event, EventBody};
 use crate::quantity::Quantity;
+use crate::text;
 use crate::work::receiving::{self as doc, Coa, Inspection, PackageDecision, ReceivingScan, RejectReason, Weighing};
 use crate::work::{DocError, DocKind};
 
@@ -52,6 +53,14 @@ pub enum ReceivingError {
     NoReason,
     #[error(transparent)]
     Quantity(#[from] crate::quantity::QuantityError),
+    #[error(transparent)]
+    Text(#[from] crate::text::TextError),
+    #[error(transparent)]
+    Bound(#[from] crate::bounds::BoundError),
+    #[error(transparent)]
+    Id(#[from] crate::ids::IdError),
+    #[error("a calibration interval is 1 to {max} days, not {days}")]
+    CalibrationInterval { days: u32, max: u32 },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -132,7 +141,9 @@ impl Store {
     pub fn receiving_scan(&self, session: Uuid, raw: &str, at: &LocationName) -> Result<ReceivingVerdict> {
         let user = self.receiver()?;
         let Scan::Package(tag) = parse_scan(raw)? else { return Err(ReceivingError::NotATag) };
+        at.check()?;
         let device = self.identity()?.ok_or(StoreError::NotEnrolled)?.device_id;
+        let now = self.now()?;
         self.work(|w| {
             let d = w.doc(session)?.ok_or(ReceivingError::UnknownSession(session))?;
             if doc::completed(d)? {
@@ -147,7 +158,7 @@ impl Store {
                 user: user.id,
                 user_name: user.name.clone(),
                 device,
-                at: Utc::now(),
+                at: now,
                 location: at.clone(),
                 on_manifest: on.is_some(),
             };
@@ -272,6 +283,8 @@ impl std::fmt::Display for ReceivingDiscrepancy {
 }
 
 const SETTINGS: &str = "receiving_settings";
+/// The longest calibration interval a scale may have: ten years.
+const MAX_CALIBRATION_DAYS: u32 = 3650;
 
 impl Store {
     pub fn receiving_settings(&self) -> Result<ReceivingSettings> {
@@ -279,6 +292,13 @@ impl Store {
     }
 
     pub fn set_receiving_settings(&self, settings: &ReceivingSettings) -> Result<()> {
+        crate::bounds::check_percent("potency tolerance", settings.potency_tolerance)?;
+        for s in &settings.scales {
+            text::required(text::reference("scale name"), &s.name)?;
+            if !(1..=MAX_CALIBRATION_DAYS).contains(&s.interval_days) {
+                return Err(ReceivingError::CalibrationInterval { days: s.interval_days, max: MAX_CALIBRATION_DAYS });
+            }
+        }
         Ok(self.set_setting(SETTINGS, settings)?)
     }
 
@@ -296,15 +316,20 @@ impl Store {
 
     /// Records the certificate of analysis of a batch.
     pub fn record_coa(&self, session: Uuid, coa: Coa) -> Result<()> {
+        coa.batch.check()?;
+        text::required(text::organisation("lab's name"), &coa.lab)?;
+        crate::bounds::check_percent("THC percentage", coa.thc_percent)?;
         self.receiving_work(session, |d, _, _| Ok(doc::put_coa(d, &coa)?))
     }
 
     /// Records that a package was physically inspected (the sample).
     pub fn mark_inspected(&self, session: Uuid, raw: &str, note: &str) -> Result<()> {
         let Scan::Package(tag) = parse_scan(raw)? else { return Err(ReceivingError::NotATag) };
+        let note = text::clean(text::note("inspection note"), note)?;
+        let now = self.now()?;
         self.receiving_work(session, |d, user, device| {
             known_here(d, &tag)?;
-            let i = Inspection { tag, note: note.trim().to_string(), by: user.name.clone(), device, at: Utc::now() };
+            let i = Inspection { tag, note, by: user.name.clone(), device, at: now };
             Ok(doc::put_inspection(d, &i)?)
         })
     }
@@ -316,17 +341,20 @@ impl Store {
         if !weight.unit.is_weight() || weight.is_negative() || weight.is_zero() {
             return Err(ReceivingError::BadWeight);
         }
+        let weight = weight.checked()?;
+        let now = self.now()?;
         if let Some(name) = scale {
             let settings = self.receiving_settings()?;
             let s = settings.scales.iter().find(|s| s.name == name).ok_or_else(|| ReceivingError::UnknownScale(name.into()))?;
-            let due = s.last_calibrated + chrono::Duration::days(i64::from(s.interval_days));
-            if Utc::now().date_naive() > due {
+            let due = s.last_calibrated.checked_add_signed(chrono::Duration::days(i64::from(s.interval_days)));
+            if due.is_none_or(|due| now.date_naive() > due) {
                 return Err(ReceivingError::ScaleOutOfCalibration { name: s.name.clone(), on: s.last_calibrated, days: s.interval_days });
             }
         }
         self.receiving_work(session, |d, user, device| {
             known_here(d, &tag)?;
-            let w = Weighing { tag, weight, scale: scale.map(str::to_string), by: user.name.clone(), device, at: Utc::now() };
+            let seq = doc::next_weighing_seq(d, &tag)?;
+            let w = Weighing { tag, weight, scale: scale.map(str::to_string), by: user.name.clone(), device, at: now, seq };
             Ok(doc::put_weighing(d, &w)?)
         })
     }
@@ -334,7 +362,7 @@ impl Store {
     /// The checks of each manifest package against its batch's certificate of analysis.
     pub fn package_flags(&self, session: Uuid) -> Result<BTreeMap<PackageTag, Vec<Flag>>> {
         let tolerance = self.receiving_settings()?.potency_tolerance;
-        let today = Utc::now().date_naive();
+        let today = self.now()?.date_naive();
         self.read_doc::<_, ReceivingError>(session, |d| {
             let (manifest, coas) = (doc::manifest(d)?, doc::coas(d)?);
             Ok(manifest.packages.iter().map(|p| (p.tag.clone(), flags(p, &coas, tolerance, today))).collect())
@@ -346,7 +374,9 @@ impl Store {
     /// accepted only by a manager, with a note; a package not on the manifest only rejected.
     pub fn decide_package(&self, session: Uuid, raw: &str, reject: Option<RejectReason>, note: &str) -> Result<()> {
         let Scan::Package(tag) = parse_scan(raw)? else { return Err(ReceivingError::NotATag) };
+        let note = text::clean(text::note("note"), note)?;
         let flagged = self.package_flags(session)?.remove(&tag).unwrap_or_default();
+        let now = self.now()?;
         self.receiving_work(session, |d, user, device| {
             known_here(d, &tag)?;
             let on_manifest = doc::manifest_item(d, &tag)?.is_some();
@@ -365,15 +395,17 @@ impl Store {
             } else if note.trim().is_empty() && reject != Some(RejectReason::NotOnManifest) {
                 return Err(ReceivingError::NoReason);
             }
+            let seq = doc::next_decision_seq(d, &tag)?;
             let decision = PackageDecision {
                 tag,
                 reject,
                 override_note,
-                note: note.trim().to_string(),
+                note,
                 by: user.name.clone(),
                 user: user.id,
                 device,
-                at: Utc::now(),
+                at: now,
+                seq,
             };
             Ok(doc::put_decision(d, &decision)?)
         })
@@ -384,7 +416,8 @@ impl Store {
         if reason.trim().is_empty() {
             return Err(ReceivingError::NoReason);
         }
-        self.receiving_work(session, |d, _, _| Ok(doc::set_weight_reason(d, reason.trim())?))
+        let reason = text::clean_required(text::reason("reason"), reason)?;
+        self.receiving_work(session, |d, _, _| Ok(doc::set_weight_reason(d, &reason)?))
     }
 
     /// What stands between the session and its completion.
@@ -516,12 +549,17 @@ fn discrepancies(d: &crate::work::WorkDoc) -> Result<Vec<ReceivingDiscrepancy>> 
         out.push(ReceivingDiscrepancy::Undecided(tag.clone()));
     }
     // Weight: the accepted weighed packages, against what the manifest declared for them.
+    // Checked sums: a weight written by another phone is not trusted to be within the bounds.
     let (mut declared, mut received) = (Decimal::ZERO, Decimal::ZERO);
     for (tag, x) in &decisions {
         let (Some(p), Some(w)) = (manifest.package(tag), weights.get(tag)) else { continue };
         if x.reject.is_none() {
-            declared += p.quantity().ok().and_then(|q| q.grams()).unwrap_or_default();
-            received += w.weight.grams().unwrap_or_default();
+            let add = |sum: Decimal, q: Quantity| -> Result<Decimal> {
+                let g = q.grams()?.unwrap_or_default();
+                sum.checked_add(g).ok_or_else(|| crate::quantity::QuantityError::Overflow(q.plain()).into())
+            };
+            declared = add(declared, p.quantity()?)?;
+            received = add(received, w.weight)?;
         }
     }
     let (declared, received) = (gram(declared), gram(received));

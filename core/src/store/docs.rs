@@ -46,6 +46,8 @@ pub struct DocInfo {
 /// recorded commits together, or nothing does.
 pub(crate) struct DocTx<'a> {
     tx: Transaction<'a>,
+    /// The phone's clock when the unit of work began (see [`Store::device_clock`]).
+    device_ms: i64,
     cache: &'a std::sync::Mutex<HashMap<Uuid, WorkDoc>>,
     /// The signed-in person: every change this unit of work makes is theirs and signed by them.
     signer: Option<Arc<Signer>>,
@@ -93,7 +95,7 @@ impl DocTx<'_> {
     /// Records a ledger event as part of this unit of work.
     pub fn record(&mut self, tag: &PackageTag, body: EventBody) -> Result<Event> {
         let signer = self.signer.as_ref().ok_or(StoreError::NotSignedIn)?;
-        record_in(&self.tx, signer, tag, body)
+        record_in(&self.tx, signer, tag, body, self.device_ms)
     }
 
     fn commit(mut self) -> Result<()> {
@@ -139,6 +141,7 @@ impl Store {
     /// back into `Store` (that would wait on the connection forever). Read what it needs first.
     pub(crate) fn work<T, E: From<StoreError>>(&self, work: impl FnOnce(&mut DocTx<'_>) -> Result<T, E>) -> Result<T, E> {
         let signer = self.signer_opt();
+        let device_ms = self.device_clock().timestamp_millis();
         let mut conn = self.conn();
         let device = Self::require_identity(&conn)?.device_id;
         let writer = match &signer {
@@ -146,7 +149,7 @@ impl Store {
             None => reader(device),
         };
         let tx = conn.transaction().map_err(StoreError::from)?;
-        let mut dtx = DocTx { tx, cache: &self.docs, signer, writer, touched: HashMap::new(), compact: Vec::new() };
+        let mut dtx = DocTx { tx, device_ms, cache: &self.docs, signer, writer, touched: HashMap::new(), compact: Vec::new() };
         let value = work(&mut dtx)?;
         dtx.commit()?;
         Ok(value)

@@ -11,6 +11,7 @@ mod schema;
 mod signin;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -159,6 +160,9 @@ pub struct Store {
     /// process ends, the next person to pick the phone up signs in with their PIN.
     signer: Mutex<Option<Arc<Signer>>>,
     path: PathBuf,
+    /// How far this store's view of the phone's clock is moved from the system clock: always 0
+    /// in the apps; tests set it to play a phone whose clock is wrong.
+    clock_skew_ms: AtomicI64,
 }
 
 const META_IDENTITY: &str = "identity";
@@ -195,7 +199,29 @@ impl Store {
         conn.pragma_update(None, "wal_autocheckpoint", 20_000)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         schema::migrate(&mut conn)?;
-        Ok(Self { conn: Mutex::new(conn), docs: Mutex::default(), key: key.clone(), signer: Mutex::default(), path })
+        Ok(Self {
+            conn: Mutex::new(conn),
+            docs: Mutex::default(),
+            key: key.clone(),
+            signer: Mutex::default(),
+            path,
+            clock_skew_ms: AtomicI64::new(0),
+        })
+    }
+
+    /// The phone's own clock. Untrusted (decision 0002): events and workflows use [`Store::now`],
+    /// which corrects it with the server's.
+    pub(crate) fn device_clock(&self) -> DateTime<Utc> {
+        let skew = self.clock_skew_ms.load(Ordering::Relaxed);
+        Utc::now().checked_add_signed(chrono::Duration::milliseconds(skew)).unwrap_or_else(Utc::now)
+    }
+
+    /// Moves this store's view of the phone's clock by `skew` from the system clock, as someone
+    /// changing the phone's date and time settings would. For tests of a wrong clock; the apps
+    /// never call it.
+    #[doc(hidden)]
+    pub fn set_device_clock_skew(&self, skew: chrono::Duration) {
+        self.clock_skew_ms.store(skew.num_milliseconds(), Ordering::Relaxed);
     }
 
     pub fn path(&self) -> &Path {
@@ -259,9 +285,11 @@ impl Store {
         set_meta(&tx, META_IDENTITY, &identity)?;
         set_meta(&tx, META_TOKEN, &enrolment.token)?;
         Self::set_server_key(&tx, &enrolment.server_key)?;
-        // From the first event on, stamps follow the server's clock, not the phone's.
-        set_meta(&tx, META_CLOCK_OFFSET, &(enrolment.server_time - Utc::now()).num_milliseconds())?;
         replace_roster(&tx, &enrolment.roster)?;
+        // The server stamps its events' acceptance and judges stamps by its own clock: correct
+        // this phone's clock from enrolment on, not only after the first sync (the answer just
+        // arrived, so the round trip's error is well under a second).
+        set_meta(&tx, META_CLOCK_OFFSET, &(enrolment.server_time - self.device_clock()).num_milliseconds())?;
         tx.commit()?;
         Ok(identity)
     }
@@ -293,9 +321,10 @@ impl Store {
     /// refolded package in one durable transaction. Returns the event; a refusal changes nothing.
     pub fn record(&self, tag: &PackageTag, body: EventBody) -> Result<Event> {
         let signer = self.signer()?;
+        let device_ms = self.device_clock().timestamp_millis();
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        let event = record_in(&tx, &signer, tag, body)?;
+        let event = record_in(&tx, &signer, tag, body, device_ms)?;
         tx.commit()?;
         Ok(event)
     }
@@ -419,16 +448,25 @@ impl Store {
     /// clock offset. If the app dies before this commits, nothing changed and the next sync
     /// repeats the round trip harmlessly (the server treats resent events as already accepted).
     pub fn apply_sync(&self, response: &SyncResponse, sent_at: DateTime<Utc>) -> Result<SyncApplied> {
-        // Check the pulled events before touching anything: intact, and signed by the person
-        // they name with a key registered to them on the device they name, in a role that may.
+        // Check the pulled events before touching anything. One that was altered on the way, or
+        // is not signed by the person it names with a key registered to them on the device it
+        // names (in a role that may), refuses the whole answer. The server judged the rest; but
+        // one that breaks the bounds a read needs (an older server accepted it before they
+        // existed) is kept as rejected with the reason, as every store's migration does with
+        // such events: the phone converges with an upgraded server, and its sync still works
+        // while the server is older.
         let people: std::collections::HashMap<UserId, &RosterEntry> = response.roster.iter().map(|e| (e.id, e)).collect();
         let server_key = match &response.server_key {
             Some(key) => Some(*key),
             None => Self::server_key(&self.conn())?,
         };
+        let mut refused: std::collections::HashMap<Uuid, String> = std::collections::HashMap::new();
         for event in &response.events {
-            event.validate().map_err(|e| StoreError::BadRemoteEvent(e.to_string()))?;
+            event.check_integrity().map_err(|e| StoreError::BadRemoteEvent(e.to_string()))?;
             check_pulled_signature(event, &people, server_key.as_ref()).map_err(StoreError::BadRemoteEvent)?;
+            if let Err(e) = event.check_bounds() {
+                refused.insert(event.id, crate::event::out_of_bounds_reason(&e));
+            }
         }
         let mut conn = self.conn();
         let identity = Self::require_identity(&conn)?;
@@ -469,6 +507,12 @@ impl Store {
         }
         let mut clock = HlcClock::resume(get_meta(&tx, META_HLC)?.unwrap_or_default());
         for event in &response.events {
+            if let Some(reason) = refused.get(&event.id) {
+                if insert_event(&tx, event, "rejected")? {
+                    tx.execute("UPDATE events SET reject_reason = ?2 WHERE id = ?1", params![event.id.to_string(), reason])?;
+                }
+                continue;
+            }
             let inserted = insert_event(&tx, event, "accepted")?;
             if inserted {
                 clock.observe(event.hlc);
@@ -476,6 +520,23 @@ impl Store {
                     fold_in(&tx, tag, event)?;
                 }
                 applied.pulled += 1;
+            }
+        }
+        // The server refuses events stamped further ahead of its clock than its allowance
+        // (decision 0002). The HLC never goes back, so a phone whose clock once ran far ahead
+        // (set to the year 3000, then corrected) would stamp everything after it in the future
+        // and have all of it refused. So when the server's time shows the clock is beyond the
+        // allowance, the phone stamps from the newest event it holds that is not rejected and
+        // within the allowance: everything the server accepted is within it, so what this phone
+        // records next still sorts after everything it has seen that counts. Only stamps the
+        // server refuses (or will refuse) are left behind. A server that does not say its
+        // allowance (older than this rule) accepts any stamp, so nothing is reset against it.
+        if let Some(allowance) = response.clock_allowance_ms {
+            let limit = response.server_time.timestamp_millis().saturating_add(allowance.max(0));
+            if clock.last().wall_ms > limit {
+                let from = newest_stamp_up_to(&tx, limit)?;
+                tracing::warn!(stamp = %clock.last(), server_time = %response.server_time, resumes_at = %from, "the clock was ahead of the server's; stamping from the server's time");
+                clock = HlcClock::resume(from);
             }
         }
         set_meta(&tx, META_HLC, &clock.last())?;
@@ -487,7 +548,7 @@ impl Store {
         }
         // The server clock corrects an untrusted device clock; half the round trip is a fair
         // guess of when the server read its clock.
-        let now = Utc::now();
+        let now = self.device_clock();
         let midpoint = sent_at + (now - sent_at) / 2;
         set_meta(&tx, META_CLOCK_OFFSET, &(response.server_time - midpoint).num_milliseconds())?;
         set_meta(&tx, META_LAST_SUCCESS, &now)?;
@@ -503,7 +564,7 @@ impl Store {
         let conn = self.conn();
         let offset: i64 = get_meta(&conn, META_CLOCK_OFFSET)?.unwrap_or(0);
         let last: crate::hlc::Hlc = get_meta(&conn, META_HLC)?.unwrap_or_default();
-        Ok(last.wall_ms.max(Utc::now().timestamp_millis() + offset))
+        Ok(last.wall_ms.max(self.device_clock().timestamp_millis().saturating_add(offset)))
     }
 
     /// Reads a small setting stored on the device (JSON).
@@ -576,8 +637,9 @@ fn check_pulled_signature(
 }
 
 /// Records an event inside a caller's transaction (see [`Store::record`]); workflows use it to
-/// write a document change and the ledger events it causes in one commit.
-pub(crate) fn record_in(tx: &Transaction<'_>, signer: &Signer, tag: &PackageTag, body: EventBody) -> Result<Event> {
+/// write a document change and the ledger events it causes in one commit. `device_ms` is the
+/// phone's own clock ([`Store::device_clock`]), corrected here with the server's offset.
+pub(crate) fn record_in(tx: &Transaction<'_>, signer: &Signer, tag: &PackageTag, body: EventBody, device_ms: i64) -> Result<Event> {
     let identity = Store::require_identity(tx)?;
     let user = &signer.user;
     let kind = body.kind();
@@ -590,7 +652,7 @@ pub(crate) fn record_in(tx: &Transaction<'_>, signer: &Signer, tag: &PackageTag,
     let head: ChainHead = get_meta(tx, META_CHAIN)?.unwrap_or(ChainHead { seq: 0, hash: GENESIS_HASH.into() });
     let offset: i64 = get_meta(tx, META_CLOCK_OFFSET)?.unwrap_or(0);
     let mut clock = HlcClock::resume(get_meta(tx, META_HLC)?.unwrap_or_default());
-    let hlc = clock.tick(Utc::now().timestamp_millis() + offset);
+    let hlc = clock.tick(device_ms.saturating_add(offset));
     let event = UnsealedEvent {
         id: Uuid::now_v7(),
         facility: identity.facility.clone(),
@@ -648,18 +710,66 @@ fn package_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<PackageView>> {
     Ok((|| {
         Ok(PackageView {
             tag: PackageTag::parse(&tag).map_err(|e| corrupt(e.to_string()))?,
-            item: ItemName::parse(&item).map_err(|e| corrupt(e.to_string()))?,
-            batch: BatchNumber::parse(&batch).map_err(|e| corrupt(e.to_string()))?,
+            // Read under the rules the events were accepted under, as serde does (ids.rs).
+            item: ItemName::from_stored(&item).map_err(|e| corrupt(e.to_string()))?,
+            batch: BatchNumber::from_stored(&batch).map_err(|e| corrupt(e.to_string()))?,
             quantity: Quantity {
                 amount: quantity.parse().map_err(|_| corrupt(format!("quantity {quantity:?}")))?,
                 unit: unit.parse::<Unit>().map_err(|e| corrupt(e.to_string()))?,
             },
-            location: LocationName::parse(&location).map_err(|e| corrupt(e.to_string()))?,
+            location: LocationName::from_stored(&location).map_err(|e| corrupt(e.to_string()))?,
             status: from_json(&format!("\"{status}\""))?,
             expires_on: expires_on.map(|d| d.parse().map_err(|_| corrupt(format!("date {d:?}")))).transpose()?,
             pending,
         })
     })())
+}
+
+/// The stamp of the newest event this phone holds that is not rejected and whose wall time is at
+/// most `limit_ms` (the default stamp if there is none). Reads every event: it runs only when the
+/// clock has to be brought back from far ahead, never on the scan path.
+fn newest_stamp_up_to(tx: &Transaction<'_>, limit_ms: i64) -> Result<crate::hlc::Hlc> {
+    let bound = format!("{:020}-", limit_ms.max(0).saturating_add(1));
+    let key: Option<String> = tx
+        .query_row(
+            "SELECT order_key FROM events WHERE state != 'rejected' AND order_key < ?1 ORDER BY order_key DESC LIMIT 1",
+            [bound],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(key) = key else { return Ok(crate::hlc::Hlc::default()) };
+    let corrupt = || StoreError::Corrupt(format!("event order key {key:?}"));
+    let wall_ms = key.get(..20).and_then(|w| w.parse().ok()).ok_or_else(corrupt)?;
+    let counter = key.get(21..31).and_then(|c| c.parse().ok()).ok_or_else(corrupt)?;
+    Ok(crate::hlc::Hlc { wall_ms, counter })
+}
+
+/// Migration 4 (docs/decisions/0013): accepted events that break the domain bounds, stored before
+/// the bounds existed, are marked rejected with the reason and their packages refolded, as the
+/// server does with its copies, so no such event can break a read. Own events still pending are
+/// left for the server to judge: the phone's hash chain links through them.
+pub(crate) fn reject_out_of_bounds(tx: &Transaction<'_>) -> Result<usize> {
+    let rows: Vec<(String, String)> = {
+        let mut stmt = tx.prepare("SELECT id, json FROM events WHERE state = 'accepted'")?;
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?
+    };
+    let mut tags = std::collections::BTreeSet::new();
+    let mut rejected = 0;
+    for (id, json) in rows {
+        let event: Event = from_json(&json)?;
+        if let Err(e) = event.check_bounds() {
+            tx.execute(
+                "UPDATE events SET state = 'rejected', reject_reason = ?2 WHERE id = ?1",
+                params![id, crate::event::out_of_bounds_reason(&e)],
+            )?;
+            tags.extend(event.tags().cloned());
+            rejected += 1;
+        }
+    }
+    for tag in &tags {
+        refold(tx, tag)?;
+    }
+    Ok(rejected)
 }
 
 /// Sortable text form of the canonical order key, so SQLite orders events as the fold does.

@@ -166,14 +166,30 @@ const MIGRATIONS: &[&str] = &[
     DELETE FROM roster;
     DELETE FROM meta WHERE key = 'signed_in_user';
     "#,
+    // 5: no schema change. Accepted events that break the domain bounds (docs/decisions/0013),
+    // stored before those bounds existed, are marked rejected with the reason and their packages
+    // refolded: the Rust step in `after_step`.
+    "-- 5: events beyond the domain bounds are marked rejected (see after_step)",
 ];
 
+/// Steps that need code, run inside the transaction of their version right after its SQL.
+fn after_step(tx: &rusqlite::Transaction<'_>, version: usize) -> super::Result<()> {
+    if version == 5 {
+        let rejected = super::reject_out_of_bounds(tx)?;
+        if rejected > 0 {
+            tracing::warn!(rejected, "events beyond the domain bounds marked rejected");
+        }
+    }
+    Ok(())
+}
+
 /// Brings the database to the latest version.
-pub(crate) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+pub(crate) fn migrate(conn: &mut Connection) -> super::Result<()> {
     let current: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     for (i, step) in MIGRATIONS.iter().enumerate().skip(current) {
         let tx = conn.transaction()?;
         tx.execute_batch(step)?;
+        after_step(&tx, i + 1)?;
         tx.pragma_update(None, "user_version", i + 1)?;
         tx.commit()?;
     }

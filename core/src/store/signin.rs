@@ -212,6 +212,15 @@ impl Store {
         Ok(user)
     }
 
+    /// Signs an event made outside [`Store::record`] with the signed-in person's key, as a
+    /// tampered app holding the key could: tests build hand-made events with it. The apps never
+    /// call it.
+    #[doc(hidden)]
+    pub fn sign_by_signed_in(&self, event: &mut crate::event::Event) -> Result<()> {
+        event.sign(&self.signer()?.key);
+        Ok(())
+    }
+
     /// The signed-in person on this device, as the writer of work-document changes.
     pub(crate) fn writer(&self) -> Result<crate::work::Writer> {
         let signer = self.signer()?;

@@ -159,6 +159,107 @@ fn a_rejected_event_leaves_the_inventory_but_stays_on_record() {
     assert!(store.verify_chains().unwrap().is_empty());
 }
 
+/// An event by Sam on another device, sealed by hand (as an older server may hold one) and
+/// attested by the test server's key, as a server sends what it accepted before signatures.
+fn remote(store: &Store, t: &PackageTag, wall_ms: i64, body: EventBody) -> Event {
+    let sam = store.roster().unwrap().into_iter().find(|p| p.name == "Sam").unwrap().id;
+    crate::event::UnsealedEvent {
+        id: Uuid::now_v7(),
+        facility: LicenseNumber::parse("C11-0000001-LIC").unwrap(),
+        tag: t.clone(),
+        user: sam,
+        device: DeviceId::new(),
+        device_seq: 1,
+        hlc: crate::hlc::Hlc { wall_ms, counter: 0 },
+        parent: None,
+        body,
+        prev_hash: GENESIS_HASH.into(),
+    }
+    .seal_signed(&crate::testing::server_key())
+}
+
+#[test]
+fn a_pulled_event_beyond_the_bounds_is_kept_as_rejected_and_the_sync_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = enrolled(&dir);
+    store.sign_in("B-1", "1234").unwrap();
+    let r = receive(&store, &tag(5), 10);
+    let now = Utc::now().timestamp_millis();
+    let huge = Quantity { amount: Decimal::from_scientific("-7.9e28").unwrap(), unit: Unit::Lb };
+    let bad = remote(&store, &tag(5), now, EventBody::Adjusted { delta: huge, reason: "Theft".into(), note: "x".into(), request: None });
+    let good = remote(&store, &tag(5), now + 1, EventBody::Moved { to: LocationName::parse("Vault B").unwrap() });
+    let response = SyncResponse {
+        verdicts: vec![Verdict { id: r.id, outcome: Outcome::Accepted }],
+        events: vec![bad.clone(), good],
+        cursor: 2,
+        server_time: Utc::now(),
+        roster: store.roster().unwrap(),
+        ..Default::default()
+    };
+    let applied = store.apply_sync(&response, Utc::now()).unwrap();
+    assert_eq!(applied.pulled, 1);
+    let package = store.package(&tag(5)).unwrap().unwrap();
+    assert_eq!((package.quantity, package.location.as_str()), (Quantity::new(Decimal::new(10, 0), Unit::G).unwrap(), "Vault B"));
+    let record = store.history(&tag(5)).unwrap().into_iter().find(|h| h.event.id == bad.id).unwrap();
+    assert_eq!(record.state, EventState::Rejected);
+    assert!(record.reject_reason.unwrap().contains("taken out of the inventory"));
+    assert!(store.conflicts().unwrap().is_empty());
+    assert_eq!(store.cursor().unwrap(), 2);
+}
+
+#[test]
+fn a_sync_answer_brings_a_clock_that_ran_ahead_back_without_losing_what_it_saw() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = enrolled(&dir);
+    store.sign_in("B-1", "1234").unwrap();
+    store.set_device_clock_skew(chrono::Duration::days(100));
+    let ahead = receive(&store, &tag(6), 10);
+    assert!(ahead.hlc.wall_ms > (Utc::now() + chrono::Duration::days(99)).timestamp_millis());
+
+    // The server refuses it and sends another phone's event stamped five minutes ahead (within
+    // its ten-minute allowance).
+    let now = Utc::now();
+    let seen = remote(&store, &tag(7), (now + chrono::Duration::minutes(5)).timestamp_millis(), EventBody::Moved { to: LocationName::parse("Vault B").unwrap() });
+    let response = SyncResponse {
+        verdicts: vec![Verdict { id: ahead.id, outcome: Outcome::Rejected { reason: "clock ahead".into() } }],
+        events: vec![seen.clone()],
+        cursor: 1,
+        server_time: now,
+        clock_allowance_ms: Some(600_000),
+        roster: store.roster().unwrap(),
+        ..Default::default()
+    };
+    // Sent when the phone's own clock said a hundred days ahead, as the sync client measures it.
+    store.apply_sync(&response, Utc::now() + chrono::Duration::days(100)).unwrap();
+
+    // The clock is still a hundred days ahead, but what the phone records now is stamped near
+    // the server's time, and still after everything it has seen.
+    let next = receive(&store, &tag(8), 10);
+    assert!(next.hlc > seen.hlc, "{} after {}", next.hlc, seen.hlc);
+    assert!(next.hlc.wall_ms < (now + chrono::Duration::minutes(10)).timestamp_millis(), "{}", next.hlc);
+    assert!(store.now().unwrap() < now + chrono::Duration::minutes(10));
+}
+
+#[test]
+fn an_older_server_that_states_no_allowance_never_brings_the_clock_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = enrolled(&dir);
+    store.sign_in("B-1", "1234").unwrap();
+    store.set_device_clock_skew(chrono::Duration::days(100));
+    let ahead = receive(&store, &tag(6), 10);
+    // It accepted the event and says nothing about stamps: what it accepted still counts, so
+    // the phone's next event must sort after it, as it always did.
+    let response = SyncResponse {
+        verdicts: vec![Verdict { id: ahead.id, outcome: Outcome::Accepted }],
+        server_time: Utc::now(),
+        roster: store.roster().unwrap(),
+        ..Default::default()
+    };
+    store.apply_sync(&response, Utc::now() + chrono::Duration::days(100)).unwrap();
+    let next = store.record(&tag(6), EventBody::Moved { to: LocationName::parse("Vault B").unwrap() }).unwrap();
+    assert!(next.hlc > ahead.hlc, "{} after {}", next.hlc, ahead.hlc);
+}
+
 #[test]
 fn incremental_fold_matches_a_full_refold() {
     let dir = tempfile::tempdir().unwrap();

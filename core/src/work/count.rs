@@ -129,7 +129,7 @@ pub struct VarianceLine {
 
 impl VarianceLine {
     pub fn difference_minor(&self) -> i64 {
-        self.counted_minor - self.expected_minor
+        self.counted_minor.saturating_sub(self.expected_minor)
     }
 }
 
@@ -164,11 +164,17 @@ pub fn to_minor(q: &Quantity, package_unit: Unit) -> Result<i64, QuantityError> 
     if q.unit.is_weight() != package_unit.is_weight() {
         return Err(QuantityError::IncompatibleUnits(kind_of(package_unit), kind_of(q.unit)));
     }
-    let value = match q.grams() {
-        Some(g) => (g * Decimal::ONE_THOUSAND).round_dp_with_strategy(0, rust_decimal::RoundingStrategy::MidpointAwayFromZero),
-        None => q.amount,
+    // Checked: a package whose quantity is beyond any real one (an event from before the domain
+    // bounds) gives a sentence, not a panic.
+    let overflow = || QuantityError::Overflow(q.plain());
+    let value = match q.grams()? {
+        Some(g) => g
+            .checked_mul(Decimal::ONE_THOUSAND)
+            .ok_or_else(overflow)?
+            .round_dp_with_strategy(0, rust_decimal::RoundingStrategy::MidpointAwayFromZero),
+        None => q.amount.trunc(),
     };
-    value.to_i64().ok_or_else(|| QuantityError::Overflow(q.to_string()))
+    value.to_i64().ok_or_else(overflow)
 }
 
 fn kind_of(unit: Unit) -> &'static str {
@@ -364,9 +370,13 @@ pub fn recount_tags(doc: &WorkDoc) -> Result<Vec<PackageTag>, DocError> {
     doc.am.keys(&recount).map(|k| PackageTag::parse(&k).map_err(err)).collect()
 }
 
-/// The merged count of a package in a round: every phone's counters added up.
+/// The merged count of a package in a round: every phone's counters added up. Saturating: the
+/// counters are other phones' writes, and no sum of them may fail a read (docs/decisions/0013).
 pub fn total(doc: &WorkDoc, round: u8, tag: &PackageTag) -> Result<i64, DocError> {
-    Ok(device_maps(doc)?.iter().flat_map(|(_, map)| counts_of(doc, map, round, tag)).map(|(_, n)| n).sum())
+    Ok(device_maps(doc)?
+        .iter()
+        .flat_map(|(_, map)| counts_of(doc, map, round, tag))
+        .fold(0i64, |sum, (_, n)| sum.saturating_add(n)))
 }
 
 /// Whether anyone has counted the package in the round (a count of zero included).
@@ -380,8 +390,7 @@ pub fn person_total(doc: &WorkDoc, round: u8, user: UserId, tag: &PackageTag) ->
         .iter()
         .flat_map(|(_, map)| counts_of(doc, map, round, tag))
         .filter(|(u, _)| *u == user)
-        .map(|(_, n)| n)
-        .sum())
+        .fold(0i64, |sum, (_, n)| sum.saturating_add(n)))
 }
 
 /// Every entry: one per device, person, round and package.

@@ -103,12 +103,17 @@ pub struct Gps {
 }
 
 impl Gps {
-    /// A fix the phone reported, refused if it cannot be a place on Earth.
+    /// A fix the phone reported, refused if it cannot be a place on Earth (or is finer or
+    /// vaguer than any phone measures; see [`crate::bounds::check_gps`]).
     pub fn new(latitude: Decimal, longitude: Decimal, accuracy_m: Decimal) -> Result<Self, String> {
-        if latitude.abs() > Decimal::from(90) || longitude.abs() > Decimal::from(180) || accuracy_m.is_sign_negative() {
-            return Err("that position is not on Earth; check the GPS".into());
-        }
-        Ok(Gps { latitude, longitude, accuracy_m })
+        let gps = Gps { latitude, longitude, accuracy_m };
+        gps.check()?;
+        Ok(gps)
+    }
+
+    /// The same checks for a fix built field by field.
+    pub fn check(&self) -> Result<(), String> {
+        crate::bounds::check_gps(self.latitude, self.longitude, self.accuracy_m)
     }
 }
 

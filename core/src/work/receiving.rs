@@ -63,6 +63,10 @@ pub struct Weighing {
     pub by: String,
     pub device: DeviceId,
     pub at: DateTime<Utc>,
+    /// One more than the highest `seq` of any weighing of this package the recording phone held:
+    /// a weighing made after seeing another outranks it, whatever the phones' clocks say.
+    #[serde(default)]
+    pub seq: u64,
 }
 
 /// Why a package is turned away.
@@ -90,6 +94,9 @@ pub struct PackageDecision {
     pub user: UserId,
     pub device: DeviceId,
     pub at: DateTime<Utc>,
+    /// As [`Weighing::seq`], over the decisions on this package.
+    #[serde(default)]
+    pub seq: u64,
 }
 
 /// A physical inspection of a sample package.
@@ -165,18 +172,37 @@ pub fn put_weighing(doc: &mut WorkDoc, w: &Weighing) -> Result<(), DocError> {
     put_own(doc, WEIGHTS, w.device, w.tag.as_str(), w)
 }
 
-/// The latest weight of each package (two phones weighing one package: the later one counts).
+/// The weight that counts for each package when several phones weighed it. Not the one with the
+/// latest time: phones' clocks are untrusted (decision 0002), and one set a day ahead would win
+/// every time. Instead each weighing carries `seq`, one more than the highest it saw for the
+/// package, so a re-weighing made after seeing another always wins (causal order, as with the
+/// ledger's `parent`). Two weighings made without seeing each other have the same `seq`; then a
+/// calibrated scale's reading beats one typed by hand, and last the device id decides, so every
+/// replica picks the same one whatever the clocks and whatever order the changes merged in.
 pub fn weighings(doc: &WorkDoc) -> Result<BTreeMap<PackageTag, Weighing>, DocError> {
-    latest(all_own::<Weighing>(doc, WEIGHTS)?, |w| (w.at, w.device), |w| w.tag.clone())
+    latest(all_own::<Weighing>(doc, WEIGHTS)?, |w| (w.seq, w.scale.is_some(), w.device), |w| w.tag.clone())
+}
+
+/// The `seq` for a new weighing of `tag` on this replica (see [`weighings`]).
+pub fn next_weighing_seq(doc: &WorkDoc, tag: &PackageTag) -> Result<u64, DocError> {
+    let seen: Vec<Weighing> = doc.own_entries(WEIGHTS, tag.as_str())?;
+    Ok(seen.iter().map(|w| w.seq).max().unwrap_or(0).saturating_add(1))
 }
 
 pub fn put_decision(doc: &mut WorkDoc, d: &PackageDecision) -> Result<(), DocError> {
     put_own(doc, DECISIONS, d.device, d.tag.as_str(), d)
 }
 
-/// The latest decision on each package.
+/// The decision that counts for each package: ordered like [`weighings`], by what the deciding
+/// phone had seen, then by device, never by a phone's clock.
 pub fn decisions(doc: &WorkDoc) -> Result<BTreeMap<PackageTag, PackageDecision>, DocError> {
-    latest(all_own::<PackageDecision>(doc, DECISIONS)?, |d| (d.at, d.device), |d| d.tag.clone())
+    latest(all_own::<PackageDecision>(doc, DECISIONS)?, |d| (d.seq, d.device), |d| d.tag.clone())
+}
+
+/// The `seq` for a new decision on `tag` on this replica.
+pub fn next_decision_seq(doc: &WorkDoc, tag: &PackageTag) -> Result<u64, DocError> {
+    let seen: Vec<PackageDecision> = doc.own_entries(DECISIONS, tag.as_str())?;
+    Ok(seen.iter().map(|d| d.seq).max().unwrap_or(0).saturating_add(1))
 }
 
 fn latest<T, K: Ord>(
