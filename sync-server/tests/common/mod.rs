@@ -20,6 +20,15 @@ pub fn lic(s: &str) -> LicenseNumber {
     LicenseNumber::parse(s).unwrap()
 }
 
+/// A client for plain-HTTP test servers (TLS built in, as in every build; it trusts the
+/// platform's authorities).
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(custody_core::tls::ServerTrust::platform().client_config())
+        .build()
+        .unwrap()
+}
+
 /// A running server with facility A ("North Vault") and facility B ("South Depot").
 pub struct Server {
     dir: TempDir,
@@ -33,7 +42,7 @@ impl Server {
         let running = RunningServer::start(dir.path()).await;
         running.db.create_facility(&lic(LIC_A), "North Vault").unwrap();
         running.db.create_facility(&lic(LIC_B), "South Depot").unwrap();
-        Server { dir, running: Some(running), http: reqwest::Client::new() }
+        Server { dir, running: Some(running), http: http_client() }
     }
 
     pub fn running(&self) -> &RunningServer {
