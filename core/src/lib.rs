@@ -11,6 +11,7 @@ pub mod approvals;
 pub mod chain;
 pub mod counts;
 pub mod event;
+pub mod files;
 pub mod fold;
 pub mod hlc;
 pub mod ids;
@@ -22,6 +23,7 @@ pub mod roles;
 pub mod scan;
 pub mod store;
 pub mod sync;
+pub mod tls;
 pub mod work;
 
 pub use event::{Event, EventBody, EventKind};

@@ -102,14 +102,14 @@ async fn three_phones_offline_converge_whatever_the_sync_order() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_sent_twice_and_a_sync_cut_off_midway_lose_and_duplicate_nothing() {
     let fleet = Fleet::start("C11-0000001-LIC").await;
-    let proxy = CuttingProxy::start(fleet.server().addr).await;
+    let proxy = CuttingProxy::start_for(fleet.server()).await;
     let phone = {
         // Enrol directly, then point the phone's sync at the proxy.
         let code = fleet.server().db.issue_enrolment_code(&fleet.facility, None, chrono::Duration::hours(1)).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.keep().join("cut.db");
         let store = Store::open(&path, &store_key()).unwrap();
-        let client = SyncClient::new(RetryPolicy { attempts: 1, ..fast_retry() });
+        let client = SyncClient::with_trust(RetryPolicy { attempts: 1, ..fast_retry() }, &custody_e2e::test_ca().trust());
         client.enrol(&store, &proxy.url(), &code.code, "cut").await.unwrap();
         Phone { name: "cut".into(), store, path, client }
     };
@@ -235,7 +235,7 @@ async fn facilities_are_isolated_and_bad_tokens_refused() {
     assert_eq!(fleet.server().db.rejected_events(&fleet.facility).unwrap().len(), 1);
 
     // Unknown token.
-    let status = reqwest::Client::new()
+    let status = custody_e2e::https_client()
         .post(format!("{}/v1/sync", fleet.url()))
         .bearer_auth("cdt_0000000000000000000000000000000000000000000000000000000000000000")
         .json(&SyncRequest { cursor: 0, events: vec![], user: None, docs: vec![], ..Default::default() })
@@ -265,7 +265,7 @@ async fn malformed_input_gets_a_clear_4xx_and_changes_nothing() {
     a.sign_in(MANAGER);
     let good = a.receive(&tag(1), 100, "Intake");
     let url = format!("{}/v1/sync", fleet.url());
-    let http = reqwest::Client::new();
+    let http = custody_e2e::https_client();
     let good_json = serde_json::to_value(SyncRequest { cursor: 0, events: vec![good.clone()], user: None, docs: vec![], ..Default::default() }).unwrap();
 
     let post_json = |body: serde_json::Value| {
