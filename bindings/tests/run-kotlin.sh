@@ -99,7 +99,7 @@ start_test_server "$TARGET/debug/custody-server" "$WORK" "$LICENSE" \
     "C10-0000202-LIC|Harbor Wellness (medical)|9 Harbor Way, Oakland"
 
 # ---- run ------------------------------------------------------------------------------------
-step "running ($MODE) against custody-server on $ADDR"
+step "running ($MODE) against custody-server on $URL"
 export CUSTODY_SERVER_URL=$URL CUSTODY_SERVER_CA=$CA_FILE CUSTODY_ENROLMENT_CODE=$CODE CUSTODY_OUTBOUND_ENROLMENT_CODE=$OUTBOUND_CODE \
     CUSTODY_FACILITY=$LICENSE CUSTODY_WORK_DIR=$WORK
 set +e

@@ -411,3 +411,32 @@ impl http_body::Body for EndsIdle {
         self.body.size_hint()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::routing::get;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// Handlers can still ask who is calling (a per-address throttle needs it), as with
+    /// `into_make_service_with_connect_info`.
+    #[tokio::test]
+    async fn handlers_see_the_callers_address() {
+        let app = Router::new().route("/who", get(|ConnectInfo(peer): ConnectInfo<SocketAddr>| async move { peer.to_string() }));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(accept_loop(listener, app, None, Config::new("unused"), async {
+            let _ = stopped.await;
+        }));
+        let mut conn = TcpStream::connect(addr).await.unwrap();
+        let me = conn.local_addr().unwrap();
+        conn.write_all(b"GET /who HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
+        let mut response = String::new();
+        conn.read_to_string(&mut response).await.unwrap();
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        assert!(response.ends_with(&me.to_string()), "{response} does not name {me}");
+        let _ = stop.send(());
+        server.await.unwrap().unwrap();
+    }
+}
