@@ -370,6 +370,20 @@ async fn a_30_mb_sync_from_an_enrolled_device_is_refused_with_413_and_stores_not
     assert!(message.contains("16 MiB") && message.contains("nothing was saved") && message.contains("update the app"), "{message}");
     assert!(response.to_ascii_lowercase().contains("connection: close"), "{response}");
 
+    // What an HTTP client sees (the phone's reqwest): the JSON refusal, not a reset connection,
+    // although it was still sending when the server answered.
+    let resp = http_client()
+        .post(format!("{}/v1/sync", server.url()))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body(vec![b' '; THIRTY_MB])
+        .send()
+        .await
+        .expect("the refusal reaches the client");
+    assert_eq!(resp.status(), 413);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "payload_too_large");
+
     // Streamed without a length (chunked), a real sync padded to 30 MB: refused once the limit
     // is crossed; nothing of it is stored.
     let mut conn = TcpStream::connect(server.addr).await.unwrap();
