@@ -56,7 +56,7 @@ start_test_server() {
     fi
 
     # Port 0: the server picks a free port and logs it.
-    NO_COLOR=1 RUST_LOG=info "${server[@]}" --listen 127.0.0.1:0 "${tls[@]}" serve 2>"$work/server.log" &
+    NO_COLOR=1 RUST_LOG=info "${server[@]}" --listen 127.0.0.1:0 ${tls[@]+"${tls[@]}"} serve 2>"$work/server.log" &
     SERVER_PID=$!
     ADDR=
     for _ in $(seq 1 300); do

@@ -119,6 +119,10 @@ pub struct Fleet {
 impl Fleet {
     /// Starts a server (TLS, on loopback) with one facility and its staff.
     pub async fn start(license: &str) -> Self {
+        // reqwest has no default crypto provider (ring is chosen explicitly): make ring the
+        // process default, so a bare reqwest client in a test fails on trust, not with a panic.
+        // Tests that talk raw HTTPS to the fleet use `https_client()`.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let data = tempfile::tempdir().expect("temp dir");
         let devices = tempfile::tempdir().expect("temp dir");
         let tls = test_ca().write_server_files(&devices.path().join("tls"));

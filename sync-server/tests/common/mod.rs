@@ -20,6 +20,12 @@ pub fn lic(s: &str) -> LicenseNumber {
     LicenseNumber::parse(s).unwrap()
 }
 
+/// reqwest is built without a default crypto provider (rustls on ring is chosen explicitly, never
+/// aws-lc-rs): make ring the process default so a bare `reqwest::Client::new()` in a test works.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// A client for plain-HTTP test servers (TLS built in, as in every build; it trusts the
 /// platform's authorities).
 pub fn http_client() -> reqwest::Client {
@@ -38,6 +44,7 @@ pub struct Server {
 
 impl Server {
     pub async fn start() -> Server {
+        install_crypto_provider();
         let dir = tempfile::tempdir().unwrap();
         let running = RunningServer::start(dir.path()).await;
         running.db.create_facility(&lic(LIC_A), "North Vault").unwrap();
