@@ -80,10 +80,8 @@ pub fn load_tls(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, Tl
 #[cfg(unix)]
 fn warn_if_key_readable_by_others(key: &Path) {
     use std::os::unix::fs::PermissionsExt;
-    if let Ok(meta) = std::fs::metadata(key) {
-        if meta.permissions().mode() & 0o077 != 0 {
-            tracing::warn!(path = %key.display(), "the TLS private key is readable by other users; chmod 600 it");
-        }
+    if std::fs::metadata(key).is_ok_and(|meta| meta.permissions().mode() & 0o077 != 0) {
+        tracing::warn!(path = %key.display(), "the TLS private key is readable by other users; chmod 600 it");
     }
 }
 
