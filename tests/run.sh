@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The whole test suite: Rust unit, property and end-to-end tests (real SQLite files, a real
-# sync server on loopback), then the generated Kotlin bindings on the JVM against the real
+# sync server on loopback over TLS), then the generated Kotlin bindings on the JVM against the real
 # library and server (bindings/tests/run-kotlin.sh installs JNA and kotlinc when missing),
 # the Android app's screen models on the JVM, and a syntax check of the iOS app's Swift files.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# OpenSSL's libcrypto for SQLCipher (the encrypted device store), installed when missing.
+bash tests/setup-build-deps.sh
 cargo test --workspace --locked "$@"
 bash bindings/tests/run-kotlin.sh
 # The Android screens' state and decisions (plain Kotlin) against the same generated bindings.

@@ -3,9 +3,15 @@
 #
 #   start_test_server SERVER_BIN WORK LICENSE [CUSTOMER ...]     (CUSTOMER: "licence|name|address")
 #
-# Sets SERVER_PID (the caller's cleanup kills it), ADDR (host:port), CODE and OUTBOUND_CODE (one-time
-# enrolment codes: one for the count scenario's phones, one for the outbound scenario's). Setup
-# output goes to WORK/setup.log, the server's log to WORK/server.log; either is shown on failure.
+# Sets SERVER_PID (the caller's cleanup kills it), ADDR (host:port), URL (https://ADDR, or http://ADDR
+# when there is no write_test_ca beside SERVER_BIN), CA_FILE (the PEM of the throwaway authority
+# that issued the server's certificate; empty for http), CODE and OUTBOUND_CODE (one-time enrolment
+# codes: one for the count scenario's phones, one for the outbound scenario's). Setup output goes
+# to WORK/setup.log, the server's log to WORK/server.log; either is shown on failure.
+#
+# TLS: write_test_ca (a binary of the custody-e2e crate, built with the workspace) writes a new
+# authority and a certificate for 127.0.0.1 into WORK/tls; the server serves it and the phones
+# trust that authority (CustodyClient.trustServerAuthority), as in the Rust suites.
 #
 # The roster, customers and tags are what the scenarios sign in with and ship to:
 #   managers M-100/2468, M-101/1470; floor staff F-200/1357, F-201/8642;
@@ -40,13 +46,25 @@ start_test_server() {
     OUTBOUND_CODE=$(code)
     [[ -n $CODE && -n $OUTBOUND_CODE ]] || fail "custody-server issued no enrolment code"
 
+    local tls=() scheme=http
+    CA_FILE=
+    if [[ -x "$(dirname "$bin")/write_test_ca" ]]; then
+        "$(dirname "$bin")/write_test_ca" "$work/tls" >>"$log" 2>&1 || fail "write_test_ca failed"
+        tls=(--tls-cert "$work/tls/server-cert.pem" --tls-key "$work/tls/server-key.pem")
+        scheme=https
+        CA_FILE=$work/tls/ca.pem
+    fi
+
     # Port 0: the server picks a free port and logs it.
-    NO_COLOR=1 RUST_LOG=info "${server[@]}" --listen 127.0.0.1:0 serve 2>"$work/server.log" &
+    NO_COLOR=1 RUST_LOG=info "${server[@]}" --listen 127.0.0.1:0 ${tls[@]+"${tls[@]}"} serve 2>"$work/server.log" &
     SERVER_PID=$!
     ADDR=
     for _ in $(seq 1 300); do
         ADDR=$(sed 's/\x1b\[[0-9;]*m//g' "$work/server.log" | grep -o 'addr=127\.0\.0\.1:[0-9]*' | head -1 | cut -d= -f2 || true)
-        [[ -n $ADDR ]] && return 0
+        if [[ -n $ADDR ]]; then
+            URL=$scheme://$ADDR
+            return 0
+        fi
         kill -0 "$SERVER_PID" 2>/dev/null || fail "custody-server did not start"
         sleep 0.1
     done

@@ -79,8 +79,17 @@ tasks.named("preBuild") {
     dependsOn(buildRustJniLibs)
 }
 
+// rustls-platform-verifier's Kotlin component must be the version the Rust side was built with:
+// the rustls-platform-verifier-android crate's version in Cargo.lock.
+val rustlsPlatformVerifierVersion: String = rootDir.parentFile.resolve("Cargo.lock").readLines().let { lines ->
+    val at = lines.indexOfFirst { it.trim() == "name = \"rustls-platform-verifier-android\"" }
+    check(at >= 0) { "rustls-platform-verifier-android is not in Cargo.lock" }
+    lines[at + 1].substringAfter('"').substringBefore('"')
+}
+
 dependencies {
     implementation(project(":ui-state"))
+    implementation("rustls:rustls-platform-verifier:$rustlsPlatformVerifierVersion")
     // JNA for Android: the .aar carries libjnidispatch.so for every ABI.
     implementation(libs.jna) {
         artifact {

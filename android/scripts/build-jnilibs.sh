@@ -9,13 +9,15 @@
 #               cargo install cargo-ndk
 #               the Android NDK (Android Studio > SDK Manager > SDK Tools > NDK), found through
 #               ANDROID_NDK_HOME, or ANDROID_HOME/ndk/<version>
-# Environment: CUSTODY_PROFILE=release|debug (default release), CUSTODY_FEATURES (default tls:
-# the app talks https to a production server).
+#               perl and make (the vendored-openssl feature builds OpenSSL for SQLCipher)
+# Environment: CUSTODY_PROFILE=release|debug (default release), CUSTODY_FEATURES (default
+# vendored-openssl: Android has no libcrypto to link, so SQLCipher's is built from source; TLS is
+# always on, rustls with ring).
 set -euo pipefail
 
 android="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 profile="${CUSTODY_PROFILE:-release}"
-features="${CUSTODY_FEATURES-tls}"
+features="${CUSTODY_FEATURES-vendored-openssl}"
 
 abis=("$@")
 [ ${#abis[@]} -eq 0 ] && abis=(arm64-v8a armeabi-v7a x86_64)

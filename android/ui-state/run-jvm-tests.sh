@@ -19,6 +19,8 @@
 #                     a sync server to use, whose roster is tests/test-server.sh's (M-100/2468 manager,
 #                     F-200/1357 and F-201/8642 floor staff); by default one is started here on a free
 #                     port. The sign-in test deactivates F-201, so such a server serves one run
+#   CUSTODY_SERVER_CA the PEM of the authority behind that server's certificate, if it is not one
+#                     the platform trusts (set here for the TLS server started here)
 #   CUSTODY_OUTBOUND_ENROLMENT_CODE
 #                     a second code, for the outbound scenario's phone; that server must also have
 #                     driver D-300/9753, customer C10-0000123-LIC and unused tags (set up here for
@@ -102,6 +104,7 @@ fi
 if [[ -z ${CUSTODY_NO_CARGO:-} ]]; then
     # The same feature set as `cargo test --workspace`: after the Rust suite this only links.
     step "cargo build --workspace"
+    bash "$ROOT/tests/setup-build-deps.sh"
     cargo build --workspace --locked --quiet
 fi
 if [[ -z $have_bindings ]]; then
@@ -139,7 +142,7 @@ if [[ -z ${CUSTODY_SERVER_URL:-} || -z ${CUSTODY_ENROLMENT_CODE:-} ]]; then
         # shellcheck source=../../tests/test-server.sh
         source "$ROOT/tests/test-server.sh"
         start_test_server "$SERVER_BIN" "$WORK" "$LICENSE" "C10-0000123-LIC|Green Leaf Dispensary|12 Main St, Sacramento"
-        export CUSTODY_SERVER_URL="http://$ADDR" CUSTODY_ENROLMENT_CODE=$CODE CUSTODY_FACILITY=$LICENSE \
+        export CUSTODY_SERVER_URL=$URL CUSTODY_SERVER_CA=$CA_FILE CUSTODY_ENROLMENT_CODE=$CODE CUSTODY_FACILITY=$LICENSE \
             CUSTODY_OUTBOUND_ENROLMENT_CODE=$OUTBOUND_CODE
     else
         step "no custody-server at $SERVER_BIN: the server scenario is skipped"

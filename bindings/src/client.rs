@@ -10,7 +10,8 @@ use std::sync::{Arc, Mutex};
 
 use custody_core::event::EventBody as CoreBody;
 use custody_core::store::{Store, StoreKey};
-use custody_core::sync::SyncClient;
+use custody_core::sync::{RetryPolicy, SyncClient};
+use custody_core::tls::ServerTrust;
 use custody_core::{counts, ids};
 
 use crate::error::CustodyError;
@@ -22,7 +23,8 @@ type Result<T, E = CustodyError> = std::result::Result<T, E>;
 #[derive(uniffi::Object)]
 pub struct CustodyClient {
     pub(crate) store: Arc<Store>,
-    sync: SyncClient,
+    /// Replaced by `trust_server_authority`; cloned (cheaply) for each call.
+    sync: Mutex<SyncClient>,
     /// One sync at a time per device; a second `sync_now` waits for the first.
     sync_lock: tokio::sync::Mutex<()>,
     sync_listener: Mutex<Option<Arc<dyn SyncListener>>>,
@@ -30,6 +32,10 @@ pub struct CustodyClient {
 }
 
 impl CustodyClient {
+    fn sync_client(&self) -> SyncClient {
+        self.sync.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
     pub(crate) fn changed(&self, kinds: &[ChangeKind]) {
         let listener = self.change_listener.lock().unwrap_or_else(|p| p.into_inner()).clone();
         if let Some(listener) = listener {
@@ -65,11 +71,21 @@ impl CustodyClient {
         let store = Store::open(&db_path, &key)?;
         Ok(Arc::new(CustodyClient {
             store: Arc::new(store),
-            sync: SyncClient::default(),
+            sync: Mutex::new(SyncClient::default()),
             sync_lock: tokio::sync::Mutex::new(()),
             sync_listener: Mutex::new(None),
             change_listener: Mutex::new(None),
         }))
+    }
+
+    /// Trusts the certificate authority in `ca_pem` (PEM text, one or more certificates) for the
+    /// sync server's certificate, beside the phone's own trusted authorities: for a private
+    /// deployment whose server certificate comes from its own authority. Applies to every later
+    /// enrolment and sync. `InvalidInput` if the text holds no usable certificate.
+    pub fn trust_server_authority(&self, ca_pem: String) -> Result<()> {
+        let trust = ServerTrust::platform_and(&ca_pem).map_err(|e| CustodyError::InvalidInput(e.to_string()))?;
+        *self.sync.lock().unwrap_or_else(|p| p.into_inner()) = SyncClient::with_trust(RetryPolicy::default(), &trust);
+        Ok(())
     }
 
     /// Replaces the sync-status listener (`null`/`nil` removes it).
@@ -446,7 +462,7 @@ impl CustodyClient {
 impl CustodyClient {
     /// Enrols this device with the one-time code a manager issued.
     pub async fn enrol(&self, server_url: String, code: String, device_name: String) -> Result<DeviceIdentity> {
-        let identity = self.sync.enrol(&self.store, &server_url, &code, &device_name).await?;
+        let identity = self.sync_client().enrol(&self.store, &server_url, &code, &device_name).await?;
         self.changed(&[ChangeKind::SignIn]);
         self.status_changed();
         Ok(identity.into())
@@ -457,7 +473,7 @@ impl CustodyClient {
     pub async fn sync_now(&self) -> Result<SyncReport> {
         let _one_at_a_time = self.sync_lock.lock().await;
         let user_before = self.store.current_user().ok().flatten().map(|u| u.id);
-        let result = self.sync.sync(&self.store).await;
+        let result = self.sync_client().sync(&self.store).await;
         self.status_changed();
         let report = result?;
         let mut changes = Vec::new();
@@ -479,35 +495,35 @@ impl CustodyClient {
     /// wrong PINs erased the key): the server checks badge and PIN and registers a new key.
     /// `BadCredentials` for a wrong badge or PIN; `Offline` when it must go online and cannot.
     pub async fn sign_in(&self, badge: String, pin: String) -> Result<SignedInUser> {
-        let user = self.sync.sign_in(&self.store, &badge, &pin).await?;
+        let user = self.sync_client().sign_in(&self.store, &badge, &pin).await?;
         self.changed(&[ChangeKind::SignIn]);
         Ok(user.into())
     }
 
     /// The manager signed in on this phone issues an enrolment code for another device.
     pub async fn issue_enrolment_code(&self) -> Result<EnrolmentCode> {
-        Ok(self.sync.issue_enrolment_code(&self.store).await?.into())
+        Ok(self.sync_client().issue_enrolment_code(&self.store).await?.into())
     }
 
     /// The manager signed in on this phone revokes a lost or stolen device; its token and the
     /// keys of everyone who signed in on it stop working at once.
     pub async fn revoke_device(&self, device_id: String) -> Result<()> {
         let device = ids::DeviceId::parse(&device_id)?;
-        Ok(self.sync.revoke_device(&self.store, device).await?)
+        Ok(self.sync_client().revoke_device(&self.store, device).await?)
     }
 
     /// The manager signed in on this phone deactivates a person (an id from the roster): every
     /// phone signs them out and erases their key at its next sync.
     pub async fn deactivate_user(&self, user_id: String) -> Result<()> {
         let user = ids::UserId::parse(&user_id)?;
-        Ok(self.sync.deactivate_user(&self.store, user).await?)
+        Ok(self.sync_client().deactivate_user(&self.store, user).await?)
     }
 
     /// The manager signed in on this phone sets a new PIN (4 to 12 digits) for a person: their
     /// keys on every phone are revoked, so they sign in online with the new PIN.
     pub async fn reset_pin(&self, user_id: String, pin: String) -> Result<()> {
         let user = ids::UserId::parse(&user_id)?;
-        Ok(self.sync.reset_pin(&self.store, user, &pin).await?)
+        Ok(self.sync_client().reset_pin(&self.store, user, &pin).await?)
     }
 }
 

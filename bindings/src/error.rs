@@ -101,7 +101,11 @@ impl From<StoreError> for CustodyError {
             StoreError::InvalidEvent(e) => e.into(),
             StoreError::Refused(_) => E::Refused(message),
             StoreError::BadRemoteEvent(_) => E::Server(message),
-            StoreError::Sqlite(_) | StoreError::Corrupt(_) | StoreError::Doc(_) => E::Storage(message),
+            StoreError::Sqlite(_)
+            | StoreError::Corrupt(_)
+            | StoreError::Doc(_)
+            | StoreError::KeyMismatch
+            | StoreError::Io { .. } => E::Storage(message),
         }
     }
 }
@@ -166,6 +170,7 @@ impl From<SyncError> for CustodyError {
         match e {
             SyncError::Offline(_) => E::Offline(message),
             SyncError::Unauthorized(_) => E::Unauthorized(message),
+            SyncError::InsecureUrl(_) => E::InvalidInput(message),
             // The server's own refusals, by HTTP meaning; 429 and 5xx mean "try again later".
             SyncError::Server { status: 410, .. } => E::Unauthorized(message), // a used or expired enrolment code
             SyncError::Server { status: 403, .. } => E::NotAllowed(message),

@@ -10,6 +10,8 @@
 
 uniffi::setup_scaffolding!();
 
+#[cfg(target_os = "android")]
+mod android;
 pub mod client;
 pub mod error;
 pub mod listener;

@@ -215,3 +215,18 @@ async fn receiving_scans_against_a_manifest_and_scans_parse() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_store_opened_with_another_key_an_http_address_and_a_bad_authority_are_refused_with_a_next_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("phone.db").to_string_lossy().to_string();
+    let phone = CustodyClient::new(path.clone(), vec![1; 32]).unwrap();
+    let err = phone.trust_server_authority("not a certificate".into()).unwrap_err();
+    assert!(matches!(&err, CustodyError::InvalidInput(m) if m.contains("BEGIN CERTIFICATE")), "{err:?}");
+    let err = phone.enrol("http://sync.example.com".into(), "ABCDEFGHJK".into(), "Handheld".into()).await.unwrap_err();
+    assert!(matches!(&err, CustodyError::InvalidInput(m) if m.contains("https://")), "{err:?}");
+    drop(phone);
+    // The keystore lost its key (or another phone's store was copied here): call support.
+    let Err(err) = CustodyClient::new(path, vec![2; 32]) else { panic!("another key opened the store") };
+    assert!(matches!(&err, CustodyError::Storage(m) if m.contains("Call support")), "{err:?}");
+}

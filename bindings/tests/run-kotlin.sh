@@ -61,6 +61,7 @@ CP="$JNA_JAR:$KLIB/kotlinx-coroutines-core-jvm.jar:$KLIB/kotlin-test.jar"
 # ---- the library, the server and uniffi-bindgen ------------------------------------------------
 # The same feature set as `cargo test --workspace`, so after the Rust suite this only links.
 step "cargo build"
+bash tests/setup-build-deps.sh
 cargo build --workspace --locked --quiet
 if [[ $PROFILE == release ]]; then
     cargo build --release --locked --quiet -p custody-ffi
@@ -98,8 +99,8 @@ start_test_server "$TARGET/debug/custody-server" "$WORK" "$LICENSE" \
     "C10-0000202-LIC|Harbor Wellness (medical)|9 Harbor Way, Oakland"
 
 # ---- run ------------------------------------------------------------------------------------
-step "running ($MODE) against custody-server on $ADDR"
-export CUSTODY_SERVER_URL="http://$ADDR" CUSTODY_ENROLMENT_CODE=$CODE CUSTODY_OUTBOUND_ENROLMENT_CODE=$OUTBOUND_CODE \
+step "running ($MODE) against custody-server on $URL"
+export CUSTODY_SERVER_URL=$URL CUSTODY_SERVER_CA=$CA_FILE CUSTODY_ENROLMENT_CODE=$CODE CUSTODY_OUTBOUND_ENROLMENT_CODE=$OUTBOUND_CODE \
     CUSTODY_FACILITY=$LICENSE CUSTODY_WORK_DIR=$WORK
 set +e
 java -Djna.library.path="$TARGET/$PROFILE" -cp "$JAR:$CP:$KLIB/kotlin-stdlib.jar" com.custody.tests.MainKt "$MODE"

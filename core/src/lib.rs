@@ -13,6 +13,7 @@ pub mod bounds;
 pub mod chain;
 pub mod counts;
 pub mod event;
+pub mod files;
 pub mod fold;
 pub mod hlc;
 pub mod ids;
@@ -27,6 +28,7 @@ pub mod store;
 pub mod sync;
 pub mod testing;
 pub mod text;
+pub mod tls;
 pub mod work;
 
 pub use event::{Event, EventBody, EventKind};

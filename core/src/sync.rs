@@ -17,6 +17,7 @@ use crate::protocol::{
 };
 use crate::signing::{SigningKey, registration_message};
 use crate::store::{DeviceIdentity, SignedInUser, Store, StoreError};
+use crate::tls::ServerTrust;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
@@ -28,6 +29,8 @@ pub enum SyncError {
     Server { status: u16, code: String, message: String },
     #[error("the sync server sent something this app cannot read ({0}); nothing was changed")]
     Protocol(String),
+    #[error("{0}")]
+    InsecureUrl(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -93,10 +96,21 @@ impl Default for SyncClient {
 }
 
 impl SyncClient {
+    /// A client that trusts the platform's certificate authorities (what the phones use).
     pub fn new(retry: RetryPolicy) -> Self {
+        Self::with_trust(retry, &ServerTrust::platform())
+    }
+
+    /// A client that checks the server's certificate against `trust` (e.g. a private
+    /// deployment's own authority beside the platform's).
+    pub fn with_trust(retry: RetryPolicy, trust: &ServerTrust) -> Self {
         let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(trust.client_config())
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(120))
+            // Below the server's idle timeout (30 s), so a pooled connection is not reused just
+            // as the server closes it.
+            .pool_idle_timeout(Duration::from_secs(20))
             .user_agent(concat!("custody-core/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("HTTP client builds with static settings");
@@ -109,6 +123,7 @@ impl SyncClient {
             return Err(StoreError::AlreadyEnrolled(existing.facility).into());
         }
         let base = server_url.trim_end_matches('/');
+        check_server_url(base)?;
         let body = EnrolRequest { code: code.trim().to_string(), device_name: device_name.to_string() };
         let response: EnrolResponse = self.post(&format!("{base}/v1/enrol"), None, None, &body).await?;
         Ok(store.save_enrolment(base, &response)?)
@@ -339,8 +354,28 @@ fn events_within_budget(events: &[crate::event::Event]) -> usize {
     events.len().min(MAX_EVENTS_PER_SYNC)
 }
 
+/// The server address must be https, except on this machine (a reverse proxy or a test server on
+/// loopback): a device token and PINs never cross a network in clear.
+fn check_server_url(url: &str) -> Result<(), SyncError> {
+    let parsed = reqwest::Url::parse(url)
+        .map_err(|_| SyncError::InsecureUrl(format!("{url:?} is not a server address; it looks like https://sync.example.com")))?;
+    let host = parsed.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']');
+    let loopback =
+        host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" if loopback => Ok(()),
+        _ => Err(SyncError::InsecureUrl(format!(
+            "the server address must start with https:// ({url} would send this device's token unprotected); check the address"
+        ))),
+    }
+}
+
 /// A transport error in words, without the URL's query or any header.
 fn describe(e: &reqwest::Error) -> String {
+    if let Some(problem) = crate::tls::certificate_problem(e) {
+        return format!("the server cannot be trusted: {problem}");
+    }
     if e.is_timeout() {
         "the server did not answer in time".into()
     } else if e.is_connect() {
@@ -382,5 +417,21 @@ mod tests {
         let bytes: usize = big[..first].iter().map(|e| serde_json::to_vec(e).unwrap().len()).sum();
         assert!(bytes <= MAX_EVENT_BYTES_PER_SYNC);
         assert_eq!(events_within_budget(&big[..1]), 1, "one event always goes");
+    }
+
+    #[tokio::test]
+    async fn a_plain_http_server_address_is_refused_unless_it_is_this_machine() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("device.db"), &crate::store::StoreKey::generate()).unwrap();
+        let client = SyncClient::new(RetryPolicy { attempts: 1, ..Default::default() });
+        for url in ["http://sync.example.com", "http://10.0.2.2:8080", "ftp://sync.example.com", "sync.example.com"] {
+            let err = client.enrol(&store, url, "ABCDEFGHJK", "Handheld").await.unwrap_err();
+            assert!(matches!(&err, SyncError::InsecureUrl(_)), "{url}: {err}");
+            assert!(store.identity().unwrap().is_none(), "{url}: nothing saved");
+        }
+        assert!(client.enrol(&store, "http://sync.example.com", "X", "Y").await.unwrap_err().to_string().contains("https://"));
+        for url in ["https://sync.example.com", "http://127.0.0.1:9", "http://localhost:9", "http://[::1]:9"] {
+            assert!(check_server_url(url).is_ok(), "{url}");
+        }
     }
 }

@@ -8,8 +8,8 @@
 #
 # Usage: bash ios/scripts/build-xcframework.sh
 # Environment:
-#   CUSTODY_FFI_FEATURES       cargo features of custody-ffi (default: tls, for https servers;
-#                              set it empty for a plain-http test server)
+#   CUSTODY_FFI_FEATURES       cargo features of custody-ffi (default: none; TLS is always on, and
+#                              SQLCipher uses Apple's CommonCrypto: leave OPENSSL_DIR unset)
 #   IPHONEOS_DEPLOYMENT_TARGET minimum iOS version of the Rust code (default: 16.0, as Package.swift)
 #   CARGO_TARGET_DIR           cargo's output folder (default: <repo>/target)
 set -euo pipefail
@@ -32,7 +32,9 @@ kit_dir="$ios_dir/CustodyKit"
 build_dir="$ios_dir/build"
 target_dir="${CARGO_TARGET_DIR:-$repo_root/target}"
 
-features="${CUSTODY_FFI_FEATURES-tls}"
+features="${CUSTODY_FFI_FEATURES-}"
+# SQLCipher picks CommonCrypto for Apple targets unless pointed at an OpenSSL.
+unset OPENSSL_DIR OPENSSL_LIB_DIR OPENSSL_INCLUDE_DIR
 export IPHONEOS_DEPLOYMENT_TARGET="${IPHONEOS_DEPLOYMENT_TARGET:-16.0}"
 
 device_target="aarch64-apple-ios"

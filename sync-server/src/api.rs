@@ -287,12 +287,21 @@ pub fn router(db: Db, config: &Config) -> Router {
         .route("/v1/devices/{id}/revoke", post(revoke))
         .route("/v1/users/{id}/deactivate", post(deactivate_user))
         .route("/v1/users/{id}/pin", post(reset_pin))
-        .route("/v1/sync", post(sync))
+        .route(
+            "/v1/sync",
+            post(sync).layer(middleware::from_fn_with_state(config.sync_body_limit, crate::limits::allow_body)),
+        )
         .route("/v1/inventory", get(inventory))
-        .route("/v1/orders", post(create_order))
+        .route(
+            "/v1/orders",
+            post(create_order).layer(middleware::from_fn_with_state(config.order_body_limit, crate::limits::allow_body)),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        // Per-route body limits, the body deadline and the request cap: crate::limits. axum's
+        // own limit stays as a backstop at the largest of them.
+        .layer(DefaultBodyLimit::max(config.sync_body_limit.max(config.order_body_limit).max(config.small_body_limit)))
+        .layer(middleware::from_fn_with_state(crate::limits::Limits::new(config), crate::limits::guard))
         .layer(middleware::from_fn(log_request))
         .with_state(AppState { db, proofs: SeenProofs::default() })
 }

@@ -408,9 +408,12 @@ pub(crate) fn clean_text(field: text::Field, raw: &str) -> Result<String, DbErro
 impl Db {
     /// Opens (creating if needed) `custody-server.db` in `data_dir` and brings its schema up to date.
     pub fn open(data_dir: &Path) -> Result<Db, DbError> {
-        std::fs::create_dir_all(data_dir)
+        // Owner-only, whatever the umask: the folder 0700, the database 0600 before SQLite opens
+        // it (its -wal and -shm files take its permissions).
+        custody_core::files::private_dir(data_dir)
             .map_err(|source| DbError::DataDir { path: data_dir.to_path_buf(), source })?;
         let path = data_dir.join(DB_FILE_NAME);
+        custody_core::files::private_file(&path).map_err(|source| DbError::DataDir { path: path.clone(), source })?;
         let mut conn = Connection::open(&path)?;
         conn.busy_timeout(Duration::from_secs(5))?;
         let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
@@ -421,6 +424,7 @@ impl Db {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrate(&mut conn)?;
+        custody_core::files::private_companions(&path).map_err(|source| DbError::DataDir { path: path.clone(), source })?;
         let data_key = crate::outbound::load_data_key(data_dir)?;
         let signing_key = Arc::new(data_key.server_signing_key());
         Ok(Db {

@@ -15,10 +15,12 @@ pub mod db;
 pub mod docs;
 pub mod ledger;
 pub mod lockout;
+mod limits;
 pub mod outbound;
 pub mod people;
 pub mod people_admin;
 pub mod secret;
+pub mod transport;
 
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -34,14 +36,46 @@ pub use db::{AuthedDevice, DB_FILE_NAME, Db, DbError, DeviceInfo};
 pub use ledger::{RejectedEvent, SyncCounts};
 pub use lockout::Person;
 pub use people_admin::UserInfo;
+pub use transport::TlsError;
 
+/// The server's certificate chain and private key, PEM files (`--tls-cert`, `--tls-key`).
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// How the server listens and what it puts up with. The defaults and their reasons are in
+/// docs/decisions/0015-transport-and-files.md.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub data_dir: PathBuf,
     pub listen: SocketAddr,
-    /// Largest request body accepted; a full sync of [`custody_core::protocol::MAX_EVENTS_PER_SYNC`]
-    /// events is a few megabytes.
-    pub max_body_bytes: usize,
+    /// Serve TLS with this certificate; `None` serves plain HTTP, for a TLS-terminating reverse
+    /// proxy in front (or tests on loopback).
+    pub tls: Option<TlsFiles>,
+    /// Largest body of every call without a limit of its own: enrolment (before any token is
+    /// checked), manager calls, revocations.
+    pub small_body_limit: usize,
+    /// Largest body of `POST /v1/orders` (an office order with its lines).
+    pub order_body_limit: usize,
+    /// Largest body of `POST /v1/sync`.
+    pub sync_body_limit: usize,
+    /// A request's head (request line and headers) must arrive within this, counted from the
+    /// connection's first byte or the first byte after a keep-alive pause (slowloris).
+    pub header_timeout: Duration,
+    /// A request's body must arrive within this once a handler starts reading it.
+    pub body_timeout: Duration,
+    /// A keep-alive connection with no request is closed after this; so is one whose client
+    /// stops reading a response.
+    pub idle_timeout: Duration,
+    /// A TLS handshake must finish within this.
+    pub tls_handshake_timeout: Duration,
+    /// Connections served at once; more wait in the kernel's accept queue.
+    pub max_connections: usize,
+    /// Requests handled at once; more wait up to `busy_wait`, then get 503.
+    pub max_concurrent_requests: usize,
+    pub busy_wait: Duration,
     /// How far ahead of this server's clock an event may be stamped, and how long before its
     /// phone enrolled; further, it is rejected with the reason (decision 0002). A phone corrects
     /// its clock with the server's at every sync, so only a clock changed since is caught.
@@ -49,16 +83,35 @@ pub struct Config {
 }
 
 impl Config {
-    pub const DEFAULT_MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+    pub const DEFAULT_SMALL_BODY_LIMIT: usize = 8 * 1024;
+    pub const DEFAULT_ORDER_BODY_LIMIT: usize = 256 * 1024;
+    pub const DEFAULT_SYNC_BODY_LIMIT: usize = 16 * 1024 * 1024;
+    pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+    pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(60);
+    pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+    pub const DEFAULT_TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+    pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
+    pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 32;
+    pub const DEFAULT_BUSY_WAIT: Duration = Duration::from_secs(2);
     pub const DEFAULT_CLOCK_ALLOWANCE: Duration =
         Duration::from_secs(60 * custody_core::bounds::DEFAULT_CLOCK_ALLOWANCE_MINUTES as u64);
 
-    /// Listens on 127.0.0.1:8080 with a 32 MiB body limit and a 10-minute clock allowance.
+    /// Plain HTTP on 127.0.0.1:8080 with the default limits and a 10-minute clock allowance.
     pub fn new(data_dir: impl Into<PathBuf>) -> Config {
         Config {
             data_dir: data_dir.into(),
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 8080)),
-            max_body_bytes: Self::DEFAULT_MAX_BODY_BYTES,
+            tls: None,
+            small_body_limit: Self::DEFAULT_SMALL_BODY_LIMIT,
+            order_body_limit: Self::DEFAULT_ORDER_BODY_LIMIT,
+            sync_body_limit: Self::DEFAULT_SYNC_BODY_LIMIT,
+            header_timeout: Self::DEFAULT_HEADER_TIMEOUT,
+            body_timeout: Self::DEFAULT_BODY_TIMEOUT,
+            idle_timeout: Self::DEFAULT_IDLE_TIMEOUT,
+            tls_handshake_timeout: Self::DEFAULT_TLS_HANDSHAKE_TIMEOUT,
+            max_connections: Self::DEFAULT_MAX_CONNECTIONS,
+            max_concurrent_requests: Self::DEFAULT_MAX_CONCURRENT_REQUESTS,
+            busy_wait: Self::DEFAULT_BUSY_WAIT,
             clock_allowance: Self::DEFAULT_CLOCK_ALLOWANCE,
         }
     }
@@ -70,21 +123,52 @@ pub enum StartError {
     Db(#[from] DbError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error("the server failed: {0}")]
+    Serve(std::io::Error),
 }
 
 /// Serves the API on `listener` until `shutdown` completes, then lets in-flight requests finish.
+/// TLS when `config.tls` is set (the certificate is loaded before anything is served), plain
+/// HTTP otherwise.
 pub async fn serve(
     listener: TcpListener,
     db: Db,
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    let tls = tls_acceptor(&config)?;
+    serve_with(listener, db, config, tls, shutdown).await.map_err(StartError::Serve)
+}
+
+fn tls_acceptor(config: &Config) -> Result<Option<tokio_rustls::TlsAcceptor>, TlsError> {
+    Ok(match &config.tls {
+        Some(files) => Some(tokio_rustls::TlsAcceptor::from(transport::load_tls(&files.cert, &files.key)?)),
+        None => None,
+    })
+}
+
+async fn serve_with(
+    listener: TcpListener,
+    db: Db,
+    config: Config,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = router(db.with_clock_allowance(config.clock_allowance), &config);
-    tracing::info!(addr = %listener.local_addr()?, data_dir = %config.data_dir.display(), "custody-server listening");
-    // The client's address reaches handlers as ConnectInfo (the enrolment throttle counts by it).
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    let addr = listener.local_addr()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(%addr, scheme, data_dir = %config.data_dir.display(), "custody-server listening");
+    if tls.is_none() {
+        tracing::warn!(
+            %addr,
+            "serving plain HTTP without TLS: this server must sit behind a TLS-terminating reverse proxy that \
+             is the only way in (device tokens and PINs would otherwise cross the network in clear); to serve \
+             TLS itself, start it with --tls-cert and --tls-key"
+        );
+    }
+    transport::accept_loop(listener, app, tls, config, shutdown).await?;
     tracing::info!("custody-server stopped");
     Ok(())
 }
@@ -95,6 +179,7 @@ pub struct RunningServer {
     pub db: Db,
     pub data_dir: PathBuf,
     shutdown: Option<oneshot::Sender<()>>,
+    tls: bool,
     task: Option<JoinHandle<std::io::Result<()>>>,
 }
 
@@ -110,8 +195,10 @@ impl RunningServer {
         }
     }
 
-    /// Like [`start`](Self::start) with a full config (e.g. a small body limit); binds `config.listen`.
+    /// Like [`start`](Self::start) with a full config (e.g. a small body limit, or `tls` for a
+    /// server that speaks only TLS); binds `config.listen`.
     pub async fn start_with(config: Config) -> Result<RunningServer, StartError> {
+        let tls = tls_acceptor(&config)?;
         let db = Db::open(&config.data_dir)?.with_clock_allowance(config.clock_allowance);
         let listener = TcpListener::bind(config.listen)
             .await
@@ -119,15 +206,18 @@ impl RunningServer {
         let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: config.listen, source })?;
         let (tx, rx) = oneshot::channel::<()>();
         let data_dir = config.data_dir.clone();
-        let task = tokio::spawn(serve(listener, db.clone(), config, async {
+        let is_tls = tls.is_some();
+        let task = tokio::spawn(serve_with(listener, db.clone(), config, tls, async {
             // A dropped sender also means stop.
             let _ = rx.await;
         }));
-        Ok(RunningServer { addr, db, data_dir, shutdown: Some(tx), task: Some(task) })
+        Ok(RunningServer { addr, db, data_dir, shutdown: Some(tx), tls: is_tls, task: Some(task) })
     }
 
+    /// `https://127.0.0.1:PORT` for a TLS server (its certificate must name 127.0.0.1),
+    /// `http://127.0.0.1:PORT` otherwise.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", if self.tls { "https" } else { "http" }, self.addr)
     }
 
     /// Stops accepting, waits for in-flight requests, then for every handle on the database to

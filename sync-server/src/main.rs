@@ -24,6 +24,31 @@ struct Cli {
     #[arg(long, global = true, env = "CUSTODY_CLOCK_ALLOWANCE_MINUTES", default_value_t = 10,
           value_parser = clap::value_parser!(u32).range(1..=1440))]
     clock_allowance_minutes: u32,
+    /// Serve TLS with this certificate chain (PEM). Without it the server speaks plain HTTP and
+    /// must sit behind a TLS-terminating reverse proxy.
+    #[arg(long, global = true, env = "CUSTODY_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM), readable by the server's user only.
+    #[arg(long, global = true, env = "CUSTODY_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Connections served at once; more wait until one closes.
+    #[arg(long, global = true, env = "CUSTODY_MAX_CONNECTIONS", default_value_t = Config::DEFAULT_MAX_CONNECTIONS)]
+    max_connections: usize,
+    /// Requests handled at once; more wait up to 2 s, then get 503 (the phones retry).
+    #[arg(long, global = true, env = "CUSTODY_MAX_REQUESTS", default_value_t = Config::DEFAULT_MAX_CONCURRENT_REQUESTS)]
+    max_requests: usize,
+    /// Largest sync request, in MiB.
+    #[arg(long, global = true, env = "CUSTODY_SYNC_LIMIT_MIB", default_value_t = Config::DEFAULT_SYNC_BODY_LIMIT / (1024 * 1024))]
+    sync_limit_mib: usize,
+    /// Seconds a request's headers may take to arrive.
+    #[arg(long, global = true, env = "CUSTODY_HEADER_TIMEOUT", default_value_t = Config::DEFAULT_HEADER_TIMEOUT.as_secs())]
+    header_timeout: u64,
+    /// Seconds a request's body may take to arrive.
+    #[arg(long, global = true, env = "CUSTODY_BODY_TIMEOUT", default_value_t = Config::DEFAULT_BODY_TIMEOUT.as_secs())]
+    body_timeout: u64,
+    /// Seconds an idle keep-alive connection stays open.
+    #[arg(long, global = true, env = "CUSTODY_IDLE_TIMEOUT", default_value_t = Config::DEFAULT_IDLE_TIMEOUT.as_secs())]
+    idle_timeout: u64,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -206,6 +231,8 @@ enum CliError {
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("the server failed: {0}")]
     Serve(std::io::Error),
+    #[error(transparent)]
+    Start(#[from] custody_server::StartError),
 }
 
 /// `count` tags from `first`, counting up in its trailing digits (the state issues tags in runs).
@@ -247,12 +274,19 @@ fn run(cli: Cli) -> Result<(), CliError> {
             let mut config = Config::new(&cli.data_dir);
             config.listen = cli.listen;
             config.clock_allowance = std::time::Duration::from_secs(60 * u64::from(cli.clock_allowance_minutes));
+            config.tls = cli.tls_cert.zip(cli.tls_key).map(|(cert, key)| custody_server::TlsFiles { cert, key });
+            config.max_connections = cli.max_connections;
+            config.max_concurrent_requests = cli.max_requests;
+            config.sync_body_limit = cli.sync_limit_mib.saturating_mul(1024 * 1024);
+            config.header_timeout = std::time::Duration::from_secs(cli.header_timeout);
+            config.body_timeout = std::time::Duration::from_secs(cli.body_timeout);
+            config.idle_timeout = std::time::Duration::from_secs(cli.idle_timeout);
             let runtime = tokio::runtime::Runtime::new().map_err(CliError::Serve)?;
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::bind(config.listen)
                     .await
                     .map_err(|source| CliError::Bind { addr: config.listen, source })?;
-                serve(listener, db, config, shutdown_signal()).await.map_err(CliError::Serve)
+                Ok::<_, CliError>(serve(listener, db, config, shutdown_signal()).await?)
             })?;
         }
         Command::Facility { command: FacilityCommand::Create { license, name } } => {

@@ -32,7 +32,11 @@ pub(crate) fn load_data_key(data_dir: &Path) -> Result<DataKey, DbError> {
     }
     let path = data_dir.join(DATA_KEY_FILE);
     match std::fs::read_to_string(&path) {
-        Ok(text) => DataKey::from_hex(&text).map_err(|e| DbError::InvalidInput(format!("{}: {e}", path.display()))),
+        Ok(text) => {
+            // A key file left readable by others (copied in, an older version) is made owner-only.
+            custody_core::files::private_file(&path).map_err(|source| DbError::DataDir { path: path.clone(), source })?;
+            DataKey::from_hex(&text).map_err(|e| DbError::InvalidInput(format!("{}: {e}", path.display())))
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let key = DataKey::generate();
             let mut options = std::fs::OpenOptions::new();

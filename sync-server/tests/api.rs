@@ -497,12 +497,12 @@ async fn oversized_body_is_refused_with_413() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::new(dir.path());
     config.listen = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
-    config.max_body_bytes = 1024;
+    config.sync_body_limit = 1024;
     let server = RunningServer::start_with(config).await.unwrap();
     let db = &server.db;
     db.create_facility(&lic(LIC_A), "North Vault").unwrap();
     let code = db.issue_enrolment_code(&lic(LIC_A), None, chrono::Duration::hours(1)).unwrap();
-    let http = reqwest::Client::new();
+    let http = common::http_client();
     let enrolled: EnrolResponse = http
         .post(format!("{}/v1/enrol", server.url()))
         .json(&json!({"code": code.code, "device_name": "Handheld"}))
@@ -754,7 +754,7 @@ async fn a_restart_keeps_everything() {
     let server = RunningServer::start(dir.path()).await;
     server.db.create_facility(&lic(LIC_A), "North Vault").unwrap();
     let finn = server.db.add_user(&lic(LIC_A), "Finn", Role::FloorStaff, "B-FINN", FLOOR_PIN).unwrap();
-    let http = reqwest::Client::new();
+    let http = common::http_client();
     let mut devices = Vec::new();
     for name in ["Vault", "Dock"] {
         let code = server.db.issue_enrolment_code(&lic(LIC_A), None, chrono::Duration::hours(1)).unwrap();

@@ -192,7 +192,7 @@ async fn breakdown() {
     let mut in_process = Duration::MAX;
     let mut over_http = Duration::MAX;
     let mut to_headers = Duration::MAX;
-    let http = reqwest::Client::new();
+    let http = custody_e2e::https_client();
     let url = format!("{}/v1/sync", fleet.url());
     let token = phone.token();
     for _ in 0..3 {

@@ -1,10 +1,11 @@
 //! Shared harness for the end-to-end suites: a real sync server on a loopback port with its own
-//! data folder, and simulated phones, each a real device store in its own temporary folder,
-//! talking real HTTP through the real sync client.
+//! data folder, serving TLS with a certificate from a throwaway test authority, and simulated
+//! phones, each a real (encrypted) device store in its own temporary folder, talking real HTTPS
+//! through the real sync client and trusting only that authority.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -14,7 +15,8 @@ use custody_core::protocol::InventoryReport;
 use custody_core::store::{PackageView, SignedInUser, SyncStatus};
 use custody_core::sync::{RetryPolicy, SyncClient, SyncError, SyncReport};
 use custody_core::*;
-use custody_server::RunningServer;
+use custody_core::tls::ServerTrust;
+use custody_server::{RunningServer, TlsFiles};
 use rust_decimal::Decimal;
 use tempfile::TempDir;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -47,24 +49,93 @@ pub fn store_key() -> custody_core::store::StoreKey {
     custody_core::store::StoreKey::from_bytes(&[7; 32]).expect("32 bytes")
 }
 
+/// A throwaway certificate authority and a server certificate it issued for 127.0.0.1 and
+/// localhost (PEM). One per test process: [`test_ca`].
+pub struct TestCa {
+    pub ca_pem: String,
+    pub cert_pem: String,
+    pub key_pem: String,
+}
+
+impl TestCa {
+    /// A new authority (ECDSA P-256, ring) and a server certificate signed by it.
+    pub fn generate() -> TestCa {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+        let ca_key = KeyPair::generate().expect("CA key");
+        let mut ca = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.distinguished_name.push(DnType::CommonName, "Custody test authority");
+        ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+        let ca_cert = ca.self_signed(&ca_key).expect("CA certificate");
+        let issuer = Issuer::new(ca, ca_key);
+        let key = KeyPair::generate().expect("server key");
+        let mut server = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).expect("server params");
+        server.distinguished_name.push(DnType::CommonName, "custody-server test");
+        let cert = server.signed_by(&key, &issuer).expect("server certificate");
+        TestCa { ca_pem: ca_cert.pem(), cert_pem: cert.pem(), key_pem: key.serialize_pem() }
+    }
+
+    /// Writes the server's certificate and key into `dir` (created), for `--tls-cert`/`--tls-key`.
+    pub fn write_server_files(&self, dir: &Path) -> TlsFiles {
+        std::fs::create_dir_all(dir).expect("TLS folder");
+        let files = TlsFiles { cert: dir.join("server-cert.pem"), key: dir.join("server-key.pem") };
+        std::fs::write(&files.cert, &self.cert_pem).expect("write certificate");
+        custody_core::files::private_file(&files.key).expect("create key file");
+        std::fs::write(&files.key, &self.key_pem).expect("write key");
+        files
+    }
+
+    /// Trusts this authority and nothing else.
+    pub fn trust(&self) -> ServerTrust {
+        ServerTrust::only(&self.ca_pem).expect("the test authority is a valid CA")
+    }
+}
+
+/// The test process's authority: every fleet's server has a certificate from it and every phone
+/// trusts it alone.
+pub fn test_ca() -> &'static TestCa {
+    static CA: OnceLock<TestCa> = OnceLock::new();
+    CA.get_or_init(TestCa::generate)
+}
+
+/// An HTTP client for tests that speak raw HTTP(S) to a fleet's server (as curl would): trusts
+/// only the test authority.
+pub fn https_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(test_ca().trust().client_config())
+        .build()
+        .expect("test HTTP client")
+}
+
 /// A server and its data folder, which outlives restarts.
 pub struct Fleet {
     pub data: TempDir,
     pub server: Option<RunningServer>,
     pub facility: LicenseNumber,
     devices: TempDir,
+    tls: TlsFiles,
 }
 
 impl Fleet {
-    /// Starts a server with one facility and its staff.
+    /// Starts a server (TLS, on loopback) with one facility and its staff.
     pub async fn start(license: &str) -> Self {
+        // reqwest has no default crypto provider (ring is chosen explicitly): make ring the
+        // process default, so a bare reqwest client in a test fails on trust, not with a panic.
+        // Tests that talk raw HTTPS to the fleet use `https_client()`.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let data = tempfile::tempdir().expect("temp dir");
-        let server = RunningServer::start(data.path()).await;
+        let devices = tempfile::tempdir().expect("temp dir");
+        let tls = test_ca().write_server_files(&devices.path().join("tls"));
+        let mut config = custody_server::Config::new(data.path());
+        config.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        config.tls = Some(tls.clone());
+        let server = RunningServer::start_with(config).await.expect("start the server");
         let fleet = Self {
             data,
             server: Some(server),
             facility: LicenseNumber::parse(license).expect("licence"),
-            devices: tempfile::tempdir().expect("temp dir"),
+            devices,
+            tls,
         };
         fleet.add_facility(license, "Green Valley Distribution");
         fleet
@@ -102,7 +173,7 @@ impl Fleet {
             .expect("issue code");
         let path = self.devices.path().join(format!("{name}.db"));
         let store = Store::open(&path, &store_key()).expect("open device store");
-        let client = SyncClient::new(fast_retry());
+        let client = SyncClient::with_trust(fast_retry(), &test_ca().trust());
         client.enrol(&store, &self.url(), &code.code, name).await.expect("enrol");
         Phone { name: name.to_string(), store, path, client }
     }
@@ -114,6 +185,7 @@ impl Fleet {
         server.stop().await;
         let mut config = custody_server::Config::new(self.data.path());
         config.listen = addr;
+        config.tls = Some(self.tls.clone());
         self.server = Some(custody_server::RunningServer::start_with(config).await.expect("restart on the same port"));
     }
 
@@ -235,18 +307,23 @@ impl Phone {
 
     pub fn token(&self) -> String {
         // The token is private to the store; tests that speak raw HTTP read it the way an
-        // attacker with the device in hand would: from the database file.
-        let conn = rusqlite::Connection::open(&self.path).expect("open device db");
+        // attacker with the device in hand and its store key would: from the database file.
+        let conn = self.raw_db();
         let json: String = conn
             .query_row("SELECT value FROM meta WHERE key = 'token'", [], |r| r.get(0))
             .expect("token stored");
         serde_json::from_str(&json).expect("token is a JSON string")
     }
 
+    /// The phone's database file opened directly (with its key), for looking inside.
+    pub fn raw_db(&self) -> rusqlite::Connection {
+        custody_core::store::open_encrypted(&self.path, &store_key()).expect("open device db")
+    }
+
     /// Posts events to the server by hand with this phone's token, as a tampered or buggy client
     /// would, and returns the server's answer.
     pub async fn post_events(&self, server_url: &str, events: Vec<Event>) -> custody_core::protocol::SyncResponse {
-        reqwest::Client::new()
+        https_client()
             .post(format!("{server_url}/v1/sync"))
             .bearer_auth(self.token())
             .json(&custody_core::protocol::SyncRequest { cursor: 0, events, docs: vec![], ..Default::default() })
@@ -285,9 +362,17 @@ impl Phone {
 pub struct CuttingProxy {
     pub addr: SocketAddr,
     cut_next: Arc<AtomicBool>,
+    https: bool,
 }
 
 impl CuttingProxy {
+    /// A proxy in front of `server`, speaking its scheme (the proxy only relays bytes).
+    pub async fn start_for(server: &RunningServer) -> Self {
+        let mut proxy = Self::start(server.addr).await;
+        proxy.https = server.url().starts_with("https:");
+        proxy
+    }
+
     pub async fn start(upstream: SocketAddr) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
         let addr = listener.local_addr().expect("proxy address");
@@ -303,11 +388,11 @@ impl CuttingProxy {
                 });
             }
         });
-        Self { addr, cut_next }
+        Self { addr, cut_next, https: false }
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", if self.https { "https" } else { "http" }, self.addr)
     }
 
     /// The next response that starts coming back is dropped and the connection closed.

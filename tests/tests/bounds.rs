@@ -36,7 +36,7 @@ fn huge_adjustment() -> EventBody {
 
 /// The phone's chain head, read from its database file as an attacker holding the phone would.
 fn chain_head(phone: &Phone) -> (u64, String) {
-    let conn = rusqlite::Connection::open(&phone.path).unwrap();
+    let conn = phone.raw_db();
     let json: String = conn.query_row("SELECT value FROM meta WHERE key = 'chain_head'", [], |r| r.get(0)).unwrap();
     let head: serde_json::Value = serde_json::from_str(&json).unwrap();
     (head["seq"].as_u64().unwrap(), head["hash"].as_str().unwrap().to_string())
@@ -67,7 +67,7 @@ fn next_link(phone: &Phone, t: &PackageTag, user: UserId, body: EventBody) -> Ev
 
 /// A sync posted by hand with the phone's token: the status and the JSON answer.
 async fn raw_sync(fleet: &Fleet, phone: &Phone, events: Vec<Event>) -> (u16, serde_json::Value) {
-    let response = reqwest::Client::new()
+    let response = https_client()
         .post(format!("{}/v1/sync", fleet.url()))
         .bearer_auth(phone.token())
         .json(&SyncRequest { cursor: 0, events, ..Default::default() })
@@ -79,7 +79,7 @@ async fn raw_sync(fleet: &Fleet, phone: &Phone, events: Vec<Event>) -> (u16, ser
 
 async fn get_inventory(fleet: &Fleet, phone: &Phone) -> (u16, Option<InventoryReport>) {
     let response =
-        reqwest::Client::new().get(format!("{}/v1/inventory", fleet.url())).bearer_auth(phone.token()).send().await.unwrap();
+        https_client().get(format!("{}/v1/inventory", fleet.url())).bearer_auth(phone.token()).send().await.unwrap();
     let status = response.status().as_u16();
     (status, if status == 200 { Some(response.json().await.unwrap()) } else { None })
 }
@@ -219,7 +219,7 @@ async fn names_with_hidden_direction_characters_or_line_breaks_are_refused_every
     let code = db.issue_enrolment_code(&fleet.facility, None, chrono::Duration::hours(1)).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path().join("device.db"), &store_key()).unwrap();
-    let err = SyncClient::new(fast_retry()).enrol(&store, &fleet.url(), &code.code, "Vault \u{202D}1").await.unwrap_err();
+    let err = SyncClient::with_trust(fast_retry(), &test_ca().trust()).enrol(&store, &fleet.url(), &code.code, "Vault \u{202D}1").await.unwrap_err();
     assert!(err.to_string().contains("the device name contains a hidden text-direction character"), "{err}");
 
     // On the phone: a location typed or stored with one, and a note.
@@ -266,7 +266,7 @@ fn plant_on_server(fleet: &Fleet, event: &Event) {
 /// accepted it (or after pulling it), and takes the database back to the schema version before
 /// the bounds step (4).
 fn plant_on_phone(phone: &Phone, event: &Event, own: bool) {
-    let conn = rusqlite::Connection::open(&phone.path).unwrap();
+    let conn = phone.raw_db();
     let order_key = format!("{:020}-{:010}-{}-{}", event.hlc.wall_ms, event.hlc.counter, event.device, event.id);
     conn.execute(
         "INSERT INTO events (id, tag, device, device_seq, kind, order_key, json, state, recorded_at)
@@ -438,7 +438,7 @@ async fn stamps_from_before_enrolment_are_refused_and_enrolment_corrects_the_clo
     let path = dir.path().join("slow.db");
     let store = Store::open(&path, &store_key()).unwrap();
     store.set_device_clock_skew(chrono::Duration::hours(-3));
-    let client = SyncClient::new(fast_retry());
+    let client = SyncClient::with_trust(fast_retry(), &test_ca().trust());
     client.enrol(&store, &fleet.url(), &code.code, "slow phone").await.unwrap();
     let slow = Phone { name: "slow".into(), store, path, client };
     slow.sign_in(FLOOR).await;

@@ -131,7 +131,7 @@ fn run_and_kill(path: &Path) -> Vec<Saved> {
 fn check_store(path: &Path, reported: &[Saved], kills: usize) -> usize {
     let store = Store::open(path, &custody_e2e::store_key()).expect("the store opens after a kill");
     assert_eq!(store.schema_version().expect("schema version"), SCHEMA_VERSION);
-    let integrity: String = rusqlite::Connection::open(path)
+    let integrity: String = custody_core::store::open_encrypted(path, &custody_e2e::store_key())
         .expect("open for integrity check")
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
         .expect("integrity check");

@@ -265,7 +265,7 @@ async fn an_afternoon_of_outbound_from_orders_to_returns() {
     let route = truck.store.route(manifest_id).unwrap();
     let mut truck_files = std::fs::read(&truck.path).unwrap();
     truck_files.extend(std::fs::read(truck.path.with_extension("db-wal")).unwrap_or_default());
-    let truck_held: i64 = rusqlite::Connection::open(&truck.path).unwrap().query_row("SELECT COUNT(*) FROM patients", [], |r| r.get(0)).unwrap();
+    let truck_held: i64 = truck.raw_db().query_row("SELECT COUNT(*) FROM patients", [], |r| r.get(0)).unwrap();
     assert_eq!(truck_held, 1, "the driver's phone holds its medical stop's patient for the road");
     assert!(!contains(&truck_files, PATIENT_NAME) && !contains(&truck_files, PATIENT_CARD), "sealed on the driver's phone");
     assert_eq!(route.stops.iter().map(|s| s.stop.recipient.name.as_str()).collect::<Vec<_>>(), vec!["Green Door Dispensary", "Harbor Wellness (medical)"]);
@@ -349,12 +349,12 @@ async fn an_afternoon_of_outbound_from_orders_to_returns() {
     for phone in [&picker_a, &picker_b, &other_truck] {
         let bytes = std::fs::read(&phone.path).unwrap();
         assert!(!contains(&bytes, PATIENT_NAME) && !contains(&bytes, PATIENT_CARD_MIDDLE), "{} holds no patient data", phone.name);
-        let held: i64 = rusqlite::Connection::open(&phone.path).unwrap().query_row("SELECT COUNT(*) FROM patients", [], |r| r.get(0)).unwrap();
+        let held: i64 = phone.raw_db().query_row("SELECT COUNT(*) FROM patients", [], |r| r.get(0)).unwrap();
         assert_eq!(held, 0, "{} was never sent patient data", phone.name);
     }
     let err = truck.store.patient(order_2, "after the route").unwrap_err();
     assert!(matches!(err, OutboundError::NotAllowed { .. } | OutboundError::Manifest(_)), "a closed route opens no patient data: {err}");
-    let held = |phone: &Phone| -> i64 { rusqlite::Connection::open(&phone.path).unwrap().query_row("SELECT COUNT(*) FROM patients", [], |r| r.get(0)).unwrap() };
+    let held = |phone: &Phone| -> i64 { phone.raw_db().query_row("SELECT COUNT(*) FROM patients", [], |r| r.get(0)).unwrap() };
     assert_eq!(held(&truck), 0, "the driver's phone forgot the patient once the route closed");
     {
         let phone = &office;
@@ -420,13 +420,13 @@ async fn a_patient_entered_on_a_phone_reaches_the_server_and_other_managers_only
     office.sync().await.unwrap();
     let sealed = db.sealed_patient(order).unwrap().expect("the server keeps the patient after one sync");
     assert!(!contains(&sealed, PATIENT_NAME));
-    let pending: i64 = rusqlite::Connection::open(&office.path).unwrap().query_row("SELECT COUNT(*) FROM patients WHERE uploaded = 0", [], |r| r.get(0)).unwrap();
+    let pending: i64 = office.raw_db().query_row("SELECT COUNT(*) FROM patients WHERE uploaded = 0", [], |r| r.get(0)).unwrap();
     assert_eq!(pending, 0, "acknowledged, so not sent again");
 
     office_2.sync().await.unwrap();
     floor.sync().await.unwrap();
     assert_eq!(office_2.store.patient(order, "route planning").unwrap().card_number, PATIENT_CARD);
-    let held: i64 = rusqlite::Connection::open(&floor.path).unwrap().query_row("SELECT COUNT(*) FROM patients", [], |r| r.get(0)).unwrap();
+    let held: i64 = floor.raw_db().query_row("SELECT COUNT(*) FROM patients", [], |r| r.get(0)).unwrap();
     assert_eq!(held, 0);
     assert_eq!(floor.store.orders().unwrap()[0].order.patient_ref.as_deref(), Some("J.Q.D., card ...5588"), "floor staff see the redacted reference");
 }

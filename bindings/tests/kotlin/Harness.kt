@@ -72,6 +72,9 @@ class Heard : SyncListener, ChangeListener {
     }
 }
 
+/** The PEM of the authority behind the test server's certificate (CUSTODY_SERVER_CA), if any. */
+fun serverAuthority(): String? = System.getenv("CUSTODY_SERVER_CA")?.takeIf { it.isNotEmpty() }?.let { java.io.File(it).readText() }
+
 /** One simulated phone: a real device store in its own file, behind the generated bindings. */
 class Phone(
     val name: String,
@@ -83,6 +86,8 @@ class Phone(
     val heard = Heard()
 
     init {
+        // The test server's certificate comes from a throwaway authority (tests/test-server.sh).
+        serverAuthority()?.let { client.trustServerAuthority(it) }
         client.setSyncListener(heard)
         client.setChangeListener(heard)
     }
@@ -108,7 +113,8 @@ class SwitchableProxy(upstreamUrl: String) : AutoCloseable {
 
     @Volatile
     private var online = true
-    val url = "http://127.0.0.1:${listener.localPort}"
+    // The proxy relays bytes: TLS passes through it, to a certificate that names 127.0.0.1.
+    val url = "${upstream.scheme}://127.0.0.1:${listener.localPort}"
 
     init {
         thread(isDaemon = true, name = "proxy-accept") {

@@ -63,8 +63,36 @@ pub enum StoreError {
     BadRemoteEvent(String),
     #[error("the device database holds data it cannot read ({0}); contact support")]
     Corrupt(String),
+    /// The store's file does not open with the key from the platform keystore (another key, no
+    /// key, or not a Custody store): nothing on it can be read.
+    #[error(
+        "this app cannot read its own data on this phone: the key in the phone's keystore does not open it. \
+         Call support before anything else; reinstalling the app and enrolling the phone again starts empty, \
+         and work not yet synced would be lost"
+    )]
+    KeyMismatch,
     #[error(transparent)]
     Doc(#[from] crate::work::DocError),
+    #[error("the device database file {} cannot be opened: {source}; contact support", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+/// Opens the store's file encrypted with SQLCipher under the key derived from the store key
+/// (a raw 256-bit key, so no passphrase derivation runs), and proves the key opens it by reading
+/// before anything else touches it. Tests and support tools read a store's file with this.
+pub fn open_encrypted(path: &Path, key: &StoreKey) -> Result<Connection> {
+    let conn = Connection::open(path)?;
+    // The very first statement: SQLCipher applies the key when the first page is read.
+    conn.execute_batch(&format!("PRAGMA key = \"x'{}'\";", hex::encode(key.database_key())))?;
+    let cipher: Option<String> = conn.query_row("PRAGMA cipher_version", [], |r| r.get(0)).optional()?;
+    if cipher.is_none() {
+        return Err(StoreError::Corrupt("this build's SQLite has no encryption (SQLCipher); it cannot open the store".into()));
+    }
+    match conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0)) {
+        Ok(_) => Ok(conn),
+        Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::NotADatabase => Err(StoreError::KeyMismatch),
+        Err(e) => Err(e.into()),
+    }
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -187,7 +215,9 @@ impl Store {
     /// Android Keystore or the iOS Keychain) and brings its schema up to date.
     pub fn open(path: impl AsRef<Path>, key: &StoreKey) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
-        let mut conn = Connection::open(&path)?;
+        // Owner-only before SQLite opens it; the -wal and -shm files take its permissions.
+        crate::files::private_file(&path).map_err(|e| StoreError::Io { path: path.clone(), source: e })?;
+        let mut conn = open_encrypted(&path, key)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         // FULL: a commit is on disk before we tell anyone it is saved, even in WAL mode.
         conn.pragma_update(None, "synchronous", "FULL")?;
@@ -199,6 +229,7 @@ impl Store {
         conn.pragma_update(None, "wal_autocheckpoint", 20_000)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         schema::migrate(&mut conn)?;
+        crate::files::private_companions(&path).map_err(|e| StoreError::Io { path: path.clone(), source: e })?;
         Ok(Self {
             conn: Mutex::new(conn),
             docs: Mutex::default(),

@@ -675,3 +675,76 @@ mod proofs {
         }
     }
 }
+
+/// Every file of the store on disk, read raw.
+fn raw_files(path: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    ["", "-wal", "-shm"]
+        .iter()
+        .filter_map(|suffix| {
+            let file = format!("{}{suffix}", path.display());
+            std::fs::read(&file).ok().map(|bytes| (file, bytes))
+        })
+        .collect()
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[test]
+fn the_store_on_disk_is_encrypted_and_opens_only_with_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("device.db");
+    {
+        let store = enrolled(&dir);
+        store.sign_in("B-1", "1234").unwrap();
+        receive(&store, &tag(4242), 12);
+        // Half in the WAL, then all of it in the main file: neither may show anything.
+        for (file, bytes) in raw_files(&path) {
+            assert!(!contains(&bytes, b"SQLite format 3"), "{file} has a plain SQLite header");
+            assert!(!contains(&bytes, b"Live Resin 1g"), "{file} shows an item name");
+            assert!(!contains(&bytes, tag(4242).as_str().as_bytes()), "{file} shows a package tag");
+            assert!(!contains(&bytes, b"cdt_test"), "{file} shows the device token");
+        }
+        store.checkpoint().unwrap();
+    }
+    let files = raw_files(&path);
+    assert!(files.iter().any(|(_, bytes)| bytes.len() > 4096), "the store holds data");
+    for (file, bytes) in files {
+        assert!(!contains(&bytes, b"SQLite format 3"), "{file} has a plain SQLite header");
+        assert!(!contains(&bytes, b"Live Resin 1g"), "{file} shows an item name");
+        assert!(!contains(&bytes, tag(4242).as_str().as_bytes()), "{file} shows a package tag");
+        assert!(!contains(&bytes, b"Maria"), "{file} shows a person's name");
+    }
+
+    // Another key, or none, reads nothing; the person is told what to do.
+    let other = StoreKey::from_bytes(&[8; 32]).unwrap();
+    let err = Store::open(&path, &other).err().expect("another key is refused");
+    assert!(matches!(err, StoreError::KeyMismatch), "{err}");
+    assert!(err.to_string().contains("Call support"), "{err}");
+    let plain = rusqlite::Connection::open(&path).unwrap();
+    let read = plain.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0));
+    assert!(read.is_err(), "without the key SQLite sees no database: {read:?}");
+    drop(plain);
+
+    // The right key still opens it, with everything there.
+    let store = Store::open(&path, &test_key()).unwrap();
+    assert_eq!(store.packages().unwrap().len(), 1);
+    assert!(store.identity().unwrap().is_some());
+}
+
+#[cfg(unix)]
+#[test]
+fn the_store_files_are_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let store = enrolled(&dir);
+    store.sign_in("B-1", "1234").unwrap();
+    receive(&store, &tag(1), 5);
+    let files = raw_files(&dir.path().join("device.db"));
+    assert_eq!(files.len(), 3, "the store, its WAL and its shared memory are on disk");
+    for (file, _) in files {
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{file} is {mode:o}");
+    }
+}

@@ -21,6 +21,21 @@ pub fn lic(s: &str) -> LicenseNumber {
     LicenseNumber::parse(s).unwrap()
 }
 
+/// reqwest is built without a default crypto provider (rustls on ring is chosen explicitly, never
+/// aws-lc-rs): make ring the process default so a bare `reqwest::Client::new()` in a test works.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// A client for plain-HTTP test servers (TLS built in, as in every build; it trusts the
+/// platform's authorities).
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(custody_core::tls::ServerTrust::platform().client_config())
+        .build()
+        .unwrap()
+}
+
 /// A running server with facility A ("North Vault") and facility B ("South Depot").
 pub struct Server {
     dir: TempDir,
@@ -30,11 +45,12 @@ pub struct Server {
 
 impl Server {
     pub async fn start() -> Server {
+        install_crypto_provider();
         let dir = tempfile::tempdir().unwrap();
         let running = RunningServer::start(dir.path()).await;
         running.db.create_facility(&lic(LIC_A), "North Vault").unwrap();
         running.db.create_facility(&lic(LIC_B), "South Depot").unwrap();
-        Server { dir, running: Some(running), http: reqwest::Client::new() }
+        Server { dir, running: Some(running), http: http_client() }
     }
 
     pub fn running(&self) -> &RunningServer {

@@ -10,6 +10,8 @@ class CustodyApplication : Application() {
 
     override fun onCreate() {
         super.onCreate()
+        // Before anything can sync: the sync client checks certificates with Android's verifier.
+        CustodyTls.init(applicationContext)
         container = AppContainer(this)
         container.start()
         SyncWorker.schedulePeriodic(this)

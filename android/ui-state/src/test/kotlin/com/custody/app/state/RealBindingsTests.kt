@@ -54,7 +54,10 @@ private const val CUSTOMER = "C10-0000123-LIC" // added to the server by run-jvm
 private fun newClient(key: ByteArray = ByteArray(32) { (it * 7 + 1).toByte() }): CustodyClient {
     val dir = Files.createTempDirectory("custody-ui-state")
     dir.toFile().deleteOnExit()
-    return CustodyClient(dir.resolve("phone.db").toString(), key)
+    return CustodyClient(dir.resolve("phone.db").toString(), key).also { client ->
+        // The test server's certificate comes from a throwaway authority (tests/test-server.sh).
+        System.getenv("CUSTODY_SERVER_CA")?.takeIf { it.isNotEmpty() }?.let { client.trustServerAuthority(java.io.File(it).readText()) }
+    }
 }
 
 /** A new store's file and its random 32-byte key, for a phone that is closed and opened again. */
