@@ -115,7 +115,8 @@ fi
 CLASSPATH=$(IFS=':'; echo "${CP[*]}")
 
 # ---- compile (only when a source changed: kotlinc takes most of a minute) ------------------------
-SOURCES=$(find "$UI/src/main/kotlin" "$UI/src/test/kotlin" "${SOURCES_EXTRA[@]}" -name '*.kt' | sort)
+# The test support shared with the bindings' suite (the switchable proxy) comes from there.
+SOURCES=$(find "$UI/src/main/kotlin" "$UI/src/test/kotlin" "$ROOT/bindings/tests/kotlin/support" "${SOURCES_EXTRA[@]}" -name '*.kt' | sort)
 STAMP=$( (echo "$KOTLIN_VERSION $CLASSPATH"; cat $SOURCES) | sha256sum | cut -c1-16)
 JAR=$OUT/ui-state-tests-$STAMP.jar
 if [[ ! -f $JAR ]]; then

@@ -9,16 +9,9 @@ import com.custody.core.SignedInUser
 import com.custody.core.SyncListener
 import com.custody.core.SyncReport
 import com.custody.core.SyncStatus
-import java.io.IOException
-import java.net.InetAddress
-import java.net.ServerSocket
-import java.net.Socket
-import java.net.URI
 import java.nio.file.Path
 import java.security.SecureRandom
-import java.util.concurrent.ConcurrentHashMap
 import java.util.concurrent.CopyOnWriteArrayList
-import kotlin.concurrent.thread
 import kotlinx.coroutines.runBlocking
 
 class Runner {
@@ -101,65 +94,6 @@ class Phone(
     fun restart(): Phone {
         client.close()
         return Phone(name, dir, storeKey)
-    }
-}
-
-/** A loopback TCP proxy in front of the server that can drop the connection: a phone that
- * syncs through it goes offline on demand, as in a vault with no signal. */
-class SwitchableProxy(upstreamUrl: String) : AutoCloseable {
-    private val upstream = URI(upstreamUrl)
-    private val listener = ServerSocket(0, 50, InetAddress.getLoopbackAddress())
-    private val open = ConcurrentHashMap.newKeySet<Socket>()
-
-    @Volatile
-    private var online = true
-    // The proxy relays bytes: TLS passes through it, to a certificate that names 127.0.0.1.
-    val url = "${upstream.scheme}://127.0.0.1:${listener.localPort}"
-
-    init {
-        thread(isDaemon = true, name = "proxy-accept") {
-            while (!listener.isClosed) {
-                val client = try { listener.accept() } catch (e: IOException) { break }
-                if (!online) {
-                    client.close()
-                    continue
-                }
-                val server = try { Socket(upstream.host, upstream.port) } catch (e: IOException) {
-                    client.close()
-                    continue
-                }
-                open += client
-                open += server
-                pump(client, server)
-                pump(server, client)
-            }
-        }
-    }
-
-    private fun pump(from: Socket, to: Socket) = thread(isDaemon = true, name = "proxy-pump") {
-        try {
-            from.getInputStream().copyTo(to.getOutputStream())
-        } catch (_: IOException) {
-        } finally {
-            open -= from
-            open -= to
-            from.close()
-            to.close()
-        }
-    }
-
-    fun goOffline() {
-        online = false
-        open.forEach { it.close() }
-    }
-
-    fun goOnline() {
-        online = true
-    }
-
-    override fun close() {
-        listener.close()
-        open.forEach { it.close() }
     }
 }
 

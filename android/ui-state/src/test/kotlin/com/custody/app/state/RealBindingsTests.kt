@@ -22,6 +22,7 @@ import com.custody.core.SignedInUser
 import com.custody.core.StopState
 import com.custody.core.UnitOfMeasure
 import com.custody.core.Vehicle
+import com.custody.testing.SwitchableProxy
 import kotlinx.coroutines.runBlocking
 import java.math.BigDecimal
 import java.nio.file.Files
@@ -54,11 +55,15 @@ private const val CUSTOMER = "C10-0000123-LIC" // added to the server by run-jvm
 private fun newClient(key: ByteArray = ByteArray(32) { (it * 7 + 1).toByte() }): CustodyClient {
     val dir = Files.createTempDirectory("custody-ui-state")
     dir.toFile().deleteOnExit()
-    return CustodyClient(dir.resolve("phone.db").toString(), key).also { client ->
+    return openClient(dir.resolve("phone.db").toString(), key)
+}
+
+/** The client over the store at [path], as the app opens it, trusting the test server's certificate. */
+private fun openClient(path: String, key: ByteArray): CustodyClient =
+    CustodyClient(path, key).also { client ->
         // The test server's certificate comes from a throwaway authority (tests/test-server.sh).
         System.getenv("CUSTODY_SERVER_CA")?.takeIf { it.isNotEmpty() }?.let { client.trustServerAuthority(java.io.File(it).readText()) }
     }
-}
 
 /** A new store's file and its random 32-byte key, for a phone that is closed and opened again. */
 private fun newStore(): Pair<String, ByteArray> {
@@ -342,7 +347,7 @@ fun realBindingsTests() = "real" to Tests("real bindings").apply {
         SwitchableProxy(url).use { link ->
             // A shared vault handheld whose signal comes and goes; the roster arrives with a sync.
             val (path, key) = newStore()
-            var client = CustodyClient(path, key)
+            var client = openClient(path, key)
             runBlocking { client.enrol(link.url, issued[0], "ui-state vault handheld") }
             runBlocking { client.syncNow() }
             var api = Watching(ClientApi(client))
@@ -376,7 +381,7 @@ fun realBindingsTests() = "real" to Tests("real bindings").apply {
             // The app restarts with no signal: nobody is signed in, and his PIN opens his key here.
             client.close()
             link.goOffline()
-            client = CustodyClient(path, key)
+            client = openClient(path, key)
             api = Watching(ClientApi(client))
             signIn = SignInModel(api).also { api.model = it }
             signIn.load()
@@ -397,7 +402,7 @@ fun realBindingsTests() = "real" to Tests("real bindings").apply {
             // A manager on the office phone deactivates him; the handheld signs him out at its next sync.
             link.goOnline()
             val (officePath, officeKey) = newStore()
-            val office = CustodyClient(officePath, officeKey)
+            val office = openClient(officePath, officeKey)
             runBlocking { office.enrol(url, issued[1], "ui-state office") }
             runBlocking { office.syncNow() }
             office.signInNow("M-100", "2468")

@@ -1,4 +1,6 @@
-package com.custody.app.state
+// Shared by the bindings' JVM suite (bindings/tests/run-kotlin.sh) and the Android screen models'
+// (android/ui-state/run-jvm-tests.sh): both compile this folder with their tests.
+package com.custody.testing
 
 import java.io.IOException
 import java.net.InetAddress
@@ -8,11 +10,8 @@ import java.net.URI
 import java.util.concurrent.ConcurrentHashMap
 import kotlin.concurrent.thread
 
-/**
- * A loopback TCP proxy in front of the sync server that can drop every connection: a phone
- * enrolled through it loses its network on demand (a vault with no signal). The same as
- * bindings/tests/kotlin/Harness.kt's SwitchableProxy.
- */
+/** A loopback TCP proxy in front of the server that can drop the connection: a phone that
+ * syncs through it goes offline on demand, as in a vault with no signal. */
 class SwitchableProxy(upstreamUrl: String) : AutoCloseable {
     private val upstream = URI(upstreamUrl)
     private val listener = ServerSocket(0, 50, InetAddress.getLoopbackAddress())
@@ -20,7 +19,8 @@ class SwitchableProxy(upstreamUrl: String) : AutoCloseable {
 
     @Volatile
     private var online = true
-    val url = "http://127.0.0.1:${listener.localPort}"
+    // The proxy relays bytes: TLS passes through it, to a certificate that names 127.0.0.1.
+    val url = "${upstream.scheme}://127.0.0.1:${listener.localPort}"
 
     init {
         thread(isDaemon = true, name = "proxy-accept") {
