@@ -359,6 +359,7 @@ impl<'a> DocRound<'a> {
         if created && creator.is_none() {
             return Ok(Err(format!("this {} has no single start; it was not made by a Custody device", doc.kind)));
         }
+        let mut keys = crate::people::KeyRing::default();
         for (hash, writer) in new {
             let creating = creator.is_some() && writer == creator;
             let Some(Writer::Person { device, user }) = writer else {
@@ -381,7 +382,7 @@ impl<'a> DocRound<'a> {
                 return Ok(Err(format!("a change {} made to this {} carries no signature; sign in again on the phone", person.name, doc.kind)));
             };
             let bytes = change_message(doc.id, &hash);
-            let problem = match crate::people::check_key(conn, user, device, &bytes, signature)? {
+            let problem = match keys.check(conn, user, device, &bytes, signature)? {
                 crate::people::KeyCheck::Verified => None,
                 crate::people::KeyCheck::Revoked(why) => Some(format!("{}'s key on this device was revoked ({why}); sign in again while online", person.name)),
                 crate::people::KeyCheck::Unregistered => Some(format!("{} has no signing key on this device; sign in on it while online", person.name)),

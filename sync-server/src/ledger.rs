@@ -16,7 +16,7 @@ use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 
 use crate::db::{AuthedDevice, Db, DbError};
 use crate::docs::DocRound;
-use crate::people::{KeyCheck, ProvenPerson, check_key};
+use crate::people::{KeyCheck, KeyRing, ProvenPerson};
 use custody_core::signing::SigningKey;
 
 /// What one sync did, for the log line.
@@ -89,7 +89,12 @@ enum RequestCheck {
 
 /// Why an event's signature does not prove that `user` recorded it on the device that sent it,
 /// if it does not: no signature, a key never registered there, a revoked key, or a mismatch.
-fn signature_problem(tx: &Transaction<'_>, event: &Event, user: &RosterEntry) -> Result<Option<String>, DbError> {
+fn signature_problem(
+    tx: &Transaction<'_>,
+    keys: &mut KeyRing,
+    event: &Event,
+    user: &RosterEntry,
+) -> Result<Option<String>, DbError> {
     let Some(signature) = &event.signature else {
         return Ok(Some(format!(
             "this {} carries no signature; only what {} signs on this device with their PIN is accepted",
@@ -98,7 +103,7 @@ fn signature_problem(tx: &Transaction<'_>, event: &Event, user: &RosterEntry) ->
         )));
     };
     let message = custody_core::signing::event_message(&event.hash);
-    Ok(match check_key(tx, event.user, event.device, &message, signature)? {
+    Ok(match keys.check(tx, event.user, event.device, &message, signature)? {
         KeyCheck::Verified => None,
         KeyCheck::Revoked(why) => Some(format!(
             "this {} is signed with {}'s key on this device, which was revoked: {why}; sign in again while online and record it again",
@@ -235,6 +240,7 @@ impl Db {
         let mut docs = DocRound::new(device, self.writer(), reader, &roster, &self.signing_key);
         docs.receive(&mut tx, &mut cache, &request.docs)?;
         let (mut last_seq, mut last_hash) = chain_head(&tx, device)?;
+        let mut keys = KeyRing::default();
         let device_id = device.id.to_string();
         let now = Utc::now();
         let received_at = crate::db::time_text(now);
@@ -304,7 +310,7 @@ impl Db {
                 Some(format!("{} was deactivated and may no longer record events at {}", user.name, device.facility))
             } else if let Some(user) = user {
                 if user.role.may_record(event.kind()) {
-                    match (signature_problem(&tx, event, user)?, carried_out) {
+                    match (signature_problem(&tx, &mut keys, event, user)?, carried_out) {
                         (Some(reason), _) => Some(reason),
                         (None, RequestCheck::Refuse(reason)) => Some(reason),
                         (None, _) => chain.clone().err(),

@@ -6,11 +6,14 @@
 //! person — a manager's action, patient data, which work documents a device may receive — is
 //! decided from a signature that verifies with a key registered to that person on that device.
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
 use chrono::Utc;
 use custody_core::ids::{DeviceId, LicenseNumber, UserId};
 use custody_core::protocol::{PersonProof, SignInRequest, SignInResponse};
 use custody_core::roles::Role;
-use custody_core::signing::{PublicKey, Signature, registration_message, request_message};
+use custody_core::signing::{PublicKey, Signature, Verifier, registration_message, request_message};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::db::{AuthedDevice, Db, DbError, now_text, parse_col};
@@ -50,25 +53,69 @@ pub(crate) fn check_key(
     message: &[u8],
     signature: &Signature,
 ) -> Result<KeyCheck, DbError> {
+    Ok(check_among(&registered_keys(conn, user, device)?, message, signature))
+}
+
+/// The keys people registered on devices, each read and decoded once for a unit of work that
+/// checks many signatures (a sync of thousands of events, a count session's thousands of
+/// changes) instead of once per signature. Keys do not change within one transaction: a sign-in
+/// or a revocation is a transaction of its own.
+#[derive(Default)]
+pub(crate) struct KeyRing {
+    keys: HashMap<(UserId, DeviceId), Vec<RegisteredKey>>,
+}
+
+impl KeyRing {
+    /// Like [`check_key`], from the keys read the first time this person and device came up.
+    pub(crate) fn check(
+        &mut self,
+        conn: &Connection,
+        user: UserId,
+        device: DeviceId,
+        message: &[u8],
+        signature: &Signature,
+    ) -> Result<KeyCheck, DbError> {
+        let keys = match self.keys.entry((user, device)) {
+            Entry::Occupied(known) => known.into_mut(),
+            Entry::Vacant(new) => new.insert(registered_keys(conn, user, device)?),
+        };
+        Ok(check_among(keys, message, signature))
+    }
+}
+
+/// One key a person registered on a device: `None` if it does not decode (it then verifies
+/// nothing), with when and why it was revoked.
+struct RegisteredKey {
+    verifier: Option<Verifier>,
+    revoked: Option<(String, Option<String>)>,
+}
+
+fn registered_keys(conn: &Connection, user: UserId, device: DeviceId) -> Result<Vec<RegisteredKey>, DbError> {
     let mut stmt = conn.prepare_cached(
         "SELECT public_key, revoked_at, revoked_why FROM person_keys WHERE user = ?1 AND device = ?2",
     )?;
     let rows = stmt.query_map(params![user.to_string(), device.to_string()], |r| {
         Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, Option<String>>(2)?))
     })?;
-    let mut any = false;
+    let mut keys = Vec::new();
     for row in rows {
         let (key, revoked_at, why) = row?;
-        any = true;
         let key: PublicKey = parse_col("public key", &key)?;
-        if key.verify(message, signature).is_ok() {
-            return Ok(match revoked_at {
-                None => KeyCheck::Verified,
-                Some(at) => KeyCheck::Revoked(format!("{} ({at})", why.unwrap_or_else(|| "revoked".into()))),
-            });
-        }
+        keys.push(RegisteredKey { verifier: key.verifier().ok(), revoked: revoked_at.map(|at| (at, why)) });
     }
-    Ok(if any { KeyCheck::Mismatch } else { KeyCheck::Unregistered })
+    Ok(keys)
+}
+
+fn check_among(keys: &[RegisteredKey], message: &[u8], signature: &Signature) -> KeyCheck {
+    let verified = keys.iter().find(|k| k.verifier.as_ref().is_some_and(|v| v.verify(message, signature).is_ok()));
+    match verified {
+        Some(RegisteredKey { revoked: None, .. }) => KeyCheck::Verified,
+        Some(RegisteredKey { revoked: Some((at, why)), .. }) => {
+            KeyCheck::Revoked(format!("{} ({at})", why.as_deref().unwrap_or("revoked")))
+        }
+        None if keys.is_empty() => KeyCheck::Unregistered,
+        None => KeyCheck::Mismatch,
+    }
 }
 
 /// Revokes keys matching `where_sql` (bound to `value`), with the reason.
