@@ -733,16 +733,6 @@ async fn a_2000_change_count_session_goes_up_in_at_most_three_round_trips() {
     assert!(pushed.down.busy_rounds <= 3, "{:?}", pushed.down);
 }
 
-/// `cargo test --release -p custody-server --test docs ten_thousand -- --nocapture --include-ignored`
-#[tokio::test]
-#[ignore = "timing; run in release"]
-async fn ten_thousand_change_session_timing() {
-    let pushed = push_big_session(10_000).await;
-    report(10_000, &pushed);
-    assert!(pushed.up.requests <= 3, "{:?}", pushed.up);
-    assert!(pushed.up_time < Duration::from_secs(2), "{:?}", pushed.up_time);
-}
-
 fn route_for(phone: &Phone, driver: UserId, driver_name: &str) -> WorkDoc {
     use custody_core::work::manifest::{self, Driver, OutboundManifest, Vehicle};
     let m = OutboundManifest {
