@@ -5,8 +5,12 @@
 //! - [`event`], [`hlc`], [`roles`]: the custody ledger's immutable events and who may record them.
 //! - [`fold`]: the inventory and conflict list, a deterministic fold over the event set.
 //! - [`chain`]: the per-device hash-chain verifier an auditor runs.
-//! - [`store`]: the device's SQLite store (events, outbox, folded packages, sync cursor).
-//! - [`protocol`], [`sync`]: the sync server's wire format and the client that speaks it.
+//! - [`store`]: the device's SQLite store, encrypted (events, outbox, folded packages, sync
+//!   cursor, work documents, sealed signing keys).
+//! - [`signing`]: what each signature covers (events, document changes, requests, patient views).
+//! - [`protocol`], [`sync`], [`tls`]: the sync server's wire format, the client that speaks it,
+//!   and which certificates it trusts.
+//! - [`files`]: owner-only files and folders.
 
 pub mod approvals;
 pub mod bounds;

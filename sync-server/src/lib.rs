@@ -9,6 +9,9 @@
 //! - [`secret`]: enrolment codes, device tokens and PIN hashes.
 //! - [`lockout`]: the one PIN check ([`Db::check_pin`]) and the counts that lock guessers out.
 //! - [`people_admin`]: a facility's people by badge, for the CLI (list, deactivate, reset a PIN).
+//! - [`people`]: online sign-in (key registration), person proofs on requests, manager calls.
+//! - [`transport`]: the accept loop: TLS, the per-connection clocks and the connection cap;
+//!   `limits`: per-route body limits and the cap on requests in flight.
 
 pub mod api;
 pub mod db;
