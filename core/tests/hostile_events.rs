@@ -163,20 +163,7 @@ proptest! {
         }
 
         let today = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
-        let candidates: Vec<Candidate> = inventory
-            .packages
-            .values()
-            .map(|p| Candidate {
-                tag: p.tag.clone(),
-                item: p.item.clone(),
-                batch: p.batch.clone(),
-                quantity: p.quantity,
-                location: p.location.clone(),
-                expires_on: p.expires_on,
-                status: p.status,
-                since: p.since,
-            })
-            .collect();
+        let candidates: Vec<Candidate> = inventory.packages.values().map(Candidate::from).collect();
         let every = picklist::eligible(candidates.clone(), today, &BTreeSet::new(), &BTreeSet::new());
         prop_assert!(every.iter().all(|c| c.status == PackageStatus::Active));
         let mut available = Availability::from_candidates(&every);

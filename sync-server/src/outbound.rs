@@ -414,20 +414,7 @@ impl Db {
             stmt.query_map([device.facility.as_str()], |r| r.get::<_, String>(0))?.map(|t| parse_col("tag", &t?)).collect::<Result<_, DbError>>()?
         };
         let today = chrono::Utc::now().date_naive();
-        let candidates: Vec<Candidate> = inventory
-            .packages
-            .values()
-            .map(|p| Candidate {
-                tag: p.tag.clone(),
-                item: p.item.clone(),
-                batch: p.batch.clone(),
-                quantity: p.quantity,
-                location: p.location.clone(),
-                expires_on: p.expires_on,
-                status: p.status,
-                since: p.since,
-            })
-            .collect();
+        let candidates: Vec<Candidate> = inventory.packages.values().map(Candidate::from).collect();
         let on_hold = on_hold(&tx, self, &device.facility)?;
         let mut available = Availability::from_candidates(&picklist::eligible(candidates, today, &claimed, &on_hold));
         let mut numbers = Vec::new();

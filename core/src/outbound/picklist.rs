@@ -27,6 +27,22 @@ pub struct Candidate {
     pub since: Hlc,
 }
 
+impl From<&crate::fold::Package> for Candidate {
+    /// A package of a folded inventory (the server's, or a test's) as an allocation candidate.
+    fn from(p: &crate::fold::Package) -> Self {
+        Candidate {
+            tag: p.tag.clone(),
+            item: p.item.clone(),
+            batch: p.batch.clone(),
+            quantity: p.quantity,
+            location: p.location.clone(),
+            expires_on: p.expires_on,
+            status: p.status,
+            since: p.since,
+        }
+    }
+}
+
 /// Why a package cannot be allocated, or `None` if it can.
 pub fn ineligible(c: &Candidate, today: NaiveDate, claimed: &BTreeSet<PackageTag>, on_hold: &BTreeSet<PackageTag>) -> Option<&'static str> {
     if c.status == PackageStatus::Quarantined {
