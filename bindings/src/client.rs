@@ -238,13 +238,7 @@ impl CustodyClient {
 
     /// Records a count scan: the tag as scanned, where it was found, how much is there. Adds to
     /// what this person counted of it this round.
-    pub fn count_scan(
-        &self,
-        session_id: String,
-        raw_tag: String,
-        location: String,
-        quantity: Quantity,
-    ) -> Result<CountScanResult> {
+    pub fn count_scan(&self, session_id: String, raw_tag: String, location: String, quantity: Quantity) -> Result<CountScanResult> {
         let id = id_in("count session", &session_id)?;
         let result = self.store.count_scan(id, &raw_tag, &location_in(&location)?, quantity.try_into()?)?;
         self.changed(&[ChangeKind::CountSessions]);
@@ -252,13 +246,7 @@ impl CustodyClient {
     }
 
     /// Replaces what this person counted of a package this round.
-    pub fn count_correct(
-        &self,
-        session_id: String,
-        raw_tag: String,
-        location: String,
-        quantity: Quantity,
-    ) -> Result<CountScanResult> {
+    pub fn count_correct(&self, session_id: String, raw_tag: String, location: String, quantity: Quantity) -> Result<CountScanResult> {
         let id = id_in("count session", &session_id)?;
         let result = self.store.count_correct(id, &raw_tag, &location_in(&location)?, quantity.try_into()?)?;
         self.changed(&[ChangeKind::CountSessions]);
@@ -285,13 +273,7 @@ impl CustodyClient {
         Ok(self.store.investigation(id_in("count session", &session_id)?, &tag_in(&tag)?)?.into())
     }
 
-    pub fn record_investigation(
-        &self,
-        session_id: String,
-        tag: String,
-        root_cause: String,
-        corrective_action: String,
-    ) -> Result<()> {
+    pub fn record_investigation(&self, session_id: String, tag: String, root_cause: String, corrective_action: String) -> Result<()> {
         let id = id_in("count session", &session_id)?;
         self.store.record_investigation(id, &tag_in(&tag)?, &root_cause, &corrective_action)?;
         self.changed(&[ChangeKind::CountSessions]);

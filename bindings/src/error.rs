@@ -8,9 +8,9 @@ use custody_core::approvals::ApprovalError;
 use custody_core::counts::CountError;
 use custody_core::event::EventError;
 use custody_core::ids::IdError;
-use custody_core::quantity::QuantityError;
 use custody_core::outbound::OrderError;
 use custody_core::outbound::picking::OutboundError;
+use custody_core::quantity::QuantityError;
 use custody_core::receiving::session::ReceivingError;
 use custody_core::scan::ScanError;
 use custody_core::store::StoreError;
@@ -101,11 +101,9 @@ impl From<StoreError> for CustodyError {
             StoreError::InvalidEvent(e) => e.into(),
             StoreError::Refused(_) => E::Refused(message),
             StoreError::BadRemoteEvent(_) => E::Server(message),
-            StoreError::Sqlite(_)
-            | StoreError::Corrupt(_)
-            | StoreError::Doc(_)
-            | StoreError::KeyMismatch
-            | StoreError::Io { .. } => E::Storage(message),
+            StoreError::Sqlite(_) | StoreError::Corrupt(_) | StoreError::Doc(_) | StoreError::KeyMismatch | StoreError::Io { .. } => {
+                E::Storage(message)
+            }
         }
     }
 }
@@ -115,16 +113,13 @@ impl From<CountError> for CustodyError {
         let message = e.to_string();
         match e {
             CountError::Store(e) => e.into(),
-            CountError::BadTag(_)
-            | CountError::Negative
-            | CountError::Quantity(_)
-            | CountError::EmptyScope
-            | CountError::Text(_) => E::InvalidInput(message),
+            CountError::BadTag(_) | CountError::Negative | CountError::Quantity(_) | CountError::EmptyScope | CountError::Text(_) => {
+                E::InvalidInput(message)
+            }
             CountError::NotAllowed { .. } | CountError::SameCounter { .. } => E::NotAllowed(message),
-            CountError::UnknownSession(_)
-            | CountError::UnknownPackage { .. }
-            | CountError::NoReview
-            | CountError::NoDiscrepancy { .. } => E::NotFound(message),
+            CountError::UnknownSession(_) | CountError::UnknownPackage { .. } | CountError::NoReview | CountError::NoDiscrepancy { .. } => {
+                E::NotFound(message)
+            }
             CountError::Closed
             | CountError::Quarantined { .. }
             | CountError::NotInScope { .. }
@@ -139,13 +134,9 @@ impl From<AdjustmentError> for CustodyError {
     fn from(e: AdjustmentError) -> Self {
         let message = e.to_string();
         match e {
-            AdjustmentError::NotManager(_) | AdjustmentError::OwnCount | AdjustmentError::OwnRequest => {
-                E::NotAllowed(message)
-            }
+            AdjustmentError::NotManager(_) | AdjustmentError::OwnCount | AdjustmentError::OwnRequest => E::NotAllowed(message),
             AdjustmentError::AlreadyDecided(_) => E::Refused(message),
-            AdjustmentError::UnknownReason(_) | AdjustmentError::NoteRequired(_) | AdjustmentError::Zero => {
-                E::InvalidInput(message)
-            }
+            AdjustmentError::UnknownReason(_) | AdjustmentError::NoteRequired(_) | AdjustmentError::Zero => E::InvalidInput(message),
         }
     }
 }
@@ -223,9 +214,9 @@ impl From<OutboundError> for CustodyError {
             OutboundError::Store(e) => e.into(),
             OutboundError::Approval(e) => e.into(),
             // Stock, customers and numbers already used are the state of things, not a typo.
-            OutboundError::Order(
-                OrderError::NotAvailable { .. } | OrderError::UnknownCustomer(_) | OrderError::DuplicateNumber(_),
-            ) => E::Refused(message),
+            OutboundError::Order(OrderError::NotAvailable { .. } | OrderError::UnknownCustomer(_) | OrderError::DuplicateNumber(_)) => {
+                E::Refused(message)
+            }
             OutboundError::Order(_)
             | OutboundError::Input(_)
             | OutboundError::Scan(_)

@@ -84,8 +84,8 @@ pub struct NewOrder {
 impl TryFrom<NewOrder> for core::NewOrder {
     type Error = CustodyError;
     fn try_from(o: NewOrder) -> Result<Self> {
-        let requested_on = date_in(Some(o.requested_on))?
-            .ok_or_else(|| CustodyError::InvalidInput("enter the requested delivery date".into()))?;
+        let requested_on =
+            date_in(Some(o.requested_on))?.ok_or_else(|| CustodyError::InvalidInput("enter the requested delivery date".into()))?;
         let lines = o
             .lines
             .into_iter()
@@ -157,7 +157,12 @@ fn order_out(id: uuid::Uuid, o: core::Order, status: odoc::OrderStatus) -> Order
         lines: o
             .lines
             .into_iter()
-            .map(|l| OrderLine { line: l.line, item: l.item.to_string(), quantity: l.quantity.into(), unit_price: l.unit_price.to_string() })
+            .map(|l| OrderLine {
+                line: l.line,
+                item: l.item.to_string(),
+                quantity: l.quantity.into(),
+                unit_price: l.unit_price.to_string(),
+            })
             .collect(),
     }
 }
@@ -632,11 +637,7 @@ impl CustodyClient {
         let c = shipping::StopConfirmation {
             receiver_name: confirmation.receiver_name,
             receiver_licence: confirmation.receiver_licence,
-            refused: confirmation
-                .refused
-                .into_iter()
-                .map(|r| Ok((crate::types::tag_in(&r.tag)?, r.reason)))
-                .collect::<Result<_>>()?,
+            refused: confirmation.refused.into_iter().map(|r| Ok((crate::types::tag_in(&r.tag)?, r.reason))).collect::<Result<_>>()?,
             gps: confirmation.gps.map(TryInto::try_into).transpose()?,
         };
         let events = self.store.confirm_stop(id_in("manifest", &manifest_id)?, stop, &c)?;

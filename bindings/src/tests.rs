@@ -27,10 +27,7 @@ fn quantities_cross_as_decimal_strings() {
     assert_eq!(format_quantity(Quantity { amount: "1".into(), unit: UnitOfMeasure::Oz }).unwrap(), "1 oz (28.35 g)");
     let err = format_quantity(g("12,5")).unwrap_err();
     assert_eq!(err, CustodyError::InvalidInput("\"12,5\" is not a number; enter an amount like 12.5".into()));
-    assert!(matches!(
-        format_quantity(Quantity { amount: "1.5".into(), unit: UnitOfMeasure::Each }),
-        Err(CustodyError::InvalidInput(_))
-    ));
+    assert!(matches!(format_quantity(Quantity { amount: "1.5".into(), unit: UnitOfMeasure::Each }), Err(CustodyError::InvalidInput(_))));
     assert_eq!(count_unit(UnitOfMeasure::Oz), UnitOfMeasure::G);
 }
 
@@ -113,17 +110,8 @@ async fn a_client_enrols_records_syncs_and_reports_typed_errors() {
     assert!(matches!(&wrong, CustodyError::BadCredentials(m) if m.contains("4 more wrong PINs")), "{wrong}");
     phone.sign_in("M-100".into(), "2468".into()).await.unwrap();
 
-    let event = phone
-        .receive(
-            tag.clone(),
-            "Live Resin - Blue Dream 1g".into(),
-            "LR-1".into(),
-            g("10.00"),
-            "Vault A".into(),
-            None,
-            None,
-        )
-        .unwrap();
+    let event =
+        phone.receive(tag.clone(), "Live Resin - Blue Dream 1g".into(), "LR-1".into(), g("10.00"), "Vault A".into(), None, None).unwrap();
     assert_eq!(event.kind, EventKind::Received);
     phone.move_package(tag.to_lowercase(), "Vault B".into()).unwrap();
     let refused = phone.record(tag.clone(), EventBody::Delivered { recipient: "C11-0000002-LIC".into() }).unwrap_err();
@@ -133,10 +121,7 @@ async fn a_client_enrols_records_syncs_and_reports_typed_errors() {
     let report = phone.sync_now().await.unwrap();
     assert_eq!(report.accepted, 2);
     let package = phone.find_package(tag.clone()).unwrap().unwrap();
-    assert_eq!(
-        (package.location.as_str(), package.quantity.amount.as_str(), package.pending),
-        ("Vault B", "10.00", false)
-    );
+    assert_eq!((package.location.as_str(), package.quantity.amount.as_str(), package.pending), ("Vault B", "10.00", false));
     assert_eq!(phone.history(tag).unwrap()[0].state, EventState::Accepted);
     let last = heard.statuses.lock().unwrap().last().cloned().unwrap();
     assert!(last.online && last.pending == 0 && last.last_success.is_some(), "{last:?}");
@@ -209,10 +194,7 @@ async fn receiving_scans_against_a_manifest_and_scans_parse() {
             net_weight: None,
         }
     );
-    assert_eq!(
-        crate::client::parse_scan("LOC:Vault A".into()).unwrap(),
-        ScannedCode::Location { name: "Vault A".into() }
-    );
+    assert_eq!(crate::client::parse_scan("LOC:Vault A".into()).unwrap(), ScannedCode::Location { name: "Vault A".into() });
     server.stop().await;
 }
 

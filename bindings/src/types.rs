@@ -245,11 +245,7 @@ impl From<sync::SyncReport> for SyncReport {
             pulled: r.pulled as u64,
             doc_messages_sent: r.doc_messages_sent as u64,
             doc_messages_received: r.doc_messages_received as u64,
-            doc_refusals: r
-                .doc_refusals
-                .into_iter()
-                .map(|(doc, reason)| DocRefusal { doc_id: doc.to_string(), reason })
-                .collect(),
+            doc_refusals: r.doc_refusals.into_iter().map(|(doc, reason)| DocRefusal { doc_id: doc.to_string(), reason }).collect(),
         }
     }
 }
@@ -736,12 +732,7 @@ impl From<counts::CountSessionView> for CountSession {
             in_scope: v
                 .in_scope
                 .into_iter()
-                .map(|(tag, p)| ScopedPackage {
-                    tag: tag.to_string(),
-                    item: p.item,
-                    location: p.location.to_string(),
-                    unit: p.unit.into(),
-                })
+                .map(|(tag, p)| ScopedPackage { tag: tag.to_string(), item: p.item, location: p.location.to_string(), unit: p.unit.into() })
                 .collect(),
             entries: v.entries.into_iter().map(Into::into).collect(),
             recount: strings(&v.recount),
@@ -832,10 +823,9 @@ impl From<counts::CloseOutcome> for CloseOutcome {
             counts::CloseOutcome::RecountNeeded(lines) => {
                 CloseOutcome::RecountNeeded { lines: lines.into_iter().map(Into::into).collect() }
             }
-            counts::CloseOutcome::Closed { lines, discrepancies } => CloseOutcome::Closed {
-                lines: lines.into_iter().map(Into::into).collect(),
-                discrepancies: strings(&discrepancies),
-            },
+            counts::CloseOutcome::Closed { lines, discrepancies } => {
+                CloseOutcome::Closed { lines: lines.into_iter().map(Into::into).collect(), discrepancies: strings(&discrepancies) }
+            }
         }
     }
 }
@@ -907,11 +897,7 @@ impl From<counts::Investigation> for Investigation {
         Investigation {
             discrepancy: i.discrepancy.into(),
             package: i.package.map(Into::into),
-            history: i
-                .history
-                .into_iter()
-                .map(|h| InvestigationLine { entry: h.record.into(), who: h.who, recent: h.recent })
-                .collect(),
+            history: i.history.into_iter().map(|h| InvestigationLine { entry: h.record.into(), who: h.who, recent: h.recent }).collect(),
             entries: i.entries.into_iter().map(Into::into).collect(),
         }
     }
@@ -1086,8 +1072,7 @@ fn date_req(what: &str, d: String) -> Result<NaiveDate, CustodyError> {
 }
 
 fn decimal_in(what: &str, text: &str) -> Result<Decimal, CustodyError> {
-    Decimal::from_str(text.trim())
-        .map_err(|_| CustodyError::InvalidInput(format!("{text:?} is not a number; enter the {what} like 12.5")))
+    Decimal::from_str(text.trim()).map_err(|_| CustodyError::InvalidInput(format!("{text:?} is not a number; enter the {what} like 12.5")))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]

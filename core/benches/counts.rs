@@ -15,10 +15,10 @@ use std::time::Instant;
 
 use automerge::sync::State;
 use chrono::Utc;
+use common::tag;
+use custody_core::work::WorkDoc;
 use custody_core::work::adjustment::Person;
 use custody_core::work::count::{self, CountScope, ScanRecord, ScopedPackage, SessionInfo};
-use custody_core::work::WorkDoc;
-use common::tag;
 use custody_core::*;
 use rust_decimal::Decimal;
 use uuid::Uuid;
@@ -34,13 +34,27 @@ fn session(n: u32) -> WorkDoc {
     let scope: BTreeMap<_, _> = (0..n)
         .map(|i| (tag(i), ScopedPackage { location: LocationName::parse("Vault").unwrap(), unit: Unit::G, item: "Rosin".into() }))
         .collect();
-    count::create_session(Uuid::now_v7(), LicenseNumber::parse("C11-1").unwrap(), custody_core::work::Writer::Server(Uuid::now_v7()), &info, &scope)
+    count::create_session(
+        Uuid::now_v7(),
+        LicenseNumber::parse("C11-1").unwrap(),
+        custody_core::work::Writer::Server(Uuid::now_v7()),
+        &info,
+        &scope,
+    )
 }
 
 fn counted_replica(base: &mut WorkDoc, entries: u32) -> WorkDoc {
     let device = DeviceId::new();
     let user = UserId::new();
-    let mut doc = WorkDoc::load(base.id, base.kind, base.facility.clone(), custody_core::work::Writer::Person { device, user: UserId::new() }, &base.save(), &[]).unwrap();
+    let mut doc = WorkDoc::load(
+        base.id,
+        base.kind,
+        base.facility.clone(),
+        custody_core::work::Writer::Person { device, user: UserId::new() },
+        &base.save(),
+        &[],
+    )
+    .unwrap();
     for i in 0..entries {
         let scan = ScanRecord {
             round: 1,
@@ -103,19 +117,15 @@ fn main() {
         println!("merge two replicas of {n} entries each: median {:?} (runs {:?})", runs[1], runs);
         merge_times.insert(n, runs[1]);
     }
-    println!(
-        "scaling 1,000 -> 10,000 entries: {:.1}x the time",
-        merge_times[&10_000].as_secs_f64() / merge_times[&1_000].as_secs_f64()
-    );
+    println!("scaling 1,000 -> 10,000 entries: {:.1}x the time", merge_times[&10_000].as_secs_f64() / merge_times[&1_000].as_secs_f64());
 
     // The store: 10,000 packages, a session over all of them, 10,000 durable scans, close, reload.
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("count.db");
     let store = common::signed_in_store(&path, Role::Manager);
     common::pull(&store, &common::remote_events(10_000, 0, "Vault"));
-    let session = store
-        .open_count("bench", CountScope { locations: vec![LocationName::parse("Vault").unwrap()], categories: vec![] })
-        .unwrap();
+    let session =
+        store.open_count("bench", CountScope { locations: vec![LocationName::parse("Vault").unwrap()], categories: vec![] }).unwrap();
     let vault = LocationName::parse("Vault").unwrap();
     let mut scans = Vec::with_capacity(10_000);
     for i in 0..10_000u32 {

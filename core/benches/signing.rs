@@ -58,7 +58,13 @@ fn main() {
         times.push(start.elapsed());
     }
     times.sort();
-    println!("sign one event: p50 {:?}, p99 {:?}, max {:?} (n={})", percentile(&times, 0.5), percentile(&times, 0.99), times[times.len() - 1], times.len());
+    println!(
+        "sign one event: p50 {:?}, p99 {:?}, max {:?} (n={})",
+        percentile(&times, 0.5),
+        percentile(&times, 0.99),
+        times[times.len() - 1],
+        times.len()
+    );
 
     let public = key.public_key();
     let mut totals = Vec::new();

@@ -41,9 +41,7 @@ fn first_break(device: DeviceId, chain: &[&Event]) -> Option<ChainBreak> {
     let mut expected_seq = 1;
     let mut expected_prev = GENESIS_HASH.to_string();
     for e in chain {
-        let broken = |reason: String| {
-            Some(ChainBreak { device, device_seq: e.device_seq, event: e.id, reason })
-        };
+        let broken = |reason: String| Some(ChainBreak { device, device_seq: e.device_seq, event: e.id, reason });
         if e.device_seq != expected_seq {
             return broken(if e.device_seq < expected_seq {
                 format!("event number {} appears twice", e.device_seq)

@@ -22,8 +22,8 @@ use crate::roles::Role;
 use crate::store::{EventRecord, PackageView, SignedInUser, Store, StoreError};
 use crate::work::adjustment::Person;
 use crate::work::count::{
-    self, CountEntry, CountScope, Discrepancy, DiscrepancyStatus, Expected, Outcome, ScanRecord, ScopedPackage,
-    SessionInfo, SessionStatus, VarianceLine,
+    self, CountEntry, CountScope, Discrepancy, DiscrepancyStatus, Expected, Outcome, ScanRecord, ScopedPackage, SessionInfo, SessionStatus,
+    VarianceLine,
 };
 use crate::work::{DocError, DocKind};
 
@@ -198,13 +198,7 @@ impl Store {
         }
         let identity = self.identity()?.ok_or(StoreError::NotEnrolled)?;
         let (id, review) = (Uuid::now_v7(), Uuid::now_v7());
-        let info = SessionInfo {
-            name,
-            scope,
-            opened_by: self.person(&user)?,
-            opened_hlc_ms: self.hlc_now_ms()?,
-            review,
-        };
+        let info = SessionInfo { name, scope, opened_by: self.person(&user)?, opened_hlc_ms: self.hlc_now_ms()?, review };
         let writer = self.writer()?;
         let session_doc = count::create_session(id, identity.facility.clone(), writer, &info, &in_scope);
         let review_doc = count::create_review(review, identity.facility, writer, id, &expected);
@@ -319,7 +313,12 @@ impl Store {
                 at: person.at,
             };
             count::add(doc, &scan, scoped.unit)?;
-            Ok(ScanResult { tag: tag.clone(), item: scoped.item, round, your_count: count::from_minor(mine.saturating_add(add), scoped.unit) })
+            Ok(ScanResult {
+                tag: tag.clone(),
+                item: scoped.item,
+                round,
+                your_count: count::from_minor(mine.saturating_add(add), scoped.unit),
+            })
         })
     }
 
@@ -457,9 +456,8 @@ impl Store {
                     let what = other
                         .map(|p| format!("it is now {} at {}", p.status.as_str(), p.location))
                         .unwrap_or_else(|| "it left the inventory".into());
-                    line.outcome = Outcome::ChangedDuringCount {
-                        note: format!("{} during the count; {what}", during[0].event.kind().with_article()),
-                    };
+                    line.outcome =
+                        Outcome::ChangedDuringCount { note: format!("{} during the count; {what}", during[0].event.kind().with_article()) };
                     return Ok(line);
                 }
             }

@@ -116,7 +116,9 @@ pub enum EventBody {
         /// The inbound manifest it arrived on, if any.
         manifest: Option<String>,
     },
-    Moved { to: LocationName },
+    Moved {
+        to: LocationName,
+    },
     /// A correction of the quantity, with the state's reason code and a note.
     Adjusted {
         delta: Quantity,
@@ -126,18 +128,31 @@ pub enum EventBody {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         request: Option<Uuid>,
     },
-    Quarantined { reason: String },
+    Quarantined {
+        reason: String,
+    },
     Released {
         note: String,
         /// The approved adjustment request that ends the quarantine, if any.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         request: Option<Uuid>,
     },
-    Picked { order: String },
-    Shipped { manifest: String },
-    Delivered { recipient: LicenseNumber },
-    Returned { location: LocationName, reason: String },
-    Destroyed { reason: String },
+    Picked {
+        order: String,
+    },
+    Shipped {
+        manifest: String,
+    },
+    Delivered {
+        recipient: LicenseNumber,
+    },
+    Returned {
+        location: LocationName,
+        reason: String,
+    },
+    Destroyed {
+        reason: String,
+    },
     /// Part of the package moved into a new package with its own tag. The new package's facts are
     /// carried here so each package's history can be folded on its own.
     Split {
@@ -480,12 +495,7 @@ pub(crate) mod tests {
         };
         let err = neg.validate().unwrap_err();
         assert!(err.to_string().contains("cannot be negative"), "{err}");
-        let zero = EventBody::Adjusted {
-            request: None,
-            delta: Quantity::zero(Unit::G),
-            reason: "x".into(),
-            note: "y".into(),
-        };
+        let zero = EventBody::Adjusted { request: None, delta: Quantity::zero(Unit::G), reason: "x".into(), note: "y".into() };
         assert_eq!(zero.validate(), Err(EventError::ZeroAdjustment));
         let no_note = EventBody::Quarantined { reason: "  ".into() };
         assert!(matches!(no_note.validate(), Err(EventError::MissingReason(EventKind::Quarantined))));

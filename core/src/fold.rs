@@ -179,15 +179,8 @@ impl PackageFold {
                         format!("{tag} was split off from {} but is already in inventory", event.tag),
                     ),
                     _ => {
-                        self.package = Some(Package::new(
-                            tag.clone(),
-                            item.clone(),
-                            batch.clone(),
-                            *quantity,
-                            location.clone(),
-                            *expires_on,
-                            event,
-                        ));
+                        self.package =
+                            Some(Package::new(tag.clone(), item.clone(), batch.clone(), *quantity, location.clone(), *expires_on, event));
                         return;
                     }
                 }
@@ -199,15 +192,8 @@ impl PackageFold {
         let Some(pkg) = self.package.as_mut() else {
             match &event.body {
                 EventBody::Received { item, batch, quantity, location, expires_on, .. } => {
-                    self.package = Some(Package::new(
-                        tag.clone(),
-                        item.clone(),
-                        batch.clone(),
-                        *quantity,
-                        location.clone(),
-                        *expires_on,
-                        event,
-                    ));
+                    self.package =
+                        Some(Package::new(tag.clone(), item.clone(), batch.clone(), *quantity, location.clone(), *expires_on, event));
                 }
                 _ => {
                     self.orphans.push(event.id);
@@ -226,11 +212,7 @@ impl PackageFold {
         match &event.body {
             EventBody::Received { item, batch, quantity, location, expires_on, .. } => {
                 if status.on_hand() {
-                    raise(
-                        ConflictKind::DuplicateReceipt,
-                        Some(pkg.head),
-                        format!("{tag} was received again while already in inventory"),
-                    );
+                    raise(ConflictKind::DuplicateReceipt, Some(pkg.head), format!("{tag} was received again while already in inventory"));
                 } else {
                     // A package that left and comes back under the same tag is re-received.
                     *pkg = Package::new(tag.clone(), item.clone(), batch.clone(), *quantity, location.clone(), *expires_on, event)
@@ -239,7 +221,11 @@ impl PackageFold {
             }
             EventBody::Moved { to } => {
                 if gone(status) {
-                    raise(ConflictKind::InvalidTransition, Some(pkg.head), format!("{tag} was moved to {to} but it is {}", status.as_str()));
+                    raise(
+                        ConflictKind::InvalidTransition,
+                        Some(pkg.head),
+                        format!("{tag} was moved to {to} but it is {}", status.as_str()),
+                    );
                 }
                 if let Some(mark) = &pkg.last_move {
                     let parent_position = event.parent.and_then(|p| pkg.history.iter().position(|h| *h == p));
@@ -253,12 +239,7 @@ impl PackageFold {
                     }
                 }
                 pkg.location = to.clone();
-                pkg.last_move = Some(MoveMark {
-                    event: event.id,
-                    device: event.device,
-                    to: to.clone(),
-                    position: pkg.history.len(),
-                });
+                pkg.last_move = Some(MoveMark { event: event.id, device: event.device, to: to.clone(), position: pkg.history.len() });
             }
             EventBody::Adjusted { delta, .. } => {
                 if gone(status) {
@@ -290,7 +271,11 @@ impl PackageFold {
                 if status == PackageStatus::Quarantined {
                     pkg.status = PackageStatus::Active;
                 } else {
-                    raise(ConflictKind::InvalidTransition, Some(pkg.head), format!("{tag} was released but it is {}, not quarantined", status.as_str()));
+                    raise(
+                        ConflictKind::InvalidTransition,
+                        Some(pkg.head),
+                        format!("{tag} was released but it is {}, not quarantined", status.as_str()),
+                    );
                 }
             }
             EventBody::Picked { order } => match status {
@@ -303,7 +288,10 @@ impl PackageFold {
                 PackageStatus::Picked => raise(
                     ConflictKind::InvalidTransition,
                     Some(pkg.head),
-                    format!("{tag} was picked for order {order} but it is already picked for order {}", pkg.order.as_deref().unwrap_or("?")),
+                    format!(
+                        "{tag} was picked for order {order} but it is already picked for order {}",
+                        pkg.order.as_deref().unwrap_or("?")
+                    ),
                 ),
                 PackageStatus::Quarantined => raise(
                     ConflictKind::QuarantinedPicked,
@@ -324,13 +312,19 @@ impl PackageFold {
                     Some(pkg.head),
                     format!("{tag} was shipped on manifest {manifest} after it had already left"),
                 ),
-                PackageStatus::Destroyed => raise(ConflictKind::InvalidTransition, Some(pkg.head), format!("{tag} was shipped but it was destroyed")),
+                PackageStatus::Destroyed => {
+                    raise(ConflictKind::InvalidTransition, Some(pkg.head), format!("{tag} was shipped but it was destroyed"))
+                }
             },
             EventBody::Delivered { recipient } => {
                 if status == PackageStatus::Shipped {
                     pkg.status = PackageStatus::Delivered;
                 } else {
-                    raise(ConflictKind::InvalidTransition, Some(pkg.head), format!("{tag} was delivered to {recipient} but it is {}", status.as_str()));
+                    raise(
+                        ConflictKind::InvalidTransition,
+                        Some(pkg.head),
+                        format!("{tag} was delivered to {recipient} but it is {}", status.as_str()),
+                    );
                 }
             }
             EventBody::Returned { location, .. } => {
@@ -357,7 +351,11 @@ impl PackageFold {
                 match pkg.quantity.checked_sub(quantity) {
                     Ok(q) => {
                         if q.is_negative() {
-                            raise(ConflictKind::NegativeStock, Some(pkg.head), format!("splitting {quantity} off {tag} into {new_tag} leaves {q}"));
+                            raise(
+                                ConflictKind::NegativeStock,
+                                Some(pkg.head),
+                                format!("splitting {quantity} off {tag} into {new_tag} leaves {q}"),
+                            );
                         }
                         pkg.quantity = q;
                     }
@@ -500,12 +498,18 @@ mod tests {
         let t = tag(1);
         let r = ev(d, 1, &t, None, received(100));
         let m = ev(d, 2, &t, Some(r.id), moved("Vault A"));
-        let a = ev(d, 3, &t, Some(m.id), EventBody::Adjusted {
-            request: None,
-            delta: Quantity::change(Decimal::new(-250, 2), Unit::G).unwrap(),
-            reason: "Drying".into(),
-            note: "weighed".into(),
-        });
+        let a = ev(
+            d,
+            3,
+            &t,
+            Some(m.id),
+            EventBody::Adjusted {
+                request: None,
+                delta: Quantity::change(Decimal::new(-250, 2), Unit::G).unwrap(),
+                reason: "Drying".into(),
+                note: "weighed".into(),
+            },
+        );
         let inv = Inventory::fold([&a, &r, &m]);
         let p = &inv.packages[&t];
         assert_eq!(p.quantity.amount, Decimal::new(9750, 2));
@@ -538,12 +542,18 @@ mod tests {
         let r = ev(d, 1, &t, None, received(5));
         let q = ev(d, 2, &t, Some(r.id), EventBody::Quarantined { reason: "count variance".into() });
         let p = ev(d, 3, &t, Some(q.id), EventBody::Picked { order: "SO-1".into() });
-        let adj = ev(d, 4, &t, Some(p.id), EventBody::Adjusted {
-            request: None,
-            delta: Quantity::change(Decimal::new(-6, 0), Unit::G).unwrap(),
-            reason: "Theft".into(),
-            note: "missing".into(),
-        });
+        let adj = ev(
+            d,
+            4,
+            &t,
+            Some(p.id),
+            EventBody::Adjusted {
+                request: None,
+                delta: Quantity::change(Decimal::new(-6, 0), Unit::G).unwrap(),
+                reason: "Theft".into(),
+                note: "missing".into(),
+            },
+        );
         let rel = ev(d, 5, &t, Some(adj.id), EventBody::Released { request: None, note: "ok".into() });
         let s1 = ev(d, 6, &t, Some(rel.id), EventBody::Shipped { manifest: "M1".into() });
         let s2 = ev(d, 7, &t, Some(s1.id), EventBody::Shipped { manifest: "M2".into() });
@@ -563,14 +573,20 @@ mod tests {
         let d = DeviceId::new();
         let (src, dst) = (tag(4), tag(5));
         let r = ev(d, 1, &src, None, received(100));
-        let s = ev(d, 2, &src, Some(r.id), EventBody::Split {
-            new_tag: dst.clone(),
-            quantity: Quantity::new(Decimal::new(30, 0), Unit::G).unwrap(),
-            item: ItemName::parse("Live Resin 1g").unwrap(),
-            batch: BatchNumber::parse("LR-1").unwrap(),
-            location: LocationName::parse("Pack bench").unwrap(),
-            expires_on: None,
-        });
+        let s = ev(
+            d,
+            2,
+            &src,
+            Some(r.id),
+            EventBody::Split {
+                new_tag: dst.clone(),
+                quantity: Quantity::new(Decimal::new(30, 0), Unit::G).unwrap(),
+                item: ItemName::parse("Live Resin 1g").unwrap(),
+                batch: BatchNumber::parse("LR-1").unwrap(),
+                location: LocationName::parse("Pack bench").unwrap(),
+                expires_on: None,
+            },
+        );
         let inv = Inventory::fold([&s, &r]);
         assert_eq!(inv.packages[&src].quantity.amount, Decimal::new(70, 0));
         assert_eq!(inv.packages[&dst].quantity.amount, Decimal::new(30, 0));

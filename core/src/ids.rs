@@ -50,17 +50,11 @@ impl PackageTag {
     /// Parses scanner or keyboard input. Lower case is upper-cased; spaces (people group the digits
     /// when they type) and wedge suffixes are removed; anything else is refused.
     pub fn parse(raw: &str) -> Result<Self, IdError> {
-        let cleaned: String = trim_scan(raw)
-            .chars()
-            .filter(|c| *c != ' ')
-            .map(|c| c.to_ascii_uppercase())
-            .collect();
+        let cleaned: String = trim_scan(raw).chars().filter(|c| *c != ' ').map(|c| c.to_ascii_uppercase()).collect();
         if cleaned.is_empty() {
             return Err(IdError::Empty { what: "package tag" });
         }
-        if let Some((position, ch)) =
-            cleaned.chars().enumerate().find(|(_, c)| !c.is_ascii_uppercase() && !c.is_ascii_digit())
-        {
+        if let Some((position, ch)) = cleaned.chars().enumerate().find(|(_, c)| !c.is_ascii_uppercase() && !c.is_ascii_digit()) {
             return Err(IdError::TagCharacter { input: cleaned.clone(), ch, position: position + 1 });
         }
         if cleaned.len() != Self::LEN {
@@ -275,14 +269,8 @@ mod tests {
     fn tag_refuses_with_reason() {
         assert!(matches!(PackageTag::parse(""), Err(IdError::Empty { .. })));
         assert!(matches!(PackageTag::parse("\r\n"), Err(IdError::Empty { .. })));
-        assert!(matches!(
-            PackageTag::parse("1A4FF010000002200000123"),
-            Err(IdError::TagLength { len: 23, .. })
-        ));
-        assert!(matches!(
-            PackageTag::parse("2A4FF0100000022000001234"),
-            Err(IdError::TagPrefix { .. })
-        ));
+        assert!(matches!(PackageTag::parse("1A4FF010000002200000123"), Err(IdError::TagLength { len: 23, .. })));
+        assert!(matches!(PackageTag::parse("2A4FF0100000022000001234"), Err(IdError::TagPrefix { .. })));
         let err = PackageTag::parse("1A4FF01000000220000-1234").unwrap_err();
         assert!(matches!(err, IdError::TagCharacter { ch: '-', position: 20, .. }), "{err}");
         assert!(err.to_string().contains("position 20"));

@@ -42,4 +42,3 @@ pub use ids::{BatchNumber, DeviceId, ItemName, LicenseNumber, LocationName, Pack
 pub use quantity::{Quantity, Unit};
 pub use roles::Role;
 pub use store::Store;
-

@@ -204,12 +204,9 @@ impl Quantity {
     /// Parses what a person types: `12.5 g`, `12.5g`, `3 each`, `-1.25 oz`.
     pub fn parse(text: &str) -> Result<Self, QuantityError> {
         let text = text.trim();
-        let split = text
-            .find(|c: char| c.is_ascii_alphabetic())
-            .ok_or_else(|| QuantityError::UnknownUnit(String::new()))?;
+        let split = text.find(|c: char| c.is_ascii_alphabetic()).ok_or_else(|| QuantityError::UnknownUnit(String::new()))?;
         let (num, unit) = text.split_at(split);
-        let amount = Decimal::from_str(num.trim())
-            .map_err(|_| QuantityError::NotANumber(num.trim().to_string()))?;
+        let amount = Decimal::from_str(num.trim()).map_err(|_| QuantityError::NotANumber(num.trim().to_string()))?;
         Self::change(amount, unit.parse()?)
     }
 
@@ -256,10 +253,7 @@ impl Quantity {
     /// Adds `other` expressed in this quantity's unit.
     pub fn checked_add(&self, other: &Quantity) -> Result<Self, QuantityError> {
         let other = other.convert(self.unit)?;
-        let amount = self
-            .amount
-            .checked_add(other.amount)
-            .ok_or_else(|| QuantityError::Overflow(self.plain()))?;
+        let amount = self.amount.checked_add(other.amount).ok_or_else(|| QuantityError::Overflow(self.plain()))?;
         Ok(Self { amount, unit: self.unit })
     }
 

@@ -155,8 +155,7 @@ impl<'de> Deserialize<'de> for Gtin {
 /// The GS1 mod-10 check digit of the digits before it (weights 3, 1, 3, ... from the right).
 /// `body` must be ASCII digits.
 fn check_digit(body: &str) -> u8 {
-    let sum: u32 =
-        body.bytes().rev().enumerate().map(|(i, b)| u32::from(b - b'0') * if i % 2 == 0 { 3 } else { 1 }).sum();
+    let sum: u32 = body.bytes().rev().enumerate().map(|(i, b)| u32::from(b - b'0') * if i % 2 == 0 { 3 } else { 1 }).sum();
     ((10 - sum % 10) % 10) as u8
 }
 
@@ -232,17 +231,14 @@ pub fn parse_scan_on(raw: &str, today: NaiveDate) -> Result<Scan, ScanError> {
         return parse_gs1(body, today).map(Scan::Gs1);
     }
     let two_digits = gs1_core.len() >= 2 && gs1_core[..2].iter().all(char::is_ascii_digit);
-    let gtin_first = gs1_core.len() >= 16
-        && gs1_core[0] == '0'
-        && gs1_core[1] == '1'
-        && gs1_core[2..16].iter().all(char::is_ascii_digit);
+    let gtin_first = gs1_core.len() >= 16 && gs1_core[0] == '0' && gs1_core[1] == '1' && gs1_core[2..16].iter().all(char::is_ascii_digit);
     if two_digits && (had_separator || gtin_first) {
         return parse_gs1(body, today).map(Scan::Gs1);
     }
 
     let compact: String = body.chars().filter(|c| *c != ' ').map(|c| c.to_ascii_uppercase()).collect();
-    let tag_like = compact.starts_with("1A4")
-        || (compact.chars().count() == PackageTag::LEN && compact.chars().all(|c| c.is_ascii_alphanumeric()));
+    let tag_like =
+        compact.starts_with("1A4") || (compact.chars().count() == PackageTag::LEN && compact.chars().all(|c| c.is_ascii_alphanumeric()));
     if tag_like {
         return PackageTag::parse(body).map(Scan::Package).map_err(ScanError::Tag);
     }
@@ -257,9 +253,7 @@ fn trim_scan(raw: &str) -> &str {
 }
 
 fn starts_with_ignore_case(text: &str, prefix: &str) -> bool {
-    text.len() >= prefix.len()
-        && text.is_char_boundary(prefix.len())
-        && text[..prefix.len()].eq_ignore_ascii_case(prefix)
+    text.len() >= prefix.len() && text.is_char_boundary(prefix.len()) && text[..prefix.len()].eq_ignore_ascii_case(prefix)
 }
 
 fn contains_gs_text(raw: &str) -> bool {
@@ -459,11 +453,7 @@ fn group_at(s: &[char], i: usize) -> Option<(String, usize)> {
     }
     let digits = s[i + 1..].iter().take(5).take_while(|c| c.is_ascii_digit()).count();
     let close = i + 1 + digits;
-    if (2..=4).contains(&digits) && s.get(close) == Some(&')') {
-        Some((s[i + 1..close].iter().collect(), close))
-    } else {
-        None
-    }
+    if (2..=4).contains(&digits) && s.get(close) == Some(&')') { Some((s[i + 1..close].iter().collect(), close)) } else { None }
 }
 
 /// `(01)00012345600012(17)261231(10)LR-2026-11`, spaces around values allowed.
@@ -571,9 +561,7 @@ fn gs1_date(ai: &str, name: &'static str, value: &str, today: NaiveDate) -> Resu
     let (yy, month, day) = (part(0)? as i32, part(2)?, part(4)?);
     let year = gs1_year(yy, today.year());
     let date = if day == 0 {
-        NaiveDate::from_ymd_opt(year, month, 1)
-            .and_then(|first| first.checked_add_months(Months::new(1)))
-            .and_then(|next| next.pred_opt())
+        NaiveDate::from_ymd_opt(year, month, 1).and_then(|first| first.checked_add_months(Months::new(1))).and_then(|next| next.pred_opt())
     } else {
         NaiveDate::from_ymd_opt(year, month, day)
     };
@@ -799,23 +787,14 @@ mod tests {
         assert_eq!(err("(01)"), "GTIN (01) needs 14 digits; this barcode has none");
         assert_eq!(err("]C101000123"), "GTIN (01) needs 14 digits; this barcode has '000123'");
         assert_eq!(err("]C1010001234\u{1d}10AB"), "GTIN (01) needs 14 digits; this barcode has '0001234'");
-        assert_eq!(
-            err("0100012345600012\u{1d}1"),
-            "this barcode has '1' where an application identifier like (01) should be"
-        );
+        assert_eq!(err("0100012345600012\u{1d}1"), "this barcode has '1' where an application identifier like (01) should be");
         assert_eq!(err("]C1"), "this GS1 barcode carries no data");
         assert_eq!(err("]d2\u{1d}\r\n"), "this GS1 barcode carries no data");
         assert_eq!(err("]C1hello"), "this barcode has 'hello' where an application identifier like (01) should be");
-        assert_eq!(
-            err("(01)00012345600012 junk (17)261231"),
-            "GTIN (01) needs 14 digits; this barcode has '00012345600012 junk'"
-        );
+        assert_eq!(err("(01)00012345600012 junk (17)261231"), "GTIN (01) needs 14 digits; this barcode has '00012345600012 junk'");
         assert_eq!(err("(10)(17)261231"), "batch/lot (10) is empty");
         assert_eq!(err("]C110\u{1d}17261231"), "batch/lot (10) is empty");
-        assert_eq!(
-            err(&format!("(10){}", "A".repeat(21))),
-            "batch/lot (10) is 21 characters long; at most 20 are allowed"
-        );
+        assert_eq!(err(&format!("(10){}", "A".repeat(21))), "batch/lot (10) is 21 characters long; at most 20 are allowed");
         assert_eq!(
             err("]C110LR 2026"),
             "batch/lot (10) has ' '; only letters, digits and ! \" % & ' ( ) * + , - . / : ; < = > ? _ are allowed"
@@ -828,10 +807,7 @@ mod tests {
     #[test]
     fn unknown_and_other_identifiers() {
         assert_eq!(err("(240)ABC"), "this barcode has application identifier (240), which Custody does not read");
-        assert_eq!(
-            err("]C10100012345600012240ABC"),
-            "this barcode has application identifier (240), which Custody does not read"
-        );
+        assert_eq!(err("]C10100012345600012240ABC"), "this barcode has application identifier (240), which Custody does not read");
         assert_eq!(err("]C17003123"), "this barcode has application identifier (7003), which Custody does not read");
         assert_eq!(err("(8200)http"), "this barcode has application identifier (8200), which Custody does not read");
         // A logistics label: SSCC, GTIN, batch, best-before, count and gross weight.
@@ -874,10 +850,7 @@ mod tests {
         assert_eq!(err("]C0\n"), "the scan is empty: scan again");
         assert_eq!(err("hello"), "this is not a package tag, a GS1 barcode or a location label: 'hello'");
         assert_eq!(err("(01"), "this is not a package tag, a GS1 barcode or a location label: '(01'");
-        assert_eq!(
-            err("0100012345600"),
-            "this is not a package tag, a GS1 barcode or a location label: '0100012345600'"
-        );
+        assert_eq!(err("0100012345600"), "this is not a package tag, a GS1 barcode or a location label: '0100012345600'");
         assert_eq!(err("Vault A"), "this is not a package tag, a GS1 barcode or a location label: 'Vault A'");
         let long = err(&"z".repeat(5000));
         assert!(long.ends_with(&format!("'{}…'", "z".repeat(SHOWN_MAX))), "{long}");
@@ -928,11 +901,7 @@ mod tests {
     }
 
     fn any_date() -> impl Strategy<Value = NaiveDate> {
-        prop_oneof![
-            (1900i32..2300, 1u32..=12, 1u32..=28).prop_map(|(y, m, d)| date(y, m, d)),
-            Just(NaiveDate::MIN),
-            Just(NaiveDate::MAX),
-        ]
+        prop_oneof![(1900i32..2300, 1u32..=12, 1u32..=28).prop_map(|(y, m, d)| date(y, m, d)), Just(NaiveDate::MIN), Just(NaiveDate::MAX),]
     }
 
     proptest! {
@@ -1005,8 +974,7 @@ mod tests {
                     ("17".to_string(), format!("{:02}{:02}{:02}", d.year() % 100, d.month(), day))
                 }),
                 self.serial.clone().map(|s| ("21".to_string(), s)),
-                self.weight
-                    .map(|(kg, n, units)| (format!("{}{n}", if kg { "310" } else { "320" }), format!("{units:06}"))),
+                self.weight.map(|(kg, n, units)| (format!("{}{n}", if kg { "310" } else { "320" }), format!("{units:06}"))),
             ];
             self.order.iter().filter_map(|&i| all[i].take()).collect()
         }
@@ -1034,10 +1002,8 @@ mod tests {
             prop_assert_eq!(&g.batch, &self.batch);
             prop_assert_eq!(g.expiry, self.expiry.map(|(d, _)| d));
             prop_assert_eq!(&g.serial, &self.serial);
-            let weight = self.weight.map(|(kg, n, units)| Quantity {
-                amount: Decimal::new(units, n),
-                unit: if kg { Unit::Kg } else { Unit::Lb },
-            });
+            let weight =
+                self.weight.map(|(kg, n, units)| Quantity { amount: Decimal::new(units, n), unit: if kg { Unit::Kg } else { Unit::Lb } });
             prop_assert_eq!(g.net_weight, weight);
             if let (Some(w), Some((_, n, _))) = (g.net_weight, self.weight) {
                 prop_assert_eq!(w.amount.scale(), n);
@@ -1052,8 +1018,7 @@ mod tests {
     }
 
     fn gs1_text(max: usize) -> impl Strategy<Value = String> {
-        let chars: Vec<char> =
-            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!\"%&'()*+,-./:;<=>?_".chars().collect();
+        let chars: Vec<char> = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!\"%&'()*+,-./:;<=>?_".chars().collect();
         proptest::collection::vec(proptest::sample::select(chars), 1..=max).prop_map(|v| v.into_iter().collect())
     }
 
@@ -1076,14 +1041,7 @@ mod tests {
             proptest::option::of((any::<bool>(), 0u32..=5, 0i64..=999_999)),
             Just((0..5).collect::<Vec<usize>>()).prop_shuffle(),
         )
-            .prop_map(|(gtin, batch, expiry, serial, weight, order)| Label {
-                gtin,
-                batch,
-                expiry,
-                serial,
-                weight,
-                order,
-            })
+            .prop_map(|(gtin, batch, expiry, serial, weight, order)| Label { gtin, batch, expiry, serial, weight, order })
             .prop_filter("at least one element", |l| !l.elements().is_empty())
     }
 

@@ -249,11 +249,8 @@ impl SealedKey {
         let cipher = XChaCha20Poly1305::new((&wrap).into());
         wrap.fill(0);
         let (nonce, ciphertext) = self.sealed.split_at(24);
-        let mut plain = cipher
-            .decrypt(XNonce::from_slice(nonce), Payload { msg: ciphertext, aad })
-            .map_err(|_| SigningError::WrongPin)?;
-        let secret_bytes: [u8; 32] =
-            plain.as_slice().try_into().map_err(|_| malformed("the sealed key", "wrong length"))?;
+        let mut plain = cipher.decrypt(XNonce::from_slice(nonce), Payload { msg: ciphertext, aad }).map_err(|_| SigningError::WrongPin)?;
+        let secret_bytes: [u8; 32] = plain.as_slice().try_into().map_err(|_| malformed("the sealed key", "wrong length"))?;
         plain.fill(0);
         Ok(SigningKey::from_secret(&secret_bytes))
     }

@@ -11,8 +11,7 @@ use serde::de::DeserializeOwned;
 
 use crate::ids::{DeviceId, UserId};
 use crate::protocol::{
-    EnrolRequest, EnrolResponse, EnrolmentCode, ErrorBody, MAX_EVENT_BYTES_PER_SYNC, MAX_EVENTS_PER_SYNC, PERSON_HEADER,
-    ResetPinRequest,
+    EnrolRequest, EnrolResponse, EnrolmentCode, ErrorBody, MAX_EVENT_BYTES_PER_SYNC, MAX_EVENTS_PER_SYNC, PERSON_HEADER, ResetPinRequest,
     SignInRequest, SignInResponse, SyncRequest, SyncResponse,
 };
 use crate::signing::{SigningKey, registration_message};
@@ -207,9 +206,7 @@ impl SyncClient {
             let sent_at = store.device_clock();
             let response: SyncResponse = self.post(&url, Some(&token), Some(store), &request).await?;
             report.round_trips += 1;
-            if response.verdicts.len() != pushed
-                || response.verdicts.iter().zip(&request.events).any(|(v, e)| v.id != e.id)
-            {
+            if response.verdicts.len() != pushed || response.verdicts.iter().zip(&request.events).any(|(v, e)| v.id != e.id) {
                 return Err(SyncError::Protocol("the verdicts do not match the events sent".into()));
             }
             let applied = store.apply_sync(&response, sent_at)?;
@@ -314,7 +311,13 @@ impl SyncClient {
         }
     }
 
-    async fn post_once<R: DeserializeOwned>(&self, url: &str, token: Option<&str>, proof: Option<&str>, body: Vec<u8>) -> Result<R, SyncError> {
+    async fn post_once<R: DeserializeOwned>(
+        &self,
+        url: &str,
+        token: Option<&str>,
+        proof: Option<&str>,
+        body: Vec<u8>,
+    ) -> Result<R, SyncError> {
         let mut request = self.http.post(url).header(reqwest::header::CONTENT_TYPE, "application/json").body(body);
         if let Some(token) = token {
             request = request.bearer_auth(token);
@@ -360,8 +363,7 @@ fn check_server_url(url: &str) -> Result<(), SyncError> {
     let parsed = reqwest::Url::parse(url)
         .map_err(|_| SyncError::InsecureUrl(format!("{url:?} is not a server address; it looks like https://sync.example.com")))?;
     let host = parsed.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']');
-    let loopback =
-        host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    let loopback = host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
     match parsed.scheme() {
         "https" => Ok(()),
         "http" if loopback => Ok(()),

@@ -36,7 +36,8 @@ pub fn enrol_offline(store: &Store, facility: &str, people: &[(RosterEntry, &str
     for (i, (entry, pin)) in people.iter().enumerate() {
         let key = SigningKey::generate();
         roster[i].keys.push(RegisteredKey { device, key: key.public_key(), active: true });
-        let answer = SignInResponse { user: entry.id, roster: roster.clone(), server_key: server_key().public_key(), server_time: Utc::now() };
+        let answer =
+            SignInResponse { user: entry.id, roster: roster.clone(), server_key: server_key().public_key(), server_time: Utc::now() };
         store.complete_online_sign_in(pin, key, &answer)?;
     }
     store.sign_out()?;
@@ -137,7 +138,12 @@ fn manifest(cast: &Cast) -> crate::work::manifest::OutboundManifest {
         number: "M-77".into(),
         shipper: cast.facility.clone(),
         vehicle: Vehicle { make: "Ford".into(), model: "Transit".into(), plate: "8ABC123".into() },
-        driver: Driver { user: cast.driver.user, name: cast.driver.name.clone(), licence_number: "D1".into(), occupational_licence: "OL1".into() },
+        driver: Driver {
+            user: cast.driver.user,
+            name: cast.driver.name.clone(),
+            licence_number: "D1".into(),
+            occupational_licence: "OL1".into(),
+        },
         phone_for_questions: "555-0100".into(),
         stops: vec![],
         created_by: cast.manager.name.clone(),

@@ -91,9 +91,8 @@ impl ServerTrust {
 }
 
 fn parse(pem: &str) -> Result<Vec<CertificateDer<'static>>, TrustError> {
-    let certs = CertificateDer::pem_slice_iter(pem.as_bytes())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| TrustError::Pem(e.to_string()))?;
+    let certs =
+        CertificateDer::pem_slice_iter(pem.as_bytes()).collect::<Result<Vec<_>, _>>().map_err(|e| TrustError::Pem(e.to_string()))?;
     if certs.is_empty() {
         return Err(TrustError::Empty);
     }

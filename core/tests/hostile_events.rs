@@ -10,6 +10,7 @@
 use std::collections::BTreeSet;
 
 use chrono::{NaiveDate, Utc};
+use custody_core::Event;
 use custody_core::event::{EventBody, GENESIS_HASH, UnsealedEvent};
 use custody_core::fold::{Inventory, PackageStatus};
 use custody_core::hlc::Hlc;
@@ -19,7 +20,6 @@ use custody_core::outbound::picklist::{self, Candidate};
 use custody_core::protocol::InventoryReport;
 use custody_core::quantity::{Quantity, Unit};
 use custody_core::work::count;
-use custody_core::Event;
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 use uuid::Uuid;
@@ -90,8 +90,8 @@ fn stamp() -> impl Strategy<Value = Hlc> {
 
 /// Events of a few packages from a few devices, each naming an earlier one (or none) as parent.
 fn events() -> impl Strategy<Value = Vec<Event>> {
-    proptest::collection::vec((0u8..5, 0usize..3, stamp(), body(), proptest::option::of(any::<proptest::sample::Index>())), 1..40)
-        .prop_map(|raw| {
+    proptest::collection::vec((0u8..5, 0usize..3, stamp(), body(), proptest::option::of(any::<proptest::sample::Index>())), 1..40).prop_map(
+        |raw| {
             let devices = [DeviceId(Uuid::from_u128(1)), DeviceId(Uuid::from_u128(2)), DeviceId(Uuid::from_u128(3))];
             let mut out: Vec<Event> = Vec::new();
             for (i, (t, d, hlc, body, parent)) in raw.into_iter().enumerate() {
@@ -113,7 +113,8 @@ fn events() -> impl Strategy<Value = Vec<Event>> {
                 );
             }
             out
-        })
+        },
+    )
 }
 
 fn order_lines() -> impl Strategy<Value = Vec<OrderLine>> {
@@ -227,14 +228,18 @@ fn the_reported_adjustment_becomes_a_conflict_not_a_failure() {
         }
         .seal()
     };
-    let received = seal(1, 1, EventBody::Received {
-        item: ItemName::parse("Flower").unwrap(),
-        batch: BatchNumber::parse("B-1").unwrap(),
-        quantity: Quantity::new(Decimal::new(100, 0), Unit::G).unwrap(),
-        location: LocationName::parse("Vault A").unwrap(),
-        expires_on: None,
-        manifest: None,
-    });
+    let received = seal(
+        1,
+        1,
+        EventBody::Received {
+            item: ItemName::parse("Flower").unwrap(),
+            batch: BatchNumber::parse("B-1").unwrap(),
+            quantity: Quantity::new(Decimal::new(100, 0), Unit::G).unwrap(),
+            location: LocationName::parse("Vault A").unwrap(),
+            expires_on: None,
+            manifest: None,
+        },
+    );
     let huge = Quantity { amount: Decimal::from_scientific("-7.9e28").unwrap(), unit: Unit::Lb };
     let adjusted = seal(2, 2, EventBody::Adjusted { delta: huge, reason: "Theft".into(), note: "x".into(), request: None });
     assert!(adjusted.validate().is_err(), "no phone or server takes it in any more");

@@ -3,6 +3,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
+use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::request::Parts;
@@ -11,12 +12,11 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use axum::body::Bytes;
 use custody_core::ids::{DeviceId, UserId};
 use custody_core::outbound::NewOrder;
 use custody_core::protocol::{
-    CreatedOrder, EnrolRequest, EnrolResponse, EnrolmentCode, ErrorBody, ErrorDetail, Health, InventoryReport,
-    PERSON_HEADER, ResetPinRequest, SignInRequest, SignInResponse, SyncRequest, SyncResponse,
+    CreatedOrder, EnrolRequest, EnrolResponse, EnrolmentCode, ErrorBody, ErrorDetail, Health, InventoryReport, PERSON_HEADER,
+    ResetPinRequest, SignInRequest, SignInResponse, SyncRequest, SyncResponse,
 };
 use serde::de::DeserializeOwned;
 
@@ -63,15 +63,11 @@ impl ApiError {
                 DbError::EnrolmentCodeInvalid => (S::UNAUTHORIZED, "enrolment_code_invalid"),
                 DbError::Unauthorized => (S::UNAUTHORIZED, "unauthorized"),
                 DbError::DeviceRevoked(_) => (S::UNAUTHORIZED, "device_revoked"),
-                DbError::WrongCredentials | DbError::NotManager { .. } | DbError::SignInRequired => {
-                    (S::FORBIDDEN, "forbidden")
-                }
+                DbError::WrongCredentials | DbError::NotManager { .. } | DbError::SignInRequired => (S::FORBIDDEN, "forbidden"),
                 DbError::Deactivated { .. } => (S::FORBIDDEN, "deactivated"),
                 DbError::Locked { .. } => (S::TOO_MANY_REQUESTS, "too_many_attempts"),
                 DbError::ProofRefused(_) => (S::UNAUTHORIZED, "person_not_proven"),
-                DbError::UnknownDevice(_) | DbError::UnknownUser(_) | DbError::UnknownBadge { .. } => {
-                    (S::NOT_FOUND, "not_found")
-                }
+                DbError::UnknownDevice(_) | DbError::UnknownUser(_) | DbError::UnknownBadge { .. } => (S::NOT_FOUND, "not_found"),
                 _ => (S::INTERNAL_SERVER_ERROR, "internal"),
             },
             ApiError::UnsupportedMediaType => (S::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
@@ -92,9 +88,7 @@ impl IntoResponse for ApiError {
         let (status, code) = self.status_and_code();
         // A lock says, in seconds, when to try again.
         let retry_after = match &self {
-            ApiError::Db(DbError::Locked { until, .. }) => {
-                Some((*until - chrono::Utc::now()).num_seconds().max(1).to_string())
-            }
+            ApiError::Db(DbError::Locked { until, .. }) => Some((*until - chrono::Utc::now()).num_seconds().max(1).to_string()),
             _ => None,
         };
         let message = if status.is_server_error() {
@@ -104,8 +98,7 @@ impl IntoResponse for ApiError {
         } else {
             self.to_string()
         };
-        let mut response =
-            (status, Json(ErrorBody { error: ErrorDetail { code: code.to_string(), message } })).into_response();
+        let mut response = (status, Json(ErrorBody { error: ErrorDetail { code: code.to_string(), message } })).into_response();
         if let Some(seconds) = retry_after.and_then(|s| header::HeaderValue::from_str(&s).ok()) {
             response.headers_mut().insert(header::RETRY_AFTER, seconds);
         }
@@ -287,15 +280,9 @@ pub fn router(db: Db, config: &Config) -> Router {
         .route("/v1/devices/{id}/revoke", post(revoke))
         .route("/v1/users/{id}/deactivate", post(deactivate_user))
         .route("/v1/users/{id}/pin", post(reset_pin))
-        .route(
-            "/v1/sync",
-            post(sync).layer(middleware::from_fn_with_state(config.sync_body_limit, crate::limits::allow_body)),
-        )
+        .route("/v1/sync", post(sync).layer(middleware::from_fn_with_state(config.sync_body_limit, crate::limits::allow_body)))
         .route("/v1/inventory", get(inventory))
-        .route(
-            "/v1/orders",
-            post(create_order).layer(middleware::from_fn_with_state(config.order_body_limit, crate::limits::allow_body)),
-        )
+        .route("/v1/orders", post(create_order).layer(middleware::from_fn_with_state(config.order_body_limit, crate::limits::allow_body)))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         // Per-route body limits, the body deadline and the request cap: crate::limits. axum's
@@ -363,17 +350,12 @@ async fn sign_in(
 #[serde(deny_unknown_fields)]
 struct Empty {}
 
-async fn issue_code(
-    State(state): State<AppState>,
-    Device(device): Device,
-    signed: Signed<Empty>,
-) -> Result<Json<EnrolmentCode>, ApiError> {
+async fn issue_code(State(state): State<AppState>, Device(device): Device, signed: Signed<Empty>) -> Result<Json<EnrolmentCode>, ApiError> {
     let manager = signed.manager()?;
     let db = state.db.clone();
     let (facility, from) = (device.facility.clone(), device.id);
     let code =
-        blocking(move || db.issue_enrolment_code_from(&facility, manager.id, from, chrono::Duration::hours(API_CODE_TTL_HOURS)))
-            .await?;
+        blocking(move || db.issue_enrolment_code_from(&facility, manager.id, from, chrono::Duration::hours(API_CODE_TTL_HOURS))).await?;
     tracing::info!(facility = %device.facility, device = %device.id, "enrolment code issued");
     Ok(Json(code))
 }
@@ -425,11 +407,7 @@ fn person_in_path(text: &str) -> Result<UserId, ApiError> {
     UserId::parse(text).map_err(|_| ApiError::NotFound(format!("person {text:?}")))
 }
 
-async fn sync(
-    State(state): State<AppState>,
-    Device(device): Device,
-    signed: Signed<SyncRequest>,
-) -> Result<Json<SyncResponse>, ApiError> {
+async fn sync(State(state): State<AppState>, Device(device): Device, signed: Signed<SyncRequest>) -> Result<Json<SyncResponse>, ApiError> {
     let db = state.db.clone();
     let who = device.clone();
     let (person, refused) = match signed.person {

@@ -13,8 +13,8 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use custody_core::ids::{DeviceId, LicenseNumber, UserId};
 use custody_core::protocol::{EnrolResponse, EnrolmentCode, RegisteredKey, RosterEntry};
-use custody_core::signing::{PublicKey, SigningKey};
 use custody_core::roles::Role;
+use custody_core::signing::{PublicKey, SigningKey};
 use custody_core::text;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use uuid::Uuid;
@@ -31,9 +31,7 @@ pub enum DbError {
     DataDir { path: PathBuf, source: std::io::Error },
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
-    #[error(
-        "the database was written by a newer custody-server (schema version {found}, this build knows {known}); run the newer version"
-    )]
+    #[error("the database was written by a newer custody-server (schema version {found}, this build knows {known}); run the newer version")]
     TooNew { found: i64, known: i64 },
     #[error("SQLite refused write-ahead logging (journal mode is {0}); put the data folder on a local disk")]
     NoWal(String),
@@ -410,8 +408,7 @@ impl Db {
     pub fn open(data_dir: &Path) -> Result<Db, DbError> {
         // Owner-only, whatever the umask: the folder 0700, the database 0600 before SQLite opens
         // it (its -wal and -shm files take its permissions).
-        custody_core::files::private_dir(data_dir)
-            .map_err(|source| DbError::DataDir { path: data_dir.to_path_buf(), source })?;
+        custody_core::files::private_dir(data_dir).map_err(|source| DbError::DataDir { path: data_dir.to_path_buf(), source })?;
         let path = data_dir.join(DB_FILE_NAME);
         custody_core::files::private_file(&path).map_err(|source| DbError::DataDir { path: path.clone(), source })?;
         let mut conn = Connection::open(&path)?;
@@ -488,23 +485,13 @@ impl Db {
         if facility_name(&tx, license)?.is_some() {
             return Err(DbError::FacilityExists(license.clone()));
         }
-        tx.execute(
-            "INSERT INTO facilities (license, name, created_at) VALUES (?1, ?2, ?3)",
-            params![license.as_str(), name, now_text()],
-        )?;
+        tx.execute("INSERT INTO facilities (license, name, created_at) VALUES (?1, ?2, ?3)", params![license.as_str(), name, now_text()])?;
         tx.commit()?;
         Ok(())
     }
 
     /// Adds a person to a facility's roster. The PIN (4–12 digits) is kept only as Argon2.
-    pub fn add_user(
-        &self,
-        facility: &LicenseNumber,
-        name: &str,
-        role: Role,
-        badge: &str,
-        pin: &str,
-    ) -> Result<UserId, DbError> {
+    pub fn add_user(&self, facility: &LicenseNumber, name: &str, role: Role, badge: &str, pin: &str) -> Result<UserId, DbError> {
         let name = clean_text(text::name("name"), name)?;
         let badge = clean_text(text::reference("badge"), badge)?;
         // Hash before taking the lock: Argon2 is deliberately slow.
@@ -535,8 +522,7 @@ impl Db {
     /// The person stays on the roster (their past events name them) but can no longer record.
     pub fn deactivate_user(&self, user: UserId) -> Result<(), DbError> {
         let conn = self.lock();
-        let known: bool =
-            conn.query_row("SELECT EXISTS (SELECT 1 FROM users WHERE id = ?1)", params![user.to_string()], |r| r.get(0))?;
+        let known: bool = conn.query_row("SELECT EXISTS (SELECT 1 FROM users WHERE id = ?1)", params![user.to_string()], |r| r.get(0))?;
         if !known {
             return Err(DbError::UnknownUser(user));
         }
@@ -573,24 +559,20 @@ impl Db {
         ttl: chrono::Duration,
     ) -> Result<EnrolmentCode, DbError> {
         if ttl <= chrono::Duration::zero() {
-            return Err(DbError::InvalidInput(
-                "an enrolment code must be valid for some time; give a positive TTL".into(),
-            ));
+            return Err(DbError::InvalidInput("an enrolment code must be valid for some time; give a positive TTL".into()));
         }
         let code = secret::new_enrolment_code()?;
         let issued_at = Utc::now();
-        let expires_at = issued_at
-            .checked_add_signed(ttl)
-            .ok_or_else(|| DbError::InvalidInput("the enrolment code TTL is too long".into()))?;
+        let expires_at =
+            issued_at.checked_add_signed(ttl).ok_or_else(|| DbError::InvalidInput("the enrolment code TTL is too long".into()))?;
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         if facility_name(&tx, facility)?.is_none() {
             return Err(DbError::UnknownFacility(facility.clone()));
         }
         if let Some(user) = issued_by {
-            let at: Option<String> = tx
-                .query_row("SELECT facility FROM users WHERE id = ?1", params![user.to_string()], |row| row.get(0))
-                .optional()?;
+            let at: Option<String> =
+                tx.query_row("SELECT facility FROM users WHERE id = ?1", params![user.to_string()], |row| row.get(0)).optional()?;
             match at {
                 None => return Err(DbError::UnknownUser(user)),
                 Some(f) if f != facility.as_str() => {
@@ -618,10 +600,8 @@ impl Db {
     /// Revokes a device wherever it is enrolled. Revoking twice keeps the first time.
     pub fn revoke_device(&self, device: DeviceId) -> Result<(), DbError> {
         let conn = self.lock();
-        let changed = conn.execute(
-            "UPDATE devices SET revoked_at = COALESCE(revoked_at, ?2) WHERE id = ?1",
-            params![device.to_string(), now_text()],
-        )?;
+        let changed = conn
+            .execute("UPDATE devices SET revoked_at = COALESCE(revoked_at, ?2) WHERE id = ?1", params![device.to_string(), now_text()])?;
         if changed == 0 {
             return Err(DbError::UnknownDevice(device));
         }
@@ -745,11 +725,9 @@ impl Db {
         let token_hash = secret::sha256_hex(token);
         let conn = self.lock();
         let found: Option<(String, String, Option<String>)> = conn
-            .query_row(
-                "SELECT id, facility, revoked_at FROM devices WHERE token_hash = ?1",
-                params![token_hash],
-                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
-            )
+            .query_row("SELECT id, facility, revoked_at FROM devices WHERE token_hash = ?1", params![token_hash], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })
             .optional()?;
         let Some((id, facility, revoked_at)) = found else {
             return Err(DbError::Unauthorized);
@@ -765,7 +743,6 @@ impl Db {
         )?;
         Ok(AuthedDevice { id: parse_col("device id", &id)?, facility: parse_col("licence number", &facility)? })
     }
-
 }
 
 fn migrate(conn: &mut Connection) -> Result<(), DbError> {
@@ -789,9 +766,7 @@ fn migrate(conn: &mut Connection) -> Result<(), DbError> {
 }
 
 pub(crate) fn facility_name(conn: &Connection, license: &LicenseNumber) -> Result<Option<String>, DbError> {
-    Ok(conn
-        .query_row("SELECT name FROM facilities WHERE license = ?1", params![license.as_str()], |row| row.get(0))
-        .optional()?)
+    Ok(conn.query_row("SELECT name FROM facilities WHERE license = ?1", params![license.as_str()], |row| row.get(0)).optional()?)
 }
 
 /// Everyone at `facility` with the keys they registered — never a PIN hash: a device needs to
@@ -815,16 +790,9 @@ pub(crate) fn roster(conn: &Connection, facility: &LicenseNumber) -> Result<Vec<
             });
         }
     }
-    let mut stmt =
-        conn.prepare_cached("SELECT id, name, role, badge, active FROM users WHERE facility = ?1 ORDER BY name, id")?;
+    let mut stmt = conn.prepare_cached("SELECT id, name, role, badge, active FROM users WHERE facility = ?1 ORDER BY name, id")?;
     let rows = stmt.query_map(params![facility.as_str()], |row| {
-        Ok((
-            row.get::<_, String>(0)?,
-            row.get::<_, String>(1)?,
-            row.get::<_, String>(2)?,
-            row.get::<_, String>(3)?,
-            row.get::<_, bool>(4)?,
-        ))
+        Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, String>(2)?, row.get::<_, String>(3)?, row.get::<_, bool>(4)?))
     })?;
     let mut entries = Vec::new();
     for row in rows {

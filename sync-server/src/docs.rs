@@ -134,8 +134,7 @@ fn load_stored(
     facility: &LicenseNumber,
 ) -> Result<Result<WorkDoc, DocError>, DbError> {
     let key = id.to_string();
-    let snapshot: Vec<u8> =
-        conn.prepare_cached("SELECT snapshot FROM docs WHERE id = ?1")?.query_row(params![key], |r| r.get(0))?;
+    let snapshot: Vec<u8> = conn.prepare_cached("SELECT snapshot FROM docs WHERE id = ?1")?.query_row(params![key], |r| r.get(0))?;
     let changes = conn
         .prepare_cached("SELECT bytes FROM doc_changes WHERE doc_id = ?1 ORDER BY seq")?
         .query_map(params![key], |r| r.get::<_, Vec<u8>>(0))?
@@ -198,12 +197,7 @@ impl<'a> DocRound<'a> {
 
     /// Applies the device's messages in order. A refused message leaves its document and sync
     /// state as they were and adds a refusal; only a database failure fails the whole request.
-    pub(crate) fn receive(
-        &mut self,
-        tx: &mut Transaction<'_>,
-        cache: &mut DocCache,
-        messages: &[DocMessage],
-    ) -> Result<(), DbError> {
+    pub(crate) fn receive(&mut self, tx: &mut Transaction<'_>, cache: &mut DocCache, messages: &[DocMessage]) -> Result<(), DbError> {
         for message in messages {
             let sp = tx.savepoint()?;
             match self.receive_one(&sp, cache, message)? {
@@ -223,12 +217,7 @@ impl<'a> DocRound<'a> {
     }
 
     /// `Ok(Err(reason))` refuses the message; the caller rolls back its savepoint.
-    fn receive_one(
-        &mut self,
-        conn: &Connection,
-        cache: &mut DocCache,
-        message: &DocMessage,
-    ) -> Result<Result<(), String>, DbError> {
+    fn receive_one(&mut self, conn: &Connection, cache: &mut DocCache, message: &DocMessage) -> Result<Result<(), String>, DbError> {
         let Some(reader) = self.reader else { return Ok(Err(SIGN_IN_TO_SYNC_DOCS.to_string())) };
         let id = message.doc;
         let row = doc_row(conn, id)?;
@@ -238,11 +227,7 @@ impl<'a> DocRound<'a> {
                 return Ok(Err(format!("there is no work document {id} at {}", self.device.facility)));
             }
             Some(row) if row.kind != message.kind => {
-                return Ok(Err(format!(
-                    "document {id} is {}, not {}",
-                    with_article(row.kind),
-                    with_article(message.kind)
-                )));
+                return Ok(Err(format!("document {id} is {}, not {}", with_article(row.kind), with_article(message.kind))));
             }
             Some(row) if !row.kind.visible_to(reader.role) => {
                 return Ok(Err(format!("{} is {} and may not see {}s", reader.name, reader.role, row.kind)));
@@ -375,18 +360,28 @@ impl<'a> DocRound<'a> {
                 return Ok(Err(format!("{} was deactivated and may no longer change work at {}", person.name, self.device.facility)));
             }
             if !doc.kind.visible_to(person.role) || (creating && !doc.kind.may_create(person.role)) {
-                let what = if creating { format!("start {}", with_article(doc.kind)) } else { format!("change {}", with_article(doc.kind)) };
+                let what =
+                    if creating { format!("start {}", with_article(doc.kind)) } else { format!("change {}", with_article(doc.kind)) };
                 return Ok(Err(format!("{} is {} and may not {what}; ask a manager", person.name, person.role)));
             }
             let Some(signature) = signatures.get(hash.as_str()) else {
-                return Ok(Err(format!("a change {} made to this {} carries no signature; sign in again on the phone", person.name, doc.kind)));
+                return Ok(Err(format!(
+                    "a change {} made to this {} carries no signature; sign in again on the phone",
+                    person.name, doc.kind
+                )));
             };
             let bytes = change_message(doc.id, &hash);
             let problem = match keys.check(conn, user, device, &bytes, signature)? {
                 crate::people::KeyCheck::Verified => None,
-                crate::people::KeyCheck::Revoked(why) => Some(format!("{}'s key on this device was revoked ({why}); sign in again while online", person.name)),
-                crate::people::KeyCheck::Unregistered => Some(format!("{} has no signing key on this device; sign in on it while online", person.name)),
-                crate::people::KeyCheck::Mismatch => Some(format!("a change to this {} is not signed by {}'s key on this device", doc.kind, person.name)),
+                crate::people::KeyCheck::Revoked(why) => {
+                    Some(format!("{}'s key on this device was revoked ({why}); sign in again while online", person.name))
+                }
+                crate::people::KeyCheck::Unregistered => {
+                    Some(format!("{} has no signing key on this device; sign in on it while online", person.name))
+                }
+                crate::people::KeyCheck::Mismatch => {
+                    Some(format!("a change to this {} is not signed by {}'s key on this device", doc.kind, person.name))
+                }
             };
             if let Some(reason) = problem {
                 return Ok(Err(reason));
@@ -408,14 +403,7 @@ impl<'a> DocRound<'a> {
         let facility = &self.device.facility;
         let Some(row) = row else {
             let doc = WorkDoc::empty(id, kind, facility.clone(), Writer::Server(self.writer));
-            return Ok(Ok(InHand {
-                kind,
-                doc,
-                state: sync::State::new(),
-                stored: None,
-                cursor_at_heads: true,
-                state_row: false,
-            }));
+            return Ok(Ok(InHand { kind, doc, state: sync::State::new(), stored: None, cursor_at_heads: true, state_row: false }));
         };
         let (doc, cursor_at_heads) = match cache.take(id, &row.heads) {
             Some(hit) => hit,
@@ -472,20 +460,25 @@ impl<'a> DocRound<'a> {
             }
             Some(stored) if !entry.cursor_at_heads || stored.change_rows >= COMPACT_AFTER_CHANGE_ROWS => {
                 let snapshot = entry.doc.save();
-                conn.prepare_cached(
-                    "UPDATE docs SET snapshot = ?2, heads = ?3, change_rows = 0, updated_at = ?4 WHERE id = ?1",
-                )?
-                .execute(params![key, snapshot, heads, now])?;
+                conn.prepare_cached("UPDATE docs SET snapshot = ?2, heads = ?3, change_rows = 0, updated_at = ?4 WHERE id = ?1")?
+                    .execute(params![key, snapshot, heads, now])?;
                 conn.prepare_cached("DELETE FROM doc_changes WHERE doc_id = ?1")?.execute(params![key])?;
                 entry.stored = Some(Stored { heads, change_rows: 0 });
             }
             Some(stored) => {
                 let change_rows = stored.change_rows + 1;
                 let bytes = entry.doc.save_incremental();
-                conn.prepare_cached("INSERT INTO doc_changes (doc_id, seq, bytes) VALUES (?1, ?2, ?3)")?
-                    .execute(params![key, change_rows, bytes])?;
-                conn.prepare_cached("UPDATE docs SET heads = ?2, change_rows = ?3, updated_at = ?4 WHERE id = ?1")?
-                    .execute(params![key, heads, change_rows, now])?;
+                conn.prepare_cached("INSERT INTO doc_changes (doc_id, seq, bytes) VALUES (?1, ?2, ?3)")?.execute(params![
+                    key,
+                    change_rows,
+                    bytes
+                ])?;
+                conn.prepare_cached("UPDATE docs SET heads = ?2, change_rows = ?3, updated_at = ?4 WHERE id = ?1")?.execute(params![
+                    key,
+                    heads,
+                    change_rows,
+                    now
+                ])?;
                 entry.stored = Some(Stored { heads, change_rows });
             }
         }
@@ -543,7 +536,12 @@ impl<'a> DocRound<'a> {
                 }
             };
             if let Some((bytes, carried)) = entry.doc.generate_message_with_changes(&mut entry.state) {
-                out.push(DocMessage { doc: id, kind, message: bytes, signatures: stored_signatures(conn, id, &carried, self.signing_key)? });
+                out.push(DocMessage {
+                    doc: id,
+                    kind,
+                    message: bytes,
+                    signatures: stored_signatures(conn, id, &carried, self.signing_key)?,
+                });
             }
             if !entry.state_row {
                 save_state(conn, self.device, id, &entry.state)?;
@@ -557,7 +555,12 @@ impl<'a> DocRound<'a> {
         for id in fresh {
             let entry = self.hand.get_mut(&id).expect("listed above");
             if let Some((bytes, carried)) = entry.doc.generate_message_with_changes(&mut entry.state) {
-                out.push(DocMessage { doc: id, kind: entry.kind, message: bytes, signatures: stored_signatures(conn, id, &carried, self.signing_key)? });
+                out.push(DocMessage {
+                    doc: id,
+                    kind: entry.kind,
+                    message: bytes,
+                    signatures: stored_signatures(conn, id, &carried, self.signing_key)?,
+                });
             }
         }
         Ok(out)
@@ -598,8 +601,7 @@ fn prime(state: &mut sync::State) {
 /// Keeps the signatures of changes a device's message brought (phones that receive the changes
 /// later check them too).
 fn store_signatures(conn: &Connection, id: Uuid, signatures: &[ChangeSignature]) -> Result<(), DbError> {
-    let mut stmt =
-        conn.prepare_cached("INSERT OR IGNORE INTO doc_change_sigs (doc_id, change_hash, signature) VALUES (?1, ?2, ?3)")?;
+    let mut stmt = conn.prepare_cached("INSERT OR IGNORE INTO doc_change_sigs (doc_id, change_hash, signature) VALUES (?1, ?2, ?3)")?;
     for s in signatures {
         stmt.execute(params![id.to_string(), s.hash, s.signature.to_string()])?;
     }
@@ -657,12 +659,7 @@ pub(crate) fn insert_new(conn: &Connection, device: &AuthedDevice, doc: &mut Wor
 }
 
 /// A stored document of `facility` read inside the sync transaction, for the ledger's checks.
-pub(crate) fn load_for_check(
-    conn: &Connection,
-    db: &Db,
-    facility: &LicenseNumber,
-    id: Uuid,
-) -> Result<Option<WorkDoc>, DbError> {
+pub(crate) fn load_for_check(conn: &Connection, db: &Db, facility: &LicenseNumber, id: Uuid) -> Result<Option<WorkDoc>, DbError> {
     let Some(row) = doc_row(conn, id)? else { return Ok(None) };
     if row.facility != facility.as_str() {
         return Ok(None);
@@ -690,8 +687,7 @@ impl Db {
     pub fn docs(&self, facility: &LicenseNumber) -> Result<Vec<(Uuid, DocKind)>, DbError> {
         let conn = self.lock();
         let mut stmt = conn.prepare("SELECT id, kind FROM docs WHERE facility = ?1 ORDER BY created_at, id")?;
-        let rows =
-            stmt.query_map(params![facility.as_str()], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        let rows = stmt.query_map(params![facility.as_str()], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
         rows.map(|row| {
             let (id, kind) = row?;
             let kind = DocKind::parse(&kind).ok_or(DbError::Corrupt { what: "document kind", value: kind })?;

@@ -8,10 +8,10 @@ use std::collections::HashMap;
 use chrono::{DateTime, SecondsFormat, Utc};
 use custody_core::chain::{self, ChainBreak};
 use custody_core::event::{Event, EventBody, GENESIS_HASH};
-use custody_core::work::{DocKind, adjustment};
 use custody_core::fold::Inventory;
 use custody_core::ids::{LicenseNumber, UserId};
 use custody_core::protocol::{MAX_EVENTS_PER_SYNC, Outcome, RosterEntry, SyncRequest, SyncResponse, Verdict};
+use custody_core::work::{DocKind, adjustment};
 use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 
 use crate::db::{AuthedDevice, Db, DbError};
@@ -89,12 +89,7 @@ enum RequestCheck {
 
 /// Why an event's signature does not prove that `user` recorded it on the device that sent it,
 /// if it does not: no signature, a key never registered there, a revoked key, or a mismatch.
-fn signature_problem(
-    tx: &Transaction<'_>,
-    keys: &mut KeyRing,
-    event: &Event,
-    user: &RosterEntry,
-) -> Result<Option<String>, DbError> {
+fn signature_problem(tx: &Transaction<'_>, keys: &mut KeyRing, event: &Event, user: &RosterEntry) -> Result<Option<String>, DbError> {
     let Some(signature) = &event.signature else {
         return Ok(Some(format!(
             "this {} carries no signature; only what {} signs on this device with their PIN is accepted",
@@ -124,12 +119,7 @@ fn signature_problem(
 /// ahead would otherwise sort after every later event of its package for ever (a package "in
 /// Vault FUTURE" after real moves); one from before enrolment was not made on this phone as
 /// enrolled.
-fn check_clock(
-    event: &Event,
-    now: DateTime<Utc>,
-    enrolled_at: DateTime<Utc>,
-    allowance: chrono::Duration,
-) -> Result<(), String> {
+fn check_clock(event: &Event, now: DateTime<Utc>, enrolled_at: DateTime<Utc>, allowance: chrono::Duration) -> Result<(), String> {
     let stamp_ms = event.hlc.wall_ms;
     let stamp = event.hlc.wall_time().to_rfc3339_opts(SecondsFormat::Secs, true);
     let ahead_ms = stamp_ms.saturating_sub(now.timestamp_millis());
@@ -169,11 +159,9 @@ fn describe_ms(ms: i64) -> String {
 fn chain_head(tx: &Transaction<'_>, device: &AuthedDevice) -> Result<(u64, String), DbError> {
     let id = device.id.to_string();
     let accepted: Option<(i64, String)> = tx
-        .query_row(
-            "SELECT device_seq, hash FROM events WHERE device = ?1 ORDER BY device_seq DESC LIMIT 1",
-            params![id],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )
+        .query_row("SELECT device_seq, hash FROM events WHERE device = ?1 ORDER BY device_seq DESC LIMIT 1", params![id], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })
         .optional()?;
     let rejected: Option<(i64, String)> = tx
         .query_row(
@@ -244,8 +232,7 @@ impl Db {
         let device_id = device.id.to_string();
         let now = Utc::now();
         let received_at = crate::db::time_text(now);
-        let enrolled_at: String =
-            tx.query_row("SELECT enrolled_at FROM devices WHERE id = ?1", params![device_id], |row| row.get(0))?;
+        let enrolled_at: String = tx.query_row("SELECT enrolled_at FROM devices WHERE id = ?1", params![device_id], |row| row.get(0))?;
         let enrolled_at = crate::db::parse_time(&enrolled_at)?;
         let mut verdicts = Vec::with_capacity(request.events.len());
 
@@ -274,9 +261,7 @@ impl Db {
                 let reason = if hash == event.hash {
                     reason
                 } else {
-                    format!(
-                        "event id {id} was already sent by this device with different content; events are immutable"
-                    )
+                    format!("event id {id} was already sent by this device with different content; events are immutable")
                 };
                 counts.rejected += 1;
                 verdicts.push(Verdict { id: event.id, outcome: Outcome::Rejected { reason } });
@@ -297,10 +282,7 @@ impl Db {
             let reason = if id_taken {
                 Some(format!("event id {id} is already used by another event; record it again with a new id"))
             } else if event.facility != device.facility {
-                Some(format!(
-                    "this event belongs to licence {} but the device is enrolled at {}",
-                    event.facility, device.facility
-                ))
+                Some(format!("this event belongs to licence {} but the device is enrolled at {}", event.facility, device.facility))
             } else if event.device != device.id {
                 Some(format!(
                     "this event was recorded on device {} but sent by device {}; a device may only send its own events",
@@ -426,10 +408,10 @@ fn pull(tx: &Transaction<'_>, device: &AuthedDevice, cursor: u64, key: &SigningK
          WHERE facility = ?1 AND server_seq > ?2 AND device <> ?3
          ORDER BY server_seq LIMIT ?4",
     )?;
-    let rows = stmt.query_map(
-        params![device.facility.as_str(), after, device.id.to_string(), (MAX_EVENTS_PER_SYNC + 1) as i64],
-        |row| Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?)),
-    )?;
+    let rows = stmt
+        .query_map(params![device.facility.as_str(), after, device.id.to_string(), (MAX_EVENTS_PER_SYNC + 1) as i64], |row| {
+            Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
+        })?;
     let mut events = Vec::new();
     let mut last = None;
     for row in rows {
@@ -446,11 +428,8 @@ fn pull(tx: &Transaction<'_>, device: &AuthedDevice, cursor: u64, key: &SigningK
         events.push(event);
         last = Some(seq);
     }
-    let newest: Option<i64> = tx.query_row(
-        "SELECT MAX(server_seq) FROM events WHERE facility = ?1",
-        params![device.facility.as_str()],
-        |row| row.get(0),
-    )?;
+    let newest: Option<i64> =
+        tx.query_row("SELECT MAX(server_seq) FROM events WHERE facility = ?1", params![device.facility.as_str()], |row| row.get(0))?;
     Ok((events, cursor.max(newest.unwrap_or(0) as u64), false))
 }
 

@@ -17,8 +17,8 @@ pub mod api;
 pub mod db;
 pub mod docs;
 pub mod ledger;
-pub mod lockout;
 mod limits;
+pub mod lockout;
 pub mod outbound;
 pub mod people;
 pub mod people_admin;
@@ -96,8 +96,7 @@ impl Config {
     pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
     pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 32;
     pub const DEFAULT_BUSY_WAIT: Duration = Duration::from_secs(2);
-    pub const DEFAULT_CLOCK_ALLOWANCE: Duration =
-        Duration::from_secs(60 * custody_core::bounds::DEFAULT_CLOCK_ALLOWANCE_MINUTES as u64);
+    pub const DEFAULT_CLOCK_ALLOWANCE: Duration = Duration::from_secs(60 * custody_core::bounds::DEFAULT_CLOCK_ALLOWANCE_MINUTES as u64);
 
     /// Plain HTTP on 127.0.0.1:8080 with the default limits and a 10-minute clock allowance.
     pub fn new(data_dir: impl Into<PathBuf>) -> Config {
@@ -203,9 +202,7 @@ impl RunningServer {
     pub async fn start_with(config: Config) -> Result<RunningServer, StartError> {
         let tls = tls_acceptor(&config)?;
         let db = Db::open(&config.data_dir)?.with_clock_allowance(config.clock_allowance);
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .map_err(|source| StartError::Bind { addr: config.listen, source })?;
+        let listener = TcpListener::bind(config.listen).await.map_err(|source| StartError::Bind { addr: config.listen, source })?;
         let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: config.listen, source })?;
         let (tx, rx) = oneshot::channel::<()>();
         let data_dir = config.data_dir.clone();

@@ -10,17 +10,17 @@
 //! closes the connection, so the answer is the same whatever the handler made of the error.
 
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use custody_core::protocol::{ErrorBody, ErrorDetail};
 use http_body::{Frame, SizeHint};
 use tokio::sync::Semaphore;
@@ -94,11 +94,9 @@ pub(crate) async fn guard(State(limits): State<Limits>, req: Request, next: Next
     let response = next.run(Request::from_parts(parts, Body::new(body))).await;
     let mut response = match shared.outcome.load(Ordering::Relaxed) {
         TOO_LARGE => too_large(shared.limit.load(Ordering::Relaxed)),
-        TIMED_OUT => error(
-            StatusCode::REQUEST_TIMEOUT,
-            "request_timeout",
-            "the request did not arrive in time; check the connection and try again",
-        ),
+        TIMED_OUT => {
+            error(StatusCode::REQUEST_TIMEOUT, "request_timeout", "the request did not arrive in time; check the connection and try again")
+        }
         _ => return response,
     };
     // The rest of the body was never read: this connection cannot carry another request.

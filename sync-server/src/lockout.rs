@@ -31,13 +31,8 @@ pub struct Policy {
 
 /// A badge (per facility, known or not): 5 wrong PINs in a row, then 1 minute, 2, 4, ... up to a
 /// day. Only a right PIN, `user unlock` or `user reset-pin` ends the streak.
-pub const BADGE: Policy = Policy {
-    kind: "badge",
-    threshold: 5,
-    first_lock: Duration::minutes(1),
-    max_lock: Duration::hours(24),
-    forget_after: None,
-};
+pub const BADGE: Policy =
+    Policy { kind: "badge", threshold: 5, first_lock: Duration::minutes(1), max_lock: Duration::hours(24), forget_after: None };
 
 /// A device, whatever badges it tries: 10 failures (a shared handheld sees honest typos from
 /// many people), then 1 minute doubling up to a day. A right PIN takes back only its own
@@ -121,9 +116,7 @@ struct Counter {
 
 fn load(tx: &Connection, policy: &Policy, facility: &str, key: &str, now: DateTime<Utc>) -> Result<Option<Counter>, DbError> {
     let row: Option<(i64, String, Option<String>)> = tx
-        .prepare_cached(
-            "SELECT failures, last_failure_at, locked_until FROM lockouts WHERE kind = ?1 AND facility = ?2 AND key = ?3",
-        )?
+        .prepare_cached("SELECT failures, last_failure_at, locked_until FROM lockouts WHERE kind = ?1 AND facility = ?2 AND key = ?3")?
         .query_row(params![policy.kind, facility, key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()?;
     let Some((failures, last, until)) = row else { return Ok(None) };
@@ -178,8 +171,11 @@ fn undo_failure(tx: &Connection, policy: &Policy, facility: &str, key: &str) -> 
 }
 
 fn clear(tx: &Connection, policy: &Policy, facility: &str, key: &str) -> Result<(), DbError> {
-    tx.prepare_cached("DELETE FROM lockouts WHERE kind = ?1 AND facility = ?2 AND key = ?3")?
-        .execute(params![policy.kind, facility, key])?;
+    tx.prepare_cached("DELETE FROM lockouts WHERE kind = ?1 AND facility = ?2 AND key = ?3")?.execute(params![
+        policy.kind,
+        facility,
+        key
+    ])?;
     Ok(())
 }
 
@@ -264,13 +260,7 @@ impl Db {
     /// - [`DbError::Deactivated`] (403): the right PIN of someone deactivated.
     ///
     /// Role checks are the caller's ([`Person::require_manager`]).
-    pub fn check_pin(
-        &self,
-        facility: &LicenseNumber,
-        device: Option<DeviceId>,
-        badge: &str,
-        pin: &str,
-    ) -> Result<Person, DbError> {
+    pub fn check_pin(&self, facility: &LicenseNumber, device: Option<DeviceId>, badge: &str, pin: &str) -> Result<Person, DbError> {
         let badge = badge_key(badge);
         let device = device.map(|d| d.to_string());
         let found: Option<(String, String, String, String, bool)> = {
@@ -353,9 +343,8 @@ impl Db {
     pub fn unlock_device(&self, device: DeviceId) -> Result<(), DbError> {
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let facility: Option<String> = tx
-            .query_row("SELECT facility FROM devices WHERE id = ?1", params![device.to_string()], |r| r.get(0))
-            .optional()?;
+        let facility: Option<String> =
+            tx.query_row("SELECT facility FROM devices WHERE id = ?1", params![device.to_string()], |r| r.get(0)).optional()?;
         let Some(facility) = facility else {
             return Err(DbError::UnknownDevice(device));
         };

@@ -240,7 +240,8 @@ fn consecutive_tags(first: &custody_core::ids::PackageTag, count: u32) -> Result
     let text = first.as_str();
     let digits = text.chars().rev().take_while(|c| c.is_ascii_digit()).count();
     let (prefix, number) = text.split_at(text.len() - digits);
-    let start: u64 = number.parse().map_err(|_| DbError::InvalidInput(format!("{first} does not end in digits; add tags one at a time")))?;
+    let start: u64 =
+        number.parse().map_err(|_| DbError::InvalidInput(format!("{first} does not end in digits; add tags one at a time")))?;
     (0..u64::from(count))
         .map(|i| {
             let next = format!("{prefix}{:0width$}", start + i, width = digits);
@@ -283,9 +284,8 @@ fn run(cli: Cli) -> Result<(), CliError> {
             config.idle_timeout = std::time::Duration::from_secs(cli.idle_timeout);
             let runtime = tokio::runtime::Runtime::new().map_err(CliError::Serve)?;
             runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::bind(config.listen)
-                    .await
-                    .map_err(|source| CliError::Bind { addr: config.listen, source })?;
+                let listener =
+                    tokio::net::TcpListener::bind(config.listen).await.map_err(|source| CliError::Bind { addr: config.listen, source })?;
                 Ok::<_, CliError>(serve(listener, db, config, shutdown_signal()).await?)
             })?;
         }
@@ -304,9 +304,9 @@ fn run(cli: Cli) -> Result<(), CliError> {
             }
             for u in users {
                 let status = if u.active { "active" } else { "deactivated" };
-                let lock = u.locked_until.map_or(String::new(), |t| {
-                    format!("  locked until {}", t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-                });
+                let lock = u
+                    .locked_until
+                    .map_or(String::new(), |t| format!("  locked until {}", t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)));
                 println!("{:<30}  badge {:<16}  {:<12}  {status}{lock}", u.name, u.badge, u.role.as_str());
             }
         }
@@ -321,7 +321,11 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 )
             })?;
             let person = db.reset_pin(&facility, &badge, &pin)?;
-            println!("new PIN set for {} (badge {}); their badge is unlocked and phones get it at their next sync", person.name, badge.trim());
+            println!(
+                "new PIN set for {} (badge {}); their badge is unlocked and phones get it at their next sync",
+                person.name,
+                badge.trim()
+            );
         }
         Command::User { command: UserCommand::Unlock { facility, badge } } => {
             db.unlock_badge(&facility, &badge)?;
@@ -387,11 +391,10 @@ fn run(cli: Cli) -> Result<(), CliError> {
                     Some(at) => format!("revoked {}", at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
                     None => "active".to_string(),
                 };
-                let seen =
-                    d.last_seen.map_or("never".to_string(), |t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
-                let lock = d.locked_until.map_or(String::new(), |t| {
-                    format!("  locked until {}", t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-                });
+                let seen = d.last_seen.map_or("never".to_string(), |t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+                let lock = d
+                    .locked_until
+                    .map_or(String::new(), |t| format!("  locked until {}", t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)));
                 println!("{}  {:<30}  {status:<35}  last seen {seen}{lock}", d.id, d.name);
             }
         }
@@ -438,13 +441,5 @@ async fn shutdown_signal() {
 
 /// Text for one line of console output: control and direction-override characters escaped.
 fn shown(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if custody_core::text::is_hidden(c) {
-                c.escape_unicode().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
+    text.chars().map(|c| if custody_core::text::is_hidden(c) { c.escape_unicode().to_string() } else { c.to_string() }).collect()
 }

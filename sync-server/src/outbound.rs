@@ -45,7 +45,9 @@ pub(crate) fn load_data_key(data_dir: &Path) -> Result<DataKey, DbError> {
             std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
             use std::io::Write;
             let mut file = options.open(&path).map_err(|source| DbError::DataDir { path: path.clone(), source })?;
-            file.write_all(key.to_hex().as_bytes()).and_then(|_| file.sync_all()).map_err(|source| DbError::DataDir { path: path.clone(), source })?;
+            file.write_all(key.to_hex().as_bytes())
+                .and_then(|_| file.sync_all())
+                .map_err(|source| DbError::DataDir { path: path.clone(), source })?;
             tracing::info!(path = %path.display(), "created the patient data key; back it up with the database");
             Ok(key)
         }
@@ -55,7 +57,8 @@ pub(crate) fn load_data_key(data_dir: &Path) -> Result<DataKey, DbError> {
 
 pub(crate) fn customers(conn: &Connection, facility: &LicenseNumber) -> Result<Vec<Customer>, DbError> {
     let mut stmt = conn.prepare_cached("SELECT licence, name, address FROM customers WHERE facility = ?1 ORDER BY name, licence")?;
-    let rows = stmt.query_map(params![facility.as_str()], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?;
+    let rows =
+        stmt.query_map(params![facility.as_str()], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?;
     rows.map(|row| {
         let (licence, name, address) = row?;
         Ok(Customer { licence: parse_col("customer licence", &licence)?, name, address })
@@ -106,7 +109,12 @@ fn claim_kind(kind: DocKind) -> &'static str {
 /// Checks an order or manifest after a device's changes merged: who wrote what (the core
 /// audits), that no package is held by another open order (or manifest), and that split tags
 /// come from the facility's pool. `Ok(Err(reason))` refuses the device's message.
-pub(crate) fn audit(conn: &Connection, facility: &LicenseNumber, doc: &WorkDoc, roster: &[RosterEntry]) -> Result<Result<(), String>, DbError> {
+pub(crate) fn audit(
+    conn: &Connection,
+    facility: &LicenseNumber,
+    doc: &WorkDoc,
+    roster: &[RosterEntry],
+) -> Result<Result<(), String>, DbError> {
     let audited = match doc.kind {
         DocKind::Order => odoc::audit(doc, roster),
         DocKind::Manifest => mdoc::audit(doc, roster),
@@ -194,11 +202,27 @@ pub(crate) fn audience(conn: &Connection, id: Uuid) -> Result<Option<String>, Db
         .flatten())
 }
 
-fn log_access(conn: &Connection, facility: &LicenseNumber, order: Uuid, user: &RosterEntry, device: Option<&AuthedDevice>, action: &str, at: &str) -> Result<(), DbError> {
+fn log_access(
+    conn: &Connection,
+    facility: &LicenseNumber,
+    order: Uuid,
+    user: &RosterEntry,
+    device: Option<&AuthedDevice>,
+    action: &str,
+    at: &str,
+) -> Result<(), DbError> {
     conn.prepare_cached(
         "INSERT INTO patient_access (facility, order_id, user, user_name, device, action, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
-    .execute(params![facility.as_str(), order.to_string(), user.id.to_string(), user.name, device.map(|d| d.id.to_string()), action, at])?;
+    .execute(params![
+        facility.as_str(),
+        order.to_string(),
+        user.id.to_string(),
+        user.name,
+        device.map(|d| d.id.to_string()),
+        action,
+        at
+    ])?;
     Ok(())
 }
 
@@ -252,7 +276,11 @@ pub(crate) fn sync_patients(
             }
             // Only for an order of this facility (the order document arrives in the same round).
             let facility_ok: bool = conn
-                .query_row("SELECT facility = ?2 FROM docs WHERE id = ?1 AND kind = 'order'", params![up.order.to_string(), device.facility.as_str()], |r| r.get(0))
+                .query_row(
+                    "SELECT facility = ?2 FROM docs WHERE id = ?1 AND kind = 'order'",
+                    params![up.order.to_string(), device.facility.as_str()],
+                    |r| r.get(0),
+                )
                 .optional()?
                 .unwrap_or(false);
             if !facility_ok {
@@ -271,7 +299,9 @@ pub(crate) fn sync_patients(
     let orders: Vec<Uuid> = match reader.role {
         Role::Manager => {
             let mut stmt = conn.prepare_cached("SELECT order_id FROM patients WHERE facility = ?1")?;
-            stmt.query_map([device.facility.as_str()], |r| r.get::<_, String>(0))?.map(|id| parse_col("order id", &id?)).collect::<Result<_, _>>()?
+            stmt.query_map([device.facility.as_str()], |r| r.get::<_, String>(0))?
+                .map(|id| parse_col("order id", &id?))
+                .collect::<Result<_, _>>()?
         }
         Role::Driver => {
             // The orders on this driver's open routes.
@@ -375,7 +405,10 @@ impl Db {
         let now = now_text();
         let mut added = 0;
         for tag in tags {
-            added += tx.execute("INSERT OR IGNORE INTO tag_pool (facility, tag, added_at) VALUES (?1, ?2, ?3)", params![facility.as_str(), tag.as_str(), now])?;
+            added += tx.execute(
+                "INSERT OR IGNORE INTO tag_pool (facility, tag, added_at) VALUES (?1, ?2, ?3)",
+                params![facility.as_str(), tag.as_str(), now],
+            )?;
         }
         mark_existing_uses(&tx, facility)?;
         tx.commit()?;
@@ -389,7 +422,8 @@ impl Db {
     /// Every access to patient data at `facility`, oldest first.
     pub fn patient_access_log(&self, facility: &LicenseNumber) -> Result<Vec<AccessLine>, DbError> {
         let conn = self.lock();
-        let mut stmt = conn.prepare("SELECT order_id, user, user_name, device, action, at FROM patient_access WHERE facility = ?1 ORDER BY seq")?;
+        let mut stmt =
+            conn.prepare("SELECT order_id, user, user_name, device, action, at FROM patient_access WHERE facility = ?1 ORDER BY seq")?;
         let rows = stmt.query_map([facility.as_str()], |r| {
             Ok(AccessLine { order: r.get(0)?, user: r.get(1)?, user_name: r.get(2)?, device: r.get(3)?, action: r.get(4)?, at: r.get(5)? })
         })?;
@@ -411,7 +445,9 @@ impl Db {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let claimed: BTreeSet<PackageTag> = {
             let mut stmt = tx.prepare("SELECT tag FROM claims WHERE facility = ?1 AND kind = 'order'")?;
-            stmt.query_map([device.facility.as_str()], |r| r.get::<_, String>(0))?.map(|t| parse_col("tag", &t?)).collect::<Result<_, DbError>>()?
+            stmt.query_map([device.facility.as_str()], |r| r.get::<_, String>(0))?
+                .map(|t| parse_col("tag", &t?))
+                .collect::<Result<_, DbError>>()?
         };
         let today = chrono::Utc::now().date_naive();
         let candidates: Vec<Candidate> = inventory.packages.values().map(Candidate::from).collect();
@@ -457,7 +493,11 @@ impl Db {
     pub fn open_patient(&self, facility: &LicenseNumber, order: Uuid, operator: &str) -> Result<Option<Patient>, DbError> {
         let conn = self.lock();
         let sealed: Option<Vec<u8>> = conn
-            .query_row("SELECT sealed FROM patients WHERE order_id = ?1 AND facility = ?2", params![order.to_string(), facility.as_str()], |r| r.get(0))
+            .query_row(
+                "SELECT sealed FROM patients WHERE order_id = ?1 AND facility = ?2",
+                params![order.to_string(), facility.as_str()],
+                |r| r.get(0),
+            )
             .optional()?;
         let Some(sealed) = sealed else { return Ok(None) };
         let patient = self.data_key.open(order, &sealed).map_err(|e| DbError::Corrupt { what: "patient record", value: e.to_string() })?;

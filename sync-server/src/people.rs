@@ -91,9 +91,7 @@ struct RegisteredKey {
 }
 
 fn registered_keys(conn: &Connection, user: UserId, device: DeviceId) -> Result<Vec<RegisteredKey>, DbError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT public_key, revoked_at, revoked_why FROM person_keys WHERE user = ?1 AND device = ?2",
-    )?;
+    let mut stmt = conn.prepare_cached("SELECT public_key, revoked_at, revoked_why FROM person_keys WHERE user = ?1 AND device = ?2")?;
     let rows = stmt.query_map(params![user.to_string(), device.to_string()], |r| {
         Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, Option<String>>(2)?))
     })?;
@@ -262,11 +260,9 @@ impl Db {
 /// manager is one. Returns their name.
 fn target_person(conn: &Connection, facility: &LicenseNumber, by: &ProvenPerson, user: UserId, what: &str) -> Result<String, DbError> {
     let found: Option<(String, String)> = conn
-        .query_row(
-            "SELECT name, role FROM users WHERE id = ?1 AND facility = ?2",
-            params![user.to_string(), facility.as_str()],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+        .query_row("SELECT name, role FROM users WHERE id = ?1 AND facility = ?2", params![user.to_string(), facility.as_str()], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
         .optional()?;
     // Another facility's person is, for this manager, nobody.
     let (name, role) = found.ok_or(DbError::UnknownUser(user))?;

@@ -56,11 +56,7 @@ pub fn new_device_token() -> Result<String, SecretError> {
 }
 
 pub fn check_pin_format(pin: &str) -> Result<(), SecretError> {
-    if (4..=12).contains(&pin.len()) && pin.bytes().all(|b| b.is_ascii_digit()) {
-        Ok(())
-    } else {
-        Err(SecretError::InvalidPin)
-    }
+    if (4..=12).contains(&pin.len()) && pin.bytes().all(|b| b.is_ascii_digit()) { Ok(()) } else { Err(SecretError::InvalidPin) }
 }
 
 /// Argon2id with the crate's default cost: devices verify the same string offline.

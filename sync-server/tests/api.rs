@@ -5,9 +5,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use custody_core::event::{Event, EventBody, GENESIS_HASH, UnsealedEvent};
 use custody_core::hlc::Hlc;
 use custody_core::ids::{DeviceId, LicenseNumber, LocationName, PackageTag, UserId};
-use custody_core::protocol::{
-    EnrolResponse, EnrolmentCode, ErrorBody, MAX_EVENTS_PER_SYNC, Outcome, SyncRequest, SyncResponse,
-};
+use custody_core::protocol::{EnrolResponse, EnrolmentCode, ErrorBody, MAX_EVENTS_PER_SYNC, Outcome, SyncRequest, SyncResponse};
 use custody_core::quantity::Quantity;
 use custody_core::roles::Role;
 use custody_core::signing::SigningKey;
@@ -89,12 +87,10 @@ impl World {
     }
 
     async fn sync(&self, device: &Device, cursor: u64, events: Vec<Event>) -> SyncResponse {
-        let resp =
-            self.post("/v1/sync", Some(&device.token), &SyncRequest { cursor, events, docs: vec![], ..Default::default() }).await;
+        let resp = self.post("/v1/sync", Some(&device.token), &SyncRequest { cursor, events, docs: vec![], ..Default::default() }).await;
         assert_eq!(resp.status(), StatusCode::OK, "{}", resp.text().await.unwrap());
         resp.json().await.unwrap()
     }
-
 }
 
 /// An enrolled device, its hash chain, and the keys of the people signed in on it.
@@ -168,12 +164,7 @@ fn moved(to: &str) -> EventBody {
 }
 
 fn adjusted() -> EventBody {
-    EventBody::Adjusted {
-        request: None,
-        delta: Quantity::parse("-1.5 g").unwrap(),
-        reason: "Drying".into(),
-        note: "moisture loss".into(),
-    }
+    EventBody::Adjusted { request: None, delta: Quantity::parse("-1.5 g").unwrap(), reason: "Drying".into(), note: "moisture loss".into() }
 }
 
 async fn error_of(resp: reqwest::Response) -> (StatusCode, String, String) {
@@ -220,8 +211,7 @@ async fn enrolment_code_works_once() {
     assert_eq!(code_name, "enrolment_code_invalid");
     assert!(message.contains("ask a manager for a new one"), "{message}");
 
-    let (status, code_name, _) =
-        error_of(w.post("/v1/enrol", None, &json!({"code": "0000000000", "device_name": "x"})).await).await;
+    let (status, code_name, _) = error_of(w.post("/v1/enrol", None, &json!({"code": "0000000000", "device_name": "x"})).await).await;
     assert_eq!((status, code_name.as_str()), (StatusCode::UNAUTHORIZED, "enrolment_code_invalid"));
     assert_eq!(w.count("SELECT COUNT(*) FROM devices"), 1);
 }
@@ -399,14 +389,8 @@ async fn a_signed_request_cannot_be_replayed_moved_or_kept_for_later() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     // A proof signed ten minutes ago (or ahead) is stale.
     let stale_at = chrono::Utc::now().timestamp_millis() - 10 * 60 * 1000;
-    let signature = phone.keys[&w.mia].sign(&custody_core::signing::request_message(
-        "POST",
-        "/v1/enrolment-codes",
-        phone.id,
-        w.mia,
-        stale_at,
-        &body,
-    ));
+    let signature =
+        phone.keys[&w.mia].sign(&custody_core::signing::request_message("POST", "/v1/enrolment-codes", phone.id, w.mia, stale_at, &body));
     let stale = custody_core::protocol::PersonProof { user: w.mia, at_ms: stale_at, signature }.header_value();
     let (status, _, message) = error_of(send("/v1/enrolment-codes", stale, body.clone()).await).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
@@ -422,7 +406,8 @@ async fn guessing_a_pin_at_sign_in_is_stopped() {
         let device = w.db().authenticate(token).unwrap().id;
         let key = SigningKey::generate();
         let proof = key.sign(&custody_core::signing::registration_message(device, "BADGE-MIA", &key.public_key()));
-        let body = custody_core::protocol::SignInRequest { badge: "BADGE-MIA".into(), pin: pin.into(), public_key: key.public_key(), proof };
+        let body =
+            custody_core::protocol::SignInRequest { badge: "BADGE-MIA".into(), pin: pin.into(), public_key: key.public_key(), proof };
         let req = w.http.post(w.url("/v1/sign-in")).bearer_auth(token).json(&body);
         async move { req.send().await.unwrap() }
     };
@@ -435,7 +420,11 @@ async fn guessing_a_pin_at_sign_in_is_stopped() {
     assert!(message.contains("try again in a minute") && message.contains("ask an admin"), "{message}");
     let other = w.server.enrol(LIC_A, "Office tablet").await;
     assert_eq!(attempt(&other.token, MANAGER_PIN).await.status(), StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(w.count("SELECT COUNT(*) FROM person_keys WHERE revoked_at IS NULL AND user IN (SELECT id FROM users WHERE badge = 'BADGE-MIA')"), 1, "no new key for Mia");
+    assert_eq!(
+        w.count("SELECT COUNT(*) FROM person_keys WHERE revoked_at IS NULL AND user IN (SELECT id FROM users WHERE badge = 'BADGE-MIA')"),
+        1,
+        "no new key for Mia"
+    );
     // An admin unlocks the badge; the right PIN works again.
     w.db().unlock_badge(&lic(LIC_A), "BADGE-MIA").unwrap();
     assert_eq!(attempt(&other.token, MANAGER_PIN).await.status(), StatusCode::OK);
@@ -573,20 +562,11 @@ async fn an_invalid_event_refuses_the_whole_sync() {
     let mut zero = Device { seq: 0, prev_hash: GENESIS_HASH.into(), ..phone.clone() };
     let zero_adjust = zero.record(
         w.mia,
-        EventBody::Adjusted {
-            request: None,
-            delta: Quantity::parse("0 g").unwrap(),
-            reason: "Count".into(),
-            note: "n".into(),
-        },
+        EventBody::Adjusted { request: None, delta: Quantity::parse("0 g").unwrap(), reason: "Count".into(), note: "n".into() },
     );
     let (status, code, message) = error_of(
-        w.post(
-            "/v1/sync",
-            Some(&phone.token),
-            &SyncRequest { cursor: 0, events: vec![zero_adjust], docs: vec![], ..Default::default() },
-        )
-        .await,
+        w.post("/v1/sync", Some(&phone.token), &SyncRequest { cursor: 0, events: vec![zero_adjust], docs: vec![], ..Default::default() })
+            .await,
     )
     .await;
     assert_eq!((status, code.as_str()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_event"));
@@ -604,11 +584,9 @@ async fn floor_staff_adjustment_is_rejected_and_kept() {
 
     let conn = rusqlite::Connection::open(w.db().path()).unwrap();
     let (json, stored_reason, facility, device): (String, String, String, String) = conn
-        .query_row(
-            "SELECT json, reason, facility, device FROM rejected_events WHERE id = ?1",
-            [adjustment.id.to_string()],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-        )
+        .query_row("SELECT json, reason, facility, device FROM rejected_events WHERE id = ?1", [adjustment.id.to_string()], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })
         .unwrap();
     assert_eq!(serde_json::from_str::<Event>(&json).unwrap(), adjustment);
     assert_eq!(stored_reason, reason);
@@ -869,11 +847,13 @@ async fn every_restricted_event_needs_the_right_persons_signature_from_its_devic
 /// takes only lines the person they name signed, one line each, whatever they typed.
 #[tokio::test]
 async fn patient_data_moves_only_for_a_fresh_signature_of_a_person_allowed_to_see_it() {
-    use custody_core::outbound::{Customer, NewOrder, NewOrderLine, Patient};
     use custody_core::outbound::shipping::PatientView;
+    use custody_core::outbound::{Customer, NewOrder, NewOrderLine, Patient};
     use custody_core::protocol::{PatientRecord, PersonProof};
     let w = World::new().await;
-    w.db().add_customer(&lic(LIC_A), &Customer { licence: lic("C10-0000201-LIC"), name: "Harbor".into(), address: "9 Bay Rd".into() }).unwrap();
+    w.db()
+        .add_customer(&lic(LIC_A), &Customer { licence: lic("C10-0000201-LIC"), name: "Harbor".into(), address: "9 Bay Rd".into() })
+        .unwrap();
     let mut office = w.enrol(LIC_A, "Office").await;
     let reader = w.enrol(LIC_A, "Reader").await;
     let receipt = office.record(
@@ -888,7 +868,8 @@ async fn patient_data_moves_only_for_a_fresh_signature_of_a_person_allowed_to_se
         },
     );
     assert_eq!(w.sync(&office, 0, vec![receipt]).await.verdicts[0].outcome, Outcome::Accepted);
-    let patient = Patient { name: "Jane Doe".into(), card_number: "MMJ-4471-9203".into(), address: "2 Elm".into(), phone: "555-0142".into() };
+    let patient =
+        Patient { name: "Jane Doe".into(), card_number: "MMJ-4471-9203".into(), address: "2 Elm".into(), phone: "555-0142".into() };
     let order = NewOrder {
         number: "SO-9".into(),
         recipient: lic("C10-0000201-LIC"),
@@ -944,7 +925,11 @@ async fn patient_data_moves_only_for_a_fresh_signature_of_a_person_allowed_to_se
 
     // Stored or overwritten only for a manager's signed request.
     let changed = Patient { address: "99 Other St".into(), ..patient.clone() };
-    let upload = SyncRequest { patients: vec![PatientRecord { order: id, patient: changed.clone() }], holds_patients: vec![id], ..Default::default() };
+    let upload = SyncRequest {
+        patients: vec![PatientRecord { order: id, patient: changed.clone() }],
+        holds_patients: vec![id],
+        ..Default::default()
+    };
     let sealed = w.db().sealed_patient(id).unwrap();
     for (how, header) in [("nobody", None), ("floor staff", Some(proof(&office, w.finn, &office.keys[&w.finn], now(), &upload)))] {
         let answer = sync(&office, header, &upload).await;

@@ -136,7 +136,6 @@ impl World {
     fn stored(&self, facility: &str, id: Uuid) -> Option<WorkDoc> {
         self.db().doc(&lic(facility), id).unwrap()
     }
-
 }
 
 #[derive(Debug, Default)]
@@ -204,10 +203,10 @@ impl Phone {
 
     fn apply(&mut self, response: &SyncResponse) {
         for m in &response.docs {
-            let replica = self.docs.entry(m.doc).or_insert_with(|| Replica {
-                doc: WorkDoc::empty(m.doc, m.kind, self.facility.clone(), self.writer),
-                state: State::new(),
-            });
+            let replica = self
+                .docs
+                .entry(m.doc)
+                .or_insert_with(|| Replica { doc: WorkDoc::empty(m.doc, m.kind, self.facility.clone(), self.writer), state: State::new() });
             replica.doc.receive_message(&mut replica.state, &m.message).expect("the server's message applies");
             replica.doc.check_identity().expect("the server sends documents of this facility");
         }
@@ -343,11 +342,7 @@ async fn a_count_review_never_reaches_floor_staff_or_drivers() {
     let message = fake.generate_message(&mut state).unwrap();
     let response = w.post(&finn, vec![DocMessage { doc: review_id, kind: DocKind::CountSession, message, signatures: vec![] }]).await;
     assert!(response.docs.iter().all(|m| m.doc != review_id));
-    assert!(
-        response.doc_refusals[0].reason.contains("is a count review, not a count session"),
-        "{:?}",
-        response.doc_refusals
-    );
+    assert!(response.doc_refusals[0].reason.contains("is a count review, not a count session"), "{:?}", response.doc_refusals);
     drop(hello);
 
     let to_max = w.sync(&mut max).await;
@@ -382,8 +377,7 @@ async fn only_managers_start_count_sessions_and_only_signed_in_people_sync_docum
 
     // Floor staff may start an adjustment request.
     let request = new_adjustment(vec![]);
-    let adj =
-        adjustment::create(Uuid::now_v7(), finn.facility.clone(), finn.writer, &request, &finn.person(w.finn, "Finn"));
+    let adj = adjustment::create(Uuid::now_v7(), finn.facility.clone(), finn.writer, &request, &finn.person(w.finn, "Finn"));
     let adj_id = adj.id;
     finn.docs.clear();
     finn.add(adj);
@@ -444,11 +438,7 @@ async fn facilities_never_see_or_write_each_others_documents() {
     let tried = w.sync(&mut bo).await;
     assert!(tried.received_ids.is_empty());
     assert!(!tried.refusals.is_empty());
-    assert!(
-        tried.refusals.iter().all(|r| r.reason.contains(&format!("there is no work document {id}"))),
-        "{:?}",
-        tried.refusals
-    );
+    assert!(tried.refusals.iter().all(|r| r.reason.contains(&format!("there is no work document {id}"))), "{:?}", tried.refusals);
     // ...and with A's own header, copied from a leaked replica.
     bo.docs.clear();
     let mut leaked = mia.doc(id).clone();
@@ -581,8 +571,7 @@ async fn a_decision_by_someone_who_counted_is_withdrawn_and_everything_survives_
 
     // Finn asks; Mia counted the package.
     let request = new_adjustment(vec![w.mia, w.finn]);
-    let doc =
-        adjustment::create(Uuid::now_v7(), finn.facility.clone(), finn.writer, &request, &finn.person(w.finn, "Finn"));
+    let doc = adjustment::create(Uuid::now_v7(), finn.facility.clone(), finn.writer, &request, &finn.person(w.finn, "Finn"));
     let id = doc.id;
     finn.add(doc);
     assert!(w.sync(&mut finn).await.refusals.is_empty());
@@ -852,7 +841,9 @@ async fn every_decision_needs_the_right_persons_signature_from_the_device_that_s
                 let Some((message, carried)) = decided.generate_message_with_changes(&mut state) else { break };
                 let signatures = match key {
                     None => vec![],
-                    Some(key) => carried.into_iter().map(|hash| ChangeSignature { signature: key.sign(&change_message(id, &hash)), hash }).collect(),
+                    Some(key) => {
+                        carried.into_iter().map(|hash| ChangeSignature { signature: key.sign(&change_message(id, &hash)), hash }).collect()
+                    }
                 };
                 let response = w.post(&office, vec![DocMessage { doc: id, kind: decided.kind, message, signatures }]).await;
                 for m in response.docs.iter().filter(|m| m.doc == id) {

@@ -52,8 +52,7 @@ impl World {
     /// Lets time pass for every lock: each ends now (the count stays).
     fn let_locks_expire(&self) {
         let conn = rusqlite::Connection::open(self.db().path()).unwrap();
-        conn.execute("UPDATE lockouts SET locked_until = '2000-01-01T00:00:00.000000Z' WHERE locked_until IS NOT NULL", [])
-            .unwrap();
+        conn.execute("UPDATE lockouts SET locked_until = '2000-01-01T00:00:00.000000Z' WHERE locked_until IS NOT NULL", []).unwrap();
     }
 
     /// `POST /v1/sign-in` with a badge and PIN (and a fresh key to register): the one PIN check
@@ -105,11 +104,9 @@ impl World {
     }
 
     async fn enrol_with(&self, code: &str) -> Answer {
-        let resp =
-            self.http.post(self.url("/v1/enrol")).json(&json!({"code": code, "device_name": "Handheld"})).send().await.unwrap();
+        let resp = self.http.post(self.url("/v1/enrol")).json(&json!({"code": code, "device_name": "Handheld"})).send().await.unwrap();
         Answer::of(resp).await
     }
-
 }
 
 /// What came back: status, and for errors the code and message (the whole answer a person sees).
@@ -359,10 +356,7 @@ async fn unknown_used_and_expired_codes_are_answered_alike() {
 
     let unknown = w.enrol_with("0000000000").await;
     assert_eq!((unknown.status, unknown.code.as_str()), (StatusCode::UNAUTHORIZED, "enrolment_code_invalid"));
-    assert_eq!(
-        unknown.message,
-        "this enrolment code is not valid, was already used or has expired; ask a manager for a new one"
-    );
+    assert_eq!(unknown.message, "this enrolment code is not valid, was already used or has expired; ask a manager for a new one");
     assert_eq!(w.enrol_with(&used.code).await.seen(), unknown.seen());
     assert_eq!(w.enrol_with(&expired.code).await.seen(), unknown.seen());
     assert_eq!(w.count("SELECT COUNT(*) FROM devices"), 1);

@@ -329,9 +329,8 @@ const THIRTY_MB: usize = 30 * 1024 * 1024;
 async fn a_large_sync_without_a_token_is_refused_before_its_body_is_read() {
     let (_dir, server) = start(|_| {}).await;
     let mut conn = TcpStream::connect(server.addr).await.unwrap();
-    let head = format!(
-        "POST /v1/sync HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {THIRTY_MB}\r\n\r\n"
-    );
+    let head =
+        format!("POST /v1/sync HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {THIRTY_MB}\r\n\r\n");
     conn.write_all(head.as_bytes()).await.unwrap();
     conn.write_all(&vec![b' '; 64 * 1024]).await.unwrap();
     // The answer comes with 30 MB still unsent: the server did not wait for the body.
@@ -471,7 +470,13 @@ fn the_data_folder_and_its_files_are_owner_only_whatever_the_umask() {
     }
     std::thread::sleep(Duration::from_millis(200));
     let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
-    let modes = [(data.clone(), mode(&data), 0o700), (db.clone(), mode(&db), 0o600), (wal.clone(), mode(&wal), 0o600), (shm.clone(), mode(&shm), 0o600), (key.clone(), mode(&key), 0o600)];
+    let modes = [
+        (data.clone(), mode(&data), 0o700),
+        (db.clone(), mode(&db), 0o600),
+        (wal.clone(), mode(&wal), 0o600),
+        (shm.clone(), mode(&shm), 0o600),
+        (key.clone(), mode(&key), 0o600),
+    ];
     let _ = child.kill();
     let _ = child.wait();
     for (path, got, want) in modes {

@@ -41,8 +41,7 @@ fn main() {
         println!("count_sync bench: run with `cargo bench -p custody-e2e --bench count_sync`");
         return;
     }
-    let runs: usize =
-        std::env::var("CUSTODY_COUNT_SYNC_BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(3).max(1);
+    let runs: usize = std::env::var("CUSTODY_COUNT_SYNC_BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(3).max(1);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     runtime.block_on(async {
         let mut pushes = Vec::new();
@@ -135,10 +134,7 @@ async fn measured_run(run: usize) -> (Duration, u32) {
     // 2. Open a count over all of them and sync once so the session is on the server.
     let t = Instant::now();
     let session = tokio::task::block_in_place(|| {
-        phone
-            .store
-            .open_count("Vault count", CountScope { locations: vec![location(VAULT)], categories: vec![] })
-            .expect("open count")
+        phone.store.open_count("Vault count", CountScope { locations: vec![location(VAULT)], categories: vec![] }).expect("open count")
     });
     let opened = t.elapsed();
     let t = Instant::now();

@@ -103,12 +103,7 @@ async fn measured_run(run: usize) -> Duration {
     let start = Instant::now();
     let report = puller.sync().await.expect("pull sync");
     let pull = start.elapsed();
-    println!(
-        "[{label}] pull: {} events in {:.3} s, {} round trips",
-        report.pulled,
-        pull.as_secs_f64(),
-        report.round_trips
-    );
+    println!("[{label}] pull: {} events in {:.3} s, {} round trips", report.pulled, pull.as_secs_f64(), report.round_trips);
     assert_eq!(report.pulled as u64, EVENTS, "the second phone pulls every event");
     assert_eq!(puller.packages().len() as u64, PACKAGES);
     assert_eq!(puller.report(), phone.report(), "both phones show the same inventory");
@@ -118,10 +113,8 @@ async fn measured_run(run: usize) -> Duration {
 /// The push sync replayed phase by phase, in-process: what `SyncClient::sync` does minus HTTP.
 async fn breakdown() {
     let (fleet, phone) = loaded_fleet("breakdown").await;
-    let device = AuthedDevice {
-        id: phone.store.identity().expect("identity").expect("enrolled").device_id,
-        facility: fleet.facility.clone(),
-    };
+    let device =
+        AuthedDevice { id: phone.store.identity().expect("identity").expect("enrolled").device_id, facility: fleet.facility.clone() };
     let db = fleet.server().db.clone();
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     let total = Instant::now();

@@ -5,8 +5,8 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use custody_core::event::EventBody;
@@ -14,8 +14,8 @@ use custody_core::fold::Inventory;
 use custody_core::protocol::InventoryReport;
 use custody_core::store::{PackageView, SignedInUser, SyncStatus};
 use custody_core::sync::{RetryPolicy, SyncClient, SyncError, SyncReport};
-use custody_core::*;
 use custody_core::tls::ServerTrust;
+use custody_core::*;
 use custody_server::{RunningServer, TlsFiles};
 use rust_decimal::Decimal;
 use tempfile::TempDir;
@@ -101,10 +101,7 @@ pub fn test_ca() -> &'static TestCa {
 /// An HTTP client for tests that speak raw HTTP(S) to a fleet's server (as curl would): trusts
 /// only the test authority.
 pub fn https_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .tls_backend_preconfigured(test_ca().trust().client_config())
-        .build()
-        .expect("test HTTP client")
+    reqwest::Client::builder().tls_backend_preconfigured(test_ca().trust().client_config()).build().expect("test HTTP client")
 }
 
 /// A server and its data folder, which outlives restarts.
@@ -130,13 +127,7 @@ impl Fleet {
         config.listen = SocketAddr::from(([127, 0, 0, 1], 0));
         config.tls = Some(tls.clone());
         let server = RunningServer::start_with(config).await.expect("start the server");
-        let fleet = Self {
-            data,
-            server: Some(server),
-            facility: LicenseNumber::parse(license).expect("licence"),
-            devices,
-            tls,
-        };
+        let fleet = Self { data, server: Some(server), facility: LicenseNumber::parse(license).expect("licence"), devices, tls };
         fleet.add_facility(license, "Green Valley Distribution");
         fleet
     }
@@ -166,11 +157,7 @@ impl Fleet {
     }
 
     pub async fn phone_at(&self, facility: &LicenseNumber, name: &str) -> Phone {
-        let code = self
-            .server()
-            .db
-            .issue_enrolment_code(facility, None, chrono::Duration::hours(1))
-            .expect("issue code");
+        let code = self.server().db.issue_enrolment_code(facility, None, chrono::Duration::hours(1)).expect("issue code");
         let path = self.devices.path().join(format!("{name}.db"));
         let store = Store::open(&path, &store_key()).expect("open device store");
         let client = SyncClient::with_trust(fast_retry(), &test_ca().trust());
@@ -202,12 +189,7 @@ impl Fleet {
         let device = custody_server::AuthedDevice { id: identity.device_id, facility: identity.facility };
         let key = custody_core::signing::SigningKey::generate();
         let proof = key.sign(&custody_core::signing::registration_message(device.id, who.2, &key.public_key()));
-        let request = custody_core::protocol::SignInRequest {
-            badge: who.2.into(),
-            pin: who.3.into(),
-            public_key: key.public_key(),
-            proof,
-        };
+        let request = custody_core::protocol::SignInRequest { badge: who.2.into(), pin: who.3.into(), public_key: key.public_key(), proof };
         self.server().db.sign_in(&device, &request).expect("register a key");
         key
     }
@@ -309,9 +291,7 @@ impl Phone {
         // The token is private to the store; tests that speak raw HTTP read it the way an
         // attacker with the device in hand and its store key would: from the database file.
         let conn = self.raw_db();
-        let json: String = conn
-            .query_row("SELECT value FROM meta WHERE key = 'token'", [], |r| r.get(0))
-            .expect("token stored");
+        let json: String = conn.query_row("SELECT value FROM meta WHERE key = 'token'", [], |r| r.get(0)).expect("token stored");
         serde_json::from_str(&json).expect("token is a JSON string")
     }
 

@@ -10,9 +10,9 @@ use custody_core::event::{EventBody, GENESIS_HASH, UnsealedEvent};
 use custody_core::outbound::{Customer, NewOrder, NewOrderLine};
 use custody_core::protocol::{CreatedOrder, InventoryReport, SyncRequest};
 use custody_core::receiving::session::{ReceivingDiscrepancy, ReceivingSettings, Scale};
-use custody_core::work::receiving::Coa;
 use custody_core::store::EventState;
 use custody_core::sync::SyncClient;
+use custody_core::work::receiving::Coa;
 use custody_core::*;
 use custody_e2e::*;
 use custody_server::AuthedDevice;
@@ -78,8 +78,7 @@ async fn raw_sync(fleet: &Fleet, phone: &Phone, events: Vec<Event>) -> (u16, ser
 }
 
 async fn get_inventory(fleet: &Fleet, phone: &Phone) -> (u16, Option<InventoryReport>) {
-    let response =
-        https_client().get(format!("{}/v1/inventory", fleet.url())).bearer_auth(phone.token()).send().await.unwrap();
+    let response = https_client().get(format!("{}/v1/inventory", fleet.url())).bearer_auth(phone.token()).send().await.unwrap();
     let status = response.status().as_u16();
     (status, if status == 200 { Some(response.json().await.unwrap()) } else { None })
 }
@@ -168,7 +167,8 @@ async fn an_adjustment_of_minus_7_9e28_lb_is_refused_whole_and_the_facility_keep
     assert_eq!(status, 200);
     let left = report.unwrap().packages[0].quantity;
     assert!(left.same_as(&grams(9_990)), "{left}: the receipt less the converted adjustment");
-    let (status, body) = enter_order(&fleet, &phone, Quantity { amount: Decimal::from_scientific("7.9e28").unwrap(), unit: Unit::Lb }).await;
+    let (status, body) =
+        enter_order(&fleet, &phone, Quantity { amount: Decimal::from_scientific("7.9e28").unwrap(), unit: Unit::Lb }).await;
     assert_eq!(status, 422, "{body}");
     assert!(body["error"]["message"].as_str().unwrap().contains("line 1: 79000000000000000000000000000 lb is more than"), "{body}");
     let (status, body) = enter_order(&fleet, &phone, grams(5_000)).await;
@@ -209,7 +209,8 @@ async fn names_with_hidden_direction_characters_or_line_breaks_are_refused_every
     assert!(err.to_string().contains("the name contains a hidden text-direction character (U+202E)"), "{err}");
     let err = db.add_user(&fleet.facility, "Sam\nRivera", Role::Manager, "M-901", "2468").unwrap_err();
     assert_eq!(err.to_string(), "the name must be on one line; remove the line break");
-    let spoof = Customer { licence: LicenseNumber::parse(GREEN_DOOR).unwrap(), name: "Green \u{2066}Door".into(), address: "1 Main St".into() };
+    let spoof =
+        Customer { licence: LicenseNumber::parse(GREEN_DOOR).unwrap(), name: "Green \u{2066}Door".into(), address: "1 Main St".into() };
     let err = db.add_customer(&fleet.facility, &spoof).unwrap_err();
     assert!(err.to_string().contains("the customer's name contains a hidden text-direction character (U+2066)"), "{err}");
     assert!(db.customers(&fleet.facility).unwrap().is_empty());
@@ -219,7 +220,10 @@ async fn names_with_hidden_direction_characters_or_line_breaks_are_refused_every
     let code = db.issue_enrolment_code(&fleet.facility, None, chrono::Duration::hours(1)).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path().join("device.db"), &store_key()).unwrap();
-    let err = SyncClient::with_trust(fast_retry(), &test_ca().trust()).enrol(&store, &fleet.url(), &code.code, "Vault \u{202D}1").await.unwrap_err();
+    let err = SyncClient::with_trust(fast_retry(), &test_ca().trust())
+        .enrol(&store, &fleet.url(), &code.code, "Vault \u{202D}1")
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("the device name contains a hidden text-direction character"), "{err}");
 
     // On the phone: a location typed or stored with one, and a note.

@@ -4,9 +4,9 @@
 
 use custody_core::approvals::ApprovalError;
 use custody_core::counts::{CloseOutcome, CountError};
+use custody_core::work::DocKind;
 use custody_core::work::adjustment::{AdjustmentError, AdjustmentStatus};
 use custody_core::work::count::{CountScope, DiscrepancyStatus, Outcome, SessionStatus};
-use custody_core::work::DocKind;
 use custody_core::*;
 use custody_e2e::*;
 use rust_decimal::Decimal;
@@ -152,7 +152,13 @@ async fn three_phones_count_a_vault_offline_and_a_remote_manager_approves_the_fi
     // Sam asks for the fix; the counters go offline; Ana approves from the road.
     let request = office
         .store
-        .request_adjustment(&v, Quantity::change(Decimal::new(-50, 2), Unit::G).unwrap(), "Entry Error", "0.50 g short on count and recount", Some(session))
+        .request_adjustment(
+            &v,
+            Quantity::change(Decimal::new(-50, 2), Unit::G).unwrap(),
+            "Entry Error",
+            "0.50 g short on count and recount",
+            Some(session),
+        )
         .unwrap();
     assert!(matches!(
         office.store.request_adjustment(&v, g(1), "Felt like it", "x", None),
@@ -201,7 +207,8 @@ async fn three_phones_count_a_vault_offline_and_a_remote_manager_approves_the_fi
     let office_id = office.store.identity().unwrap().unwrap().device_id;
     // The tampered app holds Sam's key (here: a key registered for him on this phone).
     let sams_key = fleet.register_key(&office, MANAGER);
-    let last = office.store.events().unwrap().into_iter().map(|r| r.event).filter(|e| e.device == office_id).max_by_key(|e| e.device_seq).unwrap();
+    let last =
+        office.store.events().unwrap().into_iter().map(|r| r.event).filter(|e| e.device == office_id).max_by_key(|e| e.device_seq).unwrap();
     let forged = custody_core::event::UnsealedEvent {
         id: uuid::Uuid::now_v7(),
         facility: fleet.facility.clone(),
@@ -241,7 +248,10 @@ async fn an_approval_made_on_the_phone_that_made_the_request_syncs_in_one_go() {
 
     // Offline: Sam asks, hands the phone to Ana, Ana approves. The request document and the
     // adjustment it carries out reach the server in the same sync.
-    let request = office.store.request_adjustment(&t, Quantity::change(Decimal::new(-25, 2), Unit::G).unwrap(), "Scale Variance", "reweighed", None).unwrap();
+    let request = office
+        .store
+        .request_adjustment(&t, Quantity::change(Decimal::new(-25, 2), Unit::G).unwrap(), "Scale Variance", "reweighed", None)
+        .unwrap();
     office.store.sign_out().unwrap();
     office.sign_in(MANAGER_2).await;
     office.store.approve_adjustment(request, "checked the scale log").unwrap();

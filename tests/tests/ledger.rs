@@ -268,7 +268,8 @@ async fn malformed_input_gets_a_clear_4xx_and_changes_nothing() {
     let good = a.receive(&tag(1), 100, "Intake");
     let url = format!("{}/v1/sync", fleet.url());
     let http = custody_e2e::https_client();
-    let good_json = serde_json::to_value(SyncRequest { cursor: 0, events: vec![good.clone()], docs: vec![], ..Default::default() }).unwrap();
+    let good_json =
+        serde_json::to_value(SyncRequest { cursor: 0, events: vec![good.clone()], docs: vec![], ..Default::default() }).unwrap();
 
     let post_json = |body: serde_json::Value| {
         let http = http.clone();

@@ -73,7 +73,8 @@ async fn an_afternoon_of_outbound_from_orders_to_returns() {
     let fleet = Fleet::start("C11-0000001-LIC").await;
     let db = &fleet.server().db;
     for (licence, name) in [(GREEN_DOOR, "Green Door Dispensary"), (HARBOR, "Harbor Wellness (medical)")] {
-        db.add_customer(&fleet.facility, &Customer { licence: lic(licence), name: name.into(), address: "1 Main St, Oakland".into() }).unwrap();
+        db.add_customer(&fleet.facility, &Customer { licence: lic(licence), name: name.into(), address: "1 Main St, Oakland".into() })
+            .unwrap();
     }
     db.add_tags(&fleet.facility, &[tag(900), tag(901), tag(902)]).unwrap();
     let driver_2 = db.add_user(&fleet.facility, "Dan Driver", Role::Driver, "D-301", "5551").unwrap();
@@ -156,7 +157,10 @@ async fn an_afternoon_of_outbound_from_orders_to_returns() {
     assert!(list_1.iter().any(|p| p.tag == tag(10) && p.split_into.is_none()));
     office.sync().await.unwrap();
     let list_2 = office.store.generate_pick_list(order_2).unwrap();
-    assert_eq!(list_2.iter().map(|p| (p.tag.clone(), p.split_into.clone())).collect::<Vec<_>>(), vec![(tag(6), None), (tag(11), Some(tag(901)))]);
+    assert_eq!(
+        list_2.iter().map(|p| (p.tag.clone(), p.split_into.clone())).collect::<Vec<_>>(),
+        vec![(tag(6), None), (tag(11), Some(tag(901)))]
+    );
     office.sync().await.unwrap();
     let office_orders = office.store.orders().unwrap();
     let medical_summary = office_orders.iter().find(|o| o.id == order_2).unwrap();
@@ -200,9 +204,12 @@ async fn an_afternoon_of_outbound_from_orders_to_returns() {
     assert_eq!(picker_a.store.package(&tag(900)).unwrap().unwrap().status, PackageStatus::Picked);
 
     // ---- packing -----------------------------------------------------------------------------
-    let err = picker_a.store.pack(order_1, tag(2).as_str(), "C-1001-1", Quantity { amount: Decimal::new(-10, 2), unit: Unit::G }).unwrap_err();
+    let err =
+        picker_a.store.pack(order_1, tag(2).as_str(), "C-1001-1", Quantity { amount: Decimal::new(-10, 2), unit: Unit::G }).unwrap_err();
     assert!(matches!(err, OutboundError::BadGrossWeight), "{err}");
-    for (t, box_no, gross) in [(tag(2), "C-1001-1", 1_240), (tag(1), "C-1001-1", 1_250), (tag(900), "C-1001-1", 720), (tag(10), "C-1001-2", 4_100)] {
+    for (t, box_no, gross) in
+        [(tag(2), "C-1001-1", 1_240), (tag(1), "C-1001-1", 1_250), (tag(900), "C-1001-1", 720), (tag(10), "C-1001-2", 4_100)]
+    {
         picker_a.store.pack(order_1, t.as_str(), box_no, grams(gross)).unwrap();
     }
     assert!(picker_a.store.packing_check(order_1).unwrap().is_empty());
@@ -232,12 +239,25 @@ async fn an_afternoon_of_outbound_from_orders_to_returns() {
         driver_occupational_licence: "OL-5501".into(),
         phone_for_questions: "510-555-0100".into(),
         stops: vec![
-            NewStop { order: order_1, planned_route: "I-880 N to exit 42".into(), estimated_departure: departs, estimated_arrival: departs + Duration::minutes(40) },
-            NewStop { order: order_2, planned_route: "Bay Rd east".into(), estimated_departure: departs + Duration::minutes(50), estimated_arrival: departs + Duration::minutes(80) },
+            NewStop {
+                order: order_1,
+                planned_route: "I-880 N to exit 42".into(),
+                estimated_departure: departs,
+                estimated_arrival: departs + Duration::minutes(40),
+            },
+            NewStop {
+                order: order_2,
+                planned_route: "Bay Rd east".into(),
+                estimated_departure: departs + Duration::minutes(50),
+                estimated_arrival: departs + Duration::minutes(80),
+            },
         ],
     };
     // Office-2, holding the same packed orders offline, puts order 1 on its own manifest.
-    let rival = office_2.store.create_manifest(&NewManifest { number: "M-0002".into(), stops: vec![manifest.stops[0].clone()], ..manifest.clone() }).unwrap();
+    let rival = office_2
+        .store
+        .create_manifest(&NewManifest { number: "M-0002".into(), stops: vec![manifest.stops[0].clone()], ..manifest.clone() })
+        .unwrap();
     let manifest_id = office.store.create_manifest(&manifest).unwrap();
     let err = office.store.create_manifest(&NewManifest { number: "M-0003".into(), ..manifest.clone() }).unwrap_err();
     assert!(err.to_string().contains("already on another open manifest"), "{err}");
@@ -252,7 +272,10 @@ async fn an_afternoon_of_outbound_from_orders_to_returns() {
 
     let html = office.store.manifest_html(manifest_id, Some(2)).unwrap();
     assert!(html.contains("J.Q.D., card ...5588") && html.contains("8ABC123") && html.contains(tag(6).as_str()));
-    assert!(!html.contains("Jane") && !html.contains(PATIENT_CARD_MIDDLE) && !html.contains("Bay Rd, Oakland"), "printed manifests are redacted");
+    assert!(
+        !html.contains("Jane") && !html.contains(PATIENT_CARD_MIDDLE) && !html.contains("Bay Rd, Oakland"),
+        "printed manifests are redacted"
+    );
     let template = custody_core::outbound::print::metrc_template(&office.store.route(manifest_id).unwrap().manifest);
     assert_eq!(template.destinations.len(), 2);
     assert_eq!(template.destinations[0].packages[0].wholesale_price, "40.00", "10 g at 4.00 a gram");
@@ -268,7 +291,10 @@ async fn an_afternoon_of_outbound_from_orders_to_returns() {
     let truck_held: i64 = truck.raw_db().query_row("SELECT COUNT(*) FROM patients", [], |r| r.get(0)).unwrap();
     assert_eq!(truck_held, 1, "the driver's phone holds its medical stop's patient for the road");
     assert!(!contains(&truck_files, PATIENT_NAME) && !contains(&truck_files, PATIENT_CARD), "sealed on the driver's phone");
-    assert_eq!(route.stops.iter().map(|s| s.stop.recipient.name.as_str()).collect::<Vec<_>>(), vec!["Green Door Dispensary", "Harbor Wellness (medical)"]);
+    assert_eq!(
+        route.stops.iter().map(|s| s.stop.recipient.name.as_str()).collect::<Vec<_>>(),
+        vec!["Green Door Dispensary", "Harbor Wellness (medical)"]
+    );
     let err = other_truck.store.patient(order_2, "curious").unwrap_err();
     assert!(matches!(err, OutboundError::NotAllowed { .. }), "{err}");
     let err = picker_a.store.patient(order_2, "curious").unwrap_err();
@@ -276,20 +302,42 @@ async fn an_afternoon_of_outbound_from_orders_to_returns() {
 
     truck.store.depart(manifest_id).unwrap();
     let gps = Some(Gps { latitude: Decimal::new(378044, 4), longitude: Decimal::new(-1222712, 4), accuracy_m: Decimal::new(8, 0) });
-    let err = truck.store.confirm_stop(manifest_id, 1, &StopConfirmation { receiver_name: "".into(), receiver_licence: "".into(), refused: vec![], gps }).unwrap_err();
+    let err = truck
+        .store
+        .confirm_stop(manifest_id, 1, &StopConfirmation { receiver_name: "".into(), receiver_licence: "".into(), refused: vec![], gps })
+        .unwrap_err();
     assert!(err.to_string().contains("receiver's name"), "{err}");
-    truck.store.confirm_stop(manifest_id, 1, &StopConfirmation { receiver_name: "Rita Green".into(), receiver_licence: "AG-2231".into(), refused: vec![], gps }).unwrap();
-    let err = truck.store.confirm_stop(manifest_id, 1, &StopConfirmation { receiver_name: "Rita".into(), receiver_licence: "AG".into(), refused: vec![], gps }).unwrap_err();
+    truck
+        .store
+        .confirm_stop(
+            manifest_id,
+            1,
+            &StopConfirmation { receiver_name: "Rita Green".into(), receiver_licence: "AG-2231".into(), refused: vec![], gps },
+        )
+        .unwrap();
+    let err = truck
+        .store
+        .confirm_stop(
+            manifest_id,
+            1,
+            &StopConfirmation { receiver_name: "Rita".into(), receiver_licence: "AG".into(), refused: vec![], gps },
+        )
+        .unwrap_err();
     assert!(err.to_string().contains("already confirmed"), "{err}");
     let patient = truck.store.patient(order_2, "hand-off at stop 2").unwrap();
     assert_eq!(patient.card_number, PATIENT_CARD);
-    truck.store
-        .confirm_stop(manifest_id, 2, &StopConfirmation {
-            receiver_name: "Hal Harbor".into(),
-            receiver_licence: "AG-9902".into(),
-            refused: vec![(tag(6), "damaged seal".into())],
-            gps,
-        })
+    truck
+        .store
+        .confirm_stop(
+            manifest_id,
+            2,
+            &StopConfirmation {
+                receiver_name: "Hal Harbor".into(),
+                receiver_licence: "AG-9902".into(),
+                refused: vec![(tag(6), "damaged seal".into())],
+                gps,
+            },
+        )
         .unwrap();
 
     // The office sees nothing yet: the truck has no signal.
@@ -315,7 +363,9 @@ async fn an_afternoon_of_outbound_from_orders_to_returns() {
     let err = picker_a.store.return_check_in(tag(2).as_str(), &location("Vault A")).unwrap_err();
     assert!(err.to_string().contains("delivered"), "{err}");
     let back = picker_a.store.return_check_in(tag(6).as_str(), &location("Returns cage")).unwrap();
-    assert!(matches!(&back.body, EventBody::Returned { reason, .. } if reason.contains("refused at stop 2") && reason.contains("damaged seal")));
+    assert!(
+        matches!(&back.body, EventBody::Returned { reason, .. } if reason.contains("refused at stop 2") && reason.contains("damaged seal"))
+    );
     let pkg = picker_a.store.package(&tag(6)).unwrap().unwrap();
     assert_eq!((pkg.status, pkg.location.as_str()), (PackageStatus::Active, "Returns cage"));
     assert!(picker_a.store.returns_due().unwrap().is_empty(), "nothing more is due back");
@@ -376,7 +426,10 @@ async fn an_afternoon_of_outbound_from_orders_to_returns() {
     assert_eq!(at_console.name, PATIENT_NAME);
     let last = fleet.server().db.patient_access_log(&fleet.facility).unwrap().pop().unwrap();
     assert_eq!((last.user_name.as_str(), last.action.as_str()), ("Pat Compliance", "viewed at the server console"));
-    assert!(fleet.server().db.open_patient(&lic("C11-0000009-LIC"), order_2, "x").unwrap().is_none(), "another facility's order opens nothing");
+    assert!(
+        fleet.server().db.open_patient(&lic("C11-0000009-LIC"), order_2, "x").unwrap().is_none(),
+        "another facility's order opens nothing"
+    );
     let _ = driver_2;
 }
 
@@ -400,7 +453,8 @@ impl From<&Fleet> for InventoryReportExt {
 async fn a_patient_entered_on_a_phone_reaches_the_server_and_other_managers_only() {
     let fleet = Fleet::start("C11-0000001-LIC").await;
     let db = &fleet.server().db;
-    db.add_customer(&fleet.facility, &Customer { licence: lic(HARBOR), name: "Harbor Wellness".into(), address: "9 Bay Rd".into() }).unwrap();
+    db.add_customer(&fleet.facility, &Customer { licence: lic(HARBOR), name: "Harbor Wellness".into(), address: "9 Bay Rd".into() })
+        .unwrap();
     let (office, office_2, floor) = (fleet.phone("office").await, fleet.phone("office-2").await, fleet.phone("floor").await);
     office.sign_in(MANAGER).await;
     office_2.sign_in(MANAGER_2).await;
@@ -414,7 +468,12 @@ async fn a_patient_entered_on_a_phone_reaches_the_server_and_other_managers_only
             recipient: lic(HARBOR),
             requested_on: (Utc::now() + Duration::days(1)).date_naive(),
             lines: vec![line(CART, each(2), 1_900)],
-            patient: Some(Patient { name: PATIENT_NAME.into(), card_number: PATIENT_CARD.into(), address: "9 Bay Rd".into(), phone: "555".into() }),
+            patient: Some(Patient {
+                name: PATIENT_NAME.into(),
+                card_number: PATIENT_CARD.into(),
+                address: "9 Bay Rd".into(),
+                phone: "555".into(),
+            }),
         })
         .unwrap();
     office.sync().await.unwrap();
@@ -428,7 +487,11 @@ async fn a_patient_entered_on_a_phone_reaches_the_server_and_other_managers_only
     assert_eq!(office_2.store.patient(order, "route planning").unwrap().card_number, PATIENT_CARD);
     let held: i64 = floor.raw_db().query_row("SELECT COUNT(*) FROM patients", [], |r| r.get(0)).unwrap();
     assert_eq!(held, 0);
-    assert_eq!(floor.store.orders().unwrap()[0].order.patient_ref.as_deref(), Some("J.Q.D., card ...5588"), "floor staff see the redacted reference");
+    assert_eq!(
+        floor.store.orders().unwrap()[0].order.patient_ref.as_deref(),
+        Some("J.Q.D., card ...5588"),
+        "floor staff see the redacted reference"
+    );
 }
 
 /// Two managers, offline, allocate the same package to two orders: the server keeps the first
@@ -437,7 +500,11 @@ async fn a_patient_entered_on_a_phone_reaches_the_server_and_other_managers_only
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_orders_never_hold_the_same_package() {
     let fleet = Fleet::start("C11-0000001-LIC").await;
-    fleet.server().db.add_customer(&fleet.facility, &Customer { licence: lic(GREEN_DOOR), name: "Green Door".into(), address: "1 Main".into() }).unwrap();
+    fleet
+        .server()
+        .db
+        .add_customer(&fleet.facility, &Customer { licence: lic(GREEN_DOOR), name: "Green Door".into(), address: "1 Main".into() })
+        .unwrap();
     let (office, office_2) = (fleet.phone("office").await, fleet.phone("office-2").await);
     office.sign_in(MANAGER).await;
     office_2.sign_in(MANAGER_2).await;
@@ -476,7 +543,11 @@ async fn two_orders_never_hold_the_same_package() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stock_on_hold_for_an_adjustment_is_not_available_anywhere() {
     let fleet = Fleet::start("C11-0000001-LIC").await;
-    fleet.server().db.add_customer(&fleet.facility, &Customer { licence: lic(GREEN_DOOR), name: "Green Door".into(), address: "1 Main".into() }).unwrap();
+    fleet
+        .server()
+        .db
+        .add_customer(&fleet.facility, &Customer { licence: lic(GREEN_DOOR), name: "Green Door".into(), address: "1 Main".into() })
+        .unwrap();
     let (office, floor) = (fleet.phone("office").await, fleet.phone("floor").await);
     office.sign_in(MANAGER).await;
     floor.sign_in(FLOOR).await;
@@ -485,7 +556,13 @@ async fn stock_on_hold_for_an_adjustment_is_not_available_anywhere() {
     floor.sync().await.unwrap();
     let request = floor
         .store
-        .request_adjustment(&tag(1), Quantity::change(Decimal::new(-50, 2), Unit::G).unwrap(), "Scale Variance", "reweighed at 9.50 g", None)
+        .request_adjustment(
+            &tag(1),
+            Quantity::change(Decimal::new(-50, 2), Unit::G).unwrap(),
+            "Scale Variance",
+            "reweighed at 9.50 g",
+            None,
+        )
         .unwrap();
     floor.sync().await.unwrap();
     floor.sync().await.unwrap();
@@ -510,7 +587,11 @@ async fn stock_on_hold_for_an_adjustment_is_not_available_anywhere() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelled_plans_never_strand_a_package_or_overrule_the_road() {
     let fleet = Fleet::start("C11-0000001-LIC").await;
-    fleet.server().db.add_customer(&fleet.facility, &Customer { licence: lic(GREEN_DOOR), name: "Green Door".into(), address: "1 Main".into() }).unwrap();
+    fleet
+        .server()
+        .db
+        .add_customer(&fleet.facility, &Customer { licence: lic(GREEN_DOOR), name: "Green Door".into(), address: "1 Main".into() })
+        .unwrap();
     let (office, floor, truck) = (fleet.phone("office").await, fleet.phone("floor").await, fleet.phone("truck").await);
     office.sign_in(MANAGER).await;
     floor.sign_in(FLOOR).await;
@@ -538,7 +619,12 @@ async fn cancelled_plans_never_strand_a_package_or_overrule_the_road() {
         driver_licence_number: "D1234567".into(),
         driver_occupational_licence: "OL-5501".into(),
         phone_for_questions: "510-555-0100".into(),
-        stops: vec![NewStop { order, planned_route: "direct".into(), estimated_departure: Utc::now(), estimated_arrival: Utc::now() + Duration::hours(1) }],
+        stops: vec![NewStop {
+            order,
+            planned_route: "direct".into(),
+            estimated_departure: Utc::now(),
+            estimated_arrival: Utc::now() + Duration::hours(1),
+        }],
     };
     let m_1 = office.store.create_manifest(&plan("M-1", so_1)).unwrap();
     let m_2 = office.store.create_manifest(&plan("M-2", so_2)).unwrap();
@@ -570,7 +656,10 @@ async fn cancelled_plans_never_strand_a_package_or_overrule_the_road() {
     floor.sync().await.unwrap();
     let due = floor.store.returns_due().unwrap();
     let rows: Vec<_> = due.iter().map(|r| (r.tag.clone(), r.kind, r.order_number.as_str(), r.container.as_deref())).collect();
-    assert_eq!(rows, vec![(tag(2), ReturnKind::OrderCancelled, "SO-2", Some("C-2")), (tag(1), ReturnKind::NotConfirmed, "SO-1", Some("C-1"))]);
+    assert_eq!(
+        rows,
+        vec![(tag(2), ReturnKind::OrderCancelled, "SO-2", Some("C-2")), (tag(1), ReturnKind::NotConfirmed, "SO-1", Some("C-1"))]
+    );
     floor.store.return_check_in(tag(2).as_str(), &location("Vault A")).unwrap();
     assert_eq!(floor.store.returns_due().unwrap().len(), 1, "only the package on the road is still out");
 

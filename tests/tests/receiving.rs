@@ -197,8 +197,11 @@ mod full {
         // The 0.02 g shortfall blocks completion until someone says why.
         let open = boss.store.receiving_discrepancies(session).unwrap();
         assert_eq!(open.len(), 1, "{open:?}");
-        assert!(matches!(&open[0], ReceivingDiscrepancy::Weight { manifest, received, reason: None }
-            if *manifest == g(1_940_970) && *received == g(1_940_968)), "{open:?}");
+        assert!(
+            matches!(&open[0], ReceivingDiscrepancy::Weight { manifest, received, reason: None }
+            if *manifest == g(1_940_970) && *received == g(1_940_968)),
+            "{open:?}"
+        );
         let err = boss.store.complete_receiving(session, &location("Intake")).unwrap_err();
         assert!(err.to_string().contains("record the reason"), "{err}");
         boss.store.explain_weight_difference(session, "moisture loss in transit; within the shipper's tolerance").unwrap();

@@ -104,7 +104,8 @@ impl Patient {
     /// What pick lists, packing screens, exports and printed documents show: initials and the
     /// last four characters of the card number ("J.D., card ...1234").
     pub fn redacted(&self) -> String {
-        let initials: String = self.name.split_whitespace().filter_map(|w| w.chars().next()).map(|c| format!("{}.", c.to_uppercase())).collect();
+        let initials: String =
+            self.name.split_whitespace().filter_map(|w| w.chars().next()).map(|c| format!("{}.", c.to_uppercase())).collect();
         let card: Vec<char> = self.card_number.chars().filter(|c| c.is_alphanumeric()).collect();
         let last4: String = card[card.len().saturating_sub(4)..].iter().collect();
         format!("{initials}, card ...{last4}")
@@ -206,10 +207,8 @@ impl NewOrder {
         if existing_numbers.iter().any(|n| n == number) {
             return Err(OrderError::DuplicateNumber(number.to_string()));
         }
-        let recipient = customers
-            .iter()
-            .find(|c| c.licence == self.recipient)
-            .ok_or_else(|| OrderError::UnknownCustomer(self.recipient.clone()))?;
+        let recipient =
+            customers.iter().find(|c| c.licence == self.recipient).ok_or_else(|| OrderError::UnknownCustomer(self.recipient.clone()))?;
         if self.requested_on < today {
             return Err(OrderError::PastDate(self.requested_on));
         }
@@ -224,8 +223,8 @@ impl NewOrder {
         for (i, l) in self.lines.iter().enumerate() {
             let line = i as u32 + 1;
             l.item.check().map_err(|source| OrderError::BadItem { line, source })?;
-            let quantity = Quantity::positive(l.quantity.amount, l.quantity.unit)
-                .map_err(|source| OrderError::BadQuantity { line, source })?;
+            let quantity =
+                Quantity::positive(l.quantity.amount, l.quantity.unit).map_err(|source| OrderError::BadQuantity { line, source })?;
             if l.unit_price.is_sign_negative() {
                 return Err(OrderError::NegativePrice { line });
             }
@@ -320,10 +319,17 @@ mod tests {
             number: "SO-1".into(),
             recipient: lic("C10-0000009-LIC"),
             requested_on: today,
-            lines: vec![NewOrderLine { item: flower.clone(), quantity: Quantity::positive(Decimal::new(50, 0), Unit::G).unwrap(), unit_price: Decimal::new(4, 0) }],
+            lines: vec![NewOrderLine {
+                item: flower.clone(),
+                quantity: Quantity::positive(Decimal::new(50, 0), Unit::G).unwrap(),
+                unit_price: Decimal::new(4, 0),
+            }],
             patient: None,
         };
-        assert_eq!(order.accept(&customers, &[], &available, today, "M", Utc::now()), Err(OrderError::UnknownCustomer(lic("C10-0000009-LIC"))));
+        assert_eq!(
+            order.accept(&customers, &[], &available, today, "M", Utc::now()),
+            Err(OrderError::UnknownCustomer(lic("C10-0000009-LIC")))
+        );
         order.recipient = lic("C10-0000002-LIC");
         assert!(order.accept(&customers, &[], &available, today, "M", Utc::now()).is_ok());
         order.lines[0].quantity = Quantity::positive(Decimal::new(10001, 2), Unit::G).unwrap();
@@ -331,6 +337,9 @@ mod tests {
         assert!(err.to_string().contains("only 100.00 g is available"), "{err}");
         order.lines[0].quantity = Quantity::positive(Decimal::new(3, 0), Unit::Each).unwrap();
         assert!(matches!(order.accept(&customers, &[], &available, today, "M", Utc::now()), Err(OrderError::WrongUnit { .. })));
-        assert!(matches!(order.accept(&customers, &["SO-1".into()], &available, today, "M", Utc::now()), Err(OrderError::DuplicateNumber(_))));
+        assert!(matches!(
+            order.accept(&customers, &["SO-1".into()], &available, today, "M", Utc::now()),
+            Err(OrderError::DuplicateNumber(_))
+        ));
     }
 }

@@ -85,10 +85,8 @@ impl DataKey {
             return Err(SealError::Format("too short".into()));
         }
         let (nonce, body) = sealed.split_at(24);
-        let plain = self
-            .cipher()
-            .decrypt(XNonce::from_slice(nonce), Payload { msg: body, aad: order.as_bytes() })
-            .map_err(|_| SealError::Open)?;
+        let plain =
+            self.cipher().decrypt(XNonce::from_slice(nonce), Payload { msg: body, aad: order.as_bytes() }).map_err(|_| SealError::Open)?;
         serde_json::from_slice(&plain).map_err(|e| SealError::Format(e.to_string()))
     }
 }

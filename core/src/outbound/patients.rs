@@ -36,9 +36,7 @@ impl Store {
             // The driver of an open route carrying the order.
             Role::Driver => self.docs(Some(DocKind::Manifest))?.into_iter().any(|info| {
                 self.read_doc::<_, OutboundError>(info.id, |d| {
-                    Ok(mdoc::driver(d)? == Some(user.id)
-                        && !mdoc::closed(d)?
-                        && mdoc::manifest(d)?.stops.iter().any(|s| s.order == order))
+                    Ok(mdoc::driver(d)? == Some(user.id) && !mdoc::closed(d)? && mdoc::manifest(d)?.stops.iter().any(|s| s.order == order))
                 })
                 .ok()
                 .flatten()
@@ -55,9 +53,11 @@ impl Store {
             use rusqlite::OptionalExtension;
             Ok(c.query_row("SELECT sealed FROM patients WHERE order_id = ?1", [order.to_string()], |r| r.get(0)).optional()?)
         })?;
-        let sealed = sealed.ok_or_else(|| OutboundError::Manifest("this device does not hold that patient's details; sync while online".into()))?;
+        let sealed =
+            sealed.ok_or_else(|| OutboundError::Manifest("this device does not hold that patient's details; sync while online".into()))?;
         let patient = key.open(order, &sealed)?;
-        let mut view = PatientView { order, user: user.id, user_name: user.name.clone(), purpose: purpose.to_string(), at, signature: None };
+        let mut view =
+            PatientView { order, user: user.id, user_name: user.name.clone(), purpose: purpose.to_string(), at, signature: None };
         view.signature = Some(signer.key.sign(&view.signed_bytes(signer.device)));
         self.with_conn(|c| {
             c.execute(
@@ -97,7 +97,8 @@ impl Store {
                     out.uploads.push(PatientRecord { order, patient });
                 }
             }
-            let mut stmt = c.prepare("SELECT id, order_id, user, user_name, purpose, at, signature FROM patient_views ORDER BY id LIMIT 1000")?;
+            let mut stmt =
+                c.prepare("SELECT id, order_id, user, user_name, purpose, at, signature FROM patient_views ORDER BY id LIMIT 1000")?;
             let rows = stmt.query_map([], |r| {
                 Ok((
                     r.get::<_, i64>(0)?,

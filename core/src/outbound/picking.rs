@@ -19,8 +19,8 @@ use crate::ids::PackageTag;
 use crate::quantity::Quantity;
 use crate::roles::Role;
 use crate::scan::{Scan, ScanError, parse_scan};
-use crate::text;
 use crate::store::{Store, StoreError};
+use crate::text;
 use crate::work::adjustment::AdjustmentStatus;
 use crate::work::manifest as mdoc;
 use crate::work::order::{self as doc, Cancellation, FinalCheck, OrderStatus, Packing, Pick, Substitution};
@@ -46,7 +46,9 @@ pub enum OutboundError {
     OrderState { number: String, status: &'static str, what: &'static str },
     #[error("{tag} is not on this pick list; put it back")]
     NotOnPickList { tag: PackageTag },
-    #[error("{tag} is not the package allocated: the pick list says {expected} ({location}); take that one, or ask a manager to approve a substitute")]
+    #[error(
+        "{tag} is not the package allocated: the pick list says {expected} ({location}); take that one, or ask a manager to approve a substitute"
+    )]
     WrongPackage { tag: PackageTag, expected: PackageTag, location: String },
     #[error("{tag}: the pick list needs {expected}, not {found}")]
     WrongQuantity { tag: PackageTag, expected: Quantity, found: Quantity },
@@ -244,10 +246,12 @@ impl Store {
         self.work(|w| {
             w.create(document);
             if let Some(patient) = &new.patient {
-                w.conn().execute(
-                    "INSERT INTO patients (order_id, sealed, uploaded) VALUES (?1, ?2, 0)",
-                    rusqlite::params![id.to_string(), key.seal(id, patient)],
-                ).map_err(StoreError::from)?;
+                w.conn()
+                    .execute(
+                        "INSERT INTO patients (order_id, sealed, uploaded) VALUES (?1, ?2, 0)",
+                        rusqlite::params![id.to_string(), key.seal(id, patient)],
+                    )
+                    .map_err(StoreError::from)?;
             }
             Ok::<_, OutboundError>(())
         })?;
@@ -261,7 +265,11 @@ impl Store {
         self.require_role(&[Role::Manager], "allocate stock")?;
         let (o, status, picked) = self.read_order(order, |d| Ok((doc::order(d)?, doc::status(d)?, !doc::picks(d)?.is_empty())))?;
         if !matches!(status, OrderStatus::Open | OrderStatus::Allocated) || picked {
-            return Err(OutboundError::OrderState { number: o.number, status: status.as_str(), what: "its pick list can no longer change" });
+            return Err(OutboundError::OrderState {
+                number: o.number,
+                status: status.as_str(),
+                what: "its pick list can no longer change",
+            });
         }
         let today = self.now()?.date_naive();
         let candidates = self.candidates(Some(order), today)?;
@@ -367,7 +375,13 @@ impl Store {
                         },
                     )?);
                     events.push(w.record(new_tag, EventBody::Picked { order: o.number.clone() })?);
-                    Pick { tag: new_tag.clone(), split_from: Some(tag.clone()), line: line.line, quantity: line.quantity, by: actor.clone() }
+                    Pick {
+                        tag: new_tag.clone(),
+                        split_from: Some(tag.clone()),
+                        line: line.line,
+                        quantity: line.quantity,
+                        by: actor.clone(),
+                    }
                 }
             };
             let d = w.doc(order)?.ok_or(OutboundError::UnknownOrder(order))?;
@@ -401,7 +415,9 @@ impl Store {
                 return Err(OutboundError::Substitute(format!("{substitute} is already on this pick list")));
             }
             let c = candidate.ok_or_else(|| {
-                OutboundError::Substitute(format!("{substitute} cannot be allocated (quarantined, on hold, expired, gone or another order's)"))
+                OutboundError::Substitute(format!(
+                    "{substitute} cannot be allocated (quarantined, on hold, expired, gone or another order's)"
+                ))
             })?;
             if c.item != line.item || c.batch != line.batch {
                 return Err(OutboundError::Substitute(format!(
@@ -507,7 +523,11 @@ impl Store {
             let d = w.doc(order)?.filter(|d| d.kind == DocKind::Order).ok_or(OutboundError::UnknownOrder(order))?;
             let status = doc::status(d)?;
             if status == OrderStatus::Cancelled {
-                return Err(OutboundError::OrderState { number: doc::order(d)?.number, status: status.as_str(), what: "there is nothing more to cancel" });
+                return Err(OutboundError::OrderState {
+                    number: doc::order(d)?.number,
+                    status: status.as_str(),
+                    what: "there is nothing more to cancel",
+                });
             }
             doc::cancel(d, &Cancellation { reason: reason.clone(), by: actor.clone() })?;
             Ok(())

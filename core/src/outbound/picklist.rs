@@ -100,7 +100,11 @@ pub enum PickListError {
 }
 
 /// The pick list for `lines` from `eligible` packages, taking new tags for splits from `spare`.
-pub fn allocate(lines: &[OrderLine], eligible: &[Candidate], spare: &mut dyn Iterator<Item = PackageTag>) -> Result<Vec<PickLine>, PickListError> {
+pub fn allocate(
+    lines: &[OrderLine],
+    eligible: &[Candidate],
+    spare: &mut dyn Iterator<Item = PackageTag>,
+) -> Result<Vec<PickLine>, PickListError> {
     let mut order: Vec<&Candidate> = eligible.iter().collect();
     // Expiring first (no date last), then oldest in, then by tag so the list is deterministic.
     order.sort_by(|a, b| {

@@ -23,9 +23,7 @@ fn escape(text: &str) -> String {
 /// The printable manifest as one HTML document, one page per stop (or only `stop`). Patient
 /// data appears only as initials and the card's last four digits.
 pub fn manifest_html(m: &OutboundManifest, stop: Option<u32>) -> String {
-    let mut html = String::from(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>Manifest ",
-    );
+    let mut html = String::from("<!doctype html><html><head><meta charset=\"utf-8\"><title>Manifest ");
     html.push_str(&escape(&m.number));
     html.push_str(
         "</title><style>body{font-family:sans-serif;font-size:11pt}section{page-break-after:always}\

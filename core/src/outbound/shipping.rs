@@ -10,15 +10,15 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::picking::{OutboundError, Result};
 use super::Patient;
+use super::picking::{OutboundError, Result};
 use crate::event::{Event, EventBody};
 use crate::fold::PackageStatus;
 use crate::ids::{LocationName, PackageTag, UserId};
 use crate::roles::Role;
 use crate::scan::{Scan, parse_scan};
-use crate::text;
 use crate::store::{Store, StoreError};
+use crate::text;
 use crate::work::manifest::{self as mdoc, Driver, Gps, ManifestPackage, OutboundManifest, PackageOutcome, Stop, StopReport, Vehicle};
 use crate::work::order::{self as odoc, Cancellation, OrderStatus, Returned};
 use crate::work::{DocKind, WorkDoc};
@@ -207,13 +207,21 @@ impl Store {
         if new.stops.is_empty() {
             return missing("a manifest needs at least one stop".into());
         }
-        for (what, v) in [("vehicle make", &new.vehicle.make), ("vehicle model", &new.vehicle.model), ("licence plate", &new.vehicle.plate), ("driver's licence number", &new.driver_licence_number), ("driver's occupational licence number", &new.driver_occupational_licence)] {
+        for (what, v) in [
+            ("vehicle make", &new.vehicle.make),
+            ("vehicle model", &new.vehicle.model),
+            ("licence plate", &new.vehicle.plate),
+            ("driver's licence number", &new.driver_licence_number),
+            ("driver's occupational licence number", &new.driver_occupational_licence),
+        ] {
             if v.trim().is_empty() {
                 return missing(format!("the {what} is missing"));
             }
         }
         let driver = self.roster()?.into_iter().find(|p| p.id == new.driver && p.active && p.role == Role::Driver);
-        let Some(driver) = driver else { return fail("choose the driver from the roster: that person is not an active driver here".into()) };
+        let Some(driver) = driver else {
+            return fail("choose the driver from the roster: that person is not an active driver here".into());
+        };
         let mut on_open: BTreeSet<PackageTag> = BTreeSet::new();
         for info in self.docs(Some(DocKind::Manifest))? {
             let (number, claims) = self.read_manifest(info.id, |d| Ok((mdoc::manifest(d)?.number, mdoc::claims(d)?)))?;
@@ -232,7 +240,11 @@ impl Store {
                 Ok((odoc::order(d)?, odoc::status(d)?, odoc::final_check(d)?, odoc::packings(d)?, odoc::picks(d)?))
             })?;
             let Some(check) = check.filter(|_| status == OrderStatus::Packed) else {
-                return Err(OutboundError::OrderState { number: o.number, status: status.as_str(), what: "finish packing it before it goes on a manifest" });
+                return Err(OutboundError::OrderState {
+                    number: o.number,
+                    status: status.as_str(),
+                    what: "finish packing it before it goes on a manifest",
+                });
             };
             let mut packages = Vec::new();
             for tags in check.containers.values() {
@@ -246,7 +258,9 @@ impl Store {
                     let Some(line) = o.lines.iter().find(|l| l.line == pick.line) else {
                         return fail(format!("{tag} was picked for a line order {} does not have", o.number));
                     };
-                    let package = self.package(tag)?.ok_or_else(|| OutboundError::Manifest(format!("{tag} is not in this device's inventory; sync first")))?;
+                    let package = self
+                        .package(tag)?
+                        .ok_or_else(|| OutboundError::Manifest(format!("{tag} is not in this device's inventory; sync first")))?;
                     if package.status != PackageStatus::Picked {
                         return fail(format!("{tag} is {}, not picked; it cannot be shipped", package.status.as_str()));
                     }
@@ -324,7 +338,11 @@ impl Store {
                         packages: s
                             .packages
                             .iter()
-                            .map(|p| PackageOnRoute { package: p.clone(), outcome: outcomes.get(&p.tag).cloned(), returned: returns.get(&p.tag).cloned() })
+                            .map(|p| PackageOnRoute {
+                                package: p.clone(),
+                                outcome: outcomes.get(&p.tag).cloned(),
+                                returned: returns.get(&p.tag).cloned(),
+                            })
                             .collect(),
                     }
                 })
@@ -393,7 +411,10 @@ impl Store {
             }
             let m = mdoc::manifest(d)?;
             if let Some(c) = mdoc::cancellation(d)? {
-                return Err(OutboundError::Manifest(format!("manifest {} was cancelled by {} ({}); do not load it", m.number, c.by.name, c.reason)));
+                return Err(OutboundError::Manifest(format!(
+                    "manifest {} was cancelled by {} ({}); do not load it",
+                    m.number, c.by.name, c.reason
+                )));
             }
             // Only what is picked can leave: a package the ledger says already left went on
             // another truck (the office re-planned while this phone was offline).
@@ -401,9 +422,18 @@ impl Store {
                 match status {
                     Some(PackageStatus::Picked) => {}
                     Some(PackageStatus::Shipped) => {
-                        return Err(OutboundError::Manifest(format!("{tag} already left on another manifest; ask the office to cancel manifest {}", m.number)))
+                        return Err(OutboundError::Manifest(format!(
+                            "{tag} already left on another manifest; ask the office to cancel manifest {}",
+                            m.number
+                        )));
                     }
-                    Some(other) => return Err(OutboundError::Manifest(format!("{tag} is {}, not picked; ask the office to cancel manifest {}", other.as_str(), m.number))),
+                    Some(other) => {
+                        return Err(OutboundError::Manifest(format!(
+                            "{tag} is {}, not picked; ask the office to cancel manifest {}",
+                            other.as_str(),
+                            m.number
+                        )));
+                    }
                     None => return Err(OutboundError::UnknownPackage(tag.clone())),
                 }
             }
@@ -435,7 +465,11 @@ impl Store {
             let m = mdoc::manifest(d)?;
             let s = m.stops.iter().find(|s| s.number == stop).ok_or_else(|| OutboundError::UnknownStop(stop))?;
             if let Some(r) = mdoc::stop_reports(d)?.get(&stop) {
-                return Err(OutboundError::Manifest(format!("stop {stop} was already confirmed by {} at {}", r.by.name, r.by.at.format("%H:%M"))));
+                return Err(OutboundError::Manifest(format!(
+                    "stop {stop} was already confirmed by {} at {}",
+                    r.by.name,
+                    r.by.at.format("%H:%M")
+                )));
             }
             let (outcomes, report) = write(&m, s, &actor)?;
             let recipient = s.recipient.licence.clone();
@@ -517,9 +551,23 @@ impl Store {
             let outcomes = s
                 .packages
                 .iter()
-                .map(|p| PackageOutcome { tag: p.tag.clone(), stop, delivered: false, reason: Some(reason.trim().to_string()), gps, by: actor.clone() })
+                .map(|p| PackageOutcome {
+                    tag: p.tag.clone(),
+                    stop,
+                    delivered: false,
+                    reason: Some(reason.trim().to_string()),
+                    gps,
+                    by: actor.clone(),
+                })
                 .collect();
-            let report = StopReport { stop, failed: Some(reason.trim().to_string()), receiver_name: String::new(), receiver_licence: String::new(), gps, by: actor.clone() };
+            let report = StopReport {
+                stop,
+                failed: Some(reason.trim().to_string()),
+                receiver_name: String::new(),
+                receiver_licence: String::new(),
+                gps,
+                by: actor.clone(),
+            };
             Ok((outcomes, report))
         })?;
         Ok(())
@@ -537,7 +585,9 @@ impl Store {
                 PackageStatus::Shipped => format!("{tag} is not on any departed manifest on this device; sync and try again"),
                 PackageStatus::Picked => {
                     let order = self.package_fold(&tag)?.and_then(|p| p.order).unwrap_or_default();
-                    format!("{tag} is picked for order {order}, which is not cancelled; it goes back on the shelf only if a manager cancels the order")
+                    format!(
+                        "{tag} is picked for order {order}, which is not cancelled; it goes back on the shelf only if a manager cancels the order"
+                    )
                 }
                 other => format!(
                     "{tag} is {}; only a package that went out and was not delivered, or was picked for a cancelled order, can be checked in",
@@ -649,7 +699,9 @@ impl Store {
             ReturnKind::OrderCancelled => 1,
             ReturnKind::NotConfirmed => 2,
         };
-        due.sort_by_cached_key(|d| (rank(d.row.kind), d.row.manifest.as_ref().map(|m| (m.1.clone(), m.2)), d.row.order_number.clone(), d.row.tag.clone()));
+        due.sort_by_cached_key(|d| {
+            (rank(d.row.kind), d.row.manifest.as_ref().map(|m| (m.1.clone(), m.2)), d.row.order_number.clone(), d.row.tag.clone())
+        });
         Ok(due)
     }
 }

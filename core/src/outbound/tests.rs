@@ -2,8 +2,8 @@
 //! of order documents, and who may open patient data.
 
 use chrono::{Duration, Utc};
-use uuid::Uuid;
 use rust_decimal::Decimal;
+use uuid::Uuid;
 
 use super::picking::OutboundError;
 use super::{Customer, NewOrder, NewOrderLine, Patient};
@@ -12,8 +12,8 @@ use crate::ids::*;
 use crate::protocol::SyncResponse;
 use crate::quantity::{Quantity, Unit};
 use crate::roles::Role;
-use crate::store::StoreKey;
 use crate::store::Store;
+use crate::store::StoreKey;
 use crate::testing::{enrol_offline, person};
 use crate::work::order as odoc;
 
@@ -128,7 +128,11 @@ fn cancelling_frees_the_stock_and_a_picked_list_cannot_be_regenerated() {
     s.store.cancel_order(first, "customer withdrew").unwrap();
     let second = s.store.create_order(&order("SO-2", 5)).unwrap();
     let list = s.store.generate_pick_list(second).unwrap();
-    assert_eq!((list[0].tag.clone(), list[0].split_into.clone()), (tag(1), Some(tag(900))), "part of a package: a split into an unused tag");
+    assert_eq!(
+        (list[0].tag.clone(), list[0].split_into.clone()),
+        (tag(1), Some(tag(900))),
+        "part of a package: a split into an unused tag"
+    );
     s.store.sign_in("F", "2222").unwrap();
     s.store.pick_scan(second, tag(1).as_str(), Some(g(5))).unwrap();
     s.store.sign_in("M", "1111").unwrap();
@@ -159,7 +163,10 @@ fn a_cancelled_order_s_picks_wait_for_the_vault_to_put_them_back() {
     assert!(err.to_string().contains("cancelled"), "a cancelled order takes no picks: {err}");
     let due = s.store.returns_due().unwrap();
     let rows: Vec<_> = due.iter().map(|r| (r.tag.clone(), r.kind, r.container.clone(), r.manifest.clone())).collect();
-    assert_eq!(rows, vec![(tag(1), ReturnKind::OrderCancelled, Some("C-7".to_string()), None), (tag(2), ReturnKind::OrderCancelled, None, None)]);
+    assert_eq!(
+        rows,
+        vec![(tag(1), ReturnKind::OrderCancelled, Some("C-7".to_string()), None), (tag(2), ReturnKind::OrderCancelled, None, None)]
+    );
     assert_eq!(due[0].reason, "put back: order SO-1 cancelled by Sam: customer withdrew");
     assert_eq!((due[0].item.as_str(), due[0].quantity), ("Rosin 1g", g(10)));
     // Still picked: nobody else may allocate them until they are back on a shelf.
@@ -188,7 +195,13 @@ fn a_picked_package_of_an_open_order_is_not_put_back() {
     s.store.generate_pick_list(id).unwrap();
     s.store.pick_scan(id, tag(1).as_str(), None).unwrap();
     let err = s.store.return_check_in(tag(1).as_str(), &LocationName::parse("Shelf 4").unwrap()).unwrap_err();
-    assert_eq!(err.to_string(), format!("{} is picked for order SO-1, which is not cancelled; it goes back on the shelf only if a manager cancels the order", tag(1)));
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{} is picked for order SO-1, which is not cancelled; it goes back on the shelf only if a manager cancels the order",
+            tag(1)
+        )
+    );
     assert_eq!(s.store.package(&tag(1)).unwrap().unwrap().status, crate::fold::PackageStatus::Picked, "nothing changed");
 }
 
@@ -317,7 +330,8 @@ fn patient_details_open_for_managers_only_and_every_opening_is_logged() {
     let s = setup();
     receive(&s.store, &tag(1), 10, "B-1", 30);
     let mut medical = order("SO-9", 5);
-    medical.patient = Some(Patient { name: "Jane Doe".into(), card_number: "MMJ-12345678".into(), address: "2 Elm".into(), phone: "555".into() });
+    medical.patient =
+        Some(Patient { name: "Jane Doe".into(), card_number: "MMJ-12345678".into(), address: "2 Elm".into(), phone: "555".into() });
     let id = s.store.create_order(&medical).unwrap();
     assert_eq!(s.store.orders().unwrap()[0].order.patient_ref.as_deref(), Some("J.D., card ...5678"));
     assert_eq!(s.store.patient(id, "planning").unwrap().name, "Jane Doe");
@@ -355,7 +369,12 @@ fn packed_manifest(s: &Setup, id: Uuid, tags: &[PackageTag]) -> super::shipping:
         driver_licence_number: "D1".into(),
         driver_occupational_licence: "OL1".into(),
         phone_for_questions: "555".into(),
-        stops: vec![NewStop { order: id, planned_route: "direct".into(), estimated_departure: Utc::now(), estimated_arrival: Utc::now() + Duration::hours(1) }],
+        stops: vec![NewStop {
+            order: id,
+            planned_route: "direct".into(),
+            estimated_departure: Utc::now(),
+            estimated_arrival: Utc::now() + Duration::hours(1),
+        }],
     }
 }
 
@@ -390,7 +409,10 @@ fn a_failed_stop_keeps_its_packages_on_the_truck_until_checked_in() {
     assert!(matches!(&back.body, EventBody::Returned { reason, .. } if reason.contains("shop closed")));
     assert!(s.store.route(m).unwrap().closed);
     assert!(s.store.return_check_in(tag(1).as_str(), &LocationName::parse("Vault").unwrap()).is_err(), "checked in once");
-    assert!(matches!(s.store.return_check_in(tag(77).as_str(), &LocationName::parse("Vault").unwrap()), Err(OutboundError::UnknownPackage(_))));
+    assert!(matches!(
+        s.store.return_check_in(tag(77).as_str(), &LocationName::parse("Vault").unwrap()),
+        Err(OutboundError::UnknownPackage(_))
+    ));
     // Back on the shelf and free for another order.
     s.store.sign_in("M", "1111").unwrap();
     let again = s.store.create_order(&order("SO-2", 10)).unwrap();
@@ -410,7 +432,10 @@ fn the_vault_sees_what_is_due_back_until_it_is_checked_in() {
     s.store.sign_in("D", "3333").unwrap();
     s.store.depart(m).unwrap();
     let out = s.store.returns_due().unwrap();
-    assert_eq!(out.iter().map(|r| (r.tag.clone(), r.kind)).collect::<Vec<_>>(), vec![(tag(1), ReturnKind::NotConfirmed), (tag(2), ReturnKind::NotConfirmed)]);
+    assert_eq!(
+        out.iter().map(|r| (r.tag.clone(), r.kind)).collect::<Vec<_>>(),
+        vec![(tag(1), ReturnKind::NotConfirmed), (tag(2), ReturnKind::NotConfirmed)]
+    );
     assert!(out[0].reason.contains("no outcome"), "{}", out[0].reason);
     assert_eq!((out[0].manifest.as_ref().map(|m| (m.1.as_str(), m.2)), out[0].recipient.as_str()), (Some(("M-1", 1)), "Green Door"));
     assert_eq!((out[0].order_number.as_str(), out[0].container.as_deref()), ("SO-1", Some("C-1")));

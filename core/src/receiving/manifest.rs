@@ -145,8 +145,11 @@ impl InboundManifest {
             p.item_name.check().map_err(name_err)?;
             p.production_batch_number.check().map_err(name_err)?;
             if let Some(thc) = p.thc_percent {
-                crate::bounds::check_percent("THC percentage", thc)
-                    .map_err(|source| ManifestError::Bound { manifest: number.clone(), tag: p.tag.clone(), source })?;
+                crate::bounds::check_percent("THC percentage", thc).map_err(|source| ManifestError::Bound {
+                    manifest: number.clone(),
+                    tag: p.tag.clone(),
+                    source,
+                })?;
             }
         }
         Ok(manifest)

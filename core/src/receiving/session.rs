@@ -9,12 +9,12 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::manifest::{InboundManifest, ManifestError};
+use crate::event::{Event, EventBody};
 use crate::ids::{LocationName, PackageTag};
+use crate::quantity::Quantity;
 use crate::roles::Role;
 use crate::scan::{Scan, ScanError, parse_scan};
 use crate::store::{Store, StoreError};
-use crate::event::{Event, EventBody};
-use crate::quantity::Quantity;
 use crate::text;
 use crate::work::receiving::{self as doc, Coa, Inspection, PackageDecision, ReceivingScan, RejectReason, Weighing};
 use crate::work::{DocError, DocKind};
@@ -192,8 +192,7 @@ impl Store {
                     progress.scanned_twice.insert(tag.clone(), list.clone());
                 }
             }
-            progress.missing =
-                progress.manifest.packages.iter().map(|p| p.tag.clone()).filter(|t| !scans.contains_key(t)).collect();
+            progress.missing = progress.manifest.packages.iter().map(|p| p.tag.clone()).filter(|t| !scans.contains_key(t)).collect();
             Ok(progress)
         })?
         .ok_or(ReceivingError::UnknownSession(session))
@@ -302,7 +301,11 @@ impl Store {
         Ok(self.set_setting(SETTINGS, settings)?)
     }
 
-    fn receiving_work<T>(&self, session: Uuid, f: impl FnOnce(&mut crate::work::WorkDoc, &crate::store::SignedInUser, crate::ids::DeviceId) -> Result<T>) -> Result<T> {
+    fn receiving_work<T>(
+        &self,
+        session: Uuid,
+        f: impl FnOnce(&mut crate::work::WorkDoc, &crate::store::SignedInUser, crate::ids::DeviceId) -> Result<T>,
+    ) -> Result<T> {
         let user = self.receiver()?;
         let device = self.identity()?.ok_or(StoreError::NotEnrolled)?.device_id;
         self.work(|w| {
@@ -396,17 +399,7 @@ impl Store {
                 return Err(ReceivingError::NoReason);
             }
             let seq = doc::next_decision_seq(d, &tag)?;
-            let decision = PackageDecision {
-                tag,
-                reject,
-                override_note,
-                note,
-                by: user.name.clone(),
-                user: user.id,
-                device,
-                at: now,
-                seq,
-            };
+            let decision = PackageDecision { tag, reject, override_note, note, by: user.name.clone(), user: user.id, device, at: now, seq };
             Ok(doc::put_decision(d, &decision)?)
         })
     }
@@ -438,8 +431,7 @@ impl Store {
             }
             let manifest = doc::manifest(d)?;
             let weights = doc::weighings(d)?;
-            let accepted: Vec<PackageTag> =
-                doc::decisions(d)?.into_values().filter(|x| x.reject.is_none()).map(|x| x.tag).collect();
+            let accepted: Vec<PackageTag> = doc::decisions(d)?.into_values().filter(|x| x.reject.is_none()).map(|x| x.tag).collect();
             doc::complete(d)?;
             let mut events = Vec::new();
             for tag in accepted {
@@ -468,9 +460,8 @@ impl Store {
     pub fn open_state_tasks(&self) -> Result<Vec<(Uuid, String)>> {
         let mut out = Vec::new();
         for info in self.docs(Some(DocKind::Receiving))? {
-            let task = self.read_doc::<_, ReceivingError>(info.id, |d| {
-                Ok((doc::state_task_open(d)?, doc::manifest(d)?.manifest_number))
-            })?;
+            let task =
+                self.read_doc::<_, ReceivingError>(info.id, |d| Ok((doc::state_task_open(d)?, doc::manifest(d)?.manifest_number)))?;
             if let Some((Some(true), number)) = task {
                 out.push((info.id, format!("accept manifest {number} in the state system")));
             }
@@ -497,12 +488,7 @@ fn known_here(d: &crate::work::WorkDoc, tag: &PackageTag) -> Result<()> {
     }
 }
 
-fn flags(
-    p: &super::manifest::ManifestPackage,
-    coas: &BTreeMap<String, Coa>,
-    tolerance: Decimal,
-    today: NaiveDate,
-) -> Vec<Flag> {
+fn flags(p: &super::manifest::ManifestPackage, coas: &BTreeMap<String, Coa>, tolerance: Decimal, today: NaiveDate) -> Vec<Flag> {
     let mut out = Vec::new();
     if p.lab_testing_state == super::manifest::LabTestingState::TestFailed {
         out.push(Flag::TestFailed);

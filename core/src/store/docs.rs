@@ -14,9 +14,9 @@ use std::sync::Arc;
 use super::{Result, Signer, Store, StoreError, record_in};
 use crate::event::{Event, EventBody};
 use crate::ids::PackageTag;
-use crate::protocol::{ChangeSignature, DocMessage, DocRefusal};
 use crate::ids::UserId;
 use crate::protocol::RosterEntry;
+use crate::protocol::{ChangeSignature, DocMessage, DocRefusal};
 use crate::signing::{PublicKey, Signature, change_message};
 use crate::work::{DocKind, WorkDoc, Writer, decode_state, encode_state};
 
@@ -107,9 +107,8 @@ impl DocTx<'_> {
             if !new.is_empty() {
                 let signer = self.signer.as_ref().ok_or(StoreError::NotSignedIn)?;
                 let mine = Writer::Person { device: signer.device, user: signer.user.id };
-                let mut insert = self.tx.prepare_cached(
-                    "INSERT OR IGNORE INTO doc_signatures (doc_id, change_hash, signature) VALUES (?1, ?2, ?3)",
-                )?;
+                let mut insert =
+                    self.tx.prepare_cached("INSERT OR IGNORE INTO doc_signatures (doc_id, change_hash, signature) VALUES (?1, ?2, ?3)")?;
                 for (hash, writer) in new {
                     if writer != Some(mine) {
                         return Err(StoreError::Corrupt(format!("a change to document {id} is not the signed-in person's")));
@@ -157,11 +156,7 @@ impl Store {
 
     /// Reads a document without changing it. `Ok(None)` if this device does not hold it.
     /// `read` runs while the connection is held: it must not call back into `Store`.
-    pub(crate) fn read_doc<T, E: From<StoreError>>(
-        &self,
-        id: Uuid,
-        read: impl FnOnce(&WorkDoc) -> Result<T, E>,
-    ) -> Result<Option<T>, E> {
+    pub(crate) fn read_doc<T, E: From<StoreError>>(&self, id: Uuid, read: impl FnOnce(&WorkDoc) -> Result<T, E>) -> Result<Option<T>, E> {
         let conn = self.conn();
         let writer = reader(Self::require_identity(&conn)?.device_id);
         let mut cache = self.docs.lock().unwrap_or_else(|p| p.into_inner());
@@ -191,9 +186,7 @@ impl Store {
                 out.push(DocInfo {
                     id: super::parse_uuid(&id)?,
                     kind: k,
-                    updated_at: DateTime::parse_from_rfc3339(&updated)
-                        .map_err(|e| StoreError::Corrupt(e.to_string()))?
-                        .with_timezone(&Utc),
+                    updated_at: DateTime::parse_from_rfc3339(&updated).map_err(|e| StoreError::Corrupt(e.to_string()))?.with_timezone(&Utc),
                     refusal,
                 });
             }
@@ -276,10 +269,7 @@ impl Store {
             check_pulled_changes(&mut doc, &before, m, &roster, server_key.as_ref()).map_err(StoreError::BadRemoteEvent)?;
             doc.check_identity()?;
             save(&tx, &mut doc, if created { Save::Snapshot } else { Save::CompactIfLarge }, true, &now)?;
-            tx.execute(
-                "INSERT OR REPLACE INTO doc_sync (doc_id, state) VALUES (?1, ?2)",
-                params![m.doc.to_string(), encode_state(state)],
-            )?;
+            tx.execute("INSERT OR REPLACE INTO doc_sync (doc_id, state) VALUES (?1, ?2)", params![m.doc.to_string(), encode_state(state)])?;
             applied.push(doc);
         }
         for r in refusals {
@@ -343,18 +333,14 @@ fn own_signatures(conn: &rusqlite::Connection, id: Uuid, hashes: &[String]) -> R
 }
 
 fn load_state(conn: &rusqlite::Connection, id: Uuid) -> Result<State> {
-    let bytes: Option<Vec<u8>> = conn
-        .prepare_cached("SELECT state FROM doc_sync WHERE doc_id = ?1")?
-        .query_row([id.to_string()], |r| r.get(0))
-        .optional()?;
+    let bytes: Option<Vec<u8>> =
+        conn.prepare_cached("SELECT state FROM doc_sync WHERE doc_id = ?1")?.query_row([id.to_string()], |r| r.get(0)).optional()?;
     Ok(decode_state(bytes.as_deref())?)
 }
 
 fn load(conn: &rusqlite::Connection, id: Uuid, writer: Writer) -> Result<Option<WorkDoc>> {
     let row: Option<(String, String, Vec<u8>)> = conn
-        .prepare_cached(
-            "SELECT d.kind, d.facility, s.snapshot FROM docs d JOIN doc_snapshots s ON s.doc_id = d.id WHERE d.id = ?1",
-        )?
+        .prepare_cached("SELECT d.kind, d.facility, s.snapshot FROM docs d JOIN doc_snapshots s ON s.doc_id = d.id WHERE d.id = ?1")?
         .query_row([id.to_string()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()?;
     let Some((kind, facility, snapshot)) = row else { return Ok(None) };
@@ -393,8 +379,7 @@ fn save(tx: &Transaction<'_>, doc: &mut WorkDoc, mode: Save, dirty: bool, now: &
                 refusal = NULL, updated_at = ?7",
         )?
         .execute(params![id, doc.kind.as_str(), doc.facility.as_str(), snapshot.len() as i64, heads, dirty, now])?;
-        tx.prepare_cached("INSERT OR REPLACE INTO doc_snapshots (doc_id, snapshot) VALUES (?1, ?2)")?
-            .execute(params![id, snapshot])?;
+        tx.prepare_cached("INSERT OR REPLACE INTO doc_snapshots (doc_id, snapshot) VALUES (?1, ?2)")?.execute(params![id, snapshot])?;
         return Ok(());
     }
     let (rows, change_bytes, snapshot_bytes): (i64, i64, i64) = tx
@@ -413,8 +398,7 @@ fn save(tx: &Transaction<'_>, doc: &mut WorkDoc, mode: Save, dirty: bool, now: &
         return Ok(());
     }
     if !bytes.is_empty() {
-        tx.prepare_cached("INSERT INTO doc_changes (doc_id, seq, bytes) VALUES (?1, ?2, ?3)")?
-            .execute(params![id, rows + 1, bytes])?;
+        tx.prepare_cached("INSERT INTO doc_changes (doc_id, seq, bytes) VALUES (?1, ?2, ?3)")?.execute(params![id, rows + 1, bytes])?;
     }
     tx.prepare_cached(
         "UPDATE docs SET change_rows = ?2, change_bytes = ?3, heads = ?4, dirty = ?5, refusal = NULL, updated_at = ?6

@@ -43,9 +43,7 @@ impl StoreKey {
     /// HKDF-SHA-256 of the key under `label`: independent keys for independent purposes.
     fn derive(&self, label: &str) -> [u8; 32] {
         let mut out = [0u8; 32];
-        Hkdf::<Sha256>::new(None, &self.0)
-            .expand(label.as_bytes(), &mut out)
-            .expect("32 bytes is a valid HKDF-SHA-256 output length");
+        Hkdf::<Sha256>::new(None, &self.0).expand(label.as_bytes(), &mut out).expect("32 bytes is a valid HKDF-SHA-256 output length");
         out
     }
 

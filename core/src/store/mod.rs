@@ -30,8 +30,8 @@ use crate::roles::Role;
 
 pub use docs::DocInfo;
 pub use key::{KeyError, StoreKey};
-pub(crate) use signin::Signer;
 pub use schema::LATEST as SCHEMA_VERSION;
+pub(crate) use signin::Signer;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -386,10 +386,15 @@ impl Store {
     /// Conflicts for a manager, in a stable order.
     pub fn conflicts(&self) -> Result<Vec<Conflict>> {
         let conn = self.conn();
-        let mut stmt =
-            conn.prepare("SELECT tag, kind, event_id, other_event, detail FROM conflicts ORDER BY tag, kind, event_id")?;
+        let mut stmt = conn.prepare("SELECT tag, kind, event_id, other_event, detail FROM conflicts ORDER BY tag, kind, event_id")?;
         let rows = stmt.query_map([], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, Option<String>>(3)?, r.get::<_, String>(4)?))
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, String>(4)?,
+            ))
         })?;
         let mut out = Vec::new();
         for row in rows {
@@ -454,8 +459,7 @@ impl Store {
             last_success: get_meta(&conn, META_LAST_SUCCESS)?,
             last_attempt: get_meta(&conn, META_LAST_ATTEMPT)?,
             last_error: get_meta(&conn, META_LAST_ERROR)?,
-            rejected: conn.query_row("SELECT COUNT(*) FROM events WHERE state = 'rejected'", [], |r| r.get::<_, i64>(0))?
-                as u64,
+            rejected: conn.query_row("SELECT COUNT(*) FROM events WHERE state = 'rejected'", [], |r| r.get::<_, i64>(0))? as u64,
         })
     }
 
@@ -468,9 +472,8 @@ impl Store {
     /// The oldest unacknowledged own events, in chain order.
     pub fn outbox(&self, limit: usize) -> Result<Vec<Event>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT e.json FROM outbox o JOIN events e ON e.id = o.event_id ORDER BY o.device_seq LIMIT ?1",
-        )?;
+        let mut stmt =
+            conn.prepare_cached("SELECT e.json FROM outbox o JOIN events e ON e.id = o.event_id ORDER BY o.device_seq LIMIT ?1")?;
         let rows = stmt.query_map([limit as i64], |r| r.get::<_, String>(0))?;
         rows.map(|json| from_json(&json?)).collect()
     }
@@ -711,10 +714,7 @@ pub(crate) fn record_in(tx: &Transaction<'_>, signer: &Signer, tag: &PackageTag,
     }
 
     insert_event(tx, &event, "pending")?;
-    tx.execute(
-        "INSERT INTO outbox (device_seq, event_id) VALUES (?1, ?2)",
-        params![event.device_seq as i64, event.id.to_string()],
-    )?;
+    tx.execute("INSERT INTO outbox (device_seq, event_id) VALUES (?1, ?2)", params![event.device_seq as i64, event.id.to_string()])?;
     set_meta(tx, META_CHAIN, &ChainHead { seq: event.device_seq, hash: event.hash.clone() })?;
     set_meta(tx, META_HLC, &clock.last())?;
     for affected in event.tags() {
@@ -883,8 +883,11 @@ fn refold(tx: &Transaction<'_>, tag: &PackageTag) -> Result<()> {
 
 fn save_fold(tx: &Transaction<'_>, tag: &PackageTag, last_key: &str, fold: &PackageFold) -> Result<()> {
     let state = serde_json::to_string(fold).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    tx.prepare_cached("INSERT OR REPLACE INTO folds (tag, last_key, state) VALUES (?1, ?2, ?3)")?
-        .execute(params![tag.as_str(), last_key, state])?;
+    tx.prepare_cached("INSERT OR REPLACE INTO folds (tag, last_key, state) VALUES (?1, ?2, ?3)")?.execute(params![
+        tag.as_str(),
+        last_key,
+        state
+    ])?;
     match &fold.package {
         Some(p) => {
             tx.prepare_cached(
@@ -908,17 +911,10 @@ fn save_fold(tx: &Transaction<'_>, tag: &PackageTag, last_key: &str, fold: &Pack
         }
     }
     tx.prepare_cached("DELETE FROM conflicts WHERE tag = ?1")?.execute([tag.as_str()])?;
-    let mut insert = tx.prepare_cached(
-        "INSERT OR REPLACE INTO conflicts (tag, kind, event_id, other_event, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?;
+    let mut insert =
+        tx.prepare_cached("INSERT OR REPLACE INTO conflicts (tag, kind, event_id, other_event, detail) VALUES (?1, ?2, ?3, ?4, ?5)")?;
     for c in &fold.conflicts {
-        insert.execute(params![
-            c.tag.as_str(),
-            c.kind.as_str(),
-            c.event.to_string(),
-            c.other_event.map(|u| u.to_string()),
-            c.detail
-        ])?;
+        insert.execute(params![c.tag.as_str(), c.kind.as_str(), c.event.to_string(), c.other_event.map(|u| u.to_string()), c.detail])?;
     }
     Ok(())
 }
@@ -938,10 +934,7 @@ fn replace_roster(tx: &Transaction<'_>, roster: &[RosterEntry]) -> Result<()> {
 }
 
 fn get_meta<T: serde::de::DeserializeOwned>(conn: &Connection, key: &str) -> Result<Option<T>> {
-    let value: Option<String> = conn
-        .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
-        .query_row([key], |r| r.get(0))
-        .optional()?;
+    let value: Option<String> = conn.prepare_cached("SELECT value FROM meta WHERE key = ?1")?.query_row([key], |r| r.get(0)).optional()?;
     value.map(|v| from_json(&v)).transpose()
 }
 

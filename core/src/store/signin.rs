@@ -85,10 +85,7 @@ pub(super) fn erase_revoked_keys(tx: &Transaction<'_>, roster: &[RosterEntry], d
 
 /// Whether the signed-in person may go on signing with their key under this roster.
 fn still_valid(signer: &Signer, roster: &[RosterEntry]) -> bool {
-    roster
-        .iter()
-        .find(|e| e.id == signer.user.id)
-        .is_some_and(|e| e.active && e.active_key(signer.device) == Some(&signer.public_key()))
+    roster.iter().find(|e| e.id == signer.user.id).is_some_and(|e| e.active && e.active_key(signer.device) == Some(&signer.public_key()))
 }
 
 impl Store {
@@ -130,10 +127,8 @@ impl Store {
         let (entry, device, row) = {
             let conn = self.conn();
             let device = Self::require_identity(&conn)?.device_id;
-            let json: Option<String> = conn
-                .prepare_cached("SELECT json FROM roster WHERE badge = ?1")?
-                .query_row([badge.trim()], |r| r.get(0))
-                .optional()?;
+            let json: Option<String> =
+                conn.prepare_cached("SELECT json FROM roster WHERE badge = ?1")?.query_row([badge.trim()], |r| r.get(0)).optional()?;
             // Someone the last roster does not know may have joined since: the server decides.
             let Some(json) = json else { return Err(StoreError::NeedsOnlineSignIn) };
             let entry: RosterEntry = from_json(&json)?;
@@ -146,8 +141,7 @@ impl Store {
                 return Err(StoreError::NeedsOnlineSignIn);
             }
             // The attempt counts before the PIN is tried: killing the app mid-check saves nothing.
-            conn.prepare_cached("UPDATE person_keys SET failures = failures + 1 WHERE user = ?1")?
-                .execute([entry.id.to_string()])?;
+            conn.prepare_cached("UPDATE person_keys SET failures = failures + 1 WHERE user = ?1")?.execute([entry.id.to_string()])?;
             (entry, device, row)
         };
         // Argon2 runs without holding the database.

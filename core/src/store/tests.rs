@@ -219,7 +219,12 @@ fn a_sync_answer_brings_a_clock_that_ran_ahead_back_without_losing_what_it_saw()
     // The server refuses it and sends another phone's event stamped five minutes ahead (within
     // its ten-minute allowance).
     let now = Utc::now();
-    let seen = remote(&store, &tag(7), (now + chrono::Duration::minutes(5)).timestamp_millis(), EventBody::Moved { to: LocationName::parse("Vault B").unwrap() });
+    let seen = remote(
+        &store,
+        &tag(7),
+        (now + chrono::Duration::minutes(5)).timestamp_millis(),
+        EventBody::Moved { to: LocationName::parse("Vault B").unwrap() },
+    );
     let response = SyncResponse {
         verdicts: vec![Verdict { id: ahead.id, outcome: Outcome::Rejected { reason: "clock ahead".into() } }],
         events: vec![seen.clone()],
@@ -317,9 +322,8 @@ mod convergence {
     }
 
     fn op() -> impl Strategy<Value = Op> {
-        (0..3usize, 0..4u32, 0..40i64, 0..11u8, 1..50i64, 0..4usize, 0..3u8).prop_map(
-            |(device, tag, wall, kind, amount, parent_back, place)| Op { device, tag, wall, kind, amount, parent_back, place },
-        )
+        (0..3usize, 0..4u32, 0..40i64, 0..11u8, 1..50i64, 0..4usize, 0..3u8)
+            .prop_map(|(device, tag, wall, kind, amount, parent_back, place)| Op { device, tag, wall, kind, amount, parent_back, place })
     }
 
     /// The events, and the roster whose keys signed them (one manager per device).
@@ -488,8 +492,7 @@ fn a_count_can_be_scoped_by_product_category() {
     assert!(matches!(store.open_count("x", by_category.clone()), Err(CountError::NothingInScope)));
     store
         .set_item_categories(&ItemCategories(
-            [("Live Resin 1g".to_string(), "Concentrate".to_string()), ("Pre-roll 0.5g".to_string(), "Pre-Roll".to_string())]
-                .into(),
+            [("Live Resin 1g".to_string(), "Concentrate".to_string()), ("Pre-roll 0.5g".to_string(), "Pre-Roll".to_string())].into(),
         ))
         .unwrap();
     let session = store.open_count("Concentrates", by_category).unwrap();
@@ -499,7 +502,9 @@ fn a_count_can_be_scoped_by_product_category() {
     // A floor worker may count but not open or see the expected quantities.
     store.sign_in("B-1", "1234").unwrap();
     assert!(matches!(store.count_variances(session), Err(CountError::NotAllowed { .. })));
-    let scanned = store.count_scan(session, "1a4ff0100000022000000001\n", &LocationName::parse("Intake").unwrap(), Quantity::parse("9.995 g").unwrap()).unwrap();
+    let scanned = store
+        .count_scan(session, "1a4ff0100000022000000001\n", &LocationName::parse("Intake").unwrap(), Quantity::parse("9.995 g").unwrap())
+        .unwrap();
     assert_eq!(scanned.your_count.to_string(), "10.00 g");
 }
 
@@ -661,7 +666,12 @@ mod proofs {
                     Some(key) => unsealed.seal_signed(key),
                     None => unsealed.seal(),
                 };
-                let sync = SyncResponse { events: vec![event.clone()], roster: w.store.roster().unwrap(), server_time: Utc::now(), ..Default::default() };
+                let sync = SyncResponse {
+                    events: vec![event.clone()],
+                    roster: w.store.roster().unwrap(),
+                    server_time: Utc::now(),
+                    ..Default::default()
+                };
                 let applied = w.store.apply_sync(&sync, Utc::now());
                 if i < 4 {
                     let err = applied.expect_err(&format!("{}: {how} was taken in", event.kind()));

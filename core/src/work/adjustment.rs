@@ -3,7 +3,7 @@
 //! managers deciding at once can never leave half of each.
 
 use automerge::transaction::Transactable;
-use automerge::{ChangeHash, ObjType, ReadDoc, ROOT};
+use automerge::{ChangeHash, ObjType, ROOT, ReadDoc};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -68,10 +68,8 @@ impl NewAdjustment {
         if self.delta.is_zero() {
             return Err(AdjustmentError::Zero);
         }
-        let reason = reasons
-            .iter()
-            .find(|r| r.name == self.reason_code)
-            .ok_or_else(|| AdjustmentError::UnknownReason(self.reason_code.clone()))?;
+        let reason =
+            reasons.iter().find(|r| r.name == self.reason_code).ok_or_else(|| AdjustmentError::UnknownReason(self.reason_code.clone()))?;
         // The audit trail needs a note for every adjustment, whatever the state requires.
         if self.note.trim().is_empty() {
             return Err(AdjustmentError::NoteRequired(reason.name.clone()));
@@ -241,8 +239,7 @@ pub fn audit(doc: &WorkDoc, before: &[ChangeHash], roster: &[RosterEntry]) -> Re
             return Ok(Some("an adjustment request cannot be changed after it is made; make a new one".into()));
         }
     }
-    let old_decision: Option<Decision> =
-        if before.is_empty() { None } else { read_json_at(doc, DECISION, Some(before))? };
+    let old_decision: Option<Decision> = if before.is_empty() { None } else { read_json_at(doc, DECISION, Some(before))? };
     if old_decision == request.decision {
         return Ok(None);
     }
@@ -317,7 +314,8 @@ mod tests {
         let counter = person("Maria");
         let requester = person("Sam");
         let facility = LicenseNumber::parse("C11-1").unwrap();
-        let mut doc = create(Uuid::now_v7(), facility, crate::work::Writer::Server(Uuid::now_v7()), &request(vec![counter.user]), &requester);
+        let mut doc =
+            create(Uuid::now_v7(), facility, crate::work::Writer::Server(Uuid::now_v7()), &request(vec![counter.user]), &requester);
         let read_back = read(&doc).unwrap();
         assert_eq!(read_back.status(), AdjustmentStatus::Pending);
         assert_eq!(read_back.check_decider(counter.user, Role::Manager), Err(AdjustmentError::OwnCount));
@@ -333,7 +331,8 @@ mod tests {
     fn audit_refuses_a_counter_deciding_and_keeps_the_attempt() {
         let counter = person("Maria");
         let facility = LicenseNumber::parse("C11-1").unwrap();
-        let mut doc = create(Uuid::now_v7(), facility, crate::work::Writer::Server(Uuid::now_v7()), &request(vec![counter.user]), &person("Sam"));
+        let mut doc =
+            create(Uuid::now_v7(), facility, crate::work::Writer::Server(Uuid::now_v7()), &request(vec![counter.user]), &person("Sam"));
         let before = doc.heads();
         decide(&mut doc, &Decision { approved: true, by: counter.clone(), note: "mine".into() }).unwrap();
         let roster = vec![RosterEntry {

@@ -18,7 +18,7 @@
 use std::collections::HashMap;
 
 use automerge::legacy::{Key, ObjectId, OpType};
-use automerge::{ActorId, ChangeHash, ReadDoc, ScalarValue, Value, ROOT};
+use automerge::{ActorId, ChangeHash, ROOT, ReadDoc, ScalarValue, Value};
 
 use super::{DocError, WorkDoc, Writer};
 use crate::ids::{DeviceId, UserId};
@@ -166,12 +166,19 @@ pub fn audit_changes(doc: &mut WorkDoc, before: &[ChangeHash], roster: &[RosterE
                 }
             }
             if !section.is_empty() && !kind.may_write(person.role, &section, creating) {
-                return Ok(Some(format!("{} is {} and may not change the {} of this {kind}", person.name, person.role, field_name(&section))));
+                return Ok(Some(format!(
+                    "{} is {} and may not change the {} of this {kind}",
+                    person.name,
+                    person.role,
+                    field_name(&section)
+                )));
             }
             if let OpType::Put(ScalarValue::Str(text)) = &op.action {
                 if let Err(claimed) = claims_match(text, user, device) {
                     let claimed = match claimed {
-                        Claimed::Person(id) => roster.iter().find(|p| p.id.to_string() == id).map_or(format!("person {id}"), |p| p.name.clone()),
+                        Claimed::Person(id) => {
+                            roster.iter().find(|p| p.id.to_string() == id).map_or(format!("person {id}"), |p| p.name.clone())
+                        }
                         Claimed::Device(id) => format!("device {id}"),
                     };
                     return Ok(Some(format!(
@@ -221,7 +228,12 @@ mod tests {
             created_by: "M".into(),
             created_at: chrono::Utc::now(),
         };
-        let mut doc = super::super::order::create(Uuid::now_v7(), LicenseNumber::parse("C11-0000001-LIC").unwrap(), Writer::Person { device: d1, user: manager }, &order);
+        let mut doc = super::super::order::create(
+            Uuid::now_v7(),
+            LicenseNumber::parse("C11-0000001-LIC").unwrap(),
+            Writer::Person { device: d1, user: manager },
+            &order,
+        );
         assert_eq!(audit_changes(&mut doc, &[], &people).unwrap(), None, "a manager's order is theirs");
 
         // Floor staff on d2 writing a cancellation in the manager's name.
@@ -233,7 +245,12 @@ mod tests {
         assert!(reason.contains("may not change the cancellation"), "{reason}");
 
         // A pick in their own name but in another device's map.
-        let mut doc2 = super::super::order::create(Uuid::now_v7(), LicenseNumber::parse("C11-0000001-LIC").unwrap(), Writer::Person { device: d1, user: manager }, &order);
+        let mut doc2 = super::super::order::create(
+            Uuid::now_v7(),
+            LicenseNumber::parse("C11-0000001-LIC").unwrap(),
+            Writer::Person { device: d1, user: manager },
+            &order,
+        );
         let before = doc2.heads();
         doc2.set_writer(Writer::Person { device: d2, user: floor });
         let pick = super::super::order::Pick {
@@ -248,7 +265,12 @@ mod tests {
         assert!(reason.contains("another device's part"), "{reason}");
 
         // The same pick made honestly passes.
-        let mut doc3 = super::super::order::create(Uuid::now_v7(), LicenseNumber::parse("C11-0000001-LIC").unwrap(), Writer::Person { device: d1, user: manager }, &order);
+        let mut doc3 = super::super::order::create(
+            Uuid::now_v7(),
+            LicenseNumber::parse("C11-0000001-LIC").unwrap(),
+            Writer::Person { device: d1, user: manager },
+            &order,
+        );
         let before = doc3.heads();
         doc3.set_writer(Writer::Person { device: d2, user: floor });
         let honest = super::super::order::Pick { by: super::super::order::Actor { device: d2, ..pick.by.clone() }, ..pick };
@@ -263,6 +285,9 @@ mod tests {
         assert!(claims_match(&format!(r#"{{"by":{{"user":"{}","device":"{d}"}}}}"#, UserId::new()), u, d).is_err());
         assert!(claims_match(r#"{"by":"Sam Manager"}"#, u, d).is_ok(), "a name alone proves nothing and claims nothing");
         assert!(claims_match("not json", u, d).is_ok());
-        assert!(claims_match(&format!(r#"{{"driver":{{"user":"{}"}}}}"#, UserId::new()), u, d).is_ok(), "naming someone else as a driver is not authorship");
+        assert!(
+            claims_match(&format!(r#"{{"driver":{{"user":"{}"}}}}"#, UserId::new()), u, d).is_ok(),
+            "naming someone else as a driver is not authorship"
+        );
     }
 }

@@ -18,7 +18,7 @@
 use std::collections::BTreeMap;
 
 use automerge::transaction::Transactable;
-use automerge::{ObjId, ObjType, ReadDoc, ScalarValue, Value, ROOT};
+use automerge::{ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
@@ -109,7 +109,9 @@ pub enum Outcome {
     Variance,
     /// The package changed in the ledger during the count in a way that takes it out of the
     /// comparison (moved out of scope, shipped, quarantined).
-    ChangedDuringCount { note: String },
+    ChangedDuringCount {
+        note: String,
+    },
 }
 
 /// One package's comparison in one round.
@@ -373,10 +375,7 @@ pub fn recount_tags(doc: &WorkDoc) -> Result<Vec<PackageTag>, DocError> {
 /// The merged count of a package in a round: every phone's counters added up. Saturating: the
 /// counters are other phones' writes, and no sum of them may fail a read (docs/decisions/0013).
 pub fn total(doc: &WorkDoc, round: u8, tag: &PackageTag) -> Result<i64, DocError> {
-    Ok(device_maps(doc)?
-        .iter()
-        .flat_map(|(_, map)| counts_of(doc, map, round, tag))
-        .fold(0i64, |sum, (_, n)| sum.saturating_add(n)))
+    Ok(device_maps(doc)?.iter().flat_map(|(_, map)| counts_of(doc, map, round, tag)).fold(0i64, |sum, (_, n)| sum.saturating_add(n)))
 }
 
 /// Whether anyone has counted the package in the round (a count of zero included).
@@ -552,17 +551,12 @@ fn text(doc: &WorkDoc, parent: &ObjId, key: &str) -> Result<String, DocError> {
 
 pub fn discrepancy(doc: &WorkDoc, tag: &PackageTag) -> Result<Option<Discrepancy>, DocError> {
     let Some(entry) = discrepancy_obj(doc, tag)? else { return Ok(None) };
-    let mut d: Discrepancy =
-        scalar_json(doc, &entry, DISCREPANCY_FACTS)?.ok_or(DocError::Missing { doc: doc.id, field: "discrepancy" })?;
+    let mut d: Discrepancy = scalar_json(doc, &entry, DISCREPANCY_FACTS)?.ok_or(DocError::Missing { doc: doc.id, field: "discrepancy" })?;
     d.root_cause = text(doc, &entry, ROOT_CAUSE)?;
     d.corrective_action = text(doc, &entry, CORRECTIVE_ACTION)?;
     let adjustment = text(doc, &entry, ADJUSTMENT)?;
     d.adjustment = if adjustment.is_empty() { None } else { Some(Uuid::parse_str(&adjustment).map_err(err)?) };
-    d.status = if text(doc, &entry, DISCREPANCY_STATUS)? == "resolved" {
-        DiscrepancyStatus::Resolved
-    } else {
-        DiscrepancyStatus::Open
-    };
+    d.status = if text(doc, &entry, DISCREPANCY_STATUS)? == "resolved" { DiscrepancyStatus::Resolved } else { DiscrepancyStatus::Open };
     Ok(Some(d))
 }
 

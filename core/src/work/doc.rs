@@ -3,7 +3,7 @@
 
 use automerge::sync::{self, SyncDoc};
 use automerge::transaction::Transactable;
-use automerge::{ActorId, AutoCommit, ChangeHash, ReadDoc, ROOT};
+use automerge::{ActorId, AutoCommit, ChangeHash, ROOT, ReadDoc};
 use std::collections::BTreeMap;
 
 use uuid::Uuid;

@@ -13,7 +13,6 @@ pub mod manifest;
 pub mod order;
 pub mod receiving;
 
-
 use std::fmt;
 
 use serde::{Deserialize, Serialize};

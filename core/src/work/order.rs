@@ -272,7 +272,10 @@ pub fn audit(doc: &WorkDoc, roster: &[crate::protocol::RosterEntry]) -> Result<O
     }
     for s in substitutions(doc)?.values() {
         if !manager(&s.by.user) {
-            return Ok(Some(format!("{} approved {} in place of {}, but only a manager may approve a substitute", s.by.name, s.substitute, s.original)));
+            return Ok(Some(format!(
+                "{} approved {} in place of {}, but only a manager may approve a substitute",
+                s.by.name, s.substitute, s.original
+            )));
         }
     }
     Ok(None)

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use automerge::transaction::Transactable;
-use automerge::{ObjId, ObjType, ReadDoc, Value, ROOT};
+use automerge::{ObjId, ObjType, ROOT, ReadDoc, Value};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -295,10 +295,7 @@ pub fn audit(doc: &WorkDoc, roster: &[crate::protocol::RosterEntry]) -> Result<O
         }
         let manager = roster.iter().any(|p| p.id == d.user && p.active && p.role == crate::roles::Role::Manager);
         if !manager {
-            return Ok(Some(format!(
-                "{} accepted {} despite failed checks, but only a manager may do that",
-                d.by, d.tag
-            )));
+            return Ok(Some(format!("{} accepted {} despite failed checks, but only a manager may do that", d.by, d.tag)));
         }
     }
     Ok(None)

@@ -30,10 +30,7 @@ pub fn install_crypto_provider() {
 /// A client for plain-HTTP test servers (TLS built in, as in every build; it trusts the
 /// platform's authorities).
 pub fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .tls_backend_preconfigured(custody_core::tls::ServerTrust::platform().client_config())
-        .build()
-        .unwrap()
+    reqwest::Client::builder().tls_backend_preconfigured(custody_core::tls::ServerTrust::platform().client_config()).build().unwrap()
 }
 
 /// A running server with facility A ("North Vault") and facility B ("South Depot").
