@@ -8,6 +8,10 @@
 //!
 //! How to generate the Kotlin and Swift bindings and run the JVM tests: bindings/README.md.
 
+// The one crate allowed unsafe code (the workspace denies it): uniffi's generated scaffolding
+// and the JNI entry point in `android`. Nothing hand-written here needs it otherwise.
+#![allow(unsafe_code)]
+
 uniffi::setup_scaffolding!();
 
 #[cfg(target_os = "android")]

@@ -119,10 +119,10 @@ impl Store {
         self.work(|w| {
             w.create(doc);
             // Managers hold the review: link the request to the discrepancy it resolves.
-            if let Some(review) = review {
-                if let Some(review) = w.doc(review)? {
-                    count::link_adjustment(review, tag, id)?;
-                }
+            if let Some(review) = review
+                && let Some(review) = w.doc(review)?
+            {
+                count::link_adjustment(review, tag, id)?;
             }
             Ok::<_, ApprovalError>(())
         })?;
@@ -205,10 +205,10 @@ impl Store {
                         EventBody::Released { request: Some(id), note: format!("adjustment approved by {}", decision.by.name) },
                     )?);
                 }
-                if let Some(review) = review {
-                    if let Some(review) = w.doc(review)? {
-                        count::resolve_discrepancy(review, &tag)?;
-                    }
+                if let Some(review) = review
+                    && let Some(review) = w.doc(review)?
+                {
+                    count::resolve_discrepancy(review, &tag)?;
                 }
             }
             Ok::<_, ApprovalError>(events)

@@ -38,9 +38,8 @@ pub fn verify<'a>(events: impl IntoIterator<Item = &'a Event>) -> Vec<ChainBreak
 }
 
 fn first_break(device: DeviceId, chain: &[&Event]) -> Option<ChainBreak> {
-    let mut expected_seq = 1;
     let mut expected_prev = GENESIS_HASH.to_string();
-    for e in chain {
+    for (expected_seq, e) in (1..).zip(chain) {
         let broken = |reason: String| Some(ChainBreak { device, device_seq: e.device_seq, event: e.id, reason });
         if e.device_seq != expected_seq {
             return broken(if e.device_seq < expected_seq {
@@ -59,7 +58,6 @@ fn first_break(device: DeviceId, chain: &[&Event]) -> Option<ChainBreak> {
         if hash != e.hash {
             return broken("its content was altered after it was recorded".into());
         }
-        expected_seq += 1;
         expected_prev = hash;
     }
     None

@@ -473,14 +473,14 @@ impl Store {
         let user = self.signed_in()?;
         require(&user, REVIEWERS, "see count variances")?;
         let info = self.read(id, |doc| Ok(count::info(doc)?))?.ok_or(CountError::UnknownSession(id))?;
-        Ok(self.read(info.review, |doc| Ok(count::results(doc)?))?.ok_or(CountError::NoReview)?)
+        self.read(info.review, |doc| Ok(count::results(doc)?))?.ok_or(CountError::NoReview)
     }
 
     pub fn count_discrepancies(&self, id: Uuid) -> Result<Vec<Discrepancy>> {
         let user = self.signed_in()?;
         require(&user, REVIEWERS, "see discrepancies")?;
         let info = self.read(id, |doc| Ok(count::info(doc)?))?.ok_or(CountError::UnknownSession(id))?;
-        Ok(self.read(info.review, |doc| Ok(count::discrepancies(doc)?))?.ok_or(CountError::NoReview)?)
+        self.read(info.review, |doc| Ok(count::discrepancies(doc)?))?.ok_or(CountError::NoReview)
     }
 
     /// The investigation of a discrepancy: the package's full history (newest first, so the
@@ -533,7 +533,7 @@ impl Store {
     }
 
     pub(crate) fn review_of(&self, id: Uuid) -> Result<Uuid> {
-        Ok(self.read(id, |doc| Ok(count::info(doc)?.review))?.ok_or(CountError::UnknownSession(id))?)
+        self.read(id, |doc| Ok(count::info(doc)?.review))?.ok_or(CountError::UnknownSession(id))
     }
 }
 

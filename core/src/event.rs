@@ -397,10 +397,10 @@ impl Event {
     /// and the bounds of [`Event::check_bounds`].
     pub fn check_content(&self) -> Result<(), EventError> {
         self.body.validate()?;
-        if let EventBody::Split { new_tag, .. } = &self.body {
-            if new_tag == &self.tag {
-                return Err(EventError::SplitIntoItself(new_tag.clone()));
-            }
+        if let EventBody::Split { new_tag, .. } = &self.body
+            && new_tag == &self.tag
+        {
+            return Err(EventError::SplitIntoItself(new_tag.clone()));
         }
         self.check_bounds()
     }

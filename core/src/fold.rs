@@ -170,23 +170,23 @@ impl PackageFold {
         };
 
         // The new package of a split is born from the split event.
-        if let EventBody::Split { new_tag, quantity, item, batch, location, expires_on } = &event.body {
-            if new_tag == tag {
-                match &self.package {
-                    Some(existing) if existing.status.on_hand() => raise(
-                        ConflictKind::DuplicateReceipt,
-                        Some(existing.head),
-                        format!("{tag} was split off from {} but is already in inventory", event.tag),
-                    ),
-                    _ => {
-                        self.package =
-                            Some(Package::new(tag.clone(), item.clone(), batch.clone(), *quantity, location.clone(), *expires_on, event));
-                        return;
-                    }
+        if let EventBody::Split { new_tag, quantity, item, batch, location, expires_on } = &event.body
+            && new_tag == tag
+        {
+            match &self.package {
+                Some(existing) if existing.status.on_hand() => raise(
+                    ConflictKind::DuplicateReceipt,
+                    Some(existing.head),
+                    format!("{tag} was split off from {} but is already in inventory", event.tag),
+                ),
+                _ => {
+                    self.package =
+                        Some(Package::new(tag.clone(), item.clone(), batch.clone(), *quantity, location.clone(), *expires_on, event));
+                    return;
                 }
-                self.touch(event);
-                return;
             }
+            self.touch(event);
+            return;
         }
 
         let Some(pkg) = self.package.as_mut() else {

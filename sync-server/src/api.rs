@@ -155,10 +155,10 @@ impl SeenProofs {
         let mut seen = self.0.lock().unwrap_or_else(|p| p.into_inner());
         if seen.len() >= SEEN_PROOFS_CAP {
             seen.retain(|_, at| at.elapsed() < window);
-            if seen.len() >= SEEN_PROOFS_CAP {
-                if let Some(oldest) = seen.iter().min_by_key(|(_, at)| **at).map(|(k, _)| *k) {
-                    seen.remove(&oldest);
-                }
+            if seen.len() >= SEEN_PROOFS_CAP
+                && let Some(oldest) = seen.iter().min_by_key(|(_, at)| **at).map(|(k, _)| *k)
+            {
+                seen.remove(&oldest);
             }
         }
         seen.insert(*signature.as_bytes(), Instant::now()).is_none()

@@ -680,7 +680,9 @@ impl Db {
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         crate::lockout::check_address(&tx, &address, now)?;
-        let found: Option<(String, String, Option<String>, Option<String>, Option<bool>)> = tx
+        // (facility, expires_at, used_at, issuing device revoked_at, issuer active)
+        type CodeRow = (String, String, Option<String>, Option<String>, Option<bool>);
+        let found: Option<CodeRow> = tx
             .query_row(
                 "SELECT c.facility, c.expires_at, c.used_at, d.revoked_at, u.active
                  FROM enrolment_codes c

@@ -304,10 +304,11 @@ impl<'a> DocRound<'a> {
                 Err(e) => return Ok(Err(format!("this adjustment request cannot be read: {e}"))),
             }
         }
-        if heads != before && matches!(kind, DocKind::Order | DocKind::Manifest) {
-            if let Err(reason) = crate::outbound::audit(conn, &self.device.facility, &entry.doc, self.roster)? {
-                return Ok(Err(reason));
-            }
+        if heads != before
+            && matches!(kind, DocKind::Order | DocKind::Manifest)
+            && let Err(reason) = crate::outbound::audit(conn, &self.device.facility, &entry.doc, self.roster)?
+        {
+            return Ok(Err(reason));
         }
         if heads != before {
             self.persist(conn, id, &mut entry, heads)?;

@@ -270,10 +270,10 @@ impl Db {
             if let Some(until) = locked_until(&tx, &BADGE, facility.as_str(), &badge, now)? {
                 return Err(DbError::Locked { what: Locked::Badge, until });
             }
-            if let Some(device) = &device {
-                if let Some(until) = locked_until(&tx, &DEVICE, facility.as_str(), device, now)? {
-                    return Err(DbError::Locked { what: Locked::Device, until });
-                }
+            if let Some(device) = &device
+                && let Some(until) = locked_until(&tx, &DEVICE, facility.as_str(), device, now)?
+            {
+                return Err(DbError::Locked { what: Locked::Device, until });
             }
             // Counted as a failure before the check runs; a right PIN takes it back below.
             count_failure(&tx, &BADGE, facility.as_str(), &badge, now)?;

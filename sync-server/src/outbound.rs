@@ -349,12 +349,11 @@ fn on_hold(conn: &Connection, db: &Db, facility: &LicenseNumber) -> Result<BTree
     };
     let mut held = BTreeSet::new();
     for id in ids {
-        if let Some(doc) = crate::docs::load_for_check(conn, db, facility, parse_col("document id", &id)?)? {
-            if let Ok(request) = custody_core::work::adjustment::read(&doc) {
-                if request.status() == custody_core::work::adjustment::AdjustmentStatus::Pending {
-                    held.insert(request.request.tag);
-                }
-            }
+        if let Some(doc) = crate::docs::load_for_check(conn, db, facility, parse_col("document id", &id)?)?
+            && let Ok(request) = custody_core::work::adjustment::read(&doc)
+            && request.status() == custody_core::work::adjustment::AdjustmentStatus::Pending
+        {
+            held.insert(request.request.tag);
         }
     }
     Ok(held)
@@ -459,13 +458,13 @@ impl Db {
             stmt.query_map([device.facility.as_str()], |r| r.get(0))?.collect::<Result<_, _>>()?
         };
         for id in ids {
-            if let Some(doc) = crate::docs::load_for_check(&tx, self, &device.facility, parse_col("document id", &id)?)? {
-                if let (Ok(o), Ok(status)) = (odoc::order(&doc), odoc::status(&doc)) {
-                    if status == OrderStatus::Open {
-                        available.reserve(&o.lines);
-                    }
-                    numbers.push(o.number);
+            if let Some(doc) = crate::docs::load_for_check(&tx, self, &device.facility, parse_col("document id", &id)?)?
+                && let (Ok(o), Ok(status)) = (odoc::order(&doc), odoc::status(&doc))
+            {
+                if status == OrderStatus::Open {
+                    available.reserve(&o.lines);
                 }
+                numbers.push(o.number);
             }
         }
         let customers = customers(&tx, &device.facility)?;

@@ -178,10 +178,10 @@ impl Availability {
     /// Takes what an open order without a pick list will need.
     pub fn reserve(&mut self, lines: &[OrderLine]) {
         for line in lines {
-            if let Some(have) = self.per_item.get_mut(&line.item) {
-                if let Ok(left) = have.checked_sub(&line.quantity) {
-                    *have = left;
-                }
+            if let Some(have) = self.per_item.get_mut(&line.item)
+                && let Ok(left) = have.checked_sub(&line.quantity)
+            {
+                *have = left;
             }
         }
     }
@@ -230,15 +230,15 @@ impl NewOrder {
             }
             crate::bounds::check_unit_price(l.unit_price).map_err(|source| OrderError::Price { line, source })?;
             crate::bounds::line_price(quantity.amount, l.unit_price).map_err(|source| OrderError::Price { line, source })?;
-            if let Some(have) = available.per_item.get(&l.item) {
-                if quantity.convert(have.unit).is_err() {
-                    return Err(OrderError::WrongUnit {
-                        line,
-                        item: l.item.clone(),
-                        package_unit: have.unit.to_string(),
-                        ordered_unit: quantity.unit.to_string(),
-                    });
-                }
+            if let Some(have) = available.per_item.get(&l.item)
+                && quantity.convert(have.unit).is_err()
+            {
+                return Err(OrderError::WrongUnit {
+                    line,
+                    item: l.item.clone(),
+                    package_unit: have.unit.to_string(),
+                    ordered_unit: quantity.unit.to_string(),
+                });
             }
             if wanted.insert(&l.item, quantity).is_some() {
                 return Err(OrderError::RepeatedItem(l.item.clone()));

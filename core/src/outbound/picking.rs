@@ -467,7 +467,7 @@ impl Store {
     /// What the final check would refuse, without writing anything: lines short, allocated
     /// packages not picked, picked packages not in a container. Empty when packing can finish.
     pub fn packing_check(&self, order: Uuid) -> Result<Vec<String>> {
-        self.read_order(order, |d| packing_missing(d))
+        self.read_order(order, packing_missing)
     }
 
     /// The final check: every line picked in full and every picked package in a container.

@@ -415,7 +415,7 @@ impl Store {
 
     /// What stands between the session and its completion.
     pub fn receiving_discrepancies(&self, session: Uuid) -> Result<Vec<ReceivingDiscrepancy>> {
-        self.read_doc::<_, ReceivingError>(session, |d| discrepancies(d))?.ok_or(ReceivingError::UnknownSession(session))
+        self.read_doc::<_, ReceivingError>(session, discrepancies)?.ok_or(ReceivingError::UnknownSession(session))
     }
 
     /// Completes the session: accepted packages enter the ledger at `intake` (with item, batch,
@@ -505,10 +505,10 @@ fn flags(p: &super::manifest::ManifestPackage, coas: &BTreeMap<String, Coa>, tol
             if coa.expires_on < today {
                 out.push(Flag::CoaExpired { on: coa.expires_on });
             }
-            if let Some(thc) = p.thc_percent {
-                if (thc - coa.thc_percent).abs() > tolerance {
-                    out.push(Flag::PotencyMismatch { manifest: thc, coa: coa.thc_percent });
-                }
+            if let Some(thc) = p.thc_percent
+                && (thc - coa.thc_percent).abs() > tolerance
+            {
+                out.push(Flag::PotencyMismatch { manifest: thc, coa: coa.thc_percent });
             }
         }
     }

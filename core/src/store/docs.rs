@@ -160,10 +160,10 @@ impl Store {
         let conn = self.conn();
         let writer = reader(Self::require_identity(&conn)?.device_id);
         let mut cache = self.docs.lock().unwrap_or_else(|p| p.into_inner());
-        if !cache.contains_key(&id) {
+        if let std::collections::hash_map::Entry::Vacant(e) = cache.entry(id) {
             match load(&conn, id, writer)? {
                 Some(doc) => {
-                    cache.insert(id, doc);
+                    e.insert(doc);
                 }
                 None => return Ok(None),
             }
@@ -208,9 +208,9 @@ impl Store {
         for (id, kind) in dirty {
             let id = super::parse_uuid(&id)?;
             let kind = DocKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("document kind {kind:?}")))?;
-            if !cache.contains_key(&id) {
+            if let std::collections::hash_map::Entry::Vacant(e) = cache.entry(id) {
                 let Some(doc) = load(&conn, id, writer)? else { continue };
-                cache.insert(id, doc);
+                e.insert(doc);
             }
             let state = match states.entry(id) {
                 std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),

@@ -153,10 +153,10 @@ impl AdjustmentRequest {
             return Err(format!("it names adjustment request {} for {}, not {}", self.id, self.request.tag, event.tag));
         }
         self.check_decider(event.user, role).map_err(|e| e.to_string())?;
-        if let crate::event::EventBody::Adjusted { delta, .. } = &event.body {
-            if !delta.same_as(&self.request.delta) || delta.is_negative() != self.request.delta.is_negative() {
-                return Err(format!("it adjusts by {delta}, but the approved request was for {}", self.request.delta));
-            }
+        if let crate::event::EventBody::Adjusted { delta, .. } = &event.body
+            && (!delta.same_as(&self.request.delta) || delta.is_negative() != self.request.delta.is_negative())
+        {
+            return Err(format!("it adjusts by {delta}, but the approved request was for {}", self.request.delta));
         }
         Ok(())
     }
@@ -211,10 +211,10 @@ pub fn read(doc: &WorkDoc) -> Result<AdjustmentRequest, DocError> {
     let mut refusals = Vec::new();
     if let Some((_, list)) = doc.am.get(ROOT, REFUSALS).map_err(|e| DocError::corrupt("adjustment", e))? {
         for i in 0..doc.am.length(&list) {
-            if let Some((automerge::Value::Scalar(s), _)) = doc.am.get(&list, i).map_err(|e| DocError::corrupt("adjustment", e))? {
-                if let Some(text) = s.as_str() {
-                    refusals.push(serde_json::from_str(text).map_err(|e| DocError::corrupt("adjustment refusal", e))?);
-                }
+            if let Some((automerge::Value::Scalar(s), _)) = doc.am.get(&list, i).map_err(|e| DocError::corrupt("adjustment", e))?
+                && let Some(text) = s.as_str()
+            {
+                refusals.push(serde_json::from_str(text).map_err(|e| DocError::corrupt("adjustment refusal", e))?);
             }
         }
     }

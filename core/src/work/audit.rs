@@ -89,15 +89,15 @@ fn field_name(key: &str) -> String {
 fn claims_match(text: &str, user: UserId, device: DeviceId) -> Result<(), Claimed> {
     let Ok(serde_json::Value::Object(record)) = serde_json::from_str::<serde_json::Value>(text) else { return Ok(()) };
     let check = |obj: &serde_json::Map<String, serde_json::Value>| -> Result<(), Claimed> {
-        if let Some(claimed) = obj.get("user").and_then(|v| v.as_str()) {
-            if claimed != user.to_string() {
-                return Err(Claimed::Person(claimed.to_string()));
-            }
+        if let Some(claimed) = obj.get("user").and_then(|v| v.as_str())
+            && claimed != user.to_string()
+        {
+            return Err(Claimed::Person(claimed.to_string()));
         }
-        if let Some(claimed) = obj.get("device").and_then(|v| v.as_str()) {
-            if claimed != device.to_string() {
-                return Err(Claimed::Device(claimed.to_string()));
-            }
+        if let Some(claimed) = obj.get("device").and_then(|v| v.as_str())
+            && claimed != device.to_string()
+        {
+            return Err(Claimed::Device(claimed.to_string()));
         }
         Ok(())
     };
@@ -139,12 +139,12 @@ pub fn audit_changes(doc: &mut WorkDoc, before: &[ChangeHash], roster: &[RosterE
                 ObjectId::Id(id) => match places.get(&(id.0, id.1.clone())) {
                     Some(Place::Section(section)) => {
                         // Creating a map in a section: only a device's own, under its own id.
-                        if matches!(op.action, OpType::Make(_)) {
-                            if let Key::Map(key) = &op.key {
-                                if DeviceId::parse(key).is_ok() && key.as_str() != device.to_string() {
-                                    return Ok(Some(format!("{} wrote in another device's part of this {kind}", person.name)));
-                                }
-                            }
+                        if matches!(op.action, OpType::Make(_))
+                            && let Key::Map(key) = &op.key
+                            && DeviceId::parse(key).is_ok()
+                            && key.as_str() != device.to_string()
+                        {
+                            return Ok(Some(format!("{} wrote in another device's part of this {kind}", person.name)));
                         }
                         (section.clone(), None)
                     }
@@ -157,12 +157,11 @@ pub fn audit_changes(doc: &mut WorkDoc, before: &[ChangeHash], roster: &[RosterE
                 if owner != device {
                     return Ok(Some(format!("{} wrote in another device's part of this {kind}", person.name)));
                 }
-                if let Key::Map(key) = &op.key {
-                    if let Some(named) = key.rsplit(':').next().and_then(|last| UserId::parse(last).ok()) {
-                        if named != user {
-                            return Ok(Some(format!("{} recorded an entry in someone else's name in this {kind}", person.name)));
-                        }
-                    }
+                if let Key::Map(key) = &op.key
+                    && let Some(named) = key.rsplit(':').next().and_then(|last| UserId::parse(last).ok())
+                    && named != user
+                {
+                    return Ok(Some(format!("{} recorded an entry in someone else's name in this {kind}", person.name)));
                 }
             }
             if !section.is_empty() && !kind.may_write(person.role, &section, creating) {
@@ -173,19 +172,19 @@ pub fn audit_changes(doc: &mut WorkDoc, before: &[ChangeHash], roster: &[RosterE
                     field_name(&section)
                 )));
             }
-            if let OpType::Put(ScalarValue::Str(text)) = &op.action {
-                if let Err(claimed) = claims_match(text, user, device) {
-                    let claimed = match claimed {
-                        Claimed::Person(id) => {
-                            roster.iter().find(|p| p.id.to_string() == id).map_or(format!("person {id}"), |p| p.name.clone())
-                        }
-                        Claimed::Device(id) => format!("device {id}"),
-                    };
-                    return Ok(Some(format!(
-                        "{} signed a record in this {kind} that names {claimed}; nobody may write in someone else's name",
-                        person.name
-                    )));
-                }
+            if let OpType::Put(ScalarValue::Str(text)) = &op.action
+                && let Err(claimed) = claims_match(text, user, device)
+            {
+                let claimed = match claimed {
+                    Claimed::Person(id) => {
+                        roster.iter().find(|p| p.id.to_string() == id).map_or(format!("person {id}"), |p| p.name.clone())
+                    }
+                    Claimed::Device(id) => format!("device {id}"),
+                };
+                return Ok(Some(format!(
+                    "{} signed a record in this {kind} that names {claimed}; nobody may write in someone else's name",
+                    person.name
+                )));
             }
         }
     }

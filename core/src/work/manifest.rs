@@ -247,10 +247,10 @@ pub fn audit(doc: &WorkDoc, roster: &[crate::protocol::RosterEntry]) -> Result<O
     if driver(doc)? != Some(m.driver.user) {
         return Ok(Some("the route's driver does not match the manifest's driver".into()));
     }
-    if let Some(c) = doc.get_json_opt::<Cancellation>(CANCELLED)? {
-        if !roster.iter().any(|p| p.id == c.by.user && p.active && p.role == Role::Manager) {
-            return Ok(Some(format!("{} cancelled the manifest, but only a manager may cancel a manifest", c.by.name)));
-        }
+    if let Some(c) = doc.get_json_opt::<Cancellation>(CANCELLED)?
+        && !roster.iter().any(|p| p.id == c.by.user && p.active && p.role == Role::Manager)
+    {
+        return Ok(Some(format!("{} cancelled the manifest, but only a manager may cancel a manifest", c.by.name)));
     }
     // The road is its driver's (or a manager's): nobody else departs or confirms its stops.
     let on_route = |by: &Actor| by.user == m.driver.user || roster.iter().any(|p| p.id == by.user && p.role == Role::Manager);

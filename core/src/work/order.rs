@@ -260,15 +260,15 @@ pub fn claims(doc: &WorkDoc) -> Result<Vec<PackageTag>, DocError> {
 /// substitute only approved by a manager. Returns the reason to refuse, if any.
 pub fn audit(doc: &WorkDoc, roster: &[crate::protocol::RosterEntry]) -> Result<Option<String>, DocError> {
     let manager = |user: &UserId| roster.iter().any(|p| p.id == *user && p.active && p.role == Role::Manager);
-    if let Some(by) = pick_list_by(doc)? {
-        if !manager(&by.user) {
-            return Ok(Some(format!("{} generated a pick list, but only a manager may allocate stock", by.name)));
-        }
+    if let Some(by) = pick_list_by(doc)?
+        && !manager(&by.user)
+    {
+        return Ok(Some(format!("{} generated a pick list, but only a manager may allocate stock", by.name)));
     }
-    if let Some(c) = cancellation(doc)? {
-        if !manager(&c.by.user) {
-            return Ok(Some(format!("{} cancelled the order, but only a manager may cancel an order", c.by.name)));
-        }
+    if let Some(c) = cancellation(doc)?
+        && !manager(&c.by.user)
+    {
+        return Ok(Some(format!("{} cancelled the order, but only a manager may cancel an order", c.by.name)));
     }
     for s in substitutions(doc)?.values() {
         if !manager(&s.by.user) {
