@@ -101,9 +101,12 @@ impl From<StoreError> for CustodyError {
             StoreError::InvalidEvent(e) => e.into(),
             StoreError::Refused(_) => E::Refused(message),
             StoreError::BadRemoteEvent(_) => E::Server(message),
-            StoreError::Sqlite(_) | StoreError::Corrupt(_) | StoreError::Doc(_) | StoreError::KeyMismatch | StoreError::Io { .. } => {
-                E::Storage(message)
-            }
+            StoreError::Sqlite(_)
+            | StoreError::Corrupt(_)
+            | StoreError::Doc(_)
+            | StoreError::KeyMismatch
+            | StoreError::NewerSchema { .. }
+            | StoreError::Io { .. } => E::Storage(message),
         }
     }
 }

@@ -71,6 +71,11 @@ pub enum StoreError {
          and work not yet synced would be lost"
     )]
     KeyMismatch,
+    #[error(
+        "this phone's data was written by a newer version of the Custody app (data version {found}, this app knows {known}); \
+         update the app: nothing was changed"
+    )]
+    NewerSchema { found: usize, known: usize },
     #[error(transparent)]
     Doc(#[from] crate::work::DocError),
     #[error("the device database file {} cannot be opened: {source}; contact support", path.display())]

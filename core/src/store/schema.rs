@@ -183,10 +183,20 @@ fn after_step(tx: &rusqlite::Transaction<'_>, version: usize) -> super::Result<(
     Ok(())
 }
 
-/// Brings the database to the latest version.
+/// Brings the database to the latest version. A database written by a newer app (a phone's
+/// app downgraded, or a file restored onto an older build) is refused untouched: this build
+/// would not know its tables, and writing to it could lose what the newer app kept.
 pub(crate) fn migrate(conn: &mut Connection) -> super::Result<()> {
+    migrate_to(conn, LATEST)
+}
+
+/// Brings the database to `target` (tests build databases of earlier versions with it).
+pub(crate) fn migrate_to(conn: &mut Connection, target: usize) -> super::Result<()> {
     let current: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    for (i, step) in MIGRATIONS.iter().enumerate().skip(current) {
+    if current > LATEST {
+        return Err(super::StoreError::NewerSchema { found: current, known: LATEST });
+    }
+    for (i, step) in MIGRATIONS.iter().enumerate().take(target).skip(current) {
         let tx = conn.transaction()?;
         tx.execute_batch(step)?;
         after_step(&tx, i + 1)?;

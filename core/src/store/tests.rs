@@ -758,3 +758,115 @@ fn the_store_files_are_owner_only() {
         assert_eq!(mode, 0o600, "{file} is {mode:o}");
     }
 }
+
+/// The rows of every table in `conn`, as text, for comparing two databases.
+fn table_rows(conn: &Connection, table: &str) -> Vec<String> {
+    let mut stmt = conn.prepare(&format!("SELECT * FROM {table}")).unwrap();
+    let n = stmt.column_count();
+    let mut rows: Vec<String> = stmt
+        .query_map([], |r| {
+            (0..n).map(|i| r.get_ref(i).map(|v| format!("{v:?}"))).collect::<rusqlite::Result<Vec<_>>>().map(|v| v.join("|"))
+        })
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    rows.sort();
+    rows
+}
+
+fn columns(conn: &Connection, table: &str) -> Vec<String> {
+    let mut stmt = conn.prepare(&format!("SELECT name FROM pragma_table_info('{table}')")).unwrap();
+    stmt.query_map([], |r| r.get(0)).unwrap().collect::<rusqlite::Result<_>>().unwrap()
+}
+
+/// A phone that has been in use: two people's keys, received and moved packages, a count under
+/// way with a scan in it, events waiting for the server.
+fn store_in_use(dir: &tempfile::TempDir) -> Store {
+    let store = enrolled(dir);
+    store.sign_in("B-1", "1234").unwrap();
+    receive(&store, &tag(1), 10);
+    receive(&store, &tag(2), 25);
+    store.record(&tag(2), EventBody::Moved { to: LocationName::parse("Vault").unwrap() }).unwrap();
+    store.sign_in("B-2", "9876").unwrap();
+    let scope = crate::work::count::CountScope { locations: vec![LocationName::parse("Vault").unwrap()], categories: vec![] };
+    let count = store.open_count("Vault weekly", scope).unwrap();
+    store
+        .count_scan(count, tag(2).as_str(), &LocationName::parse("Vault").unwrap(), Quantity::new(Decimal::new(25, 0), Unit::G).unwrap())
+        .unwrap();
+    store
+}
+
+#[test]
+fn a_database_from_every_earlier_version_upgrades_with_its_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = store_in_use(&dir);
+    let packages = source.packages().unwrap();
+    let history = source.history(&tag(2)).unwrap();
+    let docs = source.docs(None).unwrap();
+    let pending = source.pending_count().unwrap();
+    assert!(!packages.is_empty() && !docs.is_empty() && pending > 0, "the source phone holds data");
+    let latest = open_encrypted(source.path(), &test_key()).unwrap();
+
+    for version in 1..SCHEMA_VERSION {
+        // A phone left at `version`: its tables hold what the newest phone holds, in the
+        // columns that version had.
+        let path = dir.path().join(format!("v{version}.db"));
+        {
+            let mut old = open_encrypted(&path, &test_key()).unwrap();
+            schema::migrate_to(&mut old, version).unwrap();
+            let tables: Vec<String> = old
+                .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+                .unwrap()
+                .query_map([], |r| r.get(0))
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap();
+            for table in tables {
+                let cols = columns(&old, &table);
+                let list = cols.join(", ");
+                let marks = (1..=cols.len()).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ");
+                let mut read = latest.prepare(&format!("SELECT {list} FROM {table}")).unwrap();
+                let mut rows = read.query([]).unwrap();
+                while let Some(row) = rows.next().unwrap() {
+                    let values: Vec<rusqlite::types::Value> = (0..cols.len()).map(|i| row.get(i).unwrap()).collect();
+                    old.execute(&format!("INSERT INTO {table} ({list}) VALUES ({marks})"), rusqlite::params_from_iter(values)).unwrap();
+                }
+            }
+        }
+        let upgraded = Store::open(&path, &test_key()).unwrap();
+        assert_eq!(upgraded.schema_version().unwrap(), SCHEMA_VERSION, "from version {version}");
+        assert_eq!(upgraded.identity().unwrap(), source.identity().unwrap(), "from version {version}");
+        assert_eq!(upgraded.packages().unwrap(), packages, "from version {version}");
+        assert_eq!(upgraded.history(&tag(2)).unwrap(), history, "from version {version}");
+        assert_eq!(upgraded.pending_count().unwrap(), pending, "from version {version}: nothing waiting for the server is lost");
+        if version >= 2 {
+            assert_eq!(upgraded.docs(None).unwrap(), docs, "from version {version}");
+        }
+        if version >= 4 {
+            // Signing keys came in version 4: the people who signed in here still can, offline.
+            assert_eq!(upgraded.sign_in("B-1", "1234").unwrap().name, "Maria", "from version {version}");
+        } else {
+            // Before that, rosters held PIN hashes: they are gone, and sign-in needs the network.
+            assert!(table_rows(&open_encrypted(upgraded.path(), &test_key()).unwrap(), "roster").is_empty(), "from version {version}");
+            assert!(matches!(upgraded.sign_in("B-1", "1234"), Err(StoreError::NeedsOnlineSignIn)));
+        }
+    }
+}
+
+#[test]
+fn a_database_from_a_newer_app_is_refused_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("device.db");
+    drop(store_in_use(&dir));
+    {
+        let conn = open_encrypted(&path, &test_key()).unwrap();
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
+    }
+    let before = table_rows(&open_encrypted(&path, &test_key()).unwrap(), "events");
+    let err = Store::open(&path, &test_key()).err().expect("a newer database is refused");
+    assert!(matches!(err, StoreError::NewerSchema { found, known } if found == SCHEMA_VERSION + 1 && known == SCHEMA_VERSION));
+    assert!(err.to_string().contains("update the app"), "{err}");
+    let conn = open_encrypted(&path, &test_key()).unwrap();
+    assert_eq!(conn.query_row("PRAGMA user_version", [], |r| r.get::<_, usize>(0)).unwrap(), SCHEMA_VERSION + 1);
+    assert_eq!(table_rows(&conn, "events"), before);
+}
