@@ -644,8 +644,8 @@ pub struct Person {
     pub at: SystemTime,
 }
 
-impl From<work::adjustment::Person> for Person {
-    fn from(p: work::adjustment::Person) -> Self {
+impl From<custody_core::people::Actor> for Person {
+    fn from(p: custody_core::people::Actor) -> Self {
         Person { user_id: p.user.to_string(), name: p.name, device_id: p.device.to_string(), at: instant(p.at) }
     }
 }

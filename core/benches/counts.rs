@@ -16,8 +16,8 @@ use std::time::Instant;
 use automerge::sync::State;
 use chrono::Utc;
 use common::tag;
+use custody_core::people::Actor;
 use custody_core::work::WorkDoc;
-use custody_core::work::adjustment::Person;
 use custody_core::work::count::{self, CountScope, ScanRecord, ScopedPackage, SessionInfo};
 use custody_core::*;
 use rust_decimal::Decimal;
@@ -27,7 +27,7 @@ fn session(n: u32) -> WorkDoc {
     let info = SessionInfo {
         name: "bench".into(),
         scope: CountScope { locations: vec![LocationName::parse("Vault").unwrap()], categories: vec![] },
-        opened_by: Person { user: UserId::new(), name: "Sam".into(), device: DeviceId::new(), at: Utc::now() },
+        opened_by: Actor { user: UserId::new(), name: "Sam".into(), device: DeviceId::new(), at: Utc::now() },
         opened_hlc_ms: 0,
         review: Uuid::now_v7(),
     };

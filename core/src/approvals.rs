@@ -9,13 +9,12 @@ use crate::counts::CountError;
 use crate::event::{Event, EventBody};
 use crate::fold::PackageStatus;
 use crate::ids::PackageTag;
+use crate::people::Actor;
 use crate::quantity::Quantity;
 use crate::roles::Role;
 use crate::store::{Store, StoreError};
 use crate::text;
-use crate::work::adjustment::{
-    self, AdjustmentError, AdjustmentReason, AdjustmentRequest, AdjustmentStatus, Decision, NewAdjustment, Person,
-};
+use crate::work::adjustment::{self, AdjustmentError, AdjustmentReason, AdjustmentRequest, AdjustmentStatus, Decision, NewAdjustment};
 use crate::work::{DocError, DocKind, count};
 
 #[derive(Debug, thiserror::Error)]
@@ -109,7 +108,7 @@ impl Store {
         };
         request.validate(&self.adjustment_reasons()?)?;
         let identity = self.identity()?.ok_or(StoreError::NotEnrolled)?;
-        let by = Person { user: user.id, name: user.name, device: identity.device_id, at: self.now()? };
+        let by = Actor { user: user.id, name: user.name, device: identity.device_id, at: self.now()? };
         let id = Uuid::now_v7();
         let doc = adjustment::create(id, identity.facility, self.writer()?, &request, &by);
         let review = match session {
@@ -175,7 +174,7 @@ impl Store {
         let identity = self.identity()?.ok_or(StoreError::NotEnrolled)?;
         let decision = Decision {
             approved,
-            by: Person { user: user.id, name: user.name.clone(), device: identity.device_id, at: self.now()? },
+            by: Actor { user: user.id, name: user.name.clone(), device: identity.device_id, at: self.now()? },
             note: text::clean(text::note("note"), note)?,
         };
         let tag = request.request.tag.clone();

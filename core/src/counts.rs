@@ -17,10 +17,10 @@ use uuid::Uuid;
 use crate::event::EventBody;
 use crate::fold::PackageStatus;
 use crate::ids::{IdError, LocationName, PackageTag, UserId};
+use crate::people::Actor;
 use crate::quantity::{Quantity, QuantityError, Unit};
 use crate::roles::Role;
 use crate::store::{EventRecord, PackageView, SignedInUser, Store, StoreError};
-use crate::work::adjustment::Person;
 use crate::work::count::{
     self, CountEntry, CountScope, Discrepancy, DiscrepancyStatus, Expected, Outcome, ScanRecord, ScopedPackage, SessionInfo, SessionStatus,
     VarianceLine,
@@ -95,7 +95,7 @@ pub struct CountSessionView {
     pub entries: Vec<CountEntry>,
     /// Packages to recount in round 2.
     pub recount: Vec<PackageTag>,
-    pub participants: Vec<Person>,
+    pub participants: Vec<Actor>,
 }
 
 /// The answer to a scan: the package and what this person has counted of it so far this round.
@@ -159,10 +159,10 @@ impl Store {
         self.current_user()?.ok_or(CountError::Store(StoreError::NotSignedIn))
     }
 
-    fn person(&self, user: &SignedInUser) -> Result<Person> {
+    fn person(&self, user: &SignedInUser) -> Result<Actor> {
         let identity = self.identity()?.ok_or(StoreError::NotEnrolled)?;
         // The corrected clock, not the phone's own (decision 0002).
-        Ok(Person { user: user.id, name: user.name.clone(), device: identity.device_id, at: self.now()? })
+        Ok(Actor { user: user.id, name: user.name.clone(), device: identity.device_id, at: self.now()? })
     }
 
     /// Sets the product category of items, for counts scoped by category.

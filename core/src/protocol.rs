@@ -7,7 +7,8 @@ use uuid::Uuid;
 
 use crate::event::Event;
 use crate::ids::{DeviceId, LicenseNumber, UserId};
-use crate::roles::Role;
+// The people a device may know, as the roster carries them (defined once, in the domain).
+pub use crate::people::{RegisteredKey, RosterEntry};
 use crate::signing::{PublicKey, Signature};
 
 /// The most events a device pushes in one sync call, and the most the server returns. 10,000
@@ -39,46 +40,6 @@ pub struct EnrolResponse {
     pub server_key: PublicKey,
     /// The server's clock, so the phone corrects its own from the start.
     pub server_time: DateTime<Utc>,
-}
-
-/// A person who may sign in on the facility's devices: who they are and the public keys they
-/// registered (one per device they signed in on), never anything that would let a device check
-/// or guess a PIN.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RosterEntry {
-    pub id: UserId,
-    pub name: String,
-    pub role: Role,
-    /// The badge barcode they scan to sign in.
-    pub badge: String,
-    pub active: bool,
-    /// Every key this person registered, revoked ones included: what they signed before a PIN
-    /// reset or a new sign-in still verifies, but only an active key signs anything new.
-    #[serde(default)]
-    pub keys: Vec<RegisteredKey>,
-}
-
-impl RosterEntry {
-    /// The key this person may sign new work with on `device`.
-    pub fn active_key(&self, device: DeviceId) -> Option<&PublicKey> {
-        self.keys.iter().find(|k| k.device == device && k.active).map(|k| &k.key)
-    }
-
-    /// Whether `key` was ever registered to this person on `device` (what a pulled event or change
-    /// the server accepted must have been signed with).
-    pub fn registered(&self, device: DeviceId, key: impl Fn(&PublicKey) -> bool) -> bool {
-        self.keys.iter().any(|k| k.device == device && key(&k.key))
-    }
-}
-
-/// A public key a person registered on one device at an online sign-in.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RegisteredKey {
-    pub device: DeviceId,
-    pub key: PublicKey,
-    /// False once revoked: the person signed in on that device again, their PIN was reset, or the
-    /// device was revoked.
-    pub active: bool,
 }
 
 /// `POST /v1/sign-in` — a person's first sign-in on a device (or the first after their key there
@@ -162,7 +123,7 @@ pub struct SyncRequest {
     pub patients: Vec<PatientRecord>,
     /// Who opened patient data on this device, and when (the server keeps the access log).
     #[serde(default)]
-    pub patient_views: Vec<crate::outbound::shipping::PatientView>,
+    pub patient_views: Vec<PatientView>,
     /// Orders whose patient data the device already holds (the server sends only the rest).
     #[serde(default)]
     pub holds_patients: Vec<Uuid>,
@@ -370,5 +331,39 @@ impl InventoryReport {
                 .collect(),
             conflicts: inventory.conflicts.clone(),
         }
+    }
+}
+
+/// One opening of patient data, kept until the server has it. Signed by the person who opened
+/// it, so the server's access log names only people who proved it was them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PatientView {
+    pub order: Uuid,
+    pub user: UserId,
+    pub user_name: String,
+    pub purpose: String,
+    pub at: DateTime<Utc>,
+    /// Over [`PatientView::signed_bytes`], with the viewer's key on the device that sends it.
+    #[serde(default)]
+    pub signature: Option<crate::signing::Signature>,
+}
+
+impl PatientView {
+    /// What the viewer signs: the order, who, on which device, why and when.
+    pub fn signed_bytes(&self, device: DeviceId) -> Vec<u8> {
+        format!(
+            "custody/patient-view/v1\n{}\n{}\n{device}\n{}\n{}",
+            self.order,
+            self.user,
+            self.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            self.purpose
+        )
+        .into_bytes()
+    }
+
+    /// Checks a purpose a person typed: short, one line, no control or direction characters
+    /// (they would let a line of the access log pretend to be another).
+    pub fn check_purpose(purpose: &str) -> Result<(), crate::text::TextError> {
+        crate::text::check(crate::text::view_purpose(), purpose)
     }
 }

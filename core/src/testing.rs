@@ -72,8 +72,8 @@ impl Who {
         crate::work::order::Actor { user: self.user, name: self.name.clone(), device: self.device, at: Utc::now() }
     }
 
-    fn person(&self) -> crate::work::adjustment::Person {
-        crate::work::adjustment::Person { user: self.user, name: self.name.clone(), device: self.device, at: Utc::now() }
+    fn person(&self) -> crate::people::Actor {
+        crate::people::Actor { user: self.user, name: self.name.clone(), device: self.device, at: Utc::now() }
     }
 }
 

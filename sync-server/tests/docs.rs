@@ -12,11 +12,12 @@ use chrono::Utc;
 use custody_core::event::{Event, EventBody, GENESIS_HASH, UnsealedEvent};
 use custody_core::hlc::Hlc;
 use custody_core::ids::{DeviceId, LicenseNumber, LocationName, PackageTag, UserId};
+use custody_core::people::Actor;
 use custody_core::protocol::{ChangeSignature, DocMessage, DocRefusal, EnrolResponse, Outcome, SyncRequest, SyncResponse};
 use custody_core::quantity::Quantity;
 use custody_core::roles::Role;
 use custody_core::signing::{SigningKey, change_message};
-use custody_core::work::adjustment::{self, AdjustmentStatus, Decision, NewAdjustment, Person};
+use custody_core::work::adjustment::{self, AdjustmentStatus, Decision, NewAdjustment};
 use custody_core::work::{DocKind, WorkDoc, Writer};
 
 mod common;
@@ -219,8 +220,8 @@ impl Phone {
         }
     }
 
-    fn person(&self, user: UserId, name: &str) -> Person {
-        Person { user, name: name.into(), device: self.device, at: Utc::now() }
+    fn person(&self, user: UserId, name: &str) -> Actor {
+        Actor { user, name: name.into(), device: self.device, at: Utc::now() }
     }
 }
 

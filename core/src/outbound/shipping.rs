@@ -15,6 +15,7 @@ use super::picking::{OutboundError, Result};
 use crate::event::{Event, EventBody};
 use crate::fold::PackageStatus;
 use crate::ids::{LocationName, PackageTag, UserId};
+pub use crate::protocol::PatientView;
 use crate::roles::Role;
 use crate::scan::{Scan, parse_scan};
 use crate::store::{Store, StoreError};
@@ -127,40 +128,6 @@ pub struct StopConfirmation {
 pub struct PatientAccess {
     pub order: Uuid,
     pub patient: Patient,
-}
-
-/// One opening of patient data, kept until the server has it. Signed by the person who opened
-/// it, so the server's access log names only people who proved it was them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PatientView {
-    pub order: Uuid,
-    pub user: UserId,
-    pub user_name: String,
-    pub purpose: String,
-    pub at: DateTime<Utc>,
-    /// Over [`PatientView::signed_bytes`], with the viewer's key on the device that sends it.
-    #[serde(default)]
-    pub signature: Option<crate::signing::Signature>,
-}
-
-impl PatientView {
-    /// What the viewer signs: the order, who, on which device, why and when.
-    pub fn signed_bytes(&self, device: crate::ids::DeviceId) -> Vec<u8> {
-        format!(
-            "custody/patient-view/v1\n{}\n{}\n{device}\n{}\n{}",
-            self.order,
-            self.user,
-            self.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            self.purpose
-        )
-        .into_bytes()
-    }
-
-    /// Checks a purpose a person typed: short, one line, no control or direction characters
-    /// (they would let a line of the access log pretend to be another).
-    pub fn check_purpose(purpose: &str) -> Result<(), crate::text::TextError> {
-        crate::text::check(crate::text::view_purpose(), purpose)
-    }
 }
 
 impl Store {

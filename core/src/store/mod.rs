@@ -28,6 +28,7 @@ use crate::protocol::{EnrolResponse, Outcome, RosterEntry, SyncResponse};
 use crate::quantity::{Quantity, Unit};
 use crate::roles::Role;
 
+pub use crate::people::SignedInUser;
 pub use docs::DocInfo;
 pub use key::{KeyError, StoreKey};
 pub use schema::LATEST as SCHEMA_VERSION;
@@ -109,14 +110,6 @@ pub struct DeviceIdentity {
     pub facility: LicenseNumber,
     pub facility_name: String,
     pub server_url: String,
-}
-
-/// The person signed in on this device.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SignedInUser {
-    pub id: UserId,
-    pub name: String,
-    pub role: Role,
 }
 
 /// A package as the screens show it.

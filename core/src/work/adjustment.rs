@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{DocError, DocKind, WorkDoc};
-use crate::ids::{DeviceId, LicenseNumber, PackageTag, UserId};
-use crate::protocol::RosterEntry;
+use crate::ids::{LicenseNumber, PackageTag, UserId};
+use crate::people::{Actor, RosterEntry};
 use crate::quantity::Quantity;
 use crate::roles::Role;
 
@@ -79,17 +79,9 @@ impl NewAdjustment {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Person {
-    pub user: UserId,
-    pub name: String,
-    pub device: DeviceId,
-    pub at: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Decision {
     pub approved: bool,
-    pub by: Person,
+    pub by: Actor,
     pub note: String,
 }
 
@@ -115,7 +107,7 @@ pub struct AdjustmentRequest {
     pub id: Uuid,
     pub facility: LicenseNumber,
     pub request: NewAdjustment,
-    pub requested_by: Person,
+    pub requested_by: Actor,
     pub decision: Option<Decision>,
     pub refusals: Vec<Refusal>,
 }
@@ -195,7 +187,7 @@ fn read_json_at<T: serde::de::DeserializeOwned>(
 }
 
 /// Creates the document for a new request.
-pub fn create(id: Uuid, facility: LicenseNumber, writer: super::Writer, request: &NewAdjustment, by: &Person) -> WorkDoc {
+pub fn create(id: Uuid, facility: LicenseNumber, writer: super::Writer, request: &NewAdjustment, by: &Actor) -> WorkDoc {
     let mut doc = WorkDoc::create(id, DocKind::Adjustment, facility, writer);
     // The request is immutable once made, so it is stored whole.
     doc.am.put(ROOT, REQUEST, json(request)).expect("fresh document");
@@ -234,7 +226,7 @@ pub fn audit(doc: &WorkDoc, before: &[ChangeHash], roster: &[RosterEntry]) -> Re
     let request = read(doc)?;
     if !before.is_empty() {
         let old_request: Option<NewAdjustment> = read_json_at(doc, REQUEST, Some(before))?;
-        let old_by: Option<Person> = read_json_at(doc, REQUESTED_BY, Some(before))?;
+        let old_by: Option<Actor> = read_json_at(doc, REQUESTED_BY, Some(before))?;
         if old_request.is_some_and(|r| r != request.request) || old_by.is_some_and(|p| p != request.requested_by) {
             return Ok(Some("an adjustment request cannot be changed after it is made; make a new one".into()));
         }
@@ -264,7 +256,7 @@ pub fn refuse_decision(doc: &mut WorkDoc, before: &[ChangeHash], reason: &str, a
     let old_decision: Option<Decision> = if before.is_empty() { None } else { read_json_at(doc, DECISION, Some(before))? };
     if !before.is_empty() {
         let old_request: Option<NewAdjustment> = read_json_at(doc, REQUEST, Some(before))?;
-        let old_by: Option<Person> = read_json_at(doc, REQUESTED_BY, Some(before))?;
+        let old_by: Option<Actor> = read_json_at(doc, REQUESTED_BY, Some(before))?;
         if let Some(r) = old_request {
             doc.am.put(ROOT, REQUEST, json(&r)).map_err(fail)?;
         }
@@ -291,11 +283,12 @@ pub fn refuse_decision(doc: &mut WorkDoc, before: &[ChangeHash], reason: &str, a
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ids::DeviceId;
     use crate::quantity::Unit;
     use rust_decimal::Decimal;
 
-    fn person(name: &str) -> Person {
-        Person { user: UserId::new(), name: name.into(), device: DeviceId::new(), at: Utc::now() }
+    fn person(name: &str) -> Actor {
+        Actor { user: UserId::new(), name: name.into(), device: DeviceId::new(), at: Utc::now() }
     }
 
     fn request(counted_by: Vec<UserId>) -> NewAdjustment {

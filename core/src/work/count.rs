@@ -25,9 +25,9 @@ use rust_decimal::prelude::ToPrimitive;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::adjustment::Person;
 use super::{DocError, DocKind, WorkDoc};
 use crate::ids::{DeviceId, LicenseNumber, LocationName, PackageTag, UserId};
+use crate::people::Actor;
 use crate::quantity::{Quantity, QuantityError, Unit};
 
 /// Which packages a count covers: any of these locations and/or any of these product categories
@@ -43,7 +43,7 @@ pub struct CountScope {
 pub struct SessionInfo {
     pub name: String,
     pub scope: CountScope,
-    pub opened_by: Person,
+    pub opened_by: Actor,
     /// HLC wall time of the device when the session opened: ledger events after it happened
     /// during the count.
     pub opened_hlc_ms: i64,
@@ -428,17 +428,17 @@ pub fn entries(doc: &WorkDoc) -> Result<Vec<CountEntry>, DocError> {
     Ok(out)
 }
 
-pub fn participants(doc: &WorkDoc) -> Result<Vec<Person>, DocError> {
+pub fn participants(doc: &WorkDoc) -> Result<Vec<Actor>, DocError> {
     let map = need_obj(doc, PARTICIPANTS)?;
     Ok(json_values(doc, &map)?.into_iter().map(|(_, p)| p).collect())
 }
 
-pub fn closed_by(doc: &WorkDoc) -> Result<Option<Person>, DocError> {
+pub fn closed_by(doc: &WorkDoc) -> Result<Option<Actor>, DocError> {
     scalar_json(doc, &ROOT, CLOSED_BY)
 }
 
 /// Records that a person joined the session on a device.
-pub fn join(doc: &mut WorkDoc, person: &Person) -> Result<(), DocError> {
+pub fn join(doc: &mut WorkDoc, person: &Actor) -> Result<(), DocError> {
     let map = need_obj(doc, PARTICIPANTS)?;
     doc.am.put(&map, format!("{}:{}", person.user, person.device), json(person)).map_err(err)?;
     Ok(())
@@ -475,7 +475,7 @@ pub fn start_recount(doc: &mut WorkDoc, recount: &BTreeMap<PackageTag, Vec<UserI
     Ok(())
 }
 
-pub fn close(doc: &mut WorkDoc, by: &Person) -> Result<(), DocError> {
+pub fn close(doc: &mut WorkDoc, by: &Actor) -> Result<(), DocError> {
     doc.am.put(ROOT, STATUS, "closed").map_err(err)?;
     doc.am.put(ROOT, CLOSED_BY, json(by)).map_err(err)?;
     Ok(())
@@ -601,8 +601,8 @@ mod tests {
         PackageTag::parse(&format!("1A4FF01000000220000{n:05}")).unwrap()
     }
 
-    fn person(name: &str) -> Person {
-        Person { user: UserId::new(), name: name.into(), device: DeviceId::new(), at: Utc::now() }
+    fn person(name: &str) -> Actor {
+        Actor { user: UserId::new(), name: name.into(), device: DeviceId::new(), at: Utc::now() }
     }
 
     fn session(tags: u32) -> WorkDoc {
@@ -645,7 +645,7 @@ mod tests {
         panic!("sync did not settle");
     }
 
-    fn scan(round: u8, t: &PackageTag, who: &Person, minor: i64, correction: bool) -> ScanRecord {
+    fn scan(round: u8, t: &PackageTag, who: &Actor, minor: i64, correction: bool) -> ScanRecord {
         ScanRecord {
             round,
             tag: t.clone(),
@@ -754,13 +754,13 @@ mod tests {
             for op in &ops {
                 match *op {
                     Op::Scan { replica: r, person, tag: t, minor } => {
-                        let who = Person { user: people[person], name: format!("P{person}"), device: devices[r], at: Utc::now() };
+                        let who = Actor { user: people[person], name: format!("P{person}"), device: devices[r], at: Utc::now() };
                         let unit = if t % 2 == 0 { Unit::G } else { Unit::Each };
                         add(&mut replicas[r], &scan(1, &tag(t), &who, minor, false), unit).unwrap();
                         added[t as usize] += minor;
                     }
                     Op::Correct { replica: r, person, tag: t, to } => {
-                        let who = Person { user: people[person], name: format!("P{person}"), device: devices[r], at: Utc::now() };
+                        let who = Actor { user: people[person], name: format!("P{person}"), device: devices[r], at: Utc::now() };
                         let unit = if t % 2 == 0 { Unit::G } else { Unit::Each };
                         let mine = person_total(&replicas[r], 1, who.user, &tag(t)).unwrap();
                         add(&mut replicas[r], &scan(1, &tag(t), &who, to - mine, true), unit).unwrap();

@@ -5,14 +5,14 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{DocError, DocKind, WorkDoc};
-use crate::ids::{DeviceId, LicenseNumber, LocationName, PackageTag, UserId};
+use crate::ids::{LicenseNumber, LocationName, PackageTag, UserId};
 use crate::outbound::order::claimed_tags;
 use crate::outbound::{Order, PickLine};
+pub use crate::people::Actor;
 use crate::quantity::Quantity;
 use crate::roles::Role;
 
@@ -53,15 +53,6 @@ impl OrderStatus {
     fn parse(s: &str) -> Option<Self> {
         [OrderStatus::Open, OrderStatus::Allocated, OrderStatus::Packed, OrderStatus::Cancelled].into_iter().find(|k| k.as_str() == s)
     }
-}
-
-/// Who did something, for the audit trail.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Actor {
-    pub user: UserId,
-    pub name: String,
-    pub device: DeviceId,
-    pub at: DateTime<Utc>,
 }
 
 /// A package taken for the order (for a split, the new package).
