@@ -118,21 +118,24 @@ impl SyncClient {
 
     /// Enrols this device with the one-time code a manager issued.
     pub async fn enrol(&self, store: &Store, server_url: &str, code: &str, device_name: &str) -> Result<DeviceIdentity, SyncError> {
-        if let Some(existing) = store.identity()? {
+        if let Some(existing) = off_runtime(store, |store| store.identity()).await? {
             return Err(StoreError::AlreadyEnrolled(existing.facility).into());
         }
         let base = server_url.trim_end_matches('/');
         check_server_url(base)?;
         let body = EnrolRequest { code: code.trim().to_string(), device_name: device_name.to_string() };
         let response: EnrolResponse = self.post(&format!("{base}/v1/enrol"), None, None, &body).await?;
-        Ok(store.save_enrolment(base, &response)?)
+        let (base, response) = (base.to_string(), response);
+        Ok(off_runtime(store, move |store| store.save_enrolment(&base, &response)).await?)
     }
 
     /// Signs a person in: offline if this device holds their signing key (the PIN opens it),
     /// otherwise online — the server checks badge and PIN and registers a new key for them on
     /// this device, which is then sealed here under the PIN and the store key.
     pub async fn sign_in(&self, store: &Store, badge: &str, pin: &str) -> Result<SignedInUser, SyncError> {
-        match store.sign_in(badge, pin) {
+        // The PIN opens the sealed key through Argon2: tens of milliseconds, not for an async worker.
+        let (b, p) = (badge.to_string(), pin.to_string());
+        match off_runtime(store, move |store| store.sign_in(&b, &p)).await {
             Err(offline @ (StoreError::NeedsOnlineSignIn | StoreError::SignInKeyErased)) => {
                 match self.sign_in_online(store, badge, pin).await {
                     // Without a connection, why it had to go online is what the person needs.
@@ -147,19 +150,20 @@ impl SyncClient {
     /// The online half of [`sign_in`](Self::sign_in), also for a person whose key here was
     /// erased or revoked.
     pub async fn sign_in_online(&self, store: &Store, badge: &str, pin: &str) -> Result<SignedInUser, SyncError> {
-        let identity = store.identity()?.ok_or(StoreError::NotEnrolled)?;
+        let (identity, token) = off_runtime(store, |store| Ok((store.identity()?.ok_or(StoreError::NotEnrolled)?, store.token()?))).await?;
         let key = SigningKey::generate();
         let badge = badge.trim().to_string();
         let public_key = key.public_key();
         let proof = key.sign(&registration_message(identity.device_id, &badge, &public_key));
         let body = SignInRequest { badge, pin: pin.to_string(), public_key, proof };
         let url = format!("{}/v1/sign-in", identity.server_url);
-        let response: SignInResponse = match self.post(&url, Some(&store.token()?), None, &body).await {
+        let response: SignInResponse = match self.post(&url, Some(&token), None, &body).await {
             // The server's "wrong badge or PIN" is the same answer an offline check gives.
             Err(SyncError::Server { status: 403, .. }) => return Err(StoreError::BadCredentials.into()),
             other => other?,
         };
-        Ok(store.complete_online_sign_in(pin, key, &response)?)
+        let pin = pin.to_string();
+        Ok(off_runtime(store, move |store| store.complete_online_sign_in(&pin, key, &response)).await?)
     }
 
     /// Pushes every pending event and pulls everything new, in as few round trips as the batch
@@ -167,73 +171,91 @@ impl SyncClient {
     pub async fn sync(&self, store: &Store) -> Result<SyncReport, SyncError> {
         let result = self.sync_inner(store).await;
         let note = result.as_ref().err().map(|e| (e.to_string(), e.reached_server()));
-        store.note_sync_attempt(note.as_ref().map(|(m, r)| (m.as_str(), *r)))?;
+        off_runtime(store, move |store| store.note_sync_attempt(note.as_ref().map(|(m, r)| (m.as_str(), *r)))).await?;
         result
     }
 
     async fn sync_inner(&self, store: &Store) -> Result<SyncReport, SyncError> {
-        let identity = store.identity()?.ok_or(StoreError::NotEnrolled)?;
-        let token = store.token()?;
+        let (identity, token, user) = off_runtime(store, |store| {
+            let identity = store.identity()?.ok_or(StoreError::NotEnrolled)?;
+            Ok((identity, store.token()?, store.current_user()?.map(|u| u.id)))
+        })
+        .await?;
         let url = format!("{}/v1/sync", identity.server_url);
-        let user = store.current_user()?.map(|u| u.id);
         let mut report = SyncReport::default();
         let mut proof_retried = false;
         // Automerge sync states live in memory for the round trips of this sync (the stored
-        // form keeps only what survives a reconnect).
+        // form keeps only what survives a reconnect). They travel with each blocking step.
         let mut states = HashMap::new();
-        let mut docs = if user.is_some() { store.doc_messages(&mut states)? } else { Vec::new() };
+        let mut docs = Vec::new();
+        if user.is_some() {
+            (docs, states) = off_runtime(store, move |store| store.doc_messages(&mut states).map(|docs| (docs, states))).await?;
+        }
         loop {
-            // One more than fits tells whether another round trip is needed for events.
-            let mut events = store.outbox(MAX_EVENTS_PER_SYNC + 1)?;
-            let fits = events_within_budget(&events);
-            let more_pending = events.len() > fits;
-            events.truncate(fits);
-            let pushed = events.len();
-            report.doc_messages_sent += docs.len();
-            // Patient data goes up only while its manager is signed in; the log lines always.
-            let mut patients = store.patient_outbox()?;
-            if store.current_user()?.is_none_or(|u| u.role != crate::roles::Role::Manager) {
-                patients.uploads.clear();
-            }
-            let request = SyncRequest {
-                cursor: store.cursor()?,
-                events,
-                docs,
-                patients: patients.uploads.clone(),
-                patient_views: patients.views.clone(),
-                holds_patients: patients.holds.clone(),
-            };
-            let sent_at = store.device_clock();
+            // Everything this round sends, read in one step off the async workers.
+            let (request, patients, pushed, more_pending, sent_at) = off_runtime(store, move |store| {
+                // One more than fits tells whether another round trip is needed for events.
+                let mut events = store.outbox(MAX_EVENTS_PER_SYNC + 1)?;
+                let fits = events_within_budget(&events);
+                let more_pending = events.len() > fits;
+                events.truncate(fits);
+                let pushed = events.len();
+                // Patient data goes up only while its manager is signed in; the log lines always.
+                let mut patients = store.patient_outbox()?;
+                if store.current_user()?.is_none_or(|u| u.role != crate::roles::Role::Manager) {
+                    patients.uploads.clear();
+                }
+                let request = SyncRequest {
+                    cursor: store.cursor()?,
+                    events,
+                    docs,
+                    patients: patients.uploads.clone(),
+                    patient_views: patients.views.clone(),
+                    holds_patients: patients.holds.clone(),
+                };
+                Ok((request, patients, pushed, more_pending, store.device_clock()))
+            })
+            .await?;
+            report.doc_messages_sent += request.docs.len();
             let response: SyncResponse = self.post(&url, Some(&token), Some(store), &request).await?;
             report.round_trips += 1;
             if response.verdicts.len() != pushed || response.verdicts.iter().zip(&request.events).any(|(v, e)| v.id != e.id) {
                 return Err(SyncError::Protocol("the verdicts do not match the events sent".into()));
             }
-            let applied = store.apply_sync(&response, sent_at)?;
-            store.apply_outbound_sync(&patients, &response)?;
+            // A proof refused for its time: this round corrected the clock, so sign again once. The
+            // server left the document messages aside: they go again, from the stored states.
+            let retry_proof = response.person_refused.is_some() && user.is_some() && !proof_retried;
+            proof_retried |= retry_proof;
+            let step;
+            (step, states, docs) = off_runtime(store, move |store| {
+                let applied = store.apply_sync(&response, sent_at)?;
+                store.apply_outbound_sync(&patients, &response)?;
+                let received = store.apply_doc_messages(&response.docs, &response.doc_refusals, &mut states)?;
+                if retry_proof {
+                    states.clear();
+                }
+                let docs = if user.is_some() { store.doc_messages(&mut states)? } else { Vec::new() };
+                let more_events = more_pending || response.has_more || applied.deferred > 0 || retry_proof;
+                if !more_events && docs.is_empty() {
+                    store.checkpoint()?;
+                }
+                Ok(((applied, received, response, more_events), states, docs))
+            })
+            .await?;
+            let (applied, received, response, more_events) = step;
             report.accepted += applied.accepted;
             report.rejected += applied.rejected;
             report.pulled += applied.pulled;
-            report.doc_messages_received += store.apply_doc_messages(&response.docs, &response.doc_refusals, &mut states)?;
+            report.doc_messages_received += received;
             report.doc_refusals.extend(response.doc_refusals.iter().map(|r| (r.doc, r.reason.clone())));
-            // A proof refused for its time: this round corrected the clock, so sign again once. The
-            // server left the document messages aside: they go again, from the stored states.
-            report.person_refused = response.person_refused.clone();
-            let retry_proof = response.person_refused.is_some() && user.is_some() && !proof_retried;
-            if retry_proof {
-                states.clear();
-            }
-            docs = if user.is_some() { store.doc_messages(&mut states)? } else { Vec::new() };
-            proof_retried |= retry_proof;
-            let more_events = more_pending || response.has_more || applied.deferred > 0 || retry_proof;
+            report.person_refused = response.person_refused;
             if !more_events && docs.is_empty() {
-                store.checkpoint()?;
                 return Ok(report);
             }
             if report.round_trips >= MAX_ROUND_TRIPS {
                 // Something keeps talking; stop here; the next sync carries on where this one left.
                 tracing::warn!(round_trips = report.round_trips, "sync stopped after the round-trip limit");
-                store.checkpoint()?;
+                off_runtime(store, |store| store.checkpoint()).await?;
                 return Ok(report);
             }
         }
@@ -275,9 +297,13 @@ impl SyncClient {
 
     /// A call the server allows only to a manager, proven by the signed-in person's signature.
     async fn manager_call<B: Serialize, R: DeserializeOwned>(&self, store: &Store, path: String, body: &B) -> Result<R, SyncError> {
-        let identity = store.identity()?.ok_or(StoreError::NotEnrolled)?;
-        store.current_user()?.ok_or(StoreError::NotSignedIn)?;
-        self.post(&format!("{}{path}", identity.server_url), Some(&store.token()?), Some(store), body).await
+        let (identity, token) = off_runtime(store, |store| {
+            let identity = store.identity()?.ok_or(StoreError::NotEnrolled)?;
+            store.current_user()?.ok_or(StoreError::NotSignedIn)?;
+            Ok((identity, store.token()?))
+        })
+        .await?;
+        self.post(&format!("{}{path}", identity.server_url), Some(&token), Some(store), body).await
     }
 
     /// POSTs JSON with retries and backoff for transient failures (no connection, 5xx, 429).
@@ -296,7 +322,10 @@ impl SyncClient {
         loop {
             // Signed afresh each attempt, by the corrected clock: a proof is only good for minutes.
             let proof = match person {
-                Some(store) => store.person_proof("POST", &path, &bytes)?.map(|p| p.header_value()),
+                Some(store) => {
+                    let (path, bytes) = (path.clone(), bytes.clone());
+                    off_runtime(store, move |store| store.person_proof("POST", &path, &bytes)).await?.map(|p| p.header_value())
+                }
                 None => None,
             };
             match self.post_once(url, token, proof.as_deref(), bytes.clone()).await {
@@ -341,6 +370,22 @@ impl SyncClient {
             return Err(SyncError::Unauthorized(message));
         }
         Err(SyncError::Server { status: status.as_u16(), code, message })
+    }
+}
+
+/// Runs a step of store work on tokio's blocking pool: SQLite calls, fsyncs and Argon2 would
+/// otherwise stall an async worker (and, in the apps, every other call waiting on it). The store
+/// is a shared handle, so the step owns a clone. A panic in the step is the caller's panic.
+async fn off_runtime<T: Send + 'static>(
+    store: &Store,
+    step: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    let store = store.clone();
+    match tokio::task::spawn_blocking(move || step(&store)).await {
+        Ok(result) => result,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        // Only when the runtime shuts down under it; the step's transaction rolled back or committed whole.
+        Err(_) => Err(StoreError::Refused("the app stopped before this step finished; nothing was lost, sync again".into())),
     }
 }
 
@@ -435,5 +480,40 @@ mod tests {
         for url in ["https://sync.example.com", "http://127.0.0.1:9", "http://localhost:9", "http://[::1]:9"] {
             assert!(check_server_url(url).is_ok(), "{url}");
         }
+    }
+
+    /// The store's work in a sync waits on the database like any other call (here, another thread
+    /// holds the connection, as a long scan on the UI thread would). On a runtime with one worker
+    /// that wait must not stop other tasks: the task that lets the other thread finish still runs.
+    #[test]
+    fn a_sync_waiting_for_the_database_leaves_the_async_worker_free() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("device.db"), &crate::store::StoreKey::generate()).unwrap();
+        let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let holder = {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                let _held = store.conn();
+                locked_tx.send(()).unwrap();
+                // Without the release from the async side this gives up after 10 s and the test fails.
+                release_rx.recv_timeout(Duration::from_secs(10)).is_ok()
+            })
+        };
+        locked_rx.recv().unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let outcome = runtime.block_on(async {
+            let sync = tokio::spawn({
+                let store = store.clone();
+                async move { SyncClient::new(RetryPolicy::default()).sync(&store).await }
+            });
+            // Let the sync start and reach the database; then this task, on the same single
+            // worker, releases the other thread.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            release_tx.send(()).unwrap();
+            sync.await.unwrap()
+        });
+        assert!(holder.join().unwrap(), "the sync blocked the only async worker while it waited for the database");
+        assert!(matches!(outcome, Err(SyncError::Store(StoreError::NotEnrolled))), "{outcome:?}");
     }
 }

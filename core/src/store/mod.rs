@@ -175,7 +175,13 @@ pub struct SyncApplied {
     pub deferred: usize,
 }
 
-pub struct Store {
+/// The device store: one SQLite file behind one connection. A cheap handle (clones share the
+/// connection), so the sync client can run its database work on a blocking thread while the
+/// async workers keep serving the app.
+#[derive(Clone)]
+pub struct Store(Arc<StoreInner>);
+
+pub struct StoreInner {
     conn: Mutex<Connection>,
     /// Work documents in memory, so a scan does not reload a 10,000-entry session. Always taken
     /// after `conn` (never the other way round), and only holds what the database holds.
@@ -189,6 +195,14 @@ pub struct Store {
     /// How far this store's view of the phone's clock is moved from the system clock: always 0
     /// in the apps; tests set it to play a phone whose clock is wrong.
     clock_skew_ms: AtomicI64,
+}
+
+impl std::ops::Deref for Store {
+    type Target = StoreInner;
+
+    fn deref(&self) -> &StoreInner {
+        &self.0
+    }
 }
 
 const META_IDENTITY: &str = "identity";
@@ -228,14 +242,14 @@ impl Store {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         schema::migrate(&mut conn)?;
         crate::files::private_companions(&path).map_err(|e| StoreError::Io { path: path.clone(), source: e })?;
-        Ok(Self {
+        Ok(Self(Arc::new(StoreInner {
             conn: Mutex::new(conn),
             docs: Mutex::default(),
             key: key.clone(),
             signer: Mutex::default(),
             path,
             clock_skew_ms: AtomicI64::new(0),
-        })
+        })))
     }
 
     /// The phone's own clock. Untrusted (decision 0002): events and workflows use [`Store::now`],
@@ -286,7 +300,7 @@ impl Store {
         f(&self.conn())
     }
 
-    fn conn(&self) -> MutexGuard<'_, Connection> {
+    pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave SQLite half-written (transactions roll
         // back), so a poisoned lock is still safe to use.
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
