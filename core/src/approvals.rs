@@ -178,12 +178,13 @@ impl Store {
             note: text::clean(text::note("note"), note)?,
         };
         let tag = request.request.tag.clone();
-        let quarantined = self.package(&tag)?.is_some_and(|p| p.status == PackageStatus::Quarantined);
         let review = match request.request.session {
             Some(s) => self.review_of(s).ok(),
             None => None,
         };
         self.work(|w| {
+            // Released only if it is quarantined when the adjustment is written, not before.
+            let quarantined = w.package(&tag)?.is_some_and(|p| p.status == PackageStatus::Quarantined);
             let doc = w.doc(id)?.ok_or(ApprovalError::UnknownRequest(id))?;
             adjustment::decide(doc, &decision)?;
             let mut events = Vec::new();

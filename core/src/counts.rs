@@ -240,8 +240,8 @@ impl Store {
     pub fn join_count(&self, id: Uuid) -> Result<()> {
         let user = self.signed_in()?;
         require(&user, COUNTERS, "count")?;
-        let person = self.person(&user)?;
         self.work(|w| {
+            let (_, person) = w.actor()?;
             let doc = w.doc(id)?.ok_or(CountError::UnknownSession(id))?;
             if count::status(doc)? == SessionStatus::Closed {
                 return Err(CountError::Closed);
@@ -275,9 +275,10 @@ impl Store {
         let tag = PackageTag::parse(raw_tag)?;
         let quantity = quantity.checked()?;
         location.check()?;
-        let person = self.person(&user)?;
-        let package = self.package(&tag)?;
         self.work(|w| {
+            // Who, when and the package's state as of this transaction.
+            let (_, person) = w.actor()?;
+            let package = w.package(&tag)?;
             let doc = w.doc(id)?.ok_or(CountError::UnknownSession(id))?;
             let round = match count::status(doc)? {
                 SessionStatus::Closed => return Err(CountError::Closed),

@@ -277,8 +277,8 @@ impl Store {
         let known: BTreeSet<PackageTag> = self.packages()?.into_iter().map(|p| p.tag).collect();
         let mut spare = self.unused_tags()?.into_iter().filter(|t| !claimed.contains(t) && !known.contains(t));
         let list = picklist::allocate(&o.lines, &candidates, &mut spare)?;
-        let (_, actor) = self.actor()?;
         self.work(|w| {
+            let (_, actor) = w.actor()?;
             let d = w.doc(order)?.ok_or(OutboundError::UnknownOrder(order))?;
             doc::set_pick_list(d, &list, &actor)?;
             Ok::<_, OutboundError>(())
@@ -321,9 +321,10 @@ impl Store {
     pub fn pick_scan(&self, order: Uuid, raw: &str, quantity: Option<Quantity>) -> Result<PickResult> {
         self.require_role(&[Role::FloorStaff, Role::Manager], "pick orders")?;
         let Scan::Package(tag) = parse_scan(raw)? else { return Err(OutboundError::NotATag) };
-        let package = self.package(&tag)?;
-        let (_, actor) = self.actor()?;
         self.work(|w| {
+            // The package and the person as of this transaction: what is checked is what is written.
+            let package = w.package(&tag)?;
+            let (_, actor) = w.actor()?;
             let d = w.doc(order)?.ok_or(OutboundError::UnknownOrder(order))?;
             let o = doc::order(d)?;
             let status = doc::status(d)?;
@@ -403,8 +404,8 @@ impl Store {
         let Scan::Package(substitute) = parse_scan(substitute)? else { return Err(OutboundError::NotATag) };
         let today = self.now()?.date_naive();
         let candidate = self.candidates(Some(order), today)?.into_iter().find(|c| c.tag == substitute);
-        let (_, actor) = self.actor()?;
         self.work(|w| {
+            let (_, actor) = w.actor()?;
             let d = w.doc(order)?.ok_or(OutboundError::UnknownOrder(order))?;
             let list = doc::effective_pick_list(d)?;
             let line = list.iter().find(|p| p.tag == original).ok_or_else(|| OutboundError::NotOnPickList { tag: original.clone() })?;
@@ -448,8 +449,8 @@ impl Store {
         if !gross_weight.unit.is_weight() || Quantity::positive(gross_weight.amount, gross_weight.unit).is_err() || gross_weight.is_zero() {
             return Err(OutboundError::BadGrossWeight);
         }
-        let (_, actor) = self.actor()?;
         self.work(|w| {
+            let (_, actor) = w.actor()?;
             let d = w.doc(order)?.ok_or(OutboundError::UnknownOrder(order))?;
             let o = doc::order(d)?;
             let status = doc::status(d)?;
@@ -474,8 +475,8 @@ impl Store {
     /// Refused with the list of what is missing.
     pub fn finish_packing(&self, order: Uuid) -> Result<FinalCheck> {
         self.require_role(&[Role::FloorStaff, Role::Manager], "pack orders")?;
-        let (_, actor) = self.actor()?;
         self.work(|w| {
+            let (_, actor) = w.actor()?;
             let d = w.doc(order)?.ok_or(OutboundError::UnknownOrder(order))?;
             let o = doc::order(d)?;
             let status = doc::status(d)?;
@@ -518,8 +519,8 @@ impl Store {
                 return Err(OutboundError::Manifest(format!("this order is on manifest {number}; {what}")));
             }
         }
-        let (_, actor) = self.actor()?;
         self.work(|w| {
+            let (_, actor) = w.actor()?;
             let d = w.doc(order)?.filter(|d| d.kind == DocKind::Order).ok_or(OutboundError::UnknownOrder(order))?;
             let status = doc::status(d)?;
             if status == OrderStatus::Cancelled {

@@ -18,7 +18,7 @@ use crate::ids::{LocationName, PackageTag, UserId};
 pub use crate::protocol::PatientView;
 use crate::roles::Role;
 use crate::scan::{Scan, parse_scan};
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, UnitOfWork};
 use crate::text;
 use crate::work::manifest::{self as mdoc, Driver, Gps, ManifestPackage, OutboundManifest, PackageOutcome, Stop, StopReport, Vehicle};
 use crate::work::order::{self as odoc, Cancellation, OrderStatus, Returned};
@@ -338,8 +338,8 @@ impl Store {
             return Err(OutboundError::NoReason);
         }
         let reason = text::clean(text::reason("reason"), reason)?;
-        let (_, actor) = self.actor()?;
         self.work(|w| {
+            let (_, actor) = w.actor()?;
             let d = w.doc(manifest)?.filter(|d| d.kind == DocKind::Manifest).ok_or(OutboundError::UnknownManifest(manifest))?;
             let m = mdoc::manifest(d)?;
             if let Some(dep) = mdoc::departed(d)? {
@@ -360,57 +360,7 @@ impl Store {
 
     /// Departure: every package on the manifest is shipped in the ledger.
     pub fn depart(&self, manifest: Uuid) -> Result<Vec<Event>> {
-        let (user, actor) = self.actor()?;
-        let tags: Vec<PackageTag> = self.read_manifest(manifest, |d| Ok(mdoc::manifest(d)?.tags().cloned().collect()))?;
-        let mut statuses = Vec::with_capacity(tags.len());
-        for tag in tags {
-            let status = self.package(&tag)?.map(|p| p.status);
-            statuses.push((tag, status));
-        }
-        self.work(|w| {
-            let d = w.doc(manifest)?.ok_or(OutboundError::UnknownManifest(manifest))?;
-            if d.kind != DocKind::Manifest {
-                return Err(OutboundError::UnknownManifest(manifest));
-            }
-            Self::check_route_person(d, &user, "start this route")?;
-            if let Some(dep) = mdoc::departed(d)? {
-                return Err(OutboundError::Manifest(format!("this manifest departed at {} ({})", dep.at.format("%H:%M"), dep.name)));
-            }
-            let m = mdoc::manifest(d)?;
-            if let Some(c) = mdoc::cancellation(d)? {
-                return Err(OutboundError::Manifest(format!(
-                    "manifest {} was cancelled by {} ({}); do not load it",
-                    m.number, c.by.name, c.reason
-                )));
-            }
-            // Only what is picked can leave: a package the ledger says already left went on
-            // another truck (the office re-planned while this phone was offline).
-            for (tag, status) in &statuses {
-                match status {
-                    Some(PackageStatus::Picked) => {}
-                    Some(PackageStatus::Shipped) => {
-                        return Err(OutboundError::Manifest(format!(
-                            "{tag} already left on another manifest; ask the office to cancel manifest {}",
-                            m.number
-                        )));
-                    }
-                    Some(other) => {
-                        return Err(OutboundError::Manifest(format!(
-                            "{tag} is {}, not picked; ask the office to cancel manifest {}",
-                            other.as_str(),
-                            m.number
-                        )));
-                    }
-                    None => return Err(OutboundError::UnknownPackage(tag.clone())),
-                }
-            }
-            mdoc::set_departed(d, &actor)?;
-            let mut events = Vec::new();
-            for tag in m.tags() {
-                events.push(w.record(tag, EventBody::Shipped { manifest: m.number.clone() })?);
-            }
-            Ok(events)
-        })
+        self.work(|w| depart(w, manifest))
     }
 
     fn stop_work(
@@ -419,8 +369,8 @@ impl Store {
         stop: u32,
         write: impl FnOnce(&OutboundManifest, &Stop, &crate::work::order::Actor) -> Result<(Vec<PackageOutcome>, StopReport)>,
     ) -> Result<Vec<Event>> {
-        let (user, actor) = self.actor()?;
         self.work(|w| {
+            let (user, actor) = w.actor()?;
             let d = w.doc(manifest)?.ok_or(OutboundError::UnknownManifest(manifest))?;
             if d.kind != DocKind::Manifest {
                 return Err(OutboundError::UnknownManifest(manifest));
@@ -562,8 +512,8 @@ impl Store {
                 ),
             }));
         };
-        let (_, actor) = self.actor()?;
         self.work(|w| {
+            let (_, actor) = w.actor()?;
             let reason = due.row.reason.clone();
             let event = w.record(&tag, EventBody::Returned { location: location.clone(), reason: reason.clone() })?;
             let record = Returned { tag: tag.clone(), location: location.clone(), reason, by: actor.clone() };
@@ -699,4 +649,62 @@ fn return_reason(stop: &Stop, outcome: Option<&PackageOutcome>) -> String {
         Some(o) => format!("refused at stop {} ({}): {}", stop.number, stop.recipient.name, o.reason.clone().unwrap_or_default()),
         None => format!("not delivered at stop {} ({}); the driver recorded no outcome", stop.number, stop.recipient.name),
     }
+}
+
+/// Starts a route: the driver (or a manager) confirms the truck leaves with exactly what the
+/// manifest lists. Reads the manifest and every package's state in the same transaction that
+/// writes the departure and the `Shipped` events, so nothing can change between check and write.
+fn depart(w: &mut UnitOfWork<'_>, manifest: Uuid) -> Result<Vec<Event>> {
+    let (user, actor) = w.actor()?;
+    let tags: Vec<PackageTag> = {
+        let d = w.doc(manifest)?.ok_or(OutboundError::UnknownManifest(manifest))?;
+        if d.kind != DocKind::Manifest {
+            return Err(OutboundError::UnknownManifest(manifest));
+        }
+        mdoc::manifest(d)?.tags().cloned().collect()
+    };
+    let mut statuses = Vec::with_capacity(tags.len());
+    for tag in tags {
+        let status = w.package(&tag)?.map(|p| p.status);
+        statuses.push((tag, status));
+    }
+    let d = w.doc(manifest)?.ok_or(OutboundError::UnknownManifest(manifest))?;
+    Store::check_route_person(d, &user, "start this route")?;
+    if let Some(dep) = mdoc::departed(d)? {
+        return Err(OutboundError::Manifest(format!("this manifest departed at {} ({})", dep.at.format("%H:%M"), dep.name)));
+    }
+    let m = mdoc::manifest(d)?;
+    if let Some(c) = mdoc::cancellation(d)? {
+        return Err(OutboundError::Manifest(format!(
+            "manifest {} was cancelled by {} ({}); do not load it",
+            m.number, c.by.name, c.reason
+        )));
+    }
+    // Only what is picked can leave: a package the ledger says already left went on another
+    // truck (the office re-planned while this phone was offline).
+    for (tag, status) in &statuses {
+        match status {
+            Some(PackageStatus::Picked) => {}
+            Some(PackageStatus::Shipped) => {
+                return Err(OutboundError::Manifest(format!(
+                    "{tag} already left on another manifest; ask the office to cancel manifest {}",
+                    m.number
+                )));
+            }
+            Some(other) => {
+                return Err(OutboundError::Manifest(format!(
+                    "{tag} is {}, not picked; ask the office to cancel manifest {}",
+                    other.as_str(),
+                    m.number
+                )));
+            }
+            None => return Err(OutboundError::UnknownPackage(tag.clone())),
+        }
+    }
+    mdoc::set_departed(d, &actor)?;
+    let mut events = Vec::new();
+    for tag in m.tags() {
+        events.push(w.record(tag, EventBody::Shipped { manifest: m.number.clone() })?);
+    }
+    Ok(events)
 }

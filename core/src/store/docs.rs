@@ -42,9 +42,38 @@ pub struct DocInfo {
     pub refusal: Option<String>,
 }
 
-/// One unit of work over documents and the ledger: every document touched and every event
-/// recorded commits together, or nothing does.
-pub(crate) struct DocTx<'a> {
+thread_local! {
+    /// Set while this thread runs a unit of work (and so holds the store's connection).
+    static IN_UNIT_OF_WORK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether this thread is inside a unit of work: the store refuses to be called from there.
+pub(crate) fn in_unit_of_work() -> bool {
+    IN_UNIT_OF_WORK.with(std::cell::Cell::get)
+}
+
+/// Marks the thread as inside a unit of work until dropped (also on a panic).
+struct InUnitOfWork;
+
+impl InUnitOfWork {
+    fn enter() -> Self {
+        IN_UNIT_OF_WORK.with(|f| f.set(true));
+        InUnitOfWork
+    }
+}
+
+impl Drop for InUnitOfWork {
+    fn drop(&mut self) {
+        IN_UNIT_OF_WORK.with(|f| f.set(false));
+    }
+}
+
+/// One unit of work over documents and the ledger, in one SQLite transaction: a workflow reads
+/// what it decides on (packages, folds, documents, settings, the signed-in person, the corrected
+/// clock) and writes through this handle, so every check and every write sees one state, and
+/// every document touched and every event recorded commits together, or nothing does. The
+/// workflow never sees the `Store`, so it cannot wait on the connection it already holds.
+pub(crate) struct UnitOfWork<'a> {
     tx: Transaction<'a>,
     /// The phone's clock when the unit of work began (see [`Store::device_clock`]).
     device_ms: i64,
@@ -57,7 +86,7 @@ pub(crate) struct DocTx<'a> {
     compact: Vec<Uuid>,
 }
 
-impl DocTx<'_> {
+impl UnitOfWork<'_> {
     /// The document, loaded for change. `Ok(None)` if this device does not hold it.
     pub fn doc(&mut self, id: Uuid) -> Result<Option<&mut WorkDoc>> {
         if !self.touched.contains_key(&id) {
@@ -90,6 +119,25 @@ impl DocTx<'_> {
     /// The transaction, for a workflow's own tables written in the same unit of work.
     pub fn conn(&self) -> &Transaction<'_> {
         &self.tx
+    }
+
+    /// A package as the list shows it, as of this unit of work.
+    pub fn package(&self, tag: &PackageTag) -> Result<Option<super::PackageView>> {
+        super::package_in(&self.tx, tag)
+    }
+
+    /// The corrected clock (decision 0002) at the start of this unit of work.
+    pub fn now(&self) -> Result<DateTime<Utc>> {
+        let ms = super::corrected_now_ms(&self.tx, self.device_ms)?;
+        Ok(DateTime::from_timestamp_millis(ms).unwrap_or_else(Utc::now))
+    }
+
+    /// The signed-in person and this device, stamped with the corrected clock: who did what.
+    pub fn actor(&self) -> Result<(crate::people::SignedInUser, crate::people::Actor)> {
+        let signer = self.signer.as_ref().ok_or(StoreError::NotSignedIn)?;
+        let user = signer.user.clone();
+        let actor = crate::people::Actor { user: user.id, name: user.name.clone(), device: signer.device, at: self.now()? };
+        Ok((user, actor))
     }
 
     /// Records a ledger event as part of this unit of work.
@@ -136,9 +184,9 @@ impl Store {
     /// nothing is written and the documents it touched are dropped from the cache (they are
     /// reloaded from disk next time), so memory never holds what the database does not.
     ///
-    /// `work` runs while the store's connection is held: it must use `DocTx` only, never call
-    /// back into `Store` (that would wait on the connection forever). Read what it needs first.
-    pub(crate) fn work<T, E: From<StoreError>>(&self, work: impl FnOnce(&mut DocTx<'_>) -> Result<T, E>) -> Result<T, E> {
+    /// `work` reads and writes through the [`UnitOfWork`] only. A call back into the `Store`
+    /// from inside it panics with a message instead of waiting on the connection forever.
+    pub(crate) fn work<T, E: From<StoreError>>(&self, work: impl FnOnce(&mut UnitOfWork<'_>) -> Result<T, E>) -> Result<T, E> {
         let signer = self.signer_opt();
         let device_ms = self.device_clock().timestamp_millis();
         let mut conn = self.conn();
@@ -148,14 +196,15 @@ impl Store {
             None => reader(device),
         };
         let tx = conn.transaction().map_err(StoreError::from)?;
-        let mut dtx = DocTx { tx, device_ms, cache: &self.docs, signer, writer, touched: HashMap::new(), compact: Vec::new() };
+        let _inside = InUnitOfWork::enter();
+        let mut dtx = UnitOfWork { tx, device_ms, cache: &self.docs, signer, writer, touched: HashMap::new(), compact: Vec::new() };
         let value = work(&mut dtx)?;
         dtx.commit()?;
         Ok(value)
     }
 
     /// Reads a document without changing it. `Ok(None)` if this device does not hold it.
-    /// `read` runs while the connection is held: it must not call back into `Store`.
+    /// `read` runs while the connection is held: a call back into `Store` from it panics.
     pub(crate) fn read_doc<T, E: From<StoreError>>(&self, id: Uuid, read: impl FnOnce(&WorkDoc) -> Result<T, E>) -> Result<Option<T>, E> {
         let conn = self.conn();
         let writer = reader(Self::require_identity(&conn)?.device_id);
@@ -168,6 +217,7 @@ impl Store {
                 None => return Ok(None),
             }
         }
+        let _inside = InUnitOfWork::enter();
         read(&cache[&id]).map(Some)
     }
 

@@ -30,6 +30,7 @@ use crate::roles::Role;
 
 pub use crate::people::SignedInUser;
 pub use docs::DocInfo;
+pub(crate) use docs::UnitOfWork;
 pub use key::{KeyError, StoreKey};
 pub use schema::LATEST as SCHEMA_VERSION;
 pub(crate) use signin::Signer;
@@ -292,7 +293,7 @@ impl Store {
 
     /// A package's fold (for facts the package list does not show, such as when it came in).
     pub(crate) fn package_fold(&self, tag: &PackageTag) -> Result<Option<crate::fold::Package>> {
-        Ok(load_fold(&self.conn(), tag)?.and_then(|(_, f)| f.package))
+        package_fold_in(&self.conn(), tag)
     }
 
     /// Runs a read on the database connection (for workflow modules' own tables).
@@ -301,6 +302,9 @@ impl Store {
     }
 
     pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A unit of work holds the connection for its whole transaction; a call back into the
+        // store from inside it would wait on itself forever. Fail loudly instead of hanging.
+        assert!(!docs::in_unit_of_work(), "a unit of work called back into the Store; read through the UnitOfWork handle instead");
         // A panic while holding the lock cannot leave SQLite half-written (transactions roll
         // back), so a poisoned lock is still safe to use.
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
@@ -375,9 +379,7 @@ impl Store {
     // ---- reading ---------------------------------------------------------------------------
 
     pub fn package(&self, tag: &PackageTag) -> Result<Option<PackageView>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(&format!("{PACKAGE_SELECT} WHERE p.tag = ?1"))?;
-        stmt.query_row([tag.as_str()], package_row).optional()?.transpose()
+        package_in(&self.conn(), tag)
     }
 
     /// Every package, by tag.
@@ -607,15 +609,12 @@ impl Store {
 
     /// The device's current HLC wall time (corrected clock, never behind what it has seen).
     pub(crate) fn hlc_now_ms(&self) -> Result<i64> {
-        let conn = self.conn();
-        let offset: i64 = get_meta(&conn, META_CLOCK_OFFSET)?.unwrap_or(0);
-        let last: crate::hlc::Hlc = get_meta(&conn, META_HLC)?.unwrap_or_default();
-        Ok(last.wall_ms.max(self.device_clock().timestamp_millis().saturating_add(offset)))
+        corrected_now_ms(&self.conn(), self.device_clock().timestamp_millis())
     }
 
     /// Reads a small setting stored on the device (JSON).
     pub(crate) fn setting<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
-        get_meta(&self.conn(), &format!("setting:{key}"))
+        setting_in(&self.conn(), key)
     }
 
     pub(crate) fn set_setting<T: Serialize + ?Sized>(&self, key: &str, value: &T) -> Result<()> {
@@ -739,6 +738,20 @@ const PACKAGE_SELECT: &str = "SELECT p.tag, p.item, p.batch, p.quantity, p.unit,
     EXISTS (SELECT 1 FROM event_tags t JOIN events e ON e.id = t.event_id WHERE t.tag = p.tag AND e.state = 'pending')
     FROM packages p";
 
+/// One package as the list shows it, read on any connection or transaction.
+pub(crate) fn package_in(conn: &Connection, tag: &PackageTag) -> Result<Option<PackageView>> {
+    let mut stmt = conn.prepare_cached(&format!("{PACKAGE_SELECT} WHERE p.tag = ?1"))?;
+    stmt.query_row([tag.as_str()], package_row).optional()?.transpose()
+}
+
+/// The corrected clock (decision 0002): the device's clock moved by the server's offset, never
+/// behind the last stamp this device issued.
+pub(crate) fn corrected_now_ms(conn: &Connection, device_ms: i64) -> Result<i64> {
+    let offset: i64 = get_meta(conn, META_CLOCK_OFFSET)?.unwrap_or(0);
+    let last: crate::hlc::Hlc = get_meta(conn, META_HLC)?.unwrap_or_default();
+    Ok(last.wall_ms.max(device_ms.saturating_add(offset)))
+}
+
 fn package_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<PackageView>> {
     let tag: String = r.get(0)?;
     let item: String = r.get(1)?;
@@ -849,6 +862,10 @@ fn insert_event(tx: &Transaction<'_>, event: &Event, state: &str) -> Result<bool
     Ok(true)
 }
 
+pub(crate) fn package_fold_in(conn: &Connection, tag: &PackageTag) -> Result<Option<crate::fold::Package>> {
+    Ok(load_fold(conn, tag)?.and_then(|(_, f)| f.package))
+}
+
 fn load_fold(tx: &Connection, tag: &PackageTag) -> Result<Option<(String, PackageFold)>> {
     let row: Option<(String, String)> = tx
         .prepare_cached("SELECT last_key, state FROM folds WHERE tag = ?1")?
@@ -943,6 +960,10 @@ fn replace_roster(tx: &Transaction<'_>, roster: &[RosterEntry]) -> Result<()> {
         stmt.execute(params![entry.id.to_string(), json, entry.badge])?;
     }
     signin::erase_revoked_keys(tx, roster, device)
+}
+
+pub(crate) fn setting_in<T: serde::de::DeserializeOwned>(conn: &Connection, key: &str) -> Result<Option<T>> {
+    get_meta(conn, &format!("setting:{key}"))
 }
 
 fn get_meta<T: serde::de::DeserializeOwned>(conn: &Connection, key: &str) -> Result<Option<T>> {

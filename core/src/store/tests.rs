@@ -870,3 +870,30 @@ fn a_database_from_a_newer_app_is_refused_untouched() {
     assert_eq!(conn.query_row("PRAGMA user_version", [], |r| r.get::<_, usize>(0)).unwrap(), SCHEMA_VERSION + 1);
     assert_eq!(table_rows(&conn, "events"), before);
 }
+
+/// A unit of work holds the connection for its transaction. A workflow that called back into the
+/// store from inside it used to wait on itself forever (twice in this code's history); now it
+/// fails at once with a message that says what to do, nothing of it is written, and the store
+/// goes on working.
+#[test]
+fn a_unit_of_work_that_calls_back_into_the_store_fails_instead_of_hanging() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = enrolled(&dir);
+    store.sign_in("B-2", "9876").unwrap();
+    let t = tag(1);
+    receive(&store, &t, 10);
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        store.work::<_, StoreError>(|w| {
+            w.record(&t, EventBody::Quarantined { reason: "label damaged".into() })?;
+            store.package(&t)?; // the mistake: the store, not the unit of work
+            Ok(())
+        })
+    }));
+    let message = outcome.expect_err("the call back into the store must fail");
+    let message = message.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| message.downcast_ref::<String>().cloned());
+    assert!(message.is_some_and(|m| m.contains("read through the UnitOfWork")), "a message that says what to do");
+    // Nothing of the failed unit of work was written, and reads and writes still work.
+    assert_eq!(store.package(&t).unwrap().unwrap().status, crate::fold::PackageStatus::Active);
+    let inside = store.work::<_, StoreError>(|w| Ok(w.package(&t)?.map(|p| p.status))).unwrap();
+    assert_eq!(inside, Some(crate::fold::PackageStatus::Active));
+}
