@@ -133,7 +133,7 @@ pub struct SyncRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PatientRecord {
     pub order: Uuid,
-    pub patient: crate::outbound::Patient,
+    pub patient: crate::outbound::order::Patient,
 }
 
 /// One Automerge sync message for one work document.
@@ -212,7 +212,7 @@ pub struct SyncResponse {
     pub doc_refusals: Vec<DocRefusal>,
     /// The facility's customers (dispensaries it may ship to).
     #[serde(default)]
-    pub customers: Vec<crate::outbound::Customer>,
+    pub customers: Vec<crate::outbound::order::Customer>,
     /// Unused package tags the facility holds from the state, for splits.
     #[serde(default)]
     pub unused_tags: Vec<crate::ids::PackageTag>,

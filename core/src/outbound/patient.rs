@@ -6,7 +6,7 @@ use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use uuid::Uuid;
 
-use super::Patient;
+use super::order::Patient;
 
 /// A 256-bit data key. Never printed.
 #[derive(Clone)]

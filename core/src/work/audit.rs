@@ -22,7 +22,7 @@ use automerge::{ActorId, ChangeHash, ROOT, ReadDoc, ScalarValue, Value};
 
 use super::{DocError, WorkDoc, Writer};
 use crate::ids::{DeviceId, UserId};
-use crate::protocol::RosterEntry;
+use crate::people::RosterEntry;
 
 /// Where an object sits: a top-level section, or a child of one (with its key there).
 enum Place {
@@ -214,9 +214,9 @@ mod tests {
         let (manager, floor) = (UserId::new(), UserId::new());
         let (d1, d2) = (DeviceId::new(), DeviceId::new());
         let people = roster(&[(manager, Role::Manager), (floor, Role::FloorStaff)]);
-        let order = crate::outbound::Order {
+        let order = crate::outbound::order::Order {
             number: "SO-1".into(),
-            recipient: crate::outbound::Customer {
+            recipient: crate::outbound::order::Customer {
                 licence: LicenseNumber::parse("C10-0000201-LIC").unwrap(),
                 name: "Green Door".into(),
                 address: "1 Main".into(),

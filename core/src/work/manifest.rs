@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::order::{Actor, Cancellation, Returned};
 use super::{DocError, DocKind, WorkDoc};
 use crate::ids::{BatchNumber, ItemName, LicenseNumber, PackageTag, UserId};
-use crate::outbound::Customer;
+use crate::outbound::order::Customer;
 use crate::quantity::Quantity;
 
 const MANIFEST: &str = "manifest";
@@ -238,7 +238,7 @@ pub fn claims(doc: &WorkDoc) -> Result<Vec<PackageTag>, DocError> {
 
 /// The server's check: the route must belong to an active driver of the facility, and the
 /// manifest must have been written by a manager.
-pub fn audit(doc: &WorkDoc, roster: &[crate::protocol::RosterEntry]) -> Result<Option<String>, DocError> {
+pub fn audit(doc: &WorkDoc, roster: &[crate::people::RosterEntry]) -> Result<Option<String>, DocError> {
     use crate::roles::Role;
     let m = manifest(doc)?;
     if !roster.iter().any(|p| p.id == m.driver.user && p.active && p.role == Role::Driver) {

@@ -10,8 +10,9 @@ use uuid::Uuid;
 
 use super::{DocError, DocKind, WorkDoc};
 use crate::ids::{LicenseNumber, LocationName, PackageTag, UserId};
+use crate::outbound::order::Order;
 use crate::outbound::order::claimed_tags;
-use crate::outbound::{Order, PickLine};
+use crate::outbound::picklist::PickLine;
 pub use crate::people::Actor;
 use crate::quantity::Quantity;
 use crate::roles::Role;
@@ -249,7 +250,7 @@ pub fn claims(doc: &WorkDoc) -> Result<Vec<PackageTag>, DocError> {
 
 /// The server's check after merging a device's changes: a pick list only from a manager, a
 /// substitute only approved by a manager. Returns the reason to refuse, if any.
-pub fn audit(doc: &WorkDoc, roster: &[crate::protocol::RosterEntry]) -> Result<Option<String>, DocError> {
+pub fn audit(doc: &WorkDoc, roster: &[crate::people::RosterEntry]) -> Result<Option<String>, DocError> {
     let manager = |user: &UserId| roster.iter().any(|p| p.id == *user && p.active && p.role == Role::Manager);
     if let Some(by) = pick_list_by(doc)?
         && !manager(&by.user)

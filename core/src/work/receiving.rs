@@ -288,7 +288,7 @@ pub fn completed(doc: &WorkDoc) -> Result<bool, DocError> {
 
 /// The server's check after merging a device's changes: an acceptance that overrides failed checks
 /// must come from an active manager of the facility. Returns the reason to refuse, if any.
-pub fn audit(doc: &WorkDoc, roster: &[crate::protocol::RosterEntry]) -> Result<Option<String>, DocError> {
+pub fn audit(doc: &WorkDoc, roster: &[crate::people::RosterEntry]) -> Result<Option<String>, DocError> {
     for d in all_own::<PackageDecision>(doc, DECISIONS)?.into_values().flatten() {
         if d.override_note.is_none() {
             continue;
