@@ -96,11 +96,19 @@ async fn three_phones_count_a_vault_offline_and_a_remote_manager_approves_the_fi
     office.adjust(&m, -100, "moisture loss reweigh");
 
     // Everyone syncs, in an order unlike the one they counted in.
+    let mut reports = Vec::new();
     for p in [&p3, &p1, &office, &p2, &p1, &p3, &office] {
-        p.sync().await.unwrap();
+        reports.push((p.name.clone(), p.sync().await.unwrap()));
     }
     let view = office.store.count_session(session).unwrap();
-    assert_eq!(view.entries.len(), 6, "every phone's entries arrived: {:?}", view.entries);
+    if view.entries.len() != 6 {
+        let on_server = fleet.server().db.doc(&fleet.facility, session).unwrap().map(|d| custody_core::work::count::entries(&d));
+        let on_p2 = p2.store.count_session(session).map(|v| v.entries.len());
+        panic!(
+            "every phone's entries arrived: {:?}\non the server: {on_server:?}\non omar's phone: {on_p2:?}\nsyncs: {reports:#?}",
+            view.entries
+        );
+    }
 
     // Round 1: V (short) and W (counted twice) differ; X adds up across two phones; M follows
     // the ledger.

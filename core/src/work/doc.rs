@@ -187,12 +187,25 @@ impl WorkDoc {
     }
 
     /// Like [`generate_message`](Self::generate_message), with the hashes (hex) of the changes
-    /// the message carries, whose signatures must travel with it.
+    /// whose signatures must travel with it: when it carries changes, every change the peer may
+    /// still lack (all after the heads both share), not only those in this message.
+    ///
+    /// The peer checks signatures as changes apply, and a change can arrive before one it
+    /// depends on: Automerge's Bloom filter has false positives (about 1 in 100), so a change
+    /// the peer seems to hold is held back while its successor is sent; the peer queues the
+    /// successor until the missing change comes in a later message, and only then applies both.
+    /// The later message must prove both, or the successor is refused as unsigned.
     pub fn generate_message_with_changes(&mut self, state: &mut sync::State) -> Option<(Vec<u8>, Vec<String>)> {
-        let before = state.sent_hashes.clone();
+        let before = state.sent_hashes.len();
+        let shared = state.shared_heads.clone();
         let message = self.generate_message(state)?;
-        let carried = state.sent_hashes.difference(&before).map(|h| h.to_string()).collect();
-        Some((message, carried))
+        if state.sent_hashes.len() == before {
+            return Some((message, Vec::new()));
+        }
+        let unshared = self.am.get_changes_meta(&shared).into_iter().map(|m| m.hash);
+        let carried: std::collections::BTreeSet<String> =
+            unshared.chain(state.sent_hashes.iter().copied()).map(|h| h.to_string()).collect();
+        Some((message, carried.into_iter().collect()))
     }
 
     /// Applies a sync message from the peer. A message that does not decode changes nothing.
@@ -376,4 +389,49 @@ pub(crate) fn json<T: serde::Serialize>(value: &T) -> String {
 
 pub(crate) fn text_of(value: automerge::Value<'_>) -> Option<String> {
     value.as_scalar().and_then(|s| s.as_str()).map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use automerge::sync::{Capability, Have};
+
+    fn doc() -> WorkDoc {
+        let writer = Writer::Person { device: DeviceId::new(), user: UserId::new() };
+        WorkDoc::create(Uuid::now_v7(), DocKind::CountSession, LicenseNumber::parse("C11-0000001-LIC").unwrap(), writer)
+    }
+
+    fn change(doc: &mut WorkDoc, key: &str) -> ChangeHash {
+        doc.am.put(ROOT, key, 1i64).unwrap();
+        doc.am.commit();
+        doc.heads()[0]
+    }
+
+    /// The peer holds the first change; Y (after X) went in an earlier message and waits in the
+    /// peer's queue for X, which a Bloom filter's false positive held back. The message that now
+    /// carries X must also prove Y: the peer applies, and checks, both at once.
+    #[test]
+    fn a_message_carrying_changes_proves_every_change_the_peer_may_still_lack() {
+        let mut d = doc();
+        let base = d.heads();
+        let x = change(&mut d, "x");
+        let y = change(&mut d, "y");
+        let mut state = sync::State::new();
+        state.shared_heads = base.clone();
+        state.their_heads = Some(base.clone());
+        state.their_need = Some(Vec::new());
+        state.their_have = Some(vec![Have { last_sync: base, bloom: Default::default() }]);
+        state.their_capabilities = Some(vec![Capability::MessageV2]);
+        state.sent_hashes.insert(y);
+        let (message, carried) = d.generate_message_with_changes(&mut state).expect("X is still to send");
+        let sent = sync::Message::decode(&message).unwrap();
+        assert_eq!(sent.changes.len(), 1, "only X travels again");
+        assert!(carried.contains(&x.to_string()), "X is proven");
+        assert!(carried.contains(&y.to_string()), "Y, waiting at the peer, is proven again");
+
+        // A message that carries no change carries no signature.
+        let mut idle = sync::State::new();
+        let (_, carried) = d.generate_message_with_changes(&mut idle).expect("a first message announces the heads");
+        assert!(carried.is_empty());
+    }
 }
