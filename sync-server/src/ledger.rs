@@ -177,30 +177,29 @@ fn chain_head(tx: &Transaction<'_>, device: &AuthedDevice) -> Result<(u64, Strin
     })
 }
 
-/// Whether `event` is the next link of the sending device's chain; the reason if not.
+/// Whether `event` is the next link of the sending device's chain (the rule is core's
+/// [`chain::link_problem`]); the reason, worded for the phone, if not.
 fn check_chain(event: &Event, device: &AuthedDevice, last_seq: u64, last_hash: &str) -> Result<(), String> {
     if event.device != device.id {
         return Err("it names another device".into());
     }
     let n = event.device_seq;
-    if n != last_seq + 1 {
-        return Err(format!(
+    // `chain_head` answers (0, genesis) for a device with no event yet.
+    let head = (last_seq > 0).then_some(chain::Head { device_seq: last_seq, hash: last_hash });
+    match chain::link_problem(head, event) {
+        None => Ok(()),
+        Some(chain::LinkProblem::Number { expected, .. }) => Err(format!(
             "hash chain broken at event {n} of this device: the server's last event from this device is number \
-             {last_seq}, so the next must be {}",
-            last_seq + 1
-        ));
+             {last_seq}, so the next must be {expected}"
+        )),
+        Some(chain::LinkProblem::PrevHash) if last_seq == 0 => {
+            Err(format!("hash chain broken at event {n} of this device: the first event must link to the genesis hash"))
+        }
+        Some(chain::LinkProblem::PrevHash) => Err(format!(
+            "hash chain broken at event {n} of this device: it links to {} but event {last_seq} has hash {last_hash}",
+            event.prev_hash
+        )),
     }
-    if event.prev_hash != last_hash {
-        return Err(if last_seq == 0 {
-            format!("hash chain broken at event {n} of this device: the first event must link to the genesis hash")
-        } else {
-            format!(
-                "hash chain broken at event {n} of this device: it links to {} but event {last_seq} has hash {last_hash}",
-                event.prev_hash
-            )
-        });
-    }
-    Ok(())
 }
 
 impl Db {
