@@ -8,9 +8,9 @@ use std::path::Path;
 
 use custody_core::fold::Inventory;
 use custody_core::ids::{LicenseNumber, PackageTag, UserId};
-use custody_core::outbound::order::Availability;
 use custody_core::outbound::patient::DataKey;
-use custody_core::outbound::picklist::{self, Candidate};
+use custody_core::outbound::picklist::Candidate;
+use custody_core::outbound::plan::{ExistingOrder, OrderFacts, plan_order};
 use custody_core::outbound::{Customer, NewOrder, Patient};
 use custody_core::protocol::{PatientRecord, RosterEntry, SyncRequest};
 use custody_core::roles::Role;
@@ -448,11 +448,8 @@ impl Db {
                 .map(|t| parse_col("tag", &t?))
                 .collect::<Result<_, DbError>>()?
         };
-        let today = chrono::Utc::now().date_naive();
-        let candidates: Vec<Candidate> = inventory.packages.values().map(Candidate::from).collect();
         let on_hold = on_hold(&tx, self, &device.facility)?;
-        let mut available = Availability::from_candidates(&picklist::eligible(candidates, today, &claimed, &on_hold));
-        let mut numbers = Vec::new();
+        let mut orders = Vec::new();
         let ids: Vec<String> = {
             let mut stmt = tx.prepare("SELECT id FROM docs WHERE facility = ?1 AND kind = 'order'")?;
             stmt.query_map([device.facility.as_str()], |r| r.get(0))?.collect::<Result<_, _>>()?
@@ -461,16 +458,23 @@ impl Db {
             if let Some(doc) = crate::docs::load_for_check(&tx, self, &device.facility, parse_col("document id", &id)?)?
                 && let (Ok(o), Ok(status)) = (odoc::order(&doc), odoc::status(&doc))
             {
-                if status == OrderStatus::Open {
-                    available.reserve(&o.lines);
-                }
-                numbers.push(o.number);
+                orders.push((o, status));
             }
         }
         let customers = customers(&tx, &device.facility)?;
-        let order = new
-            .accept(&customers, &numbers, &available, today, &name, chrono::Utc::now())
-            .map_err(|e| DbError::InvalidInput(e.to_string()))?;
+        // The same plan a manager's phone makes (core's `plan_order`), on the server's facts.
+        let facts = OrderFacts {
+            packages: inventory.packages.values().map(Candidate::from).collect(),
+            claimed: &claimed,
+            on_hold: &on_hold,
+            orders: orders
+                .iter()
+                .map(|(o, status)| ExistingOrder { number: &o.number, lines: &o.lines, open: *status == OrderStatus::Open })
+                .collect(),
+            customers: &customers,
+            today: chrono::Utc::now().date_naive(),
+        };
+        let order = plan_order(new, facts, &name, chrono::Utc::now()).map_err(|e| DbError::InvalidInput(e.to_string()))?;
         let id = Uuid::now_v7();
         let mut doc = odoc::create(id, device.facility.clone(), custody_core::work::Writer::Server(self.writer()), &order);
         crate::docs::insert_new(&tx, device, &mut doc, &self.signing_key)?;
