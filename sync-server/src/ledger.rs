@@ -15,7 +15,8 @@ use custody_core::work::{DocKind, adjustment};
 use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 
 use crate::db::{AuthedDevice, Db, DbError};
-use crate::docs::DocRound;
+use crate::docs::engine::DocRound;
+use crate::docs::policy::ServerPolicy;
 use crate::people::{KeyCheck, KeyRing, ProvenPerson};
 use custody_core::signing::SigningKey;
 
@@ -69,7 +70,7 @@ fn request_check(
     // A request made on the same phone travels in this very sync, and a new document needs a
     // second round trip to arrive: wait for it rather than refuse a legitimate approval.
     let not_yet = || RequestCheck::NotYet(format!("waiting for adjustment request {request} to arrive"));
-    let Some(doc) = crate::docs::load_for_check(tx, db, &device.facility, request)? else { return Ok(not_yet()) };
+    let Some(doc) = crate::docs::engine::load_for_check(tx, db, &device.facility, request)? else { return Ok(not_yet()) };
     let Ok(adjustment) = adjustment::read(&doc) else { return Ok(not_yet()) };
     if doc.kind != DocKind::Adjustment {
         return Ok(RequestCheck::Refuse(format!("{request} is not an adjustment request")));
@@ -224,7 +225,7 @@ impl Db {
         let roster = crate::db::roster(&tx, &device.facility)?;
         let users: HashMap<UserId, &RosterEntry> = roster.iter().map(|u| (u.id, u)).collect();
         let reader = person.and_then(|p| users.get(&p.id).copied()).filter(|u| u.active);
-        let mut docs = DocRound::new(device, self.writer(), reader, &roster, &self.signing_key);
+        let mut docs = DocRound::new(device, self.writer(), reader, &roster, &self.signing_key, &ServerPolicy);
         docs.receive(&mut tx, &mut cache, &request.docs)?;
         let (mut last_seq, mut last_hash) = chain_head(&tx, device)?;
         let mut keys = KeyRing::default();
