@@ -1,17 +1,24 @@
 //! custody-server: device enrolment, event validation and the sync round trip, over an embedded
 //! SQLite database in a data folder.
 //!
-//! - [`db`]: the store, its migrations and the admin operations the CLI runs.
-//! - [`ledger`]: judging pushed events and pulling the facility's events, in one transaction.
-//! - [`docs`]: work documents (Automerge): storage, who may see and start them, and their half
-//!   of the sync round trip.
-//! - [`api`]: the `/v1` HTTP routes, device authentication and JSON errors.
-//! - [`secret`]: enrolment codes, device tokens and PIN hashes.
-//! - [`lockout`]: the one PIN check ([`Db::check_pin`]) and the counts that lock guessers out.
-//! - [`people_admin`]: a facility's people by badge, for the CLI (list, deactivate, reset a PIN).
+//! Modules import only their own layer or lower ones (docs/decisions/0017-server-layers.md,
+//! checked by tests/check-layers.py), from the bottom:
+//!
+//! - [`config`], [`secret`], [`docs::cache`]: settings, enrolment codes/tokens/PIN hashes, and
+//!   the loaded-document cache.
+//! - [`error`] ([`DbError`]); `limits` and [`transport`]: body limits, the request cap, the
+//!   accept loop (TLS, per-connection clocks, connection cap).
+//! - [`db`]: the store, its migrations, facilities, users, enrolment codes, authentication.
+//! - [`data_key`]: the patient data key, loaded here and handed to [`Db::open`]; [`lockout`]:
+//!   the one PIN check ([`Db::check_pin`]) and the counts that lock guessers out.
 //! - [`people`]: online sign-in (key registration), person proofs on requests, manager calls.
-//! - [`transport`]: the accept loop: TLS, the per-connection clocks and the connection cap;
-//!   `limits`: per-route body limits and the cap on requests in flight.
+//! - [`docs::engine`]: work documents (Automerge): storage, sync per device and document,
+//!   signatures; [`devices`]: enrolment, device list, revoking; [`people_admin`]: a facility's
+//!   people by badge, for the CLI.
+//! - [`outbound`]: customers, tags, claims, office orders, patient data.
+//! - [`docs::policy`]: what each kind of document demands (receiving, adjustment, order, manifest).
+//! - [`ledger`]: judging pushed events and pulling the facility's events, in one transaction.
+//! - [`api`]: the `/v1` HTTP routes, device authentication and JSON errors.
 
 pub mod api;
 pub mod config;
