@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 
 # OpenSSL's libcrypto for SQLCipher (the encrypted device store), installed when missing.
 bash tests/setup-build-deps.sh
+# Each module imports only its own layer or lower ones (docs/decisions/0017-server-layers.md).
+python3 tests/check-layers.py
 cargo test --workspace --locked "$@"
 bash bindings/tests/run-kotlin.sh
 # The Android screens' state and decisions (plain Kotlin) against the same generated bindings.

@@ -38,27 +38,61 @@ pub fn verify<'a>(events: impl IntoIterator<Item = &'a Event>) -> Vec<ChainBreak
 }
 
 fn first_break(device: DeviceId, chain: &[&Event]) -> Option<ChainBreak> {
-    let mut expected_prev = GENESIS_HASH.to_string();
-    for (expected_seq, e) in (1..).zip(chain) {
+    let mut prev: Option<(u64, String)> = None;
+    for e in chain {
         let broken = |reason: String| Some(ChainBreak { device, device_seq: e.device_seq, event: e.id, reason });
-        if e.device_seq != expected_seq {
-            return broken(if e.device_seq < expected_seq {
-                format!("event number {} appears twice", e.device_seq)
-            } else {
-                match e.device_seq - expected_seq {
-                    1 => format!("event {expected_seq} is missing"),
-                    _ => format!("events {expected_seq} to {} are missing", e.device_seq - 1),
-                }
-            });
-        }
-        if e.prev_hash != expected_prev {
-            return broken("it does not link to the device's previous event".into());
+        match link_problem(prev.as_ref().map(|(seq, hash)| Head { device_seq: *seq, hash }), e) {
+            Some(LinkProblem::Number { expected, found }) => {
+                return broken(if found < expected {
+                    format!("event number {found} appears twice")
+                } else {
+                    match found - expected {
+                        1 => format!("event {expected} is missing"),
+                        _ => format!("events {expected} to {} are missing", found - 1),
+                    }
+                });
+            }
+            Some(LinkProblem::PrevHash) => return broken("it does not link to the device's previous event".into()),
+            None => {}
         }
         let hash = e.compute_hash();
         if hash != e.hash {
             return broken("its content was altered after it was recorded".into());
         }
-        expected_prev = hash;
+        prev = Some((e.device_seq, hash));
+    }
+    None
+}
+
+/// The last link of a device's chain: its event number and hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Head<'a> {
+    pub device_seq: u64,
+    pub hash: &'a str,
+}
+
+/// Why an event is not the next link after a device's chain head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkProblem {
+    /// Its number is not the one after the head's (1 for a device's first event).
+    Number { expected: u64, found: u64 },
+    /// Its `prev_hash` is not the head's hash (the genesis hash for a first event).
+    PrevHash,
+}
+
+/// Whether `event` links to `prev`, the last event of the same device (`None` before its first
+/// one). The one link rule: the auditor's [`verify`] and the server's judgement of each pushed
+/// event both use it, and each words the problem for its own reader.
+pub fn link_problem(prev: Option<Head<'_>>, event: &Event) -> Option<LinkProblem> {
+    let (expected, expected_prev) = match prev {
+        Some(head) => (head.device_seq.saturating_add(1), head.hash),
+        None => (1, GENESIS_HASH),
+    };
+    if event.device_seq != expected {
+        return Some(LinkProblem::Number { expected, found: event.device_seq });
+    }
+    if event.prev_hash != expected_prev {
+        return Some(LinkProblem::PrevHash);
     }
     None
 }
@@ -117,5 +151,23 @@ mod tests {
         let breaks = verify(&c);
         assert_eq!(breaks[0].device_seq, 2);
         assert!(breaks[0].reason.contains("altered"));
+    }
+
+    #[test]
+    fn link_problem_checks_number_then_previous_hash() {
+        let c = chain(DeviceId::new(), 3);
+        fn head(e: &Event) -> Option<Head<'_>> {
+            Some(Head { device_seq: e.device_seq, hash: &e.hash })
+        }
+        assert_eq!(link_problem(None, &c[0]), None, "the first event links to the genesis hash");
+        assert_eq!(link_problem(head(&c[0]), &c[1]), None);
+        assert_eq!(link_problem(None, &c[1]), Some(LinkProblem::Number { expected: 1, found: 2 }));
+        assert_eq!(link_problem(head(&c[0]), &c[2]), Some(LinkProblem::Number { expected: 2, found: 3 }));
+        assert_eq!(link_problem(head(&c[1]), &c[1]), Some(LinkProblem::Number { expected: 3, found: 2 }));
+        // The right number after the wrong event: a hash that is not the head's.
+        assert_eq!(link_problem(Some(Head { device_seq: 1, hash: &c[2].hash }), &c[1]), Some(LinkProblem::PrevHash));
+        let mut first = c[0].clone();
+        first.prev_hash = c[2].hash.clone();
+        assert_eq!(link_problem(None, &first), Some(LinkProblem::PrevHash));
     }
 }

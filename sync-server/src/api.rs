@@ -20,7 +20,7 @@ use custody_core::protocol::{
 };
 use serde::de::DeserializeOwned;
 
-use crate::Config;
+use crate::config::Config;
 use crate::db::{AuthedDevice, Db, DbError};
 use crate::people::ProvenPerson;
 

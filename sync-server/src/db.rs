@@ -12,80 +12,20 @@ use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use custody_core::ids::{DeviceId, LicenseNumber, UserId};
-use custody_core::protocol::{EnrolResponse, EnrolmentCode, RegisteredKey, RosterEntry};
+use custody_core::outbound::patient::DataKey;
+use custody_core::protocol::{EnrolmentCode, RegisteredKey, RosterEntry};
 use custody_core::roles::Role;
 use custody_core::signing::{PublicKey, SigningKey};
 use custody_core::text;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use uuid::Uuid;
 
-use crate::docs::{DOC_CACHE_CAPACITY, DocCache};
-use crate::secret::{self, SecretError};
+use crate::docs::cache::{DOC_CACHE_CAPACITY, DocCache};
+pub use crate::error::DbError;
+use crate::secret;
 
 /// The database file inside the data folder.
 pub const DB_FILE_NAME: &str = "custody-server.db";
-
-#[derive(Debug, thiserror::Error)]
-pub enum DbError {
-    #[error("cannot create the data folder {path}: {source}")]
-    DataDir { path: PathBuf, source: std::io::Error },
-    #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    #[error("the database was written by a newer custody-server (schema version {found}, this build knows {known}); run the newer version")]
-    TooNew { found: i64, known: i64 },
-    #[error("SQLite refused write-ahead logging (journal mode is {0}); put the data folder on a local disk")]
-    NoWal(String),
-    #[error("the database holds a {what} that does not parse ({value:?}); it was changed outside custody-server")]
-    Corrupt { what: &'static str, value: String },
-    #[error("an event could not be encoded or read back: {0}")]
-    Json(#[from] serde_json::Error),
-    #[error(transparent)]
-    Secret(#[from] SecretError),
-    /// Input an operator or device must correct; the message says how.
-    #[error("{0}")]
-    InvalidInput(String),
-    /// A sync request refused as a whole before anything was stored.
-    #[error("{0}")]
-    InvalidEvent(String),
-    #[error("facility {0} already exists")]
-    FacilityExists(LicenseNumber),
-    #[error("there is no facility with licence {0}; create it first with `custody-server facility create`")]
-    UnknownFacility(LicenseNumber),
-    #[error("badge {badge:?} is already used by someone at {facility}; each badge must be unique")]
-    BadgeTaken { badge: String, facility: LicenseNumber },
-    #[error("there is no user with id {0}")]
-    UnknownUser(UserId),
-    #[error("user {user} does not work at {facility}")]
-    UserNotInFacility { user: UserId, facility: LicenseNumber },
-    #[error("there is no device {0} enrolled here")]
-    UnknownDevice(DeviceId),
-    /// Unknown, used, expired or void codes get this one answer, so a guesser learns nothing
-    /// (the log says which).
-    #[error("this enrolment code is not valid, was already used or has expired; ask a manager for a new one")]
-    EnrolmentCodeInvalid,
-    #[error("the device token is missing or not recognised; enrol this device with a code from a manager")]
-    Unauthorized,
-    #[error("this device was revoked at {0} and must be enrolled again with a new code from a manager")]
-    DeviceRevoked(DateTime<Utc>),
-    #[error("the badge or PIN is wrong; check both and try again")]
-    WrongCredentials,
-    /// Too many wrong PINs (or enrolment codes): nothing was checked. See docs/decisions/0014.
-    #[error("{}", crate::lockout::locked_message(*what, *until))]
-    Locked { what: crate::lockout::Locked, until: DateTime<Utc> },
-    /// The right PIN of someone deactivated: told only to whoever knew the PIN.
-    #[error("{name} was deactivated at this facility and cannot sign in or approve; ask an admin")]
-    Deactivated { name: String },
-    #[error("there is nobody with badge {badge:?} at {facility}; `custody-server user list --facility {facility}` shows every badge")]
-    UnknownBadge { badge: String, facility: LicenseNumber },
-    #[error("{name} is {role}; only a manager or admin may do this")]
-    NotManager { name: String, role: Role },
-    /// A call only a person may make, with no proof of one.
-    #[error("sign in on this device as a manager to do this")]
-    SignInRequired,
-    /// The proof of who makes the call was refused.
-    #[error("{0}")]
-    ProofRefused(String),
-}
 
 /// Each step runs once, in its own transaction, and bumps `PRAGMA user_version`. Append only.
 const MIGRATIONS: &[&str] = &[
@@ -340,19 +280,6 @@ pub struct AuthedDevice {
     pub facility: LicenseNumber,
 }
 
-/// One enrolled device, for `device list`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeviceInfo {
-    pub id: DeviceId,
-    pub facility: LicenseNumber,
-    pub name: String,
-    pub enrolled_at: DateTime<Utc>,
-    pub last_seen: Option<DateTime<Utc>>,
-    pub revoked_at: Option<DateTime<Utc>>,
-    /// Set while too many wrong badges or PINs from it keep it locked (`device unlock`).
-    pub locked_until: Option<DateTime<Utc>>,
-}
-
 #[derive(Clone)]
 pub struct Db {
     conn: Arc<Mutex<Connection>>,
@@ -363,7 +290,7 @@ pub struct Db {
     /// for every open, so two server processes never share one.
     writer: Uuid,
     /// Seals patient data at rest (from `CUSTODY_DATA_KEY` or the data folder's key file).
-    pub(crate) data_key: custody_core::outbound::patient::DataKey,
+    pub(crate) data_key: DataKey,
     /// Signs the server's own work-document changes (derived from the data key).
     pub(crate) signing_key: Arc<SigningKey>,
     /// Argon2 checks run by [`Db::check_pin`] through this handle (see [`Db::pin_checks`]).
@@ -405,7 +332,9 @@ pub(crate) fn clean_text(field: text::Field, raw: &str) -> Result<String, DbErro
 
 impl Db {
     /// Opens (creating if needed) `custody-server.db` in `data_dir` and brings its schema up to date.
-    pub fn open(data_dir: &Path) -> Result<Db, DbError> {
+    /// `data_key` seals patient data and derives the server's signing key; the caller loads it
+    /// (usually [`crate::data_key::load`]), so the store reads no secrets on its own.
+    pub fn open(data_dir: &Path, data_key: DataKey) -> Result<Db, DbError> {
         // Owner-only, whatever the umask: the folder 0700, the database 0600 before SQLite opens
         // it (its -wal and -shm files take its permissions).
         custody_core::files::private_dir(data_dir).map_err(|source| DbError::DataDir { path: data_dir.to_path_buf(), source })?;
@@ -422,7 +351,6 @@ impl Db {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrate(&mut conn)?;
         custody_core::files::private_companions(&path).map_err(|source| DbError::DataDir { path: path.clone(), source })?;
-        let data_key = crate::outbound::load_data_key(data_dir)?;
         let signing_key = Arc::new(data_key.server_signing_key());
         Ok(Db {
             signing_key,
@@ -519,16 +447,6 @@ impl Db {
         Ok(id)
     }
 
-    /// The person stays on the roster (their past events name them) but can no longer record.
-    pub fn deactivate_user(&self, user: UserId) -> Result<(), DbError> {
-        let conn = self.lock();
-        let known: bool = conn.query_row("SELECT EXISTS (SELECT 1 FROM users WHERE id = ?1)", params![user.to_string()], |r| r.get(0))?;
-        if !known {
-            return Err(DbError::UnknownUser(user));
-        }
-        crate::people::deactivate_in(&conn, user)
-    }
-
     /// A one-time code for enrolling a device at `facility`; only its SHA-256 is stored.
     pub fn issue_enrolment_code(
         &self,
@@ -597,129 +515,9 @@ impl Db {
         Ok(EnrolmentCode { code, expires_at })
     }
 
-    /// Revokes a device wherever it is enrolled. Revoking twice keeps the first time.
-    pub fn revoke_device(&self, device: DeviceId) -> Result<(), DbError> {
-        let conn = self.lock();
-        let changed = conn
-            .execute("UPDATE devices SET revoked_at = COALESCE(revoked_at, ?2) WHERE id = ?1", params![device.to_string(), now_text()])?;
-        if changed == 0 {
-            return Err(DbError::UnknownDevice(device));
-        }
-        crate::people::revoke_device_keys(&conn, device)?;
-        Ok(())
-    }
-
-    /// Revokes a device only if it is enrolled at `facility`; another facility's device is
-    /// reported as unknown, not as forbidden, so its existence does not leak.
-    pub fn revoke_device_at(&self, facility: &LicenseNumber, device: DeviceId) -> Result<(), DbError> {
-        let conn = self.lock();
-        let changed = conn.execute(
-            "UPDATE devices SET revoked_at = COALESCE(revoked_at, ?3) WHERE id = ?1 AND facility = ?2",
-            params![device.to_string(), facility.as_str(), now_text()],
-        )?;
-        if changed == 0 {
-            return Err(DbError::UnknownDevice(device));
-        }
-        crate::people::revoke_device_keys(&conn, device)?;
-        Ok(())
-    }
-
-    pub fn list_devices(&self, facility: &LicenseNumber) -> Result<Vec<DeviceInfo>, DbError> {
-        let conn = self.lock();
-        if facility_name(&conn, facility)?.is_none() {
-            return Err(DbError::UnknownFacility(facility.clone()));
-        }
-        let mut stmt = conn.prepare(
-            "SELECT id, name, enrolled_at, last_seen, revoked_at FROM devices
-             WHERE facility = ?1 ORDER BY enrolled_at, id",
-        )?;
-        let rows = stmt.query_map(params![facility.as_str()], |row| {
-            Ok((
-                row.get::<_, String>(0)?,
-                row.get::<_, String>(1)?,
-                row.get::<_, String>(2)?,
-                row.get::<_, Option<String>>(3)?,
-                row.get::<_, Option<String>>(4)?,
-            ))
-        })?;
-        let mut devices = Vec::new();
-        for row in rows {
-            let (id, name, enrolled_at, last_seen, revoked_at) = row?;
-            let id = parse_col("device id", &id)?;
-            devices.push(DeviceInfo {
-                id,
-                locked_until: crate::lockout::device_locked_until(&conn, facility, id)?,
-                facility: facility.clone(),
-                name,
-                enrolled_at: parse_time(&enrolled_at)?,
-                last_seen: last_seen.as_deref().map(parse_time).transpose()?,
-                revoked_at: revoked_at.as_deref().map(parse_time).transpose()?,
-            });
-        }
-        Ok(devices)
-    }
-
     /// Everyone who may sign in on the facility's devices, deactivated people included.
     pub fn roster(&self, facility: &LicenseNumber) -> Result<Vec<RosterEntry>, DbError> {
         roster(&self.lock(), facility)
-    }
-
-    /// Redeems an enrolment code: creates the device and marks the code used, atomically.
-    ///
-    /// `from` is the client's address: refused codes are counted against it, in the same
-    /// transaction, and a locked address is refused before the code is looked at
-    /// ([`DbError::Locked`]). Unknown, used, expired and void codes all answer
-    /// [`DbError::EnrolmentCodeInvalid`].
-    pub fn enrol(&self, code: &str, device_name: &str, from: Option<std::net::IpAddr>) -> Result<EnrolResponse, DbError> {
-        let device_name = clean_text(text::name("device name"), device_name)?;
-        let code_hash = secret::sha256_hex(&secret::normalise_enrolment_code(code));
-        let address = crate::lockout::address_key(from);
-        let token = secret::new_device_token()?;
-        let device_id = DeviceId::new();
-        let now = Utc::now();
-        let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        crate::lockout::check_address(&tx, &address, now)?;
-        // (facility, expires_at, used_at, issuing device revoked_at, issuer active)
-        type CodeRow = (String, String, Option<String>, Option<String>, Option<bool>);
-        let found: Option<CodeRow> = tx
-            .query_row(
-                "SELECT c.facility, c.expires_at, c.used_at, d.revoked_at, u.active
-                 FROM enrolment_codes c
-                 LEFT JOIN devices d ON d.id = c.issued_from
-                 LEFT JOIN users u ON u.id = c.issued_by
-                 WHERE c.code_hash = ?1",
-                params![code_hash],
-                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?)),
-            )
-            .optional()?;
-        let refused = match &found {
-            None => Some("unknown"),
-            Some((_, _, Some(_), _, _)) => Some("already used"),
-            Some((_, expires_at, ..)) if parse_time(expires_at)? <= now => Some("expired"),
-            Some((_, _, _, Some(_), _)) => Some("issued from a device since revoked"),
-            Some((_, _, _, _, Some(false))) => Some("issued by someone since deactivated"),
-            Some(_) => None,
-        };
-        let (Some((facility, ..)), None) = (found, refused) else {
-            crate::lockout::count_address_failure(&tx, &address, now)?;
-            tx.commit()?;
-            tracing::info!(reason = refused.unwrap_or_default(), address, "enrolment code refused");
-            return Err(DbError::EnrolmentCodeInvalid);
-        };
-        let facility: LicenseNumber = parse_col("licence number", &facility)?;
-        tx.execute(
-            "INSERT INTO devices (id, facility, name, token_hash, enrolled_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![device_id.to_string(), facility.as_str(), device_name, secret::sha256_hex(&token), time_text(now)],
-        )?;
-        tx.execute(
-            "UPDATE enrolment_codes SET used_at = ?2, used_by = ?3 WHERE code_hash = ?1",
-            params![code_hash, time_text(now), device_id.to_string()],
-        )?;
-        let facility_name = facility_name(&tx, &facility)?.unwrap_or_default();
-        let roster = roster(&tx, &facility)?;
-        tx.commit()?;
-        Ok(EnrolResponse { device_id, facility, facility_name, token, roster, server_key: self.server_key(), server_time: Utc::now() })
     }
 
     /// The device a bearer token belongs to; records that it was seen.
@@ -822,10 +620,10 @@ mod tests {
     #[test]
     fn migrations_apply_once_and_reopen() {
         let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(dir.path()).unwrap();
+        let db = Db::open(dir.path(), DataKey::generate()).unwrap();
         db.create_facility(&lic(), "North Vault").unwrap();
         drop(db);
-        let db = Db::open(dir.path()).unwrap();
+        let db = Db::open(dir.path(), DataKey::generate()).unwrap();
         let version: i64 = db.lock().pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
         assert_eq!(version, MIGRATIONS.len() as i64);
         assert!(matches!(db.create_facility(&lic(), "Again"), Err(DbError::FacilityExists(_))));
@@ -836,17 +634,17 @@ mod tests {
     #[test]
     fn newer_schema_is_refused() {
         let dir = tempfile::tempdir().unwrap();
-        drop(Db::open(dir.path()).unwrap());
+        drop(Db::open(dir.path(), DataKey::generate()).unwrap());
         let conn = Connection::open(dir.path().join(DB_FILE_NAME)).unwrap();
         conn.pragma_update(None, "user_version", 99).unwrap();
         drop(conn);
-        assert!(matches!(Db::open(dir.path()), Err(DbError::TooNew { found: 99, .. })));
+        assert!(matches!(Db::open(dir.path(), DataKey::generate()), Err(DbError::TooNew { found: 99, .. })));
     }
 
     #[test]
     fn users_need_a_facility_a_unique_badge_and_a_digit_pin() {
         let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(dir.path()).unwrap();
+        let db = Db::open(dir.path(), DataKey::generate()).unwrap();
         assert!(matches!(db.add_user(&lic(), "Ana", Role::Manager, "B1", "1234"), Err(DbError::UnknownFacility(_))));
         db.create_facility(&lic(), "North Vault").unwrap();
         let err = db.add_user(&lic(), "Ana", Role::Manager, "B1", "12ab").unwrap_err();
@@ -858,7 +656,7 @@ mod tests {
     #[test]
     fn enrolment_codes_are_stored_hashed_and_expire() {
         let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(dir.path()).unwrap();
+        let db = Db::open(dir.path(), DataKey::generate()).unwrap();
         db.create_facility(&lic(), "North Vault").unwrap();
         let code = db.issue_enrolment_code(&lic(), None, chrono::Duration::hours(1)).unwrap();
         let stored: String = db.lock().query_row("SELECT code_hash FROM enrolment_codes", [], |r| r.get(0)).unwrap();

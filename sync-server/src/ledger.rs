@@ -15,7 +15,8 @@ use custody_core::work::{DocKind, adjustment};
 use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 
 use crate::db::{AuthedDevice, Db, DbError};
-use crate::docs::DocRound;
+use crate::docs::engine::DocRound;
+use crate::docs::policy::ServerPolicy;
 use crate::people::{KeyCheck, KeyRing, ProvenPerson};
 use custody_core::signing::SigningKey;
 
@@ -69,7 +70,7 @@ fn request_check(
     // A request made on the same phone travels in this very sync, and a new document needs a
     // second round trip to arrive: wait for it rather than refuse a legitimate approval.
     let not_yet = || RequestCheck::NotYet(format!("waiting for adjustment request {request} to arrive"));
-    let Some(doc) = crate::docs::load_for_check(tx, db, &device.facility, request)? else { return Ok(not_yet()) };
+    let Some(doc) = crate::docs::engine::load_for_check(tx, db, &device.facility, request)? else { return Ok(not_yet()) };
     let Ok(adjustment) = adjustment::read(&doc) else { return Ok(not_yet()) };
     if doc.kind != DocKind::Adjustment {
         return Ok(RequestCheck::Refuse(format!("{request} is not an adjustment request")));
@@ -177,30 +178,29 @@ fn chain_head(tx: &Transaction<'_>, device: &AuthedDevice) -> Result<(u64, Strin
     })
 }
 
-/// Whether `event` is the next link of the sending device's chain; the reason if not.
+/// Whether `event` is the next link of the sending device's chain (the rule is core's
+/// [`chain::link_problem`]); the reason, worded for the phone, if not.
 fn check_chain(event: &Event, device: &AuthedDevice, last_seq: u64, last_hash: &str) -> Result<(), String> {
     if event.device != device.id {
         return Err("it names another device".into());
     }
     let n = event.device_seq;
-    if n != last_seq + 1 {
-        return Err(format!(
+    // `chain_head` answers (0, genesis) for a device with no event yet.
+    let head = (last_seq > 0).then_some(chain::Head { device_seq: last_seq, hash: last_hash });
+    match chain::link_problem(head, event) {
+        None => Ok(()),
+        Some(chain::LinkProblem::Number { expected, .. }) => Err(format!(
             "hash chain broken at event {n} of this device: the server's last event from this device is number \
-             {last_seq}, so the next must be {}",
-            last_seq + 1
-        ));
+             {last_seq}, so the next must be {expected}"
+        )),
+        Some(chain::LinkProblem::PrevHash) if last_seq == 0 => {
+            Err(format!("hash chain broken at event {n} of this device: the first event must link to the genesis hash"))
+        }
+        Some(chain::LinkProblem::PrevHash) => Err(format!(
+            "hash chain broken at event {n} of this device: it links to {} but event {last_seq} has hash {last_hash}",
+            event.prev_hash
+        )),
     }
-    if event.prev_hash != last_hash {
-        return Err(if last_seq == 0 {
-            format!("hash chain broken at event {n} of this device: the first event must link to the genesis hash")
-        } else {
-            format!(
-                "hash chain broken at event {n} of this device: it links to {} but event {last_seq} has hash {last_hash}",
-                event.prev_hash
-            )
-        });
-    }
-    Ok(())
 }
 
 impl Db {
@@ -225,7 +225,7 @@ impl Db {
         let roster = crate::db::roster(&tx, &device.facility)?;
         let users: HashMap<UserId, &RosterEntry> = roster.iter().map(|u| (u.id, u)).collect();
         let reader = person.and_then(|p| users.get(&p.id).copied()).filter(|u| u.active);
-        let mut docs = DocRound::new(device, self.writer(), reader, &roster, &self.signing_key);
+        let mut docs = DocRound::new(device, self.writer(), reader, &roster, &self.signing_key, &ServerPolicy);
         docs.receive(&mut tx, &mut cache, &request.docs)?;
         let (mut last_seq, mut last_hash) = chain_head(&tx, device)?;
         let mut keys = KeyRing::default();

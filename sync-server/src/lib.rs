@@ -1,21 +1,32 @@
 //! custody-server: device enrolment, event validation and the sync round trip, over an embedded
 //! SQLite database in a data folder.
 //!
-//! - [`db`]: the store, its migrations and the admin operations the CLI runs.
-//! - [`ledger`]: judging pushed events and pulling the facility's events, in one transaction.
-//! - [`docs`]: work documents (Automerge): storage, who may see and start them, and their half
-//!   of the sync round trip.
-//! - [`api`]: the `/v1` HTTP routes, device authentication and JSON errors.
-//! - [`secret`]: enrolment codes, device tokens and PIN hashes.
-//! - [`lockout`]: the one PIN check ([`Db::check_pin`]) and the counts that lock guessers out.
-//! - [`people_admin`]: a facility's people by badge, for the CLI (list, deactivate, reset a PIN).
+//! Modules import only their own layer or lower ones (docs/decisions/0017-server-layers.md,
+//! checked by tests/check-layers.py), from the bottom:
+//!
+//! - [`config`], [`secret`], [`docs::cache`]: settings, enrolment codes/tokens/PIN hashes, and
+//!   the loaded-document cache.
+//! - [`error`] ([`DbError`]); `limits` and [`transport`]: body limits, the request cap, the
+//!   accept loop (TLS, per-connection clocks, connection cap).
+//! - [`db`]: the store, its migrations, facilities, users, enrolment codes, authentication.
+//! - [`data_key`]: the patient data key, loaded here and handed to [`Db::open`]; [`lockout`]:
+//!   the one PIN check ([`Db::check_pin`]) and the counts that lock guessers out.
 //! - [`people`]: online sign-in (key registration), person proofs on requests, manager calls.
-//! - [`transport`]: the accept loop: TLS, the per-connection clocks and the connection cap;
-//!   `limits`: per-route body limits and the cap on requests in flight.
+//! - [`docs::engine`]: work documents (Automerge): storage, sync per device and document,
+//!   signatures; [`devices`]: enrolment, device list, revoking; [`people_admin`]: a facility's
+//!   people by badge, for the CLI.
+//! - [`outbound`]: customers, tags, claims, office orders, patient data.
+//! - [`docs::policy`]: what each kind of document demands (receiving, adjustment, order, manifest).
+//! - [`ledger`]: judging pushed events and pulling the facility's events, in one transaction.
+//! - [`api`]: the `/v1` HTTP routes, device authentication and JSON errors.
 
 pub mod api;
+pub mod config;
+pub mod data_key;
 pub mod db;
+pub mod devices;
 pub mod docs;
+pub mod error;
 pub mod ledger;
 mod limits;
 pub mod lockout;
@@ -35,89 +46,13 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use api::{ApiError, router};
-pub use db::{AuthedDevice, DB_FILE_NAME, Db, DbError, DeviceInfo};
+pub use config::{Config, TlsFiles};
+pub use db::{AuthedDevice, DB_FILE_NAME, Db, DbError};
+pub use devices::DeviceInfo;
 pub use ledger::{RejectedEvent, SyncCounts};
 pub use lockout::Person;
 pub use people_admin::UserInfo;
 pub use transport::TlsError;
-
-/// The server's certificate chain and private key, PEM files (`--tls-cert`, `--tls-key`).
-#[derive(Debug, Clone)]
-pub struct TlsFiles {
-    pub cert: PathBuf,
-    pub key: PathBuf,
-}
-
-/// How the server listens and what it puts up with. The defaults and their reasons are in
-/// docs/decisions/0015-transport-and-files.md.
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub data_dir: PathBuf,
-    pub listen: SocketAddr,
-    /// Serve TLS with this certificate; `None` serves plain HTTP, for a TLS-terminating reverse
-    /// proxy in front (or tests on loopback).
-    pub tls: Option<TlsFiles>,
-    /// Largest body of every call without a limit of its own: enrolment (before any token is
-    /// checked), manager calls, revocations.
-    pub small_body_limit: usize,
-    /// Largest body of `POST /v1/orders` (an office order with its lines).
-    pub order_body_limit: usize,
-    /// Largest body of `POST /v1/sync`.
-    pub sync_body_limit: usize,
-    /// A request's head (request line and headers) must arrive within this, counted from the
-    /// connection's first byte or the first byte after a keep-alive pause (slowloris).
-    pub header_timeout: Duration,
-    /// A request's body must arrive within this once a handler starts reading it.
-    pub body_timeout: Duration,
-    /// A keep-alive connection with no request is closed after this; so is one whose client
-    /// stops reading a response.
-    pub idle_timeout: Duration,
-    /// A TLS handshake must finish within this.
-    pub tls_handshake_timeout: Duration,
-    /// Connections served at once; more wait in the kernel's accept queue.
-    pub max_connections: usize,
-    /// Requests handled at once; more wait up to `busy_wait`, then get 503.
-    pub max_concurrent_requests: usize,
-    pub busy_wait: Duration,
-    /// How far ahead of this server's clock an event may be stamped, and how long before its
-    /// phone enrolled; further, it is rejected with the reason (decision 0002). A phone corrects
-    /// its clock with the server's at every sync, so only a clock changed since is caught.
-    pub clock_allowance: Duration,
-}
-
-impl Config {
-    pub const DEFAULT_SMALL_BODY_LIMIT: usize = 8 * 1024;
-    pub const DEFAULT_ORDER_BODY_LIMIT: usize = 256 * 1024;
-    pub const DEFAULT_SYNC_BODY_LIMIT: usize = 16 * 1024 * 1024;
-    pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
-    pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(60);
-    pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
-    pub const DEFAULT_TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-    pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
-    pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 32;
-    pub const DEFAULT_BUSY_WAIT: Duration = Duration::from_secs(2);
-    pub const DEFAULT_CLOCK_ALLOWANCE: Duration = Duration::from_secs(60 * custody_core::bounds::DEFAULT_CLOCK_ALLOWANCE_MINUTES as u64);
-
-    /// Plain HTTP on 127.0.0.1:8080 with the default limits and a 10-minute clock allowance.
-    pub fn new(data_dir: impl Into<PathBuf>) -> Config {
-        Config {
-            data_dir: data_dir.into(),
-            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 8080)),
-            tls: None,
-            small_body_limit: Self::DEFAULT_SMALL_BODY_LIMIT,
-            order_body_limit: Self::DEFAULT_ORDER_BODY_LIMIT,
-            sync_body_limit: Self::DEFAULT_SYNC_BODY_LIMIT,
-            header_timeout: Self::DEFAULT_HEADER_TIMEOUT,
-            body_timeout: Self::DEFAULT_BODY_TIMEOUT,
-            idle_timeout: Self::DEFAULT_IDLE_TIMEOUT,
-            tls_handshake_timeout: Self::DEFAULT_TLS_HANDSHAKE_TIMEOUT,
-            max_connections: Self::DEFAULT_MAX_CONNECTIONS,
-            max_concurrent_requests: Self::DEFAULT_MAX_CONCURRENT_REQUESTS,
-            busy_wait: Self::DEFAULT_BUSY_WAIT,
-            clock_allowance: Self::DEFAULT_CLOCK_ALLOWANCE,
-        }
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -201,7 +136,7 @@ impl RunningServer {
     /// server that speaks only TLS); binds `config.listen`.
     pub async fn start_with(config: Config) -> Result<RunningServer, StartError> {
         let tls = tls_acceptor(&config)?;
-        let db = Db::open(&config.data_dir)?.with_clock_allowance(config.clock_allowance);
+        let db = Db::open(&config.data_dir, data_key::load(&config.data_dir)?)?.with_clock_allowance(config.clock_allowance);
         let listener = TcpListener::bind(config.listen).await.map_err(|source| StartError::Bind { addr: config.listen, source })?;
         let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: config.listen, source })?;
         let (tx, rx) = oneshot::channel::<()>();

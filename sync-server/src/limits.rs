@@ -26,7 +26,7 @@ use http_body::{Frame, SizeHint};
 use tokio::sync::Semaphore;
 use tokio::time::{Instant, Sleep};
 
-use crate::Config;
+use crate::config::Config;
 
 /// The limits every request is held to.
 #[derive(Clone)]

@@ -14,7 +14,7 @@ use custody_core::ids::{DeviceId, LicenseNumber, UserId};
 use custody_core::roles::Role;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use crate::db::{Db, DbError, parse_col, parse_time};
+use crate::db::{Db, DbError, facility_name, parse_col, parse_time};
 use crate::secret;
 
 /// How a kind of counter locks: after `threshold` failures, for `first_lock`, doubling with each
@@ -73,39 +73,7 @@ impl Policy {
     }
 }
 
-/// What is locked, for the sentence the person reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Locked {
-    Badge,
-    Device,
-    Address,
-}
-
-/// The sentence for a lock: what, until when, and what to do.
-pub(crate) fn locked_message(what: Locked, until: DateTime<Utc>) -> String {
-    let wait = wait_in_words(until - Utc::now());
-    let at = until.format("%H:%M UTC");
-    match what {
-        Locked::Badge => format!(
-            "too many wrong badges or PINs for this badge; it is locked: try again in {wait} (after {at}), or ask an admin to unlock it"
-        ),
-        Locked::Device => format!(
-            "too many wrong badges or PINs from this device; it is locked: try again in {wait} (after {at}), or ask an admin to unlock it"
-        ),
-        Locked::Address => {
-            format!("too many enrolment codes that were not valid came from this network; try again in {wait} (after {at})")
-        }
-    }
-}
-
-fn wait_in_words(left: Duration) -> String {
-    let minutes = ((left.num_seconds().max(1) + 59) / 60).max(1);
-    match minutes {
-        1 => "a minute".to_string(),
-        2..=90 => format!("{minutes} minutes"),
-        _ => format!("{} hours", (minutes + 59) / 60),
-    }
-}
+pub use crate::error::Locked;
 
 /// One counter as stored.
 struct Counter {
@@ -233,6 +201,25 @@ impl Person {
     }
 }
 
+/// The person with `badge` at `facility`, or a clear error: no such facility, or nobody with
+/// that badge there.
+pub(crate) fn user_by_badge(tx: &Connection, facility: &LicenseNumber, badge: &str) -> Result<Person, DbError> {
+    if facility_name(tx, facility)?.is_none() {
+        return Err(DbError::UnknownFacility(facility.clone()));
+    }
+    let found: Option<(String, String, String, bool)> = tx
+        .query_row(
+            "SELECT id, name, role, active FROM users WHERE facility = ?1 AND badge = ?2",
+            params![facility.as_str(), badge.trim()],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .optional()?;
+    let Some((id, name, role, active)) = found else {
+        return Err(DbError::UnknownBadge { badge: badge.trim().to_string(), facility: facility.clone() });
+    };
+    Ok(Person { id: parse_col("user id", &id)?, name, role: parse_col("role", &role)?, active })
+}
+
 /// The PIN hash an unknown badge is checked against, so it costs what a known badge costs. Its
 /// PIN is random and the result is ignored: it never lets anyone in.
 fn dummy_pin_hash() -> &'static str {
@@ -333,7 +320,7 @@ impl Db {
     pub fn unlock_badge(&self, facility: &LicenseNumber, badge: &str) -> Result<(), DbError> {
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        crate::people_admin::user_by_badge(&tx, facility, badge)?;
+        user_by_badge(&tx, facility, badge)?;
         clear(&tx, &BADGE, facility.as_str(), &badge_key(badge))?;
         tx.commit()?;
         Ok(())
@@ -395,12 +382,5 @@ mod tests {
         assert_eq!(key("2001:db8:1:2:bbbb::9"), key("2001:db8:1:2:aaaa::1"));
         assert_ne!(key("2001:db8:1:3::1"), key("2001:db8:1:2::1"));
         assert_eq!(address_key(None), "unknown");
-    }
-
-    #[test]
-    fn waits_read_as_words() {
-        assert_eq!(wait_in_words(Duration::seconds(5)), "a minute");
-        assert_eq!(wait_in_words(Duration::seconds(61)), "2 minutes");
-        assert_eq!(wait_in_words(Duration::hours(24)), "24 hours");
     }
 }

@@ -269,7 +269,7 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<(), CliError> {
-    let db = Db::open(&cli.data_dir)?;
+    let db = Db::open(&cli.data_dir, custody_server::data_key::load(&cli.data_dir)?)?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             let mut config = Config::new(&cli.data_dir);

@@ -4,13 +4,11 @@
 //! route's driver, every access logged).
 
 use std::collections::BTreeSet;
-use std::path::Path;
 
 use custody_core::fold::Inventory;
 use custody_core::ids::{LicenseNumber, PackageTag, UserId};
-use custody_core::outbound::order::Availability;
-use custody_core::outbound::patient::DataKey;
-use custody_core::outbound::picklist::{self, Candidate};
+use custody_core::outbound::picklist::Candidate;
+use custody_core::outbound::plan::{ExistingOrder, OrderFacts, plan_order};
 use custody_core::outbound::{Customer, NewOrder, Patient};
 use custody_core::protocol::{PatientRecord, RosterEntry, SyncRequest};
 use custody_core::roles::Role;
@@ -20,40 +18,6 @@ use rusqlite::{Connection, OptionalExtension, params};
 use uuid::Uuid;
 
 use crate::db::{AuthedDevice, Db, DbError, now_text, parse_col};
-
-/// The file in the data folder holding the data key when `CUSTODY_DATA_KEY` is not set.
-pub const DATA_KEY_FILE: &str = "patient-data.key";
-
-/// The key patient data is sealed under: `CUSTODY_DATA_KEY` (64 hex digits, e.g. from a secret
-/// manager) or a key file created once in the data folder, readable by the owner only.
-pub(crate) fn load_data_key(data_dir: &Path) -> Result<DataKey, DbError> {
-    if let Ok(hex) = std::env::var("CUSTODY_DATA_KEY") {
-        return DataKey::from_hex(&hex).map_err(|e| DbError::InvalidInput(format!("CUSTODY_DATA_KEY: {e}")));
-    }
-    let path = data_dir.join(DATA_KEY_FILE);
-    match std::fs::read_to_string(&path) {
-        Ok(text) => {
-            // A key file left readable by others (copied in, an older version) is made owner-only.
-            custody_core::files::private_file(&path).map_err(|source| DbError::DataDir { path: path.clone(), source })?;
-            DataKey::from_hex(&text).map_err(|e| DbError::InvalidInput(format!("{}: {e}", path.display())))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let key = DataKey::generate();
-            let mut options = std::fs::OpenOptions::new();
-            options.write(true).create_new(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            use std::io::Write;
-            let mut file = options.open(&path).map_err(|source| DbError::DataDir { path: path.clone(), source })?;
-            file.write_all(key.to_hex().as_bytes())
-                .and_then(|_| file.sync_all())
-                .map_err(|source| DbError::DataDir { path: path.clone(), source })?;
-            tracing::info!(path = %path.display(), "created the patient data key; back it up with the database");
-            Ok(key)
-        }
-        Err(source) => Err(DbError::DataDir { path, source }),
-    }
-}
 
 pub(crate) fn customers(conn: &Connection, facility: &LicenseNumber) -> Result<Vec<Customer>, DbError> {
     let mut stmt = conn.prepare_cached("SELECT licence, name, address FROM customers WHERE facility = ?1 ORDER BY name, licence")?;
@@ -193,15 +157,6 @@ pub(crate) fn after_persist(conn: &Connection, facility: &LicenseNumber, doc: &W
     Ok(())
 }
 
-/// The person a per-person document belongs to (a route's driver).
-pub(crate) fn audience(conn: &Connection, id: Uuid) -> Result<Option<String>, DbError> {
-    Ok(conn
-        .prepare_cached("SELECT audience FROM docs WHERE id = ?1")?
-        .query_row([id.to_string()], |r| r.get::<_, Option<String>>(0))
-        .optional()?
-        .flatten())
-}
-
 fn log_access(
     conn: &Connection,
     facility: &LicenseNumber,
@@ -311,7 +266,9 @@ pub(crate) fn sync_patients(
             };
             let mut out = Vec::new();
             for id in ids {
-                let Some(doc) = crate::docs::load_for_check(conn, db, &device.facility, parse_col("document id", &id)?)? else { continue };
+                let Some(doc) = crate::docs::engine::load_for_check(conn, db, &device.facility, parse_col("document id", &id)?)? else {
+                    continue;
+                };
                 if mdoc::closed(&doc).unwrap_or(true) {
                     continue;
                 }
@@ -349,7 +306,7 @@ fn on_hold(conn: &Connection, db: &Db, facility: &LicenseNumber) -> Result<BTree
     };
     let mut held = BTreeSet::new();
     for id in ids {
-        if let Some(doc) = crate::docs::load_for_check(conn, db, facility, parse_col("document id", &id)?)?
+        if let Some(doc) = crate::docs::engine::load_for_check(conn, db, facility, parse_col("document id", &id)?)?
             && let Ok(request) = custody_core::work::adjustment::read(&doc)
             && request.status() == custody_core::work::adjustment::AdjustmentStatus::Pending
         {
@@ -448,32 +405,37 @@ impl Db {
                 .map(|t| parse_col("tag", &t?))
                 .collect::<Result<_, DbError>>()?
         };
-        let today = chrono::Utc::now().date_naive();
-        let candidates: Vec<Candidate> = inventory.packages.values().map(Candidate::from).collect();
         let on_hold = on_hold(&tx, self, &device.facility)?;
-        let mut available = Availability::from_candidates(&picklist::eligible(candidates, today, &claimed, &on_hold));
-        let mut numbers = Vec::new();
+        let mut orders = Vec::new();
         let ids: Vec<String> = {
             let mut stmt = tx.prepare("SELECT id FROM docs WHERE facility = ?1 AND kind = 'order'")?;
             stmt.query_map([device.facility.as_str()], |r| r.get(0))?.collect::<Result<_, _>>()?
         };
         for id in ids {
-            if let Some(doc) = crate::docs::load_for_check(&tx, self, &device.facility, parse_col("document id", &id)?)?
+            if let Some(doc) = crate::docs::engine::load_for_check(&tx, self, &device.facility, parse_col("document id", &id)?)?
                 && let (Ok(o), Ok(status)) = (odoc::order(&doc), odoc::status(&doc))
             {
-                if status == OrderStatus::Open {
-                    available.reserve(&o.lines);
-                }
-                numbers.push(o.number);
+                orders.push((o, status));
             }
         }
         let customers = customers(&tx, &device.facility)?;
-        let order = new
-            .accept(&customers, &numbers, &available, today, &name, chrono::Utc::now())
-            .map_err(|e| DbError::InvalidInput(e.to_string()))?;
+        // The same plan a manager's phone makes (core's `plan_order`), on the server's facts.
+        let facts = OrderFacts {
+            packages: inventory.packages.values().map(Candidate::from).collect(),
+            claimed: &claimed,
+            on_hold: &on_hold,
+            orders: orders
+                .iter()
+                .map(|(o, status)| ExistingOrder { number: &o.number, lines: &o.lines, open: *status == OrderStatus::Open })
+                .collect(),
+            customers: &customers,
+            today: chrono::Utc::now().date_naive(),
+        };
+        let order = plan_order(new, facts, &name, chrono::Utc::now()).map_err(|e| DbError::InvalidInput(e.to_string()))?;
         let id = Uuid::now_v7();
         let mut doc = odoc::create(id, device.facility.clone(), custody_core::work::Writer::Server(self.writer()), &order);
-        crate::docs::insert_new(&tx, device, &mut doc, &self.signing_key)?;
+        crate::docs::engine::insert_new(&tx, device, &mut doc, &self.signing_key)?;
+        after_persist(&tx, &device.facility, &doc)?;
         if let Some(patient) = &new.patient {
             let now = now_text();
             tx.execute(

@@ -147,6 +147,16 @@ pub(crate) fn reset_pin_in(conn: &Connection, facility: &LicenseNumber, user: Us
 }
 
 impl Db {
+    /// The person stays on the roster (their past events name them) but can no longer record.
+    pub fn deactivate_user(&self, user: UserId) -> Result<(), DbError> {
+        let conn = self.lock();
+        let known: bool = conn.query_row("SELECT EXISTS (SELECT 1 FROM users WHERE id = ?1)", params![user.to_string()], |r| r.get(0))?;
+        if !known {
+            return Err(DbError::UnknownUser(user));
+        }
+        deactivate_in(&conn, user)
+    }
+
     /// A person's online sign-in on a device: the server checks badge and PIN, then registers the
     /// device's new public key for them (revoking the key they had on that device, if any).
     pub fn sign_in(&self, device: &AuthedDevice, request: &SignInRequest) -> Result<SignInResponse, DbError> {

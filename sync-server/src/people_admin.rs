@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use custody_core::ids::{LicenseNumber, UserId};
 use custody_core::roles::Role;
-use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
+use rusqlite::{TransactionBehavior, params};
 
 use crate::db::{Db, DbError, facility_name, parse_col};
 use crate::lockout::{self, Person};
@@ -20,25 +20,6 @@ pub struct UserInfo {
     pub active: bool,
     /// Set while too many wrong PINs keep the badge locked.
     pub locked_until: Option<DateTime<Utc>>,
-}
-
-/// The person with `badge` at `facility`, or a clear error: no such facility, or nobody with
-/// that badge there.
-pub(crate) fn user_by_badge(tx: &Transaction<'_>, facility: &LicenseNumber, badge: &str) -> Result<Person, DbError> {
-    if facility_name(tx, facility)?.is_none() {
-        return Err(DbError::UnknownFacility(facility.clone()));
-    }
-    let found: Option<(String, String, String, bool)> = tx
-        .query_row(
-            "SELECT id, name, role, active FROM users WHERE facility = ?1 AND badge = ?2",
-            params![facility.as_str(), badge.trim()],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-        )
-        .optional()?;
-    let Some((id, name, role, active)) = found else {
-        return Err(DbError::UnknownBadge { badge: badge.trim().to_string(), facility: facility.clone() });
-    };
-    Ok(Person { id: parse_col("user id", &id)?, name, role: parse_col("role", &role)?, active })
 }
 
 impl Db {
@@ -73,7 +54,7 @@ impl Db {
     pub fn deactivate_badge(&self, facility: &LicenseNumber, badge: &str) -> Result<Person, DbError> {
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let person = user_by_badge(&tx, facility, badge)?;
+        let person = lockout::user_by_badge(&tx, facility, badge)?;
         crate::people::deactivate_in(&tx, person.id)?;
         tx.commit()?;
         Ok(Person { active: false, ..person })
@@ -87,7 +68,7 @@ impl Db {
         let pin_hash = secret::hash_pin(pin)?;
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let person = user_by_badge(&tx, facility, badge)?;
+        let person = lockout::user_by_badge(&tx, facility, badge)?;
         crate::people::reset_pin_in(&tx, facility, person.id, &pin_hash)?;
         tx.commit()?;
         Ok(person)

@@ -37,7 +37,7 @@ use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
-use crate::Config;
+use crate::config::Config;
 
 /// Why the TLS certificate or key cannot be used; said at start-up, before anything listens.
 #[derive(Debug, thiserror::Error)]

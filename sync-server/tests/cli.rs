@@ -48,7 +48,7 @@ fn people_are_listed_deactivated_given_new_pins_and_unlocked_by_badge() {
     assert!(!list.contains("argon2") && !list.contains("locked"), "{list}");
 
     // Five wrong PINs lock Mia's badge; the list shows it, `user unlock` clears it.
-    let db = Db::open(d).unwrap();
+    let db = Db::open(d, custody_server::data_key::load(d).unwrap()).unwrap();
     for _ in 0..5 {
         assert!(matches!(db.check_pin(&lic(), None, "M-100", "0000"), Err(DbError::WrongCredentials)));
     }

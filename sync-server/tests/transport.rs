@@ -462,7 +462,7 @@ fn the_data_folder_and_its_files_are_owner_only_whatever_the_umask() {
     let db = data.join(custody_server::DB_FILE_NAME);
     let wal = data.join(format!("{}-wal", custody_server::DB_FILE_NAME));
     let shm = data.join(format!("{}-shm", custody_server::DB_FILE_NAME));
-    let key = data.join(custody_server::outbound::DATA_KEY_FILE);
+    let key = data.join(custody_server::data_key::DATA_KEY_FILE);
     let deadline = Instant::now() + Duration::from_secs(30);
     while !(db.exists() && wal.exists() && shm.exists() && key.exists()) {
         assert!(Instant::now() < deadline, "the server did not create its files");

@@ -7,6 +7,7 @@
 //! (one per manifest: vehicle, driver, stops, and the driver's confirmations).
 //!
 //! - [`order`]: customers, orders, availability, redaction of patient data.
+//! - [`plan`]: the check before an order exists (pure; the phone and the server run it).
 //! - [`picklist`]: first-expired-first-out allocation (pure; the server runs it too).
 //! - [`patient`]: sealing patient data at rest.
 //! - [`picking`]: the device workflow from order to packed containers.
@@ -17,6 +18,7 @@ pub mod patient;
 pub mod patients;
 pub mod picking;
 pub mod picklist;
+pub mod plan;
 pub mod print;
 pub mod shipping;
 

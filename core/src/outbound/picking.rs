@@ -8,9 +8,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::NaiveDate;
 use uuid::Uuid;
 
-use super::order::{Availability, OrderError};
+use super::order::OrderError;
 use super::patient::SealError;
 use super::picklist::{self, Candidate, PickListError};
+use super::plan::{ExistingOrder, OrderFacts, plan_order};
 use super::{Customer, NewOrder, Order, PickLine};
 use crate::approvals::ApprovalError;
 use crate::event::{Event, EventBody};
@@ -203,9 +204,11 @@ impl Store {
 
     /// Packages that could be allocated now, with when they came in.
     fn candidates(&self, except: Option<Uuid>, today: NaiveDate) -> Result<Vec<Candidate>> {
-        let claimed = self.claimed_elsewhere(except)?;
-        let on_hold: BTreeSet<PackageTag> =
-            self.adjustments()?.into_iter().filter(|a| a.status() == AdjustmentStatus::Pending).map(|a| a.request.tag).collect();
+        Ok(picklist::eligible(self.shelf()?, today, &self.claimed_elsewhere(except)?, &self.on_hold()?))
+    }
+
+    /// Every active package, with when it came in.
+    fn shelf(&self) -> Result<Vec<Candidate>> {
         let mut out = Vec::new();
         for p in self.packages()?.into_iter().filter(|p| p.status == PackageStatus::Active) {
             let since = self.package_fold(&p.tag)?.map(|f| f.since).unwrap_or_default();
@@ -220,7 +223,12 @@ impl Store {
                 since,
             });
         }
-        Ok(picklist::eligible(out, today, &claimed, &on_hold))
+        Ok(out)
+    }
+
+    /// Packages held for an adjustment request still waiting for a decision.
+    fn on_hold(&self) -> Result<BTreeSet<PackageTag>> {
+        Ok(self.adjustments()?.into_iter().filter(|a| a.status() == AdjustmentStatus::Pending).map(|a| a.request.tag).collect())
     }
 
     /// Enters a dispensary order (managers). Refused, with the reason, for a licence that is not
@@ -229,16 +237,22 @@ impl Store {
     pub fn create_order(&self, new: &NewOrder) -> Result<Uuid> {
         self.require_role(&[Role::Manager], "enter orders")?;
         let today = self.now()?.date_naive();
-        let mut available = Availability::from_candidates(&self.candidates(None, today)?);
-        let mut numbers = Vec::new();
-        for o in self.orders()? {
-            numbers.push(o.order.number.clone());
-            if o.status == OrderStatus::Open {
-                available.reserve(&o.order.lines);
-            }
-        }
+        let orders = self.orders()?;
+        let (claimed, on_hold, customers) = (self.claimed_elsewhere(None)?, self.on_hold()?, self.customers()?);
+        // The same plan the office's orders get on the server (`plan::plan_order`).
+        let facts = OrderFacts {
+            packages: self.shelf()?,
+            claimed: &claimed,
+            on_hold: &on_hold,
+            orders: orders
+                .iter()
+                .map(|o| ExistingOrder { number: &o.order.number, lines: &o.order.lines, open: o.status == OrderStatus::Open })
+                .collect(),
+            customers: &customers,
+            today,
+        };
         let (user, _) = self.actor()?;
-        let order = new.accept(&self.customers()?, &numbers, &available, today, &user.name, self.now()?)?;
+        let order = plan_order(new, facts, &user.name, self.now()?)?;
         let key = self.data_key();
         let identity = self.identity()?.ok_or(StoreError::NotEnrolled)?;
         let id = Uuid::now_v7();

@@ -1,6 +1,7 @@
-//! Work documents on the server: their storage (a snapshot plus the incremental changes saved
-//! since), each device's Automerge sync state, who may see and start which kind, and the document
-//! half of the sync round trip.
+//! The work-document engine: storage (a snapshot plus the incremental changes saved since),
+//! each device's Automerge sync state, who may see and start which kind, the signature checks,
+//! and the document half of the sync round trip. What a particular kind demands (the receiving,
+//! adjustment, order and manifest audits) comes in through [`DocPolicy`], from `docs::policy`.
 //!
 //! The server is one Automerge peer among many: it merges what a device sends, checks it, writes
 //! its own changes when a rule demands (withdrawing a decision the person may not make), and
@@ -11,19 +12,15 @@
 use std::collections::HashMap;
 
 use automerge::sync::{self, Capability, Have};
-use chrono::Utc;
 use custody_core::ids::LicenseNumber;
 use custody_core::protocol::{ChangeSignature, DocMessage, DocRefusal, RosterEntry};
 use custody_core::signing::{Signature, SigningKey, change_message};
-use custody_core::work::{DocError, DocKind, WorkDoc, Writer, adjustment, decode_state, encode_state};
+use custody_core::work::{DocError, DocKind, WorkDoc, Writer, decode_state, encode_state};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use uuid::Uuid;
 
 use crate::db::{AuthedDevice, Db, DbError, now_text, parse_col};
-
-/// Loaded documents kept between round trips. A count session of 10,000 entries is a few MB in
-/// memory; a handful of busy documents is what a facility syncs at once.
-pub(crate) const DOC_CACHE_CAPACITY: usize = 32;
+use crate::docs::cache::DocCache;
 
 /// A document's incremental change rows are folded into a new snapshot once there are this many.
 pub const COMPACT_AFTER_CHANGE_ROWS: i64 = 32;
@@ -45,64 +42,42 @@ fn shared_heads_text(state: &sync::State) -> String {
     heads.join(",")
 }
 
-/// Recently used documents, as loaded. An entry is only trusted while its heads equal the
-/// stored heads; a sync takes the documents it works on out of the cache and puts them back only
-/// after its transaction committed, so a failed or refused change never lingers here.
-pub(crate) struct DocCache {
-    entries: HashMap<Uuid, Cached>,
-    capacity: usize,
-    tick: u64,
+/// What a kind of document demands beyond the engine's own checks (signatures, identity, who
+/// wrote what). The engine knows no kind's rules; the server's table is `docs::policy`.
+pub(crate) trait DocPolicy {
+    /// Judges a document after a device's changes merged into it (`before`: its heads until
+    /// then). May change the document itself (a withdrawn decision).
+    fn judge(
+        &self,
+        conn: &Connection,
+        facility: &LicenseNumber,
+        doc: &mut WorkDoc,
+        before: &[automerge::ChangeHash],
+        roster: &[RosterEntry],
+    ) -> Result<Judgement, DbError>;
+
+    /// What follows from a changed document being stored, in the same transaction.
+    fn after_persist(&self, conn: &Connection, facility: &LicenseNumber, doc: &WorkDoc) -> Result<(), DbError>;
 }
 
-struct Cached {
-    doc: WorkDoc,
-    heads: String,
-    /// `save_incremental` would return exactly the changes after `heads` (false right after a
-    /// load: Automerge's save cursor starts empty).
-    cursor_at_heads: bool,
-    used: u64,
+/// A policy's answer on a device's changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Judgement {
+    Keep,
+    /// The whole message is refused: nothing of it is kept.
+    Refuse(String),
+    /// Kept, but the server withdrew part of it with its own change (signed, synced to all);
+    /// the device is told why.
+    Withdrawn(String),
 }
 
-impl DocCache {
-    pub(crate) fn new(capacity: usize) -> Self {
-        DocCache { entries: HashMap::new(), capacity: capacity.max(1), tick: 0 }
-    }
-
-    /// Removes and returns the document if the cached copy is the stored one.
-    fn take(&mut self, id: Uuid, heads: &str) -> Option<(WorkDoc, bool)> {
-        let cached = self.entries.remove(&id)?;
-        (cached.heads == heads).then_some((cached.doc, cached.cursor_at_heads))
-    }
-
-    fn peek(&mut self, id: Uuid, heads: &str) -> Option<WorkDoc> {
-        self.tick += 1;
-        let tick = self.tick;
-        match self.entries.get_mut(&id) {
-            Some(cached) if cached.heads == heads => {
-                cached.used = tick;
-                Some(cached.doc.clone())
-            }
-            Some(_) => {
-                self.entries.remove(&id);
-                None
-            }
-            None => None,
-        }
-    }
-
-    fn put(&mut self, id: Uuid, doc: WorkDoc, heads: String, cursor_at_heads: bool) {
-        self.tick += 1;
-        self.entries.insert(id, Cached { doc, heads, cursor_at_heads, used: self.tick });
-        while self.entries.len() > self.capacity {
-            let Some(oldest) = self.entries.iter().min_by_key(|(_, c)| c.used).map(|(id, _)| *id) else { break };
-            self.entries.remove(&oldest);
-        }
-    }
-
-    #[cfg(test)]
-    fn len(&self) -> usize {
-        self.entries.len()
-    }
+/// The person a per-person document belongs to (a route's driver), as its policy stored it.
+pub(crate) fn audience(conn: &Connection, id: Uuid) -> Result<Option<String>, DbError> {
+    Ok(conn
+        .prepare_cached("SELECT audience FROM docs WHERE id = ?1")?
+        .query_row([id.to_string()], |r| r.get::<_, Option<String>>(0))
+        .optional()?
+        .flatten())
 }
 
 /// A `docs` row without its bytes.
@@ -178,6 +153,8 @@ pub(crate) struct DocRound<'a> {
     reader: Option<&'a RosterEntry>,
     /// Signs the server's own changes (a withdrawn decision).
     signing_key: &'a SigningKey,
+    /// What each kind of document demands.
+    policy: &'a dyn DocPolicy,
     /// Documents the device sent an accepted message for in this round trip.
     hand: HashMap<Uuid, InHand>,
     pub(crate) refusals: Vec<DocRefusal>,
@@ -191,8 +168,9 @@ impl<'a> DocRound<'a> {
         reader: Option<&'a RosterEntry>,
         roster: &'a [RosterEntry],
         signing_key: &'a SigningKey,
+        policy: &'a dyn DocPolicy,
     ) -> Self {
-        DocRound { device, writer, roster, reader, signing_key, hand: HashMap::new(), refusals: Vec::new(), received: 0 }
+        DocRound { device, writer, roster, reader, signing_key, policy, hand: HashMap::new(), refusals: Vec::new(), received: 0 }
     }
 
     /// Applies the device's messages in order. A refused message leaves its document and sync
@@ -233,7 +211,7 @@ impl<'a> DocRound<'a> {
                 return Ok(Err(format!("{} is {} and may not see {}s", reader.name, reader.role, row.kind)));
             }
             // Someone else's route is, for this driver, no document at all.
-            Some(row) if row.kind.per_person(reader.role) && crate::outbound::audience(conn, id)? != Some(reader.id.to_string()) => {
+            Some(row) if row.kind.per_person(reader.role) && audience(conn, id)? != Some(reader.id.to_string()) => {
                 return Ok(Err(format!("there is no work document {id} at {}", self.device.facility)));
             }
             None if !message.kind.may_create(reader.role) => {
@@ -281,40 +259,23 @@ impl<'a> DocRound<'a> {
             Err(e) => return Ok(Err(format!("this {} cannot be read: {e}", kind))),
         }
         let mut heads = entry.doc.heads_text();
-        if heads != before && kind == DocKind::Receiving {
-            // A tampered phone could write a manager's override; refused whole, nothing stored.
-            match custody_core::work::receiving::audit(&entry.doc, self.roster) {
-                Ok(None) => {}
-                Ok(Some(reason)) => return Ok(Err(reason)),
-                Err(e) => return Ok(Err(format!("this receiving session cannot be read: {e}"))),
-            }
-        }
-        if heads != before && kind == DocKind::Adjustment {
-            match adjustment::audit(&entry.doc, &before_heads, self.roster) {
-                Ok(None) => {}
-                Ok(Some(reason)) => {
-                    // Withdrawn by the server, kept in the document's refusals, synced to all.
-                    if let Err(e) = adjustment::refuse_decision(&mut entry.doc, &before_heads, &reason, Utc::now()) {
-                        return Ok(Err(e.to_string()));
-                    }
+        if heads != before {
+            // What this kind of document demands beyond who wrote what (`docs::policy`).
+            match self.policy.judge(conn, &self.device.facility, &mut entry.doc, &before_heads, self.roster)? {
+                Judgement::Keep => {}
+                Judgement::Refuse(reason) => return Ok(Err(reason)),
+                Judgement::Withdrawn(reason) => {
                     heads = entry.doc.heads_text();
-                    tracing::info!(device = %self.device.id, doc = %id, %reason, "adjustment decision withdrawn");
+                    tracing::info!(device = %self.device.id, doc = %id, %reason, "withdrawn by the server");
                     self.refusals.push(DocRefusal { doc: id, reason });
                 }
-                Err(e) => return Ok(Err(format!("this adjustment request cannot be read: {e}"))),
             }
-        }
-        if heads != before
-            && matches!(kind, DocKind::Order | DocKind::Manifest)
-            && let Err(reason) = crate::outbound::audit(conn, &self.device.facility, &entry.doc, self.roster)?
-        {
-            return Ok(Err(reason));
         }
         if heads != before {
             self.persist(conn, id, &mut entry, heads)?;
             store_signatures(conn, id, &proven)?;
             sign_own_changes(conn, &mut entry.doc, &before_heads, self.signing_key)?;
-            crate::outbound::after_persist(conn, &self.device.facility, &entry.doc)?;
+            self.policy.after_persist(conn, &self.device.facility, &entry.doc)?;
         }
         if entry.stored.is_some() {
             save_state(conn, self.device, id, &entry.state)?;
@@ -515,7 +476,7 @@ impl<'a> DocRound<'a> {
             if !kind.visible_to(reader.role) {
                 continue;
             }
-            if kind.per_person(reader.role) && crate::outbound::audience(conn, id)? != Some(reader.id.to_string()) {
+            if kind.per_person(reader.role) && audience(conn, id)? != Some(reader.id.to_string()) {
                 continue;
             }
             // In hand means the device sent a message for it: it gets an answer.
@@ -655,8 +616,8 @@ pub(crate) fn insert_new(conn: &Connection, device: &AuthedDevice, doc: &mut Wor
          VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7, ?7)",
         params![doc.id.to_string(), device.facility.as_str(), doc.kind.as_str(), doc.save(), heads, device.id.to_string(), now],
     )?;
-    sign_own_changes(conn, doc, &[], key)?;
-    crate::outbound::after_persist(conn, &device.facility, doc)
+    // What follows from storing it (an order's claims) is the caller's: it knows the kind.
+    sign_own_changes(conn, doc, &[], key)
 }
 
 /// A stored document of `facility` read inside the sync transaction, for the ledger's checks.
@@ -695,30 +656,5 @@ impl Db {
             Ok((parse_col("document id", &id)?, kind))
         })
         .collect()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn lic() -> LicenseNumber {
-        LicenseNumber::parse("C11-0000001-LIC").unwrap()
-    }
-
-    #[test]
-    fn cache_evicts_the_least_recently_used_and_distrusts_other_heads() {
-        let mut cache = DocCache::new(2);
-        let ids: Vec<Uuid> = (0..3).map(|_| Uuid::now_v7()).collect();
-        for id in &ids[..2] {
-            cache.put(*id, WorkDoc::empty(*id, DocKind::Adjustment, lic(), Writer::Server(Uuid::now_v7())), "h".into(), true);
-        }
-        assert!(cache.peek(ids[0], "h").is_some());
-        cache.put(ids[2], WorkDoc::empty(ids[2], DocKind::Adjustment, lic(), Writer::Server(Uuid::now_v7())), "h".into(), true);
-        assert_eq!(cache.len(), 2);
-        assert!(cache.peek(ids[1], "h").is_none(), "least recently used is gone");
-        assert!(cache.take(ids[0], "other").is_none(), "a copy at other heads is not trusted");
-        assert!(cache.peek(ids[0], "h").is_none(), "and is dropped");
-        assert!(cache.take(ids[2], "h").is_some());
     }
 }
