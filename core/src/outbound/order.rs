@@ -164,7 +164,7 @@ impl Availability {
     /// Adds up eligible packages (see [`super::picklist::eligible`]). Checked: a package whose
     /// quantity cannot be added (beyond the bounds, or in the other kind of unit) is left out
     /// rather than making the order screen fail.
-    pub fn from_candidates<'a>(candidates: impl IntoIterator<Item = &'a super::Candidate>) -> Self {
+    pub fn from_candidates<'a>(candidates: impl IntoIterator<Item = &'a super::picklist::Candidate>) -> Self {
         let mut per_item: BTreeMap<ItemName, Quantity> = BTreeMap::new();
         for c in candidates {
             let entry = per_item.entry(c.item.clone()).or_insert_with(|| Quantity::zero(c.quantity.unit));
@@ -266,7 +266,7 @@ impl NewOrder {
 }
 
 /// Tags an order holds: no other open order may allocate them.
-pub fn claimed_tags(pick_list: &[super::PickLine], split_done: impl Fn(&PackageTag) -> bool, released: &[PackageTag]) -> Vec<PackageTag> {
+pub fn claimed_tags(pick_list: &[super::picklist::PickLine], split_done: impl Fn(&PackageTag) -> bool, released: &[PackageTag]) -> Vec<PackageTag> {
     let mut out = Vec::new();
     for p in pick_list {
         match &p.split_into {
