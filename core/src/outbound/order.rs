@@ -266,7 +266,11 @@ impl NewOrder {
 }
 
 /// Tags an order holds: no other open order may allocate them.
-pub fn claimed_tags(pick_list: &[super::picklist::PickLine], split_done: impl Fn(&PackageTag) -> bool, released: &[PackageTag]) -> Vec<PackageTag> {
+pub fn claimed_tags(
+    pick_list: &[super::picklist::PickLine],
+    split_done: impl Fn(&PackageTag) -> bool,
+    released: &[PackageTag],
+) -> Vec<PackageTag> {
     let mut out = Vec::new();
     for p in pick_list {
         match &p.split_into {
