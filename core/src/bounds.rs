@@ -102,6 +102,13 @@ pub fn line_price(amount: Decimal, unit_price: Decimal) -> Result<Decimal, Bound
     Ok(price)
 }
 
+/// A money amount as people read it: rounded to the cent (half away from zero), always two
+/// places (`12.50`). Line prices are already whole cents ([`line_price`]).
+pub fn money(amount: Decimal) -> String {
+    let cents = amount.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+    format!("{cents:.2}")
+}
+
 /// A percentage: 0 to 100, four decimal places.
 pub fn check_percent(what: &'static str, value: Decimal) -> Result<(), BoundError> {
     if value.is_sign_negative() && !value.is_zero() {
@@ -149,6 +156,13 @@ mod tests {
         let err = line_price(Decimal::MAX, d("2")).unwrap_err();
         assert!(err.to_string().contains("more than 100,000,000"), "{err}");
         assert!(line_price(d("10000000"), d("11")).is_err());
+    }
+
+    #[test]
+    fn money_has_two_places() {
+        assert_eq!(money(d("12.5")), "12.50");
+        assert_eq!(money(d("3")), "3.00");
+        assert_eq!(money(d("14.875")), "14.88");
     }
 
     #[test]

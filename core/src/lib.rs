@@ -2,6 +2,7 @@
 //!
 //! - [`ids`], [`quantity`]: the domain's values, each refusing bad input with a reason.
 //! - [`bounds`], [`text`]: the domain bounds of every number and the rules for free text, once.
+//! - [`input`]: what the apps type into form fields (dates, numbers, ids, lists), read once.
 //! - [`people`]: the roster entry, the signed-in person and the actor of a document, once.
 //! - [`event`], [`hlc`], [`roles`]: the custody ledger's immutable events and who may record them.
 //! - [`fold`]: the inventory and conflict list, a deterministic fold over the event set.
@@ -22,6 +23,7 @@ pub mod files;
 pub mod fold;
 pub mod hlc;
 pub mod ids;
+pub mod input;
 pub mod outbound;
 pub mod people;
 pub mod protocol;

@@ -77,6 +77,18 @@ impl Unit {
     }
 
     /// The unit name the state system (Metrc) uses.
+    /// The unit in words, for prompts ("enter the grams").
+    pub fn word(self) -> &'static str {
+        match self {
+            Unit::Each => "number of units",
+            Unit::Mg => "milligrams",
+            Unit::G => "grams",
+            Unit::Kg => "kilograms",
+            Unit::Oz => "ounces",
+            Unit::Lb => "pounds",
+        }
+    }
+
     pub fn metrc_name(self) -> &'static str {
         match self {
             Unit::Each => "Each",
@@ -208,6 +220,17 @@ impl Quantity {
         let (num, unit) = text.split_at(split);
         let amount = Decimal::from_str(num.trim()).map_err(|_| QuantityError::NotANumber(num.trim().to_string()))?;
         Self::change(amount, unit.parse()?)
+    }
+
+    /// Parses what a person types into an amount field whose unit is `unit`: a plain number is
+    /// read in `unit` (`3.5` is 3.5 g for grams), a number with a unit as typed (`0.5 oz`). With
+    /// no `unit` the text must name one.
+    pub fn parse_in(text: &str, unit: Option<Unit>) -> Result<Self, QuantityError> {
+        let text = text.trim();
+        match unit {
+            Some(unit) if !text.is_empty() && !text.chars().any(char::is_alphabetic) => Self::parse(&format!("{text} {}", unit.symbol())),
+            _ => Self::parse(text),
+        }
     }
 
     pub fn is_negative(&self) -> bool {
@@ -401,5 +424,21 @@ mod tests {
         let sum = g.checked_add(&Quantity::new(dec!(500), Unit::Mg).unwrap()).unwrap();
         assert_eq!(sum.amount, dec!(100.5));
         assert_eq!(sum.unit, Unit::G);
+    }
+
+    #[test]
+    fn unit_names_and_typed_amounts_in_a_unit() {
+        assert_eq!(Unit::G.symbol(), "g");
+        assert_eq!(Unit::Each.word(), "number of units");
+        assert_eq!(Unit::Oz.word(), "ounces");
+        let g = |s: &str| Quantity::parse(s).unwrap();
+        assert_eq!(Quantity::parse_in(" 12.5 ", Some(Unit::G)).unwrap(), g("12.5 g"));
+        assert_eq!(Quantity::parse_in("3", Some(Unit::Each)).unwrap(), g("3 each"));
+        assert_eq!(Quantity::parse_in("0.5 oz", Some(Unit::G)).unwrap(), g("0.5 oz"));
+        assert_eq!(Quantity::parse_in("2 each", None).unwrap(), g("2 each"));
+        assert!(Quantity::parse_in("2", None).is_err());
+        let typo = Quantity::parse_in("12,5", Some(Unit::G)).unwrap_err();
+        assert_eq!(typo.to_string(), Quantity::parse("12,5 g").unwrap_err().to_string());
+        assert!(Quantity::parse_in("  ", Some(Unit::G)).is_err());
     }
 }

@@ -69,14 +69,14 @@ fn stop_page(html: &mut String, m: &OutboundManifest, s: &Stop) {
     ));
     for p in &s.packages {
         html.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.2}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             e(p.tag.as_str()),
             e(p.item.as_str()),
             e(p.batch.as_str()),
             e(&p.quantity.to_string()),
             e(&p.container),
             e(&p.gross_weight.to_string()),
-            p.wholesale_price
+            crate::bounds::money(p.wholesale_price)
         ));
     }
     html.push_str(
@@ -146,7 +146,7 @@ pub fn metrc_template(m: &OutboundManifest) -> MetrcTemplate {
                     .iter()
                     .map(|p| MetrcPackage {
                         package_label: p.tag.as_str().to_string(),
-                        wholesale_price: format!("{:.2}", p.wholesale_price),
+                        wholesale_price: crate::bounds::money(p.wholesale_price),
                         gross_weight: p.gross_weight.amount.normalize().to_string(),
                         gross_unit_of_weight_name: p.gross_weight.unit.metrc_name().to_string(),
                     })

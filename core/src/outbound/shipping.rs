@@ -60,6 +60,37 @@ pub struct PackageOnRoute {
     pub returned: Option<Returned>,
 }
 
+/// Where a package on a route stands, as the driver's and the office's screens show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryOutcome {
+    /// Not confirmed yet.
+    Pending,
+    Delivered,
+    /// Refused by the receiver, or the stop failed: on the truck until checked back in.
+    Refused,
+    /// Checked back in at the vault.
+    Returned,
+}
+
+impl DeliveryOutcome {
+    /// The outcome of a package: a check-in at the vault wins over what the driver recorded,
+    /// which wins over nothing yet. `delivered` is the driver's record, if any.
+    pub fn of(returned: bool, delivered: Option<bool>) -> Self {
+        match (returned, delivered) {
+            (true, _) => DeliveryOutcome::Returned,
+            (false, Some(true)) => DeliveryOutcome::Delivered,
+            (false, Some(false)) => DeliveryOutcome::Refused,
+            (false, None) => DeliveryOutcome::Pending,
+        }
+    }
+}
+
+impl PackageOnRoute {
+    pub fn delivery_outcome(&self) -> DeliveryOutcome {
+        DeliveryOutcome::of(self.returned.is_some(), self.outcome.as_ref().map(|o| o.delivered))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StopView {
     pub stop: Stop,
@@ -707,4 +738,18 @@ fn depart(w: &mut UnitOfWork<'_>, manifest: Uuid) -> Result<Vec<Event>> {
         events.push(w.record(tag, EventBody::Shipped { manifest: m.number.clone() })?);
     }
     Ok(events)
+}
+
+#[cfg(test)]
+mod outcome_tests {
+    use super::DeliveryOutcome as O;
+
+    #[test]
+    fn a_return_wins_over_the_drivers_record_which_wins_over_nothing() {
+        assert_eq!(O::of(true, Some(true)), O::Returned);
+        assert_eq!(O::of(true, None), O::Returned);
+        assert_eq!(O::of(false, Some(true)), O::Delivered);
+        assert_eq!(O::of(false, Some(false)), O::Refused);
+        assert_eq!(O::of(false, None), O::Pending);
+    }
 }
