@@ -145,12 +145,6 @@ impl CustodyClient {
 
     // ---- scanning and the ledger ---------------------------------------------------------
 
-    /// Scanner or keyboard text to a Metrc package tag, normalised (case, spaces, CR/LF/Tab),
-    /// or `InvalidInput` saying what is wrong with it.
-    pub fn scan_tag(&self, raw: String) -> Result<String> {
-        Ok(tag_in(&raw)?.to_string())
-    }
-
     /// Records any change to a package by the signed-in person: one durable write, or a refusal
     /// that changes nothing.
     pub fn record(&self, tag: String, body: EventBody) -> Result<LedgerEvent> {

@@ -8,6 +8,7 @@ use custody_core::approvals::ApprovalError;
 use custody_core::counts::CountError;
 use custody_core::event::EventError;
 use custody_core::ids::IdError;
+use custody_core::input::InputError;
 use custody_core::outbound::OrderError;
 use custody_core::outbound::picking::OutboundError;
 use custody_core::quantity::QuantityError;
@@ -62,6 +63,12 @@ use CustodyError as E;
 
 impl From<IdError> for CustodyError {
     fn from(e: IdError) -> Self {
+        E::InvalidInput(e.to_string())
+    }
+}
+
+impl From<InputError> for CustodyError {
+    fn from(e: InputError) -> Self {
         E::InvalidInput(e.to_string())
     }
 }

@@ -28,16 +28,31 @@ pub use listener::{ChangeKind, ChangeListener, SyncListener};
 pub use outbound::*;
 pub use types::*;
 
-/// Normalises scanner text into a Metrc package tag, or says what is wrong with it.
+/// Scanner or keyboard text to a Metrc package tag, normalised (case, spaces, CR/LF/Tab), or
+/// `InvalidInput` saying what is wrong with it. The apps' one way to read a tag.
 #[uniffi::export]
 pub fn normalize_package_tag(raw: String) -> Result<String, CustodyError> {
-    Ok(types::tag_in(&raw)?.to_string())
+    Ok(custody_core::PackageTag::parse(&raw)?.to_string())
 }
 
-/// Parses what a person types (`12.5 g`, `3 each`, `-1.25 oz`) into a quantity.
+/// Parses what a person types into an amount field in `unit`: a plain number is read in `unit`
+/// (`3.5` is 3.5 g), a number with a unit as typed (`0.5 oz`, `-1.25 oz`, `3 each`). With no
+/// `unit` the text must name one.
 #[uniffi::export]
-pub fn parse_quantity(text: String) -> Result<Quantity, CustodyError> {
-    Ok(custody_core::Quantity::parse(&text)?.into())
+pub fn parse_quantity(text: String, unit: Option<UnitOfMeasure>) -> Result<Quantity, CustodyError> {
+    Ok(custody_core::Quantity::parse_in(&text, unit.map(Into::into))?.into())
+}
+
+/// The symbol core reads and writes for a unit (`g`, `each`), for field labels.
+#[uniffi::export]
+pub fn unit_symbol(unit: UnitOfMeasure) -> String {
+    custody_core::Unit::from(unit).symbol().to_string()
+}
+
+/// A unit in words (`grams`, `number of units`), for prompts.
+#[uniffi::export]
+pub fn unit_word(unit: UnitOfMeasure) -> String {
+    custody_core::Unit::from(unit).word().to_string()
 }
 
 /// A quantity as core shows it to people (`12.30 g`, `3 each`, `1 oz (28.35 g)`).

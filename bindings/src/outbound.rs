@@ -3,25 +3,19 @@
 //! (`custody_core::outbound`). Writes are announced as `ChangeKind::Outbound` (and `Inventory`
 //! when the ledger changed).
 
-use std::str::FromStr;
 use std::time::SystemTime;
 
 use chrono::{DateTime, Utc};
 use custody_core::outbound::{self as core, picking, shipping};
 use custody_core::work::{manifest as mdoc, order as odoc};
-use custody_core::{ids, quantity};
-use rust_decimal::Decimal;
+use custody_core::{bounds, ids, input, quantity};
 
 use crate::client::CustodyClient;
 use crate::error::CustodyError;
 use crate::listener::ChangeKind;
-use crate::types::{LedgerEvent, Quantity, date_in, date_out, id_in, instant, location_in, strings};
+use crate::types::{LedgerEvent, Quantity, date_out, id_in, instant, location_in, strings};
 
 type Result<T, E = CustodyError> = std::result::Result<T, E>;
-
-fn decimal_in(what: &str, text: &str) -> Result<Decimal> {
-    Decimal::from_str(text.trim()).map_err(|_| CustodyError::InvalidInput(format!("the {what} {text:?} is not a number")))
-}
 
 fn time_in(t: SystemTime) -> DateTime<Utc> {
     t.into()
@@ -84,8 +78,7 @@ pub struct NewOrder {
 impl TryFrom<NewOrder> for core::NewOrder {
     type Error = CustodyError;
     fn try_from(o: NewOrder) -> Result<Self> {
-        let requested_on =
-            date_in(Some(o.requested_on))?.ok_or_else(|| CustodyError::InvalidInput("enter the requested delivery date".into()))?;
+        let requested_on = input::date("requested delivery", &o.requested_on)?;
         let lines = o
             .lines
             .into_iter()
@@ -93,7 +86,7 @@ impl TryFrom<NewOrder> for core::NewOrder {
                 Ok(core::NewOrderLine {
                     item: ids::ItemName::parse(&l.item)?,
                     quantity: quantity::Quantity::try_from(l.quantity)?,
-                    unit_price: decimal_in("unit price", &l.unit_price)?,
+                    unit_price: input::number("unit price", &l.unit_price)?,
                 })
             })
             .collect::<Result<_>>()?;
@@ -281,8 +274,8 @@ pub struct Gps {
 impl TryFrom<Gps> for mdoc::Gps {
     type Error = CustodyError;
     fn try_from(g: Gps) -> Result<Self> {
-        let (lat, lon) = (decimal_in("latitude", &g.latitude)?, decimal_in("longitude", &g.longitude)?);
-        mdoc::Gps::new(lat, lon, decimal_in("GPS accuracy", &g.accuracy_m)?).map_err(CustodyError::InvalidInput)
+        let (lat, lon) = (input::number("latitude", &g.latitude)?, input::number("longitude", &g.longitude)?);
+        mdoc::Gps::new(lat, lon, input::number("GPS accuracy", &g.accuracy_m)?).map_err(CustodyError::InvalidInput)
     }
 }
 
@@ -302,6 +295,17 @@ pub enum DeliveryOutcome {
     Refused,
     /// Checked back in at the vault.
     Returned,
+}
+
+impl From<shipping::DeliveryOutcome> for DeliveryOutcome {
+    fn from(o: shipping::DeliveryOutcome) -> Self {
+        match o {
+            shipping::DeliveryOutcome::Pending => DeliveryOutcome::Pending,
+            shipping::DeliveryOutcome::Delivered => DeliveryOutcome::Delivered,
+            shipping::DeliveryOutcome::Refused => DeliveryOutcome::Refused,
+            shipping::DeliveryOutcome::Returned => DeliveryOutcome::Returned,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
@@ -455,12 +459,7 @@ impl From<shipping::RouteView> for Route {
                         .packages
                         .into_iter()
                         .map(|p| {
-                            let outcome = match (&p.returned, &p.outcome) {
-                                (Some(_), _) => DeliveryOutcome::Returned,
-                                (None, Some(o)) if o.delivered => DeliveryOutcome::Delivered,
-                                (None, Some(_)) => DeliveryOutcome::Refused,
-                                (None, None) => DeliveryOutcome::Pending,
-                            };
+                            let outcome = p.delivery_outcome().into();
                             RoutePackage {
                                 tag: p.package.tag.to_string(),
                                 item: p.package.item.to_string(),
@@ -468,7 +467,7 @@ impl From<shipping::RouteView> for Route {
                                 quantity: p.package.quantity.into(),
                                 container: p.package.container,
                                 gross_weight: p.package.gross_weight.into(),
-                                wholesale_price: format!("{:.2}", p.package.wholesale_price),
+                                wholesale_price: bounds::money(p.package.wholesale_price),
                                 outcome,
                                 reason: p.outcome.as_ref().and_then(|o| o.reason.clone()),
                                 at: p.outcome.as_ref().map(|o| instant(o.by.at)),

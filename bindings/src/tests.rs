@@ -21,8 +21,10 @@ fn tags_cross_as_strings_and_errors_keep_their_message() {
 
 #[test]
 fn quantities_cross_as_decimal_strings() {
-    let q = parse_quantity(" 12.50 g".into()).unwrap();
+    let q = parse_quantity(" 12.50 g".into(), Some(UnitOfMeasure::Oz)).unwrap();
     assert_eq!(q, g("12.50"));
+    assert_eq!(parse_quantity("3.5".into(), Some(UnitOfMeasure::G)).unwrap(), g("3.5"));
+    assert_eq!((unit_symbol(UnitOfMeasure::Kg), unit_word(UnitOfMeasure::Each)), ("kg".into(), "number of units".into()));
     assert_eq!(format_quantity(q).unwrap(), "12.50 g");
     assert_eq!(format_quantity(Quantity { amount: "1".into(), unit: UnitOfMeasure::Oz }).unwrap(), "1 oz (28.35 g)");
     let err = format_quantity(g("12,5")).unwrap_err();

@@ -14,7 +14,7 @@ use std::time::SystemTime;
 use chrono::{DateTime, NaiveDate, Utc};
 use custody_core::quantity::QuantityError;
 use custody_core::receiving::session;
-use custody_core::{counts, event, fold, hlc, ids, quantity, roles, scan, store, sync, work};
+use custody_core::{counts, event, fold, hlc, ids, input, quantity, roles, scan, store, sync, work};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
@@ -35,15 +35,12 @@ pub(crate) fn date_out(d: Option<NaiveDate>) -> Option<String> {
 }
 
 pub(crate) fn date_in(d: Option<String>) -> Result<Option<NaiveDate>, CustodyError> {
-    let Some(text) = d.map(|d| d.trim().to_string()).filter(|d| !d.is_empty()) else { return Ok(None) };
-    NaiveDate::parse_from_str(&text, "%Y-%m-%d")
-        .map(Some)
-        .map_err(|_| CustodyError::InvalidInput(format!("{text:?} is not a date; use the form 2027-06-30")))
+    Ok(input::optional_date(d.as_deref().unwrap_or_default())?)
 }
 
 /// A UUID the app got from this library, coming back in.
 pub(crate) fn id_in(what: &str, raw: &str) -> Result<Uuid, CustodyError> {
-    Uuid::parse_str(raw.trim()).map_err(|_| CustodyError::InvalidInput(format!("{raw:?} is not a valid {what} id")))
+    Ok(input::id(what, raw)?)
 }
 
 pub(crate) fn tag_in(raw: &str) -> Result<ids::PackageTag, CustodyError> {
@@ -613,7 +610,7 @@ impl TryFrom<CountScope> for work::count::CountScope {
     fn try_from(s: CountScope) -> Result<Self, CustodyError> {
         Ok(work::count::CountScope {
             locations: s.locations.iter().map(|l| location_in(l)).collect::<Result<_, _>>()?,
-            categories: s.categories.into_iter().map(|c| c.trim().to_string()).filter(|c| !c.is_empty()).collect(),
+            categories: input::entries(s.categories),
         })
     }
 }
@@ -1067,14 +1064,6 @@ impl From<scan::Scan> for ScannedCode {
 
 // ---- receiving -------------------------------------------------------------------------------
 
-fn date_req(what: &str, d: String) -> Result<NaiveDate, CustodyError> {
-    date_in(Some(d))?.ok_or_else(|| CustodyError::InvalidInput(format!("enter the {what} date, like 2027-06-30")))
-}
-
-fn decimal_in(what: &str, text: &str) -> Result<Decimal, CustodyError> {
-    Decimal::from_str(text.trim()).map_err(|_| CustodyError::InvalidInput(format!("{text:?} is not a number; enter the {what} like 12.5")))
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
 pub enum ReceivingVerdictKind {
     /// On the manifest and not scanned before: green.
@@ -1155,10 +1144,10 @@ impl TryFrom<Coa> for work::receiving::Coa {
         Ok(work::receiving::Coa {
             batch: ids::BatchNumber::parse(&c.batch)?,
             lab: c.lab,
-            thc_percent: decimal_in("THC percentage", &c.thc_percent)?,
+            thc_percent: input::number("THC percentage", &c.thc_percent)?,
             passed: c.passed,
-            tested_on: date_req("test", c.tested_on)?,
-            expires_on: date_req("expiry", c.expires_on)?,
+            tested_on: input::date("test", &c.tested_on)?,
+            expires_on: input::date("expiry", &c.expires_on)?,
         })
     }
 }
@@ -1252,14 +1241,14 @@ impl TryFrom<ReceivingSettings> for session::ReceivingSettings {
     type Error = CustodyError;
     fn try_from(s: ReceivingSettings) -> Result<Self, CustodyError> {
         Ok(session::ReceivingSettings {
-            potency_tolerance: decimal_in("potency tolerance", &s.potency_tolerance)?,
+            potency_tolerance: input::number("potency tolerance", &s.potency_tolerance)?,
             scales: s
                 .scales
                 .into_iter()
                 .map(|s| {
                     Ok(session::Scale {
                         name: s.name,
-                        last_calibrated: date_req("calibration", s.last_calibrated)?,
+                        last_calibrated: input::date("calibration", &s.last_calibrated)?,
                         interval_days: s.interval_days,
                     })
                 })

@@ -90,7 +90,7 @@ struct CountingView: View {
                     .submitLabel(.done)
                     .onSubmit { Task { await save(tag: tag, unit: unit) } }
                 if let unit = unit {
-                    Text(unitName(unit))
+                    Text(unitSymbol(unit: unit))
                 }
             }
             Toggle("Replace my earlier count of it", isOn: $replace)
@@ -187,7 +187,7 @@ struct CountingView: View {
             return
         }
         do {
-            let tag = try await model.call { client in try client.scanTag(raw: raw) }
+            let tag = try normalizePackageTag(raw: raw)
             pendingTag = tag
             amount = ""
             replace = false
@@ -206,12 +206,8 @@ struct CountingView: View {
         working = true
         do {
             let result = try await model.call { client -> CountScanResult in
-                let quantity: Quantity
-                if let unit = unit {
-                    quantity = Quantity(amount: amount, unit: unit)
-                } else {
-                    quantity = try parseQuantity(text: amount)
-                }
+                // In the count unit when there is one; otherwise the text names its unit.
+                let quantity = try parseQuantity(text: amount, unit: unit)
                 if replace {
                     return try client.countCorrect(sessionId: id, rawTag: tag, location: location, quantity: quantity)
                 }
@@ -245,16 +241,5 @@ struct CountingView: View {
     private func show(_ result: ScanOutcome) {
         outcome = result
         ScanFeedback.play(result)
-    }
-
-    private func unitName(_ unit: UnitOfMeasure) -> String {
-        switch unit {
-        case .each: return "each"
-        case .mg: return "mg"
-        case .g: return "g"
-        case .kg: return "kg"
-        case .oz: return "oz"
-        case .lb: return "lb"
-        }
     }
 }

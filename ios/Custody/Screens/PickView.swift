@@ -252,7 +252,7 @@ struct PickView: View {
                     .focused($field, equals: .amount)
                     .submitLabel(.done)
                     .onSubmit { Task { await enterWeight(line) } }
-                Text(unitName(countUnit(unit: line.quantity.unit)))
+                Text(unitSymbol(unit: countUnit(unit: line.quantity.unit)))
             }
             Button("Pick") {
                 Task { await enterWeight(line) }
@@ -448,29 +448,14 @@ struct PickView: View {
         }
     }
 
-    /// A plain number is read in `unit` ("3.5" -> 3.5 g); a number with a unit goes to core as
-    /// typed ("0.5 oz"). Core checks the amount either way.
+    /// A plain number is read in `unit` ("3.5" -> 3.5 g); a number with a unit as typed
+    /// ("0.5 oz"): core's reader.
     private func typedQuantity(_ text: String, unit: UnitOfMeasure) throws -> Quantity {
-        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        if trimmed.contains(where: { $0.isLetter }) {
-            return try parseQuantity(text: trimmed)
-        }
-        return try parseQuantity(text: "\(trimmed) \(unitName(unit))")
+        try parseQuantity(text: text, unit: unit)
     }
 
     private func show(_ result: ScanOutcome) {
         outcome = result
         ScanFeedback.play(result)
-    }
-
-    private func unitName(_ unit: UnitOfMeasure) -> String {
-        switch unit {
-        case .each: return "each"
-        case .mg: return "mg"
-        case .g: return "g"
-        case .kg: return "kg"
-        case .oz: return "oz"
-        case .lb: return "lb"
-        }
     }
 }

@@ -83,7 +83,7 @@ struct ReceivingView: View {
                     tag: raw,
                     item: form.1,
                     batch: form.2,
-                    quantity: try parseQuantity(text: form.3),
+                    quantity: try parseQuantity(text: form.3, unit: nil),
                     location: form.5,
                     expiresOn: form.4,
                     manifest: form.0

@@ -1,6 +1,7 @@
 package com.custody.app.state
 
 import com.custody.core.PendingApproval
+import com.custody.core.unitSymbol
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 import java.time.Instant
@@ -82,7 +83,7 @@ class ApprovalsModel(private val api: CustodyApi) {
         val change = try {
             api.formatQuantity(r.delta)
         } catch (e: Exception) {
-            "${r.delta.amount} ${CountModel.unitSymbol(r.delta.unit)}"
+            "${r.delta.amount} ${unitSymbol(r.delta.unit)}"
         }
         return ApprovalRow(
             requestId = r.id,

@@ -5,6 +5,7 @@ import com.custody.core.CountStatus
 import com.custody.core.Quantity
 import com.custody.core.ScannedCode
 import com.custody.core.ScopedPackage
+import com.custody.core.unitWord
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 import java.math.BigDecimal
@@ -207,7 +208,7 @@ class CountModel(private val api: CustodyApi) : ScanTarget {
         val sessionId = s.sessionId ?: return show(Feedback.red("Choose a count session first."))
         val shelf = s.location ?: return show(Feedback.red("Scan the shelf label (LOC:...) first."))
         val quantity = try {
-            api.parseQuantity(withUnit(text, awaiting.unit))
+            api.parseQuantity(text, awaiting.unit)
         } catch (e: Exception) {
             return show(Feedback.error(e))
         }
@@ -296,34 +297,9 @@ class CountModel(private val api: CustodyApi) : ScanTarget {
             CountStatus.CLOSED -> "Closed"
         }
 
-        /** The symbol core reads for a unit. */
-        fun unitSymbol(unit: UnitOfMeasure): String = when (unit) {
-            UnitOfMeasure.EACH -> "each"
-            UnitOfMeasure.MG -> "mg"
-            UnitOfMeasure.G -> "g"
-            UnitOfMeasure.KG -> "kg"
-            UnitOfMeasure.OZ -> "oz"
-            UnitOfMeasure.LB -> "lb"
-        }
-
-        fun unitWord(unit: UnitOfMeasure): String = when (unit) {
-            UnitOfMeasure.EACH -> "number of units"
-            UnitOfMeasure.MG -> "milligrams"
-            UnitOfMeasure.G -> "grams"
-            UnitOfMeasure.KG -> "kilograms"
-            UnitOfMeasure.OZ -> "ounces"
-            UnitOfMeasure.LB -> "pounds"
-        }
-
         private val AMOUNT = Regex("""^\s*\d{1,9}(?:[.,]\d+)?\s*[A-Za-z]*\s*$""")
 
         /** "9.50", "9.50 g", "3": what a scale or a person types for an amount, never a tag. */
         fun looksLikeAmount(text: String): Boolean = AMOUNT.matches(text.trim { it.isWhitespace() || it.isISOControl() })
-
-        /** "12.5" -> "12.5 g" for a count in grams; text that names a unit is left as it is. */
-        fun withUnit(text: String, unit: UnitOfMeasure): String {
-            val t = text.trim()
-            return if (t.isNotEmpty() && t.none { it.isLetter() }) "$t ${unitSymbol(unit)}" else t
-        }
     }
 }

@@ -56,9 +56,6 @@ interface CustodyApi {
 
     suspend fun syncNow(): SyncReport
 
-    /** Scanner text to a normalised Metrc tag, or `CustodyException.InvalidInput`. */
-    fun scanTag(raw: String): String
-
     /**
      * What scanner text is: a Metrc package tag, a GS1 barcode or a `LOC:` location label (core's
      * reader, the top-level `parseScan`), or `CustodyException.InvalidInput` saying why it is none
@@ -66,7 +63,11 @@ interface CustodyApi {
      */
     fun parseScan(raw: String): ScannedCode
 
-    fun parseQuantity(text: String): Quantity
+    /**
+     * What a person typed into an amount field in `unit` (core's reader, the top-level
+     * `parseQuantity`): a plain number is in `unit`, a number with a unit stays as typed.
+     */
+    fun parseQuantity(text: String, unit: UnitOfMeasure): Quantity
 
     fun formatQuantity(quantity: Quantity): String
 
@@ -168,11 +169,9 @@ class ClientApi(val client: CustodyClient) : CustodyApi {
 
     override suspend fun syncNow() = client.syncNow()
 
-    override fun scanTag(raw: String) = client.scanTag(raw)
-
     override fun parseScan(raw: String) = com.custody.core.parseScan(raw)
 
-    override fun parseQuantity(text: String) = com.custody.core.parseQuantity(text)
+    override fun parseQuantity(text: String, unit: UnitOfMeasure) = com.custody.core.parseQuantity(text, unit)
 
     override fun formatQuantity(quantity: Quantity) = com.custody.core.formatQuantity(quantity)
 

@@ -7,6 +7,7 @@ import com.custody.core.PickList
 import com.custody.core.Quantity
 import com.custody.core.ScannedCode
 import com.custody.core.UnitOfMeasure
+import com.custody.core.unitSymbol
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 
@@ -227,7 +228,7 @@ class PickModel(private val api: CustodyApi) : ScanTarget {
         val awaiting = s.awaitingWeight ?: return showFeedback(Feedback.red("Scan the package to split first."))
         val orderId = s.orderId ?: return showFeedback(Feedback.red("Choose an order first."))
         val quantity = try {
-            api.parseQuantity(CountModel.withUnit(text, awaiting.unit))
+            api.parseQuantity(text, awaiting.unit)
         } catch (e: Exception) {
             return showFeedback(Feedback.error(e))
         }
@@ -240,7 +241,7 @@ class PickModel(private val api: CustodyApi) : ScanTarget {
         val awaiting = s.awaitingPack ?: return showFeedback(Feedback.red("Scan a picked package first."))
         val orderId = s.orderId ?: return showFeedback(Feedback.red("Choose an order first."))
         return try {
-            val weight = api.parseQuantity(CountModel.withUnit(text, UnitOfMeasure.G))
+            val weight = api.parseQuantity(text, UnitOfMeasure.G)
             api.pack(orderId, awaiting.tag, awaiting.container, weight)
             _state.value = _state.value.copy(awaitingPack = null)
             reload()
@@ -363,7 +364,7 @@ class PickModel(private val api: CustodyApi) : ScanTarget {
     private fun format(q: Quantity): String = try {
         api.formatQuantity(q)
     } catch (e: Exception) {
-        "${q.amount} ${CountModel.unitSymbol(q.unit)}"
+        "${q.amount} ${unitSymbol(q.unit)}"
     }
 
     private fun orderRow(o: OrderSummary) = OrderRow(

@@ -87,7 +87,7 @@ class ReceiveModel(private val api: CustodyApi) : ScanTarget {
             return show(Feedback.red("Enter ${missing.joinToString(", ")} before scanning packages."))
         }
         return try {
-            val quantity = api.parseQuantity(CountModel.withUnit(s.quantityText, s.unit))
+            val quantity = api.parseQuantity(s.quantityText, s.unit)
             val event = api.receive(
                 tag,
                 s.item.trim(),

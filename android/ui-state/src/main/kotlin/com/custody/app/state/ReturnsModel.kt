@@ -5,6 +5,7 @@ import com.custody.core.Quantity
 import com.custody.core.ReturnDue
 import com.custody.core.ReturnKind
 import com.custody.core.ScannedCode
+import com.custody.core.unitSymbol
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 
@@ -186,7 +187,7 @@ class ReturnsModel(
     private fun format(q: Quantity): String = try {
         api.formatQuantity(q)
     } catch (e: Exception) {
-        "${q.amount} ${CountModel.unitSymbol(q.unit)}"
+        "${q.amount} ${unitSymbol(q.unit)}"
     }
 
     private fun show(feedback: Feedback): Feedback {

@@ -10,6 +10,7 @@ import com.custody.core.Route
 import com.custody.core.RouteStop
 import com.custody.core.StopConfirmation
 import com.custody.core.StopState
+import com.custody.core.unitSymbol
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 import java.time.Instant
@@ -415,7 +416,7 @@ class RouteModel(
     private fun format(q: Quantity): String = try {
         api.formatQuantity(q)
     } catch (e: Exception) {
-        "${q.amount} ${CountModel.unitSymbol(q.unit)}"
+        "${q.amount} ${unitSymbol(q.unit)}"
     }
 
     private fun showFeedback(feedback: Feedback): Feedback {

@@ -44,6 +44,8 @@ import com.custody.core.Vehicle
 import com.custody.core.SyncReport
 import com.custody.core.SyncStatus
 import com.custody.core.UnitOfMeasure
+import com.custody.core.normalizePackageTag
+import com.custody.core.unitSymbol
 import java.math.BigDecimal
 import java.time.Instant
 
@@ -151,17 +153,12 @@ class FakeApi : CustodyApi {
         return report
     }
 
-    override fun scanTag(raw: String): String {
-        val tag = raw.filter { !it.isWhitespace() && !it.isISOControl() }.uppercase()
-        if (tag.length != 24 || !tag.all { it.isLetterOrDigit() }) {
-            throw CustodyException.InvalidInput("a package tag has exactly 24 letters and digits; \"$tag\" has ${tag.length}")
-        }
-        return tag
-    }
+    /** Package tags are read by core's one tag reader, as the real client reads them. */
+    private fun scanTag(raw: String): String = normalizePackageTag(raw)
 
     /**
      * Core's scan reader for what the tests scan: `LOC:` labels (any case, trimmed; one with no
-     * name refused), package tags (checked as [scanTag] checks them), GS1 barcodes written with
+     * name refused), package tags (read by core's [normalizePackageTag]), GS1 barcodes written with
      * their (AI)s; anything else refused. The sentences are core's, and RealBindingsTests checks
      * that the real `parseScan` answers these cases the same way.
      */
@@ -185,13 +182,9 @@ class FakeApi : CustodyApi {
         throw CustodyException.InvalidInput("this is not a package tag, a GS1 barcode or a location label: '$text'")
     }
 
-    override fun parseQuantity(text: String): Quantity {
-        val m = Regex("""^\s*(-?\d+(?:\.\d+)?)\s*(each|mg|g|kg|oz|lb)\s*$""").find(text)
-            ?: throw CustodyException.InvalidInput("\"${text.trim()}\" is not a number; enter an amount like 12.5")
-        return Quantity(m.groupValues[1], UnitOfMeasure.valueOf(m.groupValues[2].uppercase()))
-    }
+    override fun parseQuantity(text: String, unit: UnitOfMeasure) = com.custody.core.parseQuantity(text, unit)
 
-    override fun formatQuantity(quantity: Quantity) = "${quantity.amount} ${CountModel.unitSymbol(quantity.unit)}"
+    override fun formatQuantity(quantity: Quantity) = "${quantity.amount} ${unitSymbol(quantity.unit)}"
 
     override fun countUnit(unit: UnitOfMeasure) = if (unit == UnitOfMeasure.EACH) UnitOfMeasure.EACH else UnitOfMeasure.G
 

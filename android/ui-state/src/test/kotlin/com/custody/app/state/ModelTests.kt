@@ -396,13 +396,6 @@ fun countTests() = "count" to Tests("blind count").apply {
         model.join(SESSION)
         assertEquals(listOf(CountLine(P1, "Live Resin - Blue Dream 1g", "9.5 g")), model.state.value.lines)
     }
-
-    test("amounts: a plain number is in the count unit; a number with a unit stays") {
-        assertEquals("12.5 g", CountModel.withUnit(" 12.5 ", UnitOfMeasure.G))
-        assertEquals("3 each", CountModel.withUnit("3", UnitOfMeasure.EACH))
-        assertEquals("0.5 oz", CountModel.withUnit("0.5 oz", UnitOfMeasure.G))
-        assertEquals("", CountModel.withUnit("  ", UnitOfMeasure.G))
-    }
 }
 
 fun approvalsTests() = "approvals" to Tests("approvals").apply {

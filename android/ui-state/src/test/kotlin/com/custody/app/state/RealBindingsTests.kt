@@ -22,6 +22,9 @@ import com.custody.core.SignedInUser
 import com.custody.core.StopState
 import com.custody.core.UnitOfMeasure
 import com.custody.core.Vehicle
+import com.custody.core.normalizePackageTag
+import com.custody.core.unitSymbol
+import com.custody.core.unitWord
 import com.custody.testing.SwitchableProxy
 import kotlinx.coroutines.runBlocking
 import java.math.BigDecimal
@@ -116,13 +119,15 @@ fun realBindingsTests() = "real" to Tests("real bindings").apply {
     test("garbage scans and amounts are red with core's sentence") {
         val client = newClient()
         val api = ClientApi(client)
-        val tagError = assertFailsWith<CustodyException.InvalidInput> { api.scanTag("1A4FF01") }
+        val tagError = assertFailsWith<CustodyException.InvalidInput> { normalizePackageTag("1A4FF01") }
         assertTrue(tagError.message!!.isNotBlank())
         assertEquals(tagError.message, Feedback.error(tagError).message)
-        val amountError = assertFailsWith<CustodyException.InvalidInput> { api.parseQuantity(CountModel.withUnit("12,5", UnitOfMeasure.G)) }
+        val amountError = assertFailsWith<CustodyException.InvalidInput> { api.parseQuantity("12,5", UnitOfMeasure.G) }
         assertTrue(amountError.message!!.contains("12,5"), amountError.message)
-        assertEquals("12.5 g", CountModel.withUnit("12.5", UnitOfMeasure.G))
-        assertEquals(Quantity("12.5", UnitOfMeasure.G), api.parseQuantity("12.5 g"))
+        assertEquals(Quantity("12.5", UnitOfMeasure.G), api.parseQuantity(" 12.5 ", UnitOfMeasure.G))
+        assertEquals(Quantity("0.5", UnitOfMeasure.OZ), api.parseQuantity("0.5 oz", UnitOfMeasure.G))
+        assertEquals(Quantity("3", UnitOfMeasure.EACH), api.parseQuantity("3", UnitOfMeasure.EACH))
+        assertEquals("g" to "number of units", unitSymbol(UnitOfMeasure.G) to unitWord(UnitOfMeasure.EACH))
         assertEquals(UnitOfMeasure.G, api.countUnit(UnitOfMeasure.OZ))
         client.close()
     }

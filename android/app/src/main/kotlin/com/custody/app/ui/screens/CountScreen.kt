@@ -33,6 +33,7 @@ import com.custody.app.AppContainer
 import com.custody.app.state.CountModel
 import com.custody.app.ui.ErrorText
 import com.custody.app.ui.Title
+import com.custody.core.unitSymbol
 
 /**
  * Blind counting: the session list, then shelf label, packages, weights. Counters never see the
@@ -77,7 +78,7 @@ fun CountScreen(c: AppContainer) {
                     OutlinedTextField(
                         value = amount,
                         onValueChange = { amount = it },
-                        label = { Text("Amount in ${CountModel.unitSymbol(awaiting.unit)}") },
+                        label = { Text("Amount in ${unitSymbol(awaiting.unit)}") },
                         singleLine = true,
                         keyboardOptions = KeyboardOptions(keyboardType = KeyboardType.Decimal, imeAction = ImeAction.Done),
                         keyboardActions = KeyboardActions(onDone = { c.act { c.count.enterAmount(amount) } }),

@@ -44,6 +44,7 @@ import com.custody.app.ui.Green
 import com.custody.app.ui.Title
 import com.custody.core.OrderStatus
 import com.custody.core.UnitOfMeasure
+import com.custody.core.unitSymbol
 
 /**
  * Picking and packing: the orders, then one order's pick list with its progress. Scans go to the
@@ -176,7 +177,7 @@ private fun WeightCard(c: AppContainer, awaiting: AwaitingWeight) {
             OutlinedTextField(
                 value = amount,
                 onValueChange = { amount = it },
-                label = { Text("Weight taken in ${CountModel.unitSymbol(awaiting.unit)}") },
+                label = { Text("Weight taken in ${unitSymbol(awaiting.unit)}") },
                 singleLine = true,
                 keyboardOptions = KeyboardOptions(keyboardType = KeyboardType.Decimal, imeAction = ImeAction.Done),
                 keyboardActions = KeyboardActions(onDone = { c.act { c.pick.enterWeight(amount) } }),
@@ -200,7 +201,7 @@ private fun PackCard(c: AppContainer, awaiting: AwaitingPack) {
             OutlinedTextField(
                 value = weight,
                 onValueChange = { weight = it },
-                label = { Text("Gross weight in ${CountModel.unitSymbol(UnitOfMeasure.G)}") },
+                label = { Text("Gross weight in ${unitSymbol(UnitOfMeasure.G)}") },
                 singleLine = true,
                 keyboardOptions = KeyboardOptions(keyboardType = KeyboardType.Decimal, imeAction = ImeAction.Done),
                 keyboardActions = KeyboardActions(onDone = { c.act { c.pick.enterGrossWeight(weight) } }),

@@ -22,6 +22,7 @@ import com.custody.app.AppContainer
 import com.custody.app.state.CountModel
 import com.custody.app.ui.Title
 import com.custody.core.UnitOfMeasure
+import com.custody.core.unitSymbol
 
 /**
  * SIMPLE RECEIVING (labelled so on screen): item, batch and amount once, then scan each tag; each
@@ -50,7 +51,7 @@ fun ReceiveScreen(c: AppContainer) {
                 FilterChip(
                     selected = state.unit == unit,
                     onClick = { c.receive.edit(unit = unit) },
-                    label = { Text(CountModel.unitSymbol(unit)) },
+                    label = { Text(unitSymbol(unit)) },
                 )
             }
         }
