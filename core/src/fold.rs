@@ -21,6 +21,7 @@ use crate::quantity::{Quantity, QuantityError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum PackageStatus {
     /// On hand and available.
     Active,
@@ -54,6 +55,7 @@ impl PackageStatus {
 /// The kinds of invariant break the fold reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum ConflictKind {
     /// The quantity went below zero.
     NegativeStock,
@@ -91,11 +93,14 @@ impl ConflictKind {
 /// An invariant break for a manager to resolve. Identified by the event that caused it and the
 /// package it concerns, so every replica lists the same records.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Conflict {
     pub tag: PackageTag,
     pub kind: ConflictKind,
+    #[cfg_attr(feature = "uniffi", uniffi(name = "event_id"))]
     pub event: Uuid,
     /// The earlier event it clashes with, where there is one.
+    #[cfg_attr(feature = "uniffi", uniffi(name = "other_event_id"))]
     pub other_event: Option<Uuid>,
     pub detail: String,
 }

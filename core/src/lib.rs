@@ -13,12 +13,22 @@
 //! - [`protocol`], [`sync`], [`tls`]: the sync server's wire format, the client that speaks it,
 //!   and which certificates it trusts.
 //! - [`files`]: owner-only files and folders.
+//! - `ffi` (feature `uniffi`, for custody-ffi only): how core's values cross to Kotlin and Swift.
+
+// uniffi's derives and scaffolding (feature `uniffi`) generate unsafe code; core's own code has
+// none, and the build without the feature (the default, and CI's clippy run) denies it.
+#![cfg_attr(feature = "uniffi", allow(unsafe_code))]
+
+#[cfg(feature = "uniffi")]
+uniffi::setup_scaffolding!();
 
 pub mod approvals;
 pub mod bounds;
 pub mod chain;
 pub mod counts;
 pub mod event;
+#[cfg(feature = "uniffi")]
+pub mod ffi;
 pub mod files;
 pub mod fold;
 pub mod hlc;

@@ -51,6 +51,7 @@ pub struct RegisteredKey {
 
 /// The person signed in on this device.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct SignedInUser {
     pub id: UserId,
     pub name: String,
@@ -60,9 +61,12 @@ pub struct SignedInUser {
 /// Who did something, for the audit trail of a work document: the person, on which device, and
 /// when by the device's corrected clock.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record), uniffi(name = "Person"))]
 pub struct Actor {
+    #[cfg_attr(feature = "uniffi", uniffi(name = "user_id"))]
     pub user: UserId,
     pub name: String,
+    #[cfg_attr(feature = "uniffi", uniffi(name = "device_id"))]
     pub device: DeviceId,
     pub at: DateTime<Utc>,
 }

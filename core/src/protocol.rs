@@ -250,6 +250,7 @@ pub enum Outcome {
 /// `POST /v1/enrolment-codes` — a manager signed in on an enrolled device (proven by the
 /// [`PERSON_HEADER`]) issues a code for a new device. The body is `{}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct EnrolmentCode {
     pub code: String,
     pub expires_at: DateTime<Utc>,

@@ -37,6 +37,7 @@ pub enum QuantityError {
 /// Units of measure the state system uses for packages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum), uniffi(name = "UnitOfMeasure"))]
 pub enum Unit {
     Each,
     Mg,

@@ -45,6 +45,7 @@ pub enum OrderError {
 
 /// A dispensary the facility sells to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Customer {
     pub licence: LicenseNumber,
     pub name: String,
@@ -73,6 +74,7 @@ pub struct NewOrderLine {
 /// A medical patient the order is delivered for. Never written into a work document: stored
 /// sealed (see [`super::patient`]) and shown only to managers and the assigned driver.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record), uniffi(name = "PatientDetails"))]
 pub struct Patient {
     pub name: String,
     pub card_number: String,

@@ -47,6 +47,7 @@ pub struct NewManifest {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum StopState {
     Pending,
     Done,
@@ -62,6 +63,7 @@ pub struct PackageOnRoute {
 
 /// Where a package on a route stands, as the driver's and the office's screens show it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum DeliveryOutcome {
     /// Not confirmed yet.
     Pending,
@@ -114,6 +116,7 @@ pub struct RouteView {
 
 /// Why a package is due back at the vault.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum ReturnKind {
     /// The receiver refused it, or the stop failed: it is coming back on the truck.
     Refused,

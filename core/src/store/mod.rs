@@ -106,6 +106,7 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// Who and where this device is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct DeviceIdentity {
     pub device_id: DeviceId,
     pub facility: LicenseNumber,
@@ -136,6 +137,7 @@ pub struct EventRecord {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum EventState {
     Pending,
     Accepted,
@@ -155,6 +157,7 @@ impl EventState {
 
 /// What the sync screen shows.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct SyncStatus {
     /// The last attempt reached the server.
     pub online: bool,

@@ -34,6 +34,7 @@ pub enum AdjustmentError {
 
 /// A reason code as the state system lists it (`GET /packages/v2/adjust/reasons`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct AdjustmentReason {
     pub name: String,
     pub requires_note: bool,
@@ -79,6 +80,7 @@ impl NewAdjustment {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Decision {
     pub approved: bool,
     pub by: Actor,
@@ -87,6 +89,7 @@ pub struct Decision {
 
 /// A decision the server refused (made by someone not allowed to), kept for the audit trail.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Refusal {
     pub decision: Decision,
     pub reason: String,
@@ -95,6 +98,7 @@ pub struct Refusal {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum AdjustmentStatus {
     Pending,
     Approved,

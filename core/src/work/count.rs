@@ -61,6 +61,7 @@ pub struct ScopedPackage {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum), uniffi(name = "CountStatus"))]
 pub enum SessionStatus {
     Counting,
     Recount,
@@ -137,6 +138,7 @@ impl VarianceLine {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum DiscrepancyStatus {
     Open,
     Resolved,

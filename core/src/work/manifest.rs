@@ -25,6 +25,7 @@ const RETURNS: &str = "returns";
 const CANCELLED: &str = "cancelled";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Vehicle {
     pub make: String,
     pub model: String,

@@ -72,6 +72,7 @@ pub struct Weighing {
 /// Why a package is turned away.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum RejectReason {
     Damaged,
     WrongItem,
