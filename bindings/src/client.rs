@@ -48,7 +48,7 @@ impl CustodyClient {
     fn status_changed(&self) {
         let listener = self.sync_listener.lock().unwrap_or_else(|p| p.into_inner()).clone();
         if let (Some(listener), Ok(status)) = (listener, self.store.sync_status()) {
-            listener.on_status(status.into());
+            listener.on_status(status);
         }
     }
 
@@ -102,7 +102,7 @@ impl CustodyClient {
 
     /// This device's enrolment, or `null` before it is enrolled.
     pub fn identity(&self) -> Result<Option<DeviceIdentity>> {
-        Ok(self.store.identity()?.map(Into::into))
+        Ok(self.store.identity()?)
     }
 
     pub fn sign_out(&self) -> Result<()> {
@@ -122,7 +122,7 @@ impl CustodyClient {
                 signs_in_here: device.is_some_and(|d| e.active_key(d).is_some()),
                 id: e.id.to_string(),
                 name: e.name,
-                role: e.role.into(),
+                role: e.role,
                 badge: e.badge,
                 active: e.active,
             })
@@ -130,11 +130,11 @@ impl CustodyClient {
     }
 
     pub fn current_user(&self) -> Result<Option<SignedInUser>> {
-        Ok(self.store.current_user()?.map(Into::into))
+        Ok(self.store.current_user()?)
     }
 
     pub fn sync_status(&self) -> Result<SyncStatus> {
-        Ok(self.store.sync_status()?.into())
+        Ok(self.store.sync_status()?)
     }
 
     /// Folds the write-ahead log into the database file; for idle moments. Never needed for
@@ -193,7 +193,7 @@ impl CustodyClient {
 
     /// Conflicts for a manager to resolve.
     pub fn conflicts(&self) -> Result<Vec<Conflict>> {
-        Ok(self.store.conflicts()?.into_iter().map(Into::into).collect())
+        Ok(self.store.conflicts()?)
     }
 
     // ---- count sessions ------------------------------------------------------------------
@@ -278,11 +278,10 @@ impl CustodyClient {
 
     /// The state's adjustment reasons as this device knows them.
     pub fn adjustment_reasons(&self) -> Result<Vec<AdjustmentReason>> {
-        Ok(self.store.adjustment_reasons()?.into_iter().map(Into::into).collect())
+        Ok(self.store.adjustment_reasons()?)
     }
 
     pub fn set_adjustment_reasons(&self, reasons: Vec<AdjustmentReason>) -> Result<()> {
-        let reasons: Vec<_> = reasons.into_iter().map(Into::into).collect();
         Ok(self.store.set_adjustment_reasons(&reasons)?)
     }
 
@@ -385,7 +384,7 @@ impl CustodyClient {
     /// Accepts (`reject` null) or rejects a package.
     pub fn decide_package(&self, session_id: String, raw: String, reject: Option<RejectReason>, note: String) -> Result<()> {
         let id = id_in("receiving session", &session_id)?;
-        self.store.decide_package(id, &raw, reject.map(Into::into), &note)?;
+        self.store.decide_package(id, &raw, reject, &note)?;
         self.changed(&[ChangeKind::Inventory]);
         Ok(())
     }
@@ -441,7 +440,7 @@ impl CustodyClient {
         let identity = self.sync_client().enrol(&self.store, &server_url, &code, &device_name).await?;
         self.changed(&[ChangeKind::SignIn]);
         self.status_changed();
-        Ok(identity.into())
+        Ok(identity)
     }
 
     /// Pushes this device's pending events and work, pulls what it lacks. The sync listener hears
@@ -473,12 +472,12 @@ impl CustodyClient {
     pub async fn sign_in(&self, badge: String, pin: String) -> Result<SignedInUser> {
         let user = self.sync_client().sign_in(&self.store, &badge, &pin).await?;
         self.changed(&[ChangeKind::SignIn]);
-        Ok(user.into())
+        Ok(user)
     }
 
     /// The manager signed in on this phone issues an enrolment code for another device.
     pub async fn issue_enrolment_code(&self) -> Result<EnrolmentCode> {
-        Ok(self.sync_client().issue_enrolment_code(&self.store).await?.into())
+        Ok(self.sync_client().issue_enrolment_code(&self.store).await?)
     }
 
     /// The manager signed in on this phone revokes a lost or stolen device; its token and the
@@ -506,7 +505,7 @@ impl CustodyClient {
 /// The unit a count of a package in `unit` is entered in (grams for weights, each for units).
 #[uniffi::export]
 pub fn count_unit(unit: UnitOfMeasure) -> UnitOfMeasure {
-    counts::count_unit(unit.into()).into()
+    counts::count_unit(unit)
 }
 
 /// What scanner text is: a package tag, a GS1 barcode or a location label (`LOC:...`), or

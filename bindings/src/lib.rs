@@ -40,19 +40,19 @@ pub fn normalize_package_tag(raw: String) -> Result<String, CustodyError> {
 /// `unit` the text must name one.
 #[uniffi::export]
 pub fn parse_quantity(text: String, unit: Option<UnitOfMeasure>) -> Result<Quantity, CustodyError> {
-    Ok(custody_core::Quantity::parse_in(&text, unit.map(Into::into))?.into())
+    Ok(custody_core::Quantity::parse_in(&text, unit)?.into())
 }
 
 /// The symbol core reads and writes for a unit (`g`, `each`), for field labels.
 #[uniffi::export]
 pub fn unit_symbol(unit: UnitOfMeasure) -> String {
-    custody_core::Unit::from(unit).symbol().to_string()
+    unit.symbol().to_string()
 }
 
 /// A unit in words (`grams`, `number of units`), for prompts.
 #[uniffi::export]
 pub fn unit_word(unit: UnitOfMeasure) -> String {
-    custody_core::Unit::from(unit).word().to_string()
+    unit.word().to_string()
 }
 
 /// A quantity as core shows it to people (`12.30 g`, `3 each`, `1 oz (28.35 g)`).

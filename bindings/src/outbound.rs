@@ -6,7 +6,11 @@
 use std::time::SystemTime;
 
 use chrono::{DateTime, Utc};
+pub use custody_core::outbound::shipping::{DeliveryOutcome, ReturnKind, StopState};
 use custody_core::outbound::{self as core, picking, shipping};
+pub use custody_core::outbound::{Customer, Patient as PatientDetails};
+pub use custody_core::work::manifest::Vehicle;
+pub use custody_core::work::order::OrderStatus;
 use custody_core::work::{manifest as mdoc, order as odoc};
 use custody_core::{bounds, ids, input, quantity};
 
@@ -19,42 +23,6 @@ type Result<T, E = CustodyError> = std::result::Result<T, E>;
 
 fn time_in(t: SystemTime) -> DateTime<Utc> {
     t.into()
-}
-
-/// A dispensary the facility ships to.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct Customer {
-    pub licence: String,
-    pub name: String,
-    pub address: String,
-}
-
-impl From<core::Customer> for Customer {
-    fn from(c: core::Customer) -> Self {
-        Customer { licence: c.licence.to_string(), name: c.name, address: c.address }
-    }
-}
-
-/// A medical patient. Shown only to managers and the assigned driver; everywhere else only
-/// `patient_ref` (initials and the card's last four digits) appears.
-#[derive(Clone, PartialEq, Eq, uniffi::Record)]
-pub struct PatientDetails {
-    pub name: String,
-    pub card_number: String,
-    pub address: String,
-    pub phone: String,
-}
-
-impl std::fmt::Debug for PatientDetails {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("PatientDetails(..)")
-    }
-}
-
-impl From<core::Patient> for PatientDetails {
-    fn from(p: core::Patient) -> Self {
-        PatientDetails { name: p.name, card_number: p.card_number, address: p.address, phone: p.phone }
-    }
 }
 
 /// An order line as typed: `unit_price` is a decimal string per unit of `quantity`.
@@ -95,27 +63,8 @@ impl TryFrom<NewOrder> for core::NewOrder {
             recipient: ids::LicenseNumber::parse(&o.recipient_licence)?,
             requested_on,
             lines,
-            patient: o.patient.map(|p| core::Patient { name: p.name, card_number: p.card_number, address: p.address, phone: p.phone }),
+            patient: o.patient,
         })
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
-pub enum OrderStatus {
-    Open,
-    Allocated,
-    Packed,
-    Cancelled,
-}
-
-impl From<odoc::OrderStatus> for OrderStatus {
-    fn from(s: odoc::OrderStatus) -> Self {
-        match s {
-            odoc::OrderStatus::Open => OrderStatus::Open,
-            odoc::OrderStatus::Allocated => OrderStatus::Allocated,
-            odoc::OrderStatus::Packed => OrderStatus::Packed,
-            odoc::OrderStatus::Cancelled => OrderStatus::Cancelled,
-        }
     }
 }
 
@@ -143,9 +92,9 @@ fn order_out(id: uuid::Uuid, o: core::Order, status: odoc::OrderStatus) -> Order
     OrderSummary {
         id: id.to_string(),
         number: o.number,
-        recipient: o.recipient.into(),
+        recipient: o.recipient,
         requested_on: o.requested_on.format("%Y-%m-%d").to_string(),
-        status: status.into(),
+        status,
         patient_ref: o.patient_ref,
         lines: o
             .lines
@@ -237,13 +186,6 @@ pub struct PickResult {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct Vehicle {
-    pub make: String,
-    pub model: String,
-    pub plate: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct NewStop {
     pub order_id: String,
     pub planned_route: String,
@@ -276,35 +218,6 @@ impl TryFrom<Gps> for mdoc::Gps {
     fn try_from(g: Gps) -> Result<Self> {
         let (lat, lon) = (input::number("latitude", &g.latitude)?, input::number("longitude", &g.longitude)?);
         mdoc::Gps::new(lat, lon, input::number("GPS accuracy", &g.accuracy_m)?).map_err(CustodyError::InvalidInput)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
-pub enum StopState {
-    Pending,
-    Done,
-    Failed,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
-pub enum DeliveryOutcome {
-    /// Not confirmed yet.
-    Pending,
-    Delivered,
-    /// Refused by the receiver, or the stop failed: on the truck until checked back in.
-    Refused,
-    /// Checked back in at the vault.
-    Returned,
-}
-
-impl From<shipping::DeliveryOutcome> for DeliveryOutcome {
-    fn from(o: shipping::DeliveryOutcome) -> Self {
-        match o {
-            shipping::DeliveryOutcome::Pending => DeliveryOutcome::Pending,
-            shipping::DeliveryOutcome::Delivered => DeliveryOutcome::Delivered,
-            shipping::DeliveryOutcome::Refused => DeliveryOutcome::Refused,
-            shipping::DeliveryOutcome::Returned => DeliveryOutcome::Returned,
-        }
     }
 }
 
@@ -356,17 +269,6 @@ pub struct Route {
     pub stops: Vec<RouteStop>,
 }
 
-/// Why a package is due back at the vault.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
-pub enum ReturnKind {
-    /// Refused by the receiver, or the stop failed: coming back on the truck.
-    Refused,
-    /// On a truck that left, no outcome on this phone yet (still out, or not synced).
-    NotConfirmed,
-    /// Picked for an order a manager cancelled: back to a shelf.
-    OrderCancelled,
-}
-
 /// A package the vault has to check back in (refused, undelivered, or picked for a cancelled
 /// order), as the returns screen lists it.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
@@ -404,11 +306,7 @@ impl From<shipping::ReturnDue> for ReturnDue {
             manifest_id,
             manifest_number,
             stop,
-            kind: match r.kind {
-                shipping::ReturnKind::Refused => ReturnKind::Refused,
-                shipping::ReturnKind::NotConfirmed => ReturnKind::NotConfirmed,
-                shipping::ReturnKind::OrderCancelled => ReturnKind::OrderCancelled,
-            },
+            kind: r.kind,
             reason: r.reason,
         }
     }
@@ -430,7 +328,7 @@ impl From<shipping::RouteView> for Route {
             number: m.number,
             driver_name: m.driver.name,
             driver_user_id: m.driver.user.to_string(),
-            vehicle: Vehicle { make: m.vehicle.make, model: m.vehicle.model, plate: m.vehicle.plate },
+            vehicle: m.vehicle,
             departed_at: r.departed.map(|d| instant(d.at)),
             closed: r.closed,
             cancelled: r.cancelled.map(|c| Cancelled { reason: c.reason, by: c.by.name, at: instant(c.by.at) }),
@@ -441,16 +339,12 @@ impl From<shipping::RouteView> for Route {
                     number: s.stop.number,
                     order_id: s.stop.order.to_string(),
                     order_number: s.stop.order_number,
-                    recipient: s.stop.recipient.into(),
+                    recipient: s.stop.recipient,
                     patient_ref: s.stop.patient_ref,
                     planned_route: s.stop.planned_route,
                     estimated_departure: instant(s.stop.estimated_departure),
                     estimated_arrival: instant(s.stop.estimated_arrival),
-                    state: match s.state {
-                        shipping::StopState::Pending => StopState::Pending,
-                        shipping::StopState::Done => StopState::Done,
-                        shipping::StopState::Failed => StopState::Failed,
-                    },
+                    state: s.state,
                     receiver_name: s.report.as_ref().filter(|r| r.failed.is_none()).map(|r| r.receiver_name.clone()),
                     receiver_licence: s.report.as_ref().filter(|r| r.failed.is_none()).map(|r| r.receiver_licence.clone()),
                     failed_reason: s.report.as_ref().and_then(|r| r.failed.clone()),
@@ -459,7 +353,7 @@ impl From<shipping::RouteView> for Route {
                         .packages
                         .into_iter()
                         .map(|p| {
-                            let outcome = p.delivery_outcome().into();
+                            let outcome = p.delivery_outcome();
                             RoutePackage {
                                 tag: p.package.tag.to_string(),
                                 item: p.package.item.to_string(),
@@ -503,7 +397,7 @@ fn events_out(events: Vec<custody_core::Event>) -> Vec<LedgerEvent> {
 impl CustodyClient {
     /// The dispensaries this facility ships to (from the server).
     pub fn customers(&self) -> Result<Vec<Customer>> {
-        Ok(self.store.customers()?.into_iter().map(Into::into).collect())
+        Ok(self.store.customers()?)
     }
 
     /// Enters an order (managers); refused for an unknown customer or more than is available.
@@ -595,7 +489,7 @@ impl CustodyClient {
             .collect::<Result<_>>()?;
         let new = shipping::NewManifest {
             number: manifest.number,
-            vehicle: mdoc::Vehicle { make: manifest.vehicle.make, model: manifest.vehicle.model, plate: manifest.vehicle.plate },
+            vehicle: manifest.vehicle,
             driver: ids::UserId::parse(&manifest.driver_user_id)?,
             driver_licence_number: manifest.driver_licence_number,
             driver_occupational_licence: manifest.driver_occupational_licence,
@@ -673,6 +567,6 @@ impl CustodyClient {
 
     /// A medical order's patient, for a manager or the route's driver; the view is logged.
     pub fn patient(&self, order_id: String, purpose: String) -> Result<PatientDetails> {
-        Ok(self.store.patient(id_in("order", &order_id)?, &purpose)?.into())
+        Ok(self.store.patient(id_in("order", &order_id)?, &purpose)?)
     }
 }

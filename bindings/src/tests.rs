@@ -94,7 +94,7 @@ async fn a_client_enrols_records_syncs_and_reports_typed_errors() {
 
     assert!(matches!(phone.sign_in("M-100".into(), "2468".into()).await, Err(CustodyError::NotEnrolled(_))));
     let identity = phone.enrol(server.url(), code.code.clone(), "office".into()).await.unwrap();
-    assert_eq!(identity.facility, "C11-0000001-LIC");
+    assert_eq!(identity.facility.as_str(), "C11-0000001-LIC");
     let again = phone.enrol(server.url(), code.code, "office".into()).await.unwrap_err();
     assert!(matches!(&again, CustodyError::Refused(m) if m.contains("already enrolled")), "{again}");
 

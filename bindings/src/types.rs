@@ -14,11 +14,24 @@ use std::time::SystemTime;
 use chrono::{DateTime, NaiveDate, Utc};
 use custody_core::quantity::QuantityError;
 use custody_core::receiving::session;
-use custody_core::{counts, event, fold, hlc, ids, input, quantity, roles, scan, store, sync, work};
+use custody_core::{counts, event, hlc, ids, input, quantity, scan, store, sync, work};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use crate::error::CustodyError;
+
+// ---- core's own records and enums (derived in core, feature `uniffi`) ----------------------
+
+pub use custody_core::event::EventKind;
+pub use custody_core::fold::{Conflict, ConflictKind, PackageStatus};
+pub use custody_core::people::{Actor as Person, SignedInUser};
+pub use custody_core::protocol::EnrolmentCode;
+pub use custody_core::quantity::Unit as UnitOfMeasure;
+pub use custody_core::roles::Role;
+pub use custody_core::store::{DeviceIdentity, EventState, SyncStatus};
+pub use custody_core::work::adjustment::{AdjustmentReason, AdjustmentStatus, Decision, Refusal};
+pub use custody_core::work::count::{DiscrepancyStatus, SessionStatus as CountStatus};
+pub use custody_core::work::receiving::RejectReason;
 
 // ---- helpers ---------------------------------------------------------------------------------
 
@@ -57,43 +70,6 @@ pub(crate) fn strings<T: ToString>(items: &[T]) -> Vec<String> {
 
 // ---- quantities ------------------------------------------------------------------------------
 
-/// Units of measure. Weights convert exactly; `Each` (counted goods) never mixes with weights.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
-pub enum UnitOfMeasure {
-    Each,
-    Mg,
-    G,
-    Kg,
-    Oz,
-    Lb,
-}
-
-impl From<quantity::Unit> for UnitOfMeasure {
-    fn from(u: quantity::Unit) -> Self {
-        match u {
-            quantity::Unit::Each => UnitOfMeasure::Each,
-            quantity::Unit::Mg => UnitOfMeasure::Mg,
-            quantity::Unit::G => UnitOfMeasure::G,
-            quantity::Unit::Kg => UnitOfMeasure::Kg,
-            quantity::Unit::Oz => UnitOfMeasure::Oz,
-            quantity::Unit::Lb => UnitOfMeasure::Lb,
-        }
-    }
-}
-
-impl From<UnitOfMeasure> for quantity::Unit {
-    fn from(u: UnitOfMeasure) -> Self {
-        match u {
-            UnitOfMeasure::Each => quantity::Unit::Each,
-            UnitOfMeasure::Mg => quantity::Unit::Mg,
-            UnitOfMeasure::G => quantity::Unit::G,
-            UnitOfMeasure::Kg => quantity::Unit::Kg,
-            UnitOfMeasure::Oz => quantity::Unit::Oz,
-            UnitOfMeasure::Lb => quantity::Unit::Lb,
-        }
-    }
-}
-
 /// An exact amount with its unit. `amount` is a decimal string such as `"12.50"` or `"-0.5"`
 /// (Kotlin: `BigDecimal(amount)`, Swift: `Decimal(string:)`); never a float.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
@@ -104,7 +80,7 @@ pub struct Quantity {
 
 impl From<quantity::Quantity> for Quantity {
     fn from(q: quantity::Quantity) -> Self {
-        Quantity { amount: q.amount.to_string(), unit: q.unit.into() }
+        Quantity { amount: q.amount.to_string(), unit: q.unit }
     }
 }
 
@@ -114,66 +90,11 @@ impl TryFrom<Quantity> for quantity::Quantity {
     fn try_from(q: Quantity) -> Result<Self, CustodyError> {
         let text = q.amount.trim();
         let amount = Decimal::from_str(text).map_err(|_| QuantityError::NotANumber(text.to_string()))?;
-        Ok(quantity::Quantity::change(amount, q.unit.into())?)
+        Ok(quantity::Quantity::change(amount, q.unit)?)
     }
 }
 
 // ---- people, devices, sync -------------------------------------------------------------------
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
-pub enum Role {
-    FloorStaff,
-    Driver,
-    Manager,
-    Compliance,
-    Admin,
-}
-
-impl From<roles::Role> for Role {
-    fn from(r: roles::Role) -> Self {
-        match r {
-            roles::Role::FloorStaff => Role::FloorStaff,
-            roles::Role::Driver => Role::Driver,
-            roles::Role::Manager => Role::Manager,
-            roles::Role::Compliance => Role::Compliance,
-            roles::Role::Admin => Role::Admin,
-        }
-    }
-}
-
-/// Who and where this device is, once enrolled.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct DeviceIdentity {
-    pub device_id: String,
-    pub facility: String,
-    pub facility_name: String,
-    pub server_url: String,
-}
-
-impl From<store::DeviceIdentity> for DeviceIdentity {
-    fn from(d: store::DeviceIdentity) -> Self {
-        DeviceIdentity {
-            device_id: d.device_id.to_string(),
-            facility: d.facility.to_string(),
-            facility_name: d.facility_name,
-            server_url: d.server_url,
-        }
-    }
-}
-
-/// The person signed in on this device.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct SignedInUser {
-    pub id: String,
-    pub name: String,
-    pub role: Role,
-}
-
-impl From<store::SignedInUser> for SignedInUser {
-    fn from(u: store::SignedInUser) -> Self {
-        SignedInUser { id: u.id.to_string(), name: u.name, role: u.role.into() }
-    }
-}
 
 /// A person on the facility's roster, as the last sync brought it (no PIN, no key material).
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
@@ -185,33 +106,6 @@ pub struct RosterPerson {
     pub active: bool,
     /// They signed in on this phone before, so it can sign them in offline with their PIN.
     pub signs_in_here: bool,
-}
-
-/// What the sync screen shows.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct SyncStatus {
-    /// The last attempt reached the server.
-    pub online: bool,
-    /// Events saved here that the server has not acknowledged yet.
-    pub pending: u64,
-    pub last_success: Option<SystemTime>,
-    pub last_attempt: Option<SystemTime>,
-    pub last_error: Option<String>,
-    /// Own events the server refused (kept, with reasons, for a manager).
-    pub rejected: u64,
-}
-
-impl From<store::SyncStatus> for SyncStatus {
-    fn from(s: store::SyncStatus) -> Self {
-        SyncStatus {
-            online: s.online,
-            pending: s.pending,
-            last_success: s.last_success.map(instant),
-            last_attempt: s.last_attempt.map(instant),
-            last_error: s.last_error,
-            rejected: s.rejected,
-        }
-    }
 }
 
 /// A work-document change the server refused.
@@ -247,43 +141,7 @@ impl From<sync::SyncReport> for SyncReport {
     }
 }
 
-/// A one-time enrolment code for another device.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct EnrolmentCode {
-    pub code: String,
-    pub expires_at: SystemTime,
-}
-
-impl From<custody_core::protocol::EnrolmentCode> for EnrolmentCode {
-    fn from(c: custody_core::protocol::EnrolmentCode) -> Self {
-        EnrolmentCode { code: c.code, expires_at: instant(c.expires_at) }
-    }
-}
-
 // ---- the ledger ------------------------------------------------------------------------------
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
-pub enum PackageStatus {
-    Active,
-    Quarantined,
-    Picked,
-    Shipped,
-    Delivered,
-    Destroyed,
-}
-
-impl From<fold::PackageStatus> for PackageStatus {
-    fn from(s: fold::PackageStatus) -> Self {
-        match s {
-            fold::PackageStatus::Active => PackageStatus::Active,
-            fold::PackageStatus::Quarantined => PackageStatus::Quarantined,
-            fold::PackageStatus::Picked => PackageStatus::Picked,
-            fold::PackageStatus::Shipped => PackageStatus::Shipped,
-            fold::PackageStatus::Delivered => PackageStatus::Delivered,
-            fold::PackageStatus::Destroyed => PackageStatus::Destroyed,
-        }
-    }
-}
 
 /// A package as the screens show it.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
@@ -308,43 +166,9 @@ impl From<store::PackageView> for Package {
             batch: p.batch.to_string(),
             quantity: p.quantity.into(),
             location: p.location.to_string(),
-            status: p.status.into(),
+            status: p.status,
             expires_on: date_out(p.expires_on),
             pending: p.pending,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
-pub enum EventKind {
-    Received,
-    Moved,
-    Adjusted,
-    Quarantined,
-    Released,
-    Picked,
-    Shipped,
-    Delivered,
-    Returned,
-    Destroyed,
-    Split,
-}
-
-impl From<event::EventKind> for EventKind {
-    fn from(k: event::EventKind) -> Self {
-        use event::EventKind as K;
-        match k {
-            K::Received => EventKind::Received,
-            K::Moved => EventKind::Moved,
-            K::Adjusted => EventKind::Adjusted,
-            K::Quarantined => EventKind::Quarantined,
-            K::Released => EventKind::Released,
-            K::Picked => EventKind::Picked,
-            K::Shipped => EventKind::Shipped,
-            K::Delivered => EventKind::Delivered,
-            K::Returned => EventKind::Returned,
-            K::Destroyed => EventKind::Destroyed,
-            K::Split => EventKind::Split,
         }
     }
 }
@@ -497,31 +321,12 @@ impl From<event::Event> for LedgerEvent {
         LedgerEvent {
             id: e.id.to_string(),
             tag: e.tag.to_string(),
-            kind: e.kind().into(),
+            kind: e.kind(),
             user_id: e.user.to_string(),
             device_id: e.device.to_string(),
             device_seq: e.device_seq,
             recorded_at: hlc_instant(e.hlc),
             body: e.body.into(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
-pub enum EventState {
-    /// Saved on this device, not yet acknowledged by the server.
-    Pending,
-    Accepted,
-    /// The server refused it; see `reject_reason`. It no longer counts in the inventory.
-    Rejected,
-}
-
-impl From<store::EventState> for EventState {
-    fn from(s: store::EventState) -> Self {
-        match s {
-            store::EventState::Pending => EventState::Pending,
-            store::EventState::Accepted => EventState::Accepted,
-            store::EventState::Rejected => EventState::Rejected,
         }
     }
 }
@@ -536,57 +341,7 @@ pub struct HistoryEntry {
 
 impl From<store::EventRecord> for HistoryEntry {
     fn from(r: store::EventRecord) -> Self {
-        HistoryEntry { event: r.event.into(), state: r.state.into(), reject_reason: r.reject_reason }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
-pub enum ConflictKind {
-    NegativeStock,
-    ShippedTwice,
-    QuarantinedPicked,
-    ConcurrentMove,
-    DuplicateReceipt,
-    UnknownPackage,
-    InvalidTransition,
-    UnitMismatch,
-}
-
-impl From<fold::ConflictKind> for ConflictKind {
-    fn from(k: fold::ConflictKind) -> Self {
-        use fold::ConflictKind as K;
-        match k {
-            K::NegativeStock => ConflictKind::NegativeStock,
-            K::ShippedTwice => ConflictKind::ShippedTwice,
-            K::QuarantinedPicked => ConflictKind::QuarantinedPicked,
-            K::ConcurrentMove => ConflictKind::ConcurrentMove,
-            K::DuplicateReceipt => ConflictKind::DuplicateReceipt,
-            K::UnknownPackage => ConflictKind::UnknownPackage,
-            K::InvalidTransition => ConflictKind::InvalidTransition,
-            K::UnitMismatch => ConflictKind::UnitMismatch,
-        }
-    }
-}
-
-/// An invariant break for a manager to resolve.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct Conflict {
-    pub tag: String,
-    pub kind: ConflictKind,
-    pub event_id: String,
-    pub other_event_id: Option<String>,
-    pub detail: String,
-}
-
-impl From<fold::Conflict> for Conflict {
-    fn from(c: fold::Conflict) -> Self {
-        Conflict {
-            tag: c.tag.to_string(),
-            kind: c.kind.into(),
-            event_id: c.event.to_string(),
-            other_event_id: c.other_event.map(|e| e.to_string()),
-            detail: c.detail,
-        }
+        HistoryEntry { event: r.event.into(), state: r.state, reject_reason: r.reject_reason }
     }
 }
 
@@ -615,38 +370,6 @@ impl TryFrom<CountScope> for work::count::CountScope {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
-pub enum CountStatus {
-    Counting,
-    Recount,
-    Closed,
-}
-
-impl From<work::count::SessionStatus> for CountStatus {
-    fn from(s: work::count::SessionStatus) -> Self {
-        match s {
-            work::count::SessionStatus::Counting => CountStatus::Counting,
-            work::count::SessionStatus::Recount => CountStatus::Recount,
-            work::count::SessionStatus::Closed => CountStatus::Closed,
-        }
-    }
-}
-
-/// A person at a moment on a device (who opened, joined, requested, decided).
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct Person {
-    pub user_id: String,
-    pub name: String,
-    pub device_id: String,
-    pub at: SystemTime,
-}
-
-impl From<custody_core::people::Actor> for Person {
-    fn from(p: custody_core::people::Actor) -> Self {
-        Person { user_id: p.user.to_string(), name: p.name, device_id: p.device.to_string(), at: instant(p.at) }
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct CountSessionSummary {
     pub id: String,
@@ -663,7 +386,7 @@ impl From<counts::CountSessionSummary> for CountSessionSummary {
         CountSessionSummary {
             id: s.id.to_string(),
             name: s.name,
-            status: s.status.into(),
+            status: s.status,
             round: s.round.into(),
             opened_by: s.opened_by,
             packages_in_scope: s.packages_in_scope as u64,
@@ -729,11 +452,11 @@ impl From<counts::CountSessionView> for CountSession {
             in_scope: v
                 .in_scope
                 .into_iter()
-                .map(|(tag, p)| ScopedPackage { tag: tag.to_string(), item: p.item, location: p.location.to_string(), unit: p.unit.into() })
+                .map(|(tag, p)| ScopedPackage { tag: tag.to_string(), item: p.item, location: p.location.to_string(), unit: p.unit })
                 .collect(),
             entries: v.entries.into_iter().map(Into::into).collect(),
             recount: strings(&v.recount),
-            participants: v.participants.into_iter().map(Into::into).collect(),
+            participants: v.participants,
         }
     }
 }
@@ -827,12 +550,6 @@ impl From<counts::CloseOutcome> for CloseOutcome {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
-pub enum DiscrepancyStatus {
-    Open,
-    Resolved,
-}
-
 /// A variance that survived the recount: the package is quarantined until it is resolved.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct Discrepancy {
@@ -861,10 +578,7 @@ impl From<work::count::Discrepancy> for Discrepancy {
             root_cause: d.root_cause,
             corrective_action: d.corrective_action,
             adjustment_id: d.adjustment.map(|a| a.to_string()),
-            status: match d.status {
-                work::count::DiscrepancyStatus::Open => DiscrepancyStatus::Open,
-                work::count::DiscrepancyStatus::Resolved => DiscrepancyStatus::Resolved,
-            },
+            status: d.status,
         }
     }
 }
@@ -910,63 +624,6 @@ pub(crate) fn categories_in(c: HashMap<String, String>) -> counts::ItemCategorie
 
 // ---- adjustments -----------------------------------------------------------------------------
 
-/// A reason code as the state system lists it.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct AdjustmentReason {
-    pub name: String,
-    pub requires_note: bool,
-}
-
-impl From<work::adjustment::AdjustmentReason> for AdjustmentReason {
-    fn from(r: work::adjustment::AdjustmentReason) -> Self {
-        AdjustmentReason { name: r.name, requires_note: r.requires_note }
-    }
-}
-
-impl From<AdjustmentReason> for work::adjustment::AdjustmentReason {
-    fn from(r: AdjustmentReason) -> Self {
-        work::adjustment::AdjustmentReason { name: r.name, requires_note: r.requires_note }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
-pub enum AdjustmentStatus {
-    Pending,
-    Approved,
-    Rejected,
-}
-
-impl From<work::adjustment::AdjustmentStatus> for AdjustmentStatus {
-    fn from(s: work::adjustment::AdjustmentStatus) -> Self {
-        match s {
-            work::adjustment::AdjustmentStatus::Pending => AdjustmentStatus::Pending,
-            work::adjustment::AdjustmentStatus::Approved => AdjustmentStatus::Approved,
-            work::adjustment::AdjustmentStatus::Rejected => AdjustmentStatus::Rejected,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct Decision {
-    pub approved: bool,
-    pub by: Person,
-    pub note: String,
-}
-
-impl From<work::adjustment::Decision> for Decision {
-    fn from(d: work::adjustment::Decision) -> Self {
-        Decision { approved: d.approved, by: d.by.into(), note: d.note }
-    }
-}
-
-/// A decision the server refused (made by someone not allowed to), kept for the audit trail.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct Refusal {
-    pub decision: Decision,
-    pub reason: String,
-    pub at: SystemTime,
-}
-
 /// An adjustment request and its decision.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct AdjustmentRequest {
@@ -989,7 +646,7 @@ pub struct AdjustmentRequest {
 
 impl From<work::adjustment::AdjustmentRequest> for AdjustmentRequest {
     fn from(r: work::adjustment::AdjustmentRequest) -> Self {
-        let status = r.status().into();
+        let status = r.status();
         AdjustmentRequest {
             id: r.id.to_string(),
             facility: r.facility.to_string(),
@@ -999,14 +656,10 @@ impl From<work::adjustment::AdjustmentRequest> for AdjustmentRequest {
             note: r.request.note,
             session_id: r.request.session.map(|s| s.to_string()),
             counted_by: strings(&r.request.counted_by),
-            requested_by: r.requested_by.into(),
+            requested_by: r.requested_by,
             status,
-            decision: r.decision.map(Into::into),
-            refusals: r
-                .refusals
-                .into_iter()
-                .map(|f| Refusal { decision: f.decision.into(), reason: f.reason, at: instant(f.at) })
-                .collect(),
+            decision: r.decision,
+            refusals: r.refusals,
         }
     }
 }
@@ -1149,31 +802,6 @@ impl TryFrom<Coa> for work::receiving::Coa {
             tested_on: input::date("test", &c.tested_on)?,
             expires_on: input::date("expiry", &c.expires_on)?,
         })
-    }
-}
-
-/// Why a package is rejected at receiving.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
-pub enum RejectReason {
-    Damaged,
-    WrongItem,
-    FailedTest,
-    Short,
-    Over,
-    NotOnManifest,
-}
-
-impl From<RejectReason> for work::receiving::RejectReason {
-    fn from(r: RejectReason) -> Self {
-        use work::receiving::RejectReason as R;
-        match r {
-            RejectReason::Damaged => R::Damaged,
-            RejectReason::WrongItem => R::WrongItem,
-            RejectReason::FailedTest => R::FailedTest,
-            RejectReason::Short => R::Short,
-            RejectReason::Over => R::Over,
-            RejectReason::NotOnManifest => R::NotOnManifest,
-        }
     }
 }
 
