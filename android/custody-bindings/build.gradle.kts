@@ -20,6 +20,8 @@ val generateBindings by tasks.registering(Exec::class) {
     inputs.dir(File(repoRoot, "bindings/src"))
     inputs.dir(File(repoRoot, "core/src"))
     inputs.file(File(repoRoot, "bindings/uniffi.toml"))
+    // Core's own records and enums are generated too, into com.custody.core.types.
+    inputs.file(File(repoRoot, "core/uniffi.toml"))
     inputs.file(File(repoRoot, "Cargo.lock"))
     outputs.dir(generatedDir)
 }

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds, on a Mac with Xcode and rustup:
 #   ios/CustodyKit/CustodyFFI.xcframework                      custody-ffi as a static library
-#       for iPhone (arm64) and the simulator (arm64 + x86_64), with uniffi's C header and
-#       module map (module CustodyCoreFFI)
+#       for iPhone (arm64) and the simulator (arm64 + x86_64), with uniffi's C headers and
+#       module maps (modules CustodyCoreFFI, and CustodyCoreTypesFFI for core's own types)
 #   ios/CustodyKit/Sources/CustodyCore/Generated/*.swift        the generated Swift bindings
 # Neither is committed (ios/.gitignore). Run it again after any change to core/ or bindings/.
 #
@@ -40,7 +40,9 @@ export IPHONEOS_DEPLOYMENT_TARGET="${IPHONEOS_DEPLOYMENT_TARGET:-16.0}"
 device_target="aarch64-apple-ios"
 sim_targets=("aarch64-apple-ios-sim" "x86_64-apple-ios")
 lib_name="libcustody_ffi.a"
-ffi_module="CustodyCoreFFI"   # bindings/uniffi.toml: [bindings.swift] ffi_module_name
+# One C module per crate with uniffi types: custody-ffi (bindings/uniffi.toml) and custody-core's
+# derived types (core/uniffi.toml); each [bindings.swift] ffi_module_name.
+ffi_modules=("CustodyCoreFFI" "CustodyCoreTypesFFI")
 
 cd "$repo_root"
 
@@ -58,7 +60,7 @@ for target in "$device_target" "${sim_targets[@]}"; do
 done
 
 rm -rf "$build_dir"
-mkdir -p "$build_dir/generated" "$build_dir/headers/$ffi_module" "$build_dir/device" "$build_dir/simulator"
+mkdir -p "$build_dir/generated" "$build_dir/device" "$build_dir/simulator"
 
 echo "== lipo: one simulator library for arm64 and x86_64"
 cp "$target_dir/$device_target/release/$lib_name" "$build_dir/device/$lib_name"
@@ -70,15 +72,19 @@ lipo -create "${sim_libs[@]}" -output "$build_dir/simulator/$lib_name"
 
 echo "== uniffi-bindgen: Swift bindings"
 # Library mode reads the metadata uniffi embedded in the library, and bindings/uniffi.toml
-# (module CustodyCore, FFI module CustodyCoreFFI) through cargo metadata.
+# (CustodyCore.swift, FFI module CustodyCoreFFI) and core/uniffi.toml (CustodyCoreTypes.swift,
+# FFI module CustodyCoreTypesFFI) through cargo metadata.
 cargo run -p custody-uniffi-bindgen --bin uniffi-bindgen -- \
     generate --library "$build_dir/device/$lib_name" --language swift \
     --out-dir "$build_dir/generated" --no-format
 
-# The C module goes in a folder named after it, so clang finds Headers/CustodyCoreFFI/module.modulemap
+# Each C module goes in a folder named after it, so clang finds Headers/CustodyCoreFFI/module.modulemap
 # for `import CustodyCoreFFI` and it cannot collide with another framework's module map.
-cp "$build_dir/generated/$ffi_module.h" "$build_dir/headers/$ffi_module/"
-cp "$build_dir/generated/$ffi_module.modulemap" "$build_dir/headers/$ffi_module/module.modulemap"
+for ffi_module in "${ffi_modules[@]}"; do
+    mkdir -p "$build_dir/headers/$ffi_module"
+    cp "$build_dir/generated/$ffi_module.h" "$build_dir/headers/$ffi_module/"
+    cp "$build_dir/generated/$ffi_module.modulemap" "$build_dir/headers/$ffi_module/module.modulemap"
+done
 
 echo "== xcodebuild -create-xcframework"
 rm -rf "$kit_dir/CustodyFFI.xcframework"

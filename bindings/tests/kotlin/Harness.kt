@@ -5,10 +5,10 @@ package com.custody.tests
 import com.custody.core.ChangeKind
 import com.custody.core.ChangeListener
 import com.custody.core.CustodyClient
-import com.custody.core.SignedInUser
 import com.custody.core.SyncListener
 import com.custody.core.SyncReport
-import com.custody.core.SyncStatus
+import com.custody.core.types.SignedInUser
+import com.custody.core.types.SyncStatus
 import java.nio.file.Path
 import java.security.SecureRandom
 import java.util.concurrent.CopyOnWriteArrayList

@@ -3,6 +3,7 @@
 package com.custody.tests
 
 import com.custody.core.*
+import com.custody.core.types.*
 import java.nio.file.Files
 import java.nio.file.Path
 import kotlinx.coroutines.runBlocking

@@ -6,6 +6,7 @@
 package com.custody.tests
 
 import com.custody.core.*
+import com.custody.core.types.*
 import com.custody.testing.SwitchableProxy
 import java.math.BigDecimal
 import java.nio.file.Files

@@ -1,15 +1,15 @@
 package com.custody.app.state
 
 import com.custody.core.CountSession
-import com.custody.core.CountStatus
 import com.custody.core.Quantity
 import com.custody.core.ScannedCode
 import com.custody.core.ScopedPackage
-import com.custody.core.unitWord
+import com.custody.core.types.CountStatus
+import com.custody.core.types.UnitOfMeasure
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 import java.math.BigDecimal
-import com.custody.core.UnitOfMeasure
+import com.custody.core.unitWord
 
 /** A session in the list. */
 data class CountSessionRow(

@@ -4,11 +4,9 @@ import com.custody.core.CountScanResult
 import com.custody.core.CountSession
 import com.custody.core.CountSessionSummary
 import com.custody.core.CustodyClient
-import com.custody.core.DeviceIdentity
 import com.custody.core.Gps
 import com.custody.core.LedgerEvent
 import com.custody.core.OrderSummary
-import com.custody.core.PatientDetails
 import com.custody.core.PendingApproval
 import com.custody.core.PickList
 import com.custody.core.PickResult
@@ -17,11 +15,13 @@ import com.custody.core.ReturnDue
 import com.custody.core.RosterPerson
 import com.custody.core.Route
 import com.custody.core.ScannedCode
-import com.custody.core.SignedInUser
 import com.custody.core.StopConfirmation
 import com.custody.core.SyncReport
-import com.custody.core.SyncStatus
-import com.custody.core.UnitOfMeasure
+import com.custody.core.types.DeviceIdentity
+import com.custody.core.types.PatientDetails
+import com.custody.core.types.SignedInUser
+import com.custody.core.types.SyncStatus
+import com.custody.core.types.UnitOfMeasure
 
 /**
  * The part of the generated `CustodyClient` the screens use, so a model can be tested with the

@@ -1,7 +1,7 @@
 package com.custody.app.state
 
-import com.custody.core.Role
-import com.custody.core.SignedInUser
+import com.custody.core.types.Role
+import com.custody.core.types.SignedInUser
 
 /** A screen that takes scans: the app hands every scan to the screen in front. */
 fun interface ScanTarget {

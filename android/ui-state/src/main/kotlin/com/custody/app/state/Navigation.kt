@@ -1,7 +1,7 @@
 package com.custody.app.state
 
-import com.custody.core.DeviceIdentity
-import com.custody.core.SignedInUser
+import com.custody.core.types.DeviceIdentity
+import com.custody.core.types.SignedInUser
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 

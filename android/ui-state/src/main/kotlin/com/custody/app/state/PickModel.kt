@@ -1,12 +1,12 @@
 package com.custody.app.state
 
 import com.custody.core.CustodyException
-import com.custody.core.OrderStatus
 import com.custody.core.OrderSummary
 import com.custody.core.PickList
 import com.custody.core.Quantity
 import com.custody.core.ScannedCode
-import com.custody.core.UnitOfMeasure
+import com.custody.core.types.OrderStatus
+import com.custody.core.types.UnitOfMeasure
 import com.custody.core.unitSymbol
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow

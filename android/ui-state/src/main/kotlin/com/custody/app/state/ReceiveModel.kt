@@ -1,7 +1,7 @@
 package com.custody.app.state
 
 import com.custody.core.ScannedCode
-import com.custody.core.UnitOfMeasure
+import com.custody.core.types.UnitOfMeasure
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 

@@ -3,8 +3,8 @@ package com.custody.app.state
 import com.custody.core.EventBody
 import com.custody.core.Quantity
 import com.custody.core.ReturnDue
-import com.custody.core.ReturnKind
 import com.custody.core.ScannedCode
+import com.custody.core.types.ReturnKind
 import com.custody.core.unitSymbol
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow

@@ -1,15 +1,15 @@
 package com.custody.app.state
 
 import com.custody.core.Cancelled
-import com.custody.core.DeliveryOutcome
 import com.custody.core.Gps
-import com.custody.core.PatientDetails
 import com.custody.core.Quantity
 import com.custody.core.RefusedPackage
 import com.custody.core.Route
 import com.custody.core.RouteStop
 import com.custody.core.StopConfirmation
-import com.custody.core.StopState
+import com.custody.core.types.DeliveryOutcome
+import com.custody.core.types.PatientDetails
+import com.custody.core.types.StopState
 import com.custody.core.unitSymbol
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow

@@ -1,7 +1,7 @@
 package com.custody.app.state
 
 import com.custody.core.SyncListener
-import com.custody.core.SyncStatus
+import com.custody.core.types.SyncStatus
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 import java.time.Duration

@@ -2,9 +2,9 @@ package com.custody.app.state
 
 import com.custody.core.ChangeKind
 import com.custody.core.CustodyException
-import com.custody.core.DeviceIdentity
-import com.custody.core.Role
-import com.custody.core.SignedInUser
+import com.custody.core.types.DeviceIdentity
+import com.custody.core.types.Role
+import com.custody.core.types.SignedInUser
 import java.security.SecureRandom
 import javax.crypto.Cipher
 import javax.crypto.KeyGenerator

@@ -1,9 +1,9 @@
 package com.custody.app.state
 
 import com.custody.core.CustodyException
-import com.custody.core.Role
-import com.custody.core.SignedInUser
-import com.custody.core.SyncStatus
+import com.custody.core.types.Role
+import com.custody.core.types.SignedInUser
+import com.custody.core.types.SyncStatus
 import kotlinx.coroutines.runBlocking
 import java.time.Duration
 import java.time.Instant

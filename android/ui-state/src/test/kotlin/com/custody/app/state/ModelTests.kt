@@ -1,13 +1,13 @@
 package com.custody.app.state
 
 import com.custody.core.CountEntry
-import com.custody.core.CountStatus
 import com.custody.core.CustodyException
 import com.custody.core.PendingApproval
 import com.custody.core.Quantity
 import com.custody.core.ScopedPackage
-import com.custody.core.SignedInUser
-import com.custody.core.UnitOfMeasure
+import com.custody.core.types.CountStatus
+import com.custody.core.types.SignedInUser
+import com.custody.core.types.UnitOfMeasure
 import kotlinx.coroutines.runBlocking
 import kotlin.test.assertEquals
 import kotlin.test.assertFalse
@@ -227,7 +227,7 @@ fun signInTests() = "signin" to Tests("sign-in").apply {
 fun countTests() = "count" to Tests("blind count").apply {
     fun setUp(status: CountStatus = CountStatus.COUNTING, recount: List<String> = emptyList(), entries: List<CountEntry> = emptyList()): Pair<FakeApi, CountModel> {
         val api = FakeApi()
-        api.user = SignedInUser("user-maria", "Maria Floor", com.custody.core.Role.FLOOR_STAFF)
+        api.user = SignedInUser("user-maria", "Maria Floor", com.custody.core.types.Role.FLOOR_STAFF)
         api.addSession(
             SESSION,
             status = status,
@@ -401,7 +401,7 @@ fun countTests() = "count" to Tests("blind count").apply {
 fun approvalsTests() = "approvals" to Tests("approvals").apply {
     fun setUp(): Pair<FakeApi, ApprovalsModel> {
         val api = FakeApi()
-        api.user = SignedInUser("user-sam", "Sam Manager", com.custody.core.Role.MANAGER)
+        api.user = SignedInUser("user-sam", "Sam Manager", com.custody.core.types.Role.MANAGER)
         api.approvals += PendingApproval(FakeApi.request("req-1", P1, "-0.50", "Maria Floor", sessionId = SESSION), null)
         api.approvals += PendingApproval(FakeApi.request("req-2", P2, "-1", "Sam Manager"), "you requested this adjustment; another manager must decide it")
         return api to ApprovalsModel(api)
@@ -457,7 +457,7 @@ fun receiveTests() = "receive" to Tests("simple receiving").apply {
     }
 
     test("each tag scanned is received into intake with the amount in the chosen unit") {
-        val api = FakeApi().apply { user = SignedInUser("user-maria", "Maria Floor", com.custody.core.Role.FLOOR_STAFF) }
+        val api = FakeApi().apply { user = SignedInUser("user-maria", "Maria Floor", com.custody.core.types.Role.FLOOR_STAFF) }
         val model = ReceiveModel(api)
         model.edit(item = "Live Resin - Blue Dream 1g", batch = "LR-1", quantityText = "10", unit = UnitOfMeasure.G, expiresOn = "2027-06-30")
         val f = model.onScan(wedge(P1.lowercase() + "\r"))
@@ -471,7 +471,7 @@ fun receiveTests() = "receive" to Tests("simple receiving").apply {
     }
 
     test("a LOC: label changes where packages go; core's refusal is red") {
-        val api = FakeApi().apply { user = SignedInUser("user-maria", "Maria Floor", com.custody.core.Role.FLOOR_STAFF) }
+        val api = FakeApi().apply { user = SignedInUser("user-maria", "Maria Floor", com.custody.core.types.Role.FLOOR_STAFF) }
         val model = ReceiveModel(api)
         model.edit(item = "Pre-roll", batch = "PR-1", quantityText = "12 each")
         assertEquals("Receiving into Cage 2", model.onScan(wedge("LOC:Cage 2")).message)
@@ -484,7 +484,7 @@ fun receiveTests() = "receive" to Tests("simple receiving").apply {
     }
 
     test("core reads the scan: an empty LOC: label and garbage are red in core's words, a product barcode is no package") {
-        val api = FakeApi().apply { user = SignedInUser("user-maria", "Maria Floor", com.custody.core.Role.FLOOR_STAFF) }
+        val api = FakeApi().apply { user = SignedInUser("user-maria", "Maria Floor", com.custody.core.types.Role.FLOOR_STAFF) }
         val model = ReceiveModel(api)
         model.edit(item = "Pre-roll", batch = "PR-1", quantityText = "12 each")
         assertEquals("Receiving into Cage 2", model.onScan(wedge("loc:Cage 2\r\n")).message)

@@ -1,16 +1,16 @@
 package com.custody.app.state
 
 import com.custody.core.CustodyException
-import com.custody.core.DeliveryOutcome
-import com.custody.core.DeviceIdentity
 import com.custody.core.Gps
-import com.custody.core.OrderStatus
-import com.custody.core.PatientDetails
 import com.custody.core.Quantity
-import com.custody.core.Role
-import com.custody.core.SignedInUser
-import com.custody.core.StopState
-import com.custody.core.UnitOfMeasure
+import com.custody.core.types.DeliveryOutcome
+import com.custody.core.types.DeviceIdentity
+import com.custody.core.types.OrderStatus
+import com.custody.core.types.PatientDetails
+import com.custody.core.types.Role
+import com.custody.core.types.SignedInUser
+import com.custody.core.types.StopState
+import com.custody.core.types.UnitOfMeasure
 import kotlin.test.assertEquals
 import kotlin.test.assertFalse
 import kotlin.test.assertNotNull

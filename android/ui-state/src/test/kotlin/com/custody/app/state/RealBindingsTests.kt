@@ -5,24 +5,24 @@ import com.custody.core.ChangeListener
 import com.custody.core.CountScope
 import com.custody.core.CustodyClient
 import com.custody.core.CustodyException
-import com.custody.core.DeliveryOutcome
 import com.custody.core.Gps
 import com.custody.core.NewManifest
 import com.custody.core.NewOrder
 import com.custody.core.NewOrderLine
 import com.custody.core.NewStop
-import com.custody.core.OrderStatus
-import com.custody.core.PackageStatus
-import com.custody.core.PatientDetails
 import com.custody.core.Quantity
-import com.custody.core.ReturnKind
-import com.custody.core.Role
 import com.custody.core.ScannedCode
-import com.custody.core.SignedInUser
-import com.custody.core.StopState
-import com.custody.core.UnitOfMeasure
-import com.custody.core.Vehicle
 import com.custody.core.normalizePackageTag
+import com.custody.core.types.DeliveryOutcome
+import com.custody.core.types.OrderStatus
+import com.custody.core.types.PackageStatus
+import com.custody.core.types.PatientDetails
+import com.custody.core.types.ReturnKind
+import com.custody.core.types.Role
+import com.custody.core.types.SignedInUser
+import com.custody.core.types.StopState
+import com.custody.core.types.UnitOfMeasure
+import com.custody.core.types.Vehicle
 import com.custody.core.unitSymbol
 import com.custody.core.unitWord
 import com.custody.testing.SwitchableProxy
@@ -339,7 +339,7 @@ fun realBindingsTests() = "real" to Tests("real bindings").apply {
         assertTrue(last.isGreen, last.message)
         assertEquals("Nothing waiting to sync", sync.state.value.pendingText)
         // What the server refused, if anything, is on the sync screen, never silent.
-        val refusedEvents = client.history(R1).filter { it.state == com.custody.core.EventState.REJECTED }
+        val refusedEvents = client.history(R1).filter { it.state == com.custody.core.types.EventState.REJECTED }
         refusedEvents.forEach { println("       refused by the server: ${it.event.kind} ${it.rejectReason}") }
         assertEquals(emptyList(), refusedEvents.map { it.rejectReason })
         assertEquals(0L, sync.state.value.rejected)

@@ -1,10 +1,10 @@
 package com.custody.app.state
 
 import com.custody.core.CustodyException
-import com.custody.core.DeviceIdentity
-import com.custody.core.ReturnKind
-import com.custody.core.Role
-import com.custody.core.SignedInUser
+import com.custody.core.types.DeviceIdentity
+import com.custody.core.types.ReturnKind
+import com.custody.core.types.Role
+import com.custody.core.types.SignedInUser
 import kotlin.test.assertEquals
 import kotlin.test.assertFalse
 import kotlin.test.assertNull

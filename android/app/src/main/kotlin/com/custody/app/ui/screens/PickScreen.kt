@@ -42,8 +42,8 @@ import com.custody.app.state.PickState
 import com.custody.app.ui.ErrorText
 import com.custody.app.ui.Green
 import com.custody.app.ui.Title
-import com.custody.core.OrderStatus
-import com.custody.core.UnitOfMeasure
+import com.custody.core.types.OrderStatus
+import com.custody.core.types.UnitOfMeasure
 import com.custody.core.unitSymbol
 
 /**

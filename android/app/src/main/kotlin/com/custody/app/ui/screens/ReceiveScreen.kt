@@ -21,7 +21,7 @@ import androidx.lifecycle.compose.collectAsStateWithLifecycle
 import com.custody.app.AppContainer
 import com.custody.app.state.CountModel
 import com.custody.app.ui.Title
-import com.custody.core.UnitOfMeasure
+import com.custody.core.types.UnitOfMeasure
 import com.custody.core.unitSymbol
 
 /**

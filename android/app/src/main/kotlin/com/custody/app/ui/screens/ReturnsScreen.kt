@@ -25,7 +25,7 @@ import com.custody.app.state.ReturnRow
 import com.custody.app.ui.ErrorText
 import com.custody.app.ui.Green
 import com.custody.app.ui.Title
-import com.custody.core.ReturnKind
+import com.custody.core.types.ReturnKind
 
 /**
  * Return check-in at the vault: what is due back, in core's order: refused on a truck (red), picked
