@@ -8,14 +8,11 @@
 //!   batches and locations are strings, checked by core when they come in.
 
 use std::collections::HashMap;
-use std::str::FromStr;
 use std::time::SystemTime;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use custody_core::quantity::QuantityError;
 use custody_core::receiving::session;
 use custody_core::{counts, event, hlc, ids, input, quantity, scan, store, sync, work};
-use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use crate::error::CustodyError;
@@ -88,9 +85,7 @@ impl TryFrom<Quantity> for quantity::Quantity {
     type Error = CustodyError;
     /// Any sign (the workflow decides whether a negative makes sense); whole numbers for `Each`.
     fn try_from(q: Quantity) -> Result<Self, CustodyError> {
-        let text = q.amount.trim();
-        let amount = Decimal::from_str(text).map_err(|_| QuantityError::NotANumber(text.to_string()))?;
-        Ok(quantity::Quantity::change(amount, q.unit)?)
+        Ok(quantity::Quantity::from_text(&q.amount, q.unit)?)
     }
 }
 

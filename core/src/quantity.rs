@@ -223,6 +223,14 @@ impl Quantity {
         Self::change(amount, unit.parse()?)
     }
 
+    /// An amount written as text (`"12.50"`, `" -0.5 "`) in `unit`: trimmed, any sign (the
+    /// workflow decides whether a negative makes sense), whole numbers for `Each`.
+    pub fn from_text(amount: &str, unit: Unit) -> Result<Self, QuantityError> {
+        let text = amount.trim();
+        let amount = Decimal::from_str(text).map_err(|_| QuantityError::NotANumber(text.to_string()))?;
+        Self::change(amount, unit)
+    }
+
     /// Parses what a person types into an amount field whose unit is `unit`: a plain number is
     /// read in `unit` (`3.5` is 3.5 g for grams), a number with a unit as typed (`0.5 oz`). With
     /// no `unit` the text must name one.
@@ -425,6 +433,13 @@ mod tests {
         let sum = g.checked_add(&Quantity::new(dec!(500), Unit::Mg).unwrap()).unwrap();
         assert_eq!(sum.amount, dec!(100.5));
         assert_eq!(sum.unit, Unit::G);
+    }
+
+    #[test]
+    fn amounts_as_text_are_trimmed_and_checked() {
+        assert_eq!(Quantity::from_text(" -0.50 ", Unit::G).unwrap(), Quantity::parse("-0.50 g").unwrap());
+        assert_eq!(Quantity::from_text("12,5", Unit::G), Err(QuantityError::NotANumber("12,5".into())));
+        assert!(Quantity::from_text("1.5", Unit::Each).is_err());
     }
 
     #[test]
