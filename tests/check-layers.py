@@ -23,7 +23,7 @@ LAYERS = {
     # Bottom first. Why this order: docs/decisions/0018-unit-of-work-and-layers.md.
     "core/src": [
         # Domain: values, rules and pure functions, no I/O (the future I/O-free crate).
-        ["bounds", "text", "ids", "quantity", "hlc", "signing", "files", "ffi", "input"],
+        ["bounds", "text", "ids", "quantity", "hlc", "signing", "files", "ffi", "input", "state_json"],
         ["event", "roles", "people", "scan"],
         ["chain", "fold"],
         # The pure halves of outbound and receiving.

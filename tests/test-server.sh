@@ -28,7 +28,7 @@ start_test_server() {
     add_customer() { run customer add --facility "$license" --licence "$1" --name "$2" --address "$3"; }
     code() { "${server[@]}" enrolment-code --facility "$license" 2>>"$log" | awk '/enrolment code:/ {print $3}'; }
 
-    RUST_LOG=warn run facility create --license "$license" --name "Green Valley Distribution"
+    RUST_LOG=warn run facility create --license "$license" --name "Green Valley Distribution" --time-zone America/Los_Angeles
     add_user "Sam Manager" manager M-100 2468
     add_user "Ana Manager" manager M-101 1470
     add_user "Maria Floor" floor_staff F-200 1357

@@ -212,6 +212,7 @@ impl From<ReceivingError> for CustodyError {
             | ReceivingError::ScaleOutOfCalibration { .. }
             | ReceivingError::AcceptUnexpected { .. }
             | ReceivingError::NeedsOverride { .. }
+            | ReceivingError::NoBatch { .. }
             | ReceivingError::Unresolved(_) => E::Refused(message),
         }
     }

@@ -82,7 +82,7 @@ async fn a_client_enrols_records_syncs_and_reports_typed_errors() {
     let data = tempfile::tempdir().unwrap();
     let server = custody_server::RunningServer::start(data.path()).await;
     let facility = LicenseNumber::parse("C11-0000001-LIC").unwrap();
-    server.db.create_facility(&facility, "Green Valley Distribution").unwrap();
+    server.db.create_facility(&facility, "Green Valley Distribution", custody_core::state_json::Tz::America__Los_Angeles).unwrap();
     server.db.add_user(&facility, "Sam Manager", CoreRole::Manager, "M-100", "2468").unwrap();
     server.db.add_user(&facility, "Maria Floor", CoreRole::FloorStaff, "F-200", "1357").unwrap();
     let code = server.db.issue_enrolment_code(&facility, None, chrono::Duration::hours(1)).unwrap();
@@ -145,7 +145,7 @@ async fn receiving_scans_against_a_manifest_and_scans_parse() {
     let data = tempfile::tempdir().unwrap();
     let server = custody_server::RunningServer::start(data.path()).await;
     let facility = LicenseNumber::parse("C11-0000001-LIC").unwrap();
-    server.db.create_facility(&facility, "Green Valley Distribution").unwrap();
+    server.db.create_facility(&facility, "Green Valley Distribution", custody_core::state_json::Tz::America__Los_Angeles).unwrap();
     server.db.add_user(&facility, "Maria Floor", CoreRole::FloorStaff, "F-200", "1357").unwrap();
     let code = server.db.issue_enrolment_code(&facility, None, chrono::Duration::hours(1)).unwrap();
     let phone = CustodyClient::new(data.path().join("bay.db").to_string_lossy().into_owned(), vec![7; 32]).unwrap();

@@ -2,6 +2,7 @@
 //!
 //! - [`ids`], [`quantity`]: the domain's values, each refusing bad input with a reason.
 //! - [`bounds`], [`text`]: the domain bounds of every number and the rules for free text, once.
+//! - [`state_json`]: the state system's JSON as it really comes (nulls, local times), read in words.
 //! - [`input`]: what the apps type into form fields (dates, numbers, ids, lists), read once.
 //! - [`people`]: the roster entry, the signed-in person and the actor of a document, once.
 //! - [`event`], [`hlc`], [`roles`]: the custody ledger's immutable events and who may record them.
@@ -42,6 +43,7 @@ pub mod receiving;
 pub mod roles;
 pub mod scan;
 pub mod signing;
+pub mod state_json;
 pub mod store;
 pub mod sync;
 pub mod testing;

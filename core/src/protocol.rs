@@ -40,6 +40,9 @@ pub struct EnrolResponse {
     pub server_key: PublicKey,
     /// The server's clock, so the phone corrects its own from the start.
     pub server_time: DateTime<Utc>,
+    /// The facility's time zone (IANA name): the state's local times are read in it.
+    #[serde(default)]
+    pub time_zone: Option<String>,
 }
 
 /// `POST /v1/sign-in` — a person's first sign-in on a device (or the first after their key there
@@ -193,6 +196,9 @@ pub struct SyncResponse {
     pub has_more: bool,
     /// The server's clock, so the device can correct its own.
     pub server_time: DateTime<Utc>,
+    /// The facility's time zone (IANA name), as the server has it now.
+    #[serde(default)]
+    pub time_zone: Option<String>,
     /// How far ahead of `server_time` the server accepts an event's stamp, in milliseconds; a
     /// phone whose clock ran further ahead stops stamping from there (decision 0002).
     #[serde(default)]

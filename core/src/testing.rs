@@ -31,6 +31,7 @@ pub fn enrol_offline(store: &Store, facility: &str, people: &[(RosterEntry, &str
             roster: roster.clone(),
             server_key: server_key().public_key(),
             server_time: Utc::now(),
+            time_zone: Some("America/Los_Angeles".into()),
         },
     )?;
     for (i, (entry, pin)) in people.iter().enumerate() {
@@ -219,7 +220,7 @@ pub fn decisions() -> Vec<DocDecision> {
                     cast.facility,
                     tag(2)
                 );
-                let inbound = crate::receiving::manifest::InboundManifest::import(&json, &cast.facility).expect("test manifest");
+                let inbound = crate::receiving::manifest::InboundManifest::import(&json, &cast.facility, None).expect("test manifest");
                 let receiver = Who { user: cast.floor.user, name: cast.floor.name.clone(), device: cast.manager.device };
                 Some(receiving::create(Uuid::now_v7(), cast.facility.clone(), receiver.writer(), &inbound))
             },

@@ -16,6 +16,7 @@ use custody_core::outbound::patient::DataKey;
 use custody_core::protocol::{EnrolmentCode, RegisteredKey, RosterEntry};
 use custody_core::roles::Role;
 use custody_core::signing::{PublicKey, SigningKey};
+use custody_core::state_json::Tz;
 use custody_core::text;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use uuid::Uuid;
@@ -235,6 +236,12 @@ const MIGRATIONS: &[&str] = &[
     // stored before those bounds existed, move to rejected_events with the reason: the Rust step
     // in `after_step`.
     "-- 7: events beyond the domain bounds move to rejected_events (see after_step)",
+    // The facility's time zone (IANA name): the state writes local times without an offset and
+    // phones read them in it. Facilities registered before it are Californian (every licence so
+    // far is C11-), hence the default; `facility set-time-zone` changes it.
+    r#"
+    ALTER TABLE facilities ADD COLUMN time_zone TEXT NOT NULL DEFAULT 'America/Los_Angeles';
+    "#,
 ];
 
 /// Steps that need code, run inside the transaction of their version right after its SQL.
@@ -406,16 +413,34 @@ impl Db {
         self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    pub fn create_facility(&self, license: &LicenseNumber, name: &str) -> Result<(), DbError> {
+    pub fn create_facility(&self, license: &LicenseNumber, name: &str, zone: Tz) -> Result<(), DbError> {
         let name = clean_text(text::organisation("facility name"), name)?;
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         if facility_name(&tx, license)?.is_some() {
             return Err(DbError::FacilityExists(license.clone()));
         }
-        tx.execute("INSERT INTO facilities (license, name, created_at) VALUES (?1, ?2, ?3)", params![license.as_str(), name, now_text()])?;
+        tx.execute(
+            "INSERT INTO facilities (license, name, created_at, time_zone) VALUES (?1, ?2, ?3, ?4)",
+            params![license.as_str(), name, now_text(), zone.name()],
+        )?;
         tx.commit()?;
         Ok(())
+    }
+
+    /// Sets the facility's time zone; phones receive it at their next sync.
+    pub fn set_facility_time_zone(&self, license: &LicenseNumber, zone: Tz) -> Result<(), DbError> {
+        let changed =
+            self.lock().execute("UPDATE facilities SET time_zone = ?2 WHERE license = ?1", params![license.as_str(), zone.name()])?;
+        if changed == 0 {
+            return Err(DbError::UnknownFacility(license.clone()));
+        }
+        Ok(())
+    }
+
+    /// The facility's time zone (IANA name), as phones are told it.
+    pub fn facility_time_zone(&self, license: &LicenseNumber) -> Result<String, DbError> {
+        facility_time_zone(&self.lock(), license)
     }
 
     /// Adds a person to a facility's roster. The PIN (4–12 digits) is kept only as Argon2.
@@ -565,6 +590,13 @@ fn migrate(conn: &mut Connection) -> Result<(), DbError> {
     }
 }
 
+/// The facility's time zone name; unknown facilities are an error (their devices cannot exist).
+pub(crate) fn facility_time_zone(conn: &Connection, license: &LicenseNumber) -> Result<String, DbError> {
+    conn.query_row("SELECT time_zone FROM facilities WHERE license = ?1", params![license.as_str()], |row| row.get(0))
+        .optional()?
+        .ok_or_else(|| DbError::UnknownFacility(license.clone()))
+}
+
 pub(crate) fn facility_name(conn: &Connection, license: &LicenseNumber) -> Result<Option<String>, DbError> {
     Ok(conn.query_row("SELECT name FROM facilities WHERE license = ?1", params![license.as_str()], |row| row.get(0)).optional()?)
 }
@@ -621,12 +653,21 @@ mod tests {
     fn migrations_apply_once_and_reopen() {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(dir.path(), DataKey::generate()).unwrap();
-        db.create_facility(&lic(), "North Vault").unwrap();
+        db.create_facility(&lic(), "North Vault", custody_core::state_json::Tz::America__Los_Angeles).unwrap();
         drop(db);
         let db = Db::open(dir.path(), DataKey::generate()).unwrap();
         let version: i64 = db.lock().pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
         assert_eq!(version, MIGRATIONS.len() as i64);
-        assert!(matches!(db.create_facility(&lic(), "Again"), Err(DbError::FacilityExists(_))));
+        assert!(matches!(
+            db.create_facility(&lic(), "Again", custody_core::state_json::Tz::America__Los_Angeles),
+            Err(DbError::FacilityExists(_))
+        ));
+        // The facility's zone: set, read back, and an unknown facility named.
+        assert_eq!(db.facility_time_zone(&lic()).unwrap(), "America/Los_Angeles");
+        db.set_facility_time_zone(&lic(), Tz::Europe__Berlin).unwrap();
+        assert_eq!(db.facility_time_zone(&lic()).unwrap(), "Europe/Berlin");
+        let other = LicenseNumber::parse("C11-0000777-LIC").unwrap();
+        assert!(matches!(db.set_facility_time_zone(&other, Tz::UTC), Err(DbError::UnknownFacility(_))));
         let mode: String = db.lock().pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
         assert_eq!(mode, "wal");
     }
@@ -646,7 +687,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(dir.path(), DataKey::generate()).unwrap();
         assert!(matches!(db.add_user(&lic(), "Ana", Role::Manager, "B1", "1234"), Err(DbError::UnknownFacility(_))));
-        db.create_facility(&lic(), "North Vault").unwrap();
+        db.create_facility(&lic(), "North Vault", custody_core::state_json::Tz::America__Los_Angeles).unwrap();
         let err = db.add_user(&lic(), "Ana", Role::Manager, "B1", "12ab").unwrap_err();
         assert!(err.to_string().contains("4 to 12 digits"), "{err}");
         db.add_user(&lic(), "Ana", Role::Manager, "B1", "1234").unwrap();
@@ -657,7 +698,7 @@ mod tests {
     fn enrolment_codes_are_stored_hashed_and_expire() {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(dir.path(), DataKey::generate()).unwrap();
-        db.create_facility(&lic(), "North Vault").unwrap();
+        db.create_facility(&lic(), "North Vault", custody_core::state_json::Tz::America__Los_Angeles).unwrap();
         let code = db.issue_enrolment_code(&lic(), None, chrono::Duration::hours(1)).unwrap();
         let stored: String = db.lock().query_row("SELECT code_hash FROM enrolment_codes", [], |r| r.get(0)).unwrap();
         assert_ne!(stored, code.code);

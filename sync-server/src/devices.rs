@@ -79,8 +79,18 @@ impl Db {
         )?;
         let facility_name = facility_name(&tx, &facility)?.unwrap_or_default();
         let roster = roster(&tx, &facility)?;
+        let time_zone = Some(crate::db::facility_time_zone(&tx, &facility)?);
         tx.commit()?;
-        Ok(EnrolResponse { device_id, facility, facility_name, token, roster, server_key: self.server_key(), server_time: Utc::now() })
+        Ok(EnrolResponse {
+            device_id,
+            facility,
+            facility_name,
+            token,
+            roster,
+            server_key: self.server_key(),
+            server_time: Utc::now(),
+            time_zone,
+        })
     }
 
     pub fn list_devices(&self, facility: &LicenseNumber) -> Result<Vec<DeviceInfo>, DbError> {

@@ -366,6 +366,7 @@ impl Db {
         let patients = crate::outbound::sync_patients(&tx, self, device, reader, &roster, request)?;
         let customers = crate::outbound::customers(&tx, &device.facility)?;
         let unused_tags = crate::outbound::unused_tags(&tx, &device.facility)?;
+        let time_zone = Some(crate::db::facility_time_zone(&tx, &device.facility)?);
         let (events, cursor, has_more) = pull(&tx, device, request.cursor, &self.signing_key)?;
         counts.pulled = events.len();
         let doc_messages = docs.send(&tx, &mut cache)?;
@@ -381,6 +382,7 @@ impl Db {
                 cursor,
                 has_more,
                 server_time: Utc::now(),
+                time_zone,
                 clock_allowance_ms: Some(self.clock_allowance().num_milliseconds()),
                 roster,
                 server_key: Some(self.server_key()),

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use custody_core::ids::{DeviceId, LicenseNumber};
 use custody_core::roles::Role;
+use custody_core::state_json::Tz;
 use custody_server::{Config, Db, DbError, serve};
 use tracing_subscriber::EnvFilter;
 
@@ -153,7 +154,22 @@ enum FacilityCommand {
         license: LicenseNumber,
         #[arg(long)]
         name: String,
+        /// The facility's time zone, an IANA name such as America/Los_Angeles: the state system
+        /// writes local times without an offset, and phones read them in this zone.
+        #[arg(long, value_parser = time_zone_arg)]
+        time_zone: Tz,
     },
+    /// Change a facility's time zone (phones receive it at their next sync).
+    SetTimeZone {
+        #[arg(long)]
+        license: LicenseNumber,
+        #[arg(long, value_parser = time_zone_arg)]
+        time_zone: Tz,
+    },
+}
+
+fn time_zone_arg(name: &str) -> Result<Tz, String> {
+    custody_core::state_json::time_zone(name).map_err(|e| e.problem)
 }
 
 #[derive(Debug, Subcommand)]
@@ -289,9 +305,13 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 Ok::<_, CliError>(serve(listener, db, config, shutdown_signal()).await?)
             })?;
         }
-        Command::Facility { command: FacilityCommand::Create { license, name } } => {
-            db.create_facility(&license, &name)?;
-            println!("facility {license} created");
+        Command::Facility { command: FacilityCommand::Create { license, name, time_zone } } => {
+            db.create_facility(&license, &name, time_zone)?;
+            println!("facility {license} created ({time_zone})");
+        }
+        Command::Facility { command: FacilityCommand::SetTimeZone { license, time_zone } } => {
+            db.set_facility_time_zone(&license, time_zone)?;
+            println!("facility {license} is now in {time_zone}; phones learn it at their next sync");
         }
         Command::User { command: UserCommand::Add { facility, name, role, badge, pin } } => {
             let id = db.add_user(&facility, &name, role, &badge, &pin)?;

@@ -24,7 +24,11 @@ fn refused(output: &Output) -> String {
 fn user_add_and_customer_add_refuse_hidden_direction_characters_and_line_breaks() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path();
-    let created = custody_server(data, &["facility", "create", "--license", "C11-0000001-LIC", "--name", "Green Valley"]);
+    // A time zone that does not exist is refused by name before anything is created.
+    let args = ["facility", "create", "--license", "C11-0000001-LIC", "--name", "Green Valley", "--time-zone"];
+    let err = refused(&custody_server(data, &[&args[..], &["Pacific Time"]].concat()));
+    assert!(err.contains("\"Pacific Time\" is not a time zone name (use one like America/Los_Angeles)"), "{err}");
+    let created = custody_server(data, &[&args[..], &["America/Los_Angeles"]].concat());
     assert!(created.status.success(), "{created:?}");
 
     let user = |name: &str, badge: &str| {

@@ -489,7 +489,7 @@ async fn oversized_body_is_refused_with_413() {
     config.sync_body_limit = 1024;
     let server = RunningServer::start_with(config).await.unwrap();
     let db = &server.db;
-    db.create_facility(&lic(LIC_A), "North Vault").unwrap();
+    db.create_facility(&lic(LIC_A), "North Vault", custody_core::state_json::Tz::America__Los_Angeles).unwrap();
     let code = db.issue_enrolment_code(&lic(LIC_A), None, chrono::Duration::hours(1)).unwrap();
     let http = common::http_client();
     let enrolled: EnrolResponse = http
@@ -730,7 +730,7 @@ async fn facilities_are_isolated() {
 async fn a_restart_keeps_everything() {
     let dir = tempfile::tempdir().unwrap();
     let server = RunningServer::start(dir.path()).await;
-    server.db.create_facility(&lic(LIC_A), "North Vault").unwrap();
+    server.db.create_facility(&lic(LIC_A), "North Vault", custody_core::state_json::Tz::America__Los_Angeles).unwrap();
     let finn = server.db.add_user(&lic(LIC_A), "Finn", Role::FloorStaff, "B-FINN", FLOOR_PIN).unwrap();
     let http = common::http_client();
     let mut devices = Vec::new();

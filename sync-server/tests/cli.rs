@@ -38,7 +38,7 @@ fn failed(output: Output) -> String {
 fn people_are_listed_deactivated_given_new_pins_and_unlocked_by_badge() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    ok(run(d, None, &["facility", "create", "--license", LIC, "--name", "North Vault"]));
+    ok(run(d, None, &["facility", "create", "--license", LIC, "--name", "North Vault", "--time-zone", "America/Los_Angeles"]));
     ok(run(d, Some("4821"), &["user", "add", "--facility", LIC, "--name", "Mia Manager", "--role", "manager", "--badge", "M-100"]));
     ok(run(d, Some("1357"), &["user", "add", "--facility", LIC, "--name", "Finn Floor", "--role", "floor_staff", "--badge", "F-200"]));
 

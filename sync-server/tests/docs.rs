@@ -796,6 +796,7 @@ async fn every_decision_needs_the_right_persons_signature_from_the_device_that_s
         roster: vec![],
         server_key: w.db().server_key(),
         server_time: Utc::now(),
+        time_zone: None,
     };
     for (user, badge, pin) in [(w.max, "BADGE-MAX", "4822"), (w.finn, "BADGE-FINN", "1357"), (w.dan, "BADGE-DAN", "2468")] {
         let key = w.server.sign_in(&office_enrolment, badge, pin).await;

@@ -80,6 +80,7 @@ impl World {
             roster: vec![],
             server_key: self.db().server_key(),
             server_time: chrono::Utc::now(),
+            time_zone: None,
         };
         let key = self.server.sign_in(&enrolled, "BADGE-MIA", MIA_PIN).await;
         let body = b"{}".to_vec();

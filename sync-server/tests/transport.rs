@@ -29,7 +29,7 @@ async fn start(change: impl FnOnce(&mut Config)) -> (TempDir, RunningServer) {
     config.listen = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
     change(&mut config);
     let server = RunningServer::start_with(config).await.unwrap();
-    server.db.create_facility(&lic(LIC_A), "North Vault").unwrap();
+    server.db.create_facility(&lic(LIC_A), "North Vault", custody_core::state_json::Tz::America__Los_Angeles).unwrap();
     (dir, server)
 }
 

@@ -136,7 +136,7 @@ impl Fleet {
     pub fn add_facility(&self, license: &str, name: &str) -> LicenseNumber {
         let facility = LicenseNumber::parse(license).expect("licence");
         let db = &self.server().db;
-        db.create_facility(&facility, name).expect("create facility");
+        db.create_facility(&facility, name, custody_core::state_json::Tz::America__Los_Angeles).expect("create facility");
         for (name, role, badge, pin) in [MANAGER, MANAGER_2, FLOOR, FLOOR_2, FLOOR_3, DRIVER] {
             db.add_user(&facility, name, role, badge, pin).expect("add user");
         }

@@ -234,3 +234,81 @@ mod full {
         assert!(boss.store.open_state_tasks().unwrap().is_empty());
     }
 }
+
+/// A transfer as the state really sends it (nulls where it knows nothing, local times with no
+/// offset, a date with a time part, a lab state word Custody has never seen) imports on a phone,
+/// and each package with a missing fact carries a flag that names it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transfer_with_the_states_nulls_imports_and_flags_what_is_missing() {
+    use custody_core::state_json::Tz;
+    let fleet = Fleet::start("C11-0000001-LIC").await;
+    let (floor, boss) = (fleet.phone("bay-1").await, fleet.phone("office").await);
+    floor.sign_in(FLOOR).await;
+    boss.sign_in(MANAGER).await;
+    let untidy = serde_json::json!({
+        "Id": 90121,
+        "ManifestNumber": 3300117,
+        "ShipperFacilityLicenseNumber": "C11-0000099-LIC",
+        "ShipperFacilityName": "Emerald Extracts",
+        "RecipientFacilityLicenseNumber": "C11-0000001-LIC",
+        "DriverName": null,
+        "DriverOccupationalLicenseNumber": null,
+        "VehicleMake": null,
+        "VehicleModel": "",
+        "VehicleLicensePlateNumber": null,
+        "EstimatedArrivalDateTime": "2026-11-30T14:05:00",
+        "Packages": [
+            {"PackageLabel": tag(7_001).as_str(), "ProductName": "Gummies 10pk", "ShippedQuantity": 24,
+             "ShippedUnitOfMeasureName": "Each", "ProductionBatchNumber": null, "LabTestingState": null,
+             "ItemUnitThcPercent": null, "ExpirationDate": "2027-06-30T00:00:00"},
+            {"PackageLabel": tag(7_002).as_str(), "ProductName": "Flower - OG 3.5g", "ShippedQuantity": 100.1,
+             "ShippedUnitOfMeasureName": "Grams", "ProductionBatchNumber": "OG-11", "LabTestingState": "TestPassedPendingReview",
+             "ExpirationDate": null}
+        ]
+    })
+    .to_string();
+
+    let session = floor.store.open_receiving(&untidy).unwrap();
+    let progress = floor.store.receiving_progress(session).unwrap();
+    // The facility is in Los Angeles (the phone learnt it at enrolment): 14:05 local is 22:05 UTC.
+    assert_eq!(progress.manifest.estimated_arrival.unwrap().to_rfc3339(), "2026-11-30T22:05:00+00:00");
+    assert_eq!(progress.manifest.driver_name, "");
+
+    let flags = floor.store.package_flags(session).unwrap();
+    let words = |i: u64| flags[&tag(i)].iter().map(|f| f.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        words(7_001),
+        vec![
+            "the manifest gives no lab testing state",
+            "the manifest gives no production batch number, so no certificate of analysis can be matched"
+        ]
+    );
+    assert_eq!(
+        words(7_002),
+        vec![
+            "the state reports lab testing state \"TestPassedPendingReview\", which Custody does not know",
+            "no certificate of analysis for batch OG-11"
+        ]
+    );
+
+    // The receiver cannot accept a flagged package; a manager decides, with a note.
+    let bay = location("Receiving bay");
+    for i in [7_001, 7_002] {
+        floor.store.receiving_scan(session, tag(i).as_str(), &bay).unwrap();
+    }
+    let err = floor.store.decide_package(session, tag(7_002).as_str(), None, "").unwrap_err();
+    assert!(matches!(err, ReceivingError::NeedsOverride { .. }), "{err}");
+    floor.sync().await.unwrap();
+    boss.sync().await.unwrap();
+    boss.store.decide_package(session, tag(7_002).as_str(), None, "lab confirmed the pass by phone").unwrap();
+    // No override gives a package a batch: it can only be rejected.
+    let err = boss.store.decide_package(session, tag(7_001).as_str(), None, "accept anyway").unwrap_err();
+    assert!(matches!(err, ReceivingError::NoBatch { .. }), "{err}");
+    assert!(err.to_string().contains("no production batch number on the manifest"), "{err}");
+
+    // The facility's zone is the server's setting: a change reaches the phone at its next sync.
+    assert_eq!(floor.store.facility_time_zone().unwrap(), Some(Tz::America__Los_Angeles));
+    fleet.server.as_ref().unwrap().db.set_facility_time_zone(&fleet.facility, Tz::America__New_York).unwrap();
+    floor.sync().await.unwrap();
+    assert_eq!(floor.store.facility_time_zone().unwrap(), Some(Tz::America__New_York));
+}

@@ -51,6 +51,10 @@ pub enum ReceivingError {
     Unresolved(Vec<String>),
     #[error("say why: a reason is needed")]
     NoReason,
+    #[error(
+        "{tag} has no production batch number on the manifest, and a package cannot enter stock without one; reject it, or ask the shipper for a corrected manifest"
+    )]
+    NoBatch { tag: PackageTag },
     #[error(transparent)]
     Quantity(#[from] crate::quantity::QuantityError),
     #[error(transparent)]
@@ -121,7 +125,7 @@ impl Store {
     pub fn open_receiving(&self, manifest_json: &str) -> Result<Uuid> {
         self.receiver()?;
         let identity = self.identity()?.ok_or(StoreError::NotEnrolled)?;
-        let manifest = InboundManifest::import(manifest_json, &identity.facility)?;
+        let manifest = InboundManifest::import(manifest_json, &identity.facility, self.facility_time_zone()?)?;
         for info in self.docs(Some(DocKind::Receiving))? {
             let number = self.read_doc::<_, ReceivingError>(info.id, |d| Ok(doc::manifest(d)?.manifest_number))?;
             if number.as_deref() == Some(manifest.manifest_number.as_str()) {
@@ -224,17 +228,37 @@ impl Default for ReceivingSettings {
 /// Why a package must not be accepted without a manager's override.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Flag {
-    NoCoa { batch: String },
+    NoCoa {
+        batch: String,
+    },
+    /// The manifest gives no production batch number, so no certificate can be matched to it.
+    NoBatch,
+    /// The manifest gives no lab testing state.
+    NoLabState,
+    /// A lab testing state Custody does not know, as the state wrote it.
+    UnknownLabState {
+        word: String,
+    },
     TestFailed,
-    CoaExpired { on: NaiveDate },
-    PotencyMismatch { manifest: Decimal, coa: Decimal },
-    PackageExpired { on: NaiveDate },
+    CoaExpired {
+        on: NaiveDate,
+    },
+    PotencyMismatch {
+        manifest: Decimal,
+        coa: Decimal,
+    },
+    PackageExpired {
+        on: NaiveDate,
+    },
 }
 
 impl std::fmt::Display for Flag {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Flag::NoCoa { batch } => write!(f, "no certificate of analysis for batch {batch}"),
+            Flag::NoBatch => write!(f, "the manifest gives no production batch number, so no certificate of analysis can be matched"),
+            Flag::NoLabState => write!(f, "the manifest gives no lab testing state"),
+            Flag::UnknownLabState { word } => write!(f, "the state reports lab testing state \"{word}\", which Custody does not know"),
             Flag::TestFailed => write!(f, "the lab test failed"),
             Flag::CoaExpired { on } => write!(f, "the certificate of analysis expired on {on}"),
             Flag::PotencyMismatch { manifest, coa } => {
@@ -388,6 +412,10 @@ impl Store {
                 if !on_manifest {
                     return Err(ReceivingError::AcceptUnexpected { tag });
                 }
+                // No override can give a package a batch: the ledger needs one for every package.
+                if doc::manifest(d)?.package(&tag).is_some_and(|p| p.production_batch_number.is_none()) {
+                    return Err(ReceivingError::NoBatch { tag });
+                }
                 if !flagged.is_empty() {
                     let why = flagged.iter().map(|f| f.to_string()).collect::<Vec<_>>().join(", ");
                     if user.role != Role::Manager || note.trim().is_empty() {
@@ -444,7 +472,7 @@ impl Store {
                     &tag,
                     EventBody::Received {
                         item: p.item_name.clone(),
-                        batch: p.production_batch_number.clone(),
+                        batch: p.production_batch_number.clone().ok_or_else(|| ReceivingError::NoBatch { tag: tag.clone() })?,
                         quantity,
                         location: intake.clone(),
                         expires_on: p.expiration_date,
@@ -489,15 +517,23 @@ fn known_here(d: &crate::work::WorkDoc, tag: &PackageTag) -> Result<()> {
 }
 
 fn flags(p: &super::manifest::ManifestPackage, coas: &BTreeMap<String, Coa>, tolerance: Decimal, today: NaiveDate) -> Vec<Flag> {
+    use super::manifest::LabTestingState;
     let mut out = Vec::new();
-    if p.lab_testing_state == super::manifest::LabTestingState::TestFailed {
-        out.push(Flag::TestFailed);
+    match &p.lab_testing_state {
+        Some(LabTestingState::TestFailed) => out.push(Flag::TestFailed),
+        Some(LabTestingState::Unknown(word)) => out.push(Flag::UnknownLabState { word: word.clone() }),
+        Some(_) => {}
+        None => out.push(Flag::NoLabState),
     }
     if p.expiration_date.is_some_and(|on| on < today) {
         out.push(Flag::PackageExpired { on: p.expiration_date.unwrap_or(today) });
     }
-    match coas.get(p.production_batch_number.as_str()) {
-        None => out.push(Flag::NoCoa { batch: p.production_batch_number.to_string() }),
+    let Some(batch) = &p.production_batch_number else {
+        out.push(Flag::NoBatch);
+        return out;
+    };
+    match coas.get(batch.as_str()) {
+        None => out.push(Flag::NoCoa { batch: batch.to_string() }),
         Some(coa) => {
             if !coa.passed && !out.contains(&Flag::TestFailed) {
                 out.push(Flag::TestFailed);

@@ -336,6 +336,7 @@ impl Store {
         set_meta(&tx, META_TOKEN, &enrolment.token)?;
         Self::set_server_key(&tx, &enrolment.server_key)?;
         replace_roster(&tx, &enrolment.roster)?;
+        keep_time_zone(&tx, enrolment.time_zone.as_deref())?;
         // The server stamps its events' acceptance and judges stamps by its own clock: correct
         // this phone's clock from enrolment on, not only after the first sync (the answer just
         // arrived, so the round trip's error is well under a second).
@@ -594,6 +595,7 @@ impl Store {
         let cursor: u64 = get_meta(&tx, META_CURSOR)?.unwrap_or(0);
         set_meta(&tx, META_CURSOR, &cursor.max(response.cursor))?;
         replace_roster(&tx, &response.roster)?;
+        keep_time_zone(&tx, response.time_zone.as_deref())?;
         if let Some(key) = &response.server_key {
             Self::set_server_key(&tx, key)?;
         }
@@ -618,6 +620,13 @@ impl Store {
     /// Reads a small setting stored on the device (JSON).
     pub(crate) fn setting<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
         setting_in(&self.conn(), key)
+    }
+
+    /// The facility's time zone, as the server last sent it (`None` until then). The state writes
+    /// local times without an offset; they are read in this zone (`state_json`).
+    pub fn facility_time_zone(&self) -> Result<Option<chrono_tz::Tz>> {
+        let Some(name) = self.setting::<String>(FACILITY_TIME_ZONE)? else { return Ok(None) };
+        crate::state_json::time_zone(&name).map(Some).map_err(|e| StoreError::Corrupt(e.to_string()))
     }
 
     pub(crate) fn set_setting<T: Serialize + ?Sized>(&self, key: &str, value: &T) -> Result<()> {
@@ -964,6 +973,23 @@ fn replace_roster(tx: &Transaction<'_>, roster: &[RosterEntry]) -> Result<()> {
     }
     signin::erase_revoked_keys(tx, roster, device)
 }
+
+/// Keeps the facility's time zone the server sent. A name this build's time-zone database does not
+/// know is not kept (the previous zone stays) and is logged: the server checked it when it was set,
+/// so only an older phone meets a newer zone, and refusing the sync for it would stop custody.
+fn keep_time_zone(conn: &Connection, name: Option<&str>) -> Result<()> {
+    let Some(name) = name else { return Ok(()) };
+    match crate::state_json::time_zone(name) {
+        Ok(zone) => set_meta(conn, &format!("setting:{FACILITY_TIME_ZONE}"), zone.name()),
+        Err(e) => {
+            tracing::warn!(error = %e, "the server's time zone for this facility is unknown here; keeping the previous one");
+            Ok(())
+        }
+    }
+}
+
+/// The setting the facility's time zone is kept under (an IANA name).
+pub(crate) const FACILITY_TIME_ZONE: &str = "facility_time_zone";
 
 pub(crate) fn setting_in<T: serde::de::DeserializeOwned>(conn: &Connection, key: &str) -> Result<Option<T>> {
     get_meta(conn, &format!("setting:{key}"))

@@ -45,8 +45,8 @@ impl Server {
         install_crypto_provider();
         let dir = tempfile::tempdir().unwrap();
         let running = RunningServer::start(dir.path()).await;
-        running.db.create_facility(&lic(LIC_A), "North Vault").unwrap();
-        running.db.create_facility(&lic(LIC_B), "South Depot").unwrap();
+        running.db.create_facility(&lic(LIC_A), "North Vault", custody_core::state_json::Tz::America__Los_Angeles).unwrap();
+        running.db.create_facility(&lic(LIC_B), "South Depot", custody_core::state_json::Tz::America__Los_Angeles).unwrap();
         Server { dir, running: Some(running), http: http_client() }
     }
 
