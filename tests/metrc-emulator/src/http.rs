@@ -124,6 +124,22 @@ fn message(status: StatusCode, msg: impl Into<String>) -> Response<Body> {
     json_response(status, &json!({ "Message": msg.into() }))
 }
 
+/// A request refused, answered in the state's `{"Message": "..."}` shape.
+struct Refusal {
+    status: StatusCode,
+    message: String,
+}
+
+fn refuse(status: StatusCode, msg: impl Into<String>) -> Refusal {
+    Refusal { status, message: msg.into() }
+}
+
+impl Refusal {
+    fn into_response(self) -> Response<Body> {
+        message(self.status, self.message)
+    }
+}
+
 fn answer(status: StatusCode, msg: impl Into<String>) -> Outcome {
     Outcome::Answer(message(status, msg))
 }
@@ -134,8 +150,8 @@ struct Caller {
     licenses: BTreeSet<String>,
 }
 
-fn authenticate(shared: &Shared, req: &Request<Incoming>) -> Result<Caller, Response<Body>> {
-    let unauthorized = |m: &str| message(StatusCode::UNAUTHORIZED, m);
+fn authenticate(shared: &Shared, req: &Request<Incoming>) -> Result<Caller, Refusal> {
+    let unauthorized = |m: &str| refuse(StatusCode::UNAUTHORIZED, m);
     let header = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -196,20 +212,20 @@ impl Route {
     }
 }
 
-fn route(method: &Method, path: &str) -> Result<Route, Response<Body>> {
+fn route(method: &Method, path: &str) -> Result<Route, Refusal> {
     if let Some(r) = matched(method, path) {
         return r;
     }
     let known = [Method::GET, Method::POST, Method::PUT].iter().any(|m| matched(m, path).is_some());
     Err(if known {
-        message(StatusCode::METHOD_NOT_ALLOWED, format!("The requested resource does not support http method '{method}'."))
+        refuse(StatusCode::METHOD_NOT_ALLOWED, format!("The requested resource does not support http method '{method}'."))
     } else {
-        message(StatusCode::NOT_FOUND, format!("No HTTP resource was found that matches the request URI {path}."))
+        refuse(StatusCode::NOT_FOUND, format!("No HTTP resource was found that matches the request URI {path}."))
     })
 }
 
 /// The route for this method and path; None when nothing matches.
-fn matched(method: &Method, path: &str) -> Option<Result<Route, Response<Body>>> {
+fn matched(method: &Method, path: &str) -> Option<Result<Route, Refusal>> {
     let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
     let get = *method == Method::GET;
     let post = *method == Method::POST;
@@ -246,8 +262,8 @@ fn matched(method: &Method, path: &str) -> Option<Result<Route, Response<Body>>>
     Some(Ok(r))
 }
 
-fn bad_id(id: &str) -> Response<Body> {
-    message(StatusCode::BAD_REQUEST, format!("{id} is not a valid Id."))
+fn bad_id(id: &str) -> Refusal {
+    refuse(StatusCode::BAD_REQUEST, format!("{id} is not a valid Id."))
 }
 
 async fn respond(shared: &Shared, req: Request<Incoming>) -> Outcome {
@@ -258,7 +274,7 @@ async fn respond(shared: &Shared, req: Request<Incoming>) -> Outcome {
     }
     let caller = match authenticate(shared, &req) {
         Ok(c) => c,
-        Err(r) => return Outcome::Answer(r),
+        Err(r) => return Outcome::Answer(r.into_response()),
     };
     let query: HashMap<String, String> = Query::try_from_uri(req.uri()).map(|q| q.0).unwrap_or_default();
     let license = query.get("licenseNumber").map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
@@ -272,7 +288,7 @@ async fn respond(shared: &Shared, req: Request<Incoming>) -> Outcome {
     }
     let route = match route(req.method(), req.uri().path()) {
         Ok(r) => r,
-        Err(r) => return Outcome::Answer(r),
+        Err(r) => return Outcome::Answer(r.into_response()),
     };
     if route.needs_license() && license.is_none() {
         return answer(StatusCode::BAD_REQUEST, "licenseNumber is required: the facility licence this request is for.");
@@ -362,12 +378,12 @@ struct Window {
 }
 
 /// `lastModifiedStart`/`lastModifiedEnd`: both bounds inclusive; at most 24 hours apart.
-fn window(query: &HashMap<String, String>) -> Result<Option<Window>, Response<Body>> {
-    let parse = |k: &str| -> Result<Option<NaiveDateTime>, Response<Body>> {
+fn window(query: &HashMap<String, String>) -> Result<Option<Window>, Refusal> {
+    let parse = |k: &str| -> Result<Option<NaiveDateTime>, Refusal> {
         match query.get(k).map(|s| s.trim()).filter(|s| !s.is_empty()) {
             None => Ok(None),
             Some(s) => parse_date_time(s).map(Some).ok_or_else(|| {
-                message(StatusCode::BAD_REQUEST, format!("{k} \"{s}\" is not a date-time (ISO 8601, e.g. 2026-11-30T14:05:00)."))
+                refuse(StatusCode::BAD_REQUEST, format!("{k} \"{s}\" is not a date-time (ISO 8601, e.g. 2026-11-30T14:05:00)."))
             }),
         }
     };
@@ -376,49 +392,46 @@ fn window(query: &HashMap<String, String>) -> Result<Option<Window>, Response<Bo
     let (start, end) = match (start, end) {
         (None, None) => return Ok(None),
         (None, Some(_)) => {
-            return Err(message(StatusCode::BAD_REQUEST, "lastModifiedStart is required when lastModifiedEnd is given."));
+            return Err(refuse(StatusCode::BAD_REQUEST, "lastModifiedStart is required when lastModifiedEnd is given."));
         }
         (Some(s), None) => (s, crate::values::now_local()),
         (Some(s), Some(e)) => (s, e),
     };
     if end < start {
-        return Err(message(StatusCode::BAD_REQUEST, "lastModifiedEnd is before lastModifiedStart."));
+        return Err(refuse(StatusCode::BAD_REQUEST, "lastModifiedEnd is before lastModifiedStart."));
     }
     if end - start > chrono::Duration::hours(MAX_WINDOW_HOURS) {
-        return Err(message(
-            StatusCode::BAD_REQUEST,
-            "The time span between lastModifiedStart and lastModifiedEnd cannot exceed 24 hours.",
-        ));
+        return Err(refuse(StatusCode::BAD_REQUEST, "The time span between lastModifiedStart and lastModifiedEnd cannot exceed 24 hours."));
     }
     Ok(Some(Window { start, end }))
 }
 
 /// One page of `records` in the state's list wrapper, after the lastModified window.
 fn page(query: &HashMap<String, String>, max_page_size: usize, records: Vec<Value>) -> Response<Body> {
-    let number = |k: &str, default: usize| -> Result<usize, Response<Body>> {
+    let number = |k: &str, default: usize| -> Result<usize, Refusal> {
         match query.get(k).map(|s| s.trim()).filter(|s| !s.is_empty()) {
             None => Ok(default),
             Some(s) => s
                 .parse::<usize>()
                 .ok()
                 .filter(|n| *n >= 1)
-                .ok_or_else(|| message(StatusCode::BAD_REQUEST, format!("{k} \"{s}\" must be a whole number from 1."))),
+                .ok_or_else(|| refuse(StatusCode::BAD_REQUEST, format!("{k} \"{s}\" must be a whole number from 1."))),
         }
     };
     let page_number = match number("pageNumber", 1) {
         Ok(n) => n,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let page_size = match number("pageSize", max_page_size) {
         Ok(n) if n > max_page_size => {
             return message(StatusCode::BAD_REQUEST, format!("pageSize may be at most {max_page_size}."));
         }
         Ok(n) => n,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let window = match window(query) {
         Ok(w) => w,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let records: Vec<Value> = match window {
         None => records,

@@ -55,12 +55,7 @@ async fn requests_without_valid_keys_or_for_a_licence_the_key_does_not_hold_get_
 #[tokio::test]
 async fn a_call_without_a_licence_is_refused_with_a_message() {
     let emu = start().await;
-    let r = client()
-        .get(format!("{}/packages/v2/active", emu.base_url()))
-        .basic_auth(VENDOR, Some(USER))
-        .send()
-        .await
-        .unwrap();
+    let r = client().get(format!("{}/packages/v2/active", emu.base_url())).basic_auth(VENDOR, Some(USER)).send().await.unwrap();
     assert_eq!(r.status(), 400);
     let body: Value = r.json().await.unwrap();
     assert!(body["Message"].as_str().unwrap().contains("licenseNumber"));
@@ -122,53 +117,27 @@ async fn last_modified_windows_filter_and_may_not_exceed_24_hours() {
     let emu = start().await;
     let api = api(&emu);
     // Seeded packages were last modified 2026-11-30T14:05:00.
-    let (s, v) = api
-        .get_json(
-            "/packages/v2/active",
-            "lastModifiedStart=2026-11-30T14:00:00&lastModifiedEnd=2026-11-30T15:00:00",
-        )
-        .await;
+    let (s, v) = api.get_json("/packages/v2/active", "lastModifiedStart=2026-11-30T14:00:00&lastModifiedEnd=2026-11-30T15:00:00").await;
     assert_eq!(s, 200);
     assert_eq!(v["Total"], 3);
-    let (_, v) = api
-        .get_json(
-            "/packages/v2/active",
-            "lastModifiedStart=2026-11-29T00:00:00&lastModifiedEnd=2026-11-30T00:00:00",
-        )
-        .await;
+    let (_, v) = api.get_json("/packages/v2/active", "lastModifiedStart=2026-11-29T00:00:00&lastModifiedEnd=2026-11-30T00:00:00").await;
     assert_eq!(v["Total"], 0);
     // An offset is understood (14:05 UTC is 06:05 at -08:00).
-    let (_, v) = api
-        .get_json(
-            "/packages/v2/active",
-            "lastModifiedStart=2026-11-30T06:00:00-08:00&lastModifiedEnd=2026-11-30T06:10:00-08:00",
-        )
-        .await;
+    let (_, v) =
+        api.get_json("/packages/v2/active", "lastModifiedStart=2026-11-30T06:00:00-08:00&lastModifiedEnd=2026-11-30T06:10:00-08:00").await;
     assert_eq!(v["Total"], 3);
 
-    let (s, v) = api
-        .get_json(
-            "/packages/v2/active",
-            "lastModifiedStart=2026-11-29T00:00:00&lastModifiedEnd=2026-11-30T00:00:01",
-        )
-        .await;
+    let (s, v) = api.get_json("/packages/v2/active", "lastModifiedStart=2026-11-29T00:00:00&lastModifiedEnd=2026-11-30T00:00:01").await;
     assert_eq!(s, 400);
     assert!(v["Message"].as_str().unwrap().contains("24 hours"), "{v}");
-    let (s, _) = api
-        .get_json("/transfers/v2/incoming", "lastModifiedStart=2026-11-01T00:00:00")
-        .await;
+    let (s, _) = api.get_json("/transfers/v2/incoming", "lastModifiedStart=2026-11-01T00:00:00").await;
     assert_eq!(s, 400, "a start without an end runs to now: more than 24 hours");
     let (s, _) = api.get_json("/packages/v2/active", "lastModifiedStart=yesterday").await;
     assert_eq!(s, 400);
 
     // A change moves a package into the window of now.
-    let (s, _) = api
-        .write(
-            "PUT",
-            "/packages/v2/location",
-            json!([{"Label": BULK, "Location": "Receiving Bay", "MoveDate": "2026-12-03"}]),
-        )
-        .await;
+    let (s, _) =
+        api.write("PUT", "/packages/v2/location", json!([{"Label": BULK, "Location": "Receiving Bay", "MoveDate": "2026-12-03"}])).await;
     assert_eq!(s, 200);
     let lm = emu.package(BULK).unwrap()["LastModified"].as_str().unwrap().to_string();
     assert_eq!(lm.len(), 19, "local date-time without offset: {lm}");
@@ -187,12 +156,7 @@ fn seed_dir() -> PathBuf {
 async fn the_sample_seed_directory_serves_a_transfer_in_the_states_real_shapes() {
     let seed = Seed::from_dir(seed_dir()).unwrap();
     let emu = Emulator::start(seed).await.unwrap();
-    let api = Api {
-        http: client(),
-        base: emu.base_url(),
-        vendor: "demo-vendor-key".into(),
-        user: "demo-user-key".into(),
-    };
+    let api = Api { http: client(), base: emu.base_url(), vendor: "demo-vendor-key".into(), user: "demo-user-key".into() };
     let (s, v) = api.get_json("/transfers/v2/incoming", "").await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["Total"], 1);
@@ -207,16 +171,11 @@ async fn the_sample_seed_directory_serves_a_transfer_in_the_states_real_shapes()
     let (s, v) = api.get_json(&format!("/transfers/v2/{id}/deliveries"), "").await;
     assert_eq!(s, 200);
     let delivery = v["Data"][0]["Id"].as_i64().unwrap();
-    let (s, v) = api
-        .get_json(&format!("/transfers/v2/deliveries/{delivery}/packages"), "")
-        .await;
+    let (s, v) = api.get_json(&format!("/transfers/v2/deliveries/{delivery}/packages"), "").await;
     assert_eq!(s, 200);
     let pkgs = v["Data"].as_array().unwrap();
     assert_eq!(pkgs.len(), 3);
-    let bare = pkgs
-        .iter()
-        .find(|p| p["PackageLabel"] == "1A4FF0300000022000001002")
-        .unwrap();
+    let bare = pkgs.iter().find(|p| p["PackageLabel"] == "1A4FF0300000022000001002").unwrap();
     assert!(bare["ProductionBatchNumber"].is_null());
     assert!(bare["LabTestingState"].is_null());
     assert_eq!(bare["ShippedQuantity"].to_string(), "453.59");
@@ -229,9 +188,7 @@ async fn the_sample_seed_directory_serves_a_transfer_in_the_states_real_shapes()
     assert_eq!(s, 200);
     assert_eq!(v["Total"], 2);
     assert_eq!(v["Data"][0]["LabFacilityName"], "Pacific Analytics");
-    let (_, v) = api
-        .get_json("/labtests/v2/results", "packageLabel=1A4FF0300000022000001003")
-        .await;
+    let (_, v) = api.get_json("/labtests/v2/results", "packageLabel=1A4FF0300000022000001003").await;
     assert_eq!(v["Total"], 1);
     assert_eq!(v["Data"][0]["OverallPassed"], false);
     let (s, _) = api.get_json("/labtests/v2/results", "").await;
@@ -252,8 +209,7 @@ async fn the_sample_seed_directory_serves_a_transfer_in_the_states_real_shapes()
         .await
         .unwrap();
     let v: Value = r.json().await.unwrap();
-    assert!(v["Data"].as_array().unwrap().iter().any(|u| u["Name"] == "Grams"
-        && u["QuantityType"] == "WeightBased"));
+    assert!(v["Data"].as_array().unwrap().iter().any(|u| u["Name"] == "Grams" && u["QuantityType"] == "WeightBased"));
 }
 
 #[tokio::test]
@@ -294,22 +250,10 @@ async fn accepting_a_transfer_makes_its_packages_active_for_the_recipient() {
     let (_, v) = api.get_json("/transfers/v2/incoming", "").await;
     assert_eq!(v["Data"][0]["ReceivedPackageCount"], 2);
     let delivery = v["Data"][0]["DeliveryId"].as_i64().unwrap();
-    let (_, v) = api
-        .get_json(&format!("/transfers/v2/deliveries/{delivery}/packages"), "")
-        .await;
-    assert!(v["Data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .all(|p| p["ShipmentPackageState"] == "Accepted"));
+    let (_, v) = api.get_json(&format!("/transfers/v2/deliveries/{delivery}/packages"), "").await;
+    assert!(v["Data"].as_array().unwrap().iter().all(|p| p["ShipmentPackageState"] == "Accepted"));
     // A received tag is used: creating a package with it fails.
-    let (s, v) = api
-        .write(
-            "POST",
-            "/packages/v2",
-            json!([create_row("1A4FF0300000022000002002", BULK, "1", "Grams")]),
-        )
-        .await;
+    let (s, v) = api.write("POST", "/packages/v2", json!([create_row("1A4FF0300000022000002002", BULK, "1", "Grams")])).await;
     assert_eq!(s, 400, "{v}");
     assert!(emu.accept_transfer("0000000000").is_err());
 }
@@ -325,13 +269,8 @@ async fn a_transfer_is_visible_only_to_the_facilities_on_it() {
                                  "ShippedUnitOfMeasureName": "Each"}]}),
         )
         .unwrap();
-    let other = Api {
-        user: OTHER_USER.into(),
-        ..api(&emu)
-    };
-    let r = other
-        .get_as(&format!("/transfers/v2/{id}/deliveries"), OTHER_LIC, "")
-        .await;
+    let other = Api { user: OTHER_USER.into(), ..api(&emu) };
+    let r = other.get_as(&format!("/transfers/v2/{id}/deliveries"), OTHER_LIC, "").await;
     assert_eq!(r.status(), 401);
     let r = other.get_as("/transfers/v2/incoming", OTHER_LIC, "").await;
     let v: Value = r.json().await.unwrap();

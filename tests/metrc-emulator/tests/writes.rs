@@ -13,9 +13,7 @@ const NEW2: &str = "1A4FF0100000022000000902";
 async fn a_package_is_created_from_ingredients_and_its_tag_can_be_used_only_once() {
     let emu = start().await;
     let api = api(&emu);
-    let (s, v) = api
-        .write("POST", "/packages/v2", json!([create_row(NEW1, BULK, "10.25", "Grams")]))
-        .await;
+    let (s, v) = api.write("POST", "/packages/v2", json!([create_row(NEW1, BULK, "10.25", "Grams")])).await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(quantity(&emu, BULK), "89.75", "the ingredient came out of the source");
     let r = api.get(&format!("/packages/v2/{NEW1}"), "").await;
@@ -29,9 +27,7 @@ async fn a_package_is_created_from_ingredients_and_its_tag_can_be_used_only_once
     assert_eq!(emu.writes()[0].license, LIC);
 
     // The same create again (a retry after a lost answer, say) fails, naming the tag.
-    let (s, v) = api
-        .write("POST", "/packages/v2", json!([create_row(NEW1, BULK, "10.25", "Grams")]))
-        .await;
+    let (s, v) = api.write("POST", "/packages/v2", json!([create_row(NEW1, BULK, "10.25", "Grams")])).await;
     assert_eq!(s, 400);
     let msgs = row_messages(&v);
     assert!(msgs[0].contains(NEW1) && msgs[0].contains("already been used"), "{msgs:?}");
@@ -39,13 +35,9 @@ async fn a_package_is_created_from_ingredients_and_its_tag_can_be_used_only_once
     assert_eq!(emu.writes().len(), 1);
 
     // A finished package's tag stays used.
-    let (s, _) = api
-        .write("PUT", "/packages/v2/finish", json!([{"Label": NEW1, "ActualDate": "2026-12-03"}]))
-        .await;
+    let (s, _) = api.write("PUT", "/packages/v2/finish", json!([{"Label": NEW1, "ActualDate": "2026-12-03"}])).await;
     assert_eq!(s, 200);
-    let (s, _) = api
-        .write("POST", "/packages/v2", json!([create_row(NEW1, BULK, "1", "Grams")]))
-        .await;
+    let (s, _) = api.write("POST", "/packages/v2", json!([create_row(NEW1, BULK, "1", "Grams")])).await;
     assert_eq!(s, 400);
 }
 
@@ -106,10 +98,7 @@ async fn each_create_validation_error_is_reported_and_nothing_changes() {
         let (s, v) = api.write("POST", "/packages/v2", json!([row])).await;
         assert_eq!(s, 400, "{row} -> {v}");
         let msgs = row_messages(&v);
-        assert!(
-            msgs.iter().any(|m| m.contains(expected)),
-            "expected \"{expected}\" in {msgs:?} for {row}"
-        );
+        assert!(msgs.iter().any(|m| m.contains(expected)), "expected \"{expected}\" in {msgs:?} for {row}");
         assert_eq!(v[0]["row"], 0);
     }
     assert!(emu.writes().is_empty());
@@ -126,11 +115,7 @@ async fn a_write_is_all_or_nothing() {
         .write(
             "POST",
             "/packages/v2",
-            json!([
-                create_row(NEW1, BULK, "60", "Grams"),
-                create_row(NEW1, BULK2, "1", "Grams"),
-                create_row(NEW2, BULK, "40.5", "Grams"),
-            ]),
+            json!([create_row(NEW1, BULK, "60", "Grams"), create_row(NEW1, BULK2, "1", "Grams"), create_row(NEW2, BULK, "40.5", "Grams"),]),
         )
         .await;
     assert_eq!(s, 400);
@@ -202,29 +187,20 @@ async fn adjustments_are_validated_as_the_state_does() {
     for (body, expected) in cases {
         let (s, v) = api.write("POST", "/packages/v2/adjust", body.clone()).await;
         assert_eq!(s, 400, "{body}");
-        assert!(
-            row_messages(&v).iter().any(|m| m.contains(expected)),
-            "expected \"{expected}\" in {v}"
-        );
+        assert!(row_messages(&v).iter().any(|m| m.contains(expected)), "expected \"{expected}\" in {v}");
     }
     assert_eq!(quantity(&emu, BULK), "100");
     let before = emu.package(BULK).unwrap()["LastModified"].clone();
     assert_eq!(before, "2026-11-30T14:05:00");
 
-    let (s, _) = api
-        .write("POST", "/packages/v2/adjust", adj(BULK, "-0.1", "Grams", "Waste", Some("spill")))
-        .await;
+    let (s, _) = api.write("POST", "/packages/v2/adjust", adj(BULK, "-0.1", "Grams", "Waste", Some("spill"))).await;
     assert_eq!(s, 200);
-    let (s, _) = api
-        .write("POST", "/packages/v2/adjust", adj(BULK, "-0.2", "Grams", "Drying", None))
-        .await;
+    let (s, _) = api.write("POST", "/packages/v2/adjust", adj(BULK, "-0.2", "Grams", "Drying", None)).await;
     assert_eq!(s, 200);
     assert_eq!(quantity(&emu, BULK), "99.7", "decimal arithmetic, no float drift");
     assert_ne!(emu.package(BULK).unwrap()["LastModified"], before);
     // A package adjusted to zero can be taken no further.
-    let (s, _) = api
-        .write("POST", "/packages/v2/adjust", adj(BULK, "-99.7", "Grams", "Drying", None))
-        .await;
+    let (s, _) = api.write("POST", "/packages/v2/adjust", adj(BULK, "-99.7", "Grams", "Drying", None)).await;
     assert_eq!(s, 200);
     assert_eq!(quantity(&emu, BULK), "0");
 }
@@ -234,35 +210,37 @@ async fn moves_need_a_known_location_and_finished_packages_go_inactive() {
     let emu = start().await;
     let api = api(&emu);
     let (s, v) = api
-        .write("PUT", "/packages/v2/location", json!([{"Label": BULK, "Location": "Vault Z",
-                                                     "MoveDate": "2026-12-03"}]))
+        .write(
+            "PUT",
+            "/packages/v2/location",
+            json!([{"Label": BULK, "Location": "Vault Z",
+                                                     "MoveDate": "2026-12-03"}]),
+        )
         .await;
     assert_eq!(s, 400);
     assert!(row_messages(&v)[0].contains("Location Vault Z was not found"));
     assert_eq!(emu.package(BULK).unwrap()["LocationName"], "Vault A");
-    let (s, v) = api
-        .write("PUT", "/packages/v2/location", json!([{"Label": BULK}]))
-        .await;
+    let (s, v) = api.write("PUT", "/packages/v2/location", json!([{"Label": BULK}])).await;
     assert_eq!(s, 400);
     assert!(row_messages(&v)[0].contains("Location is required"));
 
     let (s, _) = api
-        .write("PUT", "/packages/v2/location", json!([{"Label": BULK, "Location": "Receiving Bay",
-                                                     "MoveDate": "2026-12-03"}]))
+        .write(
+            "PUT",
+            "/packages/v2/location",
+            json!([{"Label": BULK, "Location": "Receiving Bay",
+                                                     "MoveDate": "2026-12-03"}]),
+        )
         .await;
     assert_eq!(s, 200);
     let p = emu.package(BULK).unwrap();
     assert_eq!(p["LocationName"], "Receiving Bay");
     assert_eq!(p["LocationId"], 3002);
 
-    let (s, v) = api
-        .write("PUT", "/packages/v2/finish", json!([{"Label": BULK}]))
-        .await;
+    let (s, v) = api.write("PUT", "/packages/v2/finish", json!([{"Label": BULK}])).await;
     assert_eq!(s, 400);
     assert!(row_messages(&v)[0].contains("ActualDate"));
-    let (s, _) = api
-        .write("PUT", "/packages/v2/finish", json!([{"Label": BULK, "ActualDate": "2026-12-03"}]))
-        .await;
+    let (s, _) = api.write("PUT", "/packages/v2/finish", json!([{"Label": BULK, "ActualDate": "2026-12-03"}])).await;
     assert_eq!(s, 200);
     let (_, active) = api.get_json("/packages/v2/active", "").await;
     assert_eq!(active["Total"], 2);
@@ -271,9 +249,7 @@ async fn moves_need_a_known_location_and_finished_packages_go_inactive() {
     assert_eq!(inactive["Data"][0]["Label"], BULK);
     assert_eq!(inactive["Data"][0]["FinishedDate"], "2026-12-03");
     // A finished package cannot be changed.
-    let (s, v) = api
-        .write("PUT", "/packages/v2/finish", json!([{"Label": BULK, "ActualDate": "2026-12-03"}]))
-        .await;
+    let (s, v) = api.write("PUT", "/packages/v2/finish", json!([{"Label": BULK, "ActualDate": "2026-12-03"}])).await;
     assert_eq!(s, 400);
     assert!(row_messages(&v)[0].contains("finished"));
 }
@@ -287,9 +263,13 @@ async fn on_hold_packages_are_listed_apart_and_cannot_be_changed() {
     let (_, v) = api.get_json("/packages/v2/onhold", "").await;
     assert_eq!(v["Total"], 1);
     let (s, v) = api
-        .write("POST", "/packages/v2/adjust", json!([{"Label": "1A4FF0100000022000000201",
+        .write(
+            "POST",
+            "/packages/v2/adjust",
+            json!([{"Label": "1A4FF0100000022000000201",
             "Quantity": -1, "UnitOfMeasure": "Grams", "AdjustmentReason": "Drying",
-            "AdjustmentDate": "2026-12-03"}]))
+            "AdjustmentDate": "2026-12-03"}]),
+        )
         .await;
     assert_eq!(s, 400);
     assert!(row_messages(&v)[0].contains("on hold"));
@@ -298,8 +278,10 @@ async fn on_hold_packages_are_listed_apart_and_cannot_be_changed() {
 fn template(name: &str, labels: &[&str]) -> Value {
     let pkgs: Vec<Value> = labels
         .iter()
-        .map(|l| json!({"PackageLabel": l, "WholesalePrice": 120.5, "GrossWeight": null,
-                       "GrossUnitOfWeightName": null}))
+        .map(|l| {
+            json!({"PackageLabel": l, "WholesalePrice": 120.5, "GrossWeight": null,
+                       "GrossUnitOfWeightName": null})
+        })
         .collect();
     json!({
         "Name": name, "TransporterFacilityLicenseNumber": LIC, "DriverName": "Sam Driver",
@@ -318,9 +300,7 @@ fn template(name: &str, labels: &[&str]) -> Value {
 async fn outgoing_templates_are_created_validated_and_listed() {
     let emu = start().await;
     let api = api(&emu);
-    let (s, v) = api
-        .write("POST", "/transfers/v2/templates/outgoing", json!([template("Order 1001", &[BULK, EACH])]))
-        .await;
+    let (s, v) = api.write("POST", "/transfers/v2/templates/outgoing", json!([template("Order 1001", &[BULK, EACH])])).await;
     assert_eq!(s, 200, "{v}");
     let (s, v) = api.get_json("/transfers/v2/templates/outgoing", "").await;
     assert_eq!(s, 200);
@@ -351,14 +331,9 @@ async fn outgoing_templates_are_created_validated_and_listed() {
         ),
     ];
     for (body, expected) in cases {
-        let (s, v) = api
-            .write("POST", "/transfers/v2/templates/outgoing", json!([body]))
-            .await;
+        let (s, v) = api.write("POST", "/transfers/v2/templates/outgoing", json!([body])).await;
         assert_eq!(s, 400, "{body}");
-        assert!(
-            row_messages(&v).iter().any(|m| m.contains(expected)),
-            "expected \"{expected}\" in {v}"
-        );
+        assert!(row_messages(&v).iter().any(|m| m.contains(expected)), "expected \"{expected}\" in {v}");
     }
     let (_, v) = api.get_json("/transfers/v2/templates/outgoing", "").await;
     assert_eq!(v["Total"], 1, "no failed template was kept");

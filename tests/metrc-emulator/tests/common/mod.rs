@@ -19,10 +19,7 @@ pub const EACH: &str = "1A4FF0100000022000000103";
 
 pub fn client() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .expect("HTTP client")
+    reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("HTTP client")
 }
 
 /// Two facilities, each with its own user key; LIC holds two bulk flower packages (Grams) and
@@ -71,12 +68,7 @@ pub struct Api {
 }
 
 pub fn api(emu: &Emulator) -> Api {
-    Api {
-        http: client(),
-        base: emu.base_url(),
-        vendor: VENDOR.into(),
-        user: USER.into(),
-    }
+    Api { http: client(), base: emu.base_url(), vendor: VENDOR.into(), user: USER.into() }
 }
 
 impl Api {
@@ -90,12 +82,7 @@ impl Api {
     }
 
     pub async fn get_as(&self, path: &str, license: &str, query: &str) -> reqwest::Response {
-        self.http
-            .get(self.url(path, license, query))
-            .basic_auth(&self.vendor, Some(&self.user))
-            .send()
-            .await
-            .expect("request sent")
+        self.http.get(self.url(path, license, query)).basic_auth(&self.vendor, Some(&self.user)).send().await.expect("request sent")
     }
 
     pub async fn get_json(&self, path: &str, query: &str) -> (u16, Value) {
@@ -109,27 +96,13 @@ impl Api {
         let r = self.try_write(method, path, body).await.expect("request sent");
         let status = r.status().as_u16();
         let text = r.text().await.unwrap();
-        let v = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        };
+        let v = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
         (status, v)
     }
 
-    pub async fn try_write(
-        &self,
-        method: &str,
-        path: &str,
-        body: Value,
-    ) -> reqwest::Result<reqwest::Response> {
+    pub async fn try_write(&self, method: &str, path: &str, body: Value) -> reqwest::Result<reqwest::Response> {
         let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        self.http
-            .request(m, self.url(path, LIC, ""))
-            .basic_auth(&self.vendor, Some(&self.user))
-            .json(&body)
-            .send()
-            .await
+        self.http.request(m, self.url(path, LIC, "")).basic_auth(&self.vendor, Some(&self.user)).json(&body).send().await
     }
 }
 
@@ -140,11 +113,7 @@ pub fn quantity(emu: &Emulator, label: &str) -> String {
 
 /// The messages of a 400's row errors.
 pub fn row_messages(v: &Value) -> Vec<String> {
-    v.as_array()
-        .expect("an array of row errors")
-        .iter()
-        .map(|e| e["message"].as_str().unwrap().to_string())
-        .collect()
+    v.as_array().expect("an array of row errors").iter().map(|e| e["message"].as_str().unwrap().to_string()).collect()
 }
 
 pub fn create_row(tag: &str, from: &str, q: &str, unit: &str) -> Value {
