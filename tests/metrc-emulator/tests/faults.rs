@@ -66,7 +66,8 @@ async fn the_vendor_key_limit_spans_facilities() {
 async fn more_concurrent_gets_than_a_facility_may_run_are_answered_429() {
     let emu = start().await;
     emu.faults().set_rate_limits(50, 150, 2);
-    emu.faults().set_latency(Duration::from_millis(600));
+    // Long enough that all four are in flight together even on a loaded machine.
+    emu.faults().set_latency(Duration::from_millis(1500));
     let api = std::sync::Arc::new(api(&emu));
     let mut tasks = Vec::new();
     for _ in 0..4 {
