@@ -3,7 +3,7 @@
 
 use std::str::FromStr;
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Timelike, Utc};
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 
@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 /// emulator's "local" zone is UTC, truncated to whole seconds as the state's records are.
 pub fn now_local() -> NaiveDateTime {
     let now = Utc::now().naive_utc();
-    now.date().and_hms_opt(chrono::Timelike::hour(&now), chrono::Timelike::minute(&now), chrono::Timelike::second(&now)).unwrap_or(now)
+    now.with_nanosecond(0).unwrap_or(now)
 }
 
 /// The wire form of a local date-time: `2026-11-30T14:05:00`, no offset.
