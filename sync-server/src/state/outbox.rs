@@ -314,15 +314,13 @@ fn to_view(raw: (i64, String, String, String, String, bool, i64, Option<String>,
     })
 }
 
-/// Who may resubmit or dismiss a failed write: a manager, a compliance officer or an admin.
-pub fn may_resolve(person: &ProvenPerson) -> Result<(), DbError> {
+/// Who may see, resubmit or dismiss failed writes: a manager, a compliance officer or an admin.
+/// The refusal, worded for the person.
+pub fn may_resolve(person: &ProvenPerson) -> Result<(), String> {
     if matches!(person.role, Role::Manager | Role::Compliance | Role::Admin) {
         Ok(())
     } else {
-        Err(DbError::InvalidInput(format!(
-            "{} is {}; only a manager or compliance officer may resubmit or dismiss a state submission",
-            person.name, person.role
-        )))
+        Err(format!("{} is {}; only a manager or compliance officer may handle failed state submissions", person.name, person.role))
     }
 }
 
@@ -472,7 +470,7 @@ impl Db {
     /// A manager or compliance officer takes a failed write out of the queue, with the reason
     /// (e.g. "entered in the state's web interface"). Audited.
     pub fn dismiss_state_write(&self, facility: &LicenseNumber, by: &ProvenPerson, seq: i64, reason: &str) -> Result<(), DbError> {
-        let reason = crate::db::clean_text(custody_core::text::note("reason for dismissing"), reason)?;
+        let reason = crate::db::clean_text(custody_core::text::reason("reason for dismissing"), reason)?;
         self.resolve_failed(facility, by, seq, "dismissed", Some(&reason))
     }
 
@@ -484,7 +482,7 @@ impl Db {
         action: &str,
         reason: Option<&str>,
     ) -> Result<(), DbError> {
-        may_resolve(by)?;
+        may_resolve(by).map_err(DbError::InvalidInput)?;
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let status: Option<String> = tx
