@@ -333,6 +333,253 @@ async fn send_batch<S: StateSystem>(db: &Db, facility: &LicenseNumber, state: &S
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::StatePackage;
+    use crate::state::metrc::Keys;
+    use custody_core::outbound::patient::DataKey;
+    use std::collections::VecDeque;
+    use std::sync::Mutex;
+
+    /// What the scripted state does with the next write.
+    enum Next {
+        /// Applies it, then the answer is lost.
+        ApplyThenLose,
+        /// Answers with this error, applying nothing.
+        Fail(StateError),
+    }
+
+    /// A state held in memory that applies writes as Metrc does (all or nothing) and answers as
+    /// scripted: the drain's rules are what these tests check; the HTTP is checked against the
+    /// emulator in tests/tests/state.rs.
+    #[derive(Default)]
+    struct Scripted {
+        packages: Mutex<HashMap<String, StatePackage>>,
+        applied: Mutex<Vec<(WriteKind, Vec<Value>)>>,
+        script: Mutex<VecDeque<Next>>,
+    }
+
+    impl Scripted {
+        fn with(labels: &[&str]) -> Scripted {
+            let s = Scripted::default();
+            for l in labels {
+                s.packages.lock().unwrap().insert(
+                    l.to_string(),
+                    StatePackage { label: l.to_string(), quantity: Decimal::from(10), location: Some("Dock".into()), finished: false },
+                );
+            }
+            s
+        }
+
+        fn then(&self, next: Next) {
+            self.script.lock().unwrap().push_back(next);
+        }
+
+        fn apply(&self, kind: WriteKind, objects: &[Value]) {
+            let mut packages = self.packages.lock().unwrap();
+            for o in objects {
+                match kind {
+                    WriteKind::Location => {
+                        packages.get_mut(text_field(o, "Label")).unwrap().location = Some(text_field(o, "Location").into())
+                    }
+                    WriteKind::Adjust => {
+                        packages.get_mut(text_field(o, "Label")).unwrap().quantity += decimal_field(o, "Quantity").unwrap()
+                    }
+                    WriteKind::Finish => packages.get_mut(text_field(o, "Label")).unwrap().finished = true,
+                    WriteKind::Create => {
+                        let tag = text_field(o, "Tag").to_string();
+                        assert!(!packages.contains_key(&tag), "tag {tag} created twice");
+                        packages.insert(
+                            tag.clone(),
+                            StatePackage { label: tag, quantity: decimal_field(o, "Quantity").unwrap(), location: None, finished: false },
+                        );
+                    }
+                    WriteKind::Outgoing => {}
+                }
+            }
+            self.applied.lock().unwrap().push((kind, objects.to_vec()));
+        }
+    }
+
+    impl StateSystem for Scripted {
+        async fn push(&self, kind: WriteKind, objects: &[Value]) -> Result<(), StateError> {
+            assert!(objects.len() <= crate::state::MAX_OBJECTS_PER_WRITE);
+            let next = self.script.lock().unwrap().pop_front();
+            match next {
+                None => {
+                    self.apply(kind, objects);
+                    Ok(())
+                }
+                Some(Next::ApplyThenLose) => {
+                    self.apply(kind, objects);
+                    Err(StateError::Lost("timed out".into()))
+                }
+                Some(Next::Fail(e)) => Err(e),
+            }
+        }
+
+        async fn package(&self, label: &str) -> Result<Option<StatePackage>, StateError> {
+            Ok(self.packages.lock().unwrap().get(label).cloned())
+        }
+
+        async fn page(&self, _: &str, _: &[(&str, String)], _: u32) -> Result<crate::state::Page, StateError> {
+            Ok(crate::state::Page { data: vec![], total: Some(0) })
+        }
+    }
+
+    fn fast() -> StateSettings {
+        StateSettings {
+            poll_interval: Duration::from_millis(5),
+            backoff_base: Duration::from_millis(1),
+            backoff_max: Duration::from_millis(4),
+            request_timeout: Duration::from_secs(5),
+        }
+    }
+
+    fn facility() -> LicenseNumber {
+        LicenseNumber::parse("C11-0000001-LIC").unwrap()
+    }
+
+    fn connected_db(dir: &std::path::Path) -> Db {
+        let db = Db::open(dir, DataKey::generate()).unwrap();
+        db.create_facility(&facility(), "Warehouse").unwrap();
+        let keys = Keys { vendor: "v".into(), user: "u".into() };
+        db.state_connect(&facility(), System::Metrc, "ca", "http://127.0.0.1:9", &keys, None).unwrap();
+        db
+    }
+
+    fn queue(db: &Db, kind: WriteKind, labels: &[&str], body: Value) -> i64 {
+        let conn = db.lock();
+        conn.execute(
+            "INSERT INTO state_outbox (facility, source, kind, labels, body, status, created_at) VALUES (?1, 'test', ?2, ?3, ?4, 'queued', ?5)",
+            rusqlite::params![facility().as_str(), kind.as_str(), labels.join(" "), body.to_string(), crate::db::now_text()],
+        )
+        .unwrap();
+        conn.last_insert_rowid()
+    }
+
+    fn statuses(db: &Db) -> Vec<(String, bool)> {
+        let conn = db.lock();
+        let mut stmt = conn.prepare("SELECT status, in_doubt FROM state_outbox ORDER BY seq").unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect()
+    }
+
+    fn move_to(label: &str, to: &str) -> Value {
+        serde_json::json!({"Label": label, "Location": to, "Sublocation": null, "MoveDate": "2026-12-03"})
+    }
+
+    async fn drain(db: &Db, state: &Arc<Scripted>) {
+        drain_facility(db, &fast(), &facility(), state).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn twenty_five_moves_go_as_three_writes_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = connected_db(dir.path());
+        let labels: Vec<String> = (0..25).map(|i| format!("P{i:02}")).collect();
+        let state = Arc::new(Scripted::with(&labels.iter().map(String::as_str).collect::<Vec<_>>()));
+        for l in &labels {
+            queue(&db, WriteKind::Location, &[l], move_to(l, "Vault A"));
+        }
+        drain(&db, &state).await;
+        let applied = state.applied.lock().unwrap();
+        assert_eq!(applied.iter().map(|(_, o)| o.len()).collect::<Vec<_>>(), vec![10, 10, 5]);
+        let sent: Vec<&str> = applied.iter().flat_map(|(_, o)| o.iter().map(|v| text_field(v, "Label"))).collect();
+        assert_eq!(sent, labels.iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(statuses(&db).iter().all(|(s, d)| s == "confirmed" && !d));
+    }
+
+    #[tokio::test]
+    async fn a_lost_answer_is_read_back_so_no_tag_is_created_and_no_adjustment_applied_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = connected_db(dir.path());
+        let state = Arc::new(Scripted::with(&["P1", "P2"]));
+        let create = serde_json::json!({"Tag": "N1", "Item": "Flower", "Quantity": 2.5, "UnitOfMeasure": "Grams",
+            "Ingredients": [{"Package": "P1", "Quantity": 2.5, "UnitOfMeasure": "Grams"}]});
+        queue(&db, WriteKind::Create, &["P1", "N1"], create);
+        state.then(Next::ApplyThenLose);
+        queue(&db, WriteKind::Adjust, &["P2"], serde_json::json!({"Label": "P2", "Quantity": -1.5, "UnitOfMeasure": "Grams"}));
+        // The adjustment's answer is lost too.
+        state.then(Next::ApplyThenLose);
+        drain(&db, &state).await;
+        assert_eq!(state.applied.lock().unwrap().len(), 2, "each write applied once: {:?}", state.applied.lock().unwrap());
+        assert_eq!(state.packages.lock().unwrap()["P2"].quantity, Decimal::new(85, 1));
+        assert_eq!(statuses(&db), vec![("confirmed".into(), false), ("confirmed".into(), false)]);
+
+        // A write the state failed without applying is found not applied and sent again, once.
+        queue(&db, WriteKind::Adjust, &["P2"], serde_json::json!({"Label": "P2", "Quantity": -0.5, "UnitOfMeasure": "Grams"}));
+        state.then(Next::Fail(StateError::Unavailable(503)));
+        state.then(Next::Fail(StateError::Lost("reset".into())));
+        drain(&db, &state).await;
+        assert_eq!(state.packages.lock().unwrap()["P2"].quantity, Decimal::from(8));
+        assert_eq!(state.applied.lock().unwrap().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn an_adjustment_whose_package_changed_meanwhile_goes_to_a_person_not_out_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = connected_db(dir.path());
+        let state = Arc::new(Scripted::with(&["P1"]));
+        queue(&db, WriteKind::Adjust, &["P1"], serde_json::json!({"Label": "P1", "Quantity": -1, "UnitOfMeasure": "Grams"}));
+        state.then(Next::Fail(StateError::Lost("timed out".into())));
+        let batch = db.outbox_next(&facility()).unwrap();
+        assert!(matches!(send_batch(&db, &facility(), state.as_ref(), batch).await.unwrap(), Pass::Trouble));
+        // Someone changes the package at the state's web interface meanwhile.
+        state.packages.lock().unwrap().get_mut("P1").unwrap().quantity = Decimal::from(7);
+        drain(&db, &state).await;
+        assert!(state.applied.lock().unwrap().is_empty());
+        let status = db.state_status(&facility()).unwrap();
+        assert_eq!(status.failed, 1);
+        assert!(status.failed_writes[0].message.as_deref().unwrap().contains("went from 10 to 7"), "{:?}", status.failed_writes);
+    }
+
+    #[tokio::test]
+    async fn a_refused_object_fails_alone_and_holds_back_only_its_package() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = connected_db(dir.path());
+        let state = Arc::new(Scripted::with(&["P1", "P2", "P3"]));
+        queue(&db, WriteKind::Location, &["P1"], move_to("P1", "Vault A"));
+        queue(&db, WriteKind::Location, &["P2"], move_to("P2", "Nowhere"));
+        queue(&db, WriteKind::Location, &["P3"], move_to("P3", "Vault A"));
+        queue(&db, WriteKind::Location, &["P2"], move_to("P2", "Vault B"));
+        state.then(Next::Fail(StateError::Rejected(vec![(Some(1), "Location Nowhere does not exist".into())])));
+        drain(&db, &state).await;
+        let statuses = statuses(&db);
+        assert_eq!(statuses.iter().map(|(s, _)| s.as_str()).collect::<Vec<_>>(), vec!["confirmed", "failed", "confirmed", "queued"]);
+        assert_eq!(state.packages.lock().unwrap()["P2"].location.as_deref(), Some("Dock"), "P2's later move waits");
+        let failed = &db.state_status(&facility()).unwrap().failed_writes[0];
+        assert_eq!(failed.message.as_deref(), Some("Location Nowhere does not exist"));
+
+        // A refusal that names no object: each goes alone, and only the bad one fails.
+        queue(&db, WriteKind::Location, &["P1"], move_to("P1", "Nowhere"));
+        queue(&db, WriteKind::Location, &["P3"], move_to("P3", "Vault C"));
+        state.then(Next::Fail(StateError::Rejected(vec![(None, "Invalid location".into())])));
+        state.then(Next::Fail(StateError::Rejected(vec![(None, "Invalid location".into())])));
+        drain(&db, &state).await;
+        assert_eq!(state.packages.lock().unwrap()["P3"].location.as_deref(), Some("Vault C"));
+        assert_eq!(db.state_status(&facility()).unwrap().failed, 2);
+    }
+
+    #[tokio::test]
+    async fn refused_keys_stop_the_facility_and_a_rate_limit_is_waited_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = connected_db(dir.path());
+        let state = Arc::new(Scripted::with(&["P1"]));
+        queue(&db, WriteKind::Location, &["P1"], move_to("P1", "Vault A"));
+        state.then(Next::Fail(StateError::RateLimited(Duration::from_millis(60))));
+        state.then(Next::Fail(StateError::Unauthorized("API key expired".into())));
+        let started = std::time::Instant::now();
+        drain(&db, &state).await;
+        assert!(started.elapsed() >= Duration::from_millis(60), "Retry-After honoured");
+        assert!(state.applied.lock().unwrap().is_empty());
+        assert_eq!(statuses(&db), vec![("queued".into(), false)], "kept for when the keys work again");
+        let stopped = db.state_connection(&facility()).unwrap().unwrap().stopped.unwrap();
+        assert!(stopped.contains("API key expired") && stopped.contains("state connect"), "{stopped}");
+        assert!(db.live_connections().unwrap().is_empty());
+        // Connected again: it goes.
+        db.state_connect(&facility(), System::Metrc, "ca", "http://127.0.0.1:9", &Keys { vendor: "v".into(), user: "u2".into() }, None)
+            .unwrap();
+        drain(&db, &state).await;
+        assert_eq!(state.packages.lock().unwrap()["P1"].location.as_deref(), Some("Vault A"));
+    }
 
     #[test]
     fn backoff_doubles_to_its_cap_with_jitter_below_the_full_wait() {

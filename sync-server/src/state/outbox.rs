@@ -294,13 +294,16 @@ pub struct OutboxStatus {
     pub failed_writes: Vec<WriteView>,
 }
 
-fn view(row: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, String, String, String, String, bool, i64, Option<String>, String)> {
+/// A [`WriteView`]'s columns as stored (`VIEW_COLUMNS`).
+type ViewRow = (i64, String, String, String, String, bool, i64, Option<String>, String);
+
+fn view(row: &rusqlite::Row<'_>) -> rusqlite::Result<ViewRow> {
     Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?, row.get(6)?, row.get(7)?, row.get(8)?))
 }
 
 const VIEW_COLUMNS: &str = "seq, source, kind, labels, status, in_doubt, attempts, message, created_at";
 
-fn to_view(raw: (i64, String, String, String, String, bool, i64, Option<String>, String)) -> Result<WriteView, DbError> {
+fn to_view(raw: ViewRow) -> Result<WriteView, DbError> {
     let (seq, source, kind, labels, status, in_doubt, attempts, message, created_at) = raw;
     Ok(WriteView {
         seq,
