@@ -282,7 +282,12 @@ async fn send_batch<S: StateSystem>(db: &Db, facility: &LicenseNumber, state: &S
                     progress = true;
                     continue;
                 }
-                Ok(ReadBack::NotApplied) => {}
+                Ok(ReadBack::NotApplied) => {
+                    // Known now: a failure later in this pass must not read it back again.
+                    let (db, seq) = (db.clone(), row.seq);
+                    blocking(move || db.outbox_not_applied(&[seq], None)).await?;
+                    row.in_doubt = false;
+                }
                 Ok(ReadBack::Unclear(message)) => {
                     let (db, seq) = (db.clone(), row.seq);
                     blocking(move || db.outbox_failed(seq, &message)).await?;

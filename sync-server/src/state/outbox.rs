@@ -44,20 +44,10 @@ pub enum WriteStatus {
 }
 
 impl WriteStatus {
-    fn stored(self) -> &'static str {
-        match self {
-            WriteStatus::Queued | WriteStatus::Submitted => "queued",
-            WriteStatus::Confirmed => "confirmed",
-            WriteStatus::Failed => "failed",
-            WriteStatus::Dismissed => "dismissed",
-            WriteStatus::Unapproved => "unapproved",
-        }
-    }
-
     fn from_row(status: &str, in_doubt: bool) -> Result<WriteStatus, DbError> {
         Ok(match status {
             "queued" if in_doubt => WriteStatus::Submitted,
-            "queued" => WriteStatus::Queued,
+            "queued" | "awaiting" => WriteStatus::Queued,
             "confirmed" => WriteStatus::Confirmed,
             "failed" => WriteStatus::Failed,
             "dismissed" => WriteStatus::Dismissed,
@@ -136,24 +126,37 @@ pub fn write_for(event: &Event) -> Option<(WriteKind, Vec<String>, Value)> {
     }
 }
 
+/// Whether an adjustment may go to the state.
+enum Approval {
+    /// A manager other than the requester approved the request it carries out.
+    Approved,
+    /// The request is here but its decision has not arrived yet (a phone's document changes
+    /// can take a round trip more than its events): the write waits, and is checked again.
+    Awaiting(String),
+    /// Never: no request, refused, or approved by the requester.
+    Never(String),
+}
+
 /// Whether an adjustment carries out a request that a manager other than the requester approved.
 /// The ledger already refused an execution by anyone else (decision 0008); this also needs the
 /// approval itself on record.
-fn approved_by_another(tx: &Transaction<'_>, db: &Db, facility: &LicenseNumber, event: &Event) -> Result<Result<(), String>, DbError> {
-    let EventBody::Adjusted { request, .. } = &event.body else { return Ok(Ok(())) };
+fn approval(conn: &Connection, db: &Db, facility: &LicenseNumber, event: &Event) -> Result<Approval, DbError> {
+    let EventBody::Adjusted { request, .. } = &event.body else { return Ok(Approval::Approved) };
     let Some(request) = request else {
-        return Ok(Err("this adjustment carries out no approved request, so it is not sent to the state".into()));
+        return Ok(Approval::Never("this adjustment carries out no approved request, so it is not sent to the state".into()));
     };
-    let Some(doc) = crate::docs::engine::load_for_check(tx, db, facility, *request)? else {
-        return Ok(Err(format!("adjustment request {request} is not on this server, so the adjustment is not sent to the state")));
-    };
-    let Ok(request_doc) = adjustment::read(&doc) else {
-        return Ok(Err(format!("adjustment request {request} cannot be read, so the adjustment is not sent to the state")));
-    };
+    let waiting = || Approval::Awaiting(format!("waiting for the approval of adjustment request {request} to arrive"));
+    let Some(doc) = crate::docs::engine::load_for_check(conn, db, facility, *request)? else { return Ok(waiting()) };
+    let Ok(request_doc) = adjustment::read(&doc) else { return Ok(waiting()) };
     Ok(match &request_doc.decision {
-        Some(d) if d.approved && d.by.user != request_doc.requested_by.user && event.user != request_doc.requested_by.user => Ok(()),
-        Some(d) if d.approved => Err("the adjustment was approved by the person who asked for it; a second manager must approve it".into()),
-        _ => Err(format!("adjustment request {request} is not approved, so the adjustment is not sent to the state")),
+        Some(d) if d.approved && d.by.user != request_doc.requested_by.user && event.user != request_doc.requested_by.user => {
+            Approval::Approved
+        }
+        Some(d) if d.approved => {
+            Approval::Never("the adjustment was approved by the person who asked for it; a second manager must approve it".into())
+        }
+        Some(_) => Approval::Never(format!("adjustment request {request} was rejected, so the adjustment is not sent to the state")),
+        None => waiting(),
     })
 }
 
@@ -164,9 +167,10 @@ pub fn enqueue_event(tx: &Transaction<'_>, db: &Db, facility: &LicenseNumber, ev
     if !crate::state::connection::has_connector(tx, facility)? {
         return Ok(());
     }
-    let (status, message) = match approved_by_another(tx, db, facility, event)? {
-        Ok(()) => (WriteStatus::Queued, None),
-        Err(why) => (WriteStatus::Unapproved, Some(why)),
+    let (status, message) = match approval(tx, db, facility, event)? {
+        Approval::Approved => ("queued", None),
+        Approval::Awaiting(why) => ("awaiting", Some(why)),
+        Approval::Never(why) => ("unapproved", Some(why)),
     };
     tx.prepare_cached(
         "INSERT INTO state_outbox (facility, source, kind, labels, body, status, message, created_at)
@@ -178,10 +182,32 @@ pub fn enqueue_event(tx: &Transaction<'_>, db: &Db, facility: &LicenseNumber, ev
         kind.as_str(),
         labels.join(" "),
         body.to_string(),
-        status.stored(),
+        status,
         message,
         crate::db::now_text()
     ])?;
+    Ok(())
+}
+
+/// Checks again the adjustments still waiting for their approval: approved ones join the queue,
+/// refused ones are marked never to be sent.
+fn recheck_awaiting(conn: &Connection, db: &Db, facility: &LicenseNumber) -> Result<(), DbError> {
+    let waiting: Vec<(i64, String)> = conn
+        .prepare_cached(
+            "SELECT o.seq, e.json FROM state_outbox o JOIN events e ON e.id = o.source
+             WHERE o.facility = ?1 AND o.status = 'awaiting' ORDER BY o.seq",
+        )?
+        .query_map(params![facility.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    for (seq, json) in waiting {
+        let event: Event = serde_json::from_str(&json)?;
+        let (status, message) = match approval(conn, db, facility, &event)? {
+            Approval::Approved => ("queued", None),
+            Approval::Awaiting(_) => continue,
+            Approval::Never(why) => ("unapproved", Some(why)),
+        };
+        conn.execute("UPDATE state_outbox SET status = ?2, message = ?3 WHERE seq = ?1", params![seq, status, message])?;
+    }
     Ok(())
 }
 
@@ -192,7 +218,8 @@ pub struct Pending {
     pub kind: WriteKind,
     pub labels: Vec<String>,
     pub body: Value,
-    pub failed: bool,
+    /// Failed, or an adjustment waiting for its approval: holds back its packages' later writes.
+    pub held: bool,
     pub in_doubt: bool,
     pub solo: bool,
     pub before_qty: Option<Decimal>,
@@ -206,7 +233,7 @@ pub fn next_batch(pending: &[Pending]) -> Vec<usize> {
     let mut blocked: HashSet<&str> = HashSet::new();
     let mut batch: Vec<usize> = Vec::new();
     for (i, row) in pending.iter().enumerate() {
-        let free = !row.failed && row.labels.iter().all(|l| !blocked.contains(l.as_str()));
+        let free = !row.held && row.labels.iter().all(|l| !blocked.contains(l.as_str()));
         blocked.extend(row.labels.iter().map(String::as_str));
         if !free {
             continue;
@@ -234,7 +261,7 @@ const PLAN_WINDOW: i64 = 2_000;
 fn pending_rows(conn: &Connection, facility: &LicenseNumber) -> Result<Vec<Pending>, DbError> {
     let mut stmt = conn.prepare_cached(
         "SELECT seq, kind, labels, body, status, in_doubt, solo, before_qty FROM state_outbox
-         WHERE facility = ?1 AND status IN ('queued', 'failed') ORDER BY seq LIMIT ?2",
+         WHERE facility = ?1 AND status IN ('queued', 'failed', 'awaiting') ORDER BY seq LIMIT ?2",
     )?;
     let rows = stmt.query_map(params![facility.as_str(), PLAN_WINDOW], |row| {
         Ok((
@@ -255,7 +282,7 @@ fn pending_rows(conn: &Connection, facility: &LicenseNumber) -> Result<Vec<Pendi
             kind: WriteKind::parse(&kind).ok_or(DbError::Corrupt { what: "outbox write kind", value: kind })?,
             labels: labels.split(' ').filter(|l| !l.is_empty()).map(str::to_string).collect(),
             body: serde_json::from_str(&body)?,
-            failed: status == "failed",
+            held: status != "queued",
             in_doubt,
             solo,
             before_qty: before
@@ -330,7 +357,10 @@ pub fn may_resolve(person: &ProvenPerson) -> Result<(), String> {
 impl Db {
     /// The writes the drain may send next for a facility (see [`next_batch`]).
     pub fn outbox_next(&self, facility: &LicenseNumber) -> Result<Vec<Pending>, DbError> {
-        let rows = pending_rows(&self.lock(), facility)?;
+        let conn = self.lock();
+        recheck_awaiting(&conn, self, facility)?;
+        let rows = pending_rows(&conn, facility)?;
+        drop(conn);
         let batch = next_batch(&rows);
         let mut rows: Vec<Option<Pending>> = rows.into_iter().map(Some).collect();
         Ok(batch.into_iter().filter_map(|i| rows[i].take()).collect())
@@ -407,7 +437,7 @@ impl Db {
     pub fn outbox_has_pending(&self, facility: &LicenseNumber) -> Result<bool, DbError> {
         Ok(self
             .lock()
-            .prepare_cached("SELECT 1 FROM state_outbox WHERE facility = ?1 AND status = 'queued' LIMIT 1")?
+            .prepare_cached("SELECT 1 FROM state_outbox WHERE facility = ?1 AND status IN ('queued', 'awaiting') LIMIT 1")?
             .query_row(params![facility.as_str()], |_| Ok(()))
             .optional()?
             .is_some())
@@ -525,7 +555,7 @@ mod tests {
             kind,
             labels: labels.iter().map(|l| l.to_string()).collect(),
             body: Value::Null,
-            failed: false,
+            held: false,
             in_doubt: false,
             solo: false,
             before_qty: None,
@@ -543,7 +573,7 @@ mod tests {
 
         // A failed write holds back every later write of its package, not the others.
         let mut failed = rows.clone();
-        failed[0].failed = true;
+        failed[0].held = true;
         assert_eq!(next_batch(&failed), vec![2]);
 
         // A split touches both packages: the new package's move waits for the create.
