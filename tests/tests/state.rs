@@ -289,3 +289,33 @@ async fn a_refused_key_stops_only_its_facility_until_connected_again_and_keys_st
     assert_eq!(history(&emu, &a), vec!["location Vault A", "location Vault B"]);
     assert!(db.state_connection(&lic(L1)).unwrap().unwrap().stopped.is_none());
 }
+
+#[tokio::test]
+async fn a_storm_of_429s_is_waited_out_as_the_state_asks_and_nothing_is_lost() {
+    let fleet = Fleet::start(L1).await;
+    let tags: Vec<PackageTag> = (1..=10).map(tag).collect();
+    let emu = state_with(&tags.iter().map(|t| (L1, t.clone())).collect::<Vec<_>>()).await;
+    connect(&fleet, &emu, L1, "user-key-1");
+    let phone = fleet.phone("floor").await;
+    phone.sign_in(MANAGER).await;
+    for t in &tags {
+        phone.receive(t, 1_000, "Dock");
+    }
+    // Every write's answer is lost, so each is read back with a GET; GETs are limited to 4 a
+    // second, and the state answers 429 with Retry-After beyond that.
+    emu.faults().set_rate_limits(4, 150, 10);
+    emu.faults().lose_next_writes(1, LossMode::Reset);
+    for t in &tags {
+        phone.move_to(t, "Vault A");
+    }
+    phone.sync().await.unwrap();
+    drained(&fleet, L1).await;
+    let throttled = emu.status_counts().get(&429).copied().unwrap_or(0);
+    assert!(throttled > 0, "the storm happened: {:?}", emu.status_counts());
+    // Waiting as told (1 s per 429) keeps the 429s few; a client that ignored Retry-After would
+    // have drawn one every poll (20 ms).
+    assert!(throttled <= 5, "{throttled} answers of 429: Retry-After was not honoured");
+    for t in &tags {
+        assert_eq!(history(&emu, t), vec!["location Vault A"], "{t}");
+    }
+}
