@@ -58,9 +58,9 @@ LAYERS = {
         # Outbound: claims, patient data, office orders (uses the engine).
         ["outbound"],
         # What each kind of document demands (uses outbound for orders and manifests).
-        ["docs", "docs::policy"],
-        # The outbox of state writes (filled by the ledger; uses the engine to read approvals).
-        ["state::outbox"],
+        # The outbox of state writes is here too: filled by the ledger and by the manifest policy,
+        # it uses the engine to read approvals.
+        ["docs", "docs::policy", "state::outbox"],
         # The sync round trip: events and documents in one transaction.
         ["ledger"],
         # The task that sends the outbox to the state.

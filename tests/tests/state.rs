@@ -319,3 +319,86 @@ async fn a_storm_of_429s_is_waited_out_as_the_state_asks_and_nothing_is_lost() {
         assert_eq!(history(&emu, t), vec!["location Vault A"], "{t}");
     }
 }
+
+#[tokio::test]
+async fn a_departed_manifest_becomes_one_outgoing_template_even_when_the_answer_is_lost() {
+    use custody_core::outbound::shipping::{NewManifest, NewStop};
+    use custody_core::outbound::{Customer, NewOrder, NewOrderLine};
+    use custody_core::work::manifest::Vehicle;
+    const GREEN_DOOR: &str = "C10-0000201-LIC";
+
+    let fleet = Fleet::start(L1).await;
+    let t1 = tag(1);
+    let emu = state_with(&[(L1, t1.clone())]).await;
+    connect(&fleet, &emu, L1, "user-key-1");
+    let db = &fleet.server().db;
+    db.add_customer(&lic(L1), &Customer { licence: lic(GREEN_DOOR), name: "Green Door".into(), address: "1 Main".into() }).unwrap();
+    let (office, floor, truck) = (fleet.phone("office").await, fleet.phone("floor").await, fleet.phone("truck").await);
+    office.sign_in(MANAGER).await;
+    floor.sign_in(FLOOR).await;
+    let driver = truck.sign_in(DRIVER).await.id;
+    office.receive(&t1, 1_000, "Dock");
+    office.sync().await.unwrap();
+    let order = office
+        .store
+        .create_order(&NewOrder {
+            number: "SO-1".into(),
+            recipient: lic(GREEN_DOOR),
+            requested_on: (chrono::Utc::now() + chrono::Duration::days(1)).date_naive(),
+            lines: vec![NewOrderLine { item: ItemName::parse(ITEM).unwrap(), quantity: grams(1_000), unit_price: Decimal::new(400, 2) }],
+            patient: None,
+        })
+        .unwrap();
+    office.store.generate_pick_list(order).unwrap();
+    office.sync().await.unwrap();
+    floor.sync().await.unwrap();
+    floor.store.pick_scan(order, t1.as_str(), None).unwrap();
+    floor.store.pack(order, t1.as_str(), "C-1", grams(1_100)).unwrap();
+    floor.store.finish_packing(order).unwrap();
+    floor.sync().await.unwrap();
+    office.sync().await.unwrap();
+    let manifest = office
+        .store
+        .create_manifest(&NewManifest {
+            number: "M-0001".into(),
+            vehicle: Vehicle { make: "Ford".into(), model: "Transit".into(), plate: "8ABC123".into() },
+            driver,
+            driver_licence_number: "D1234567".into(),
+            driver_occupational_licence: "OL-5501".into(),
+            phone_for_questions: "510-555-0100".into(),
+            stops: vec![NewStop {
+                order,
+                planned_route: "direct".into(),
+                estimated_departure: chrono::Utc::now(),
+                estimated_arrival: chrono::Utc::now() + chrono::Duration::hours(1),
+            }],
+        })
+        .unwrap();
+    office.sync().await.unwrap();
+    truck.sync().await.unwrap();
+    // Planned, not departed: nothing for the state yet.
+    tokio::time::sleep(Duration::from_millis(100)).await; // five polls of the connector
+    assert!(emu.writes().iter().all(|w| w.path != "/transfers/v2/templates/outgoing"));
+
+    emu.faults().lose_next_writes(1, LossMode::Reset);
+    truck.store.depart(manifest).unwrap();
+    truck.sync().await.unwrap();
+    truck.sync().await.unwrap();
+    until("the template reached the state", || emu.writes().iter().any(|w| w.path == "/transfers/v2/templates/outgoing")).await;
+    drained(&fleet, L1).await;
+    let templates: Vec<Value> =
+        applied(&emu).into_iter().filter(|(p, _, _)| p == "/transfers/v2/templates/outgoing").map(|(_, _, o)| o).collect();
+    assert_eq!(templates.len(), 1, "one template despite the lost answer");
+    let t = &templates[0];
+    assert_eq!((t["Name"].as_str(), t["DriverOccupationalLicenseNumber"].as_str()), (Some("M-0001"), Some("OL-5501")));
+    let stop = &t["Destinations"][0];
+    assert_eq!(stop["RecipientLicenseNumber"], GREEN_DOOR);
+    assert_eq!(stop["Packages"][0]["PackageLabel"], t1.as_str());
+    assert_eq!(stop["Packages"][0]["GrossWeight"].as_f64(), Some(11.0));
+    let status = db.state_status(&lic(L1)).unwrap();
+    assert_eq!((status.confirmed, status.failed), (1, 0), "{status:?}");
+    // More syncs of the departed manifest add nothing.
+    truck.sync().await.unwrap();
+    office.sync().await.unwrap();
+    assert_eq!(db.state_status(&lic(L1)).unwrap().confirmed, 1);
+}

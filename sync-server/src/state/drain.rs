@@ -204,9 +204,27 @@ async fn read_back<S: StateSystem>(state: &S, row: &Pending) -> Result<ReadBack,
                 None => ReadBack::NotApplied,
             }
         }
-        WriteKind::Outgoing => ReadBack::Unclear(
-            "the answer to this manifest template was lost; check the state's outgoing templates, then resubmit or dismiss".into(),
-        ),
+        // Templates are found by their name (the manifest number) among the last day's.
+        WriteKind::Outgoing => {
+            let name = text_field(&row.body, "Name");
+            let now = chrono::Utc::now();
+            let window = [
+                ("lastModifiedStart", (now - chrono::Duration::hours(23)).format("%Y-%m-%dT%H:%M:%S").to_string()),
+                ("lastModifiedEnd", (now + chrono::Duration::minutes(30)).format("%Y-%m-%dT%H:%M:%S").to_string()),
+            ];
+            let mut found = ReadBack::NotApplied;
+            for page in 1..=50 {
+                let list = state.page("/transfers/v2/templates/outgoing", &window, page).await?;
+                if list.data.iter().any(|t| t.get("Name").and_then(Value::as_str) == Some(name)) {
+                    found = ReadBack::Applied;
+                    break;
+                }
+                if list.data.is_empty() || list.total.is_some_and(|t| u64::from(page) * 20 >= t) {
+                    break;
+                }
+            }
+            found
+        }
     })
 }
 

@@ -189,6 +189,72 @@ pub fn enqueue_event(tx: &Transaction<'_>, db: &Db, facility: &LicenseNumber, ev
     Ok(())
 }
 
+/// The transfer type the template names for each destination. The state's list of types is
+/// reference data per state; until it is pulled, the common wholesale type.
+pub const TRANSFER_TYPE: &str = "Wholesale Manifest";
+
+/// The state's date-time: local without an offset. UTC until facilities have a time zone.
+fn date_time(t: chrono::DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S").to_string()
+}
+
+/// The outgoing template for a manifest, as the state takes it.
+pub fn template_for(m: &custody_core::work::manifest::OutboundManifest) -> Value {
+    let destinations: Vec<Value> = m
+        .stops
+        .iter()
+        .map(|stop| {
+            let packages: Vec<Value> = stop
+                .packages
+                .iter()
+                .map(|p| {
+                    json!({"PackageLabel": p.tag.as_str(), "WholesalePrice": number(p.wholesale_price),
+                           "GrossWeight": number(p.gross_weight.amount), "GrossUnitOfWeightName": unit_name(p.gross_weight.unit)})
+                })
+                .collect();
+            json!({"RecipientLicenseNumber": stop.recipient.licence.as_str(), "TransferTypeName": TRANSFER_TYPE,
+                   "PlannedRoute": stop.planned_route, "EstimatedDepartureDateTime": date_time(stop.estimated_departure),
+                   "EstimatedArrivalDateTime": date_time(stop.estimated_arrival), "Packages": packages})
+        })
+        .collect();
+    json!({"Name": m.number, "TransporterFacilityLicenseNumber": m.shipper.as_str(), "DriverName": m.driver.name,
+           "DriverLicenseNumber": m.driver.licence_number, "DriverOccupationalLicenseNumber": m.driver.occupational_licence,
+           "PhoneNumberForQuestions": m.phone_for_questions, "VehicleMake": m.vehicle.make, "VehicleModel": m.vehicle.model,
+           "VehicleLicensePlateNumber": m.vehicle.plate, "Destinations": destinations})
+}
+
+/// Queues the outgoing template of a manifest when its truck has departed (the point where the
+/// packages are on the road and the manifest can no longer be cancelled), once per manifest.
+/// Called after a manifest document is stored, in the same transaction.
+pub fn enqueue_manifest(conn: &Connection, facility: &LicenseNumber, doc: &custody_core::work::WorkDoc) -> Result<(), DbError> {
+    use custody_core::work::manifest as mdoc;
+    if doc.kind != custody_core::work::DocKind::Manifest || !matches!(mdoc::departed(doc), Ok(Some(_))) {
+        return Ok(());
+    }
+    if !crate::state::connection::has_connector(conn, facility)? {
+        return Ok(());
+    }
+    let source = doc.id.to_string();
+    let queued = conn.prepare_cached("SELECT 1 FROM state_outbox WHERE source = ?1")?.query_row(params![source], |_| Ok(())).optional()?;
+    let Ok(manifest) = mdoc::manifest(doc) else { return Ok(()) };
+    if queued.is_some() {
+        return Ok(());
+    }
+    let labels: Vec<&str> = manifest.tags().map(|t| t.as_str()).collect();
+    conn.prepare_cached(
+        "INSERT INTO state_outbox (facility, source, kind, labels, body, status, created_at) VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6)",
+    )?
+    .execute(params![
+        facility.as_str(),
+        source,
+        WriteKind::Outgoing.as_str(),
+        labels.join(" "),
+        template_for(&manifest).to_string(),
+        crate::db::now_text()
+    ])?;
+    Ok(())
+}
+
 /// Checks again the adjustments still waiting for their approval: approved ones join the queue,
 /// refused ones are marked never to be sent.
 fn recheck_awaiting(conn: &Connection, db: &Db, facility: &LicenseNumber) -> Result<(), DbError> {
