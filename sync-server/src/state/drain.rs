@@ -36,6 +36,8 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, DbError> + Se
 /// has writes waiting and none running.
 pub async fn run(db: Db, settings: StateSettings) {
     let mut workers: HashMap<LicenseNumber, JoinHandle<()>> = HashMap::new();
+    // Facilities whose key expiry was looked at by this process: warned once per start.
+    let mut looked_at: std::collections::HashSet<LicenseNumber> = std::collections::HashSet::new();
     loop {
         workers.retain(|_, handle| !handle.is_finished());
         let live = {
@@ -45,6 +47,14 @@ pub async fn run(db: Db, settings: StateSettings) {
         match live {
             Ok(live) => {
                 for facility in live {
+                    if looked_at.insert(facility.facility.clone()) {
+                        let (db, f) = (db.clone(), facility.facility.clone());
+                        if let Ok(Some(info)) = blocking(move || db.state_connection(&f)).await
+                            && let Some(warning) = info.warning
+                        {
+                            tracing::warn!(facility = %facility.facility, "{warning}");
+                        }
+                    }
                     if workers.contains_key(&facility.facility) {
                         continue;
                     }
