@@ -44,21 +44,27 @@ LAYERS = {
     "sync-server/src": [
         # Leaves: settings, secrets, the loaded-document cache.
         ["config", "secret", "docs::cache"],
+        # What a state system must do, and Metrc's HTTP (knows only the settings).
+        ["state", "state::metrc"],
         # The error every store call returns; HTTP plumbing that needs only the settings.
         ["error", "limits", "transport"],
         # The store: schema, migrations, facilities, users, enrolment codes, authentication.
         ["db"],
         # Services on the store that know no people or documents.
-        ["data_key", "lockout"],
+        ["data_key", "lockout", "state::connection"],
         ["people"],
         # The work-document engine (storage, cache, sync, signatures), device admin, people admin.
         ["docs::engine", "devices", "people_admin"],
         # Outbound: claims, patient data, office orders (uses the engine).
         ["outbound"],
         # What each kind of document demands (uses outbound for orders and manifests).
-        ["docs", "docs::policy"],
+        # The outbox of state writes is here too: filled by the ledger and by the manifest policy,
+        # it uses the engine to read approvals.
+        ["docs", "docs::policy", "state::outbox"],
         # The sync round trip: events and documents in one transaction.
         ["ledger"],
+        # The task that sends the outbox to the state.
+        ["state::drain"],
         ["api"],
         ["lib", "main"],
     ],

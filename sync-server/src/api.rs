@@ -49,6 +49,8 @@ pub enum ApiError {
     Task(#[from] tokio::task::JoinError),
     #[error("this request was already made once; make it again")]
     Replayed,
+    #[error("{0}")]
+    Forbidden(String),
 }
 
 impl ApiError {
@@ -79,6 +81,7 @@ impl ApiError {
             ApiError::MethodNotAllowed => (S::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::Task(_) => (S::INTERNAL_SERVER_ERROR, "internal"),
             ApiError::Replayed => (S::CONFLICT, "replayed"),
+            ApiError::Forbidden(_) => (S::FORBIDDEN, "forbidden"),
         }
     }
 }
@@ -203,6 +206,23 @@ struct Signed<T> {
 }
 
 impl<T> Signed<T> {
+    /// The proven person, whoever they are.
+    fn person(&self) -> Result<ProvenPerson, ApiError> {
+        match &self.person {
+            None => Err(DbError::SignInRequired.into()),
+            Some(Err(reason)) => Err(DbError::ProofRefused(reason.clone()).into()),
+            Some(Ok(p)) => Ok(p.clone()),
+        }
+    }
+
+    /// The proven person, who must be a manager, compliance officer or admin: who handles
+    /// failed state submissions.
+    fn state_resolver(&self) -> Result<ProvenPerson, ApiError> {
+        let person = self.person()?;
+        crate::state::outbox::may_resolve(&person).map_err(ApiError::Forbidden)?;
+        Ok(person)
+    }
+
     /// The proven person, who must be a manager (or admin) of the device's facility.
     fn manager(&self) -> Result<ProvenPerson, ApiError> {
         match &self.person {
@@ -282,6 +302,11 @@ pub fn router(db: Db, config: &Config) -> Router {
         .route("/v1/users/{id}/pin", post(reset_pin))
         .route("/v1/sync", post(sync).layer(middleware::from_fn_with_state(config.sync_body_limit, crate::limits::allow_body)))
         .route("/v1/inventory", get(inventory))
+        .route("/v1/state/status", get(state_status))
+        .route("/v1/state/events/{id}", get(state_event))
+        .route("/v1/state/failed", post(state_failed))
+        .route("/v1/state/failed/{seq}/resubmit", post(state_resubmit))
+        .route("/v1/state/failed/{seq}/dismiss", post(state_dismiss))
         .route("/v1/orders", post(create_order).layer(middleware::from_fn_with_state(config.order_body_limit, crate::limits::allow_body)))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -461,4 +486,79 @@ async fn create_order(
     let id = blocking(move || db.create_order(&who, manager.id, &signed.body)).await?;
     tracing::info!(facility = %device.facility, device = %device.id, order = %id, "order entered");
     Ok((StatusCode::CREATED, Json(CreatedOrder { id })))
+}
+
+/// How the facility's writes to the state stand: the connection (never its keys) and counts
+/// by status. Any enrolled device may see it; the failed writes themselves are listed only to
+/// those who handle them ([`state_failed`]).
+async fn state_status(State(state): State<AppState>, Device(device): Device) -> Result<Json<crate::state::outbox::OutboxStatus>, ApiError> {
+    let db = state.db.clone();
+    let mut status = blocking(move || db.state_status(&device.facility)).await?;
+    status.failed_writes.clear();
+    Ok(Json(status))
+}
+
+/// The state status of one ledger event: its write, or `not_required`.
+async fn state_event(
+    State(state): State<AppState>,
+    Device(device): Device,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let id = uuid::Uuid::parse_str(&id).map_err(|_| ApiError::NotFound(format!("event {id:?}")))?;
+    let db = state.db.clone();
+    let write = blocking(move || db.event_state_status(&device.facility, id)).await?;
+    Ok(Json(match write {
+        Some(w) => serde_json::json!({"status": w.status, "write": w}),
+        None => serde_json::json!({"status": "not_required"}),
+    }))
+}
+
+/// The failed-submission queue with the state's messages, for a manager or compliance officer.
+/// A POST because the person's proof signs a body.
+async fn state_failed(
+    State(state): State<AppState>,
+    Device(device): Device,
+    signed: Signed<Empty>,
+) -> Result<Json<Vec<crate::state::outbox::WriteView>>, ApiError> {
+    signed.state_resolver()?;
+    let db = state.db.clone();
+    let status = blocking(move || db.state_status(&device.facility)).await?;
+    Ok(Json(status.failed_writes))
+}
+
+/// The number of a state submission in a URL; one that does not parse does not exist here.
+fn submission_in_path(text: &str) -> Result<i64, ApiError> {
+    text.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| ApiError::NotFound(format!("state submission {text:?}")))
+}
+
+/// A manager or compliance officer sends a failed write again after fixing what the state objected to.
+async fn state_resubmit(
+    State(state): State<AppState>,
+    Device(device): Device,
+    Path(seq): Path<String>,
+    signed: Signed<Empty>,
+) -> Result<StatusCode, ApiError> {
+    let (person, seq) = (signed.state_resolver()?, submission_in_path(&seq)?);
+    let db = state.db.clone();
+    blocking(move || db.resubmit_state_write(&device.facility, &person, seq)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DismissRequest {
+    reason: String,
+}
+
+/// A manager or compliance officer takes a failed write out of the queue, saying why.
+async fn state_dismiss(
+    State(state): State<AppState>,
+    Device(device): Device,
+    Path(seq): Path<String>,
+    signed: Signed<DismissRequest>,
+) -> Result<StatusCode, ApiError> {
+    let (person, seq) = (signed.state_resolver()?, submission_in_path(&seq)?);
+    let db = state.db.clone();
+    blocking(move || db.dismiss_state_write(&device.facility, &person, seq, &signed.body.reason)).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

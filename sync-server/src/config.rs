@@ -46,6 +46,33 @@ pub struct Config {
     /// phone enrolled; further, it is rejected with the reason (decision 0002). A phone corrects
     /// its clock with the server's at every sync, so only a clock changed since is caught.
     pub clock_allowance: Duration,
+    /// How the connector to the state's system paces itself (decision 0019).
+    pub state: StateSettings,
+}
+
+/// How the state connector paces itself. Tests shorten these so they run fast without sleeping
+/// on purpose.
+#[derive(Debug, Clone)]
+pub struct StateSettings {
+    /// How often the connector looks for facilities with writes waiting.
+    pub poll_interval: Duration,
+    /// The first wait after a failure (5xx, timeout, no connection); it doubles per failure.
+    pub backoff_base: Duration,
+    /// The longest wait between tries while the state is failing.
+    pub backoff_max: Duration,
+    /// How long one request may take before its answer counts as lost.
+    pub request_timeout: Duration,
+}
+
+impl Default for StateSettings {
+    fn default() -> Self {
+        StateSettings {
+            poll_interval: Duration::from_secs(2),
+            backoff_base: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(300),
+            request_timeout: Duration::from_secs(60),
+        }
+    }
 }
 
 impl Config {
@@ -78,6 +105,7 @@ impl Config {
             max_concurrent_requests: Self::DEFAULT_MAX_CONCURRENT_REQUESTS,
             busy_wait: Self::DEFAULT_BUSY_WAIT,
             clock_allowance: Self::DEFAULT_CLOCK_ALLOWANCE,
+            state: StateSettings::default(),
         }
     }
 }

@@ -236,7 +236,61 @@ const MIGRATIONS: &[&str] = &[
     // stored before those bounds existed, move to rejected_events with the reason: the Rust step
     // in `after_step`.
     "-- 7: events beyond the domain bounds move to rejected_events (see after_step)",
-    // The facility's time zone (IANA name): the state writes local times without an offset and
+    // 8: the connector to the state's system (docs/decisions/0019). Per facility the system, its
+    // address and the keys sealed under the data key (NULL once disconnected: the row stays so
+    // writes go on queuing); a facility stopped by a refused key says why. The outbox: one row
+    // per state write, written in the transaction that accepted its event; `labels` are the
+    // tags it touches (space-separated), which keep a package's writes in order. Resubmits and
+    // dismissals of failed writes are audited.
+    r#"
+    CREATE TABLE state_connections (
+        facility          TEXT PRIMARY KEY REFERENCES facilities(license),
+        system            TEXT NOT NULL,
+        state             TEXT NOT NULL,
+        base_url          TEXT NOT NULL,
+        sealed_keys       BLOB,
+        user_key_expires  TEXT,
+        connected_at      TEXT NOT NULL,
+        disconnected_at   TEXT,
+        stopped_at        TEXT,
+        stopped_reason    TEXT
+    ) STRICT;
+
+    -- status: queued | confirmed | failed | dismissed | unapproved.
+    -- in_doubt: sent, answer lost: read back before sending again. solo: send alone (the state
+    -- refused a batch it was in without saying which object).
+    CREATE TABLE state_outbox (
+        seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+        facility      TEXT NOT NULL REFERENCES facilities(license),
+        source        TEXT NOT NULL,
+        kind          TEXT NOT NULL,
+        labels        TEXT NOT NULL,
+        body          TEXT NOT NULL,
+        status        TEXT NOT NULL,
+        in_doubt      INTEGER NOT NULL DEFAULT 0,
+        solo          INTEGER NOT NULL DEFAULT 0,
+        attempts      INTEGER NOT NULL DEFAULT 0,
+        before_qty    TEXT,
+        message       TEXT,
+        created_at    TEXT NOT NULL,
+        sent_at       TEXT,
+        done_at       TEXT
+    ) STRICT;
+    CREATE INDEX state_outbox_pending ON state_outbox(facility, status, seq);
+    CREATE INDEX state_outbox_source ON state_outbox(source);
+
+    CREATE TABLE state_outbox_audit (
+        seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+        facility      TEXT NOT NULL,
+        outbox_seq    INTEGER NOT NULL REFERENCES state_outbox(seq),
+        action        TEXT NOT NULL,
+        by_user       TEXT NOT NULL,
+        by_name       TEXT NOT NULL,
+        reason        TEXT,
+        at            TEXT NOT NULL
+    ) STRICT;
+    "#,
+    // 9: the facility's time zone (IANA name): the state writes local times without an offset and
     // phones read them in it. Facilities registered before it are Californian (every licence so
     // far is C11-), hence the default; `facility set-time-zone` changes it.
     r#"

@@ -337,6 +337,8 @@ impl Db {
                         received_at,
                     ])?;
                     crate::outbound::mark_tags_used(&tx, &device.facility, event)?;
+                    // The state write it asks for, in this same transaction (decision 0019).
+                    crate::state::outbox::enqueue_event(&tx, self, &device.facility, event)?;
                     counts.accepted += 1;
                     verdicts.push(Verdict { id: event.id, outcome: Outcome::Accepted });
                 }

@@ -18,6 +18,8 @@
 //! - [`outbound`]: customers, tags, claims, office orders, patient data.
 //! - [`docs::policy`]: what each kind of document demands (receiving, adjustment, order, manifest).
 //! - [`ledger`]: judging pushed events and pulling the facility's events, in one transaction.
+//! - [`state`]: the connector to the state's seed-to-sale system: connections with sealed keys,
+//!   the outbox filled by the ledger, and the drain that sends it (decision 0019).
 //! - [`api`]: the `/v1` HTTP routes, device authentication and JSON errors.
 
 pub mod api;
@@ -34,6 +36,7 @@ pub mod outbound;
 pub mod people;
 pub mod people_admin;
 pub mod secret;
+pub mod state;
 pub mod transport;
 
 use std::future::Future;
@@ -46,7 +49,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use api::{ApiError, router};
-pub use config::{Config, TlsFiles};
+pub use config::{Config, StateSettings, TlsFiles};
 pub use db::{AuthedDevice, DB_FILE_NAME, Db, DbError};
 pub use devices::DeviceInfo;
 pub use ledger::{RejectedEvent, SyncCounts};
@@ -93,7 +96,7 @@ async fn serve_with(
     tls: Option<tokio_rustls::TlsAcceptor>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(db.with_clock_allowance(config.clock_allowance), &config);
+    let app = router(db.clone().with_clock_allowance(config.clock_allowance), &config);
     let addr = listener.local_addr()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(%addr, scheme, data_dir = %config.data_dir.display(), "custody-server listening");
@@ -105,7 +108,11 @@ async fn serve_with(
              TLS itself, start it with --tls-cert and --tls-key"
         );
     }
-    transport::accept_loop(listener, app, tls, config, shutdown).await?;
+    // The state connector sends each connected facility's outbox while the server runs.
+    let drain = state::drain::Drain::start(db.clone(), config.state.clone());
+    let served = transport::accept_loop(listener, app, tls, config, shutdown).await;
+    drain.stop().await;
+    served?;
     tracing::info!("custody-server stopped");
     Ok(())
 }

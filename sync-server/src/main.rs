@@ -90,6 +90,11 @@ enum Command {
         #[command(subcommand)]
         command: TagsCommand,
     },
+    /// Connect a facility to the state's seed-to-sale system (Metrc), or see how its writes stand.
+    State {
+        #[command(subcommand)]
+        command: StateCommand,
+    },
     /// Show who accessed patient data, and when.
     PatientLog {
         #[arg(long)]
@@ -125,6 +130,39 @@ enum CustomerCommand {
     List {
         #[arg(long)]
         facility: LicenseNumber,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum StateCommand {
+    /// Connect (or reconnect with new keys). The keys are read from CUSTODY_STATE_VENDOR_KEY and
+    /// CUSTODY_STATE_USER_KEY, never from the command line (which others can see), and stored
+    /// sealed under the server's data key.
+    Connect {
+        #[arg(long)]
+        facility: LicenseNumber,
+        /// The state's two-letter code, e.g. ca.
+        #[arg(long)]
+        state: String,
+        /// The state system's API address, e.g. https://api-ca.metrc.com.
+        #[arg(long)]
+        base_url: String,
+        /// The day the user key expires (YYYY-MM-DD); a warning shows from 30 days before.
+        #[arg(long)]
+        user_key_expires: Option<chrono::NaiveDate>,
+    },
+    /// Forget the facility's keys and stop sending; writes keep queuing until it connects again.
+    Disconnect {
+        #[arg(long)]
+        facility: LicenseNumber,
+    },
+    /// The connection, the writes by status, and the failed ones with the state's message.
+    Status {
+        #[arg(long)]
+        facility: LicenseNumber,
+        /// Print the status as JSON (what `GET /v1/state/status` answers).
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -373,6 +411,64 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Tags { command: TagsCommand::Unused { facility } } => {
             for t in db.unused_tags(&facility)? {
                 println!("{t}");
+            }
+        }
+        Command::State { command: StateCommand::Connect { facility, state, base_url, user_key_expires } } => {
+            let key = |name: &str| {
+                std::env::var(name).map(|k| k.trim().to_string()).map_err(|_| {
+                    DbError::InvalidInput(format!(
+                        "put the state's key in the {name} environment variable; keys are not read from the command line, which others can see"
+                    ))
+                })
+            };
+            let keys =
+                custody_server::state::metrc::Keys { vendor: key("CUSTODY_STATE_VENDOR_KEY")?, user: key("CUSTODY_STATE_USER_KEY")? };
+            let info = db.state_connect(&facility, custody_server::state::System::Metrc, &state, &base_url, &keys, user_key_expires)?;
+            println!("{facility} connected to {} ({}) at {}", info.system, info.state, info.base_url);
+            match info.user_key_expires {
+                Some(day) => println!("user key expires on {day}"),
+                None => println!("user key expiry not given; pass --user-key-expires YYYY-MM-DD to be warned 30 days before"),
+            }
+            if let Some(warning) = info.warning {
+                println!("warning: {warning}");
+            }
+        }
+        Command::State { command: StateCommand::Disconnect { facility } } => {
+            db.state_disconnect(&facility)?;
+            println!("{facility} disconnected from the state system; its keys are erased, and writes queue until it is connected again");
+        }
+        Command::State { command: StateCommand::Status { facility, json } } => {
+            let status = db.state_status(&facility)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&status).map_err(DbError::from)?);
+                return Ok(());
+            }
+            match &status.connection {
+                None => println!("{facility} is not connected to a state system (`custody-server state connect`); nothing is sent"),
+                Some(c) if !c.connected => println!("{facility} is disconnected from {} at {}; writes are queuing", c.system, c.base_url),
+                Some(c) => {
+                    println!("{facility} connected to {} ({}) at {}", c.system, c.state, c.base_url);
+                    if let Some(stopped) = &c.stopped {
+                        println!("STOPPED: {}", shown(stopped));
+                    }
+                    if let Some(warning) = &c.warning {
+                        println!("warning: {warning}");
+                    }
+                }
+            }
+            println!(
+                "writes: {} queued, {} submitted (answer pending), {} confirmed, {} failed, {} dismissed, {} not sent (unapproved)",
+                status.queued, status.submitted, status.confirmed, status.failed, status.dismissed, status.unapproved
+            );
+            for w in &status.failed_writes {
+                println!(
+                    "failed #{}  {}  {}  event {}  {}",
+                    w.seq,
+                    w.kind,
+                    w.packages.join(" "),
+                    shown(&w.source),
+                    shown(w.message.as_deref().unwrap_or("-"))
+                );
             }
         }
         Command::PatientLog { facility } => {

@@ -970,3 +970,118 @@ async fn patient_data_moves_only_for_a_fresh_signature_of_a_person_allowed_to_se
     assert!(added[0].action.ends_with("delivery check") && added[0].user_name == "Mia", "{:?}", added[0]);
     assert!(log.iter().all(|l| !l.action.contains('\n') && !l.action.contains('\u{202E}')));
 }
+
+/// The state connector's queue as the office sees it: writes queue with their events (an
+/// adjustment without a second manager's approval never goes), only a manager or compliance
+/// officer of the facility sees and handles failed ones, and what they do is audited.
+#[tokio::test]
+async fn failed_state_submissions_are_handled_only_by_managers_and_compliance_and_audited() {
+    let w = World::new().await;
+    let db = w.db();
+    let cora = db.add_user(&lic(LIC_A), "Cora", Role::Compliance, "BADGE-CORA", "2468").unwrap();
+    let keys = custody_server::state::metrc::Keys { vendor: "vendor-secret-1".into(), user: "user-secret-1".into() };
+    db.state_connect(&lic(LIC_A), custody_server::state::System::Metrc, "ca", "http://127.0.0.1:9", &keys, None).unwrap();
+    // Disconnected, the writes stay queued and nothing is sent: this test handles them by hand.
+    db.state_disconnect(&lic(LIC_A)).unwrap();
+    let mut phone = w.enrol(LIC_A, "office").await;
+    let enrolled = w.server.enrol(LIC_A, "compliance-tablet").await;
+    let mut tablet = Device::new(enrolled.clone());
+    tablet.keys.insert(cora, std::sync::Arc::new(w.server.sign_in(&enrolled, "BADGE-CORA", "2468").await));
+    let other = w.enrol(LIC_B, "other").await;
+
+    let move_event = phone.record(w.finn, moved("Vault A"));
+    let adjust_event = phone.record(w.mia, adjusted());
+    let response = w.sync(&phone, 0, vec![move_event.clone(), adjust_event.clone()]).await;
+    assert!(response.verdicts.iter().all(|v| v.outcome == Outcome::Accepted), "{:?}", response.verdicts);
+
+    let event_status = |id: Uuid, device: Device| {
+        let url = w.url(&format!("/v1/state/events/{id}"));
+        let http = w.http.clone();
+        async move { http.get(url).bearer_auth(&device.token).send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    assert_eq!(event_status(move_event.id, phone.clone()).await["status"], "queued");
+    let adjust = event_status(adjust_event.id, phone.clone()).await;
+    assert_eq!(adjust["status"], "unapproved", "{adjust}");
+    assert!(adjust["write"]["message"].as_str().unwrap().contains("no approved request"), "{adjust}");
+    // Another facility's device learns nothing of A's events.
+    assert_eq!(event_status(move_event.id, other.clone()).await["status"], "not_required");
+
+    // The state refuses the move (as the drain records it).
+    let seq: i64 = rusqlite::Connection::open(db.path())
+        .unwrap()
+        .query_row("SELECT seq FROM state_outbox WHERE source = ?1", [move_event.id.to_string()], |r| r.get(0))
+        .unwrap();
+    db.outbox_failed(seq, "Location Vault A does not exist").unwrap();
+
+    let status = w.http.get(w.url("/v1/state/status")).bearer_auth(&phone.token).send().await.unwrap();
+    assert_eq!(status.status(), StatusCode::OK);
+    let status_text = status.text().await.unwrap();
+    assert!(!status_text.contains("secret"), "no key in the status: {status_text}");
+    let status: Value = serde_json::from_str(&status_text).unwrap();
+    assert_eq!((status["failed"].as_i64(), status["unapproved"].as_i64()), (Some(1), Some(1)), "{status}");
+    assert_eq!(status["failed_writes"], json!([]), "the failed list is for those who handle it");
+    assert_eq!(status["connection"]["connected"], false);
+
+    // Floor staff, no proof, another facility's manager: refused.
+    let (code, _, message) = error_of(w.post_as("/v1/state/failed", &phone, w.finn, &json!({})).await).await;
+    assert_eq!(code, StatusCode::FORBIDDEN);
+    assert!(message.contains("only a manager or compliance officer"), "{message}");
+    let (code, _, _) = error_of(w.post("/v1/state/failed", Some(&phone.token), &json!({})).await).await;
+    assert_eq!(code, StatusCode::FORBIDDEN);
+    let (code, _, _) = error_of(w.post_as(&format!("/v1/state/failed/{seq}/resubmit"), &phone, w.finn, &json!({})).await).await;
+    assert_eq!(code, StatusCode::FORBIDDEN);
+    let theirs: Value = w.post_as("/v1/state/failed", &other, w.bo, &json!({})).await.json().await.unwrap();
+    assert_eq!(theirs, json!([]));
+    let (code, _, message) = error_of(w.post_as(&format!("/v1/state/failed/{seq}/resubmit"), &other, w.bo, &json!({})).await).await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(message.contains("no state submission"), "{message}");
+
+    // The manager sees it with the state's message.
+    let list: Value = w.post_as("/v1/state/failed", &phone, w.mia, &json!({})).await.json().await.unwrap();
+    assert_eq!(list[0]["seq"], seq);
+    assert_eq!(list[0]["message"], "Location Vault A does not exist");
+    assert_eq!(list[0]["kind"], "location");
+
+    // Bad input: no reason, an unknown field, a number that is no submission.
+    let (code, _, message) =
+        error_of(w.post_as(&format!("/v1/state/failed/{seq}/dismiss"), &tablet, cora, &json!({"reason": "  "})).await).await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{message}");
+    let (code, _, _) =
+        error_of(w.post_as(&format!("/v1/state/failed/{seq}/dismiss"), &tablet, cora, &json!({"reason": "x", "also": 1})).await).await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY);
+    let (code, _, _) = error_of(w.post_as("/v1/state/failed/abc/resubmit", &tablet, cora, &json!({})).await).await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
+    assert_eq!(w.count("SELECT COUNT(*) FROM state_outbox_audit"), 0, "nothing refused was recorded");
+
+    // Compliance resubmits after creating the location at the state; it cannot be dismissed now.
+    let resp = w.post_as(&format!("/v1/state/failed/{seq}/resubmit"), &tablet, cora, &json!({})).await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT, "{}", resp.text().await.unwrap());
+    assert_eq!(event_status(move_event.id, phone.clone()).await["status"], "queued");
+    let (code, _, message) =
+        error_of(w.post_as(&format!("/v1/state/failed/{seq}/dismiss"), &phone, w.mia, &json!({"reason": "done by hand"})).await).await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(message.contains("is queued, not failed"), "{message}");
+
+    // Refused again, then dismissed by the manager with the reason.
+    db.outbox_failed(seq, "Location Vault A does not exist").unwrap();
+    let resp = w
+        .post_as(&format!("/v1/state/failed/{seq}/dismiss"), &phone, w.mia, &json!({"reason": "entered in the state's web interface"}))
+        .await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    assert_eq!(event_status(move_event.id, phone.clone()).await["status"], "dismissed");
+    let conn = rusqlite::Connection::open(db.path()).unwrap();
+    let audit: Vec<(String, String, Option<String>)> = conn
+        .prepare("SELECT action, by_name, reason FROM state_outbox_audit ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        audit,
+        vec![
+            ("resubmitted".to_string(), "Cora".to_string(), None),
+            ("dismissed".to_string(), "Mia".to_string(), Some("entered in the state's web interface".to_string()))
+        ]
+    );
+}

@@ -94,3 +94,72 @@ fn people_are_listed_deactivated_given_new_pins_and_unlocked_by_badge() {
     let err = failed(run(d, None, &["device", "unlock", "--device", &uuid::Uuid::now_v7().to_string()]));
     assert!(err.contains("no device"), "{err}");
 }
+
+/// Runs `custody-server --data-dir DIR args...` with the state keys in the environment only.
+fn run_with_keys(dir: &Path, keys: Option<(&str, &str)>, args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_custody-server"));
+    cmd.arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .env_remove("CUSTODY_STATE_VENDOR_KEY")
+        .env_remove("CUSTODY_STATE_USER_KEY")
+        .env("RUST_LOG", "info");
+    if let Some((vendor, user)) = keys {
+        cmd.env("CUSTODY_STATE_VENDOR_KEY", vendor).env("CUSTODY_STATE_USER_KEY", user);
+    }
+    cmd.output().unwrap()
+}
+
+#[test]
+fn a_facility_is_connected_to_the_state_with_keys_from_the_environment_sealed_and_never_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(run(d, None, &["facility", "create", "--license", LIC, "--name", "North Vault", "--time-zone", "America/Los_Angeles"]));
+    let connect = ["state", "connect", "--facility", LIC, "--state", "ca", "--base-url", "https://sandbox-api-ca.metrc.com"];
+
+    // No keys in the environment: refused, saying where they go; nothing stored.
+    let message = failed(run_with_keys(d, None, &connect));
+    assert!(message.contains("CUSTODY_STATE_VENDOR_KEY") && message.contains("not read from the command line"), "{message}");
+    let status = ok(run(d, None, &["state", "status", "--facility", LIC]));
+    assert!(status.contains("not connected"), "{status}");
+    // There is no argument for a key.
+    let message = failed(run_with_keys(d, None, &[&connect[..], &["--user-key", "x"]].concat()));
+    assert!(message.contains("--user-key"), "{message}");
+
+    // A key expiring in ten days: connected, with the warning.
+    let expires = (chrono::Utc::now().date_naive() + chrono::Duration::days(10)).to_string();
+    let output =
+        run_with_keys(d, Some(("VENDORKEY-abc123", "USERKEY-def456")), &[&connect[..], &["--user-key-expires", &expires]].concat());
+    let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+    let shown = ok(output);
+    assert!(shown.contains("connected to metrc (ca) at https://sandbox-api-ca.metrc.com"), "{shown}");
+    assert!(shown.contains(&format!("warning: the state user key expires on {expires} (in 10 days)")), "{shown}");
+    let status = ok(run(d, None, &["state", "status", "--facility", LIC]));
+    assert!(status.contains("(in 10 days)") && status.contains("0 queued"), "{status}");
+    let json = ok(run(d, None, &["state", "status", "--facility", LIC, "--json"]));
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(json["connection"]["connected"], true);
+
+    // The keys appear in no output, log or file in the clear.
+    for text in [&shown, &stderr, &status] {
+        assert!(!text.contains("VENDORKEY") && !text.contains("USERKEY"), "{text}");
+    }
+    for entry in std::fs::read_dir(d).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap_or_default();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains("VENDORKEY-abc123") && !text.contains("USERKEY-def456"));
+    }
+
+    // Plain http to a remote host is refused; disconnect forgets the keys.
+    let message = failed(run_with_keys(
+        d,
+        Some(("V", "U")),
+        &["state", "connect", "--facility", LIC, "--state", "ca", "--base-url", "http://api-ca.metrc.com"],
+    ));
+    assert!(message.contains("https"), "{message}");
+    ok(run(d, None, &["state", "disconnect", "--facility", LIC]));
+    let status = ok(run(d, None, &["state", "status", "--facility", LIC]));
+    assert!(status.contains("disconnected"), "{status}");
+    let message = failed(run(d, None, &["state", "disconnect", "--facility", LIC]));
+    assert!(message.contains("not connected"), "{message}");
+}

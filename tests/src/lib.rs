@@ -126,6 +126,7 @@ impl Fleet {
         let mut config = custody_server::Config::new(data.path());
         config.listen = SocketAddr::from(([127, 0, 0, 1], 0));
         config.tls = Some(tls.clone());
+        config.state = fast_state();
         let server = RunningServer::start_with(config).await.expect("start the server");
         let fleet = Self { data, server: Some(server), facility: LicenseNumber::parse(license).expect("licence"), devices, tls };
         fleet.add_facility(license, "Green Valley Distribution");
@@ -173,6 +174,7 @@ impl Fleet {
         let mut config = custody_server::Config::new(self.data.path());
         config.listen = addr;
         config.tls = Some(self.tls.clone());
+        config.state = fast_state();
         self.server = Some(custody_server::RunningServer::start_with(config).await.expect("restart on the same port"));
     }
 
@@ -197,6 +199,17 @@ impl Fleet {
     /// The server's inventory of the fleet's facility.
     pub fn server_inventory(&self) -> Inventory {
         self.server().db.inventory(&self.facility).expect("server inventory")
+    }
+}
+
+/// The state connector paced for tests: it looks for work every 20 ms, backs off from 10 ms to at
+/// most 200 ms, and counts an answer lost after 2 s.
+pub fn fast_state() -> custody_server::StateSettings {
+    custody_server::StateSettings {
+        poll_interval: Duration::from_millis(20),
+        backoff_base: Duration::from_millis(10),
+        backoff_max: Duration::from_millis(200),
+        request_timeout: Duration::from_secs(2),
     }
 }
 

@@ -49,6 +49,8 @@ impl DocPolicy for ServerPolicy {
     }
 
     fn after_persist(&self, conn: &Connection, facility: &LicenseNumber, doc: &WorkDoc) -> Result<(), DbError> {
-        crate::outbound::after_persist(conn, facility, doc)
+        crate::outbound::after_persist(conn, facility, doc)?;
+        // A departed manifest's outgoing template for the state (decision 0019).
+        crate::state::outbox::enqueue_manifest(conn, facility, doc)
     }
 }
