@@ -230,9 +230,9 @@ impl Store {
 
     /// Joins a session: the people counting are listed for everyone.
     pub fn join_count(&self, id: Uuid) -> Result<()> {
-        let user = self.signed_in()?;
-        require(&user, COUNTERS, "count")?;
         self.work(|w| {
+            let user = w.user()?;
+            require(&user, COUNTERS, "count")?;
             let (_, person) = w.actor()?;
             let doc = w.doc(id)?.ok_or(CountError::UnknownSession(id))?;
             if count::status(doc)? == SessionStatus::Closed {
@@ -262,12 +262,12 @@ impl Store {
     }
 
     fn count_write(&self, id: Uuid, raw_tag: &str, location: &LocationName, quantity: Quantity, correction: bool) -> Result<ScanResult> {
-        let user = self.signed_in()?;
-        require(&user, COUNTERS, "count")?;
-        let tag = PackageTag::parse(raw_tag)?;
-        let quantity = quantity.checked()?;
-        location.check()?;
         self.work(|w| {
+            let user = w.user()?;
+            require(&user, COUNTERS, "count")?;
+            let tag = PackageTag::parse(raw_tag)?;
+            let quantity = quantity.checked()?;
+            location.check()?;
             // Who, when and the package's state as of this transaction.
             let (_, person) = w.actor()?;
             let package = w.package(&tag)?;

@@ -148,14 +148,6 @@ const CUSTOMERS: &str = "customers";
 const UNUSED_TAGS: &str = "unused_tags";
 
 impl Store {
-    pub(crate) fn require_role(&self, allowed: &[Role], what: &'static str) -> Result<crate::store::SignedInUser> {
-        let user = self.current_user()?.ok_or(StoreError::NotSignedIn)?;
-        if !allowed.contains(&user.role) {
-            return Err(OutboundError::NotAllowed { role: user.role, what });
-        }
-        Ok(user)
-    }
-
     /// The facility's customers, as the server last sent them.
     pub fn customers(&self) -> Result<Vec<Customer>, StoreError> {
         Ok(self.setting(CUSTOMERS)?.unwrap_or_default())
@@ -288,9 +280,9 @@ impl Store {
     /// substitute) is picked; for a split line the picker enters the weight taken and the phone
     /// records the split into the new tag. Anything else is refused with the reason.
     pub fn pick_scan(&self, order: Uuid, raw: &str, quantity: Option<Quantity>) -> Result<PickResult> {
-        self.require_role(&[Role::FloorStaff, Role::Manager], "pick orders")?;
-        let Scan::Package(tag) = parse_scan(raw)? else { return Err(OutboundError::NotATag) };
         self.work(|w| {
+            require_role(w, &[Role::FloorStaff, Role::Manager], "pick orders")?;
+            let Scan::Package(tag) = parse_scan(raw)? else { return Err(OutboundError::NotATag) };
             // The package and the person as of this transaction: what is checked is what is written.
             let package = w.package(&tag)?;
             let (_, actor) = w.actor()?;
@@ -410,16 +402,19 @@ impl Store {
 
     /// Puts a picked package into a numbered container, with its gross weight.
     pub fn pack(&self, order: Uuid, raw: &str, container: &str, gross_weight: Quantity) -> Result<()> {
-        self.require_role(&[Role::FloorStaff, Role::Manager], "pack orders")?;
-        let Scan::Package(tag) = parse_scan(raw)? else { return Err(OutboundError::NotATag) };
-        if container.trim().is_empty() {
-            return Err(OutboundError::NoContainer);
-        }
-        let container = text::clean(text::reference("container label"), container)?;
-        if !gross_weight.unit.is_weight() || Quantity::positive(gross_weight.amount, gross_weight.unit).is_err() || gross_weight.is_zero() {
-            return Err(OutboundError::BadGrossWeight);
-        }
         self.work(|w| {
+            require_role(w, &[Role::FloorStaff, Role::Manager], "pack orders")?;
+            let Scan::Package(tag) = parse_scan(raw)? else { return Err(OutboundError::NotATag) };
+            if container.trim().is_empty() {
+                return Err(OutboundError::NoContainer);
+            }
+            let container = text::clean(text::reference("container label"), container)?;
+            if !gross_weight.unit.is_weight()
+                || Quantity::positive(gross_weight.amount, gross_weight.unit).is_err()
+                || gross_weight.is_zero()
+            {
+                return Err(OutboundError::BadGrossWeight);
+            }
             let (_, actor) = w.actor()?;
             let d = w.doc(order)?.ok_or(OutboundError::UnknownOrder(order))?;
             let o = doc::order(d)?;
@@ -444,8 +439,8 @@ impl Store {
     /// The final check: every line picked in full and every picked package in a container.
     /// Refused with the list of what is missing.
     pub fn finish_packing(&self, order: Uuid) -> Result<FinalCheck> {
-        self.require_role(&[Role::FloorStaff, Role::Manager], "pack orders")?;
         self.work(|w| {
+            require_role(w, &[Role::FloorStaff, Role::Manager], "pack orders")?;
             let (_, actor) = w.actor()?;
             let d = w.doc(order)?.ok_or(OutboundError::UnknownOrder(order))?;
             let o = doc::order(d)?;

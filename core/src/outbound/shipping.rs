@@ -366,12 +366,12 @@ impl Store {
     /// packed for their orders, free to go on another manifest; a driver who has not synced
     /// and departs anyway is on the road, and the road wins (see `mdoc::cancellation`).
     pub fn cancel_manifest(&self, manifest: Uuid, reason: &str) -> Result<()> {
-        self.require_role(&[Role::Manager], "cancel manifests")?;
-        if reason.trim().is_empty() {
-            return Err(OutboundError::NoReason);
-        }
-        let reason = text::clean(text::reason("reason"), reason)?;
         self.work(|w| {
+            require_role(w, &[Role::Manager], "cancel manifests")?;
+            if reason.trim().is_empty() {
+                return Err(OutboundError::NoReason);
+            }
+            let reason = text::clean(text::reason("reason"), reason)?;
             let (_, actor) = w.actor()?;
             let d = w.doc(manifest)?.filter(|d| d.kind == DocKind::Manifest).ok_or(OutboundError::UnknownManifest(manifest))?;
             let m = mdoc::manifest(d)?;
