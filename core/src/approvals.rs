@@ -12,7 +12,7 @@ use crate::ids::PackageTag;
 use crate::people::Actor;
 use crate::quantity::Quantity;
 use crate::roles::Role;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, UnitOfWork};
 use crate::text;
 use crate::work::adjustment::{self, AdjustmentError, AdjustmentReason, AdjustmentRequest, AdjustmentStatus, Decision, NewAdjustment};
 use crate::work::{DocError, DocKind, count};
@@ -87,35 +87,35 @@ impl Store {
         note: &str,
         session: Option<Uuid>,
     ) -> Result<Uuid> {
-        let user = self.current_user()?.ok_or(StoreError::NotSignedIn)?;
-        if !matches!(user.role, Role::FloorStaff | Role::Manager | Role::Compliance) {
-            return Err(ApprovalError::NotAllowed { role: user.role });
-        }
-        if self.package(tag)?.is_none() {
-            return Err(ApprovalError::UnknownPackage(tag.clone()));
-        }
-        let counted_by = match session {
-            Some(s) => self.counters_of(s, tag)?,
-            None => Vec::new(),
-        };
-        let request = NewAdjustment {
-            tag: tag.clone(),
-            delta: delta.checked()?,
-            reason_code: reason_code.trim().to_string(),
-            note: text::clean(text::note("note"), note)?,
-            session,
-            counted_by,
-        };
-        request.validate(&self.adjustment_reasons()?)?;
-        let identity = self.identity()?.ok_or(StoreError::NotEnrolled)?;
-        let by = Actor { user: user.id, name: user.name, device: identity.device_id, at: self.now()? };
-        let id = Uuid::now_v7();
-        let doc = adjustment::create(id, identity.facility, self.writer()?, &request, &by);
-        let review = match session {
-            Some(s) => Some(self.review_of(s)?),
-            None => None,
-        };
         self.work(|w| {
+            let user = w.user()?;
+            if !matches!(user.role, Role::FloorStaff | Role::Manager | Role::Compliance) {
+                return Err(ApprovalError::NotAllowed { role: user.role });
+            }
+            if w.package(tag)?.is_none() {
+                return Err(ApprovalError::UnknownPackage(tag.clone()));
+            }
+            let counted_by = match session {
+                Some(s) => crate::counts::counters_of(w, s, tag)?,
+                None => Vec::new(),
+            };
+            let request = NewAdjustment {
+                tag: tag.clone(),
+                delta: delta.checked()?,
+                reason_code: reason_code.trim().to_string(),
+                note: text::clean(text::note("note"), note)?,
+                session,
+                counted_by,
+            };
+            request.validate(&reasons_in(w)?)?;
+            let identity = w.identity()?;
+            let by = Actor { user: user.id, name: user.name, device: identity.device_id, at: w.now()? };
+            let id = Uuid::now_v7();
+            let doc = adjustment::create(id, identity.facility, w.writer()?, &request, &by);
+            let review = match session {
+                Some(s) => Some(crate::counts::review_of(w, s)?),
+                None => None,
+            };
             w.create(doc);
             // Managers hold the review: link the request to the discrepancy it resolves.
             if let Some(review) = review
@@ -123,9 +123,8 @@ impl Store {
             {
                 count::link_adjustment(review, tag, id)?;
             }
-            Ok::<_, ApprovalError>(())
-        })?;
-        Ok(id)
+            Ok(id)
+        })
     }
 
     pub fn adjustment(&self, id: Uuid) -> Result<AdjustmentRequest> {
@@ -134,7 +133,7 @@ impl Store {
 
     /// Every adjustment request on this device.
     pub fn adjustments(&self) -> Result<Vec<AdjustmentRequest>> {
-        self.docs(Some(DocKind::Adjustment))?.into_iter().map(|d| self.read_adjustment(d.id)).collect()
+        self.work(adjustments_in)
     }
 
     /// Requests waiting for a decision, with whether the signed-in person may decide each.
@@ -163,26 +162,27 @@ impl Store {
     }
 
     fn decide(&self, id: Uuid, approved: bool, note: &str) -> Result<Vec<Event>> {
-        let user = self.current_user()?.ok_or(StoreError::NotSignedIn)?;
-        let request = self.read_adjustment(id)?;
-        match request.status() {
-            AdjustmentStatus::Approved => return Err(AdjustmentError::AlreadyDecided("approved").into()),
-            AdjustmentStatus::Rejected => return Err(AdjustmentError::AlreadyDecided("rejected").into()),
-            AdjustmentStatus::Pending => {}
-        }
-        request.check_decider(user.id, user.role)?;
-        let identity = self.identity()?.ok_or(StoreError::NotEnrolled)?;
-        let decision = Decision {
-            approved,
-            by: Actor { user: user.id, name: user.name.clone(), device: identity.device_id, at: self.now()? },
-            note: text::clean(text::note("note"), note)?,
-        };
-        let tag = request.request.tag.clone();
-        let review = match request.request.session {
-            Some(s) => self.review_of(s).ok(),
-            None => None,
-        };
         self.work(|w| {
+            // The request, its state and the package as of the transaction that decides it.
+            let user = w.user()?;
+            let request = read_adjustment(w, id)?;
+            match request.status() {
+                AdjustmentStatus::Approved => return Err(AdjustmentError::AlreadyDecided("approved").into()),
+                AdjustmentStatus::Rejected => return Err(AdjustmentError::AlreadyDecided("rejected").into()),
+                AdjustmentStatus::Pending => {}
+            }
+            request.check_decider(user.id, user.role)?;
+            let identity = w.identity()?;
+            let decision = Decision {
+                approved,
+                by: Actor { user: user.id, name: user.name.clone(), device: identity.device_id, at: w.now()? },
+                note: text::clean(text::note("note"), note)?,
+            };
+            let tag = request.request.tag.clone();
+            let review = match request.request.session {
+                Some(s) => crate::counts::review_of(w, s).ok(),
+                None => None,
+            };
             // Released only if it is quarantined when the adjustment is written, not before.
             let quarantined = w.package(&tag)?.is_some_and(|p| p.status == PackageStatus::Quarantined);
             let doc = w.doc(id)?.ok_or(ApprovalError::UnknownRequest(id))?;
@@ -211,7 +211,28 @@ impl Store {
                     count::resolve_discrepancy(review, &tag)?;
                 }
             }
-            Ok::<_, ApprovalError>(events)
+            Ok(events)
         })
     }
+}
+
+/// Reads an adjustment request (`UnknownRequest` if it is not one) inside a unit of work.
+fn read_adjustment(w: &mut UnitOfWork<'_>, id: Uuid) -> Result<AdjustmentRequest> {
+    w.read::<_, ApprovalError>(id, |doc| {
+        if doc.kind != DocKind::Adjustment {
+            return Err(ApprovalError::UnknownRequest(id));
+        }
+        Ok(adjustment::read(doc)?)
+    })?
+    .ok_or(ApprovalError::UnknownRequest(id))
+}
+
+/// Every adjustment request on this device.
+pub(crate) fn adjustments_in(w: &mut UnitOfWork<'_>) -> Result<Vec<AdjustmentRequest>> {
+    w.docs(Some(DocKind::Adjustment))?.into_iter().map(|d| read_adjustment(w, d.id)).collect()
+}
+
+/// The state's adjustment reasons as this device knows them.
+fn reasons_in(w: &UnitOfWork<'_>) -> Result<Vec<AdjustmentReason>> {
+    Ok(w.setting(REASONS)?.unwrap_or_else(adjustment::default_reasons))
 }

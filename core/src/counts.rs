@@ -20,7 +20,7 @@ use crate::ids::{IdError, LocationName, PackageTag, UserId};
 use crate::people::Actor;
 use crate::quantity::{Quantity, QuantityError, Unit};
 use crate::roles::Role;
-use crate::store::{EventRecord, PackageView, SignedInUser, Store, StoreError};
+use crate::store::{EventRecord, PackageView, SignedInUser, Store, StoreError, UnitOfWork};
 use crate::work::count::{
     self, CountEntry, CountScope, Discrepancy, DiscrepancyStatus, Expected, Outcome, ScanRecord, ScopedPackage, SessionInfo, SessionStatus,
     VarianceLine,
@@ -159,12 +159,6 @@ impl Store {
         self.current_user()?.ok_or(CountError::Store(StoreError::NotSignedIn))
     }
 
-    fn person(&self, user: &SignedInUser) -> Result<Actor> {
-        let identity = self.identity()?.ok_or(StoreError::NotEnrolled)?;
-        // The corrected clock, not the phone's own (decision 0002).
-        Ok(Actor { user: user.id, name: user.name.clone(), device: identity.device_id, at: self.now()? })
-    }
-
     /// Sets the product category of items, for counts scoped by category.
     pub fn set_item_categories(&self, categories: &ItemCategories) -> Result<()> {
         Ok(self.set_setting(CATEGORIES, categories)?)
@@ -176,38 +170,36 @@ impl Store {
 
     /// Opens a blind count (managers only) and returns its id.
     pub fn open_count(&self, name: &str, scope: CountScope) -> Result<Uuid> {
-        let user = self.signed_in()?;
-        require(&user, &[Role::Manager], "open a count session")?;
-        if scope.locations.is_empty() && scope.categories.is_empty() {
-            return Err(CountError::EmptyScope);
-        }
-        let name = crate::text::clean(crate::text::name("count name"), name)?;
-        let categories = self.item_categories()?;
-        let mut in_scope = BTreeMap::new();
-        let mut expected = BTreeMap::new();
-        for p in self.packages()? {
-            if p.status != PackageStatus::Active || !in_count_scope(&scope, &categories, &p) {
-                continue;
-            }
-            let unit = p.quantity.unit;
-            in_scope.insert(p.tag.clone(), ScopedPackage { location: p.location.clone(), unit, item: p.item.to_string() });
-            expected.insert(p.tag.clone(), Expected { minor: count::to_minor(&p.quantity, unit)?, unit });
-        }
-        if in_scope.is_empty() {
-            return Err(CountError::NothingInScope);
-        }
-        let identity = self.identity()?.ok_or(StoreError::NotEnrolled)?;
-        let (id, review) = (Uuid::now_v7(), Uuid::now_v7());
-        let info = SessionInfo { name, scope, opened_by: self.person(&user)?, opened_hlc_ms: self.hlc_now_ms()?, review };
-        let writer = self.writer()?;
-        let session_doc = count::create_session(id, identity.facility.clone(), writer, &info, &in_scope);
-        let review_doc = count::create_review(review, identity.facility, writer, id, &expected);
         self.work(|w| {
-            w.create(session_doc);
-            w.create(review_doc);
-            Ok::<_, StoreError>(())
-        })?;
-        Ok(id)
+            // The expected quantities are the ledger's as of the transaction that opens the count.
+            let (user, person) = w.actor()?;
+            require(&user, &[Role::Manager], "open a count session")?;
+            if scope.locations.is_empty() && scope.categories.is_empty() {
+                return Err(CountError::EmptyScope);
+            }
+            let name = crate::text::clean(crate::text::name("count name"), name)?;
+            let categories = categories_in(w)?;
+            let mut in_scope = BTreeMap::new();
+            let mut expected = BTreeMap::new();
+            for p in w.packages()? {
+                if p.status != PackageStatus::Active || !in_count_scope(&scope, &categories, &p) {
+                    continue;
+                }
+                let unit = p.quantity.unit;
+                in_scope.insert(p.tag.clone(), ScopedPackage { location: p.location.clone(), unit, item: p.item.to_string() });
+                expected.insert(p.tag.clone(), Expected { minor: count::to_minor(&p.quantity, unit)?, unit });
+            }
+            if in_scope.is_empty() {
+                return Err(CountError::NothingInScope);
+            }
+            let facility = w.identity()?.facility;
+            let (id, review) = (Uuid::now_v7(), Uuid::now_v7());
+            let info = SessionInfo { name, scope, opened_by: person, opened_hlc_ms: w.now_ms()?, review };
+            let writer = w.writer()?;
+            w.create(count::create_session(id, facility.clone(), writer, &info, &in_scope));
+            w.create(count::create_review(review, facility, writer, id, &expected));
+            Ok(id)
+        })
     }
 
     /// Count sessions on this device, newest first.
@@ -238,9 +230,9 @@ impl Store {
 
     /// Joins a session: the people counting are listed for everyone.
     pub fn join_count(&self, id: Uuid) -> Result<()> {
-        let user = self.signed_in()?;
-        require(&user, COUNTERS, "count")?;
         self.work(|w| {
+            let user = w.user()?;
+            require(&user, COUNTERS, "count")?;
             let (_, person) = w.actor()?;
             let doc = w.doc(id)?.ok_or(CountError::UnknownSession(id))?;
             if count::status(doc)? == SessionStatus::Closed {
@@ -270,12 +262,12 @@ impl Store {
     }
 
     fn count_write(&self, id: Uuid, raw_tag: &str, location: &LocationName, quantity: Quantity, correction: bool) -> Result<ScanResult> {
-        let user = self.signed_in()?;
-        require(&user, COUNTERS, "count")?;
-        let tag = PackageTag::parse(raw_tag)?;
-        let quantity = quantity.checked()?;
-        location.check()?;
         self.work(|w| {
+            let user = w.user()?;
+            require(&user, COUNTERS, "count")?;
+            let tag = PackageTag::parse(raw_tag)?;
+            let quantity = quantity.checked()?;
+            location.check()?;
             // Who, when and the package's state as of this transaction.
             let (_, person) = w.actor()?;
             let package = w.package(&tag)?;
@@ -327,68 +319,65 @@ impl Store {
     /// else, or the session closes. Round 2: a variance that persists quarantines the package and
     /// opens a discrepancy.
     pub fn close_count(&self, id: Uuid) -> Result<CloseOutcome> {
-        let user = self.signed_in()?;
-        require(&user, &[Role::Manager], "close a count session")?;
-        let person = self.person(&user)?;
-        let categories = self.item_categories()?;
-        let (info, status, entries) = self
-            .read(id, |doc| Ok((count::info(doc)?, count::status(doc)?, count::entries(doc)?)))?
-            .ok_or(CountError::UnknownSession(id))?;
-        let expected = self.read(info.review, |doc| Ok(count::expected(doc)?))?.ok_or(CountError::NoReview)?;
-        let round = match status {
-            SessionStatus::Closed => return Err(CountError::Closed),
-            SessionStatus::Counting => 1,
-            SessionStatus::Recount => 2,
-        };
-        let tags: Vec<PackageTag> = if round == 1 {
-            expected.keys().cloned().collect()
-        } else {
-            let recount = self.read(id, |doc| Ok(count::recount_tags(doc)?))?.unwrap_or_default();
-            let counted: BTreeSet<&PackageTag> = entries.iter().filter(|e| e.round == 2).map(|e| &e.tag).collect();
-            let missing: Vec<PackageTag> = recount.iter().filter(|t| !counted.contains(t)).cloned().collect();
-            if !missing.is_empty() {
-                return Err(CountError::RecountMissing(missing));
+        // The counts, the ledger they are compared with and the quarantines all in one
+        // transaction: a sync cannot land between the comparison and what it decides.
+        self.work(|w| {
+            let (user, person) = w.actor()?;
+            require(&user, &[Role::Manager], "close a count session")?;
+            let categories = categories_in(w)?;
+            let (info, status, entries) = read(w, id, |doc| Ok((count::info(doc)?, count::status(doc)?, count::entries(doc)?)))?
+                .ok_or(CountError::UnknownSession(id))?;
+            let expected = read(w, info.review, |doc| Ok(count::expected(doc)?))?.ok_or(CountError::NoReview)?;
+            let round = match status {
+                SessionStatus::Closed => return Err(CountError::Closed),
+                SessionStatus::Counting => 1,
+                SessionStatus::Recount => 2,
+            };
+            let tags: Vec<PackageTag> = if round == 1 {
+                expected.keys().cloned().collect()
+            } else {
+                let recount = read(w, id, |doc| Ok(count::recount_tags(doc)?))?.unwrap_or_default();
+                let counted: BTreeSet<&PackageTag> = entries.iter().filter(|e| e.round == 2).map(|e| &e.tag).collect();
+                let missing: Vec<PackageTag> = recount.iter().filter(|t| !counted.contains(t)).cloned().collect();
+                if !missing.is_empty() {
+                    return Err(CountError::RecountMissing(missing));
+                }
+                recount
+            };
+            let mut lines = Vec::new();
+            for tag in &tags {
+                let Some(snapshot) = expected.get(tag) else { continue };
+                let counted = read(w, id, |doc| Ok(count::total(doc, round, tag)?))?.unwrap_or(0);
+                lines.push(compare(w, &info, &categories, tag, *snapshot, counted, round)?);
             }
-            recount
-        };
-        let mut lines = Vec::new();
-        for tag in &tags {
-            let Some(snapshot) = expected.get(tag) else { continue };
-            let counted = self.read(id, |doc| Ok(count::total(doc, round, tag)?))?.unwrap_or(0);
-            lines.push(self.compare(&info, &categories, tag, *snapshot, counted, round)?);
-        }
-        let variances: Vec<&VarianceLine> = lines.iter().filter(|l| l.outcome == Outcome::Variance).collect();
+            let variances: Vec<&VarianceLine> = lines.iter().filter(|l| l.outcome == Outcome::Variance).collect();
 
-        if round == 1 && !variances.is_empty() {
-            let recount: BTreeMap<PackageTag, Vec<UserId>> = variances
-                .iter()
-                .map(|l| {
-                    let counters = entries.iter().filter(|e| e.round == 1 && e.tag == l.tag).map(|e| e.user);
-                    (l.tag.clone(), counters.collect::<BTreeSet<_>>().into_iter().collect())
-                })
-                .collect();
-            self.work(|w| {
+            if round == 1 && !variances.is_empty() {
+                let recount: BTreeMap<PackageTag, Vec<UserId>> = variances
+                    .iter()
+                    .map(|l| {
+                        let counters = entries.iter().filter(|e| e.round == 1 && e.tag == l.tag).map(|e| e.user);
+                        (l.tag.clone(), counters.collect::<BTreeSet<_>>().into_iter().collect())
+                    })
+                    .collect();
                 count::start_recount(w.doc(id)?.ok_or(CountError::UnknownSession(id))?, &recount)?;
                 count::put_results(w.doc(info.review)?.ok_or(CountError::NoReview)?, &lines)?;
-                Ok::<_, CountError>(())
-            })?;
-            return Ok(CloseOutcome::RecountNeeded(lines));
-        }
+                return Ok(CloseOutcome::RecountNeeded(lines));
+            }
 
-        // Round 2 (or a round 1 without variances): close; persisting variances quarantine.
-        let first_counts: HashMap<PackageTag, i64> = if round == 2 {
-            self.read(info.review, |doc| Ok(count::results(doc)?))?
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|l| l.round == 1)
-                .map(|l| (l.tag, l.counted_minor))
-                .collect()
-        } else {
-            HashMap::new()
-        };
-        let now = self.now()?;
-        let mut opened = Vec::new();
-        self.work(|w| {
+            // Round 2 (or a round 1 without variances): close; persisting variances quarantine.
+            let first_counts: HashMap<PackageTag, i64> = if round == 2 {
+                read(w, info.review, |doc| Ok(count::results(doc)?))?
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|l| l.round == 1)
+                    .map(|l| (l.tag, l.counted_minor))
+                    .collect()
+            } else {
+                HashMap::new()
+            };
+            let now = w.now()?;
+            let mut opened = Vec::new();
             for line in lines.iter().filter(|l| l.outcome == Outcome::Variance) {
                 let reason = format!(
                     "count variance: expected {}, counted {}{}",
@@ -418,55 +407,8 @@ impl Store {
             // Closed sessions are read, not written: one snapshot loads fastest.
             w.compact(id);
             w.compact(info.review);
-            Ok::<_, CountError>(())
-        })?;
-        Ok(CloseOutcome::Closed { lines, discrepancies: opened })
-    }
-
-    /// Compares one package: the expected quantity follows ledger changes made during the count.
-    fn compare(
-        &self,
-        info: &SessionInfo,
-        categories: &ItemCategories,
-        tag: &PackageTag,
-        snapshot: Expected,
-        counted: i64,
-        round: u8,
-    ) -> Result<VarianceLine> {
-        let during: Vec<EventRecord> = self
-            .history(tag)?
-            .into_iter()
-            .filter(|r| r.event.hlc.wall_ms > info.opened_hlc_ms && r.state != crate::store::EventState::Rejected)
-            .collect();
-        let mut line = VarianceLine {
-            round,
-            tag: tag.clone(),
-            unit: snapshot.unit,
-            snapshot_minor: snapshot.minor,
-            expected_minor: snapshot.minor,
-            counted_minor: counted,
-            outcome: Outcome::Match,
-        };
-        if !during.is_empty() {
-            let package = self.package(tag)?;
-            match package {
-                Some(p) if p.status == PackageStatus::Active && in_count_scope(&info.scope, categories, &p) => {
-                    line.expected_minor = count::to_minor(&p.quantity, snapshot.unit)?;
-                }
-                other => {
-                    let what = other
-                        .map(|p| format!("it is now {} at {}", p.status.as_str(), p.location))
-                        .unwrap_or_else(|| "it left the inventory".into());
-                    line.outcome =
-                        Outcome::ChangedDuringCount { note: format!("{} during the count; {what}", during[0].event.kind().with_article()) };
-                    return Ok(line);
-                }
-            }
-        }
-        if !count::same_count(line.counted_minor, line.expected_minor, line.unit) {
-            line.outcome = Outcome::Variance;
-        }
-        Ok(line)
+            Ok(CloseOutcome::Closed { lines, discrepancies: opened })
+        })
     }
 
     /// The comparison of every round so far (managers and compliance only).
@@ -513,12 +455,12 @@ impl Store {
 
     /// Records the root cause and corrective action of a discrepancy.
     pub fn record_investigation(&self, id: Uuid, tag: &PackageTag, root_cause: &str, corrective_action: &str) -> Result<()> {
-        let user = self.signed_in()?;
-        require(&user, REVIEWERS, "record an investigation")?;
-        let info = self.read(id, |doc| Ok(count::info(doc)?))?.ok_or(CountError::UnknownSession(id))?;
-        let root_cause = crate::text::clean(crate::text::note("root cause"), root_cause)?;
-        let corrective_action = crate::text::clean(crate::text::note("corrective action"), corrective_action)?;
         self.work(|w| {
+            let user = w.user()?;
+            require(&user, REVIEWERS, "record an investigation")?;
+            let info = read(w, id, |doc| Ok(count::info(doc)?))?.ok_or(CountError::UnknownSession(id))?;
+            let root_cause = crate::text::clean(crate::text::note("root cause"), root_cause)?;
+            let corrective_action = crate::text::clean(crate::text::note("corrective action"), corrective_action)?;
             let review = w.doc(info.review)?.ok_or(CountError::NoReview)?;
             if !count::set_investigation(review, tag, &root_cause, &corrective_action)? {
                 return Err(CountError::NoDiscrepancy { tag: tag.clone() });
@@ -526,16 +468,73 @@ impl Store {
             Ok(())
         })
     }
+}
 
-    /// Everyone who counted a package in a session (none of them may approve its adjustment).
-    pub(crate) fn counters_of(&self, id: Uuid, tag: &PackageTag) -> Result<Vec<UserId>> {
-        let entries = self.read(id, |doc| Ok(count::entries(doc)?))?.ok_or(CountError::UnknownSession(id))?;
-        Ok(entries.into_iter().filter(|e| &e.tag == tag).map(|e| e.user).collect::<BTreeSet<_>>().into_iter().collect())
+/// Compares one package: the expected quantity follows ledger changes made during the count.
+fn compare(
+    w: &UnitOfWork<'_>,
+    info: &SessionInfo,
+    categories: &ItemCategories,
+    tag: &PackageTag,
+    snapshot: Expected,
+    counted: i64,
+    round: u8,
+) -> Result<VarianceLine> {
+    let during: Vec<EventRecord> = w
+        .history(tag)?
+        .into_iter()
+        .filter(|r| r.event.hlc.wall_ms > info.opened_hlc_ms && r.state != crate::store::EventState::Rejected)
+        .collect();
+    let mut line = VarianceLine {
+        round,
+        tag: tag.clone(),
+        unit: snapshot.unit,
+        snapshot_minor: snapshot.minor,
+        expected_minor: snapshot.minor,
+        counted_minor: counted,
+        outcome: Outcome::Match,
+    };
+    if !during.is_empty() {
+        let package = w.package(tag)?;
+        match package {
+            Some(p) if p.status == PackageStatus::Active && in_count_scope(&info.scope, categories, &p) => {
+                line.expected_minor = count::to_minor(&p.quantity, snapshot.unit)?;
+            }
+            other => {
+                let what = other
+                    .map(|p| format!("it is now {} at {}", p.status.as_str(), p.location))
+                    .unwrap_or_else(|| "it left the inventory".into());
+                line.outcome =
+                    Outcome::ChangedDuringCount { note: format!("{} during the count; {what}", during[0].event.kind().with_article()) };
+                return Ok(line);
+            }
+        }
     }
+    if !count::same_count(line.counted_minor, line.expected_minor, line.unit) {
+        line.outcome = Outcome::Variance;
+    }
+    Ok(line)
+}
 
-    pub(crate) fn review_of(&self, id: Uuid) -> Result<Uuid> {
-        self.read(id, |doc| Ok(count::info(doc)?.review))?.ok_or(CountError::UnknownSession(id))
-    }
+/// Reads a count document with this module's error type, inside a unit of work.
+fn read<T>(w: &mut UnitOfWork<'_>, id: Uuid, f: impl FnOnce(&crate::work::WorkDoc) -> Result<T>) -> Result<Option<T>> {
+    w.read::<T, CountError>(id, f)
+}
+
+/// The product categories of items, as of the unit of work.
+fn categories_in(w: &UnitOfWork<'_>) -> Result<ItemCategories> {
+    Ok(w.setting(CATEGORIES)?.unwrap_or_default())
+}
+
+/// Everyone who counted a package in a session (none of them may approve its adjustment).
+pub(crate) fn counters_of(w: &mut UnitOfWork<'_>, id: Uuid, tag: &PackageTag) -> Result<Vec<UserId>> {
+    let entries = read(w, id, |doc| Ok(count::entries(doc)?))?.ok_or(CountError::UnknownSession(id))?;
+    Ok(entries.into_iter().filter(|e| &e.tag == tag).map(|e| e.user).collect::<BTreeSet<_>>().into_iter().collect())
+}
+
+/// The review document (expected quantities, results, discrepancies) of a session.
+pub(crate) fn review_of(w: &mut UnitOfWork<'_>, id: Uuid) -> Result<Uuid> {
+    read(w, id, |doc| Ok(count::info(doc)?.review))?.ok_or(CountError::UnknownSession(id))
 }
 
 fn summary(doc: &crate::work::WorkDoc) -> Result<CountSessionSummary, StoreError> {

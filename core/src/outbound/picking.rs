@@ -20,7 +20,7 @@ use crate::ids::PackageTag;
 use crate::quantity::Quantity;
 use crate::roles::Role;
 use crate::scan::{Scan, ScanError, parse_scan};
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, UnitOfWork};
 use crate::text;
 use crate::work::adjustment::AdjustmentStatus;
 use crate::work::manifest as mdoc;
@@ -148,14 +148,6 @@ const CUSTOMERS: &str = "customers";
 const UNUSED_TAGS: &str = "unused_tags";
 
 impl Store {
-    pub(crate) fn require_role(&self, allowed: &[Role], what: &'static str) -> Result<crate::store::SignedInUser> {
-        let user = self.current_user()?.ok_or(StoreError::NotSignedIn)?;
-        if !allowed.contains(&user.role) {
-            return Err(OutboundError::NotAllowed { role: user.role, what });
-        }
-        Ok(user)
-    }
-
     /// The facility's customers, as the server last sent them.
     pub fn customers(&self) -> Result<Vec<Customer>, StoreError> {
         Ok(self.setting(CUSTOMERS)?.unwrap_or_default())
@@ -185,79 +177,35 @@ impl Store {
 
     /// Orders on this device, newest first.
     pub fn orders(&self) -> Result<Vec<OrderSummary>> {
-        self.docs(Some(DocKind::Order))?
-            .into_iter()
-            .map(|info| self.read_order(info.id, |d| Ok(OrderSummary { id: info.id, order: doc::order(d)?, status: doc::status(d)? })))
-            .collect()
-    }
-
-    /// Packages held by open orders other than `except`, as this device knows them.
-    fn claimed_elsewhere(&self, except: Option<Uuid>) -> Result<BTreeSet<PackageTag>> {
-        let mut claimed = BTreeSet::new();
-        for info in self.docs(Some(DocKind::Order))? {
-            if Some(info.id) != except {
-                claimed.extend(self.read_order(info.id, |d| Ok(doc::claims(d)?))?);
-            }
-        }
-        Ok(claimed)
-    }
-
-    /// Packages that could be allocated now, with when they came in.
-    fn candidates(&self, except: Option<Uuid>, today: NaiveDate) -> Result<Vec<Candidate>> {
-        Ok(picklist::eligible(self.shelf()?, today, &self.claimed_elsewhere(except)?, &self.on_hold()?))
-    }
-
-    /// Every active package, with when it came in.
-    fn shelf(&self) -> Result<Vec<Candidate>> {
-        let mut out = Vec::new();
-        for p in self.packages()?.into_iter().filter(|p| p.status == PackageStatus::Active) {
-            let since = self.package_fold(&p.tag)?.map(|f| f.since).unwrap_or_default();
-            out.push(Candidate {
-                tag: p.tag,
-                item: p.item,
-                batch: p.batch,
-                quantity: p.quantity,
-                location: p.location,
-                expires_on: p.expires_on,
-                status: p.status,
-                since,
-            });
-        }
-        Ok(out)
-    }
-
-    /// Packages held for an adjustment request still waiting for a decision.
-    fn on_hold(&self) -> Result<BTreeSet<PackageTag>> {
-        Ok(self.adjustments()?.into_iter().filter(|a| a.status() == AdjustmentStatus::Pending).map(|a| a.request.tag).collect())
+        self.work(orders_in)
     }
 
     /// Enters a dispensary order (managers). Refused, with the reason, for a licence that is not
     /// a customer or for more than is available. A patient's details are sealed on this phone
     /// and go only to the server; the order document carries initials and card digits.
     pub fn create_order(&self, new: &NewOrder) -> Result<Uuid> {
-        self.require_role(&[Role::Manager], "enter orders")?;
-        let today = self.now()?.date_naive();
-        let orders = self.orders()?;
-        let (claimed, on_hold, customers) = (self.claimed_elsewhere(None)?, self.on_hold()?, self.customers()?);
-        // The same plan the office's orders get on the server (`plan::plan_order`).
-        let facts = OrderFacts {
-            packages: self.shelf()?,
-            claimed: &claimed,
-            on_hold: &on_hold,
-            orders: orders
-                .iter()
-                .map(|o| ExistingOrder { number: &o.order.number, lines: &o.order.lines, open: o.status == OrderStatus::Open })
-                .collect(),
-            customers: &customers,
-            today,
-        };
-        let (user, _) = self.actor()?;
-        let order = plan_order(new, facts, &user.name, self.now()?)?;
         let key = self.data_key();
-        let identity = self.identity()?.ok_or(StoreError::NotEnrolled)?;
-        let id = Uuid::now_v7();
-        let document = doc::create(id, identity.facility, self.writer()?, &order);
         self.work(|w| {
+            // The plan and the new order see one state: no sync lands between them.
+            let user = require_role(w, &[Role::Manager], "enter orders")?;
+            let now = w.now()?;
+            let orders = orders_in(w)?;
+            let (claimed, on_hold, customers) = (claimed_elsewhere(w, None)?, on_hold(w)?, customers_in(w)?);
+            // The same plan the office's orders get on the server (`plan::plan_order`).
+            let facts = OrderFacts {
+                packages: shelf(w)?,
+                claimed: &claimed,
+                on_hold: &on_hold,
+                orders: orders
+                    .iter()
+                    .map(|o| ExistingOrder { number: &o.order.number, lines: &o.order.lines, open: o.status == OrderStatus::Open })
+                    .collect(),
+                customers: &customers,
+                today: now.date_naive(),
+            };
+            let order = plan_order(new, facts, &user.name, now)?;
+            let id = Uuid::now_v7();
+            let document = doc::create(id, w.identity()?.facility, w.writer()?, &order);
             w.create(document);
             if let Some(patient) = &new.patient {
                 w.conn()
@@ -267,37 +215,36 @@ impl Store {
                     )
                     .map_err(StoreError::from)?;
             }
-            Ok::<_, OutboundError>(())
-        })?;
-        Ok(id)
+            Ok(id)
+        })
     }
 
     /// Allocates stock to the order: expiring first, then oldest; never quarantined, on hold,
     /// expired or another order's packages; a split (with an unused tag) where a line needs part
     /// of a package. A manager may regenerate it while nothing has been picked.
     pub fn generate_pick_list(&self, order: Uuid) -> Result<Vec<PickLine>> {
-        self.require_role(&[Role::Manager], "allocate stock")?;
-        let (o, status, picked) = self.read_order(order, |d| Ok((doc::order(d)?, doc::status(d)?, !doc::picks(d)?.is_empty())))?;
-        if !matches!(status, OrderStatus::Open | OrderStatus::Allocated) || picked {
-            return Err(OutboundError::OrderState {
-                number: o.number,
-                status: status.as_str(),
-                what: "its pick list can no longer change",
-            });
-        }
-        let today = self.now()?.date_naive();
-        let candidates = self.candidates(Some(order), today)?;
-        let claimed = self.claimed_elsewhere(Some(order))?;
-        let known: BTreeSet<PackageTag> = self.packages()?.into_iter().map(|p| p.tag).collect();
-        let mut spare = self.unused_tags()?.into_iter().filter(|t| !claimed.contains(t) && !known.contains(t));
-        let list = picklist::allocate(&o.lines, &candidates, &mut spare)?;
         self.work(|w| {
+            require_role(w, &[Role::Manager], "allocate stock")?;
+            let (o, status, picked) = read_order(w, order, |d| Ok((doc::order(d)?, doc::status(d)?, !doc::picks(d)?.is_empty())))?;
+            if !matches!(status, OrderStatus::Open | OrderStatus::Allocated) || picked {
+                return Err(OutboundError::OrderState {
+                    number: o.number,
+                    status: status.as_str(),
+                    what: "its pick list can no longer change",
+                });
+            }
+            // What is allocated is what is on the shelf as the pick list is written.
+            let today = w.now()?.date_naive();
+            let candidates = candidates(w, Some(order), today)?;
+            let claimed = claimed_elsewhere(w, Some(order))?;
+            let known: BTreeSet<PackageTag> = w.packages()?.into_iter().map(|p| p.tag).collect();
+            let mut spare = unused_tags_in(w)?.into_iter().filter(|t| !claimed.contains(t) && !known.contains(t));
+            let list = picklist::allocate(&o.lines, &candidates, &mut spare)?;
             let (_, actor) = w.actor()?;
             let d = w.doc(order)?.ok_or(OutboundError::UnknownOrder(order))?;
             doc::set_pick_list(d, &list, &actor)?;
-            Ok::<_, OutboundError>(())
-        })?;
-        Ok(list)
+            Ok(list)
+        })
     }
 
     /// The pick list with who picked and packed what.
@@ -333,9 +280,9 @@ impl Store {
     /// substitute) is picked; for a split line the picker enters the weight taken and the phone
     /// records the split into the new tag. Anything else is refused with the reason.
     pub fn pick_scan(&self, order: Uuid, raw: &str, quantity: Option<Quantity>) -> Result<PickResult> {
-        self.require_role(&[Role::FloorStaff, Role::Manager], "pick orders")?;
-        let Scan::Package(tag) = parse_scan(raw)? else { return Err(OutboundError::NotATag) };
         self.work(|w| {
+            require_role(w, &[Role::FloorStaff, Role::Manager], "pick orders")?;
+            let Scan::Package(tag) = parse_scan(raw)? else { return Err(OutboundError::NotATag) };
             // The package and the person as of this transaction: what is checked is what is written.
             let package = w.package(&tag)?;
             let (_, actor) = w.actor()?;
@@ -409,16 +356,17 @@ impl Store {
     /// A manager lets a picker take another package of the same item and batch instead of the
     /// one allocated (damaged, or not where the list says).
     pub fn approve_substitute(&self, order: Uuid, original: &str, substitute: &str, note: &str) -> Result<()> {
-        self.require_role(&[Role::Manager], "approve a substitute")?;
-        if note.trim().is_empty() {
-            return Err(OutboundError::NoReason);
-        }
-        let note = text::clean(text::note("note"), note)?;
-        let Scan::Package(original) = parse_scan(original)? else { return Err(OutboundError::NotATag) };
-        let Scan::Package(substitute) = parse_scan(substitute)? else { return Err(OutboundError::NotATag) };
-        let today = self.now()?.date_naive();
-        let candidate = self.candidates(Some(order), today)?.into_iter().find(|c| c.tag == substitute);
         self.work(|w| {
+            require_role(w, &[Role::Manager], "approve a substitute")?;
+            if note.trim().is_empty() {
+                return Err(OutboundError::NoReason);
+            }
+            let note = text::clean(text::note("note"), note)?;
+            let Scan::Package(original) = parse_scan(original)? else { return Err(OutboundError::NotATag) };
+            let Scan::Package(substitute) = parse_scan(substitute)? else { return Err(OutboundError::NotATag) };
+            // Whether the substitute may be allocated, as of the transaction that writes it.
+            let today = w.now()?.date_naive();
+            let candidate = candidates(w, Some(order), today)?.into_iter().find(|c| c.tag == substitute);
             let (_, actor) = w.actor()?;
             let d = w.doc(order)?.ok_or(OutboundError::UnknownOrder(order))?;
             let list = doc::effective_pick_list(d)?;
@@ -454,16 +402,19 @@ impl Store {
 
     /// Puts a picked package into a numbered container, with its gross weight.
     pub fn pack(&self, order: Uuid, raw: &str, container: &str, gross_weight: Quantity) -> Result<()> {
-        self.require_role(&[Role::FloorStaff, Role::Manager], "pack orders")?;
-        let Scan::Package(tag) = parse_scan(raw)? else { return Err(OutboundError::NotATag) };
-        if container.trim().is_empty() {
-            return Err(OutboundError::NoContainer);
-        }
-        let container = text::clean(text::reference("container label"), container)?;
-        if !gross_weight.unit.is_weight() || Quantity::positive(gross_weight.amount, gross_weight.unit).is_err() || gross_weight.is_zero() {
-            return Err(OutboundError::BadGrossWeight);
-        }
         self.work(|w| {
+            require_role(w, &[Role::FloorStaff, Role::Manager], "pack orders")?;
+            let Scan::Package(tag) = parse_scan(raw)? else { return Err(OutboundError::NotATag) };
+            if container.trim().is_empty() {
+                return Err(OutboundError::NoContainer);
+            }
+            let container = text::clean(text::reference("container label"), container)?;
+            if !gross_weight.unit.is_weight()
+                || Quantity::positive(gross_weight.amount, gross_weight.unit).is_err()
+                || gross_weight.is_zero()
+            {
+                return Err(OutboundError::BadGrossWeight);
+            }
             let (_, actor) = w.actor()?;
             let d = w.doc(order)?.ok_or(OutboundError::UnknownOrder(order))?;
             let o = doc::order(d)?;
@@ -488,8 +439,8 @@ impl Store {
     /// The final check: every line picked in full and every picked package in a container.
     /// Refused with the list of what is missing.
     pub fn finish_packing(&self, order: Uuid) -> Result<FinalCheck> {
-        self.require_role(&[Role::FloorStaff, Role::Manager], "pack orders")?;
         self.work(|w| {
+            require_role(w, &[Role::FloorStaff, Role::Manager], "pack orders")?;
             let (_, actor) = w.actor()?;
             let d = w.doc(order)?.ok_or(OutboundError::UnknownOrder(order))?;
             let o = doc::order(d)?;
@@ -517,23 +468,23 @@ impl Store {
     /// on a manifest needs that manifest cancelled first; one whose truck left is finished by
     /// the route.
     pub fn cancel_order(&self, order: Uuid, reason: &str) -> Result<()> {
-        self.require_role(&[Role::Manager], "cancel orders")?;
-        if reason.trim().is_empty() {
-            return Err(OutboundError::NoReason);
-        }
-        let reason = text::clean(text::reason("reason"), reason)?;
-        for info in self.docs(Some(DocKind::Manifest))? {
-            let on = self.read_doc::<_, OutboundError>(info.id, |d| {
-                let m = mdoc::manifest(d)?;
-                let carried = m.stops.iter().any(|s| s.order == order) && mdoc::cancellation(d)?.is_none();
-                Ok(carried.then_some((m.number, mdoc::departed(d)?.is_some())))
-            })?;
-            if let Some(Some((number, departed))) = on {
-                let what = if departed { "its truck has left; the route finishes it" } else { "cancel that manifest first" };
-                return Err(OutboundError::Manifest(format!("this order is on manifest {number}; {what}")));
-            }
-        }
         self.work(|w| {
+            require_role(w, &[Role::Manager], "cancel orders")?;
+            if reason.trim().is_empty() {
+                return Err(OutboundError::NoReason);
+            }
+            let reason = text::clean(text::reason("reason"), reason)?;
+            for info in w.docs(Some(DocKind::Manifest))? {
+                let on = w.read::<_, OutboundError>(info.id, |d| {
+                    let m = mdoc::manifest(d)?;
+                    let carried = m.stops.iter().any(|s| s.order == order) && mdoc::cancellation(d)?.is_none();
+                    Ok(carried.then_some((m.number, mdoc::departed(d)?.is_some())))
+                })?;
+                if let Some(Some((number, departed))) = on {
+                    let what = if departed { "its truck has left; the route finishes it" } else { "cancel that manifest first" };
+                    return Err(OutboundError::Manifest(format!("this order is on manifest {number}; {what}")));
+                }
+            }
             let (_, actor) = w.actor()?;
             let d = w.doc(order)?.filter(|d| d.kind == DocKind::Order).ok_or(OutboundError::UnknownOrder(order))?;
             let status = doc::status(d)?;
@@ -548,6 +499,89 @@ impl Store {
             Ok(())
         })
     }
+}
+
+/// The signed-in person, if their role is one of `allowed`.
+pub(crate) fn require_role(w: &UnitOfWork<'_>, allowed: &[Role], what: &'static str) -> Result<crate::store::SignedInUser> {
+    let user = w.user()?;
+    if !allowed.contains(&user.role) {
+        return Err(OutboundError::NotAllowed { role: user.role, what });
+    }
+    Ok(user)
+}
+
+/// Reads an order document (`UnknownOrder` if it is not one) inside a unit of work.
+pub(crate) fn read_order<T>(w: &mut UnitOfWork<'_>, id: Uuid, read: impl FnOnce(&WorkDoc) -> Result<T>) -> Result<T> {
+    w.read::<_, OutboundError>(id, |d| {
+        if d.kind != DocKind::Order {
+            return Err(OutboundError::UnknownOrder(id));
+        }
+        read(d)
+    })?
+    .ok_or(OutboundError::UnknownOrder(id))
+}
+
+/// Orders on this device, newest first.
+pub(crate) fn orders_in(w: &mut UnitOfWork<'_>) -> Result<Vec<OrderSummary>> {
+    w.docs(Some(DocKind::Order))?
+        .into_iter()
+        .map(|info| read_order(w, info.id, |d| Ok(OrderSummary { id: info.id, order: doc::order(d)?, status: doc::status(d)? })))
+        .collect()
+}
+
+/// The facility's customers, as the server last sent them.
+fn customers_in(w: &UnitOfWork<'_>) -> Result<Vec<Customer>> {
+    Ok(w.setting(CUSTOMERS)?.unwrap_or_default())
+}
+
+/// Unused package tags of the facility (for splits), as the server last sent them.
+fn unused_tags_in(w: &UnitOfWork<'_>) -> Result<Vec<PackageTag>> {
+    Ok(w.setting(UNUSED_TAGS)?.unwrap_or_default())
+}
+
+/// Packages held by open orders other than `except`, as this device knows them.
+fn claimed_elsewhere(w: &mut UnitOfWork<'_>, except: Option<Uuid>) -> Result<BTreeSet<PackageTag>> {
+    let mut claimed = BTreeSet::new();
+    for info in w.docs(Some(DocKind::Order))? {
+        if Some(info.id) != except {
+            claimed.extend(read_order(w, info.id, |d| Ok(doc::claims(d)?))?);
+        }
+    }
+    Ok(claimed)
+}
+
+/// Packages that could be allocated now, with when they came in.
+fn candidates(w: &mut UnitOfWork<'_>, except: Option<Uuid>, today: NaiveDate) -> Result<Vec<Candidate>> {
+    let (shelf, claimed, on_hold) = (shelf(w)?, claimed_elsewhere(w, except)?, on_hold(w)?);
+    Ok(picklist::eligible(shelf, today, &claimed, &on_hold))
+}
+
+/// Every active package, with when it came in.
+fn shelf(w: &UnitOfWork<'_>) -> Result<Vec<Candidate>> {
+    let mut out = Vec::new();
+    for p in w.packages()?.into_iter().filter(|p| p.status == PackageStatus::Active) {
+        let since = w.package_fold(&p.tag)?.map(|f| f.since).unwrap_or_default();
+        out.push(Candidate {
+            tag: p.tag,
+            item: p.item,
+            batch: p.batch,
+            quantity: p.quantity,
+            location: p.location,
+            expires_on: p.expires_on,
+            status: p.status,
+            since,
+        });
+    }
+    Ok(out)
+}
+
+/// Packages held for an adjustment request still waiting for a decision.
+fn on_hold(w: &mut UnitOfWork<'_>) -> Result<BTreeSet<PackageTag>> {
+    Ok(crate::approvals::adjustments_in(w)?
+        .into_iter()
+        .filter(|a| a.status() == AdjustmentStatus::Pending)
+        .map(|a| a.request.tag)
+        .collect())
 }
 
 /// The final check's findings, one sentence each.

@@ -11,14 +11,14 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::Patient;
-use super::picking::{OutboundError, Result};
+use super::picking::{OutboundError, Result, read_order, require_role};
 use crate::event::{Event, EventBody};
 use crate::fold::PackageStatus;
 use crate::ids::{LocationName, PackageTag, UserId};
 pub use crate::protocol::PatientView;
 use crate::roles::Role;
 use crate::scan::{Scan, parse_scan};
-use crate::store::{Store, StoreError, UnitOfWork};
+use crate::store::{Store, UnitOfWork};
 use crate::text;
 use crate::work::manifest::{self as mdoc, Driver, Gps, ManifestPackage, OutboundManifest, PackageOutcome, Stop, StopReport, Vehicle};
 use crate::work::order::{self as odoc, Cancellation, OrderStatus, Returned};
@@ -184,135 +184,134 @@ impl Store {
     /// vehicle and a driver from the roster, each package's wholesale price and gross weight.
     /// A package already on another open manifest is refused.
     pub fn create_manifest(&self, new: &NewManifest) -> Result<Uuid> {
-        self.require_role(&[Role::Manager], "create manifests")?;
-        let fail = |m: String| Err(OutboundError::Manifest(m));
-        let missing = |m: String| Err(OutboundError::Input(m));
-        if new.number.trim().is_empty() {
-            return missing("a manifest needs a number".into());
-        }
-        // What goes onto the printed manifest and the driver's phone, held to the text rules.
-        text::check(text::reference("manifest number"), new.number.trim())?;
-        for (field, v) in [
-            (text::reference("vehicle make"), &new.vehicle.make),
-            (text::reference("vehicle model"), &new.vehicle.model),
-            (text::reference("licence plate"), &new.vehicle.plate),
-            (text::reference("driver's licence number"), &new.driver_licence_number),
-            (text::reference("driver's occupational licence number"), &new.driver_occupational_licence),
-            (text::reference("phone number for questions"), &new.phone_for_questions),
-        ] {
-            text::check(field, v.trim())?;
-        }
-        for s in &new.stops {
-            text::check(text::note("planned route"), s.planned_route.trim())?;
-        }
-        if new.stops.is_empty() {
-            return missing("a manifest needs at least one stop".into());
-        }
-        for (what, v) in [
-            ("vehicle make", &new.vehicle.make),
-            ("vehicle model", &new.vehicle.model),
-            ("licence plate", &new.vehicle.plate),
-            ("driver's licence number", &new.driver_licence_number),
-            ("driver's occupational licence number", &new.driver_occupational_licence),
-        ] {
-            if v.trim().is_empty() {
-                return missing(format!("the {what} is missing"));
+        // Every check (orders packed, packages picked, nothing on another open manifest) and the
+        // new manifest see one state.
+        self.work(|w| {
+            require_role(w, &[Role::Manager], "create manifests")?;
+            let fail = |m: String| Err(OutboundError::Manifest(m));
+            let missing = |m: String| Err(OutboundError::Input(m));
+            if new.number.trim().is_empty() {
+                return missing("a manifest needs a number".into());
             }
-        }
-        let driver = self.roster()?.into_iter().find(|p| p.id == new.driver && p.active && p.role == Role::Driver);
-        let Some(driver) = driver else {
-            return fail("choose the driver from the roster: that person is not an active driver here".into());
-        };
-        let mut on_open: BTreeSet<PackageTag> = BTreeSet::new();
-        for info in self.docs(Some(DocKind::Manifest))? {
-            let (number, claims) = self.read_manifest(info.id, |d| Ok((mdoc::manifest(d)?.number, mdoc::claims(d)?)))?;
-            if number == new.number.trim() {
-                return fail(format!("manifest {number} already exists"));
+            // What goes onto the printed manifest and the driver's phone, held to the text rules.
+            text::check(text::reference("manifest number"), new.number.trim())?;
+            for (field, v) in [
+                (text::reference("vehicle make"), &new.vehicle.make),
+                (text::reference("vehicle model"), &new.vehicle.model),
+                (text::reference("licence plate"), &new.vehicle.plate),
+                (text::reference("driver's licence number"), &new.driver_licence_number),
+                (text::reference("driver's occupational licence number"), &new.driver_occupational_licence),
+                (text::reference("phone number for questions"), &new.phone_for_questions),
+            ] {
+                text::check(field, v.trim())?;
             }
-            on_open.extend(claims);
-        }
-        let mut stops = Vec::new();
-        for (i, s) in new.stops.iter().enumerate() {
-            if s.estimated_arrival < s.estimated_departure {
-                return missing(format!("stop {}: the estimated arrival is before the departure", i + 1));
+            for s in &new.stops {
+                text::check(text::note("planned route"), s.planned_route.trim())?;
             }
-            // Read the order, then look packages up: a document read holds the database.
-            let (o, status, check, packings, picks) = self.read_order(s.order, |d| {
-                Ok((odoc::order(d)?, odoc::status(d)?, odoc::final_check(d)?, odoc::packings(d)?, odoc::picks(d)?))
-            })?;
-            let Some(check) = check.filter(|_| status == OrderStatus::Packed) else {
-                return Err(OutboundError::OrderState {
-                    number: o.number,
-                    status: status.as_str(),
-                    what: "finish packing it before it goes on a manifest",
-                });
-            };
-            let mut packages = Vec::new();
-            for tags in check.containers.values() {
-                for tag in tags {
-                    if on_open.contains(tag) {
-                        return fail(format!("{tag} is already on another open manifest"));
-                    }
-                    let (Some(pick), Some(packing)) = (picks.get(tag).and_then(|p| p.first()), packings.get(tag)) else {
-                        return fail(format!("{tag} is in a container but not picked for order {}", o.number));
-                    };
-                    let Some(line) = o.lines.iter().find(|l| l.line == pick.line) else {
-                        return fail(format!("{tag} was picked for a line order {} does not have", o.number));
-                    };
-                    let package = self
-                        .package(tag)?
-                        .ok_or_else(|| OutboundError::Manifest(format!("{tag} is not in this device's inventory; sync first")))?;
-                    if package.status != PackageStatus::Picked {
-                        return fail(format!("{tag} is {}, not picked; it cannot be shipped", package.status.as_str()));
-                    }
-                    packages.push(ManifestPackage {
-                        tag: tag.clone(),
-                        item: package.item,
-                        batch: package.batch,
-                        quantity: pick.quantity,
-                        wholesale_price: line.price_of(&pick.quantity)?,
-                        gross_weight: packing.gross_weight,
-                        container: packing.container.clone(),
-                    });
+            if new.stops.is_empty() {
+                return missing("a manifest needs at least one stop".into());
+            }
+            for (what, v) in [
+                ("vehicle make", &new.vehicle.make),
+                ("vehicle model", &new.vehicle.model),
+                ("licence plate", &new.vehicle.plate),
+                ("driver's licence number", &new.driver_licence_number),
+                ("driver's occupational licence number", &new.driver_occupational_licence),
+            ] {
+                if v.trim().is_empty() {
+                    return missing(format!("the {what} is missing"));
                 }
             }
-            let stop = Stop {
-                number: i as u32 + 1,
-                order: s.order,
-                order_number: o.number,
-                recipient: o.recipient,
-                patient_ref: o.patient_ref,
-                planned_route: s.planned_route.trim().to_string(),
-                estimated_departure: s.estimated_departure,
-                estimated_arrival: s.estimated_arrival,
-                packages,
+            let driver = w.roster()?.into_iter().find(|p| p.id == new.driver && p.active && p.role == Role::Driver);
+            let Some(driver) = driver else {
+                return fail("choose the driver from the roster: that person is not an active driver here".into());
             };
-            stops.push(stop);
-        }
-        let identity = self.identity()?.ok_or(StoreError::NotEnrolled)?;
-        let (user, _) = self.actor()?;
-        let manifest = OutboundManifest {
-            number: new.number.trim().to_string(),
-            shipper: identity.facility.clone(),
-            vehicle: new.vehicle.clone(),
-            driver: Driver {
-                user: driver.id,
-                name: driver.name,
-                licence_number: new.driver_licence_number.trim().to_string(),
-                occupational_licence: new.driver_occupational_licence.trim().to_string(),
-            },
-            phone_for_questions: new.phone_for_questions.trim().to_string(),
-            stops,
-            created_by: user.name,
-            created_at: self.now()?,
-        };
-        let id = Uuid::now_v7();
-        let document = mdoc::create(id, identity.facility, self.writer()?, &manifest);
-        self.work(|w| {
-            w.create(document);
-            Ok::<_, OutboundError>(())
-        })?;
-        Ok(id)
+            let mut on_open: BTreeSet<PackageTag> = BTreeSet::new();
+            for info in w.docs(Some(DocKind::Manifest))? {
+                let (number, claims) = read_manifest(w, info.id, |d| Ok((mdoc::manifest(d)?.number, mdoc::claims(d)?)))?;
+                if number == new.number.trim() {
+                    return fail(format!("manifest {number} already exists"));
+                }
+                on_open.extend(claims);
+            }
+            let mut stops = Vec::new();
+            for (i, s) in new.stops.iter().enumerate() {
+                if s.estimated_arrival < s.estimated_departure {
+                    return missing(format!("stop {}: the estimated arrival is before the departure", i + 1));
+                }
+                let (o, status, check, packings, picks) = read_order(w, s.order, |d| {
+                    Ok((odoc::order(d)?, odoc::status(d)?, odoc::final_check(d)?, odoc::packings(d)?, odoc::picks(d)?))
+                })?;
+                let Some(check) = check.filter(|_| status == OrderStatus::Packed) else {
+                    return Err(OutboundError::OrderState {
+                        number: o.number,
+                        status: status.as_str(),
+                        what: "finish packing it before it goes on a manifest",
+                    });
+                };
+                let mut packages = Vec::new();
+                for tags in check.containers.values() {
+                    for tag in tags {
+                        if on_open.contains(tag) {
+                            return fail(format!("{tag} is already on another open manifest"));
+                        }
+                        let (Some(pick), Some(packing)) = (picks.get(tag).and_then(|p| p.first()), packings.get(tag)) else {
+                            return fail(format!("{tag} is in a container but not picked for order {}", o.number));
+                        };
+                        let Some(line) = o.lines.iter().find(|l| l.line == pick.line) else {
+                            return fail(format!("{tag} was picked for a line order {} does not have", o.number));
+                        };
+                        let package = w
+                            .package(tag)?
+                            .ok_or_else(|| OutboundError::Manifest(format!("{tag} is not in this device's inventory; sync first")))?;
+                        if package.status != PackageStatus::Picked {
+                            return fail(format!("{tag} is {}, not picked; it cannot be shipped", package.status.as_str()));
+                        }
+                        packages.push(ManifestPackage {
+                            tag: tag.clone(),
+                            item: package.item,
+                            batch: package.batch,
+                            quantity: pick.quantity,
+                            wholesale_price: line.price_of(&pick.quantity)?,
+                            gross_weight: packing.gross_weight,
+                            container: packing.container.clone(),
+                        });
+                    }
+                }
+                let stop = Stop {
+                    number: i as u32 + 1,
+                    order: s.order,
+                    order_number: o.number,
+                    recipient: o.recipient,
+                    patient_ref: o.patient_ref,
+                    planned_route: s.planned_route.trim().to_string(),
+                    estimated_departure: s.estimated_departure,
+                    estimated_arrival: s.estimated_arrival,
+                    packages,
+                };
+                stops.push(stop);
+            }
+            let identity = w.identity()?;
+            let user = w.user()?;
+            let manifest = OutboundManifest {
+                number: new.number.trim().to_string(),
+                shipper: identity.facility.clone(),
+                vehicle: new.vehicle.clone(),
+                driver: Driver {
+                    user: driver.id,
+                    name: driver.name,
+                    licence_number: new.driver_licence_number.trim().to_string(),
+                    occupational_licence: new.driver_occupational_licence.trim().to_string(),
+                },
+                phone_for_questions: new.phone_for_questions.trim().to_string(),
+                stops,
+                created_by: user.name,
+                created_at: w.now()?,
+            };
+            let id = Uuid::now_v7();
+            w.create(mdoc::create(id, identity.facility, w.writer()?, &manifest));
+            Ok(id)
+        })
     }
 
     /// The route: stops in order, each package's outcome, what is back in the vault.
@@ -367,12 +366,12 @@ impl Store {
     /// packed for their orders, free to go on another manifest; a driver who has not synced
     /// and departs anyway is on the road, and the road wins (see `mdoc::cancellation`).
     pub fn cancel_manifest(&self, manifest: Uuid, reason: &str) -> Result<()> {
-        self.require_role(&[Role::Manager], "cancel manifests")?;
-        if reason.trim().is_empty() {
-            return Err(OutboundError::NoReason);
-        }
-        let reason = text::clean(text::reason("reason"), reason)?;
         self.work(|w| {
+            require_role(w, &[Role::Manager], "cancel manifests")?;
+            if reason.trim().is_empty() {
+                return Err(OutboundError::NoReason);
+            }
+            let reason = text::clean(text::reason("reason"), reason)?;
             let (_, actor) = w.actor()?;
             let d = w.doc(manifest)?.filter(|d| d.kind == DocKind::Manifest).ok_or(OutboundError::UnknownManifest(manifest))?;
             let m = mdoc::manifest(d)?;
@@ -528,25 +527,26 @@ impl Store {
     /// cancelled order) goes back into stock at `location`, with a ledger return carrying why,
     /// and leaves its order and manifest.
     pub fn return_check_in(&self, raw: &str, location: &LocationName) -> Result<Event> {
-        self.require_role(&[Role::FloorStaff, Role::Manager], "check returns in")?;
-        let Scan::Package(tag) = parse_scan(raw)? else { return Err(OutboundError::NotATag) };
-        let package = self.package(&tag)?.ok_or_else(|| OutboundError::UnknownPackage(tag.clone()))?;
-        let Some(due) = self.due_back()?.into_iter().find(|d| d.row.tag == tag) else {
-            return Err(OutboundError::NotDueBack(match package.status {
-                PackageStatus::Shipped => format!("{tag} is not on any departed manifest on this device; sync and try again"),
-                PackageStatus::Picked => {
-                    let order = self.package_fold(&tag)?.and_then(|p| p.order).unwrap_or_default();
-                    format!(
-                        "{tag} is picked for order {order}, which is not cancelled; it goes back on the shelf only if a manager cancels the order"
-                    )
-                }
-                other => format!(
-                    "{tag} is {}; only a package that went out and was not delivered, or was picked for a cancelled order, can be checked in",
-                    other.as_str()
-                ),
-            }));
-        };
         self.work(|w| {
+            // What is due back is decided in the transaction that checks it in.
+            require_role(w, &[Role::FloorStaff, Role::Manager], "check returns in")?;
+            let Scan::Package(tag) = parse_scan(raw)? else { return Err(OutboundError::NotATag) };
+            let package = w.package(&tag)?.ok_or_else(|| OutboundError::UnknownPackage(tag.clone()))?;
+            let Some(due) = due_back(w)?.into_iter().find(|d| d.row.tag == tag) else {
+                return Err(OutboundError::NotDueBack(match package.status {
+                    PackageStatus::Shipped => format!("{tag} is not on any departed manifest on this device; sync and try again"),
+                    PackageStatus::Picked => {
+                        let order = w.package_fold(&tag)?.and_then(|p| p.order).unwrap_or_default();
+                        format!(
+                            "{tag} is picked for order {order}, which is not cancelled; it goes back on the shelf only if a manager cancels the order"
+                        )
+                    }
+                    other => format!(
+                        "{tag} is {}; only a package that went out and was not delivered, or was picked for a cancelled order, can be checked in",
+                        other.as_str()
+                    ),
+                }));
+            };
             let (_, actor) = w.actor()?;
             let reason = due.row.reason.clone();
             let event = w.record(&tag, EventBody::Returned { location: location.clone(), reason: reason.clone() })?;
@@ -557,7 +557,7 @@ impl Store {
             if let Some(d) = w.doc(due.order_doc)? {
                 odoc::put_returned(d, &record)?;
             }
-            Ok::<_, OutboundError>(event)
+            Ok(event)
         })
     }
 
@@ -565,96 +565,97 @@ impl Store {
     /// delivered nor checked in, and every package picked for a cancelled order and not yet put
     /// back. Refused and cancelled ones first (they are certainly coming), then the unconfirmed.
     pub fn returns_due(&self) -> Result<Vec<ReturnDue>> {
-        Ok(self.due_back()?.into_iter().map(|d| d.row).collect())
+        Ok(self.work(due_back)?.into_iter().map(|d| d.row).collect())
     }
+}
 
-    fn due_back(&self) -> Result<Vec<DueBack>> {
-        let mut candidates = Vec::new();
-        for info in self.docs(Some(DocKind::Manifest))? {
-            self.read_manifest(info.id, |d| {
-                if mdoc::departed(d)?.is_none() {
-                    return Ok(());
-                }
-                let m = mdoc::manifest(d)?;
-                let (outcomes, returns) = (mdoc::outcomes(d)?, mdoc::returns(d)?);
-                for stop in &m.stops {
-                    for p in stop.packages.iter().filter(|p| !returns.contains_key(&p.tag)) {
-                        let outcome = outcomes.get(&p.tag);
-                        if outcome.is_some_and(|o| o.delivered) {
-                            continue;
-                        }
-                        candidates.push(Candidate {
-                            tag: p.tag.clone(),
-                            container: Some(p.container.clone()),
-                            order_number: stop.order_number.clone(),
-                            recipient: stop.recipient.name.clone(),
-                            manifest: Some((info.id, m.number.clone(), stop.number)),
-                            kind: if outcome.is_some() { ReturnKind::Refused } else { ReturnKind::NotConfirmed },
-                            reason: return_reason(stop, outcome),
-                            order_doc: stop.order,
-                            expect: PackageStatus::Shipped,
-                        });
+/// Every package due back, with the documents its check-in writes to, as of the unit of work.
+fn due_back(w: &mut UnitOfWork<'_>) -> Result<Vec<DueBack>> {
+    let mut candidates = Vec::new();
+    for info in w.docs(Some(DocKind::Manifest))? {
+        read_manifest(w, info.id, |d| {
+            if mdoc::departed(d)?.is_none() {
+                return Ok(());
+            }
+            let m = mdoc::manifest(d)?;
+            let (outcomes, returns) = (mdoc::outcomes(d)?, mdoc::returns(d)?);
+            for stop in &m.stops {
+                for p in stop.packages.iter().filter(|p| !returns.contains_key(&p.tag)) {
+                    let outcome = outcomes.get(&p.tag);
+                    if outcome.is_some_and(|o| o.delivered) {
+                        continue;
                     }
-                }
-                Ok(())
-            })?;
-        }
-        for info in self.docs(Some(DocKind::Order))? {
-            self.read_order(info.id, |d| {
-                if odoc::status(d)? != OrderStatus::Cancelled {
-                    return Ok(());
-                }
-                let o = odoc::order(d)?;
-                let why = odoc::cancellation(d)?.map(|c| format!(" by {}: {}", c.by.name, c.reason)).unwrap_or_default();
-                let (returned, packings) = (odoc::returned(d)?, odoc::packings(d)?);
-                for tag in odoc::picks(d)?.into_keys().filter(|t| !returned.contains_key(t)) {
                     candidates.push(Candidate {
-                        container: packings.get(&tag).map(|p| p.container.clone()),
-                        tag,
-                        order_number: o.number.clone(),
-                        recipient: o.recipient.name.clone(),
-                        manifest: None,
-                        kind: ReturnKind::OrderCancelled,
-                        reason: format!("put back: order {} cancelled{why}", o.number),
-                        order_doc: info.id,
-                        expect: PackageStatus::Picked,
+                        tag: p.tag.clone(),
+                        container: Some(p.container.clone()),
+                        order_number: stop.order_number.clone(),
+                        recipient: stop.recipient.name.clone(),
+                        manifest: Some((info.id, m.number.clone(), stop.number)),
+                        kind: if outcome.is_some() { ReturnKind::Refused } else { ReturnKind::NotConfirmed },
+                        reason: return_reason(stop, outcome),
+                        order_doc: stop.order,
+                        expect: PackageStatus::Shipped,
                     });
                 }
-                Ok(())
-            })?;
-        }
-        // The ledger decides what is really out: a package checked in on another phone whose
-        // documents have not caught up, or a pick that never reached the ledger, is not due.
-        let mut due = Vec::with_capacity(candidates.len());
-        for c in candidates {
-            let Some(package) = self.package(&c.tag)?.filter(|p| p.status == c.expect) else { continue };
-            due.push(DueBack {
-                manifest_doc: c.manifest.as_ref().map(|m| m.0),
-                order_doc: c.order_doc,
-                row: ReturnDue {
-                    tag: c.tag,
-                    item: package.item,
-                    batch: package.batch,
-                    quantity: package.quantity,
-                    container: c.container,
-                    order_number: c.order_number,
-                    recipient: c.recipient,
-                    manifest: c.manifest,
-                    kind: c.kind,
-                    reason: c.reason,
-                },
-            });
-        }
-        let rank = |k: ReturnKind| match k {
-            ReturnKind::Refused => 0,
-            ReturnKind::OrderCancelled => 1,
-            ReturnKind::NotConfirmed => 2,
-        };
-        due.sort_by_cached_key(|d| {
-            (rank(d.row.kind), d.row.manifest.as_ref().map(|m| (m.1.clone(), m.2)), d.row.order_number.clone(), d.row.tag.clone())
-        });
-        Ok(due)
+            }
+            Ok(())
+        })?;
     }
+    for info in w.docs(Some(DocKind::Order))? {
+        read_order(w, info.id, |d| {
+            if odoc::status(d)? != OrderStatus::Cancelled {
+                return Ok(());
+            }
+            let o = odoc::order(d)?;
+            let why = odoc::cancellation(d)?.map(|c| format!(" by {}: {}", c.by.name, c.reason)).unwrap_or_default();
+            let (returned, packings) = (odoc::returned(d)?, odoc::packings(d)?);
+            for tag in odoc::picks(d)?.into_keys().filter(|t| !returned.contains_key(t)) {
+                candidates.push(Candidate {
+                    container: packings.get(&tag).map(|p| p.container.clone()),
+                    tag,
+                    order_number: o.number.clone(),
+                    recipient: o.recipient.name.clone(),
+                    manifest: None,
+                    kind: ReturnKind::OrderCancelled,
+                    reason: format!("put back: order {} cancelled{why}", o.number),
+                    order_doc: info.id,
+                    expect: PackageStatus::Picked,
+                });
+            }
+            Ok(())
+        })?;
+    }
+    // The ledger decides what is really out: a package checked in on another phone whose
+    // documents have not caught up, or a pick that never reached the ledger, is not due.
+    let mut due = Vec::with_capacity(candidates.len());
+    for c in candidates {
+        let Some(package) = w.package(&c.tag)?.filter(|p| p.status == c.expect) else { continue };
+        due.push(DueBack {
+            manifest_doc: c.manifest.as_ref().map(|m| m.0),
+            order_doc: c.order_doc,
+            row: ReturnDue {
+                tag: c.tag,
+                item: package.item,
+                batch: package.batch,
+                quantity: package.quantity,
+                container: c.container,
+                order_number: c.order_number,
+                recipient: c.recipient,
+                manifest: c.manifest,
+                kind: c.kind,
+                reason: c.reason,
+            },
+        });
+    }
+    let rank = |k: ReturnKind| match k {
+        ReturnKind::Refused => 0,
+        ReturnKind::OrderCancelled => 1,
+        ReturnKind::NotConfirmed => 2,
+    };
+    due.sort_by_cached_key(|d| {
+        (rank(d.row.kind), d.row.manifest.as_ref().map(|m| (m.1.clone(), m.2)), d.row.order_number.clone(), d.row.tag.clone())
+    });
+    Ok(due)
 }
 
 /// A package that may be due back, before the ledger confirms it is still out.
@@ -683,6 +684,17 @@ fn return_reason(stop: &Stop, outcome: Option<&PackageOutcome>) -> String {
         Some(o) => format!("refused at stop {} ({}): {}", stop.number, stop.recipient.name, o.reason.clone().unwrap_or_default()),
         None => format!("not delivered at stop {} ({}); the driver recorded no outcome", stop.number, stop.recipient.name),
     }
+}
+
+/// Reads a manifest document (`UnknownManifest` if it is not one) inside a unit of work.
+fn read_manifest<T>(w: &mut UnitOfWork<'_>, id: Uuid, read: impl FnOnce(&WorkDoc) -> Result<T>) -> Result<T> {
+    w.read::<_, OutboundError>(id, |d| {
+        if d.kind != DocKind::Manifest {
+            return Err(OutboundError::UnknownManifest(id));
+        }
+        read(d)
+    })?
+    .ok_or(OutboundError::UnknownManifest(id))
 }
 
 /// Starts a route: the driver (or a manager) confirms the truck leaves with exactly what the

@@ -249,7 +249,7 @@ fn a_departure_made_offline_outranks_a_cancellation_made_in_the_office() {
     receive(&s.store, &tag(1), 10, "B-1", 30);
     let id = s.store.create_order(&order("SO-1", 10)).unwrap();
     let m = s.store.create_manifest(&packed_manifest(&s, id, &[tag(1)])).unwrap();
-    let (_, actor) = s.store.actor().unwrap();
+    let (_, actor) = s.store.work(|w| w.actor()).unwrap();
     let cancelled = s
         .store
         .read_doc::<_, OutboundError>(m, |d| {
@@ -272,7 +272,7 @@ fn the_server_audit_refuses_a_cancellation_not_from_a_manager() {
     receive(&s.store, &tag(1), 10, "B-1", 30);
     let id = s.store.create_order(&order("SO-1", 10)).unwrap();
     let m = s.store.create_manifest(&packed_manifest(&s, id, &[tag(1)])).unwrap();
-    let (_, mut by) = s.store.actor().unwrap();
+    let (_, mut by) = s.store.work(|w| w.actor()).unwrap();
     let manager = odoc::Cancellation { reason: "withdrawn".into(), by: by.clone() };
     by.user = s.roster[1].id;
     by.name = s.roster[1].name.clone();
@@ -456,4 +456,32 @@ fn the_vault_sees_what_is_due_back_until_it_is_checked_in() {
     let back = s.store.return_check_in(tag(2).as_str(), &LocationName::parse("Returns cage").unwrap()).unwrap();
     assert!(matches!(&back.body, EventBody::Returned { reason, .. } if *reason == due[0].reason), "the ledger says what the list said");
     assert!(s.store.returns_due().unwrap().is_empty());
+}
+
+/// Two managers' taps racing for the last stock: the availability each order is planned against
+/// and the order it writes are one transaction, so exactly one of them gets the stock. (Planned
+/// before its transaction, both could read the same free stock and both be written.)
+#[test]
+fn two_orders_racing_for_the_last_stock_cannot_both_be_accepted() {
+    let s = setup();
+    for round in 1..=8u32 {
+        receive(&s.store, &tag(round), 10, "B-1", 30);
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+        let racers: Vec<_> = ["a", "b"]
+            .into_iter()
+            .map(|side| {
+                let (store, barrier) = (s.store.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    store.create_order(&order(&format!("SO-{round}-{side}"), 10))
+                })
+            })
+            .collect();
+        let results: Vec<_> = racers.into_iter().map(|t| t.join().unwrap()).collect();
+        let accepted = results.iter().filter(|r| r.is_ok()).count();
+        assert_eq!(accepted, 1, "round {round}: exactly one order gets the 10 g left: {results:?}");
+        let refused = results.into_iter().find_map(Result::err).unwrap();
+        assert!(refused.to_string().contains("only 0.00 g is available"), "round {round}: {refused}");
+    }
+    assert_eq!(s.store.orders().unwrap().len(), 8, "one order per round, none over-allocated");
 }

@@ -11,10 +11,11 @@ use uuid::Uuid;
 use super::manifest::{InboundManifest, ManifestError};
 use crate::event::{Event, EventBody};
 use crate::ids::{LocationName, PackageTag};
+use crate::people::Actor;
 use crate::quantity::Quantity;
 use crate::roles::Role;
 use crate::scan::{Scan, ScanError, parse_scan};
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, UnitOfWork};
 use crate::text;
 use crate::work::receiving::{self as doc, Coa, Inspection, PackageDecision, ReceivingScan, RejectReason, Weighing};
 use crate::work::{DocError, DocKind};
@@ -113,42 +114,32 @@ pub struct ReceivingProgress {
 }
 
 impl Store {
-    fn receiver(&self) -> Result<crate::store::SignedInUser> {
-        let user = self.current_user()?.ok_or(StoreError::NotSignedIn)?;
-        if !DocKind::Receiving.may_create(user.role) {
-            return Err(ReceivingError::NotAllowed { role: user.role });
-        }
-        Ok(user)
-    }
-
     /// Imports a manifest file (refused if addressed to another licence) and opens its session.
     pub fn open_receiving(&self, manifest_json: &str) -> Result<Uuid> {
-        self.receiver()?;
-        let identity = self.identity()?.ok_or(StoreError::NotEnrolled)?;
-        let manifest = InboundManifest::import(manifest_json, &identity.facility, self.facility_time_zone()?)?;
-        for info in self.docs(Some(DocKind::Receiving))? {
-            let number = self.read_doc::<_, ReceivingError>(info.id, |d| Ok(doc::manifest(d)?.manifest_number))?;
-            if number.as_deref() == Some(manifest.manifest_number.as_str()) {
-                return Err(ReceivingError::AlreadyOpen(manifest.manifest_number));
-            }
-        }
-        let id = Uuid::now_v7();
-        let session = doc::create(id, identity.facility, self.writer()?, &manifest);
         self.work(|w| {
-            w.create(session);
-            Ok::<_, ReceivingError>(())
-        })?;
-        Ok(id)
+            receiver(w)?;
+            let identity = w.identity()?;
+            let manifest = InboundManifest::import(manifest_json, &identity.facility, w.facility_time_zone()?)?;
+            // Checked in the transaction that opens it: two taps cannot open it twice.
+            for info in w.docs(Some(DocKind::Receiving))? {
+                let number = w.read::<_, ReceivingError>(info.id, |d| Ok(doc::manifest(d)?.manifest_number))?;
+                if number.as_deref() == Some(manifest.manifest_number.as_str()) {
+                    return Err(ReceivingError::AlreadyOpen(manifest.manifest_number));
+                }
+            }
+            let id = Uuid::now_v7();
+            w.create(doc::create(id, identity.facility, w.writer()?, &manifest));
+            Ok(id)
+        })
     }
 
     /// Scans a package against the manifest: matched, unexpected or already scanned.
     pub fn receiving_scan(&self, session: Uuid, raw: &str, at: &LocationName) -> Result<ReceivingVerdict> {
-        let user = self.receiver()?;
-        let Scan::Package(tag) = parse_scan(raw)? else { return Err(ReceivingError::NotATag) };
-        at.check()?;
-        let device = self.identity()?.ok_or(StoreError::NotEnrolled)?.device_id;
-        let now = self.now()?;
         self.work(|w| {
+            let user = receiver(w)?;
+            let Scan::Package(tag) = parse_scan(raw)? else { return Err(ReceivingError::NotATag) };
+            at.check()?;
+            let (_, actor) = w.actor()?;
             let d = w.doc(session)?.ok_or(ReceivingError::UnknownSession(session))?;
             if doc::completed(d)? {
                 return Err(ReceivingError::Completed);
@@ -161,8 +152,8 @@ impl Store {
                 tag: tag.clone(),
                 user: user.id,
                 user_name: user.name.clone(),
-                device,
-                at: now,
+                device: actor.device,
+                at: actor.at,
                 location: at.clone(),
                 on_manifest: on.is_some(),
             };
@@ -325,19 +316,18 @@ impl Store {
         Ok(self.set_setting(SETTINGS, settings)?)
     }
 
+    /// Runs `f` on an open session in one unit of work, for a person who may receive, with who
+    /// is doing it (the signed-in person, this device, the corrected clock).
     fn receiving_work<T>(
         &self,
         session: Uuid,
-        f: impl FnOnce(&mut crate::work::WorkDoc, &crate::store::SignedInUser, crate::ids::DeviceId) -> Result<T>,
+        f: impl FnOnce(&mut UnitOfWork<'_>, &crate::store::SignedInUser, &Actor) -> Result<T>,
     ) -> Result<T> {
-        let user = self.receiver()?;
-        let device = self.identity()?.ok_or(StoreError::NotEnrolled)?.device_id;
         self.work(|w| {
-            let d = w.doc(session)?.ok_or(ReceivingError::UnknownSession(session))?;
-            if doc::completed(d)? {
-                return Err(ReceivingError::Completed);
-            }
-            f(d, &user, device)
+            let user = receiver(w)?;
+            let (_, actor) = w.actor()?;
+            open_session(w, session)?;
+            f(w, &user, &actor)
         })
     }
 
@@ -346,17 +336,17 @@ impl Store {
         coa.batch.check()?;
         text::required(text::organisation("lab's name"), &coa.lab)?;
         crate::bounds::check_percent("THC percentage", coa.thc_percent)?;
-        self.receiving_work(session, |d, _, _| Ok(doc::put_coa(d, &coa)?))
+        self.receiving_work(session, |w, _, _| Ok(doc::put_coa(open_session(w, session)?, &coa)?))
     }
 
     /// Records that a package was physically inspected (the sample).
     pub fn mark_inspected(&self, session: Uuid, raw: &str, note: &str) -> Result<()> {
         let Scan::Package(tag) = parse_scan(raw)? else { return Err(ReceivingError::NotATag) };
         let note = text::clean(text::note("inspection note"), note)?;
-        let now = self.now()?;
-        self.receiving_work(session, |d, user, device| {
+        self.receiving_work(session, |w, user, actor| {
+            let d = open_session(w, session)?;
             known_here(d, &tag)?;
-            let i = Inspection { tag, note, by: user.name.clone(), device, at: now };
+            let i = Inspection { tag, note, by: user.name.clone(), device: actor.device, at: actor.at };
             Ok(doc::put_inspection(d, &i)?)
         })
     }
@@ -369,32 +359,33 @@ impl Store {
             return Err(ReceivingError::BadWeight);
         }
         let weight = weight.checked()?;
-        let now = self.now()?;
-        if let Some(name) = scale {
-            let settings = self.receiving_settings()?;
-            let s = settings.scales.iter().find(|s| s.name == name).ok_or_else(|| ReceivingError::UnknownScale(name.into()))?;
-            let due = s.last_calibrated.checked_add_signed(chrono::Duration::days(i64::from(s.interval_days)));
-            if due.is_none_or(|due| now.date_naive() > due) {
-                return Err(ReceivingError::ScaleOutOfCalibration { name: s.name.clone(), on: s.last_calibrated, days: s.interval_days });
+        self.work(|w| {
+            let (_, actor) = w.actor()?;
+            if let Some(name) = scale {
+                let settings = settings_in(w)?;
+                let s = settings.scales.iter().find(|s| s.name == name).ok_or_else(|| ReceivingError::UnknownScale(name.into()))?;
+                let due = s.last_calibrated.checked_add_signed(chrono::Duration::days(i64::from(s.interval_days)));
+                if due.is_none_or(|due| actor.at.date_naive() > due) {
+                    return Err(ReceivingError::ScaleOutOfCalibration {
+                        name: s.name.clone(),
+                        on: s.last_calibrated,
+                        days: s.interval_days,
+                    });
+                }
             }
-        }
-        self.receiving_work(session, |d, user, device| {
+            let user = receiver(w)?;
+            let d = open_session(w, session)?;
             known_here(d, &tag)?;
             let seq = doc::next_weighing_seq(d, &tag)?;
-            let w = Weighing { tag, weight, scale: scale.map(str::to_string), by: user.name.clone(), device, at: now, seq };
-            Ok(doc::put_weighing(d, &w)?)
+            let weighing =
+                Weighing { tag, weight, scale: scale.map(str::to_string), by: user.name.clone(), device: actor.device, at: actor.at, seq };
+            Ok(doc::put_weighing(d, &weighing)?)
         })
     }
 
     /// The checks of each manifest package against its batch's certificate of analysis.
     pub fn package_flags(&self, session: Uuid) -> Result<BTreeMap<PackageTag, Vec<Flag>>> {
-        let tolerance = self.receiving_settings()?.potency_tolerance;
-        let today = self.now()?.date_naive();
-        self.read_doc::<_, ReceivingError>(session, |d| {
-            let (manifest, coas) = (doc::manifest(d)?, doc::coas(d)?);
-            Ok(manifest.packages.iter().map(|p| (p.tag.clone(), flags(p, &coas, tolerance, today))).collect())
-        })?
-        .ok_or(ReceivingError::UnknownSession(session))
+        self.work(|w| flags_in(w, session))
     }
 
     /// Accepts (`reject: None`) or rejects a package. A package whose checks failed may be
@@ -402,9 +393,13 @@ impl Store {
     pub fn decide_package(&self, session: Uuid, raw: &str, reject: Option<RejectReason>, note: &str) -> Result<()> {
         let Scan::Package(tag) = parse_scan(raw)? else { return Err(ReceivingError::NotATag) };
         let note = text::clean(text::note("note"), note)?;
-        let flagged = self.package_flags(session)?.remove(&tag).unwrap_or_default();
-        let now = self.now()?;
-        self.receiving_work(session, |d, user, device| {
+        self.work(|w| {
+            // The checks the decision rests on (certificates, settings) as of the transaction
+            // that records it: a certificate synced in between cannot be missed.
+            let flagged = flags_in(w, session)?.remove(&tag).unwrap_or_default();
+            let user = receiver(w)?;
+            let (_, actor) = w.actor()?;
+            let d = open_session(w, session)?;
             known_here(d, &tag)?;
             let on_manifest = doc::manifest_item(d, &tag)?.is_some();
             let mut override_note = None;
@@ -427,7 +422,17 @@ impl Store {
                 return Err(ReceivingError::NoReason);
             }
             let seq = doc::next_decision_seq(d, &tag)?;
-            let decision = PackageDecision { tag, reject, override_note, note, by: user.name.clone(), user: user.id, device, at: now, seq };
+            let decision = PackageDecision {
+                tag,
+                reject,
+                override_note,
+                note,
+                by: user.name.clone(),
+                user: user.id,
+                device: actor.device,
+                at: actor.at,
+                seq,
+            };
             Ok(doc::put_decision(d, &decision)?)
         })
     }
@@ -438,7 +443,7 @@ impl Store {
             return Err(ReceivingError::NoReason);
         }
         let reason = text::clean_required(text::reason("reason"), reason)?;
-        self.receiving_work(session, |d, _, _| Ok(doc::set_weight_reason(d, &reason)?))
+        self.receiving_work(session, |w, _, _| Ok(doc::set_weight_reason(open_session(w, session)?, &reason)?))
     }
 
     /// What stands between the session and its completion.
@@ -450,9 +455,8 @@ impl Store {
     /// expiry and the weighed quantity), rejected ones stay recorded in the session, and the task
     /// "accept manifest N in the state system" opens. Refused while anything is unresolved.
     pub fn complete_receiving(&self, session: Uuid, intake: &LocationName) -> Result<Vec<Event>> {
-        self.receiving_work(session, |_, _, _| Ok(()))?;
-        self.work(|w| {
-            let d = w.doc(session)?.ok_or(ReceivingError::UnknownSession(session))?;
+        self.receiving_work(session, |w, _, _| {
+            let d = open_session(w, session)?;
             let open: Vec<String> = discrepancies(d)?.iter().filter(|x| !x.resolved()).map(|x| x.to_string()).collect();
             if !open.is_empty() {
                 return Err(ReceivingError::Unresolved(open));
@@ -499,12 +503,45 @@ impl Store {
 
     /// Confirms the manifest was accepted in the state system (closes the task).
     pub fn confirm_state_acceptance(&self, session: Uuid) -> Result<()> {
-        self.receiver()?;
         self.work(|w| {
+            receiver(w)?;
             let d = w.doc(session)?.ok_or(ReceivingError::UnknownSession(session))?;
             Ok(doc::confirm_state_task(d)?)
         })
     }
+}
+
+/// The signed-in person, if they may receive.
+fn receiver(w: &UnitOfWork<'_>) -> Result<crate::store::SignedInUser> {
+    let user = w.user()?;
+    if !DocKind::Receiving.may_create(user.role) {
+        return Err(ReceivingError::NotAllowed { role: user.role });
+    }
+    Ok(user)
+}
+
+/// The session, loaded for change; refused once it is completed.
+fn open_session<'w>(w: &'w mut UnitOfWork<'_>, session: Uuid) -> Result<&'w mut crate::work::WorkDoc> {
+    let d = w.doc(session)?.ok_or(ReceivingError::UnknownSession(session))?;
+    if doc::completed(d)? {
+        return Err(ReceivingError::Completed);
+    }
+    Ok(d)
+}
+
+fn settings_in(w: &UnitOfWork<'_>) -> Result<ReceivingSettings> {
+    Ok(w.setting(SETTINGS)?.unwrap_or_default())
+}
+
+/// The checks of each manifest package against its batch's certificate, as of the unit of work.
+fn flags_in(w: &mut UnitOfWork<'_>, session: Uuid) -> Result<BTreeMap<PackageTag, Vec<Flag>>> {
+    let tolerance = settings_in(w)?.potency_tolerance;
+    let today = w.now()?.date_naive();
+    w.read::<_, ReceivingError>(session, |d| {
+        let (manifest, coas) = (doc::manifest(d)?, doc::coas(d)?);
+        Ok(manifest.packages.iter().map(|p| (p.tag.clone(), flags(p, &coas, tolerance, today))).collect())
+    })?
+    .ok_or(ReceivingError::UnknownSession(session))
 }
 
 /// A package may be weighed, inspected or decided only if it is on the manifest or was scanned.

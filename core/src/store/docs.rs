@@ -81,6 +81,8 @@ pub(crate) struct UnitOfWork<'a> {
     /// The signed-in person: every change this unit of work makes is theirs and signed by them.
     signer: Option<Arc<Signer>>,
     writer: Writer,
+    /// This device, for documents loaded only to be read.
+    device: crate::ids::DeviceId,
     /// Each document worked on, whether it is new, and its heads when the work began.
     touched: HashMap<Uuid, (WorkDoc, bool, Vec<automerge::ChangeHash>)>,
     compact: Vec<Uuid>,
@@ -105,7 +107,7 @@ impl UnitOfWork<'_> {
         Ok(self.touched.get_mut(&id).map(|(doc, _, _)| doc))
     }
 
-    /// Adds a new document (made with [`Store::writer`], the signed-in person).
+    /// Adds a new document (made with [`UnitOfWork::writer`], the signed-in person).
     pub fn create(&mut self, doc: WorkDoc) {
         self.touched.insert(doc.id, (doc, true, Vec::new()));
     }
@@ -126,10 +128,87 @@ impl UnitOfWork<'_> {
         super::package_in(&self.tx, tag)
     }
 
+    /// Every package, by tag, as of this unit of work.
+    pub fn packages(&self) -> Result<Vec<super::PackageView>> {
+        super::packages_in(&self.tx)
+    }
+
+    /// A package's fold (for facts the package list does not show, such as when it came in).
+    pub fn package_fold(&self, tag: &PackageTag) -> Result<Option<crate::fold::Package>> {
+        super::package_fold_in(&self.tx, tag)
+    }
+
+    /// A package's full history, newest first, as of this unit of work.
+    pub fn history(&self, tag: &PackageTag) -> Result<Vec<super::EventRecord>> {
+        super::history_in(&self.tx, tag)
+    }
+
+    /// The roster as the server last sent it.
+    pub fn roster(&self) -> Result<Vec<RosterEntry>> {
+        super::roster_in(&self.tx)
+    }
+
+    /// Who and where this device is.
+    pub fn identity(&self) -> Result<super::DeviceIdentity> {
+        Store::require_identity(&self.tx)
+    }
+
+    /// A small setting stored on the device (JSON), as of this unit of work.
+    pub fn setting<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
+        super::setting_in(&self.tx, key)
+    }
+
+    /// The facility's time zone as the server last sent it (`None` until then).
+    pub fn facility_time_zone(&self) -> Result<Option<chrono_tz::Tz>> {
+        super::facility_time_zone_in(&self.tx)
+    }
+
+    /// The documents of a kind (or all) this device holds, newest first.
+    pub fn docs(&self, kind: Option<DocKind>) -> Result<Vec<DocInfo>> {
+        docs_in(&self.tx, kind)
+    }
+
+    /// Reads a document without changing it (as this unit of work left it, if it changed it).
+    /// `Ok(None)` if this device does not hold it. Reading does not mark it changed: only
+    /// documents loaded with [`UnitOfWork::doc`] are saved.
+    pub fn read<T, E: From<StoreError>>(&mut self, id: Uuid, read: impl FnOnce(&WorkDoc) -> Result<T, E>) -> Result<Option<T>, E> {
+        if let Some((doc, _, _)) = self.touched.get(&id) {
+            return read(doc).map(Some);
+        }
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        if let std::collections::hash_map::Entry::Vacant(e) = cache.entry(id) {
+            // Loaded as of this transaction, which has not changed it: the committed state.
+            match load(&self.tx, id, reader(self.device))? {
+                Some(doc) => {
+                    e.insert(doc);
+                }
+                None => return Ok(None),
+            }
+        }
+        read(&cache[&id]).map(Some)
+    }
+
     /// The corrected clock (decision 0002) at the start of this unit of work.
     pub fn now(&self) -> Result<DateTime<Utc>> {
-        let ms = super::corrected_now_ms(&self.tx, self.device_ms)?;
+        let ms = self.now_ms()?;
         Ok(DateTime::from_timestamp_millis(ms).unwrap_or_else(Utc::now))
+    }
+
+    /// The corrected clock in milliseconds (the HLC's wall time: never behind what this device
+    /// has stamped).
+    pub fn now_ms(&self) -> Result<i64> {
+        super::corrected_now_ms(&self.tx, self.device_ms)
+    }
+
+    /// The signed-in person; `NotSignedIn` if nobody is.
+    pub fn user(&self) -> Result<crate::people::SignedInUser> {
+        Ok(self.signer.as_ref().ok_or(StoreError::NotSignedIn)?.user.clone())
+    }
+
+    /// The signed-in person as the writer of new documents ([`UnitOfWork::create`]).
+    pub fn writer(&self) -> Result<Writer> {
+        self.signer.as_ref().ok_or(StoreError::NotSignedIn)?;
+        Ok(self.writer)
     }
 
     /// The signed-in person and this device, stamped with the corrected clock: who did what.
@@ -197,7 +276,7 @@ impl Store {
         };
         let tx = conn.transaction().map_err(StoreError::from)?;
         let _inside = InUnitOfWork::enter();
-        let mut dtx = UnitOfWork { tx, device_ms, cache: &self.docs, signer, writer, touched: HashMap::new(), compact: Vec::new() };
+        let mut dtx = UnitOfWork { tx, device_ms, cache: &self.docs, signer, writer, device, touched: HashMap::new(), compact: Vec::new() };
         let value = work(&mut dtx)?;
         dtx.commit()?;
         Ok(value)
@@ -223,25 +302,7 @@ impl Store {
 
     /// The documents this device holds, newest first.
     pub fn docs(&self, kind: Option<DocKind>) -> Result<Vec<DocInfo>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT id, kind, updated_at, refusal FROM docs ORDER BY updated_at DESC, id")?;
-        let rows = stmt.query_map([], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, Option<String>>(3)?))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (id, k, updated, refusal) = row?;
-            let k = DocKind::parse(&k).ok_or_else(|| StoreError::Corrupt(format!("document kind {k:?}")))?;
-            if kind.is_none_or(|want| want == k) {
-                out.push(DocInfo {
-                    id: super::parse_uuid(&id)?,
-                    kind: k,
-                    updated_at: DateTime::parse_from_rfc3339(&updated).map_err(|e| StoreError::Corrupt(e.to_string()))?.with_timezone(&Utc),
-                    refusal,
-                });
-            }
-        }
-        Ok(out)
+        docs_in(&self.conn(), kind)
     }
 
     /// Sync messages for every document that may have something to tell the server. `states`
@@ -331,6 +392,27 @@ impl Store {
         }
         Ok(messages.len())
     }
+}
+
+/// The documents of a kind (or all) on a connection or transaction, newest first.
+fn docs_in(conn: &rusqlite::Connection, kind: Option<DocKind>) -> Result<Vec<DocInfo>> {
+    let mut stmt = conn.prepare_cached("SELECT id, kind, updated_at, refusal FROM docs ORDER BY updated_at DESC, id")?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, Option<String>>(3)?)))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, k, updated, refusal) = row?;
+        let k = DocKind::parse(&k).ok_or_else(|| StoreError::Corrupt(format!("document kind {k:?}")))?;
+        if kind.is_none_or(|want| want == k) {
+            out.push(DocInfo {
+                id: super::parse_uuid(&id)?,
+                kind: k,
+                updated_at: DateTime::parse_from_rfc3339(&updated).map_err(|e| StoreError::Corrupt(e.to_string()))?.with_timezone(&Utc),
+                refusal,
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// Whether every change a server message brought is signed by whoever made it: a person, with a

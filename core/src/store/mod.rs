@@ -286,19 +286,6 @@ impl Store {
         Ok(DateTime::from_timestamp_millis(ms).unwrap_or_else(Utc::now))
     }
 
-    /// The signed-in person and this device, for records of who did what.
-    pub(crate) fn actor(&self) -> Result<(SignedInUser, crate::work::order::Actor)> {
-        let signer = self.signer()?;
-        let user = signer.user.clone();
-        let actor = crate::work::order::Actor { user: user.id, name: user.name.clone(), device: signer.device, at: self.now()? };
-        Ok((user, actor))
-    }
-
-    /// A package's fold (for facts the package list does not show, such as when it came in).
-    pub(crate) fn package_fold(&self, tag: &PackageTag) -> Result<Option<crate::fold::Package>> {
-        package_fold_in(&self.conn(), tag)
-    }
-
     /// Runs a read on the database connection (for workflow modules' own tables).
     pub(crate) fn with_conn<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         f(&self.conn())
@@ -359,10 +346,7 @@ impl Store {
     }
 
     pub fn roster(&self) -> Result<Vec<RosterEntry>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT json FROM roster ORDER BY badge")?;
-        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
-        rows.map(|json| from_json(&json?)).collect()
+        roster_in(&self.conn())
     }
 
     // ---- recording -------------------------------------------------------------------------
@@ -388,10 +372,7 @@ impl Store {
 
     /// Every package, by tag.
     pub fn packages(&self) -> Result<Vec<PackageView>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(&format!("{PACKAGE_SELECT} ORDER BY p.tag"))?;
-        let rows = stmt.query_map([], package_row)?;
-        rows.map(|r| r?).collect()
+        packages_in(&self.conn())
     }
 
     pub fn packages_at(&self, location: &LocationName) -> Result<Vec<PackageView>> {
@@ -431,17 +412,7 @@ impl Store {
 
     /// The full history of a package, newest first, with each event's sync state.
     pub fn history(&self, tag: &PackageTag) -> Result<Vec<EventRecord>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(
-            "SELECT e.json, e.state, e.reject_reason FROM event_tags t JOIN events e ON e.id = t.event_id
-             WHERE t.tag = ?1 ORDER BY e.order_key DESC",
-        )?;
-        let rows = stmt.query_map([tag.as_str()], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?)))?;
-        rows.map(|row| {
-            let (json, state, reject_reason) = row?;
-            Ok(EventRecord { event: from_json(&json)?, state: EventState::parse(&state)?, reject_reason })
-        })
-        .collect()
+        history_in(&self.conn(), tag)
     }
 
     /// Every event this device holds (own and pulled), in canonical order.
@@ -625,8 +596,7 @@ impl Store {
     /// The facility's time zone, as the server last sent it (`None` until then). The state writes
     /// local times without an offset; they are read in this zone (`state_json`).
     pub fn facility_time_zone(&self) -> Result<Option<chrono_tz::Tz>> {
-        let Some(name) = self.setting::<String>(FACILITY_TIME_ZONE)? else { return Ok(None) };
-        crate::state_json::time_zone(&name).map(Some).map_err(|e| StoreError::Corrupt(e.to_string()))
+        facility_time_zone_in(&self.conn())
     }
 
     pub(crate) fn set_setting<T: Serialize + ?Sized>(&self, key: &str, value: &T) -> Result<()> {
@@ -754,6 +724,34 @@ const PACKAGE_SELECT: &str = "SELECT p.tag, p.item, p.batch, p.quantity, p.unit,
 pub(crate) fn package_in(conn: &Connection, tag: &PackageTag) -> Result<Option<PackageView>> {
     let mut stmt = conn.prepare_cached(&format!("{PACKAGE_SELECT} WHERE p.tag = ?1"))?;
     stmt.query_row([tag.as_str()], package_row).optional()?.transpose()
+}
+
+/// Every package, by tag, read on any connection or transaction.
+pub(crate) fn packages_in(conn: &Connection) -> Result<Vec<PackageView>> {
+    let mut stmt = conn.prepare_cached(&format!("{PACKAGE_SELECT} ORDER BY p.tag"))?;
+    let rows = stmt.query_map([], package_row)?;
+    rows.map(|r| r?).collect()
+}
+
+/// The full history of a package, newest first, with each event's sync state.
+pub(crate) fn history_in(conn: &Connection, tag: &PackageTag) -> Result<Vec<EventRecord>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT e.json, e.state, e.reject_reason FROM event_tags t JOIN events e ON e.id = t.event_id
+         WHERE t.tag = ?1 ORDER BY e.order_key DESC",
+    )?;
+    let rows = stmt.query_map([tag.as_str()], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?)))?;
+    rows.map(|row| {
+        let (json, state, reject_reason) = row?;
+        Ok(EventRecord { event: from_json(&json)?, state: EventState::parse(&state)?, reject_reason })
+    })
+    .collect()
+}
+
+/// The roster of people who may sign in on this device, by badge.
+pub(crate) fn roster_in(conn: &Connection) -> Result<Vec<RosterEntry>> {
+    let mut stmt = conn.prepare_cached("SELECT json FROM roster ORDER BY badge")?;
+    let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+    rows.map(|json| from_json(&json?)).collect()
 }
 
 /// The corrected clock (decision 0002): the device's clock moved by the server's offset, never
@@ -986,6 +984,11 @@ fn keep_time_zone(conn: &Connection, name: Option<&str>) -> Result<()> {
             Ok(())
         }
     }
+}
+
+pub(crate) fn facility_time_zone_in(conn: &Connection) -> Result<Option<chrono_tz::Tz>> {
+    let Some(name) = setting_in::<String>(conn, FACILITY_TIME_ZONE)? else { return Ok(None) };
+    crate::state_json::time_zone(&name).map(Some).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 /// The setting the facility's time zone is kept under (an IANA name).

@@ -215,12 +215,6 @@ impl Store {
         Ok(())
     }
 
-    /// The signed-in person on this device, as the writer of work-document changes.
-    pub(crate) fn writer(&self) -> Result<crate::work::Writer> {
-        let signer = self.signer()?;
-        Ok(crate::work::Writer::Person { device: signer.device, user: signer.user.id })
-    }
-
     /// The proof that the signed-in person makes this request ([`crate::protocol::PERSON_HEADER`]),
     /// or `None` if nobody is signed in.
     pub(crate) fn person_proof(&self, method: &str, path: &str, body: &[u8]) -> Result<Option<PersonProof>> {
