@@ -234,7 +234,7 @@ impl CustodyClient {
     /// what this person counted of it this round.
     pub fn count_scan(&self, session_id: String, raw_tag: String, location: String, quantity: Quantity) -> Result<CountScanResult> {
         let id = id_in("count session", &session_id)?;
-        let result = self.store.count_scan(id, &raw_tag, &location_in(&location)?, quantity.try_into()?)?;
+        let result = self.store.count_scan(id, &raw_tag, &location_in(&location)?, quantity)?;
         self.changed(&[ChangeKind::CountSessions]);
         Ok(result.into())
     }
@@ -242,7 +242,7 @@ impl CustodyClient {
     /// Replaces what this person counted of a package this round.
     pub fn count_correct(&self, session_id: String, raw_tag: String, location: String, quantity: Quantity) -> Result<CountScanResult> {
         let id = id_in("count session", &session_id)?;
-        let result = self.store.count_correct(id, &raw_tag, &location_in(&location)?, quantity.try_into()?)?;
+        let result = self.store.count_correct(id, &raw_tag, &location_in(&location)?, quantity)?;
         self.changed(&[ChangeKind::CountSessions]);
         Ok(result.into())
     }
@@ -296,7 +296,7 @@ impl CustodyClient {
         session_id: Option<String>,
     ) -> Result<String> {
         let session = session_id.map(|s| id_in("count session", &s)).transpose()?;
-        let id = self.store.request_adjustment(&tag_in(&tag)?, delta.try_into()?, &reason_code, &note, session)?;
+        let id = self.store.request_adjustment(&tag_in(&tag)?, delta, &reason_code, &note, session)?;
         self.changed(&[ChangeKind::Adjustments, ChangeKind::CountSessions]);
         Ok(id.to_string())
     }
@@ -376,7 +376,7 @@ impl CustodyClient {
     /// Records a package's weight from a registered scale, or typed by hand (`scale` null).
     pub fn record_weight(&self, session_id: String, raw: String, weight: Quantity, scale: Option<String>) -> Result<()> {
         let id = id_in("receiving session", &session_id)?;
-        self.store.record_weight(id, &raw, weight.try_into()?, scale.as_deref())?;
+        self.store.record_weight(id, &raw, weight, scale.as_deref())?;
         self.changed(&[ChangeKind::Inventory]);
         Ok(())
     }

@@ -40,7 +40,7 @@ pub fn normalize_package_tag(raw: String) -> Result<String, CustodyError> {
 /// `unit` the text must name one.
 #[uniffi::export]
 pub fn parse_quantity(text: String, unit: Option<UnitOfMeasure>) -> Result<Quantity, CustodyError> {
-    Ok(custody_core::Quantity::parse_in(&text, unit)?.into())
+    Ok(custody_core::Quantity::parse_in(&text, unit)?)
 }
 
 /// The symbol core reads and writes for a unit (`g`, `each`), for field labels.
@@ -58,7 +58,7 @@ pub fn unit_word(unit: UnitOfMeasure) -> String {
 /// A quantity as core shows it to people (`12.30 g`, `3 each`, `1 oz (28.35 g)`).
 #[uniffi::export]
 pub fn format_quantity(quantity: Quantity) -> Result<String, CustodyError> {
-    Ok(custody_core::Quantity::try_from(quantity)?.to_string())
+    Ok(quantity.to_string())
 }
 
 /// The core library's version, for the app's about screen and support requests.

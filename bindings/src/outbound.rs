@@ -12,7 +12,7 @@ pub use custody_core::outbound::{Customer, Patient as PatientDetails};
 pub use custody_core::work::manifest::Vehicle;
 pub use custody_core::work::order::OrderStatus;
 use custody_core::work::{manifest as mdoc, order as odoc};
-use custody_core::{bounds, ids, input, quantity};
+use custody_core::{bounds, ids, input};
 
 use crate::client::CustodyClient;
 use crate::error::CustodyError;
@@ -53,7 +53,7 @@ impl TryFrom<NewOrder> for core::NewOrder {
             .map(|l| {
                 Ok(core::NewOrderLine {
                     item: ids::ItemName::parse(&l.item)?,
-                    quantity: quantity::Quantity::try_from(l.quantity)?,
+                    quantity: l.quantity,
                     unit_price: input::number("unit price", &l.unit_price)?,
                 })
             })
@@ -425,7 +425,6 @@ impl CustodyClient {
 
     /// Scans a package against the pick list; `quantity` is the weight taken for a split line.
     pub fn pick_scan(&self, order_id: String, raw: String, quantity: Option<Quantity>) -> Result<PickResult> {
-        let quantity = quantity.map(quantity::Quantity::try_from).transpose()?;
         let r = self.store.pick_scan(id_in("order", &order_id)?, &raw, quantity)?;
         self.changed(&[ChangeKind::Outbound, ChangeKind::Inventory]);
         Ok(PickResult {
@@ -446,7 +445,7 @@ impl CustodyClient {
 
     /// Puts a picked package in a numbered container with its gross weight.
     pub fn pack(&self, order_id: String, raw: String, container: String, gross_weight: Quantity) -> Result<()> {
-        self.store.pack(id_in("order", &order_id)?, &raw, &container, gross_weight.try_into()?)?;
+        self.store.pack(id_in("order", &order_id)?, &raw, &container, gross_weight)?;
         self.changed(&[ChangeKind::Outbound]);
         Ok(())
     }

@@ -9,7 +9,20 @@ use custody_core::roles::Role as CoreRole;
 use super::*;
 
 fn g(amount: &str) -> Quantity {
-    Quantity { amount: amount.into(), unit: UnitOfMeasure::G }
+    Quantity::from_text(amount, UnitOfMeasure::G).unwrap()
+}
+
+/// What uniffi does with an argument the app passed: lift it from what the app wrote, and hand
+/// a failed lift whose error is the function's error type to the app as that error
+/// (`LowerReturn::handle_failed_lift`); any other failure would be an internal error.
+fn lift_arg<T: uniffi::Lift<crate::UniFfiTag>>(sent: impl uniffi::Lower<crate::UniFfiTag>) -> Result<T, CustodyError> {
+    let mut buf = Vec::new();
+    uniffi::Lower::<crate::UniFfiTag>::write(sent, &mut buf);
+    T::try_read(&mut buf.as_slice()).map_err(|e| e.downcast::<CustodyError>().expect("a failed lift is an InvalidInput"))
+}
+
+fn typed(amount: &str, unit: UnitOfMeasure) -> custody_core::ffi::QuantityText {
+    custody_core::ffi::QuantityText { amount: amount.into(), unit }
 }
 
 #[test]
@@ -26,10 +39,12 @@ fn quantities_cross_as_decimal_strings() {
     assert_eq!(parse_quantity("3.5".into(), Some(UnitOfMeasure::G)).unwrap(), g("3.5"));
     assert_eq!((unit_symbol(UnitOfMeasure::Kg), unit_word(UnitOfMeasure::Each)), ("kg".into(), "number of units".into()));
     assert_eq!(format_quantity(q).unwrap(), "12.50 g");
-    assert_eq!(format_quantity(Quantity { amount: "1".into(), unit: UnitOfMeasure::Oz }).unwrap(), "1 oz (28.35 g)");
-    let err = format_quantity(g("12,5")).unwrap_err();
+    let oz: Quantity = lift_arg(typed("1", UnitOfMeasure::Oz)).unwrap();
+    assert_eq!(format_quantity(oz).unwrap(), "1 oz (28.35 g)");
+    let err = lift_arg::<Quantity>(typed("12,5", UnitOfMeasure::G)).unwrap_err();
     assert_eq!(err, CustodyError::InvalidInput("\"12,5\" is not a number; enter an amount like 12.5".into()));
-    assert!(matches!(format_quantity(Quantity { amount: "1.5".into(), unit: UnitOfMeasure::Each }), Err(CustodyError::InvalidInput(_))));
+    let err = lift_arg::<Quantity>(typed("1.5", UnitOfMeasure::Each)).unwrap_err();
+    assert_eq!(err, CustodyError::InvalidInput("a count of items must be a whole number, not 1.5".into()));
     assert_eq!(count_unit(UnitOfMeasure::Oz), UnitOfMeasure::G);
 }
 

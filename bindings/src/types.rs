@@ -12,7 +12,7 @@ use std::time::SystemTime;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use custody_core::receiving::session;
-use custody_core::{counts, event, hlc, ids, input, quantity, scan, store, sync, work};
+use custody_core::{counts, event, hlc, ids, input, scan, store, sync, work};
 use uuid::Uuid;
 
 use crate::error::CustodyError;
@@ -67,27 +67,9 @@ pub(crate) fn strings<T: ToString>(items: &[T]) -> Vec<String> {
 
 // ---- quantities ------------------------------------------------------------------------------
 
-/// An exact amount with its unit. `amount` is a decimal string such as `"12.50"` or `"-0.5"`
-/// (Kotlin: `BigDecimal(amount)`, Swift: `Decimal(string:)`); never a float.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct Quantity {
-    pub amount: String,
-    pub unit: UnitOfMeasure,
-}
-
-impl From<quantity::Quantity> for Quantity {
-    fn from(q: quantity::Quantity) -> Self {
-        Quantity { amount: q.amount.to_string(), unit: q.unit }
-    }
-}
-
-impl TryFrom<Quantity> for quantity::Quantity {
-    type Error = CustodyError;
-    /// Any sign (the workflow decides whether a negative makes sense); whole numbers for `Each`.
-    fn try_from(q: Quantity) -> Result<Self, CustodyError> {
-        Ok(quantity::Quantity::from_text(&q.amount, q.unit)?)
-    }
-}
+/// An exact amount with its unit; crosses as `custody_core::ffi::QuantityText` (amount as a
+/// decimal string), checked by core as it comes in.
+pub use custody_core::Quantity;
 
 // ---- people, devices, sync -------------------------------------------------------------------
 
@@ -268,15 +250,13 @@ impl TryFrom<EventBody> for event::EventBody {
             EventBody::Received { item, batch, quantity, location, expires_on, manifest } => B::Received {
                 item: ids::ItemName::parse(&item)?,
                 batch: ids::BatchNumber::parse(&batch)?,
-                quantity: quantity.try_into()?,
+                quantity,
                 location: location_in(&location)?,
                 expires_on: date_in(expires_on)?,
                 manifest: manifest.map(|m| m.trim().to_string()).filter(|m| !m.is_empty()),
             },
             EventBody::Moved { to } => B::Moved { to: location_in(&to)? },
-            EventBody::Adjusted { delta, reason, note, request_id } => {
-                B::Adjusted { delta: delta.try_into()?, reason, note, request: request(request_id)? }
-            }
+            EventBody::Adjusted { delta, reason, note, request_id } => B::Adjusted { delta, reason, note, request: request(request_id)? },
             EventBody::Quarantined { reason } => B::Quarantined { reason },
             EventBody::Released { note, request_id } => B::Released { note, request: request(request_id)? },
             EventBody::Picked { order } => B::Picked { order },
@@ -286,7 +266,7 @@ impl TryFrom<EventBody> for event::EventBody {
             EventBody::Destroyed { reason } => B::Destroyed { reason },
             EventBody::Split { new_tag, quantity, item, batch, location, expires_on } => B::Split {
                 new_tag: tag_in(&new_tag)?,
-                quantity: quantity.try_into()?,
+                quantity,
                 item: ids::ItemName::parse(&item)?,
                 batch: ids::BatchNumber::parse(&batch)?,
                 location: location_in(&location)?,
