@@ -12,7 +12,8 @@ use custody_core::event::EventBody as CoreBody;
 use custody_core::store::{Store, StoreKey};
 use custody_core::sync::{RetryPolicy, SyncClient};
 use custody_core::tls::ServerTrust;
-use custody_core::{counts, ids};
+use custody_core::ids::{self, BatchNumber, ItemName, LocationName};
+use custody_core::counts;
 
 use crate::error::CustodyError;
 use crate::listener::{ChangeKind, ChangeListener, SyncListener};
@@ -120,7 +121,7 @@ impl CustodyClient {
             .into_iter()
             .map(|e| RosterPerson {
                 signs_in_here: device.is_some_and(|d| e.active_key(d).is_some()),
-                id: e.id.to_string(),
+                id: e.id,
                 name: e.name,
                 role: e.role,
                 badge: e.badge,
@@ -157,10 +158,10 @@ impl CustodyClient {
     pub fn receive(
         &self,
         tag: String,
-        item: String,
-        batch: String,
+        item: ItemName,
+        batch: BatchNumber,
         quantity: Quantity,
-        location: String,
+        location: LocationName,
         expires_on: Option<String>,
         manifest: Option<String>,
     ) -> Result<LedgerEvent> {
@@ -363,7 +364,7 @@ impl CustodyClient {
         let flags = self.store.package_flags(id_in("receiving session", &session_id)?)?;
         Ok(flags
             .into_iter()
-            .map(|(tag, flags)| PackageFlags { tag: tag.to_string(), flags: flags.iter().map(|f| f.to_string()).collect() })
+            .map(|(tag, flags)| PackageFlags { tag, flags: flags.iter().map(|f| f.to_string()).collect() })
             .collect())
     }
 
@@ -412,7 +413,7 @@ impl CustodyClient {
     /// Completed sessions whose manifest still has to be accepted in the state system.
     pub fn open_state_tasks(&self) -> Result<Vec<StateTask>> {
         let tasks = self.store.open_state_tasks()?;
-        Ok(tasks.into_iter().map(|(id, task)| StateTask { session_id: id.to_string(), task }).collect())
+        Ok(tasks.into_iter().map(|(id, task)| StateTask { session_id: id, task }).collect())
     }
 
     pub fn confirm_state_acceptance(&self, session_id: String) -> Result<()> {

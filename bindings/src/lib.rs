@@ -14,6 +14,14 @@
 
 uniffi::setup_scaffolding!();
 
+// Core's remote custom types (UUIDs, dates, instants; `custody_core::ffi`) for this crate's own
+// records too, defined there once: here they only borrow core's conversions.
+use custody_core::ffi::{IsoDate, Timestamp};
+use uuid::Uuid;
+uniffi::use_remote_type!(custody_core::Uuid);
+uniffi::use_remote_type!(custody_core::IsoDate);
+uniffi::use_remote_type!(custody_core::Timestamp);
+
 #[cfg(target_os = "android")]
 mod android;
 pub mod client;

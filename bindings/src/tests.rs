@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use custody_core::LicenseNumber;
+use custody_core::ids::{BatchNumber, ItemName, LicenseNumber, LocationName};
 use custody_core::roles::Role as CoreRole;
 
 use super::*;
@@ -51,10 +51,10 @@ fn quantities_cross_as_decimal_strings() {
 #[test]
 fn event_bodies_convert_both_ways_and_refuse_bad_fields() {
     let body = EventBody::Received {
-        item: "Live Resin - Blue Dream 1g".into(),
-        batch: "lr-2026-11-a".into(),
+        item: ItemName::parse("Live Resin - Blue Dream 1g").unwrap(),
+        batch: lift_arg("lr-2026-11-a".to_string()).unwrap(),
         quantity: g("10.00"),
-        location: "Vault A / Shelf 1".into(),
+        location: LocationName::parse("Vault A / Shelf 1").unwrap(),
         expires_on: Some("2027-06-30".into()),
         manifest: None,
     };
@@ -63,15 +63,18 @@ fn event_bodies_convert_both_ways_and_refuse_bad_fields() {
     let EventBody::Received { batch, expires_on, .. } = &back else { panic!() };
     assert_eq!((batch.as_str(), expires_on.as_deref()), ("LR-2026-11-A", Some("2027-06-30")));
     let bad = EventBody::Received {
-        item: "x".into(),
-        batch: "b".into(),
+        item: ItemName::parse("x").unwrap(),
+        batch: BatchNumber::parse("b").unwrap(),
         quantity: g("1"),
-        location: "Vault".into(),
+        location: LocationName::parse("Vault").unwrap(),
         expires_on: Some("30/06/2027".into()),
         manifest: None,
     };
     let err = custody_core::EventBody::try_from(bad).unwrap_err();
     assert!(matches!(&err, CustodyError::InvalidInput(m) if m.contains("2027-06-30")), "{err}");
+    // A bad location inside the body is refused as it lifts, with core's sentence.
+    let err = lift_arg::<LocationName>(" ".to_string()).unwrap_err();
+    assert_eq!(err, CustodyError::InvalidInput(LocationName::parse(" ").unwrap_err().to_string()));
 }
 
 #[derive(Default)]
@@ -128,17 +131,17 @@ async fn a_client_enrols_records_syncs_and_reports_typed_errors() {
     phone.sign_in("M-100".into(), "2468".into()).await.unwrap();
 
     let event =
-        phone.receive(tag.clone(), "Live Resin - Blue Dream 1g".into(), "LR-1".into(), g("10.00"), "Vault A".into(), None, None).unwrap();
+        phone.receive(tag.clone(), ItemName::parse("Live Resin - Blue Dream 1g").unwrap(), BatchNumber::parse("LR-1").unwrap(), g("10.00"), LocationName::parse("Vault A").unwrap(), None, None).unwrap();
     assert_eq!(event.kind, EventKind::Received);
     phone.move_package(tag.to_lowercase(), "Vault B".into()).unwrap();
-    let refused = phone.record(tag.clone(), EventBody::Delivered { recipient: "C11-0000002-LIC".into() }).unwrap_err();
+    let refused = phone.record(tag.clone(), EventBody::Delivered { recipient: LicenseNumber::parse("C11-0000002-LIC").unwrap() }).unwrap_err();
     assert!(matches!(refused, CustodyError::Refused(_)), "{refused}");
     assert!(phone.find_package(tag.clone()).unwrap().unwrap().pending);
 
     let report = phone.sync_now().await.unwrap();
     assert_eq!(report.accepted, 2);
     let package = phone.find_package(tag.clone()).unwrap().unwrap();
-    assert_eq!((package.location.as_str(), package.quantity.amount.as_str(), package.pending), ("Vault B", "10.00", false));
+    assert_eq!((package.location.as_str(), package.quantity.to_string().as_str(), package.pending), ("Vault B", "10.00 g", false));
     assert_eq!(phone.history(tag).unwrap()[0].state, EventState::Accepted);
     let last = heard.statuses.lock().unwrap().last().cloned().unwrap();
     assert!(last.online && last.pending == 0 && last.last_success.is_some(), "{last:?}");
@@ -197,7 +200,7 @@ async fn receiving_scans_against_a_manifest_and_scans_parse() {
 
     let progress = phone.receiving_progress(session).unwrap();
     assert_eq!((progress.manifest_number.as_str(), progress.package_count), ("0001234567", 1));
-    assert_eq!((progress.matched, progress.missing), (vec![tag.to_string()], vec![]));
+    assert_eq!((progress.matched, progress.missing), (vec![custody_core::PackageTag::parse(tag).unwrap()], vec![]));
     let unknown = phone.receiving_progress(uuid::Uuid::now_v7().to_string()).unwrap_err();
     assert!(matches!(unknown, CustodyError::NotFound(_)), "{unknown}");
 
@@ -206,12 +209,12 @@ async fn receiving_scans_against_a_manifest_and_scans_parse() {
         ScannedCode::Gs1 {
             gtin: Some("00012345600012".into()),
             batch: Some("LR-1".into()),
-            expiry: Some("2026-12-31".into()),
+            expiry: chrono::NaiveDate::from_ymd_opt(2026, 12, 31),
             serial: None,
             net_weight: None,
         }
     );
-    assert_eq!(crate::client::parse_scan("LOC:Vault A".into()).unwrap(), ScannedCode::Location { name: "Vault A".into() });
+    assert_eq!(crate::client::parse_scan("LOC:Vault A".into()).unwrap(), ScannedCode::Location { name: LocationName::parse("Vault A").unwrap() });
     server.stop().await;
 }
 

@@ -212,16 +212,7 @@ impl Store {
         let mut out = Vec::new();
         for p in self.packages()?.into_iter().filter(|p| p.status == PackageStatus::Active) {
             let since = self.package_fold(&p.tag)?.map(|f| f.since).unwrap_or_default();
-            out.push(Candidate {
-                tag: p.tag,
-                item: p.item,
-                batch: p.batch,
-                quantity: p.quantity,
-                location: p.location,
-                expires_on: p.expires_on,
-                status: p.status,
-                since,
-            });
+            out.push(Candidate { facts: p.facts, since });
         }
         Ok(out)
     }
@@ -288,7 +279,7 @@ impl Store {
         let today = self.now()?.date_naive();
         let candidates = self.candidates(Some(order), today)?;
         let claimed = self.claimed_elsewhere(Some(order))?;
-        let known: BTreeSet<PackageTag> = self.packages()?.into_iter().map(|p| p.tag).collect();
+        let known: BTreeSet<PackageTag> = self.packages()?.into_iter().map(|p| p.facts.tag).collect();
         let mut spare = self.unused_tags()?.into_iter().filter(|t| !claimed.contains(t) && !known.contains(t));
         let list = picklist::allocate(&o.lines, &candidates, &mut spare)?;
         self.work(|w| {
