@@ -321,15 +321,7 @@ impl Phone {
             packages: self
                 .packages()
                 .into_iter()
-                .map(|p| custody_core::protocol::PackageSummary {
-                    tag: p.tag,
-                    item: p.item,
-                    batch: p.batch,
-                    quantity: p.quantity,
-                    location: p.location,
-                    status: p.status,
-                    expires_on: p.expires_on,
-                })
+                .map(|p| p.facts)
                 .collect(),
             conflicts: self.conflicts(),
         }
