@@ -209,7 +209,7 @@ impl TryFrom<EventBody> for event::EventBody {
                 quantity,
                 location,
                 expires_on: date_in(expires_on)?,
-                manifest: manifest.map(|m| m.trim().to_string()).filter(|m| !m.is_empty()),
+                manifest: input::optional_text(manifest),
             },
             EventBody::Moved { to } => B::Moved { to },
             EventBody::Adjusted { delta, reason, note, request_id } => B::Adjusted { delta, reason, note, request: request(request_id)? },
