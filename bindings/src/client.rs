@@ -8,12 +8,12 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use custody_core::counts;
 use custody_core::event::EventBody as CoreBody;
+use custody_core::ids::{self, BatchNumber, ItemName, LocationName};
 use custody_core::store::{Store, StoreKey};
 use custody_core::sync::{RetryPolicy, SyncClient};
 use custody_core::tls::ServerTrust;
-use custody_core::ids::{self, BatchNumber, ItemName, LocationName};
-use custody_core::counts;
 
 use crate::error::CustodyError;
 use crate::listener::{ChangeKind, ChangeListener, SyncListener};
@@ -362,10 +362,7 @@ impl CustodyClient {
     /// Each manifest package's failed checks against its batch's certificate.
     pub fn package_flags(&self, session_id: String) -> Result<Vec<PackageFlags>> {
         let flags = self.store.package_flags(id_in("receiving session", &session_id)?)?;
-        Ok(flags
-            .into_iter()
-            .map(|(tag, flags)| PackageFlags { tag, flags: flags.iter().map(|f| f.to_string()).collect() })
-            .collect())
+        Ok(flags.into_iter().map(|(tag, flags)| PackageFlags { tag, flags: flags.iter().map(|f| f.to_string()).collect() }).collect())
     }
 
     pub fn mark_inspected(&self, session_id: String, raw: String, note: String) -> Result<()> {

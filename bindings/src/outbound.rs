@@ -6,7 +6,6 @@
 use std::time::SystemTime;
 
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 use custody_core::ffi::{IsoDate, Timestamp};
 use custody_core::ids::{BatchNumber, ItemName, LocationName, PackageTag, UserId};
 pub use custody_core::outbound::order::OrderLine;
@@ -17,6 +16,7 @@ pub use custody_core::work::manifest::Vehicle;
 pub use custody_core::work::order::OrderStatus;
 use custody_core::work::{manifest as mdoc, order as odoc};
 use custody_core::{bounds, ids, input};
+use uuid::Uuid;
 
 use crate::client::CustodyClient;
 use crate::error::CustodyError;
@@ -85,7 +85,15 @@ pub struct OrderSummary {
 }
 
 fn order_out(id: Uuid, o: core::Order, status: odoc::OrderStatus) -> OrderSummary {
-    OrderSummary { id, number: o.number, recipient: o.recipient, requested_on: o.requested_on, status, patient_ref: o.patient_ref, lines: o.lines }
+    OrderSummary {
+        id,
+        number: o.number,
+        recipient: o.recipient,
+        requested_on: o.requested_on,
+        status,
+        patient_ref: o.patient_ref,
+        lines: o.lines,
+    }
 }
 
 /// One entry of a pick list with its progress. `split_into` is the new tag when only part of

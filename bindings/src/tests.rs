@@ -130,11 +130,21 @@ async fn a_client_enrols_records_syncs_and_reports_typed_errors() {
     assert!(matches!(&wrong, CustodyError::BadCredentials(m) if m.contains("4 more wrong PINs")), "{wrong}");
     phone.sign_in("M-100".into(), "2468".into()).await.unwrap();
 
-    let event =
-        phone.receive(tag.clone(), ItemName::parse("Live Resin - Blue Dream 1g").unwrap(), BatchNumber::parse("LR-1").unwrap(), g("10.00"), LocationName::parse("Vault A").unwrap(), None, None).unwrap();
+    let event = phone
+        .receive(
+            tag.clone(),
+            ItemName::parse("Live Resin - Blue Dream 1g").unwrap(),
+            BatchNumber::parse("LR-1").unwrap(),
+            g("10.00"),
+            LocationName::parse("Vault A").unwrap(),
+            None,
+            None,
+        )
+        .unwrap();
     assert_eq!(event.kind, EventKind::Received);
     phone.move_package(tag.to_lowercase(), "Vault B".into()).unwrap();
-    let refused = phone.record(tag.clone(), EventBody::Delivered { recipient: LicenseNumber::parse("C11-0000002-LIC").unwrap() }).unwrap_err();
+    let refused =
+        phone.record(tag.clone(), EventBody::Delivered { recipient: LicenseNumber::parse("C11-0000002-LIC").unwrap() }).unwrap_err();
     assert!(matches!(refused, CustodyError::Refused(_)), "{refused}");
     assert!(phone.find_package(tag.clone()).unwrap().unwrap().pending);
 
@@ -214,7 +224,10 @@ async fn receiving_scans_against_a_manifest_and_scans_parse() {
             net_weight: None,
         }
     );
-    assert_eq!(crate::client::parse_scan("LOC:Vault A".into()).unwrap(), ScannedCode::Location { name: LocationName::parse("Vault A").unwrap() });
+    assert_eq!(
+        crate::client::parse_scan("LOC:Vault A".into()).unwrap(),
+        ScannedCode::Location { name: LocationName::parse("Vault A").unwrap() }
+    );
     server.stop().await;
 }
 

@@ -203,14 +203,9 @@ impl TryFrom<EventBody> for event::EventBody {
         use event::EventBody as B;
         let request = |r: Option<String>| r.map(|r| id_in("adjustment request", &r)).transpose();
         Ok(match b {
-            EventBody::Received { item, batch, quantity, location, expires_on, manifest } => B::Received {
-                item,
-                batch,
-                quantity,
-                location,
-                expires_on: date_in(expires_on)?,
-                manifest: input::optional_text(manifest),
-            },
+            EventBody::Received { item, batch, quantity, location, expires_on, manifest } => {
+                B::Received { item, batch, quantity, location, expires_on: date_in(expires_on)?, manifest: input::optional_text(manifest) }
+            }
             EventBody::Moved { to } => B::Moved { to },
             EventBody::Adjusted { delta, reason, note, request_id } => B::Adjusted { delta, reason, note, request: request(request_id)? },
             EventBody::Quarantined { reason } => B::Quarantined { reason },
@@ -672,9 +667,7 @@ impl From<session::ReceivingVerdict> for ReceivingVerdict {
         let (kind, tag, item, by, at) = match v {
             session::ReceivingVerdict::Matched { tag, item } => (ReceivingVerdictKind::Matched, tag, Some(item), None, None),
             session::ReceivingVerdict::Unexpected { tag } => (ReceivingVerdictKind::Unexpected, tag, None, None, None),
-            session::ReceivingVerdict::Duplicate { tag, by, at } => {
-                (ReceivingVerdictKind::Duplicate, tag, None, Some(by), Some(at))
-            }
+            session::ReceivingVerdict::Duplicate { tag, by, at } => (ReceivingVerdictKind::Duplicate, tag, None, Some(by), Some(at)),
         };
         ReceivingVerdict { kind, tag, message, item, by, at }
     }

@@ -523,7 +523,10 @@ mod tests {
     fn a_stored_fold_state_reads_and_writes_the_same_bytes() {
         let fold: PackageFold = serde_json::from_str(STORED_BEFORE_FACTS).unwrap();
         let package = fold.package.as_ref().unwrap();
-        assert_eq!((package.tag.as_str(), package.location.as_str(), package.status), ("1A4FF0100000022000000001", "Vault A", PackageStatus::Active));
+        assert_eq!(
+            (package.tag.as_str(), package.location.as_str(), package.status),
+            ("1A4FF0100000022000000001", "Vault A", PackageStatus::Active)
+        );
         assert_eq!(package.event_count(), 2);
         assert_eq!(serde_json::to_string(&fold).unwrap(), STORED_BEFORE_FACTS);
     }

@@ -309,14 +309,7 @@ pub type PackageSummary = crate::fold::PackageFacts;
 
 impl InventoryReport {
     pub fn from_inventory(inventory: &crate::fold::Inventory) -> Self {
-        Self {
-            packages: inventory
-                .packages
-                .values()
-                .map(|p| p.facts.clone())
-                .collect(),
-            conflicts: inventory.conflicts.clone(),
-        }
+        Self { packages: inventory.packages.values().map(|p| p.facts.clone()).collect(), conflicts: inventory.conflicts.clone() }
     }
 }
 

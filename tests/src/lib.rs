@@ -317,14 +317,7 @@ impl Phone {
 
     /// The inventory as this phone shows it, in the server report's shape, for comparison.
     pub fn report(&self) -> InventoryReport {
-        InventoryReport {
-            packages: self
-                .packages()
-                .into_iter()
-                .map(|p| p.facts)
-                .collect(),
-            conflicts: self.conflicts(),
-        }
+        InventoryReport { packages: self.packages().into_iter().map(|p| p.facts).collect(), conflicts: self.conflicts() }
     }
 }
 

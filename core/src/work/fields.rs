@@ -209,4 +209,3 @@ pub(crate) fn json<T: serde::Serialize>(value: &T) -> String {
 pub(crate) fn text_of(value: automerge::Value<'_>) -> Option<String> {
     value.as_scalar().and_then(|s| s.as_str()).map(str::to_string)
 }
-
