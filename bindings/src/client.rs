@@ -175,16 +175,16 @@ impl CustodyClient {
 
     /// Every package, by tag.
     pub fn packages(&self) -> Result<Vec<Package>> {
-        Ok(self.store.packages()?.into_iter().map(Into::into).collect())
+        Ok(self.store.packages()?)
     }
 
     pub fn packages_at(&self, location: String) -> Result<Vec<Package>> {
-        Ok(self.store.packages_at(&location_in(&location)?)?.into_iter().map(Into::into).collect())
+        Ok(self.store.packages_at(&location_in(&location)?)?)
     }
 
     /// The package with this tag (as scanned), or `null` if this device does not know it.
     pub fn find_package(&self, tag: String) -> Result<Option<Package>> {
-        Ok(self.store.package(&tag_in(&tag)?)?.map(Into::into))
+        Ok(self.store.package(&tag_in(&tag)?)?)
     }
 
     /// A package's full history, newest first, with each event's sync state.

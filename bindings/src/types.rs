@@ -347,7 +347,7 @@ impl From<work::count::CountEntry> for CountEntry {
             user_name: e.user_name,
             device_id: e.device,
             location: e.location,
-            counted: work::count::from_minor(e.minor, e.unit).into(),
+            counted: work::count::from_minor(e.minor, e.unit),
         }
     }
 }
