@@ -39,6 +39,8 @@ LAYERS = {
         # The sync client and its TLS trust.
         ["tls"],
         ["sync"],
+        # Which error the apps see for each of core's errors (feature `uniffi`).
+        ["ffi::errors"],
         ["lib"],
     ],
     "sync-server/src": [

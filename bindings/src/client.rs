@@ -8,11 +8,12 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use custody_core::counts;
 use custody_core::event::EventBody as CoreBody;
+use custody_core::ids::{self, BatchNumber, ItemName, LocationName};
 use custody_core::store::{Store, StoreKey};
 use custody_core::sync::{RetryPolicy, SyncClient};
 use custody_core::tls::ServerTrust;
-use custody_core::{counts, ids};
 
 use crate::error::CustodyError;
 use crate::listener::{ChangeKind, ChangeListener, SyncListener};
@@ -120,7 +121,7 @@ impl CustodyClient {
             .into_iter()
             .map(|e| RosterPerson {
                 signs_in_here: device.is_some_and(|d| e.active_key(d).is_some()),
-                id: e.id.to_string(),
+                id: e.id,
                 name: e.name,
                 role: e.role,
                 badge: e.badge,
@@ -157,10 +158,10 @@ impl CustodyClient {
     pub fn receive(
         &self,
         tag: String,
-        item: String,
-        batch: String,
+        item: ItemName,
+        batch: BatchNumber,
         quantity: Quantity,
-        location: String,
+        location: LocationName,
         expires_on: Option<String>,
         manifest: Option<String>,
     ) -> Result<LedgerEvent> {
@@ -174,16 +175,16 @@ impl CustodyClient {
 
     /// Every package, by tag.
     pub fn packages(&self) -> Result<Vec<Package>> {
-        Ok(self.store.packages()?.into_iter().map(Into::into).collect())
+        Ok(self.store.packages()?)
     }
 
     pub fn packages_at(&self, location: String) -> Result<Vec<Package>> {
-        Ok(self.store.packages_at(&location_in(&location)?)?.into_iter().map(Into::into).collect())
+        Ok(self.store.packages_at(&location_in(&location)?)?)
     }
 
     /// The package with this tag (as scanned), or `null` if this device does not know it.
     pub fn find_package(&self, tag: String) -> Result<Option<Package>> {
-        Ok(self.store.package(&tag_in(&tag)?)?.map(Into::into))
+        Ok(self.store.package(&tag_in(&tag)?)?)
     }
 
     /// A package's full history, newest first, with each event's sync state.
@@ -234,7 +235,7 @@ impl CustodyClient {
     /// what this person counted of it this round.
     pub fn count_scan(&self, session_id: String, raw_tag: String, location: String, quantity: Quantity) -> Result<CountScanResult> {
         let id = id_in("count session", &session_id)?;
-        let result = self.store.count_scan(id, &raw_tag, &location_in(&location)?, quantity.try_into()?)?;
+        let result = self.store.count_scan(id, &raw_tag, &location_in(&location)?, quantity)?;
         self.changed(&[ChangeKind::CountSessions]);
         Ok(result.into())
     }
@@ -242,7 +243,7 @@ impl CustodyClient {
     /// Replaces what this person counted of a package this round.
     pub fn count_correct(&self, session_id: String, raw_tag: String, location: String, quantity: Quantity) -> Result<CountScanResult> {
         let id = id_in("count session", &session_id)?;
-        let result = self.store.count_correct(id, &raw_tag, &location_in(&location)?, quantity.try_into()?)?;
+        let result = self.store.count_correct(id, &raw_tag, &location_in(&location)?, quantity)?;
         self.changed(&[ChangeKind::CountSessions]);
         Ok(result.into())
     }
@@ -296,7 +297,7 @@ impl CustodyClient {
         session_id: Option<String>,
     ) -> Result<String> {
         let session = session_id.map(|s| id_in("count session", &s)).transpose()?;
-        let id = self.store.request_adjustment(&tag_in(&tag)?, delta.try_into()?, &reason_code, &note, session)?;
+        let id = self.store.request_adjustment(&tag_in(&tag)?, delta, &reason_code, &note, session)?;
         self.changed(&[ChangeKind::Adjustments, ChangeKind::CountSessions]);
         Ok(id.to_string())
     }
@@ -361,10 +362,7 @@ impl CustodyClient {
     /// Each manifest package's failed checks against its batch's certificate.
     pub fn package_flags(&self, session_id: String) -> Result<Vec<PackageFlags>> {
         let flags = self.store.package_flags(id_in("receiving session", &session_id)?)?;
-        Ok(flags
-            .into_iter()
-            .map(|(tag, flags)| PackageFlags { tag: tag.to_string(), flags: flags.iter().map(|f| f.to_string()).collect() })
-            .collect())
+        Ok(flags.into_iter().map(|(tag, flags)| PackageFlags { tag, flags: flags.iter().map(|f| f.to_string()).collect() }).collect())
     }
 
     pub fn mark_inspected(&self, session_id: String, raw: String, note: String) -> Result<()> {
@@ -376,7 +374,7 @@ impl CustodyClient {
     /// Records a package's weight from a registered scale, or typed by hand (`scale` null).
     pub fn record_weight(&self, session_id: String, raw: String, weight: Quantity, scale: Option<String>) -> Result<()> {
         let id = id_in("receiving session", &session_id)?;
-        self.store.record_weight(id, &raw, weight.try_into()?, scale.as_deref())?;
+        self.store.record_weight(id, &raw, weight, scale.as_deref())?;
         self.changed(&[ChangeKind::Inventory]);
         Ok(())
     }
@@ -412,7 +410,7 @@ impl CustodyClient {
     /// Completed sessions whose manifest still has to be accepted in the state system.
     pub fn open_state_tasks(&self) -> Result<Vec<StateTask>> {
         let tasks = self.store.open_state_tasks()?;
-        Ok(tasks.into_iter().map(|(id, task)| StateTask { session_id: id.to_string(), task }).collect())
+        Ok(tasks.into_iter().map(|(id, task)| StateTask { session_id: id, task }).collect())
     }
 
     pub fn confirm_state_acceptance(&self, session_id: String) -> Result<()> {

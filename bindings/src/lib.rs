@@ -14,6 +14,14 @@
 
 uniffi::setup_scaffolding!();
 
+// Core's remote custom types (UUIDs, dates, instants; `custody_core::ffi`) for this crate's own
+// records too, defined there once: here they only borrow core's conversions.
+use custody_core::ffi::{IsoDate, Timestamp};
+use uuid::Uuid;
+uniffi::use_remote_type!(custody_core::Uuid);
+uniffi::use_remote_type!(custody_core::IsoDate);
+uniffi::use_remote_type!(custody_core::Timestamp);
+
 #[cfg(target_os = "android")]
 mod android;
 pub mod client;
@@ -40,7 +48,7 @@ pub fn normalize_package_tag(raw: String) -> Result<String, CustodyError> {
 /// `unit` the text must name one.
 #[uniffi::export]
 pub fn parse_quantity(text: String, unit: Option<UnitOfMeasure>) -> Result<Quantity, CustodyError> {
-    Ok(custody_core::Quantity::parse_in(&text, unit)?.into())
+    Ok(custody_core::Quantity::parse_in(&text, unit)?)
 }
 
 /// The symbol core reads and writes for a unit (`g`, `each`), for field labels.
@@ -58,7 +66,7 @@ pub fn unit_word(unit: UnitOfMeasure) -> String {
 /// A quantity as core shows it to people (`12.30 g`, `3 each`, `1 oz (28.35 g)`).
 #[uniffi::export]
 pub fn format_quantity(quantity: Quantity) -> Result<String, CustodyError> {
-    Ok(custody_core::Quantity::try_from(quantity)?.to_string())
+    Ok(quantity.to_string())
 }
 
 /// The core library's version, for the app's about screen and support requests.

@@ -6,18 +6,22 @@
 use std::time::SystemTime;
 
 use chrono::{DateTime, Utc};
+use custody_core::ffi::{IsoDate, Timestamp};
+use custody_core::ids::{BatchNumber, ItemName, LocationName, PackageTag, UserId};
+pub use custody_core::outbound::order::OrderLine;
 pub use custody_core::outbound::shipping::{DeliveryOutcome, ReturnKind, StopState};
 use custody_core::outbound::{self as core, picking, shipping};
 pub use custody_core::outbound::{Customer, Patient as PatientDetails};
 pub use custody_core::work::manifest::Vehicle;
 pub use custody_core::work::order::OrderStatus;
 use custody_core::work::{manifest as mdoc, order as odoc};
-use custody_core::{bounds, ids, input, quantity};
+use custody_core::{bounds, ids, input};
+use uuid::Uuid;
 
 use crate::client::CustodyClient;
 use crate::error::CustodyError;
 use crate::listener::ChangeKind;
-use crate::types::{LedgerEvent, Quantity, date_out, id_in, instant, location_in, strings};
+use crate::types::{LedgerEvent, Quantity, id_in, location_in};
 
 type Result<T, E = CustodyError> = std::result::Result<T, E>;
 
@@ -53,7 +57,7 @@ impl TryFrom<NewOrder> for core::NewOrder {
             .map(|l| {
                 Ok(core::NewOrderLine {
                     item: ids::ItemName::parse(&l.item)?,
-                    quantity: quantity::Quantity::try_from(l.quantity)?,
+                    quantity: l.quantity,
                     unit_price: input::number("unit price", &l.unit_price)?,
                 })
             })
@@ -68,44 +72,27 @@ impl TryFrom<NewOrder> for core::NewOrder {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct OrderLine {
-    pub line: u32,
-    pub item: String,
-    pub quantity: Quantity,
-    pub unit_price: String,
-}
-
 /// An order for list screens. Patient data appears only as `patient_ref`.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct OrderSummary {
-    pub id: String,
+    pub id: Uuid,
     pub number: String,
     pub recipient: Customer,
-    pub requested_on: String,
+    pub requested_on: IsoDate,
     pub status: OrderStatus,
     pub patient_ref: Option<String>,
     pub lines: Vec<OrderLine>,
 }
 
-fn order_out(id: uuid::Uuid, o: core::Order, status: odoc::OrderStatus) -> OrderSummary {
+fn order_out(id: Uuid, o: core::Order, status: odoc::OrderStatus) -> OrderSummary {
     OrderSummary {
-        id: id.to_string(),
+        id,
         number: o.number,
         recipient: o.recipient,
-        requested_on: o.requested_on.format("%Y-%m-%d").to_string(),
+        requested_on: o.requested_on,
         status,
         patient_ref: o.patient_ref,
-        lines: o
-            .lines
-            .into_iter()
-            .map(|l| OrderLine {
-                line: l.line,
-                item: l.item.to_string(),
-                quantity: l.quantity.into(),
-                unit_price: l.unit_price.to_string(),
-            })
-            .collect(),
+        lines: o.lines,
     }
 }
 
@@ -114,23 +101,23 @@ fn order_out(id: uuid::Uuid, o: core::Order, status: odoc::OrderStatus) -> Order
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct PickLine {
     pub line: u32,
-    pub tag: String,
-    pub item: String,
-    pub batch: String,
-    pub location: String,
-    pub expires_on: Option<String>,
+    pub tag: PackageTag,
+    pub item: ItemName,
+    pub batch: BatchNumber,
+    pub location: LocationName,
+    pub expires_on: Option<IsoDate>,
     pub quantity: Quantity,
-    pub split_into: Option<String>,
-    pub substitute_for: Option<String>,
+    pub split_into: Option<PackageTag>,
+    pub substitute_for: Option<PackageTag>,
     pub picked_by: Option<String>,
-    pub picked_tag: Option<String>,
+    pub picked_tag: Option<PackageTag>,
     pub container: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct Container {
     pub number: String,
-    pub tags: Vec<String>,
+    pub tags: Vec<PackageTag>,
 }
 
 /// The picking and packing screen.
@@ -139,7 +126,7 @@ pub struct PickList {
     pub order: OrderSummary,
     pub lines: Vec<PickLine>,
     /// Packages two pickers both scanned before their phones synced (one pick in the ledger).
-    pub picked_twice: Vec<String>,
+    pub picked_twice: Vec<PackageTag>,
     /// Filled once the final check passed.
     pub containers: Vec<Container>,
 }
@@ -152,23 +139,23 @@ impl From<picking::PickListView> for PickList {
                 .into_iter()
                 .map(|p| PickLine {
                     line: p.pick.line,
-                    tag: p.pick.tag.to_string(),
-                    item: p.pick.item.to_string(),
-                    batch: p.pick.batch.to_string(),
-                    location: p.pick.location.to_string(),
-                    expires_on: date_out(p.pick.expires_on),
-                    quantity: p.pick.quantity.into(),
-                    split_into: p.pick.split_into.map(|t| t.to_string()),
-                    substitute_for: p.substitute_for.map(|t| t.to_string()),
+                    tag: p.pick.tag,
+                    item: p.pick.item,
+                    batch: p.pick.batch,
+                    location: p.pick.location,
+                    expires_on: p.pick.expires_on,
+                    quantity: p.pick.quantity,
+                    split_into: p.pick.split_into,
+                    substitute_for: p.substitute_for,
                     picked_by: p.picked.as_ref().map(|k| k.by.name.clone()),
-                    picked_tag: p.picked.map(|k| k.tag.to_string()),
+                    picked_tag: p.picked.map(|k| k.tag),
                     container: p.packed.map(|k| k.container),
                 })
                 .collect(),
-            picked_twice: strings(&v.picked_twice),
+            picked_twice: v.picked_twice,
             containers: v
                 .final_check
-                .map(|c| c.containers.into_iter().map(|(number, tags)| Container { number, tags: strings(&tags) }).collect())
+                .map(|c| c.containers.into_iter().map(|(number, tags)| Container { number, tags }).collect())
                 .unwrap_or_default(),
             order: order_out(v.id, v.order, v.status),
         }
@@ -178,10 +165,10 @@ impl From<picking::PickListView> for PickList {
 /// What a pick scan did; `remaining` entries are still to pick.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct PickResult {
-    pub tag: String,
+    pub tag: PackageTag,
     pub line: u32,
     pub quantity: Quantity,
-    pub split_from: Option<String>,
+    pub split_from: Option<PackageTag>,
     pub remaining: u32,
 }
 
@@ -223,45 +210,45 @@ impl TryFrom<Gps> for mdoc::Gps {
 
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct RoutePackage {
-    pub tag: String,
-    pub item: String,
-    pub batch: String,
+    pub tag: PackageTag,
+    pub item: ItemName,
+    pub batch: BatchNumber,
     pub quantity: Quantity,
     pub container: String,
     pub gross_weight: Quantity,
     pub wholesale_price: String,
     pub outcome: DeliveryOutcome,
     pub reason: Option<String>,
-    pub at: Option<SystemTime>,
+    pub at: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct RouteStop {
     pub number: u32,
-    pub order_id: String,
+    pub order_id: Uuid,
     pub order_number: String,
     pub recipient: Customer,
     pub patient_ref: Option<String>,
     pub planned_route: String,
-    pub estimated_departure: SystemTime,
-    pub estimated_arrival: SystemTime,
+    pub estimated_departure: Timestamp,
+    pub estimated_arrival: Timestamp,
     pub state: StopState,
     pub receiver_name: Option<String>,
     pub receiver_licence: Option<String>,
     pub failed_reason: Option<String>,
-    pub confirmed_at: Option<SystemTime>,
+    pub confirmed_at: Option<Timestamp>,
     pub packages: Vec<RoutePackage>,
 }
 
 /// A manifest and its route: the driver's screen and the office's progress view.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct Route {
-    pub id: String,
+    pub id: Uuid,
     pub number: String,
     pub driver_name: String,
-    pub driver_user_id: String,
+    pub driver_user_id: UserId,
     pub vehicle: Vehicle,
-    pub departed_at: Option<SystemTime>,
+    pub departed_at: Option<Timestamp>,
     /// Every package delivered or back in the vault, or the manifest cancelled.
     pub closed: bool,
     /// Cancelled by a manager before the truck left: do not load it.
@@ -273,15 +260,15 @@ pub struct Route {
 /// order), as the returns screen lists it.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct ReturnDue {
-    pub tag: String,
-    pub item: String,
-    pub batch: String,
+    pub tag: PackageTag,
+    pub item: ItemName,
+    pub batch: BatchNumber,
     pub quantity: Quantity,
     pub container: Option<String>,
     pub order_number: String,
     pub recipient: String,
     /// The manifest and stop it went out on (none for a cancelled order's picks).
-    pub manifest_id: Option<String>,
+    pub manifest_id: Option<Uuid>,
     pub manifest_number: Option<String>,
     pub stop: Option<u32>,
     pub kind: ReturnKind,
@@ -292,14 +279,14 @@ pub struct ReturnDue {
 impl From<shipping::ReturnDue> for ReturnDue {
     fn from(r: shipping::ReturnDue) -> Self {
         let (manifest_id, manifest_number, stop) = match r.manifest {
-            Some((id, number, stop)) => (Some(id.to_string()), Some(number), Some(stop)),
+            Some((id, number, stop)) => (Some(id), Some(number), Some(stop)),
             None => (None, None, None),
         };
         ReturnDue {
-            tag: r.tag.to_string(),
-            item: r.item.to_string(),
-            batch: r.batch.to_string(),
-            quantity: r.quantity.into(),
+            tag: r.tag,
+            item: r.item,
+            batch: r.batch,
+            quantity: r.quantity,
             container: r.container,
             order_number: r.order_number,
             recipient: r.recipient,
@@ -317,54 +304,54 @@ impl From<shipping::ReturnDue> for ReturnDue {
 pub struct Cancelled {
     pub reason: String,
     pub by: String,
-    pub at: SystemTime,
+    pub at: Timestamp,
 }
 
 impl From<shipping::RouteView> for Route {
     fn from(r: shipping::RouteView) -> Self {
         let m = r.manifest;
         Route {
-            id: r.id.to_string(),
+            id: r.id,
             number: m.number,
             driver_name: m.driver.name,
-            driver_user_id: m.driver.user.to_string(),
+            driver_user_id: m.driver.user,
             vehicle: m.vehicle,
-            departed_at: r.departed.map(|d| instant(d.at)),
+            departed_at: r.departed.map(|d| d.at),
             closed: r.closed,
-            cancelled: r.cancelled.map(|c| Cancelled { reason: c.reason, by: c.by.name, at: instant(c.by.at) }),
+            cancelled: r.cancelled.map(|c| Cancelled { reason: c.reason, by: c.by.name, at: c.by.at }),
             stops: r
                 .stops
                 .into_iter()
                 .map(|s| RouteStop {
                     number: s.stop.number,
-                    order_id: s.stop.order.to_string(),
+                    order_id: s.stop.order,
                     order_number: s.stop.order_number,
                     recipient: s.stop.recipient,
                     patient_ref: s.stop.patient_ref,
                     planned_route: s.stop.planned_route,
-                    estimated_departure: instant(s.stop.estimated_departure),
-                    estimated_arrival: instant(s.stop.estimated_arrival),
+                    estimated_departure: s.stop.estimated_departure,
+                    estimated_arrival: s.stop.estimated_arrival,
                     state: s.state,
                     receiver_name: s.report.as_ref().filter(|r| r.failed.is_none()).map(|r| r.receiver_name.clone()),
                     receiver_licence: s.report.as_ref().filter(|r| r.failed.is_none()).map(|r| r.receiver_licence.clone()),
                     failed_reason: s.report.as_ref().and_then(|r| r.failed.clone()),
-                    confirmed_at: s.report.as_ref().map(|r| instant(r.by.at)),
+                    confirmed_at: s.report.as_ref().map(|r| r.by.at),
                     packages: s
                         .packages
                         .into_iter()
                         .map(|p| {
                             let outcome = p.delivery_outcome();
                             RoutePackage {
-                                tag: p.package.tag.to_string(),
-                                item: p.package.item.to_string(),
-                                batch: p.package.batch.to_string(),
-                                quantity: p.package.quantity.into(),
+                                tag: p.package.tag,
+                                item: p.package.item,
+                                batch: p.package.batch,
+                                quantity: p.package.quantity,
                                 container: p.package.container,
-                                gross_weight: p.package.gross_weight.into(),
+                                gross_weight: p.package.gross_weight,
                                 wholesale_price: bounds::money(p.package.wholesale_price),
                                 outcome,
                                 reason: p.outcome.as_ref().and_then(|o| o.reason.clone()),
-                                at: p.outcome.as_ref().map(|o| instant(o.by.at)),
+                                at: p.outcome.as_ref().map(|o| o.by.at),
                             }
                         })
                         .collect(),
@@ -425,14 +412,13 @@ impl CustodyClient {
 
     /// Scans a package against the pick list; `quantity` is the weight taken for a split line.
     pub fn pick_scan(&self, order_id: String, raw: String, quantity: Option<Quantity>) -> Result<PickResult> {
-        let quantity = quantity.map(quantity::Quantity::try_from).transpose()?;
         let r = self.store.pick_scan(id_in("order", &order_id)?, &raw, quantity)?;
         self.changed(&[ChangeKind::Outbound, ChangeKind::Inventory]);
         Ok(PickResult {
-            tag: r.tag.to_string(),
+            tag: r.tag,
             line: r.line,
-            quantity: r.quantity.into(),
-            split_from: r.split_from.map(|t| t.to_string()),
+            quantity: r.quantity,
+            split_from: r.split_from,
             remaining: u32::try_from(r.remaining).unwrap_or(u32::MAX),
         })
     }
@@ -446,7 +432,7 @@ impl CustodyClient {
 
     /// Puts a picked package in a numbered container with its gross weight.
     pub fn pack(&self, order_id: String, raw: String, container: String, gross_weight: Quantity) -> Result<()> {
-        self.store.pack(id_in("order", &order_id)?, &raw, &container, gross_weight.try_into()?)?;
+        self.store.pack(id_in("order", &order_id)?, &raw, &container, gross_weight)?;
         self.changed(&[ChangeKind::Outbound]);
         Ok(())
     }

@@ -3,13 +3,26 @@
 
 use std::sync::{Arc, Mutex};
 
-use custody_core::LicenseNumber;
+use custody_core::ids::{BatchNumber, ItemName, LicenseNumber, LocationName};
 use custody_core::roles::Role as CoreRole;
 
 use super::*;
 
 fn g(amount: &str) -> Quantity {
-    Quantity { amount: amount.into(), unit: UnitOfMeasure::G }
+    Quantity::from_text(amount, UnitOfMeasure::G).unwrap()
+}
+
+/// What uniffi does with an argument the app passed: lift it from what the app wrote, and hand
+/// a failed lift whose error is the function's error type to the app as that error
+/// (`LowerReturn::handle_failed_lift`); any other failure would be an internal error.
+fn lift_arg<T: uniffi::Lift<crate::UniFfiTag>>(sent: impl uniffi::Lower<crate::UniFfiTag>) -> Result<T, CustodyError> {
+    let mut buf = Vec::new();
+    uniffi::Lower::<crate::UniFfiTag>::write(sent, &mut buf);
+    T::try_read(&mut buf.as_slice()).map_err(|e| e.downcast::<CustodyError>().expect("a failed lift is an InvalidInput"))
+}
+
+fn typed(amount: &str, unit: UnitOfMeasure) -> custody_core::ffi::QuantityText {
+    custody_core::ffi::QuantityText { amount: amount.into(), unit }
 }
 
 #[test]
@@ -26,20 +39,22 @@ fn quantities_cross_as_decimal_strings() {
     assert_eq!(parse_quantity("3.5".into(), Some(UnitOfMeasure::G)).unwrap(), g("3.5"));
     assert_eq!((unit_symbol(UnitOfMeasure::Kg), unit_word(UnitOfMeasure::Each)), ("kg".into(), "number of units".into()));
     assert_eq!(format_quantity(q).unwrap(), "12.50 g");
-    assert_eq!(format_quantity(Quantity { amount: "1".into(), unit: UnitOfMeasure::Oz }).unwrap(), "1 oz (28.35 g)");
-    let err = format_quantity(g("12,5")).unwrap_err();
+    let oz: Quantity = lift_arg(typed("1", UnitOfMeasure::Oz)).unwrap();
+    assert_eq!(format_quantity(oz).unwrap(), "1 oz (28.35 g)");
+    let err = lift_arg::<Quantity>(typed("12,5", UnitOfMeasure::G)).unwrap_err();
     assert_eq!(err, CustodyError::InvalidInput("\"12,5\" is not a number; enter an amount like 12.5".into()));
-    assert!(matches!(format_quantity(Quantity { amount: "1.5".into(), unit: UnitOfMeasure::Each }), Err(CustodyError::InvalidInput(_))));
+    let err = lift_arg::<Quantity>(typed("1.5", UnitOfMeasure::Each)).unwrap_err();
+    assert_eq!(err, CustodyError::InvalidInput("a count of items must be a whole number, not 1.5".into()));
     assert_eq!(count_unit(UnitOfMeasure::Oz), UnitOfMeasure::G);
 }
 
 #[test]
 fn event_bodies_convert_both_ways_and_refuse_bad_fields() {
     let body = EventBody::Received {
-        item: "Live Resin - Blue Dream 1g".into(),
-        batch: "lr-2026-11-a".into(),
+        item: ItemName::parse("Live Resin - Blue Dream 1g").unwrap(),
+        batch: lift_arg("lr-2026-11-a".to_string()).unwrap(),
         quantity: g("10.00"),
-        location: "Vault A / Shelf 1".into(),
+        location: LocationName::parse("Vault A / Shelf 1").unwrap(),
         expires_on: Some("2027-06-30".into()),
         manifest: None,
     };
@@ -48,15 +63,18 @@ fn event_bodies_convert_both_ways_and_refuse_bad_fields() {
     let EventBody::Received { batch, expires_on, .. } = &back else { panic!() };
     assert_eq!((batch.as_str(), expires_on.as_deref()), ("LR-2026-11-A", Some("2027-06-30")));
     let bad = EventBody::Received {
-        item: "x".into(),
-        batch: "b".into(),
+        item: ItemName::parse("x").unwrap(),
+        batch: BatchNumber::parse("b").unwrap(),
         quantity: g("1"),
-        location: "Vault".into(),
+        location: LocationName::parse("Vault").unwrap(),
         expires_on: Some("30/06/2027".into()),
         manifest: None,
     };
     let err = custody_core::EventBody::try_from(bad).unwrap_err();
     assert!(matches!(&err, CustodyError::InvalidInput(m) if m.contains("2027-06-30")), "{err}");
+    // A bad location inside the body is refused as it lifts, with core's sentence.
+    let err = lift_arg::<LocationName>(" ".to_string()).unwrap_err();
+    assert_eq!(err, CustodyError::InvalidInput(LocationName::parse(" ").unwrap_err().to_string()));
 }
 
 #[derive(Default)]
@@ -112,18 +130,28 @@ async fn a_client_enrols_records_syncs_and_reports_typed_errors() {
     assert!(matches!(&wrong, CustodyError::BadCredentials(m) if m.contains("4 more wrong PINs")), "{wrong}");
     phone.sign_in("M-100".into(), "2468".into()).await.unwrap();
 
-    let event =
-        phone.receive(tag.clone(), "Live Resin - Blue Dream 1g".into(), "LR-1".into(), g("10.00"), "Vault A".into(), None, None).unwrap();
+    let event = phone
+        .receive(
+            tag.clone(),
+            ItemName::parse("Live Resin - Blue Dream 1g").unwrap(),
+            BatchNumber::parse("LR-1").unwrap(),
+            g("10.00"),
+            LocationName::parse("Vault A").unwrap(),
+            None,
+            None,
+        )
+        .unwrap();
     assert_eq!(event.kind, EventKind::Received);
     phone.move_package(tag.to_lowercase(), "Vault B".into()).unwrap();
-    let refused = phone.record(tag.clone(), EventBody::Delivered { recipient: "C11-0000002-LIC".into() }).unwrap_err();
+    let refused =
+        phone.record(tag.clone(), EventBody::Delivered { recipient: LicenseNumber::parse("C11-0000002-LIC").unwrap() }).unwrap_err();
     assert!(matches!(refused, CustodyError::Refused(_)), "{refused}");
     assert!(phone.find_package(tag.clone()).unwrap().unwrap().pending);
 
     let report = phone.sync_now().await.unwrap();
     assert_eq!(report.accepted, 2);
     let package = phone.find_package(tag.clone()).unwrap().unwrap();
-    assert_eq!((package.location.as_str(), package.quantity.amount.as_str(), package.pending), ("Vault B", "10.00", false));
+    assert_eq!((package.location.as_str(), package.quantity.to_string().as_str(), package.pending), ("Vault B", "10.00 g", false));
     assert_eq!(phone.history(tag).unwrap()[0].state, EventState::Accepted);
     let last = heard.statuses.lock().unwrap().last().cloned().unwrap();
     assert!(last.online && last.pending == 0 && last.last_success.is_some(), "{last:?}");
@@ -182,7 +210,7 @@ async fn receiving_scans_against_a_manifest_and_scans_parse() {
 
     let progress = phone.receiving_progress(session).unwrap();
     assert_eq!((progress.manifest_number.as_str(), progress.package_count), ("0001234567", 1));
-    assert_eq!((progress.matched, progress.missing), (vec![tag.to_string()], vec![]));
+    assert_eq!((progress.matched, progress.missing), (vec![custody_core::PackageTag::parse(tag).unwrap()], vec![]));
     let unknown = phone.receiving_progress(uuid::Uuid::now_v7().to_string()).unwrap_err();
     assert!(matches!(unknown, CustodyError::NotFound(_)), "{unknown}");
 
@@ -191,12 +219,15 @@ async fn receiving_scans_against_a_manifest_and_scans_parse() {
         ScannedCode::Gs1 {
             gtin: Some("00012345600012".into()),
             batch: Some("LR-1".into()),
-            expiry: Some("2026-12-31".into()),
+            expiry: chrono::NaiveDate::from_ymd_opt(2026, 12, 31),
             serial: None,
             net_weight: None,
         }
     );
-    assert_eq!(crate::client::parse_scan("LOC:Vault A".into()).unwrap(), ScannedCode::Location { name: "Vault A".into() });
+    assert_eq!(
+        crate::client::parse_scan("LOC:Vault A".into()).unwrap(),
+        ScannedCode::Location { name: LocationName::parse("Vault A").unwrap() }
+    );
     server.stop().await;
 }
 

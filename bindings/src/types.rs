@@ -6,13 +6,19 @@
 //! - calendar dates (expiry) are ISO `YYYY-MM-DD` strings;
 //! - ids (events, devices, users, sessions, requests) are UUID strings; tags, licences, items,
 //!   batches and locations are strings, checked by core when they come in.
+//!
+//! Records that hold only core's values derive in core (`Package`, `PackageFacts`, `Quantity`,
+//! ...). What is here is a view assembled from several core values or an input whose sentence
+//! names the field; outputs hold core's typed ids, tags, dates and instants (custom types in
+//! `custody_core::ffi`, strings and instants to the apps), so they convert nothing.
 
 use std::collections::HashMap;
-use std::time::SystemTime;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
+use custody_core::ffi::{IsoDate, Timestamp};
+use custody_core::ids::{BatchNumber, DeviceId, ItemName, LicenseNumber, LocationName, PackageTag, UserId};
 use custody_core::receiving::session;
-use custody_core::{counts, event, hlc, ids, input, quantity, scan, store, sync, work};
+use custody_core::{counts, event, ids, input, scan, store, sync, work};
 use uuid::Uuid;
 
 use crate::error::CustodyError;
@@ -20,25 +26,17 @@ use crate::error::CustodyError;
 // ---- core's own records and enums (derived in core, feature `uniffi`) ----------------------
 
 pub use custody_core::event::EventKind;
-pub use custody_core::fold::{Conflict, ConflictKind, PackageStatus};
+pub use custody_core::fold::{Conflict, ConflictKind, PackageFacts, PackageStatus};
 pub use custody_core::people::{Actor as Person, SignedInUser};
 pub use custody_core::protocol::EnrolmentCode;
 pub use custody_core::quantity::Unit as UnitOfMeasure;
 pub use custody_core::roles::Role;
-pub use custody_core::store::{DeviceIdentity, EventState, SyncStatus};
+pub use custody_core::store::{DeviceIdentity, EventState, PackageView as Package, SyncStatus};
 pub use custody_core::work::adjustment::{AdjustmentReason, AdjustmentStatus, Decision, Refusal};
 pub use custody_core::work::count::{DiscrepancyStatus, SessionStatus as CountStatus};
 pub use custody_core::work::receiving::RejectReason;
 
 // ---- helpers ---------------------------------------------------------------------------------
-
-pub(crate) fn instant(t: DateTime<Utc>) -> SystemTime {
-    t.into()
-}
-
-fn hlc_instant(h: hlc::Hlc) -> SystemTime {
-    instant(h.wall_time())
-}
 
 pub(crate) fn date_out(d: Option<NaiveDate>) -> Option<String> {
     d.map(|d| d.format("%Y-%m-%d").to_string())
@@ -61,40 +59,18 @@ pub(crate) fn location_in(raw: &str) -> Result<ids::LocationName, CustodyError> 
     Ok(ids::LocationName::parse(raw)?)
 }
 
-pub(crate) fn strings<T: ToString>(items: &[T]) -> Vec<String> {
-    items.iter().map(|i| i.to_string()).collect()
-}
-
 // ---- quantities ------------------------------------------------------------------------------
 
-/// An exact amount with its unit. `amount` is a decimal string such as `"12.50"` or `"-0.5"`
-/// (Kotlin: `BigDecimal(amount)`, Swift: `Decimal(string:)`); never a float.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct Quantity {
-    pub amount: String,
-    pub unit: UnitOfMeasure,
-}
-
-impl From<quantity::Quantity> for Quantity {
-    fn from(q: quantity::Quantity) -> Self {
-        Quantity { amount: q.amount.to_string(), unit: q.unit }
-    }
-}
-
-impl TryFrom<Quantity> for quantity::Quantity {
-    type Error = CustodyError;
-    /// Any sign (the workflow decides whether a negative makes sense); whole numbers for `Each`.
-    fn try_from(q: Quantity) -> Result<Self, CustodyError> {
-        Ok(quantity::Quantity::from_text(&q.amount, q.unit)?)
-    }
-}
+/// An exact amount with its unit; crosses as `custody_core::ffi::QuantityText` (amount as a
+/// decimal string), checked by core as it comes in.
+pub use custody_core::Quantity;
 
 // ---- people, devices, sync -------------------------------------------------------------------
 
 /// A person on the facility's roster, as the last sync brought it (no PIN, no key material).
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct RosterPerson {
-    pub id: String,
+    pub id: UserId,
     pub name: String,
     pub role: Role,
     pub badge: String,
@@ -106,7 +82,7 @@ pub struct RosterPerson {
 /// A work-document change the server refused.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct DocRefusal {
-    pub doc_id: String,
+    pub doc_id: Uuid,
     pub reason: String,
 }
 
@@ -131,58 +107,30 @@ impl From<sync::SyncReport> for SyncReport {
             pulled: r.pulled as u64,
             doc_messages_sent: r.doc_messages_sent as u64,
             doc_messages_received: r.doc_messages_received as u64,
-            doc_refusals: r.doc_refusals.into_iter().map(|(doc, reason)| DocRefusal { doc_id: doc.to_string(), reason }).collect(),
+            doc_refusals: r.doc_refusals.into_iter().map(|(doc, reason)| DocRefusal { doc_id: doc, reason }).collect(),
         }
     }
 }
 
 // ---- the ledger ------------------------------------------------------------------------------
 
-/// A package as the screens show it.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct Package {
-    pub tag: String,
-    pub item: String,
-    pub batch: String,
-    pub quantity: Quantity,
-    pub location: String,
-    pub status: PackageStatus,
-    /// `YYYY-MM-DD`.
-    pub expires_on: Option<String>,
-    /// Some of its events have not reached the server yet.
-    pub pending: bool,
-}
-
-impl From<store::PackageView> for Package {
-    fn from(p: store::PackageView) -> Self {
-        Package {
-            tag: p.tag.to_string(),
-            item: p.item.to_string(),
-            batch: p.batch.to_string(),
-            quantity: p.quantity.into(),
-            location: p.location.to_string(),
-            status: p.status,
-            expires_on: date_out(p.expires_on),
-            pending: p.pending,
-        }
-    }
-}
-
 /// What happened to a package, with the facts that kind of change needs. The same shape goes
-/// into [`crate::CustodyClient::record`] and comes back in history.
+/// into [`crate::CustodyClient::record`] and comes back in history. Tags, items, batches,
+/// locations and licences are core's (each checked as it comes in); the dates and request ids
+/// stay strings so that a mistyped one is refused with the sentence that names it.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
 pub enum EventBody {
     Received {
-        item: String,
-        batch: String,
+        item: ItemName,
+        batch: BatchNumber,
         quantity: Quantity,
-        location: String,
+        location: LocationName,
         /// `YYYY-MM-DD`.
         expires_on: Option<String>,
         manifest: Option<String>,
     },
     Moved {
-        to: String,
+        to: LocationName,
     },
     Adjusted {
         delta: Quantity,
@@ -205,21 +153,21 @@ pub enum EventBody {
         manifest: String,
     },
     Delivered {
-        recipient: String,
+        recipient: LicenseNumber,
     },
     Returned {
-        location: String,
+        location: LocationName,
         reason: String,
     },
     Destroyed {
         reason: String,
     },
     Split {
-        new_tag: String,
+        new_tag: PackageTag,
         quantity: Quantity,
-        item: String,
-        batch: String,
-        location: String,
+        item: ItemName,
+        batch: BatchNumber,
+        location: LocationName,
         expires_on: Option<String>,
     },
 }
@@ -228,33 +176,23 @@ impl From<event::EventBody> for EventBody {
     fn from(b: event::EventBody) -> Self {
         use event::EventBody as B;
         match b {
-            B::Received { item, batch, quantity, location, expires_on, manifest } => EventBody::Received {
-                item: item.to_string(),
-                batch: batch.to_string(),
-                quantity: quantity.into(),
-                location: location.to_string(),
-                expires_on: date_out(expires_on),
-                manifest,
-            },
-            B::Moved { to } => EventBody::Moved { to: to.to_string() },
+            B::Received { item, batch, quantity, location, expires_on, manifest } => {
+                EventBody::Received { item, batch, quantity, location, expires_on: date_out(expires_on), manifest }
+            }
+            B::Moved { to } => EventBody::Moved { to },
             B::Adjusted { delta, reason, note, request } => {
-                EventBody::Adjusted { delta: delta.into(), reason, note, request_id: request.map(|r| r.to_string()) }
+                EventBody::Adjusted { delta, reason, note, request_id: request.map(|r| r.to_string()) }
             }
             B::Quarantined { reason } => EventBody::Quarantined { reason },
             B::Released { note, request } => EventBody::Released { note, request_id: request.map(|r| r.to_string()) },
             B::Picked { order } => EventBody::Picked { order },
             B::Shipped { manifest } => EventBody::Shipped { manifest },
-            B::Delivered { recipient } => EventBody::Delivered { recipient: recipient.to_string() },
-            B::Returned { location, reason } => EventBody::Returned { location: location.to_string(), reason },
+            B::Delivered { recipient } => EventBody::Delivered { recipient },
+            B::Returned { location, reason } => EventBody::Returned { location, reason },
             B::Destroyed { reason } => EventBody::Destroyed { reason },
-            B::Split { new_tag, quantity, item, batch, location, expires_on } => EventBody::Split {
-                new_tag: new_tag.to_string(),
-                quantity: quantity.into(),
-                item: item.to_string(),
-                batch: batch.to_string(),
-                location: location.to_string(),
-                expires_on: date_out(expires_on),
-            },
+            B::Split { new_tag, quantity, item, batch, location, expires_on } => {
+                EventBody::Split { new_tag, quantity, item, batch, location, expires_on: date_out(expires_on) }
+            }
         }
     }
 }
@@ -265,33 +203,21 @@ impl TryFrom<EventBody> for event::EventBody {
         use event::EventBody as B;
         let request = |r: Option<String>| r.map(|r| id_in("adjustment request", &r)).transpose();
         Ok(match b {
-            EventBody::Received { item, batch, quantity, location, expires_on, manifest } => B::Received {
-                item: ids::ItemName::parse(&item)?,
-                batch: ids::BatchNumber::parse(&batch)?,
-                quantity: quantity.try_into()?,
-                location: location_in(&location)?,
-                expires_on: date_in(expires_on)?,
-                manifest: manifest.map(|m| m.trim().to_string()).filter(|m| !m.is_empty()),
-            },
-            EventBody::Moved { to } => B::Moved { to: location_in(&to)? },
-            EventBody::Adjusted { delta, reason, note, request_id } => {
-                B::Adjusted { delta: delta.try_into()?, reason, note, request: request(request_id)? }
+            EventBody::Received { item, batch, quantity, location, expires_on, manifest } => {
+                B::Received { item, batch, quantity, location, expires_on: date_in(expires_on)?, manifest: input::optional_text(manifest) }
             }
+            EventBody::Moved { to } => B::Moved { to },
+            EventBody::Adjusted { delta, reason, note, request_id } => B::Adjusted { delta, reason, note, request: request(request_id)? },
             EventBody::Quarantined { reason } => B::Quarantined { reason },
             EventBody::Released { note, request_id } => B::Released { note, request: request(request_id)? },
             EventBody::Picked { order } => B::Picked { order },
             EventBody::Shipped { manifest } => B::Shipped { manifest },
-            EventBody::Delivered { recipient } => B::Delivered { recipient: ids::LicenseNumber::parse(&recipient)? },
-            EventBody::Returned { location, reason } => B::Returned { location: location_in(&location)?, reason },
+            EventBody::Delivered { recipient } => B::Delivered { recipient },
+            EventBody::Returned { location, reason } => B::Returned { location, reason },
             EventBody::Destroyed { reason } => B::Destroyed { reason },
-            EventBody::Split { new_tag, quantity, item, batch, location, expires_on } => B::Split {
-                new_tag: tag_in(&new_tag)?,
-                quantity: quantity.try_into()?,
-                item: ids::ItemName::parse(&item)?,
-                batch: ids::BatchNumber::parse(&batch)?,
-                location: location_in(&location)?,
-                expires_on: date_in(expires_on)?,
-            },
+            EventBody::Split { new_tag, quantity, item, batch, location, expires_on } => {
+                B::Split { new_tag, quantity, item, batch, location, expires_on: date_in(expires_on)? }
+            }
         })
     }
 }
@@ -299,28 +225,28 @@ impl TryFrom<EventBody> for event::EventBody {
 /// One immutable ledger event.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct LedgerEvent {
-    pub id: String,
-    pub tag: String,
+    pub id: Uuid,
+    pub tag: PackageTag,
     pub kind: EventKind,
     pub body: EventBody,
-    pub user_id: String,
-    pub device_id: String,
+    pub user_id: UserId,
+    pub device_id: DeviceId,
     pub device_seq: u64,
     /// When the device recorded it (its hybrid-logical-clock wall time, corrected by the server's
     /// clock at the last sync).
-    pub recorded_at: SystemTime,
+    pub recorded_at: Timestamp,
 }
 
 impl From<event::Event> for LedgerEvent {
     fn from(e: event::Event) -> Self {
         LedgerEvent {
-            id: e.id.to_string(),
-            tag: e.tag.to_string(),
+            id: e.id,
             kind: e.kind(),
-            user_id: e.user.to_string(),
-            device_id: e.device.to_string(),
+            tag: e.tag,
+            user_id: e.user,
+            device_id: e.device,
             device_seq: e.device_seq,
-            recorded_at: hlc_instant(e.hlc),
+            recorded_at: e.hlc.wall_time(),
             body: e.body.into(),
         }
     }
@@ -351,7 +277,7 @@ pub struct CountScope {
 
 impl From<work::count::CountScope> for CountScope {
     fn from(s: work::count::CountScope) -> Self {
-        CountScope { locations: strings(&s.locations), categories: s.categories }
+        CountScope { locations: s.locations.iter().map(ToString::to_string).collect(), categories: s.categories }
     }
 }
 
@@ -367,7 +293,7 @@ impl TryFrom<CountScope> for work::count::CountScope {
 
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct CountSessionSummary {
-    pub id: String,
+    pub id: Uuid,
     pub name: String,
     pub status: CountStatus,
     /// 1 for the count, 2 for the recount.
@@ -379,7 +305,7 @@ pub struct CountSessionSummary {
 impl From<counts::CountSessionSummary> for CountSessionSummary {
     fn from(s: counts::CountSessionSummary) -> Self {
         CountSessionSummary {
-            id: s.id.to_string(),
+            id: s.id,
             name: s.name,
             status: s.status,
             round: s.round.into(),
@@ -392,9 +318,9 @@ impl From<counts::CountSessionSummary> for CountSessionSummary {
 /// A package in a count's scope, as counters see it (no expected quantity: the count is blind).
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct ScopedPackage {
-    pub tag: String,
+    pub tag: PackageTag,
     pub item: String,
-    pub location: String,
+    pub location: LocationName,
     /// The package's own unit; counts are entered in `count_unit(unit)`.
     pub unit: UnitOfMeasure,
 }
@@ -403,11 +329,11 @@ pub struct ScopedPackage {
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct CountEntry {
     pub round: u32,
-    pub tag: String,
-    pub user_id: String,
+    pub tag: PackageTag,
+    pub user_id: UserId,
     pub user_name: String,
-    pub device_id: String,
-    pub location: String,
+    pub device_id: DeviceId,
+    pub location: LocationName,
     /// In grams for weighed goods, in units for counted goods.
     pub counted: Quantity,
 }
@@ -416,12 +342,12 @@ impl From<work::count::CountEntry> for CountEntry {
     fn from(e: work::count::CountEntry) -> Self {
         CountEntry {
             round: e.round.into(),
-            tag: e.tag.to_string(),
-            user_id: e.user.to_string(),
+            tag: e.tag,
+            user_id: e.user,
             user_name: e.user_name,
-            device_id: e.device.to_string(),
-            location: e.location.to_string(),
-            counted: work::count::from_minor(e.minor, e.unit).into(),
+            device_id: e.device,
+            location: e.location,
+            counted: work::count::from_minor(e.minor, e.unit),
         }
     }
 }
@@ -435,7 +361,7 @@ pub struct CountSession {
     pub in_scope: Vec<ScopedPackage>,
     pub entries: Vec<CountEntry>,
     /// Tags to recount in round 2.
-    pub recount: Vec<String>,
+    pub recount: Vec<PackageTag>,
     pub participants: Vec<Person>,
 }
 
@@ -447,10 +373,10 @@ impl From<counts::CountSessionView> for CountSession {
             in_scope: v
                 .in_scope
                 .into_iter()
-                .map(|(tag, p)| ScopedPackage { tag: tag.to_string(), item: p.item, location: p.location.to_string(), unit: p.unit })
+                .map(|(tag, p)| ScopedPackage { tag, item: p.item, location: p.location, unit: p.unit })
                 .collect(),
             entries: v.entries.into_iter().map(Into::into).collect(),
-            recount: strings(&v.recount),
+            recount: v.recount,
             participants: v.participants,
         }
     }
@@ -459,7 +385,7 @@ impl From<counts::CountSessionView> for CountSession {
 /// The answer to a count scan: the package and what this person has counted of it this round.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct CountScanResult {
-    pub tag: String,
+    pub tag: PackageTag,
     pub item: String,
     pub round: u32,
     pub your_count: Quantity,
@@ -467,7 +393,7 @@ pub struct CountScanResult {
 
 impl From<counts::ScanResult> for CountScanResult {
     fn from(r: counts::ScanResult) -> Self {
-        CountScanResult { tag: r.tag.to_string(), item: r.item, round: r.round.into(), your_count: r.your_count.into() }
+        CountScanResult { tag: r.tag, item: r.item, round: r.round.into(), your_count: r.your_count }
     }
 }
 
@@ -497,7 +423,7 @@ impl From<work::count::Outcome> for VarianceOutcome {
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct VarianceLine {
     pub round: u32,
-    pub tag: String,
+    pub tag: PackageTag,
     /// Expected at the start of the count.
     pub snapshot: Quantity,
     /// Expected after ledger changes made during the count.
@@ -510,14 +436,15 @@ pub struct VarianceLine {
 
 impl From<work::count::VarianceLine> for VarianceLine {
     fn from(l: work::count::VarianceLine) -> Self {
-        let q = |minor| work::count::from_minor(minor, l.unit).into();
+        let q = |minor| work::count::from_minor(minor, l.unit);
+        let difference = q(l.difference_minor());
         VarianceLine {
             round: l.round.into(),
-            tag: l.tag.to_string(),
             snapshot: q(l.snapshot_minor),
             expected: q(l.expected_minor),
             counted: q(l.counted_minor),
-            difference: q(l.difference_minor()),
+            difference,
+            tag: l.tag,
             outcome: l.outcome.into(),
         }
     }
@@ -529,7 +456,7 @@ pub enum CloseOutcome {
     /// Variances found: these packages go to a recount by someone else.
     RecountNeeded { lines: Vec<VarianceLine> },
     /// Closed. Persisting variances became discrepancies (and quarantines): their tags.
-    Closed { lines: Vec<VarianceLine>, discrepancies: Vec<String> },
+    Closed { lines: Vec<VarianceLine>, discrepancies: Vec<PackageTag> },
 }
 
 impl From<counts::CloseOutcome> for CloseOutcome {
@@ -539,7 +466,7 @@ impl From<counts::CloseOutcome> for CloseOutcome {
                 CloseOutcome::RecountNeeded { lines: lines.into_iter().map(Into::into).collect() }
             }
             counts::CloseOutcome::Closed { lines, discrepancies } => {
-                CloseOutcome::Closed { lines: lines.into_iter().map(Into::into).collect(), discrepancies: strings(&discrepancies) }
+                CloseOutcome::Closed { lines: lines.into_iter().map(Into::into).collect(), discrepancies }
             }
         }
     }
@@ -548,31 +475,31 @@ impl From<counts::CloseOutcome> for CloseOutcome {
 /// A variance that survived the recount: the package is quarantined until it is resolved.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct Discrepancy {
-    pub tag: String,
+    pub tag: PackageTag,
     pub expected: Quantity,
     pub counted: Quantity,
     pub recounted: Quantity,
-    pub quarantine_event_id: String,
-    pub opened_at: SystemTime,
+    pub quarantine_event_id: Uuid,
+    pub opened_at: Timestamp,
     pub root_cause: String,
     pub corrective_action: String,
-    pub adjustment_id: Option<String>,
+    pub adjustment_id: Option<Uuid>,
     pub status: DiscrepancyStatus,
 }
 
 impl From<work::count::Discrepancy> for Discrepancy {
     fn from(d: work::count::Discrepancy) -> Self {
-        let q = |minor| work::count::from_minor(minor, d.unit).into();
+        let q = |minor| work::count::from_minor(minor, d.unit);
         Discrepancy {
-            tag: d.tag.to_string(),
+            tag: d.tag,
             expected: q(d.expected_minor),
             counted: q(d.counted_minor),
             recounted: q(d.recounted_minor),
-            quarantine_event_id: d.quarantine_event.to_string(),
-            opened_at: instant(d.opened_at),
+            quarantine_event_id: d.quarantine_event,
+            opened_at: d.opened_at,
             root_cause: d.root_cause,
             corrective_action: d.corrective_action,
-            adjustment_id: d.adjustment.map(|a| a.to_string()),
+            adjustment_id: d.adjustment,
             status: d.status,
         }
     }
@@ -602,7 +529,7 @@ impl From<counts::Investigation> for Investigation {
     fn from(i: counts::Investigation) -> Self {
         Investigation {
             discrepancy: i.discrepancy.into(),
-            package: i.package.map(Into::into),
+            package: i.package,
             history: i.history.into_iter().map(|h| InvestigationLine { entry: h.record.into(), who: h.who, recent: h.recent }).collect(),
             entries: i.entries.into_iter().map(Into::into).collect(),
         }
@@ -622,17 +549,17 @@ pub(crate) fn categories_in(c: HashMap<String, String>) -> counts::ItemCategorie
 /// An adjustment request and its decision.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct AdjustmentRequest {
-    pub id: String,
-    pub facility: String,
-    pub tag: String,
+    pub id: Uuid,
+    pub facility: LicenseNumber,
+    pub tag: PackageTag,
     /// The signed change, e.g. `"-0.50"` g.
     pub delta: Quantity,
     pub reason_code: String,
     pub note: String,
     /// The count session whose discrepancy it resolves.
-    pub session_id: Option<String>,
+    pub session_id: Option<Uuid>,
     /// Everyone who counted the package in that session: none of them may approve.
-    pub counted_by: Vec<String>,
+    pub counted_by: Vec<UserId>,
     pub requested_by: Person,
     pub status: AdjustmentStatus,
     pub decision: Option<Decision>,
@@ -643,14 +570,14 @@ impl From<work::adjustment::AdjustmentRequest> for AdjustmentRequest {
     fn from(r: work::adjustment::AdjustmentRequest) -> Self {
         let status = r.status();
         AdjustmentRequest {
-            id: r.id.to_string(),
-            facility: r.facility.to_string(),
-            tag: r.request.tag.to_string(),
-            delta: r.request.delta.into(),
+            id: r.id,
+            facility: r.facility,
+            tag: r.request.tag,
+            delta: r.request.delta,
             reason_code: r.request.reason_code,
             note: r.request.note,
-            session_id: r.request.session.map(|s| s.to_string()),
-            counted_by: strings(&r.request.counted_by),
+            session_id: r.request.session,
+            counted_by: r.request.counted_by,
             requested_by: r.requested_by,
             status,
             decision: r.decision,
@@ -679,33 +606,33 @@ impl From<custody_core::approvals::PendingApproval> for PendingApproval {
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
 pub enum ScannedCode {
     Package {
-        tag: String,
+        tag: PackageTag,
     },
     /// The parts of a GS1 barcode Custody reads; each optional. `expiry` is `YYYY-MM-DD`.
     Gs1 {
         gtin: Option<String>,
         batch: Option<String>,
-        expiry: Option<String>,
+        expiry: Option<IsoDate>,
         serial: Option<String>,
         net_weight: Option<Quantity>,
     },
     Location {
-        name: String,
+        name: LocationName,
     },
 }
 
 impl From<scan::Scan> for ScannedCode {
     fn from(s: scan::Scan) -> Self {
         match s {
-            scan::Scan::Package(tag) => ScannedCode::Package { tag: tag.to_string() },
+            scan::Scan::Package(tag) => ScannedCode::Package { tag },
             scan::Scan::Gs1(g) => ScannedCode::Gs1 {
                 gtin: g.gtin.map(|t| t.to_string()),
                 batch: g.batch,
-                expiry: date_out(g.expiry),
+                expiry: g.expiry,
                 serial: g.serial,
-                net_weight: g.net_weight.map(Into::into),
+                net_weight: g.net_weight,
             },
-            scan::Scan::Location(name) => ScannedCode::Location { name: name.to_string() },
+            scan::Scan::Location(name) => ScannedCode::Location { name },
         }
     }
 }
@@ -727,11 +654,11 @@ pub enum ReceivingVerdictKind {
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct ReceivingVerdict {
     pub kind: ReceivingVerdictKind,
-    pub tag: String,
+    pub tag: PackageTag,
     pub message: String,
     pub item: Option<String>,
     pub by: Option<String>,
-    pub at: Option<SystemTime>,
+    pub at: Option<Timestamp>,
 }
 
 impl From<session::ReceivingVerdict> for ReceivingVerdict {
@@ -740,11 +667,9 @@ impl From<session::ReceivingVerdict> for ReceivingVerdict {
         let (kind, tag, item, by, at) = match v {
             session::ReceivingVerdict::Matched { tag, item } => (ReceivingVerdictKind::Matched, tag, Some(item), None, None),
             session::ReceivingVerdict::Unexpected { tag } => (ReceivingVerdictKind::Unexpected, tag, None, None, None),
-            session::ReceivingVerdict::Duplicate { tag, by, at } => {
-                (ReceivingVerdictKind::Duplicate, tag, None, Some(by), Some(instant(at)))
-            }
+            session::ReceivingVerdict::Duplicate { tag, by, at } => (ReceivingVerdictKind::Duplicate, tag, None, Some(by), Some(at)),
         };
-        ReceivingVerdict { kind, tag: tag.to_string(), message, item, by, at }
+        ReceivingVerdict { kind, tag, message, item, by, at }
     }
 }
 
@@ -754,11 +679,11 @@ pub struct ReceivingProgress {
     pub manifest_number: String,
     pub shipper_name: String,
     pub package_count: u32,
-    pub matched: Vec<String>,
-    pub unexpected: Vec<String>,
+    pub matched: Vec<PackageTag>,
+    pub unexpected: Vec<PackageTag>,
     /// Tags scanned more than once (on one phone or several).
-    pub scanned_twice: Vec<String>,
-    pub missing: Vec<String>,
+    pub scanned_twice: Vec<PackageTag>,
+    pub missing: Vec<PackageTag>,
 }
 
 impl From<session::ReceivingProgress> for ReceivingProgress {
@@ -767,10 +692,10 @@ impl From<session::ReceivingProgress> for ReceivingProgress {
             package_count: u32::try_from(p.manifest.packages.len()).unwrap_or(u32::MAX),
             manifest_number: p.manifest.manifest_number,
             shipper_name: p.manifest.shipper_name,
-            matched: strings(&p.matched),
-            unexpected: strings(&p.unexpected),
-            scanned_twice: p.scanned_twice.keys().map(|t| t.to_string()).collect(),
-            missing: strings(&p.missing),
+            matched: p.matched,
+            unexpected: p.unexpected,
+            scanned_twice: p.scanned_twice.into_keys().collect(),
+            missing: p.missing,
         }
     }
 }
@@ -803,7 +728,7 @@ impl TryFrom<Coa> for work::receiving::Coa {
 /// A manifest package's failed checks, each as the sentence core writes.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct PackageFlags {
-    pub tag: String,
+    pub tag: PackageTag,
     pub flags: Vec<String>,
 }
 
@@ -824,11 +749,12 @@ impl From<session::ReceivingDiscrepancy> for ReceivingDiscrepancy {
 /// A completed receiving session whose manifest still has to be accepted in the state system.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct StateTask {
-    pub session_id: String,
+    pub session_id: Uuid,
     pub task: String,
 }
 
-/// A scale in the receiving bay; `last_calibrated` is `YYYY-MM-DD`.
+/// A scale in the receiving bay; `last_calibrated` is `YYYY-MM-DD` (a string, so a mistyped
+/// date comes back with the sentence that names the calibration).
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct Scale {
     pub name: String,

@@ -115,16 +115,55 @@ struct MoveMark {
     position: usize,
 }
 
-/// One package as the fold sees it.
+/// What a package is and where it stands: the facts every view of a package shares (the fold's
+/// [`Package`], the screens' `store::PackageView`, an allocation's `picklist::Candidate`), once.
+///
+/// The ledger's `Received` and `Split` bodies are not built from it: they carry no tag (the
+/// event names it) and no status (a new package is active), and their serialized bytes are
+/// signed and hash-chained, so they keep their own fields (docs/decisions/0018).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Package {
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+pub struct PackageFacts {
     pub tag: PackageTag,
     pub item: ItemName,
     pub batch: BatchNumber,
     pub quantity: Quantity,
     pub location: LocationName,
     pub status: PackageStatus,
+    /// `YYYY-MM-DD` across the FFI.
     pub expires_on: Option<NaiveDate>,
+}
+
+/// Reading a package's facts reads them as its own (`package.tag`), as before they were
+/// gathered in [`PackageFacts`]: the package *is* these facts plus its place in the ledger.
+macro_rules! package_facts_deref {
+    ($($ty:ty),*) => {$(
+        impl std::ops::Deref for $ty {
+            type Target = $crate::fold::PackageFacts;
+            fn deref(&self) -> &Self::Target {
+                &self.facts
+            }
+        }
+        impl std::ops::DerefMut for $ty {
+            fn deref_mut(&mut self) -> &mut Self::Target {
+                &mut self.facts
+            }
+        }
+    )*};
+}
+pub(crate) use package_facts_deref;
+
+package_facts_deref!(Package);
+
+/// One package as the fold sees it.
+///
+/// Stored as JSON in the device's `folds` table: `facts` is flattened, so the stored state
+/// reads and writes exactly as when these fields were the package's own (a test holds a state
+/// written before).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Package {
+    #[serde(flatten)]
+    pub facts: PackageFacts,
     /// The last event applied: what a device names as `parent` when it records the next one.
     pub head: Uuid,
     pub head_hlc: Hlc,
@@ -394,13 +433,7 @@ impl Package {
         event: &Event,
     ) -> Self {
         Self {
-            tag,
-            item,
-            batch,
-            quantity,
-            location,
-            status: PackageStatus::Active,
-            expires_on,
+            facts: PackageFacts { tag, item, batch, quantity, location, status: PackageStatus::Active, expires_on },
             head: event.id,
             head_hlc: event.hlc,
             since: event.hlc,
@@ -480,6 +513,22 @@ mod tests {
             prev_hash: GENESIS_HASH.into(),
         }
         .seal()
+    }
+
+    /// A package's fold state as the device stored it (the `folds` table) before the facts were
+    /// gathered in `PackageFacts`: the package's own fields, in declaration order.
+    const STORED_BEFORE_FACTS: &str = r#"{"package":{"tag":"1A4FF0100000022000000001","item":"Live Resin 1g","batch":"LR-1","quantity":{"amount":"10","unit":"g"},"location":"Vault A","status":"active","expires_on":null,"head":"01a23b72-7887-76b3-9e8b-628462b5085d","head_hlc":{"wall_ms":2000,"counter":0},"since":{"wall_ms":1000,"counter":0},"order":null,"history":["01a23b72-7887-76b3-9e8b-62810953dbe3","01a23b72-7887-76b3-9e8b-628462b5085d"],"last_move":{"event":"01a23b72-7887-76b3-9e8b-628462b5085d","device":"01a23b72-7887-76b3-9e8b-628378d5c1ed","to":"Vault A","position":1}},"orphans":[],"conflicts":[]}"#;
+
+    #[test]
+    fn a_stored_fold_state_reads_and_writes_the_same_bytes() {
+        let fold: PackageFold = serde_json::from_str(STORED_BEFORE_FACTS).unwrap();
+        let package = fold.package.as_ref().unwrap();
+        assert_eq!(
+            (package.tag.as_str(), package.location.as_str(), package.status),
+            ("1A4FF0100000022000000001", "Vault A", PackageStatus::Active)
+        );
+        assert_eq!(package.event_count(), 2);
+        assert_eq!(serde_json::to_string(&fold).unwrap(), STORED_BEFORE_FACTS);
     }
 
     fn received(grams: i64) -> EventBody {

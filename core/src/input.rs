@@ -41,6 +41,11 @@ pub fn id(what: &str, text: &str) -> Result<Uuid, InputError> {
     Uuid::parse_str(text.trim()).map_err(|_| InputError(format!("{text:?} is not a valid {what} id")))
 }
 
+/// An optional reference typed as text (a manifest number, ...): trimmed, blank is none.
+pub fn optional_text(text: Option<String>) -> Option<String> {
+    text.map(|t| t.trim().to_string()).filter(|t| !t.is_empty())
+}
+
 /// A list of typed entries (categories, ...): each trimmed, blank ones dropped.
 pub fn entries(items: impl IntoIterator<Item = String>) -> Vec<String> {
     items.into_iter().map(|i| i.trim().to_string()).filter(|i| !i.is_empty()).collect()
@@ -57,6 +62,13 @@ mod tests {
         assert_eq!(optional_date("30/06/2027").unwrap_err().to_string(), "\"30/06/2027\" is not a date; use the form 2027-06-30");
         assert_eq!(date("expiry", "").unwrap_err().to_string(), "enter the expiry date, like 2027-06-30");
         assert_eq!(date("test", "2026-01-02"), Ok(NaiveDate::from_ymd_opt(2026, 1, 2).unwrap()));
+    }
+
+    #[test]
+    fn optional_text_is_trimmed_and_blank_is_none() {
+        assert_eq!(optional_text(Some(" 0001234567\r\n".into())), Some("0001234567".into()));
+        assert_eq!(optional_text(Some(" \t".into())), None);
+        assert_eq!(optional_text(None), None);
     }
 
     #[test]

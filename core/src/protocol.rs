@@ -309,35 +309,13 @@ pub struct InventoryReport {
     pub conflicts: Vec<crate::fold::Conflict>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PackageSummary {
-    pub tag: crate::ids::PackageTag,
-    pub item: crate::ids::ItemName,
-    pub batch: crate::ids::BatchNumber,
-    pub quantity: crate::quantity::Quantity,
-    pub location: crate::ids::LocationName,
-    pub status: crate::fold::PackageStatus,
-    pub expires_on: Option<chrono::NaiveDate>,
-}
+/// A package in the server's inventory report: its facts, as the fold holds them (the same
+/// JSON as when the report had its own copy of those fields).
+pub type PackageSummary = crate::fold::PackageFacts;
 
 impl InventoryReport {
     pub fn from_inventory(inventory: &crate::fold::Inventory) -> Self {
-        Self {
-            packages: inventory
-                .packages
-                .values()
-                .map(|p| PackageSummary {
-                    tag: p.tag.clone(),
-                    item: p.item.clone(),
-                    batch: p.batch.clone(),
-                    quantity: p.quantity,
-                    location: p.location.clone(),
-                    status: p.status,
-                    expires_on: p.expires_on,
-                })
-                .collect(),
-            conflicts: inventory.conflicts.clone(),
-        }
+        Self { packages: inventory.packages.values().map(|p| p.facts.clone()).collect(), conflicts: inventory.conflicts.clone() }
     }
 }
 

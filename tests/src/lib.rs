@@ -330,22 +330,7 @@ impl Phone {
 
     /// The inventory as this phone shows it, in the server report's shape, for comparison.
     pub fn report(&self) -> InventoryReport {
-        InventoryReport {
-            packages: self
-                .packages()
-                .into_iter()
-                .map(|p| custody_core::protocol::PackageSummary {
-                    tag: p.tag,
-                    item: p.item,
-                    batch: p.batch,
-                    quantity: p.quantity,
-                    location: p.location,
-                    status: p.status,
-                    expires_on: p.expires_on,
-                })
-                .collect(),
-            conflicts: self.conflicts(),
-        }
+        InventoryReport { packages: self.packages().into_iter().map(|p| p.facts).collect(), conflicts: self.conflicts() }
     }
 }
 

@@ -421,8 +421,8 @@ async fn a_phone_whose_clock_jumps_to_the_year_3000_is_refused_then_recovers() {
     assert_eq!((report.accepted, report.rejected), (1, 0));
     watcher.sync().await.unwrap();
     for where_ in [
-        phone.store.package(&t).unwrap().unwrap().location,
-        watcher.store.package(&t).unwrap().unwrap().location,
+        phone.store.package(&t).unwrap().unwrap().facts.location,
+        watcher.store.package(&t).unwrap().unwrap().facts.location,
         fleet.server_inventory().packages[&t].location.clone(),
     ] {
         assert_eq!(where_.as_str(), "Vault D", "the real location, not Vault FUTURE");

@@ -156,8 +156,8 @@ fun driverScenario(run: Runner) {
         assertRefusedWith<CustodyException.InvalidInput>("weigh out") { floor.client.pickScan(order2, C1, null) }
         val split = floor.client.pickScan(order2, C1, units("5"))
         assertEquals(Pair(SPLIT, C1), Pair(split.tag, split.splitFrom))
-        assertSameAmount("15", floor.client.findPackage(C1)!!.quantity)
-        assertEquals(PackageStatus.PICKED, floor.client.findPackage(SPLIT)!!.status)
+        assertSameAmount("15", floor.client.findPackage(C1)!!.facts.quantity)
+        assertEquals(PackageStatus.PICKED, floor.client.findPackage(SPLIT)!!.facts.status)
         val list1 = floor.client.pickList(order1)
         assertEquals(listOf("Maria Floor", "Maria Floor"), list1.lines.map { it.pickedBy })
     }
@@ -247,8 +247,8 @@ fun driverScenario(run: Runner) {
         assertEquals(Pair(DeliveryOutcome.REFUSED, "damaged seal"), Pair(refused.outcome, refused.reason))
         assertEquals(DeliveryOutcome.DELIVERED, route.stops[1].packages.single { it.tag == SPLIT }.outcome)
         assertFalse(route.closed, "the refused package is still on the truck")
-        assertEquals(PackageStatus.DELIVERED, truck.client.findPackage(F2)!!.status)
-        assertEquals(PackageStatus.SHIPPED, truck.client.findPackage(F3)!!.status)
+        assertEquals(PackageStatus.DELIVERED, truck.client.findPackage(F2)!!.facts.status)
+        assertEquals(PackageStatus.SHIPPED, truck.client.findPackage(F3)!!.facts.status)
     }
 
     run.step("a sync with no signal fails as Offline and loses nothing; back online it goes through") {
@@ -278,7 +278,7 @@ fun driverScenario(run: Runner) {
         val refused = progress.stops[1].packages.single { it.tag == F3 }
         assertEquals(Pair(DeliveryOutcome.REFUSED, "damaged seal"), Pair(refused.outcome, refused.reason))
         assertFalse(progress.closed)
-        assertEquals(PackageStatus.DELIVERED, office.client.findPackage(SPLIT)!!.status)
+        assertEquals(PackageStatus.DELIVERED, office.client.findPackage(SPLIT)!!.facts.status)
     }
 
     run.step("the floor checks the refused package back in; it is active again and the route closes") {
@@ -293,15 +293,15 @@ fun driverScenario(run: Runner) {
         val body = assertIs<EventBody.Returned>(back.body)
         assertEquals("Returns cage", body.location)
         assertTrue(body.reason.contains("refused at stop 2") && body.reason.contains("damaged seal"), body.reason)
-        val pkg = floor.client.packages().single { it.tag == F3 }
-        assertEquals(Triple(PackageStatus.ACTIVE, "Returns cage", true), Triple(pkg.status, pkg.location, pkg.pending))
+        val pkg = floor.client.packages().single { it.facts.tag == F3 }
+        assertEquals(Triple(PackageStatus.ACTIVE, "Returns cage", true), Triple(pkg.facts.status, pkg.facts.location, pkg.pending))
         assertRefusedWith<CustodyException.Refused>("only a package that went out") { floor.client.returnCheckIn(F3, "Vault A") }
         floor.sync()
         office.sync()
         val route = office.client.route(manifest)
         assertTrue(route.closed, "every package delivered or back in the vault")
         assertEquals(DeliveryOutcome.RETURNED, route.stops[1].packages.single { it.tag == F3 }.outcome)
-        assertEquals(PackageStatus.ACTIVE, office.client.findPackage(F3)!!.status)
+        assertEquals(PackageStatus.ACTIVE, office.client.findPackage(F3)!!.facts.status)
     }
 
     run.step("the other driver sees no route; neither they nor the floor may see the patient") {

@@ -149,8 +149,8 @@ fun scenario(run: Runner) {
         assertEquals(3uL, c.sync().pulled)
         assertEquals(b.client.packages(), a.client.packages())
         val p1 = a.client.findPackage(P1.lowercase())!!
-        assertAmount("10.00", p1.quantity)
-        assertEquals(Pair("2027-06-30", false), Pair(p1.expiresOn, p1.pending))
+        assertAmount("10.00", p1.facts.quantity)
+        assertEquals(Pair("2027-06-30", false), Pair(p1.facts.expiresOn, p1.pending))
         assertEquals(EventKind.RECEIVED, a.client.history(P1).single().event.kind)
     }
 
@@ -240,7 +240,7 @@ fun scenario(run: Runner) {
         val outcome = b.client.closeCount(session)
         assertIs<CloseOutcome.Closed>(outcome)
         assertEquals(listOf(P1), outcome.discrepancies)
-        assertEquals(PackageStatus.QUARANTINED, b.client.findPackage(P1)!!.status)
+        assertEquals(PackageStatus.QUARANTINED, b.client.findPackage(P1)!!.facts.status)
         val d = b.client.countDiscrepancies(session).single()
         assertEquals(DiscrepancyStatus.OPEN, d.status)
         assertAmount("9.5", d.recounted)
@@ -284,8 +284,8 @@ fun scenario(run: Runner) {
         for (p in listOf(a, b, c, a, b)) p.sync()
         for (p in listOf(a, b, c)) {
             val p1 = p.client.findPackage(P1)!!
-            assertAmount("9.50", p1.quantity)
-            assertEquals(Pair(PackageStatus.ACTIVE, false), Pair(p1.status, p1.pending), p.name)
+            assertAmount("9.50", p1.facts.quantity)
+            assertEquals(Pair(PackageStatus.ACTIVE, false), Pair(p1.facts.status, p1.pending), p.name)
             assertEquals(b.client.packages(), p.client.packages(), p.name)
             assertEquals(AdjustmentStatus.APPROVED, p.client.adjustment(request).status, p.name)
             assertEquals("Ana Manager", p.client.adjustment(request).decision!!.by.name)

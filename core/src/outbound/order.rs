@@ -124,8 +124,9 @@ pub struct NewOrder {
     pub patient: Option<Patient>,
 }
 
-/// One line of an accepted order.
+/// One line of an accepted order (`unit_price` per unit of `quantity`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct OrderLine {
     pub line: u32,
     pub item: ItemName,

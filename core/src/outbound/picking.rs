@@ -237,7 +237,7 @@ impl Store {
             let today = w.now()?.date_naive();
             let candidates = candidates(w, Some(order), today)?;
             let claimed = claimed_elsewhere(w, Some(order))?;
-            let known: BTreeSet<PackageTag> = w.packages()?.into_iter().map(|p| p.tag).collect();
+            let known: BTreeSet<PackageTag> = w.packages()?.into_iter().map(|p| p.facts.tag).collect();
             let mut spare = unused_tags_in(w)?.into_iter().filter(|t| !claimed.contains(t) && !known.contains(t));
             let list = picklist::allocate(&o.lines, &candidates, &mut spare)?;
             let (_, actor) = w.actor()?;
@@ -561,16 +561,7 @@ fn shelf(w: &UnitOfWork<'_>) -> Result<Vec<Candidate>> {
     let mut out = Vec::new();
     for p in w.packages()?.into_iter().filter(|p| p.status == PackageStatus::Active) {
         let since = w.package_fold(&p.tag)?.map(|f| f.since).unwrap_or_default();
-        out.push(Candidate {
-            tag: p.tag,
-            item: p.item,
-            batch: p.batch,
-            quantity: p.quantity,
-            location: p.location,
-            expires_on: p.expires_on,
-            status: p.status,
-            since,
-        });
+        out.push(Candidate { facts: p.facts, since });
     }
     Ok(out)
 }

@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::order::OrderLine;
-use crate::fold::PackageStatus;
+use crate::fold::{PackageFacts, PackageStatus};
 use crate::hlc::Hlc;
 use crate::ids::{BatchNumber, ItemName, LocationName, PackageTag};
 use crate::quantity::Quantity;
@@ -16,30 +16,17 @@ use crate::quantity::Quantity;
 /// A package that might be allocated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Candidate {
-    pub tag: PackageTag,
-    pub item: ItemName,
-    pub batch: BatchNumber,
-    pub quantity: Quantity,
-    pub location: LocationName,
-    pub expires_on: Option<NaiveDate>,
-    pub status: PackageStatus,
+    pub facts: PackageFacts,
     /// When it came in (first-in-first-out).
     pub since: Hlc,
 }
 
+crate::fold::package_facts_deref!(Candidate);
+
 impl From<&crate::fold::Package> for Candidate {
     /// A package of a folded inventory (the server's, or a test's) as an allocation candidate.
     fn from(p: &crate::fold::Package) -> Self {
-        Candidate {
-            tag: p.tag.clone(),
-            item: p.item.clone(),
-            batch: p.batch.clone(),
-            quantity: p.quantity,
-            location: p.location.clone(),
-            expires_on: p.expires_on,
-            status: p.status,
-            since: p.since,
-        }
+        Candidate { facts: p.facts.clone(), since: p.since }
     }
 }
 
@@ -171,13 +158,15 @@ mod tests {
 
     fn cand(n: u32, grams: i64, expires: Option<u32>, since: i64) -> Candidate {
         Candidate {
-            tag: tag(n),
-            item: ItemName::parse("Live Resin").unwrap(),
-            batch: BatchNumber::parse("B1").unwrap(),
-            quantity: Quantity::positive(Decimal::new(grams, 0), Unit::G).unwrap(),
-            location: LocationName::parse("Vault A").unwrap(),
-            expires_on: expires.map(|d| NaiveDate::from_ymd_opt(2027, 1, d).unwrap()),
-            status: PackageStatus::Active,
+            facts: PackageFacts {
+                tag: tag(n),
+                item: ItemName::parse("Live Resin").unwrap(),
+                batch: BatchNumber::parse("B1").unwrap(),
+                quantity: Quantity::positive(Decimal::new(grams, 0), Unit::G).unwrap(),
+                location: LocationName::parse("Vault A").unwrap(),
+                expires_on: expires.map(|d| NaiveDate::from_ymd_opt(2027, 1, d).unwrap()),
+                status: PackageStatus::Active,
+            },
             since: Hlc { wall_ms: since, counter: 0 },
         }
     }
@@ -232,7 +221,11 @@ mod tests {
             wants in proptest::collection::vec(1i64..60, 1..4),
         ) {
             let item = |i: usize| ItemName::parse(&format!("Item {}", i % 3)).unwrap();
-            let cands: Vec<Candidate> = sizes.iter().enumerate().map(|(i, (g, e, s))| Candidate { item: item(i), ..cand(i as u32, *g, *e, *s) }).collect();
+            let cands: Vec<Candidate> = sizes.iter().enumerate().map(|(i, (g, e, s))| {
+                let mut c = cand(i as u32, *g, *e, *s);
+                c.item = item(i);
+                c
+            }).collect();
             let lines: Vec<OrderLine> = wants.iter().enumerate().map(|(i, g)| OrderLine { line: i as u32 + 1, item: item(i), ..line(*g) }).collect();
             let mut spare = (100..200).map(tag);
             match allocate(&lines, &cands, &mut spare) {

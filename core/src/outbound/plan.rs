@@ -54,7 +54,7 @@ mod tests {
     use rust_decimal::Decimal;
 
     use super::*;
-    use crate::fold::PackageStatus;
+    use crate::fold::{PackageFacts, PackageStatus};
     use crate::ids::{BatchNumber, ItemName, LicenseNumber, LocationName};
     use crate::outbound::NewOrderLine;
     use crate::quantity::{Quantity, Unit};
@@ -65,13 +65,15 @@ mod tests {
 
     fn package(tag: &str, g: i64, status: PackageStatus) -> Candidate {
         Candidate {
-            tag: PackageTag::parse(tag).unwrap(),
-            item: ItemName::parse("Flower").unwrap(),
-            batch: BatchNumber::parse("B-1").unwrap(),
-            quantity: grams(g),
-            location: LocationName::parse("Vault A").unwrap(),
-            expires_on: None,
-            status,
+            facts: PackageFacts {
+                tag: PackageTag::parse(tag).unwrap(),
+                item: ItemName::parse("Flower").unwrap(),
+                batch: BatchNumber::parse("B-1").unwrap(),
+                quantity: grams(g),
+                location: LocationName::parse("Vault A").unwrap(),
+                expires_on: None,
+                status,
+            },
             since: Default::default(),
         }
     }

@@ -269,8 +269,8 @@ impl Store {
                         }
                         packages.push(ManifestPackage {
                             tag: tag.clone(),
-                            item: package.item,
-                            batch: package.batch,
+                            item: package.facts.item,
+                            batch: package.facts.batch,
                             quantity: pick.quantity,
                             wholesale_price: line.price_of(&pick.quantity)?,
                             gross_weight: packing.gross_weight,
@@ -635,9 +635,9 @@ fn due_back(w: &mut UnitOfWork<'_>) -> Result<Vec<DueBack>> {
             order_doc: c.order_doc,
             row: ReturnDue {
                 tag: c.tag,
-                item: package.item,
-                batch: package.batch,
-                quantity: package.quantity,
+                item: package.facts.item,
+                batch: package.facts.batch,
+                quantity: package.facts.quantity,
                 container: c.container,
                 order_number: c.order_number,
                 recipient: c.recipient,

@@ -14,14 +14,14 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::chain::{self, ChainBreak};
 use crate::event::{Event, EventBody, EventError, GENESIS_HASH, UnsealedEvent};
-use crate::fold::{Conflict, PackageFold, PackageStatus};
+use crate::fold::{Conflict, PackageFacts, PackageFold};
 use crate::hlc::HlcClock;
 use crate::ids::{BatchNumber, DeviceId, ItemName, LicenseNumber, LocationName, PackageTag, UserId};
 use crate::protocol::{EnrolResponse, Outcome, RosterEntry, SyncResponse};
@@ -114,19 +114,16 @@ pub struct DeviceIdentity {
     pub server_url: String,
 }
 
-/// A package as the screens show it.
+/// A package as the screens show it (the apps' `Package`).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record), uniffi(name = "Package"))]
 pub struct PackageView {
-    pub tag: PackageTag,
-    pub item: ItemName,
-    pub batch: BatchNumber,
-    pub quantity: Quantity,
-    pub location: LocationName,
-    pub status: PackageStatus,
-    pub expires_on: Option<NaiveDate>,
+    pub facts: PackageFacts,
     /// Some of its events have not reached the server yet.
     pub pending: bool,
 }
+
+crate::fold::package_facts_deref!(PackageView);
 
 /// An event as a history screen or an investigation shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -774,7 +771,7 @@ fn package_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<PackageView>> {
     let pending: bool = r.get(8)?;
     let corrupt = |e: String| StoreError::Corrupt(e);
     Ok((|| {
-        Ok(PackageView {
+        let facts = PackageFacts {
             tag: PackageTag::parse(&tag).map_err(|e| corrupt(e.to_string()))?,
             // Read under the rules the events were accepted under, as serde does (ids.rs).
             item: ItemName::from_stored(&item).map_err(|e| corrupt(e.to_string()))?,
@@ -786,8 +783,8 @@ fn package_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<PackageView>> {
             location: LocationName::from_stored(&location).map_err(|e| corrupt(e.to_string()))?,
             status: from_json(&format!("\"{status}\""))?,
             expires_on: expires_on.map(|d| d.parse().map_err(|_| corrupt(format!("date {d:?}")))).transpose()?,
-            pending,
-        })
+        };
+        Ok(PackageView { facts, pending })
     })())
 }
 

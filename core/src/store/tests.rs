@@ -1,4 +1,5 @@
 use super::*;
+use crate::fold::PackageStatus;
 use crate::protocol::Verdict;
 use crate::testing::{enrol_offline, person};
 use rust_decimal::Decimal;

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::fields::json;
 use super::{DocError, DocKind, WorkDoc};
 use crate::ids::{LicenseNumber, PackageTag, UserId};
 use crate::people::{Actor, RosterEntry};
@@ -163,33 +164,6 @@ const REQUESTED_BY: &str = "requested_by";
 const DECISION: &str = "decision";
 const REFUSALS: &str = "refusals";
 
-fn json<T: Serialize>(value: &T) -> String {
-    serde_json::to_string(value).expect("plain data serialises")
-}
-
-fn read_json<T: serde::de::DeserializeOwned>(doc: &WorkDoc, key: &'static str) -> Result<Option<T>, DocError> {
-    read_json_at(doc, key, None)
-}
-
-/// Reads a JSON value now, or as it was at `heads`.
-fn read_json_at<T: serde::de::DeserializeOwned>(
-    doc: &WorkDoc,
-    key: &'static str,
-    heads: Option<&[ChangeHash]>,
-) -> Result<Option<T>, DocError> {
-    let value = match heads {
-        Some(h) => doc.am.get_at(ROOT, key, h),
-        None => doc.am.get(ROOT, key),
-    };
-    match value.map_err(|e| DocError::corrupt("adjustment", e))? {
-        Some((automerge::Value::Scalar(s), _)) => match s.as_str() {
-            Some(text) => serde_json::from_str(text).map(Some).map_err(|e| DocError::corrupt("adjustment", e)),
-            None => Err(DocError::Missing { doc: doc.id, field: key }),
-        },
-        _ => Ok(None),
-    }
-}
-
 /// Creates the document for a new request.
 pub fn create(id: Uuid, facility: LicenseNumber, writer: super::Writer, request: &NewAdjustment, by: &Actor) -> WorkDoc {
     let mut doc = WorkDoc::create(id, DocKind::Adjustment, facility, writer);
@@ -201,9 +175,9 @@ pub fn create(id: Uuid, facility: LicenseNumber, writer: super::Writer, request:
 }
 
 pub fn read(doc: &WorkDoc) -> Result<AdjustmentRequest, DocError> {
-    let request = read_json(doc, REQUEST)?.ok_or(DocError::Missing { doc: doc.id, field: "request" })?;
-    let requested_by = read_json(doc, REQUESTED_BY)?.ok_or(DocError::Missing { doc: doc.id, field: "requester" })?;
-    let decision = read_json(doc, DECISION)?;
+    let request = doc.get_json_at(REQUEST, None)?.ok_or(DocError::Missing { doc: doc.id, field: "request" })?;
+    let requested_by = doc.get_json_at(REQUESTED_BY, None)?.ok_or(DocError::Missing { doc: doc.id, field: "requester" })?;
+    let decision = doc.get_json_at(DECISION, None)?;
     let mut refusals = Vec::new();
     if let Some((_, list)) = doc.am.get(ROOT, REFUSALS).map_err(|e| DocError::corrupt("adjustment", e))? {
         for i in 0..doc.am.length(&list) {
@@ -229,13 +203,13 @@ pub fn decide(doc: &mut WorkDoc, decision: &Decision) -> Result<(), DocError> {
 pub fn audit(doc: &WorkDoc, before: &[ChangeHash], roster: &[RosterEntry]) -> Result<Option<String>, DocError> {
     let request = read(doc)?;
     if !before.is_empty() {
-        let old_request: Option<NewAdjustment> = read_json_at(doc, REQUEST, Some(before))?;
-        let old_by: Option<Actor> = read_json_at(doc, REQUESTED_BY, Some(before))?;
+        let old_request: Option<NewAdjustment> = doc.get_json_at(REQUEST, Some(before))?;
+        let old_by: Option<Actor> = doc.get_json_at(REQUESTED_BY, Some(before))?;
         if old_request.is_some_and(|r| r != request.request) || old_by.is_some_and(|p| p != request.requested_by) {
             return Ok(Some("an adjustment request cannot be changed after it is made; make a new one".into()));
         }
     }
-    let old_decision: Option<Decision> = if before.is_empty() { None } else { read_json_at(doc, DECISION, Some(before))? };
+    let old_decision: Option<Decision> = if before.is_empty() { None } else { doc.get_json_at(DECISION, Some(before))? };
     if old_decision == request.decision {
         return Ok(None);
     }
@@ -257,10 +231,10 @@ pub fn audit(doc: &WorkDoc, before: &[ChangeHash], roster: &[RosterEntry]) -> Re
 pub fn refuse_decision(doc: &mut WorkDoc, before: &[ChangeHash], reason: &str, at: DateTime<Utc>) -> Result<(), DocError> {
     let fail = |e: automerge::AutomergeError| DocError::corrupt("adjustment", e);
     let attempted = read(doc)?.decision;
-    let old_decision: Option<Decision> = if before.is_empty() { None } else { read_json_at(doc, DECISION, Some(before))? };
+    let old_decision: Option<Decision> = if before.is_empty() { None } else { doc.get_json_at(DECISION, Some(before))? };
     if !before.is_empty() {
-        let old_request: Option<NewAdjustment> = read_json_at(doc, REQUEST, Some(before))?;
-        let old_by: Option<Actor> = read_json_at(doc, REQUESTED_BY, Some(before))?;
+        let old_request: Option<NewAdjustment> = doc.get_json_at(REQUEST, Some(before))?;
+        let old_by: Option<Actor> = doc.get_json_at(REQUESTED_BY, Some(before))?;
         if let Some(r) = old_request {
             doc.am.put(ROOT, REQUEST, json(&r)).map_err(fail)?;
         }

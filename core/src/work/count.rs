@@ -25,6 +25,7 @@ use rust_decimal::prelude::ToPrimitive;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::fields::json;
 use super::{DocError, DocKind, WorkDoc};
 use crate::ids::{DeviceId, LicenseNumber, LocationName, PackageTag, UserId};
 use crate::people::Actor;
@@ -219,51 +220,6 @@ fn err(e: impl std::fmt::Display) -> DocError {
     DocError::corrupt("count document", e)
 }
 
-fn json<T: Serialize>(value: &T) -> String {
-    serde_json::to_string(value).expect("plain data serialises")
-}
-
-fn obj(doc: &WorkDoc, parent: &ObjId, key: &str) -> Result<Option<ObjId>, DocError> {
-    Ok(match doc.am.get(parent, key).map_err(err)? {
-        Some((Value::Object(_), id)) => Some(id),
-        _ => None,
-    })
-}
-
-fn need_obj(doc: &WorkDoc, key: &'static str) -> Result<ObjId, DocError> {
-    obj(doc, &ROOT, key)?.ok_or(DocError::Missing { doc: doc.id, field: key })
-}
-
-fn scalar_json<T: serde::de::DeserializeOwned>(doc: &WorkDoc, parent: &ObjId, key: &str) -> Result<Option<T>, DocError> {
-    match doc.am.get(parent, key).map_err(err)? {
-        Some((Value::Scalar(s), _)) => match s.as_str() {
-            Some(text) => serde_json::from_str(text).map(Some).map_err(err),
-            None => Err(err(format!("{key} is not text"))),
-        },
-        _ => Ok(None),
-    }
-}
-
-/// Every value of a map of JSON texts, with its key, in one pass (a lookup per key costs far
-/// more on a large session).
-fn json_values<T: serde::de::DeserializeOwned>(doc: &WorkDoc, map: &ObjId) -> Result<Vec<(String, T)>, DocError> {
-    doc.am
-        .map_range(map, ..)
-        .map(|item| {
-            let value = automerge::Value::from(item.value);
-            let text = value.as_scalar().and_then(|s| s.as_str()).ok_or_else(|| err(format!("{} is not text", item.key)))?;
-            Ok((item.key.to_string(), serde_json::from_str(text).map_err(err)?))
-        })
-        .collect()
-}
-
-fn scalar_i64(doc: &WorkDoc, parent: &ObjId, key: &str) -> Result<Option<i64>, DocError> {
-    match doc.am.get(parent, key).map_err(err)? {
-        Some((Value::Scalar(s), _)) => Ok(s.as_i64()),
-        _ => Ok(None),
-    }
-}
-
 /// Key of a count inside a device's map: round, package, person. Sorted so a package's counts in
 /// a round are one range.
 fn count_key(round: u8, tag: &PackageTag, user: UserId) -> String {
@@ -284,10 +240,10 @@ struct EntryMeta {
 }
 
 fn device_maps(doc: &WorkDoc) -> Result<Vec<(DeviceId, ObjId)>, DocError> {
-    let entries = need_obj(doc, ENTRIES)?;
+    let entries = doc.root_map(ENTRIES)?;
     let mut out = Vec::new();
     for key in doc.am.keys(&entries) {
-        if let Some(map) = obj(doc, &entries, &key)? {
+        if let Some(map) = doc.map_in(&entries, &key)? {
             out.push((DeviceId::parse(&key).map_err(err)?, map));
         }
     }
@@ -332,7 +288,7 @@ pub fn create_session(
 }
 
 pub fn info(doc: &WorkDoc) -> Result<SessionInfo, DocError> {
-    scalar_json(doc, &ROOT, INFO)?.ok_or(DocError::Missing { doc: doc.id, field: "session info" })
+    doc.json_in(&ROOT, INFO)?.ok_or(DocError::Missing { doc: doc.id, field: "session info" })
 }
 
 pub fn status(doc: &WorkDoc) -> Result<SessionStatus, DocError> {
@@ -348,29 +304,29 @@ pub fn status(doc: &WorkDoc) -> Result<SessionStatus, DocError> {
 }
 
 pub fn round(doc: &WorkDoc) -> Result<u8, DocError> {
-    Ok(scalar_i64(doc, &ROOT, ROUND)?.unwrap_or(1).clamp(1, 2) as u8)
+    Ok(doc.i64_in(&ROOT, ROUND)?.unwrap_or(1).clamp(1, 2) as u8)
 }
 
 /// The package, if it is in the session's scope.
 pub fn scoped(doc: &WorkDoc, tag: &PackageTag) -> Result<Option<ScopedPackage>, DocError> {
-    let scope = need_obj(doc, IN_SCOPE)?;
-    scalar_json(doc, &scope, tag.as_str())
+    let scope = doc.root_map(IN_SCOPE)?;
+    doc.json_in(&scope, tag.as_str())
 }
 
 pub fn in_scope(doc: &WorkDoc) -> Result<BTreeMap<PackageTag, ScopedPackage>, DocError> {
-    let scope = need_obj(doc, IN_SCOPE)?;
-    json_values(doc, &scope)?.into_iter().map(|(key, pkg)| Ok((PackageTag::parse(&key).map_err(err)?, pkg))).collect()
+    let scope = doc.root_map(IN_SCOPE)?;
+    doc.json_values(&scope)?.into_iter().map(|(key, pkg)| Ok((PackageTag::parse(&key).map_err(err)?, pkg))).collect()
 }
 
 /// Who may not recount a package: those who counted it in the first round. `None` if the
 /// package is not being recounted.
 pub fn recount_excluded(doc: &WorkDoc, tag: &PackageTag) -> Result<Option<Vec<UserId>>, DocError> {
-    let recount = need_obj(doc, RECOUNT)?;
-    scalar_json(doc, &recount, tag.as_str())
+    let recount = doc.root_map(RECOUNT)?;
+    doc.json_in(&recount, tag.as_str())
 }
 
 pub fn recount_tags(doc: &WorkDoc) -> Result<Vec<PackageTag>, DocError> {
-    let recount = need_obj(doc, RECOUNT)?;
+    let recount = doc.root_map(RECOUNT)?;
     doc.am.keys(&recount).map(|k| PackageTag::parse(&k).map_err(err)).collect()
 }
 
@@ -431,17 +387,17 @@ pub fn entries(doc: &WorkDoc) -> Result<Vec<CountEntry>, DocError> {
 }
 
 pub fn participants(doc: &WorkDoc) -> Result<Vec<Actor>, DocError> {
-    let map = need_obj(doc, PARTICIPANTS)?;
-    Ok(json_values(doc, &map)?.into_iter().map(|(_, p)| p).collect())
+    let map = doc.root_map(PARTICIPANTS)?;
+    Ok(doc.json_values(&map)?.into_iter().map(|(_, p)| p).collect())
 }
 
 pub fn closed_by(doc: &WorkDoc) -> Result<Option<Actor>, DocError> {
-    scalar_json(doc, &ROOT, CLOSED_BY)
+    doc.json_in(&ROOT, CLOSED_BY)
 }
 
 /// Records that a person joined the session on a device.
 pub fn join(doc: &mut WorkDoc, person: &Actor) -> Result<(), DocError> {
-    let map = need_obj(doc, PARTICIPANTS)?;
+    let map = doc.root_map(PARTICIPANTS)?;
     doc.am.put(&map, format!("{}:{}", person.user, person.device), json(person)).map_err(err)?;
     Ok(())
 }
@@ -449,9 +405,9 @@ pub fn join(doc: &mut WorkDoc, person: &Actor) -> Result<(), DocError> {
 /// Adds a scanned amount (or, for a correction, the difference) to this device's counter for
 /// the person and package, creating the device's map and the counter on first use.
 pub fn add(doc: &mut WorkDoc, scan: &ScanRecord, unit: Unit) -> Result<(), DocError> {
-    let entries = need_obj(doc, ENTRIES)?;
+    let entries = doc.root_map(ENTRIES)?;
     let device_key = scan.device.to_string();
-    let map = match obj(doc, &entries, &device_key)? {
+    let map = match doc.map_in(&entries, &device_key)? {
         Some(map) => map,
         // Only this device ever creates its map, so it is never created twice concurrently.
         None => doc.am.put_object(&entries, device_key.as_str(), ObjType::Map).map_err(err)?,
@@ -468,7 +424,7 @@ pub fn add(doc: &mut WorkDoc, scan: &ScanRecord, unit: Unit) -> Result<(), DocEr
 
 /// Opens the recount: round 2, a zero counter per package to recount, and who may not recount it.
 pub fn start_recount(doc: &mut WorkDoc, recount: &BTreeMap<PackageTag, Vec<UserId>>) -> Result<(), DocError> {
-    let map = need_obj(doc, RECOUNT)?;
+    let map = doc.root_map(RECOUNT)?;
     for (tag, excluded) in recount {
         doc.am.put(&map, tag.as_str(), json(excluded)).map_err(err)?;
     }
@@ -505,12 +461,12 @@ pub fn create_review(
 }
 
 pub fn expected(doc: &WorkDoc) -> Result<BTreeMap<PackageTag, Expected>, DocError> {
-    let map = need_obj(doc, EXPECTED)?;
-    json_values(doc, &map)?.into_iter().map(|(key, e)| Ok((PackageTag::parse(&key).map_err(err)?, e))).collect()
+    let map = doc.root_map(EXPECTED)?;
+    doc.json_values(&map)?.into_iter().map(|(key, e)| Ok((PackageTag::parse(&key).map_err(err)?, e))).collect()
 }
 
 pub fn put_results(doc: &mut WorkDoc, lines: &[VarianceLine]) -> Result<(), DocError> {
-    let map = need_obj(doc, RESULTS)?;
+    let map = doc.root_map(RESULTS)?;
     for line in lines {
         doc.am.put(&map, format!("{}:{}", line.round, line.tag), json(line)).map_err(err)?;
     }
@@ -518,8 +474,8 @@ pub fn put_results(doc: &mut WorkDoc, lines: &[VarianceLine]) -> Result<(), DocE
 }
 
 pub fn results(doc: &WorkDoc) -> Result<Vec<VarianceLine>, DocError> {
-    let map = need_obj(doc, RESULTS)?;
-    Ok(json_values(doc, &map)?.into_iter().map(|(_, line)| line).collect())
+    let map = doc.root_map(RESULTS)?;
+    Ok(doc.json_values(&map)?.into_iter().map(|(_, line)| line).collect())
 }
 
 const DISCREPANCY_FACTS: &str = "facts";
@@ -529,7 +485,7 @@ const ADJUSTMENT: &str = "adjustment";
 const DISCREPANCY_STATUS: &str = "status";
 
 pub fn open_discrepancy(doc: &mut WorkDoc, d: &Discrepancy) -> Result<(), DocError> {
-    let map = need_obj(doc, DISCREPANCIES)?;
+    let map = doc.root_map(DISCREPANCIES)?;
     let entry = doc.am.put_object(&map, d.tag.as_str(), ObjType::Map).map_err(err)?;
     let facts = Discrepancy { root_cause: String::new(), corrective_action: String::new(), adjustment: None, ..d.clone() };
     doc.am.put(&entry, DISCREPANCY_FACTS, json(&facts)).map_err(err)?;
@@ -540,8 +496,8 @@ pub fn open_discrepancy(doc: &mut WorkDoc, d: &Discrepancy) -> Result<(), DocErr
 }
 
 fn discrepancy_obj(doc: &WorkDoc, tag: &PackageTag) -> Result<Option<ObjId>, DocError> {
-    let map = need_obj(doc, DISCREPANCIES)?;
-    obj(doc, &map, tag.as_str())
+    let map = doc.root_map(DISCREPANCIES)?;
+    doc.map_in(&map, tag.as_str())
 }
 
 fn text(doc: &WorkDoc, parent: &ObjId, key: &str) -> Result<String, DocError> {
@@ -553,7 +509,7 @@ fn text(doc: &WorkDoc, parent: &ObjId, key: &str) -> Result<String, DocError> {
 
 pub fn discrepancy(doc: &WorkDoc, tag: &PackageTag) -> Result<Option<Discrepancy>, DocError> {
     let Some(entry) = discrepancy_obj(doc, tag)? else { return Ok(None) };
-    let mut d: Discrepancy = scalar_json(doc, &entry, DISCREPANCY_FACTS)?.ok_or(DocError::Missing { doc: doc.id, field: "discrepancy" })?;
+    let mut d: Discrepancy = doc.json_in(&entry, DISCREPANCY_FACTS)?.ok_or(DocError::Missing { doc: doc.id, field: "discrepancy" })?;
     d.root_cause = text(doc, &entry, ROOT_CAUSE)?;
     d.corrective_action = text(doc, &entry, CORRECTIVE_ACTION)?;
     let adjustment = text(doc, &entry, ADJUSTMENT)?;
@@ -563,7 +519,7 @@ pub fn discrepancy(doc: &WorkDoc, tag: &PackageTag) -> Result<Option<Discrepancy
 }
 
 pub fn discrepancies(doc: &WorkDoc) -> Result<Vec<Discrepancy>, DocError> {
-    let map = need_obj(doc, DISCREPANCIES)?;
+    let map = doc.root_map(DISCREPANCIES)?;
     let mut out = Vec::new();
     for key in doc.am.keys(&map) {
         if let Some(d) = discrepancy(doc, &PackageTag::parse(&key).map_err(err)?)? {

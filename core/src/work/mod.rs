@@ -9,6 +9,7 @@ pub mod adjustment;
 pub mod audit;
 pub mod count;
 mod doc;
+mod fields;
 pub mod manifest;
 pub mod order;
 pub mod receiving;

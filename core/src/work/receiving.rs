@@ -114,10 +114,10 @@ fn err(e: impl std::fmt::Display) -> DocError {
     DocError::corrupt("receiving document", e)
 }
 
-use super::doc::{json, text_of};
+use super::fields::{json, text_of};
 
 fn scans_map(doc: &WorkDoc) -> Result<ObjId, DocError> {
-    root_map(doc, SCANS)
+    doc.root_map(SCANS)
 }
 
 /// Creates the session for a manifest.
@@ -137,20 +137,8 @@ pub fn create(id: Uuid, facility: LicenseNumber, writer: super::Writer, manifest
 
 /// The item name of a manifest package, `None` if the tag is not on the manifest.
 pub fn manifest_item(doc: &WorkDoc, tag: &PackageTag) -> Result<Option<String>, DocError> {
-    let index = root_map(doc, ON_MANIFEST)?;
+    let index = doc.root_map(ON_MANIFEST)?;
     Ok(doc.am.get(&index, tag.as_str()).map_err(err)?.and_then(|(v, _)| text_of(v)))
-}
-
-fn root_map(doc: &WorkDoc, key: &'static str) -> Result<ObjId, DocError> {
-    doc.root_map(key)
-}
-
-fn put_own<T: Serialize>(doc: &mut WorkDoc, section: &'static str, device: DeviceId, key: &str, value: &T) -> Result<(), DocError> {
-    doc.put_own(section, device, key, value)
-}
-
-fn all_own<T: serde::de::DeserializeOwned>(doc: &WorkDoc, section: &'static str) -> Result<BTreeMap<String, Vec<T>>, DocError> {
-    doc.all_own(section)
 }
 
 pub fn put_coa(doc: &mut WorkDoc, coa: &Coa) -> Result<(), DocError> {
@@ -162,15 +150,15 @@ pub fn coas(doc: &WorkDoc) -> Result<BTreeMap<String, Coa>, DocError> {
 }
 
 pub fn put_inspection(doc: &mut WorkDoc, i: &Inspection) -> Result<(), DocError> {
-    put_own(doc, INSPECTED, i.device, i.tag.as_str(), i)
+    doc.put_own(INSPECTED, i.device, i.tag.as_str(), i)
 }
 
 pub fn inspections(doc: &WorkDoc) -> Result<Vec<Inspection>, DocError> {
-    Ok(all_own(doc, INSPECTED)?.into_values().flatten().collect())
+    Ok(doc.all_own(INSPECTED)?.into_values().flatten().collect())
 }
 
 pub fn put_weighing(doc: &mut WorkDoc, w: &Weighing) -> Result<(), DocError> {
-    put_own(doc, WEIGHTS, w.device, w.tag.as_str(), w)
+    doc.put_own(WEIGHTS, w.device, w.tag.as_str(), w)
 }
 
 /// The weight that counts for each package when several phones weighed it. Not the one with the
@@ -181,7 +169,7 @@ pub fn put_weighing(doc: &mut WorkDoc, w: &Weighing) -> Result<(), DocError> {
 /// calibrated scale's reading beats one typed by hand, and last the device id decides, so every
 /// replica picks the same one whatever the clocks and whatever order the changes merged in.
 pub fn weighings(doc: &WorkDoc) -> Result<BTreeMap<PackageTag, Weighing>, DocError> {
-    latest(all_own::<Weighing>(doc, WEIGHTS)?, |w| (w.seq, w.scale.is_some(), w.device), |w| w.tag.clone())
+    latest(doc.all_own::<Weighing>(WEIGHTS)?, |w| (w.seq, w.scale.is_some(), w.device), |w| w.tag.clone())
 }
 
 /// The `seq` for a new weighing of `tag` on this replica (see [`weighings`]).
@@ -191,13 +179,13 @@ pub fn next_weighing_seq(doc: &WorkDoc, tag: &PackageTag) -> Result<u64, DocErro
 }
 
 pub fn put_decision(doc: &mut WorkDoc, d: &PackageDecision) -> Result<(), DocError> {
-    put_own(doc, DECISIONS, d.device, d.tag.as_str(), d)
+    doc.put_own(DECISIONS, d.device, d.tag.as_str(), d)
 }
 
 /// The decision that counts for each package: ordered like [`weighings`], by what the deciding
 /// phone had seen, then by device, never by a phone's clock.
 pub fn decisions(doc: &WorkDoc) -> Result<BTreeMap<PackageTag, PackageDecision>, DocError> {
-    latest(all_own::<PackageDecision>(doc, DECISIONS)?, |d| (d.seq, d.device), |d| d.tag.clone())
+    latest(doc.all_own::<PackageDecision>(DECISIONS)?, |d| (d.seq, d.device), |d| d.tag.clone())
 }
 
 /// The `seq` for a new decision on `tag` on this replica.
@@ -253,7 +241,7 @@ pub fn manifest(doc: &WorkDoc) -> Result<InboundManifest, DocError> {
 /// Every scan, from every device, by package (a package scanned twice has two).
 pub fn scans(doc: &WorkDoc) -> Result<BTreeMap<PackageTag, Vec<ReceivingScan>>, DocError> {
     let mut out: BTreeMap<PackageTag, Vec<ReceivingScan>> = BTreeMap::new();
-    for (_, list) in all_own::<ReceivingScan>(doc, SCANS)? {
+    for (_, list) in doc.all_own::<ReceivingScan>(SCANS)? {
         for scan in list {
             out.entry(scan.tag.clone()).or_default().push(scan);
         }
@@ -280,7 +268,7 @@ pub fn first_scan(doc: &WorkDoc, tag: &PackageTag) -> Result<Option<ReceivingSca
 
 /// Records a scan in this device's map.
 pub fn record(doc: &mut WorkDoc, scan: &ReceivingScan) -> Result<(), DocError> {
-    put_own(doc, SCANS, scan.device, scan.tag.as_str(), scan)
+    doc.put_own(SCANS, scan.device, scan.tag.as_str(), scan)
 }
 
 pub fn completed(doc: &WorkDoc) -> Result<bool, DocError> {
@@ -290,7 +278,7 @@ pub fn completed(doc: &WorkDoc) -> Result<bool, DocError> {
 /// The server's check after merging a device's changes: an acceptance that overrides failed checks
 /// must come from an active manager of the facility. Returns the reason to refuse, if any.
 pub fn audit(doc: &WorkDoc, roster: &[crate::people::RosterEntry]) -> Result<Option<String>, DocError> {
-    for d in all_own::<PackageDecision>(doc, DECISIONS)?.into_values().flatten() {
+    for d in doc.all_own::<PackageDecision>(DECISIONS)?.into_values().flatten() {
         if d.override_note.is_none() {
             continue;
         }

@@ -1,7 +1,7 @@
 package com.custody.app.state
 
 import com.custody.core.ChangeKind
-import com.custody.core.CustodyException
+import com.custody.core.types.CustodyException
 
 /** What a background sync attempt tells WorkManager. */
 enum class WorkOutcome { SUCCESS, RETRY, FAILURE }

@@ -10,7 +10,7 @@ import com.custody.core.OrderSummary
 import com.custody.core.PendingApproval
 import com.custody.core.PickList
 import com.custody.core.PickResult
-import com.custody.core.Quantity
+import com.custody.core.types.Quantity
 import com.custody.core.ReturnDue
 import com.custody.core.RosterPerson
 import com.custody.core.Route

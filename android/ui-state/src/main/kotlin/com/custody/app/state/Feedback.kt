@@ -1,6 +1,6 @@
 package com.custody.app.state
 
-import com.custody.core.CustodyException
+import com.custody.core.types.CustodyException
 
 /** The colour of the answer to a scan or an action. */
 enum class Signal { GREEN, RED }

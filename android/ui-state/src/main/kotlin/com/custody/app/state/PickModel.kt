@@ -1,9 +1,9 @@
 package com.custody.app.state
 
-import com.custody.core.CustodyException
+import com.custody.core.types.CustodyException
 import com.custody.core.OrderSummary
 import com.custody.core.PickList
-import com.custody.core.Quantity
+import com.custody.core.types.Quantity
 import com.custody.core.ScannedCode
 import com.custody.core.types.OrderStatus
 import com.custody.core.types.UnitOfMeasure

@@ -1,7 +1,7 @@
 package com.custody.app.state
 
 import com.custody.core.EventBody
-import com.custody.core.Quantity
+import com.custody.core.types.Quantity
 import com.custody.core.ReturnDue
 import com.custody.core.ScannedCode
 import com.custody.core.types.ReturnKind

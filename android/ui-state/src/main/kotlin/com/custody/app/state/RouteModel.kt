@@ -2,7 +2,7 @@ package com.custody.app.state
 
 import com.custody.core.Cancelled
 import com.custody.core.Gps
-import com.custody.core.Quantity
+import com.custody.core.types.Quantity
 import com.custody.core.RefusedPackage
 import com.custody.core.Route
 import com.custody.core.RouteStop

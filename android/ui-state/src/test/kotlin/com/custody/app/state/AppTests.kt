@@ -1,7 +1,7 @@
 package com.custody.app.state
 
 import com.custody.core.ChangeKind
-import com.custody.core.CustodyException
+import com.custody.core.types.CustodyException
 import com.custody.core.types.DeviceIdentity
 import com.custody.core.types.Role
 import com.custody.core.types.SignedInUser

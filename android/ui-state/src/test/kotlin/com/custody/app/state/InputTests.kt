@@ -1,6 +1,6 @@
 package com.custody.app.state
 
-import com.custody.core.CustodyException
+import com.custody.core.types.CustodyException
 import com.custody.core.types.Role
 import com.custody.core.types.SignedInUser
 import com.custody.core.types.SyncStatus

@@ -1,9 +1,9 @@
 package com.custody.app.state
 
 import com.custody.core.CountEntry
-import com.custody.core.CustodyException
+import com.custody.core.types.CustodyException
 import com.custody.core.PendingApproval
-import com.custody.core.Quantity
+import com.custody.core.types.Quantity
 import com.custody.core.ScopedPackage
 import com.custody.core.types.CountStatus
 import com.custody.core.types.SignedInUser

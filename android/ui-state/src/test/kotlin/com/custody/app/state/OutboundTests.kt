@@ -1,8 +1,8 @@
 package com.custody.app.state
 
-import com.custody.core.CustodyException
+import com.custody.core.types.CustodyException
 import com.custody.core.Gps
-import com.custody.core.Quantity
+import com.custody.core.types.Quantity
 import com.custody.core.types.DeliveryOutcome
 import com.custody.core.types.DeviceIdentity
 import com.custody.core.types.OrderStatus

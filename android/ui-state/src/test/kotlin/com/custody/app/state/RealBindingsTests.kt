@@ -4,13 +4,13 @@ import com.custody.core.ChangeKind
 import com.custody.core.ChangeListener
 import com.custody.core.CountScope
 import com.custody.core.CustodyClient
-import com.custody.core.CustodyException
+import com.custody.core.types.CustodyException
 import com.custody.core.Gps
 import com.custody.core.NewManifest
 import com.custody.core.NewOrder
 import com.custody.core.NewOrderLine
 import com.custody.core.NewStop
-import com.custody.core.Quantity
+import com.custody.core.types.Quantity
 import com.custody.core.ScannedCode
 import com.custody.core.normalizePackageTag
 import com.custody.core.types.DeliveryOutcome
@@ -262,7 +262,7 @@ fun realBindingsTests() = "real" to Tests("real bindings").apply {
         assertEquals(Signal.RED, again.signal, "receiving the same tag twice is refused by core: ${again.message}")
         assertEquals(Signal.RED, receive.onScan(scan("1A4")).signal)
         assertEquals(2, receive.state.value.received.size)
-        assertEquals("Intake", client.findPackage(R1)!!.location)
+        assertEquals("Intake", client.findPackage(R1)!!.facts.location)
 
         // Sync: the listener feeds the status model.
         sync.refresh()
@@ -333,7 +333,7 @@ fun realBindingsTests() = "real" to Tests("real bindings").apply {
         val approved = seen(approvals.approve(row.requestId))
         assertTrue(approved.isGreen, approved.message)
         assertTrue(approvals.state.value.rows.isEmpty())
-        assertEquals(0, BigDecimal("9.75").compareTo(BigDecimal(client.findPackage(R1)!!.quantity.amount)))
+        assertEquals(0, BigDecimal("9.75").compareTo(BigDecimal(client.findPackage(R1)!!.facts.quantity.amount)))
 
         val last = seen(runBlocking { sync.syncNow() })
         assertTrue(last.isGreen, last.message)
@@ -604,7 +604,7 @@ fun realBindingsTests() = "real" to Tests("real bindings").apply {
         assertEquals(Signal.RED, neverOut.signal)
         assertEquals(assertFailsWith<CustodyException.Refused> { client.returnCheckIn(O3, "Returns cage") }.message, neverOut.message)
         assertEquals(listOf(newTag), returns.state.value.rows.map { it.tag }, "a refusal changes nothing")
-        assertEquals(PackageStatus.DELIVERED, client.findPackage(O1)!!.status)
+        assertEquals(PackageStatus.DELIVERED, client.findPackage(O1)!!.facts.status)
 
         val back = seen(returns.onScan(scan(newTag.lowercase() + "\r")))
         assertTrue(back.isGreen, back.message)
@@ -612,7 +612,7 @@ fun realBindingsTests() = "real" to Tests("real bindings").apply {
         assertTrue(returns.state.value.rows.isEmpty(), "the row is gone")
         assertTrue(client.returnsDue().isEmpty(), "core expects nothing more back")
         val returned = client.findPackage(newTag)!!
-        assertEquals(PackageStatus.ACTIVE to "Returns cage", returned.status to returned.location)
+        assertEquals(PackageStatus.ACTIVE to "Returns cage", returned.facts.status to returned.facts.location)
         assertEquals(listOf("Returns cage"), remembered)
         assertEquals(0uL, runBlocking { client.syncNow() }.rejected, "the server takes the return")
 
@@ -667,7 +667,7 @@ fun realBindingsTests() = "real" to Tests("real bindings").apply {
         assertEquals(Signal.RED, loadIt.signal)
         assertEquals(assertFailsWith<CustodyException.Refused> { client.depart(manifest2) }.message, loadIt.message)
         assertTrue(loadIt.message.contains("do not load it"), loadIt.message)
-        assertEquals(PackageStatus.PICKED, client.findPackage(O3)!!.status, "nothing left")
+        assertEquals(PackageStatus.PICKED, client.findPackage(O3)!!.facts.status, "nothing left")
 
         // At the vault, the cancelled order's package is due back to a shelf: by order and container, no truck.
         client.signOut()
@@ -689,7 +689,7 @@ fun realBindingsTests() = "real" to Tests("real bindings").apply {
         assertEquals("Back in Vault A / Shelf 1: Pre-roll 5-pack", shelved.message)
         assertTrue(returns.state.value.rows.isEmpty())
         val o3 = client.findPackage(O3)!!
-        assertEquals(PackageStatus.ACTIVE to "Vault A / Shelf 1", o3.status to o3.location)
+        assertEquals(PackageStatus.ACTIVE to "Vault A / Shelf 1", o3.facts.status to o3.facts.location)
         assertEquals(0uL, runBlocking { client.syncNow() }.rejected, "the server takes the cancellations and the put-back")
         client.close()
     }

@@ -1,6 +1,6 @@
 package com.custody.app.state
 
-import com.custody.core.CustodyException
+import com.custody.core.types.CustodyException
 import com.custody.core.types.DeviceIdentity
 import com.custody.core.types.ReturnKind
 import com.custody.core.types.Role
