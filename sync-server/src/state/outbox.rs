@@ -14,7 +14,7 @@ use std::str::FromStr;
 use chrono::{DateTime, NaiveDate, Utc};
 use custody_core::event::{Event, EventBody};
 use custody_core::ids::LicenseNumber;
-use custody_core::quantity::{Quantity, Unit};
+use custody_core::quantity::Quantity;
 use custody_core::roles::Role;
 use custody_core::work::adjustment;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
@@ -57,18 +57,6 @@ impl WriteStatus {
     }
 }
 
-/// The state's name for a unit.
-pub fn unit_name(unit: Unit) -> &'static str {
-    match unit {
-        Unit::Each => "Each",
-        Unit::Mg => "Milligrams",
-        Unit::G => "Grams",
-        Unit::Kg => "Kilograms",
-        Unit::Oz => "Ounces",
-        Unit::Lb => "Pounds",
-    }
-}
-
 /// A decimal as a JSON number. The state takes numbers; a decimal within the ledger's bounds
 /// (decision 0013: at most 15 significant digits) goes through f64 and back to the same
 /// shortest text, which is what serde_json writes, so no weight changes on the way.
@@ -84,7 +72,7 @@ fn date(event: &Event) -> String {
 }
 
 fn quantity_fields(q: &Quantity) -> (Value, &'static str) {
-    (number(q.amount), unit_name(q.unit))
+    (number(q.amount), q.unit.metrc_name())
 }
 
 /// The write an accepted event asks of the state, if any: its kind, the packages it touches and
@@ -209,7 +197,7 @@ pub fn template_for(m: &custody_core::work::manifest::OutboundManifest) -> Value
                 .iter()
                 .map(|p| {
                     json!({"PackageLabel": p.tag.as_str(), "WholesalePrice": number(p.wholesale_price),
-                           "GrossWeight": number(p.gross_weight.amount), "GrossUnitOfWeightName": unit_name(p.gross_weight.unit)})
+                           "GrossWeight": number(p.gross_weight.amount), "GrossUnitOfWeightName": p.gross_weight.unit.metrc_name()})
                 })
                 .collect();
             json!({"RecipientLicenseNumber": stop.recipient.licence.as_str(), "TransferTypeName": TRANSFER_TYPE,
