@@ -263,6 +263,17 @@ fn plant_on_server(fleet: &Fleet, event: &Event) {
         ],
     )
     .unwrap();
+    // Back to schema version 6: what later migrations added goes, so they run again as on an
+    // upgrade (8: the state connector's tables; 9: the facility's time zone).
+    conn.execute_batch(
+        "DROP TABLE IF EXISTS state_outbox_audit; DROP TABLE IF EXISTS state_outbox; DROP TABLE IF EXISTS state_connections;",
+    )
+    .unwrap();
+    let zoned: bool =
+        conn.query_row("SELECT count(*) FROM pragma_table_info('facilities') WHERE name = 'time_zone'", [], |r| r.get(0)).unwrap();
+    if zoned {
+        conn.execute_batch("ALTER TABLE facilities DROP COLUMN time_zone;").unwrap();
+    }
     conn.pragma_update(None, "user_version", 6).unwrap();
 }
 
