@@ -130,6 +130,10 @@ pub struct SyncRequest {
     /// Orders whose patient data the device already holds (the server sends only the rest).
     #[serde(default)]
     pub holds_patients: Vec<Uuid>,
+    /// The revision of the state system's data ([`StateData`]) this device holds (0 for none):
+    /// the server sends it again only when it changed.
+    #[serde(default)]
+    pub state_revision: u64,
 }
 
 /// A medical order's patient, in transit between a device allowed to hold it and the server.
@@ -231,6 +235,94 @@ pub struct SyncResponse {
     /// order's document may reach the server only in a later round of the same sync).
     #[serde(default)]
     pub patients_stored: Vec<Uuid>,
+    /// What the state system says, when it changed since the device's `state_revision` (and the
+    /// facility is connected to a state system). `None`: keep what you hold.
+    #[serde(default)]
+    pub state: Option<StateData>,
+    /// How the facility's submissions to the state stand: sent to managers and compliance
+    /// officers only (the failed queue names packages and the state's messages).
+    #[serde(default)]
+    pub state_status: Option<StateStatus>,
+}
+
+/// The state system's data for the phones of one facility, as the server last pulled it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StateData {
+    /// Changes whenever anything below changes (the server's counter, never reused).
+    pub revision: u64,
+    /// Incoming transfers not yet received: the inbound manifest inbox. A manifest leaves the
+    /// inbox when its receiving session is completed or the state shows it accepted.
+    pub manifests: Vec<InboxManifest>,
+    pub reference: ReferenceData,
+}
+
+/// One incoming transfer as the state has it, ready to be received.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InboxManifest {
+    pub manifest: crate::receiving::manifest::InboundManifest,
+    /// The state's lab results for the batches on the manifest (one per batch, the latest).
+    pub coas: Vec<crate::work::receiving::Coa>,
+    /// When the server last read it from the state.
+    pub pulled_at: DateTime<Utc>,
+}
+
+/// The state's lists the phones choose from (they replace the built-in defaults).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReferenceData {
+    pub items: Vec<StateItem>,
+    pub locations: Vec<StateLocation>,
+    pub adjustment_reasons: Vec<crate::work::adjustment::AdjustmentReason>,
+}
+
+/// An item as the state lists it: its product category and unit of measure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateItem {
+    pub name: crate::ids::ItemName,
+    pub category: String,
+    pub unit: crate::quantity::Unit,
+}
+
+/// A location as the state lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateLocation {
+    pub name: crate::ids::LocationName,
+    /// Whether packages may be placed there (the state's `ForPackages`).
+    pub for_packages: bool,
+}
+
+/// The facility's submissions to the state, as a manager's phone shows them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateStatus {
+    /// Connected to a state system (and not stopped).
+    pub connected: bool,
+    /// Why submissions are stopped (an expired or revoked key), in words.
+    pub stopped: Option<String>,
+    /// The user key expires soon (within 30 days): when, in words.
+    pub key_warning: Option<String>,
+    /// Writes waiting to be sent or being sent.
+    pub queued: u64,
+    /// When the oldest of them was queued.
+    pub oldest_queued_at: Option<DateTime<Utc>>,
+    /// Adjustments waiting for a manager's approval before they may be sent.
+    pub unapproved: u64,
+    /// Writes the state refused, waiting for a manager to resubmit or dismiss them.
+    pub failed: Vec<FailedWrite>,
+    /// When the server last read from the state successfully.
+    pub last_pull_at: Option<DateTime<Utc>>,
+}
+
+/// A write the state refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedWrite {
+    /// Its number in the outbox (for resubmit and dismiss).
+    pub seq: i64,
+    /// What it was, as the outbox names it: "location" (a move), "adjust", "create" (a split),
+    /// "finish", "outgoing" (a manifest).
+    pub kind: String,
+    pub packages: Vec<crate::ids::PackageTag>,
+    /// The state's message.
+    pub message: String,
+    pub queued_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -395,6 +395,9 @@ impl Db {
                 unused_tags,
                 patients: patients.records,
                 patients_stored: patients.stored,
+                // Filled in by the state connector's pulls (issue 12, point 3 and 6).
+                state: None,
+                state_status: None,
             },
             counts,
         ))

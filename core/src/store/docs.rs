@@ -73,7 +73,7 @@ impl Drop for InUnitOfWork {
 /// clock) and writes through this handle, so every check and every write sees one state, and
 /// every document touched and every event recorded commits together, or nothing does. The
 /// workflow never sees the `Store`, so it cannot wait on the connection it already holds.
-pub(crate) struct UnitOfWork<'a> {
+pub struct UnitOfWork<'a> {
     tx: Transaction<'a>,
     /// The phone's clock when the unit of work began (see [`Store::device_clock`]).
     device_ms: i64,
@@ -119,7 +119,7 @@ impl UnitOfWork<'_> {
     }
 
     /// The transaction, for a workflow's own tables written in the same unit of work.
-    pub fn conn(&self) -> &Transaction<'_> {
+    pub(crate) fn conn(&self) -> &Transaction<'_> {
         &self.tx
     }
 
@@ -265,7 +265,7 @@ impl Store {
     ///
     /// `work` reads and writes through the [`UnitOfWork`] only. A call back into the `Store`
     /// from inside it panics with a message instead of waiting on the connection forever.
-    pub(crate) fn work<T, E: From<StoreError>>(&self, work: impl FnOnce(&mut UnitOfWork<'_>) -> Result<T, E>) -> Result<T, E> {
+    pub fn work<T, E: From<StoreError>>(&self, work: impl FnOnce(&mut UnitOfWork<'_>) -> Result<T, E>) -> Result<T, E> {
         let signer = self.signer_opt();
         let device_ms = self.device_clock().timestamp_millis();
         let mut conn = self.conn();

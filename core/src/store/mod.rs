@@ -30,7 +30,7 @@ use crate::roles::Role;
 
 pub use crate::people::SignedInUser;
 pub use docs::DocInfo;
-pub(crate) use docs::UnitOfWork;
+pub use docs::UnitOfWork;
 pub use key::{KeyError, StoreKey};
 pub use schema::LATEST as SCHEMA_VERSION;
 pub(crate) use signin::Signer;
