@@ -270,7 +270,9 @@ impl Db {
     pub fn latest_package_snapshot(&self, facility: &LicenseNumber) -> Result<Option<(DateTime<Utc>, Vec<SnapshotPackage>)>, DbError> {
         let conn = self.lock();
         let at: Option<String> = conn
-            .query_row("SELECT MAX(taken_at) FROM state_package_snapshots WHERE facility = ?1", params![facility.as_str()], |r| r.get(0))
+            .query_row("SELECT MAX(taken_at) FROM state_package_snapshots WHERE facility = ?1", params![facility.as_str()], |r| {
+                r.get::<_, Option<String>>(0)
+            })
             .optional()?
             .flatten();
         let Some(at) = at else { return Ok(None) };
@@ -292,7 +294,9 @@ impl Db {
 
 fn last_pull_at(conn: &Connection, facility: &LicenseNumber) -> Result<Option<DateTime<Utc>>, DbError> {
     let at: Option<String> = conn
-        .query_row("SELECT last_pull_at FROM state_revisions WHERE facility = ?1", params![facility.as_str()], |r| r.get(0))
+        .query_row("SELECT last_pull_at FROM state_revisions WHERE facility = ?1", params![facility.as_str()], |r| {
+            r.get::<_, Option<String>>(0)
+        })
         .optional()?
         .flatten();
     at.map(|t| crate::db::parse_time(&t)).transpose()
@@ -330,7 +334,10 @@ pub(crate) fn state_for_sync(conn: &Connection, facility: &LicenseNumber, revisi
     }
     let reference: Option<String> =
         conn.query_row("SELECT body FROM state_reference WHERE facility = ?1", params![facility.as_str()], |r| r.get(0)).optional()?;
-    let reference = reference.map(|r| serde_json::from_str(&r)).transpose()?.unwrap_or_default();
+    let reference: ReferenceData = match reference {
+        Some(r) => serde_json::from_str(&r)?,
+        None => ReferenceData::default(),
+    };
     Ok(Some(StateData { revision: current, manifests, reference }))
 }
 
@@ -354,7 +361,9 @@ pub(crate) fn status_for_sync(conn: &Connection, facility: &LicenseNumber) -> Re
                 packages: w
                     .packages
                     .iter()
-                    .map(|p| crate::db::parse_col("package tag", p))
+                    .map(|p| {
+                        custody_core::ids::PackageTag::parse(p).map_err(|_| DbError::Corrupt { what: "package tag", value: p.clone() })
+                    })
                     .collect::<Result<Vec<_>, DbError>>()?,
                 message: w.message.clone().unwrap_or_default(),
                 queued_at: w.created_at,
