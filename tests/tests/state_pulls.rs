@@ -97,10 +97,8 @@ async fn person(fleet: &Fleet, phone: &Phone, who: (&str, custody_core::roles::R
 async fn sync(fleet: &Fleet, phone: &Phone, who: Option<&Person>, revision: u64) -> SyncResponse {
     let device = phone.store.identity().unwrap().unwrap().device_id;
     let body = serde_json::to_vec(&SyncRequest { state_revision: revision, ..Default::default() }).unwrap();
-    let mut request = https_client()
-        .post(format!("{}/v1/sync", fleet.url()))
-        .bearer_auth(phone.token())
-        .header("content-type", "application/json");
+    let mut request =
+        https_client().post(format!("{}/v1/sync", fleet.url())).bearer_auth(phone.token()).header("content-type", "application/json");
     if let Some(p) = who {
         let at_ms = Utc::now().timestamp_millis();
         let signature = p.key.sign(&request_message("POST", "/v1/sync", device, p.user, at_ms, &body));
@@ -209,7 +207,9 @@ async fn lists_are_read_page_by_page_and_windows_never_span_more_than_a_day() {
 async fn a_429_is_waited_out_and_the_pull_still_completes() {
     let s = setup(seed()).await;
     for n in 0..4u64 {
-        s.emu.add_transfer(L1, transfer(&format!("00004{n:05}"), 9400 + n as i64, vec![package(&shipped(400 + n), 8400 + n as i64, None)])).unwrap();
+        s.emu
+            .add_transfer(L1, transfer(&format!("00004{n:05}"), 9400 + n as i64, vec![package(&shipped(400 + n), 8400 + n as i64, None)]))
+            .unwrap();
     }
     // Three GETs a second for this facility: the pull is throttled and waits Retry-After.
     s.emu.faults().set_rate_limits(3, 150, 10);

@@ -76,7 +76,8 @@ pub fn coa_from_state(results: &[Value], package: &str, batch: &BatchNumber, zon
     let err = |problem: &str| ShapeError { whose: whose.clone(), problem: problem.to_string() };
     let (Some(lab), Some(tested_on)) = (lab, tested_on) else { return Err(err("no lab or test date is given")) };
     crate::text::required(crate::text::organisation("lab's name"), &lab).map_err(|e| err(&e.to_string()))?;
-    let (_, thc_percent) = thc.ok_or_else(|| err("no THC test is among them, so the certificate cannot be checked against the manifest"))?;
+    let (_, thc_percent) =
+        thc.ok_or_else(|| err("no THC test is among them, so the certificate cannot be checked against the manifest"))?;
     let expires_on = expires_on.unwrap_or(tested_on + chrono::Duration::days(DEFAULT_VALIDITY_DAYS));
     Ok(Some(Coa { batch: batch.clone(), lab, thc_percent, passed, tested_on, expires_on }))
 }
@@ -135,7 +136,8 @@ mod tests {
 
     #[test]
     fn one_failed_test_fails_the_certificate_and_no_expiry_means_a_year() {
-        let coa = coa_from_state(&[thc(json!("21.70"), json!(true)), pesticides(false, Value::Null)], TAG, &batch(), la()).unwrap().unwrap();
+        let coa =
+            coa_from_state(&[thc(json!("21.70"), json!(true)), pesticides(false, Value::Null)], TAG, &batch(), la()).unwrap().unwrap();
         assert!(!coa.passed);
         assert_eq!(coa.thc_percent, Decimal::new(2170, 2), "a level sent as text");
         assert_eq!(coa.expires_on, NaiveDate::from_ymd_opt(2027, 11, 13).unwrap());

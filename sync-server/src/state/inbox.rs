@@ -116,10 +116,8 @@ impl Db {
                 |r| r.get(0),
             )
             .optional()?;
-        text.map(|t| {
-            NaiveDateTime::parse_from_str(&t, "%Y-%m-%dT%H:%M:%S").map_err(|_| DbError::Corrupt { what: "pull cursor", value: t })
-        })
-        .transpose()
+        text.map(|t| NaiveDateTime::parse_from_str(&t, "%Y-%m-%dT%H:%M:%S").map_err(|_| DbError::Corrupt { what: "pull cursor", value: t }))
+            .transpose()
     }
 
     /// Keeps what one window of incoming transfers brought, with their certificates, and moves
@@ -141,7 +139,8 @@ impl Db {
         for pulled in manifests {
             let m = &pulled.manifest;
             let body = serde_json::to_string(m)?;
-            let batches: BTreeSet<&str> = m.packages.iter().filter_map(|p| p.production_batch_number.as_ref().map(|b| b.as_str())).collect();
+            let batches: BTreeSet<&str> =
+                m.packages.iter().filter_map(|p| p.production_batch_number.as_ref().map(|b| b.as_str())).collect();
             let batches = batches.into_iter().collect::<Vec<_>>().join(" ");
             let held: Option<(String, String)> = tx
                 .query_row(
@@ -249,7 +248,12 @@ impl Db {
     }
 
     /// Keeps one dated snapshot of the state's active packages (for reconciliation).
-    pub fn store_package_snapshot(&self, facility: &LicenseNumber, taken_at: DateTime<Utc>, packages: &[SnapshotPackage]) -> Result<(), DbError> {
+    pub fn store_package_snapshot(
+        &self,
+        facility: &LicenseNumber,
+        taken_at: DateTime<Utc>,
+        packages: &[SnapshotPackage],
+    ) -> Result<(), DbError> {
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let at = crate::db::time_text(taken_at);
@@ -305,19 +309,18 @@ fn last_pull_at(conn: &Connection, facility: &LicenseNumber) -> Result<Option<Da
 /// The state's data for a facility's phones when it differs from the `revision` a phone holds;
 /// `None` when it is the same, or nothing was ever pulled.
 pub(crate) fn state_for_sync(conn: &Connection, facility: &LicenseNumber, revision: u64) -> Result<Option<StateData>, DbError> {
-    let current: Option<i64> = conn
-        .query_row("SELECT revision FROM state_revisions WHERE facility = ?1", params![facility.as_str()], |r| r.get(0))
-        .optional()?;
+    let current: Option<i64> =
+        conn.query_row("SELECT revision FROM state_revisions WHERE facility = ?1", params![facility.as_str()], |r| r.get(0)).optional()?;
     let current = current.unwrap_or(0).max(0) as u64;
     if current == 0 || current == revision {
         return Ok(None);
     }
     let mut manifests = Vec::new();
     {
-        let mut stmt = conn.prepare_cached(
-            "SELECT body, batches, pulled_at FROM state_inbox WHERE facility = ?1 AND status = 'open' ORDER BY manifest",
-        )?;
-        let rows = stmt.query_map(params![facility.as_str()], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?;
+        let mut stmt = conn
+            .prepare_cached("SELECT body, batches, pulled_at FROM state_inbox WHERE facility = ?1 AND status = 'open' ORDER BY manifest")?;
+        let rows =
+            stmt.query_map(params![facility.as_str()], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?;
         let mut coa_stmt = conn.prepare_cached("SELECT body FROM state_coas WHERE facility = ?1 AND batch = ?2")?;
         for row in rows {
             let (body, batches, pulled_at) = row?;

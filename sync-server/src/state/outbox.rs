@@ -423,8 +423,8 @@ pub(crate) fn outbox_status(conn: &Connection, facility: &LicenseNumber) -> Resu
         failed_writes: Vec::new(),
     };
     let mut stmt = conn.prepare("SELECT status, in_doubt, COUNT(*) FROM state_outbox WHERE facility = ?1 GROUP BY status, in_doubt")?;
-    let rows = stmt
-        .query_map(params![facility.as_str()], |row| Ok((row.get::<_, String>(0)?, row.get::<_, bool>(1)?, row.get::<_, i64>(2)?)))?;
+    let rows =
+        stmt.query_map(params![facility.as_str()], |row| Ok((row.get::<_, String>(0)?, row.get::<_, bool>(1)?, row.get::<_, i64>(2)?)))?;
     for row in rows {
         let (s, in_doubt, n) = row?;
         match WriteStatus::from_row(&s, in_doubt)? {
@@ -444,7 +444,6 @@ pub(crate) fn outbox_status(conn: &Connection, facility: &LicenseNumber) -> Resu
     }
     Ok(status)
 }
-
 
 impl Db {
     /// The writes the drain may send next for a facility (see [`next_batch`]).

@@ -103,7 +103,14 @@ pub async fn pull_now(db: &Db, settings: &StateSettings, facility: &LicenseNumbe
     match live.system {
         System::Metrc => {
             let client = Metrc::new(&live.base_url, facility.as_str(), live.keys, settings.request_timeout).map_err(PullError::Client)?;
-            let puller = Puller { db: db.clone(), settings: settings.clone(), facility: facility.clone(), zone, state: client, pace: Pace::new(settings) };
+            let puller = Puller {
+                db: db.clone(),
+                settings: settings.clone(),
+                facility: facility.clone(),
+                zone,
+                state: client,
+                pace: Pace::new(settings),
+            };
             let result = puller.pull().await;
             if let Err(PullError::State { source: StateError::Unauthorized(_), .. }) = &result {
                 let (db, f, why) = (db.clone(), facility.clone(), result.as_ref().err().map(|e| e.to_string()).unwrap_or_default());
@@ -406,7 +413,8 @@ fn reason(value: &Value) -> Result<AdjustmentReason, Refusal> {
     let r = Record::new("an adjustment reason", value).map_err(shape)?;
     let name = r.required_text(&["Name"], "reason name").map_err(shape)?;
     let r = r.named(format!("adjustment reason {name:?}"));
-    custody_core::text::required(custody_core::text::reason("adjustment reason"), &name).map_err(|e| (r.whose().to_string(), e.to_string()))?;
+    custody_core::text::required(custody_core::text::reason("adjustment reason"), &name)
+        .map_err(|e| (r.whose().to_string(), e.to_string()))?;
     // Unsaid is read as "a note is needed": the audit trail wants one anyway.
     let requires_note = r.flag(&["RequiresNote"], "note requirement").map_err(shape)?.unwrap_or(true);
     Ok(AdjustmentReason { name, requires_note })
@@ -424,7 +432,8 @@ fn snapshot_package(value: &Value) -> Result<SnapshotPackage, Refusal> {
         .map(str::to_string)
         .or(r.text(&["ItemName", "ProductName"], "item name").map_err(shape)?)
         .ok_or_else(|| (r.whose().to_string(), "no item name is given".to_string()))?;
-    let quantity = r.decimal(&["Quantity"], "quantity").map_err(shape)?.ok_or_else(|| (r.whose().to_string(), "no quantity is given".to_string()))?;
+    let quantity =
+        r.decimal(&["Quantity"], "quantity").map_err(shape)?.ok_or_else(|| (r.whose().to_string(), "no quantity is given".to_string()))?;
     if quantity.is_sign_negative() && !quantity.is_zero() {
         return Err((r.whose().to_string(), format!("the quantity {quantity} is negative")));
     }
