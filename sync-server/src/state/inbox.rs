@@ -56,6 +56,9 @@ pub struct SnapshotPackage {
     pub location: Option<String>,
 }
 
+/// A snapshot of the state's active packages: when it was taken, and its packages.
+pub type Snapshot = (DateTime<Utc>, Vec<SnapshotPackage>);
+
 /// The text a window bound is stored and sent as: the state's local form, no offset.
 pub fn cursor_text(t: NaiveDateTime) -> String {
     t.format("%Y-%m-%dT%H:%M:%S").to_string()
@@ -271,7 +274,7 @@ impl Db {
     }
 
     /// The latest snapshot of the facility's active packages: when it was taken, and its rows.
-    pub fn latest_package_snapshot(&self, facility: &LicenseNumber) -> Result<Option<(DateTime<Utc>, Vec<SnapshotPackage>)>, DbError> {
+    pub fn latest_package_snapshot(&self, facility: &LicenseNumber) -> Result<Option<Snapshot>, DbError> {
         let conn = self.lock();
         let at: Option<String> = conn
             .query_row("SELECT MAX(taken_at) FROM state_package_snapshots WHERE facility = ?1", params![facility.as_str()], |r| {

@@ -81,7 +81,8 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, DbError> + Se
 
 /// One pull per facility at a time in this process, whoever asks (the loop or a test).
 fn facility_lock(db: &Db, facility: &LicenseNumber) -> Arc<tokio::sync::Mutex<()>> {
-    static LOCKS: OnceLock<Mutex<HashMap<(std::path::PathBuf, String), Arc<tokio::sync::Mutex<()>>>>> = OnceLock::new();
+    type Locks = Mutex<HashMap<(std::path::PathBuf, String), Arc<tokio::sync::Mutex<()>>>>;
+    static LOCKS: OnceLock<Locks> = OnceLock::new();
     let mut locks = LOCKS.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
     locks.entry((db.path().to_path_buf(), facility.to_string())).or_default().clone()
 }
