@@ -387,3 +387,64 @@ pub(crate) fn status_for_sync(conn: &Connection, facility: &LicenseNumber) -> Re
         last_pull_at: last_pull_at(conn, facility)?,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use custody_core::ids::BatchNumber;
+    use custody_core::outbound::patient::DataKey;
+    use custody_core::state_json::Tz;
+    use serde_json::json;
+
+    fn coa(tested: &str, thc: i64) -> Coa {
+        Coa {
+            batch: BatchNumber::parse("BD-1").unwrap(),
+            lab: "Pacific Analytics".into(),
+            thc_percent: Decimal::new(thc, 1),
+            passed: true,
+            tested_on: tested.parse().unwrap(),
+            expires_on: "2027-12-01".parse().unwrap(),
+        }
+    }
+
+    fn revision(db: &Db, l: &LicenseNumber) -> u64 {
+        state_for_sync(&db.lock(), l, 0).unwrap().map_or(0, |s| s.revision)
+    }
+
+    #[test]
+    fn the_latest_certificate_is_kept_and_the_revision_moves_only_on_a_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), DataKey::generate()).unwrap();
+        let l = LicenseNumber::parse("C11-0000001-LIC").unwrap();
+        db.create_facility(&l, "Warehouse", Tz::America__Los_Angeles).unwrap();
+        assert_eq!(state_for_sync(&db.lock(), &l, 0).unwrap(), None, "nothing pulled: nothing to send");
+        let manifest = InboundManifest::from_state(
+            &json!({"ManifestNumber": "0000000001", "ShipperFacilityLicenseNumber": "C11-0000777-LIC",
+                    "RecipientFacilityLicenseNumber": "C11-0000001-LIC",
+                    "Packages": [{"PackageLabel": "1A4FF0300000022000001001", "ItemName": "Flower", "ShippedQuantity": 1,
+                                  "ShippedUnitOfMeasureName": "Each", "ProductionBatchNumber": "BD-1"}]}),
+            &l,
+            Some(Tz::America__Los_Angeles),
+        )
+        .unwrap();
+        let pulled = PulledManifest { transfer_id: Some(1), status: InboxStatus::Open, manifest };
+        let at = Utc::now().naive_utc();
+        assert!(db.pull_store_manifests(&l, "t", at, std::slice::from_ref(&pulled), &[coa("2026-11-10", 200)]).unwrap());
+        let first = revision(&db, &l);
+        assert!(first > 0);
+        assert_eq!(db.pull_cursor(&l, "t").unwrap(), Some(NaiveDateTime::parse_from_str(&cursor_text(at), "%Y-%m-%dT%H:%M:%S").unwrap()));
+        // The same again, and an older test of the batch: no change.
+        assert!(!db.pull_store_manifests(&l, "t", at, std::slice::from_ref(&pulled), &[coa("2026-10-01", 150)]).unwrap());
+        assert_eq!(revision(&db, &l), first);
+        // A newer test replaces it.
+        assert!(db.pull_store_manifests(&l, "t", at, std::slice::from_ref(&pulled), &[coa("2026-11-20", 210)]).unwrap());
+        let state = state_for_sync(&db.lock(), &l, first).unwrap().expect("changed");
+        assert_eq!(state.manifests[0].coas, vec![coa("2026-11-20", 210)]);
+        assert_eq!(state_for_sync(&db.lock(), &l, state.revision).unwrap(), None, "the phone holds the latest");
+        // Accepted at the state: it leaves what phones get.
+        let accepted = PulledManifest { status: InboxStatus::Accepted, ..pulled };
+        assert!(db.pull_store_manifests(&l, "t", at, &[accepted], &[]).unwrap());
+        assert!(state_for_sync(&db.lock(), &l, state.revision).unwrap().unwrap().manifests.is_empty());
+        assert_eq!(db.inbox(&l).unwrap(), vec![("0000000001".to_string(), "accepted".to_string())]);
+    }
+}
