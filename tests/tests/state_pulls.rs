@@ -351,3 +351,34 @@ async fn the_server_pulls_on_its_own_at_the_interval() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test]
+async fn the_state_acceptance_task_closes_itself_when_a_pull_shows_the_manifest_accepted() {
+    let s = setup(seed()).await;
+    let t = shipped(900);
+    s.emu.add_transfer(L1, transfer("0000900001", 9901, vec![package(&t, 8900, Some("B-9"))])).unwrap();
+    s.pull().await.unwrap();
+
+    // The manifest is received on a phone (here from the same manifest as a file) and completed:
+    // the task "accept manifest N in the state system" opens.
+    let boss = s.fleet.phone("office").await;
+    boss.sign_in(MANAGER).await;
+    let mut file = transfer("0000900001", 9901, vec![package(&t, 8900, Some("B-9"))]);
+    let packages = file["Deliveries"][0]["Packages"].clone();
+    file["Packages"] = packages;
+    file["RecipientFacilityLicenseNumber"] = json!(L1);
+    let session = boss.store.open_receiving(&file.to_string()).expect("open receiving");
+    boss.store.receiving_scan(session, &t, &location("Receiving bay")).unwrap();
+    boss.store.decide_package(session, &t, Some(custody_core::work::receiving::RejectReason::Damaged), "crushed case").unwrap();
+    boss.store.complete_receiving(session, &location("Intake")).expect("complete");
+    assert_eq!(boss.store.open_state_tasks().unwrap().len(), 1);
+    boss.sync().await.unwrap();
+    boss.sync().await.unwrap();
+
+    // Someone accepts it in the state's web interface; the next pull closes the task for everyone.
+    s.emu.accept_transfer("0000900001").unwrap();
+    s.pull().await.unwrap();
+    boss.sync().await.unwrap();
+    boss.sync().await.unwrap();
+    assert!(boss.store.open_state_tasks().unwrap().is_empty(), "the server closed the task with its own signed change");
+}

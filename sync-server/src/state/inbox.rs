@@ -11,7 +11,8 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use custody_core::ids::LicenseNumber;
 use custody_core::protocol::{FailedWrite, InboxManifest, ReferenceData, StateData, StateStatus};
 use custody_core::receiving::manifest::InboundManifest;
-use custody_core::work::receiving::Coa;
+use custody_core::work::DocKind;
+use custody_core::work::receiving::{self, Coa};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use rust_decimal::Decimal;
 
@@ -108,6 +109,32 @@ fn keep_coa(tx: &Transaction<'_>, facility: &LicenseNumber, coa: &Coa, now: &str
     }
 }
 
+/// Closes the state-acceptance task ("accept manifest N in the state system") of every completed
+/// receiving session of that manifest, now that the state shows it accepted: a change the
+/// server makes and signs itself. How many it closed.
+fn close_state_tasks(tx: &Transaction<'_>, db: &Db, facility: &LicenseNumber, manifest: &str) -> Result<usize, DbError> {
+    let ids: Vec<String> = tx
+        .prepare("SELECT id FROM docs WHERE facility = ?1 AND kind = ?2")?
+        .query_map(params![facility.as_str(), DocKind::Receiving.as_str()], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let mut closed = 0;
+    for id in ids {
+        let id: uuid::Uuid = crate::db::parse_col("document id", &id)?;
+        let Some(mut doc) = crate::docs::engine::load_for_check(tx, db, facility, id)? else { continue };
+        let ours = receiving::manifest(&doc).is_ok_and(|m| m.manifest_number == manifest);
+        if !ours || receiving::state_task_open(&doc).ok().flatten() != Some(true) {
+            continue;
+        }
+        let before = doc.heads();
+        receiving::confirm_state_task(&mut doc)
+            .map_err(|e| DbError::Corrupt { what: "receiving document", value: format!("{id}: {e}") })?;
+        crate::docs::engine::store_server_change(tx, db, &mut doc, &before)?;
+        tracing::info!(%facility, manifest, doc = %id, "state-acceptance task closed: the state shows the manifest accepted");
+        closed += 1;
+    }
+    Ok(closed)
+}
+
 impl Db {
     /// The end of the last window of `endpoint` read whole for the facility.
     pub fn pull_cursor(&self, facility: &LicenseNumber, endpoint: &str) -> Result<Option<NaiveDateTime>, DbError> {
@@ -167,6 +194,9 @@ impl Db {
             )?;
             if pulled.status != InboxStatus::Open {
                 tracing::info!(%facility, manifest = %m.manifest_number, status, "manifest left the inbox: the state shows it handled");
+            }
+            if pulled.status == InboxStatus::Accepted {
+                close_state_tasks(&tx, self, facility, &m.manifest_number)?;
             }
             changed = true;
         }
