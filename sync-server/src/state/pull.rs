@@ -224,7 +224,8 @@ impl<S: StateSystem> Puller<S> {
         };
         let now = Utc::now().naive_utc();
         let lookback = chrono::Duration::from_std(self.settings.pull_lookback).unwrap_or(chrono::Duration::days(7));
-        let mut start = cursor.map(|c| c - OVERLAP).unwrap_or(now - lookback);
+        // A cursor ahead of our clock (the clock was set back) starts at now, never past it.
+        let mut start = cursor.map(|c| c - OVERLAP).unwrap_or(now - lookback).min(now);
         loop {
             let end = (start + MAX_WINDOW).min(now);
             self.window(report, start, end).await?;
