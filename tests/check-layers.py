@@ -28,8 +28,8 @@ LAYERS = {
         ["chain", "fold"],
         # The pure halves of outbound and receiving.
         ["outbound::order", "outbound::picklist", "outbound::patient", "outbound::plan", "receiving::manifest"],
-        # Work documents (Automerge).
-        ["work"],
+        # Work documents (Automerge), and the state's lab results read into a receiving document's certificate.
+        ["work", "receiving::coa"],
         # What crosses the wire to the sync server.
         ["protocol"],
         # The device store and its unit of work.
@@ -63,10 +63,12 @@ LAYERS = {
         # The outbox of state writes is here too: filled by the ledger and by the manifest policy,
         # it uses the engine to read approvals.
         ["docs", "docs::policy", "state::outbox"],
+        # What the pulls keep (inbox, certificates, reference, revision) and what a sync sends of it.
+        ["state::inbox"],
         # The sync round trip: events and documents in one transaction.
         ["ledger"],
         # The task that sends the outbox to the state.
-        ["state::drain"],
+        ["state::drain", "state::pull"],
         ["api"],
         ["lib", "main"],
     ],

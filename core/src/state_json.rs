@@ -149,6 +149,18 @@ impl<'a> Record<'a> {
         Ok(Some(local.with_timezone(&Utc)))
     }
 
+    /// A yes/no: a JSON boolean, or the words `true`/`false` as text; `null` or missing is not given.
+    pub fn flag(&self, keys: &[&str], words: &str) -> Result<Option<bool>, ShapeError> {
+        match self.get_any(keys) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+            Some(Value::String(s)) if s.trim().eq_ignore_ascii_case("true") => Ok(Some(true)),
+            Some(Value::String(s)) if s.trim().eq_ignore_ascii_case("false") => Ok(Some(false)),
+            Some(other) => Err(self.error(format!("the {words} {other} is neither true nor false"))),
+        }
+    }
+
     /// A list of records; missing or `null` is an empty list.
     pub fn list(&self, keys: &[&str], words: &str) -> Result<&'a [Value], ShapeError> {
         match self.get_any(keys) {

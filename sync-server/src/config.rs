@@ -62,6 +62,15 @@ pub struct StateSettings {
     pub backoff_max: Duration,
     /// How long one request may take before its answer counts as lost.
     pub request_timeout: Duration,
+    /// How often each connected facility is pulled from the state (decision 0021); `None`: only
+    /// when asked (`state::pull::pull_now`), as tests do.
+    pub pull_interval: Option<Duration>,
+    /// How far back the first pull of a facility reads (it walks 24-hour windows from there).
+    pub pull_lookback: Duration,
+    /// How often a snapshot of the state's active packages is kept.
+    pub snapshot_interval: Duration,
+    /// The most GETs a pull sends per second for one facility (the state allows 50).
+    pub pull_gets_per_second: u32,
 }
 
 impl Default for StateSettings {
@@ -71,6 +80,10 @@ impl Default for StateSettings {
             backoff_base: Duration::from_secs(1),
             backoff_max: Duration::from_secs(300),
             request_timeout: Duration::from_secs(60),
+            pull_interval: Some(Duration::from_secs(300)),
+            pull_lookback: Duration::from_secs(7 * 24 * 3600),
+            snapshot_interval: Duration::from_secs(6 * 3600),
+            pull_gets_per_second: 25,
         }
     }
 }

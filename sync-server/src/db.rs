@@ -296,6 +296,73 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE facilities ADD COLUMN time_zone TEXT NOT NULL DEFAULT 'America/Los_Angeles';
     "#,
+    // 10: what the pulls read from the state (decision 0021). A cursor per endpoint per facility
+    // (the end of the last lastModified window read whole); the inbound manifest inbox, one row
+    // per manifest (status open | accepted | rejected), replaced on re-pull; the latest
+    // certificate per batch; the reference lists as the phones get them; a revision per facility
+    // that every change bumps; faults seen in what the state sent; dated snapshots of the
+    // state's active packages.
+    r#"
+    CREATE TABLE state_pull_cursors (
+        facility      TEXT NOT NULL REFERENCES facilities(license),
+        endpoint      TEXT NOT NULL,
+        through       TEXT NOT NULL,
+        PRIMARY KEY (facility, endpoint)
+    ) STRICT;
+
+    CREATE TABLE state_inbox (
+        facility      TEXT NOT NULL REFERENCES facilities(license),
+        manifest      TEXT NOT NULL,
+        transfer_id   INTEGER,
+        status        TEXT NOT NULL,
+        body          TEXT NOT NULL,
+        batches       TEXT NOT NULL,
+        pulled_at     TEXT NOT NULL,
+        closed_at     TEXT,
+        PRIMARY KEY (facility, manifest)
+    ) STRICT;
+
+    CREATE TABLE state_coas (
+        facility      TEXT NOT NULL REFERENCES facilities(license),
+        batch         TEXT NOT NULL,
+        tested_on     TEXT NOT NULL,
+        body          TEXT NOT NULL,
+        pulled_at     TEXT NOT NULL,
+        PRIMARY KEY (facility, batch)
+    ) STRICT;
+
+    CREATE TABLE state_reference (
+        facility      TEXT PRIMARY KEY REFERENCES facilities(license),
+        body          TEXT NOT NULL,
+        pulled_at     TEXT NOT NULL
+    ) STRICT;
+
+    CREATE TABLE state_revisions (
+        facility      TEXT PRIMARY KEY REFERENCES facilities(license),
+        revision      INTEGER NOT NULL,
+        last_pull_at  TEXT
+    ) STRICT;
+
+    CREATE TABLE state_pull_faults (
+        seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+        facility      TEXT NOT NULL,
+        endpoint      TEXT NOT NULL,
+        record        TEXT NOT NULL,
+        message       TEXT NOT NULL,
+        at            TEXT NOT NULL
+    ) STRICT;
+
+    CREATE TABLE state_package_snapshots (
+        facility      TEXT NOT NULL REFERENCES facilities(license),
+        taken_at      TEXT NOT NULL,
+        label         TEXT NOT NULL,
+        item          TEXT NOT NULL,
+        quantity      TEXT NOT NULL,
+        unit          TEXT NOT NULL,
+        location      TEXT,
+        PRIMARY KEY (facility, taken_at, label)
+    ) STRICT;
+    "#,
 ];
 
 /// Steps that need code, run inside the transaction of their version right after its SQL.

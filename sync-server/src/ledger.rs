@@ -11,6 +11,7 @@ use custody_core::event::{Event, EventBody, GENESIS_HASH};
 use custody_core::fold::Inventory;
 use custody_core::ids::{LicenseNumber, UserId};
 use custody_core::protocol::{MAX_EVENTS_PER_SYNC, Outcome, RosterEntry, SyncRequest, SyncResponse, Verdict};
+use custody_core::roles::Role;
 use custody_core::work::{DocKind, adjustment};
 use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 
@@ -369,6 +370,15 @@ impl Db {
         let customers = crate::outbound::customers(&tx, &device.facility)?;
         let unused_tags = crate::outbound::unused_tags(&tx, &device.facility)?;
         let time_zone = Some(crate::db::facility_time_zone(&tx, &device.facility)?);
+        // The state's data when the phone's copy is older; the submissions' status only for
+        // people who handle them (decision 0021).
+        let state = crate::state::inbox::state_for_sync(&tx, &device.facility, request.state_revision)?;
+        let state_status = match reader {
+            Some(r) if matches!(r.role, Role::Manager | Role::Compliance | Role::Admin) => {
+                crate::state::inbox::status_for_sync(&tx, &device.facility)?
+            }
+            _ => None,
+        };
         let (events, cursor, has_more) = pull(&tx, device, request.cursor, &self.signing_key)?;
         counts.pulled = events.len();
         let doc_messages = docs.send(&tx, &mut cache)?;
@@ -395,9 +405,8 @@ impl Db {
                 unused_tags,
                 patients: patients.records,
                 patients_stored: patients.stored,
-                // Filled in by the state connector's pulls (issue 12, point 3 and 6).
-                state: None,
-                state_status: None,
+                state,
+                state_status,
             },
             counts,
         ))

@@ -110,7 +110,10 @@ async fn serve_with(
     }
     // The state connector sends each connected facility's outbox while the server runs.
     let drain = state::drain::Drain::start(db.clone(), config.state.clone());
+    // And pulls what the state has for each of them (decision 0021).
+    let pulls = state::pull::Pulls::start(db.clone(), config.state.clone());
     let served = transport::accept_loop(listener, app, tls, config, shutdown).await;
+    pulls.stop().await;
     drain.stop().await;
     served?;
     tracing::info!("custody-server stopped");

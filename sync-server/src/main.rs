@@ -50,6 +50,9 @@ struct Cli {
     /// Seconds an idle keep-alive connection stays open.
     #[arg(long, global = true, env = "CUSTODY_IDLE_TIMEOUT", default_value_t = Config::DEFAULT_IDLE_TIMEOUT.as_secs())]
     idle_timeout: u64,
+    /// Minutes between pulls of each connected facility from the state system (0: never pull).
+    #[arg(long, global = true, env = "CUSTODY_STATE_PULL_MINUTES", default_value_t = 5)]
+    state_pull_minutes: u64,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -336,6 +339,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             config.header_timeout = std::time::Duration::from_secs(cli.header_timeout);
             config.body_timeout = std::time::Duration::from_secs(cli.body_timeout);
             config.idle_timeout = std::time::Duration::from_secs(cli.idle_timeout);
+            config.state.pull_interval = (cli.state_pull_minutes > 0).then(|| std::time::Duration::from_secs(60 * cli.state_pull_minutes));
             let runtime = tokio::runtime::Runtime::new().map_err(CliError::Serve)?;
             runtime.block_on(async move {
                 let listener =

@@ -116,6 +116,11 @@ pub struct Fleet {
 impl Fleet {
     /// Starts a server (TLS, on loopback) with one facility and its staff.
     pub async fn start(license: &str) -> Self {
+        Self::start_with_state(license, fast_state()).await
+    }
+
+    /// Like [`start`](Self::start), with the state connector paced by `state`.
+    pub async fn start_with_state(license: &str, state: custody_server::StateSettings) -> Self {
         // reqwest has no default crypto provider (ring is chosen explicitly): make ring the
         // process default, so a bare reqwest client in a test fails on trust, not with a panic.
         // Tests that talk raw HTTPS to the fleet use `https_client()`.
@@ -126,7 +131,7 @@ impl Fleet {
         let mut config = custody_server::Config::new(data.path());
         config.listen = SocketAddr::from(([127, 0, 0, 1], 0));
         config.tls = Some(tls.clone());
-        config.state = fast_state();
+        config.state = state;
         let server = RunningServer::start_with(config).await.expect("start the server");
         let fleet = Self { data, server: Some(server), facility: LicenseNumber::parse(license).expect("licence"), devices, tls };
         fleet.add_facility(license, "Green Valley Distribution");
@@ -203,13 +208,18 @@ impl Fleet {
 }
 
 /// The state connector paced for tests: it looks for work every 20 ms, backs off from 10 ms to at
-/// most 200 ms, and counts an answer lost after 2 s.
+/// most 200 ms, and counts an answer lost after 2 s; it pulls only when asked, three days back.
 pub fn fast_state() -> custody_server::StateSettings {
     custody_server::StateSettings {
         poll_interval: Duration::from_millis(20),
         backoff_base: Duration::from_millis(10),
         backoff_max: Duration::from_millis(200),
         request_timeout: Duration::from_secs(2),
+        // Pulls only when a test asks for one (`pull_now`), so they never race its assertions.
+        pull_interval: None,
+        pull_lookback: Duration::from_secs(3 * 24 * 3600),
+        snapshot_interval: Duration::ZERO,
+        pull_gets_per_second: 40,
     }
 }
 

@@ -620,6 +620,20 @@ pub(crate) fn insert_new(conn: &Connection, device: &AuthedDevice, doc: &mut Wor
     sign_own_changes(conn, doc, &[], key)
 }
 
+/// Stores changes the server itself made to a stored document (loaded with
+/// [`load_for_check`], changed after `before`): a new snapshot, and the new changes signed with
+/// the server's key. Devices receive them at their next sync.
+pub(crate) fn store_server_change(conn: &Connection, db: &Db, doc: &mut WorkDoc, before: &[automerge::ChangeHash]) -> Result<(), DbError> {
+    let id = doc.id.to_string();
+    let heads = doc.heads_text();
+    conn.execute(
+        "UPDATE docs SET snapshot = ?2, heads = ?3, change_rows = 0, updated_at = ?4 WHERE id = ?1",
+        params![id, doc.save(), heads, now_text()],
+    )?;
+    conn.execute("DELETE FROM doc_changes WHERE doc_id = ?1", params![id])?;
+    sign_own_changes(conn, doc, before, &db.signing_key)
+}
+
 /// A stored document of `facility` read inside the sync transaction, for the ledger's checks.
 pub(crate) fn load_for_check(conn: &Connection, db: &Db, facility: &LicenseNumber, id: Uuid) -> Result<Option<WorkDoc>, DbError> {
     let Some(row) = doc_row(conn, id)? else { return Ok(None) };

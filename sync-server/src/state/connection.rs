@@ -121,6 +121,41 @@ pub(crate) fn has_connector(conn: &Connection, facility: &LicenseNumber) -> Resu
         .is_some())
 }
 
+/// The facility's connection, if it ever had one, read on an open connection.
+pub(crate) fn connection_info(conn: &Connection, facility: &LicenseNumber) -> Result<Option<ConnectionInfo>, DbError> {
+    let row = conn
+        .query_row(
+            "SELECT system, state, base_url, sealed_keys IS NOT NULL, user_key_expires, connected_at, stopped_reason
+             FROM state_connections WHERE facility = ?1",
+            params![facility.as_str()],
+            |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, bool>(3)?,
+                    row.get::<_, Option<String>>(4)?,
+                    row.get::<_, String>(5)?,
+                    row.get::<_, Option<String>>(6)?,
+                ))
+            },
+        )
+        .optional()?;
+    let Some((system, state, base_url, connected, expires, connected_at, stopped)) = row else { return Ok(None) };
+    let expires = expires.map(|d| crate::db::parse_col::<NaiveDate>("key expiry date", &d)).transpose()?;
+    Ok(Some(ConnectionInfo {
+        facility: facility.to_string(),
+        system,
+        state,
+        base_url,
+        connected,
+        user_key_expires: expires,
+        connected_at: crate::db::parse_time(&connected_at)?,
+        stopped: stopped.filter(|_| connected),
+        warning: expiry_warning(expires, Utc::now().date_naive()).filter(|_| connected),
+    }))
+}
+
 impl Db {
     /// Connects a facility to its state's system, or replaces its keys; clears a stop.
     pub fn state_connect(
@@ -183,38 +218,7 @@ impl Db {
 
     /// The facility's connection, if it ever had one.
     pub fn state_connection(&self, facility: &LicenseNumber) -> Result<Option<ConnectionInfo>, DbError> {
-        let conn = self.lock();
-        let row = conn
-            .query_row(
-                "SELECT system, state, base_url, sealed_keys IS NOT NULL, user_key_expires, connected_at, stopped_reason
-                 FROM state_connections WHERE facility = ?1",
-                params![facility.as_str()],
-                |row| {
-                    Ok((
-                        row.get::<_, String>(0)?,
-                        row.get::<_, String>(1)?,
-                        row.get::<_, String>(2)?,
-                        row.get::<_, bool>(3)?,
-                        row.get::<_, Option<String>>(4)?,
-                        row.get::<_, String>(5)?,
-                        row.get::<_, Option<String>>(6)?,
-                    ))
-                },
-            )
-            .optional()?;
-        let Some((system, state, base_url, connected, expires, connected_at, stopped)) = row else { return Ok(None) };
-        let expires = expires.map(|d| crate::db::parse_col::<NaiveDate>("key expiry date", &d)).transpose()?;
-        Ok(Some(ConnectionInfo {
-            facility: facility.to_string(),
-            system,
-            state,
-            base_url,
-            connected,
-            user_key_expires: expires,
-            connected_at: crate::db::parse_time(&connected_at)?,
-            stopped: stopped.filter(|_| connected),
-            warning: expiry_warning(expires, Utc::now().date_naive()).filter(|_| connected),
-        }))
+        connection_info(&self.lock(), facility)
     }
 
     /// Facilities with keys that are not stopped, with their keys opened: what the drain serves.

@@ -464,6 +464,7 @@ mod tests {
             backoff_base: Duration::from_millis(1),
             backoff_max: Duration::from_millis(4),
             request_timeout: Duration::from_secs(5),
+            ..StateSettings::default()
         }
     }
 

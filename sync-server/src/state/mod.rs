@@ -7,12 +7,16 @@
 //! - [`connection`]: per facility, which system, where, and the keys sealed under the data key;
 //! - [`outbox`]: the durable queue of state writes, filled in the transaction that accepts a
 //!   ledger event, and the failed-submission queue;
-//! - [`drain`]: the task that sends the outbox, in order, in batches, with retries and read-back.
+//! - [`drain`]: the task that sends the outbox, in order, in batches, with retries and read-back;
+//! - [`pull`]: the task that reads the state's incoming transfers, lab results, reference lists
+//!   and active packages; [`inbox`]: what it keeps, and what phones get of it at sync.
 
 pub mod connection;
 pub mod drain;
+pub mod inbox;
 pub mod metrc;
 pub mod outbox;
+pub mod pull;
 
 use std::future::Future;
 use std::time::Duration;

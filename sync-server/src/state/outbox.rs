@@ -408,6 +408,43 @@ pub fn may_resolve(person: &ProvenPerson) -> Result<(), String> {
     }
 }
 
+/// The facility's connection, counts of writes by status, and the failed writes, read on an open
+/// connection (the sync round trip holds one).
+pub(crate) fn outbox_status(conn: &Connection, facility: &LicenseNumber) -> Result<OutboxStatus, DbError> {
+    let connection = crate::state::connection::connection_info(conn, facility)?;
+    let mut status = OutboxStatus {
+        connection,
+        queued: 0,
+        submitted: 0,
+        confirmed: 0,
+        failed: 0,
+        dismissed: 0,
+        unapproved: 0,
+        failed_writes: Vec::new(),
+    };
+    let mut stmt = conn.prepare("SELECT status, in_doubt, COUNT(*) FROM state_outbox WHERE facility = ?1 GROUP BY status, in_doubt")?;
+    let rows =
+        stmt.query_map(params![facility.as_str()], |row| Ok((row.get::<_, String>(0)?, row.get::<_, bool>(1)?, row.get::<_, i64>(2)?)))?;
+    for row in rows {
+        let (s, in_doubt, n) = row?;
+        match WriteStatus::from_row(&s, in_doubt)? {
+            WriteStatus::Queued => status.queued += n,
+            WriteStatus::Submitted => status.submitted += n,
+            WriteStatus::Confirmed => status.confirmed += n,
+            WriteStatus::Failed => status.failed += n,
+            WriteStatus::Dismissed => status.dismissed += n,
+            WriteStatus::Unapproved => status.unapproved += n,
+        }
+    }
+    let mut stmt =
+        conn.prepare(&format!("SELECT {VIEW_COLUMNS} FROM state_outbox WHERE facility = ?1 AND status = 'failed' ORDER BY seq"))?;
+    let rows = stmt.query_map(params![facility.as_str()], view)?;
+    for row in rows {
+        status.failed_writes.push(to_view(row?)?);
+    }
+    Ok(status)
+}
+
 impl Db {
     /// The writes the drain may send next for a facility (see [`next_batch`]).
     pub fn outbox_next(&self, facility: &LicenseNumber) -> Result<Vec<Pending>, DbError> {
@@ -499,39 +536,7 @@ impl Db {
 
     /// The facility's connection, counts of writes by status, and the failed writes.
     pub fn state_status(&self, facility: &LicenseNumber) -> Result<OutboxStatus, DbError> {
-        let connection = self.state_connection(facility)?;
-        let conn = self.lock();
-        let mut status = OutboxStatus {
-            connection,
-            queued: 0,
-            submitted: 0,
-            confirmed: 0,
-            failed: 0,
-            dismissed: 0,
-            unapproved: 0,
-            failed_writes: Vec::new(),
-        };
-        let mut stmt = conn.prepare("SELECT status, in_doubt, COUNT(*) FROM state_outbox WHERE facility = ?1 GROUP BY status, in_doubt")?;
-        let rows = stmt
-            .query_map(params![facility.as_str()], |row| Ok((row.get::<_, String>(0)?, row.get::<_, bool>(1)?, row.get::<_, i64>(2)?)))?;
-        for row in rows {
-            let (s, in_doubt, n) = row?;
-            match WriteStatus::from_row(&s, in_doubt)? {
-                WriteStatus::Queued => status.queued += n,
-                WriteStatus::Submitted => status.submitted += n,
-                WriteStatus::Confirmed => status.confirmed += n,
-                WriteStatus::Failed => status.failed += n,
-                WriteStatus::Dismissed => status.dismissed += n,
-                WriteStatus::Unapproved => status.unapproved += n,
-            }
-        }
-        let mut stmt =
-            conn.prepare(&format!("SELECT {VIEW_COLUMNS} FROM state_outbox WHERE facility = ?1 AND status = 'failed' ORDER BY seq"))?;
-        let rows = stmt.query_map(params![facility.as_str()], view)?;
-        for row in rows {
-            status.failed_writes.push(to_view(row?)?);
-        }
-        Ok(status)
+        outbox_status(&self.lock(), facility)
     }
 
     /// The state status of one ledger event: `None` when it asks nothing of the state (or the

@@ -45,6 +45,8 @@ struct FaultState {
     facility_window: HashMap<String, VecDeque<Instant>>,
     vendor_window: HashMap<String, VecDeque<Instant>>,
     in_flight: HashMap<String, u32>,
+    /// Bodies served as they are, with 200, for GETs of these paths: a damaged answer.
+    raw: HashMap<String, String>,
 }
 
 /// The handle a test holds (`emu.faults()`); clones share the same controls.
@@ -113,8 +115,25 @@ impl Faults {
     }
 
     /// Turns every fault off again (limits back to Metrc's, expired keys stay expired).
+    /// Every GET of `path` (exactly, without the query) is answered 200 with `body` as it is —
+    /// malformed JSON, or a record the state should never send — until cleared.
+    pub fn serve_raw(&self, path: &str, body: &str) {
+        self.lock().raw.insert(path.to_string(), body.to_string());
+    }
+
+    /// GETs of `path` are answered by the emulated state again.
+    pub fn clear_raw(&self, path: &str) {
+        self.lock().raw.remove(path);
+    }
+
+    /// The raw body set for `path`, if any.
+    pub fn raw_for(&self, path: &str) -> Option<String> {
+        self.lock().raw.get(path).cloned()
+    }
+
     pub fn clear(&self) {
         let mut s = self.lock();
+        s.raw.clear();
         s.latency = Duration::ZERO;
         s.error_rate = 0.0;
         s.outage = false;

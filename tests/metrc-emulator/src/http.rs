@@ -313,6 +313,13 @@ async fn respond(shared: &Shared, req: Request<Incoming>) -> Outcome {
         return answer(status, "An error has occurred.");
     }
     let license = license.unwrap_or_default();
+    if *req.method() == Method::GET
+        && let Some(body) = faults.raw_for(req.uri().path())
+    {
+        let mut r = Response::new(Body::from(body));
+        r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+        return Outcome::Answer(r);
+    }
     match route {
         Route::Write(kind) => {
             let method = req.method().as_str().to_string();
