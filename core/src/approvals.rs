@@ -8,13 +8,15 @@ use uuid::Uuid;
 use crate::counts::CountError;
 use crate::event::{Event, EventBody};
 use crate::fold::PackageStatus;
-use crate::ids::PackageTag;
+use crate::ids::{LicenseNumber, PackageTag, UserId};
 use crate::people::Actor;
 use crate::quantity::Quantity;
 use crate::roles::Role;
 use crate::store::{StoreError, UnitOfWork};
 use crate::text;
-use crate::work::adjustment::{self, AdjustmentError, AdjustmentReason, AdjustmentRequest, AdjustmentStatus, Decision, NewAdjustment};
+use crate::work::adjustment::{
+    self, AdjustmentError, AdjustmentReason, AdjustmentRequest, AdjustmentStatus, Decision, NewAdjustment, Refusal,
+};
 use crate::work::{DocError, DocKind, count};
 
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +53,47 @@ pub struct PendingApproval {
     pub request: AdjustmentRequest,
     /// `None` if the signed-in person may decide; otherwise why not.
     pub cannot_decide: Option<String>,
+}
+
+/// An adjustment request and its decision, as the apps show it (the request's facts, who
+/// asked, and where it stands).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record), uniffi(name = "AdjustmentRequest"))]
+pub struct AdjustmentView {
+    pub id: Uuid,
+    pub facility: LicenseNumber,
+    pub tag: PackageTag,
+    /// The signed change, e.g. `"-0.50"` g.
+    pub delta: Quantity,
+    pub reason_code: String,
+    pub note: String,
+    /// The count session whose discrepancy it resolves.
+    pub session_id: Option<Uuid>,
+    /// Everyone who counted the package in that session: none of them may approve.
+    pub counted_by: Vec<UserId>,
+    pub requested_by: Actor,
+    pub status: AdjustmentStatus,
+    pub decision: Option<Decision>,
+    pub refusals: Vec<Refusal>,
+}
+
+impl From<AdjustmentRequest> for AdjustmentView {
+    fn from(r: AdjustmentRequest) -> Self {
+        AdjustmentView {
+            status: r.status(),
+            id: r.id,
+            facility: r.facility,
+            tag: r.request.tag,
+            delta: r.request.delta,
+            reason_code: r.request.reason_code,
+            note: r.request.note,
+            session_id: r.request.session,
+            counted_by: r.request.counted_by,
+            requested_by: r.requested_by,
+            decision: r.decision,
+            refusals: r.refusals,
+        }
+    }
 }
 
 const REASONS: &str = "adjustment_reasons";

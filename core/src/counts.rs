@@ -10,13 +10,13 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::event::EventBody;
 use crate::fold::PackageStatus;
-use crate::ids::{IdError, LocationName, PackageTag, UserId};
+use crate::ids::{DeviceId, IdError, LocationName, PackageTag, UserId};
 use crate::people::Actor;
 use crate::quantity::{Quantity, QuantityError, Unit};
 use crate::roles::Role;
@@ -98,14 +98,111 @@ pub struct CountSessionView {
     pub participants: Vec<Actor>,
 }
 
-/// The answer to a scan: the package and what this person has counted of it so far this round.
+/// The answer to a scan: the package and what this person has counted of it so far this round
+/// (also a line of the counting screen: [`your_counts`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record), uniffi(name = "CountScanResult"))]
 pub struct ScanResult {
     pub tag: PackageTag,
     pub item: String,
     /// 1 for the count, 2 for the recount.
     pub round: u32,
     pub your_count: Quantity,
+}
+
+/// One person's count of one package in one round, from one device, as the apps show it: the
+/// amount in grams for weighed goods, in units for counted goods.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record), uniffi(name = "CountEntry"))]
+pub struct CountEntryView {
+    pub round: u32,
+    pub tag: PackageTag,
+    pub user_id: UserId,
+    pub user_name: String,
+    pub device_id: DeviceId,
+    pub location: LocationName,
+    pub counted: Quantity,
+}
+
+impl From<CountEntry> for CountEntryView {
+    fn from(e: CountEntry) -> Self {
+        CountEntryView {
+            round: e.round.into(),
+            counted: count::from_minor(e.minor, e.unit),
+            tag: e.tag,
+            user_id: e.user,
+            user_name: e.user_name,
+            device_id: e.device,
+            location: e.location,
+        }
+    }
+}
+
+/// One package's comparison in one round, as the apps show it. Quantities are in grams
+/// (weighed) or units (counted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record), uniffi(name = "VarianceLine"))]
+pub struct VarianceLineView {
+    pub round: u32,
+    pub tag: PackageTag,
+    /// Expected at the start of the count.
+    pub snapshot: Quantity,
+    /// Expected after ledger changes made during the count.
+    pub expected: Quantity,
+    pub counted: Quantity,
+    /// Counted minus expected.
+    pub difference: Quantity,
+    pub outcome: Outcome,
+}
+
+impl From<VarianceLine> for VarianceLineView {
+    fn from(l: VarianceLine) -> Self {
+        let q = |minor| count::from_minor(minor, l.unit);
+        VarianceLineView {
+            round: l.round.into(),
+            snapshot: q(l.snapshot_minor),
+            expected: q(l.expected_minor),
+            counted: q(l.counted_minor),
+            difference: q(l.difference_minor()),
+            tag: l.tag,
+            outcome: l.outcome,
+        }
+    }
+}
+
+/// A variance that survived the recount, as the apps show it: the package is quarantined until
+/// it is resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record), uniffi(name = "Discrepancy"))]
+pub struct DiscrepancyView {
+    pub tag: PackageTag,
+    pub expected: Quantity,
+    pub counted: Quantity,
+    pub recounted: Quantity,
+    pub quarantine_event_id: Uuid,
+    pub opened_at: DateTime<Utc>,
+    pub root_cause: String,
+    pub corrective_action: String,
+    pub adjustment_id: Option<Uuid>,
+    pub status: DiscrepancyStatus,
+}
+
+impl From<Discrepancy> for DiscrepancyView {
+    fn from(d: Discrepancy) -> Self {
+        let q = |minor| count::from_minor(minor, d.unit);
+        DiscrepancyView {
+            expected: q(d.expected_minor),
+            counted: q(d.counted_minor),
+            recounted: q(d.recounted_minor),
+            tag: d.tag,
+            quarantine_event_id: d.quarantine_event,
+            opened_at: d.opened_at,
+            root_cause: d.root_cause,
+            corrective_action: d.corrective_action,
+            adjustment_id: d.adjustment,
+            status: d.status,
+        }
+    }
 }
 
 /// What closing did.
@@ -326,7 +423,12 @@ fn count_write(
         at: person.at,
     };
     count::add(doc, &scan, scoped.unit)?;
-    Ok(ScanResult { tag: tag.clone(), item: scoped.item, round: round.into(), your_count: count::from_minor(mine.saturating_add(add), scoped.unit) })
+    Ok(ScanResult {
+        tag: tag.clone(),
+        item: scoped.item,
+        round: round.into(),
+        your_count: count::from_minor(mine.saturating_add(add), scoped.unit),
+    })
 }
 
 /// Closes the current round (managers only). Round 1: variances go to a recount by someone
@@ -459,8 +561,8 @@ pub fn investigation(w: &mut UnitOfWork<'_>, id: Uuid, tag: &PackageTag) -> Resu
             record,
         })
         .collect();
-    let entries =
-        read(w, id, |doc| Ok(count::entries(doc)?.into_iter().filter(|e| &e.tag == tag).collect()))?.ok_or(CountError::UnknownSession(id))?;
+    let entries = read(w, id, |doc| Ok(count::entries(doc)?.into_iter().filter(|e| &e.tag == tag).collect()))?
+        .ok_or(CountError::UnknownSession(id))?;
     Ok(Investigation { discrepancy, package: w.package(tag)?, history, entries })
 }
 

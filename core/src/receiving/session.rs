@@ -165,8 +165,13 @@ pub fn receiving_progress(w: &mut UnitOfWork<'_>, session: Uuid) -> Result<Recei
     w.read::<_, ReceivingError>(session, |d| {
         let manifest = doc::manifest(d)?;
         let scans = doc::scans(d)?;
-        let mut progress =
-            ReceivingProgress { matched: Vec::new(), unexpected: Vec::new(), scanned_twice: BTreeMap::new(), missing: Vec::new(), manifest };
+        let mut progress = ReceivingProgress {
+            matched: Vec::new(),
+            unexpected: Vec::new(),
+            scanned_twice: BTreeMap::new(),
+            missing: Vec::new(),
+            manifest,
+        };
         for (tag, list) in &scans {
             if progress.manifest.package(tag).is_some() {
                 progress.matched.push(tag.clone());
@@ -356,7 +361,8 @@ pub fn record_weight(w: &mut UnitOfWork<'_>, session: Uuid, raw: &str, weight: Q
     let d = open_session(w, session)?;
     known_here(d, &tag)?;
     let seq = doc::next_weighing_seq(d, &tag)?;
-    let weighing = Weighing { tag, weight, scale: scale.map(str::to_string), by: user.name.clone(), device: actor.device, at: actor.at, seq };
+    let weighing =
+        Weighing { tag, weight, scale: scale.map(str::to_string), by: user.name.clone(), device: actor.device, at: actor.at, seq };
     Ok(doc::put_weighing(d, &weighing)?)
 }
 
