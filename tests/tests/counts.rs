@@ -62,13 +62,19 @@ async fn three_phones_count_a_vault_offline_and_a_remote_manager_approves_the_fi
     // Offline counting, overlapping shelves.
     let at = |s: usize| location(shelves[s]);
     p1.store.work(|w| counts::count_scan(w, session, v.as_str(), &at(0), g(950))).unwrap();
-    p1.store.work(|w| counts::count_scan(w, session, w.as_str(), &at(1), g(2_000))).unwrap();
-    p2.store.work(|w| counts::count_scan(w, session, &format!("{}\r\n", w.as_str().to_lowercase()), &at(1), g(2_000))).unwrap(); // double count
+    p1.store.work(|uow| counts::count_scan(uow, session, w.as_str(), &at(1), g(2_000))).unwrap();
+    p2.store.work(|uow| counts::count_scan(uow, session, &format!("{}\r\n", w.as_str().to_lowercase()), &at(1), g(2_000))).unwrap(); // double count
     p2.store.work(|w| counts::count_scan(w, session, x.as_str(), &at(2), units(6))).unwrap();
     p3.store.work(|w| counts::count_scan(w, session, x.as_str(), &at(2), units(4))).unwrap(); // the rest of the same package
     p3.store.work(|w| counts::count_scan(w, session, m.as_str(), &at(2), g(1_000))).unwrap();
     let fixed = p3.store.work(|w| counts::count_correct(w, session, m.as_str(), &at(2), g(1_900))).unwrap(); // a typo, corrected
     assert_eq!(fixed.your_count, g(1_900));
+    // The counting screen's lines: what this person counted this round, by tag, the correction
+    // included; nobody else's counts.
+    let lines = p3.store.work(|uow| counts::your_counts(uow, session)).unwrap();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines.iter().find(|l| l.tag == m).map(|l| l.your_count), Some(g(1_900)));
+    assert_eq!(lines.iter().find(|l| l.tag == x).map(|l| (l.your_count, l.round)), Some((units(4), 1)));
 
     // What the counters get wrong is refused with the reason, and changes nothing.
     let before = p1.store.work(|w| counts::count_session(w, session)).unwrap().entries;
@@ -132,14 +138,17 @@ async fn three_phones_count_a_vault_offline_and_a_remote_manager_approves_the_fi
     assert_eq!(p1.store.work(|w| counts::count_session(w, session)).unwrap().summary.status, SessionStatus::Recount);
     let err = p1.store.work(|w| counts::count_scan(w, session, v.as_str(), &at(0), g(950))).unwrap_err();
     assert!(err.to_string().contains("a different person must recount it"), "{err}");
-    assert!(matches!(p2.store.work(|w| counts::count_scan(w, session, w.as_str(), &at(1), g(2_000))), Err(CountError::SameCounter { .. })));
+    assert!(matches!(
+        p2.store.work(|uow| counts::count_scan(uow, session, w.as_str(), &at(1), g(2_000))),
+        Err(CountError::SameCounter { .. })
+    ));
     assert!(matches!(
         p3.store.work(|w| counts::count_scan(w, session, x.as_str(), &at(2), units(10))),
         Err(CountError::NotForRecount { .. })
     ));
     assert!(matches!(office.store.work(|w| counts::close_count(w, session)), Err(CountError::RecountMissing(ref t)) if t.len() == 2));
     p3.store.work(|w| counts::count_scan(w, session, v.as_str(), &at(0), g(950))).unwrap(); // still short
-    p3.store.work(|w| counts::count_scan(w, session, w.as_str(), &at(1), g(2_000))).unwrap(); // right this time
+    p3.store.work(|uow| counts::count_scan(uow, session, w.as_str(), &at(1), g(2_000))).unwrap(); // right this time
     p3.sync().await.unwrap();
     office.sync().await.unwrap();
 
@@ -147,7 +156,7 @@ async fn three_phones_count_a_vault_offline_and_a_remote_manager_approves_the_fi
     let CloseOutcome::Closed { discrepancies, .. } = office.store.work(|w| counts::close_count(w, session)).unwrap() else { panic!() };
     assert_eq!(discrepancies, vec![v.clone()]);
     assert_eq!(office.store.package(&v).unwrap().unwrap().status, PackageStatus::Quarantined);
-    assert!(matches!(office.store.work(|w| counts::count_scan(w, session, w.as_str(), &at(1), g(1))), Err(CountError::Closed)));
+    assert!(matches!(office.store.work(|uow| counts::count_scan(uow, session, w.as_str(), &at(1), g(1))), Err(CountError::Closed)));
 
     // Investigation: the full history, newest first, with who and which device.
     let inv = office.store.work(|w| counts::investigation(w, session, &v)).unwrap();

@@ -522,6 +522,18 @@ fn a_count_can_be_scoped_by_product_category() {
         })
         .unwrap();
     assert_eq!(scanned.your_count.to_string(), "10.00 g");
+    let more = Quantity::parse("2 g").unwrap();
+    store.work(|w| counts::count_scan(w, session, tag(1).as_str(), &LocationName::parse("Intake").unwrap(), more)).unwrap();
+    // The counting screen's line: this person's counts added up, with the item's name.
+    let lines = store.work(|w| counts::your_counts(w, session)).unwrap();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(
+        (lines[0].tag.clone(), lines[0].item.as_str(), lines[0].your_count.to_string()),
+        (tag(1), "Live Resin 1g", "12.00 g".to_string())
+    );
+    // Someone else sees none of them as theirs.
+    store.sign_in("B-2", "9876").unwrap();
+    assert!(store.work(|w| counts::your_counts(w, session)).unwrap().is_empty());
 }
 
 mod proofs {
