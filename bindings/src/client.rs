@@ -8,12 +8,13 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use custody_core::counts;
 use custody_core::event::EventBody as CoreBody;
 use custody_core::ids::{self, BatchNumber, ItemName, LocationName};
+use custody_core::receiving::session;
 use custody_core::store::{Store, StoreKey};
 use custody_core::sync::{RetryPolicy, SyncClient};
 use custody_core::tls::ServerTrust;
+use custody_core::{approvals, counts};
 
 use crate::error::CustodyError;
 use crate::listener::{ChangeKind, ChangeListener, SyncListener};
@@ -201,32 +202,42 @@ impl CustodyClient {
 
     /// Product categories of items (item name -> category), for counts scoped by category.
     pub fn set_item_categories(&self, categories: HashMap<String, String>) -> Result<()> {
-        Ok(self.store.set_item_categories(&categories_in(categories))?)
+        Ok(self.store.work(|w| counts::set_item_categories(w, &categories_in(categories)))?)
     }
 
     pub fn item_categories(&self) -> Result<HashMap<String, String>> {
-        Ok(categories_out(self.store.item_categories()?))
+        Ok(categories_out(self.store.work(counts::item_categories)?))
     }
 
     /// Opens a blind count (managers only); returns the session id.
     pub fn open_count(&self, name: String, scope: CountScope) -> Result<String> {
-        let id = self.store.open_count(&name, scope.try_into()?)?;
+        let scope = scope.try_into()?;
+        let id = self.store.work(|w| counts::open_count(w, &name, scope))?;
         self.changed(&[ChangeKind::CountSessions]);
         Ok(id.to_string())
     }
 
     /// Count sessions on this device, newest first.
     pub fn count_sessions(&self) -> Result<Vec<CountSessionSummary>> {
-        Ok(self.store.count_sessions()?.into_iter().map(Into::into).collect())
+        Ok(self.store.work(counts::count_sessions)?.into_iter().map(Into::into).collect())
     }
 
     /// A session as counters see it (no expected quantities).
     pub fn count_session(&self, session_id: String) -> Result<CountSession> {
-        Ok(self.store.count_session(id_in("count session", &session_id)?)?.into())
+        let id = id_in("count session", &session_id)?;
+        Ok(self.store.work(|w| counts::count_session(w, id))?.into())
+    }
+
+    /// What the signed-in person has counted of each package this round (all their devices
+    /// added up), by tag: the lines the counting screen shows.
+    pub fn your_counts(&self, session_id: String) -> Result<Vec<CountScanResult>> {
+        let id = id_in("count session", &session_id)?;
+        Ok(self.store.work(|w| counts::your_counts(w, id))?)
     }
 
     pub fn join_count(&self, session_id: String) -> Result<()> {
-        self.store.join_count(id_in("count session", &session_id)?)?;
+        let id = id_in("count session", &session_id)?;
+        self.store.work(|w| counts::join_count(w, id))?;
         self.changed(&[ChangeKind::CountSessions]);
         Ok(())
     }
@@ -235,42 +246,50 @@ impl CustodyClient {
     /// what this person counted of it this round.
     pub fn count_scan(&self, session_id: String, raw_tag: String, location: String, quantity: Quantity) -> Result<CountScanResult> {
         let id = id_in("count session", &session_id)?;
-        let result = self.store.count_scan(id, &raw_tag, &location_in(&location)?, quantity)?;
+        let location = location_in(&location)?;
+        let result = self.store.work(|w| counts::count_scan(w, id, &raw_tag, &location, quantity))?;
         self.changed(&[ChangeKind::CountSessions]);
-        Ok(result.into())
+        Ok(result)
     }
 
     /// Replaces what this person counted of a package this round.
     pub fn count_correct(&self, session_id: String, raw_tag: String, location: String, quantity: Quantity) -> Result<CountScanResult> {
         let id = id_in("count session", &session_id)?;
-        let result = self.store.count_correct(id, &raw_tag, &location_in(&location)?, quantity)?;
+        let location = location_in(&location)?;
+        let result = self.store.work(|w| counts::count_correct(w, id, &raw_tag, &location, quantity))?;
         self.changed(&[ChangeKind::CountSessions]);
-        Ok(result.into())
+        Ok(result)
     }
 
     /// Closes the current round (managers only).
     pub fn close_count(&self, session_id: String) -> Result<CloseOutcome> {
-        let outcome = self.store.close_count(id_in("count session", &session_id)?)?;
+        let id = id_in("count session", &session_id)?;
+        let outcome = self.store.work(|w| counts::close_count(w, id))?;
         self.changed(&[ChangeKind::CountSessions, ChangeKind::Inventory]);
         Ok(outcome.into())
     }
 
     /// Every round's comparison so far (managers and compliance).
     pub fn count_variances(&self, session_id: String) -> Result<Vec<VarianceLine>> {
-        Ok(self.store.count_variances(id_in("count session", &session_id)?)?.into_iter().map(Into::into).collect())
+        let id = id_in("count session", &session_id)?;
+        Ok(self.store.work(|w| counts::count_variances(w, id))?.into_iter().map(Into::into).collect())
     }
 
     pub fn count_discrepancies(&self, session_id: String) -> Result<Vec<Discrepancy>> {
-        Ok(self.store.count_discrepancies(id_in("count session", &session_id)?)?.into_iter().map(Into::into).collect())
+        let id = id_in("count session", &session_id)?;
+        Ok(self.store.work(|w| counts::count_discrepancies(w, id))?.into_iter().map(Into::into).collect())
     }
 
     pub fn investigation(&self, session_id: String, tag: String) -> Result<Investigation> {
-        Ok(self.store.investigation(id_in("count session", &session_id)?, &tag_in(&tag)?)?.into())
+        let id = id_in("count session", &session_id)?;
+        let tag = tag_in(&tag)?;
+        Ok(self.store.work(|w| counts::investigation(w, id, &tag))?.into())
     }
 
     pub fn record_investigation(&self, session_id: String, tag: String, root_cause: String, corrective_action: String) -> Result<()> {
         let id = id_in("count session", &session_id)?;
-        self.store.record_investigation(id, &tag_in(&tag)?, &root_cause, &corrective_action)?;
+        let tag = tag_in(&tag)?;
+        self.store.work(|w| counts::record_investigation(w, id, &tag, &root_cause, &corrective_action))?;
         self.changed(&[ChangeKind::CountSessions]);
         Ok(())
     }
@@ -279,11 +298,11 @@ impl CustodyClient {
 
     /// The state's adjustment reasons as this device knows them.
     pub fn adjustment_reasons(&self) -> Result<Vec<AdjustmentReason>> {
-        Ok(self.store.adjustment_reasons()?)
+        Ok(self.store.work(approvals::adjustment_reasons)?)
     }
 
     pub fn set_adjustment_reasons(&self, reasons: Vec<AdjustmentReason>) -> Result<()> {
-        Ok(self.store.set_adjustment_reasons(&reasons)?)
+        Ok(self.store.work(|w| approvals::set_adjustment_reasons(w, &reasons))?)
     }
 
     /// Requests an adjustment; name the count session when it resolves a discrepancy. Returns
@@ -297,35 +316,39 @@ impl CustodyClient {
         session_id: Option<String>,
     ) -> Result<String> {
         let session = session_id.map(|s| id_in("count session", &s)).transpose()?;
-        let id = self.store.request_adjustment(&tag_in(&tag)?, delta, &reason_code, &note, session)?;
+        let tag = tag_in(&tag)?;
+        let id = self.store.work(|w| approvals::request_adjustment(w, &tag, delta, &reason_code, &note, session))?;
         self.changed(&[ChangeKind::Adjustments, ChangeKind::CountSessions]);
         Ok(id.to_string())
     }
 
     pub fn adjustment(&self, request_id: String) -> Result<AdjustmentRequest> {
-        Ok(self.store.adjustment(id_in("adjustment request", &request_id)?)?.into())
+        let id = id_in("adjustment request", &request_id)?;
+        Ok(self.store.work(|w| approvals::adjustment(w, id))?.into())
     }
 
     /// Every adjustment request on this device.
     pub fn adjustments(&self) -> Result<Vec<AdjustmentRequest>> {
-        Ok(self.store.adjustments()?.into_iter().map(Into::into).collect())
+        Ok(self.store.work(approvals::adjustments)?.into_iter().map(Into::into).collect())
     }
 
     /// Requests waiting for a decision, with whether the signed-in person may decide each.
     pub fn pending_approvals(&self) -> Result<Vec<PendingApproval>> {
-        Ok(self.store.pending_approvals()?.into_iter().map(Into::into).collect())
+        Ok(self.store.work(approvals::pending_approvals)?.into_iter().map(Into::into).collect())
     }
 
     /// Approves a request: the decision, the adjustment and the end of the quarantine commit
     /// together. Returns the ledger events recorded.
     pub fn approve_adjustment(&self, request_id: String, note: String) -> Result<Vec<LedgerEvent>> {
-        let events = self.store.approve_adjustment(id_in("adjustment request", &request_id)?, &note)?;
+        let id = id_in("adjustment request", &request_id)?;
+        let events = self.store.work(|w| approvals::approve_adjustment(w, id, &note))?;
         self.changed(&[ChangeKind::Adjustments, ChangeKind::Inventory, ChangeKind::CountSessions]);
         Ok(events.into_iter().map(Into::into).collect())
     }
 
     pub fn reject_adjustment(&self, request_id: String, note: String) -> Result<()> {
-        self.store.reject_adjustment(id_in("adjustment request", &request_id)?, &note)?;
+        let id = id_in("adjustment request", &request_id)?;
+        self.store.work(|w| approvals::reject_adjustment(w, id, &note))?;
         self.changed(&[ChangeKind::Adjustments]);
         Ok(())
     }
@@ -335,7 +358,7 @@ impl CustodyClient {
 
     /// Imports a Metrc manifest file (JSON) and opens its receiving session; returns its id.
     pub fn open_receiving(&self, manifest_json: String) -> Result<String> {
-        let id = self.store.open_receiving(&manifest_json)?;
+        let id = self.store.work(|w| session::open_receiving(w, &manifest_json))?;
         self.changed(&[ChangeKind::Inventory]);
         Ok(id.to_string())
     }
@@ -343,30 +366,36 @@ impl CustodyClient {
     /// Scans a package at `location` against the manifest: matched, unexpected or a duplicate.
     pub fn receiving_scan(&self, session_id: String, raw: String, location: String) -> Result<ReceivingVerdict> {
         let id = id_in("receiving session", &session_id)?;
-        let verdict = self.store.receiving_scan(id, &raw, &location_in(&location)?)?;
+        let location = location_in(&location)?;
+        let verdict = self.store.work(|w| session::receiving_scan(w, id, &raw, &location))?;
         self.changed(&[ChangeKind::Inventory]);
         Ok(verdict.into())
     }
 
     pub fn receiving_progress(&self, session_id: String) -> Result<ReceivingProgress> {
-        Ok(self.store.receiving_progress(id_in("receiving session", &session_id)?)?.into())
+        let id = id_in("receiving session", &session_id)?;
+        Ok(self.store.work(|w| session::receiving_progress(w, id))?.into())
     }
 
     /// Records a batch's certificate of analysis.
     pub fn record_coa(&self, session_id: String, coa: Coa) -> Result<()> {
-        self.store.record_coa(id_in("receiving session", &session_id)?, coa.try_into()?)?;
+        let id = id_in("receiving session", &session_id)?;
+        let coa = coa.try_into()?;
+        self.store.work(|w| session::record_coa(w, id, coa))?;
         self.changed(&[ChangeKind::Inventory]);
         Ok(())
     }
 
     /// Each manifest package's failed checks against its batch's certificate.
     pub fn package_flags(&self, session_id: String) -> Result<Vec<PackageFlags>> {
-        let flags = self.store.package_flags(id_in("receiving session", &session_id)?)?;
+        let id = id_in("receiving session", &session_id)?;
+        let flags = self.store.work(|w| session::package_flags(w, id))?;
         Ok(flags.into_iter().map(|(tag, flags)| PackageFlags { tag, flags: flags.iter().map(|f| f.to_string()).collect() }).collect())
     }
 
     pub fn mark_inspected(&self, session_id: String, raw: String, note: String) -> Result<()> {
-        self.store.mark_inspected(id_in("receiving session", &session_id)?, &raw, &note)?;
+        let id = id_in("receiving session", &session_id)?;
+        self.store.work(|w| session::mark_inspected(w, id, &raw, &note))?;
         self.changed(&[ChangeKind::Inventory]);
         Ok(())
     }
@@ -374,7 +403,7 @@ impl CustodyClient {
     /// Records a package's weight from a registered scale, or typed by hand (`scale` null).
     pub fn record_weight(&self, session_id: String, raw: String, weight: Quantity, scale: Option<String>) -> Result<()> {
         let id = id_in("receiving session", &session_id)?;
-        self.store.record_weight(id, &raw, weight, scale.as_deref())?;
+        self.store.work(|w| session::record_weight(w, id, &raw, weight, scale.as_deref()))?;
         self.changed(&[ChangeKind::Inventory]);
         Ok(())
     }
@@ -382,19 +411,21 @@ impl CustodyClient {
     /// Accepts (`reject` null) or rejects a package.
     pub fn decide_package(&self, session_id: String, raw: String, reject: Option<RejectReason>, note: String) -> Result<()> {
         let id = id_in("receiving session", &session_id)?;
-        self.store.decide_package(id, &raw, reject, &note)?;
+        self.store.work(|w| session::decide_package(w, id, &raw, reject, &note))?;
         self.changed(&[ChangeKind::Inventory]);
         Ok(())
     }
 
     pub fn explain_weight_difference(&self, session_id: String, reason: String) -> Result<()> {
-        self.store.explain_weight_difference(id_in("receiving session", &session_id)?, &reason)?;
+        let id = id_in("receiving session", &session_id)?;
+        self.store.work(|w| session::explain_weight_difference(w, id, &reason))?;
         self.changed(&[ChangeKind::Inventory]);
         Ok(())
     }
 
     pub fn receiving_discrepancies(&self, session_id: String) -> Result<Vec<ReceivingDiscrepancy>> {
-        let list = self.store.receiving_discrepancies(id_in("receiving session", &session_id)?)?;
+        let id = id_in("receiving session", &session_id)?;
+        let list = self.store.work(|w| session::receiving_discrepancies(w, id))?;
         Ok(list.into_iter().map(Into::into).collect())
     }
 
@@ -402,30 +433,32 @@ impl CustodyClient {
     /// ledger events recorded.
     pub fn complete_receiving(&self, session_id: String, intake: String) -> Result<Vec<LedgerEvent>> {
         let id = id_in("receiving session", &session_id)?;
-        let events = self.store.complete_receiving(id, &location_in(&intake)?)?;
+        let intake = location_in(&intake)?;
+        let events = self.store.work(|w| session::complete_receiving(w, id, &intake))?;
         self.changed(&[ChangeKind::Inventory]);
         Ok(events.into_iter().map(Into::into).collect())
     }
 
     /// Completed sessions whose manifest still has to be accepted in the state system.
     pub fn open_state_tasks(&self) -> Result<Vec<StateTask>> {
-        let tasks = self.store.open_state_tasks()?;
+        let tasks = self.store.work(session::open_state_tasks)?;
         Ok(tasks.into_iter().map(|(id, task)| StateTask { session_id: id, task }).collect())
     }
 
     pub fn confirm_state_acceptance(&self, session_id: String) -> Result<()> {
-        self.store.confirm_state_acceptance(id_in("receiving session", &session_id)?)?;
+        let id = id_in("receiving session", &session_id)?;
+        self.store.work(|w| session::confirm_state_acceptance(w, id))?;
         self.changed(&[ChangeKind::Inventory]);
         Ok(())
     }
 
     pub fn receiving_settings(&self) -> Result<ReceivingSettings> {
-        Ok(self.store.receiving_settings()?.into())
+        Ok(self.store.work(session::receiving_settings)?.into())
     }
 
     pub fn set_receiving_settings(&self, settings: ReceivingSettings) -> Result<()> {
         let settings = settings.try_into()?;
-        self.store.set_receiving_settings(&settings)?;
+        self.store.work(|w| session::set_receiving_settings(w, &settings))?;
         self.changed(&[ChangeKind::Inventory]);
         Ok(())
     }

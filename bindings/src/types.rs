@@ -25,6 +25,10 @@ use crate::error::CustodyError;
 
 // ---- core's own records and enums (derived in core, feature `uniffi`) ----------------------
 
+pub use custody_core::approvals::AdjustmentView as AdjustmentRequest;
+pub use custody_core::counts::{
+    CountEntryView as CountEntry, DiscrepancyView as Discrepancy, ScanResult as CountScanResult, VarianceLineView as VarianceLine,
+};
 pub use custody_core::event::EventKind;
 pub use custody_core::fold::{Conflict, ConflictKind, PackageFacts, PackageStatus};
 pub use custody_core::people::{Actor as Person, SignedInUser};
@@ -33,7 +37,7 @@ pub use custody_core::quantity::Unit as UnitOfMeasure;
 pub use custody_core::roles::Role;
 pub use custody_core::store::{DeviceIdentity, EventState, PackageView as Package, SyncStatus};
 pub use custody_core::work::adjustment::{AdjustmentReason, AdjustmentStatus, Decision, Refusal};
-pub use custody_core::work::count::{DiscrepancyStatus, SessionStatus as CountStatus};
+pub use custody_core::work::count::{DiscrepancyStatus, Outcome as VarianceOutcome, SessionStatus as CountStatus};
 pub use custody_core::work::receiving::RejectReason;
 
 // ---- helpers ---------------------------------------------------------------------------------
@@ -325,33 +329,6 @@ pub struct ScopedPackage {
     pub unit: UnitOfMeasure,
 }
 
-/// One person's count of one package in one round, from one device.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct CountEntry {
-    pub round: u32,
-    pub tag: PackageTag,
-    pub user_id: UserId,
-    pub user_name: String,
-    pub device_id: DeviceId,
-    pub location: LocationName,
-    /// In grams for weighed goods, in units for counted goods.
-    pub counted: Quantity,
-}
-
-impl From<work::count::CountEntry> for CountEntry {
-    fn from(e: work::count::CountEntry) -> Self {
-        CountEntry {
-            round: e.round.into(),
-            tag: e.tag,
-            user_id: e.user,
-            user_name: e.user_name,
-            device_id: e.device,
-            location: e.location,
-            counted: work::count::from_minor(e.minor, e.unit),
-        }
-    }
-}
-
 /// A session as counters see it.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct CountSession {
@@ -382,74 +359,6 @@ impl From<counts::CountSessionView> for CountSession {
     }
 }
 
-/// The answer to a count scan: the package and what this person has counted of it this round.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct CountScanResult {
-    pub tag: PackageTag,
-    pub item: String,
-    pub round: u32,
-    pub your_count: Quantity,
-}
-
-impl From<counts::ScanResult> for CountScanResult {
-    fn from(r: counts::ScanResult) -> Self {
-        CountScanResult { tag: r.tag, item: r.item, round: r.round.into(), your_count: r.your_count }
-    }
-}
-
-/// How a package compared in one round.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
-pub enum VarianceOutcome {
-    Match,
-    Variance,
-    /// The package changed in the ledger during the count in a way that takes it out of the
-    /// comparison.
-    ChangedDuringCount {
-        note: String,
-    },
-}
-
-impl From<work::count::Outcome> for VarianceOutcome {
-    fn from(o: work::count::Outcome) -> Self {
-        match o {
-            work::count::Outcome::Match => VarianceOutcome::Match,
-            work::count::Outcome::Variance => VarianceOutcome::Variance,
-            work::count::Outcome::ChangedDuringCount { note } => VarianceOutcome::ChangedDuringCount { note },
-        }
-    }
-}
-
-/// One package's comparison in one round. Quantities are in grams (weighed) or units (counted).
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct VarianceLine {
-    pub round: u32,
-    pub tag: PackageTag,
-    /// Expected at the start of the count.
-    pub snapshot: Quantity,
-    /// Expected after ledger changes made during the count.
-    pub expected: Quantity,
-    pub counted: Quantity,
-    /// Counted minus expected.
-    pub difference: Quantity,
-    pub outcome: VarianceOutcome,
-}
-
-impl From<work::count::VarianceLine> for VarianceLine {
-    fn from(l: work::count::VarianceLine) -> Self {
-        let q = |minor| work::count::from_minor(minor, l.unit);
-        let difference = q(l.difference_minor());
-        VarianceLine {
-            round: l.round.into(),
-            snapshot: q(l.snapshot_minor),
-            expected: q(l.expected_minor),
-            counted: q(l.counted_minor),
-            difference,
-            tag: l.tag,
-            outcome: l.outcome.into(),
-        }
-    }
-}
-
 /// What closing a round did.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
 pub enum CloseOutcome {
@@ -468,39 +377,6 @@ impl From<counts::CloseOutcome> for CloseOutcome {
             counts::CloseOutcome::Closed { lines, discrepancies } => {
                 CloseOutcome::Closed { lines: lines.into_iter().map(Into::into).collect(), discrepancies }
             }
-        }
-    }
-}
-
-/// A variance that survived the recount: the package is quarantined until it is resolved.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct Discrepancy {
-    pub tag: PackageTag,
-    pub expected: Quantity,
-    pub counted: Quantity,
-    pub recounted: Quantity,
-    pub quarantine_event_id: Uuid,
-    pub opened_at: Timestamp,
-    pub root_cause: String,
-    pub corrective_action: String,
-    pub adjustment_id: Option<Uuid>,
-    pub status: DiscrepancyStatus,
-}
-
-impl From<work::count::Discrepancy> for Discrepancy {
-    fn from(d: work::count::Discrepancy) -> Self {
-        let q = |minor| work::count::from_minor(minor, d.unit);
-        Discrepancy {
-            tag: d.tag,
-            expected: q(d.expected_minor),
-            counted: q(d.counted_minor),
-            recounted: q(d.recounted_minor),
-            quarantine_event_id: d.quarantine_event,
-            opened_at: d.opened_at,
-            root_cause: d.root_cause,
-            corrective_action: d.corrective_action,
-            adjustment_id: d.adjustment,
-            status: d.status,
         }
     }
 }
@@ -545,46 +421,6 @@ pub(crate) fn categories_in(c: HashMap<String, String>) -> counts::ItemCategorie
 }
 
 // ---- adjustments -----------------------------------------------------------------------------
-
-/// An adjustment request and its decision.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct AdjustmentRequest {
-    pub id: Uuid,
-    pub facility: LicenseNumber,
-    pub tag: PackageTag,
-    /// The signed change, e.g. `"-0.50"` g.
-    pub delta: Quantity,
-    pub reason_code: String,
-    pub note: String,
-    /// The count session whose discrepancy it resolves.
-    pub session_id: Option<Uuid>,
-    /// Everyone who counted the package in that session: none of them may approve.
-    pub counted_by: Vec<UserId>,
-    pub requested_by: Person,
-    pub status: AdjustmentStatus,
-    pub decision: Option<Decision>,
-    pub refusals: Vec<Refusal>,
-}
-
-impl From<work::adjustment::AdjustmentRequest> for AdjustmentRequest {
-    fn from(r: work::adjustment::AdjustmentRequest) -> Self {
-        let status = r.status();
-        AdjustmentRequest {
-            id: r.id,
-            facility: r.facility,
-            tag: r.request.tag,
-            delta: r.request.delta,
-            reason_code: r.request.reason_code,
-            note: r.request.note,
-            session_id: r.request.session,
-            counted_by: r.request.counted_by,
-            requested_by: r.requested_by,
-            status,
-            decision: r.decision,
-            refusals: r.refusals,
-        }
-    }
-}
 
 /// A request waiting for a decision, and whether the signed-in person may decide it.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]

@@ -124,15 +124,16 @@ fn main() {
     let path = dir.path().join("count.db");
     let store = common::signed_in_store(&path, Role::Manager);
     common::pull(&store, &common::remote_events(10_000, 0, "Vault"));
-    let session =
-        store.open_count("bench", CountScope { locations: vec![LocationName::parse("Vault").unwrap()], categories: vec![] }).unwrap();
+    let session = store
+        .work(|w| counts::open_count(w, "bench", CountScope { locations: vec![LocationName::parse("Vault").unwrap()], categories: vec![] }))
+        .unwrap();
     let vault = LocationName::parse("Vault").unwrap();
     let mut scans = Vec::with_capacity(10_000);
     for i in 0..10_000u32 {
         let q = Quantity::new(Decimal::new(1_000 + i as i64, 2), Unit::G).unwrap();
         let t = tag(i);
         let start = Instant::now();
-        store.count_scan(session, t.as_str(), &vault, q).unwrap();
+        store.work(|w| counts::count_scan(w, session, t.as_str(), &vault, q)).unwrap();
         scans.push(start.elapsed());
     }
     scans.sort();
@@ -142,7 +143,7 @@ fn main() {
         common::percentile(&scans, 0.99),
         scans[scans.len() - 1]
     );
-    let closed = store.close_count(session).unwrap();
+    let closed = store.work(|w| counts::close_count(w, session)).unwrap();
     assert!(matches!(closed, custody_core::counts::CloseOutcome::Closed { .. }));
     drop(store);
     let mut loads = Vec::new();
@@ -150,9 +151,9 @@ fn main() {
         let start = Instant::now();
         let store = Store::open(&path, &common::bench_key()).unwrap();
         let opened = start.elapsed();
-        let sessions = store.count_sessions().unwrap();
+        let sessions = store.work(counts::count_sessions).unwrap();
         let listed = start.elapsed();
-        let view = store.count_session(session).unwrap();
+        let view = store.work(|w| counts::count_session(w, session)).unwrap();
         loads.push(start.elapsed());
         assert_eq!(view.entries.len(), 10_000);
         assert_eq!(sessions.len(), 1);

@@ -10,7 +10,7 @@ mod common;
 use std::time::Instant;
 
 use common::{percentile, pull, remote_events, signed_in_store};
-use custody_core::receiving::session::ReceivingVerdict;
+use custody_core::receiving::session::{self, ReceivingVerdict};
 use custody_core::*;
 
 fn manifest(packages: u32) -> String {
@@ -46,14 +46,14 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     let store = signed_in_store(&dir.path().join("receiving.db"), Role::FloorStaff);
     pull(&store, &remote_events(100_000, 0, "Vault"));
-    let session = store.open_receiving(&manifest(2_000)).unwrap();
+    let session = store.work(|w| session::open_receiving(w, &manifest(2_000))).unwrap();
     let bay = LocationName::parse("Receiving bay").unwrap();
     let mut times = Vec::with_capacity(2_000);
     for i in 0..2_000u32 {
         // As a wedge sleeve sends it: lower case is fine, CR LF at the end.
         let raw = format!("1a4ff0200000{i:012}\r\n");
         let start = Instant::now();
-        let verdict = store.receiving_scan(session, &raw, &bay).unwrap();
+        let verdict = store.work(|w| session::receiving_scan(w, session, &raw, &bay)).unwrap();
         times.push(start.elapsed());
         assert!(matches!(verdict, ReceivingVerdict::Matched { .. }));
     }

@@ -10,17 +10,17 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::event::EventBody;
 use crate::fold::PackageStatus;
-use crate::ids::{IdError, LocationName, PackageTag, UserId};
+use crate::ids::{DeviceId, IdError, LocationName, PackageTag, UserId};
 use crate::people::Actor;
 use crate::quantity::{Quantity, QuantityError, Unit};
 use crate::roles::Role;
-use crate::store::{EventRecord, PackageView, SignedInUser, Store, StoreError, UnitOfWork};
+use crate::store::{EventRecord, PackageView, SignedInUser, StoreError, UnitOfWork};
 use crate::work::count::{
     self, CountEntry, CountScope, Discrepancy, DiscrepancyStatus, Expected, Outcome, ScanRecord, ScopedPackage, SessionInfo, SessionStatus,
     VarianceLine,
@@ -98,13 +98,111 @@ pub struct CountSessionView {
     pub participants: Vec<Actor>,
 }
 
-/// The answer to a scan: the package and what this person has counted of it so far this round.
+/// The answer to a scan: the package and what this person has counted of it so far this round
+/// (also a line of the counting screen: [`your_counts`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record), uniffi(name = "CountScanResult"))]
 pub struct ScanResult {
     pub tag: PackageTag,
     pub item: String,
-    pub round: u8,
+    /// 1 for the count, 2 for the recount.
+    pub round: u32,
     pub your_count: Quantity,
+}
+
+/// One person's count of one package in one round, from one device, as the apps show it: the
+/// amount in grams for weighed goods, in units for counted goods.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record), uniffi(name = "CountEntry"))]
+pub struct CountEntryView {
+    pub round: u32,
+    pub tag: PackageTag,
+    pub user_id: UserId,
+    pub user_name: String,
+    pub device_id: DeviceId,
+    pub location: LocationName,
+    pub counted: Quantity,
+}
+
+impl From<CountEntry> for CountEntryView {
+    fn from(e: CountEntry) -> Self {
+        CountEntryView {
+            round: e.round.into(),
+            counted: count::from_minor(e.minor, e.unit),
+            tag: e.tag,
+            user_id: e.user,
+            user_name: e.user_name,
+            device_id: e.device,
+            location: e.location,
+        }
+    }
+}
+
+/// One package's comparison in one round, as the apps show it. Quantities are in grams
+/// (weighed) or units (counted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record), uniffi(name = "VarianceLine"))]
+pub struct VarianceLineView {
+    pub round: u32,
+    pub tag: PackageTag,
+    /// Expected at the start of the count.
+    pub snapshot: Quantity,
+    /// Expected after ledger changes made during the count.
+    pub expected: Quantity,
+    pub counted: Quantity,
+    /// Counted minus expected.
+    pub difference: Quantity,
+    pub outcome: Outcome,
+}
+
+impl From<VarianceLine> for VarianceLineView {
+    fn from(l: VarianceLine) -> Self {
+        let q = |minor| count::from_minor(minor, l.unit);
+        VarianceLineView {
+            round: l.round.into(),
+            snapshot: q(l.snapshot_minor),
+            expected: q(l.expected_minor),
+            counted: q(l.counted_minor),
+            difference: q(l.difference_minor()),
+            tag: l.tag,
+            outcome: l.outcome,
+        }
+    }
+}
+
+/// A variance that survived the recount, as the apps show it: the package is quarantined until
+/// it is resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record), uniffi(name = "Discrepancy"))]
+pub struct DiscrepancyView {
+    pub tag: PackageTag,
+    pub expected: Quantity,
+    pub counted: Quantity,
+    pub recounted: Quantity,
+    pub quarantine_event_id: Uuid,
+    pub opened_at: DateTime<Utc>,
+    pub root_cause: String,
+    pub corrective_action: String,
+    pub adjustment_id: Option<Uuid>,
+    pub status: DiscrepancyStatus,
+}
+
+impl From<Discrepancy> for DiscrepancyView {
+    fn from(d: Discrepancy) -> Self {
+        let q = |minor| count::from_minor(minor, d.unit);
+        DiscrepancyView {
+            expected: q(d.expected_minor),
+            counted: q(d.counted_minor),
+            recounted: q(d.recounted_minor),
+            tag: d.tag,
+            quarantine_event_id: d.quarantine_event,
+            opened_at: d.opened_at,
+            root_cause: d.root_cause,
+            corrective_action: d.corrective_action,
+            adjustment_id: d.adjustment,
+            status: d.status,
+        }
+    }
 }
 
 /// What closing did.
@@ -149,325 +247,337 @@ fn require(user: &SignedInUser, allowed: &[Role], action: &'static str) -> Resul
 const COUNTERS: &[Role] = &[Role::FloorStaff, Role::Manager, Role::Compliance];
 const REVIEWERS: &[Role] = &[Role::Manager, Role::Compliance];
 
-impl Store {
-    /// Reads a count document with this module's error type.
-    fn read<T>(&self, id: Uuid, f: impl FnOnce(&crate::work::WorkDoc) -> Result<T>) -> Result<Option<T>> {
-        self.read_doc::<T, CountError>(id, f)
-    }
+/// Sets the product category of items, for counts scoped by category.
+pub fn set_item_categories(w: &mut UnitOfWork<'_>, categories: &ItemCategories) -> Result<()> {
+    Ok(w.set_setting(CATEGORIES, categories)?)
+}
 
-    fn signed_in(&self) -> Result<SignedInUser> {
-        self.current_user()?.ok_or(CountError::Store(StoreError::NotSignedIn))
-    }
+/// The product categories of items, as of the unit of work.
+pub fn item_categories(w: &mut UnitOfWork<'_>) -> Result<ItemCategories> {
+    Ok(w.setting(CATEGORIES)?.unwrap_or_default())
+}
 
-    /// Sets the product category of items, for counts scoped by category.
-    pub fn set_item_categories(&self, categories: &ItemCategories) -> Result<()> {
-        Ok(self.set_setting(CATEGORIES, categories)?)
+/// Opens a blind count (managers only) and returns its id.
+pub fn open_count(w: &mut UnitOfWork<'_>, name: &str, scope: CountScope) -> Result<Uuid> {
+    // The expected quantities are the ledger's as of the transaction that opens the count.
+    let (user, person) = w.actor()?;
+    require(&user, &[Role::Manager], "open a count session")?;
+    if scope.locations.is_empty() && scope.categories.is_empty() {
+        return Err(CountError::EmptyScope);
     }
-
-    pub fn item_categories(&self) -> Result<ItemCategories> {
-        Ok(self.setting(CATEGORIES)?.unwrap_or_default())
-    }
-
-    /// Opens a blind count (managers only) and returns its id.
-    pub fn open_count(&self, name: &str, scope: CountScope) -> Result<Uuid> {
-        self.work(|w| {
-            // The expected quantities are the ledger's as of the transaction that opens the count.
-            let (user, person) = w.actor()?;
-            require(&user, &[Role::Manager], "open a count session")?;
-            if scope.locations.is_empty() && scope.categories.is_empty() {
-                return Err(CountError::EmptyScope);
-            }
-            let name = crate::text::clean(crate::text::name("count name"), name)?;
-            let categories = categories_in(w)?;
-            let mut in_scope = BTreeMap::new();
-            let mut expected = BTreeMap::new();
-            for p in w.packages()? {
-                if p.status != PackageStatus::Active || !in_count_scope(&scope, &categories, &p) {
-                    continue;
-                }
-                let unit = p.quantity.unit;
-                in_scope.insert(p.tag.clone(), ScopedPackage { location: p.location.clone(), unit, item: p.item.to_string() });
-                expected.insert(p.tag.clone(), Expected { minor: count::to_minor(&p.quantity, unit)?, unit });
-            }
-            if in_scope.is_empty() {
-                return Err(CountError::NothingInScope);
-            }
-            let facility = w.identity()?.facility;
-            let (id, review) = (Uuid::now_v7(), Uuid::now_v7());
-            let info = SessionInfo { name, scope, opened_by: person, opened_hlc_ms: w.now_ms()?, review };
-            let writer = w.writer()?;
-            w.create(count::create_session(id, facility.clone(), writer, &info, &in_scope));
-            w.create(count::create_review(review, facility, writer, id, &expected));
-            Ok(id)
-        })
-    }
-
-    /// Count sessions on this device, newest first.
-    pub fn count_sessions(&self) -> Result<Vec<CountSessionSummary>> {
-        let mut out = Vec::new();
-        for info in self.docs(Some(DocKind::CountSession))? {
-            if let Some(summary) = self.read(info.id, |doc| Ok(summary(doc)?))? {
-                out.push(summary);
-            }
+    let name = crate::text::clean(crate::text::name("count name"), name)?;
+    let categories = item_categories(w)?;
+    let mut in_scope = BTreeMap::new();
+    let mut expected = BTreeMap::new();
+    for p in w.packages()? {
+        if p.status != PackageStatus::Active || !in_count_scope(&scope, &categories, &p) {
+            continue;
         }
-        Ok(out)
+        let unit = p.quantity.unit;
+        in_scope.insert(p.tag.clone(), ScopedPackage { location: p.location.clone(), unit, item: p.item.to_string() });
+        expected.insert(p.tag.clone(), Expected { minor: count::to_minor(&p.quantity, unit)?, unit });
     }
-
-    /// A session as counters see it (no expected quantities).
-    pub fn count_session(&self, id: Uuid) -> Result<CountSessionView> {
-        self.read(id, |doc| {
-            Ok(CountSessionView {
-                summary: summary(doc)?,
-                scope: count::info(doc)?.scope,
-                in_scope: count::in_scope(doc)?,
-                entries: count::entries(doc)?,
-                recount: count::recount_tags(doc)?,
-                participants: count::participants(doc)?,
-            })
-        })?
-        .ok_or(CountError::UnknownSession(id))
+    if in_scope.is_empty() {
+        return Err(CountError::NothingInScope);
     }
+    let facility = w.identity()?.facility;
+    let (id, review) = (Uuid::now_v7(), Uuid::now_v7());
+    let info = SessionInfo { name, scope, opened_by: person, opened_hlc_ms: w.now_ms()?, review };
+    let writer = w.writer()?;
+    w.create(count::create_session(id, facility.clone(), writer, &info, &in_scope));
+    w.create(count::create_review(review, facility, writer, id, &expected));
+    Ok(id)
+}
 
-    /// Joins a session: the people counting are listed for everyone.
-    pub fn join_count(&self, id: Uuid) -> Result<()> {
-        self.work(|w| {
-            let user = w.user()?;
-            require(&user, COUNTERS, "count")?;
-            let (_, person) = w.actor()?;
-            let doc = w.doc(id)?.ok_or(CountError::UnknownSession(id))?;
-            if count::status(doc)? == SessionStatus::Closed {
-                return Err(CountError::Closed);
-            }
-            count::join(doc, &person)?;
-            Ok(())
-        })
-    }
-
-    /// Records a scan: `raw_tag` as the scanner gave it, where it was found, and how much is there
-    /// (the weight, or the number of units). Adds to what the person counted of it this round.
-    pub fn count_scan(&self, id: Uuid, raw_tag: &str, location: &LocationName, quantity: Quantity) -> Result<ScanResult> {
-        if quantity.is_negative() {
-            return Err(CountError::Negative);
+/// Count sessions on this device, newest first.
+pub fn count_sessions(w: &mut UnitOfWork<'_>) -> Result<Vec<CountSessionSummary>> {
+    let mut out = Vec::new();
+    for info in w.docs(Some(DocKind::CountSession))? {
+        if let Some(summary) = read(w, info.id, |doc| Ok(summary(doc)?))? {
+            out.push(summary);
         }
-        self.count_write(id, raw_tag, location, quantity, false)
     }
+    Ok(out)
+}
 
-    /// Replaces what the signed-in person counted of a package this round (their own entry only;
-    /// others' counts are untouched).
-    pub fn count_correct(&self, id: Uuid, raw_tag: &str, location: &LocationName, quantity: Quantity) -> Result<ScanResult> {
-        if quantity.is_negative() {
-            return Err(CountError::Negative);
+/// A session as counters see it (no expected quantities).
+pub fn count_session(w: &mut UnitOfWork<'_>, id: Uuid) -> Result<CountSessionView> {
+    read(w, id, |doc| {
+        Ok(CountSessionView {
+            summary: summary(doc)?,
+            scope: count::info(doc)?.scope,
+            in_scope: count::in_scope(doc)?,
+            entries: count::entries(doc)?,
+            recount: count::recount_tags(doc)?,
+            participants: count::participants(doc)?,
+        })
+    })?
+    .ok_or(CountError::UnknownSession(id))
+}
+
+/// What the signed-in person has counted of each package in the session's current round (all
+/// their devices added up), by tag: the lines the counting screen shows. Never the expected
+/// quantity.
+pub fn your_counts(w: &mut UnitOfWork<'_>, id: Uuid) -> Result<Vec<ScanResult>> {
+    let user = w.user()?;
+    read(w, id, |doc| {
+        let round = count::round(doc)?;
+        let in_scope = count::in_scope(doc)?;
+        let mut totals: BTreeMap<PackageTag, (i64, Unit)> = BTreeMap::new();
+        for e in count::entries(doc)?.into_iter().filter(|e| e.user == user.id && e.round == round) {
+            let total = totals.entry(e.tag).or_insert((0, e.unit));
+            total.0 = total.0.saturating_add(e.minor);
         }
-        self.count_write(id, raw_tag, location, quantity, true)
-    }
-
-    fn count_write(&self, id: Uuid, raw_tag: &str, location: &LocationName, quantity: Quantity, correction: bool) -> Result<ScanResult> {
-        self.work(|w| {
-            let user = w.user()?;
-            require(&user, COUNTERS, "count")?;
-            let tag = PackageTag::parse(raw_tag)?;
-            let quantity = quantity.checked()?;
-            location.check()?;
-            // Who, when and the package's state as of this transaction.
-            let (_, person) = w.actor()?;
-            let package = w.package(&tag)?;
-            let doc = w.doc(id)?.ok_or(CountError::UnknownSession(id))?;
-            let round = match count::status(doc)? {
-                SessionStatus::Closed => return Err(CountError::Closed),
-                SessionStatus::Counting => 1,
-                SessionStatus::Recount => 2,
-            };
-            let Some(package) = &package else { return Err(CountError::UnknownPackage { tag }) };
-            if package.status == PackageStatus::Quarantined {
-                return Err(CountError::Quarantined { tag });
-            }
-            let Some(scoped) = count::scoped(doc, &tag)? else {
-                return Err(CountError::NotInScope { tag, location: package.location.clone() });
-            };
-            if round == 2 {
-                match count::recount_excluded(doc, &tag)? {
-                    None => return Err(CountError::NotForRecount { tag }),
-                    Some(excluded) if excluded.contains(&user.id) => return Err(CountError::SameCounter { tag }),
-                    Some(_) => {}
-                }
-            }
-            let minor = count::to_minor(&quantity, scoped.unit)?;
-            let mine = count::person_total(doc, round, user.id, &tag)?;
-            let add = if correction { minor.saturating_sub(mine) } else { minor };
-            let scan = ScanRecord {
-                round,
-                tag: tag.clone(),
-                user: user.id,
-                user_name: user.name.clone(),
-                device: person.device,
-                location: location.clone(),
-                minor: add,
-                correction,
-                at: person.at,
-            };
-            count::add(doc, &scan, scoped.unit)?;
-            Ok(ScanResult {
-                tag: tag.clone(),
-                item: scoped.item,
-                round,
-                your_count: count::from_minor(mine.saturating_add(add), scoped.unit),
-            })
-        })
-    }
-
-    /// Closes the current round (managers only). Round 1: variances go to a recount by someone
-    /// else, or the session closes. Round 2: a variance that persists quarantines the package and
-    /// opens a discrepancy.
-    pub fn close_count(&self, id: Uuid) -> Result<CloseOutcome> {
-        // The counts, the ledger they are compared with and the quarantines all in one
-        // transaction: a sync cannot land between the comparison and what it decides.
-        self.work(|w| {
-            let (user, person) = w.actor()?;
-            require(&user, &[Role::Manager], "close a count session")?;
-            let categories = categories_in(w)?;
-            let (info, status, entries) = read(w, id, |doc| Ok((count::info(doc)?, count::status(doc)?, count::entries(doc)?)))?
-                .ok_or(CountError::UnknownSession(id))?;
-            let expected = read(w, info.review, |doc| Ok(count::expected(doc)?))?.ok_or(CountError::NoReview)?;
-            let round = match status {
-                SessionStatus::Closed => return Err(CountError::Closed),
-                SessionStatus::Counting => 1,
-                SessionStatus::Recount => 2,
-            };
-            let tags: Vec<PackageTag> = if round == 1 {
-                expected.keys().cloned().collect()
-            } else {
-                let recount = read(w, id, |doc| Ok(count::recount_tags(doc)?))?.unwrap_or_default();
-                let counted: BTreeSet<&PackageTag> = entries.iter().filter(|e| e.round == 2).map(|e| &e.tag).collect();
-                let missing: Vec<PackageTag> = recount.iter().filter(|t| !counted.contains(t)).cloned().collect();
-                if !missing.is_empty() {
-                    return Err(CountError::RecountMissing(missing));
-                }
-                recount
-            };
-            let mut lines = Vec::new();
-            for tag in &tags {
-                let Some(snapshot) = expected.get(tag) else { continue };
-                let counted = read(w, id, |doc| Ok(count::total(doc, round, tag)?))?.unwrap_or(0);
-                lines.push(compare(w, &info, &categories, tag, *snapshot, counted, round)?);
-            }
-            let variances: Vec<&VarianceLine> = lines.iter().filter(|l| l.outcome == Outcome::Variance).collect();
-
-            if round == 1 && !variances.is_empty() {
-                let recount: BTreeMap<PackageTag, Vec<UserId>> = variances
-                    .iter()
-                    .map(|l| {
-                        let counters = entries.iter().filter(|e| e.round == 1 && e.tag == l.tag).map(|e| e.user);
-                        (l.tag.clone(), counters.collect::<BTreeSet<_>>().into_iter().collect())
-                    })
-                    .collect();
-                count::start_recount(w.doc(id)?.ok_or(CountError::UnknownSession(id))?, &recount)?;
-                count::put_results(w.doc(info.review)?.ok_or(CountError::NoReview)?, &lines)?;
-                return Ok(CloseOutcome::RecountNeeded(lines));
-            }
-
-            // Round 2 (or a round 1 without variances): close; persisting variances quarantine.
-            let first_counts: HashMap<PackageTag, i64> = if round == 2 {
-                read(w, info.review, |doc| Ok(count::results(doc)?))?
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter(|l| l.round == 1)
-                    .map(|l| (l.tag, l.counted_minor))
-                    .collect()
-            } else {
-                HashMap::new()
-            };
-            let now = w.now()?;
-            let mut opened = Vec::new();
-            for line in lines.iter().filter(|l| l.outcome == Outcome::Variance) {
-                let reason = format!(
-                    "count variance: expected {}, counted {}{}",
-                    count::from_minor(line.expected_minor, line.unit),
-                    first_counts.get(&line.tag).map(|c| format!("{}, recounted ", count::from_minor(*c, line.unit))).unwrap_or_default(),
-                    count::from_minor(line.counted_minor, line.unit),
-                );
-                let event = w.record(&line.tag, EventBody::Quarantined { reason })?;
-                let d = Discrepancy {
-                    tag: line.tag.clone(),
-                    unit: line.unit,
-                    expected_minor: line.expected_minor,
-                    counted_minor: first_counts.get(&line.tag).copied().unwrap_or(line.counted_minor),
-                    recounted_minor: line.counted_minor,
-                    quarantine_event: event.id,
-                    opened_at: now,
-                    root_cause: String::new(),
-                    corrective_action: String::new(),
-                    adjustment: None,
-                    status: DiscrepancyStatus::Open,
-                };
-                count::open_discrepancy(w.doc(info.review)?.ok_or(CountError::NoReview)?, &d)?;
-                opened.push(line.tag.clone());
-            }
-            count::put_results(w.doc(info.review)?.ok_or(CountError::NoReview)?, &lines)?;
-            count::close(w.doc(id)?.ok_or(CountError::UnknownSession(id))?, &person)?;
-            // Closed sessions are read, not written: one snapshot loads fastest.
-            w.compact(id);
-            w.compact(info.review);
-            Ok(CloseOutcome::Closed { lines, discrepancies: opened })
-        })
-    }
-
-    /// The comparison of every round so far (managers and compliance only).
-    pub fn count_variances(&self, id: Uuid) -> Result<Vec<VarianceLine>> {
-        let user = self.signed_in()?;
-        require(&user, REVIEWERS, "see count variances")?;
-        let info = self.read(id, |doc| Ok(count::info(doc)?))?.ok_or(CountError::UnknownSession(id))?;
-        self.read(info.review, |doc| Ok(count::results(doc)?))?.ok_or(CountError::NoReview)
-    }
-
-    pub fn count_discrepancies(&self, id: Uuid) -> Result<Vec<Discrepancy>> {
-        let user = self.signed_in()?;
-        require(&user, REVIEWERS, "see discrepancies")?;
-        let info = self.read(id, |doc| Ok(count::info(doc)?))?.ok_or(CountError::UnknownSession(id))?;
-        self.read(info.review, |doc| Ok(count::discrepancies(doc)?))?.ok_or(CountError::NoReview)
-    }
-
-    /// The investigation of a discrepancy: the package's full history (newest first, so the
-    /// last 24 hours lead) with who and which device, and every count entry and scan of it.
-    pub fn investigation(&self, id: Uuid, tag: &PackageTag) -> Result<Investigation> {
-        let user = self.signed_in()?;
-        require(&user, REVIEWERS, "investigate a discrepancy")?;
-        let info = self.read(id, |doc| Ok(count::info(doc)?))?.ok_or(CountError::UnknownSession(id))?;
-        let discrepancy = self
-            .read(info.review, |doc| Ok(count::discrepancy(doc, tag)?))?
-            .ok_or(CountError::NoReview)?
-            .ok_or_else(|| CountError::NoDiscrepancy { tag: tag.clone() })?;
-        let names: HashMap<UserId, String> = self.roster()?.into_iter().map(|r| (r.id, r.name)).collect();
-        let cutoff = (self.now()? - Duration::hours(24)).timestamp_millis();
-        let history = self
-            .history(tag)?
+        Ok(totals
             .into_iter()
-            .map(|record| HistoryLine {
-                who: names.get(&record.event.user).cloned().unwrap_or_else(|| record.event.user.to_string()),
-                recent: record.event.hlc.wall_ms >= cutoff,
-                record,
+            .map(|(tag, (minor, unit))| ScanResult {
+                item: in_scope.get(&tag).map(|p| p.item.clone()).unwrap_or_else(|| tag.to_string()),
+                round: round.into(),
+                your_count: count::from_minor(minor, unit),
+                tag,
+            })
+            .collect())
+    })?
+    .ok_or(CountError::UnknownSession(id))
+}
+
+/// Joins a session: the people counting are listed for everyone.
+pub fn join_count(w: &mut UnitOfWork<'_>, id: Uuid) -> Result<()> {
+    let user = w.user()?;
+    require(&user, COUNTERS, "count")?;
+    let (_, person) = w.actor()?;
+    let doc = w.doc(id)?.ok_or(CountError::UnknownSession(id))?;
+    if count::status(doc)? == SessionStatus::Closed {
+        return Err(CountError::Closed);
+    }
+    count::join(doc, &person)?;
+    Ok(())
+}
+
+/// Records a scan: `raw_tag` as the scanner gave it, where it was found, and how much is there
+/// (the weight, or the number of units). Adds to what the person counted of it this round.
+pub fn count_scan(w: &mut UnitOfWork<'_>, id: Uuid, raw_tag: &str, location: &LocationName, quantity: Quantity) -> Result<ScanResult> {
+    if quantity.is_negative() {
+        return Err(CountError::Negative);
+    }
+    count_write(w, id, raw_tag, location, quantity, false)
+}
+
+/// Replaces what the signed-in person counted of a package this round (their own entry only;
+/// others' counts are untouched).
+pub fn count_correct(w: &mut UnitOfWork<'_>, id: Uuid, raw_tag: &str, location: &LocationName, quantity: Quantity) -> Result<ScanResult> {
+    if quantity.is_negative() {
+        return Err(CountError::Negative);
+    }
+    count_write(w, id, raw_tag, location, quantity, true)
+}
+
+fn count_write(
+    w: &mut UnitOfWork<'_>,
+    id: Uuid,
+    raw_tag: &str,
+    location: &LocationName,
+    quantity: Quantity,
+    correction: bool,
+) -> Result<ScanResult> {
+    let user = w.user()?;
+    require(&user, COUNTERS, "count")?;
+    let tag = PackageTag::parse(raw_tag)?;
+    let quantity = quantity.checked()?;
+    location.check()?;
+    // Who, when and the package's state as of this transaction.
+    let (_, person) = w.actor()?;
+    let package = w.package(&tag)?;
+    let doc = w.doc(id)?.ok_or(CountError::UnknownSession(id))?;
+    let round = match count::status(doc)? {
+        SessionStatus::Closed => return Err(CountError::Closed),
+        SessionStatus::Counting => 1,
+        SessionStatus::Recount => 2,
+    };
+    let Some(package) = &package else { return Err(CountError::UnknownPackage { tag }) };
+    if package.status == PackageStatus::Quarantined {
+        return Err(CountError::Quarantined { tag });
+    }
+    let Some(scoped) = count::scoped(doc, &tag)? else {
+        return Err(CountError::NotInScope { tag, location: package.location.clone() });
+    };
+    if round == 2 {
+        match count::recount_excluded(doc, &tag)? {
+            None => return Err(CountError::NotForRecount { tag }),
+            Some(excluded) if excluded.contains(&user.id) => return Err(CountError::SameCounter { tag }),
+            Some(_) => {}
+        }
+    }
+    let minor = count::to_minor(&quantity, scoped.unit)?;
+    let mine = count::person_total(doc, round, user.id, &tag)?;
+    let add = if correction { minor.saturating_sub(mine) } else { minor };
+    let scan = ScanRecord {
+        round,
+        tag: tag.clone(),
+        user: user.id,
+        user_name: user.name.clone(),
+        device: person.device,
+        location: location.clone(),
+        minor: add,
+        correction,
+        at: person.at,
+    };
+    count::add(doc, &scan, scoped.unit)?;
+    Ok(ScanResult {
+        tag: tag.clone(),
+        item: scoped.item,
+        round: round.into(),
+        your_count: count::from_minor(mine.saturating_add(add), scoped.unit),
+    })
+}
+
+/// Closes the current round (managers only). Round 1: variances go to a recount by someone
+/// else, or the session closes. Round 2: a variance that persists quarantines the package and
+/// opens a discrepancy.
+pub fn close_count(w: &mut UnitOfWork<'_>, id: Uuid) -> Result<CloseOutcome> {
+    // The counts, the ledger they are compared with and the quarantines all in one
+    // transaction: a sync cannot land between the comparison and what it decides.
+    let (user, person) = w.actor()?;
+    require(&user, &[Role::Manager], "close a count session")?;
+    let categories = item_categories(w)?;
+    let (info, status, entries) =
+        read(w, id, |doc| Ok((count::info(doc)?, count::status(doc)?, count::entries(doc)?)))?.ok_or(CountError::UnknownSession(id))?;
+    let expected = read(w, info.review, |doc| Ok(count::expected(doc)?))?.ok_or(CountError::NoReview)?;
+    let round = match status {
+        SessionStatus::Closed => return Err(CountError::Closed),
+        SessionStatus::Counting => 1,
+        SessionStatus::Recount => 2,
+    };
+    let tags: Vec<PackageTag> = if round == 1 {
+        expected.keys().cloned().collect()
+    } else {
+        let recount = read(w, id, |doc| Ok(count::recount_tags(doc)?))?.unwrap_or_default();
+        let counted: BTreeSet<&PackageTag> = entries.iter().filter(|e| e.round == 2).map(|e| &e.tag).collect();
+        let missing: Vec<PackageTag> = recount.iter().filter(|t| !counted.contains(t)).cloned().collect();
+        if !missing.is_empty() {
+            return Err(CountError::RecountMissing(missing));
+        }
+        recount
+    };
+    let mut lines = Vec::new();
+    for tag in &tags {
+        let Some(snapshot) = expected.get(tag) else { continue };
+        let counted = read(w, id, |doc| Ok(count::total(doc, round, tag)?))?.unwrap_or(0);
+        lines.push(compare(w, &info, &categories, tag, *snapshot, counted, round)?);
+    }
+    let variances: Vec<&VarianceLine> = lines.iter().filter(|l| l.outcome == Outcome::Variance).collect();
+
+    if round == 1 && !variances.is_empty() {
+        let recount: BTreeMap<PackageTag, Vec<UserId>> = variances
+            .iter()
+            .map(|l| {
+                let counters = entries.iter().filter(|e| e.round == 1 && e.tag == l.tag).map(|e| e.user);
+                (l.tag.clone(), counters.collect::<BTreeSet<_>>().into_iter().collect())
             })
             .collect();
-        let entries = self
-            .read(id, |doc| Ok(count::entries(doc)?.into_iter().filter(|e| &e.tag == tag).collect()))?
-            .ok_or(CountError::UnknownSession(id))?;
-        Ok(Investigation { discrepancy, package: self.package(tag)?, history, entries })
+        count::start_recount(w.doc(id)?.ok_or(CountError::UnknownSession(id))?, &recount)?;
+        count::put_results(w.doc(info.review)?.ok_or(CountError::NoReview)?, &lines)?;
+        return Ok(CloseOutcome::RecountNeeded(lines));
     }
 
-    /// Records the root cause and corrective action of a discrepancy.
-    pub fn record_investigation(&self, id: Uuid, tag: &PackageTag, root_cause: &str, corrective_action: &str) -> Result<()> {
-        self.work(|w| {
-            let user = w.user()?;
-            require(&user, REVIEWERS, "record an investigation")?;
-            let info = read(w, id, |doc| Ok(count::info(doc)?))?.ok_or(CountError::UnknownSession(id))?;
-            let root_cause = crate::text::clean(crate::text::note("root cause"), root_cause)?;
-            let corrective_action = crate::text::clean(crate::text::note("corrective action"), corrective_action)?;
-            let review = w.doc(info.review)?.ok_or(CountError::NoReview)?;
-            if !count::set_investigation(review, tag, &root_cause, &corrective_action)? {
-                return Err(CountError::NoDiscrepancy { tag: tag.clone() });
-            }
-            Ok(())
-        })
+    // Round 2 (or a round 1 without variances): close; persisting variances quarantine.
+    let first_counts: HashMap<PackageTag, i64> = if round == 2 {
+        read(w, info.review, |doc| Ok(count::results(doc)?))?
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|l| l.round == 1)
+            .map(|l| (l.tag, l.counted_minor))
+            .collect()
+    } else {
+        HashMap::new()
+    };
+    let now = w.now()?;
+    let mut opened = Vec::new();
+    for line in lines.iter().filter(|l| l.outcome == Outcome::Variance) {
+        let reason = format!(
+            "count variance: expected {}, counted {}{}",
+            count::from_minor(line.expected_minor, line.unit),
+            first_counts.get(&line.tag).map(|c| format!("{}, recounted ", count::from_minor(*c, line.unit))).unwrap_or_default(),
+            count::from_minor(line.counted_minor, line.unit),
+        );
+        let event = w.record(&line.tag, EventBody::Quarantined { reason })?;
+        let d = Discrepancy {
+            tag: line.tag.clone(),
+            unit: line.unit,
+            expected_minor: line.expected_minor,
+            counted_minor: first_counts.get(&line.tag).copied().unwrap_or(line.counted_minor),
+            recounted_minor: line.counted_minor,
+            quarantine_event: event.id,
+            opened_at: now,
+            root_cause: String::new(),
+            corrective_action: String::new(),
+            adjustment: None,
+            status: DiscrepancyStatus::Open,
+        };
+        count::open_discrepancy(w.doc(info.review)?.ok_or(CountError::NoReview)?, &d)?;
+        opened.push(line.tag.clone());
     }
+    count::put_results(w.doc(info.review)?.ok_or(CountError::NoReview)?, &lines)?;
+    count::close(w.doc(id)?.ok_or(CountError::UnknownSession(id))?, &person)?;
+    // Closed sessions are read, not written: one snapshot loads fastest.
+    w.compact(id);
+    w.compact(info.review);
+    Ok(CloseOutcome::Closed { lines, discrepancies: opened })
+}
+
+/// The comparison of every round so far (managers and compliance only).
+pub fn count_variances(w: &mut UnitOfWork<'_>, id: Uuid) -> Result<Vec<VarianceLine>> {
+    let user = w.user()?;
+    require(&user, REVIEWERS, "see count variances")?;
+    let review = review_of(w, id)?;
+    read(w, review, |doc| Ok(count::results(doc)?))?.ok_or(CountError::NoReview)
+}
+
+/// The discrepancies of a session (managers and compliance only).
+pub fn count_discrepancies(w: &mut UnitOfWork<'_>, id: Uuid) -> Result<Vec<Discrepancy>> {
+    let user = w.user()?;
+    require(&user, REVIEWERS, "see discrepancies")?;
+    let review = review_of(w, id)?;
+    read(w, review, |doc| Ok(count::discrepancies(doc)?))?.ok_or(CountError::NoReview)
+}
+
+/// The investigation of a discrepancy: the package's full history (newest first, so the
+/// last 24 hours lead) with who and which device, and every count entry and scan of it.
+pub fn investigation(w: &mut UnitOfWork<'_>, id: Uuid, tag: &PackageTag) -> Result<Investigation> {
+    let user = w.user()?;
+    require(&user, REVIEWERS, "investigate a discrepancy")?;
+    let review = review_of(w, id)?;
+    let discrepancy = read(w, review, |doc| Ok(count::discrepancy(doc, tag)?))?
+        .ok_or(CountError::NoReview)?
+        .ok_or_else(|| CountError::NoDiscrepancy { tag: tag.clone() })?;
+    let names: HashMap<UserId, String> = w.roster()?.into_iter().map(|r| (r.id, r.name)).collect();
+    let cutoff = (w.now()? - Duration::hours(24)).timestamp_millis();
+    let history = w
+        .history(tag)?
+        .into_iter()
+        .map(|record| HistoryLine {
+            who: names.get(&record.event.user).cloned().unwrap_or_else(|| record.event.user.to_string()),
+            recent: record.event.hlc.wall_ms >= cutoff,
+            record,
+        })
+        .collect();
+    let entries = read(w, id, |doc| Ok(count::entries(doc)?.into_iter().filter(|e| &e.tag == tag).collect()))?
+        .ok_or(CountError::UnknownSession(id))?;
+    Ok(Investigation { discrepancy, package: w.package(tag)?, history, entries })
+}
+
+/// Records the root cause and corrective action of a discrepancy.
+pub fn record_investigation(w: &mut UnitOfWork<'_>, id: Uuid, tag: &PackageTag, root_cause: &str, corrective_action: &str) -> Result<()> {
+    let user = w.user()?;
+    require(&user, REVIEWERS, "record an investigation")?;
+    let review = review_of(w, id)?;
+    let root_cause = crate::text::clean(crate::text::note("root cause"), root_cause)?;
+    let corrective_action = crate::text::clean(crate::text::note("corrective action"), corrective_action)?;
+    let review = w.doc(review)?.ok_or(CountError::NoReview)?;
+    if !count::set_investigation(review, tag, &root_cause, &corrective_action)? {
+        return Err(CountError::NoDiscrepancy { tag: tag.clone() });
+    }
+    Ok(())
 }
 
 /// Compares one package: the expected quantity follows ledger changes made during the count.
@@ -519,11 +629,6 @@ fn compare(
 /// Reads a count document with this module's error type, inside a unit of work.
 fn read<T>(w: &mut UnitOfWork<'_>, id: Uuid, f: impl FnOnce(&crate::work::WorkDoc) -> Result<T>) -> Result<Option<T>> {
     w.read::<T, CountError>(id, f)
-}
-
-/// The product categories of items, as of the unit of work.
-fn categories_in(w: &UnitOfWork<'_>) -> Result<ItemCategories> {
-    Ok(w.setting(CATEGORIES)?.unwrap_or_default())
 }
 
 /// Everyone who counted a package in a session (none of them may approve its adjustment).

@@ -134,7 +134,10 @@ async fn measured_run(run: usize) -> (Duration, u32) {
     // 2. Open a count over all of them and sync once so the session is on the server.
     let t = Instant::now();
     let session = tokio::task::block_in_place(|| {
-        phone.store.open_count("Vault count", CountScope { locations: vec![location(VAULT)], categories: vec![] }).expect("open count")
+        phone
+            .store
+            .work(|w| counts::open_count(w, "Vault count", CountScope { locations: vec![location(VAULT)], categories: vec![] }))
+            .expect("open count")
     });
     let opened = t.elapsed();
     let t = Instant::now();
@@ -160,7 +163,7 @@ async fn measured_run(run: usize) -> (Duration, u32) {
         for n in 1..=PACKAGES {
             let t = tag(n);
             let start = Instant::now();
-            phone.store.count_scan(session, t.as_str(), &vault, grams(1_000 + n as i64)).expect("count scan");
+            phone.store.work(|w| counts::count_scan(w, session, t.as_str(), &vault, grams(1_000 + n as i64))).expect("count scan");
             scans.push(start.elapsed());
         }
     });
@@ -217,7 +220,7 @@ async fn measured_run(run: usize) -> (Duration, u32) {
     let t = Instant::now();
     let report = floor.sync().await.expect("floor pull");
     let pull = t.elapsed();
-    let view = floor.store.count_session(session).expect("floor holds the session");
+    let view = floor.store.work(|w| counts::count_session(w, session)).expect("floor holds the session");
     assert_eq!(view.entries.len() as u64, PACKAGES);
     assert_eq!(view.in_scope.len() as u64, PACKAGES);
     assert!(report.doc_refusals.is_empty(), "refusals: {:?}", report.doc_refusals);

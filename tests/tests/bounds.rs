@@ -9,7 +9,7 @@ use chrono::Utc;
 use custody_core::event::{EventBody, GENESIS_HASH, UnsealedEvent};
 use custody_core::outbound::{Customer, NewOrder, NewOrderLine};
 use custody_core::protocol::{CreatedOrder, InventoryReport, SyncRequest};
-use custody_core::receiving::session::{ReceivingDiscrepancy, ReceivingSettings, Scale};
+use custody_core::receiving::session::{self, ReceivingDiscrepancy, ReceivingSettings, Scale};
 use custody_core::store::EventState;
 use custody_core::sync::SyncClient;
 use custody_core::work::receiving::Coa;
@@ -236,10 +236,11 @@ async fn names_with_hidden_direction_characters_or_line_breaks_are_refused_every
     let err = phone.store.record(&t, EventBody::Moved { to: stored }).unwrap_err();
     assert!(err.to_string().contains("the location contains a hidden text-direction character"), "{err}");
     let minus_one_gram = Quantity::change(Decimal::new(-100, 2), Unit::G).unwrap();
-    let err = phone.store.request_adjustment(&t, minus_one_gram, "Drying", "weighed\u{2067} again", None).unwrap_err();
+    let err =
+        phone.store.work(|w| approvals::request_adjustment(w, &t, minus_one_gram, "Drying", "weighed\u{2067} again", None)).unwrap_err();
     assert!(err.to_string().contains("the note contains a hidden text-direction character (U+2067)"), "{err}");
     assert_eq!(phone.store.history(&t).unwrap().len(), 1, "nothing but the receipt");
-    assert!(phone.store.adjustments().unwrap().is_empty());
+    assert!(phone.store.work(approvals::adjustments).unwrap().is_empty());
 }
 
 /// Writes an event into the server's database as an older server accepted it, and takes the
@@ -505,7 +506,7 @@ fn one_package_manifest(package: &PackageTag) -> String {
 
 /// What the session counts as received for its one package.
 fn received(phone: &Phone, session: Uuid) -> Quantity {
-    match phone.store.receiving_discrepancies(session).unwrap().as_slice() {
+    match phone.store.work(|w| session::receiving_discrepancies(w, session)).unwrap().as_slice() {
         [ReceivingDiscrepancy::Weight { received, .. }] => *received,
         other => panic!("expected one weight difference, got {other:?}"),
     }
@@ -524,13 +525,13 @@ async fn two_phones_weighing_one_package_agree_whatever_their_clocks_say() {
     };
     let t = tag(7);
     for p in [&ahead, &behind] {
-        p.store.set_receiving_settings(&settings).unwrap();
+        p.store.work(|w| session::set_receiving_settings(w, &settings)).unwrap();
     }
-    let session = ahead.store.open_receiving(&one_package_manifest(&t)).unwrap();
+    let session = ahead.store.work(|w| session::open_receiving(w, &one_package_manifest(&t))).unwrap();
     ahead.sync().await.unwrap();
     behind.sync().await.unwrap();
     let bay = location("Receiving bay");
-    ahead.store.receiving_scan(session, t.as_str(), &bay).unwrap();
+    ahead.store.work(|w| session::receiving_scan(w, session, t.as_str(), &bay)).unwrap();
     let coa = Coa {
         batch: BatchNumber::parse("LR-2026-11-A").unwrap(),
         lab: "SC Labs".into(),
@@ -539,15 +540,15 @@ async fn two_phones_weighing_one_package_agree_whatever_their_clocks_say() {
         tested_on: today - chrono::Duration::days(30),
         expires_on: today + chrono::Duration::days(300),
     };
-    ahead.store.record_coa(session, coa).unwrap();
-    ahead.store.decide_package(session, t.as_str(), None, "").unwrap();
+    ahead.store.work(|w| session::record_coa(w, session, coa)).unwrap();
+    ahead.store.work(|w| session::decide_package(w, session, t.as_str(), None, "")).unwrap();
 
     // Offline, without seeing each other: one phone's clock is a day ahead and its weight typed
     // by hand; the other's is right and its weight from the calibrated scale. By time the first
     // would win everywhere; the scale's reading does.
     ahead.store.set_device_clock_skew(chrono::Duration::days(1));
-    ahead.store.record_weight(session, t.as_str(), grams(10_150), None).unwrap();
-    behind.store.record_weight(session, t.as_str(), grams(10_010), Some("Bay scale 1")).unwrap();
+    ahead.store.work(|w| session::record_weight(w, session, t.as_str(), grams(10_150), None)).unwrap();
+    behind.store.work(|w| session::record_weight(w, session, t.as_str(), grams(10_010), Some("Bay scale 1"))).unwrap();
     for p in [&ahead, &behind, &ahead] {
         p.sync().await.unwrap();
     }
@@ -557,7 +558,7 @@ async fn two_phones_weighing_one_package_agree_whatever_their_clocks_say() {
     // The phone that is now two days behind re-weighs after seeing the other's weight: its
     // weighing was made later, so it counts on both phones, although its clock says otherwise.
     ahead.store.set_device_clock_skew(chrono::Duration::days(-2));
-    ahead.store.record_weight(session, t.as_str(), grams(10_020), None).unwrap();
+    ahead.store.work(|w| session::record_weight(w, session, t.as_str(), grams(10_020), None)).unwrap();
     for p in [&ahead, &behind] {
         p.sync().await.unwrap();
     }

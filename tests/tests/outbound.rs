@@ -556,13 +556,16 @@ async fn stock_on_hold_for_an_adjustment_is_not_available_anywhere() {
     floor.sync().await.unwrap();
     let request = floor
         .store
-        .request_adjustment(
-            &tag(1),
-            Quantity::change(Decimal::new(-50, 2), Unit::G).unwrap(),
-            "Scale Variance",
-            "reweighed at 9.50 g",
-            None,
-        )
+        .work(|w| {
+            approvals::request_adjustment(
+                w,
+                &tag(1),
+                Quantity::change(Decimal::new(-50, 2), Unit::G).unwrap(),
+                "Scale Variance",
+                "reweighed at 9.50 g",
+                None,
+            )
+        })
         .unwrap();
     floor.sync().await.unwrap();
     floor.sync().await.unwrap();
@@ -574,7 +577,7 @@ async fn stock_on_hold_for_an_adjustment_is_not_available_anywhere() {
     let err = office.client.submit_order(&office.store, &order).await.unwrap_err();
     assert!(err.to_string().contains("only 0.00 g is available"), "server: {err}");
 
-    office.store.approve_adjustment(request, "checked the scale").unwrap();
+    office.store.work(|w| approvals::approve_adjustment(w, request, "checked the scale")).unwrap();
     office.sync().await.unwrap();
     office.store.create_order(&order).unwrap();
 }

@@ -1,7 +1,7 @@
 //! End-to-end (first part of receiving): two phones scan one inbound manifest at once, offline;
 //! after syncing both show the same matched, unexpected, scanned-twice and missing packages.
 
-use custody_core::receiving::session::{ReceivingError, ReceivingVerdict};
+use custody_core::receiving::session::{self, ReceivingError, ReceivingVerdict};
 use custody_e2e::*;
 
 fn manifest_json(recipient: &str, packages: u64) -> String {
@@ -42,38 +42,47 @@ async fn two_phones_scan_one_manifest_offline_and_agree() {
     p2.sign_in(FLOOR_2).await;
 
     // A manifest for another licence is refused and opens nothing.
-    let err = p1.store.open_receiving(&manifest_json("C11-0000002-LIC", 3)).unwrap_err();
+    let err = p1.store.work(|w| session::open_receiving(w, &manifest_json("C11-0000002-LIC", 3))).unwrap_err();
     assert!(err.to_string().contains("addressed to licence C11-0000002-LIC"), "{err}");
     assert!(p1.store.docs(None).unwrap().is_empty());
 
-    let session = p1.store.open_receiving(&manifest_json("C11-0000001-LIC", 20)).unwrap();
-    assert!(matches!(p1.store.open_receiving(&manifest_json("C11-0000001-LIC", 20)), Err(ReceivingError::AlreadyOpen(_))));
+    let session = p1.store.work(|w| session::open_receiving(w, &manifest_json("C11-0000001-LIC", 20))).unwrap();
+    assert!(matches!(
+        p1.store.work(|w| session::open_receiving(w, &manifest_json("C11-0000001-LIC", 20))),
+        Err(ReceivingError::AlreadyOpen(_))
+    ));
     p1.sync().await.unwrap();
     p2.sync().await.unwrap();
 
     // Both phones scan offline; packages 4 and 5 are scanned on both.
     let bay = location("Receiving bay");
     for i in 0..6 {
-        let v = p1.store.receiving_scan(session, &format!("{}\r\n", tag(1_000 + i).as_str().to_lowercase()), &bay).unwrap();
+        let v = p1
+            .store
+            .work(|w| session::receiving_scan(w, session, &format!("{}\r\n", tag(1_000 + i).as_str().to_lowercase()), &bay))
+            .unwrap();
         assert!(matches!(v, ReceivingVerdict::Matched { .. }), "{v:?}");
     }
     for i in 4..12 {
-        p2.store.receiving_scan(session, tag(1_000 + i).as_str(), &bay).unwrap();
+        p2.store.work(|w| session::receiving_scan(w, session, tag(1_000 + i).as_str(), &bay)).unwrap();
     }
-    let unexpected = p2.store.receiving_scan(session, tag(5_555).as_str(), &bay).unwrap();
+    let unexpected = p2.store.work(|w| session::receiving_scan(w, session, tag(5_555).as_str(), &bay)).unwrap();
     assert_eq!(unexpected.message(), format!("{} is not on this manifest; set it aside", tag(5_555)));
-    let again = p2.store.receiving_scan(session, tag(1_007).as_str(), &bay).unwrap();
+    let again = p2.store.work(|w| session::receiving_scan(w, session, tag(1_007).as_str(), &bay)).unwrap();
     assert!(again.message().contains("already scanned by Omar Floor"), "{}", again.message());
 
     // Garbage and the wrong kind of barcode are refused with the reason.
-    let err = p2.store.receiving_scan(session, "1A4FF01-not-a-tag", &bay).unwrap_err();
+    let err = p2.store.work(|w| session::receiving_scan(w, session, "1A4FF01-not-a-tag", &bay)).unwrap_err();
     assert!(err.to_string().contains("1A4FF01"), "{err}");
-    assert!(matches!(p2.store.receiving_scan(session, "LOC:Vault A", &bay), Err(ReceivingError::NotATag)));
+    assert!(matches!(p2.store.work(|w| session::receiving_scan(w, session, "LOC:Vault A", &bay)), Err(ReceivingError::NotATag)));
 
     for p in [&p1, &p2, &p1] {
         p.sync().await.unwrap();
     }
-    let (a, b) = (p1.store.receiving_progress(session).unwrap(), p2.store.receiving_progress(session).unwrap());
+    let (a, b) = (
+        p1.store.work(|w| session::receiving_progress(w, session)).unwrap(),
+        p2.store.work(|w| session::receiving_progress(w, session)).unwrap(),
+    );
     assert_eq!(a, b);
     assert_eq!(a.matched.len(), 12);
     assert_eq!(a.unexpected, vec![tag(5_555)]);
@@ -82,7 +91,10 @@ async fn two_phones_scan_one_manifest_offline_and_agree() {
     assert!(names.contains(&FLOOR.0) && names.contains(&FLOOR_2.0), "{names:?}");
     assert_eq!(a.missing, (12..20).map(|i| tag(1_000 + i)).collect::<Vec<_>>());
     // After sync, either phone answers a third scan as a duplicate.
-    assert!(matches!(p1.store.receiving_scan(session, tag(1_010).as_str(), &bay).unwrap(), ReceivingVerdict::Duplicate { .. }));
+    assert!(matches!(
+        p1.store.work(|w| session::receiving_scan(w, session, tag(1_010).as_str(), &bay)).unwrap(),
+        ReceivingVerdict::Duplicate { .. }
+    ));
 }
 
 mod full {
@@ -137,9 +149,9 @@ mod full {
             ],
         };
         for p in [&p1, &p2, &boss] {
-            p.store.set_receiving_settings(&settings).unwrap();
+            p.store.work(|w| session::set_receiving_settings(w, &settings)).unwrap();
         }
-        let session = p1.store.open_receiving(&manifest_200()).unwrap();
+        let session = p1.store.work(|w| session::open_receiving(w, &manifest_200())).unwrap();
         let coa = |batch: &str, expires: chrono::NaiveDate| Coa {
             batch: BatchNumber::parse(batch).unwrap(),
             lab: "SC Labs".into(),
@@ -148,8 +160,8 @@ mod full {
             tested_on: today - chrono::Duration::days(60),
             expires_on: expires,
         };
-        p1.store.record_coa(session, coa("LR-A", today + chrono::Duration::days(200))).unwrap();
-        p1.store.record_coa(session, coa("LR-B", today - chrono::Duration::days(1))).unwrap(); // expired
+        p1.store.work(|w| session::record_coa(w, session, coa("LR-A", today + chrono::Duration::days(200)))).unwrap();
+        p1.store.work(|w| session::record_coa(w, session, coa("LR-B", today - chrono::Duration::days(1)))).unwrap(); // expired
         for p in [&p1, &p2, &boss] {
             p.sync().await.unwrap();
         }
@@ -159,55 +171,62 @@ mod full {
         let bay = location("Receiving bay");
         let t = |i: u64| tag(2_000 + i);
         for i in 0..=100 {
-            p1.store.receiving_scan(session, t(i).as_str(), &bay).unwrap();
+            p1.store.work(|w| session::receiving_scan(w, session, t(i).as_str(), &bay)).unwrap();
             let weight = if i == 42 { g(10_003) } else { g(10_005) }; // 0.02 g short on one
-            p1.store.record_weight(session, t(i).as_str(), weight, Some("Bay scale 1")).unwrap();
+            p1.store.work(|w| session::record_weight(w, session, t(i).as_str(), weight, Some("Bay scale 1"))).unwrap();
         }
-        let err = p1.store.record_weight(session, t(1).as_str(), g(10_005), Some("Old scale")).unwrap_err();
+        let err = p1.store.work(|w| session::record_weight(w, session, t(1).as_str(), g(10_005), Some("Old scale"))).unwrap_err();
         assert!(err.to_string().contains("past its 365-day calibration interval"), "{err}");
-        p1.store.mark_inspected(session, t(7).as_str(), "labels match the COA").unwrap();
+        p1.store.work(|w| session::mark_inspected(w, session, t(7).as_str(), "labels match the COA")).unwrap();
         for i in (100..200).filter(|i| *i != 150) {
-            p2.store.receiving_scan(session, t(i).as_str(), &bay).unwrap();
-            p2.store.record_weight(session, t(i).as_str(), g(10_005), if i % 2 == 0 { Some("Bay scale 1") } else { None }).unwrap();
+            p2.store.work(|w| session::receiving_scan(w, session, t(i).as_str(), &bay)).unwrap();
+            p2.store
+                .work(|w| session::record_weight(w, session, t(i).as_str(), g(10_005), if i % 2 == 0 { Some("Bay scale 1") } else { None }))
+                .unwrap();
         }
-        p2.store.receiving_scan(session, tag(9_999).as_str(), &bay).unwrap();
+        p2.store.work(|w| session::receiving_scan(w, session, tag(9_999).as_str(), &bay)).unwrap();
 
         // Decisions: flag-free packages accepted; the expired-COA batch needs a manager.
         for i in 0..=100 {
-            p1.store.decide_package(session, t(i).as_str(), None, "").unwrap();
+            p1.store.work(|w| session::decide_package(w, session, t(i).as_str(), None, "")).unwrap();
         }
         for i in (101..190).filter(|i| *i != 150) {
-            p2.store.decide_package(session, t(i).as_str(), None, "").unwrap();
+            p2.store.work(|w| session::decide_package(w, session, t(i).as_str(), None, "")).unwrap();
         }
-        let err = p2.store.decide_package(session, t(190).as_str(), None, "").unwrap_err();
+        let err = p2.store.work(|w| session::decide_package(w, session, t(190).as_str(), None, "")).unwrap_err();
         assert!(err.to_string().contains("certificate of analysis expired"), "{err}");
-        assert!(p2.store.decide_package(session, tag(9_999).as_str(), None, "").is_err(), "an unexpected package cannot be accepted");
-        p2.store.decide_package(session, tag(9_999).as_str(), Some(RejectReason::NotOnManifest), "").unwrap();
-        p2.store.decide_package(session, t(150).as_str(), Some(RejectReason::Short), "not on the truck").unwrap();
+        assert!(
+            p2.store.work(|w| session::decide_package(w, session, tag(9_999).as_str(), None, "")).is_err(),
+            "an unexpected package cannot be accepted"
+        );
+        p2.store.work(|w| session::decide_package(w, session, tag(9_999).as_str(), Some(RejectReason::NotOnManifest), "")).unwrap();
+        p2.store.work(|w| session::decide_package(w, session, t(150).as_str(), Some(RejectReason::Short), "not on the truck")).unwrap();
         for i in 195..200 {
-            p2.store.decide_package(session, t(i).as_str(), Some(RejectReason::FailedTest), "COA expired").unwrap();
+            p2.store.work(|w| session::decide_package(w, session, t(i).as_str(), Some(RejectReason::FailedTest), "COA expired")).unwrap();
         }
         for p in [&p2, &p1, &boss, &p2] {
             p.sync().await.unwrap();
         }
         for i in 190..195 {
-            boss.store.decide_package(session, t(i).as_str(), None, "retest booked; COA renewal on file").unwrap();
+            boss.store.work(|w| session::decide_package(w, session, t(i).as_str(), None, "retest booked; COA renewal on file")).unwrap();
         }
 
         // The 0.02 g shortfall blocks completion until someone says why.
-        let open = boss.store.receiving_discrepancies(session).unwrap();
+        let open = boss.store.work(|w| session::receiving_discrepancies(w, session)).unwrap();
         assert_eq!(open.len(), 1, "{open:?}");
         assert!(
             matches!(&open[0], ReceivingDiscrepancy::Weight { manifest, received, reason: None }
             if *manifest == g(1_940_970) && *received == g(1_940_968)),
             "{open:?}"
         );
-        let err = boss.store.complete_receiving(session, &location("Intake")).unwrap_err();
+        let err = boss.store.work(|w| session::complete_receiving(w, session, &location("Intake"))).unwrap_err();
         assert!(err.to_string().contains("record the reason"), "{err}");
-        boss.store.explain_weight_difference(session, "moisture loss in transit; within the shipper's tolerance").unwrap();
-        let events = boss.store.complete_receiving(session, &location("Intake")).unwrap();
+        boss.store
+            .work(|w| session::explain_weight_difference(w, session, "moisture loss in transit; within the shipper's tolerance"))
+            .unwrap();
+        let events = boss.store.work(|w| session::complete_receiving(w, session, &location("Intake"))).unwrap();
         assert_eq!(events.len(), 194);
-        assert_eq!(boss.store.open_state_tasks().unwrap().len(), 1);
+        assert_eq!(boss.store.work(session::open_state_tasks).unwrap().len(), 1);
 
         for p in [&boss, &p1, &p2, &boss] {
             p.sync().await.unwrap();
@@ -215,10 +234,16 @@ mod full {
         let server = custody_core::protocol::InventoryReport::from_inventory(&fleet.server_inventory());
         for p in [&p1, &p2, &boss] {
             assert_eq!(p.report(), server, "{} differs", p.name);
-            assert_eq!(p.store.receiving_progress(session).unwrap(), boss.store.receiving_progress(session).unwrap());
-            assert_eq!(p.store.receiving_discrepancies(session).unwrap(), boss.store.receiving_discrepancies(session).unwrap());
+            assert_eq!(
+                p.store.work(|w| session::receiving_progress(w, session)).unwrap(),
+                boss.store.work(|w| session::receiving_progress(w, session)).unwrap()
+            );
+            assert_eq!(
+                p.store.work(|w| session::receiving_discrepancies(w, session)).unwrap(),
+                boss.store.work(|w| session::receiving_discrepancies(w, session)).unwrap()
+            );
         }
-        let progress = p1.store.receiving_progress(session).unwrap();
+        let progress = p1.store.work(|w| session::receiving_progress(w, session)).unwrap();
         assert_eq!(progress.unexpected, vec![tag(9_999)]);
         assert_eq!(progress.missing, vec![t(150)]);
         assert_eq!(progress.scanned_twice.keys().cloned().collect::<Vec<_>>(), vec![t(100)]);
@@ -229,9 +254,12 @@ mod full {
         for rejected in [t(150), t(195), t(199), tag(9_999)] {
             assert!(server.packages.iter().all(|p| p.tag != rejected), "{rejected} must not be in inventory");
         }
-        assert!(p1.store.receiving_scan(session, t(3).as_str(), &bay).is_err(), "a completed session takes no more scans");
-        boss.store.confirm_state_acceptance(session).unwrap();
-        assert!(boss.store.open_state_tasks().unwrap().is_empty());
+        assert!(
+            p1.store.work(|w| session::receiving_scan(w, session, t(3).as_str(), &bay)).is_err(),
+            "a completed session takes no more scans"
+        );
+        boss.store.work(|w| session::confirm_state_acceptance(w, session)).unwrap();
+        assert!(boss.store.work(session::open_state_tasks).unwrap().is_empty());
     }
 }
 
@@ -268,13 +296,13 @@ async fn a_transfer_with_the_states_nulls_imports_and_flags_what_is_missing() {
     })
     .to_string();
 
-    let session = floor.store.open_receiving(&untidy).unwrap();
-    let progress = floor.store.receiving_progress(session).unwrap();
+    let session = floor.store.work(|w| session::open_receiving(w, &untidy)).unwrap();
+    let progress = floor.store.work(|w| session::receiving_progress(w, session)).unwrap();
     // The facility is in Los Angeles (the phone learnt it at enrolment): 14:05 local is 22:05 UTC.
     assert_eq!(progress.manifest.estimated_arrival.unwrap().to_rfc3339(), "2026-11-30T22:05:00+00:00");
     assert_eq!(progress.manifest.driver_name, "");
 
-    let flags = floor.store.package_flags(session).unwrap();
+    let flags = floor.store.work(|w| session::package_flags(w, session)).unwrap();
     let words = |i: u64| flags[&tag(i)].iter().map(|f| f.to_string()).collect::<Vec<_>>();
     assert_eq!(
         words(7_001),
@@ -294,15 +322,15 @@ async fn a_transfer_with_the_states_nulls_imports_and_flags_what_is_missing() {
     // The receiver cannot accept a flagged package; a manager decides, with a note.
     let bay = location("Receiving bay");
     for i in [7_001, 7_002] {
-        floor.store.receiving_scan(session, tag(i).as_str(), &bay).unwrap();
+        floor.store.work(|w| session::receiving_scan(w, session, tag(i).as_str(), &bay)).unwrap();
     }
-    let err = floor.store.decide_package(session, tag(7_002).as_str(), None, "").unwrap_err();
+    let err = floor.store.work(|w| session::decide_package(w, session, tag(7_002).as_str(), None, "")).unwrap_err();
     assert!(matches!(err, ReceivingError::NeedsOverride { .. }), "{err}");
     floor.sync().await.unwrap();
     boss.sync().await.unwrap();
-    boss.store.decide_package(session, tag(7_002).as_str(), None, "lab confirmed the pass by phone").unwrap();
+    boss.store.work(|w| session::decide_package(w, session, tag(7_002).as_str(), None, "lab confirmed the pass by phone")).unwrap();
     // No override gives a package a batch: it can only be rejected.
-    let err = boss.store.decide_package(session, tag(7_001).as_str(), None, "accept anyway").unwrap_err();
+    let err = boss.store.work(|w| session::decide_package(w, session, tag(7_001).as_str(), None, "accept anyway")).unwrap_err();
     assert!(matches!(err, ReceivingError::NoBatch { .. }), "{err}");
     assert!(err.to_string().contains("no production batch number on the manifest"), "{err}");
 

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use custody_core::approvals;
 use custody_core::event::EventBody;
 use custody_core::ids::{BatchNumber, ItemName, LicenseNumber, PackageTag};
 use custody_core::quantity::{Quantity, Unit};
@@ -119,11 +120,20 @@ fn split(phone: &Phone, from: &PackageTag, to: &PackageTag, hundredths: i64) {
 async fn approved_adjustment(asker: &Phone, approver: &Phone, t: &PackageTag, hundredths: i64) {
     let request = asker
         .store
-        .request_adjustment(t, Quantity::change(Decimal::new(hundredths, 2), Unit::G).unwrap(), "Entry Error", "short on recount", None)
+        .work(|w| {
+            approvals::request_adjustment(
+                w,
+                t,
+                Quantity::change(Decimal::new(hundredths, 2), Unit::G).unwrap(),
+                "Entry Error",
+                "short on recount",
+                None,
+            )
+        })
         .expect("request");
     asker.sync().await.unwrap();
     approver.sync().await.unwrap();
-    approver.store.approve_adjustment(request, "checked the scale log").expect("approve");
+    approver.store.work(|w| approvals::approve_adjustment(w, request, "checked the scale log")).expect("approve");
     approver.sync().await.unwrap();
 }
 

@@ -199,6 +199,13 @@ fun scenario(run: Runner) {
         assertFalse(heardOffline.online)
         assertEquals(offline.message, heardOffline.lastError)
         assertEquals(2, a.client.countSession(session).entries.size, "the scans are kept on the phone")
+        a.client.countScan(session, P1, SHELF_1, g("0.25"))
+        val lines = a.client.yourCounts(session)
+        assertEquals(listOf(P1, P2), lines.map { it.tag }, "the counting screen's lines come from core, by tag")
+        assertAmount("9.75", lines[0].yourCount)
+        assertAmount("12", lines[1].yourCount)
+        a.client.countCorrect(session, P1, SHELF_1, g("9.50"))
+        assertAmount("9.50", a.client.yourCounts(session)[0].yourCount)
 
         proxy.goOnline()
         a.sync()

@@ -15,7 +15,7 @@ use crate::people::Actor;
 use crate::quantity::Quantity;
 use crate::roles::Role;
 use crate::scan::{Scan, ScanError, parse_scan};
-use crate::store::{Store, StoreError, UnitOfWork};
+use crate::store::{StoreError, UnitOfWork};
 use crate::text;
 use crate::work::receiving::{self as doc, Coa, Inspection, PackageDecision, ReceivingScan, RejectReason, Weighing};
 use crate::work::{DocError, DocKind};
@@ -113,85 +113,79 @@ pub struct ReceivingProgress {
     pub missing: Vec<PackageTag>,
 }
 
-impl Store {
-    /// Imports a manifest file (refused if addressed to another licence) and opens its session.
-    pub fn open_receiving(&self, manifest_json: &str) -> Result<Uuid> {
-        self.work(|w| {
-            receiver(w)?;
-            let identity = w.identity()?;
-            let manifest = InboundManifest::import(manifest_json, &identity.facility, w.facility_time_zone()?)?;
-            // Checked in the transaction that opens it: two taps cannot open it twice.
-            for info in w.docs(Some(DocKind::Receiving))? {
-                let number = w.read::<_, ReceivingError>(info.id, |d| Ok(doc::manifest(d)?.manifest_number))?;
-                if number.as_deref() == Some(manifest.manifest_number.as_str()) {
-                    return Err(ReceivingError::AlreadyOpen(manifest.manifest_number));
-                }
-            }
-            let id = Uuid::now_v7();
-            w.create(doc::create(id, identity.facility, w.writer()?, &manifest));
-            Ok(id)
-        })
+/// Imports a manifest file (refused if addressed to another licence) and opens its session.
+pub fn open_receiving(w: &mut UnitOfWork<'_>, manifest_json: &str) -> Result<Uuid> {
+    receiver(w)?;
+    let identity = w.identity()?;
+    let manifest = InboundManifest::import(manifest_json, &identity.facility, w.facility_time_zone()?)?;
+    // Checked in the transaction that opens it: two taps cannot open it twice.
+    for info in w.docs(Some(DocKind::Receiving))? {
+        let number = w.read::<_, ReceivingError>(info.id, |d| Ok(doc::manifest(d)?.manifest_number))?;
+        if number.as_deref() == Some(manifest.manifest_number.as_str()) {
+            return Err(ReceivingError::AlreadyOpen(manifest.manifest_number));
+        }
     }
+    let id = Uuid::now_v7();
+    w.create(doc::create(id, identity.facility, w.writer()?, &manifest));
+    Ok(id)
+}
 
-    /// Scans a package against the manifest: matched, unexpected or already scanned.
-    pub fn receiving_scan(&self, session: Uuid, raw: &str, at: &LocationName) -> Result<ReceivingVerdict> {
-        self.work(|w| {
-            let user = receiver(w)?;
-            let Scan::Package(tag) = parse_scan(raw)? else { return Err(ReceivingError::NotATag) };
-            at.check()?;
-            let (_, actor) = w.actor()?;
-            let d = w.doc(session)?.ok_or(ReceivingError::UnknownSession(session))?;
-            if doc::completed(d)? {
-                return Err(ReceivingError::Completed);
-            }
-            if let Some(first) = doc::first_scan(d, &tag)? {
-                return Ok(ReceivingVerdict::Duplicate { tag, by: first.user_name, at: first.at });
-            }
-            let on = doc::manifest_item(d, &tag)?;
-            let scan = ReceivingScan {
-                tag: tag.clone(),
-                user: user.id,
-                user_name: user.name.clone(),
-                device: actor.device,
-                at: actor.at,
-                location: at.clone(),
-                on_manifest: on.is_some(),
-            };
-            doc::record(d, &scan)?;
-            Ok(match on {
-                Some(item) => ReceivingVerdict::Matched { tag, item },
-                None => ReceivingVerdict::Unexpected { tag },
-            })
-        })
+/// Scans a package against the manifest: matched, unexpected or already scanned.
+pub fn receiving_scan(w: &mut UnitOfWork<'_>, session: Uuid, raw: &str, at: &LocationName) -> Result<ReceivingVerdict> {
+    let user = receiver(w)?;
+    let Scan::Package(tag) = parse_scan(raw)? else { return Err(ReceivingError::NotATag) };
+    at.check()?;
+    let (_, actor) = w.actor()?;
+    let d = w.doc(session)?.ok_or(ReceivingError::UnknownSession(session))?;
+    if doc::completed(d)? {
+        return Err(ReceivingError::Completed);
     }
+    if let Some(first) = doc::first_scan(d, &tag)? {
+        return Ok(ReceivingVerdict::Duplicate { tag, by: first.user_name, at: first.at });
+    }
+    let on = doc::manifest_item(d, &tag)?;
+    let scan = ReceivingScan {
+        tag: tag.clone(),
+        user: user.id,
+        user_name: user.name.clone(),
+        device: actor.device,
+        at: actor.at,
+        location: at.clone(),
+        on_manifest: on.is_some(),
+    };
+    doc::record(d, &scan)?;
+    Ok(match on {
+        Some(item) => ReceivingVerdict::Matched { tag, item },
+        None => ReceivingVerdict::Unexpected { tag },
+    })
+}
 
-    /// What is matched, unexpected, scanned twice and still missing, as this phone knows it.
-    pub fn receiving_progress(&self, session: Uuid) -> Result<ReceivingProgress> {
-        self.read_doc::<_, ReceivingError>(session, |d| {
-            let manifest = doc::manifest(d)?;
-            let scans = doc::scans(d)?;
-            let mut progress = ReceivingProgress {
-                matched: Vec::new(),
-                unexpected: Vec::new(),
-                scanned_twice: BTreeMap::new(),
-                missing: Vec::new(),
-                manifest,
-            };
-            for (tag, list) in &scans {
-                if progress.manifest.package(tag).is_some() {
-                    progress.matched.push(tag.clone());
-                } else {
-                    progress.unexpected.push(tag.clone());
-                }
-                if list.len() > 1 {
-                    progress.scanned_twice.insert(tag.clone(), list.clone());
-                }
+/// What is matched, unexpected, scanned twice and still missing, as this phone knows it.
+pub fn receiving_progress(w: &mut UnitOfWork<'_>, session: Uuid) -> Result<ReceivingProgress> {
+    w.read::<_, ReceivingError>(session, |d| {
+        let manifest = doc::manifest(d)?;
+        let scans = doc::scans(d)?;
+        let mut progress = ReceivingProgress {
+            matched: Vec::new(),
+            unexpected: Vec::new(),
+            scanned_twice: BTreeMap::new(),
+            missing: Vec::new(),
+            manifest,
+        };
+        for (tag, list) in &scans {
+            if progress.manifest.package(tag).is_some() {
+                progress.matched.push(tag.clone());
+            } else {
+                progress.unexpected.push(tag.clone());
             }
-            progress.missing = progress.manifest.packages.iter().map(|p| p.tag.clone()).filter(|t| !scans.contains_key(t)).collect();
-            Ok(progress)
-        })?
-        .ok_or(ReceivingError::UnknownSession(session))
-    }
+            if list.len() > 1 {
+                progress.scanned_twice.insert(tag.clone(), list.clone());
+            }
+        }
+        progress.missing = progress.manifest.packages.iter().map(|p| p.tag.clone()).filter(|t| !scans.contains_key(t)).collect();
+        Ok(progress)
+    })?
+    .ok_or(ReceivingError::UnknownSession(session))
 }
 
 /// A scale in the receiving bay and its calibration.
@@ -300,215 +294,195 @@ const SETTINGS: &str = "receiving_settings";
 /// The longest calibration interval a scale may have: ten years.
 const MAX_CALIBRATION_DAYS: u32 = 3650;
 
-impl Store {
-    pub fn receiving_settings(&self) -> Result<ReceivingSettings> {
-        Ok(self.setting(SETTINGS)?.unwrap_or_default())
-    }
+/// The facility's receiving settings (potency tolerance, scales), as of the unit of work.
+pub fn receiving_settings(w: &mut UnitOfWork<'_>) -> Result<ReceivingSettings> {
+    Ok(w.setting(SETTINGS)?.unwrap_or_default())
+}
 
-    pub fn set_receiving_settings(&self, settings: &ReceivingSettings) -> Result<()> {
-        crate::bounds::check_percent("potency tolerance", settings.potency_tolerance)?;
-        for s in &settings.scales {
-            text::required(text::reference("scale name"), &s.name)?;
-            if !(1..=MAX_CALIBRATION_DAYS).contains(&s.interval_days) {
-                return Err(ReceivingError::CalibrationInterval { days: s.interval_days, max: MAX_CALIBRATION_DAYS });
-            }
+/// Replaces the receiving settings; a tolerance or a scale out of bounds is refused.
+pub fn set_receiving_settings(w: &mut UnitOfWork<'_>, settings: &ReceivingSettings) -> Result<()> {
+    crate::bounds::check_percent("potency tolerance", settings.potency_tolerance)?;
+    for s in &settings.scales {
+        text::required(text::reference("scale name"), &s.name)?;
+        if !(1..=MAX_CALIBRATION_DAYS).contains(&s.interval_days) {
+            return Err(ReceivingError::CalibrationInterval { days: s.interval_days, max: MAX_CALIBRATION_DAYS });
         }
-        Ok(self.set_setting(SETTINGS, settings)?)
     }
+    Ok(w.set_setting(SETTINGS, settings)?)
+}
 
-    /// Runs `f` on an open session in one unit of work, for a person who may receive, with who
-    /// is doing it (the signed-in person, this device, the corrected clock).
-    fn receiving_work<T>(
-        &self,
-        session: Uuid,
-        f: impl FnOnce(&mut UnitOfWork<'_>, &crate::store::SignedInUser, &Actor) -> Result<T>,
-    ) -> Result<T> {
-        self.work(|w| {
-            let user = receiver(w)?;
-            let (_, actor) = w.actor()?;
-            open_session(w, session)?;
-            f(w, &user, &actor)
-        })
+/// The signed-in person (if they may receive) and who is doing it (this device, the corrected
+/// clock), for a step on an open session.
+fn receiving_step(w: &mut UnitOfWork<'_>, session: Uuid) -> Result<(crate::store::SignedInUser, Actor)> {
+    let user = receiver(w)?;
+    let (_, actor) = w.actor()?;
+    open_session(w, session)?;
+    Ok((user, actor))
+}
+
+/// Records the certificate of analysis of a batch.
+pub fn record_coa(w: &mut UnitOfWork<'_>, session: Uuid, coa: Coa) -> Result<()> {
+    coa.batch.check()?;
+    text::required(text::organisation("lab's name"), &coa.lab)?;
+    crate::bounds::check_percent("THC percentage", coa.thc_percent)?;
+    receiving_step(w, session)?;
+    Ok(doc::put_coa(open_session(w, session)?, &coa)?)
+}
+
+/// Records that a package was physically inspected (the sample).
+pub fn mark_inspected(w: &mut UnitOfWork<'_>, session: Uuid, raw: &str, note: &str) -> Result<()> {
+    let Scan::Package(tag) = parse_scan(raw)? else { return Err(ReceivingError::NotATag) };
+    let note = text::clean(text::note("inspection note"), note)?;
+    let (user, actor) = receiving_step(w, session)?;
+    let d = open_session(w, session)?;
+    known_here(d, &tag)?;
+    let i = Inspection { tag, note, by: user.name.clone(), device: actor.device, at: actor.at };
+    Ok(doc::put_inspection(d, &i)?)
+}
+
+/// Records a package's weight from a named scale (refused past its calibration interval),
+/// or typed by hand (`scale: None`), which is marked as such.
+pub fn record_weight(w: &mut UnitOfWork<'_>, session: Uuid, raw: &str, weight: Quantity, scale: Option<&str>) -> Result<()> {
+    let Scan::Package(tag) = parse_scan(raw)? else { return Err(ReceivingError::NotATag) };
+    if !weight.unit.is_weight() || weight.is_negative() || weight.is_zero() {
+        return Err(ReceivingError::BadWeight);
     }
-
-    /// Records the certificate of analysis of a batch.
-    pub fn record_coa(&self, session: Uuid, coa: Coa) -> Result<()> {
-        coa.batch.check()?;
-        text::required(text::organisation("lab's name"), &coa.lab)?;
-        crate::bounds::check_percent("THC percentage", coa.thc_percent)?;
-        self.receiving_work(session, |w, _, _| Ok(doc::put_coa(open_session(w, session)?, &coa)?))
-    }
-
-    /// Records that a package was physically inspected (the sample).
-    pub fn mark_inspected(&self, session: Uuid, raw: &str, note: &str) -> Result<()> {
-        let Scan::Package(tag) = parse_scan(raw)? else { return Err(ReceivingError::NotATag) };
-        let note = text::clean(text::note("inspection note"), note)?;
-        self.receiving_work(session, |w, user, actor| {
-            let d = open_session(w, session)?;
-            known_here(d, &tag)?;
-            let i = Inspection { tag, note, by: user.name.clone(), device: actor.device, at: actor.at };
-            Ok(doc::put_inspection(d, &i)?)
-        })
-    }
-
-    /// Records a package's weight from a named scale (refused past its calibration interval),
-    /// or typed by hand (`scale: None`), which is marked as such.
-    pub fn record_weight(&self, session: Uuid, raw: &str, weight: Quantity, scale: Option<&str>) -> Result<()> {
-        let Scan::Package(tag) = parse_scan(raw)? else { return Err(ReceivingError::NotATag) };
-        if !weight.unit.is_weight() || weight.is_negative() || weight.is_zero() {
-            return Err(ReceivingError::BadWeight);
+    let weight = weight.checked()?;
+    let (_, actor) = w.actor()?;
+    if let Some(name) = scale {
+        let settings = receiving_settings(w)?;
+        let s = settings.scales.iter().find(|s| s.name == name).ok_or_else(|| ReceivingError::UnknownScale(name.into()))?;
+        let due = s.last_calibrated.checked_add_signed(chrono::Duration::days(i64::from(s.interval_days)));
+        if due.is_none_or(|due| actor.at.date_naive() > due) {
+            return Err(ReceivingError::ScaleOutOfCalibration { name: s.name.clone(), on: s.last_calibrated, days: s.interval_days });
         }
-        let weight = weight.checked()?;
-        self.work(|w| {
-            let (_, actor) = w.actor()?;
-            if let Some(name) = scale {
-                let settings = settings_in(w)?;
-                let s = settings.scales.iter().find(|s| s.name == name).ok_or_else(|| ReceivingError::UnknownScale(name.into()))?;
-                let due = s.last_calibrated.checked_add_signed(chrono::Duration::days(i64::from(s.interval_days)));
-                if due.is_none_or(|due| actor.at.date_naive() > due) {
-                    return Err(ReceivingError::ScaleOutOfCalibration {
-                        name: s.name.clone(),
-                        on: s.last_calibrated,
-                        days: s.interval_days,
-                    });
-                }
-            }
-            let user = receiver(w)?;
-            let d = open_session(w, session)?;
-            known_here(d, &tag)?;
-            let seq = doc::next_weighing_seq(d, &tag)?;
-            let weighing =
-                Weighing { tag, weight, scale: scale.map(str::to_string), by: user.name.clone(), device: actor.device, at: actor.at, seq };
-            Ok(doc::put_weighing(d, &weighing)?)
-        })
     }
+    let user = receiver(w)?;
+    let d = open_session(w, session)?;
+    known_here(d, &tag)?;
+    let seq = doc::next_weighing_seq(d, &tag)?;
+    let weighing =
+        Weighing { tag, weight, scale: scale.map(str::to_string), by: user.name.clone(), device: actor.device, at: actor.at, seq };
+    Ok(doc::put_weighing(d, &weighing)?)
+}
 
-    /// The checks of each manifest package against its batch's certificate of analysis.
-    pub fn package_flags(&self, session: Uuid) -> Result<BTreeMap<PackageTag, Vec<Flag>>> {
-        self.work(|w| flags_in(w, session))
-    }
+/// The checks of each manifest package against its batch's certificate, as of the unit of work.
+pub fn package_flags(w: &mut UnitOfWork<'_>, session: Uuid) -> Result<BTreeMap<PackageTag, Vec<Flag>>> {
+    let tolerance = receiving_settings(w)?.potency_tolerance;
+    let today = w.now()?.date_naive();
+    w.read::<_, ReceivingError>(session, |d| {
+        let (manifest, coas) = (doc::manifest(d)?, doc::coas(d)?);
+        Ok(manifest.packages.iter().map(|p| (p.tag.clone(), flags(p, &coas, tolerance, today))).collect())
+    })?
+    .ok_or(ReceivingError::UnknownSession(session))
+}
 
-    /// Accepts (`reject: None`) or rejects a package. A package whose checks failed may be
-    /// accepted only by a manager, with a note; a package not on the manifest only rejected.
-    pub fn decide_package(&self, session: Uuid, raw: &str, reject: Option<RejectReason>, note: &str) -> Result<()> {
-        let Scan::Package(tag) = parse_scan(raw)? else { return Err(ReceivingError::NotATag) };
-        let note = text::clean(text::note("note"), note)?;
-        self.work(|w| {
-            // The checks the decision rests on (certificates, settings) as of the transaction
-            // that records it: a certificate synced in between cannot be missed.
-            let flagged = flags_in(w, session)?.remove(&tag).unwrap_or_default();
-            let user = receiver(w)?;
-            let (_, actor) = w.actor()?;
-            let d = open_session(w, session)?;
-            known_here(d, &tag)?;
-            let on_manifest = doc::manifest_item(d, &tag)?.is_some();
-            let mut override_note = None;
-            if reject.is_none() {
-                if !on_manifest {
-                    return Err(ReceivingError::AcceptUnexpected { tag });
-                }
-                // No override can give a package a batch: the ledger needs one for every package.
-                if doc::manifest(d)?.package(&tag).is_some_and(|p| p.production_batch_number.is_none()) {
-                    return Err(ReceivingError::NoBatch { tag });
-                }
-                if !flagged.is_empty() {
-                    let why = flagged.iter().map(|f| f.to_string()).collect::<Vec<_>>().join(", ");
-                    if user.role != Role::Manager || note.trim().is_empty() {
-                        return Err(ReceivingError::NeedsOverride { tag, why });
-                    }
-                    override_note = Some(format!("accepted despite: {why}"));
-                }
-            } else if note.trim().is_empty() && reject != Some(RejectReason::NotOnManifest) {
-                return Err(ReceivingError::NoReason);
-            }
-            let seq = doc::next_decision_seq(d, &tag)?;
-            let decision = PackageDecision {
-                tag,
-                reject,
-                override_note,
-                note,
-                by: user.name.clone(),
-                user: user.id,
-                device: actor.device,
-                at: actor.at,
-                seq,
-            };
-            Ok(doc::put_decision(d, &decision)?)
-        })
-    }
-
-    /// Records why the received weight differs from the manifest.
-    pub fn explain_weight_difference(&self, session: Uuid, reason: &str) -> Result<()> {
-        if reason.trim().is_empty() {
-            return Err(ReceivingError::NoReason);
+/// Accepts (`reject: None`) or rejects a package. A package whose checks failed may be
+/// accepted only by a manager, with a note; a package not on the manifest only rejected.
+pub fn decide_package(w: &mut UnitOfWork<'_>, session: Uuid, raw: &str, reject: Option<RejectReason>, note: &str) -> Result<()> {
+    let Scan::Package(tag) = parse_scan(raw)? else { return Err(ReceivingError::NotATag) };
+    let note = text::clean(text::note("note"), note)?;
+    // The checks the decision rests on (certificates, settings) as of the transaction
+    // that records it: a certificate synced in between cannot be missed.
+    let flagged = package_flags(w, session)?.remove(&tag).unwrap_or_default();
+    let user = receiver(w)?;
+    let (_, actor) = w.actor()?;
+    let d = open_session(w, session)?;
+    known_here(d, &tag)?;
+    let on_manifest = doc::manifest_item(d, &tag)?.is_some();
+    let mut override_note = None;
+    if reject.is_none() {
+        if !on_manifest {
+            return Err(ReceivingError::AcceptUnexpected { tag });
         }
-        let reason = text::clean_required(text::reason("reason"), reason)?;
-        self.receiving_work(session, |w, _, _| Ok(doc::set_weight_reason(open_session(w, session)?, &reason)?))
-    }
-
-    /// What stands between the session and its completion.
-    pub fn receiving_discrepancies(&self, session: Uuid) -> Result<Vec<ReceivingDiscrepancy>> {
-        self.read_doc::<_, ReceivingError>(session, discrepancies)?.ok_or(ReceivingError::UnknownSession(session))
-    }
-
-    /// Completes the session: accepted packages enter the ledger at `intake` (with item, batch,
-    /// expiry and the weighed quantity), rejected ones stay recorded in the session, and the task
-    /// "accept manifest N in the state system" opens. Refused while anything is unresolved.
-    pub fn complete_receiving(&self, session: Uuid, intake: &LocationName) -> Result<Vec<Event>> {
-        self.receiving_work(session, |w, _, _| {
-            let d = open_session(w, session)?;
-            let open: Vec<String> = discrepancies(d)?.iter().filter(|x| !x.resolved()).map(|x| x.to_string()).collect();
-            if !open.is_empty() {
-                return Err(ReceivingError::Unresolved(open));
-            }
-            let manifest = doc::manifest(d)?;
-            let weights = doc::weighings(d)?;
-            let accepted: Vec<PackageTag> = doc::decisions(d)?.into_values().filter(|x| x.reject.is_none()).map(|x| x.tag).collect();
-            doc::complete(d)?;
-            let mut events = Vec::new();
-            for tag in accepted {
-                let Some(p) = manifest.package(&tag) else { continue };
-                let quantity = match weights.get(&tag) {
-                    Some(w) if p.unit.is_weight() => w.weight.convert(p.unit)?,
-                    _ => p.quantity()?,
-                };
-                events.push(w.record(
-                    &tag,
-                    EventBody::Received {
-                        item: p.item_name.clone(),
-                        batch: p.production_batch_number.clone().ok_or_else(|| ReceivingError::NoBatch { tag: tag.clone() })?,
-                        quantity,
-                        location: intake.clone(),
-                        expires_on: p.expiration_date,
-                        manifest: Some(manifest.manifest_number.clone()),
-                    },
-                )?);
-            }
-            Ok(events)
-        })
-    }
-
-    /// Completed sessions whose manifest still has to be accepted in the state system.
-    pub fn open_state_tasks(&self) -> Result<Vec<(Uuid, String)>> {
-        let mut out = Vec::new();
-        for info in self.docs(Some(DocKind::Receiving))? {
-            let task =
-                self.read_doc::<_, ReceivingError>(info.id, |d| Ok((doc::state_task_open(d)?, doc::manifest(d)?.manifest_number)))?;
-            if let Some((Some(true), number)) = task {
-                out.push((info.id, format!("accept manifest {number} in the state system")));
-            }
+        // No override can give a package a batch: the ledger needs one for every package.
+        if doc::manifest(d)?.package(&tag).is_some_and(|p| p.production_batch_number.is_none()) {
+            return Err(ReceivingError::NoBatch { tag });
         }
-        Ok(out)
+        if !flagged.is_empty() {
+            let why = flagged.iter().map(|f| f.to_string()).collect::<Vec<_>>().join(", ");
+            if user.role != Role::Manager || note.trim().is_empty() {
+                return Err(ReceivingError::NeedsOverride { tag, why });
+            }
+            override_note = Some(format!("accepted despite: {why}"));
+        }
+    } else if note.trim().is_empty() && reject != Some(RejectReason::NotOnManifest) {
+        return Err(ReceivingError::NoReason);
     }
+    let seq = doc::next_decision_seq(d, &tag)?;
+    let decision =
+        PackageDecision { tag, reject, override_note, note, by: user.name.clone(), user: user.id, device: actor.device, at: actor.at, seq };
+    Ok(doc::put_decision(d, &decision)?)
+}
 
-    /// Confirms the manifest was accepted in the state system (closes the task).
-    pub fn confirm_state_acceptance(&self, session: Uuid) -> Result<()> {
-        self.work(|w| {
-            receiver(w)?;
-            let d = w.doc(session)?.ok_or(ReceivingError::UnknownSession(session))?;
-            Ok(doc::confirm_state_task(d)?)
-        })
+/// Records why the received weight differs from the manifest.
+pub fn explain_weight_difference(w: &mut UnitOfWork<'_>, session: Uuid, reason: &str) -> Result<()> {
+    if reason.trim().is_empty() {
+        return Err(ReceivingError::NoReason);
     }
+    let reason = text::clean_required(text::reason("reason"), reason)?;
+    receiving_step(w, session)?;
+    Ok(doc::set_weight_reason(open_session(w, session)?, &reason)?)
+}
+
+/// What stands between the session and its completion.
+pub fn receiving_discrepancies(w: &mut UnitOfWork<'_>, session: Uuid) -> Result<Vec<ReceivingDiscrepancy>> {
+    w.read::<_, ReceivingError>(session, discrepancies)?.ok_or(ReceivingError::UnknownSession(session))
+}
+
+/// Completes the session: accepted packages enter the ledger at `intake` (with item, batch,
+/// expiry and the weighed quantity), rejected ones stay recorded in the session, and the task
+/// "accept manifest N in the state system" opens. Refused while anything is unresolved.
+pub fn complete_receiving(w: &mut UnitOfWork<'_>, session: Uuid, intake: &LocationName) -> Result<Vec<Event>> {
+    receiving_step(w, session)?;
+    let d = open_session(w, session)?;
+    let open: Vec<String> = discrepancies(d)?.iter().filter(|x| !x.resolved()).map(|x| x.to_string()).collect();
+    if !open.is_empty() {
+        return Err(ReceivingError::Unresolved(open));
+    }
+    let manifest = doc::manifest(d)?;
+    let weights = doc::weighings(d)?;
+    let accepted: Vec<PackageTag> = doc::decisions(d)?.into_values().filter(|x| x.reject.is_none()).map(|x| x.tag).collect();
+    doc::complete(d)?;
+    let mut events = Vec::new();
+    for tag in accepted {
+        let Some(p) = manifest.package(&tag) else { continue };
+        let quantity = match weights.get(&tag) {
+            Some(weighing) if p.unit.is_weight() => weighing.weight.convert(p.unit)?,
+            _ => p.quantity()?,
+        };
+        events.push(w.record(
+            &tag,
+            EventBody::Received {
+                item: p.item_name.clone(),
+                batch: p.production_batch_number.clone().ok_or_else(|| ReceivingError::NoBatch { tag: tag.clone() })?,
+                quantity,
+                location: intake.clone(),
+                expires_on: p.expiration_date,
+                manifest: Some(manifest.manifest_number.clone()),
+            },
+        )?);
+    }
+    Ok(events)
+}
+
+/// Completed sessions whose manifest still has to be accepted in the state system.
+pub fn open_state_tasks(w: &mut UnitOfWork<'_>) -> Result<Vec<(Uuid, String)>> {
+    let mut out = Vec::new();
+    for info in w.docs(Some(DocKind::Receiving))? {
+        let task = w.read::<_, ReceivingError>(info.id, |d| Ok((doc::state_task_open(d)?, doc::manifest(d)?.manifest_number)))?;
+        if let Some((Some(true), number)) = task {
+            out.push((info.id, format!("accept manifest {number} in the state system")));
+        }
+    }
+    Ok(out)
+}
+
+/// Confirms the manifest was accepted in the state system (closes the task).
+pub fn confirm_state_acceptance(w: &mut UnitOfWork<'_>, session: Uuid) -> Result<()> {
+    receiver(w)?;
+    let d = w.doc(session)?.ok_or(ReceivingError::UnknownSession(session))?;
+    Ok(doc::confirm_state_task(d)?)
 }
 
 /// The signed-in person, if they may receive.
@@ -527,21 +501,6 @@ fn open_session<'w>(w: &'w mut UnitOfWork<'_>, session: Uuid) -> Result<&'w mut 
         return Err(ReceivingError::Completed);
     }
     Ok(d)
-}
-
-fn settings_in(w: &UnitOfWork<'_>) -> Result<ReceivingSettings> {
-    Ok(w.setting(SETTINGS)?.unwrap_or_default())
-}
-
-/// The checks of each manifest package against its batch's certificate, as of the unit of work.
-fn flags_in(w: &mut UnitOfWork<'_>, session: Uuid) -> Result<BTreeMap<PackageTag, Vec<Flag>>> {
-    let tolerance = settings_in(w)?.potency_tolerance;
-    let today = w.now()?.date_naive();
-    w.read::<_, ReceivingError>(session, |d| {
-        let (manifest, coas) = (doc::manifest(d)?, doc::coas(d)?);
-        Ok(manifest.packages.iter().map(|p| (p.tag.clone(), flags(p, &coas, tolerance, today))).collect())
-    })?
-    .ok_or(ReceivingError::UnknownSession(session))
 }
 
 /// A package may be weighed, inspected or decided only if it is on the manifest or was scanned.

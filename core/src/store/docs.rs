@@ -158,6 +158,11 @@ impl UnitOfWork<'_> {
         super::setting_in(&self.tx, key)
     }
 
+    /// Writes a small setting stored on the device (JSON), committed with this unit of work.
+    pub fn set_setting<T: serde::Serialize + ?Sized>(&self, key: &str, value: &T) -> Result<()> {
+        super::set_meta(&self.tx, &format!("setting:{key}"), value)
+    }
+
     /// The facility's time zone as the server last sent it (`None` until then).
     pub fn facility_time_zone(&self) -> Result<Option<chrono_tz::Tz>> {
         super::facility_time_zone_in(&self.tx)

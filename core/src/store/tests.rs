@@ -1,4 +1,5 @@
 use super::*;
+use crate::counts;
 use crate::fold::PackageStatus;
 use crate::protocol::Verdict;
 use crate::testing::{enrol_offline, person};
@@ -488,25 +489,51 @@ fn a_count_can_be_scoped_by_product_category() {
             },
         )
         .unwrap();
-    assert!(matches!(store.open_count("x", CountScope::default()), Err(CountError::EmptyScope)));
+    assert!(matches!(store.work(|w| counts::open_count(w, "x", CountScope::default())), Err(CountError::EmptyScope)));
     let by_category = CountScope { locations: vec![], categories: vec!["concentrate".into()] };
-    assert!(matches!(store.open_count("x", by_category.clone()), Err(CountError::NothingInScope)));
+    assert!(matches!(store.work(|w| counts::open_count(w, "x", by_category.clone())), Err(CountError::NothingInScope)));
     store
-        .set_item_categories(&ItemCategories(
-            [("Live Resin 1g".to_string(), "Concentrate".to_string()), ("Pre-roll 0.5g".to_string(), "Pre-Roll".to_string())].into(),
-        ))
+        .work(|w| {
+            counts::set_item_categories(
+                w,
+                &ItemCategories(
+                    [("Live Resin 1g".to_string(), "Concentrate".to_string()), ("Pre-roll 0.5g".to_string(), "Pre-Roll".to_string())]
+                        .into(),
+                ),
+            )
+        })
         .unwrap();
-    let session = store.open_count("Concentrates", by_category).unwrap();
-    let view = store.count_session(session).unwrap();
+    let session = store.work(|w| counts::open_count(w, "Concentrates", by_category)).unwrap();
+    let view = store.work(|w| counts::count_session(w, session)).unwrap();
     assert_eq!(view.in_scope.keys().cloned().collect::<Vec<_>>(), vec![tag(1)]);
-    assert_eq!(store.count_sessions().unwrap()[0].name, "Concentrates");
+    assert_eq!(store.work(counts::count_sessions).unwrap()[0].name, "Concentrates");
     // A floor worker may count but not open or see the expected quantities.
     store.sign_in("B-1", "1234").unwrap();
-    assert!(matches!(store.count_variances(session), Err(CountError::NotAllowed { .. })));
+    assert!(matches!(store.work(|w| counts::count_variances(w, session)), Err(CountError::NotAllowed { .. })));
     let scanned = store
-        .count_scan(session, "1a4ff0100000022000000001\n", &LocationName::parse("Intake").unwrap(), Quantity::parse("9.995 g").unwrap())
+        .work(|w| {
+            counts::count_scan(
+                w,
+                session,
+                "1a4ff0100000022000000001\n",
+                &LocationName::parse("Intake").unwrap(),
+                Quantity::parse("9.995 g").unwrap(),
+            )
+        })
         .unwrap();
     assert_eq!(scanned.your_count.to_string(), "10.00 g");
+    let more = Quantity::parse("2 g").unwrap();
+    store.work(|w| counts::count_scan(w, session, tag(1).as_str(), &LocationName::parse("Intake").unwrap(), more)).unwrap();
+    // The counting screen's line: this person's counts added up, with the item's name.
+    let lines = store.work(|w| counts::your_counts(w, session)).unwrap();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(
+        (lines[0].tag.clone(), lines[0].item.as_str(), lines[0].your_count.to_string()),
+        (tag(1), "Live Resin 1g", "12.00 g".to_string())
+    );
+    // Someone else sees none of them as theirs.
+    store.sign_in("B-2", "9876").unwrap();
+    assert!(store.work(|w| counts::your_counts(w, session)).unwrap().is_empty());
 }
 
 mod proofs {
@@ -790,9 +817,17 @@ fn store_in_use(dir: &tempfile::TempDir) -> Store {
     store.record(&tag(2), EventBody::Moved { to: LocationName::parse("Vault").unwrap() }).unwrap();
     store.sign_in("B-2", "9876").unwrap();
     let scope = crate::work::count::CountScope { locations: vec![LocationName::parse("Vault").unwrap()], categories: vec![] };
-    let count = store.open_count("Vault weekly", scope).unwrap();
+    let count = store.work(|w| counts::open_count(w, "Vault weekly", scope)).unwrap();
     store
-        .count_scan(count, tag(2).as_str(), &LocationName::parse("Vault").unwrap(), Quantity::new(Decimal::new(25, 0), Unit::G).unwrap())
+        .work(|w| {
+            counts::count_scan(
+                w,
+                count,
+                tag(2).as_str(),
+                &LocationName::parse("Vault").unwrap(),
+                Quantity::new(Decimal::new(25, 0), Unit::G).unwrap(),
+            )
+        })
         .unwrap();
     store
 }

@@ -106,6 +106,7 @@ pub struct Expected {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "outcome")]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum), uniffi(name = "VarianceOutcome"))]
 pub enum Outcome {
     Match,
     Variance,

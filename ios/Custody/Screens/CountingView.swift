@@ -11,6 +11,8 @@ struct CountingView: View {
     let user: SignedInUser
 
     @State private var session: CountSession?
+    /// This person's counts this round, summed by core over their devices.
+    @State private var myCounts: [CountScanResult] = []
     @State private var loadError: String?
     @State private var location: String?
     @State private var pendingTag: String?
@@ -46,13 +48,13 @@ struct CountingView: View {
                     }
                 }
             }
-            if !myEntries.isEmpty {
+            if !myCounts.isEmpty {
                 Section("Your counts this round") {
-                    ForEach(Array(myEntries.enumerated()), id: \.offset) { _, entry in
+                    ForEach(Array(myCounts.enumerated()), id: \.offset) { _, line in
                         HStack {
-                            Text(entry.tag).font(.caption.monospaced())
+                            Text(line.tag).font(.caption.monospaced())
                             Spacer()
-                            Text(entry.counted.display)
+                            Text(line.yourCount.display)
                         }
                     }
                 }
@@ -138,17 +140,13 @@ struct CountingView: View {
         }
     }
 
-    private var myEntries: [CountEntry] {
-        guard let session = session else { return [] }
-        return session.entries.filter { $0.userId == user.id && $0.round == session.summary.round }
-    }
-
     // ---- actions ------------------------------------------------------------------------------
 
     private func load() async {
         let id = sessionId
         do {
             session = try await model.call { client in try client.countSession(sessionId: id) }
+            myCounts = try await model.call { client in try client.yourCounts(sessionId: id) }
             loadError = nil
         } catch {
             loadError = custodyMessage(error)

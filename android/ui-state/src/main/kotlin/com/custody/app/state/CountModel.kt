@@ -8,7 +8,6 @@ import com.custody.core.types.CountStatus
 import com.custody.core.types.UnitOfMeasure
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
-import java.math.BigDecimal
 import com.custody.core.unitWord
 
 /** A session in the list. */
@@ -259,27 +258,22 @@ class CountModel(private val api: CustodyApi) : ScanTarget {
         }
     }
 
+    /** This person's lines this round, as core sums them over their devices (none if nobody is signed in). */
     private fun rebuildLines(s: CountSession) {
         mine.clear()
-        val me = try {
-            api.currentUser()?.id
+        val counts = try {
+            api.yourCounts(s.summary.id)
         } catch (e: Exception) {
-            null
-        } ?: return
-        val items = s.inScope.associate { it.tag to it.item }
-        val round = s.summary.round
-        s.entries.filter { it.userId == me && it.round == round }
-            .groupBy { it.tag }
-            .forEach { (tag, entries) ->
-                val total = entries.fold(BigDecimal.ZERO) { acc, e -> acc + BigDecimal(e.counted.amount) }
-                val quantity = Quantity(total.toPlainString(), entries.first().counted.unit)
-                val text = try {
-                    api.formatQuantity(quantity)
-                } catch (e: Exception) {
-                    "${quantity.amount} ${unitWord(quantity.unit)}"
-                }
-                mine[tag] = CountLine(tag, items[tag] ?: tag, text)
+            return
+        }
+        for (c in counts) {
+            val text = try {
+                api.formatQuantity(c.yourCount)
+            } catch (e: Exception) {
+                "${c.yourCount.amount} ${unitWord(c.yourCount.unit)}"
             }
+            mine[c.tag] = CountLine(c.tag, c.item, text)
+        }
     }
 
     private fun show(feedback: Feedback): Feedback {

@@ -1,6 +1,5 @@
 package com.custody.app.state
 
-import com.custody.core.CountScanResult
 import com.custody.core.CountSession
 import com.custody.core.CountSessionSummary
 import com.custody.core.CustodyClient
@@ -10,6 +9,7 @@ import com.custody.core.OrderSummary
 import com.custody.core.PendingApproval
 import com.custody.core.PickList
 import com.custody.core.PickResult
+import com.custody.core.types.CountScanResult
 import com.custody.core.types.Quantity
 import com.custody.core.ReturnDue
 import com.custody.core.RosterPerson
@@ -88,6 +88,9 @@ interface CustodyApi {
     fun countSession(sessionId: String): CountSession
 
     fun joinCount(sessionId: String)
+
+    /** What the signed-in person counted of each package this round, summed by core (by tag). */
+    fun yourCounts(sessionId: String): List<CountScanResult>
 
     fun countScan(sessionId: String, rawTag: String, location: String, quantity: Quantity): CountScanResult
 
@@ -192,6 +195,8 @@ class ClientApi(val client: CustodyClient) : CustodyApi {
     override fun countSession(sessionId: String) = client.countSession(sessionId)
 
     override fun joinCount(sessionId: String) = client.joinCount(sessionId)
+
+    override fun yourCounts(sessionId: String) = client.yourCounts(sessionId)
 
     override fun countScan(sessionId: String, rawTag: String, location: String, quantity: Quantity) =
         client.countScan(sessionId, rawTag, location, quantity)

@@ -1,10 +1,7 @@
 package com.custody.app.state
 
-import com.custody.core.AdjustmentRequest
 import com.custody.core.Cancelled
 import com.custody.core.Container
-import com.custody.core.CountEntry
-import com.custody.core.CountScanResult
 import com.custody.core.CountScope
 import com.custody.core.CountSession
 import com.custody.core.CountSessionSummary
@@ -29,7 +26,10 @@ import com.custody.core.ScopedPackage
 import com.custody.core.StopConfirmation
 import com.custody.core.SyncReport
 import com.custody.core.normalizePackageTag
+import com.custody.core.types.AdjustmentRequest
 import com.custody.core.types.AdjustmentStatus
+import com.custody.core.types.CountEntry
+import com.custody.core.types.CountScanResult
 import com.custody.core.types.CountStatus
 import com.custody.core.types.Customer
 import com.custody.core.types.DeliveryOutcome
@@ -239,6 +239,20 @@ class FakeApi : CustodyApi {
     override fun joinCount(sessionId: String) {
         val s = countSession(sessionId)
         if (s.summary.status == CountStatus.CLOSED) throw CustodyException.Refused("this count session is closed; nothing more can be counted in it")
+    }
+
+    /** The fake's stand-in for core's sum (the real one is checked in RealBindingsTests and Scenario.kt). */
+    override fun yourCounts(sessionId: String): List<CountScanResult> {
+        val me = user?.id ?: throw CustodyException.NotSignedIn("nobody is signed in on this device; sign in with your badge and PIN")
+        val s = countSession(sessionId)
+        return s.entries.filter { it.userId == me && it.round == s.summary.round }
+            .groupBy { it.tag }
+            .toSortedMap()
+            .map { (tag, entries) ->
+                val total = entries.fold(BigDecimal.ZERO) { acc, e -> acc + BigDecimal(e.counted.amount) }
+                val item = s.inScope.firstOrNull { it.tag == tag }?.item ?: tag
+                CountScanResult(tag, item, s.summary.round, Quantity(total.toPlainString(), entries.first().counted.unit))
+            }
     }
 
     override fun countScan(sessionId: String, rawTag: String, location: String, quantity: Quantity) =

@@ -1,6 +1,6 @@
 package com.custody.app.state
 
-import com.custody.core.CountEntry
+import com.custody.core.types.CountEntry
 import com.custody.core.types.CustodyException
 import com.custody.core.PendingApproval
 import com.custody.core.types.Quantity

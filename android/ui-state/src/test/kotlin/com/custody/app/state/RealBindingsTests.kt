@@ -305,6 +305,14 @@ fun realBindingsTests() = "real" to Tests("real bindings").apply {
         val fixed = seen(count.run { correct(R1); enterAmount("9.75") })
         assertTrue(fixed.message.startsWith("Corrected Live Resin - Blue Dream 1g: your count 9.75"), fixed.message)
         assertEquals(2, count.state.value.lines.size)
+        // Joining again shows this person's counts as core sums them, the corrected one included.
+        count.leave()
+        assertTrue(count.join(session).isGreen)
+        assertEquals(
+            listOf(R1 to "Live Resin - Blue Dream 1g", R2 to "Pre-roll 5-pack"),
+            count.state.value.lines.map { it.tag to it.item }.sortedBy { it.first },
+        )
+        assertTrue(count.state.value.lines.single { it.tag == R1 }.yourCount.startsWith("9.75"), count.state.value.lines.toString())
 
         // An adjustment the floor worker asks for; she cannot decide it, a manager can.
         client.requestAdjustment(R1, Quantity("-0.25", UnitOfMeasure.G), "Scale Variance", "scale drift at intake", null)
