@@ -8,6 +8,7 @@ use chrono::Utc;
 use custody_core::ids::{LicenseNumber, UserId};
 use custody_core::protocol::{PERSON_HEADER, PersonProof, SyncRequest, SyncResponse};
 use custody_core::quantity::Unit;
+use custody_core::receiving::session;
 use custody_core::signing::{SigningKey, request_message};
 use custody_e2e::*;
 use custody_metrc_emulator::{Emulator, Seed};
@@ -367,11 +368,11 @@ async fn the_state_acceptance_task_closes_itself_when_a_pull_shows_the_manifest_
     let packages = file["Deliveries"][0]["Packages"].clone();
     file["Packages"] = packages;
     file["RecipientFacilityLicenseNumber"] = json!(L1);
-    let session = boss.store.open_receiving(&file.to_string()).expect("open receiving");
-    boss.store.receiving_scan(session, &t, &location("Receiving bay")).unwrap();
-    boss.store.decide_package(session, &t, Some(custody_core::work::receiving::RejectReason::Damaged), "crushed case").unwrap();
-    boss.store.complete_receiving(session, &location("Intake")).expect("complete");
-    assert_eq!(boss.store.open_state_tasks().unwrap().len(), 1);
+    let session = boss.store.work(|w| session::open_receiving(w, &file.to_string())).expect("open receiving");
+    boss.store.work(|w| session::receiving_scan(w, session, &t, &location("Receiving bay"))).unwrap();
+    boss.store.work(|w| session::decide_package(w, session, &t, Some(custody_core::work::receiving::RejectReason::Damaged), "crushed case")).unwrap();
+    boss.store.work(|w| session::complete_receiving(w, session, &location("Intake"))).expect("complete");
+    assert_eq!(boss.store.work(session::open_state_tasks).unwrap().len(), 1);
     boss.sync().await.unwrap();
     boss.sync().await.unwrap();
 
@@ -380,5 +381,5 @@ async fn the_state_acceptance_task_closes_itself_when_a_pull_shows_the_manifest_
     s.pull().await.unwrap();
     boss.sync().await.unwrap();
     boss.sync().await.unwrap();
-    assert!(boss.store.open_state_tasks().unwrap().is_empty(), "the server closed the task with its own signed change");
+    assert!(boss.store.work(session::open_state_tasks).unwrap().is_empty(), "the server closed the task with its own signed change");
 }
