@@ -3,5 +3,6 @@
 //! here; certificates of analysis, weighing, the accept/reject decision and the ledger events
 //! come next.
 
+pub mod inbox;
 pub mod manifest;
 pub mod session;

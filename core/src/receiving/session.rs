@@ -66,6 +66,10 @@ pub enum ReceivingError {
     Id(#[from] crate::ids::IdError),
     #[error("a calibration interval is 1 to {max} days, not {days}")]
     CalibrationInterval { days: u32, max: u32 },
+    #[error(
+        "manifest {0} is not in this facility's inbox from the state system; sync and pick it from the inbox again, or import the manifest file"
+    )]
+    NotInInbox(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -120,16 +124,7 @@ impl Store {
             receiver(w)?;
             let identity = w.identity()?;
             let manifest = InboundManifest::import(manifest_json, &identity.facility, w.facility_time_zone()?)?;
-            // Checked in the transaction that opens it: two taps cannot open it twice.
-            for info in w.docs(Some(DocKind::Receiving))? {
-                let number = w.read::<_, ReceivingError>(info.id, |d| Ok(doc::manifest(d)?.manifest_number))?;
-                if number.as_deref() == Some(manifest.manifest_number.as_str()) {
-                    return Err(ReceivingError::AlreadyOpen(manifest.manifest_number));
-                }
-            }
-            let id = Uuid::now_v7();
-            w.create(doc::create(id, identity.facility, w.writer()?, &manifest));
-            Ok(id)
+            open_manifest(w, manifest)
         })
     }
 
@@ -333,9 +328,7 @@ impl Store {
 
     /// Records the certificate of analysis of a batch.
     pub fn record_coa(&self, session: Uuid, coa: Coa) -> Result<()> {
-        coa.batch.check()?;
-        text::required(text::organisation("lab's name"), &coa.lab)?;
-        crate::bounds::check_percent("THC percentage", coa.thc_percent)?;
+        check_coa(&coa)?;
         self.receiving_work(session, |w, _, _| Ok(doc::put_coa(open_session(w, session)?, &coa)?))
     }
 
@@ -511,8 +504,33 @@ impl Store {
     }
 }
 
+/// Opens the session of a manifest already read (from a file, or the state's inbox), for a
+/// person who may receive. Checked in the transaction that opens it: two taps cannot open it
+/// twice.
+pub(crate) fn open_manifest(w: &mut UnitOfWork<'_>, manifest: InboundManifest) -> Result<Uuid> {
+    receiver(w)?;
+    let identity = w.identity()?;
+    for info in w.docs(Some(DocKind::Receiving))? {
+        let number = w.read::<_, ReceivingError>(info.id, |d| Ok(doc::manifest(d)?.manifest_number))?;
+        if number.as_deref() == Some(manifest.manifest_number.as_str()) {
+            return Err(ReceivingError::AlreadyOpen(manifest.manifest_number));
+        }
+    }
+    let id = Uuid::now_v7();
+    w.create(doc::create(id, identity.facility, w.writer()?, &manifest));
+    Ok(id)
+}
+
+/// A certificate's facts within the rules for anything typed or shown (typed, or from the state).
+pub(crate) fn check_coa(coa: &Coa) -> Result<()> {
+    coa.batch.check()?;
+    text::required(text::organisation("lab's name"), &coa.lab)?;
+    crate::bounds::check_percent("THC percentage", coa.thc_percent)?;
+    Ok(())
+}
+
 /// The signed-in person, if they may receive.
-fn receiver(w: &UnitOfWork<'_>) -> Result<crate::store::SignedInUser> {
+pub(crate) fn receiver(w: &UnitOfWork<'_>) -> Result<crate::store::SignedInUser> {
     let user = w.user()?;
     if !DocKind::Receiving.may_create(user.role) {
         return Err(ReceivingError::NotAllowed { role: user.role });
