@@ -145,7 +145,7 @@ data class InboxState(
  * receiving from it (file import stays the fallback). Core opens the session and records the
  * state's lab results; a manifest with a session already open continues it.
  */
-class InboxModel(private val api: CustodyApi, private val zone: () -> String? = { null }, private val now: () -> Instant = Instant::now) {
+class InboxModel(private val api: CustodyApi, private val zone: () -> String? = { null }, private val now: () -> Instant = { Instant.now() }) {
     private val _state = MutableStateFlow(InboxState())
     val state: StateFlow<InboxState> = _state
 
