@@ -3,7 +3,7 @@
 # with kotlinc together with the generated Kotlin bindings, against the real Rust library and a
 # real sync server on loopback. Prints "N passed, N failed" last; exits non-zero on any failure.
 #
-#   bash android/ui-state/run-jvm-tests.sh [SUITE ...]    (suites: scan feedback home sync signin
+#   bash android/ui-state/run-jvm-tests.sh [SUITE ...]    (suites: scan feedback home sync signin state
 #                                                          count approvals receive pick route returns
 #                                                          app real)
 #

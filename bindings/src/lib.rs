@@ -28,12 +28,14 @@ pub mod client;
 pub mod error;
 pub mod listener;
 pub mod outbound;
+pub mod state;
 pub mod types;
 
 pub use client::{CustodyClient, count_unit};
 pub use error::CustodyError;
 pub use listener::{ChangeKind, ChangeListener, SyncListener};
 pub use outbound::*;
+pub use state::*;
 pub use types::*;
 
 /// Scanner or keyboard text to a Metrc package tag, normalised (case, spaces, CR/LF/Tab), or

@@ -245,3 +245,74 @@ async fn a_store_opened_with_another_key_an_http_address_and_a_bad_authority_are
     let Err(err) = CustodyClient::new(path, vec![2; 32]) else { panic!("another key opened the store") };
     assert!(matches!(&err, CustodyError::Storage(m) if m.contains("Call support")), "{err:?}");
 }
+
+/// The state's data as a sync brings it, through the client: the inbox to open receiving from,
+/// the state's reasons, and the submissions screen only for a manager.
+#[test]
+fn the_states_inbox_and_submissions_cross_and_only_managers_see_the_status() {
+    use custody_core::protocol::{InboxManifest, ReferenceData, StateData, SyncResponse};
+    use custody_core::testing::{enrol_offline, person};
+    let data = tempfile::tempdir().unwrap();
+    let phone = CustodyClient::new(data.path().join("phone.db").to_string_lossy().into_owned(), vec![7; 32]).unwrap();
+    let roster = enrol_offline(
+        &phone.store,
+        "C11-0000001-LIC",
+        &[(person("Sam", CoreRole::Manager, "M-1"), "2468"), (person("Maria", CoreRole::FloorStaff, "F-1"), "1357")],
+    )
+    .unwrap();
+    let manifest = custody_core::receiving::manifest::InboundManifest::import(
+        r#"{"ManifestNumber": "0000777001", "ShipperFacilityLicenseNumber": "C11-0000099-LIC",
+            "ShipperFacilityName": "Emerald Extracts", "RecipientFacilityLicenseNumber": "C11-0000001-LIC",
+            "Packages": [{"PackageLabel": "1A4FF0100000000000001000", "ItemName": "Live Resin 1g",
+                "ShippedQuantity": 10, "ShippedUnitOfMeasureName": "Grams", "ProductionBatchNumber": "LR-7",
+                "LabTestingState": "TestPassed"}]}"#,
+        &LicenseNumber::parse("C11-0000001-LIC").unwrap(),
+        None,
+    )
+    .unwrap();
+    let status = custody_core::protocol::StateStatus {
+        connected: true,
+        stopped: None,
+        key_warning: None,
+        queued: 4,
+        oldest_queued_at: Some(chrono::Utc::now() - chrono::Duration::hours(3)),
+        unapproved: 0,
+        failed: Vec::new(),
+        last_pull_at: None,
+    };
+    let response = SyncResponse {
+        roster,
+        server_time: chrono::Utc::now(),
+        state: Some(StateData {
+            revision: 3,
+            manifests: vec![InboxManifest { manifest, coas: Vec::new(), pulled_at: chrono::Utc::now() }],
+            reference: ReferenceData {
+                adjustment_reasons: vec![AdjustmentReason { name: "Damaged".into(), requires_note: false }],
+                ..Default::default()
+            },
+        }),
+        state_status: Some(status),
+        ..Default::default()
+    };
+    phone.store.apply_sync(&response, chrono::Utc::now()).unwrap();
+
+    phone.store.sign_in("F-1", "1357").unwrap();
+    assert!(!phone.may_see_state_submissions().unwrap());
+    assert!(matches!(phone.state_submissions(), Err(CustodyError::Refused(_))));
+    assert_eq!(phone.adjustment_reasons().unwrap(), vec![AdjustmentReason { name: "Damaged".into(), requires_note: false }]);
+    let inbox = phone.receiving_inbox().unwrap();
+    assert_eq!((inbox[0].manifest_number.as_str(), inbox[0].packages, inbox[0].session.is_none()), ("0000777001", 1, true));
+    let session = phone.open_receiving_from_inbox("0000777001".into()).unwrap();
+    assert_eq!(phone.receiving_inbox().unwrap()[0].session.map(|s| s.to_string()), Some(session));
+    let missing = phone.open_receiving_from_inbox("0000999999".into()).unwrap_err();
+    assert!(matches!(&missing, CustodyError::NotFound(m) if m.contains("not in this facility's inbox")), "{missing}");
+
+    phone.sign_out().unwrap();
+    phone.store.sign_in("M-1", "2468").unwrap();
+    assert!(phone.may_see_state_submissions().unwrap());
+    let view = phone.state_submissions().unwrap();
+    assert_eq!(view.status.as_ref().map(|s| s.queued), Some(4));
+    let age = view.oldest_queued_age_secs.unwrap();
+    assert!((3 * 3600 - 60..=3 * 3600 + 60).contains(&age), "{age}");
+    assert_eq!(view.time_zone.as_deref(), Some("America/Los_Angeles"));
+}

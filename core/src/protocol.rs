@@ -284,6 +284,7 @@ pub struct StateItem {
 
 /// A location as the state lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct StateLocation {
     pub name: crate::ids::LocationName,
     /// Whether packages may be placed there (the state's `ForPackages`).
@@ -292,6 +293,7 @@ pub struct StateLocation {
 
 /// The facility's submissions to the state, as a manager's phone shows them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct StateStatus {
     /// Connected to a state system (and not stopped).
     pub connected: bool,
@@ -313,6 +315,7 @@ pub struct StateStatus {
 
 /// A write the state refused.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct FailedWrite {
     /// Its number in the outbox (for resubmit and dismiss).
     pub seq: i64,

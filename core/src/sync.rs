@@ -212,8 +212,8 @@ impl SyncClient {
                     patients: patients.uploads.clone(),
                     patient_views: patients.views.clone(),
                     holds_patients: patients.holds.clone(),
-                    // The device keeps no state data yet (issue 12, point 3): ask for all of it.
-                    state_revision: 0,
+                    // The server sends the state's data again only when it changed since.
+                    state_revision: store.state_revision()?,
                 };
                 Ok((request, patients, pushed, more_pending, store.device_clock()))
             })

@@ -144,7 +144,7 @@ impl From<ReceivingError> for CustodyError {
             | ReceivingError::Id(_)
             | ReceivingError::CalibrationInterval { .. } => E::InvalidInput(message),
             ReceivingError::NotAllowed { .. } => E::NotAllowed(message),
-            ReceivingError::UnknownSession(_) | ReceivingError::NotInSession { .. } => E::NotFound(message),
+            ReceivingError::UnknownSession(_) | ReceivingError::NotInSession { .. } | ReceivingError::NotInInbox(_) => E::NotFound(message),
             ReceivingError::AlreadyOpen(_)
             | ReceivingError::Completed
             | ReceivingError::ScaleOutOfCalibration { .. }

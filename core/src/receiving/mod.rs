@@ -4,5 +4,6 @@
 //! come next.
 
 pub mod coa;
+pub mod inbox;
 pub mod manifest;
 pub mod session;

@@ -66,6 +66,10 @@ pub enum ReceivingError {
     Id(#[from] crate::ids::IdError),
     #[error("a calibration interval is 1 to {max} days, not {days}")]
     CalibrationInterval { days: u32, max: u32 },
+    #[error(
+        "manifest {0} is not in this facility's inbox from the state system; sync and pick it from the inbox again, or import the manifest file"
+    )]
+    NotInInbox(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -118,7 +122,15 @@ pub fn open_receiving(w: &mut UnitOfWork<'_>, manifest_json: &str) -> Result<Uui
     receiver(w)?;
     let identity = w.identity()?;
     let manifest = InboundManifest::import(manifest_json, &identity.facility, w.facility_time_zone()?)?;
-    // Checked in the transaction that opens it: two taps cannot open it twice.
+    open_manifest(w, manifest)
+}
+
+/// Opens the session of a manifest already read (from a file, or the state's inbox), for a
+/// person who may receive. Checked in the transaction that opens it: two taps cannot open it
+/// twice.
+pub(crate) fn open_manifest(w: &mut UnitOfWork<'_>, manifest: InboundManifest) -> Result<Uuid> {
+    receiver(w)?;
+    let identity = w.identity()?;
     for info in w.docs(Some(DocKind::Receiving))? {
         let number = w.read::<_, ReceivingError>(info.id, |d| Ok(doc::manifest(d)?.manifest_number))?;
         if number.as_deref() == Some(manifest.manifest_number.as_str()) {
@@ -128,6 +140,14 @@ pub fn open_receiving(w: &mut UnitOfWork<'_>, manifest_json: &str) -> Result<Uui
     let id = Uuid::now_v7();
     w.create(doc::create(id, identity.facility, w.writer()?, &manifest));
     Ok(id)
+}
+
+/// A certificate's facts within the rules for anything typed or shown (typed, or from the state).
+pub(crate) fn check_coa(coa: &Coa) -> Result<()> {
+    coa.batch.check()?;
+    text::required(text::organisation("lab's name"), &coa.lab)?;
+    crate::bounds::check_percent("THC percentage", coa.thc_percent)?;
+    Ok(())
 }
 
 /// Scans a package against the manifest: matched, unexpected or already scanned.
@@ -322,9 +342,7 @@ fn receiving_step(w: &mut UnitOfWork<'_>, session: Uuid) -> Result<(crate::store
 
 /// Records the certificate of analysis of a batch.
 pub fn record_coa(w: &mut UnitOfWork<'_>, session: Uuid, coa: Coa) -> Result<()> {
-    coa.batch.check()?;
-    text::required(text::organisation("lab's name"), &coa.lab)?;
-    crate::bounds::check_percent("THC percentage", coa.thc_percent)?;
+    check_coa(&coa)?;
     receiving_step(w, session)?;
     Ok(doc::put_coa(open_session(w, session)?, &coa)?)
 }
@@ -486,7 +504,7 @@ pub fn confirm_state_acceptance(w: &mut UnitOfWork<'_>, session: Uuid) -> Result
 }
 
 /// The signed-in person, if they may receive.
-fn receiver(w: &UnitOfWork<'_>) -> Result<crate::store::SignedInUser> {
+pub(crate) fn receiver(w: &UnitOfWork<'_>) -> Result<crate::store::SignedInUser> {
     let user = w.user()?;
     if !DocKind::Receiving.may_create(user.role) {
         return Err(ReceivingError::NotAllowed { role: user.role });

@@ -9,6 +9,7 @@ mod docs;
 mod key;
 mod schema;
 mod signin;
+pub mod state_data;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -564,6 +565,7 @@ impl Store {
         set_meta(&tx, META_CURSOR, &cursor.max(response.cursor))?;
         replace_roster(&tx, &response.roster)?;
         keep_time_zone(&tx, response.time_zone.as_deref())?;
+        state_data::keep(&tx, response)?;
         if let Some(key) = &response.server_key {
             Self::set_server_key(&tx, key)?;
         }
@@ -597,7 +599,10 @@ impl Store {
     }
 
     pub(crate) fn set_setting<T: Serialize + ?Sized>(&self, key: &str, value: &T) -> Result<()> {
-        set_meta(&self.conn(), &format!("setting:{key}"), value)
+        let conn = self.conn();
+        // A list the state's data supplies is the state's (state_data.rs).
+        state_data::check_setting_is_ours(&conn, key)?;
+        set_meta(&conn, &format!("setting:{key}"), value)
     }
 
     /// Folds the write-ahead log into the database file. Called after each sync; the apps may

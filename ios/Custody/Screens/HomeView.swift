@@ -11,6 +11,8 @@ enum Screen: Hashable {
     case approvals
     case route
     case sync
+    /// Shown only when core says the person may see it (managers and compliance).
+    case stateSubmissions
 }
 
 extension Role {
@@ -52,6 +54,8 @@ extension Role {
 struct HomeView: View {
     @EnvironmentObject private var model: AppModel
     let user: SignedInUser
+    /// Core's answer: may this person see the state submissions screen.
+    @State private var seesState = false
 
     var body: some View {
         NavigationStack {
@@ -60,7 +64,7 @@ struct HomeView: View {
                     SyncSummaryRow()
                 }
                 Section("\(user.name) · \(user.role.title)") {
-                    ForEach(user.role.screens, id: \.self) { screen in
+                    ForEach(user.role.screens + (seesState ? [.stateSubmissions] : []), id: \.self) { screen in
                         NavigationLink(value: screen) {
                             label(for: screen)
                         }
@@ -68,6 +72,9 @@ struct HomeView: View {
                 }
             }
             .navigationTitle(model.identity?.facilityName ?? "Custody")
+            .task(id: user.id) {
+                seesState = (try? await model.call { client in try client.maySeeStateSubmissions() }) ?? false
+            }
             .navigationDestination(for: Screen.self) { screen in
                 destination(for: screen)
             }
@@ -111,6 +118,8 @@ struct HomeView: View {
             Label(user.role == .driver ? "My route" : "Routes", systemImage: "box.truck")
         case .sync:
             Label("Sync", systemImage: "arrow.triangle.2.circlepath")
+        case .stateSubmissions:
+            Label("State submissions", systemImage: "building.columns")
         }
     }
 
@@ -131,6 +140,8 @@ struct HomeView: View {
             RoutesView()
         case .sync:
             SyncStatusView()
+        case .stateSubmissions:
+            StateSubmissionsView()
         }
     }
 }

@@ -24,6 +24,11 @@ struct ReceivingView: View {
     var body: some View {
         Form {
             Section {
+                NavigationLink("Inbox from the state") {
+                    ReceivingInboxView()
+                }
+            }
+            Section {
                 if outcome == nil {
                     Text("Fill in what the next packages are, then scan each package tag.")
                         .foregroundColor(.secondary)

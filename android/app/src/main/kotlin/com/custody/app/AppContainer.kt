@@ -11,9 +11,11 @@ import com.custody.app.state.CountModel
 import com.custody.app.state.EnrolModel
 import com.custody.app.state.Feedback
 import com.custody.app.state.HomeModel
+import com.custody.app.state.InboxModel
 import com.custody.app.state.Navigator
 import com.custody.app.state.PickModel
 import com.custody.app.state.ReceiveModel
+import com.custody.app.state.StateSubmissionsModel
 import com.custody.app.state.ReturnsModel
 import com.custody.app.state.RouteModel
 import com.custody.app.state.Scan
@@ -73,6 +75,12 @@ class AppContainer(private val context: Context) {
     val receive by lazy { ReceiveModel(api) }
     val count by lazy { CountModel(api) }
     val approvals by lazy { ApprovalsModel(api) }
+
+    /** The manager's state submissions screen (core decides who sees it). */
+    val stateSubmissions by lazy { StateSubmissionsModel(api) }
+
+    /** The receiving inbox: manifests from the state, times in the facility's zone. */
+    val inbox by lazy { InboxModel(api, zone = { java.time.ZoneId.systemDefault().id }) }
     val pick by lazy { PickModel(api) }
 
     /** Return check-in at the vault; starts at the location returns went to last on this phone. */
@@ -195,6 +203,8 @@ class AppContainer(private val context: Context) {
                 Screen.COUNT -> count.loadSessions()
                 Screen.RETURNS -> returns.load()
                 Screen.APPROVALS -> approvals.load()
+                Screen.STATE -> stateSubmissions.load()
+                Screen.RECEIVE -> inbox.load()
                 Screen.ROUTE -> route.load()
                 Screen.SYNC -> sync.refresh()
                 else -> Unit

@@ -18,6 +18,8 @@ import com.custody.core.ScannedCode
 import com.custody.core.StopConfirmation
 import com.custody.core.SyncReport
 import com.custody.core.types.DeviceIdentity
+import com.custody.core.types.InboxEntry
+import com.custody.core.types.StateSubmissions
 import com.custody.core.types.PatientDetails
 import com.custody.core.types.SignedInUser
 import com.custody.core.types.SyncStatus
@@ -151,6 +153,20 @@ interface CustodyApi {
      * managers.
      */
     fun returnCheckIn(raw: String, location: String): LedgerEvent
+
+    // ---- the state system: the receiving inbox and the state submissions screen ----
+
+    /** The manifests the state lists for this facility (as of the last sync); empty when not connected. */
+    fun receivingInbox(): List<InboxEntry>
+
+    /** Opens receiving for a manifest of the inbox (core records the state's lab results); the session's id. */
+    fun openReceivingFromInbox(manifestNumber: String): String
+
+    /** Whether the person signed in may see the state submissions screen (core's role rule). */
+    fun maySeeStateSubmissions(): Boolean
+
+    /** The failed queue, outbox length and oldest queued write, as the server last sent them. */
+    fun stateSubmissions(): StateSubmissions
 }
 
 /** [CustodyApi] over the real generated client: one line per method. */
@@ -241,4 +257,12 @@ class ClientApi(val client: CustodyClient) : CustodyApi {
     override fun returnsDue() = client.returnsDue()
 
     override fun returnCheckIn(raw: String, location: String) = client.returnCheckIn(raw, location)
+
+    override fun receivingInbox() = client.receivingInbox()
+
+    override fun openReceivingFromInbox(manifestNumber: String) = client.openReceivingFromInbox(manifestNumber)
+
+    override fun maySeeStateSubmissions() = client.maySeeStateSubmissions()
+
+    override fun stateSubmissions() = client.stateSubmissions()
 }

@@ -9,7 +9,7 @@ fun interface ScanTarget {
 }
 
 /** The app's screens. */
-enum class Screen { ENROL, SIGN_IN, HOME, RECEIVE, PICK, COUNT, RETURNS, APPROVALS, ROUTE, SYNC }
+enum class Screen { ENROL, SIGN_IN, HOME, RECEIVE, PICK, COUNT, RETURNS, APPROVALS, ROUTE, SYNC, STATE }
 
 /** One tile on the home screen. */
 data class Tile(val screen: Screen, val title: String, val subtitle: String, val badge: String? = null)
@@ -56,8 +56,17 @@ object HomeModel {
      * The home screen for [user]; [pendingApprovals], [returnsDue] and [sync] put counts on the
      * tiles (null when not known yet).
      */
-    fun home(user: SignedInUser, pendingApprovals: Int? = null, sync: SyncStatusState? = null, returnsDue: Int? = null): HomeState {
-        val tiles = screensFor(user.role).map { screen ->
+    fun home(
+        user: SignedInUser,
+        pendingApprovals: Int? = null,
+        sync: SyncStatusState? = null,
+        returnsDue: Int? = null,
+        stateSubmissions: StateSubmissionsState? = null,
+    ): HomeState {
+        // The state submissions tile: only when core said this person may see it (the model's
+        // `visible`), never from the role here.
+        val screens = screensFor(user.role) + listOfNotNull(Screen.STATE.takeIf { stateSubmissions?.visible == true })
+        val tiles = screens.map { screen ->
             when (screen) {
                 Screen.RECEIVE -> Tile(screen, "Receive", "Scan packages into intake")
                 Screen.PICK -> Tile(screen, "Pick & pack", "Pick lists, containers, final check")
@@ -84,6 +93,13 @@ object HomeModel {
                     "Sync",
                     sync?.connection ?: "Status and pending changes",
                     badge = sync?.pending?.takeIf { it > 0 }?.toString() ?: if (sync?.attention == true) "!" else null,
+                )
+                Screen.STATE -> Tile(
+                    screen,
+                    "State submissions",
+                    stateSubmissions?.stopped ?: "Failed writes and the outbox to the state",
+                    badge = stateSubmissions?.failed?.size?.takeIf { it > 0 }?.toString()
+                        ?: if (stateSubmissions?.stopped != null) "!" else null,
                 )
                 else -> Tile(screen, screen.name, "")
             }

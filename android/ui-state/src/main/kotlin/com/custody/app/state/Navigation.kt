@@ -17,6 +17,10 @@ class Navigator {
     var user: SignedInUser? = null
         private set
 
+    /** Core's answer for the person signed in: may they see the state submissions screen. */
+    @Volatile
+    var stateSubmissions: Boolean = false
+
     /** At start and after enrolment or sign-in/out: the screen the device's state calls for. */
     fun start(identity: DeviceIdentity?, user: SignedInUser?) {
         this.user = user
@@ -30,7 +34,8 @@ class Navigator {
     /** Opens [screen] if this person's home shows it; returns whether it did. */
     fun open(screen: Screen): Boolean {
         val who = user ?: return false
-        if (screen != Screen.HOME && screen !in HomeModel.screensFor(who.role)) return false
+        val allowed = screen == Screen.HOME || screen in HomeModel.screensFor(who.role) || (screen == Screen.STATE && stateSubmissions)
+        if (!allowed) return false
         _screen.value = screen
         return true
     }
@@ -44,6 +49,7 @@ class Navigator {
 
     fun signedOut() {
         user = null
+        stateSubmissions = false
         _screen.value = Screen.SIGN_IN
     }
 }

@@ -35,6 +35,8 @@ import com.custody.core.types.Customer
 import com.custody.core.types.DeliveryOutcome
 import com.custody.core.types.DeviceIdentity
 import com.custody.core.types.EventKind
+import com.custody.core.types.InboxEntry
+import com.custody.core.types.StateSubmissions
 import com.custody.core.types.OrderStatus
 import com.custody.core.types.PatientDetails
 import com.custody.core.types.Person
@@ -510,6 +512,39 @@ class FakeApi : CustodyApi {
             ?: throw CustodyException.NotFound("$tag is not in this facility's records; check the tag, or sync")
         due.remove(row)
         return event(tag, EventKind.RETURNED, EventBody.Returned(where, row.reason))
+    }
+
+    // ---- the state system ----
+
+    val inbox = mutableListOf<InboxEntry>()
+    val openedFromInbox = mutableListOf<String>()
+    var submissions: StateSubmissions? = null
+
+    override fun receivingInbox(): List<InboxEntry> = inbox.toList()
+
+    override fun openReceivingFromInbox(manifestNumber: String): String {
+        val who = signedIn()
+        if (who.role != Role.FLOOR_STAFF && who.role != Role.MANAGER && who.role != Role.COMPLIANCE) {
+            throw CustodyException.NotAllowed("${role(who.role)} may not receive packages")
+        }
+        val i = inbox.indexOfFirst { it.manifestNumber == manifestNumber.trim() }
+        if (i < 0) {
+            throw CustodyException.NotFound("manifest $manifestNumber is not in this facility's inbox from the state system; sync and pick it from the inbox again, or import the manifest file")
+        }
+        val id = "session-$manifestNumber"
+        inbox[i] = inbox[i].copy(session = id)
+        openedFromInbox += manifestNumber
+        return id
+    }
+
+    override fun maySeeStateSubmissions(): Boolean = user?.role == Role.MANAGER || user?.role == Role.COMPLIANCE
+
+    override fun stateSubmissions(): StateSubmissions {
+        val who = signedIn()
+        if (who.role != Role.MANAGER && who.role != Role.COMPLIANCE) {
+            throw CustodyException.Refused("${role(who.role)} may not see the state submissions; ask a manager or compliance officer")
+        }
+        return submissions ?: StateSubmissions(null, null, null, Instant.parse("2026-12-03T17:00:00Z"), "America/Los_Angeles")
     }
 
     private fun stopOf(manifestId: String, stop: UInt): RouteStop {

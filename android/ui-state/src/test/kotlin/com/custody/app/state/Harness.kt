@@ -56,6 +56,7 @@ fun main(args: Array<String>) {
         pickTests(),
         routeTests(),
         returnsTests(),
+        stateTests(),
         appTests(),
         realBindingsTests(),
     )

@@ -116,6 +116,21 @@ fun realBindingsTests() = "real" to Tests("real bindings").apply {
         client.close()
     }
 
+    test("state screens on a store nobody signed in to: core's answers, not the role's guess") {
+        val client = newClient()
+        val api = ClientApi(client)
+        assertFalse(api.maySeeStateSubmissions(), "nobody signed in: no state submissions tile")
+        val model = StateSubmissionsModel(api)
+        model.load()
+        assertFalse(model.state.value.visible)
+        val inbox = InboxModel(api)
+        inbox.load()
+        assertTrue(inbox.state.value.rows.isEmpty())
+        assertEquals(null, inbox.open("0000777001"))
+        assertTrue(inbox.state.value.feedback!!.message.isNotBlank(), "core's refusal is shown")
+        client.close()
+    }
+
     test("garbage scans and amounts are red with core's sentence") {
         val client = newClient()
         val api = ClientApi(client)

@@ -30,12 +30,16 @@ fun HomeScreen(c: AppContainer) {
     val sync by c.sync.state.collectAsStateWithLifecycle()
     val approvals by c.approvals.state.collectAsStateWithLifecycle()
     val returns by c.returns.state.collectAsStateWithLifecycle()
+    val state by c.stateSubmissions.state.collectAsStateWithLifecycle()
     val user = signIn.user ?: return
     val checksReturns = Screen.RETURNS in HomeModel.screensFor(user.role)
     LaunchedEffect(user.id) {
         c.act {
             c.approvals.load()
             if (checksReturns) c.returns.load()
+            // Core says whether this person sees the state submissions tile.
+            c.stateSubmissions.load()
+            c.navigator.stateSubmissions = c.stateSubmissions.state.value.visible
             null
         }
     }
@@ -44,6 +48,7 @@ fun HomeScreen(c: AppContainer) {
         pendingApprovals = approvals.rows.count { it.canDecide },
         sync = sync,
         returnsDue = returns.rows.size.takeIf { checksReturns },
+        stateSubmissions = state,
     )
 
     Column(Modifier.padding(16.dp).fillMaxWidth(), verticalArrangement = Arrangement.spacedBy(12.dp)) {

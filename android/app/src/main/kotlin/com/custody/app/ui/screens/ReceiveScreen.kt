@@ -31,8 +31,10 @@ import com.custody.core.unitSymbol
 @Composable
 fun ReceiveScreen(c: AppContainer) {
     val state by c.receive.state.collectAsStateWithLifecycle()
+    val inbox by c.inbox.state.collectAsStateWithLifecycle()
     Column(Modifier.padding(16.dp).fillMaxSize(), verticalArrangement = Arrangement.spacedBy(6.dp)) {
         Title("Receive")
+        InboxSection(c, inbox)
         Text(
             "Simple receiving: no manifest check yet. Each tag you scan is received into ${state.location}.",
             modifier = Modifier.fillMaxWidth().background(MaterialTheme.colorScheme.secondaryContainer).padding(8.dp),
@@ -69,4 +71,23 @@ fun ReceiveScreen(c: AppContainer) {
 @Composable
 internal fun Field(label: String, value: String, onChange: (String) -> Unit) {
     OutlinedTextField(value = value, onValueChange = onChange, label = { Text(label) }, singleLine = true, modifier = Modifier.fillMaxWidth())
+}
+
+/** The manifests the state lists for this facility: pick one to open (or continue) receiving. State: InboxModel. */
+@Composable
+private fun InboxSection(c: AppContainer, inbox: com.custody.app.state.InboxState) {
+    inbox.error?.let { Text(it, color = MaterialTheme.colorScheme.error) }
+    if (inbox.rows.isEmpty()) return
+    Text("Inbox from the state", style = MaterialTheme.typography.titleMedium)
+    inbox.rows.forEach { row ->
+        Row(Modifier.fillMaxWidth(), horizontalArrangement = Arrangement.spacedBy(8.dp)) {
+            Column(Modifier.weight(1f)) {
+                Text("${row.manifestNumber} · ${row.shipper}")
+                Text("${row.packages} packages" + (row.arrival?.let { ", arriving $it" } ?: "") + if (row.received) " · received" else "")
+            }
+            androidx.compose.material3.OutlinedButton(onClick = { c.act { c.inbox.open(row.manifestNumber); c.inbox.state.value.feedback } }) {
+                Text(if (row.sessionId != null) "Continue" else "Open")
+            }
+        }
+    }
 }
