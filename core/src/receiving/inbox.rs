@@ -214,9 +214,9 @@ mod tests {
         store.sign_in("B-1", "1234").unwrap();
         inbox_of_one(&store, &roster);
         let id = store.work(|w| open_receiving_from_inbox(w, "0000777001")).unwrap();
-        let progress = store.receiving_progress(id).unwrap();
+        let progress = store.work(|w| crate::receiving::session::receiving_progress(w, id)).unwrap();
         assert_eq!(progress.manifest, manifest("0000777001"), "the session holds the state's manifest");
-        let flags = store.package_flags(id).unwrap();
+        let flags = store.work(|w| crate::receiving::session::package_flags(w, id)).unwrap();
         assert_eq!(flags[&tag(1)], Vec::<Flag>::new(), "a passed, current test for LR-7: no flag");
         assert_eq!(flags[&tag(2)], vec![Flag::NoCoa { batch: "LR-8".into() }], "no result for LR-8: still flagged");
     }
@@ -276,12 +276,12 @@ mod tests {
             .unwrap();
         let minus_one = Quantity::change(Decimal::new(-1, 0), Unit::G).unwrap();
         // "Drying" is a built-in reason, not one of the state's: refused on the phone.
-        let err = store.request_adjustment(&tag(5), minus_one, "Drying", "dried out", None).unwrap_err();
+        let err = store.work(|w| crate::approvals::request_adjustment(w, &tag(5), minus_one, "Drying", "dried out", None)).unwrap_err();
         assert!(matches!(err, crate::approvals::ApprovalError::Rule(AdjustmentError::UnknownReason(_))), "{err}");
-        let err = store.request_adjustment(&tag(5), minus_one, "Theft", "  ", None).unwrap_err();
+        let err = store.work(|w| crate::approvals::request_adjustment(w, &tag(5), minus_one, "Theft", "  ", None)).unwrap_err();
         assert!(matches!(err, crate::approvals::ApprovalError::Rule(AdjustmentError::NoteRequired(_))), "{err}");
-        assert!(store.adjustments().unwrap().is_empty(), "refusals change nothing");
-        store.request_adjustment(&tag(5), minus_one, "Theft", "missing after the night shift", None).unwrap();
-        assert_eq!(store.adjustments().unwrap().len(), 1);
+        assert!(store.work(crate::approvals::adjustments).unwrap().is_empty(), "refusals change nothing");
+        store.work(|w| crate::approvals::request_adjustment(w, &tag(5), minus_one, "Theft", "missing after the night shift", None)).unwrap();
+        assert_eq!(store.work(crate::approvals::adjustments).unwrap().len(), 1);
     }
 }
