@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use custody_core::event::EventBody;
 use custody_core::ids::{BatchNumber, ItemName, LicenseNumber, PackageTag};
+use custody_core::outbound::{picking, shipping};
 use custody_core::quantity::{Quantity, Unit};
 use custody_e2e::*;
 use custody_metrc_emulator::{Emulator, LossMode, Seed};
@@ -349,12 +350,12 @@ async fn a_departed_manifest_becomes_one_outgoing_template_even_when_the_answer_
             patient: None,
         })
         .unwrap();
-    office.store.generate_pick_list(order).unwrap();
+    office.store.work(|w| picking::generate_pick_list(w, order)).unwrap();
     office.sync().await.unwrap();
     floor.sync().await.unwrap();
-    floor.store.pick_scan(order, t1.as_str(), None).unwrap();
-    floor.store.pack(order, t1.as_str(), "C-1", grams(1_100)).unwrap();
-    floor.store.finish_packing(order).unwrap();
+    floor.store.work(|w| picking::pick_scan(w, order, t1.as_str(), None)).unwrap();
+    floor.store.work(|w| picking::pack(w, order, t1.as_str(), "C-1", grams(1_100))).unwrap();
+    floor.store.work(|w| picking::finish_packing(w, order)).unwrap();
     floor.sync().await.unwrap();
     office.sync().await.unwrap();
     let manifest = office
@@ -381,7 +382,7 @@ async fn a_departed_manifest_becomes_one_outgoing_template_even_when_the_answer_
     assert!(emu.writes().iter().all(|w| w.path != "/transfers/v2/templates/outgoing"));
 
     emu.faults().lose_next_writes(1, LossMode::Reset);
-    truck.store.depart(manifest).unwrap();
+    truck.store.work(|w| shipping::depart(w, manifest)).unwrap();
     truck.sync().await.unwrap();
     truck.sync().await.unwrap();
     until("the template reached the state", || emu.writes().iter().any(|w| w.path == "/transfers/v2/templates/outgoing")).await;
