@@ -258,7 +258,12 @@ async fn an_afternoon_of_outbound_from_orders_to_returns() {
     // Office-2, holding the same packed orders offline, puts order 1 on its own manifest.
     let rival = office_2
         .store
-        .create_manifest(&NewManifest { number: "M-0002".into(), stops: vec![manifest.stops[0].clone()], ..manifest.clone() })
+        .work(|w| {
+            shipping::create_manifest(
+                w,
+                &NewManifest { number: "M-0002".into(), stops: vec![manifest.stops[0].clone()], ..manifest.clone() },
+            )
+        })
         .unwrap();
     let manifest_id = office.store.work(|w| shipping::create_manifest(w, &manifest)).unwrap();
     let err =
@@ -307,40 +312,56 @@ async fn an_afternoon_of_outbound_from_orders_to_returns() {
     let gps = Some(Gps { latitude: Decimal::new(378044, 4), longitude: Decimal::new(-1222712, 4), accuracy_m: Decimal::new(8, 0) });
     let err = truck
         .store
-        .confirm_stop(manifest_id, 1, &StopConfirmation { receiver_name: "".into(), receiver_licence: "".into(), refused: vec![], gps })
+        .work(|w| {
+            shipping::confirm_stop(
+                w,
+                manifest_id,
+                1,
+                &StopConfirmation { receiver_name: "".into(), receiver_licence: "".into(), refused: vec![], gps },
+            )
+        })
         .unwrap_err();
     assert!(err.to_string().contains("receiver's name"), "{err}");
     truck
         .store
-        .confirm_stop(
-            manifest_id,
-            1,
-            &StopConfirmation { receiver_name: "Rita Green".into(), receiver_licence: "AG-2231".into(), refused: vec![], gps },
-        )
+        .work(|w| {
+            shipping::confirm_stop(
+                w,
+                manifest_id,
+                1,
+                &StopConfirmation { receiver_name: "Rita Green".into(), receiver_licence: "AG-2231".into(), refused: vec![], gps },
+            )
+        })
         .unwrap();
     let err = truck
         .store
-        .confirm_stop(
-            manifest_id,
-            1,
-            &StopConfirmation { receiver_name: "Rita".into(), receiver_licence: "AG".into(), refused: vec![], gps },
-        )
+        .work(|w| {
+            shipping::confirm_stop(
+                w,
+                manifest_id,
+                1,
+                &StopConfirmation { receiver_name: "Rita".into(), receiver_licence: "AG".into(), refused: vec![], gps },
+            )
+        })
         .unwrap_err();
     assert!(err.to_string().contains("already confirmed"), "{err}");
     let patient = truck.store.work(|w| patients::patient(w, order_2, "hand-off at stop 2")).unwrap();
     assert_eq!(patient.card_number, PATIENT_CARD);
     truck
         .store
-        .confirm_stop(
-            manifest_id,
-            2,
-            &StopConfirmation {
-                receiver_name: "Hal Harbor".into(),
-                receiver_licence: "AG-9902".into(),
-                refused: vec![(tag(6), "damaged seal".into())],
-                gps,
-            },
-        )
+        .work(|w| {
+            shipping::confirm_stop(
+                w,
+                manifest_id,
+                2,
+                &StopConfirmation {
+                    receiver_name: "Hal Harbor".into(),
+                    receiver_licence: "AG-9902".into(),
+                    refused: vec![(tag(6), "damaged seal".into())],
+                    gps,
+                },
+            )
+        })
         .unwrap();
 
     // The office sees nothing yet: the truck has no signal.
@@ -466,17 +487,22 @@ async fn a_patient_entered_on_a_phone_reaches_the_server_and_other_managers_only
     office.sync().await.unwrap();
     let order = office
         .store
-        .create_order(&NewOrder {
-            number: "SO-7".into(),
-            recipient: lic(HARBOR),
-            requested_on: (Utc::now() + Duration::days(1)).date_naive(),
-            lines: vec![line(CART, each(2), 1_900)],
-            patient: Some(Patient {
-                name: PATIENT_NAME.into(),
-                card_number: PATIENT_CARD.into(),
-                address: "9 Bay Rd".into(),
-                phone: "555".into(),
-            }),
+        .work(|w| {
+            picking::create_order(
+                w,
+                &NewOrder {
+                    number: "SO-7".into(),
+                    recipient: lic(HARBOR),
+                    requested_on: (Utc::now() + Duration::days(1)).date_naive(),
+                    lines: vec![line(CART, each(2), 1_900)],
+                    patient: Some(Patient {
+                        name: PATIENT_NAME.into(),
+                        card_number: PATIENT_CARD.into(),
+                        address: "9 Bay Rd".into(),
+                        phone: "555".into(),
+                    }),
+                },
+            )
         })
         .unwrap();
     office.sync().await.unwrap();

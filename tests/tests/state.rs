@@ -342,12 +342,21 @@ async fn a_departed_manifest_becomes_one_outgoing_template_even_when_the_answer_
     office.sync().await.unwrap();
     let order = office
         .store
-        .create_order(&NewOrder {
-            number: "SO-1".into(),
-            recipient: lic(GREEN_DOOR),
-            requested_on: (chrono::Utc::now() + chrono::Duration::days(1)).date_naive(),
-            lines: vec![NewOrderLine { item: ItemName::parse(ITEM).unwrap(), quantity: grams(1_000), unit_price: Decimal::new(400, 2) }],
-            patient: None,
+        .work(|w| {
+            picking::create_order(
+                w,
+                &NewOrder {
+                    number: "SO-1".into(),
+                    recipient: lic(GREEN_DOOR),
+                    requested_on: (chrono::Utc::now() + chrono::Duration::days(1)).date_naive(),
+                    lines: vec![NewOrderLine {
+                        item: ItemName::parse(ITEM).unwrap(),
+                        quantity: grams(1_000),
+                        unit_price: Decimal::new(400, 2),
+                    }],
+                    patient: None,
+                },
+            )
         })
         .unwrap();
     office.store.work(|w| picking::generate_pick_list(w, order)).unwrap();
@@ -360,19 +369,24 @@ async fn a_departed_manifest_becomes_one_outgoing_template_even_when_the_answer_
     office.sync().await.unwrap();
     let manifest = office
         .store
-        .create_manifest(&NewManifest {
-            number: "M-0001".into(),
-            vehicle: Vehicle { make: "Ford".into(), model: "Transit".into(), plate: "8ABC123".into() },
-            driver,
-            driver_licence_number: "D1234567".into(),
-            driver_occupational_licence: "OL-5501".into(),
-            phone_for_questions: "510-555-0100".into(),
-            stops: vec![NewStop {
-                order,
-                planned_route: "direct".into(),
-                estimated_departure: chrono::Utc::now(),
-                estimated_arrival: chrono::Utc::now() + chrono::Duration::hours(1),
-            }],
+        .work(|w| {
+            shipping::create_manifest(
+                w,
+                &NewManifest {
+                    number: "M-0001".into(),
+                    vehicle: Vehicle { make: "Ford".into(), model: "Transit".into(), plate: "8ABC123".into() },
+                    driver,
+                    driver_licence_number: "D1234567".into(),
+                    driver_occupational_licence: "OL-5501".into(),
+                    phone_for_questions: "510-555-0100".into(),
+                    stops: vec![NewStop {
+                        order,
+                        planned_route: "direct".into(),
+                        estimated_departure: chrono::Utc::now(),
+                        estimated_arrival: chrono::Utc::now() + chrono::Duration::hours(1),
+                    }],
+                },
+            )
         })
         .unwrap();
     office.sync().await.unwrap();
