@@ -24,7 +24,7 @@ LAYERS = {
     "core/src": [
         # Domain: values, rules and pure functions, no I/O (the future I/O-free crate).
         ["bounds", "text", "ids", "quantity", "hlc", "signing", "files", "ffi", "input", "state_json"],
-        ["event", "roles", "people", "scan"],
+        ["event", "event_view", "roles", "people", "scan"],
         ["chain", "fold"],
         # The pure halves of outbound and receiving.
         ["outbound::order", "outbound::picklist", "outbound::patient", "outbound::plan", "receiving::manifest"],

@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use custody_core::ffi::{IsoDate, Timestamp};
 use custody_core::ids::{BatchNumber, ItemName, LocationName, PackageTag, UserId};
 pub use custody_core::outbound::order::OrderLine;
-pub use custody_core::outbound::shipping::{DeliveryOutcome, ReturnKind, StopState};
-use custody_core::outbound::{self as core, picking, shipping};
+pub use custody_core::outbound::shipping::{DeliveryOutcome, ReturnDue, ReturnKind, StopState};
+use custody_core::outbound::{self as core, patients, picking, print, shipping};
 pub use custody_core::outbound::{Customer, Patient as PatientDetails};
 pub use custody_core::work::manifest::Vehicle;
 pub use custody_core::work::order::OrderStatus;
@@ -256,49 +256,6 @@ pub struct Route {
     pub stops: Vec<RouteStop>,
 }
 
-/// A package the vault has to check back in (refused, undelivered, or picked for a cancelled
-/// order), as the returns screen lists it.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct ReturnDue {
-    pub tag: PackageTag,
-    pub item: ItemName,
-    pub batch: BatchNumber,
-    pub quantity: Quantity,
-    pub container: Option<String>,
-    pub order_number: String,
-    pub recipient: String,
-    /// The manifest and stop it went out on (none for a cancelled order's picks).
-    pub manifest_id: Option<Uuid>,
-    pub manifest_number: Option<String>,
-    pub stop: Option<u32>,
-    pub kind: ReturnKind,
-    /// What the ledger's return will say.
-    pub reason: String,
-}
-
-impl From<shipping::ReturnDue> for ReturnDue {
-    fn from(r: shipping::ReturnDue) -> Self {
-        let (manifest_id, manifest_number, stop) = match r.manifest {
-            Some((id, number, stop)) => (Some(id), Some(number), Some(stop)),
-            None => (None, None, None),
-        };
-        ReturnDue {
-            tag: r.tag,
-            item: r.item,
-            batch: r.batch,
-            quantity: r.quantity,
-            container: r.container,
-            order_number: r.order_number,
-            recipient: r.recipient,
-            manifest_id,
-            manifest_number,
-            stop,
-            kind: r.kind,
-            reason: r.reason,
-        }
-    }
-}
-
 /// A manager's cancellation of a manifest before it left.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct Cancelled {
@@ -384,35 +341,38 @@ fn events_out(events: Vec<custody_core::Event>) -> Vec<LedgerEvent> {
 impl CustodyClient {
     /// The dispensaries this facility ships to (from the server).
     pub fn customers(&self) -> Result<Vec<Customer>> {
-        Ok(self.store.customers()?)
+        Ok(self.store.work(picking::customers)?)
     }
 
     /// Enters an order (managers); refused for an unknown customer or more than is available.
     pub fn create_order(&self, order: NewOrder) -> Result<String> {
-        let id = self.store.create_order(&order.try_into()?)?;
+        let order = order.try_into()?;
+        let id = self.store.work(|w| picking::create_order(w, &order))?;
         self.changed(&[ChangeKind::Outbound]);
         Ok(id.to_string())
     }
 
     pub fn orders(&self) -> Result<Vec<OrderSummary>> {
-        Ok(self.store.orders()?.into_iter().map(|o| order_out(o.id, o.order, o.status)).collect())
+        Ok(self.store.work(picking::orders)?.into_iter().map(|o| order_out(o.id, o.order, o.status)).collect())
     }
 
     /// Allocates stock, expiring first (managers).
     pub fn generate_pick_list(&self, order_id: String) -> Result<PickList> {
         let id = id_in("order", &order_id)?;
-        self.store.generate_pick_list(id)?;
+        self.store.work(|w| picking::generate_pick_list(w, id))?;
         self.changed(&[ChangeKind::Outbound]);
-        Ok(self.store.pick_list(id)?.into())
+        Ok(self.store.work(|w| picking::pick_list(w, id))?.into())
     }
 
     pub fn pick_list(&self, order_id: String) -> Result<PickList> {
-        Ok(self.store.pick_list(id_in("order", &order_id)?)?.into())
+        let id = id_in("order", &order_id)?;
+        Ok(self.store.work(|w| picking::pick_list(w, id))?.into())
     }
 
     /// Scans a package against the pick list; `quantity` is the weight taken for a split line.
     pub fn pick_scan(&self, order_id: String, raw: String, quantity: Option<Quantity>) -> Result<PickResult> {
-        let r = self.store.pick_scan(id_in("order", &order_id)?, &raw, quantity)?;
+        let id = id_in("order", &order_id)?;
+        let r = self.store.work(|w| picking::pick_scan(w, id, &raw, quantity))?;
         self.changed(&[ChangeKind::Outbound, ChangeKind::Inventory]);
         Ok(PickResult {
             tag: r.tag,
@@ -425,14 +385,16 @@ impl CustodyClient {
 
     /// A manager approves another package of the same item and batch instead of the allocated one.
     pub fn approve_substitute(&self, order_id: String, original: String, substitute: String, note: String) -> Result<()> {
-        self.store.approve_substitute(id_in("order", &order_id)?, &original, &substitute, &note)?;
+        let id = id_in("order", &order_id)?;
+        self.store.work(|w| picking::approve_substitute(w, id, &original, &substitute, &note))?;
         self.changed(&[ChangeKind::Outbound]);
         Ok(())
     }
 
     /// Puts a picked package in a numbered container with its gross weight.
     pub fn pack(&self, order_id: String, raw: String, container: String, gross_weight: Quantity) -> Result<()> {
-        self.store.pack(id_in("order", &order_id)?, &raw, &container, gross_weight)?;
+        let id = id_in("order", &order_id)?;
+        self.store.work(|w| picking::pack(w, id, &raw, &container, gross_weight))?;
         self.changed(&[ChangeKind::Outbound]);
         Ok(())
     }
@@ -440,21 +402,23 @@ impl CustodyClient {
     /// What the final check would refuse (one sentence each), without changing anything:
     /// empty when packing can finish. For the packing screen's checklist.
     pub fn packing_check(&self, order_id: String) -> Result<Vec<String>> {
-        Ok(self.store.packing_check(id_in("order", &order_id)?)?)
+        let id = id_in("order", &order_id)?;
+        Ok(self.store.work(|w| picking::packing_check(w, id))?)
     }
 
     /// The final check; refused with what is missing.
     pub fn finish_packing(&self, order_id: String) -> Result<PickList> {
         let id = id_in("order", &order_id)?;
-        self.store.finish_packing(id)?;
+        self.store.work(|w| picking::finish_packing(w, id))?;
         self.changed(&[ChangeKind::Outbound]);
-        Ok(self.store.pick_list(id)?.into())
+        Ok(self.store.work(|w| picking::pick_list(w, id))?.into())
     }
 
     /// Cancels an order (managers); what was picked waits in `returns_due` until the vault puts
     /// it back on a shelf.
     pub fn cancel_order(&self, order_id: String, reason: String) -> Result<()> {
-        self.store.cancel_order(id_in("order", &order_id)?, &reason)?;
+        let id = id_in("order", &order_id)?;
+        self.store.work(|w| picking::cancel_order(w, id, &reason))?;
         self.changed(&[ChangeKind::Outbound]);
         Ok(())
     }
@@ -482,31 +446,34 @@ impl CustodyClient {
             phone_for_questions: manifest.phone_for_questions,
             stops,
         };
-        let id = self.store.create_manifest(&new)?;
+        let id = self.store.work(|w| shipping::create_manifest(w, &new))?;
         self.changed(&[ChangeKind::Outbound]);
         Ok(id.to_string())
     }
 
     /// Manifests on this device (a driver's phone: only their own routes).
     pub fn manifests(&self) -> Result<Vec<Route>> {
-        Ok(self.store.manifests()?.into_iter().map(Into::into).collect())
+        Ok(self.store.work(shipping::manifests)?.into_iter().map(Into::into).collect())
     }
 
     pub fn route(&self, manifest_id: String) -> Result<Route> {
-        Ok(self.store.route(id_in("manifest", &manifest_id)?)?.into())
+        let id = id_in("manifest", &manifest_id)?;
+        Ok(self.store.work(|w| shipping::route(w, id))?.into())
     }
 
     /// Cancels a manifest before the truck leaves (managers); its orders stay packed for
     /// another manifest.
     pub fn cancel_manifest(&self, manifest_id: String, reason: String) -> Result<()> {
-        self.store.cancel_manifest(id_in("manifest", &manifest_id)?, &reason)?;
+        let id = id_in("manifest", &manifest_id)?;
+        self.store.work(|w| shipping::cancel_manifest(w, id, &reason))?;
         self.changed(&[ChangeKind::Outbound]);
         Ok(())
     }
 
     /// Departure: every package on the manifest is shipped in the ledger.
     pub fn depart(&self, manifest_id: String) -> Result<Vec<LedgerEvent>> {
-        let events = self.store.depart(id_in("manifest", &manifest_id)?)?;
+        let id = id_in("manifest", &manifest_id)?;
+        let events = self.store.work(|w| shipping::depart(w, id))?;
         self.changed(&[ChangeKind::Outbound, ChangeKind::Inventory]);
         Ok(events_out(events))
     }
@@ -519,7 +486,8 @@ impl CustodyClient {
             refused: confirmation.refused.into_iter().map(|r| Ok((crate::types::tag_in(&r.tag)?, r.reason))).collect::<Result<_>>()?,
             gps: confirmation.gps.map(TryInto::try_into).transpose()?,
         };
-        let events = self.store.confirm_stop(id_in("manifest", &manifest_id)?, stop, &c)?;
+        let id = id_in("manifest", &manifest_id)?;
+        let events = self.store.work(|w| shipping::confirm_stop(w, id, stop, &c))?;
         self.changed(&[ChangeKind::Outbound, ChangeKind::Inventory]);
         Ok(events_out(events))
     }
@@ -527,7 +495,8 @@ impl CustodyClient {
     /// The stop could not be made (closed, refused entirely).
     pub fn fail_stop(&self, manifest_id: String, stop: u32, reason: String, gps: Option<Gps>) -> Result<()> {
         let gps = gps.map(TryInto::try_into).transpose()?;
-        self.store.fail_stop(id_in("manifest", &manifest_id)?, stop, &reason, gps)?;
+        let id = id_in("manifest", &manifest_id)?;
+        self.store.work(|w| shipping::fail_stop(w, id, stop, &reason, gps))?;
         self.changed(&[ChangeKind::Outbound]);
         Ok(())
     }
@@ -535,24 +504,27 @@ impl CustodyClient {
     /// What the vault expects back: refused and undelivered packages, and the picks of
     /// cancelled orders; the certain ones first.
     pub fn returns_due(&self) -> Result<Vec<ReturnDue>> {
-        Ok(self.store.returns_due()?.into_iter().map(Into::into).collect())
+        Ok(self.store.work(shipping::returns_due)?)
     }
 
     /// Checks a package due back (refused, undelivered, or picked for a cancelled order) into
     /// stock at `location`.
     pub fn return_check_in(&self, raw: String, location: String) -> Result<LedgerEvent> {
-        let event = self.store.return_check_in(&raw, &location_in(&location)?)?;
+        let location = location_in(&location)?;
+        let event = self.store.work(|w| shipping::return_check_in(w, &raw, &location))?;
         self.changed(&[ChangeKind::Outbound, ChangeKind::Inventory]);
         Ok(event.into())
     }
 
     /// The printable manifest as HTML (all stops, or one); patient data redacted.
     pub fn manifest_html(&self, manifest_id: String, stop: Option<u32>) -> Result<String> {
-        Ok(self.store.manifest_html(id_in("manifest", &manifest_id)?, stop)?)
+        let id = id_in("manifest", &manifest_id)?;
+        Ok(self.store.work(|w| print::manifest_page(w, id, stop))?)
     }
 
     /// A medical order's patient, for a manager or the route's driver; the view is logged.
     pub fn patient(&self, order_id: String, purpose: String) -> Result<PatientDetails> {
-        Ok(self.store.patient(id_in("order", &order_id)?, &purpose)?)
+        let id = id_in("order", &order_id)?;
+        Ok(self.store.work(|w| patients::patient(w, id, &purpose))?)
     }
 }

@@ -70,7 +70,7 @@ fn event_bodies_convert_both_ways_and_refuse_bad_fields() {
         expires_on: Some("30/06/2027".into()),
         manifest: None,
     };
-    let err = custody_core::EventBody::try_from(bad).unwrap_err();
+    let err = CustodyError::from(custody_core::EventBody::try_from(bad).unwrap_err());
     assert!(matches!(&err, CustodyError::InvalidInput(m) if m.contains("2027-06-30")), "{err}");
     // A bad location inside the body is refused as it lifts, with core's sentence.
     let err = lift_arg::<LocationName>(" ".to_string()).unwrap_err();

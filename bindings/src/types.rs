@@ -14,11 +14,10 @@
 
 use std::collections::HashMap;
 
-use chrono::NaiveDate;
 use custody_core::ffi::{IsoDate, Timestamp};
-use custody_core::ids::{BatchNumber, DeviceId, ItemName, LicenseNumber, LocationName, PackageTag, UserId};
+use custody_core::ids::{DeviceId, LicenseNumber, LocationName, PackageTag, UserId};
 use custody_core::receiving::session;
-use custody_core::{counts, event, ids, input, scan, store, sync, work};
+use custody_core::{counts, ids, input, scan, store, sync, work};
 use uuid::Uuid;
 
 use crate::error::CustodyError;
@@ -30,6 +29,7 @@ pub use custody_core::counts::{
     CountEntryView as CountEntry, DiscrepancyView as Discrepancy, ScanResult as CountScanResult, VarianceLineView as VarianceLine,
 };
 pub use custody_core::event::EventKind;
+pub use custody_core::event_view::{EventBody, LedgerEvent};
 pub use custody_core::fold::{Conflict, ConflictKind, PackageFacts, PackageStatus};
 pub use custody_core::people::{Actor as Person, SignedInUser};
 pub use custody_core::protocol::EnrolmentCode;
@@ -41,14 +41,6 @@ pub use custody_core::work::count::{DiscrepancyStatus, Outcome as VarianceOutcom
 pub use custody_core::work::receiving::RejectReason;
 
 // ---- helpers ---------------------------------------------------------------------------------
-
-pub(crate) fn date_out(d: Option<NaiveDate>) -> Option<String> {
-    d.map(|d| d.format("%Y-%m-%d").to_string())
-}
-
-pub(crate) fn date_in(d: Option<String>) -> Result<Option<NaiveDate>, CustodyError> {
-    Ok(input::optional_date(d.as_deref().unwrap_or_default())?)
-}
 
 /// A UUID the app got from this library, coming back in.
 pub(crate) fn id_in(what: &str, raw: &str) -> Result<Uuid, CustodyError> {
@@ -117,144 +109,6 @@ impl From<sync::SyncReport> for SyncReport {
 }
 
 // ---- the ledger ------------------------------------------------------------------------------
-
-/// What happened to a package, with the facts that kind of change needs. The same shape goes
-/// into [`crate::CustodyClient::record`] and comes back in history. Tags, items, batches,
-/// locations and licences are core's (each checked as it comes in); the dates and request ids
-/// stay strings so that a mistyped one is refused with the sentence that names it.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
-pub enum EventBody {
-    Received {
-        item: ItemName,
-        batch: BatchNumber,
-        quantity: Quantity,
-        location: LocationName,
-        /// `YYYY-MM-DD`.
-        expires_on: Option<String>,
-        manifest: Option<String>,
-    },
-    Moved {
-        to: LocationName,
-    },
-    Adjusted {
-        delta: Quantity,
-        reason: String,
-        note: String,
-        /// The approved adjustment request this carries out.
-        request_id: Option<String>,
-    },
-    Quarantined {
-        reason: String,
-    },
-    Released {
-        note: String,
-        request_id: Option<String>,
-    },
-    Picked {
-        order: String,
-    },
-    Shipped {
-        manifest: String,
-    },
-    Delivered {
-        recipient: LicenseNumber,
-    },
-    Returned {
-        location: LocationName,
-        reason: String,
-    },
-    Destroyed {
-        reason: String,
-    },
-    Split {
-        new_tag: PackageTag,
-        quantity: Quantity,
-        item: ItemName,
-        batch: BatchNumber,
-        location: LocationName,
-        expires_on: Option<String>,
-    },
-}
-
-impl From<event::EventBody> for EventBody {
-    fn from(b: event::EventBody) -> Self {
-        use event::EventBody as B;
-        match b {
-            B::Received { item, batch, quantity, location, expires_on, manifest } => {
-                EventBody::Received { item, batch, quantity, location, expires_on: date_out(expires_on), manifest }
-            }
-            B::Moved { to } => EventBody::Moved { to },
-            B::Adjusted { delta, reason, note, request } => {
-                EventBody::Adjusted { delta, reason, note, request_id: request.map(|r| r.to_string()) }
-            }
-            B::Quarantined { reason } => EventBody::Quarantined { reason },
-            B::Released { note, request } => EventBody::Released { note, request_id: request.map(|r| r.to_string()) },
-            B::Picked { order } => EventBody::Picked { order },
-            B::Shipped { manifest } => EventBody::Shipped { manifest },
-            B::Delivered { recipient } => EventBody::Delivered { recipient },
-            B::Returned { location, reason } => EventBody::Returned { location, reason },
-            B::Destroyed { reason } => EventBody::Destroyed { reason },
-            B::Split { new_tag, quantity, item, batch, location, expires_on } => {
-                EventBody::Split { new_tag, quantity, item, batch, location, expires_on: date_out(expires_on) }
-            }
-        }
-    }
-}
-
-impl TryFrom<EventBody> for event::EventBody {
-    type Error = CustodyError;
-    fn try_from(b: EventBody) -> Result<Self, CustodyError> {
-        use event::EventBody as B;
-        let request = |r: Option<String>| r.map(|r| id_in("adjustment request", &r)).transpose();
-        Ok(match b {
-            EventBody::Received { item, batch, quantity, location, expires_on, manifest } => {
-                B::Received { item, batch, quantity, location, expires_on: date_in(expires_on)?, manifest: input::optional_text(manifest) }
-            }
-            EventBody::Moved { to } => B::Moved { to },
-            EventBody::Adjusted { delta, reason, note, request_id } => B::Adjusted { delta, reason, note, request: request(request_id)? },
-            EventBody::Quarantined { reason } => B::Quarantined { reason },
-            EventBody::Released { note, request_id } => B::Released { note, request: request(request_id)? },
-            EventBody::Picked { order } => B::Picked { order },
-            EventBody::Shipped { manifest } => B::Shipped { manifest },
-            EventBody::Delivered { recipient } => B::Delivered { recipient },
-            EventBody::Returned { location, reason } => B::Returned { location, reason },
-            EventBody::Destroyed { reason } => B::Destroyed { reason },
-            EventBody::Split { new_tag, quantity, item, batch, location, expires_on } => {
-                B::Split { new_tag, quantity, item, batch, location, expires_on: date_in(expires_on)? }
-            }
-        })
-    }
-}
-
-/// One immutable ledger event.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct LedgerEvent {
-    pub id: Uuid,
-    pub tag: PackageTag,
-    pub kind: EventKind,
-    pub body: EventBody,
-    pub user_id: UserId,
-    pub device_id: DeviceId,
-    pub device_seq: u64,
-    /// When the device recorded it (its hybrid-logical-clock wall time, corrected by the server's
-    /// clock at the last sync).
-    pub recorded_at: Timestamp,
-}
-
-impl From<event::Event> for LedgerEvent {
-    fn from(e: event::Event) -> Self {
-        LedgerEvent {
-            id: e.id,
-            kind: e.kind(),
-            tag: e.tag,
-            user_id: e.user,
-            device_id: e.device,
-            device_seq: e.device_seq,
-            recorded_at: e.hlc.wall_time(),
-            body: e.body.into(),
-        }
-    }
-}
 
 /// An event as a history screen shows it.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]

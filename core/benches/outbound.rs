@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use chrono::{Duration, Utc};
 use common::{percentile, pull, remote_events, signed_in_store};
-use custody_core::outbound::{Customer, NewOrder, NewOrderLine};
+use custody_core::outbound::{Customer, NewOrder, NewOrderLine, picking, shipping};
 use custody_core::*;
 use rust_decimal::Decimal;
 
@@ -33,10 +33,12 @@ fn main() {
     pull(&store, &remote_events(10_000, 0, "Vault"));
     let shop = LicenseNumber::parse(SHOP).unwrap();
     let spare: Vec<PackageTag> = (0..10).map(|n| PackageTag::parse(&format!("1A4FF0300000{n:012}")).unwrap()).collect();
-    store.save_reference(&[Customer { licence: shop, name: "Green Door".into(), address: "1 Main".into() }], &spare).unwrap();
-    let order = store.create_order(&new_order("SO-1", 2_000)).unwrap();
+    store
+        .work(|w| picking::save_reference(w, &[Customer { licence: shop, name: "Green Door".into(), address: "1 Main".into() }], &spare))
+        .unwrap();
+    let order = store.work(|w| picking::create_order(w, &new_order("SO-1", 2_000))).unwrap();
     let start = Instant::now();
-    let list = store.generate_pick_list(order).unwrap();
+    let list = store.work(|w| picking::generate_pick_list(w, order)).unwrap();
     let generated = start.elapsed();
 
     let mut times = Vec::with_capacity(list.len());
@@ -44,7 +46,7 @@ fn main() {
         let raw = format!("{}\r\n", pick.tag.as_str().to_lowercase());
         let quantity = pick.split_into.as_ref().map(|_| pick.quantity);
         let start = Instant::now();
-        store.pick_scan(order, &raw, quantity).unwrap();
+        store.work(|w| picking::pick_scan(w, order, &raw, quantity)).unwrap();
         times.push(start.elapsed());
     }
     times.sort();
@@ -53,20 +55,20 @@ fn main() {
 
     // 100 more orders on the phone (allocated, then cancelled), as a busy week leaves them.
     for n in 0..100 {
-        let other = store.create_order(&new_order(&format!("SO-{}", n + 2), 200)).unwrap();
-        store.generate_pick_list(other).unwrap();
-        store.cancel_order(other, "bench").unwrap();
+        let other = store.work(|w| picking::create_order(w, &new_order(&format!("SO-{}", n + 2), 200))).unwrap();
+        store.work(|w| picking::generate_pick_list(w, other)).unwrap();
+        store.work(|w| picking::cancel_order(w, other, "bench")).unwrap();
     }
-    store.cancel_order(order, "customer withdrew").unwrap();
+    store.work(|w| picking::cancel_order(w, order, "customer withdrew")).unwrap();
     let start = Instant::now();
-    let due = store.returns_due().unwrap();
+    let due = store.work(shipping::returns_due).unwrap();
     let listed = start.elapsed();
     assert_eq!(due.len(), list.len());
     let shelf = LocationName::parse("Vault").unwrap();
     let mut times = Vec::with_capacity(due.len());
     for row in &due {
         let start = Instant::now();
-        store.return_check_in(row.tag.as_str(), &shelf).unwrap();
+        store.work(|w| shipping::return_check_in(w, row.tag.as_str(), &shelf)).unwrap();
         times.push(start.elapsed());
     }
     times.sort();

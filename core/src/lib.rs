@@ -5,7 +5,8 @@
 //! - [`state_json`]: the state system's JSON as it really comes (nulls, local times), read in words.
 //! - [`input`]: what the apps type into form fields (dates, numbers, ids, lists), read once.
 //! - [`people`]: the roster entry, the signed-in person and the actor of a document, once.
-//! - [`event`], [`hlc`], [`roles`]: the custody ledger's immutable events and who may record them.
+//! - [`event`], [`hlc`], [`roles`]: the custody ledger's immutable events and who may record them;
+//!   [`event_view`]: an event as the apps see and type it.
 //! - [`fold`]: the inventory and conflict list, a deterministic fold over the event set.
 //! - [`chain`]: the per-device hash-chain verifier an auditor runs.
 //! - [`store`]: the device's SQLite store, encrypted (events, outbox, folded packages, sync
@@ -28,6 +29,7 @@ pub mod bounds;
 pub mod chain;
 pub mod counts;
 pub mod event;
+pub mod event_view;
 #[cfg(feature = "uniffi")]
 pub mod ffi;
 pub mod files;

@@ -201,7 +201,7 @@ impl SyncClient {
                 events.truncate(fits);
                 let pushed = events.len();
                 // Patient data goes up only while its manager is signed in; the log lines always.
-                let mut patients = store.patient_outbox()?;
+                let mut patients = store.work(crate::outbound::patients::outbox)?;
                 if store.current_user()?.is_none_or(|u| u.role != crate::roles::Role::Manager) {
                     patients.uploads.clear();
                 }
@@ -231,7 +231,7 @@ impl SyncClient {
             let step;
             (step, states, docs) = off_runtime(store, move |store| {
                 let applied = store.apply_sync(&response, sent_at)?;
-                store.apply_outbound_sync(&patients, &response)?;
+                store.work(|w| crate::outbound::patients::apply_sync(w, &patients, &response))?;
                 let received = store.apply_doc_messages(&response.docs, &response.doc_refusals, &mut states)?;
                 if retry_proof {
                     states.clear();

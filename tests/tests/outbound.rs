@@ -10,7 +10,7 @@ use chrono::{Duration, Utc};
 use custody_core::fold::PackageStatus;
 use custody_core::outbound::picking::OutboundError;
 use custody_core::outbound::shipping::{NewManifest, NewStop, ReturnKind, StopConfirmation, StopState};
-use custody_core::outbound::{Customer, NewOrder, NewOrderLine, Patient};
+use custody_core::outbound::{Customer, NewOrder, NewOrderLine, Patient, patients, picking, print, shipping};
 use custody_core::work::manifest::{Gps, Vehicle};
 use custody_core::*;
 use custody_e2e::*;
@@ -103,7 +103,7 @@ async fn an_afternoon_of_outbound_from_orders_to_returns() {
     receive(&office, &tag(10), CART, each(20), (2027, 3, 31));
     receive(&office, &tag(11), CART, each(20), (2027, 5, 31));
     office.sync().await.unwrap();
-    assert_eq!(office.store.customers().unwrap().len(), 2, "customers come with the sync");
+    assert_eq!(office.store.work(picking::customers).unwrap().len(), 2, "customers come with the sync");
 
     // ---- orders ----------------------------------------------------------------------------
     let tomorrow = (Utc::now() + Duration::days(1)).date_naive();
@@ -114,17 +114,17 @@ async fn an_afternoon_of_outbound_from_orders_to_returns() {
         lines: vec![line(FLOWER, grams(2_500), 400), line(CART, each(20), 1_800)],
         patient: None,
     };
-    let err = office.store.create_order(&order).unwrap_err();
+    let err = office.store.work(|w| picking::create_order(w, &order)).unwrap_err();
     assert!(err.to_string().contains("not a customer of this facility"), "{err}");
     order.recipient = lic(GREEN_DOOR);
     order.lines[0].quantity = grams(100_000);
-    let err = office.store.create_order(&order).unwrap_err();
+    let err = office.store.work(|w| picking::create_order(w, &order)).unwrap_err();
     // 10 + 10 + 10 + 8 g: the quarantined and the expired packages do not count.
     assert!(err.to_string().contains("only 38.00 g is available"), "{err}");
     order.lines[0].quantity = grams(2_500);
-    assert!(office.store.orders().unwrap().is_empty(), "a refused order leaves nothing behind");
-    let order_1 = office.store.create_order(&order).unwrap();
-    let err = picker_a.store.create_order(&order).unwrap_err();
+    assert!(office.store.work(picking::orders).unwrap().is_empty(), "a refused order leaves nothing behind");
+    let order_1 = office.store.work(|w| picking::create_order(w, &order)).unwrap();
+    let err = picker_a.store.work(|w| picking::create_order(w, &order)).unwrap_err();
     assert!(matches!(err, OutboundError::NotAllowed { .. }), "{err}");
 
     // The office enters a medical order through the server (the signed-in manager's signature).
@@ -149,20 +149,20 @@ async fn an_afternoon_of_outbound_from_orders_to_returns() {
     let order_2 = office.client.submit_order(&office.store, &medical).await.unwrap();
 
     // ---- pick lists ------------------------------------------------------------------------
-    let list_1 = office.store.generate_pick_list(order_1).unwrap();
+    let list_1 = office.store.work(|w| picking::generate_pick_list(w, order_1)).unwrap();
     let flower_tags: Vec<_> = list_1.iter().filter(|p| p.line == 1).map(|p| p.tag.clone()).collect();
     assert_eq!(flower_tags, vec![tag(2), tag(1), tag(3)], "first expired, first out");
     let split = list_1.iter().find(|p| p.tag == tag(3)).unwrap();
     assert_eq!((split.quantity, split.split_into.clone()), (grams(500), Some(tag(900))));
     assert!(list_1.iter().any(|p| p.tag == tag(10) && p.split_into.is_none()));
     office.sync().await.unwrap();
-    let list_2 = office.store.generate_pick_list(order_2).unwrap();
+    let list_2 = office.store.work(|w| picking::generate_pick_list(w, order_2)).unwrap();
     assert_eq!(
         list_2.iter().map(|p| (p.tag.clone(), p.split_into.clone())).collect::<Vec<_>>(),
         vec![(tag(6), None), (tag(11), Some(tag(901)))]
     );
     office.sync().await.unwrap();
-    let office_orders = office.store.orders().unwrap();
+    let office_orders = office.store.work(picking::orders).unwrap();
     let medical_summary = office_orders.iter().find(|o| o.id == order_2).unwrap();
     assert_eq!(medical_summary.order.patient_ref.as_deref(), Some("J.Q.D., card ...5588"));
 
@@ -172,31 +172,31 @@ async fn an_afternoon_of_outbound_from_orders_to_returns() {
 
     // ---- picking: two pickers on list 1, offline ---------------------------------------------
     let pending_before = picker_a.store.pending_count().unwrap();
-    let err = picker_a.store.pick_scan(order_1, tag(6).as_str(), None).unwrap_err();
+    let err = picker_a.store.work(|w| picking::pick_scan(w, order_1, tag(6).as_str(), None)).unwrap_err();
     assert!(err.to_string().contains("is not the package allocated"), "{err}");
-    let err = picker_a.store.pick_scan(order_1, tag(999).as_str(), None).unwrap_err();
+    let err = picker_a.store.work(|w| picking::pick_scan(w, order_1, tag(999).as_str(), None)).unwrap_err();
     assert!(matches!(err, OutboundError::NotOnPickList { .. }), "{err}");
-    assert!(matches!(picker_a.store.pick_scan(order_1, "hello", None), Err(OutboundError::Scan(_))));
+    assert!(matches!(picker_a.store.work(|w| picking::pick_scan(w, order_1, "hello", None)), Err(OutboundError::Scan(_))));
     assert_eq!(picker_a.store.pending_count().unwrap(), pending_before, "refused scans change nothing");
 
-    picker_a.store.pick_scan(order_1, tag(2).as_str(), None).unwrap();
-    picker_a.store.pick_scan(order_1, &tag(1).as_str().to_lowercase(), None).unwrap();
-    let err = picker_b.store.pick_scan(order_1, tag(3).as_str(), None).unwrap_err();
+    picker_a.store.work(|w| picking::pick_scan(w, order_1, tag(2).as_str(), None)).unwrap();
+    picker_a.store.work(|w| picking::pick_scan(w, order_1, &tag(1).as_str().to_lowercase(), None)).unwrap();
+    let err = picker_b.store.work(|w| picking::pick_scan(w, order_1, tag(3).as_str(), None)).unwrap_err();
     assert!(matches!(err, OutboundError::WeightNeeded { .. }), "{err}");
-    let err = picker_b.store.pick_scan(order_1, tag(3).as_str(), Some(grams(450))).unwrap_err();
+    let err = picker_b.store.work(|w| picking::pick_scan(w, order_1, tag(3).as_str(), Some(grams(450)))).unwrap_err();
     assert!(err.to_string().contains("needs 5.00 g, not 4.50 g"), "{err}");
-    let split_pick = picker_b.store.pick_scan(order_1, tag(3).as_str(), Some(grams(500))).unwrap();
+    let split_pick = picker_b.store.work(|w| picking::pick_scan(w, order_1, tag(3).as_str(), Some(grams(500)))).unwrap();
     assert_eq!((split_pick.tag.clone(), split_pick.split_from.clone()), (tag(900), Some(tag(3))));
-    picker_b.store.pick_scan(order_1, tag(10).as_str(), None).unwrap();
+    picker_b.store.work(|w| picking::pick_scan(w, order_1, tag(10).as_str(), None)).unwrap();
     // B also takes tag 1, not knowing A already has: one pick, reported, no conflict.
-    picker_b.store.pick_scan(order_1, tag(1).as_str(), None).unwrap();
-    let err = picker_a.store.finish_packing(order_1).unwrap_err();
+    picker_b.store.work(|w| picking::pick_scan(w, order_1, tag(1).as_str(), None)).unwrap();
+    let err = picker_a.store.work(|w| picking::finish_packing(w, order_1)).unwrap_err();
     assert!(err.to_string().contains("not picked"), "{err}");
 
     for phone in [&picker_a, &picker_b, &picker_a] {
         phone.sync().await.unwrap();
     }
-    let view = picker_a.store.pick_list(order_1).unwrap();
+    let view = picker_a.store.work(|w| picking::pick_list(w, order_1)).unwrap();
     assert!(view.lines.iter().all(|l| l.picked.is_some()), "both pickers' work merged");
     assert_eq!(view.picked_twice, vec![tag(1)]);
     assert!(picker_a.conflicts().is_empty(), "{:?}", picker_a.conflicts());
@@ -204,27 +204,29 @@ async fn an_afternoon_of_outbound_from_orders_to_returns() {
     assert_eq!(picker_a.store.package(&tag(900)).unwrap().unwrap().status, PackageStatus::Picked);
 
     // ---- packing -----------------------------------------------------------------------------
-    let err =
-        picker_a.store.pack(order_1, tag(2).as_str(), "C-1001-1", Quantity { amount: Decimal::new(-10, 2), unit: Unit::G }).unwrap_err();
+    let err = picker_a
+        .store
+        .work(|w| picking::pack(w, order_1, tag(2).as_str(), "C-1001-1", Quantity { amount: Decimal::new(-10, 2), unit: Unit::G }))
+        .unwrap_err();
     assert!(matches!(err, OutboundError::BadGrossWeight), "{err}");
     for (t, box_no, gross) in
         [(tag(2), "C-1001-1", 1_240), (tag(1), "C-1001-1", 1_250), (tag(900), "C-1001-1", 720), (tag(10), "C-1001-2", 4_100)]
     {
-        picker_a.store.pack(order_1, t.as_str(), box_no, grams(gross)).unwrap();
+        picker_a.store.work(|w| picking::pack(w, order_1, t.as_str(), box_no, grams(gross))).unwrap();
     }
-    assert!(picker_a.store.packing_check(order_1).unwrap().is_empty());
-    let check = picker_a.store.finish_packing(order_1).unwrap();
+    assert!(picker_a.store.work(|w| picking::packing_check(w, order_1)).unwrap().is_empty());
+    let check = picker_a.store.work(|w| picking::finish_packing(w, order_1)).unwrap();
     assert_eq!(check.containers["C-1001-1"].len(), 3);
-    picker_a.store.pick_scan(order_2, tag(6).as_str(), None).unwrap();
-    let err = picker_a.store.finish_packing(order_2).unwrap_err();
+    picker_a.store.work(|w| picking::pick_scan(w, order_2, tag(6).as_str(), None)).unwrap();
+    let err = picker_a.store.work(|w| picking::finish_packing(w, order_2)).unwrap_err();
     assert!(err.to_string().contains("not picked"), "{err}");
-    let missing = picker_a.store.packing_check(order_2).unwrap();
+    let missing = picker_a.store.work(|w| picking::packing_check(w, order_2)).unwrap();
     assert!(missing.iter().any(|m| m.starts_with(&format!("{} (Vault A) not picked", tag(11)))), "{missing:?}");
     assert!(missing.iter().any(|m| m.contains(&format!("{} not in a container", tag(6)))), "{missing:?}");
-    picker_a.store.pick_scan(order_2, tag(11).as_str(), Some(each(5))).unwrap();
-    picker_a.store.pack(order_2, tag(6).as_str(), "C-1002-1", grams(1_010)).unwrap();
-    picker_a.store.pack(order_2, tag(901).as_str(), "C-1002-1", grams(2_050)).unwrap();
-    picker_a.store.finish_packing(order_2).unwrap();
+    picker_a.store.work(|w| picking::pick_scan(w, order_2, tag(11).as_str(), Some(each(5)))).unwrap();
+    picker_a.store.work(|w| picking::pack(w, order_2, tag(6).as_str(), "C-1002-1", grams(1_010))).unwrap();
+    picker_a.store.work(|w| picking::pack(w, order_2, tag(901).as_str(), "C-1002-1", grams(2_050))).unwrap();
+    picker_a.store.work(|w| picking::finish_packing(w, order_2)).unwrap();
     picker_a.sync().await.unwrap();
     office.sync().await.unwrap();
     office_2.sync().await.unwrap();
@@ -256,10 +258,16 @@ async fn an_afternoon_of_outbound_from_orders_to_returns() {
     // Office-2, holding the same packed orders offline, puts order 1 on its own manifest.
     let rival = office_2
         .store
-        .create_manifest(&NewManifest { number: "M-0002".into(), stops: vec![manifest.stops[0].clone()], ..manifest.clone() })
+        .work(|w| {
+            shipping::create_manifest(
+                w,
+                &NewManifest { number: "M-0002".into(), stops: vec![manifest.stops[0].clone()], ..manifest.clone() },
+            )
+        })
         .unwrap();
-    let manifest_id = office.store.create_manifest(&manifest).unwrap();
-    let err = office.store.create_manifest(&NewManifest { number: "M-0003".into(), ..manifest.clone() }).unwrap_err();
+    let manifest_id = office.store.work(|w| shipping::create_manifest(w, &manifest)).unwrap();
+    let err =
+        office.store.work(|w| shipping::create_manifest(w, &NewManifest { number: "M-0003".into(), ..manifest.clone() })).unwrap_err();
     assert!(err.to_string().contains("already on another open manifest"), "{err}");
     office.sync().await.unwrap();
     let report = office_2.sync().await.unwrap();
@@ -270,22 +278,22 @@ async fn an_afternoon_of_outbound_from_orders_to_returns() {
     );
     assert!(fleet.server().db.doc(&fleet.facility, rival).unwrap().is_none(), "the rival manifest was not stored");
 
-    let html = office.store.manifest_html(manifest_id, Some(2)).unwrap();
+    let html = office.store.work(|w| print::manifest_page(w, manifest_id, Some(2))).unwrap();
     assert!(html.contains("J.Q.D., card ...5588") && html.contains("8ABC123") && html.contains(tag(6).as_str()));
     assert!(
         !html.contains("Jane") && !html.contains(PATIENT_CARD_MIDDLE) && !html.contains("Bay Rd, Oakland"),
         "printed manifests are redacted"
     );
-    let template = custody_core::outbound::print::metrc_template(&office.store.route(manifest_id).unwrap().manifest);
+    let template = custody_core::outbound::print::metrc_template(&office.store.work(|w| shipping::route(w, manifest_id)).unwrap().manifest);
     assert_eq!(template.destinations.len(), 2);
     assert_eq!(template.destinations[0].packages[0].wholesale_price, "40.00", "10 g at 4.00 a gram");
 
     // ---- the driver, offline for the whole route -------------------------------------------------
     truck.sync().await.unwrap();
     other_truck.sync().await.unwrap();
-    assert!(other_truck.store.manifests().unwrap().is_empty(), "a driver sees only their own route");
-    assert!(truck.store.orders().unwrap().is_empty(), "drivers get routes, not order documents");
-    let route = truck.store.route(manifest_id).unwrap();
+    assert!(other_truck.store.work(shipping::manifests).unwrap().is_empty(), "a driver sees only their own route");
+    assert!(truck.store.work(picking::orders).unwrap().is_empty(), "drivers get routes, not order documents");
+    let route = truck.store.work(|w| shipping::route(w, manifest_id)).unwrap();
     let mut truck_files = std::fs::read(&truck.path).unwrap();
     truck_files.extend(std::fs::read(truck.path.with_extension("db-wal")).unwrap_or_default());
     let truck_held: i64 = truck.raw_db().query_row("SELECT COUNT(*) FROM patients", [], |r| r.get(0)).unwrap();
@@ -295,57 +303,73 @@ async fn an_afternoon_of_outbound_from_orders_to_returns() {
         route.stops.iter().map(|s| s.stop.recipient.name.as_str()).collect::<Vec<_>>(),
         vec!["Green Door Dispensary", "Harbor Wellness (medical)"]
     );
-    let err = other_truck.store.patient(order_2, "curious").unwrap_err();
+    let err = other_truck.store.work(|w| patients::patient(w, order_2, "curious")).unwrap_err();
     assert!(matches!(err, OutboundError::NotAllowed { .. }), "{err}");
-    let err = picker_a.store.patient(order_2, "curious").unwrap_err();
+    let err = picker_a.store.work(|w| patients::patient(w, order_2, "curious")).unwrap_err();
     assert!(matches!(err, OutboundError::NotAllowed { .. }), "{err}");
 
-    truck.store.depart(manifest_id).unwrap();
+    truck.store.work(|w| shipping::depart(w, manifest_id)).unwrap();
     let gps = Some(Gps { latitude: Decimal::new(378044, 4), longitude: Decimal::new(-1222712, 4), accuracy_m: Decimal::new(8, 0) });
     let err = truck
         .store
-        .confirm_stop(manifest_id, 1, &StopConfirmation { receiver_name: "".into(), receiver_licence: "".into(), refused: vec![], gps })
+        .work(|w| {
+            shipping::confirm_stop(
+                w,
+                manifest_id,
+                1,
+                &StopConfirmation { receiver_name: "".into(), receiver_licence: "".into(), refused: vec![], gps },
+            )
+        })
         .unwrap_err();
     assert!(err.to_string().contains("receiver's name"), "{err}");
     truck
         .store
-        .confirm_stop(
-            manifest_id,
-            1,
-            &StopConfirmation { receiver_name: "Rita Green".into(), receiver_licence: "AG-2231".into(), refused: vec![], gps },
-        )
+        .work(|w| {
+            shipping::confirm_stop(
+                w,
+                manifest_id,
+                1,
+                &StopConfirmation { receiver_name: "Rita Green".into(), receiver_licence: "AG-2231".into(), refused: vec![], gps },
+            )
+        })
         .unwrap();
     let err = truck
         .store
-        .confirm_stop(
-            manifest_id,
-            1,
-            &StopConfirmation { receiver_name: "Rita".into(), receiver_licence: "AG".into(), refused: vec![], gps },
-        )
+        .work(|w| {
+            shipping::confirm_stop(
+                w,
+                manifest_id,
+                1,
+                &StopConfirmation { receiver_name: "Rita".into(), receiver_licence: "AG".into(), refused: vec![], gps },
+            )
+        })
         .unwrap_err();
     assert!(err.to_string().contains("already confirmed"), "{err}");
-    let patient = truck.store.patient(order_2, "hand-off at stop 2").unwrap();
+    let patient = truck.store.work(|w| patients::patient(w, order_2, "hand-off at stop 2")).unwrap();
     assert_eq!(patient.card_number, PATIENT_CARD);
     truck
         .store
-        .confirm_stop(
-            manifest_id,
-            2,
-            &StopConfirmation {
-                receiver_name: "Hal Harbor".into(),
-                receiver_licence: "AG-9902".into(),
-                refused: vec![(tag(6), "damaged seal".into())],
-                gps,
-            },
-        )
+        .work(|w| {
+            shipping::confirm_stop(
+                w,
+                manifest_id,
+                2,
+                &StopConfirmation {
+                    receiver_name: "Hal Harbor".into(),
+                    receiver_licence: "AG-9902".into(),
+                    refused: vec![(tag(6), "damaged seal".into())],
+                    gps,
+                },
+            )
+        })
         .unwrap();
 
     // The office sees nothing yet: the truck has no signal.
     office.sync().await.unwrap();
-    assert!(office.store.route(manifest_id).unwrap().departed.is_none());
+    assert!(office.store.work(|w| shipping::route(w, manifest_id)).unwrap().departed.is_none());
     truck.sync().await.unwrap();
     office.sync().await.unwrap();
-    let progress = office.store.route(manifest_id).unwrap();
+    let progress = office.store.work(|w| shipping::route(w, manifest_id)).unwrap();
     assert!(progress.departed.is_some());
     assert!(progress.stops.iter().all(|s| s.state == StopState::Done));
     let refused = progress.stops[1].packages.iter().find(|p| p.package.tag == tag(6)).unwrap();
@@ -354,21 +378,21 @@ async fn an_afternoon_of_outbound_from_orders_to_returns() {
 
     // ---- return check-in at the vault --------------------------------------------------------------
     picker_a.sync().await.unwrap();
-    let due = picker_a.store.returns_due().unwrap();
+    let due = picker_a.store.work(shipping::returns_due).unwrap();
     assert_eq!(
-        due.iter().map(|r| (r.tag.clone(), r.manifest.as_ref().map(|m| m.2), r.kind)).collect::<Vec<_>>(),
+        due.iter().map(|r| (r.tag.clone(), r.stop, r.kind)).collect::<Vec<_>>(),
         vec![(tag(6), Some(2), ReturnKind::Refused)],
         "the vault expects only the refused package"
     );
-    let err = picker_a.store.return_check_in(tag(2).as_str(), &location("Vault A")).unwrap_err();
+    let err = picker_a.store.work(|w| shipping::return_check_in(w, tag(2).as_str(), &location("Vault A"))).unwrap_err();
     assert!(err.to_string().contains("delivered"), "{err}");
-    let back = picker_a.store.return_check_in(tag(6).as_str(), &location("Returns cage")).unwrap();
+    let back = picker_a.store.work(|w| shipping::return_check_in(w, tag(6).as_str(), &location("Returns cage"))).unwrap();
     assert!(
         matches!(&back.body, EventBody::Returned { reason, .. } if reason.contains("refused at stop 2") && reason.contains("damaged seal"))
     );
     let pkg = picker_a.store.package(&tag(6)).unwrap().unwrap();
     assert_eq!((pkg.status, pkg.location.as_str()), (PackageStatus::Active, "Returns cage"));
-    assert!(picker_a.store.returns_due().unwrap().is_empty(), "nothing more is due back");
+    assert!(picker_a.store.work(shipping::returns_due).unwrap().is_empty(), "nothing more is due back");
 
     // ---- everyone converges ----------------------------------------------------------------------
     for _ in 0..2 {
@@ -382,10 +406,10 @@ async fn an_afternoon_of_outbound_from_orders_to_returns() {
         assert_eq!(phone.store.pending_count().unwrap(), 0, "{} has nothing pending", phone.name);
     }
     assert!(server.0.conflicts.is_empty(), "{:?}", server.0.conflicts);
-    let final_route = office.store.route(manifest_id).unwrap();
+    let final_route = office.store.work(|w| shipping::route(w, manifest_id)).unwrap();
     assert!(final_route.closed, "every package delivered or back in the vault");
     for phone in [&truck, &picker_a] {
-        assert_eq!(phone.store.route(manifest_id).unwrap(), final_route, "{} sees the same manifest", phone.name);
+        assert_eq!(phone.store.work(|w| shipping::route(w, manifest_id)).unwrap(), final_route, "{} sees the same manifest", phone.name);
     }
     let inv = fleet.server_inventory();
     assert_eq!(inv.packages[&tag(2)].status, PackageStatus::Delivered);
@@ -393,7 +417,7 @@ async fn an_afternoon_of_outbound_from_orders_to_returns() {
     assert_eq!(inv.packages[&tag(6)].status, PackageStatus::Active);
     assert_eq!(inv.packages[&tag(11)].quantity, each(15));
     assert_eq!(fleet.server().db.unused_tags(&fleet.facility).unwrap(), vec![tag(902)], "the split tags are used up");
-    assert_eq!(office.store.unused_tags().unwrap(), vec![tag(902)]);
+    assert_eq!(office.store.work(picking::unused_tags).unwrap(), vec![tag(902)]);
 
     // ---- patient data ---------------------------------------------------------------------------
     for phone in [&picker_a, &picker_b, &other_truck] {
@@ -402,7 +426,7 @@ async fn an_afternoon_of_outbound_from_orders_to_returns() {
         let held: i64 = phone.raw_db().query_row("SELECT COUNT(*) FROM patients", [], |r| r.get(0)).unwrap();
         assert_eq!(held, 0, "{} was never sent patient data", phone.name);
     }
-    let err = truck.store.patient(order_2, "after the route").unwrap_err();
+    let err = truck.store.work(|w| patients::patient(w, order_2, "after the route")).unwrap_err();
     assert!(matches!(err, OutboundError::NotAllowed { .. } | OutboundError::Manifest(_)), "a closed route opens no patient data: {err}");
     let held = |phone: &Phone| -> i64 { phone.raw_db().query_row("SELECT COUNT(*) FROM patients", [], |r| r.get(0)).unwrap() };
     assert_eq!(held(&truck), 0, "the driver's phone forgot the patient once the route closed");
@@ -463,17 +487,22 @@ async fn a_patient_entered_on_a_phone_reaches_the_server_and_other_managers_only
     office.sync().await.unwrap();
     let order = office
         .store
-        .create_order(&NewOrder {
-            number: "SO-7".into(),
-            recipient: lic(HARBOR),
-            requested_on: (Utc::now() + Duration::days(1)).date_naive(),
-            lines: vec![line(CART, each(2), 1_900)],
-            patient: Some(Patient {
-                name: PATIENT_NAME.into(),
-                card_number: PATIENT_CARD.into(),
-                address: "9 Bay Rd".into(),
-                phone: "555".into(),
-            }),
+        .work(|w| {
+            picking::create_order(
+                w,
+                &NewOrder {
+                    number: "SO-7".into(),
+                    recipient: lic(HARBOR),
+                    requested_on: (Utc::now() + Duration::days(1)).date_naive(),
+                    lines: vec![line(CART, each(2), 1_900)],
+                    patient: Some(Patient {
+                        name: PATIENT_NAME.into(),
+                        card_number: PATIENT_CARD.into(),
+                        address: "9 Bay Rd".into(),
+                        phone: "555".into(),
+                    }),
+                },
+            )
         })
         .unwrap();
     office.sync().await.unwrap();
@@ -484,11 +513,11 @@ async fn a_patient_entered_on_a_phone_reaches_the_server_and_other_managers_only
 
     office_2.sync().await.unwrap();
     floor.sync().await.unwrap();
-    assert_eq!(office_2.store.patient(order, "route planning").unwrap().card_number, PATIENT_CARD);
+    assert_eq!(office_2.store.work(|w| patients::patient(w, order, "route planning")).unwrap().card_number, PATIENT_CARD);
     let held: i64 = floor.raw_db().query_row("SELECT COUNT(*) FROM patients", [], |r| r.get(0)).unwrap();
     assert_eq!(held, 0);
     assert_eq!(
-        floor.store.orders().unwrap()[0].order.patient_ref.as_deref(),
+        floor.store.work(picking::orders).unwrap()[0].order.patient_ref.as_deref(),
         Some("J.Q.D., card ...5588"),
         "floor staff see the redacted reference"
     );
@@ -513,10 +542,10 @@ async fn two_orders_never_hold_the_same_package() {
     office_2.sync().await.unwrap();
 
     let order = |number: &str| flower_order(number, grams(1_000));
-    let first = office.store.create_order(&order("SO-1")).unwrap();
-    office.store.generate_pick_list(first).unwrap();
-    let second = office_2.store.create_order(&order("SO-2")).unwrap();
-    office_2.store.generate_pick_list(second).unwrap();
+    let first = office.store.work(|w| picking::create_order(w, &order("SO-1"))).unwrap();
+    office.store.work(|w| picking::generate_pick_list(w, first)).unwrap();
+    let second = office_2.store.work(|w| picking::create_order(w, &order("SO-2"))).unwrap();
+    office_2.store.work(|w| picking::generate_pick_list(w, second)).unwrap();
 
     office.sync().await.unwrap();
     let report = office_2.sync().await.unwrap();
@@ -527,13 +556,13 @@ async fn two_orders_never_hold_the_same_package() {
     assert!(info.refusal.is_some(), "the phone shows why");
 
     // It now holds the other order too, so it will not allocate that package again.
-    let err = office_2.store.generate_pick_list(second).unwrap_err();
+    let err = office_2.store.work(|w| picking::generate_pick_list(w, second)).unwrap_err();
     assert!(err.to_string().contains("only 0.00 g"), "{err}");
-    office_2.store.cancel_order(second, "stock went to SO-1").unwrap();
+    office_2.store.work(|w| picking::cancel_order(w, second, "stock went to SO-1")).unwrap();
     let report = office_2.sync().await.unwrap();
     assert!(report.doc_refusals.is_empty(), "{:?}", report.doc_refusals);
     office.sync().await.unwrap();
-    let statuses: Vec<_> = office.store.orders().unwrap().into_iter().map(|o| (o.order.number, o.status)).collect();
+    let statuses: Vec<_> = office.store.work(picking::orders).unwrap().into_iter().map(|o| (o.order.number, o.status)).collect();
     assert!(statuses.contains(&("SO-1".into(), custody_core::work::order::OrderStatus::Allocated)), "{statuses:?}");
     assert!(statuses.contains(&("SO-2".into(), custody_core::work::order::OrderStatus::Cancelled)), "{statuses:?}");
 }
@@ -572,14 +601,14 @@ async fn stock_on_hold_for_an_adjustment_is_not_available_anywhere() {
     office.sync().await.unwrap();
 
     let order = flower_order("SO-1", grams(500));
-    let err = office.store.create_order(&order).unwrap_err();
+    let err = office.store.work(|w| picking::create_order(w, &order)).unwrap_err();
     assert!(err.to_string().contains("only 0.00 g is available"), "phone: {err}");
     let err = office.client.submit_order(&office.store, &order).await.unwrap_err();
     assert!(err.to_string().contains("only 0.00 g is available"), "server: {err}");
 
     office.store.work(|w| approvals::approve_adjustment(w, request, "checked the scale")).unwrap();
     office.sync().await.unwrap();
-    office.store.create_order(&order).unwrap();
+    office.store.work(|w| picking::create_order(w, &order)).unwrap();
 }
 
 /// Plans change. The office cancels a manifest and re-plans its order onto another truck while
@@ -603,15 +632,18 @@ async fn cancelled_plans_never_strand_a_package_or_overrule_the_road() {
     receive(&office, &tag(2), FLOWER, grams(1_000), (2027, 4, 1));
     office.sync().await.unwrap();
     let order = |number: &str| flower_order(number, grams(1_000));
-    let (so_1, so_2) = (office.store.create_order(&order("SO-1")).unwrap(), office.store.create_order(&order("SO-2")).unwrap());
-    assert_eq!(office.store.generate_pick_list(so_1).unwrap()[0].tag, tag(1));
-    assert_eq!(office.store.generate_pick_list(so_2).unwrap()[0].tag, tag(2));
+    let (so_1, so_2) = (
+        office.store.work(|w| picking::create_order(w, &order("SO-1"))).unwrap(),
+        office.store.work(|w| picking::create_order(w, &order("SO-2"))).unwrap(),
+    );
+    assert_eq!(office.store.work(|w| picking::generate_pick_list(w, so_1)).unwrap()[0].tag, tag(1));
+    assert_eq!(office.store.work(|w| picking::generate_pick_list(w, so_2)).unwrap()[0].tag, tag(2));
     office.sync().await.unwrap();
     floor.sync().await.unwrap();
     for (id, t, container) in [(so_1, tag(1), "C-1"), (so_2, tag(2), "C-2")] {
-        floor.store.pick_scan(id, t.as_str(), None).unwrap();
-        floor.store.pack(id, t.as_str(), container, grams(1_100)).unwrap();
-        floor.store.finish_packing(id).unwrap();
+        floor.store.work(|w| picking::pick_scan(w, id, t.as_str(), None)).unwrap();
+        floor.store.work(|w| picking::pack(w, id, t.as_str(), container, grams(1_100))).unwrap();
+        floor.store.work(|w| picking::finish_packing(w, id)).unwrap();
     }
     floor.sync().await.unwrap();
     office.sync().await.unwrap();
@@ -629,17 +661,17 @@ async fn cancelled_plans_never_strand_a_package_or_overrule_the_road() {
             estimated_arrival: Utc::now() + Duration::hours(1),
         }],
     };
-    let m_1 = office.store.create_manifest(&plan("M-1", so_1)).unwrap();
-    let m_2 = office.store.create_manifest(&plan("M-2", so_2)).unwrap();
+    let m_1 = office.store.work(|w| shipping::create_manifest(w, &plan("M-1", so_1))).unwrap();
+    let m_2 = office.store.work(|w| shipping::create_manifest(w, &plan("M-2", so_2))).unwrap();
     office.sync().await.unwrap();
     truck.sync().await.unwrap();
 
     // ---- the truck leaves, offline; the office, not knowing, cancels and re-plans ---------------
-    truck.store.depart(m_1).unwrap();
-    office.store.cancel_manifest(m_1, "van swap").unwrap();
-    let m_3 = office.store.create_manifest(&plan("M-3", so_1)).expect("the office re-plans SO-1");
-    office.store.cancel_manifest(m_2, "customer withdrew").unwrap();
-    office.store.cancel_order(so_2, "customer withdrew").unwrap();
+    truck.store.work(|w| shipping::depart(w, m_1)).unwrap();
+    office.store.work(|w| shipping::cancel_manifest(w, m_1, "van swap")).unwrap();
+    let m_3 = office.store.work(|w| shipping::create_manifest(w, &plan("M-3", so_1))).expect("the office re-plans SO-1");
+    office.store.work(|w| shipping::cancel_manifest(w, m_2, "customer withdrew")).unwrap();
+    office.store.work(|w| picking::cancel_order(w, so_2, "customer withdrew")).unwrap();
     let report = office.sync().await.unwrap();
     assert!(report.doc_refusals.is_empty(), "{:?}", report.doc_refusals);
     let report = truck.sync().await.unwrap();
@@ -647,24 +679,24 @@ async fn cancelled_plans_never_strand_a_package_or_overrule_the_road() {
     truck.sync().await.unwrap();
     office.sync().await.unwrap();
     for phone in [&office, &truck] {
-        let route = phone.store.route(m_1).unwrap();
+        let route = phone.store.work(|w| shipping::route(w, m_1)).unwrap();
         assert!(route.departed.is_some() && route.cancelled.is_none(), "{}: the road wins over the cancellation", phone.name);
     }
-    assert!(truck.store.manifests().unwrap().iter().any(|r| r.id == m_3), "the re-planned route reached its driver");
-    let err = truck.store.depart(m_3).unwrap_err();
+    assert!(truck.store.work(shipping::manifests).unwrap().iter().any(|r| r.id == m_3), "the re-planned route reached its driver");
+    let err = truck.store.work(|w| shipping::depart(w, m_3)).unwrap_err();
     assert_eq!(err.to_string(), format!("{} already left on another manifest; ask the office to cancel manifest M-3", tag(1)));
-    office.store.cancel_manifest(m_3, "SO-1 left on M-1").unwrap();
+    office.store.work(|w| shipping::cancel_manifest(w, m_3, "SO-1 left on M-1")).unwrap();
 
     // ---- the cancelled order's package goes back on a shelf -------------------------------------
     floor.sync().await.unwrap();
-    let due = floor.store.returns_due().unwrap();
+    let due = floor.store.work(shipping::returns_due).unwrap();
     let rows: Vec<_> = due.iter().map(|r| (r.tag.clone(), r.kind, r.order_number.as_str(), r.container.as_deref())).collect();
     assert_eq!(
         rows,
         vec![(tag(2), ReturnKind::OrderCancelled, "SO-2", Some("C-2")), (tag(1), ReturnKind::NotConfirmed, "SO-1", Some("C-1"))]
     );
-    floor.store.return_check_in(tag(2).as_str(), &location("Vault A")).unwrap();
-    assert_eq!(floor.store.returns_due().unwrap().len(), 1, "only the package on the road is still out");
+    floor.store.work(|w| shipping::return_check_in(w, tag(2).as_str(), &location("Vault A"))).unwrap();
+    assert_eq!(floor.store.work(shipping::returns_due).unwrap().len(), 1, "only the package on the road is still out");
 
     for _ in 0..2 {
         for phone in [&floor, &office, &truck] {
@@ -679,10 +711,10 @@ async fn cancelled_plans_never_strand_a_package_or_overrule_the_road() {
     assert!(server.0.conflicts.is_empty(), "{:?}", server.0.conflicts);
     let inv = fleet.server_inventory();
     assert_eq!((inv.packages[&tag(1)].status, inv.packages[&tag(2)].status), (PackageStatus::Shipped, PackageStatus::Active));
-    let statuses: Vec<_> = office.store.orders().unwrap().into_iter().map(|o| (o.order.number, o.status)).collect();
+    let statuses: Vec<_> = office.store.work(picking::orders).unwrap().into_iter().map(|o| (o.order.number, o.status)).collect();
     assert!(statuses.contains(&("SO-2".into(), custody_core::work::order::OrderStatus::Cancelled)), "{statuses:?}");
     // The put-back package is free again: a new order takes it.
-    let so_3 = office.store.create_order(&order("SO-3")).unwrap();
-    assert_eq!(office.store.generate_pick_list(so_3).unwrap()[0].tag, tag(2));
+    let so_3 = office.store.work(|w| picking::create_order(w, &order("SO-3"))).unwrap();
+    assert_eq!(office.store.work(|w| picking::generate_pick_list(w, so_3)).unwrap()[0].tag, tag(2));
     assert!(office.sync().await.unwrap().doc_refusals.is_empty(), "the server agrees the package is free");
 }

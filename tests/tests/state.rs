@@ -7,6 +7,7 @@ use std::time::Duration;
 use custody_core::approvals;
 use custody_core::event::EventBody;
 use custody_core::ids::{BatchNumber, ItemName, LicenseNumber, PackageTag};
+use custody_core::outbound::{picking, shipping};
 use custody_core::quantity::{Quantity, Unit};
 use custody_e2e::*;
 use custody_metrc_emulator::{Emulator, LossMode, Seed};
@@ -351,37 +352,51 @@ async fn a_departed_manifest_becomes_one_outgoing_template_even_when_the_answer_
     office.sync().await.unwrap();
     let order = office
         .store
-        .create_order(&NewOrder {
-            number: "SO-1".into(),
-            recipient: lic(GREEN_DOOR),
-            requested_on: (chrono::Utc::now() + chrono::Duration::days(1)).date_naive(),
-            lines: vec![NewOrderLine { item: ItemName::parse(ITEM).unwrap(), quantity: grams(1_000), unit_price: Decimal::new(400, 2) }],
-            patient: None,
+        .work(|w| {
+            picking::create_order(
+                w,
+                &NewOrder {
+                    number: "SO-1".into(),
+                    recipient: lic(GREEN_DOOR),
+                    requested_on: (chrono::Utc::now() + chrono::Duration::days(1)).date_naive(),
+                    lines: vec![NewOrderLine {
+                        item: ItemName::parse(ITEM).unwrap(),
+                        quantity: grams(1_000),
+                        unit_price: Decimal::new(400, 2),
+                    }],
+                    patient: None,
+                },
+            )
         })
         .unwrap();
-    office.store.generate_pick_list(order).unwrap();
+    office.store.work(|w| picking::generate_pick_list(w, order)).unwrap();
     office.sync().await.unwrap();
     floor.sync().await.unwrap();
-    floor.store.pick_scan(order, t1.as_str(), None).unwrap();
-    floor.store.pack(order, t1.as_str(), "C-1", grams(1_100)).unwrap();
-    floor.store.finish_packing(order).unwrap();
+    floor.store.work(|w| picking::pick_scan(w, order, t1.as_str(), None)).unwrap();
+    floor.store.work(|w| picking::pack(w, order, t1.as_str(), "C-1", grams(1_100))).unwrap();
+    floor.store.work(|w| picking::finish_packing(w, order)).unwrap();
     floor.sync().await.unwrap();
     office.sync().await.unwrap();
     let manifest = office
         .store
-        .create_manifest(&NewManifest {
-            number: "M-0001".into(),
-            vehicle: Vehicle { make: "Ford".into(), model: "Transit".into(), plate: "8ABC123".into() },
-            driver,
-            driver_licence_number: "D1234567".into(),
-            driver_occupational_licence: "OL-5501".into(),
-            phone_for_questions: "510-555-0100".into(),
-            stops: vec![NewStop {
-                order,
-                planned_route: "direct".into(),
-                estimated_departure: chrono::Utc::now(),
-                estimated_arrival: chrono::Utc::now() + chrono::Duration::hours(1),
-            }],
+        .work(|w| {
+            shipping::create_manifest(
+                w,
+                &NewManifest {
+                    number: "M-0001".into(),
+                    vehicle: Vehicle { make: "Ford".into(), model: "Transit".into(), plate: "8ABC123".into() },
+                    driver,
+                    driver_licence_number: "D1234567".into(),
+                    driver_occupational_licence: "OL-5501".into(),
+                    phone_for_questions: "510-555-0100".into(),
+                    stops: vec![NewStop {
+                        order,
+                        planned_route: "direct".into(),
+                        estimated_departure: chrono::Utc::now(),
+                        estimated_arrival: chrono::Utc::now() + chrono::Duration::hours(1),
+                    }],
+                },
+            )
         })
         .unwrap();
     office.sync().await.unwrap();
@@ -391,7 +406,7 @@ async fn a_departed_manifest_becomes_one_outgoing_template_even_when_the_answer_
     assert!(emu.writes().iter().all(|w| w.path != "/transfers/v2/templates/outgoing"));
 
     emu.faults().lose_next_writes(1, LossMode::Reset);
-    truck.store.depart(manifest).unwrap();
+    truck.store.work(|w| shipping::depart(w, manifest)).unwrap();
     truck.sync().await.unwrap();
     truck.sync().await.unwrap();
     until("the template reached the state", || emu.writes().iter().any(|w| w.path == "/transfers/v2/templates/outgoing")).await;

@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use crate::store::UnitOfWork;
 use crate::work::manifest::{OutboundManifest, Stop};
 
 fn escape(text: &str) -> String {
@@ -156,9 +157,8 @@ pub fn metrc_template(m: &OutboundManifest) -> MetrcTemplate {
     }
 }
 
-impl crate::store::Store {
-    /// The printable manifest (HTML; print to PDF from the platform's print dialog).
-    pub fn manifest_html(&self, manifest: uuid::Uuid, stop: Option<u32>) -> super::picking::Result<String> {
-        Ok(manifest_html(&self.route(manifest)?.manifest, stop))
-    }
+/// The printable manifest of a manifest document on this device (HTML; print to PDF from the
+/// platform's print dialog): all stops, or one.
+pub fn manifest_page(w: &mut UnitOfWork<'_>, manifest: uuid::Uuid, stop: Option<u32>) -> super::picking::Result<String> {
+    Ok(manifest_html(&super::shipping::route(w, manifest)?.manifest, stop))
 }

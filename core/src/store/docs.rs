@@ -78,6 +78,8 @@ pub struct UnitOfWork<'a> {
     /// The phone's clock when the unit of work began (see [`Store::device_clock`]).
     device_ms: i64,
     cache: &'a std::sync::Mutex<HashMap<Uuid, WorkDoc>>,
+    /// The store key, for the patient data sealed on this device ([`UnitOfWork::data_key`]).
+    key: &'a super::StoreKey,
     /// The signed-in person: every change this unit of work makes is theirs and signed by them.
     signer: Option<Arc<Signer>>,
     writer: Writer,
@@ -121,6 +123,24 @@ impl UnitOfWork<'_> {
     /// The transaction, for a workflow's own tables written in the same unit of work.
     pub(crate) fn conn(&self) -> &Transaction<'_> {
         &self.tx
+    }
+
+    /// The key that seals patient data on this device (`outbound::patients`, whose table is
+    /// written through [`UnitOfWork::conn`]).
+    pub(crate) fn data_key(&self) -> crate::outbound::patient::DataKey {
+        self.key.patient_key()
+    }
+
+    /// The signed-in person with their key and device, for a workflow that signs a record of
+    /// its own outside the ledger and documents (a line of the patient access log).
+    pub(crate) fn signer(&self) -> Result<&Signer> {
+        self.signer.as_deref().ok_or(StoreError::NotSignedIn)
+    }
+
+    /// Saves a small setting (JSON) as part of this unit of work (what the server sent with a
+    /// sync: customers, unused tags).
+    pub(crate) fn set_setting<T: serde::Serialize + ?Sized>(&self, key: &str, value: &T) -> Result<()> {
+        super::set_meta(&self.tx, &format!("setting:{key}"), value)
     }
 
     /// A package as the list shows it, as of this unit of work.
@@ -283,7 +303,17 @@ impl Store {
         };
         let tx = conn.transaction().map_err(StoreError::from)?;
         let _inside = InUnitOfWork::enter();
-        let mut dtx = UnitOfWork { tx, device_ms, cache: &self.docs, signer, writer, device, touched: HashMap::new(), compact: Vec::new() };
+        let mut dtx = UnitOfWork {
+            tx,
+            device_ms,
+            cache: &self.docs,
+            key: &self.key,
+            signer,
+            writer,
+            device,
+            touched: HashMap::new(),
+            compact: Vec::new(),
+        };
         let value = work(&mut dtx)?;
         dtx.commit()?;
         Ok(value)

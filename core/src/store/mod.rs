@@ -273,20 +273,10 @@ impl Store {
         &self.path
     }
 
-    /// The key that seals the patient data of medical deliveries on this device.
-    pub(crate) fn data_key(&self) -> crate::outbound::patient::DataKey {
-        self.key.patient_key()
-    }
-
     /// Now, by the device clock corrected with the server's (the device clock is not trusted).
     pub fn now(&self) -> Result<DateTime<Utc>> {
         let ms = self.hlc_now_ms()?;
         Ok(DateTime::from_timestamp_millis(ms).unwrap_or_else(Utc::now))
-    }
-
-    /// Runs a read on the database connection (for workflow modules' own tables).
-    pub(crate) fn with_conn<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        f(&self.conn())
     }
 
     pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {

@@ -4,14 +4,14 @@ import com.custody.core.CountSession
 import com.custody.core.CountSessionSummary
 import com.custody.core.CustodyClient
 import com.custody.core.Gps
-import com.custody.core.LedgerEvent
+import com.custody.core.types.LedgerEvent
 import com.custody.core.OrderSummary
 import com.custody.core.PendingApproval
 import com.custody.core.PickList
 import com.custody.core.PickResult
 import com.custody.core.types.CountScanResult
 import com.custody.core.types.Quantity
-import com.custody.core.ReturnDue
+import com.custody.core.types.ReturnDue
 import com.custody.core.RosterPerson
 import com.custody.core.Route
 import com.custody.core.ScannedCode

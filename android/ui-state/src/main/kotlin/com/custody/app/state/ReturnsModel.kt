@@ -1,8 +1,8 @@
 package com.custody.app.state
 
-import com.custody.core.EventBody
+import com.custody.core.types.EventBody
 import com.custody.core.types.Quantity
-import com.custody.core.ReturnDue
+import com.custody.core.types.ReturnDue
 import com.custody.core.ScannedCode
 import com.custody.core.types.ReturnKind
 import com.custody.core.unitSymbol

@@ -6,9 +6,9 @@ import com.custody.core.CountScope
 import com.custody.core.CountSession
 import com.custody.core.CountSessionSummary
 import com.custody.core.types.CustodyException
-import com.custody.core.EventBody
+import com.custody.core.types.EventBody
 import com.custody.core.Gps
-import com.custody.core.LedgerEvent
+import com.custody.core.types.LedgerEvent
 import com.custody.core.types.OrderLine
 import com.custody.core.OrderSummary
 import com.custody.core.PendingApproval
@@ -16,7 +16,7 @@ import com.custody.core.PickLine
 import com.custody.core.PickList
 import com.custody.core.PickResult
 import com.custody.core.types.Quantity
-import com.custody.core.ReturnDue
+import com.custody.core.types.ReturnDue
 import com.custody.core.RosterPerson
 import com.custody.core.Route
 import com.custody.core.RoutePackage

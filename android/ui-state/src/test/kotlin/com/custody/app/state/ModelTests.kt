@@ -462,7 +462,7 @@ fun receiveTests() = "receive" to Tests("simple receiving").apply {
         model.edit(item = "Live Resin - Blue Dream 1g", batch = "LR-1", quantityText = "10", unit = UnitOfMeasure.G, expiresOn = "2027-06-30")
         val f = model.onScan(wedge(P1.lowercase() + "\r"))
         assertEquals("Received $P1: 10 g into Intake", f.message)
-        val body = api.received.single().body as com.custody.core.EventBody.Received
+        val body = api.received.single().body as com.custody.core.types.EventBody.Received
         assertEquals(Quantity("10", UnitOfMeasure.G), body.quantity)
         assertEquals("Intake", body.location)
         assertEquals("2027-06-30", body.expiresOn)
