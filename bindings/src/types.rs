@@ -15,7 +15,7 @@
 use std::collections::HashMap;
 
 use custody_core::ffi::{IsoDate, Timestamp};
-use custody_core::ids::{DeviceId, LicenseNumber, LocationName, PackageTag, UserId};
+use custody_core::ids::{LocationName, PackageTag, UserId};
 use custody_core::receiving::session;
 use custody_core::{counts, ids, input, scan, store, sync, work};
 use uuid::Uuid;

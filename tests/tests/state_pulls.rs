@@ -370,7 +370,9 @@ async fn the_state_acceptance_task_closes_itself_when_a_pull_shows_the_manifest_
     file["RecipientFacilityLicenseNumber"] = json!(L1);
     let session = boss.store.work(|w| session::open_receiving(w, &file.to_string())).expect("open receiving");
     boss.store.work(|w| session::receiving_scan(w, session, &t, &location("Receiving bay"))).unwrap();
-    boss.store.work(|w| session::decide_package(w, session, &t, Some(custody_core::work::receiving::RejectReason::Damaged), "crushed case")).unwrap();
+    boss.store
+        .work(|w| session::decide_package(w, session, &t, Some(custody_core::work::receiving::RejectReason::Damaged), "crushed case"))
+        .unwrap();
     boss.store.work(|w| session::complete_receiving(w, session, &location("Intake"))).expect("complete");
     assert_eq!(boss.store.work(session::open_state_tasks).unwrap().len(), 1);
     boss.sync().await.unwrap();

@@ -112,7 +112,7 @@ fn a_substitute_must_be_the_same_item_and_batch_and_a_manager_approves_it() {
     let view = s.store.work(|w| picking::pick_list(w, id)).unwrap();
     assert_eq!(view.lines[0].substitute_for, Some(tag(1)));
     // The original went back to stock: another order may take it.
-    let claims = s.store.read_doc::<_, OutboundError>(id, |d| Ok(odoc::claims(d)?)).unwrap().unwrap();
+    let claims = s.store.work(|w| w.read::<_, OutboundError>(id, |d| Ok(odoc::claims(d)?))).unwrap().unwrap();
     assert_eq!(claims, vec![tag(2)]);
 }
 
@@ -260,13 +260,15 @@ fn a_departure_made_offline_outranks_a_cancellation_made_in_the_office() {
     let (_, actor) = s.store.work(|w| w.actor()).unwrap();
     let cancelled = s
         .store
-        .read_doc::<_, OutboundError>(m, |d| {
-            let mut d = d.clone();
-            mdoc::cancel(&mut d, &odoc::Cancellation { reason: "van broke down".into(), by: actor.clone() })?;
-            assert!(mdoc::claims(&d)?.is_empty() && mdoc::closed(&d)?, "cancelled: no claims, closed");
-            // The driver's phone, offline, departed: the merged document has both.
-            mdoc::set_departed(&mut d, &actor)?;
-            Ok((mdoc::cancellation(&d)?, mdoc::claims(&d)?, mdoc::closed(&d)?))
+        .work(|w| {
+            w.read::<_, OutboundError>(m, |d| {
+                let mut d = d.clone();
+                mdoc::cancel(&mut d, &odoc::Cancellation { reason: "van broke down".into(), by: actor.clone() })?;
+                assert!(mdoc::claims(&d)?.is_empty() && mdoc::closed(&d)?, "cancelled: no claims, closed");
+                // The driver's phone, offline, departed: the merged document has both.
+                mdoc::set_departed(&mut d, &actor)?;
+                Ok((mdoc::cancellation(&d)?, mdoc::claims(&d)?, mdoc::closed(&d)?))
+            })
         })
         .unwrap()
         .unwrap();
@@ -288,14 +290,16 @@ fn the_server_audit_refuses_a_cancellation_not_from_a_manager() {
     let floor = odoc::Cancellation { reason: "withdrawn".into(), by };
     let audit = |doc: Uuid, c: &odoc::Cancellation| {
         s.store
-            .read_doc::<_, OutboundError>(doc, |d| {
-                let mut d = d.clone();
-                Ok(if doc == m {
-                    mdoc::cancel(&mut d, c)?;
-                    mdoc::audit(&d, &s.roster)?
-                } else {
-                    odoc::cancel(&mut d, c)?;
-                    odoc::audit(&d, &s.roster)?
+            .work(|w| {
+                w.read::<_, OutboundError>(doc, |d| {
+                    let mut d = d.clone();
+                    Ok(if doc == m {
+                        mdoc::cancel(&mut d, c)?;
+                        mdoc::audit(&d, &s.roster)?
+                    } else {
+                        odoc::cancel(&mut d, c)?;
+                        odoc::audit(&d, &s.roster)?
+                    })
                 })
             })
             .unwrap()
@@ -316,10 +320,12 @@ fn the_server_audit_refuses_a_pick_list_or_substitute_not_from_a_manager() {
     s.store.work(|w| picking::generate_pick_list(w, id)).unwrap();
     s.store.work(|w| picking::approve_substitute(w, id, tag(1).as_str(), tag(2).as_str(), "ok")).unwrap();
     let doc = |edit: &dyn Fn(&mut crate::work::WorkDoc)| {
-        s.store.read_doc::<_, OutboundError>(id, |d| {
-            let mut d = d.clone();
-            edit(&mut d);
-            Ok(odoc::audit(&d, &s.roster)?)
+        s.store.work(|w| {
+            w.read::<_, OutboundError>(id, |d| {
+                let mut d = d.clone();
+                edit(&mut d);
+                Ok(odoc::audit(&d, &s.roster)?)
+            })
         })
     };
     assert_eq!(doc(&|_| {}).unwrap().unwrap(), None, "a manager's pick list and substitute pass");

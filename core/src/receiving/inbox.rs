@@ -281,7 +281,9 @@ mod tests {
         let err = store.work(|w| crate::approvals::request_adjustment(w, &tag(5), minus_one, "Theft", "  ", None)).unwrap_err();
         assert!(matches!(err, crate::approvals::ApprovalError::Rule(AdjustmentError::NoteRequired(_))), "{err}");
         assert!(store.work(crate::approvals::adjustments).unwrap().is_empty(), "refusals change nothing");
-        store.work(|w| crate::approvals::request_adjustment(w, &tag(5), minus_one, "Theft", "missing after the night shift", None)).unwrap();
+        store
+            .work(|w| crate::approvals::request_adjustment(w, &tag(5), minus_one, "Theft", "missing after the night shift", None))
+            .unwrap();
         assert_eq!(store.work(crate::approvals::adjustments).unwrap().len(), 1);
     }
 }

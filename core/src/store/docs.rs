@@ -137,12 +137,6 @@ impl UnitOfWork<'_> {
         self.signer.as_deref().ok_or(StoreError::NotSignedIn)
     }
 
-    /// Saves a small setting (JSON) as part of this unit of work (what the server sent with a
-    /// sync: customers, unused tags).
-    pub(crate) fn set_setting<T: serde::Serialize + ?Sized>(&self, key: &str, value: &T) -> Result<()> {
-        super::set_meta(&self.tx, &format!("setting:{key}"), value)
-    }
-
     /// A package as the list shows it, as of this unit of work.
     pub fn package(&self, tag: &PackageTag) -> Result<Option<super::PackageView>> {
         super::package_in(&self.tx, tag)
@@ -317,24 +311,6 @@ impl Store {
         let value = work(&mut dtx)?;
         dtx.commit()?;
         Ok(value)
-    }
-
-    /// Reads a document without changing it. `Ok(None)` if this device does not hold it.
-    /// `read` runs while the connection is held: a call back into `Store` from it panics.
-    pub(crate) fn read_doc<T, E: From<StoreError>>(&self, id: Uuid, read: impl FnOnce(&WorkDoc) -> Result<T, E>) -> Result<Option<T>, E> {
-        let conn = self.conn();
-        let writer = reader(Self::require_identity(&conn)?.device_id);
-        let mut cache = self.docs.lock().unwrap_or_else(|p| p.into_inner());
-        if let std::collections::hash_map::Entry::Vacant(e) = cache.entry(id) {
-            match load(&conn, id, writer)? {
-                Some(doc) => {
-                    e.insert(doc);
-                }
-                None => return Ok(None),
-            }
-        }
-        let _inside = InUnitOfWork::enter();
-        read(&cache[&id]).map(Some)
     }
 
     /// The documents this device holds, newest first.

@@ -577,22 +577,10 @@ impl Store {
         corrected_now_ms(&self.conn(), self.device_clock().timestamp_millis())
     }
 
-    /// Reads a small setting stored on the device (JSON).
-    pub(crate) fn setting<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
-        setting_in(&self.conn(), key)
-    }
-
     /// The facility's time zone, as the server last sent it (`None` until then). The state writes
     /// local times without an offset; they are read in this zone (`state_json`).
     pub fn facility_time_zone(&self) -> Result<Option<chrono_tz::Tz>> {
         facility_time_zone_in(&self.conn())
-    }
-
-    pub(crate) fn set_setting<T: Serialize + ?Sized>(&self, key: &str, value: &T) -> Result<()> {
-        let conn = self.conn();
-        // A list the state's data supplies is the state's (state_data.rs).
-        state_data::check_setting_is_ours(&conn, key)?;
-        set_meta(&conn, &format!("setting:{key}"), value)
     }
 
     /// Folds the write-ahead log into the database file. Called after each sync; the apps may

@@ -262,14 +262,23 @@ mod tests {
         let (store, roster) = phone(&dir);
         // Before the state: the built-in reasons, and the device's own categories may be set.
         assert_eq!(store.work(crate::approvals::adjustment_reasons).unwrap(), crate::work::adjustment::default_reasons());
-        store.work(|w| crate::counts::set_item_categories(w, &crate::counts::ItemCategories([("Gummies".to_string(), "Edible".to_string())].into()))).unwrap();
+        store
+            .work(|w| {
+                crate::counts::set_item_categories(
+                    w,
+                    &crate::counts::ItemCategories([("Gummies".to_string(), "Edible".to_string())].into()),
+                )
+            })
+            .unwrap();
         sync(&store, &roster, Some(data(1, &[("Damaged", false), ("Theft", true)], &[("Live Resin 1g", "Concentrate")])), None);
         let names: Vec<String> = store.work(crate::approvals::adjustment_reasons).unwrap().into_iter().map(|r| r.name).collect();
         assert_eq!(names, ["Damaged", "Theft"]);
         let categories = store.work(crate::counts::item_categories).unwrap().0;
         assert_eq!(categories.get("Live Resin 1g").map(String::as_str), Some("Concentrate"));
         assert!(!categories.contains_key("Gummies"), "the state's list replaces the device's");
-        let err = store.work(|w| crate::approvals::set_adjustment_reasons(w, &[AdjustmentReason { name: "Mine".into(), requires_note: true }])).unwrap_err();
+        let err = store
+            .work(|w| crate::approvals::set_adjustment_reasons(w, &[AdjustmentReason { name: "Mine".into(), requires_note: true }]))
+            .unwrap_err();
         assert!(err.to_string().contains("come from the state system"), "{err}");
         assert!(store.work(|w| crate::counts::set_item_categories(w, &crate::counts::ItemCategories::default())).is_err());
         assert_eq!(store.work(crate::approvals::adjustment_reasons).unwrap().len(), 2, "a refused setter changes nothing");
