@@ -385,3 +385,69 @@ async fn the_state_acceptance_task_closes_itself_when_a_pull_shows_the_manifest_
     boss.sync().await.unwrap();
     assert!(boss.store.work(session::open_state_tasks).unwrap().is_empty(), "the server closed the task with its own signed change");
 }
+
+/// Issue 12, point 7: a manifest pulled from the state reaches two phones through the real sync
+/// client; one opens receiving from the inbox (the state's lab results become the session's
+/// certificates), both scan offline, and after syncing both see the same progress and flags: the
+/// batch with a passed, current lab result is not flagged "no certificate", the package the state
+/// left without a batch is flagged for it. The state's adjustment reasons replace the built-in
+/// list on the phones: a reason the state does not list, and a note left blank, are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pulled_manifest_is_received_by_two_phones_offline_and_the_states_lab_results_clear_the_flag() {
+    use custody_core::approvals;
+    use custody_core::receiving::inbox;
+    use custody_core::receiving::session::Flag;
+
+    let (a, b) = (shipped(41), shipped(42));
+    let s = setup(seed().lab_result(thc_result(&a, 8041, 23.0, true))).await;
+    s.emu.add_transfer(L1, transfer("0000123499", 9141, vec![package(&a, 8041, Some("BD-PB-1141")), package(&b, 8042, None)])).unwrap();
+    s.pull().await.expect("the pull goes through");
+
+    let (p1, p2) = (s.fleet.phone("bay-1").await, s.fleet.phone("bay-2").await);
+    p1.sign_in(FLOOR).await;
+    p2.sign_in(FLOOR_2).await;
+    p1.sync().await.unwrap();
+    p2.sync().await.unwrap();
+    for p in [&p1, &p2] {
+        let listed = p.store.work(inbox::receiving_inbox).unwrap();
+        assert_eq!(listed.len(), 1, "the state's manifest is in every phone's inbox");
+        assert_eq!((listed[0].manifest_number.as_str(), listed[0].packages, listed[0].session), ("0000123499", 2, None));
+    }
+
+    let id = p1.store.work(|w| inbox::open_receiving_from_inbox(w, "0000123499")).expect("opened from the inbox");
+    let unknown = p2.store.work(|w| inbox::open_receiving_from_inbox(w, "0000999999")).unwrap_err();
+    assert!(unknown.to_string().contains("not in this facility's inbox"), "{unknown}");
+    p1.sync().await.unwrap();
+    p2.sync().await.unwrap();
+    assert_eq!(p2.store.work(inbox::receiving_inbox).unwrap()[0].session, Some(id), "the other phone sees the session opened");
+
+    // Offline: each phone scans one package.
+    let bay = location("Receiving bay");
+    p1.store.work(|w| session::receiving_scan(w, id, &a, &bay)).unwrap();
+    p2.store.work(|w| session::receiving_scan(w, id, &b, &bay)).unwrap();
+    for p in [&p1, &p2, &p1] {
+        p.sync().await.unwrap();
+    }
+    for p in [&p1, &p2] {
+        let progress = p.store.work(|w| session::receiving_progress(w, id)).unwrap();
+        assert_eq!(progress.matched.len(), 2, "both scans on both phones");
+        assert!(progress.missing.is_empty());
+        let flags = p.store.work(|w| session::package_flags(w, id)).unwrap();
+        let of = |t: &str| flags.iter().find(|(tag, _)| tag.as_str() == t).map(|(_, f)| f.clone()).unwrap_or_default();
+        assert!(!of(&a).iter().any(|f| matches!(f, Flag::NoCoa { .. })), "the state's passed lab result clears the flag: {:?}", of(&a));
+        assert!(of(&b).contains(&Flag::NoBatch), "the package without a batch is flagged for it: {:?}", of(&b));
+    }
+
+    // The state's reasons, on the phone: one it does not list is refused, a blank note too.
+    let reasons = p1.store.work(approvals::adjustment_reasons).unwrap();
+    let served: Vec<String> = reasons.iter().map(|r| r.name.clone()).collect();
+    assert!(served.contains(&"Entry Error".to_string()), "{served:?}");
+    p1.receive(&tag(77), 1_000, "Vault A");
+    let minus = custody_core::quantity::Quantity::change(Decimal::new(-100, 2), Unit::G).unwrap();
+    let not_listed = p1.store.work(|w| approvals::request_adjustment(w, &tag(77), minus, "Gone Fishing", "why not", None)).unwrap_err();
+    assert!(not_listed.to_string().contains("Gone Fishing"), "{not_listed}");
+    let blank = p1.store.work(|w| approvals::request_adjustment(w, &tag(77), minus, "Entry Error", "  ", None)).unwrap_err();
+    assert!(blank.to_string().contains("needs a note"), "{blank}");
+    assert!(p1.store.work(approvals::adjustments).unwrap().is_empty(), "refusals change nothing");
+    p1.store.work(|w| approvals::request_adjustment(w, &tag(77), minus, "Entry Error", "typed 10 g, label says 9 g", None)).unwrap();
+}
