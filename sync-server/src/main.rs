@@ -474,6 +474,19 @@ fn run(cli: Cli) -> Result<(), CliError> {
                     shown(w.message.as_deref().unwrap_or("-"))
                 );
             }
+            // What the pulls brought: the phones' inbox, and what the state sent that was refused.
+            match db.last_pull_at(&facility)? {
+                Some(at) => println!("last pull: {}", at.format("%Y-%m-%d %H:%M:%S UTC")),
+                None => println!("last pull: never"),
+            }
+            for (manifest, state) in db.inbox(&facility)? {
+                println!("inbox: manifest {}  {}", shown(&manifest), shown(&state));
+            }
+            let faults = db.pull_faults(&facility)?;
+            // The latest few: the full list grows with every damaged answer the state sends.
+            for (endpoint, record, message) in faults.iter().rev().take(5).rev() {
+                println!("refused from the state: {}  {}  {}", shown(endpoint), shown(record), shown(message));
+            }
         }
         Command::PatientLog { facility } => {
             // One line per access, whatever a field holds: control and direction characters are

@@ -136,6 +136,7 @@ fn a_facility_is_connected_to_the_state_with_keys_from_the_environment_sealed_an
     assert!(shown.contains(&format!("warning: the state user key expires on {expires} (in 10 days)")), "{shown}");
     let status = ok(run(d, None, &["state", "status", "--facility", LIC]));
     assert!(status.contains("(in 10 days)") && status.contains("0 queued"), "{status}");
+    assert!(status.contains("last pull: never") && !status.contains("inbox:"), "nothing pulled yet: {status}");
     let json = ok(run(d, None, &["state", "status", "--facility", LIC, "--json"]));
     let json: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(json["connection"]["connected"], true);
