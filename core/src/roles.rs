@@ -37,6 +37,15 @@ impl Role {
         }
     }
 
+    /// Whether a person in this role handles the facility's submissions to the state: sees the
+    /// failed queue (package tags and the state's messages) and resubmits or dismisses a write.
+    /// Managers and compliance officers answer to the state for the licence; admins run devices
+    /// and accounts, not stock. The server (what it sends, who may resolve) and the phone (what
+    /// it shows) both ask this.
+    pub fn handles_state_submissions(self) -> bool {
+        matches!(self, Role::Manager | Role::Compliance)
+    }
+
     /// Whether a person in this role may record an event of this kind.
     ///
     /// Adjustments and destruction change the legal quantity, so only managers (and compliance,

@@ -11,7 +11,6 @@ use custody_core::event::{Event, EventBody, GENESIS_HASH};
 use custody_core::fold::Inventory;
 use custody_core::ids::{LicenseNumber, UserId};
 use custody_core::protocol::{MAX_EVENTS_PER_SYNC, Outcome, RosterEntry, SyncRequest, SyncResponse, Verdict};
-use custody_core::roles::Role;
 use custody_core::work::{DocKind, adjustment};
 use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 
@@ -374,9 +373,7 @@ impl Db {
         // people who handle them (decision 0021).
         let state = crate::state::inbox::state_for_sync(&tx, &device.facility, request.state_revision)?;
         let state_status = match reader {
-            Some(r) if matches!(r.role, Role::Manager | Role::Compliance | Role::Admin) => {
-                crate::state::inbox::status_for_sync(&tx, &device.facility)?
-            }
+            Some(r) if r.role.handles_state_submissions() => crate::state::inbox::status_for_sync(&tx, &device.facility)?,
             _ => None,
         };
         let (events, cursor, has_more) = pull(&tx, device, request.cursor, &self.signing_key)?;

@@ -172,6 +172,14 @@ async fn only_managers_and_compliance_officers_get_the_submission_status() {
     assert_eq!(device_only.state_status, None, "nor a device with no one proven signed in");
     let manager = person(&s.fleet, &phone, MANAGER).await;
     assert!(sync(&s.fleet, &phone, Some(&manager), 0).await.state_status.is_some());
+    let db = &s.fleet.server().db;
+    db.add_user(&lic(L1), "Cleo Compliance", custody_core::roles::Role::Compliance, "C-300", "9135").unwrap();
+    db.add_user(&lic(L1), "Ari Admin", custody_core::roles::Role::Admin, "A-900", "9753").unwrap();
+    let compliance = person(&s.fleet, &phone, ("Cleo Compliance", custody_core::roles::Role::Compliance, "C-300", "9135")).await;
+    assert!(sync(&s.fleet, &phone, Some(&compliance), 0).await.state_status.is_some());
+    // Admins run devices and accounts, not stock: no failed queue for them either.
+    let admin = person(&s.fleet, &phone, ("Ari Admin", custody_core::roles::Role::Admin, "A-900", "9753")).await;
+    assert_eq!(sync(&s.fleet, &phone, Some(&admin), 0).await.state_status, None, "an admin does not see the failed queue");
 }
 
 #[tokio::test]

@@ -48,7 +48,7 @@ pub struct KeptStateStatus {
 /// and the state's messages) to managers and compliance officers only, and the phone shows it to
 /// no one else.
 pub fn may_see_state_status(role: Role) -> bool {
-    matches!(role, Role::Manager | Role::Compliance)
+    role.handles_state_submissions()
 }
 
 /// Keeps what the sync answer says of the state, inside the transaction that applies it.

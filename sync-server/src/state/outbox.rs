@@ -15,7 +15,6 @@ use chrono::{DateTime, NaiveDate, Utc};
 use custody_core::event::{Event, EventBody};
 use custody_core::ids::LicenseNumber;
 use custody_core::quantity::Quantity;
-use custody_core::roles::Role;
 use custody_core::work::adjustment;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use rust_decimal::Decimal;
@@ -401,7 +400,7 @@ fn to_view(raw: ViewRow) -> Result<WriteView, DbError> {
 /// Who may see, resubmit or dismiss failed writes: a manager, a compliance officer or an admin.
 /// The refusal, worded for the person.
 pub fn may_resolve(person: &ProvenPerson) -> Result<(), String> {
-    if matches!(person.role, Role::Manager | Role::Compliance | Role::Admin) {
+    if person.role.handles_state_submissions() {
         Ok(())
     } else {
         Err(format!("{} is {}; only a manager or compliance officer may handle failed state submissions", person.name, person.role))
