@@ -427,3 +427,34 @@ async fn a_departed_manifest_becomes_one_outgoing_template_even_when_the_answer_
     office.sync().await.unwrap();
     assert_eq!(db.state_status(&lic(L1)).unwrap().confirmed, 1);
 }
+
+/// Issue 12, point 7: 25 moves queued together reach the state as 3 writes (10, 10 and 5
+/// objects: the state takes at most 10 per call), every move once, in the order made.
+#[tokio::test]
+async fn twenty_five_moves_go_to_the_state_as_three_writes() {
+    let fleet = Fleet::start(L1).await;
+    let tags: Vec<PackageTag> = (101..=125).map(tag).collect();
+    let emu = state_with(&tags.iter().map(|t| (L1, t.clone())).collect::<Vec<_>>()).await;
+    connect(&fleet, &emu, L1, "user-key-1");
+    let phone = fleet.phone("floor").await;
+    phone.sign_in(MANAGER).await;
+    for t in &tags {
+        phone.receive(t, 1_000, "Dock");
+    }
+    // Held back while the phone syncs, so all 25 wait in the outbox together.
+    emu.faults().set_outage(true);
+    for t in &tags {
+        phone.move_to(t, "Vault A");
+    }
+    phone.sync().await.unwrap();
+    let waiting = fleet.server().db.state_status(&lic(L1)).unwrap();
+    assert_eq!(waiting.queued + waiting.submitted, 25);
+    emu.faults().set_outage(false);
+    drained(&fleet, L1).await;
+
+    let moves: Vec<usize> =
+        emu.writes().iter().filter(|w| w.path == "/packages/v2/location").map(|w| w.body.as_array().unwrap().len()).collect();
+    assert_eq!(moves, vec![10, 10, 5], "25 moves in 3 writes");
+    let order: Vec<String> = applied(&emu).into_iter().map(|(_, label, _)| label).collect();
+    assert_eq!(order, tags.iter().map(|t| t.as_str().to_string()).collect::<Vec<_>>(), "each move once, in the order made");
+}
