@@ -211,7 +211,6 @@ impl CustodyClient {
 
     /// Opens a blind count (managers only); returns the session id.
     pub fn open_count(&self, name: String, scope: CountScope) -> Result<String> {
-        let scope = scope.try_into()?;
         let id = self.store.work(|w| counts::open_count(w, &name, scope))?;
         self.changed(&[ChangeKind::CountSessions]);
         Ok(id.to_string())
@@ -219,13 +218,13 @@ impl CustodyClient {
 
     /// Count sessions on this device, newest first.
     pub fn count_sessions(&self) -> Result<Vec<CountSessionSummary>> {
-        Ok(self.store.work(counts::count_sessions)?.into_iter().map(Into::into).collect())
+        Ok(self.store.work(counts::count_sessions)?)
     }
 
     /// A session as counters see it (no expected quantities).
     pub fn count_session(&self, session_id: String) -> Result<CountSession> {
         let id = id_in("count session", &session_id)?;
-        Ok(self.store.work(|w| counts::count_session(w, id))?.into())
+        Ok(self.store.work(|w| counts::count_session(w, id))?)
     }
 
     /// What the signed-in person has counted of each package this round (all their devices

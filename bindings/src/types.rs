@@ -17,16 +17,18 @@ use std::collections::HashMap;
 use custody_core::ffi::{IsoDate, Timestamp};
 use custody_core::ids::{LocationName, PackageTag, UserId};
 use custody_core::receiving::session;
-use custody_core::{counts, ids, input, scan, store, sync, work};
+use custody_core::{counts, ids, input, scan, sync, work};
 use uuid::Uuid;
 
 use crate::error::CustodyError;
 
 // ---- core's own records and enums (derived in core, feature `uniffi`) ----------------------
 
-pub use custody_core::approvals::AdjustmentView as AdjustmentRequest;
+pub use custody_core::approvals::{AdjustmentView as AdjustmentRequest, PendingApprovalView as PendingApproval};
 pub use custody_core::counts::{
-    CountEntryView as CountEntry, DiscrepancyView as Discrepancy, ScanResult as CountScanResult, VarianceLineView as VarianceLine,
+    CloseOutcomeView as CloseOutcome, CountEntryView as CountEntry, CountSessionSummary, CountSessionView as CountSession,
+    DiscrepancyView as Discrepancy, InvestigationLine, InvestigationView as Investigation, ScanResult as CountScanResult,
+    ScopedPackageView as ScopedPackage, VarianceLineView as VarianceLine,
 };
 pub use custody_core::event::EventKind;
 pub use custody_core::event_view::{EventBody, LedgerEvent};
@@ -35,9 +37,9 @@ pub use custody_core::people::{Actor as Person, SignedInUser};
 pub use custody_core::protocol::EnrolmentCode;
 pub use custody_core::quantity::Unit as UnitOfMeasure;
 pub use custody_core::roles::Role;
-pub use custody_core::store::{DeviceIdentity, EventState, PackageView as Package, SyncStatus};
+pub use custody_core::store::{DeviceIdentity, EventState, HistoryEntry, PackageView as Package, SyncStatus};
 pub use custody_core::work::adjustment::{AdjustmentReason, AdjustmentStatus, Decision, Refusal};
-pub use custody_core::work::count::{DiscrepancyStatus, Outcome as VarianceOutcome, SessionStatus as CountStatus};
+pub use custody_core::work::count::{CountScope, DiscrepancyStatus, Outcome as VarianceOutcome, SessionStatus as CountStatus};
 pub use custody_core::work::receiving::RejectReason;
 
 // ---- helpers ---------------------------------------------------------------------------------
@@ -108,163 +110,7 @@ impl From<sync::SyncReport> for SyncReport {
     }
 }
 
-// ---- the ledger ------------------------------------------------------------------------------
-
-/// An event as a history screen shows it.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct HistoryEntry {
-    pub event: LedgerEvent,
-    pub state: EventState,
-    pub reject_reason: Option<String>,
-}
-
-impl From<store::EventRecord> for HistoryEntry {
-    fn from(r: store::EventRecord) -> Self {
-        HistoryEntry { event: r.event.into(), state: r.state, reject_reason: r.reject_reason }
-    }
-}
-
 // ---- count sessions --------------------------------------------------------------------------
-
-/// Which packages a count covers: any of these locations and/or product categories.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct CountScope {
-    pub locations: Vec<String>,
-    pub categories: Vec<String>,
-}
-
-impl From<work::count::CountScope> for CountScope {
-    fn from(s: work::count::CountScope) -> Self {
-        CountScope { locations: s.locations.iter().map(ToString::to_string).collect(), categories: s.categories }
-    }
-}
-
-impl TryFrom<CountScope> for work::count::CountScope {
-    type Error = CustodyError;
-    fn try_from(s: CountScope) -> Result<Self, CustodyError> {
-        Ok(work::count::CountScope {
-            locations: s.locations.iter().map(|l| location_in(l)).collect::<Result<_, _>>()?,
-            categories: input::entries(s.categories),
-        })
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct CountSessionSummary {
-    pub id: Uuid,
-    pub name: String,
-    pub status: CountStatus,
-    /// 1 for the count, 2 for the recount.
-    pub round: u32,
-    pub opened_by: String,
-    pub packages_in_scope: u64,
-}
-
-impl From<counts::CountSessionSummary> for CountSessionSummary {
-    fn from(s: counts::CountSessionSummary) -> Self {
-        CountSessionSummary {
-            id: s.id,
-            name: s.name,
-            status: s.status,
-            round: s.round.into(),
-            opened_by: s.opened_by,
-            packages_in_scope: s.packages_in_scope as u64,
-        }
-    }
-}
-
-/// A package in a count's scope, as counters see it (no expected quantity: the count is blind).
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct ScopedPackage {
-    pub tag: PackageTag,
-    pub item: String,
-    pub location: LocationName,
-    /// The package's own unit; counts are entered in `count_unit(unit)`.
-    pub unit: UnitOfMeasure,
-}
-
-/// A session as counters see it.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct CountSession {
-    pub summary: CountSessionSummary,
-    pub scope: CountScope,
-    /// By tag.
-    pub in_scope: Vec<ScopedPackage>,
-    pub entries: Vec<CountEntry>,
-    /// Tags to recount in round 2.
-    pub recount: Vec<PackageTag>,
-    pub participants: Vec<Person>,
-}
-
-impl From<counts::CountSessionView> for CountSession {
-    fn from(v: counts::CountSessionView) -> Self {
-        CountSession {
-            summary: v.summary.into(),
-            scope: v.scope.into(),
-            in_scope: v
-                .in_scope
-                .into_iter()
-                .map(|(tag, p)| ScopedPackage { tag, item: p.item, location: p.location, unit: p.unit })
-                .collect(),
-            entries: v.entries.into_iter().map(Into::into).collect(),
-            recount: v.recount,
-            participants: v.participants,
-        }
-    }
-}
-
-/// What closing a round did.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
-pub enum CloseOutcome {
-    /// Variances found: these packages go to a recount by someone else.
-    RecountNeeded { lines: Vec<VarianceLine> },
-    /// Closed. Persisting variances became discrepancies (and quarantines): their tags.
-    Closed { lines: Vec<VarianceLine>, discrepancies: Vec<PackageTag> },
-}
-
-impl From<counts::CloseOutcome> for CloseOutcome {
-    fn from(o: counts::CloseOutcome) -> Self {
-        match o {
-            counts::CloseOutcome::RecountNeeded(lines) => {
-                CloseOutcome::RecountNeeded { lines: lines.into_iter().map(Into::into).collect() }
-            }
-            counts::CloseOutcome::Closed { lines, discrepancies } => {
-                CloseOutcome::Closed { lines: lines.into_iter().map(Into::into).collect(), discrepancies }
-            }
-        }
-    }
-}
-
-/// One line of a package's history in an investigation.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct InvestigationLine {
-    pub entry: HistoryEntry,
-    /// The person's name.
-    pub who: String,
-    /// Within the last 24 hours.
-    pub recent: bool,
-}
-
-/// Everything a manager needs to investigate a discrepancy.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct Investigation {
-    pub discrepancy: Discrepancy,
-    pub package: Option<Package>,
-    /// Newest first.
-    pub history: Vec<InvestigationLine>,
-    pub entries: Vec<CountEntry>,
-}
-
-impl From<counts::Investigation> for Investigation {
-    fn from(i: counts::Investigation) -> Self {
-        Investigation {
-            discrepancy: i.discrepancy.into(),
-            package: i.package,
-            history: i.history.into_iter().map(|h| InvestigationLine { entry: h.record.into(), who: h.who, recent: h.recent }).collect(),
-            entries: i.entries.into_iter().map(Into::into).collect(),
-        }
-    }
-}
 
 pub(crate) fn categories_out(c: counts::ItemCategories) -> HashMap<String, String> {
     c.0.into_iter().collect()
@@ -272,22 +118,6 @@ pub(crate) fn categories_out(c: counts::ItemCategories) -> HashMap<String, Strin
 
 pub(crate) fn categories_in(c: HashMap<String, String>) -> counts::ItemCategories {
     counts::ItemCategories(c.into_iter().collect())
-}
-
-// ---- adjustments -----------------------------------------------------------------------------
-
-/// A request waiting for a decision, and whether the signed-in person may decide it.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct PendingApproval {
-    pub request: AdjustmentRequest,
-    /// `None` if the signed-in person may decide; otherwise why not.
-    pub cannot_decide: Option<String>,
-}
-
-impl From<custody_core::approvals::PendingApproval> for PendingApproval {
-    fn from(p: custody_core::approvals::PendingApproval) -> Self {
-        PendingApproval { request: p.request.into(), cannot_decide: p.cannot_decide }
-    }
 }
 
 // ---- scanning --------------------------------------------------------------------------------

@@ -55,6 +55,21 @@ pub struct PendingApproval {
     pub cannot_decide: Option<String>,
 }
 
+/// A pending request as the apps show it (the apps' `PendingApproval`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record), uniffi(name = "PendingApproval"))]
+pub struct PendingApprovalView {
+    pub request: AdjustmentView,
+    /// `None` if the signed-in person may decide; otherwise why not.
+    pub cannot_decide: Option<String>,
+}
+
+impl From<PendingApproval> for PendingApprovalView {
+    fn from(p: PendingApproval) -> Self {
+        PendingApprovalView { request: p.request.into(), cannot_decide: p.cannot_decide }
+    }
+}
+
 /// An adjustment request and its decision, as the apps show it (the request's facts, who
 /// asked, and where it stands).
 #[derive(Debug, Clone, PartialEq, Eq)]

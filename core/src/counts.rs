@@ -17,10 +17,11 @@ use uuid::Uuid;
 use crate::event::EventBody;
 use crate::fold::PackageStatus;
 use crate::ids::{DeviceId, IdError, LocationName, PackageTag, UserId};
+use crate::input;
 use crate::people::Actor;
 use crate::quantity::{Quantity, QuantityError, Unit};
 use crate::roles::Role;
-use crate::store::{EventRecord, PackageView, SignedInUser, StoreError, UnitOfWork};
+use crate::store::{EventRecord, HistoryEntry, PackageView, SignedInUser, StoreError, UnitOfWork};
 use crate::work::count::{
     self, CountEntry, CountScope, Discrepancy, DiscrepancyStatus, Expected, Outcome, ScanRecord, ScopedPackage, SessionInfo, SessionStatus,
     VarianceLine,
@@ -77,25 +78,41 @@ pub type Result<T, E = CountError> = std::result::Result<T, E>;
 
 /// What the session list shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct CountSessionSummary {
     pub id: Uuid,
     pub name: String,
     pub status: SessionStatus,
-    pub round: u8,
+    /// 1 for the count, 2 for the recount.
+    pub round: u32,
+    /// The opener's name.
     pub opened_by: String,
-    pub packages_in_scope: usize,
+    pub packages_in_scope: u64,
 }
 
-/// What a counter sees: no expected quantities.
+/// What a counter sees (the apps' `CountSession`): no expected quantities.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record), uniffi(name = "CountSession"))]
 pub struct CountSessionView {
     pub summary: CountSessionSummary,
     pub scope: CountScope,
-    pub in_scope: BTreeMap<PackageTag, ScopedPackage>,
-    pub entries: Vec<CountEntry>,
+    /// By tag.
+    pub in_scope: Vec<ScopedPackageView>,
+    pub entries: Vec<CountEntryView>,
     /// Packages to recount in round 2.
     pub recount: Vec<PackageTag>,
     pub participants: Vec<Actor>,
+}
+
+/// A package in a count's scope, as counters see it (no expected quantity: the count is blind).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record), uniffi(name = "ScopedPackage"))]
+pub struct ScopedPackageView {
+    pub tag: PackageTag,
+    pub item: String,
+    pub location: LocationName,
+    /// The package's own unit; counts are entered in `count_unit(unit)`.
+    pub unit: Unit,
 }
 
 /// The answer to a scan: the package and what this person has counted of it so far this round
@@ -214,6 +231,27 @@ pub enum CloseOutcome {
     Closed { lines: Vec<VarianceLine>, discrepancies: Vec<PackageTag> },
 }
 
+/// What closing did, as the apps show it (the apps' `CloseOutcome`: quantities in grams or
+/// units, the variants' fields named).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum), uniffi(name = "CloseOutcome"))]
+pub enum CloseOutcomeView {
+    /// Variances found: these packages go to a recount by someone else.
+    RecountNeeded { lines: Vec<VarianceLineView> },
+    /// Closed. Persisting variances became discrepancies (and quarantines): their tags.
+    Closed { lines: Vec<VarianceLineView>, discrepancies: Vec<PackageTag> },
+}
+
+impl From<CloseOutcome> for CloseOutcomeView {
+    fn from(o: CloseOutcome) -> Self {
+        let view = |lines: Vec<VarianceLine>| lines.into_iter().map(Into::into).collect();
+        match o {
+            CloseOutcome::RecountNeeded(lines) => CloseOutcomeView::RecountNeeded { lines: view(lines) },
+            CloseOutcome::Closed { lines, discrepancies } => CloseOutcomeView::Closed { lines: view(lines), discrepancies },
+        }
+    }
+}
+
 /// One line of a package's history for an investigation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HistoryLine {
@@ -232,6 +270,40 @@ pub struct Investigation {
     pub history: Vec<HistoryLine>,
     /// Every count of the package in the session: who, on which device, where, how much.
     pub entries: Vec<CountEntry>,
+}
+
+/// One line of a package's history in an investigation, as the apps show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+pub struct InvestigationLine {
+    pub entry: HistoryEntry,
+    /// The person's name.
+    pub who: String,
+    /// Within the last 24 hours.
+    pub recent: bool,
+}
+
+/// An investigation as the apps show it (the apps' `Investigation`): quantities in grams or
+/// units, each history line as a history screen shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record), uniffi(name = "Investigation"))]
+pub struct InvestigationView {
+    pub discrepancy: DiscrepancyView,
+    pub package: Option<PackageView>,
+    /// Newest first.
+    pub history: Vec<InvestigationLine>,
+    pub entries: Vec<CountEntryView>,
+}
+
+impl From<Investigation> for InvestigationView {
+    fn from(i: Investigation) -> Self {
+        InvestigationView {
+            discrepancy: i.discrepancy.into(),
+            package: i.package,
+            history: i.history.into_iter().map(|h| InvestigationLine { entry: h.record.into(), who: h.who, recent: h.recent }).collect(),
+            entries: i.entries.into_iter().map(Into::into).collect(),
+        }
+    }
 }
 
 /// Product categories of items (the state's `ProductCategoryName`), used to scope counts.
@@ -262,6 +334,8 @@ pub fn open_count(w: &mut UnitOfWork<'_>, name: &str, scope: CountScope) -> Resu
     // The expected quantities are the ledger's as of the transaction that opens the count.
     let (user, person) = w.actor()?;
     require(&user, &[Role::Manager], "open a count session")?;
+    // Categories as typed: blank lines are no category.
+    let scope = CountScope { categories: input::entries(scope.categories), ..scope };
     if scope.locations.is_empty() && scope.categories.is_empty() {
         return Err(CountError::EmptyScope);
     }
@@ -306,8 +380,11 @@ pub fn count_session(w: &mut UnitOfWork<'_>, id: Uuid) -> Result<CountSessionVie
         Ok(CountSessionView {
             summary: summary(doc)?,
             scope: count::info(doc)?.scope,
-            in_scope: count::in_scope(doc)?,
-            entries: count::entries(doc)?,
+            in_scope: count::in_scope(doc)?
+                .into_iter()
+                .map(|(tag, p)| ScopedPackageView { tag, item: p.item, location: p.location, unit: p.unit })
+                .collect(),
+            entries: count::entries(doc)?.into_iter().map(Into::into).collect(),
             recount: count::recount_tags(doc)?,
             participants: count::participants(doc)?,
         })
@@ -648,9 +725,9 @@ fn summary(doc: &crate::work::WorkDoc) -> Result<CountSessionSummary, StoreError
         id: doc.id,
         name: info.name,
         status: count::status(doc)?,
-        round: count::round(doc)?,
+        round: count::round(doc)?.into(),
         opened_by: info.opened_by.name,
-        packages_in_scope: count::in_scope(doc)?.len(),
+        packages_in_scope: count::in_scope(doc)?.len() as u64,
     })
 }
 

@@ -134,6 +134,21 @@ pub struct EventRecord {
     pub reject_reason: Option<String>,
 }
 
+/// An event as a history screen shows it, as the apps see it (the event as they type it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+pub struct HistoryEntry {
+    pub event: crate::event_view::LedgerEvent,
+    pub state: EventState,
+    pub reject_reason: Option<String>,
+}
+
+impl From<EventRecord> for HistoryEntry {
+    fn from(r: EventRecord) -> Self {
+        HistoryEntry { event: r.event.into(), state: r.state, reject_reason: r.reject_reason }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum EventState {

@@ -490,7 +490,11 @@ fn a_count_can_be_scoped_by_product_category() {
         )
         .unwrap();
     assert!(matches!(store.work(|w| counts::open_count(w, "x", CountScope::default())), Err(CountError::EmptyScope)));
-    let by_category = CountScope { locations: vec![], categories: vec!["concentrate".into()] };
+    // Blank lines typed into the category field are no category, not a category nothing has.
+    let blank = CountScope { locations: vec![], categories: vec!["  ".into(), String::new()] };
+    assert!(matches!(store.work(|w| counts::open_count(w, "x", blank)), Err(CountError::EmptyScope)));
+    // What was typed around the category does not matter.
+    let by_category = CountScope { locations: vec![], categories: vec![" concentrate ".into()] };
     assert!(matches!(store.work(|w| counts::open_count(w, "x", by_category.clone())), Err(CountError::NothingInScope)));
     store
         .work(|w| {
@@ -505,8 +509,10 @@ fn a_count_can_be_scoped_by_product_category() {
         .unwrap();
     let session = store.work(|w| counts::open_count(w, "Concentrates", by_category)).unwrap();
     let view = store.work(|w| counts::count_session(w, session)).unwrap();
-    assert_eq!(view.in_scope.keys().cloned().collect::<Vec<_>>(), vec![tag(1)]);
-    assert_eq!(store.work(counts::count_sessions).unwrap()[0].name, "Concentrates");
+    assert_eq!(view.in_scope.iter().map(|p| p.tag.clone()).collect::<Vec<_>>(), vec![tag(1)]);
+    assert_eq!(view.scope.categories, vec!["concentrate".to_string()]);
+    let listed = store.work(counts::count_sessions).unwrap();
+    assert_eq!((listed[0].name.as_str(), listed[0].round, listed[0].packages_in_scope), ("Concentrates", 1, 1));
     // A floor worker may count but not open or see the expected quantities.
     store.sign_in("B-1", "1234").unwrap();
     assert!(matches!(store.work(|w| counts::count_variances(w, session)), Err(CountError::NotAllowed { .. })));

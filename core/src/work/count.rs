@@ -34,6 +34,7 @@ use crate::quantity::{Quantity, QuantityError, Unit};
 /// Which packages a count covers: any of these locations and/or any of these product categories
 /// (both empty means nothing; both given means either matches).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct CountScope {
     pub locations: Vec<LocationName>,
     pub categories: Vec<String>,
