@@ -1,6 +1,6 @@
 package com.custody.app.state
 
-import com.custody.core.PendingApproval
+import com.custody.core.types.PendingApproval
 import com.custody.core.unitSymbol
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow

@@ -1,9 +1,9 @@
 package com.custody.app.state
 
-import com.custody.core.CountSession
+import com.custody.core.types.CountSession
 import com.custody.core.types.Quantity
 import com.custody.core.ScannedCode
-import com.custody.core.ScopedPackage
+import com.custody.core.types.ScopedPackage
 import com.custody.core.types.CountStatus
 import com.custody.core.types.UnitOfMeasure
 import kotlinx.coroutines.flow.MutableStateFlow

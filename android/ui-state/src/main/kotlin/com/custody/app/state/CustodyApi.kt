@@ -1,12 +1,12 @@
 package com.custody.app.state
 
-import com.custody.core.CountSession
-import com.custody.core.CountSessionSummary
+import com.custody.core.types.CountSession
+import com.custody.core.types.CountSessionSummary
 import com.custody.core.CustodyClient
 import com.custody.core.Gps
 import com.custody.core.types.LedgerEvent
 import com.custody.core.OrderSummary
-import com.custody.core.PendingApproval
+import com.custody.core.types.PendingApproval
 import com.custody.core.PickList
 import com.custody.core.PickResult
 import com.custody.core.types.CountScanResult

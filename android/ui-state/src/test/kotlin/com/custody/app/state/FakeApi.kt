@@ -2,16 +2,16 @@ package com.custody.app.state
 
 import com.custody.core.Cancelled
 import com.custody.core.Container
-import com.custody.core.CountScope
-import com.custody.core.CountSession
-import com.custody.core.CountSessionSummary
+import com.custody.core.types.CountScope
+import com.custody.core.types.CountSession
+import com.custody.core.types.CountSessionSummary
 import com.custody.core.types.CustodyException
 import com.custody.core.types.EventBody
 import com.custody.core.Gps
 import com.custody.core.types.LedgerEvent
 import com.custody.core.types.OrderLine
 import com.custody.core.OrderSummary
-import com.custody.core.PendingApproval
+import com.custody.core.types.PendingApproval
 import com.custody.core.PickLine
 import com.custody.core.PickList
 import com.custody.core.PickResult
@@ -22,7 +22,7 @@ import com.custody.core.Route
 import com.custody.core.RoutePackage
 import com.custody.core.RouteStop
 import com.custody.core.ScannedCode
-import com.custody.core.ScopedPackage
+import com.custody.core.types.ScopedPackage
 import com.custody.core.StopConfirmation
 import com.custody.core.SyncReport
 import com.custody.core.normalizePackageTag

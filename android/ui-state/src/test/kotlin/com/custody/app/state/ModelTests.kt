@@ -2,9 +2,9 @@ package com.custody.app.state
 
 import com.custody.core.types.CountEntry
 import com.custody.core.types.CustodyException
-import com.custody.core.PendingApproval
+import com.custody.core.types.PendingApproval
 import com.custody.core.types.Quantity
-import com.custody.core.ScopedPackage
+import com.custody.core.types.ScopedPackage
 import com.custody.core.types.CountStatus
 import com.custody.core.types.SignedInUser
 import com.custody.core.types.UnitOfMeasure

@@ -2,7 +2,7 @@ package com.custody.app.state
 
 import com.custody.core.ChangeKind
 import com.custody.core.ChangeListener
-import com.custody.core.CountScope
+import com.custody.core.types.CountScope
 import com.custody.core.CustodyClient
 import com.custody.core.types.CustodyException
 import com.custody.core.Gps
