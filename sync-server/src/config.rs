@@ -69,8 +69,14 @@ pub struct StateSettings {
     pub pull_lookback: Duration,
     /// How often a snapshot of the state's active packages is kept.
     pub snapshot_interval: Duration,
-    /// The most GETs a pull sends per second for one facility (the state allows 50).
-    pub pull_gets_per_second: u32,
+    /// The most GETs the connector sends per second for one facility, pulls and the drain's
+    /// reads together (the state allows 50; a little under leaves room for clock drift between
+    /// our pacing and the state's counting).
+    pub gets_per_second: u32,
+    /// The most GETs per second for one vendor key, across its facilities (the state allows 150).
+    pub vendor_gets_per_second: u32,
+    /// The most GETs in flight at once for one facility (the state allows about 10).
+    pub gets_at_once: u32,
 }
 
 impl Default for StateSettings {
@@ -83,7 +89,9 @@ impl Default for StateSettings {
             pull_interval: Some(Duration::from_secs(300)),
             pull_lookback: Duration::from_secs(7 * 24 * 3600),
             snapshot_interval: Duration::from_secs(6 * 3600),
-            pull_gets_per_second: 25,
+            gets_per_second: 45,
+            vendor_gets_per_second: 140,
+            gets_at_once: 8,
         }
     }
 }

@@ -219,7 +219,7 @@ pub fn fast_state() -> custody_server::StateSettings {
         pull_interval: None,
         pull_lookback: Duration::from_secs(3 * 24 * 3600),
         snapshot_interval: Duration::ZERO,
-        pull_gets_per_second: 40,
+        ..custody_server::StateSettings::default()
     }
 }
 

@@ -1,5 +1,6 @@
 //! The task that sends each connected facility's outbox to the state (decision 0019): one
-//! worker per facility while it has writes waiting, batches from [`Db::outbox_next`], a read-back
+//! worker per facility while it has writes waiting, batches from [`Db::outbox_plan`] (with the
+//! quantities of the adjustments after the batch read while it is in flight), a read-back
 //! before anything whose answer was lost is sent again, `Retry-After` on 429, exponential
 //! back-off with jitter on failures, the failed queue for refusals, and a stop on refused keys.
 
@@ -17,6 +18,7 @@ use crate::db::{Db, DbError};
 use crate::state::connection::Live;
 use crate::state::metrc::Metrc;
 use crate::state::outbox::Pending;
+use crate::state::pace::Gets;
 use crate::state::{StateError, StateSystem, System, WriteKind};
 
 /// Why a facility's worker stopped before its outbox was empty.
@@ -95,14 +97,17 @@ impl Drain {
 async fn facility_worker(db: Db, settings: StateSettings, live: Live) {
     let facility = live.facility.clone();
     let result = match live.system {
-        System::Metrc => match Metrc::new(&live.base_url, facility.as_str(), live.keys, settings.request_timeout) {
-            Ok(client) => drain_facility(&db, &settings, &facility, &Arc::new(client)).await,
-            Err(why) => {
-                let db = db.clone();
-                let f = facility.clone();
-                blocking(move || db.stop_state(&f, &why)).await.map(|_| ())
+        System::Metrc => {
+            let gets = Gets::for_facility(&settings, &live.base_url, facility.as_str(), &live.keys.vendor);
+            match Metrc::new(&live.base_url, facility.as_str(), live.keys, settings.request_timeout) {
+                Ok(client) => drain_facility(&db, &settings, &facility, &Arc::new(client), &gets).await,
+                Err(why) => {
+                    let db = db.clone();
+                    let f = facility.clone();
+                    blocking(move || db.stop_state(&f, &why)).await.map(|_| ())
+                }
             }
-        },
+        }
     };
     if let Err(err) = result {
         tracing::error!(%facility, error = %err, "the state connector stopped for now; it starts again at the next poll");
@@ -129,6 +134,7 @@ async fn drain_facility<S: StateSystem + 'static>(
     settings: &StateSettings,
     facility: &LicenseNumber,
     state: &Arc<S>,
+    gets: &Gets,
 ) -> Result<(), DrainError> {
     let mut failures: u32 = 0;
     loop {
@@ -139,14 +145,16 @@ async fn drain_facility<S: StateSystem + 'static>(
         if !still_live {
             return Ok(());
         }
-        let batch = {
+        let (batch, ahead) = {
             let (db, f) = (db.clone(), facility.clone());
-            blocking(move || db.outbox_next(&f)).await?
+            blocking(move || db.outbox_plan(&f, READ_AHEAD)).await?
         };
         if batch.is_empty() {
             return Ok(());
         }
-        match send_batch(db, facility, state.as_ref(), batch).await? {
+        // The batch goes while the quantities of the adjustments after it are read.
+        let (pass, ()) = tokio::join!(send_batch(db, facility, state.as_ref(), gets, batch), read_before(db, state.as_ref(), gets, ahead));
+        match pass? {
             Pass::Progress => failures = 0,
             Pass::Idle => return Ok(()),
             Pass::Stopped => return Ok(()),
@@ -156,6 +164,28 @@ async fn drain_facility<S: StateSystem + 'static>(
                 failures = failures.saturating_add(1);
             }
         }
+    }
+}
+
+/// How many adjustments ahead of the batch in flight have their state quantity read: enough to
+/// keep the facility's GETs busy for the length of a write.
+const READ_AHEAD: usize = 40;
+
+/// Reads, all at once within the GET limits, the state's quantity of each adjustment's package
+/// before it is sent (for the read-back if its answer is lost), and keeps it with the write.
+/// Best effort: a read that fails is left for [`send_batch`], which reads again and deals with
+/// the error.
+async fn read_before<S: StateSystem>(db: &Db, state: &S, gets: &Gets, rows: Vec<Pending>) {
+    let reads = rows.iter().map(|row| gets.get(state.package(text_field(&row.body, "Label"))));
+    let results = futures_util::future::join_all(reads).await;
+    let found: Vec<(i64, Decimal)> =
+        rows.iter().zip(results).filter_map(|(row, r)| r.ok().flatten().map(|p| (row.seq, p.quantity))).collect();
+    if found.is_empty() {
+        return;
+    }
+    let db = db.clone();
+    if let Err(err) = blocking(move || found.iter().try_for_each(|(seq, q)| db.outbox_before_quantity(*seq, *q))).await {
+        tracing::warn!(error = %err, "the quantities read ahead could not be kept; they are read again before sending");
     }
 }
 
@@ -186,17 +216,17 @@ fn decimal_field(body: &Value, field: &str) -> Option<Decimal> {
     text.trim_matches('"').parse::<Decimal>().ok().or_else(|| Decimal::from_scientific(&text).ok())
 }
 
-async fn read_back<S: StateSystem>(state: &S, row: &Pending) -> Result<ReadBack, StateError> {
+async fn read_back<S: StateSystem>(state: &S, gets: &Gets, row: &Pending) -> Result<ReadBack, StateError> {
     Ok(match row.kind {
-        WriteKind::Create => match state.package(text_field(&row.body, "Tag")).await? {
+        WriteKind::Create => match gets.get(state.package(text_field(&row.body, "Tag"))).await? {
             Some(_) => ReadBack::Applied,
             None => ReadBack::NotApplied,
         },
-        WriteKind::Location => match state.package(text_field(&row.body, "Label")).await? {
+        WriteKind::Location => match gets.get(state.package(text_field(&row.body, "Label"))).await? {
             Some(p) if p.location.as_deref() == Some(text_field(&row.body, "Location")) => ReadBack::Applied,
             _ => ReadBack::NotApplied,
         },
-        WriteKind::Finish => match state.package(text_field(&row.body, "Label")).await? {
+        WriteKind::Finish => match gets.get(state.package(text_field(&row.body, "Label"))).await? {
             Some(p) if p.finished => ReadBack::Applied,
             _ => ReadBack::NotApplied,
         },
@@ -204,7 +234,7 @@ async fn read_back<S: StateSystem>(state: &S, row: &Pending) -> Result<ReadBack,
             let (Some(before), Some(delta)) = (row.before_qty, decimal_field(&row.body, "Quantity")) else {
                 return Ok(ReadBack::Unclear("the state's quantity before this adjustment is not known, so whether it was applied cannot be told; check the package at the state, then resubmit or dismiss".into()));
             };
-            match state.package(text_field(&row.body, "Label")).await? {
+            match gets.get(state.package(text_field(&row.body, "Label"))).await? {
                 Some(p) if p.quantity == before + delta => ReadBack::Applied,
                 Some(p) if p.quantity == before => ReadBack::NotApplied,
                 Some(p) => ReadBack::Unclear(format!(
@@ -224,7 +254,7 @@ async fn read_back<S: StateSystem>(state: &S, row: &Pending) -> Result<ReadBack,
             ];
             let mut found = ReadBack::NotApplied;
             for page in 1..=50 {
-                let list = state.page("/transfers/v2/templates/outgoing", &window, page).await?;
+                let list = gets.get(state.page("/transfers/v2/templates/outgoing", &window, page)).await?;
                 if list.data.iter().any(|t| t.get("Name").and_then(Value::as_str) == Some(name)) {
                     found = ReadBack::Applied;
                     break;
@@ -296,13 +326,19 @@ async fn on_error(db: &Db, facility: &LicenseNumber, seqs: Vec<i64>, err: StateE
     })
 }
 
-async fn send_batch<S: StateSystem>(db: &Db, facility: &LicenseNumber, state: &S, batch: Vec<Pending>) -> Result<Pass, DrainError> {
+async fn send_batch<S: StateSystem>(
+    db: &Db,
+    facility: &LicenseNumber,
+    state: &S,
+    gets: &Gets,
+    batch: Vec<Pending>,
+) -> Result<Pass, DrainError> {
     let kind = batch[0].kind;
     let mut to_send: Vec<Pending> = Vec::with_capacity(batch.len());
     let mut progress = false;
     for mut row in batch {
         if row.in_doubt {
-            match read_back(state, &row).await {
+            match read_back(state, gets, &row).await {
                 Ok(ReadBack::Applied) => {
                     let (db, seq) = (db.clone(), row.seq);
                     blocking(move || db.outbox_confirmed(&[seq])).await?;
@@ -325,19 +361,31 @@ async fn send_batch<S: StateSystem>(db: &Db, facility: &LicenseNumber, state: &S
                 Err(err) => return on_error(db, facility, vec![], err).await,
             }
         }
-        if kind == WriteKind::Adjust && row.before_qty.is_none() {
-            match state.package(text_field(&row.body, "Label")).await {
-                Ok(Some(p)) => {
-                    let (db, seq, q) = (db.clone(), row.seq, p.quantity);
-                    blocking(move || db.outbox_before_quantity(seq, q)).await?;
-                    row.before_qty = Some(p.quantity);
-                }
-                // The state will refuse the adjustment with its own message.
-                Ok(None) => {}
-                Err(err) => return on_error(db, facility, vec![], err).await,
-            }
-        }
         to_send.push(row);
+    }
+    // The quantities not read ahead, all at once within the GET limits.
+    let unread: Vec<usize> = (0..to_send.len()).filter(|&i| kind == WriteKind::Adjust && to_send[i].before_qty.is_none()).collect();
+    let reads = unread.iter().map(|&i| gets.get(state.package(text_field(&to_send[i].body, "Label"))));
+    let results = futures_util::future::join_all(reads).await;
+    let mut first_error = None;
+    let mut found = Vec::new();
+    for (&i, result) in unread.iter().zip(results) {
+        match result {
+            Ok(Some(p)) => {
+                to_send[i].before_qty = Some(p.quantity);
+                found.push((to_send[i].seq, p.quantity));
+            }
+            // The state will refuse the adjustment with its own message.
+            Ok(None) => {}
+            Err(err) => first_error = first_error.or(Some(err)),
+        }
+    }
+    if !found.is_empty() {
+        let db = db.clone();
+        blocking(move || found.iter().try_for_each(|(seq, q)| db.outbox_before_quantity(*seq, *q))).await?;
+    }
+    if let Some(err) = first_error {
+        return on_error(db, facility, vec![], err).await;
     }
     if to_send.is_empty() {
         return Ok(if progress { Pass::Progress } else { Pass::Idle });
@@ -464,8 +512,13 @@ mod tests {
             backoff_base: Duration::from_millis(1),
             backoff_max: Duration::from_millis(4),
             request_timeout: Duration::from_secs(5),
+            gets_per_second: 10_000,
             ..StateSettings::default()
         }
+    }
+
+    fn gets() -> Arc<Gets> {
+        Gets::for_facility(&fast(), "scripted", facility().as_str(), "v")
     }
 
     fn facility() -> LicenseNumber {
@@ -501,7 +554,7 @@ mod tests {
     }
 
     async fn drain(db: &Db, state: &Arc<Scripted>) {
-        drain_facility(db, &fast(), &facility(), state).await.unwrap();
+        drain_facility(db, &fast(), &facility(), state, &gets()).await.unwrap();
     }
 
     #[tokio::test]
@@ -555,7 +608,7 @@ mod tests {
         queue(&db, WriteKind::Adjust, &["P1"], serde_json::json!({"Label": "P1", "Quantity": -1, "UnitOfMeasure": "Grams"}));
         state.then(Next::Fail(StateError::Lost("timed out".into())));
         let batch = db.outbox_next(&facility()).unwrap();
-        assert!(matches!(send_batch(&db, &facility(), state.as_ref(), batch).await.unwrap(), Pass::Trouble));
+        assert!(matches!(send_batch(&db, &facility(), state.as_ref(), &gets(), batch).await.unwrap(), Pass::Trouble));
         // Someone changes the package at the state's web interface meanwhile.
         state.packages.lock().unwrap().get_mut("P1").unwrap().quantity = Decimal::from(7);
         drain(&db, &state).await;

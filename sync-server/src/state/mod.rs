@@ -9,13 +9,15 @@
 //!   ledger event, and the failed-submission queue;
 //! - [`drain`]: the task that sends the outbox, in order, in batches, with retries and read-back;
 //! - [`pull`]: the task that reads the state's incoming transfers, lab results, reference lists
-//!   and active packages; [`inbox`]: what it keeps, and what phones get of it at sync.
+//!   and active packages; [`inbox`]: what it keeps, and what phones get of it at sync;
+//! - [`pace`]: every GET of a facility, pulls and drain together, inside the state's limits.
 
 pub mod connection;
 pub mod drain;
 pub mod inbox;
 pub mod metrc;
 pub mod outbox;
+pub mod pace;
 pub mod pull;
 
 use std::future::Future;

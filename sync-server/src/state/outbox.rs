@@ -148,12 +148,11 @@ fn approval(conn: &Connection, db: &Db, facility: &LicenseNumber, event: &Event)
 }
 
 /// Queues the state write an accepted event asks for, in the caller's transaction (the one that
-/// accepts the event). Only for a facility with a connector; while disconnected rows still queue.
+/// accepts the event). Only for a facility with a connector (stopped or not: while stopped rows
+/// still queue), which the caller checks once per transaction with
+/// [`has_connector`](crate::state::connection::has_connector): this runs per event on the sync path.
 pub fn enqueue_event(tx: &Transaction<'_>, db: &Db, facility: &LicenseNumber, event: &Event) -> Result<(), DbError> {
     let Some((kind, labels, body)) = write_for(event) else { return Ok(()) };
-    if !crate::state::connection::has_connector(tx, facility)? {
-        return Ok(());
-    }
     let (status, message) = match approval(tx, db, facility, event)? {
         Approval::Approved => ("queued", None),
         Approval::Awaiting(why) => ("awaiting", Some(why)),
@@ -308,12 +307,33 @@ pub fn next_batch(pending: &[Pending]) -> Vec<usize> {
     batch
 }
 
+/// Adjustments that will be sent soon and whose state quantity before them can be read now, as
+/// indices into `pending`, at most `n`: queued, not in doubt, no quantity read yet, and free (no
+/// earlier pending write for their package, so nothing we send before them changes that
+/// quantity). The drain reads these while a batch is in flight, so an outbox full of
+/// adjustments is bounded by the state's GET limit rather than by one GET after another.
+pub fn read_ahead(pending: &[Pending], n: usize) -> Vec<usize> {
+    let mut blocked: HashSet<&str> = HashSet::new();
+    let mut out = Vec::new();
+    for (i, row) in pending.iter().enumerate() {
+        let free = !row.held && row.labels.iter().all(|l| !blocked.contains(l.as_str()));
+        blocked.extend(row.labels.iter().map(String::as_str));
+        if free && row.kind == WriteKind::Adjust && !row.in_doubt && row.before_qty.is_none() {
+            out.push(i);
+            if out.len() == n {
+                break;
+            }
+        }
+    }
+    out
+}
+
 /// Most pending writes the drain plans over at once: enough to fill a batch past many blocked ones.
 const PLAN_WINDOW: i64 = 2_000;
 
 fn pending_rows(conn: &Connection, facility: &LicenseNumber) -> Result<Vec<Pending>, DbError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT seq, kind, labels, body, status, in_doubt, solo, before_qty FROM state_outbox
+        "SELECT seq, kind, labels, status, in_doubt, solo, before_qty FROM state_outbox
          WHERE facility = ?1 AND status IN ('queued', 'failed', 'awaiting') ORDER BY seq LIMIT ?2",
     )?;
     let rows = stmt.query_map(params![facility.as_str(), PLAN_WINDOW], |row| {
@@ -322,19 +342,19 @@ fn pending_rows(conn: &Connection, facility: &LicenseNumber) -> Result<Vec<Pendi
             row.get::<_, String>(1)?,
             row.get::<_, String>(2)?,
             row.get::<_, String>(3)?,
-            row.get::<_, String>(4)?,
+            row.get::<_, bool>(4)?,
             row.get::<_, bool>(5)?,
-            row.get::<_, bool>(6)?,
-            row.get::<_, Option<String>>(7)?,
+            row.get::<_, Option<String>>(6)?,
         ))
     })?;
     rows.map(|row| {
-        let (seq, kind, labels, body, status, in_doubt, solo, before) = row?;
+        let (seq, kind, labels, status, in_doubt, solo, before) = row?;
         Ok(Pending {
             seq,
             kind: WriteKind::parse(&kind).ok_or(DbError::Corrupt { what: "outbox write kind", value: kind })?,
             labels: labels.split(' ').filter(|l| !l.is_empty()).map(str::to_string).collect(),
-            body: serde_json::from_str(&body)?,
+            // Read for the writes chosen only ([`Db::outbox_plan`]).
+            body: Value::Null,
             held: status != "queued",
             in_doubt,
             solo,
@@ -447,13 +467,32 @@ pub(crate) fn outbox_status(conn: &Connection, facility: &LicenseNumber) -> Resu
 impl Db {
     /// The writes the drain may send next for a facility (see [`next_batch`]).
     pub fn outbox_next(&self, facility: &LicenseNumber) -> Result<Vec<Pending>, DbError> {
+        Ok(self.outbox_plan(facility, 0)?.0)
+    }
+
+    /// The next batch ([`next_batch`]) and up to `ahead` adjustments after it whose quantity may
+    /// be read meanwhile ([`read_ahead`]), from one read of the pending writes. Only the chosen
+    /// writes' bodies are read: this runs once per batch with the sync path waiting on the same
+    /// connection.
+    pub fn outbox_plan(&self, facility: &LicenseNumber, ahead: usize) -> Result<(Vec<Pending>, Vec<Pending>), DbError> {
         let conn = self.lock();
         recheck_awaiting(&conn, self, facility)?;
         let rows = pending_rows(&conn, facility)?;
-        drop(conn);
         let batch = next_batch(&rows);
+        let mut chosen_ahead = if ahead == 0 { Vec::new() } else { read_ahead(&rows, ahead + batch.len()) };
+        chosen_ahead.retain(|i| !batch.contains(i));
+        chosen_ahead.truncate(ahead);
         let mut rows: Vec<Option<Pending>> = rows.into_iter().map(Some).collect();
-        Ok(batch.into_iter().filter_map(|i| rows[i].take()).collect())
+        let mut take = |chosen: Vec<usize>| -> Result<Vec<Pending>, DbError> {
+            let mut out: Vec<Pending> = chosen.into_iter().filter_map(|i| rows[i].take()).collect();
+            let mut body = conn.prepare_cached("SELECT body FROM state_outbox WHERE seq = ?1")?;
+            for row in &mut out {
+                let text: String = body.query_row(params![row.seq], |r| r.get(0))?;
+                row.body = serde_json::from_str(&text)?;
+            }
+            Ok(out)
+        };
+        Ok((take(batch)?, take(chosen_ahead)?))
     }
 
     /// Before sending: the writes are marked in doubt (and counted), so a crash or a lost answer
@@ -647,6 +686,28 @@ mod tests {
         solo[1].solo = true;
         assert_eq!(next_batch(&solo), vec![0]);
         assert!(next_batch(&[]).is_empty());
+    }
+
+    #[test]
+    fn only_free_adjustments_without_a_quantity_read_are_read_ahead() {
+        let mut rows = vec![
+            row(1, WriteKind::Location, &["P1"]),
+            row(2, WriteKind::Adjust, &["P1"]), // behind P1's move: its quantity may still change
+            row(3, WriteKind::Adjust, &["P2"]),
+            row(4, WriteKind::Adjust, &["P3"]), // already read
+            row(5, WriteKind::Adjust, &["P4"]), // in doubt: read back, not ahead
+            row(6, WriteKind::Adjust, &["P5"]),
+            row(7, WriteKind::Adjust, &["P5"]), // behind P5's first adjustment
+            row(8, WriteKind::Adjust, &["P6"]),
+        ];
+        rows[3].before_qty = Some(Decimal::ONE);
+        rows[4].in_doubt = true;
+        assert_eq!(read_ahead(&rows, 10), vec![2, 5, 7]);
+        assert_eq!(read_ahead(&rows, 2), vec![2, 5]);
+        // A held (failed) write blocks its package's later ones here too.
+        rows[2].held = true;
+        rows.push(row(9, WriteKind::Adjust, &["P2"]));
+        assert_eq!(read_ahead(&rows, 10), vec![5, 7]);
     }
 
     #[test]

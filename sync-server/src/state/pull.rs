@@ -4,7 +4,8 @@
 //! reference lists (items, locations, adjustment reasons); and, now and then, a dated snapshot
 //! of the state's active packages.
 //!
-//! Requests go one at a time per facility, paced below the state's GET limit, and a 429 waits
+//! Requests go one at a time per facility, paced below the state's GET limits (with the drain's
+//! reads: [`crate::state::pace`]), and a 429 waits
 //! its `Retry-After`. What the state sends is judged record by record: a record that cannot be
 //! read is refused with its name and the field, logged and recorded, and nothing of it is kept;
 //! a page that cannot be read at all stops the pull of that window before anything of it is kept,
@@ -31,6 +32,7 @@ use crate::config::StateSettings;
 use crate::db::{Db, DbError};
 use crate::state::inbox::{InboxStatus, PulledManifest, SnapshotPackage, cursor_text};
 use crate::state::metrc::{DEFAULT_PAGE_SIZE, Metrc};
+use crate::state::pace::Gets;
 use crate::state::{Page, StateError, StateSystem, System};
 
 /// The incoming transfers list: the one pulled in windows.
@@ -103,15 +105,9 @@ pub async fn pull_now(db: &Db, settings: &StateSettings, facility: &LicenseNumbe
     let zone = Tz::from_str(&zone).map_err(|_| PullError::Zone(zone))?;
     match live.system {
         System::Metrc => {
+            let gets = Gets::for_facility(settings, &live.base_url, facility.as_str(), &live.keys.vendor);
             let client = Metrc::new(&live.base_url, facility.as_str(), live.keys, settings.request_timeout).map_err(PullError::Client)?;
-            let puller = Puller {
-                db: db.clone(),
-                settings: settings.clone(),
-                facility: facility.clone(),
-                zone,
-                state: client,
-                pace: Pace::new(settings),
-            };
+            let puller = Puller { db: db.clone(), settings: settings.clone(), facility: facility.clone(), zone, state: client, gets };
             let result = puller.pull().await;
             if let Err(PullError::State { source: StateError::Unauthorized(_), .. }) = &result {
                 let (db, f, why) = (db.clone(), facility.clone(), result.as_ref().err().map(|e| e.to_string()).unwrap_or_default());
@@ -122,35 +118,13 @@ pub async fn pull_now(db: &Db, settings: &StateSettings, facility: &LicenseNumbe
     }
 }
 
-/// Spaces a facility's GETs so they stay under the state's per-facility limit.
-struct Pace {
-    gap: Duration,
-    next: tokio::sync::Mutex<tokio::time::Instant>,
-}
-
-impl Pace {
-    fn new(settings: &StateSettings) -> Pace {
-        let per_second = settings.pull_gets_per_second.max(1);
-        Pace { gap: Duration::from_secs(1) / per_second, next: tokio::sync::Mutex::new(tokio::time::Instant::now()) }
-    }
-
-    async fn wait(&self) {
-        let mut next = self.next.lock().await;
-        let now = tokio::time::Instant::now();
-        if *next > now {
-            tokio::time::sleep_until(*next).await;
-        }
-        *next = (*next).max(now) + self.gap;
-    }
-}
-
 struct Puller<S: StateSystem> {
     db: Db,
     settings: StateSettings,
     facility: LicenseNumber,
     zone: Tz,
     state: S,
-    pace: Pace,
+    gets: Arc<Gets>,
 }
 
 impl<S: StateSystem> Puller<S> {
@@ -169,8 +143,7 @@ impl<S: StateSystem> Puller<S> {
     async fn page(&self, path: &str, filters: &[(&str, String)], page: u32) -> Result<Page, PullError> {
         let mut throttles = 0;
         loop {
-            self.pace.wait().await;
-            match self.state.page(path, filters, page).await {
+            match self.gets.get(self.state.page(path, filters, page)).await {
                 Err(StateError::RateLimited(wait)) if throttles < MAX_THROTTLES => {
                     throttles += 1;
                     tracing::debug!(facility = %self.facility, path, ?wait, "the state asked to slow down");
@@ -191,20 +164,44 @@ impl<S: StateSystem> Puller<S> {
         }
     }
 
-    /// Every record of a list, page by page.
+    /// Every record of a list. When the first page says how many there are, the other pages are
+    /// read at once (as many at a time as the GET limits allow, [`Gets`]) and kept in page
+    /// order; otherwise page after page until a short one.
     async fn all(&self, path: &str, filters: &[(&str, String)]) -> Result<Vec<Value>, PullError> {
-        let mut out = Vec::new();
-        for n in 1..=MAX_PAGES {
-            let page = self.page(path, filters, n).await?;
-            let got = page.data.len();
-            out.extend(page.data);
-            let done = match page.total {
-                Some(total) => out.len() as u64 >= total || got == 0,
-                None => got < DEFAULT_PAGE_SIZE as usize,
+        let first = self.page(path, filters, 1).await?;
+        let size = first.data.len() as u64;
+        let mut total = first.total;
+        let mut out = first.data;
+        // How many records the last page read held: a short or empty page is the end.
+        let mut last_len = size;
+        let mut next = 2;
+        if let Some(t) = total
+            && size > 0
+            && (out.len() as u64) < t
+        {
+            let last = t.div_ceil(size).min(u64::from(MAX_PAGES)) as u32;
+            let pages = futures_util::future::join_all((2..=last).map(|n| self.page(path, filters, n))).await;
+            for page in pages {
+                let page = page?;
+                last_len = page.data.len() as u64;
+                total = page.total.or(total);
+                out.extend(page.data);
+            }
+            next = last + 1;
+        }
+        // Page after page: when the state gave no total, or more arrived while reading.
+        for n in next..=MAX_PAGES {
+            let more = match total {
+                Some(t) => (out.len() as u64) < t && last_len > 0,
+                None => last_len == u64::from(DEFAULT_PAGE_SIZE),
             };
-            if done {
+            if !more {
                 break;
             }
+            let page = self.page(path, filters, n).await?;
+            last_len = page.data.len() as u64;
+            total = page.total.or(total);
+            out.extend(page.data);
         }
         Ok(out)
     }
