@@ -60,9 +60,18 @@ fn main() {
         store.work(|w| picking::cancel_order(w, other, "bench")).unwrap();
     }
     store.work(|w| picking::cancel_order(w, order, "customer withdrew")).unwrap();
-    let start = Instant::now();
-    let due = store.work(shipping::returns_due).unwrap();
-    let listed = start.elapsed();
+    // Listed 7 times: one figure is too noisy to compare across days; the first is reported apart
+    // (the documents it reads may not all be in the store's cache yet).
+    let mut listings = Vec::new();
+    let mut due = Vec::new();
+    for _ in 0..7 {
+        let start = Instant::now();
+        due = store.work(shipping::returns_due).unwrap();
+        listings.push(start.elapsed());
+    }
+    let first = listings[0];
+    listings.sort();
+    let listed = listings[listings.len() / 2];
     assert_eq!(due.len(), list.len());
     let shelf = LocationName::parse("Vault").unwrap();
     let mut times = Vec::with_capacity(due.len());
@@ -72,7 +81,11 @@ fn main() {
         times.push(start.elapsed());
     }
     times.sort();
-    println!("returns due ({} packages, 101 orders on the phone): {listed:?}", due.len());
+    println!(
+        "returns due ({} packages, 101 orders on the phone): median of 7 {listed:?} (first {first:?}, best {:?})",
+        due.len(),
+        listings[0]
+    );
     report("return check-in to verdict", &times);
 }
 
