@@ -235,8 +235,8 @@ impl Db {
         let enrolled_at: String = tx.query_row("SELECT enrolled_at FROM devices WHERE id = ?1", params![device_id], |row| row.get(0))?;
         let enrolled_at = crate::db::parse_time(&enrolled_at)?;
         let mut verdicts = Vec::with_capacity(request.events.len());
-        // Looked up once: a facility is connected or not for the whole of this transaction.
-        let state_connected = crate::state::connection::has_connector(&tx, &device.facility)?;
+        // Opened once: a facility is connected or not for the whole of this transaction.
+        let state_queue = crate::state::outbox::Queue::open(&tx, &device.facility)?;
 
         for event in &request.events {
             let id = event.id.to_string();
@@ -340,8 +340,8 @@ impl Db {
                     ])?;
                     crate::outbound::mark_tags_used(&tx, &device.facility, event)?;
                     // The state write it asks for, in this same transaction (decision 0019).
-                    if state_connected {
-                        crate::state::outbox::enqueue_event(&tx, self, &device.facility, event)?;
+                    if let Some(queue) = &state_queue {
+                        queue.event(&tx, self, event)?;
                     }
                     counts.accepted += 1;
                     verdicts.push(Verdict { id: event.id, outcome: Outcome::Accepted });

@@ -132,7 +132,7 @@ async fn backfill(writes: u64, latency: Duration) {
         (1..=writes)
             .map(|n| {
                 let event = if n % 2 == 1 { phone.move_to(&tag(n), "Vault A") } else { phone.adjust(&tag(n), -50, "bench") };
-                let (kind, labels, body) = write_for(&event).expect("a state write");
+                let (kind, labels, body) = write_for(&event, custody_core::state_json::Tz::America__Los_Angeles).expect("a state write");
                 (kind.as_str().to_string(), labels.join(" "), body.to_string())
             })
             .collect()

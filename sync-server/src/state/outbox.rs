@@ -1,6 +1,6 @@
 //! The durable outbox of state writes (docs/decisions/0019-state-outbox.md).
 //!
-//! One row per state write, inserted by [`enqueue_event`] inside the transaction that accepts
+//! One row per state write, inserted by [`Queue::event`] inside the transaction that accepts
 //! the ledger event, so an event is accepted with its write or not at all. The drain
 //! ([`crate::state::drain`]) sends them; what it may send next is [`next_batch`]: a package's
 //! writes in the order they were accepted (a write waits while an earlier write touching one
@@ -15,6 +15,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use custody_core::event::{Event, EventBody};
 use custody_core::ids::LicenseNumber;
 use custody_core::quantity::Quantity;
+use custody_core::state_json::Tz;
 use custody_core::work::adjustment;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use rust_decimal::Decimal;
@@ -64,10 +65,10 @@ pub fn number(amount: Decimal) -> Value {
     text.parse::<f64>().ok().and_then(serde_json::Number::from_f64).map_or(Value::String(text), Value::Number)
 }
 
-fn date(event: &Event) -> String {
-    // The state wants the day the thing happened. UTC day: the server has no facility time zone
-    // yet (decision 0019 lists it as a limit).
-    event.hlc.wall_time().date_naive().to_string()
+/// The day the thing happened, as the facility's people lived it: the state reads dates as the
+/// facility's local day (a move at 23:30 in Los Angeles is that day's, not the next UTC day's).
+fn date(event: &Event, zone: Tz) -> String {
+    event.hlc.wall_time().with_timezone(&zone).date_naive().to_string()
 }
 
 fn quantity_fields(q: &Quantity) -> (Value, &'static str) {
@@ -77,13 +78,13 @@ fn quantity_fields(q: &Quantity) -> (Value, &'static str) {
 /// The write an accepted event asks of the state, if any: its kind, the packages it touches and
 /// the object sent. `None` for what the state does not take from us (receipts are the state's
 /// own acceptance; picking, quarantine, delivery and returns are not state writes here).
-pub fn write_for(event: &Event) -> Option<(WriteKind, Vec<String>, Value)> {
+pub fn write_for(event: &Event, zone: Tz) -> Option<(WriteKind, Vec<String>, Value)> {
     let label = event.tag.as_str().to_string();
     match &event.body {
         EventBody::Moved { to } => Some((
             WriteKind::Location,
             vec![label.clone()],
-            json!({"Label": label, "Location": to.as_str(), "Sublocation": null, "MoveDate": date(event)}),
+            json!({"Label": label, "Location": to.as_str(), "Sublocation": null, "MoveDate": date(event, zone)}),
         )),
         EventBody::Adjusted { delta, reason, note, .. } => {
             let (quantity, unit) = quantity_fields(delta);
@@ -91,7 +92,7 @@ pub fn write_for(event: &Event) -> Option<(WriteKind, Vec<String>, Value)> {
                 WriteKind::Adjust,
                 vec![label.clone()],
                 json!({"Label": label, "Quantity": quantity, "UnitOfMeasure": unit, "AdjustmentReason": reason,
-                       "AdjustmentDate": date(event), "ReasonNote": note}),
+                       "AdjustmentDate": date(event, zone), "ReasonNote": note}),
             ))
         }
         EventBody::Split { new_tag, quantity, item, batch, location, expires_on } => {
@@ -100,7 +101,7 @@ pub fn write_for(event: &Event) -> Option<(WriteKind, Vec<String>, Value)> {
                 WriteKind::Create,
                 vec![label.clone(), new_tag.as_str().to_string()],
                 json!({"Tag": new_tag.as_str(), "Item": item.as_str(), "Quantity": amount, "UnitOfMeasure": unit,
-                       "Location": location.as_str(), "ActualDate": date(event), "ProductionBatchNumber": batch.as_str(),
+                       "Location": location.as_str(), "ActualDate": date(event, zone), "ProductionBatchNumber": batch.as_str(),
                        "ExpirationDate": expires_on.map(|d: NaiveDate| d.to_string()),
                        "Ingredients": [{"Package": label, "Quantity": amount, "UnitOfMeasure": unit}]}),
             ))
@@ -108,7 +109,9 @@ pub fn write_for(event: &Event) -> Option<(WriteKind, Vec<String>, Value)> {
         // Destruction: the package is finished at the state. The state's waste flow (a waste
         // adjustment with its reason list) is not modelled yet; a state that refuses to finish a
         // package with stock left puts the write in the failed queue with its message.
-        EventBody::Destroyed { .. } => Some((WriteKind::Finish, vec![label.clone()], json!({"Label": label, "ActualDate": date(event)}))),
+        EventBody::Destroyed { .. } => {
+            Some((WriteKind::Finish, vec![label.clone()], json!({"Label": label, "ActualDate": date(event, zone)})))
+        }
         _ => None,
     }
 }
@@ -147,45 +150,62 @@ fn approval(conn: &Connection, db: &Db, facility: &LicenseNumber, event: &Event)
     })
 }
 
-/// Queues the state write an accepted event asks for, in the caller's transaction (the one that
-/// accepts the event). Only for a facility with a connector (stopped or not: while stopped rows
-/// still queue), which the caller checks once per transaction with
-/// [`has_connector`](crate::state::connection::has_connector): this runs per event on the sync path.
-pub fn enqueue_event(tx: &Transaction<'_>, db: &Db, facility: &LicenseNumber, event: &Event) -> Result<(), DbError> {
-    let Some((kind, labels, body)) = write_for(event) else { return Ok(()) };
-    let (status, message) = match approval(tx, db, facility, event)? {
-        Approval::Approved => ("queued", None),
-        Approval::Awaiting(why) => ("awaiting", Some(why)),
-        Approval::Never(why) => ("unapproved", Some(why)),
-    };
-    tx.prepare_cached(
-        "INSERT INTO state_outbox (facility, source, kind, labels, body, status, message, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?
-    .execute(params![
-        facility.as_str(),
-        event.id.to_string(),
-        kind.as_str(),
-        labels.join(" "),
-        body.to_string(),
-        status,
-        message,
-        crate::db::now_text()
-    ])?;
-    Ok(())
+/// Queuing a facility's state writes, opened once per transaction (this runs per event on the
+/// sync path): `None` when the facility has no connector (stopped or not: while stopped, rows
+/// still queue).
+pub struct Queue {
+    facility: LicenseNumber,
+    zone: Tz,
+}
+
+impl Queue {
+    pub fn open(conn: &Connection, facility: &LicenseNumber) -> Result<Option<Queue>, DbError> {
+        if !crate::state::connection::has_connector(conn, facility)? {
+            return Ok(None);
+        }
+        let zone = crate::db::facility_time_zone(conn, facility)?;
+        let zone = Tz::from_str(&zone).map_err(|_| DbError::Corrupt { what: "facility time zone", value: zone })?;
+        Ok(Some(Queue { facility: facility.clone(), zone }))
+    }
+
+    /// Queues the state write an accepted event asks for, in the caller's transaction (the one
+    /// that accepts the event).
+    pub fn event(&self, tx: &Transaction<'_>, db: &Db, event: &Event) -> Result<(), DbError> {
+        let Some((kind, labels, body)) = write_for(event, self.zone) else { return Ok(()) };
+        let (status, message) = match approval(tx, db, &self.facility, event)? {
+            Approval::Approved => ("queued", None),
+            Approval::Awaiting(why) => ("awaiting", Some(why)),
+            Approval::Never(why) => ("unapproved", Some(why)),
+        };
+        tx.prepare_cached(
+            "INSERT INTO state_outbox (facility, source, kind, labels, body, status, message, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?
+        .execute(params![
+            self.facility.as_str(),
+            event.id.to_string(),
+            kind.as_str(),
+            labels.join(" "),
+            body.to_string(),
+            status,
+            message,
+            crate::db::now_text()
+        ])?;
+        Ok(())
+    }
 }
 
 /// The transfer type the template names for each destination. The state's list of types is
 /// reference data per state; until it is pulled, the common wholesale type.
 pub const TRANSFER_TYPE: &str = "Wholesale Manifest";
 
-/// The state's date-time: local without an offset. UTC until facilities have a time zone.
-fn date_time(t: chrono::DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S").to_string()
+/// The state's date-time: the facility's local time without an offset.
+fn date_time(t: chrono::DateTime<Utc>, zone: Tz) -> String {
+    t.with_timezone(&zone).format("%Y-%m-%dT%H:%M:%S").to_string()
 }
 
 /// The outgoing template for a manifest, as the state takes it.
-pub fn template_for(m: &custody_core::work::manifest::OutboundManifest) -> Value {
+pub fn template_for(m: &custody_core::work::manifest::OutboundManifest, zone: Tz) -> Value {
     let destinations: Vec<Value> = m
         .stops
         .iter()
@@ -199,8 +219,8 @@ pub fn template_for(m: &custody_core::work::manifest::OutboundManifest) -> Value
                 })
                 .collect();
             json!({"RecipientLicenseNumber": stop.recipient.licence.as_str(), "TransferTypeName": TRANSFER_TYPE,
-                   "PlannedRoute": stop.planned_route, "EstimatedDepartureDateTime": date_time(stop.estimated_departure),
-                   "EstimatedArrivalDateTime": date_time(stop.estimated_arrival), "Packages": packages})
+                   "PlannedRoute": stop.planned_route, "EstimatedDepartureDateTime": date_time(stop.estimated_departure, zone),
+                   "EstimatedArrivalDateTime": date_time(stop.estimated_arrival, zone), "Packages": packages})
         })
         .collect();
     json!({"Name": m.number, "TransporterFacilityLicenseNumber": m.shipper.as_str(), "DriverName": m.driver.name,
@@ -217,9 +237,7 @@ pub fn enqueue_manifest(conn: &Connection, facility: &LicenseNumber, doc: &custo
     if doc.kind != custody_core::work::DocKind::Manifest || !matches!(mdoc::departed(doc), Ok(Some(_))) {
         return Ok(());
     }
-    if !crate::state::connection::has_connector(conn, facility)? {
-        return Ok(());
-    }
+    let Some(queue) = Queue::open(conn, facility)? else { return Ok(()) };
     let source = doc.id.to_string();
     let queued = conn.prepare_cached("SELECT 1 FROM state_outbox WHERE source = ?1")?.query_row(params![source], |_| Ok(())).optional()?;
     let Ok(manifest) = mdoc::manifest(doc) else { return Ok(()) };
@@ -235,7 +253,7 @@ pub fn enqueue_manifest(conn: &Connection, facility: &LicenseNumber, doc: &custo
         source,
         WriteKind::Outgoing.as_str(),
         labels.join(" "),
-        template_for(&manifest).to_string(),
+        template_for(&manifest, queue.zone).to_string(),
         crate::db::now_text()
     ])?;
     Ok(())
@@ -708,6 +726,33 @@ mod tests {
         rows[2].held = true;
         rows.push(row(9, WriteKind::Adjust, &["P2"]));
         assert_eq!(read_ahead(&rows, 10), vec![5, 7]);
+    }
+
+    #[test]
+    fn the_state_hears_the_facilitys_local_day_not_the_utc_one() {
+        use custody_core::event::UnsealedEvent;
+        use custody_core::hlc::Hlc;
+        use custody_core::ids::{DeviceId, LocationName, PackageTag, UserId};
+        // 23:30 on 2 December in Los Angeles is 07:30 on 3 December UTC.
+        let at = DateTime::parse_from_rfc3339("2026-12-03T07:30:00Z").unwrap();
+        let event = UnsealedEvent {
+            id: uuid::Uuid::now_v7(),
+            facility: LicenseNumber::parse("C11-0000001-LIC").unwrap(),
+            tag: PackageTag::parse("1A4FF0100000022000001234").unwrap(),
+            user: UserId::new(),
+            device: DeviceId::new(),
+            device_seq: 1,
+            hlc: Hlc { wall_ms: at.timestamp_millis(), counter: 0 },
+            parent: None,
+            body: EventBody::Moved { to: LocationName::parse("Vault A").unwrap() },
+            prev_hash: custody_core::event::GENESIS_HASH.into(),
+        }
+        .seal();
+        let (_, _, body) = write_for(&event, Tz::America__Los_Angeles).unwrap();
+        assert_eq!(body["MoveDate"], "2026-12-02");
+        let (_, _, body) = write_for(&event, Tz::Europe__Berlin).unwrap();
+        assert_eq!(body["MoveDate"], "2026-12-03");
+        assert_eq!(date_time(at.with_timezone(&Utc), Tz::America__Los_Angeles), "2026-12-02T23:30:00");
     }
 
     #[test]
