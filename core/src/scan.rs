@@ -21,7 +21,7 @@
 //!   (so a 23-character tag says it has 23 characters).
 //! - **Location label**: text starting with [`LOCATION_PREFIX`] (`LOC:`, any case), e.g.
 //!   `LOC:Vault A / Shelf 3`; the rest is a [`LocationName`]. Labels printed for Custody use it.
-//! - **GS1 barcode**, in three forms:
+//! - **GS1 barcode**, in four forms:
 //!   - human-readable with parentheses: `(01)00012345600012(17)261231(10)LR-2026-11`, spaces
 //!     around values allowed. A value ends where the next `(` + 2 to 4 digits + `)` begins, so a
 //!     batch that itself contains such a group cannot be written in this form;
@@ -31,6 +31,11 @@
 //!     with GTIN (01) and its 14 digits. Other FNC1 stand-ins (`~1`, `^`) are not read: they show
 //!     up as a character a GS1 barcode cannot carry.
 //!
+//!   - a **GS1 Digital Link** URI, what the QR codes replacing linear barcodes carry:
+//!     `https://id.example.com/01/{gtin}/10/{batch}/21/{serial}?17=261231&3103=001500`, read as
+//!     GS1's reference engine reads it (see `scan/digital_link.rs`). A web address that is not a GS1
+//!     Digital Link is refused like any other text Custody does not recognise.
+//!
 //!   Fixed-length values (GTIN 14 digits, dates 6, weights 6, ...) need no separator after them
 //!   (one is tolerated); variable-length values (batch/lot, serial, ...) end at a separator or at
 //!   the end. A wedge that drops the separators entirely cannot be told apart from a long batch
@@ -39,14 +44,33 @@
 //! # Application identifiers
 //!
 //! Read into [`Gs1`]: GTIN (01), batch/lot (10), expiry (17), serial (21), net weight in kg
-//! (3100-3105) and lb (3200-3205). A few other common ones whose length is fixed by the GS1
-//! standard are checked and kept as they are in [`Gs1::other`] (SSCC (00), (02), the other dates
-//! (11)/(12)/(13)/(15)/(16), (20), (22), (30), (37), (400), (410)-(415), gross weight (330n)/(340n),
-//! internal (90)-(99)), so a logistics label is still usable. Any other identifier is refused by
-//! name rather than guessed at.
+//! (3100-3105) and lb (3200-3205). A few other common ones are checked as the GS1 General
+//! Specifications define them and kept as they are in [`Gs1::other`] (SSCC (00), (02), the other
+//! dates (11)/(12)/(13)/(15)/(16), (20), (22), (30), (37), (400), (410)-(415), gross weight
+//! (330n)/(340n), internal (90)-(99)), so a logistics label is still usable. Any other identifier
+//! is refused by name rather than guessed at.
+//!
+//! What is checked beyond length and characters, as GS1's Barcode Syntax Dictionary does:
+//! - the mod-10 check digit of (01), (00), (02) and (410)-(415);
+//! - every date is a real date (see below);
+//! - pairs GS1 forbids on one label: (01) with (02) or (37), and two different decimal positions
+//!   of one measure (3102 with 3103; likewise 320n, 330n, 340n);
+//! - a kg (310n) and an lb (320n) net weight on one label must be the same mass within the two
+//!   figures' resolution (see `net_weight_pair`).
+//!
+//! GS1's "required with" rules (a batch needs a GTIN, ...) are not enforced: a worker may scan a
+//! label that carries only the part the screen asks for.
 //!
 //! Dates are YYMMDD with the GS1 century rule (a two-digit year falls within 49 years before and
-//! 50 years after the current year) and DD = 00 meaning the last day of the month.
+//! 50 years after the current year). GS1 allows DD = 00 in all six date identifiers ((11), (12),
+//! (13), (15), (16), (17): the Syntax Dictionary's `yymmd0`, "if only year and month are
+//! available, DD must be filled with two zeroes"); the only one Custody turns into a date is the
+//! expiry (17), where 00 means the last day of the month (the General Specifications' reading
+//! for expiry and best-before). The others are checked as dates and kept as encoded.
+//!
+//! A scan longer than [`MAX_SCAN_BYTES`] is refused before anything else is done with it.
+
+mod digital_link;
 
 use std::fmt;
 
@@ -65,6 +89,14 @@ const GS: char = '\u{1D}';
 
 /// At most this many characters of a scan are repeated in a message.
 const SHOWN_MAX: usize = 40;
+
+/// The longest scan read, in bytes. The largest GS1 symbol (a QR code) holds under 3 KB of
+/// text, so anything longer is several scans run together or a wedge gone wrong; refusing it
+/// before parsing keeps a stuck scanner from tying up the phone.
+pub const MAX_SCAN_BYTES: usize = 8 * 1024;
+
+/// One pound is exactly 0.45359237 kg (the international yard and pound agreement, 1959).
+const KG_PER_LB: Decimal = Decimal::from_parts(45_359_237, 0, 0, false, 8);
 
 /// What a scan turned out to be.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,7 +120,8 @@ pub struct Gs1 {
     /// Serial number (21) exactly as encoded.
     pub serial: Option<String>,
     /// Net weight (310n in kg, 320n in lb), exact: the amount keeps the n decimals of the barcode
-    /// (`3102000150` is 1.50 kg).
+    /// (`3102000150` is 1.50 kg). A label with both a kg and an lb figure of the same mass gives
+    /// the kg one (the regulated unit).
     pub net_weight: Option<Quantity>,
     /// Other recognised application identifiers Custody does not use, in barcode order.
     pub other: Vec<Gs1Element>,
@@ -192,8 +225,28 @@ pub enum ScanError {
     NotADate { ai: String, name: &'static str, value: String },
     #[error("this barcode has {name} ({ai}) twice, with different values")]
     Duplicate { ai: String, name: &'static str },
-    #[error("this barcode has two different net weights")]
-    TwoNetWeights,
+    #[error(
+        "{name} ({ai}) {value} has check digit {found}; it should be {expected}: scan again, and if it repeats the label is misprinted"
+    )]
+    CheckDigit { ai: String, name: &'static str, value: String, found: u8, expected: u8 },
+    #[error(
+        "this barcode has both {first_name} ({first}) and {second_name} ({second}), which GS1 does not allow on one label: \
+         the label is misprinted, so report it and enter the details by hand"
+    )]
+    ForbiddenPair { first: String, first_name: &'static str, second: String, second_name: &'static str },
+    #[error(
+        "this barcode's net weights disagree: ({kg_ai}) says {kg} kg but ({lb_ai}) says {lb} lb, which is {lb_in_kg} kg: \
+         the label is misprinted, so weigh the package instead"
+    )]
+    NetWeightsDisagree { kg_ai: String, kg: Decimal, lb_ai: String, lb: Decimal, lb_in_kg: Decimal },
+    #[error("this scan is {len} bytes long; a label holds at most {max}: scan one label at a time")]
+    ScanTooLong { len: usize, max: usize },
+    #[error("this GS1 Digital Link has {ch:?}, which a web address cannot carry: scan the code again")]
+    NotUriCharacter { ch: char },
+    #[error("this GS1 Digital Link has {found} after ({key}) in its path, where GS1 allows only {allowed}: the code is misprinted")]
+    DigitalLinkPath { key: String, found: String, allowed: String },
+    #[error("this GS1 Digital Link carries ({ai}) after the '?', but GS1 puts it in the path after ({key}): the code is misprinted")]
+    DigitalLinkQuery { ai: String, key: String },
 }
 
 fn got_text(got: &str) -> String {
@@ -207,6 +260,9 @@ pub fn parse_scan(raw: &str) -> Result<Scan, ScanError> {
 
 /// [`parse_scan`] with the date that decides the century of two-digit years.
 pub fn parse_scan_on(raw: &str, today: NaiveDate) -> Result<Scan, ScanError> {
+    if raw.len() > MAX_SCAN_BYTES {
+        return Err(ScanError::ScanTooLong { len: raw.len(), max: MAX_SCAN_BYTES });
+    }
     let had_separator = raw.contains(GS) || contains_gs_text(raw);
     let text = trim_scan(raw);
     if text.is_empty() {
@@ -219,6 +275,12 @@ pub fn parse_scan_on(raw: &str, today: NaiveDate) -> Result<Scan, ScanError> {
     let body = trim_scan(body);
     if body.is_empty() {
         return Err(ScanError::Empty);
+    }
+    // A web address is read as a GS1 Digital Link when it is one; otherwise it falls through
+    // to the refusal any unrecognised text gets.
+    if let Some(elements) = digital_link::elements(body) {
+        let elements = elements?.into_iter().map(|(ai, value)| known(ai).map(|(ai, spec)| (ai, spec, value))).collect::<Result<_, _>>()?;
+        return assemble(elements, today).map(Scan::Gs1);
     }
 
     if starts_with_ignore_case(body, LOCATION_PREFIX) {
@@ -334,6 +396,8 @@ enum Field {
     Gtin,
     Batch,
     Expiry,
+    /// A date Custody keeps as encoded, checked as a date.
+    Date,
     Serial,
     /// Net weight with this many decimals.
     NetKg(u32),
@@ -346,26 +410,29 @@ struct AiSpec {
     name: &'static str,
     kind: Kind,
     field: Field,
+    /// The last digit is a GS1 mod-10 check digit (GTIN's own check is in [`Gtin::parse`]).
+    check_digit: bool,
 }
 
-const GTIN_SPEC: AiSpec = AiSpec { name: "GTIN", kind: Kind::Fixed(Gtin::LEN), field: Field::Gtin };
+const GTIN_SPEC: AiSpec = AiSpec { name: "GTIN", kind: Kind::Fixed(Gtin::LEN), field: Field::Gtin, check_digit: true };
 
 /// The application identifiers Custody recognises, by their exact digits.
 fn spec_for(ai: &str) -> Option<AiSpec> {
     use Field::*;
     use Kind::*;
-    let s = |name, kind, field| Some(AiSpec { name, kind, field });
+    let s = |name, kind, field| Some(AiSpec { name, kind, field, check_digit: false });
+    let keyed = |name, len| Some(AiSpec { name, kind: Fixed(len), field: Other, check_digit: true });
     let var = |max| Variable { max, numeric: false };
     match ai {
-        "00" => s("SSCC", Fixed(18), Other),
+        "00" => keyed("SSCC", 18),
         "01" => Some(GTIN_SPEC),
-        "02" => s("contained GTIN", Fixed(14), Other),
+        "02" => keyed("contained GTIN", 14),
         "10" => s("batch/lot", var(20), Batch),
-        "11" => s("production date", Fixed(6), Other),
-        "12" => s("due date", Fixed(6), Other),
-        "13" => s("packing date", Fixed(6), Other),
-        "15" => s("best-before date", Fixed(6), Other),
-        "16" => s("sell-by date", Fixed(6), Other),
+        "11" => s("production date", Fixed(6), Date),
+        "12" => s("due date", Fixed(6), Date),
+        "13" => s("packing date", Fixed(6), Date),
+        "15" => s("best-before date", Fixed(6), Date),
+        "16" => s("sell-by date", Fixed(6), Date),
         "17" => s("expiry", Fixed(6), Expiry),
         "20" => s("variant", Fixed(2), Other),
         "21" => s("serial number", var(20), Serial),
@@ -373,7 +440,7 @@ fn spec_for(ai: &str) -> Option<AiSpec> {
         "30" => s("count", Variable { max: 8, numeric: true }, Other),
         "37" => s("count", Variable { max: 8, numeric: true }, Other),
         "400" => s("order number", var(30), Other),
-        "410" | "411" | "412" | "413" | "414" | "415" => s("location number", Fixed(13), Other),
+        "410" | "411" | "412" | "413" | "414" | "415" => keyed("location number", 13),
         "90" => s("internal code", var(30), Other),
         "91" | "92" | "93" | "94" | "95" | "96" | "97" | "98" | "99" => s("internal code", var(90), Other),
         _ => {
@@ -389,6 +456,14 @@ fn spec_for(ai: &str) -> Option<AiSpec> {
                 _ => None,
             }
         }
+    }
+}
+
+/// The spec of an identifier Custody knows, or the refusal naming it.
+fn known(ai: String) -> Result<(String, AiSpec), ScanError> {
+    match spec_for(&ai) {
+        Some(spec) => Ok((ai, spec)),
+        None => Err(ScanError::UnknownAi { ai }),
     }
 }
 
@@ -517,22 +592,31 @@ fn unreadable_ai(rest: &[char]) -> ScanError {
 
 fn assemble(elements: Vec<(String, AiSpec, String)>, today: NaiveDate) -> Result<Gs1, ScanError> {
     let mut gs1 = Gs1::default();
-    let mut seen: Vec<(String, String)> = Vec::new();
+    let mut seen: Vec<(String, &'static str, String)> = Vec::new();
+    // The first kg and the first lb net weight, with their identifiers.
+    let mut kg: Option<(String, Decimal)> = None;
+    let mut lb: Option<(String, Decimal)> = None;
     for (ai, spec, value) in elements {
         check_value(&ai, &spec, &value)?;
-        if let Some((_, earlier)) = seen.iter().find(|(a, _)| *a == ai) {
+        if let Some((_, _, earlier)) = seen.iter().find(|(a, _, _)| *a == ai) {
             if *earlier == value {
                 continue;
             }
             return Err(ScanError::Duplicate { ai, name: spec.name });
+        }
+        if spec.check_digit && spec.field != Field::Gtin {
+            verify_check_digit(&ai, spec.name, &value)?;
         }
         match spec.field {
             Field::Gtin => gs1.gtin = Some(Gtin::parse(&value)?),
             Field::Batch => gs1.batch = Some(value.clone()),
             Field::Serial => gs1.serial = Some(value.clone()),
             Field::Expiry => gs1.expiry = Some(gs1_date(&ai, spec.name, &value, today)?),
+            Field::Date => {
+                gs1_date(&ai, spec.name, &value, today)?;
+                gs1.other.push(Gs1Element { ai: ai.clone(), value: value.clone() });
+            }
             Field::NetKg(decimals) | Field::NetLb(decimals) => {
-                let unit = if matches!(spec.field, Field::NetKg(_)) { Unit::Kg } else { Unit::Lb };
                 // Six validated digits: at most 999999, well inside i64.
                 let units: i64 = value.parse().map_err(|_| ScanError::Digits {
                     ai: ai.clone(),
@@ -540,17 +624,73 @@ fn assemble(elements: Vec<(String, AiSpec, String)>, today: NaiveDate) -> Result
                     needs: 6,
                     got: shown(value.chars()),
                 })?;
-                let weight = Quantity { amount: Decimal::new(units, decimals), unit };
-                match gs1.net_weight {
-                    Some(earlier) if earlier != weight => return Err(ScanError::TwoNetWeights),
-                    _ => gs1.net_weight = Some(weight),
-                }
+                let slot = if matches!(spec.field, Field::NetKg(_)) { &mut kg } else { &mut lb };
+                // A second figure in the same unit has another decimal position (the same
+                // identifier twice was handled above): the pair check below refuses it.
+                slot.get_or_insert((ai.clone(), Decimal::new(units, decimals)));
             }
             Field::Other => gs1.other.push(Gs1Element { ai: ai.clone(), value: value.clone() }),
         }
-        seen.push((ai, value));
+        seen.push((ai, spec.name, value));
     }
+    forbidden_pair(&seen)?;
+    gs1.net_weight = net_weight_pair(kg, lb)?;
     Ok(gs1)
+}
+
+/// Verifies the GS1 mod-10 check digit that ends a validated all-digit value.
+fn verify_check_digit(ai: &str, name: &'static str, value: &str) -> Result<(), ScanError> {
+    let (body, last) = value.split_at(value.len() - 1);
+    let found = last.as_bytes()[0] - b'0';
+    let expected = check_digit(body);
+    if found != expected {
+        return Err(ScanError::CheckDigit { ai: ai.to_string(), name, value: value.to_string(), found, expected });
+    }
+    Ok(())
+}
+
+/// The pairs of GS1's invalid-pairs rules (the Barcode Syntax Dictionary's `ex=` attributes)
+/// among the identifiers Custody reads: (01) excludes (02) and (37); a measure's decimal
+/// positions exclude each other (3102 with 3103, and the same for 320n, 330n and 340n).
+fn forbidden_pair(seen: &[(String, &'static str, String)]) -> Result<(), ScanError> {
+    let excludes = |a: &str, b: &str| {
+        matches!((a, b), ("01", "02" | "37"))
+            || (a.len() == 4 && b.len() == 4 && a != b && a[..3] == b[..3] && matches!(&a[..3], "310" | "320" | "330" | "340"))
+    };
+    for (i, (first, first_name, _)) in seen.iter().enumerate() {
+        for (second, second_name, _) in &seen[i + 1..] {
+            if excludes(first, second) || excludes(second, first) {
+                return Err(ScanError::ForbiddenPair { first: first.clone(), first_name, second: second.clone(), second_name });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The net weight of a label from its kg and lb figures. With both, they must be one mass: GS1
+/// does not say whether a printer rounds or truncates to an identifier's decimals, so each
+/// figure may be off by up to one unit of its last decimal (its resolution: 0.01 kg for 3102,
+/// 0.001 lb for 3203), and the two agree when they differ by at most the sum of the two
+/// resolutions, all in exact decimals. The kg figure is kept: it is the unit the regulator
+/// counts in.
+fn net_weight_pair(kg: Option<(String, Decimal)>, lb: Option<(String, Decimal)>) -> Result<Option<Quantity>, ScanError> {
+    let quantity = |amount: Decimal, unit| Some(Quantity { amount, unit });
+    match (kg, lb) {
+        (None, None) => Ok(None),
+        (Some((_, k)), None) => Ok(quantity(k, Unit::Kg)),
+        (None, Some((_, l))) => Ok(quantity(l, Unit::Lb)),
+        (Some((kg_ai, k)), Some((lb_ai, l))) => {
+            let resolution = |d: Decimal| Decimal::new(1, d.scale());
+            let lb_in_kg = l * KG_PER_LB;
+            let tolerance = resolution(k) + resolution(l) * KG_PER_LB;
+            if (k - lb_in_kg).abs() <= tolerance {
+                return Ok(quantity(k, Unit::Kg));
+            }
+            // Shown to two decimals more than the kg figure has: enough to compare by eye.
+            let lb_in_kg = lb_in_kg.round_dp(k.scale() + 2).normalize();
+            Err(ScanError::NetWeightsDisagree { kg_ai, kg: k, lb_ai, lb: l, lb_in_kg })
+        }
+    }
 }
 
 /// A GS1 YYMMDD date (six validated digits): the century from `today` (the year lands within 49
@@ -734,7 +874,11 @@ mod tests {
         assert_eq!(err("]C13102000"), "net weight (3102) needs 6 digits; this barcode has '000'");
         assert_eq!(err("(3102)00015O"), "net weight (3102) needs 6 digits; this barcode has '00015O'");
         assert_eq!(err("(3106)000150"), "this barcode has application identifier (3106), which Custody does not read");
-        assert_eq!(err("(3102)000150(3202)000150"), "this barcode has two different net weights");
+        assert_eq!(
+            err("(3102)000150(3202)000150"),
+            "this barcode's net weights disagree: (3102) says 1.50 kg but (3202) says 1.50 lb, which is 0.6804 kg: \
+             the label is misprinted, so weigh the package instead"
+        );
         // The same weight twice is harmless.
         assert!(gs1("(3102)000150(3102)000150").net_weight.is_some());
     }
@@ -810,17 +954,211 @@ mod tests {
         assert_eq!(err("]C10100012345600012240ABC"), "this barcode has application identifier (240), which Custody does not read");
         assert_eq!(err("]C17003123"), "this barcode has application identifier (7003), which Custody does not read");
         assert_eq!(err("(8200)http"), "this barcode has application identifier (8200), which Custody does not read");
-        // A logistics label: SSCC, GTIN, batch, best-before, count and gross weight.
-        let g = gs1("]C1001061414112345678900100012345600012\u{1d}10LOT7\u{1d}15261231\u{1d}3712\u{1d}3301001234");
-        assert_eq!(g.gtin.unwrap().as_str(), GTIN);
+        // A logistics label: SSCC, the GTIN of the contained items and their count (GS1 allows
+        // the count only with (02), not with (01)), batch, best-before and gross weight.
+        let g = gs1("]C1001061414112345678970200012345600012\u{1d}10LOT7\u{1d}15261231\u{1d}3712\u{1d}3301001234");
+        assert_eq!(g.gtin, None);
         assert_eq!(g.batch.as_deref(), Some("LOT7"));
         assert_eq!(g.expiry, None);
         let other: Vec<(&str, &str)> = g.other.iter().map(|e| (e.ai.as_str(), e.value.as_str())).collect();
-        assert_eq!(other, [("00", "106141411234567890"), ("15", "261231"), ("37", "12"), ("3301", "001234")]);
+        assert_eq!(other, [("00", "106141411234567897"), ("02", GTIN), ("15", "261231"), ("37", "12"), ("3301", "001234")]);
         // A batch the domain cannot hold is still read; converting says why.
         let odd = gs1("(10)LOT:7");
         assert_eq!(odd.batch.as_deref(), Some("LOT:7"));
         assert!(odd.batch_number().unwrap_err().to_string().contains("':'"));
+    }
+
+    // --- GS1 General Specifications: weights in two units, dates, check digits, pairs ---------
+
+    #[test]
+    fn kg_and_lb_net_weights_of_one_mass_are_accepted() {
+        let kg = |raw: &str| gs1(raw).net_weight.unwrap();
+        // 1.50 kg is 3.30693 lb: rounded, truncated, coarser or finer, either order.
+        for raw in [
+            "(01)00012345600012(3102)000150(3203)003307",
+            "(01)00012345600012(3102)000150(3203)003306",
+            "(01)00012345600012(3203)003307(3102)000150",
+            "(01)00012345600012(3102)000150(3205)330693",
+            "(01)00012345600012(3102)000150(3202)000331",
+            "]C1010001234560001231020001503203003307",
+        ] {
+            let w = kg(raw);
+            assert_eq!((w.amount, w.unit), (dec("1.50"), Unit::Kg), "{raw}: the kg figure is kept");
+            assert_eq!(w.amount.scale(), 2, "{raw}");
+        }
+        // At the edge: 1.500 kg (resolution 0.001 kg) and x.xxx lb (0.001 lb = 0.00045359237 kg)
+        // agree within 0.00145359237 kg. 3.310 lb is 1.5013910 kg: 0.00139 off, accepted;
+        // 3.311 lb is 1.5018446 kg: 0.00184 off, refused.
+        assert_eq!(kg("(3103)001500(3203)003310").amount, dec("1.500"));
+        assert_eq!(
+            err("(3103)001500(3203)003311"),
+            "this barcode's net weights disagree: (3103) says 1.500 kg but (3203) says 3.311 lb, which is 1.50184 kg: \
+             the label is misprinted, so weigh the package instead"
+        );
+        // An lb figure printed as kg is far outside.
+        assert!(err("(3102)000331(3202)000331").contains("disagree"));
+    }
+
+    #[test]
+    fn every_date_identifier_is_a_real_date() {
+        for (ai, name) in
+            [("11", "production date"), ("12", "due date"), ("13", "packing date"), ("15", "best-before date"), ("16", "sell-by date")]
+        {
+            assert_eq!(err(&format!("({ai})261332")), format!("{name} ({ai}) 261332 is not a date"));
+            assert_eq!(err(&format!("]C1{ai}261301")), format!("{name} ({ai}) 261301 is not a date"));
+            assert_eq!(err(&format!("({ai})260230")), format!("{name} ({ai}) 260230 is not a date"));
+            assert_eq!(err(&format!("({ai})250229")), format!("{name} ({ai}) 250229 is not a date"));
+            // GS1 allows day 00 (only year and month known) in every date identifier.
+            for ok in ["260200", "240229", "261231"] {
+                let g = gs1(&format!("(01)00012345600012({ai}){ok}"));
+                assert_eq!(g.other, [Gs1Element { ai: ai.to_string(), value: ok.to_string() }], "({ai}){ok}");
+            }
+        }
+        assert_eq!(err("(17)261332"), "expiry (17) 261332 is not a date");
+    }
+
+    #[test]
+    fn check_digits_of_sscc_contained_gtin_and_location_numbers() {
+        assert_eq!(
+            err("(00)106141411234567890"),
+            "SSCC (00) 106141411234567890 has check digit 0; it should be 7: scan again, and if it repeats the label is misprinted"
+        );
+        assert!(err("]C100106141411234567891").starts_with("SSCC (00) 106141411234567891 has check digit 1; it should be 7"));
+        assert_eq!(gs1("(00)106141411234567897").other[0].value, "106141411234567897");
+        assert!(err("(02)00012345600013(37)5").starts_with("contained GTIN (02) 00012345600013 has check digit 3; it should be 2"));
+        assert_eq!(gs1("(02)00012345600012(37)5").other.len(), 2);
+        for ai in ["410", "411", "412", "413", "414", "415"] {
+            assert!(
+                err(&format!("({ai})9520123456789"))
+                    .starts_with(&format!("location number ({ai}) 9520123456789 has check digit 9; it should be 8"))
+            );
+            assert_eq!(gs1(&format!("({ai})9520123456788")).other[0].ai, ai);
+        }
+    }
+
+    #[test]
+    fn pairs_gs1_forbids_are_refused() {
+        let pair = |a: &str, an: &str, b: &str, bn: &str| {
+            format!(
+                "this barcode has both {an} ({a}) and {bn} ({b}), which GS1 does not allow on one label: \
+                 the label is misprinted, so report it and enter the details by hand"
+            )
+        };
+        assert_eq!(err("(01)00012345600012(02)00012345600012"), pair("01", "GTIN", "02", "contained GTIN"));
+        assert_eq!(err("(02)00012345600012(01)00012345600012"), pair("02", "contained GTIN", "01", "GTIN"));
+        assert_eq!(err("]C10100012345600012\u{1d}3712"), pair("01", "GTIN", "37", "count"));
+        assert_eq!(err("(3102)000150(3103)001500"), pair("3102", "net weight", "3103", "net weight"));
+        assert_eq!(err("(3202)000150(3200)000002"), pair("3202", "net weight", "3200", "net weight"));
+        assert_eq!(err("(00)106141411234567897(3301)001234(3302)012340"), pair("3301", "gross weight", "3302", "gross weight"));
+        assert_eq!(err("(00)106141411234567897(3400)000012(3401)000120"), pair("3400", "gross weight", "3401", "gross weight"));
+        // Allowed together: kg with lb, gross with net, (02) with (37), SSCC with GTIN.
+        assert!(gs1("(00)106141411234567897(3301)001234(3401)002721(3102)000150").net_weight.is_some());
+        assert_eq!(gs1("(00)106141411234567897(02)00012345600012(37)12").other.len(), 3);
+    }
+
+    #[test]
+    fn over_long_scans_are_refused_before_parsing() {
+        let too_long = "0".repeat(MAX_SCAN_BYTES + 1);
+        let started = std::time::Instant::now();
+        assert_eq!(err(&too_long), "this scan is 8193 bytes long; a label holds at most 8192: scan one label at a time");
+        assert_eq!(
+            err(&format!("]C1{}", "1".repeat(100_000))),
+            "this scan is 100003 bytes long; a label holds at most 8192: scan one label at a time"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_millis(100));
+        // At the limit the text is read as usual.
+        assert!(err(&"z".repeat(MAX_SCAN_BYTES)).starts_with("this is not a package tag"));
+    }
+
+    // --- GS1 Digital Link ----------------------------------------------------------------
+
+    #[test]
+    fn digital_links_read_like_element_strings() {
+        let expected = gs1("(01)00012345600012(10)LR-2026-11(21)SN-9(17)261231(3103)001500");
+        for raw in [
+            "https://id.example.com/01/00012345600012/10/LR-2026-11/21/SN-9?17=261231&3103=001500",
+            "https://id.example.com/01/00012345600012/10/LR-2026-11/21/SN-9?3103=001500&17=261231",
+            "http://example.com/some/path/01/00012345600012/10/LR-2026-11/21/SN-9?linkType=gs1:pip&17=261231&3103=001500#top",
+            "https://example.com/01/x/01/00012345600012/10/LR%2D2026%2d11/21/SN-9?17=261231&&3103=001500&flag",
+            "HTTPS://ID.EXAMPLE.COM/01/00012345600012/10/LR-2026-11/21/SN-9?17=261231&3103=001500",
+            "]Q1https://id.example.com/01/00012345600012/10/LR-2026-11/21/SN-9?17=261231&3103=001500\r\n",
+        ] {
+            assert_eq!(gs1(raw), expected, "{raw}");
+        }
+        // Percent-encoding in the path; in the query a + is a space (refused in a batch anyway).
+        assert_eq!(gs1("https://a.example/01/00012345600012/10/LR%2F26%3A1").batch.as_deref(), Some("LR/26:1"));
+        assert_eq!(gs1("https://a.example/01/00012345600012?400=PO%2B1").other[0].value, "PO+1");
+        assert!(err("https://a.example/01/00012345600012?400=PO+1").contains("order number (400) has ' '"));
+        // Other primary keys Custody reads: an SSCC, a location.
+        assert_eq!(gs1("https://a.example/00/106141411234567897").other[0].ai, "00");
+        assert_eq!(gs1("https://a.example/414/9520123456788").other[0].value, "9520123456788");
+        // Just a GTIN.
+        assert_eq!(gs1("https://a.example/01/00012345600012").gtin.unwrap().as_str(), GTIN);
+    }
+
+    #[test]
+    fn digital_links_are_checked_like_element_strings() {
+        assert_eq!(err("https://a.example/01/00012345600013"), "GTIN 00012345600013 has check digit 3; it should be 2");
+        assert_eq!(err("https://a.example/01/0001234560001"), "GTIN (01) needs 14 digits; this barcode has '0001234560001'");
+        assert_eq!(err("https://a.example/01/00012345600012?17=261332"), "expiry (17) 261332 is not a date");
+        assert_eq!(err("https://a.example/01/00012345600012?15=260230"), "best-before date (15) 260230 is not a date");
+        assert!(err("https://a.example/00/106141411234567890").starts_with("SSCC (00) 106141411234567890 has check digit 0"));
+        assert!(err("https://a.example/01/00012345600012?02=00012345600012").contains("both GTIN (01) and contained GTIN (02)"));
+        assert!(err("https://a.example/01/00012345600012?3102=000150&3103=001500").contains("net weight (3102) and net weight (3103)"));
+        assert!(err("https://a.example/01/00012345600012?3102=000150&3202=000150").contains("disagree"));
+        assert_eq!(err("https://a.example/01/00012345600012?17="), "expiry (17) needs 6 digits; this barcode has none");
+        assert_eq!(err("https://a.example/01/00012345600012/10/"), "batch/lot (10) is empty");
+        assert_eq!(
+            err("https://a.example/01/00012345600012?17=261231&17=271231"),
+            "this barcode has expiry (17) twice, with different values"
+        );
+        assert!(err("https://a.example/01/00012345600012/10/A%00B").contains("batch/lot (10) has '\\0'"));
+        assert!(err("https://a.example/01/00012345600012/10/%C3%A9").contains("batch/lot (10) has 'é'"));
+        // Identifiers Custody does not read are named, in the path or the query.
+        assert_eq!(
+            err("https://a.example/01/00012345600012/235/X1"),
+            "this barcode has application identifier (235), which Custody does not read"
+        );
+        assert_eq!(
+            err("https://a.example/01/00012345600012?7003=2612311200"),
+            "this barcode has application identifier (7003), which Custody does not read"
+        );
+        assert_eq!(err("https://a.example/8004/ABC123"), "this barcode has application identifier (8004), which Custody does not read");
+        // What GS1 Digital Link itself forbids.
+        assert_eq!(
+            err("https://a.example/01/00012345600012/21/S1/10/L1"),
+            "this GS1 Digital Link has (21) (10) after (01) in its path, where GS1 allows only (22) (10) (21) in that order, or (235): \
+             the code is misprinted"
+        );
+        assert_eq!(
+            err("https://a.example/00/106141411234567897/10/L1"),
+            "this GS1 Digital Link has (10) after (00) in its path, where GS1 allows only nothing: the code is misprinted"
+        );
+        assert_eq!(
+            err("https://a.example/01/00012345600012?10=L1"),
+            "this GS1 Digital Link carries (10) after the '?', but GS1 puts it in the path after (01): the code is misprinted"
+        );
+        assert!(err("https://a.example/01/00012345600012/10/L1?21=S1").contains("carries (21) after the '?'"));
+        assert_eq!(
+            err("https://a.example/01/00012345600012/10/L 1"),
+            "this GS1 Digital Link has ' ', which a web address cannot carry: scan the code again"
+        );
+    }
+
+    #[test]
+    fn web_addresses_that_are_not_digital_links_are_unrecognised() {
+        for raw in [
+            "https://example.com/",
+            "https://example.com/products/123",
+            "https://example.com/2024/05/article",
+            "https://example.com/01/00012345600012/",
+            "ftp://example.com/01/00012345600012",
+            "HtTpS://example.com/01/00012345600012",
+            "https:///01/00012345600012",
+            "https://example.com",
+        ] {
+            assert!(matches!(scan(raw), Err(ScanError::Unrecognised { .. })), "{raw}: {:?}", scan(raw));
+        }
     }
 
     // --- locations and garbage -------------------------------------------------------------
@@ -893,6 +1231,15 @@ mod tests {
             Just("17".to_string()),
             Just("3102".to_string()),
             Just("\r\n".to_string()),
+            Just("https://a/".to_string()),
+            Just("/01/".to_string()),
+            Just("/".to_string()),
+            Just("?".to_string()),
+            Just("&".to_string()),
+            Just("=".to_string()),
+            Just("%".to_string()),
+            Just("%2".to_string()),
+            Just("00012345600012".to_string()),
             "[0-9]{1,14}",
             "[A-Za-z\\-./]{1,6}",
             any::<char>().prop_map(String::from),
@@ -922,6 +1269,8 @@ mod tests {
             exercise(&raw, today);
             exercise(&format!("]C1{raw}"), today);
             exercise(&format!("({raw}"), today);
+            exercise(&format!("https://id.example.com/01/00012345600012{raw}"), today);
+            exercise(&format!("HTTP://a/{raw}"), today);
         }
 
         #[test]
@@ -1045,6 +1394,14 @@ mod tests {
             .prop_filter("at least one element", |l| !l.elements().is_empty())
     }
 
+    /// Percent-encodes all but URI's unreserved characters, as GS1's engine writes a Digital Link.
+    fn percent_encode(value: &str) -> String {
+        value
+            .bytes()
+            .map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+            .collect()
+    }
+
     /// A text value that the documented limits of the two forms allow: no `(nn)` group inside
     /// for the parenthesised form, no `<GS>` for the element string.
     fn unambiguous(value: &Option<String>) -> bool {
@@ -1056,6 +1413,45 @@ mod tests {
 
     proptest! {
         #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        #[test]
+        fn valid_gs1_read_the_same_as_a_digital_link(
+            l in label(),
+            gtin in gtin_strategy(),
+            stem in proptest::sample::select(vec!["", "/p", "/a/b-c", "/01/x"]),
+            upper in any::<bool>(),
+            extra in proptest::sample::select(vec!["", "linkType=all", "flag", "x=%2F"]),
+            query_order in any::<bool>(),
+        ) {
+            // A Digital Link needs a primary key: give the label its GTIN if it has none.
+            let l = Label { gtin: Some(l.gtin.clone().unwrap_or(gtin)), ..l };
+            let elements = l.elements();
+            let path_ais = ["01", "10", "21"];
+            let mut path = String::new();
+            for ai in path_ais {
+                if let Some((_, v)) = elements.iter().find(|(a, _)| a == ai) {
+                    path.push_str(&format!("/{ai}/{}", percent_encode(v)));
+                }
+            }
+            let mut query: Vec<String> =
+                elements.iter().filter(|(a, _)| !path_ais.contains(&a.as_str())).map(|(a, v)| format!("{a}={}", percent_encode(v))).collect();
+            if query_order {
+                query.reverse();
+            }
+            if !extra.is_empty() {
+                query.insert(0, extra.to_string());
+            }
+            let host = if upper { "HTTPS://ID.EXAMPLE.COM" } else { "https://id.example.com" };
+            let uri = if query.is_empty() { format!("{host}{stem}{path}") } else { format!("{host}{stem}{path}?{}", query.join("&")) };
+            match parse_scan_on(&uri, today()) {
+                Ok(Scan::Gs1(g)) => l.check(&g)?,
+                other => prop_assert!(false, "{:?} gave {:?}", uri, other),
+            }
+            // And the same result as the element string, where that form can carry the values.
+            if unambiguous(&l.batch) && unambiguous(&l.serial) {
+                prop_assert_eq!(parse_scan_on(&uri, today()), parse_scan_on(&format!("]C1{}", l.element_string("\u{1d}")), today()));
+            }
+        }
 
         #[test]
         fn valid_gs1_round_trips(
