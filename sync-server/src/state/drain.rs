@@ -1,6 +1,6 @@
 //! The task that sends each connected facility's outbox to the state (decision 0019): one
-//! worker per facility while it has writes waiting, batches from [`Db::outbox_plan`] (with the
-//! quantities of the adjustments after the batch read while it is in flight), a read-back
+//! worker per facility while it has writes waiting, batches from [`Db::outbox_next`] (while a
+//! reader beside it reads the quantities of the adjustments to come), a read-back
 //! before anything whose answer was lost is sent again, `Retry-After` on 429, exponential
 //! back-off with jitter on failures, the failed queue for refusals, and a stop on refused keys.
 
@@ -134,9 +134,12 @@ async fn drain_facility<S: StateSystem + 'static>(
     settings: &StateSettings,
     facility: &LicenseNumber,
     state: &Arc<S>,
-    gets: &Gets,
+    gets: &Arc<Gets>,
 ) -> Result<(), DrainError> {
     let mut failures: u32 = 0;
+    // Reads the quantities of the adjustments to come while this loop sends, for as long as it runs.
+    let reader = tokio::spawn(read_ahead(db.clone(), facility.clone(), state.clone(), gets.clone(), settings.poll_interval));
+    let _reader = AbortOnDrop(reader);
     loop {
         let still_live = {
             let (db, f) = (db.clone(), facility.clone());
@@ -145,16 +148,14 @@ async fn drain_facility<S: StateSystem + 'static>(
         if !still_live {
             return Ok(());
         }
-        let (batch, ahead) = {
+        let batch = {
             let (db, f) = (db.clone(), facility.clone());
-            blocking(move || db.outbox_plan(&f, READ_AHEAD)).await?
+            blocking(move || db.outbox_next(&f)).await?
         };
         if batch.is_empty() {
             return Ok(());
         }
-        // The batch goes while the quantities of the adjustments after it are read.
-        let (pass, ()) = tokio::join!(send_batch(db, facility, state.as_ref(), gets, batch), read_before(db, state.as_ref(), gets, ahead));
-        match pass? {
+        match send_batch(db, facility, state.as_ref(), gets, batch).await? {
             Pass::Progress => failures = 0,
             Pass::Idle => return Ok(()),
             Pass::Stopped => return Ok(()),
@@ -167,25 +168,53 @@ async fn drain_facility<S: StateSystem + 'static>(
     }
 }
 
-/// How many adjustments ahead of the batch in flight have their state quantity read: enough to
-/// keep the facility's GETs busy for the length of a write.
+/// How many adjustments ahead the reader looks at a time.
 const READ_AHEAD: usize = 40;
 
-/// Reads, all at once within the GET limits, the state's quantity of each adjustment's package
-/// before it is sent (for the read-back if its answer is lost), and keeps it with the write.
-/// Best effort: a read that fails is left for [`send_batch`], which reads again and deals with
-/// the error.
-async fn read_before<S: StateSystem>(db: &Db, state: &S, gets: &Gets, rows: Vec<Pending>) {
-    let reads = rows.iter().map(|row| gets.get(state.package(text_field(&row.body, "Label"))));
-    let results = futures_util::future::join_all(reads).await;
-    let found: Vec<(i64, Decimal)> =
-        rows.iter().zip(results).filter_map(|(row, r)| r.ok().flatten().map(|p| (row.seq, p.quantity))).collect();
-    if found.is_empty() {
-        return;
+/// Aborts a task when dropped: the reader stops with its facility's worker.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
-    let db = db.clone();
-    if let Err(err) = blocking(move || found.iter().try_for_each(|(seq, q)| db.outbox_before_quantity(*seq, *q))).await {
-        tracing::warn!(error = %err, "the quantities read ahead could not be kept; they are read again before sending");
+}
+
+/// Reads, as fast as the GET limits allow and for as long as the worker runs, the state's
+/// quantity of each adjustment's package before it is sent (for the read-back if its answer is
+/// lost), and keeps it with the write, so the worker finds it read. Only free adjustments
+/// (`outbox::read_ahead`: nothing we send first changes their quantity), and a quantity is kept
+/// only while its write has never been sent ([`Db::outbox_before_quantity_ahead`]). Best effort:
+/// what it misses, [`send_batch`] reads itself. A package the state does not have is not asked
+/// for again.
+async fn read_ahead<S: StateSystem>(db: Db, facility: LicenseNumber, state: Arc<S>, gets: Arc<Gets>, idle: Duration) {
+    let mut asked: std::collections::HashSet<i64> = std::collections::HashSet::new();
+    loop {
+        let rows = {
+            let (db, f) = (db.clone(), facility.clone());
+            blocking(move || db.outbox_ahead(&f, READ_AHEAD * 4)).await
+        };
+        let rows: Vec<Pending> = match rows {
+            Ok(rows) => rows.into_iter().filter(|r| !asked.contains(&r.seq)).take(READ_AHEAD).collect(),
+            Err(err) => {
+                tracing::warn!(%facility, error = %err, "the quantities to come could not be planned; the worker reads them itself");
+                return;
+            }
+        };
+        if rows.is_empty() {
+            tokio::time::sleep(idle.max(Duration::from_millis(20))).await;
+            asked.clear();
+            continue;
+        }
+        asked.extend(rows.iter().map(|r| r.seq));
+        let reads = rows.iter().map(|row| gets.get(state.package(text_field(&row.body, "Label"))));
+        let results = futures_util::future::join_all(reads).await;
+        let found: Vec<(i64, Decimal)> =
+            rows.iter().zip(results).filter_map(|(row, r)| r.ok().flatten().map(|p| (row.seq, p.quantity))).collect();
+        let db = db.clone();
+        if let Err(err) = blocking(move || found.iter().try_for_each(|(seq, q)| db.outbox_before_quantity_ahead(*seq, *q))).await {
+            tracing::warn!(%facility, error = %err, "the quantities read ahead could not be kept; they are read again before sending");
+        }
     }
 }
 

@@ -346,6 +346,19 @@ pub fn read_ahead(pending: &[Pending], n: usize) -> Vec<usize> {
     out
 }
 
+/// The chosen rows (indices into `rows`) with their bodies read: the planners read every pending
+/// row's columns but only the chosen ones' bodies, as they hold the lock the sync path waits on.
+fn with_bodies(conn: &Connection, rows: Vec<Pending>, chosen: Vec<usize>) -> Result<Vec<Pending>, DbError> {
+    let mut rows: Vec<Option<Pending>> = rows.into_iter().map(Some).collect();
+    let mut out: Vec<Pending> = chosen.into_iter().filter_map(|i| rows[i].take()).collect();
+    let mut body = conn.prepare_cached("SELECT body FROM state_outbox WHERE seq = ?1")?;
+    for row in &mut out {
+        let text: String = body.query_row(params![row.seq], |r| r.get(0))?;
+        row.body = serde_json::from_str(&text)?;
+    }
+    Ok(out)
+}
+
 /// Most pending writes the drain plans over at once: enough to fill a batch past many blocked ones.
 const PLAN_WINDOW: i64 = 2_000;
 
@@ -371,7 +384,7 @@ fn pending_rows(conn: &Connection, facility: &LicenseNumber) -> Result<Vec<Pendi
             seq,
             kind: WriteKind::parse(&kind).ok_or(DbError::Corrupt { what: "outbox write kind", value: kind })?,
             labels: labels.split(' ').filter(|l| !l.is_empty()).map(str::to_string).collect(),
-            // Read for the writes chosen only ([`Db::outbox_plan`]).
+            // Read for the writes chosen only ([`with_bodies`]).
             body: Value::Null,
             held: status != "queued",
             in_doubt,
@@ -485,32 +498,30 @@ pub(crate) fn outbox_status(conn: &Connection, facility: &LicenseNumber) -> Resu
 impl Db {
     /// The writes the drain may send next for a facility (see [`next_batch`]).
     pub fn outbox_next(&self, facility: &LicenseNumber) -> Result<Vec<Pending>, DbError> {
-        Ok(self.outbox_plan(facility, 0)?.0)
-    }
-
-    /// The next batch ([`next_batch`]) and up to `ahead` adjustments after it whose quantity may
-    /// be read meanwhile ([`read_ahead`]), from one read of the pending writes. Only the chosen
-    /// writes' bodies are read: this runs once per batch with the sync path waiting on the same
-    /// connection.
-    pub fn outbox_plan(&self, facility: &LicenseNumber, ahead: usize) -> Result<(Vec<Pending>, Vec<Pending>), DbError> {
         let conn = self.lock();
         recheck_awaiting(&conn, self, facility)?;
         let rows = pending_rows(&conn, facility)?;
-        let batch = next_batch(&rows);
-        let mut chosen_ahead = if ahead == 0 { Vec::new() } else { read_ahead(&rows, ahead + batch.len()) };
-        chosen_ahead.retain(|i| !batch.contains(i));
-        chosen_ahead.truncate(ahead);
-        let mut rows: Vec<Option<Pending>> = rows.into_iter().map(Some).collect();
-        let mut take = |chosen: Vec<usize>| -> Result<Vec<Pending>, DbError> {
-            let mut out: Vec<Pending> = chosen.into_iter().filter_map(|i| rows[i].take()).collect();
-            let mut body = conn.prepare_cached("SELECT body FROM state_outbox WHERE seq = ?1")?;
-            for row in &mut out {
-                let text: String = body.query_row(params![row.seq], |r| r.get(0))?;
-                row.body = serde_json::from_str(&text)?;
-            }
-            Ok(out)
-        };
-        Ok((take(batch)?, take(chosen_ahead)?))
+        let chosen = next_batch(&rows);
+        with_bodies(&conn, rows, chosen)
+    }
+
+    /// Up to `n` adjustments to come whose quantity may be read now ([`read_ahead`]).
+    pub fn outbox_ahead(&self, facility: &LicenseNumber, n: usize) -> Result<Vec<Pending>, DbError> {
+        let conn = self.lock();
+        let rows = pending_rows(&conn, facility)?;
+        let chosen = read_ahead(&rows, n);
+        with_bodies(&conn, rows, chosen)
+    }
+
+    /// The quantity read ahead for an adjustment, kept only if its write has never been sent
+    /// and none was kept: a read that crossed the write itself must not become its "before".
+    pub fn outbox_before_quantity_ahead(&self, seq: i64, quantity: Decimal) -> Result<(), DbError> {
+        self.lock().execute(
+            "UPDATE state_outbox SET before_qty = ?2
+             WHERE seq = ?1 AND before_qty IS NULL AND attempts = 0 AND in_doubt = 0 AND status = 'queued'",
+            params![seq, quantity.to_string()],
+        )?;
+        Ok(())
     }
 
     /// Before sending: the writes are marked in doubt (and counted), so a crash or a lost answer
