@@ -113,15 +113,15 @@ impl TryFrom<EventBody> for event::EventBody {
         Ok(match b {
             EventBody::Received { item, batch, quantity, location, expires_on, manifest } => {
                 B::Received {
-                item,
-                batch,
-                quantity,
-                location,
-                expires_on: date_in(expires_on)?,
-                manifest: input::optional_text(manifest),
-                // The apps name no way in: a receipt typed by hand is the server's to refuse.
-                via: None,
-            }
+                    item,
+                    batch,
+                    quantity,
+                    location,
+                    expires_on: date_in(expires_on)?,
+                    manifest: input::optional_text(manifest),
+                    // The apps name no way in: a receipt typed by hand is the server's to refuse.
+                    via: None,
+                }
             }
             EventBody::Moved { to } => B::Moved { to },
             EventBody::Adjusted { delta, reason, note, request_id } => B::Adjusted { delta, reason, note, request: request(request_id)? },

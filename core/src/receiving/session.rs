@@ -448,16 +448,8 @@ fn weigh(w: &mut UnitOfWork<'_>, session: Uuid, raw: &str, weight: Quantity, sca
     let d = open_session(w, session)?;
     known_here(d, &tag)?;
     let seq = doc::next_weighing_seq(d, &tag)?;
-    let weighing = Weighing {
-        tag,
-        weight,
-        scale: scale.map(str::to_string),
-        reason,
-        by: user.name.clone(),
-        device: actor.device,
-        at: actor.at,
-        seq,
-    };
+    let weighing =
+        Weighing { tag, weight, scale: scale.map(str::to_string), reason, by: user.name.clone(), device: actor.device, at: actor.at, seq };
     Ok(doc::put_weighing(d, &weighing)?)
 }
 

@@ -167,7 +167,10 @@ pub fn check_receipt(doc: &WorkDoc, event: &crate::event::Event) -> Result<(), S
     if !accepted {
         return Err(format!("{} was not accepted in the receiving session of manifest {}", event.tag, manifest.manifest_number));
     }
-    if *item != p.item_name || Some(batch) != p.production_batch_number.as_ref() || number.as_deref() != Some(manifest.manifest_number.as_str()) {
+    if *item != p.item_name
+        || Some(batch) != p.production_batch_number.as_ref()
+        || number.as_deref() != Some(manifest.manifest_number.as_str())
+    {
         return Err(format!("it does not carry the item, batch and number of manifest {} for {}", manifest.manifest_number, event.tag));
     }
     Ok(())
