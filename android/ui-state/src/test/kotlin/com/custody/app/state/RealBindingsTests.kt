@@ -267,7 +267,8 @@ fun realBindingsTests() = "real" to Tests("real bindings").apply {
             HomeModel.home(signIn.state.value.user!!).tiles.map { it.screen },
         )
 
-        // Receiving against a manifest file (no state connector here): the manager scans, weighs
+        // Receiving against a manifest file (no state connector here; the pre-rolls carry no expiry,
+        // so the outbound scenario's FEFO pick later prefers its own): the manager scans, weighs
         // (typed by hand: no scale is set up), accepts the flagged packages with a note, completes.
         val receive = ReceiveModel(api)
         receive.load()
@@ -277,7 +278,7 @@ fun realBindingsTests() = "real" to Tests("real bindings").apply {
               {"PackageLabel": "$R1", "ItemName": "Live Resin - Blue Dream 1g", "ShippedQuantity": 10, "ShippedUnitOfMeasureName": "Grams",
                "ProductionBatchNumber": "LR-UI-1", "LabTestingState": "TestPassed", "ExpirationDate": "2027-06-30"},
               {"PackageLabel": "$R2", "ItemName": "Pre-roll 5-pack", "ShippedQuantity": 12, "ShippedUnitOfMeasureName": "Each",
-               "ProductionBatchNumber": "PR-UI-1", "LabTestingState": "TestPassed", "ExpirationDate": "2027-06-30"}
+               "ProductionBatchNumber": "PR-UI-1", "LabTestingState": "TestPassed"}
             ]}"""
         assertTrue(seen(receive.importManifest(manifest)).isGreen)
         val r1 = seen(receive.onScan(scan(R1.lowercase() + "\r")))
