@@ -633,7 +633,10 @@ async fn a_receipt_is_accepted_only_with_its_proof() {
     let bare = phone.record(w.finn, receipt(None));
     let resp = w.sync(&phone, 0, vec![bare]).await;
     let reason = rejected_reason(&resp.verdicts[0].outcome);
-    assert!(reason.contains("a package enters stock only through receiving against its manifest, a split, or a manager's opening balance"), "{reason}");
+    assert!(
+        reason.contains("a package enters stock only through receiving against its manifest, a split, or a manager's opening balance"),
+        "{reason}"
+    );
     let floor = phone.record(w.finn, receipt(Some(ReceivedVia::OpeningBalance)));
     let resp = w.sync(&phone, 0, vec![floor]).await;
     let reason = rejected_reason(&resp.verdicts[0].outcome);
@@ -643,7 +646,11 @@ async fn a_receipt_is_accepted_only_with_its_proof() {
 
     let session = phone.record(w.finn, receipt(Some(ReceivedVia::Receiving { session: Uuid::now_v7() })));
     let resp = w.sync(&phone, 0, vec![session.clone()]).await;
-    assert!(matches!(&resp.verdicts[0].outcome, Outcome::Deferred { reason } if reason.contains("waiting for receiving session")), "{:?}", resp.verdicts);
+    assert!(
+        matches!(&resp.verdicts[0].outcome, Outcome::Deferred { reason } if reason.contains("waiting for receiving session")),
+        "{:?}",
+        resp.verdicts
+    );
     assert_eq!(w.count("SELECT COUNT(*) FROM rejected_events"), 2, "a deferred receipt is not judged yet");
 
     let mut office = w.enrol(LIC_A, "Office").await;

@@ -210,6 +210,7 @@ async fn facilities_are_isolated_and_bad_tokens_refused() {
     b.sign_in(MANAGER).await;
     a.receive(&tag(1), 100, "Intake");
     b.receive(&tag(2), 200, "Intake");
+    a.sign_in(FLOOR).await;
     a.sync().await.unwrap();
     b.sync().await.unwrap();
     a.sync().await.unwrap();
@@ -502,8 +503,9 @@ async fn a_person_deactivated_by_badge_is_signed_out_at_each_phones_next_sync() 
 async fn events_accepted_before_signatures_reach_phones_attested_by_the_server() {
     let fleet = Fleet::start("C11-0000001-LIC").await;
     let vault = fleet.phone("vault").await;
-    vault.sign_in(FLOOR).await;
+    vault.sign_in(MANAGER).await;
     vault.receive(&tag(1), 100, "Intake");
+    vault.sign_in(FLOOR).await;
     vault.sync().await.unwrap();
     // What an old server stored: the same event without its signature.
     let conn = rusqlite::Connection::open(fleet.server().db.path()).unwrap();
