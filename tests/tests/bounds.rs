@@ -593,7 +593,8 @@ fn hostile_body() -> impl Strategy<Value = EventBody> {
             quantity,
             location,
             expires_on: None,
-            manifest: None
+            manifest: None,
+            via: Some(custody_core::event::ReceivedVia::OpeningBalance)
         }),
         place().prop_map(|to| EventBody::Moved { to }),
         hostile_quantity().prop_map(|delta| EventBody::Adjusted { delta, reason: "x".into(), note: "y".into(), request: None }),
