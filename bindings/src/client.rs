@@ -9,8 +9,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use custody_core::event::EventBody as CoreBody;
-use custody_core::ids::{self, BatchNumber, ItemName, LocationName};
-use custody_core::receiving::session;
+use custody_core::ids;
+use custody_core::receiving::{opening, session};
 use custody_core::store::{Store, StoreKey};
 use custody_core::sync::{RetryPolicy, SyncClient};
 use custody_core::tls::ServerTrust;
@@ -152,21 +152,6 @@ impl CustodyClient {
     pub fn record(&self, tag: String, body: EventBody) -> Result<LedgerEvent> {
         let body = body.try_into()?;
         self.record_body(&tag, body)
-    }
-
-    /// Receives a package into this facility's inventory.
-    #[allow(clippy::too_many_arguments)]
-    pub fn receive(
-        &self,
-        tag: String,
-        item: ItemName,
-        batch: BatchNumber,
-        quantity: Quantity,
-        location: LocationName,
-        expires_on: Option<String>,
-        manifest: Option<String>,
-    ) -> Result<LedgerEvent> {
-        self.record(tag, EventBody::Received { item, batch, quantity, location, expires_on, manifest })
     }
 
     /// Moves a package to another location (a put-away or relocation scan).
@@ -371,6 +356,12 @@ impl CustodyClient {
         Ok(verdict.into())
     }
 
+    /// Every receiving session on this device (opened here or on another phone and synced),
+    /// open ones first: the list a receiver picks from when the manifest is already open.
+    pub fn receiving_sessions(&self) -> Result<Vec<ReceivingSessionSummary>> {
+        Ok(self.store.work(session::receiving_sessions)?)
+    }
+
     pub fn receiving_progress(&self, session_id: String) -> Result<ReceivingProgress> {
         let id = id_in("receiving session", &session_id)?;
         Ok(self.store.work(|w| session::receiving_progress(w, id))?.into())
@@ -399,10 +390,37 @@ impl CustodyClient {
         Ok(())
     }
 
+    /// Reads the GS1 label on a package (scan its tag first) and checks the label's batch and
+    /// expiry against the manifest: returns core's sentence for each mismatch (empty when the
+    /// label agrees). A mismatch stays a flag on the package until a manager decides it.
+    pub fn receiving_label(&self, session_id: String, raw_tag: String, raw_label: String) -> Result<Vec<String>> {
+        let id = id_in("receiving session", &session_id)?;
+        let flags = self.store.work(|w| session::receiving_label(w, id, &raw_tag, &raw_label))?;
+        self.changed(&[ChangeKind::Inventory]);
+        Ok(flags.iter().map(|f| f.to_string()).collect())
+    }
+
+    /// A manager enters the stock already on hand when the facility starts with Custody: every
+    /// line or none. Packages otherwise enter stock only through receiving (or a split).
+    pub fn record_opening_balance(&self, lines: Vec<OpeningBalanceLine>) -> Result<Vec<LedgerEvent>> {
+        let lines = lines.into_iter().map(TryInto::try_into).collect::<Result<Vec<_>>>()?;
+        let events = self.store.work(|w| opening::record_opening_balance(w, &lines))?;
+        self.changed(&[ChangeKind::Inventory]);
+        Ok(events.into_iter().map(Into::into).collect())
+    }
+
     /// Records a package's weight from a registered scale, or typed by hand (`scale` null).
     pub fn record_weight(&self, session_id: String, raw: String, weight: Quantity, scale: Option<String>) -> Result<()> {
         let id = id_in("receiving session", &session_id)?;
         self.store.work(|w| session::record_weight(w, id, &raw, weight, scale.as_deref()))?;
+        self.changed(&[ChangeKind::Inventory]);
+        Ok(())
+    }
+
+    /// Records a weight typed by hand, with the reason no scale was used.
+    pub fn record_weight_by_hand(&self, session_id: String, raw: String, weight: Quantity, reason: String) -> Result<()> {
+        let id = id_in("receiving session", &session_id)?;
+        self.store.work(|w| session::record_weight_by_hand(w, id, &raw, weight, &reason))?;
         self.changed(&[ChangeKind::Inventory]);
         Ok(())
     }

@@ -36,6 +36,7 @@ pub use custody_core::fold::{Conflict, ConflictKind, PackageFacts, PackageStatus
 pub use custody_core::people::{Actor as Person, SignedInUser};
 pub use custody_core::protocol::EnrolmentCode;
 pub use custody_core::quantity::Unit as UnitOfMeasure;
+pub use custody_core::receiving::session::ReceivingSessionSummary;
 pub use custody_core::roles::Role;
 pub use custody_core::store::{DeviceIdentity, EventState, HistoryEntry, PackageView as Package, SyncStatus};
 pub use custody_core::work::adjustment::{AdjustmentReason, AdjustmentStatus, Decision, Refusal};
@@ -322,6 +323,34 @@ impl TryFrom<ReceivingSettings> for session::ReceivingSettings {
                     })
                 })
                 .collect::<Result<_, CustodyError>>()?,
+        })
+    }
+}
+
+/// One package on hand for a manager's opening balance (`record_opening_balance`).
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct OpeningBalanceLine {
+    /// The package tag as scanned or typed.
+    pub tag: String,
+    pub item: ids::ItemName,
+    pub batch: ids::BatchNumber,
+    pub quantity: Quantity,
+    pub location: LocationName,
+    /// `YYYY-MM-DD`, if it expires.
+    pub expires_on: Option<String>,
+}
+
+impl TryFrom<OpeningBalanceLine> for custody_core::receiving::opening::OpeningLine {
+    type Error = CustodyError;
+    fn try_from(l: OpeningBalanceLine) -> Result<Self, CustodyError> {
+        Ok(custody_core::receiving::opening::OpeningLine {
+            tag: tag_in(&l.tag)?,
+            item: l.item,
+            batch: l.batch,
+            quantity: l.quantity,
+            location: l.location,
+            expires_on: input::optional_date(l.expires_on.as_deref().unwrap_or_default())
+                .map_err(|e| CustodyError::InvalidInput(format!("{}: {e}", l.tag.trim())))?,
         })
     }
 }

@@ -38,6 +38,13 @@ pub enum EventError {
     Id(#[from] crate::ids::IdError),
     #[error("this event is stamped {stamp}, a time no clock can show; check the phone's date and time settings")]
     Stamp { stamp: String },
+    #[error(
+        "a package enters stock only through receiving against its manifest, a split, or a manager's opening balance; \
+         this receipt is none of them: receive the package in a receiving session"
+    )]
+    ReceiptWithoutProof,
+    #[error("only a manager may record an opening balance ({0} is not a manager)")]
+    OpeningBalanceNotManager(crate::roles::Role),
 }
 
 /// The kinds of change the ledger records.
@@ -116,6 +123,11 @@ pub enum EventBody {
         expires_on: Option<NaiveDate>,
         /// The inbound manifest it arrived on, if any.
         manifest: Option<String>,
+        /// How it came into custody: the proof the server checks. A receipt with none (written
+        /// before receiving sessions existed, or by a tampered phone) is refused by the server.
+        /// Absent from the JSON when `None`, so events written before keep their hashes.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        via: Option<ReceivedVia>,
     },
     Moved {
         to: LocationName,
@@ -166,7 +178,33 @@ pub enum EventBody {
     },
 }
 
+/// How a package entered this facility's custody, carried by its `Received` event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "via", rename_all = "snake_case")]
+pub enum ReceivedVia {
+    /// Accepted in a completed receiving session: the server finds the session's document and
+    /// checks that it lists this package as accepted.
+    Receiving { session: Uuid },
+    /// A manager's opening balance: stock on hand when the facility started with Custody. Only
+    /// a manager may record it (checked by the phone and again by the server).
+    OpeningBalance,
+}
+
 impl EventBody {
+    /// Whether a person in `role` may bring a package into stock this way: a receipt must say
+    /// how it came (a receiving session or an opening balance), and only a manager records an
+    /// opening balance. The phone asks before recording, the server before accepting; the server
+    /// also checks the session's document (`work::receiving::check_receipt`). Other kinds pass.
+    pub fn receipt_problem(&self, role: crate::roles::Role) -> Option<EventError> {
+        match self {
+            EventBody::Received { via: None, .. } => Some(EventError::ReceiptWithoutProof),
+            EventBody::Received { via: Some(ReceivedVia::OpeningBalance), .. } if role != crate::roles::Role::Manager => {
+                Some(EventError::OpeningBalanceNotManager(role))
+            }
+            _ => None,
+        }
+    }
+
     pub fn kind(&self) -> EventKind {
         match self {
             EventBody::Received { .. } => EventKind::Received,
@@ -493,6 +531,7 @@ pub(crate) mod tests {
             location: LocationName::parse("Intake").unwrap(),
             expires_on: None,
             manifest: None,
+            via: None,
         };
         let err = neg.validate().unwrap_err();
         assert!(err.to_string().contains("cannot be negative"), "{err}");

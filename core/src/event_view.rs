@@ -82,7 +82,7 @@ impl From<event::EventBody> for EventBody {
     fn from(b: event::EventBody) -> Self {
         use event::EventBody as B;
         match b {
-            B::Received { item, batch, quantity, location, expires_on, manifest } => {
+            B::Received { item, batch, quantity, location, expires_on, manifest, .. } => {
                 EventBody::Received { item, batch, quantity, location, expires_on: date_out(expires_on), manifest }
             }
             B::Moved { to } => EventBody::Moved { to },
@@ -112,7 +112,16 @@ impl TryFrom<EventBody> for event::EventBody {
         let request = |r: Option<String>| r.map(|r| input::id("adjustment request", &r)).transpose();
         Ok(match b {
             EventBody::Received { item, batch, quantity, location, expires_on, manifest } => {
-                B::Received { item, batch, quantity, location, expires_on: date_in(expires_on)?, manifest: input::optional_text(manifest) }
+                B::Received {
+                    item,
+                    batch,
+                    quantity,
+                    location,
+                    expires_on: date_in(expires_on)?,
+                    manifest: input::optional_text(manifest),
+                    // The apps name no way in: a receipt typed by hand is the server's to refuse.
+                    via: None,
+                }
             }
             EventBody::Moved { to } => B::Moved { to },
             EventBody::Adjusted { delta, reason, note, request_id } => B::Adjusted { delta, reason, note, request: request(request_id)? },

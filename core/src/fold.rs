@@ -539,6 +539,7 @@ mod tests {
             location: LocationName::parse("Intake").unwrap(),
             expires_on: None,
             manifest: None,
+            via: None,
         }
     }
 

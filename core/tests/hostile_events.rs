@@ -66,7 +66,7 @@ fn body() -> impl Strategy<Value = EventBody> {
     let date = || proptest::option::of((2000i32..2100, 1u32..13, 1u32..29).prop_map(|(y, m, d)| NaiveDate::from_ymd_opt(y, m, d).unwrap()));
     prop_oneof![
         (item(), batch(), quantity(), location(), date()).prop_map(|(item, batch, quantity, location, expires_on)| {
-            EventBody::Received { item, batch, quantity, location, expires_on, manifest: None }
+            EventBody::Received { item, batch, quantity, location, expires_on, manifest: None, via: None }
         }),
         location().prop_map(|to| EventBody::Moved { to }),
         (quantity(), text()).prop_map(|(delta, note)| EventBody::Adjusted { delta, reason: note.clone(), note, request: None }),
@@ -238,6 +238,7 @@ fn the_reported_adjustment_becomes_a_conflict_not_a_failure() {
             location: LocationName::parse("Vault A").unwrap(),
             expires_on: None,
             manifest: None,
+            via: None,
         },
     );
     let huge = Quantity { amount: Decimal::from_scientific("-7.9e28").unwrap(), unit: Unit::Lb };

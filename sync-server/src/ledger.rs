@@ -7,11 +7,11 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use custody_core::chain::{self, ChainBreak};
-use custody_core::event::{Event, EventBody, GENESIS_HASH};
+use custody_core::event::{Event, EventBody, GENESIS_HASH, ReceivedVia};
 use custody_core::fold::Inventory;
 use custody_core::ids::{LicenseNumber, UserId};
 use custody_core::protocol::{MAX_EVENTS_PER_SYNC, Outcome, RosterEntry, SyncRequest, SyncResponse, Verdict};
-use custody_core::work::{DocKind, adjustment};
+use custody_core::work::{DocKind, adjustment, receiving};
 use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 
 use crate::db::{AuthedDevice, Db, DbError};
@@ -79,6 +79,49 @@ fn request_check(
     Ok(match adjustment.check_execution(event, role) {
         Ok(()) => RequestCheck::Fine,
         Err(why) => RequestCheck::Refuse(format!("this {} was refused: {why}", event.kind())),
+    })
+}
+
+/// A `Received` event must prove how the package came in (docs/decisions/0010): from a
+/// receiving session whose document this server holds for the facility, completed, with the
+/// package accepted (core's `receiving::check_receipt`), or as a manager's opening balance. A
+/// bare receipt is refused with the sentence the phone shows. A session document still on its
+/// way (its messages travel in this request) defers the event, as an adjustment request does;
+/// one the device does not even send is refused, so a made-up session cannot hold the chain.
+fn receipt_check(
+    tx: &Transaction<'_>,
+    db: &Db,
+    device: &AuthedDevice,
+    request: &SyncRequest,
+    event: &Event,
+    role: Option<custody_core::roles::Role>,
+    signed_in: bool,
+) -> Result<RequestCheck, DbError> {
+    let EventBody::Received { via, .. } = &event.body else { return Ok(RequestCheck::Fine) };
+    let refuse = |why: String| RequestCheck::Refuse(format!("this receipt of {} was refused: {why}", event.tag));
+    if let Some(role) = role
+        && let Some(problem) = event.body.receipt_problem(role)
+    {
+        return Ok(refuse(problem.to_string()));
+    }
+    let Some(ReceivedVia::Receiving { session }) = via else { return Ok(RequestCheck::Fine) };
+    // Documents travel only while someone is signed in on the device (their signature proves
+    // the request): a device-only sync cannot carry the session yet, so its receipts wait.
+    let in_transit = !signed_in || request.docs.iter().any(|m| m.doc == *session);
+    let doc = crate::docs::engine::load_for_check(tx, db, &device.facility, *session)?.filter(|d| d.kind == DocKind::Receiving);
+    let not_yet = || RequestCheck::NotYet(format!("waiting for receiving session {session} to arrive"));
+    let Some(doc) = doc else {
+        return Ok(if in_transit {
+            not_yet()
+        } else {
+            refuse(format!("receiving session {session} is not on the server for {}", device.facility))
+        });
+    };
+    Ok(match receiving::check_receipt(&doc, event) {
+        Ok(()) => RequestCheck::Fine,
+        // The rest of the session (its completion, the decision) may still be in transit.
+        Err(_) if in_transit => not_yet(),
+        Err(why) => refuse(why),
     })
 }
 
@@ -272,7 +315,10 @@ impl Db {
 
             let chain = check_chain(event, device, last_seq, &last_hash);
             let user = users.get(&event.user);
-            let carried_out = request_check(&tx, self, device, event, user.map(|u| u.role))?;
+            let carried_out = match request_check(&tx, self, device, event, user.map(|u| u.role))? {
+                RequestCheck::Fine => receipt_check(&tx, self, device, request, event, user.map(|u| u.role), reader.is_some())?,
+                other => other,
+            };
             if let RequestCheck::NotYet(reason) = &carried_out {
                 // This event and every later one of the request wait for the next round, so the
                 // device's chain still arrives in order. One verdict per event so far.

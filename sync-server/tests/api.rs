@@ -610,6 +610,55 @@ async fn floor_staff_adjustment_is_rejected_and_kept() {
     assert!(resp.roster.iter().any(|u| u.id == w.finn && !u.active), "the roster tells devices too");
 }
 
+fn receipt(via: Option<custody_core::event::ReceivedVia>) -> EventBody {
+    EventBody::Received {
+        item: custody_core::ids::ItemName::parse("Flower 3.5g").unwrap(),
+        batch: custody_core::ids::BatchNumber::parse("B-1").unwrap(),
+        quantity: Quantity::parse("10 g").unwrap(),
+        location: LocationName::parse("Intake").unwrap(),
+        expires_on: None,
+        manifest: None,
+        via,
+    }
+}
+
+/// A package enters stock only with its proof (decision 0010): a bare receipt and a floor
+/// worker's opening balance are refused with the reason and kept; a receipt naming a receiving
+/// session waits while nobody signed in can send the session; a manager's opening balance goes in.
+#[tokio::test]
+async fn a_receipt_is_accepted_only_with_its_proof() {
+    use custody_core::event::ReceivedVia;
+    let w = World::new().await;
+    let mut phone = w.enrol(LIC_A, "Handheld").await;
+    let bare = phone.record(w.finn, receipt(None));
+    let resp = w.sync(&phone, 0, vec![bare]).await;
+    let reason = rejected_reason(&resp.verdicts[0].outcome);
+    assert!(
+        reason.contains("a package enters stock only through receiving against its manifest, a split, or a manager's opening balance"),
+        "{reason}"
+    );
+    let floor = phone.record(w.finn, receipt(Some(ReceivedVia::OpeningBalance)));
+    let resp = w.sync(&phone, 0, vec![floor]).await;
+    let reason = rejected_reason(&resp.verdicts[0].outcome);
+    assert!(reason.contains("only a manager may record an opening balance (floor staff is not a manager)"), "{reason}");
+    assert_eq!(w.count("SELECT COUNT(*) FROM events"), 0);
+    assert_eq!(w.count("SELECT COUNT(*) FROM rejected_events"), 2);
+
+    let session = phone.record(w.finn, receipt(Some(ReceivedVia::Receiving { session: Uuid::now_v7() })));
+    let resp = w.sync(&phone, 0, vec![session.clone()]).await;
+    assert!(
+        matches!(&resp.verdicts[0].outcome, Outcome::Deferred { reason } if reason.contains("waiting for receiving session")),
+        "{:?}",
+        resp.verdicts
+    );
+    assert_eq!(w.count("SELECT COUNT(*) FROM rejected_events"), 2, "a deferred receipt is not judged yet");
+
+    let mut office = w.enrol(LIC_A, "Office").await;
+    let opening = office.record(w.mia, receipt(Some(ReceivedVia::OpeningBalance)));
+    assert_eq!(w.sync(&office, 0, vec![opening]).await.verdicts[0].outcome, Outcome::Accepted);
+    assert_eq!(w.count("SELECT COUNT(*) FROM events"), 1);
+}
+
 #[tokio::test]
 async fn a_broken_chain_is_rejected() {
     let w = World::new().await;
@@ -865,6 +914,7 @@ async fn patient_data_moves_only_for_a_fresh_signature_of_a_person_allowed_to_se
             location: LocationName::parse("Vault A").unwrap(),
             expires_on: None,
             manifest: None,
+            via: Some(custody_core::event::ReceivedVia::OpeningBalance),
         },
     );
     assert_eq!(w.sync(&office, 0, vec![receipt]).await.verdicts[0].outcome, Outcome::Accepted);

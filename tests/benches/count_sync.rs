@@ -103,6 +103,7 @@ async fn measured_run(run: usize) -> (Duration, u32) {
                     location: location(VAULT),
                     expires_on: chrono::NaiveDate::from_ymd_opt(2027, 6, 30),
                     manifest: None,
+                    via: Some(custody_core::event::ReceivedVia::OpeningBalance),
                 },
                 prev_hash: prev.clone(),
             }

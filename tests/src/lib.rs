@@ -247,6 +247,9 @@ impl Phone {
         self.client.sync(&self.store).await
     }
 
+    /// Puts a package in stock as a manager's opening balance (the person signed in must be a
+    /// manager): the fixture every suite starts from. Receiving against a manifest is
+    /// `tests/receiving.rs`'s business.
     pub fn receive(&self, t: &PackageTag, hundredths_of_gram: i64, at: &str) -> Event {
         self.store
             .record(
@@ -258,6 +261,7 @@ impl Phone {
                     location: location(at),
                     expires_on: chrono::NaiveDate::from_ymd_opt(2027, 6, 30),
                     manifest: Some("0001234567".into()),
+                    via: Some(custody_core::event::ReceivedVia::OpeningBalance),
                 },
             )
             .expect("receive")
@@ -275,6 +279,7 @@ impl Phone {
                     location: location(at),
                     expires_on: chrono::NaiveDate::from_ymd_opt(2027, 3, 31),
                     manifest: None,
+                    via: Some(custody_core::event::ReceivedVia::OpeningBalance),
                 },
             )
             .expect("receive")

@@ -400,7 +400,7 @@ async fn a_phone_whose_clock_jumps_to_the_year_3000_is_refused_then_recovers() {
     let fleet = Fleet::start(LICENCE).await;
     let phone = fleet.phone("vault-1").await;
     let watcher = fleet.phone("vault-2").await;
-    phone.sign_in(FLOOR).await;
+    phone.sign_in(MANAGER).await;
     watcher.sign_in(FLOOR_2).await;
     let t = tag(1);
     phone.receive(&t, 10_000, "Vault A");
@@ -460,7 +460,7 @@ async fn stamps_from_before_enrolment_are_refused_and_enrolment_corrects_the_clo
     let client = SyncClient::with_trust(fast_retry(), &test_ca().trust());
     client.enrol(&store, &fleet.url(), &code.code, "slow phone").await.unwrap();
     let slow = Phone { name: "slow".into(), store, path, client };
-    slow.sign_in(FLOOR).await;
+    slow.sign_in(MANAGER).await;
     let t = tag(1);
     slow.receive(&t, 10_000, "Vault A");
     let report = slow.sync().await.unwrap();
@@ -469,7 +469,7 @@ async fn stamps_from_before_enrolment_are_refused_and_enrolment_corrects_the_clo
     // A phone set back a day after enrolling, before it synced again: what it records is stamped
     // before it was enrolled, and refused with what to do.
     let phone = fleet.phone("vault-2").await;
-    phone.sign_in(FLOOR_2).await;
+    phone.sign_in(MANAGER).await;
     phone.store.set_device_clock_skew(chrono::Duration::days(-1));
     let t2 = tag(2);
     let early = phone.receive(&t2, 5_000, "Vault A");
@@ -593,7 +593,8 @@ fn hostile_body() -> impl Strategy<Value = EventBody> {
             quantity,
             location,
             expires_on: None,
-            manifest: None
+            manifest: None,
+            via: Some(custody_core::event::ReceivedVia::OpeningBalance)
         }),
         place().prop_map(|to| EventBody::Moved { to }),
         hostile_quantity().prop_map(|delta| EventBody::Adjusted { delta, reason: "x".into(), note: "y".into(), request: None }),

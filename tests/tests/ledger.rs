@@ -16,15 +16,17 @@ fn server_report(fleet: &Fleet) -> InventoryReport {
 async fn three_phones_offline_converge_whatever_the_sync_order() {
     let fleet = Fleet::start("C11-0000001-LIC").await;
     let (a, b, c) = (fleet.phone("bay").await, fleet.phone("vault").await, fleet.phone("office").await);
-    a.sign_in(FLOOR).await;
+    a.sign_in(MANAGER).await;
     b.sign_in(FLOOR_2).await;
     c.sign_in(MANAGER).await;
 
-    // Morning: the bay receives ten packages and syncs; everyone picks them up.
+    // Morning: ten packages enter the bay's stock (the manager's opening balance) and sync;
+    // everyone picks them up; the floor worker carries on on the bay's phone.
     let tags: Vec<PackageTag> = (1..=10).map(tag).collect();
     for (i, t) in tags.iter().enumerate() {
         a.receive(t, 10_000 + i as i64 * 100, "Intake");
     }
+    a.sign_in(FLOOR).await;
     assert_eq!(a.status().pending, 10);
     a.sync().await.unwrap();
     b.sync().await.unwrap();
@@ -114,7 +116,7 @@ async fn a_batch_sent_twice_and_a_sync_cut_off_midway_lose_and_duplicate_nothing
         client.enrol(&store, &proxy.url(), &code.code, "cut").await.unwrap();
         Phone { name: "cut".into(), store, path, client }
     };
-    phone.sign_in(FLOOR).await;
+    phone.sign_in(MANAGER).await;
     for n in 0..50 {
         phone.receive(&tag(n), 1_000 + n as i64, "Intake");
     }
@@ -154,7 +156,7 @@ async fn a_batch_sent_twice_and_a_sync_cut_off_midway_lose_and_duplicate_nothing
 async fn a_server_restart_between_syncs_loses_nothing() {
     let mut fleet = Fleet::start("C11-0000001-LIC").await;
     let a = fleet.phone("a").await;
-    a.sign_in(FLOOR).await;
+    a.sign_in(MANAGER).await;
     for n in 0..20 {
         a.receive(&tag(n), 2_500, "Intake");
     }
@@ -179,7 +181,7 @@ async fn a_server_restart_between_syncs_loses_nothing() {
 async fn offline_work_waits_and_the_status_says_so() {
     let mut fleet = Fleet::start("C11-0000001-LIC").await;
     let a = fleet.phone("driver").await;
-    a.sign_in(FLOOR).await;
+    a.sign_in(MANAGER).await;
     a.sync().await.unwrap();
     let first = a.status();
     assert!(first.online);
@@ -204,10 +206,11 @@ async fn facilities_are_isolated_and_bad_tokens_refused() {
     let other = fleet.add_facility("C11-0000002-LIC", "Other Distribution");
     let a = fleet.phone("a").await;
     let b = fleet.phone_at(&other, "b").await;
-    a.sign_in(FLOOR).await;
-    b.sign_in(FLOOR).await;
+    a.sign_in(MANAGER).await;
+    b.sign_in(MANAGER).await;
     a.receive(&tag(1), 100, "Intake");
     b.receive(&tag(2), 200, "Intake");
+    a.sign_in(FLOOR).await;
     a.sync().await.unwrap();
     b.sync().await.unwrap();
     a.sync().await.unwrap();
@@ -336,8 +339,9 @@ async fn an_event_the_server_rejects_is_kept_with_its_reason_and_leaves_every_in
     let fleet = Fleet::start("C11-0000001-LIC").await;
     let a = fleet.phone("a").await;
     let b = fleet.phone("b").await;
-    a.sign_in(FLOOR).await;
+    a.sign_in(MANAGER).await;
     a.receive(&tag(1), 5_000, "Intake");
+    a.sign_in(FLOOR).await;
     a.sync().await.unwrap();
 
     // Maria is deactivated on the server while her phone is offline; her next move is refused.
@@ -367,8 +371,9 @@ async fn a_pin_reset_or_deactivation_takes_effect_at_every_phones_next_sync() {
     let office = fleet.phone("office").await;
     let vault = fleet.phone("vault").await;
     office.sign_in(MANAGER).await;
-    let maria = vault.sign_in(FLOOR).await;
+    vault.sign_in(MANAGER).await;
     vault.receive(&tag(1), 100, "Intake");
+    let maria = vault.sign_in(FLOOR).await;
     vault.sync().await.unwrap();
     office.sync().await.unwrap();
 
@@ -454,9 +459,10 @@ async fn a_copied_phone_database_signs_nobody_in_without_the_keystore_key() {
 async fn a_person_deactivated_by_badge_is_signed_out_at_each_phones_next_sync() {
     let fleet = Fleet::start("C11-0000001-LIC").await;
     let (a, b) = (fleet.phone("bay").await, fleet.phone("vault").await);
-    a.sign_in(FLOOR).await;
+    a.sign_in(MANAGER).await;
     b.sign_in(FLOOR).await;
     a.receive(&tag(1), 5_000, "Intake");
+    a.sign_in(FLOOR).await;
     a.sync().await.unwrap();
     b.sync().await.unwrap();
 
@@ -497,8 +503,9 @@ async fn a_person_deactivated_by_badge_is_signed_out_at_each_phones_next_sync() 
 async fn events_accepted_before_signatures_reach_phones_attested_by_the_server() {
     let fleet = Fleet::start("C11-0000001-LIC").await;
     let vault = fleet.phone("vault").await;
-    vault.sign_in(FLOOR).await;
+    vault.sign_in(MANAGER).await;
     vault.receive(&tag(1), 100, "Intake");
+    vault.sign_in(FLOOR).await;
     vault.sync().await.unwrap();
     // What an old server stored: the same event without its signature.
     let conn = rusqlite::Connection::open(fleet.server().db.path()).unwrap();

@@ -32,6 +32,7 @@ fn receive(phone: &Phone, t: &PackageTag, item: &str, quantity: Quantity, expire
                 location: location("Vault A"),
                 expires_on: chrono::NaiveDate::from_ymd_opt(expires.0, expires.1, expires.2),
                 manifest: None,
+                via: Some(custody_core::event::ReceivedVia::OpeningBalance),
             },
         )
         .expect("receive");

@@ -340,3 +340,206 @@ async fn a_transfer_with_the_states_nulls_imports_and_flags_what_is_missing() {
     floor.sync().await.unwrap();
     assert_eq!(floor.store.facility_time_zone().unwrap(), Some(Tz::America__New_York));
 }
+
+/// Issue 13: two floor phones receive an imported manifest offline through the calls the apps'
+/// receiving screens make (scan, label, weigh on a named scale or by hand with the reason,
+/// decide; a manager decides the flagged package), one completes, and the server accepts the
+/// receipts because the session's document proves them. A bare receipt, one naming a session
+/// the server does not hold, and one for a package the session did not accept are refused, each
+/// with the reason the phone that sent it shows; a floor worker cannot record an opening balance.
+mod proven {
+    use super::*;
+    use custody_core::event::{EventBody, ReceivedVia};
+    use custody_core::receiving::opening::{self, OpeningError, OpeningLine};
+    use custody_core::receiving::session::{Flag, ReceivingSettings, Scale};
+    use custody_core::store::EventState;
+    use custody_core::work::receiving::Coa;
+    use custody_core::*;
+    use rust_decimal::Decimal;
+
+    fn manifest() -> String {
+        let packages: Vec<serde_json::Value> = (0..4u64)
+            .map(|i| {
+                serde_json::json!({
+                    "PackageLabel": tag(3_000 + i).as_str(),
+                    "ItemName": "Live Resin - Blue Dream 1g",
+                    "ShippedQuantity": 50.25,
+                    "ShippedUnitOfMeasureName": "Grams",
+                    "ProductionBatchNumber": "LR-P1",
+                    "ItemUnitThcPercent": 78.2,
+                    "LabTestingState": "TestPassed",
+                    "ExpirationDate": "2027-06-30"
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "ManifestNumber": "0007770001",
+            "ShipperFacilityLicenseNumber": "C11-0000099-LIC",
+            "ShipperFacilityName": "Emerald Extracts",
+            "RecipientFacilityLicenseNumber": "C11-0000001-LIC",
+            "Packages": packages
+        })
+        .to_string()
+    }
+
+    fn g(hundredths: i64) -> Quantity {
+        Quantity::new(Decimal::new(hundredths, 2), Unit::G).unwrap()
+    }
+
+    fn bare(via: Option<ReceivedVia>) -> EventBody {
+        EventBody::Received {
+            item: ItemName::parse("Live Resin - Blue Dream 1g").unwrap(),
+            batch: BatchNumber::parse("LR-P1").unwrap(),
+            quantity: g(5_025),
+            location: location("Intake"),
+            expires_on: None,
+            manifest: Some("0007770001".into()),
+            via,
+        }
+    }
+
+    /// The reason the phone shows for the event it recorded on `t`: its history's rejection.
+    fn refusal(phone: &Phone, t: &PackageTag) -> String {
+        let history = phone.store.history(t).unwrap();
+        let entry = history.iter().find(|e| e.state == EventState::Rejected).expect("a refused event in the phone's history");
+        entry.reject_reason.clone().expect("the server's reason is kept")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_floor_phones_receive_offline_and_only_proven_receipts_are_accepted() {
+        let fleet = Fleet::start("C11-0000001-LIC").await;
+        let (p1, p2, boss) = (fleet.phone("bay-1").await, fleet.phone("bay-2").await, fleet.phone("office").await);
+        p1.sign_in(FLOOR).await;
+        p2.sign_in(FLOOR_2).await;
+        boss.sign_in(MANAGER).await;
+        let today = chrono::Utc::now().date_naive();
+        let settings = ReceivingSettings {
+            potency_tolerance: Decimal::new(20, 1),
+            scales: vec![Scale { name: "Bay scale 1".into(), last_calibrated: today - chrono::Duration::days(3), interval_days: 30 }],
+        };
+        for p in [&p1, &p2, &boss] {
+            p.store.work(|w| session::set_receiving_settings(w, &settings)).unwrap();
+        }
+        let session = p1.store.work(|w| session::open_receiving(w, &manifest())).unwrap();
+        let coa = Coa {
+            batch: BatchNumber::parse("LR-P1").unwrap(),
+            lab: "SC Labs".into(),
+            thc_percent: Decimal::new(781, 1),
+            passed: true,
+            tested_on: today - chrono::Duration::days(30),
+            expires_on: today + chrono::Duration::days(300),
+        };
+        p1.store.work(|w| session::record_coa(w, session, coa)).unwrap();
+        for p in [&p1, &p2, &boss] {
+            p.sync().await.unwrap();
+        }
+        assert_eq!(p2.store.work(session::receiving_sessions).unwrap()[0].manifest_number, "0007770001", "bay-2 picks it from its list");
+
+        // Offline: bay-1 takes packages 0 and 1, bay-2 takes 2 and 3.
+        let t = |i: u64| tag(3_000 + i);
+        let bay = location("Receiving bay");
+        for i in 0..2 {
+            p1.store.work(|w| session::receiving_scan(w, session, t(i).as_str(), &bay)).unwrap();
+            p1.store.work(|w| session::record_weight(w, session, t(i).as_str(), g(5_025), Some("Bay scale 1"))).unwrap();
+            // The label agrees with the manifest: no flag.
+            let label = "(01)00012345600012(17)270630(10)LR-P1";
+            assert!(p1.store.work(|w| session::receiving_label(w, session, t(i).as_str(), label)).unwrap().is_empty());
+            p1.store.work(|w| session::decide_package(w, session, t(i).as_str(), None, "")).unwrap();
+        }
+        for i in 2..4 {
+            p2.store.work(|w| session::receiving_scan(w, session, t(i).as_str(), &bay)).unwrap();
+        }
+        // A weight typed with three decimals is refused in core's words and records nothing.
+        let fine = Quantity::new(Decimal::new(50_255, 3), Unit::G).unwrap();
+        let err = p2.store.work(|w| session::record_weight_by_hand(w, session, t(2).as_str(), fine, "scale busy")).unwrap_err();
+        assert_eq!(err.to_string(), "50.255 g is finer than the 0.01 g receiving weighs to; enter the weight to two decimals of a gram");
+        assert!(p2.store.work(|w| session::receiving_discrepancies(w, session)).unwrap().iter().all(|d| !d.to_string().contains("50.255")));
+        let err = p2.store.work(|w| session::record_weight_by_hand(w, session, t(2).as_str(), g(5_025), " ")).unwrap_err();
+        assert_eq!(err.to_string(), "say why: a reason is needed");
+        p2.store.work(|w| session::record_weight_by_hand(w, session, t(2).as_str(), g(5_025), "the bay scale was in use")).unwrap();
+        p2.store.work(|w| session::record_weight(w, session, t(3).as_str(), g(5_025), Some("Bay scale 1"))).unwrap();
+        p2.store.work(|w| session::decide_package(w, session, t(2).as_str(), None, "")).unwrap();
+        // Package 3's label carries another batch and expiry: a flag in core's words; only a manager accepts it.
+        let flags =
+            p2.store.work(|w| session::receiving_label(w, session, t(3).as_str(), "(01)00012345600012(17)270101(10)LR-P9")).unwrap();
+        assert_eq!(
+            flags.iter().map(Flag::to_string).collect::<Vec<_>>(),
+            vec![
+                "the label says batch LR-P9 but the manifest says batch LR-P1".to_string(),
+                "the label says it expires on 2027-01-01 but the manifest says 2027-06-30".to_string()
+            ]
+        );
+        let err = p2.store.work(|w| session::decide_package(w, session, t(3).as_str(), None, "")).unwrap_err();
+        assert!(err.to_string().contains("only a manager may accept it, with a note"), "{err}");
+        for p in [&p1, &p2, &boss] {
+            p.sync().await.unwrap();
+        }
+        assert_eq!(boss.store.work(|w| session::package_flags(w, session)).unwrap()[&t(3)].len(), 2, "the flag reached the manager");
+        boss.store
+            .work(|w| session::decide_package(w, session, t(3).as_str(), None, "relabelled by the shipper; batch confirmed by phone"))
+            .unwrap();
+        boss.sync().await.unwrap();
+        p1.sync().await.unwrap();
+        let events = p1.store.work(|w| session::complete_receiving(w, session, &location("Intake"))).unwrap();
+        assert_eq!(events.len(), 4);
+        assert!(
+            events
+                .iter()
+                .all(|e| matches!(&e.body, EventBody::Received { via: Some(ReceivedVia::Receiving { session: s }), .. } if *s == session))
+        );
+        let report = p1.sync().await.unwrap();
+        assert_eq!((report.accepted, report.rejected), (4, 0), "the session's document proves every receipt");
+        for p in [&p2, &boss] {
+            p.sync().await.unwrap();
+        }
+        let server = custody_core::protocol::InventoryReport::from_inventory(&fleet.server_inventory());
+        assert_eq!(server.packages.len(), 4);
+        assert!(server.packages.iter().all(|p| p.location.as_str() == "Intake"));
+        for p in [&p1, &p2, &boss] {
+            assert_eq!(p.report(), server, "{} differs", p.name);
+        }
+        assert_eq!(
+            boss.store.work(session::open_state_tasks).unwrap(),
+            vec![(session, "accept manifest 0007770001 in the state system".to_string())]
+        );
+
+        // A bare receipt from a floor phone: the phone keeps it pending; the server refuses it
+        // with a reason the phone shows.
+        let stray = tag(3_900);
+        p2.store.record(&stray, bare(None)).unwrap();
+        // One naming a session the server does not hold, and one for a package the session did
+        // not receive, are refused too.
+        let forged = tag(3_901);
+        p2.store.record(&forged, bare(Some(ReceivedVia::Receiving { session: uuid::Uuid::now_v7() }))).unwrap();
+        let borrowed = tag(3_902);
+        p2.store.record(&borrowed, bare(Some(ReceivedVia::Receiving { session }))).unwrap();
+        let report = p2.sync().await.unwrap();
+        assert_eq!((report.accepted, report.rejected), (0, 3));
+        assert_eq!(p2.store.sync_status().unwrap().rejected, 3, "the sync status counts what the server refused");
+        let why = refusal(&p2, &stray);
+        assert!(why.contains("enters stock only through receiving against its manifest"), "{why}");
+        assert!(refusal(&p2, &forged).contains("is not on the server for C11-0000001-LIC"), "{}", refusal(&p2, &forged));
+        assert!(refusal(&p2, &borrowed).contains("is not on manifest 0007770001"), "{}", refusal(&p2, &borrowed));
+        assert_eq!(fleet.server_inventory().packages.len(), 4, "nothing refused entered stock");
+
+        // An opening balance is a manager's: refused on a floor phone before anything is written,
+        // accepted from the manager.
+        let line = OpeningLine {
+            tag: tag(3_950),
+            item: ItemName::parse("Pre-roll 5-pack").unwrap(),
+            batch: BatchNumber::parse("PR-OPEN-1").unwrap(),
+            quantity: Quantity::new(Decimal::from(12), Unit::Each).unwrap(),
+            location: location("Vault A"),
+            expires_on: None,
+        };
+        let err = p1.store.work(|w| opening::record_opening_balance(w, std::slice::from_ref(&line))).unwrap_err();
+        assert!(matches!(err, OpeningError::NotManager(_)), "{err}");
+        assert!(p1.store.package(&line.tag).unwrap().is_none());
+        let err = p1.store.record(&line.tag, bare(Some(ReceivedVia::OpeningBalance))).unwrap_err();
+        assert!(err.to_string().contains("only a manager may record an opening balance"), "{err}");
+        boss.store.work(|w| opening::record_opening_balance(w, std::slice::from_ref(&line))).unwrap();
+        let report = boss.sync().await.unwrap();
+        assert_eq!((report.accepted, report.rejected), (1, 0));
+        assert_eq!(fleet.server_inventory().packages.len(), 5);
+    }
+}

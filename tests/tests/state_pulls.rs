@@ -450,7 +450,10 @@ async fn a_pulled_manifest_is_received_by_two_phones_offline_and_the_states_lab_
     let reasons = p1.store.work(approvals::adjustment_reasons).unwrap();
     let served: Vec<String> = reasons.iter().map(|r| r.name.clone()).collect();
     assert!(served.contains(&"Entry Error".to_string()), "{served:?}");
+    // The package comes in as the manager's opening balance (only a manager enters one).
+    p1.sign_in(MANAGER).await;
     p1.receive(&tag(77), 1_000, "Vault A");
+    p1.sign_in(FLOOR).await;
     let minus = custody_core::quantity::Quantity::change(Decimal::new(-100, 2), Unit::G).unwrap();
     let not_listed = p1.store.work(|w| approvals::request_adjustment(w, &tag(77), minus, "Gone Fishing", "why not", None)).unwrap_err();
     assert!(not_listed.to_string().contains("Gone Fishing"), "{not_listed}");

@@ -90,10 +90,12 @@ fun driverScenario(run: Runner) {
     }
 
     run.step("the office receives stock with different expiry dates; customers come with the sync") {
-        for ((tag, expires) in listOf(F1 to "2027-03-01", F2 to "2027-01-15", F3 to "2027-06-01", F4 to "2027-09-01")) {
-            office.client.receive(tag, FLOWER, "OG-2026-10", grams("10.00"), "Vault A", expires, null)
-        }
-        office.client.receive(C1, CART, "LRC-2026-10", units("20"), "Vault A", "2027-03-31", null)
+        // The manager's opening balance: packages enter stock only so, by receiving, or by a split.
+        office.client.recordOpeningBalance(
+            listOf(F1 to "2027-03-01", F2 to "2027-01-15", F3 to "2027-06-01", F4 to "2027-09-01").map { (tag, expires) ->
+                OpeningBalanceLine(tag, FLOWER, "OG-2026-10", grams("10.00"), "Vault A", expires)
+            } + OpeningBalanceLine(C1, CART, "LRC-2026-10", units("20"), "Vault A", "2027-03-31"),
+        )
         office.sync()
         assertEquals(0uL, office.client.syncStatus().pending)
         val customers = office.client.customers().associateBy { it.licence }

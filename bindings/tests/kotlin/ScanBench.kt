@@ -35,11 +35,11 @@ fun scanBench(n: Int) {
     runBlocking { phone.signIn("M-100", "2468") }
     val total = WARMUP + n
     val tags = (1..total).map { "1A4FF02" + it.toString().padStart(17, '0') }
-    val receive = Series("receive (new package)")
+    val receive = Series("opening balance (new package)")
     val move = Series("move_package (put-away scan)")
     val count = Series("count_scan (blind count)")
 
-    for (tag in tags) receive.time { phone.receive(tag, "Live Resin Cart 1g", "LRC-2026-10", Quantity("10", UnitOfMeasure.EACH), "Bench / Dock", null, null) }
+    for (tag in tags) receive.time { phone.recordOpeningBalance(listOf(OpeningBalanceLine(tag, "Live Resin Cart 1g", "LRC-2026-10", Quantity("10", UnitOfMeasure.EACH), "Bench / Dock", null))) }
     for (tag in tags) move.time { phone.movePackage(tag, "Bench / Shelf 1") }
     val session = phone.openCount("bench", CountScope(listOf("Bench / Shelf 1"), emptyList()))
     for (tag in tags) count.time { phone.countScan(session, tag, "Bench / Shelf 1", Quantity("10", UnitOfMeasure.EACH)) }

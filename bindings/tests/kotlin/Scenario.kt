@@ -26,6 +26,10 @@ private const val OMAR_PIN = "8642"
 private const val P1 = "1A4FF0100000000000000001" // 10.00 g on the books, 9.50 g on the shelf
 private const val P2 = "1A4FF0100000000000000002" // 12 units, all there
 private const val P3 = "1A4FF0100000000000000003" // in another vault: outside the count
+private const val R1 = "1A4FF0100000000000000031" // received against a manifest: accepted
+private const val R2 = "1A4FF0100000000000000032" // received against a manifest: rejected (its label)
+private const val R3 = "1A4FF0100000000000000033" // not on the manifest
+private const val R4 = "1A4FF0100000000000000034" // a bare receipt, refused by the server
 private const val SHELF_1 = "Vault A / Shelf 1"
 private const val SHELF_2 = "Vault A / Shelf 2"
 
@@ -138,10 +142,14 @@ fun scenario(run: Runner) {
         proxy.goOnline()
     }
 
-    run.step("the manager receives stock; every phone sees it after a sync") {
-        b.client.receive(P1, "Live Resin - Blue Dream 1g", "LR-2026-11-A", g("10.00"), SHELF_1, "2027-06-30", "0001234567")
-        b.client.receive(P2, "Live Resin Cart 1g", "LRC-2026-10", each("12"), SHELF_2, null, null)
-        b.client.receive(P3, "Flower - OG Kush", "FL-2026-09", g("7.00"), "Vault B / Shelf 9", null, null)
+    run.step("the manager enters the opening balance; every phone sees it after a sync") {
+        b.client.recordOpeningBalance(
+            listOf(
+                OpeningBalanceLine(P1, "Live Resin - Blue Dream 1g", "LR-2026-11-A", g("10.00"), SHELF_1, "2027-06-30"),
+                OpeningBalanceLine(P2, "Live Resin Cart 1g", "LRC-2026-10", each("12"), SHELF_2, null),
+                OpeningBalanceLine(P3, "Flower - OG Kush", "FL-2026-09", g("7.00"), "Vault B / Shelf 9", null),
+            ),
+        )
         assertTrue(b.client.findPackage(P1)!!.pending)
         assertEquals(3uL, b.client.syncStatus().pending)
         assertEquals(3uL, b.sync().accepted)
@@ -154,6 +162,56 @@ fun scenario(run: Runner) {
         assertEquals(EventKind.RECEIVED, a.client.history(P1).single().event.kind)
     }
 
+    run.step("receiving against a manifest file through the bindings; a bare receipt is refused by the server with its reason") {
+        val manifest = """{"ManifestNumber": "0005550001", "ShipperFacilityLicenseNumber": "C11-0000099-LIC",
+            "ShipperFacilityName": "Emerald Extracts", "RecipientFacilityLicenseNumber": "$facility",
+            "Packages": [
+              {"PackageLabel": "$R1", "ItemName": "Live Resin - Blue Dream 1g", "ShippedQuantity": 25.5, "ShippedUnitOfMeasureName": "Grams",
+               "ProductionBatchNumber": "LR-R-1", "LabTestingState": "TestPassed", "ExpirationDate": "2027-06-30"},
+              {"PackageLabel": "$R2", "ItemName": "Live Resin - Blue Dream 1g", "ShippedQuantity": 25.5, "ShippedUnitOfMeasureName": "Grams",
+               "ProductionBatchNumber": "LR-R-1", "LabTestingState": "TestPassed", "ExpirationDate": "2027-06-30"}
+            ]}"""
+        val session = a.client.openReceiving(manifest)
+        assertEquals(listOf("0005550001"), a.client.receivingSessions().map { it.manifestNumber })
+        val matched = a.client.receivingScan(session, R1.lowercase() + "\r\n", "Receiving bay")
+        assertEquals(ReceivingVerdictKind.MATCHED, matched.kind)
+        assertEquals("$R1: Live Resin - Blue Dream 1g", matched.message)
+        assertTrue(a.client.receivingScan(session, R1, "Receiving bay").message.startsWith("$R1 was already scanned by Maria Floor at "))
+        assertEquals("$R3 is not on this manifest; set it aside", a.client.receivingScan(session, R3, "Receiving bay").message)
+        a.client.receivingScan(session, R2, "Receiving bay")
+        assertEquals(
+            listOf("the label says batch LR-R-9 but the manifest says batch LR-R-1"),
+            a.client.receivingLabel(session, R2, "(01)00012345600012(10)LR-R-9"),
+        )
+        assertRefusal<CustodyException.InvalidInput>("finer than the 0.01 g receiving weighs to") {
+            a.client.recordWeightByHand(session, R1, g("25.505"), "no scale at the dock")
+        }
+        assertRefusal<CustodyException.InvalidInput>("a reason is needed") { a.client.recordWeightByHand(session, R1, g("25.50"), "") }
+        a.client.recordWeightByHand(session, R1, g("25.50"), "no scale at the dock")
+        a.client.recordWeightByHand(session, R2, g("25.50"), "no scale at the dock")
+        // No certificate was recorded: every package is flagged in core's words; only a manager accepts.
+        assertTrue(a.client.packageFlags(session).single { it.tag == R1 }.flags.contains("no certificate of analysis for batch LR-R-1"))
+        assertRefusal<CustodyException.Refused>("only a manager may accept it, with a note") { a.client.decidePackage(session, R1, null, "") }
+        a.client.decidePackage(session, R3, RejectReason.NOT_ON_MANIFEST, "")
+        a.sync()
+        b.sync()
+        b.client.decidePackage(session, R1, null, "COA on file in the office")
+        b.client.decidePackage(session, R2, RejectReason.WRONG_ITEM, "label shows another batch")
+        assertEquals(emptyList<ReceivingDiscrepancy>(), b.client.receivingDiscrepancies(session).filter { !it.resolved })
+        val received = b.client.completeReceiving(session, "Intake")
+        assertEquals(listOf(R1), received.map { it.tag })
+        assertEquals(listOf("accept manifest 0005550001 in the state system"), b.client.openStateTasks().map { it.task })
+        assertEquals(Pair(1uL, 0uL), b.sync().let { it.accepted to it.rejected })
+
+        // A bare receipt (what the old receiving screen wrote) is refused by the server; the phone shows why.
+        a.client.record(R4, EventBody.Received("Live Resin - Blue Dream 1g", "LR-R-1", g("1.00"), "Intake", null, null))
+        assertEquals(1uL, a.sync().rejected)
+        val refused = a.client.history(R4).single()
+        assertEquals(EventState.REJECTED, refused.state)
+        assertTrue(refused.rejectReason!!.contains("enters stock only through receiving against its manifest"), refused.rejectReason)
+        assertEquals(1uL, a.client.syncStatus().rejected)
+    }
+
     run.step("what the rules forbid arrives as the right exception with core's message") {
         assertRefusal<CustodyException.InvalidInput>("exactly 24") { normalizePackageTag("1A4") }
         assertEquals(P2, normalizePackageTag("1a4ff0100000000000000002\r\n"))
@@ -164,7 +222,10 @@ fun scenario(run: Runner) {
             a.client.record(P1, EventBody.Adjusted(g("-1"), "Entry Error", "typo", null))
         }
         assertRefusal<CustodyException.InvalidInput>("\"ten\" is not a number") {
-            a.client.receive(P3, "x", "y", g("ten"), SHELF_1, null, null)
+            a.client.recordOpeningBalance(listOf(OpeningBalanceLine(P3, "x", "y", g("ten"), SHELF_1, null)))
+        }
+        assertRefusal<CustodyException.NotAllowed>("only a manager may enter an opening balance") {
+            a.client.recordOpeningBalance(listOf(OpeningBalanceLine(R3, "x", "y", g("1"), SHELF_1, null)))
         }
         assertRefusal<CustodyException.Refused>("was delivered to C11-0000002-LIC but it is active") {
             b.client.record(P1, EventBody.Delivered("C11-0000002-LIC"))
@@ -299,7 +360,8 @@ fun scenario(run: Runner) {
             assertEquals(CountStatus.CLOSED, p.client.countSession(session).summary.status, p.name)
             assertTrue(p.client.conflicts().isEmpty(), p.name)
             val status = p.client.syncStatus()
-            assertEquals(Pair(0uL, 0uL), Pair(status.pending, status.rejected), p.name)
+            // The handheld keeps the bare receipt the server refused (and its reason); nothing else was refused.
+            assertEquals(Pair(0uL, if (p === a) 1uL else 0uL), Pair(status.pending, status.rejected), p.name)
             assertEquals(status, p.heard.statuses.last(), "${p.name}'s sync listener heard the final status")
             assertTrue(status.online && status.lastSuccess != null, p.name)
         }

@@ -63,6 +63,7 @@ pub fn remote_events(packages: u32, moves_each: u32, location: &str) -> Vec<Even
                     location: LocationName::parse(location).unwrap(),
                     expires_on: None,
                     manifest: None,
+                    via: None,
                 }
             } else {
                 EventBody::Moved { to: LocationName::parse(&format!("Vault {}", (n + round) % 40)).unwrap() }

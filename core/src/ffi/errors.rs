@@ -8,6 +8,7 @@ use crate::counts::CountError;
 use crate::event::EventError;
 use crate::outbound::OrderError;
 use crate::outbound::picking::OutboundError;
+use crate::receiving::opening::OpeningError;
 use crate::receiving::session::ReceivingError;
 use crate::scan::ScanError;
 use crate::store::StoreError;
@@ -137,11 +138,14 @@ impl From<ReceivingError> for CustodyError {
             | ReceivingError::NotATag
             | ReceivingError::UnknownScale(_)
             | ReceivingError::BadWeight
+            | ReceivingError::FinerThanAHundredth { .. }
             | ReceivingError::NoReason
             | ReceivingError::Quantity(_)
             | ReceivingError::Text(_)
             | ReceivingError::Bound(_)
             | ReceivingError::Id(_)
+            | ReceivingError::NotALabel
+            | ReceivingError::LabelWithoutFacts
             | ReceivingError::CalibrationInterval { .. } => E::InvalidInput(message),
             ReceivingError::NotAllowed { .. } => E::NotAllowed(message),
             ReceivingError::UnknownSession(_) | ReceivingError::NotInSession { .. } | ReceivingError::NotInInbox(_) => E::NotFound(message),
@@ -151,7 +155,26 @@ impl From<ReceivingError> for CustodyError {
             | ReceivingError::AcceptUnexpected { .. }
             | ReceivingError::NeedsOverride { .. }
             | ReceivingError::NoBatch { .. }
+            | ReceivingError::LabelNotOnManifest { .. }
+            | ReceivingError::NoLabelChecks
             | ReceivingError::Unresolved(_) => E::Refused(message),
+        }
+    }
+}
+
+impl From<OpeningError> for CustodyError {
+    fn from(e: OpeningError) -> Self {
+        let message = e.to_string();
+        match e {
+            OpeningError::Store(e) => e.into(),
+            OpeningError::Line { source, tag } => match CustodyError::from(source) {
+                E::InvalidInput(m) => E::InvalidInput(format!("{tag}: {m}")),
+                E::Refused(m) => E::Refused(format!("{tag}: {m}")),
+                other => other,
+            },
+            OpeningError::NotManager(_) => E::NotAllowed(message),
+            OpeningError::Empty => E::InvalidInput(message),
+            OpeningError::AlreadyInStock { .. } | OpeningError::Twice { .. } => E::Refused(message),
         }
     }
 }

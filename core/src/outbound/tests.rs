@@ -72,6 +72,7 @@ fn receive(store: &Store, t: &PackageTag, grams: i64, batch: &str, expires_days:
                 location: LocationName::parse("Vault").unwrap(),
                 expires_on: Some((Utc::now() + Duration::days(expires_days)).date_naive()),
                 manifest: None,
+                via: None,
             },
         )
         .unwrap();

@@ -271,6 +271,7 @@ mod tests {
                     location: crate::ids::LocationName::parse("Intake").unwrap(),
                     expires_on: None,
                     manifest: None,
+                    via: None,
                 },
             )
             .unwrap();

@@ -1,9 +1,8 @@
-//! Receiving against the inbound manifest. In progress: the manifest import and the receiving
-//! session (scan-verify from several phones: matched, unexpected, scanned twice, missing) are
-//! here; certificates of analysis, weighing, the accept/reject decision and the ledger events
-//! come next.
+//! Receiving: the inbound manifest (from a file or the state's inbox), the session several
+//! phones scan, check, weigh and decide in, its completion into stock, and the opening balance.
 
 pub mod coa;
 pub mod inbox;
 pub mod manifest;
+pub mod opening;
 pub mod session;

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::manifest::{InboundManifest, ManifestError};
-use crate::event::{Event, EventBody};
+use crate::event::{Event, EventBody, ReceivedVia};
 use crate::ids::{LocationName, PackageTag};
 use crate::people::Actor;
 use crate::quantity::Quantity;
@@ -17,7 +17,7 @@ use crate::roles::Role;
 use crate::scan::{Scan, ScanError, parse_scan};
 use crate::store::{StoreError, UnitOfWork};
 use crate::text;
-use crate::work::receiving::{self as doc, Coa, Inspection, PackageDecision, ReceivingScan, RejectReason, Weighing};
+use crate::work::receiving::{self as doc, Coa, Inspection, LabelScan, PackageDecision, ReceivingScan, RejectReason, Weighing};
 use crate::work::{DocError, DocKind};
 
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +44,8 @@ pub enum ReceivingError {
     ScaleOutOfCalibration { name: String, on: NaiveDate, days: u32 },
     #[error("a weight must be in mg, g, kg, oz or lb and more than zero")]
     BadWeight,
+    #[error("{weight} is finer than the 0.01 g receiving weighs to; enter the weight to two decimals of a gram")]
+    FinerThanAHundredth { weight: String },
     #[error("{tag} is not on the manifest, so it can only be rejected")]
     AcceptUnexpected { tag: PackageTag },
     #[error("{tag} failed its checks ({why}); only a manager may accept it, with a note")]
@@ -70,6 +72,14 @@ pub enum ReceivingError {
         "manifest {0} is not in this facility's inbox from the state system; sync and pick it from the inbox again, or import the manifest file"
     )]
     NotInInbox(String),
+    #[error("that is not a product label; scan the GS1 barcode on the package")]
+    NotALabel,
+    #[error("this label carries neither a batch nor an expiry, so there is nothing to check against the manifest")]
+    LabelWithoutFacts,
+    #[error("{tag} is not on this manifest, so its label cannot be checked against it")]
+    LabelNotOnManifest { tag: PackageTag },
+    #[error("this receiving session was opened before label checks existed; finish it without them, or open the manifest again")]
+    NoLabelChecks,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -255,6 +265,16 @@ pub enum Flag {
     PackageExpired {
         on: NaiveDate,
     },
+    /// The GS1 label on the package carries another batch than the manifest.
+    LabelBatch {
+        label: String,
+        manifest: String,
+    },
+    /// The GS1 label on the package carries another expiry than the manifest.
+    LabelExpiry {
+        label: NaiveDate,
+        manifest: NaiveDate,
+    },
 }
 
 impl std::fmt::Display for Flag {
@@ -270,6 +290,12 @@ impl std::fmt::Display for Flag {
                 write!(f, "THC {manifest}% on the manifest but {coa}% on the certificate")
             }
             Flag::PackageExpired { on } => write!(f, "expired on {on}"),
+            Flag::LabelBatch { label, manifest } => {
+                write!(f, "the label says batch {label} but the manifest says batch {manifest}")
+            }
+            Flag::LabelExpiry { label, manifest } => {
+                write!(f, "the label says it expires on {label} but the manifest says {manifest}")
+            }
         }
     }
 }
@@ -358,14 +384,57 @@ pub fn mark_inspected(w: &mut UnitOfWork<'_>, session: Uuid, raw: &str, note: &s
     Ok(doc::put_inspection(d, &i)?)
 }
 
+/// Reads the GS1 label on a package (scanned after its tag) and checks its batch and expiry
+/// against the manifest's. The read is kept in the session, so a mismatch stays a flag on the
+/// package (on every phone) until a manager decides it. Returns the mismatches, empty when the
+/// label agrees.
+pub fn receiving_label(w: &mut UnitOfWork<'_>, session: Uuid, raw_tag: &str, raw_label: &str) -> Result<Vec<Flag>> {
+    let Scan::Package(tag) = parse_scan(raw_tag)? else { return Err(ReceivingError::NotATag) };
+    let Scan::Gs1(label) = parse_scan(raw_label)? else { return Err(ReceivingError::NotALabel) };
+    let batch = label.batch_number()?;
+    if batch.is_none() && label.expiry.is_none() {
+        return Err(ReceivingError::LabelWithoutFacts);
+    }
+    let (user, actor) = receiving_step(w, session)?;
+    let d = open_session(w, session)?;
+    let Some(package) = doc::manifest(d)?.package(&tag).cloned() else { return Err(ReceivingError::LabelNotOnManifest { tag }) };
+    if !doc::takes_labels(d) {
+        return Err(ReceivingError::NoLabelChecks);
+    }
+    let read = LabelScan { tag, batch, expiry: label.expiry, by: user.name.clone(), device: actor.device, at: actor.at };
+    doc::put_label(d, &read)?;
+    Ok(label_flags(&package, std::slice::from_ref(&read)))
+}
+
 /// Records a package's weight from a named scale (refused past its calibration interval),
-/// or typed by hand (`scale: None`), which is marked as such.
+/// or typed by hand (`scale: None`), which is marked as such. The apps type by hand through
+/// [`record_weight_by_hand`], which asks why.
 pub fn record_weight(w: &mut UnitOfWork<'_>, session: Uuid, raw: &str, weight: Quantity, scale: Option<&str>) -> Result<()> {
+    weigh(w, session, raw, weight, scale, None)
+}
+
+/// Records a weight typed by hand, with the reason no scale was used.
+pub fn record_weight_by_hand(w: &mut UnitOfWork<'_>, session: Uuid, raw: &str, weight: Quantity, reason: &str) -> Result<()> {
+    if reason.trim().is_empty() {
+        return Err(ReceivingError::NoReason);
+    }
+    let reason = text::clean_required(text::reason("reason"), reason)?;
+    weigh(w, session, raw, weight, None, Some(reason))
+}
+
+fn weigh(w: &mut UnitOfWork<'_>, session: Uuid, raw: &str, weight: Quantity, scale: Option<&str>, reason: Option<String>) -> Result<()> {
     let Scan::Package(tag) = parse_scan(raw)? else { return Err(ReceivingError::NotATag) };
     if !weight.unit.is_weight() || weight.is_negative() || weight.is_zero() {
         return Err(ReceivingError::BadWeight);
     }
     let weight = weight.checked()?;
+    // Receiving weighs to the hundredth of a gram the manifest is compared to: a finer figure
+    // is a typing slip (or a scale set wrongly), not a more exact weight. Metric only: an
+    // ounce is no whole number of hundredths of a gram.
+    let metric = matches!(weight.unit, crate::quantity::Unit::G | crate::quantity::Unit::Mg | crate::quantity::Unit::Kg);
+    if metric && weight.grams()?.is_some_and(|g| g.normalize().scale() > 2) {
+        return Err(ReceivingError::FinerThanAHundredth { weight: weight.plain() });
+    }
     let (_, actor) = w.actor()?;
     if let Some(name) = scale {
         let settings = receiving_settings(w)?;
@@ -380,7 +449,7 @@ pub fn record_weight(w: &mut UnitOfWork<'_>, session: Uuid, raw: &str, weight: Q
     known_here(d, &tag)?;
     let seq = doc::next_weighing_seq(d, &tag)?;
     let weighing =
-        Weighing { tag, weight, scale: scale.map(str::to_string), by: user.name.clone(), device: actor.device, at: actor.at, seq };
+        Weighing { tag, weight, scale: scale.map(str::to_string), reason, by: user.name.clone(), device: actor.device, at: actor.at, seq };
     Ok(doc::put_weighing(d, &weighing)?)
 }
 
@@ -389,8 +458,16 @@ pub fn package_flags(w: &mut UnitOfWork<'_>, session: Uuid) -> Result<BTreeMap<P
     let tolerance = receiving_settings(w)?.potency_tolerance;
     let today = w.now()?.date_naive();
     w.read::<_, ReceivingError>(session, |d| {
-        let (manifest, coas) = (doc::manifest(d)?, doc::coas(d)?);
-        Ok(manifest.packages.iter().map(|p| (p.tag.clone(), flags(p, &coas, tolerance, today))).collect())
+        let (manifest, coas, labels) = (doc::manifest(d)?, doc::coas(d)?, doc::labels(d)?);
+        Ok(manifest
+            .packages
+            .iter()
+            .map(|p| {
+                let mut out = flags(p, &coas, tolerance, today);
+                out.extend(label_flags(p, labels.get(&p.tag).map_or(&[][..], Vec::as_slice)));
+                (p.tag.clone(), out)
+            })
+            .collect())
     })?
     .ok_or(ReceivingError::UnknownSession(session))
 }
@@ -478,10 +555,44 @@ pub fn complete_receiving(w: &mut UnitOfWork<'_>, session: Uuid, intake: &Locati
                 location: intake.clone(),
                 expires_on: p.expiration_date,
                 manifest: Some(manifest.manifest_number.clone()),
+                // The proof the server checks: this session's document lists it as accepted.
+                via: Some(ReceivedVia::Receiving { session }),
             },
         )?);
     }
     Ok(events)
+}
+
+/// A receiving session on this device, for the list a receiver picks from (one opened on
+/// another phone arrives with the sync).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+pub struct ReceivingSessionSummary {
+    pub id: Uuid,
+    pub manifest_number: String,
+    pub shipper_name: String,
+    pub packages: u64,
+    pub completed: bool,
+}
+
+/// Every receiving session on this device: open ones first, then by manifest number.
+pub fn receiving_sessions(w: &mut UnitOfWork<'_>) -> Result<Vec<ReceivingSessionSummary>> {
+    let mut out = Vec::new();
+    for info in w.docs(Some(DocKind::Receiving))? {
+        let summary = w.read::<_, ReceivingError>(info.id, |d| {
+            let manifest = doc::manifest(d)?;
+            Ok(ReceivingSessionSummary {
+                id: info.id,
+                packages: manifest.packages.len() as u64,
+                manifest_number: manifest.manifest_number,
+                shipper_name: manifest.shipper_name,
+                completed: doc::completed(d)?,
+            })
+        })?;
+        out.extend(summary);
+    }
+    out.sort_by(|a, b| (a.completed, &a.manifest_number).cmp(&(b.completed, &b.manifest_number)));
+    Ok(out)
 }
 
 /// Completed sessions whose manifest still has to be accepted in the state system.
@@ -559,6 +670,30 @@ fn flags(p: &super::manifest::ManifestPackage, coas: &BTreeMap<String, Coa>, tol
                 && (thc - coa.thc_percent).abs() > tolerance
             {
                 out.push(Flag::PotencyMismatch { manifest: thc, coa: coa.thc_percent });
+            }
+        }
+    }
+    out
+}
+
+/// Where the labels read on a package disagree with its manifest line: each difference once.
+/// A fact the manifest does not give cannot disagree (a missing batch is its own flag).
+fn label_flags(p: &super::manifest::ManifestPackage, reads: &[LabelScan]) -> Vec<Flag> {
+    let mut out = Vec::new();
+    for read in reads {
+        let batch = match (&read.batch, &p.production_batch_number) {
+            (Some(label), Some(manifest)) if label != manifest => {
+                Some(Flag::LabelBatch { label: label.to_string(), manifest: manifest.to_string() })
+            }
+            _ => None,
+        };
+        let expiry = match (read.expiry, p.expiration_date) {
+            (Some(label), Some(manifest)) if label != manifest => Some(Flag::LabelExpiry { label, manifest }),
+            _ => None,
+        };
+        for flag in batch.into_iter().chain(expiry) {
+            if !out.contains(&flag) {
+                out.push(flag);
             }
         }
     }

@@ -669,6 +669,12 @@ pub(crate) fn record_in(tx: &Transaction<'_>, signer: &Signer, tag: &PackageTag,
         return Err(StoreError::NotAllowed { role: user.role, kind });
     }
     body.validate()?;
+    // Only a manager records an opening balance. A receipt that names no way in at all is left
+    // for the server to refuse (its reason comes back to this phone): the apps cannot write one
+    // (the bindings take receipts only through receiving and the opening balance).
+    if let Some(e @ crate::event::EventError::OpeningBalanceNotManager(_)) = body.receipt_problem(user.role) {
+        return Err(e.into());
+    }
 
     let fold = load_fold(tx, tag)?.unwrap_or_default().1;
     let head: ChainHead = get_meta(tx, META_CHAIN)?.unwrap_or(ChainHead { seq: 0, hash: GENESIS_HASH.into() });

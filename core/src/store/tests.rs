@@ -38,6 +38,7 @@ fn receive(store: &Store, t: &PackageTag, grams: i64) -> Event {
                 location: LocationName::parse("Intake").unwrap(),
                 expires_on: None,
                 manifest: None,
+                via: None,
             },
         )
         .unwrap()
@@ -119,6 +120,7 @@ fn local_rules_refuse_what_would_conflict() {
                 location: LocationName::parse("Intake").unwrap(),
                 expires_on: None,
                 manifest: None,
+                via: None,
             },
         )
         .unwrap_err();
@@ -354,6 +356,7 @@ mod convergence {
                     location: loc,
                     expires_on: None,
                     manifest: None,
+                    via: None,
                 },
                 2 | 3 => EventBody::Moved { to: loc },
                 4 => EventBody::Adjusted {
@@ -486,6 +489,7 @@ fn a_count_can_be_scoped_by_product_category() {
                 location: LocationName::parse("Vault B").unwrap(),
                 expires_on: None,
                 manifest: None,
+                via: None,
             },
         )
         .unwrap();

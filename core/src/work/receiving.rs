@@ -38,6 +38,8 @@ const WEIGHTS: &str = "weights";
 const DECISIONS: &str = "decisions";
 const WEIGHT_REASON: &str = "weight_reason";
 const STATE_TASK: &str = "state_task";
+/// GS1 labels read on packages, per device (sessions opened before label checks have none).
+const LABELS: &str = "labels";
 /// Tag -> item name of every manifest package: a scan looks one key up instead of reading the
 /// whole manifest.
 const ON_MANIFEST: &str = "on_manifest";
@@ -60,6 +62,9 @@ pub struct Weighing {
     pub weight: crate::quantity::Quantity,
     /// The scale it came from; `None` when typed by hand.
     pub scale: Option<String>,
+    /// Why a weight was typed by hand (no scale at hand, a broken scale): said by the person.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     pub by: String,
     pub device: DeviceId,
     pub at: DateTime<Utc>,
@@ -110,6 +115,67 @@ pub struct Inspection {
     pub at: DateTime<Utc>,
 }
 
+/// The GS1 label read on a package during receiving: its batch and expiry, checked against the
+/// manifest's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LabelScan {
+    pub tag: PackageTag,
+    /// The batch/lot (10) as the domain's batch number (upper-cased), if the label carries one.
+    pub batch: Option<crate::ids::BatchNumber>,
+    /// The expiry (17), if the label carries one.
+    pub expiry: Option<chrono::NaiveDate>,
+    pub by: String,
+    pub device: DeviceId,
+    pub at: DateTime<Utc>,
+}
+
+/// Whether this session has room for label reads (opened by a version that knows them).
+pub fn takes_labels(doc: &WorkDoc) -> bool {
+    doc.root_map(LABELS).is_ok()
+}
+
+pub fn put_label(doc: &mut WorkDoc, l: &LabelScan) -> Result<(), DocError> {
+    doc.put_own(LABELS, l.device, l.tag.as_str(), l)
+}
+
+/// Every label read, from every device, by package (none for a session without labels).
+pub fn labels(doc: &WorkDoc) -> Result<BTreeMap<PackageTag, Vec<LabelScan>>, DocError> {
+    if !takes_labels(doc) {
+        return Ok(BTreeMap::new());
+    }
+    let mut out: BTreeMap<PackageTag, Vec<LabelScan>> = BTreeMap::new();
+    for l in doc.all_own::<LabelScan>(LABELS)?.into_values().flatten() {
+        out.entry(l.tag.clone()).or_default().push(l);
+    }
+    Ok(out)
+}
+
+/// The server's check of a `Received` event that names this session: the session is
+/// completed, the package is on its manifest and accepted in it, and the event carries the
+/// manifest's item, batch and number. `Err(reason)` refuses the event.
+pub fn check_receipt(doc: &WorkDoc, event: &crate::event::Event) -> Result<(), String> {
+    let crate::event::EventBody::Received { item, batch, manifest: number, .. } = &event.body else { return Ok(()) };
+    let unreadable = |e: DocError| format!("its receiving session {} cannot be read: {e}", doc.id);
+    let manifest = manifest(doc).map_err(unreadable)?;
+    if !completed(doc).map_err(unreadable)? {
+        return Err(format!("receiving session {} for manifest {} is not completed", doc.id, manifest.manifest_number));
+    }
+    let Some(p) = manifest.package(&event.tag) else {
+        return Err(format!("{} is not on manifest {}", event.tag, manifest.manifest_number));
+    };
+    let accepted = decisions(doc).map_err(unreadable)?.get(&event.tag).is_some_and(|d| d.reject.is_none());
+    if !accepted {
+        return Err(format!("{} was not accepted in the receiving session of manifest {}", event.tag, manifest.manifest_number));
+    }
+    if *item != p.item_name
+        || Some(batch) != p.production_batch_number.as_ref()
+        || number.as_deref() != Some(manifest.manifest_number.as_str())
+    {
+        return Err(format!("it does not carry the item, batch and number of manifest {} for {}", manifest.manifest_number, event.tag));
+    }
+    Ok(())
+}
+
 fn err(e: impl std::fmt::Display) -> DocError {
     DocError::corrupt("receiving document", e)
 }
@@ -125,7 +191,7 @@ pub fn create(id: Uuid, facility: LicenseNumber, writer: super::Writer, manifest
     let mut doc = WorkDoc::create(id, DocKind::Receiving, facility, writer);
     doc.am.put(ROOT, MANIFEST, json(manifest)).expect("fresh document");
     doc.am.put(ROOT, STATUS, "receiving").expect("fresh document");
-    for map in [SCANS, COAS, INSPECTED, WEIGHTS, DECISIONS] {
+    for map in [SCANS, COAS, INSPECTED, WEIGHTS, DECISIONS, LABELS] {
         doc.am.put_object(ROOT, map, ObjType::Map).expect("fresh document");
     }
     let index = doc.am.put_object(ROOT, ON_MANIFEST, ObjType::Map).expect("fresh document");

@@ -49,6 +49,7 @@ fn main() {
                     location: location("Intake"),
                     expires_on: chrono::NaiveDate::from_ymd_opt(2027, 6, 30),
                     manifest: Some("0001234567".into()),
+                    via: None,
                 },
             )
             .expect("record");

@@ -24,6 +24,14 @@ import com.custody.core.types.PatientDetails
 import com.custody.core.types.SignedInUser
 import com.custody.core.types.SyncStatus
 import com.custody.core.types.UnitOfMeasure
+import com.custody.core.PackageFlags
+import com.custody.core.ReceivingDiscrepancy
+import com.custody.core.ReceivingProgress
+import com.custody.core.ReceivingSettings
+import com.custody.core.ReceivingVerdict
+import com.custody.core.StateTask
+import com.custody.core.types.ReceivingSessionSummary
+import com.custody.core.types.RejectReason
 
 /**
  * The part of the generated `CustodyClient` the screens use, so a model can be tested with the
@@ -75,15 +83,41 @@ interface CustodyApi {
 
     fun countUnit(unit: UnitOfMeasure): UnitOfMeasure
 
-    fun receive(
-        tag: String,
-        item: String,
-        batch: String,
-        quantity: Quantity,
-        location: String,
-        expiresOn: String?,
-        manifest: String?,
-    ): LedgerEvent
+    // ---- receiving against the manifest (core's session; every rule and sentence is core's) ----
+
+    /** Imports a manifest file (its JSON text) and opens its receiving session; the session's id. */
+    fun openReceiving(manifestJson: String): String
+
+    /** The receiving sessions on this phone, open ones first. */
+    fun receivingSessions(): List<ReceivingSessionSummary>
+
+    fun receivingScan(sessionId: String, raw: String, location: String): ReceivingVerdict
+
+    /** Checks a GS1 label against the manifest line of [rawTag]; core's sentence per mismatch. */
+    fun receivingLabel(sessionId: String, rawTag: String, rawLabel: String): List<String>
+
+    fun receivingProgress(sessionId: String): ReceivingProgress
+
+    fun packageFlags(sessionId: String): List<PackageFlags>
+
+    fun markInspected(sessionId: String, raw: String, note: String)
+
+    fun recordWeight(sessionId: String, raw: String, weight: Quantity, scale: String?)
+
+    fun recordWeightByHand(sessionId: String, raw: String, weight: Quantity, reason: String)
+
+    fun decidePackage(sessionId: String, raw: String, reject: RejectReason?, note: String)
+
+    fun explainWeightDifference(sessionId: String, reason: String)
+
+    fun receivingDiscrepancies(sessionId: String): List<ReceivingDiscrepancy>
+
+    fun completeReceiving(sessionId: String, intake: String): List<LedgerEvent>
+
+    fun openStateTasks(): List<StateTask>
+
+    /** The facility's receiving settings (scales, potency tolerance), read only. */
+    fun receivingSettings(): ReceivingSettings
 
     fun countSessions(): List<CountSessionSummary>
 
@@ -196,15 +230,38 @@ class ClientApi(val client: CustodyClient) : CustodyApi {
 
     override fun countUnit(unit: UnitOfMeasure) = com.custody.core.countUnit(unit)
 
-    override fun receive(
-        tag: String,
-        item: String,
-        batch: String,
-        quantity: Quantity,
-        location: String,
-        expiresOn: String?,
-        manifest: String?,
-    ) = client.receive(tag, item, batch, quantity, location, expiresOn, manifest)
+    override fun openReceiving(manifestJson: String) = client.openReceiving(manifestJson)
+
+    override fun receivingSessions() = client.receivingSessions()
+
+    override fun receivingScan(sessionId: String, raw: String, location: String) = client.receivingScan(sessionId, raw, location)
+
+    override fun receivingLabel(sessionId: String, rawTag: String, rawLabel: String) = client.receivingLabel(sessionId, rawTag, rawLabel)
+
+    override fun receivingProgress(sessionId: String) = client.receivingProgress(sessionId)
+
+    override fun packageFlags(sessionId: String) = client.packageFlags(sessionId)
+
+    override fun markInspected(sessionId: String, raw: String, note: String) = client.markInspected(sessionId, raw, note)
+
+    override fun recordWeight(sessionId: String, raw: String, weight: Quantity, scale: String?) =
+        client.recordWeight(sessionId, raw, weight, scale)
+
+    override fun recordWeightByHand(sessionId: String, raw: String, weight: Quantity, reason: String) =
+        client.recordWeightByHand(sessionId, raw, weight, reason)
+
+    override fun decidePackage(sessionId: String, raw: String, reject: RejectReason?, note: String) =
+        client.decidePackage(sessionId, raw, reject, note)
+
+    override fun explainWeightDifference(sessionId: String, reason: String) = client.explainWeightDifference(sessionId, reason)
+
+    override fun receivingDiscrepancies(sessionId: String) = client.receivingDiscrepancies(sessionId)
+
+    override fun completeReceiving(sessionId: String, intake: String) = client.completeReceiving(sessionId, intake)
+
+    override fun openStateTasks() = client.openStateTasks()
+
+    override fun receivingSettings() = client.receivingSettings()
 
     override fun countSessions() = client.countSessions()
 

@@ -26,6 +26,16 @@ import com.custody.core.types.ScopedPackage
 import com.custody.core.StopConfirmation
 import com.custody.core.SyncReport
 import com.custody.core.normalizePackageTag
+import com.custody.core.PackageFlags
+import com.custody.core.ReceivingDiscrepancy
+import com.custody.core.ReceivingProgress
+import com.custody.core.ReceivingSettings
+import com.custody.core.ReceivingVerdict
+import com.custody.core.ReceivingVerdictKind
+import com.custody.core.Scale
+import com.custody.core.StateTask
+import com.custody.core.types.ReceivingSessionSummary
+import com.custody.core.types.RejectReason
 import com.custody.core.types.AdjustmentRequest
 import com.custody.core.types.AdjustmentStatus
 import com.custody.core.types.CountEntry
@@ -78,7 +88,6 @@ class FakeApi : CustodyApi {
     var decisionFailure: CustodyException? = null
 
     val received = mutableListOf<LedgerEvent>()
-    var receiveFailure: CustodyException? = null
 
     data class CountCall(val correction: Boolean, val sessionId: String, val tag: String, val location: String, val quantity: Quantity)
 
@@ -190,30 +199,104 @@ class FakeApi : CustodyApi {
 
     override fun countUnit(unit: UnitOfMeasure) = if (unit == UnitOfMeasure.EACH) UnitOfMeasure.EACH else UnitOfMeasure.G
 
-    override fun receive(
-        tag: String,
-        item: String,
-        batch: String,
-        quantity: Quantity,
-        location: String,
-        expiresOn: String?,
-        manifest: String?,
-    ): LedgerEvent {
-        receiveFailure?.let { throw it }
-        val t = scanTag(tag)
-        val event = LedgerEvent(
-            id = "event-${received.size + 1}",
-            tag = t,
-            kind = EventKind.RECEIVED,
-            body = EventBody.Received(item, batch, quantity, location, expiresOn, manifest),
-            userId = user?.id ?: throw CustodyException.NotSignedIn("nobody is signed in on this device; sign in with your badge and PIN"),
-            deviceId = "device-1",
-            deviceSeq = received.size.toULong() + 1uL,
-            recordedAt = Instant.now(),
-        )
-        received += event
-        return event
+    // ---- receiving: one session at a time, enough to drive the model's decisions ----
+
+    /** The manifest the fake session holds: tag -> item. */
+    val manifest = linkedMapOf<String, String>()
+    var manifestNumber = "0001234567"
+    /** Core's flag sentences per tag (the fake does not compute them; a test sets them). */
+    val flags = mutableMapOf<String, List<String>>()
+    val scans = mutableMapOf<String, String>()
+    val weights = mutableMapOf<String, Pair<Quantity, String?>>()
+    val decisionsMade = mutableMapOf<String, Pair<RejectReason?, String>>()
+    var sessionCompleted = false
+    var scales = listOf(Scale("Bay scale 1", "2026-11-20", 30u))
+
+    override fun openReceiving(manifestJson: String): String {
+        signedIn()
+        if (!manifestJson.trim().startsWith("{")) throw CustodyException.InvalidInput("the manifest file could not be read: it is not JSON")
+        return "session-$manifestNumber"
     }
+
+    override fun receivingSessions() = listOf(ReceivingSessionSummary("session-$manifestNumber", manifestNumber, "Emerald Extracts", manifest.size.toULong(), sessionCompleted))
+
+    override fun receivingScan(sessionId: String, raw: String, location: String): ReceivingVerdict {
+        val who = signedIn()
+        val tag = scanTag(raw)
+        scans[tag]?.let { by -> return ReceivingVerdict(ReceivingVerdictKind.DUPLICATE, tag, "$tag was already scanned by $by at 10:42", null, by, Instant.now()) }
+        scans[tag] = who.name
+        val item = manifest[tag] ?: return ReceivingVerdict(ReceivingVerdictKind.UNEXPECTED, tag, "$tag is not on this manifest; set it aside", null, null, null)
+        return ReceivingVerdict(ReceivingVerdictKind.MATCHED, tag, "$tag: $item", item, null, null)
+    }
+
+    override fun receivingLabel(sessionId: String, rawTag: String, rawLabel: String): List<String> {
+        val code = parseScan(rawLabel) as? ScannedCode.Gs1 ?: throw CustodyException.InvalidInput("that is not a product label; scan the GS1 barcode on the package")
+        val tag = scanTag(rawTag)
+        val mismatch = listOfNotNull(code.batch?.takeIf { it != "LR-1" }?.let { "the label says batch ${it.uppercase()} but the manifest says batch LR-1" })
+        flags[tag] = flags[tag].orEmpty() + mismatch
+        return mismatch
+    }
+
+    override fun receivingProgress(sessionId: String) = ReceivingProgress(
+        manifestNumber, "Emerald Extracts", manifest.size.toUInt(),
+        matched = scans.keys.filter { it in manifest }, unexpected = scans.keys.filter { it !in manifest },
+        scannedTwice = emptyList(), missing = manifest.keys.filter { it !in scans },
+    )
+
+    override fun packageFlags(sessionId: String) = manifest.keys.map { PackageFlags(it, flags[it].orEmpty()) }
+
+    override fun markInspected(sessionId: String, raw: String, note: String) {
+        signedIn()
+    }
+
+    override fun recordWeight(sessionId: String, raw: String, weight: Quantity, scale: String?) {
+        signedIn()
+        if (weight.amount.substringAfter('.', "").length > 2) {
+            throw CustodyException.InvalidInput("${weight.amount} g is finer than the 0.01 g receiving weighs to; enter the weight to two decimals of a gram")
+        }
+        weights[scanTag(raw)] = weight to scale
+    }
+
+    override fun recordWeightByHand(sessionId: String, raw: String, weight: Quantity, reason: String) {
+        if (reason.isBlank()) throw CustodyException.InvalidInput("say why: a reason is needed")
+        recordWeight(sessionId, raw, weight, null)
+    }
+
+    override fun decidePackage(sessionId: String, raw: String, reject: RejectReason?, note: String) {
+        val who = signedIn()
+        val tag = scanTag(raw)
+        val flagged = flags[tag].orEmpty()
+        if (reject == null && flagged.isNotEmpty() && (who.role != Role.MANAGER || note.isBlank())) {
+            throw CustodyException.Refused("$tag failed its checks (${flagged.joinToString(", ")}); only a manager may accept it, with a note")
+        }
+        decisionsMade[tag] = reject to note
+    }
+
+    override fun explainWeightDifference(sessionId: String, reason: String) {
+        signedIn()
+    }
+
+    override fun receivingDiscrepancies(sessionId: String) =
+        manifest.keys.filter { it !in decisionsMade }.map { ReceivingDiscrepancy("$it is neither accepted nor rejected", false) }
+
+    override fun completeReceiving(sessionId: String, intake: String): List<LedgerEvent> {
+        val open = receivingDiscrepancies(sessionId)
+        if (open.isNotEmpty()) throw CustodyException.Refused("the session cannot be completed yet: ${open.joinToString("; ") { it.text }}")
+        sessionCompleted = true
+        return decisionsMade.filter { it.value.first == null }.keys.mapIndexed { i, tag ->
+            val (weight, _) = weights.getValue(tag)
+            LedgerEvent(
+                id = "event-${i + 1}", tag = tag, kind = EventKind.RECEIVED,
+                body = EventBody.Received(manifest.getValue(tag), "LR-1", weight, intake, null, manifestNumber),
+                userId = signedIn().id, deviceId = "device-1", deviceSeq = i.toULong() + 1uL, recordedAt = Instant.now(),
+            ).also { received += it }
+        }
+    }
+
+    override fun openStateTasks() =
+        if (sessionCompleted) listOf(StateTask("session-$manifestNumber", "accept manifest $manifestNumber in the state system")) else emptyList()
+
+    override fun receivingSettings() = ReceivingSettings("2.0", scales)
 
     fun addSession(
         id: String,

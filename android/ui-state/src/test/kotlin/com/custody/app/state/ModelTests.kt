@@ -449,54 +449,109 @@ fun approvalsTests() = "approvals" to Tests("approvals").apply {
     }
 }
 
-fun receiveTests() = "receive" to Tests("simple receiving").apply {
-    test("fields first: a tag scanned before them is red and names what is missing") {
+fun receiveTests() = "receive" to Tests("receiving against the manifest").apply {
+    fun receiving(role: com.custody.core.types.Role = com.custody.core.types.Role.FLOOR_STAFF): Pair<FakeApi, ReceiveModel> {
+        val api = FakeApi().apply {
+            user = if (role == com.custody.core.types.Role.MANAGER) SignedInUser("user-sam", "Sam Manager", role) else SignedInUser("user-maria", "Maria Floor", role)
+            manifest[P1] = "Live Resin - Blue Dream 1g"
+            manifest[P2] = "Pre-roll 5-pack"
+        }
+        val model = ReceiveModel(api)
+        model.load()
+        assertTrue(model.importManifest("{\"ManifestNumber\": \"0001234567\"}").isGreen)
+        return api to model
+    }
+
+    test("nothing to scan into before a manifest is picked: red, and it says how to pick one") {
         val model = ReceiveModel(FakeApi())
         val f = model.onScan(wedge(P1))
-        assertEquals("Enter the item, the batch, the amount before scanning packages.", f.message)
-    }
-
-    test("each tag scanned is received into intake with the amount in the chosen unit") {
-        val api = FakeApi().apply { user = SignedInUser("user-maria", "Maria Floor", com.custody.core.types.Role.FLOOR_STAFF) }
-        val model = ReceiveModel(api)
-        model.edit(item = "Live Resin - Blue Dream 1g", batch = "LR-1", quantityText = "10", unit = UnitOfMeasure.G, expiresOn = "2027-06-30")
-        val f = model.onScan(wedge(P1.lowercase() + "\r"))
-        assertEquals("Received $P1: 10 g into Intake", f.message)
-        val body = api.received.single().body as com.custody.core.types.EventBody.Received
-        assertEquals(Quantity("10", UnitOfMeasure.G), body.quantity)
-        assertEquals("Intake", body.location)
-        assertEquals("2027-06-30", body.expiresOn)
-        assertNull(body.manifest)
-        assertEquals(listOf(ReceivedLine(P1, "Live Resin - Blue Dream 1g", "10 g", "Intake")), model.state.value.received)
-    }
-
-    test("a LOC: label changes where packages go; core's refusal is red") {
-        val api = FakeApi().apply { user = SignedInUser("user-maria", "Maria Floor", com.custody.core.types.Role.FLOOR_STAFF) }
-        val model = ReceiveModel(api)
-        model.edit(item = "Pre-roll", batch = "PR-1", quantityText = "12 each")
-        assertEquals("Receiving into Cage 2", model.onScan(wedge("LOC:Cage 2")).message)
-        assertTrue(model.onScan(wedge(P2)).message.endsWith("into Cage 2"))
-        api.receiveFailure = CustodyException.Refused("$P2 was already received")
-        val f = model.onScan(wedge(P2))
         assertEquals(Signal.RED, f.signal)
-        assertEquals("$P2 was already received", f.message)
-        assertEquals(1, model.state.value.received.size)
+        assertEquals("Pick a manifest first: from the inbox, or import its file.", f.message)
     }
 
-    test("core reads the scan: an empty LOC: label and garbage are red in core's words, a product barcode is no package") {
+    test("a bad manifest file is red in core's words and opens nothing") {
         val api = FakeApi().apply { user = SignedInUser("user-maria", "Maria Floor", com.custody.core.types.Role.FLOOR_STAFF) }
         val model = ReceiveModel(api)
-        model.edit(item = "Pre-roll", batch = "PR-1", quantityText = "12 each")
-        assertEquals("Receiving into Cage 2", model.onScan(wedge("loc:Cage 2\r\n")).message)
-        val empty = model.onScan(wedge("LOC:"))
-        assertEquals(Signal.RED, empty.signal)
-        assertEquals("the location is empty: scan or type it again", empty.message)
-        assertEquals("Cage 2", model.state.value.location, "an empty label changes nothing")
-        assertEquals("this is not a package tag, a GS1 barcode or a location label: 'Vault A'", model.onScan(wedge("Vault A")).message)
-        assertEquals(GS1_NOT_A_PACKAGE, model.onScan(wedge("(01)00012345600012(17)261231(10)LR-1")).message)
-        assertTrue(api.received.isEmpty())
-        // A tag as the scanner typed it is received under core's normalised tag.
-        assertEquals("Received $P2: 12 each into Cage 2", model.onScan(wedge(" ${P2.lowercase()}\t")).message)
-        assertEquals(P2, api.received.single().tag)
+        val f = model.importManifest("not json")
+        assertEquals(Signal.RED, f.signal)
+        assertEquals("the manifest file could not be read: it is not JSON", f.message)
+        assertNull(model.state.value.sessionId)
+    }
+
+    test("scans answer matched, not on the manifest, already scanned by whom: core's sentences") {
+        val (_, model) = receiving()
+        assertEquals("Receiving manifest 0001234567", model.state.value.feedback!!.message)
+        assertEquals(listOf("Bay scale 1"), model.state.value.scales)
+        assertEquals("Bay scale 1", model.state.value.scale, "a named scale is the normal way")
+        val ok = model.onScan(wedge(P1.lowercase() + "\r"))
+        assertTrue(ok.isGreen)
+        assertEquals("$P1: Live Resin - Blue Dream 1g", ok.message)
+        val stranger = model.onScan(wedge(P9))
+        assertEquals(Signal.RED, stranger.signal)
+        assertEquals("$P9 is not on this manifest; set it aside", stranger.message)
+        val twice = model.onScan(wedge(P1))
+        assertEquals(Signal.RED, twice.signal)
+        assertEquals("$P1 was already scanned by Maria Floor at 10:42", twice.message)
+        assertEquals(listOf(P9), model.state.value.unexpected)
+        assertEquals(listOf(P2), model.state.value.missing)
+        assertEquals("Scanning at Dock 2", model.onScan(wedge("LOC:Dock 2")).message)
+        assertEquals("Dock 2", model.state.value.bay)
+    }
+
+    test("a weight with three decimals in grams is red in core's words and records nothing") {
+        val (api, model) = receiving()
+        model.onScan(wedge(P1))
+        val f = model.weigh("10.005")
+        assertEquals(Signal.RED, f.signal)
+        assertEquals("10.005 g is finer than the 0.01 g receiving weighs to; enter the weight to two decimals of a gram", f.message)
+        assertTrue(api.weights.isEmpty())
+        assertEquals("Weighed $P1: 10.01 g on Bay scale 1", model.weigh("10.01").message)
+        assertEquals("Bay scale 1", api.weights.getValue(P1).second)
+    }
+
+    test("typed by hand: no scale chosen, and the reason is asked for") {
+        val (api, model) = receiving()
+        model.onScan(wedge(P2))
+        model.chooseScale(null)
+        val noReason = model.weigh("12")
+        assertEquals(Signal.RED, noReason.signal)
+        assertEquals("say why: a reason is needed", noReason.message)
+        assertTrue(model.weigh("12", "scale 1 is at the other dock").isGreen)
+        assertNull(api.weights.getValue(P2).second, "typed by hand names no scale")
+    }
+
+    test("a GS1 label needs a package first; a mismatch is red and becomes the package's flag") {
+        val (_, model) = receiving()
+        assertEquals("Scan the package's tag first, then the label on it.", model.onScan(wedge("(01)00012345600012(10)LR-9")).message)
+        model.onScan(wedge(P1))
+        assertTrue(model.onScan(wedge("(01)00012345600012(10)LR-1")).isGreen)
+        val bad = model.onScan(wedge("(01)00012345600012(10)LR-9"))
+        assertEquals(Signal.RED, bad.signal)
+        assertEquals("$P1: the label says batch LR-9 but the manifest says batch LR-1. A manager decides it.", bad.message)
+        assertEquals(listOf("the label says batch LR-9 but the manifest says batch LR-1"), model.state.value.rows.single { it.tag == P1 }.flags)
+        // The receiver cannot accept it; core says who can.
+        val refused = model.accept()
+        assertEquals(Signal.RED, refused.signal)
+        assertTrue(refused.message.contains("only a manager may accept it, with a note"), refused.message)
+    }
+
+    test("a manager accepts a flagged package with a note; completion puts stock in intake and shows the state task") {
+        val (api, model) = receiving(com.custody.core.types.Role.MANAGER)
+        assertTrue(model.state.value.manager)
+        api.flags[P1] = listOf("no certificate of analysis for batch LR-1")
+        model.onScan(wedge(P1))
+        model.weigh("10.00")
+        assertEquals(Signal.RED, model.accept().signal, "a flagged package needs the manager's note")
+        assertTrue(model.accept("lab confirmed the pass by phone").isGreen)
+        val early = model.complete()
+        assertEquals(Signal.RED, early.signal)
+        assertEquals("the session cannot be completed yet: $P2 is neither accepted nor rejected", early.message)
+        model.select(P2)
+        assertTrue(model.reject(com.custody.core.types.RejectReason.SHORT, "not on the truck").isGreen)
+        val done = model.complete()
+        assertEquals("Received 1 package into Intake", done.message)
+        assertTrue(model.state.value.completed)
+        assertEquals(listOf("accept manifest 0001234567 in the state system"), model.state.value.stateTasks)
+        assertEquals("Intake", (api.received.single().body as com.custody.core.types.EventBody.Received).location)
     }
 }

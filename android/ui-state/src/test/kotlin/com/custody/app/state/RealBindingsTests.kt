@@ -10,6 +10,7 @@ import com.custody.core.NewManifest
 import com.custody.core.NewOrder
 import com.custody.core.NewOrderLine
 import com.custody.core.NewStop
+import com.custody.core.OpeningBalanceLine
 import com.custody.core.types.Quantity
 import com.custody.core.ScannedCode
 import com.custody.core.normalizePackageTag
@@ -173,14 +174,14 @@ fun realBindingsTests() = "real" to Tests("real bindings").apply {
             assertEquals(real.exceptionOrNull()?.message, stand.exceptionOrNull()?.message, "parseScan(${raw.trim()})")
         }
 
-        // The receiving screen over the real reader: labels set where packages go; an empty one is red in core's words.
+        // The receiving screen on a store with no session: nothing to scan into, and it says how to pick a manifest.
         val receive = ReceiveModel(api)
-        assertEquals("Receiving into Cage 1", receive.onScan(scan("  loc: Cage 1")).message)
-        val red = seen(receive.onScan(scan("LOC:  ")))
-        assertEquals(Signal.RED, red.signal)
-        assertEquals(empty.message, red.message)
-        assertEquals("Cage 1", receive.state.value.location)
-        assertEquals(GS1_NOT_A_PACKAGE, receive.onScan(scan("(01)00012345600012(10)LR-1")).message)
+        val none = seen(receive.onScan(scan("  loc: Cage 1")))
+        assertEquals(Signal.RED, none.signal)
+        assertEquals("Pick a manifest first: from the inbox, or import its file.", none.message)
+        val notSignedIn = seen(receive.importManifest("{}"))
+        assertEquals(Signal.RED, notSignedIn.signal)
+        assertEquals(assertFailsWith<CustodyException> { client.openReceiving("{}") }.message, notSignedIn.message)
         client.close()
     }
 
@@ -266,18 +267,44 @@ fun realBindingsTests() = "real" to Tests("real bindings").apply {
             HomeModel.home(signIn.state.value.user!!).tiles.map { it.screen },
         )
 
-        // Simple receiving into intake.
+        // Receiving against a manifest file (no state connector here; the pre-rolls carry no expiry,
+        // so the outbound scenario's FEFO pick later prefers its own): the manager scans, weighs
+        // (typed by hand: no scale is set up), accepts the flagged packages with a note, completes.
         val receive = ReceiveModel(api)
-        receive.edit(item = "Live Resin - Blue Dream 1g", batch = "LR-UI-1", quantityText = "10", unit = UnitOfMeasure.G)
+        receive.load()
+        val manifest = """{"ManifestNumber": "0009900001", "ShipperFacilityLicenseNumber": "C11-0000099-LIC",
+            "ShipperFacilityName": "Emerald Extracts", "RecipientFacilityLicenseNumber": "${api.identity()!!.facility}",
+            "Packages": [
+              {"PackageLabel": "$R1", "ItemName": "Live Resin - Blue Dream 1g", "ShippedQuantity": 10, "ShippedUnitOfMeasureName": "Grams",
+               "ProductionBatchNumber": "LR-UI-1", "LabTestingState": "TestPassed", "ExpirationDate": "2027-06-30"},
+              {"PackageLabel": "$R2", "ItemName": "Pre-roll 5-pack", "ShippedQuantity": 12, "ShippedUnitOfMeasureName": "Each",
+               "ProductionBatchNumber": "PR-UI-1", "LabTestingState": "TestPassed"}
+            ]}"""
+        assertTrue(seen(receive.importManifest(manifest)).isGreen)
         val r1 = seen(receive.onScan(scan(R1.lowercase() + "\r")))
-        assertTrue(r1.isGreen && r1.message.startsWith("Received $R1: 10") && r1.message.endsWith(" g into Intake"), r1.message)
-        receive.edit(item = "Pre-roll 5-pack", batch = "PR-UI-1", quantityText = "12", unit = UnitOfMeasure.EACH)
-        assertTrue(receive.onScan(scan(R2)).isGreen)
-        val again = seen(receive.onScan(scan(R2)))
-        assertEquals(Signal.RED, again.signal, "receiving the same tag twice is refused by core: ${again.message}")
+        assertTrue(r1.isGreen, r1.message)
+        assertEquals(assertNotNull(client.receivingProgress(receive.state.value.sessionId!!)).matched, listOf(R1))
+        val again = seen(receive.onScan(scan(R1)))
+        assertEquals(Signal.RED, again.signal)
+        assertTrue(again.message.startsWith("$R1 was already scanned by Sam Manager at "), again.message)
         assertEquals(Signal.RED, receive.onScan(scan("1A4")).signal)
-        assertEquals(2, receive.state.value.received.size)
+        receive.chooseScale(null)
+        val fine = seen(receive.weigh("10.005", "no scale at the dock"))
+        assertEquals(Signal.RED, fine.signal)
+        assertEquals("10.005 g is finer than the 0.01 g receiving weighs to; enter the weight to two decimals of a gram", fine.message)
+        assertTrue(client.receivingDiscrepancies(receive.state.value.sessionId!!).none { it.text.contains("10.005") }, "nothing recorded")
+        assertTrue(seen(receive.weigh("10", "no scale at the dock")).isGreen)
+        // No certificate was recorded, so both are flagged in core's words; the manager accepts with a note.
+        assertEquals(listOf("no certificate of analysis for batch LR-UI-1"), receive.state.value.rows.single { it.tag == R1 }.flags)
+        assertEquals(Signal.RED, seen(receive.accept()).signal, "a flagged package needs a note")
+        assertTrue(seen(receive.accept("COA on file in the office")).isGreen)
+        assertTrue(receive.onScan(scan(R2)).isGreen)
+        assertTrue(receive.accept("COA on file in the office").isGreen)
+        val done = seen(receive.complete())
+        assertEquals("Received 2 packages into Intake", done.message)
+        assertEquals(listOf("accept manifest 0009900001 in the state system"), receive.state.value.stateTasks)
         assertEquals("Intake", client.findPackage(R1)!!.facts.location)
+        assertEquals("10.00 g", com.custody.core.formatQuantity(client.findPackage(R1)!!.facts.quantity))
 
         // Sync: the listener feeds the status model.
         sync.refresh()
@@ -475,10 +502,14 @@ fun realBindingsTests() = "real" to Tests("real bindings").apply {
         client.signInNow("M-100", "2468")
         assertTrue(client.customers().any { it.licence == CUSTOMER }, "run-jvm-tests.sh adds the customer")
 
-        // Stock, and a medical order for it (the patient is sealed with the data key).
-        client.receive(O1, "Pre-roll 5-pack", "PR-OUT-1", Quantity("12", UnitOfMeasure.EACH), "Vault A / Shelf 1", "2027-03-31", null)
-        client.receive(O2, "Flower - OG Kush", "OG-OUT-1", Quantity("28", UnitOfMeasure.G), "Vault A / Shelf 2", "2027-06-30", null)
-        client.receive(O3, "Pre-roll 5-pack", "PR-OUT-2", Quantity("12", UnitOfMeasure.EACH), "Vault A / Shelf 1", "2027-09-30", null)
+        // Stock (the manager's opening balance), and a medical order for it (the patient is sealed with the data key).
+        client.recordOpeningBalance(
+            listOf(
+                OpeningBalanceLine(O1, "Pre-roll 5-pack", "PR-OUT-1", Quantity("12", UnitOfMeasure.EACH), "Vault A / Shelf 1", "2027-03-31"),
+                OpeningBalanceLine(O2, "Flower - OG Kush", "OG-OUT-1", Quantity("28", UnitOfMeasure.G), "Vault A / Shelf 2", "2027-06-30"),
+                OpeningBalanceLine(O3, "Pre-roll 5-pack", "PR-OUT-2", Quantity("12", UnitOfMeasure.EACH), "Vault A / Shelf 1", "2027-09-30"),
+            ),
+        )
         val orderId = client.createOrder(
             NewOrder(
                 number = "SO-UI-1",
