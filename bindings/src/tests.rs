@@ -130,18 +130,19 @@ async fn a_client_enrols_records_syncs_and_reports_typed_errors() {
     assert!(matches!(&wrong, CustodyError::BadCredentials(m) if m.contains("4 more wrong PINs")), "{wrong}");
     phone.sign_in("M-100".into(), "2468".into()).await.unwrap();
 
-    let event = phone
-        .receive(
-            tag.clone(),
-            ItemName::parse("Live Resin - Blue Dream 1g").unwrap(),
-            BatchNumber::parse("LR-1").unwrap(),
-            g("10.00"),
-            LocationName::parse("Vault A").unwrap(),
-            None,
-            None,
-        )
+    // Stock already on hand enters as the manager's opening balance (receiving has its own test).
+    let events = phone
+        .record_opening_balance(vec![OpeningBalanceLine {
+            tag: tag.clone(),
+            item: ItemName::parse("Live Resin - Blue Dream 1g").unwrap(),
+            batch: BatchNumber::parse("LR-1").unwrap(),
+            quantity: g("10.00"),
+            location: LocationName::parse("Vault A").unwrap(),
+            expires_on: None,
+        }])
         .unwrap();
-    assert_eq!(event.kind, EventKind::Received);
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].kind, EventKind::Received);
     phone.move_package(tag.to_lowercase(), "Vault B".into()).unwrap();
     let refused =
         phone.record(tag.clone(), EventBody::Delivered { recipient: LicenseNumber::parse("C11-0000002-LIC").unwrap() }).unwrap_err();
