@@ -12,7 +12,7 @@ use std::collections::HashSet;
 use std::str::FromStr;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use custody_core::event::{Event, EventBody};
+use custody_core::event::{Event, EventBody, Resolution};
 use custody_core::ids::LicenseNumber;
 use custody_core::quantity::Quantity;
 use custody_core::work::adjustment;
@@ -109,6 +109,13 @@ pub fn write_for(event: &Event) -> Option<(WriteKind, Vec<String>, Value)> {
         // adjustment with its reason list) is not modelled yet; a state that refuses to finish a
         // package with stock left puts the write in the failed queue with its message.
         EventBody::Destroyed { .. } => Some((WriteKind::Finish, vec![label.clone()], json!({"Label": label, "ActualDate": date(event)}))),
+        // Both concurrent moves went to the state in the order the server took them, so the
+        // state holds whichever came last; the manager's "it is here" puts it right there too.
+        EventBody::ConflictResolved { resolution: Resolution::LocatedAt { location }, .. } => Some((
+            WriteKind::Location,
+            vec![label.clone()],
+            json!({"Label": label, "Location": location.as_str(), "Sublocation": null, "MoveDate": date(event)}),
+        )),
         _ => None,
     }
 }
