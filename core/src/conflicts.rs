@@ -47,9 +47,10 @@ pub fn conflict_list(w: &mut UnitOfWork<'_>) -> Result<Vec<ConflictLine>> {
     Ok(conflicts
         .into_iter()
         .map(|conflict| {
-            let resolved_by = conflict.resolved.as_ref().map(|r| {
-                roster.iter().find(|p| p.id == r.by).map_or_else(|| format!("user {}", r.by), |p| p.name.clone())
-            });
+            let resolved_by = conflict
+                .resolved
+                .as_ref()
+                .map(|r| roster.iter().find(|p| p.id == r.by).map_or_else(|| format!("user {}", r.by), |p| p.name.clone()));
             ConflictLine { conflict, resolved_by }
         })
         .collect())
@@ -74,18 +75,14 @@ pub fn resolve_conflict(
         return Err(ConflictError::MissingNote);
     }
     let conflicts = w.conflicts()?;
-    let found = conflicts
-        .iter()
-        .find(|c| c.tag == *tag && c.id() == conflict)
-        .ok_or_else(|| ConflictError::Unknown { tag: tag.clone(), event: conflict.event, kind: conflict.kind })?;
+    let found = conflicts.iter().find(|c| c.tag == *tag && c.id() == conflict).ok_or_else(|| ConflictError::Unknown {
+        tag: tag.clone(),
+        event: conflict.event,
+        kind: conflict.kind,
+    })?;
     if let Some(done) = &found.resolved {
         let by = w.roster()?.into_iter().find(|p| p.id == done.by).map_or_else(|| format!("user {}", done.by), |p| p.name);
-        return Err(ConflictError::AlreadyResolved {
-            tag: tag.clone(),
-            kind: conflict.kind,
-            by,
-            resolution: done.resolution.describe(),
-        });
+        return Err(ConflictError::AlreadyResolved { tag: tag.clone(), kind: conflict.kind, by, resolution: done.resolution.describe() });
     }
     if !resolution.fits(conflict.kind) {
         return Err(EventError::ResolutionDoesNotFit { kind: conflict.kind, resolution }.into());

@@ -136,11 +136,9 @@ impl TryFrom<EventBody> for event::EventBody {
             EventBody::Split { new_tag, quantity, item, batch, location, expires_on } => {
                 B::Split { new_tag, quantity, item, batch, location, expires_on: date_in(expires_on)? }
             }
-            EventBody::ConflictResolved { conflict_event_id, conflict_kind, resolution, note } => B::ConflictResolved {
-                conflict: event::ConflictId { event: conflict_event_id, kind: conflict_kind },
-                resolution,
-                note,
-            },
+            EventBody::ConflictResolved { conflict_event_id, conflict_kind, resolution, note } => {
+                B::ConflictResolved { conflict: event::ConflictId { event: conflict_event_id, kind: conflict_kind }, resolution, note }
+            }
         })
     }
 }

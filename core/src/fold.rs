@@ -895,7 +895,10 @@ mod resolution_tests {
             resolution: Resolution::Acknowledged,
             note: "fine".into(),
         };
-        assert_eq!(wrong.validate().unwrap_err().to_string(), "\"acknowledged after investigation\" does not resolve a concurrent move conflict; say where the package is");
+        assert_eq!(
+            wrong.validate().unwrap_err().to_string(),
+            "\"acknowledged after investigation\" does not resolve a concurrent move conflict; say where the package is"
+        );
         let silent = EventBody::ConflictResolved {
             conflict: ConflictId { event: m2.id, kind: ConflictKind::ConcurrentMove },
             resolution: Resolution::LocatedAt { location: LocationName::parse("Vault A").unwrap() },

@@ -952,8 +952,9 @@ fn save_fold(tx: &Transaction<'_>, tag: &PackageTag, last_key: &str, fold: &Pack
         }
     }
     tx.prepare_cached("DELETE FROM conflicts WHERE tag = ?1")?.execute([tag.as_str()])?;
-    let mut insert =
-        tx.prepare_cached("INSERT OR REPLACE INTO conflicts (tag, kind, event_id, other_event, detail, resolution) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?;
+    let mut insert = tx.prepare_cached(
+        "INSERT OR REPLACE INTO conflicts (tag, kind, event_id, other_event, detail, resolution) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
     for c in &fold.conflicts {
         let resolution = c.resolved.as_ref().map(serde_json::to_string).transpose().map_err(|e| StoreError::Corrupt(e.to_string()))?;
         insert.execute(params![
