@@ -951,7 +951,8 @@ mod resolution_tests {
     /// sorts after the last one applied, otherwise refold the package from everything it has.
     fn fold_as_they_arrive(arrivals: &[&Event]) -> Inventory {
         let mut have: BTreeMap<PackageTag, Vec<&Event>> = BTreeMap::new();
-        let mut folds: BTreeMap<PackageTag, (Option<(Hlc, DeviceId, Uuid)>, PackageFold)> = BTreeMap::new();
+        type OrderKey = (Hlc, DeviceId, Uuid);
+        let mut folds: BTreeMap<PackageTag, (Option<OrderKey>, PackageFold)> = BTreeMap::new();
         for event in arrivals {
             for t in event.tags() {
                 have.entry(t.clone()).or_default().push(event);
