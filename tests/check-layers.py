@@ -35,7 +35,7 @@ LAYERS = {
         # The device store and its unit of work.
         ["store"],
         # Workflows: what a person does on the phone, over the store.
-        ["approvals", "counts", "receiving", "outbound", "testing"],
+        ["approvals", "conflicts", "counts", "receiving", "outbound", "testing"],
         # The sync client and its TLS trust.
         ["tls"],
         ["sync"],

@@ -4,7 +4,7 @@
 # real sync server on loopback. Prints "N passed, N failed" last; exits non-zero on any failure.
 #
 #   bash android/ui-state/run-jvm-tests.sh [SUITE ...]    (suites: scan feedback home sync signin state
-#                                                          count approvals receive pick route returns
+#                                                          count approvals conflicts receive pick route returns
 #                                                          app real)
 #
 # Everything it needs is found the way bindings/tests/run-kotlin.sh finds it, unless given:

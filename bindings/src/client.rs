@@ -14,7 +14,7 @@ use custody_core::receiving::{opening, session};
 use custody_core::store::{Store, StoreKey};
 use custody_core::sync::{RetryPolicy, SyncClient};
 use custody_core::tls::ServerTrust;
-use custody_core::{approvals, counts};
+use custody_core::{approvals, conflicts, counts};
 
 use crate::error::CustodyError;
 use crate::listener::{ChangeKind, ChangeListener, SyncListener};
@@ -178,9 +178,27 @@ impl CustodyClient {
         Ok(self.store.history(&tag_in(&tag)?)?.into_iter().map(Into::into).collect())
     }
 
-    /// Conflicts for a manager to resolve.
-    pub fn conflicts(&self) -> Result<Vec<Conflict>> {
-        Ok(self.store.conflicts()?)
+    /// Every conflict: the open ones for a manager to resolve first, then the resolved ones (who,
+    /// when, what and why), as history. A conflict's stable id is its `event_id` and `kind`.
+    pub fn conflicts(&self) -> Result<Vec<ConflictLine>> {
+        Ok(self.store.work(conflicts::conflict_list)?)
+    }
+
+    /// A manager resolves the open conflict of `tag` raised by `event_id` (its `kind`): records a
+    /// resolution event the fold honours on every phone. The note is required.
+    pub fn resolve_conflict(
+        &self,
+        tag: String,
+        event_id: String,
+        kind: ConflictKind,
+        resolution: Resolution,
+        note: String,
+    ) -> Result<LedgerEvent> {
+        let tag = tag_in(&tag)?;
+        let conflict = custody_core::event::ConflictId { event: id_in("conflict event", &event_id)?, kind };
+        let event = self.store.work(|w| conflicts::resolve_conflict(w, &tag, conflict, resolution, &note))?;
+        self.changed(&[ChangeKind::Inventory]);
+        Ok(event.into())
     }
 
     // ---- count sessions ------------------------------------------------------------------

@@ -25,14 +25,15 @@ use crate::error::CustodyError;
 // ---- core's own records and enums (derived in core, feature `uniffi`) ----------------------
 
 pub use custody_core::approvals::{AdjustmentView as AdjustmentRequest, PendingApprovalView as PendingApproval};
+pub use custody_core::conflicts::ConflictLine;
 pub use custody_core::counts::{
     CloseOutcomeView as CloseOutcome, CountEntryView as CountEntry, CountSessionSummary, CountSessionView as CountSession,
     DiscrepancyView as Discrepancy, InvestigationLine, InvestigationView as Investigation, ScanResult as CountScanResult,
     ScopedPackageView as ScopedPackage, VarianceLineView as VarianceLine,
 };
-pub use custody_core::event::EventKind;
+pub use custody_core::event::{EventKind, Resolution};
 pub use custody_core::event_view::{EventBody, LedgerEvent};
-pub use custody_core::fold::{Conflict, ConflictKind, PackageFacts, PackageStatus};
+pub use custody_core::fold::{Conflict, ConflictKind, ConflictResolution, PackageFacts, PackageStatus};
 pub use custody_core::people::{Actor as Person, SignedInUser};
 pub use custody_core::protocol::EnrolmentCode;
 pub use custody_core::quantity::Unit as UnitOfMeasure;

@@ -45,6 +45,106 @@ pub enum EventError {
     ReceiptWithoutProof,
     #[error("only a manager may record an opening balance ({0} is not a manager)")]
     OpeningBalanceNotManager(crate::roles::Role),
+    #[error("{resolution} does not resolve a {kind} conflict; {hint}", resolution = resolution.describe(), hint = Resolution::hint(*kind))]
+    ResolutionDoesNotFit { kind: ConflictKind, resolution: Resolution },
+}
+
+/// The kinds of invariant break the fold reports. Here, below the fold, because a resolution
+/// event names the conflict it resolves by kind (docs/decisions/0022).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
+pub enum ConflictKind {
+    /// The quantity went below zero.
+    NegativeStock,
+    /// A package that had already left was shipped again.
+    ShippedTwice,
+    /// A quarantined package was picked or shipped.
+    QuarantinedPicked,
+    /// Two devices moved the package to different places without seeing each other's move.
+    ConcurrentMove,
+    /// The same tag was received while it was already in inventory.
+    DuplicateReceipt,
+    /// An event names a package this ledger never received.
+    UnknownPackage,
+    /// The event does not fit the package's state (e.g. delivering a package never shipped).
+    InvalidTransition,
+    /// The event's quantity is in units that cannot apply to this package (each vs weight).
+    UnitMismatch,
+}
+
+impl ConflictKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConflictKind::NegativeStock => "negative_stock",
+            ConflictKind::ShippedTwice => "shipped_twice",
+            ConflictKind::QuarantinedPicked => "quarantined_picked",
+            ConflictKind::ConcurrentMove => "concurrent_move",
+            ConflictKind::DuplicateReceipt => "duplicate_receipt",
+            ConflictKind::UnknownPackage => "unknown_package",
+            ConflictKind::InvalidTransition => "invalid_transition",
+            ConflictKind::UnitMismatch => "unit_mismatch",
+        }
+    }
+}
+
+impl fmt::Display for ConflictKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.as_str().replace('_', " "))
+    }
+}
+
+/// A conflict's stable identity on every replica: the event that raised it and its kind (with
+/// the package, which the resolving event names as its own tag).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ConflictId {
+    pub event: Uuid,
+    pub kind: ConflictKind,
+}
+
+/// What a manager decided about a conflict. Each kind has its decision; the fold applies exactly
+/// this and nothing else (docs/decisions/0022).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(tag = "decision", rename_all = "snake_case")]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
+pub enum Resolution {
+    /// Concurrent move: someone looked, and the package is here. The fold puts it here.
+    LocatedAt { location: LocationName },
+    /// Duplicate receipt: the second receipt is void; the package stays as first received (a
+    /// wrong quantity is corrected with an adjustment).
+    ReceiptVoid,
+    /// Any other kind: investigated and acknowledged. Nothing in the package changes; a count
+    /// correction goes through an adjustment of its own.
+    Acknowledged,
+}
+
+impl Resolution {
+    /// Whether this decision answers a conflict of `kind`.
+    pub fn fits(&self, kind: ConflictKind) -> bool {
+        match self {
+            Resolution::LocatedAt { .. } => kind == ConflictKind::ConcurrentMove,
+            Resolution::ReceiptVoid => kind == ConflictKind::DuplicateReceipt,
+            Resolution::Acknowledged => !matches!(kind, ConflictKind::ConcurrentMove | ConflictKind::DuplicateReceipt),
+        }
+    }
+
+    /// What the decision says, for sentences.
+    pub fn describe(&self) -> String {
+        match self {
+            Resolution::LocatedAt { location } => format!("\"the package is at {location}\""),
+            Resolution::ReceiptVoid => "\"the second receipt is void\"".into(),
+            Resolution::Acknowledged => "\"acknowledged after investigation\"".into(),
+        }
+    }
+
+    /// The decision a conflict of `kind` takes, for the sentence that refuses another.
+    pub fn hint(kind: ConflictKind) -> &'static str {
+        match kind {
+            ConflictKind::ConcurrentMove => "say where the package is",
+            ConflictKind::DuplicateReceipt => "void the second receipt (correct the quantity with an adjustment if needed)",
+            _ => "acknowledge it after investigation (correct the quantity with an adjustment if needed)",
+        }
+    }
 }
 
 /// The kinds of change the ledger records.
@@ -63,6 +163,7 @@ pub enum EventKind {
     Returned,
     Destroyed,
     Split,
+    ConflictResolved,
 }
 
 impl EventKind {
@@ -79,6 +180,7 @@ impl EventKind {
             EventKind::Returned => "returned",
             EventKind::Destroyed => "destroyed",
             EventKind::Split => "split",
+            EventKind::ConflictResolved => "conflict_resolved",
         }
     }
 }
@@ -106,6 +208,7 @@ impl fmt::Display for EventKind {
             EventKind::Returned => "return",
             EventKind::Destroyed => "destruction",
             EventKind::Split => "split",
+            EventKind::ConflictResolved => "conflict resolution",
         })
     }
 }
@@ -176,6 +279,14 @@ pub enum EventBody {
         location: LocationName,
         expires_on: Option<NaiveDate>,
     },
+    /// A manager's decision on a conflict of this package (the event's tag). The events that
+    /// raised it stay; the fold marks the conflict resolved and applies the decision
+    /// (docs/decisions/0022).
+    ConflictResolved {
+        conflict: ConflictId,
+        resolution: Resolution,
+        note: String,
+    },
 }
 
 /// How a package entered this facility's custody, carried by its `Received` event.
@@ -218,6 +329,7 @@ impl EventBody {
             EventBody::Returned { .. } => EventKind::Returned,
             EventBody::Destroyed { .. } => EventKind::Destroyed,
             EventBody::Split { .. } => EventKind::Split,
+            EventBody::ConflictResolved { .. } => EventKind::ConflictResolved,
         }
     }
 
@@ -270,6 +382,15 @@ impl EventBody {
             EventBody::Picked { order } => Ok(text::required(reference("order number"), order)?),
             EventBody::Shipped { manifest } => Ok(text::required(reference("manifest number"), manifest)?),
             EventBody::Delivered { recipient } => Ok(recipient.check()?),
+            EventBody::ConflictResolved { conflict, resolution, note } => {
+                if !resolution.fits(conflict.kind) {
+                    return Err(EventError::ResolutionDoesNotFit { kind: conflict.kind, resolution: resolution.clone() });
+                }
+                if let Resolution::LocatedAt { location } = resolution {
+                    location.check()?;
+                }
+                reason("note", note)
+            }
         }
     }
 

@@ -68,6 +68,13 @@ pub enum EventBody {
         location: LocationName,
         expires_on: Option<String>,
     },
+    /// A manager's decision on the conflict raised by `conflict_event_id` (docs/decisions/0022).
+    ConflictResolved {
+        conflict_event_id: Uuid,
+        conflict_kind: event::ConflictKind,
+        resolution: event::Resolution,
+        note: String,
+    },
 }
 
 fn date_out(d: Option<NaiveDate>) -> Option<String> {
@@ -98,6 +105,9 @@ impl From<event::EventBody> for EventBody {
             B::Destroyed { reason } => EventBody::Destroyed { reason },
             B::Split { new_tag, quantity, item, batch, location, expires_on } => {
                 EventBody::Split { new_tag, quantity, item, batch, location, expires_on: date_out(expires_on) }
+            }
+            B::ConflictResolved { conflict, resolution, note } => {
+                EventBody::ConflictResolved { conflict_event_id: conflict.event, conflict_kind: conflict.kind, resolution, note }
             }
         }
     }
@@ -134,6 +144,9 @@ impl TryFrom<EventBody> for event::EventBody {
             EventBody::Destroyed { reason } => B::Destroyed { reason },
             EventBody::Split { new_tag, quantity, item, batch, location, expires_on } => {
                 B::Split { new_tag, quantity, item, batch, location, expires_on: date_in(expires_on)? }
+            }
+            EventBody::ConflictResolved { conflict_event_id, conflict_kind, resolution, note } => {
+                B::ConflictResolved { conflict: event::ConflictId { event: conflict_event_id, kind: conflict_kind }, resolution, note }
             }
         })
     }

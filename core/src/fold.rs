@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use crate::event::{Event, EventBody};
 use crate::hlc::Hlc;
-use crate::ids::{BatchNumber, DeviceId, ItemName, LocationName, PackageTag};
+use crate::ids::{BatchNumber, DeviceId, ItemName, LocationName, PackageTag, UserId};
 use crate::quantity::{Quantity, QuantityError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -52,43 +52,7 @@ impl PackageStatus {
     }
 }
 
-/// The kinds of invariant break the fold reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
-pub enum ConflictKind {
-    /// The quantity went below zero.
-    NegativeStock,
-    /// A package that had already left was shipped again.
-    ShippedTwice,
-    /// A quarantined package was picked or shipped.
-    QuarantinedPicked,
-    /// Two devices moved the package to different places without seeing each other's move.
-    ConcurrentMove,
-    /// The same tag was received while it was already in inventory.
-    DuplicateReceipt,
-    /// An event names a package this ledger never received.
-    UnknownPackage,
-    /// The event does not fit the package's state (e.g. delivering a package never shipped).
-    InvalidTransition,
-    /// The event's quantity is in units that cannot apply to this package (each vs weight).
-    UnitMismatch,
-}
-
-impl ConflictKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ConflictKind::NegativeStock => "negative_stock",
-            ConflictKind::ShippedTwice => "shipped_twice",
-            ConflictKind::QuarantinedPicked => "quarantined_picked",
-            ConflictKind::ConcurrentMove => "concurrent_move",
-            ConflictKind::DuplicateReceipt => "duplicate_receipt",
-            ConflictKind::UnknownPackage => "unknown_package",
-            ConflictKind::InvalidTransition => "invalid_transition",
-            ConflictKind::UnitMismatch => "unit_mismatch",
-        }
-    }
-}
+pub use crate::event::{ConflictId, ConflictKind, Resolution};
 
 /// An invariant break for a manager to resolve. Identified by the event that caused it and the
 /// package it concerns, so every replica lists the same records.
@@ -103,6 +67,57 @@ pub struct Conflict {
     #[cfg_attr(feature = "uniffi", uniffi(name = "other_event_id"))]
     pub other_event: Option<Uuid>,
     pub detail: String,
+    /// A manager's decision, once a `ConflictResolved` event for it has folded. A resolved
+    /// conflict stays listed, as history.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved: Option<ConflictResolution>,
+}
+
+impl Conflict {
+    /// The identity a resolution names: the same on every replica.
+    pub fn id(&self) -> ConflictId {
+        ConflictId { event: self.event, kind: self.kind }
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.resolved.is_none()
+    }
+}
+
+/// Who resolved a conflict, when, how and why: read from the resolving event itself.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+pub struct ConflictResolution {
+    /// The `ConflictResolved` event.
+    #[cfg_attr(feature = "uniffi", uniffi(name = "event_id"))]
+    pub event: Uuid,
+    /// The manager who signed it.
+    pub by: UserId,
+    /// Its stamp (the corrected clock of the phone that recorded it).
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub resolution: Resolution,
+    pub note: String,
+}
+
+impl ConflictResolution {
+    fn of(event: &Event, resolution: &Resolution, note: &str) -> Self {
+        Self {
+            event: event.id,
+            by: event.user,
+            at: chrono::DateTime::from_timestamp_millis(event.hlc.wall_ms).unwrap_or_default(),
+            resolution: resolution.clone(),
+            note: note.to_string(),
+        }
+    }
+}
+
+/// A resolution folded before the conflict it names was raised (only a late event that sorts
+/// earlier, or a forged stamp, can cause it): kept, and applied when that conflict is raised.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct WaitingResolution {
+    conflict: ConflictId,
+    resolution: ConflictResolution,
+    device: DeviceId,
 }
 
 /// The latest move of a package, remembered to spot concurrent moves.
@@ -187,6 +202,9 @@ pub struct PackageFold {
     /// Ids of events applied while the package was unknown.
     orphans: Vec<Uuid>,
     pub conflicts: Vec<Conflict>,
+    /// Resolutions whose conflict has not been raised (yet) in canonical order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    waiting: Vec<WaitingResolution>,
 }
 
 impl PackageFold {
@@ -209,8 +227,85 @@ impl PackageFold {
 
     /// Applies the next event of this package's history in canonical order.
     pub fn apply(&mut self, tag: &PackageTag, event: &Event) {
+        let raised_before = self.conflicts.len();
+        if let EventBody::ConflictResolved { conflict, resolution, note } = &event.body {
+            self.resolve(tag, event, *conflict, resolution, note);
+            self.touch(event);
+        } else {
+            self.apply_fact(tag, event);
+        }
+        self.settle_waiting(raised_before);
+    }
+
+    /// A manager's resolution, at its place in canonical order: the open conflict it names is
+    /// marked resolved and the decision applied; a second resolution of the same conflict is
+    /// itself a conflict (two managers decided without seeing each other) and changes nothing.
+    fn resolve(&mut self, tag: &PackageTag, event: &Event, conflict: ConflictId, resolution: &Resolution, note: &str) {
+        let record = ConflictResolution::of(event, resolution, note);
+        let mut named = self.conflicts.iter_mut().filter(|c| c.id() == conflict).peekable();
+        if named.peek().is_none() {
+            self.waiting.push(WaitingResolution { conflict, resolution: record, device: event.device });
+            return;
+        }
+        let mut resolved_now = false;
+        let mut earlier = None;
+        for c in named {
+            match &c.resolved {
+                None => {
+                    c.resolved = Some(record.clone());
+                    resolved_now = true;
+                }
+                Some(done) => earlier = Some(done.event),
+            }
+        }
+        if resolved_now {
+            let position = self.package.as_ref().map_or(0, |p| p.history.len());
+            self.decide(&record, event.device, position);
+        } else {
+            self.conflicts.push(Conflict {
+                tag: tag.clone(),
+                kind: ConflictKind::InvalidTransition,
+                event: event.id,
+                other_event: earlier,
+                detail: format!(
+                    "the {} conflict of {tag} was resolved twice; the second decision, {}, was not applied",
+                    conflict.kind,
+                    resolution.describe()
+                ),
+                resolved: None,
+            });
+        }
+    }
+
+    /// Applies what a resolution decided. Only "the package is at X" changes the package: it
+    /// counts as a move, so a later move that did not see it is a concurrent move again.
+    fn decide(&mut self, record: &ConflictResolution, device: DeviceId, position: usize) {
+        if let (Resolution::LocatedAt { location }, Some(pkg)) = (&record.resolution, self.package.as_mut()) {
+            pkg.location = location.clone();
+            pkg.last_move = Some(MoveMark { event: record.event, device, to: location.clone(), position });
+        }
+    }
+
+    /// Resolutions waiting for a conflict raised by the event just applied resolve it now.
+    fn settle_waiting(&mut self, raised_before: usize) {
+        if self.waiting.is_empty() {
+            return;
+        }
+        for i in raised_before..self.conflicts.len() {
+            let id = self.conflicts[i].id();
+            if let Some(at) = self.waiting.iter().position(|w| w.conflict == id) {
+                let waiting = self.waiting.remove(at);
+                self.conflicts[i].resolved = Some(waiting.resolution.clone());
+                let position = self.package.as_ref().map_or(0, |p| p.history.len().saturating_sub(1));
+                self.decide(&waiting.resolution, waiting.device, position);
+            }
+        }
+    }
+
+    /// Applies an event that records a fact about the package.
+    fn apply_fact(&mut self, tag: &PackageTag, event: &Event) {
         let mut raise = |kind, other_event, detail: String| {
-            self.conflicts.push(Conflict { tag: tag.clone(), kind, event: event.id, other_event, detail });
+            self.conflicts.push(Conflict { tag: tag.clone(), kind, event: event.id, other_event, detail, resolved: None });
         };
 
         // The new package of a split is born from the split event.
@@ -409,6 +504,8 @@ impl PackageFold {
                     Err(e) => raise(ConflictKind::InvalidTransition, Some(pkg.head), format!("split of {tag} not applied: {e}")),
                 }
             }
+            // Folded by `resolve`, never here.
+            EventBody::ConflictResolved { .. } => {}
         }
         self.touch(event);
     }
@@ -655,5 +752,251 @@ mod tests {
         let inv = Inventory::fold([&m]);
         assert!(inv.packages.is_empty());
         assert_eq!(inv.conflicts[0].kind, ConflictKind::UnknownPackage);
+    }
+}
+
+/// Resolutions (docs/decisions/0022): a manager's decision folds the same on every replica, in
+/// whatever order the events arrive.
+#[cfg(test)]
+mod resolution_tests {
+    use super::*;
+    use crate::event::{GENESIS_HASH, UnsealedEvent};
+    use crate::ids::{LicenseNumber, UserId};
+    use crate::quantity::Unit;
+    use proptest::prelude::*;
+    use rust_decimal::Decimal;
+
+    fn tag(n: u32) -> PackageTag {
+        PackageTag::parse(&format!("1A4FF01000000220001{n:05}")).unwrap()
+    }
+
+    fn ev(device: DeviceId, wall: i64, t: &PackageTag, parent: Option<Uuid>, body: EventBody) -> Event {
+        UnsealedEvent {
+            id: Uuid::now_v7(),
+            facility: LicenseNumber::parse("C11-1").unwrap(),
+            tag: t.clone(),
+            user: UserId::new(),
+            device,
+            device_seq: 1,
+            hlc: Hlc { wall_ms: wall, counter: 0 },
+            parent,
+            body,
+            prev_hash: GENESIS_HASH.into(),
+        }
+        .seal()
+    }
+
+    fn received(grams: i64) -> EventBody {
+        EventBody::Received {
+            item: ItemName::parse("Live Resin 1g").unwrap(),
+            batch: BatchNumber::parse("LR-1").unwrap(),
+            quantity: Quantity::new(Decimal::new(grams, 0), Unit::G).unwrap(),
+            location: LocationName::parse("Intake").unwrap(),
+            expires_on: None,
+            manifest: None,
+            via: None,
+        }
+    }
+
+    fn moved(to: &str) -> EventBody {
+        EventBody::Moved { to: LocationName::parse(to).unwrap() }
+    }
+
+    fn located_at(raised_by: &Event, at: &str) -> EventBody {
+        EventBody::ConflictResolved {
+            conflict: ConflictId { event: raised_by.id, kind: ConflictKind::ConcurrentMove },
+            resolution: Resolution::LocatedAt { location: LocationName::parse(at).unwrap() },
+            note: "walked the aisle: it is on the shelf".into(),
+        }
+    }
+
+    /// A receipt and two devices' concurrent moves: the second move (m2, to Vault B) raises the
+    /// conflict.
+    fn concurrent(t: &PackageTag) -> (Event, Event, Event) {
+        let r = ev(DeviceId::new(), 1, t, None, received(10));
+        let m1 = ev(DeviceId::new(), 5, t, Some(r.id), moved("Vault A"));
+        let m2 = ev(DeviceId::new(), 6, t, Some(r.id), moved("Vault B"));
+        (r, m1, m2)
+    }
+
+    #[test]
+    fn a_resolution_puts_the_package_where_the_manager_says_and_closes_the_conflict() {
+        let t = tag(1);
+        let (r, m1, m2) = concurrent(&t);
+        let fix = ev(DeviceId::new(), 9, &t, Some(m2.id), located_at(&m2, "Vault A"));
+        let inv = Inventory::fold([&fix, &m2, &r, &m1]);
+        let pkg = &inv.packages[&t];
+        assert_eq!(pkg.location.as_str(), "Vault A", "the fold alone had it in Vault B");
+        assert_eq!(pkg.event_count(), 4, "the moves stay in the history");
+        assert_eq!(inv.conflicts.len(), 1);
+        let done = inv.conflicts[0].resolved.as_ref().expect("resolved");
+        assert_eq!((done.event, done.by, done.note.as_str()), (fix.id, fix.user, "walked the aisle: it is on the shelf"));
+        assert_eq!(done.at.timestamp_millis(), 9);
+
+        // A move after the resolution that did not see it is a concurrent move again.
+        let late = ev(DeviceId::new(), 10, &t, Some(m2.id), moved("Vault C"));
+        let inv = Inventory::fold([&fix, &m2, &r, &m1, &late]);
+        let open: Vec<_> = inv.conflicts.iter().filter(|c| c.is_open()).collect();
+        assert_eq!((open.len(), open[0].event, open[0].other_event), (1, late.id, Some(fix.id)));
+    }
+
+    #[test]
+    fn a_second_resolution_of_the_same_conflict_changes_nothing_and_is_itself_a_conflict() {
+        let t = tag(2);
+        let (r, m1, m2) = concurrent(&t);
+        let first = ev(DeviceId::new(), 9, &t, Some(m2.id), located_at(&m2, "Vault A"));
+        let second = ev(DeviceId::new(), 10, &t, Some(m2.id), located_at(&m2, "Vault B"));
+        let inv = Inventory::fold([&second, &first, &m2, &r, &m1]);
+        assert_eq!(inv.packages[&t].location.as_str(), "Vault A");
+        let twice = inv.conflicts.iter().find(|c| c.event == second.id).expect("the second decision is reported");
+        assert_eq!((twice.kind, twice.other_event), (ConflictKind::InvalidTransition, Some(first.id)));
+        assert!(twice.detail.contains("resolved twice"), "{}", twice.detail);
+    }
+
+    #[test]
+    fn a_resolution_stamped_before_its_conflict_still_resolves_it() {
+        // Only a forged or shifted stamp does this; the result must still be one state.
+        let t = tag(3);
+        let (r, m1, m2) = concurrent(&t);
+        let early = ev(DeviceId::new(), 2, &t, Some(r.id), located_at(&m2, "Vault A"));
+        let inv = Inventory::fold([&m2, &early, &m1, &r]);
+        assert_eq!(inv.packages[&t].location.as_str(), "Vault A");
+        assert!(inv.conflicts.iter().all(|c| !c.is_open()), "{:?}", inv.conflicts);
+    }
+
+    #[test]
+    fn acknowledging_negative_stock_changes_no_quantity() {
+        let t = tag(4);
+        let d = DeviceId::new();
+        let r = ev(d, 1, &t, None, received(5));
+        let delta = Quantity::change(Decimal::new(-6, 0), Unit::G).unwrap();
+        let adj = ev(d, 2, &t, Some(r.id), EventBody::Adjusted { request: None, delta, reason: "Theft".into(), note: "gone".into() });
+        let ack = ev(
+            DeviceId::new(),
+            3,
+            &t,
+            Some(adj.id),
+            EventBody::ConflictResolved {
+                conflict: ConflictId { event: adj.id, kind: ConflictKind::NegativeStock },
+                resolution: Resolution::Acknowledged,
+                note: "scale was off; recount follows".into(),
+            },
+        );
+        let inv = Inventory::fold([&ack, &adj, &r]);
+        assert_eq!(inv.packages[&t].quantity.amount, Decimal::new(-1, 0));
+        assert_eq!(inv.conflicts.len(), 1);
+        assert!(!inv.conflicts[0].is_open());
+    }
+
+    #[test]
+    fn a_resolution_that_does_not_fit_the_kind_or_has_no_note_is_refused() {
+        let t = tag(5);
+        let (_, _, m2) = concurrent(&t);
+        let wrong = EventBody::ConflictResolved {
+            conflict: ConflictId { event: m2.id, kind: ConflictKind::ConcurrentMove },
+            resolution: Resolution::Acknowledged,
+            note: "fine".into(),
+        };
+        assert_eq!(
+            wrong.validate().unwrap_err().to_string(),
+            "\"acknowledged after investigation\" does not resolve a concurrent move conflict; say where the package is"
+        );
+        let silent = EventBody::ConflictResolved {
+            conflict: ConflictId { event: m2.id, kind: ConflictKind::ConcurrentMove },
+            resolution: Resolution::LocatedAt { location: LocationName::parse("Vault A").unwrap() },
+            note: "  ".into(),
+        };
+        assert_eq!(silent.validate().unwrap_err().to_string(), "a conflict resolution needs a reason or note; say why");
+    }
+
+    /// One ledger with every kind of resolution, over two packages: concurrent moves resolved
+    /// (and resolved twice), negative stock acknowledged, a duplicate receipt voided, and a
+    /// resolution whose stamp sorts before its conflict.
+    fn ledger() -> Vec<Event> {
+        let (a, b) = (tag(10), tag(11));
+        let (r, m1, m2) = concurrent(&a);
+        let m3 = ev(DeviceId::new(), 7, &a, Some(r.id), moved("Vault C"));
+        let fix = ev(DeviceId::new(), 9, &a, Some(m3.id), located_at(&m2, "Vault A"));
+        let again = ev(DeviceId::new(), 11, &a, Some(m3.id), located_at(&m2, "Vault C"));
+        let early = ev(DeviceId::new(), 4, &a, Some(r.id), located_at(&m3, "Vault B"));
+        let d = DeviceId::new();
+        let rb = ev(d, 1, &b, None, received(5));
+        let delta = Quantity::change(Decimal::new(-6, 0), Unit::G).unwrap();
+        let adj = ev(d, 2, &b, Some(rb.id), EventBody::Adjusted { request: None, delta, reason: "Theft".into(), note: "gone".into() });
+        let dup = ev(DeviceId::new(), 3, &b, Some(rb.id), received(7));
+        let ack = ev(
+            DeviceId::new(),
+            8,
+            &b,
+            Some(dup.id),
+            EventBody::ConflictResolved {
+                conflict: ConflictId { event: adj.id, kind: ConflictKind::NegativeStock },
+                resolution: Resolution::Acknowledged,
+                note: "recounted".into(),
+            },
+        );
+        let void = ev(
+            DeviceId::new(),
+            9,
+            &b,
+            Some(ack.id),
+            EventBody::ConflictResolved {
+                conflict: ConflictId { event: dup.id, kind: ConflictKind::DuplicateReceipt },
+                resolution: Resolution::ReceiptVoid,
+                note: "scanned twice at the dock".into(),
+            },
+        );
+        vec![r, m1, m2, m3, fix, again, early, rb, adj, dup, ack, void]
+    }
+
+    /// What a device's store does as events arrive (store::fold_in): apply on top when the event
+    /// sorts after the last one applied, otherwise refold the package from everything it has.
+    fn fold_as_they_arrive(arrivals: &[&Event]) -> Inventory {
+        let mut have: BTreeMap<PackageTag, Vec<&Event>> = BTreeMap::new();
+        type OrderKey = (Hlc, DeviceId, Uuid);
+        let mut folds: BTreeMap<PackageTag, (Option<OrderKey>, PackageFold)> = BTreeMap::new();
+        for event in arrivals {
+            for t in event.tags() {
+                have.entry(t.clone()).or_default().push(event);
+                let (last, fold) = folds.entry(t.clone()).or_default();
+                if last.is_none_or(|l| l < event.order_key()) {
+                    fold.apply(t, event);
+                    *last = Some(event.order_key());
+                } else {
+                    *fold = PackageFold::fold(t, have[t].iter().copied());
+                    *last = have[t].iter().map(|e| e.order_key()).max();
+                }
+            }
+        }
+        let mut inventory = Inventory::default();
+        for (t, (_, mut fold)) in folds {
+            inventory.conflicts.append(&mut fold.conflicts);
+            if let Some(p) = fold.package {
+                inventory.packages.insert(t, p);
+            }
+        }
+        inventory.conflicts.sort();
+        inventory
+    }
+
+    #[test]
+    fn the_mixed_ledger_folds_to_what_the_managers_decided() {
+        let events = ledger();
+        let inv = Inventory::fold(&events);
+        assert_eq!(inv.packages[&tag(10)].location.as_str(), "Vault A");
+        assert_eq!(inv.packages[&tag(11)].quantity.amount, Decimal::new(-1, 0), "the void receipt added nothing");
+        let open: Vec<_> = inv.conflicts.iter().filter(|c| c.is_open()).map(|c| (c.kind, c.event)).collect();
+        assert_eq!(open, vec![(ConflictKind::InvalidTransition, events[5].id)], "only the second decision stays open");
+    }
+
+    proptest! {
+        #[test]
+        fn any_arrival_order_folds_to_the_same_packages_and_conflicts(order in Just((0..12).collect::<Vec<usize>>()).prop_shuffle()) {
+            let events = ledger();
+            let expected = Inventory::fold(&events);
+            let arrivals: Vec<&Event> = order.iter().map(|&i| &events[i]).collect();
+            prop_assert_eq!(&Inventory::fold(arrivals.iter().copied()), &expected);
+            prop_assert_eq!(&fold_as_they_arrive(&arrivals), &expected);
+        }
     }
 }

@@ -27,6 +27,7 @@ uniffi::setup_scaffolding!();
 pub mod approvals;
 pub mod bounds;
 pub mod chain;
+pub mod conflicts;
 pub mod counts;
 pub mod event;
 pub mod event_view;

@@ -518,3 +518,112 @@ async fn events_accepted_before_signatures_reach_phones_attested_by_the_server()
     assert!(pulled.verify_signature(&server_key).is_ok(), "attested by the server");
     assert_eq!(newcomer.packages()[0].tag, tag(1));
 }
+
+/// Issue 13 point 5 (docs/decisions/0022): two phones move the same package offline to different
+/// places; after sync both list the concurrent move. A manager on one says where it is; after
+/// sync both phones and the server fold that location and list the conflict as resolved, with
+/// who and why. A floor worker cannot resolve: core refuses, and a forged resolution sent
+/// straight to the server is rejected there and changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_managers_resolution_of_a_concurrent_move_folds_the_same_on_every_phone() {
+    use custody_core::conflicts::{self, ConflictError};
+    use custody_core::event::{ConflictId, Resolution};
+
+    let fleet = Fleet::start("C11-0000001-LIC").await;
+    let (a, b) = (fleet.phone("bay").await, fleet.phone("vault").await);
+    a.sign_in(FLOOR).await;
+    b.sign_in(MANAGER).await;
+    let t = tag(7);
+    a.receive(&t, 5_000, "Intake");
+    a.sync().await.unwrap();
+    b.sync().await.unwrap();
+
+    // Offline, both move it, each without seeing the other's move.
+    a.move_to(&t, "Vault A / Shelf 1");
+    b.move_to(&t, "Vault B / Shelf 4");
+    for phone in [&a, &b, &a] {
+        phone.sync().await.unwrap();
+    }
+    let open = |p: &Phone| p.conflicts().into_iter().filter(|c| c.is_open()).collect::<Vec<_>>();
+    for phone in [&a, &b] {
+        let open = open(phone);
+        assert_eq!(open.len(), 1, "{}: {open:?}", phone.name);
+        assert_eq!(open[0].kind, ConflictKind::ConcurrentMove);
+    }
+    let conflict = open(&b)[0].clone();
+    let id = ConflictId { event: conflict.event, kind: conflict.kind };
+    let shelf = || Resolution::LocatedAt { location: location("Vault A / Shelf 1") };
+
+    // Maria (floor staff) may not resolve it: refused with a sentence, nothing recorded.
+    let pending = a.status().pending;
+    let err = a.store.work(|w| conflicts::resolve_conflict(w, &t, id, shelf(), "it is on shelf 1")).unwrap_err();
+    assert!(matches!(err, ConflictError::NotAllowed { .. }), "{err}");
+    assert_eq!(err.to_string(), "only a manager may resolve a conflict; Maria Floor is floor staff");
+    assert_eq!(a.status().pending, pending);
+
+    // Sam (manager) must say why, and must name a conflict that exists.
+    let err = b.store.work(|w| conflicts::resolve_conflict(w, &t, id, shelf(), "  ")).unwrap_err();
+    assert!(matches!(err, ConflictError::MissingNote), "{err}");
+    let unknown = ConflictId { event: uuid::Uuid::now_v7(), kind: ConflictKind::ConcurrentMove };
+    let err = b.store.work(|w| conflicts::resolve_conflict(w, &t, unknown, shelf(), "looked")).unwrap_err();
+    assert!(matches!(err, ConflictError::Unknown { .. }), "{err}");
+    assert_eq!(b.status().pending, 0, "refusals record nothing");
+
+    // Sam walks to the vault: it is on shelf 1 of vault A.
+    b.store.work(|w| conflicts::resolve_conflict(w, &t, id, shelf(), "found it on shelf 1 of vault A")).unwrap();
+    let err = b.store.work(|w| conflicts::resolve_conflict(w, &t, id, shelf(), "again")).unwrap_err();
+    assert!(matches!(err, ConflictError::AlreadyResolved { .. }), "{err}");
+    b.sync().await.unwrap();
+    a.sync().await.unwrap();
+
+    let server = server_report(&fleet);
+    for phone in [&a, &b] {
+        assert_eq!(phone.report(), server, "{} differs from the server", phone.name);
+        assert_eq!(phone.store.package(&t).unwrap().unwrap().location.as_str(), "Vault A / Shelf 1", "{}", phone.name);
+        assert!(open(phone).is_empty(), "{}: no open conflict", phone.name);
+        let lines = phone.store.work(conflicts::conflict_list).unwrap();
+        assert_eq!(lines.len(), 1, "the resolved conflict stays, as history");
+        assert_eq!(lines[0].resolved_by.as_deref(), Some("Sam Manager"));
+        assert_eq!(lines[0].conflict.resolved.as_ref().unwrap().note, "found it on shelf 1 of vault A");
+    }
+    let moves = a.store.history(&t).unwrap().into_iter().filter(|r| r.event.kind() == EventKind::Moved).count();
+    assert_eq!(moves, 2, "both moves stay in the history");
+
+    // A tampered floor phone signs a resolution with Maria's key and posts it straight to the
+    // server: the server checks Maria's role on its roster and rejects it.
+    let second = a.move_to(&t, "Vault C");
+    b.move_to(&t, "Vault D");
+    b.sync().await.unwrap();
+    a.sync().await.unwrap();
+    let raised = open(&a).into_iter().find(|c| c.kind == ConflictKind::ConcurrentMove).expect("a second concurrent move");
+    let before = server_report(&fleet);
+    let marias_key = fleet.register_key(&a, FLOOR);
+    let a_id = a.store.identity().unwrap().unwrap().device_id;
+    let last = a.store.events().unwrap().into_iter().map(|r| r.event).filter(|e| e.device == a_id).max_by_key(|e| e.device_seq).unwrap();
+    assert_eq!(last.id, second.id);
+    let forged = custody_core::event::UnsealedEvent {
+        id: uuid::Uuid::now_v7(),
+        facility: fleet.facility.clone(),
+        tag: t.clone(),
+        user: a.store.current_user().unwrap().unwrap().id,
+        device: a_id,
+        device_seq: last.device_seq + 1,
+        hlc: custody_core::Hlc { wall_ms: last.hlc.wall_ms + 1_000, counter: 0 },
+        parent: None,
+        body: EventBody::ConflictResolved {
+            conflict: ConflictId { event: raised.event, kind: raised.kind },
+            resolution: Resolution::LocatedAt { location: location("Vault C") },
+            note: "trust me".into(),
+        },
+        prev_hash: last.hash.clone(),
+    }
+    .seal_signed(&marias_key);
+    let response = a.post_events(&fleet.url(), vec![forged]).await;
+    match &response.verdicts[0].outcome {
+        custody_core::protocol::Outcome::Rejected { reason } => {
+            assert!(reason.contains("floor staff may not record a conflict resolution"), "{reason}")
+        }
+        other => panic!("a floor worker's resolution was {other:?}"),
+    }
+    assert_eq!(server_report(&fleet), before, "the server's inventory and conflicts did not change");
+}

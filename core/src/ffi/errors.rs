@@ -4,6 +4,7 @@
 
 use super::CustodyError;
 use crate::approvals::ApprovalError;
+use crate::conflicts::ConflictError;
 use crate::counts::CountError;
 use crate::event::EventError;
 use crate::outbound::OrderError;
@@ -100,6 +101,20 @@ impl From<ApprovalError> for CustodyError {
             ApprovalError::Rule(e) => e.into(),
             ApprovalError::Count(e) => e.into(),
             ApprovalError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<ConflictError> for CustodyError {
+    fn from(e: ConflictError) -> Self {
+        let message = e.to_string();
+        match e {
+            ConflictError::NotAllowed { .. } => E::NotAllowed(message),
+            ConflictError::Unknown { .. } => E::NotFound(message),
+            ConflictError::AlreadyResolved { .. } => E::Refused(message),
+            ConflictError::MissingNote => E::InvalidInput(message),
+            ConflictError::Event(e) => e.into(),
+            ConflictError::Store(e) => e.into(),
         }
     }
 }

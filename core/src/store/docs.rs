@@ -157,6 +157,11 @@ impl UnitOfWork<'_> {
         super::history_in(&self.tx, tag)
     }
 
+    /// Every conflict, open and resolved.
+    pub fn conflicts(&self) -> Result<Vec<crate::fold::Conflict>> {
+        super::conflicts_in(&self.tx)
+    }
+
     /// The roster as the server last sent it.
     pub fn roster(&self) -> Result<Vec<RosterEntry>> {
         super::roster_in(&self.tx)

@@ -385,32 +385,9 @@ impl Store {
         rows.map(|r| r?).collect()
     }
 
-    /// Conflicts for a manager, in a stable order.
+    /// Conflicts for a manager, open and resolved, in a stable order.
     pub fn conflicts(&self) -> Result<Vec<Conflict>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT tag, kind, event_id, other_event, detail FROM conflicts ORDER BY tag, kind, event_id")?;
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, Option<String>>(3)?,
-                r.get::<_, String>(4)?,
-            ))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (tag, kind, event, other, detail) = row?;
-            out.push(Conflict {
-                tag: PackageTag::parse(&tag).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                kind: from_json(&format!("\"{kind}\""))?,
-                event: parse_uuid(&event)?,
-                other_event: other.as_deref().map(parse_uuid).transpose()?,
-                detail,
-            });
-        }
-        out.sort();
-        Ok(out)
+        conflicts_in(&self.conn())
     }
 
     /// The full history of a package, newest first, with each event's sync state.
@@ -748,6 +725,36 @@ pub(crate) fn history_in(conn: &Connection, tag: &PackageTag) -> Result<Vec<Even
     .collect()
 }
 
+/// Every conflict the fold raised, open and resolved, in a stable order (tag, kind, event).
+pub(crate) fn conflicts_in(conn: &Connection) -> Result<Vec<Conflict>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT tag, kind, event_id, other_event, detail, resolution FROM conflicts ORDER BY tag, kind, event_id")?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, Option<String>>(3)?,
+            r.get::<_, String>(4)?,
+            r.get::<_, Option<String>>(5)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (tag, kind, event, other, detail, resolution) = row?;
+        out.push(Conflict {
+            tag: PackageTag::parse(&tag).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            kind: from_json(&format!("\"{kind}\""))?,
+            event: parse_uuid(&event)?,
+            other_event: other.as_deref().map(parse_uuid).transpose()?,
+            detail,
+            resolved: resolution.as_deref().map(from_json).transpose()?,
+        });
+    }
+    out.sort();
+    Ok(out)
+}
+
 /// The roster of people who may sign in on this device, by badge.
 pub(crate) fn roster_in(conn: &Connection) -> Result<Vec<RosterEntry>> {
     let mut stmt = conn.prepare_cached("SELECT json FROM roster ORDER BY badge")?;
@@ -951,10 +958,19 @@ fn save_fold(tx: &Transaction<'_>, tag: &PackageTag, last_key: &str, fold: &Pack
         }
     }
     tx.prepare_cached("DELETE FROM conflicts WHERE tag = ?1")?.execute([tag.as_str()])?;
-    let mut insert =
-        tx.prepare_cached("INSERT OR REPLACE INTO conflicts (tag, kind, event_id, other_event, detail) VALUES (?1, ?2, ?3, ?4, ?5)")?;
+    let mut insert = tx.prepare_cached(
+        "INSERT OR REPLACE INTO conflicts (tag, kind, event_id, other_event, detail, resolution) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
     for c in &fold.conflicts {
-        insert.execute(params![c.tag.as_str(), c.kind.as_str(), c.event.to_string(), c.other_event.map(|u| u.to_string()), c.detail])?;
+        let resolution = c.resolved.as_ref().map(serde_json::to_string).transpose().map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        insert.execute(params![
+            c.tag.as_str(),
+            c.kind.as_str(),
+            c.event.to_string(),
+            c.other_event.map(|u| u.to_string()),
+            c.detail,
+            resolution
+        ])?;
     }
     Ok(())
 }

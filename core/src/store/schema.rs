@@ -170,6 +170,10 @@ const MIGRATIONS: &[&str] = &[
     // stored before those bounds existed, are marked rejected with the reason and their packages
     // refolded: the Rust step in `after_step`.
     "-- 5: events beyond the domain bounds are marked rejected (see after_step)",
+    // 6: a manager's resolution of a conflict (docs/decisions/0022), as the fold read it from the
+    // resolving event: JSON, NULL while the conflict is open. No event resolved anything before,
+    // so every stored conflict is open and nothing needs refolding.
+    "ALTER TABLE conflicts ADD COLUMN resolution TEXT;",
 ];
 
 /// Steps that need code, run inside the transaction of their version right after its SQL.

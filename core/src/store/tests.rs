@@ -310,7 +310,7 @@ mod convergence {
     //! repeats, in any batch sizes), folds to the same inventory and conflicts on every replica,
     //! and the incremental fold of the store equals the batch fold.
     use super::*;
-    use crate::fold::Inventory;
+    use crate::fold::{ConflictKind, Inventory};
     use crate::hlc::Hlc;
     use proptest::prelude::*;
 
@@ -326,7 +326,7 @@ mod convergence {
     }
 
     fn op() -> impl Strategy<Value = Op> {
-        (0..3usize, 0..4u32, 0..40i64, 0..11u8, 1..50i64, 0..4usize, 0..3u8)
+        (0..3usize, 0..4u32, 0..40i64, 0..13u8, 1..50i64, 0..4usize, 0..3u8)
             .prop_map(|(device, tag, wall, kind, amount, parent_back, place)| Op { device, tag, wall, kind, amount, parent_back, place })
     }
 
@@ -377,6 +377,21 @@ mod convergence {
                     location: loc,
                     expires_on: None,
                 },
+                // Resolutions (docs/decisions/0022) of an earlier event of the package, whether
+                // or not it raised that conflict: they resolve it, wait for it, or resolve twice.
+                11 | 12 => {
+                    let named = events.iter().filter(|e| e.tag == t).nth(op.parent_back).map_or_else(Uuid::now_v7, |e| e.id);
+                    let (kind, resolution) = if op.kind == 11 {
+                        (ConflictKind::ConcurrentMove, crate::event::Resolution::LocatedAt { location: loc })
+                    } else {
+                        (ConflictKind::NegativeStock, crate::event::Resolution::Acknowledged)
+                    };
+                    EventBody::ConflictResolved {
+                        conflict: crate::event::ConflictId { event: named, kind },
+                        resolution,
+                        note: "gen".into(),
+                    }
+                }
                 _ => EventBody::Destroyed { reason: "gen".into() },
             };
             let same_tag: Vec<&Event> = events.iter().filter(|e| e.tag == t).collect();

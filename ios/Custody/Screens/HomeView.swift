@@ -9,6 +9,8 @@ enum Screen: Hashable {
     case counts
     case returns
     case approvals
+    /// What the ledger could not reconcile; managers only (core lets only them resolve).
+    case conflicts
     case route
     case sync
     /// Shown only when core says the person may see it (managers and compliance).
@@ -24,7 +26,7 @@ extension Role {
             return [.route, .sync]
         case .manager:
             // Routes: the office's view of deliveries (core lets managers confirm stops too).
-            return [.receiving, .picking, .counts, .returns, .approvals, .route, .sync]
+            return [.receiving, .picking, .counts, .returns, .approvals, .conflicts, .route, .sync]
         case .admin:
             // Core lets only floor staff and managers pick and check returns in, and drivers and
             // managers run routes.
@@ -114,6 +116,8 @@ struct HomeView: View {
             Label("Returns", systemImage: "arrow.uturn.backward.circle")
         case .approvals:
             Label("Approvals", systemImage: "checkmark.seal")
+        case .conflicts:
+            Label("Conflicts", systemImage: "exclamationmark.triangle")
         case .route:
             Label(user.role == .driver ? "My route" : "Routes", systemImage: "box.truck")
         case .sync:
@@ -136,6 +140,8 @@ struct HomeView: View {
             ReturnsView()
         case .approvals:
             ApprovalsView()
+        case .conflicts:
+            ConflictsView()
         case .route:
             RoutesView()
         case .sync:

@@ -12,7 +12,7 @@ use std::collections::HashSet;
 use std::str::FromStr;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use custody_core::event::{Event, EventBody};
+use custody_core::event::{Event, EventBody, Resolution};
 use custody_core::ids::LicenseNumber;
 use custody_core::quantity::Quantity;
 use custody_core::state_json::Tz;
@@ -112,6 +112,13 @@ pub fn write_for(event: &Event, zone: Tz) -> Option<(WriteKind, Vec<String>, Val
         EventBody::Destroyed { .. } => {
             Some((WriteKind::Finish, vec![label.clone()], json!({"Label": label, "ActualDate": date(event, zone)})))
         }
+        // Both concurrent moves went to the state in the order the server took them, so the
+        // state holds whichever came last; the manager's "it is here" puts it right there too.
+        EventBody::ConflictResolved { resolution: Resolution::LocatedAt { location }, .. } => Some((
+            WriteKind::Location,
+            vec![label.clone()],
+            json!({"Label": label, "Location": location.as_str(), "Sublocation": null, "MoveDate": date(event, zone)}),
+        )),
         _ => None,
     }
 }

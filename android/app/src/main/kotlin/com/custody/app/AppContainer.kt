@@ -5,6 +5,7 @@ import com.custody.app.location.LocationGpsProvider
 import com.custody.app.scan.FeedbackPlayer
 import com.custody.app.security.KeystoreKeyProvider
 import com.custody.app.state.ApprovalsModel
+import com.custody.app.state.ConflictsModel
 import com.custody.app.state.BackgroundSync
 import com.custody.app.state.ClientApi
 import com.custody.app.state.CountModel
@@ -76,6 +77,9 @@ class AppContainer(private val context: Context) {
     val count by lazy { CountModel(api) }
     val approvals by lazy { ApprovalsModel(api) }
 
+    /** The manager's conflict list and resolutions (core decides who may resolve). */
+    val conflicts by lazy { ConflictsModel(api) }
+
     /** The manager's state submissions screen (core decides who sees it). */
     val stateSubmissions by lazy { StateSubmissionsModel(api) }
 
@@ -99,6 +103,7 @@ class AppContainer(private val context: Context) {
                 Screen.PICK to pick,
                 Screen.COUNT to count,
                 Screen.RETURNS to returns,
+                Screen.CONFLICTS to conflicts,
             ),
         )
     }
@@ -203,6 +208,7 @@ class AppContainer(private val context: Context) {
                 Screen.COUNT -> count.loadSessions()
                 Screen.RETURNS -> returns.load()
                 Screen.APPROVALS -> approvals.load()
+                Screen.CONFLICTS -> conflicts.load()
                 Screen.STATE -> stateSubmissions.load()
                 Screen.RECEIVE -> inbox.load()
                 Screen.ROUTE -> route.load()
@@ -249,7 +255,8 @@ class AppContainer(private val context: Context) {
                 route.hidePatient()
                 withContext(Dispatchers.Main) { navigator.signedOut() }
             }
-            ChangeKind.INVENTORY -> Unit
+            // A sync brought events: the fold may have raised or resolved conflicts.
+            ChangeKind.INVENTORY -> if (navigator.screen.value == Screen.CONFLICTS) conflicts.load()
         }
     }
 }

@@ -13,6 +13,7 @@ import androidx.lifecycle.compose.collectAsStateWithLifecycle
 import com.custody.app.AppContainer
 import com.custody.app.state.Screen
 import com.custody.app.ui.screens.ApprovalsScreen
+import com.custody.app.ui.screens.ConflictsScreen
 import com.custody.app.ui.screens.StateSubmissionsScreen
 import com.custody.app.ui.screens.CountScreen
 import com.custody.app.ui.screens.EnrolScreen
@@ -54,6 +55,7 @@ fun CustodyApp(c: AppContainer) {
                 Screen.COUNT -> CountScreen(c)
                 Screen.RETURNS -> ReturnsScreen(c)
                 Screen.APPROVALS -> ApprovalsScreen(c)
+                Screen.CONFLICTS -> ConflictsScreen(c)
                 Screen.ROUTE -> RouteScreen(c)
                 Screen.SYNC -> SyncScreen(c)
                 Screen.STATE -> StateSubmissionsScreen(c)

@@ -201,6 +201,18 @@ interface CustodyApi {
 
     /** The failed queue, outbox length and oldest queued write, as the server last sent them. */
     fun stateSubmissions(): StateSubmissions
+
+    /** Every conflict: open ones first, then the resolved ones as history. */
+    fun conflicts(): List<com.custody.core.types.ConflictLine>
+
+    /** A manager resolves an open conflict (core checks role, note, and that the decision fits). */
+    fun resolveConflict(
+        tag: String,
+        eventId: String,
+        kind: com.custody.core.types.ConflictKind,
+        resolution: com.custody.core.types.Resolution,
+        note: String,
+    ): LedgerEvent
 }
 
 /** [CustodyApi] over the real generated client: one line per method. */
@@ -322,4 +334,14 @@ class ClientApi(val client: CustodyClient) : CustodyApi {
     override fun maySeeStateSubmissions() = client.maySeeStateSubmissions()
 
     override fun stateSubmissions() = client.stateSubmissions()
+
+    override fun conflicts() = client.conflicts()
+
+    override fun resolveConflict(
+        tag: String,
+        eventId: String,
+        kind: com.custody.core.types.ConflictKind,
+        resolution: com.custody.core.types.Resolution,
+        note: String,
+    ) = client.resolveConflict(tag, eventId, kind, resolution, note)
 }

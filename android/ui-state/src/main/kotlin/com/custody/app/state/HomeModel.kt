@@ -9,7 +9,7 @@ fun interface ScanTarget {
 }
 
 /** The app's screens. */
-enum class Screen { ENROL, SIGN_IN, HOME, RECEIVE, PICK, COUNT, RETURNS, APPROVALS, ROUTE, SYNC, STATE }
+enum class Screen { ENROL, SIGN_IN, HOME, RECEIVE, PICK, COUNT, RETURNS, APPROVALS, CONFLICTS, ROUTE, SYNC, STATE }
 
 /** One tile on the home screen. */
 data class Tile(val screen: Screen, val title: String, val subtitle: String, val badge: String? = null)
@@ -28,7 +28,7 @@ data class HomeState(
  * way would still be refused by core).
  *
  * - floor staff: receive, pick & pack, count, returns (check-in at the vault), sync
- * - manager: receive, pick & pack, count, returns, approvals, routes (the office's view of
+ * - manager: receive, pick & pack, count, returns, approvals, conflicts, routes (the office's view of
  *   deliveries; core lets managers confirm stops too), sync
  * - compliance: count, approvals (to follow the requests; core lets managers decide), sync
  * - driver: their route, sync (packages come back through the vault's returns, which core lets
@@ -38,7 +38,7 @@ data class HomeState(
 object HomeModel {
     fun screensFor(role: Role): List<Screen> = when (role) {
         Role.FLOOR_STAFF -> listOf(Screen.RECEIVE, Screen.PICK, Screen.COUNT, Screen.RETURNS, Screen.SYNC)
-        Role.MANAGER -> listOf(Screen.RECEIVE, Screen.PICK, Screen.COUNT, Screen.RETURNS, Screen.APPROVALS, Screen.ROUTE, Screen.SYNC)
+        Role.MANAGER -> listOf(Screen.RECEIVE, Screen.PICK, Screen.COUNT, Screen.RETURNS, Screen.APPROVALS, Screen.CONFLICTS, Screen.ROUTE, Screen.SYNC)
         Role.COMPLIANCE -> listOf(Screen.COUNT, Screen.APPROVALS, Screen.SYNC)
         Role.DRIVER -> listOf(Screen.ROUTE, Screen.SYNC)
         Role.ADMIN -> listOf(Screen.SYNC)
@@ -88,6 +88,7 @@ object HomeModel {
                     "Adjustment requests",
                     badge = pendingApprovals?.takeIf { it > 0 }?.toString(),
                 )
+                Screen.CONFLICTS -> Tile(screen, "Conflicts", "What the ledger could not reconcile, for a decision")
                 Screen.SYNC -> Tile(
                     screen,
                     "Sync",

@@ -630,6 +630,41 @@ class FakeApi : CustodyApi {
         return submissions ?: StateSubmissions(null, null, null, Instant.parse("2026-12-03T17:00:00Z"), "America/Los_Angeles")
     }
 
+    /** The fold's conflicts, as core lists them. */
+    val conflictLines = mutableListOf<com.custody.core.types.ConflictLine>()
+
+    override fun conflicts(): List<com.custody.core.types.ConflictLine> {
+        signedIn()
+        return conflictLines.sortedBy { it.conflict.resolved != null }
+    }
+
+    /** Core's checks, in core's words: managers only, a note, an open conflict, a fitting decision. */
+    override fun resolveConflict(
+        tag: String,
+        eventId: String,
+        kind: com.custody.core.types.ConflictKind,
+        resolution: com.custody.core.types.Resolution,
+        note: String,
+    ): LedgerEvent {
+        val who = signedIn()
+        if (who.role != Role.MANAGER) throw CustodyException.NotAllowed("only a manager may resolve a conflict; ${who.name} is ${role(who.role)}")
+        if (note.isBlank()) throw CustodyException.InvalidInput("a resolution needs a note saying what was found and checked; write it and resolve again")
+        val i = conflictLines.indexOfFirst { it.conflict.tag == tag && it.conflict.eventId == eventId && it.conflict.kind == kind }
+        if (i < 0) throw CustodyException.NotFound("there is no conflict raised by event $eventId for $tag on this phone; sync, then pick it from the list")
+        val line = conflictLines[i]
+        if (line.conflict.resolved != null) throw CustodyException.Refused("this conflict of $tag was already resolved by ${line.resolvedBy}; nothing changed")
+        if (resolution is com.custody.core.types.Resolution.LocatedAt && resolution.location.isBlank()) {
+            throw CustodyException.InvalidInput("a location name cannot be empty")
+        }
+        val e = event(tag, EventKind.CONFLICT_RESOLVED, EventBody.ConflictResolved(eventId, kind, resolution, note))
+        val done = com.custody.core.types.ConflictResolution(e.id, who.id, Instant.parse("2026-12-03T17:30:00Z"), resolution, note)
+        conflictLines[i] = com.custody.core.types.ConflictLine(line.conflict.copy(resolved = done), who.name)
+        resolutions += e
+        return e
+    }
+
+    val resolutions = mutableListOf<LedgerEvent>()
+
     private fun stopOf(manifestId: String, stop: UInt): RouteStop {
         val r = route(manifestId)
         if (r.departedAt == null) throw CustodyException.Refused("the route has not departed; start it first")

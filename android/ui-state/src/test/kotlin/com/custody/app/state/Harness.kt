@@ -52,6 +52,7 @@ fun main(args: Array<String>) {
         signInTests(),
         countTests(),
         approvalsTests(),
+        conflictsTests(),
         receiveTests(),
         pickTests(),
         routeTests(),

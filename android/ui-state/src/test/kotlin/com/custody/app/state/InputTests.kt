@@ -124,7 +124,7 @@ fun homeTests() = "home" to Tests("home by role").apply {
     test("a manager also sees approvals, with the number waiting, and the routes") {
         val home = HomeModel.home(user(Role.MANAGER), pendingApprovals = 2)
         assertEquals(
-            listOf(Screen.RECEIVE, Screen.PICK, Screen.COUNT, Screen.RETURNS, Screen.APPROVALS, Screen.ROUTE, Screen.SYNC),
+            listOf(Screen.RECEIVE, Screen.PICK, Screen.COUNT, Screen.RETURNS, Screen.APPROVALS, Screen.CONFLICTS, Screen.ROUTE, Screen.SYNC),
             home.tiles.map { it.screen },
         )
         assertEquals("2", home.tiles.first { it.screen == Screen.APPROVALS }.badge)

@@ -261,9 +261,9 @@ fun realBindingsTests() = "real" to Tests("real bindings").apply {
         assertEquals(Role.MANAGER, signIn.state.value.user!!.role)
         assertTrue(api.people().single { it.badge == "M-100" }.signsInHere, "this phone now holds the manager's key")
         // The manager signed in here issues codes for other phones (the server checks her signature).
-        repeat(2) { issued += runBlocking { client.issueEnrolmentCode() }.code }
+        repeat(4) { issued += runBlocking { client.issueEnrolmentCode() }.code }
         assertEquals(
-            listOf(Screen.RECEIVE, Screen.PICK, Screen.COUNT, Screen.RETURNS, Screen.APPROVALS, Screen.ROUTE, Screen.SYNC),
+            listOf(Screen.RECEIVE, Screen.PICK, Screen.COUNT, Screen.RETURNS, Screen.APPROVALS, Screen.CONFLICTS, Screen.ROUTE, Screen.SYNC),
             HomeModel.home(signIn.state.value.user!!).tiles.map { it.screen },
         )
 
@@ -398,7 +398,7 @@ fun realBindingsTests() = "real" to Tests("real bindings").apply {
         client.close()
     }
     test("sign-in on the real client: no signal at a first sign-in, the server the first time, the phone after a restart, signed out by a sync after a deactivation") {
-        check(issued.size == 2) { "the scenario above did not get as far as issuing the enrolment codes this test needs" }
+        check(issued.size == 4) { "the scenario above did not get as far as issuing the enrolment codes this test needs" }
         SwitchableProxy(url).use { link ->
             // A shared vault handheld whose signal comes and goes; the roster arrives with a sync.
             val (path, key) = newStore()
@@ -746,5 +746,58 @@ fun realBindingsTests() = "real" to Tests("real bindings").apply {
         assertEquals(PackageStatus.ACTIVE to "Vault A / Shelf 1", o3.facts.status to o3.facts.location)
         assertEquals(0uL, runBlocking { client.syncNow() }.rejected, "the server takes the cancellations and the put-back")
         client.close()
+    }
+
+    test("conflicts on the real client: two phones move a package offline, the manager says where it is, both phones agree") {
+        check(issued.size == 4) { "the first scenario did not get as far as issuing the enrolment codes this test needs" }
+        val tag = "1A4FF0100000000000000301"
+        val office = newClient()
+        val vault = newClient()
+        runBlocking { office.enrol(url, issued[2], "ui-state office handheld") }
+        runBlocking { vault.enrol(url, issued[3], "ui-state conflicts vault handheld") }
+        office.signInNow("M-100", "2468")
+        vault.signInNow("F-200", "1357")
+        office.receive(tag, "Live Resin - Blue Dream 1g", "LR-UI-9", Quantity("5", UnitOfMeasure.G), "Intake", null, null)
+        runBlocking { office.syncNow() }
+        runBlocking { vault.syncNow() }
+
+        // Offline, each moves it without seeing the other's move.
+        office.movePackage(tag, "Vault A / Shelf 1")
+        vault.movePackage(tag, "Vault B / Shelf 4")
+        for (phone in listOf(office, vault, office)) assertEquals(0uL, runBlocking { phone.syncNow() }.rejected)
+
+        // The floor worker sees nothing to decide: core refuses her resolution in its words.
+        val floor = ConflictsModel(ClientApi(vault))
+        floor.load()
+        val row = floor.state.value.open.single { it.tag == tag }
+        assertEquals(Decision.LOCATED_AT, row.decision)
+        floor.editLocation("Vault A / Shelf 1")
+        floor.editNote("I think it is here")
+        val refused = seen(floor.resolve(row.tag, row.eventId, row.kind))
+        assertEquals("only a manager may resolve a conflict; Maria Floor is floor staff", refused.message)
+
+        // The manager scans the shelf label, writes what she found, resolves.
+        val model = ConflictsModel(ClientApi(office))
+        model.load()
+        val open = model.state.value.open.single { it.tag == tag }
+        assertEquals(row.eventId to row.kind, open.eventId to open.kind, "both phones name the same conflict")
+        val blank = seen(model.resolve(open.tag, open.eventId, open.kind))
+        assertEquals(Signal.RED, blank.signal, "no note, no resolution: ${blank.message}")
+        assertTrue(seen(model.onScan(scan("LOC:Vault A / Shelf 1"))).isGreen)
+        model.editNote("found it on shelf 1 of vault A")
+        val done = seen(model.resolve(open.tag, open.eventId, open.kind))
+        assertTrue(done.isGreen, done.message)
+        assertTrue(model.state.value.open.none { it.tag == tag })
+        for (phone in listOf(office, vault)) assertEquals(0uL, runBlocking { phone.syncNow() }.rejected)
+
+        floor.load()
+        assertTrue(floor.state.value.open.none { it.tag == tag }, "no open conflict on the vault phone after sync")
+        val history = floor.state.value.resolved.single { it.tag == tag }
+        assertEquals("Sam Manager", history.resolvedBy)
+        assertEquals("the package is at Vault A / Shelf 1", history.outcome)
+        assertEquals("found it on shelf 1 of vault A", history.note)
+        for (phone in listOf(office, vault)) assertEquals("Vault A / Shelf 1", phone.findPackage(tag)!!.facts.location)
+        office.close()
+        vault.close()
     }
 }
