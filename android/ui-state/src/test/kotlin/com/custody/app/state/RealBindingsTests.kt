@@ -757,7 +757,9 @@ fun realBindingsTests() = "real" to Tests("real bindings").apply {
         runBlocking { vault.enrol(url, issued[3], "ui-state conflicts vault handheld") }
         office.signInNow("M-100", "2468")
         vault.signInNow("F-200", "1357")
-        office.receive(tag, "Live Resin - Blue Dream 1g", "LR-UI-9", Quantity("5", UnitOfMeasure.G), "Intake", null, null)
+        office.recordOpeningBalance(
+            listOf(OpeningBalanceLine(tag, "Live Resin - Blue Dream 1g", "LR-UI-9", Quantity("5", UnitOfMeasure.G), "Intake", null)),
+        )
         runBlocking { office.syncNow() }
         runBlocking { vault.syncNow() }
 
