@@ -308,6 +308,12 @@ fn plant_on_phone(phone: &Phone, event: &Event, own: bool) {
         let head = serde_json::json!({ "seq": event.device_seq, "hash": event.hash }).to_string();
         conn.execute("UPDATE meta SET value = ?1 WHERE key = 'chain_head'", [head]).unwrap();
     }
+    // What later versions added goes too, so their steps run again on the way up.
+    let resolved: bool =
+        conn.query_row("SELECT count(*) FROM pragma_table_info('conflicts') WHERE name = 'resolution'", [], |r| r.get(0)).unwrap();
+    if resolved {
+        conn.execute_batch("ALTER TABLE conflicts DROP COLUMN resolution;").unwrap();
+    }
     conn.pragma_update(None, "user_version", 4).unwrap();
 }
 
