@@ -142,7 +142,7 @@ impl From<ReceivingError> for CustodyError {
             | ReceivingError::Text(_)
             | ReceivingError::Bound(_)
             | ReceivingError::Id(_)
-            | ReceivingError::CalibrationInterval { .. } => E::InvalidInput(message),
+ => E::InvalidInput(message),
             ReceivingError::NotAllowed { .. } => E::NotAllowed(message),
             ReceivingError::UnknownSession(_) | ReceivingError::NotInSession { .. } | ReceivingError::NotInInbox(_) => E::NotFound(message),
             ReceivingError::AlreadyOpen(_)
