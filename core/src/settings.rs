@@ -241,7 +241,7 @@ mod tests {
             (SettingsChange::RemoveReason { name: "Nope".into() }, "no adjustment reason named"),
         ] {
             let err = s.apply(&change, today).unwrap_err().to_string();
-            assert!(err.to_lowercase().contains(says), "{change:?}: {err}");
+            assert!(err.to_lowercase().contains(&says.to_lowercase()), "{change:?}: {err}");
             assert_eq!(s, before, "{change:?} changed nothing");
         }
         s.apply(&SettingsChange::PotencyTolerance(Decimal::new(250, 2)), today).unwrap();

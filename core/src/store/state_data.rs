@@ -131,7 +131,8 @@ mod tests {
 
     use super::*;
     use crate::ids::ItemName;
-    use crate::protocol::{FailedWrite, RosterEntry, StateItem};
+    use crate::protocol::{FailedWrite, ReferenceData, RosterEntry, StateItem};
+    use crate::work::adjustment::AdjustmentReason;
     use crate::quantity::Unit;
     use crate::store::tests::test_key;
     use crate::testing::{enrol_offline, person};

@@ -470,7 +470,7 @@ mod convergence {
 
 #[test]
 fn a_count_can_be_scoped_by_product_category() {
-    use crate::counts::{CountError, ItemCategories};
+    use crate::counts::CountError;
     use crate::work::count::CountScope;
     let dir = tempfile::tempdir().unwrap();
     let store = enrolled(&dir);
