@@ -171,7 +171,7 @@ mod tests {
         ] {
             let err = db.change_settings(&a, &change, operator).unwrap_err();
             assert!(matches!(err, DbError::InvalidInput(_)), "{change:?}: {err:?}");
-            assert!(err.to_string().to_lowercase().contains(says), "{change:?}: {err}");
+            assert!(err.to_string().to_lowercase().contains(&says.to_lowercase()), "{change:?}: {err}");
         }
         let err = db.change_settings(&lic("C11-0000009-LIC"), &SettingsChange::AddLocation("Vault B".into()), "ops").unwrap_err();
         assert!(matches!(err, DbError::UnknownFacility(_)), "{err:?}");
