@@ -76,16 +76,31 @@ impl Default for FacilitySettings {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SettingsChange {
     /// Adds a scale, or gives a scale of that name a new due date (it was calibrated again).
-    AddScale { name: String, calibration_due: NaiveDate },
-    RemoveScale { name: String },
+    AddScale {
+        name: String,
+        calibration_due: NaiveDate,
+    },
+    RemoveScale {
+        name: String,
+    },
     PotencyTolerance(Decimal),
-    SetCategory { item: String, category: String },
-    RemoveCategory { item: String },
+    SetCategory {
+        item: String,
+        category: String,
+    },
+    RemoveCategory {
+        item: String,
+    },
     AddLocation(String),
     RemoveLocation(String),
     /// Adds a reason, or changes whether a reason of that name requires a note.
-    AddReason { name: String, requires_note: bool },
-    RemoveReason { name: String },
+    AddReason {
+        name: String,
+        requires_note: bool,
+    },
+    RemoveReason {
+        name: String,
+    },
 }
 
 impl std::fmt::Display for SettingsChange {
@@ -225,7 +240,11 @@ mod tests {
         let mut s = FacilitySettings::default();
         s.apply(&SettingsChange::AddScale { name: " Vault scale 1 ".into(), calibration_due: day("2027-03-01") }, today).unwrap();
         s.apply(&SettingsChange::AddScale { name: "Vault scale 1".into(), calibration_due: day("2027-06-01") }, today).unwrap();
-        assert_eq!(s.scales, vec![Scale { name: "Vault scale 1".into(), calibration_due: day("2027-06-01") }], "the same scale, recalibrated");
+        assert_eq!(
+            s.scales,
+            vec![Scale { name: "Vault scale 1".into(), calibration_due: day("2027-06-01") }],
+            "the same scale, recalibrated"
+        );
         let before = s.clone();
         for (change, says) in [
             (SettingsChange::AddScale { name: "  ".into(), calibration_due: day("2027-03-01") }, "scale name"),

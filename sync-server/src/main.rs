@@ -274,7 +274,8 @@ enum ReasonCommand {
 }
 
 fn date_arg(text: &str) -> Result<chrono::NaiveDate, String> {
-    chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| format!("{text:?} is not a date; write it as YYYY-MM-DD, e.g. 2027-03-01"))
+    chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        .map_err(|_| format!("{text:?} is not a date; write it as YYYY-MM-DD, e.g. 2027-03-01"))
 }
 
 fn decimal_arg(text: &str) -> Result<rust_decimal::Decimal, String> {
@@ -290,7 +291,9 @@ impl SettingsCommand {
             SettingsCommand::Scale { command: ScaleCommand::Add { facility, name, calibration_due, operator } } => {
                 (facility, C::AddScale { name, calibration_due }, operator)
             }
-            SettingsCommand::Scale { command: ScaleCommand::Remove { facility, name, operator } } => (facility, C::RemoveScale { name }, operator),
+            SettingsCommand::Scale { command: ScaleCommand::Remove { facility, name, operator } } => {
+                (facility, C::RemoveScale { name }, operator)
+            }
             SettingsCommand::PotencyTolerance { facility, points, operator } => (facility, C::PotencyTolerance(points), operator),
             SettingsCommand::Category { command: CategoryCommand::Set { facility, item, category, operator } } => {
                 (facility, C::SetCategory { item, category }, operator)
@@ -298,7 +301,9 @@ impl SettingsCommand {
             SettingsCommand::Category { command: CategoryCommand::Remove { facility, item, operator } } => {
                 (facility, C::RemoveCategory { item }, operator)
             }
-            SettingsCommand::Location { command: LocationCommand::Add { facility, name, operator } } => (facility, C::AddLocation(name), operator),
+            SettingsCommand::Location { command: LocationCommand::Add { facility, name, operator } } => {
+                (facility, C::AddLocation(name), operator)
+            }
             SettingsCommand::Location { command: LocationCommand::Remove { facility, name, operator } } => {
                 (facility, C::RemoveLocation(name), operator)
             }
@@ -834,8 +839,11 @@ mod tests {
     #[test]
     fn settings_commands_change_the_facility_and_bad_input_is_refused_with_a_sentence() {
         let dir = tempfile::tempdir().unwrap();
-        run_in(dir.path(), &["facility", "create", "--license", "C11-0000001-LIC", "--name", "North", "--time-zone", "America/Los_Angeles"])
-            .unwrap();
+        run_in(
+            dir.path(),
+            &["facility", "create", "--license", "C11-0000001-LIC", "--name", "North", "--time-zone", "America/Los_Angeles"],
+        )
+        .unwrap();
         let l = "C11-0000001-LIC";
         let op = ["--operator", "ops-ana"];
         let ok = |args: &[&str]| run_in(dir.path(), &[args, &op].concat()).unwrap();
@@ -860,7 +868,8 @@ mod tests {
         refused(&["settings", "scale", "remove", "--facility", l, "--name", "Nope"], "no scale named");
         refused(&["settings", "reason", "add", "--facility", l, "--name", ""], "adjustment reason");
         refused(&["settings", "location", "add", "--facility", "C11-0000009-LIC", "--name", "Vault B"], "no facility with licence");
-        let err = run_in(dir.path(), &["settings", "location", "add", "--facility", l, "--name", "Vault B", "--operator", " "]).unwrap_err();
+        let err =
+            run_in(dir.path(), &["settings", "location", "add", "--facility", l, "--name", "Vault B", "--operator", " "]).unwrap_err();
         assert!(err.contains("say who is making the change"), "{err}");
 
         let db = Db::open(dir.path(), custody_server::data_key::load(dir.path()).unwrap()).unwrap();

@@ -58,10 +58,12 @@ impl Db {
         let operator = operator.trim();
         if operator.is_empty() {
             return Err(DbError::InvalidInput(
-                "say who is making the change (--operator, or the CUSTODY_OPERATOR environment variable): every settings change is logged".into(),
+                "say who is making the change (--operator, or the CUSTODY_OPERATOR environment variable): every settings change is logged"
+                    .into(),
             ));
         }
-        custody_core::text::check(custody_core::text::name("operator's name"), operator).map_err(|e| DbError::InvalidInput(e.to_string()))?;
+        custody_core::text::check(custody_core::text::name("operator's name"), operator)
+            .map_err(|e| DbError::InvalidInput(e.to_string()))?;
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         if facility_name(&tx, facility)?.is_none() {
@@ -132,7 +134,10 @@ mod tests {
         assert_eq!(s.potency_tolerance, Decimal::new(15, 1));
         assert_eq!(db.settings(&b).unwrap(), FacilitySettings::default(), "facility B's settings are its own");
         let audit = db.settings_audit(&a).unwrap();
-        assert_eq!(audit.iter().map(|l| (l.revision, l.operator.as_str())).collect::<Vec<_>>(), [(1, "ops-ana"), (2, "ops-ana"), (3, "ops-ben")]);
+        assert_eq!(
+            audit.iter().map(|l| (l.revision, l.operator.as_str())).collect::<Vec<_>>(),
+            [(1, "ops-ana"), (2, "ops-ana"), (3, "ops-ben")]
+        );
         assert!(audit[0].change.contains("Vault scale 1") && audit[0].change.contains("2027-03-01"), "{}", audit[0].change);
         assert!(db.settings_audit(&b).unwrap().is_empty());
         // Kept across a restart.

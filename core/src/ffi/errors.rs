@@ -141,8 +141,7 @@ impl From<ReceivingError> for CustodyError {
             | ReceivingError::Quantity(_)
             | ReceivingError::Text(_)
             | ReceivingError::Bound(_)
-            | ReceivingError::Id(_)
- => E::InvalidInput(message),
+            | ReceivingError::Id(_) => E::InvalidInput(message),
             ReceivingError::NotAllowed { .. } => E::NotAllowed(message),
             ReceivingError::UnknownSession(_) | ReceivingError::NotInSession { .. } | ReceivingError::NotInInbox(_) => E::NotFound(message),
             ReceivingError::AlreadyOpen(_)

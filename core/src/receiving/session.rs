@@ -38,7 +38,9 @@ pub enum ReceivingError {
     Completed,
     #[error("{tag} is not on this manifest and was not scanned here")]
     NotInSession { tag: PackageTag },
-    #[error("scale {0:?} is not one of this facility's scales; choose a listed scale (sync to get the latest list) or type the weight by hand")]
+    #[error(
+        "scale {0:?} is not one of this facility's scales; choose a listed scale (sync to get the latest list) or type the weight by hand"
+    )]
     UnknownScale(String),
     #[error(
         "scale {name} was due for calibration on {due} and may not be used until it is calibrated; choose another scale or type the weight by hand"

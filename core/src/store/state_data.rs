@@ -132,10 +132,10 @@ mod tests {
     use super::*;
     use crate::ids::ItemName;
     use crate::protocol::{FailedWrite, ReferenceData, RosterEntry, StateItem};
-    use crate::work::adjustment::AdjustmentReason;
     use crate::quantity::Unit;
     use crate::store::tests::test_key;
     use crate::testing::{enrol_offline, person};
+    use crate::work::adjustment::AdjustmentReason;
 
     fn phone(dir: &tempfile::TempDir) -> (Store, Vec<RosterEntry>) {
         let store = Store::open(dir.path().join("device.db"), &test_key()).unwrap();
@@ -210,7 +210,9 @@ mod tests {
     fn the_states_lists_win_over_the_facilitys_settings_which_win_over_the_built_in_ones() {
         let dir = tempfile::tempdir().unwrap();
         let (store, roster) = phone(&dir);
-        let reasons = |store: &Store| -> Vec<String> { store.work(crate::approvals::adjustment_reasons).unwrap().into_iter().map(|r| r.name).collect() };
+        let reasons = |store: &Store| -> Vec<String> {
+            store.work(crate::approvals::adjustment_reasons).unwrap().into_iter().map(|r| r.name).collect()
+        };
         // Before any settings: the built-in reasons, no categories.
         assert_eq!(store.work(crate::approvals::adjustment_reasons).unwrap(), crate::work::adjustment::default_reasons());
         assert!(store.work(crate::counts::item_categories).unwrap().0.is_empty());
