@@ -28,8 +28,9 @@ LAYERS = {
         ["chain", "fold"],
         # The pure halves of outbound and receiving.
         ["outbound::order", "outbound::picklist", "outbound::patient", "outbound::plan", "receiving::manifest"],
-        # Work documents (Automerge), and the state's lab results read into a receiving document's certificate.
-        ["work", "receiving::coa"],
+        # Work documents (Automerge), and the state's lab results read into a receiving document's
+        # certificate; the facility's settings and their rules (they name adjustment reasons).
+        ["work", "receiving::coa", "settings"],
         # What crosses the wire to the sync server.
         ["protocol"],
         # The device store and its unit of work.
@@ -53,7 +54,7 @@ LAYERS = {
         # The store: schema, migrations, facilities, users, enrolment codes, authentication.
         ["db"],
         # Services on the store that know no people or documents.
-        ["data_key", "lockout", "state::connection"],
+        ["data_key", "lockout", "state::connection", "settings"],
         ["people"],
         # The work-document engine (storage, cache, sync, signatures), device admin, people admin.
         ["docs::engine", "devices", "people_admin"],

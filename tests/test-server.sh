@@ -16,7 +16,9 @@
 # The roster, customers and tags are what the scenarios sign in with and ship to:
 #   managers M-100/2468, M-101/1470; floor staff F-200/1357, F-201/8642;
 #   drivers D-300/9753 (Dee Driver), D-301/5551 (Dan Driver);
-#   the customers the caller names; unused tags from ...0900 and ...9000.
+#   the customers the caller names; unused tags from ...0900 and ...9000; settings: scales "Bay
+#   scale 1" (calibrated) and "Old scale" (past due), potency tolerance 1.5, "Live Resin Cart 1g"
+#   in category Vape.
 start_test_server() {
     local bin=$1 work=$2 license=$3
     shift 3
@@ -41,6 +43,13 @@ start_test_server() {
         add_customer "$licence" "$name" "$address"
     done
     run tags add --facility "$license" --first 1A4FF0100000000000000900 --count 5
+    # The facility's settings the phones get at sync: a calibrated scale, one past its due date,
+    # a potency tolerance and a category (reasons stay the built-in list the scenarios use).
+    local op=(--operator "test-server.sh")
+    run settings scale add --facility "$license" --name "Bay scale 1" --calibration-due "$(date -u -d '+60 days' +%F)" "${op[@]}"
+    run settings scale add --facility "$license" --name "Old scale" --calibration-due "$(date -u -d '-1 day' +%F)" "${op[@]}"
+    run settings potency-tolerance --facility "$license" 1.5 "${op[@]}"
+    run settings category set --facility "$license" --item "Live Resin Cart 1g" --category Vape "${op[@]}"
     run tags add --facility "$license" --first 1A4FF0100000000000009000 --count 10
     CODE=$(code)
     OUTBOUND_CODE=$(code)

@@ -203,11 +203,8 @@ impl CustodyClient {
 
     // ---- count sessions ------------------------------------------------------------------
 
-    /// Product categories of items (item name -> category), for counts scoped by category.
-    pub fn set_item_categories(&self, categories: HashMap<String, String>) -> Result<()> {
-        Ok(self.store.work(|w| counts::set_item_categories(w, &categories_in(categories)))?)
-    }
-
+    /// Product categories of items (item name -> category), for counts scoped by category: the
+    /// state's when it sent them, else the facility's settings from the server.
     pub fn item_categories(&self) -> Result<HashMap<String, String>> {
         Ok(categories_out(self.store.work(counts::item_categories)?))
     }
@@ -298,13 +295,10 @@ impl CustodyClient {
 
     // ---- adjustments and approvals -------------------------------------------------------
 
-    /// The state's adjustment reasons as this device knows them.
+    /// The adjustment reasons a request may give: the state's list, else the facility's settings
+    /// from the server, else the built-in list.
     pub fn adjustment_reasons(&self) -> Result<Vec<AdjustmentReason>> {
         Ok(self.store.work(approvals::adjustment_reasons)?)
-    }
-
-    pub fn set_adjustment_reasons(&self, reasons: Vec<AdjustmentReason>) -> Result<()> {
-        Ok(self.store.work(|w| approvals::set_adjustment_reasons(w, &reasons))?)
     }
 
     /// Requests an adjustment; name the count session when it resolves a discrepancy. Returns
@@ -487,15 +481,14 @@ impl CustodyClient {
         Ok(())
     }
 
+    /// The facility's receiving settings (potency tolerance, scales with whether each may weigh
+    /// today) as the server last sent them; core's defaults until the first sync.
     pub fn receiving_settings(&self) -> Result<ReceivingSettings> {
-        Ok(self.store.work(session::receiving_settings)?.into())
-    }
-
-    pub fn set_receiving_settings(&self, settings: ReceivingSettings) -> Result<()> {
-        let settings = settings.try_into()?;
-        self.store.work(|w| session::set_receiving_settings(w, &settings))?;
-        self.changed(&[ChangeKind::Inventory]);
-        Ok(())
+        let (settings, today) = self.store.work(|w| {
+            let today = w.now()?.date_naive();
+            Ok::<_, session::ReceivingError>((session::receiving_settings(w)?, today))
+        })?;
+        Ok(ReceivingSettings::from_core(settings, today))
     }
 }
 

@@ -118,10 +118,6 @@ pub(crate) fn categories_out(c: counts::ItemCategories) -> HashMap<String, Strin
     c.0.into_iter().collect()
 }
 
-pub(crate) fn categories_in(c: HashMap<String, String>) -> counts::ItemCategories {
-    counts::ItemCategories(c.into_iter().collect())
-}
-
 // ---- scanning --------------------------------------------------------------------------------
 
 /// What a scan turned out to be: a Metrc package tag, a GS1 barcode, or a location label.
@@ -275,56 +271,38 @@ pub struct StateTask {
     pub task: String,
 }
 
-/// A scale in the receiving bay; `last_calibrated` is `YYYY-MM-DD` (a string, so a mistyped
-/// date comes back with the sentence that names the calibration).
+/// A scale in the receiving bay; `calibration_due` is `YYYY-MM-DD`, the last day it may weigh.
+/// `usable`: not past that day (core's rule), so the screen offers only usable scales.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct Scale {
     pub name: String,
-    pub last_calibrated: String,
-    pub interval_days: u32,
+    pub calibration_due: String,
+    pub usable: bool,
 }
 
-/// Receiving settings; `potency_tolerance` is in percentage points, a decimal string.
+/// Receiving settings from the server; `potency_tolerance` is in percentage points, a decimal
+/// string.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct ReceivingSettings {
     pub potency_tolerance: String,
     pub scales: Vec<Scale>,
 }
 
-impl From<session::ReceivingSettings> for ReceivingSettings {
-    fn from(s: session::ReceivingSettings) -> Self {
+impl ReceivingSettings {
+    /// The settings as of `today` (the phone's corrected clock).
+    pub(crate) fn from_core(s: session::ReceivingSettings, today: chrono::NaiveDate) -> Self {
         ReceivingSettings {
             potency_tolerance: s.potency_tolerance.to_string(),
             scales: s
                 .scales
                 .into_iter()
                 .map(|s| Scale {
+                    usable: s.usable_on(today),
+                    calibration_due: s.calibration_due.format("%Y-%m-%d").to_string(),
                     name: s.name,
-                    last_calibrated: s.last_calibrated.format("%Y-%m-%d").to_string(),
-                    interval_days: s.interval_days,
                 })
                 .collect(),
         }
-    }
-}
-
-impl TryFrom<ReceivingSettings> for session::ReceivingSettings {
-    type Error = CustodyError;
-    fn try_from(s: ReceivingSettings) -> Result<Self, CustodyError> {
-        Ok(session::ReceivingSettings {
-            potency_tolerance: input::number("potency tolerance", &s.potency_tolerance)?,
-            scales: s
-                .scales
-                .into_iter()
-                .map(|s| {
-                    Ok(session::Scale {
-                        name: s.name,
-                        last_calibrated: input::date("calibration", &s.last_calibrated)?,
-                        interval_days: s.interval_days,
-                    })
-                })
-                .collect::<Result<_, CustodyError>>()?,
-        })
     }
 }
 

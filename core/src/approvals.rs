@@ -111,16 +111,10 @@ impl From<AdjustmentRequest> for AdjustmentView {
     }
 }
 
-const REASONS: &str = "adjustment_reasons";
-
-/// The state's adjustment reasons as this device knows them.
+/// The adjustment reasons a request may give: the state's list when the state sent one, else the
+/// facility's settings from the server, else the built-in list.
 pub fn adjustment_reasons(w: &mut UnitOfWork<'_>) -> Result<Vec<AdjustmentReason>> {
-    Ok(w.setting(REASONS)?.unwrap_or_else(adjustment::default_reasons))
-}
-
-/// Replaces the reason list (from the state system's `adjust/reasons`).
-pub fn set_adjustment_reasons(w: &mut UnitOfWork<'_>, reasons: &[AdjustmentReason]) -> Result<()> {
-    Ok(w.set_setting(REASONS, reasons)?)
+    Ok(crate::store::facility_settings::adjustment_reasons(w)?)
 }
 
 /// Requests an adjustment of a package: a signed change, a reason from the state's list and a

@@ -310,8 +310,6 @@ impl From<Investigation> for InvestigationView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct ItemCategories(pub BTreeMap<String, String>);
 
-const CATEGORIES: &str = "item_categories";
-
 fn require(user: &SignedInUser, allowed: &[Role], action: &'static str) -> Result<()> {
     if allowed.contains(&user.role) { Ok(()) } else { Err(CountError::NotAllowed { role: user.role, action }) }
 }
@@ -319,14 +317,10 @@ fn require(user: &SignedInUser, allowed: &[Role], action: &'static str) -> Resul
 const COUNTERS: &[Role] = &[Role::FloorStaff, Role::Manager, Role::Compliance];
 const REVIEWERS: &[Role] = &[Role::Manager, Role::Compliance];
 
-/// Sets the product category of items, for counts scoped by category.
-pub fn set_item_categories(w: &mut UnitOfWork<'_>, categories: &ItemCategories) -> Result<()> {
-    Ok(w.set_setting(CATEGORIES, categories)?)
-}
-
-/// The product categories of items, as of the unit of work.
+/// The product categories of items, as of the unit of work: the state's items when the state
+/// sent them, else the facility's settings from the server.
 pub fn item_categories(w: &mut UnitOfWork<'_>) -> Result<ItemCategories> {
-    Ok(w.setting(CATEGORIES)?.unwrap_or_default())
+    Ok(ItemCategories(crate::store::facility_settings::item_categories(w)?.into_iter().collect()))
 }
 
 /// Opens a blind count (managers only) and returns its id.

@@ -45,6 +45,7 @@ pub mod quantity;
 pub mod receiving;
 pub mod roles;
 pub mod scan;
+pub mod settings;
 pub mod signing;
 pub mod state_json;
 pub mod store;

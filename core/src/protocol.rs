@@ -134,6 +134,10 @@ pub struct SyncRequest {
     /// the server sends it again only when it changed.
     #[serde(default)]
     pub state_revision: u64,
+    /// The revision of the facility's settings ([`crate::settings::FacilitySettings`]) this
+    /// device holds (0 for none): the server sends them again only when they changed.
+    #[serde(default)]
+    pub settings_revision: u64,
 }
 
 /// A medical order's patient, in transit between a device allowed to hold it and the server.
@@ -243,6 +247,10 @@ pub struct SyncResponse {
     /// officers only (the failed queue names packages and the state's messages).
     #[serde(default)]
     pub state_status: Option<StateStatus>,
+    /// The facility's settings (scales, potency tolerance, categories, locations, reasons), when
+    /// they changed since the device's `settings_revision`. `None`: keep what you hold.
+    #[serde(default)]
+    pub settings: Option<crate::settings::FacilitySettings>,
 }
 
 /// The state system's data for the phones of one facility, as the server last pulled it.

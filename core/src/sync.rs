@@ -214,6 +214,8 @@ impl SyncClient {
                     holds_patients: patients.holds.clone(),
                     // The server sends the state's data again only when it changed since.
                     state_revision: store.state_revision()?,
+                    // Likewise the facility's settings.
+                    settings_revision: store.settings_revision()?,
                 };
                 Ok((request, patients, pushed, more_pending, store.device_clock()))
             })

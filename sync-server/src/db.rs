@@ -363,6 +363,26 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (facility, taken_at, label)
     ) STRICT;
     "#,
+    // 11: the facility's settings phones receive at sync (issue 13 point 6): one JSON document
+    // per facility (`custody_core::settings::FacilitySettings`, read and sent whole) with its
+    // revision, bumped by every change; and who changed what, when.
+    r#"
+    CREATE TABLE facility_settings (
+        facility      TEXT PRIMARY KEY REFERENCES facilities(license),
+        revision      INTEGER NOT NULL,
+        body          TEXT NOT NULL,
+        changed_at    TEXT NOT NULL
+    ) STRICT;
+
+    CREATE TABLE settings_audit (
+        seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+        facility      TEXT NOT NULL REFERENCES facilities(license),
+        revision      INTEGER NOT NULL,
+        change        TEXT NOT NULL,
+        operator      TEXT NOT NULL,
+        at            TEXT NOT NULL
+    ) STRICT;
+    "#,
 ];
 
 /// Steps that need code, run inside the transaction of their version right after its SQL.

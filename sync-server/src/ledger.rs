@@ -422,6 +422,8 @@ impl Db {
         // The state's data when the phone's copy is older; the submissions' status only for
         // people who handle them (decision 0021).
         let state = crate::state::inbox::state_for_sync(&tx, &device.facility, request.state_revision)?;
+        // The facility's settings when the phone's copy is older (the device's own facility only).
+        let settings = crate::settings::settings_for_sync(&tx, &device.facility, request.settings_revision)?;
         let state_status = match reader {
             Some(r) if r.role.handles_state_submissions() => crate::state::inbox::status_for_sync(&tx, &device.facility)?,
             _ => None,
@@ -454,6 +456,7 @@ impl Db {
                 patients_stored: patients.stored,
                 state,
                 state_status,
+                settings,
             },
             counts,
         ))

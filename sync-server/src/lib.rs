@@ -10,7 +10,9 @@
 //!   accept loop (TLS, per-connection clocks, connection cap).
 //! - [`db`]: the store, its migrations, facilities, users, enrolment codes, authentication.
 //! - [`data_key`]: the patient data key, loaded here and handed to [`Db::open`]; [`lockout`]:
-//!   the one PIN check ([`Db::check_pin`]) and the counts that lock guessers out.
+//!   the one PIN check ([`Db::check_pin`]) and the counts that lock guessers out; [`settings`]:
+//!   the facility's settings phones get at sync (scales, tolerance, categories, locations,
+//!   reasons), changed by the CLI and audited.
 //! - [`people`]: online sign-in (key registration), person proofs on requests, manager calls.
 //! - [`docs::engine`]: work documents (Automerge): storage, sync per device and document,
 //!   signatures; [`devices`]: enrolment, device list, revoking; [`people_admin`]: a facility's
@@ -36,6 +38,7 @@ pub mod outbound;
 pub mod people;
 pub mod people_admin;
 pub mod secret;
+pub mod settings;
 pub mod state;
 pub mod transport;
 

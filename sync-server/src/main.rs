@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use custody_core::ids::{DeviceId, LicenseNumber};
 use custody_core::roles::Role;
+use custody_core::settings::SettingsChange;
 use custody_core::state_json::Tz;
 use custody_server::{Config, Db, DbError, serve};
 use tracing_subscriber::EnvFilter;
@@ -98,6 +99,14 @@ enum Command {
         #[command(subcommand)]
         command: StateCommand,
     },
+    /// A facility's settings its phones get at sync: scales, potency tolerance, item categories,
+    /// locations, adjustment reasons. Each change is checked, logged with who made it
+    /// (--operator or CUSTODY_OPERATOR, else the login name), and reaches the phones at their
+    /// next sync.
+    Settings {
+        #[command(subcommand)]
+        command: SettingsCommand,
+    },
     /// Show who accessed patient data, and when.
     PatientLog {
         #[arg(long)]
@@ -114,6 +123,229 @@ enum Command {
         #[arg(long)]
         operator: String,
     },
+}
+
+/// Who makes a settings change, for the audit log.
+#[derive(Debug, Clone, clap::Args)]
+struct Operator {
+    /// Who is making the change (logged). Defaults to CUSTODY_OPERATOR, else the login name.
+    #[arg(long, env = "CUSTODY_OPERATOR")]
+    operator: Option<String>,
+}
+
+impl Operator {
+    fn name(&self) -> String {
+        self.operator.clone().or_else(|| std::env::var("USER").ok()).or_else(|| std::env::var("LOGNAME").ok()).unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum SettingsCommand {
+    /// Print a facility's settings and the log of changes.
+    Show {
+        #[arg(long)]
+        facility: LicenseNumber,
+    },
+    /// The scales in the receiving bay: a scale past its calibration due date cannot be chosen
+    /// for weighing on the phones.
+    Scale {
+        #[command(subcommand)]
+        command: ScaleCommand,
+    },
+    /// How far a certificate's THC may differ from the manifest's, in percentage points (0 to
+    /// 100; e.g. 2 accepts 21% against 23%).
+    PotencyTolerance {
+        #[arg(long)]
+        facility: LicenseNumber,
+        #[arg(value_parser = decimal_arg, allow_negative_numbers = true)]
+        points: rust_decimal::Decimal,
+        #[command(flatten)]
+        operator: Operator,
+    },
+    /// The product category of items, for counts scoped by category (the state's item list,
+    /// when the facility is connected and it was pulled, is used instead).
+    Category {
+        #[command(subcommand)]
+        command: CategoryCommand,
+    },
+    /// The facility's locations, for the phones' move and putaway pick lists (the state's, when
+    /// pulled, are used instead).
+    Location {
+        #[command(subcommand)]
+        command: LocationCommand,
+    },
+    /// The adjustment reasons (the state's list, when pulled, is used instead; with neither, the
+    /// built-in list).
+    Reason {
+        #[command(subcommand)]
+        command: ReasonCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ScaleCommand {
+    /// Add a scale, or give a scale a new calibration due date.
+    Add {
+        #[arg(long)]
+        facility: LicenseNumber,
+        #[arg(long)]
+        name: String,
+        /// The last day the scale may weigh before it must be calibrated (YYYY-MM-DD).
+        #[arg(long, value_parser = date_arg)]
+        calibration_due: chrono::NaiveDate,
+        #[command(flatten)]
+        operator: Operator,
+    },
+    Remove {
+        #[arg(long)]
+        facility: LicenseNumber,
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        operator: Operator,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CategoryCommand {
+    /// Put an item in a category.
+    Set {
+        #[arg(long)]
+        facility: LicenseNumber,
+        #[arg(long)]
+        item: String,
+        #[arg(long)]
+        category: String,
+        #[command(flatten)]
+        operator: Operator,
+    },
+    Remove {
+        #[arg(long)]
+        facility: LicenseNumber,
+        #[arg(long)]
+        item: String,
+        #[command(flatten)]
+        operator: Operator,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum LocationCommand {
+    Add {
+        #[arg(long)]
+        facility: LicenseNumber,
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        operator: Operator,
+    },
+    Remove {
+        #[arg(long)]
+        facility: LicenseNumber,
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        operator: Operator,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ReasonCommand {
+    /// Add a reason, or change whether it requires a note.
+    Add {
+        #[arg(long)]
+        facility: LicenseNumber,
+        #[arg(long)]
+        name: String,
+        /// An adjustment with this reason must say what happened.
+        #[arg(long)]
+        requires_note: bool,
+        #[command(flatten)]
+        operator: Operator,
+    },
+    Remove {
+        #[arg(long)]
+        facility: LicenseNumber,
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        operator: Operator,
+    },
+}
+
+fn date_arg(text: &str) -> Result<chrono::NaiveDate, String> {
+    chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        .map_err(|_| format!("{text:?} is not a date; write it as YYYY-MM-DD, e.g. 2027-03-01"))
+}
+
+fn decimal_arg(text: &str) -> Result<rust_decimal::Decimal, String> {
+    text.trim().parse().map_err(|_| format!("{text:?} is not a number; write percentage points, e.g. 2 or 2.5"))
+}
+
+impl SettingsCommand {
+    /// The facility, the change and who makes it; `None` for `show`.
+    fn change(self) -> Option<(LicenseNumber, SettingsChange, Operator)> {
+        use SettingsChange as C;
+        Some(match self {
+            SettingsCommand::Show { .. } => return None,
+            SettingsCommand::Scale { command: ScaleCommand::Add { facility, name, calibration_due, operator } } => {
+                (facility, C::AddScale { name, calibration_due }, operator)
+            }
+            SettingsCommand::Scale { command: ScaleCommand::Remove { facility, name, operator } } => {
+                (facility, C::RemoveScale { name }, operator)
+            }
+            SettingsCommand::PotencyTolerance { facility, points, operator } => (facility, C::PotencyTolerance(points), operator),
+            SettingsCommand::Category { command: CategoryCommand::Set { facility, item, category, operator } } => {
+                (facility, C::SetCategory { item, category }, operator)
+            }
+            SettingsCommand::Category { command: CategoryCommand::Remove { facility, item, operator } } => {
+                (facility, C::RemoveCategory { item }, operator)
+            }
+            SettingsCommand::Location { command: LocationCommand::Add { facility, name, operator } } => {
+                (facility, C::AddLocation(name), operator)
+            }
+            SettingsCommand::Location { command: LocationCommand::Remove { facility, name, operator } } => {
+                (facility, C::RemoveLocation(name), operator)
+            }
+            SettingsCommand::Reason { command: ReasonCommand::Add { facility, name, requires_note, operator } } => {
+                (facility, C::AddReason { name, requires_note }, operator)
+            }
+            SettingsCommand::Reason { command: ReasonCommand::Remove { facility, name, operator } } => {
+                (facility, C::RemoveReason { name }, operator)
+            }
+        })
+    }
+}
+
+/// A facility's settings as the operator reads them.
+fn print_settings(db: &Db, facility: &LicenseNumber) -> Result<(), DbError> {
+    let s = db.settings(facility)?;
+    let today = chrono::Utc::now().date_naive();
+    println!("settings of {facility} (revision {})", s.revision);
+    println!("potency tolerance: {} percentage points", s.potency_tolerance);
+    if s.scales.is_empty() {
+        println!("scales: none (weights can only be typed by hand)");
+    }
+    for scale in &s.scales {
+        let state = if scale.usable_on(today) { "" } else { "  PAST DUE: cannot be used for weighing" };
+        println!("scale: {}  calibration due {}{state}", shown(&scale.name), scale.calibration_due);
+    }
+    for (item, category) in &s.item_categories {
+        println!("category: {}  {}", shown(item), shown(category));
+    }
+    for location in &s.locations {
+        println!("location: {}", shown(location.as_str()));
+    }
+    if s.adjustment_reasons.is_empty() {
+        println!("adjustment reasons: the built-in list (until the state's is pulled or one is added)");
+    }
+    for r in &s.adjustment_reasons {
+        println!("reason: {}{}", shown(&r.name), if r.requires_note { "  (requires a note)" } else { "" });
+    }
+    for line in db.settings_audit(facility)? {
+        println!("changed {}  revision {}  by {}: {}", shown(&line.at), line.revision, shown(&line.operator), shown(&line.change));
+    }
+    Ok(())
 }
 
 #[derive(Debug, Subcommand)]
@@ -488,6 +720,17 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 println!("refused from the state: {}  {}  {}", shown(endpoint), shown(record), shown(message));
             }
         }
+        Command::Settings { command: SettingsCommand::Show { facility } } => print_settings(&db, &facility)?,
+        Command::Settings { command } => {
+            let (facility, change, operator) = command.change().expect("show is handled above");
+            let settings = db.change_settings(&facility, &change, &operator.name())?;
+            println!("{facility}: {change} (revision {}); phones get it at their next sync", settings.revision);
+            if let custody_core::settings::SettingsChange::AddScale { calibration_due, .. } = &change
+                && *calibration_due < chrono::Utc::now().date_naive()
+            {
+                println!("warning: that date is past: the scale cannot be used for weighing until it is calibrated");
+            }
+        }
         Command::PatientLog { facility } => {
             // One line per access, whatever a field holds: control and direction characters are
             // shown escaped, so no stored text can fake or hide a line.
@@ -575,4 +818,66 @@ async fn shutdown_signal() {
 /// Text for one line of console output: control and direction-override characters escaped.
 fn shown(text: &str) -> String {
     text.chars().map(|c| if custody_core::text::is_hidden(c) { c.escape_unicode().to_string() } else { c.to_string() }).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("custody-server").chain(args.iter().copied()))
+    }
+
+    /// Runs one settings command against a data folder, as `main` does.
+    fn run_in(dir: &std::path::Path, args: &[&str]) -> Result<(), String> {
+        let mut all = vec!["--data-dir", dir.to_str().unwrap()];
+        all.extend_from_slice(args);
+        let cli = parse(&all).map_err(|e| e.to_string())?;
+        run(cli).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn settings_commands_change_the_facility_and_bad_input_is_refused_with_a_sentence() {
+        let dir = tempfile::tempdir().unwrap();
+        run_in(
+            dir.path(),
+            &["facility", "create", "--license", "C11-0000001-LIC", "--name", "North", "--time-zone", "America/Los_Angeles"],
+        )
+        .unwrap();
+        let l = "C11-0000001-LIC";
+        let op = ["--operator", "ops-ana"];
+        let ok = |args: &[&str]| run_in(dir.path(), &[args, &op].concat()).unwrap();
+        ok(&["settings", "scale", "add", "--facility", l, "--name", "Vault scale 1", "--calibration-due", "2027-03-01"]);
+        ok(&["settings", "potency-tolerance", "--facility", l, "2.5"]);
+        ok(&["settings", "category", "set", "--facility", l, "--item", "Live Resin Cart 1g", "--category", "Vape"]);
+        ok(&["settings", "location", "add", "--facility", l, "--name", "Vault A"]);
+        ok(&["settings", "reason", "add", "--facility", l, "--name", "Damaged", "--requires-note"]);
+        run_in(dir.path(), &["settings", "show", "--facility", l]).unwrap();
+
+        // Bad input: refused with a sentence, nothing changed.
+        let refused = |args: &[&str], says: &str| {
+            let err = run_in(dir.path(), &[args, &op].concat()).unwrap_err();
+            assert!(err.to_lowercase().contains(&says.to_lowercase()), "{args:?}: {err}");
+        };
+        refused(&["settings", "potency-tolerance", "--facility", l, "-1"], "negative");
+        refused(&["settings", "potency-tolerance", "--facility", l, "150"], "potency tolerance");
+        refused(&["settings", "potency-tolerance", "--facility", l, "a lot"], "is not a number");
+        refused(&["settings", "scale", "add", "--facility", l, "--name", "  ", "--calibration-due", "2027-03-01"], "scale name");
+        refused(&["settings", "scale", "add", "--facility", l, "--name", "B", "--calibration-due", "2027-02-30"], "is not a date");
+        refused(&["settings", "scale", "add", "--facility", l, "--name", "B", "--calibration-due", "next week"], "YYYY-MM-DD");
+        refused(&["settings", "scale", "remove", "--facility", l, "--name", "Nope"], "no scale named");
+        refused(&["settings", "reason", "add", "--facility", l, "--name", ""], "adjustment reason");
+        refused(&["settings", "location", "add", "--facility", "C11-0000009-LIC", "--name", "Vault B"], "no facility with licence");
+        let err =
+            run_in(dir.path(), &["settings", "location", "add", "--facility", l, "--name", "Vault B", "--operator", " "]).unwrap_err();
+        assert!(err.contains("say who is making the change"), "{err}");
+
+        let db = Db::open(dir.path(), custody_server::data_key::load(dir.path()).unwrap()).unwrap();
+        let s = db.settings(&LicenseNumber::parse(l).unwrap()).unwrap();
+        assert_eq!(s.revision, 5, "only the five good changes counted");
+        assert_eq!(s.potency_tolerance, rust_decimal::Decimal::new(25, 1));
+        assert_eq!(s.scales[0].calibration_due.to_string(), "2027-03-01");
+        assert!(s.adjustment_reasons[0].requires_note);
+        assert!(db.settings_audit(&LicenseNumber::parse(l).unwrap()).unwrap().iter().all(|a| a.operator == "ops-ana"));
+    }
 }

@@ -153,6 +153,12 @@ impl Fleet {
         self.server.as_ref().expect("server is running")
     }
 
+    /// Changes the fleet's facility's settings as the CLI does (`custody-server settings ...`);
+    /// phones get them at their next sync.
+    pub fn settings(&self, change: custody_core::settings::SettingsChange) -> custody_core::settings::FacilitySettings {
+        self.server().db.change_settings(&self.facility, &change, "test operator").expect("settings change")
+    }
+
     pub fn url(&self) -> String {
         self.server().url()
     }

@@ -9,7 +9,7 @@ use chrono::Utc;
 use custody_core::event::{EventBody, GENESIS_HASH, UnsealedEvent};
 use custody_core::outbound::{Customer, NewOrder, NewOrderLine};
 use custody_core::protocol::{CreatedOrder, InventoryReport, SyncRequest};
-use custody_core::receiving::session::{self, ReceivingDiscrepancy, ReceivingSettings, Scale};
+use custody_core::receiving::session::{self, ReceivingDiscrepancy};
 use custody_core::store::EventState;
 use custody_core::sync::SyncClient;
 use custody_core::work::receiving::Coa;
@@ -525,14 +525,11 @@ async fn two_phones_weighing_one_package_agree_whatever_their_clocks_say() {
     ahead.sign_in(FLOOR).await;
     behind.sign_in(FLOOR_2).await;
     let today = Utc::now().date_naive();
-    let settings = ReceivingSettings {
-        potency_tolerance: Decimal::new(20, 1),
-        scales: vec![Scale { name: "Bay scale 1".into(), last_calibrated: today - chrono::Duration::days(1), interval_days: 30 }],
-    };
+    fleet.settings(custody_core::settings::SettingsChange::AddScale {
+        name: "Bay scale 1".into(),
+        calibration_due: today + chrono::Duration::days(29),
+    });
     let t = tag(7);
-    for p in [&ahead, &behind] {
-        p.store.work(|w| session::set_receiving_settings(w, &settings)).unwrap();
-    }
     let session = ahead.store.work(|w| session::open_receiving(w, &one_package_manifest(&t))).unwrap();
     ahead.sync().await.unwrap();
     behind.sync().await.unwrap();

@@ -99,7 +99,8 @@ async fn two_phones_scan_one_manifest_offline_and_agree() {
 
 mod full {
     use super::*;
-    use custody_core::receiving::session::{ReceivingDiscrepancy, ReceivingSettings, Scale};
+    use custody_core::receiving::session::ReceivingDiscrepancy;
+    use custody_core::settings::SettingsChange;
     use custody_core::work::receiving::{Coa, RejectReason};
     use custody_core::*;
     use rust_decimal::Decimal;
@@ -141,15 +142,11 @@ mod full {
         p2.sign_in(FLOOR_2).await;
         boss.sign_in(MANAGER).await;
         let today = chrono::Utc::now().date_naive();
-        let settings = ReceivingSettings {
-            potency_tolerance: Decimal::new(20, 1),
-            scales: vec![
-                Scale { name: "Bay scale 1".into(), last_calibrated: today - chrono::Duration::days(10), interval_days: 30 },
-                Scale { name: "Old scale".into(), last_calibrated: today - chrono::Duration::days(400), interval_days: 365 },
-            ],
-        };
+        // The facility's scales, set on the server: phones get them at sync.
+        fleet.settings(SettingsChange::AddScale { name: "Bay scale 1".into(), calibration_due: today + chrono::Duration::days(20) });
+        fleet.settings(SettingsChange::AddScale { name: "Old scale".into(), calibration_due: today - chrono::Duration::days(35) });
         for p in [&p1, &p2, &boss] {
-            p.store.work(|w| session::set_receiving_settings(w, &settings)).unwrap();
+            p.sync().await.unwrap();
         }
         let session = p1.store.work(|w| session::open_receiving(w, &manifest_200())).unwrap();
         let coa = |batch: &str, expires: chrono::NaiveDate| Coa {
@@ -176,7 +173,7 @@ mod full {
             p1.store.work(|w| session::record_weight(w, session, t(i).as_str(), weight, Some("Bay scale 1"))).unwrap();
         }
         let err = p1.store.work(|w| session::record_weight(w, session, t(1).as_str(), g(10_005), Some("Old scale"))).unwrap_err();
-        assert!(err.to_string().contains("past its 365-day calibration interval"), "{err}");
+        assert!(err.to_string().contains("was due for calibration on"), "{err}");
         p1.store.work(|w| session::mark_inspected(w, session, t(7).as_str(), "labels match the COA")).unwrap();
         for i in (100..200).filter(|i| *i != 150) {
             p2.store.work(|w| session::receiving_scan(w, session, t(i).as_str(), &bay)).unwrap();
@@ -351,7 +348,8 @@ mod proven {
     use super::*;
     use custody_core::event::{EventBody, ReceivedVia};
     use custody_core::receiving::opening::{self, OpeningError, OpeningLine};
-    use custody_core::receiving::session::{Flag, ReceivingSettings, Scale};
+    use custody_core::receiving::session::Flag;
+    use custody_core::settings::SettingsChange;
     use custody_core::store::EventState;
     use custody_core::work::receiving::Coa;
     use custody_core::*;
@@ -408,17 +406,17 @@ mod proven {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn two_floor_phones_receive_offline_and_only_proven_receipts_are_accepted() {
         let fleet = Fleet::start("C11-0000001-LIC").await;
+        // The facility's scale and tolerance, set on the server; each phone takes them at its
+        // sync before the bay goes offline.
+        let today = chrono::Utc::now().date_naive();
+        fleet.settings(SettingsChange::AddScale { name: "Bay scale 1".into(), calibration_due: today + chrono::Duration::days(27) });
+        fleet.settings(SettingsChange::PotencyTolerance(Decimal::new(20, 1)));
         let (p1, p2, boss) = (fleet.phone("bay-1").await, fleet.phone("bay-2").await, fleet.phone("office").await);
         p1.sign_in(FLOOR).await;
         p2.sign_in(FLOOR_2).await;
         boss.sign_in(MANAGER).await;
-        let today = chrono::Utc::now().date_naive();
-        let settings = ReceivingSettings {
-            potency_tolerance: Decimal::new(20, 1),
-            scales: vec![Scale { name: "Bay scale 1".into(), last_calibrated: today - chrono::Duration::days(3), interval_days: 30 }],
-        };
         for p in [&p1, &p2, &boss] {
-            p.store.work(|w| session::set_receiving_settings(w, &settings)).unwrap();
+            p.sync().await.unwrap();
         }
         let session = p1.store.work(|w| session::open_receiving(w, &manifest())).unwrap();
         let coa = Coa {

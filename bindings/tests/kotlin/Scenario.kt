@@ -212,6 +212,19 @@ fun scenario(run: Runner) {
         assertEquals(1uL, a.client.syncStatus().rejected)
     }
 
+    run.step("the facility's settings come from the server at sync, not from the phone") {
+        // Set with `custody-server settings ...` by tests/test-server.sh before the phones enrolled.
+        for (phone in listOf(a, b, c)) {
+            val settings = phone.client.receivingSettings()
+            assertEquals(0, BigDecimal("1.5").compareTo(BigDecimal(settings.potencyTolerance)))
+            assertEquals(listOf("Bay scale 1" to true, "Old scale" to false), settings.scales.map { it.name to it.usable },
+                "a scale past its calibration due date is listed as not usable")
+            assertEquals("Vape", phone.client.itemCategories()["Live Resin Cart 1g"])
+        }
+        val old = b.client.receivingSettings().scales.single { it.name == "Old scale" }
+        assertTrue(old.calibrationDue.matches(Regex("""\d{4}-\d{2}-\d{2}""")), old.calibrationDue)
+    }
+
     run.step("what the rules forbid arrives as the right exception with core's message") {
         assertRefusal<CustodyException.InvalidInput>("exactly 24") { normalizePackageTag("1A4") }
         assertEquals(P2, normalizePackageTag("1a4ff0100000000000000002\r\n"))

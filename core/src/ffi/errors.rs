@@ -160,8 +160,7 @@ impl From<ReceivingError> for CustodyError {
             | ReceivingError::Bound(_)
             | ReceivingError::Id(_)
             | ReceivingError::NotALabel
-            | ReceivingError::LabelWithoutFacts
-            | ReceivingError::CalibrationInterval { .. } => E::InvalidInput(message),
+            | ReceivingError::LabelWithoutFacts => E::InvalidInput(message),
             ReceivingError::NotAllowed { .. } => E::NotAllowed(message),
             ReceivingError::UnknownSession(_) | ReceivingError::NotInSession { .. } | ReceivingError::NotInInbox(_) => E::NotFound(message),
             ReceivingError::AlreadyOpen(_)

@@ -260,7 +260,7 @@ mod tests {
             AdjustmentReason { name: "Theft".into(), requires_note: true },
         ];
         sync(&store, &roster, state(Vec::new(), reasons.clone()));
-        assert_eq!(store.work(|w| crate::store::state_data::adjustment_reasons(w)).unwrap(), reasons);
+        assert_eq!(store.work(crate::approvals::adjustment_reasons).unwrap(), reasons);
         store
             .record(
                 &tag(5),

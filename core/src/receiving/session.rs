@@ -38,10 +38,14 @@ pub enum ReceivingError {
     Completed,
     #[error("{tag} is not on this manifest and was not scanned here")]
     NotInSession { tag: PackageTag },
-    #[error("scale {0:?} is not registered; choose a registered scale or type the weight by hand")]
+    #[error(
+        "scale {0:?} is not one of this facility's scales; choose a listed scale (sync to get the latest list) or type the weight by hand"
+    )]
     UnknownScale(String),
-    #[error("scale {name} was last calibrated on {on}; it is past its {days}-day calibration interval and may not be used")]
-    ScaleOutOfCalibration { name: String, on: NaiveDate, days: u32 },
+    #[error(
+        "scale {name} was due for calibration on {due} and may not be used until it is calibrated; choose another scale or type the weight by hand"
+    )]
+    ScaleOutOfCalibration { name: String, due: NaiveDate },
     #[error("a weight must be in mg, g, kg, oz or lb and more than zero")]
     BadWeight,
     #[error("{weight} is finer than the 0.01 g receiving weighs to; enter the weight to two decimals of a gram")]
@@ -66,8 +70,6 @@ pub enum ReceivingError {
     Bound(#[from] crate::bounds::BoundError),
     #[error(transparent)]
     Id(#[from] crate::ids::IdError),
-    #[error("a calibration interval is 1 to {max} days, not {days}")]
-    CalibrationInterval { days: u32, max: u32 },
     #[error(
         "manifest {0} is not in this facility's inbox from the state system; sync and pick it from the inbox again, or import the manifest file"
     )]
@@ -218,15 +220,9 @@ pub fn receiving_progress(w: &mut UnitOfWork<'_>, session: Uuid) -> Result<Recei
     .ok_or(ReceivingError::UnknownSession(session))
 }
 
-/// A scale in the receiving bay and its calibration.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Scale {
-    pub name: String,
-    pub last_calibrated: NaiveDate,
-    pub interval_days: u32,
-}
+pub use crate::settings::Scale;
 
-/// Receiving settings a facility configures.
+/// The facility's settings receiving reads (from the server's settings, `crate::settings`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReceivingSettings {
     /// How far the certificate's THC potency may differ from the manifest, in percentage points.
@@ -236,7 +232,7 @@ pub struct ReceivingSettings {
 
 impl Default for ReceivingSettings {
     fn default() -> Self {
-        Self { potency_tolerance: Decimal::new(20, 1), scales: Vec::new() }
+        Self { potency_tolerance: crate::settings::DEFAULT_POTENCY_TOLERANCE, scales: Vec::new() }
     }
 }
 
@@ -336,25 +332,11 @@ impl std::fmt::Display for ReceivingDiscrepancy {
     }
 }
 
-const SETTINGS: &str = "receiving_settings";
-/// The longest calibration interval a scale may have: ten years.
-const MAX_CALIBRATION_DAYS: u32 = 3650;
-
-/// The facility's receiving settings (potency tolerance, scales), as of the unit of work.
+/// The facility's receiving settings (potency tolerance, scales) as the server last sent them,
+/// core's defaults before then; as of the unit of work.
 pub fn receiving_settings(w: &mut UnitOfWork<'_>) -> Result<ReceivingSettings> {
-    Ok(w.setting(SETTINGS)?.unwrap_or_default())
-}
-
-/// Replaces the receiving settings; a tolerance or a scale out of bounds is refused.
-pub fn set_receiving_settings(w: &mut UnitOfWork<'_>, settings: &ReceivingSettings) -> Result<()> {
-    crate::bounds::check_percent("potency tolerance", settings.potency_tolerance)?;
-    for s in &settings.scales {
-        text::required(text::reference("scale name"), &s.name)?;
-        if !(1..=MAX_CALIBRATION_DAYS).contains(&s.interval_days) {
-            return Err(ReceivingError::CalibrationInterval { days: s.interval_days, max: MAX_CALIBRATION_DAYS });
-        }
-    }
-    Ok(w.set_setting(SETTINGS, settings)?)
+    let s = crate::store::facility_settings::facility_settings(w)?;
+    Ok(ReceivingSettings { potency_tolerance: s.potency_tolerance, scales: s.scales })
 }
 
 /// The signed-in person (if they may receive) and who is doing it (this device, the corrected
@@ -406,9 +388,9 @@ pub fn receiving_label(w: &mut UnitOfWork<'_>, session: Uuid, raw_tag: &str, raw
     Ok(label_flags(&package, std::slice::from_ref(&read)))
 }
 
-/// Records a package's weight from a named scale (refused past its calibration interval),
-/// or typed by hand (`scale: None`), which is marked as such. The apps type by hand through
-/// [`record_weight_by_hand`], which asks why.
+/// Records a package's weight from a named scale of the facility's (refused past its calibration
+/// due date, on the phone's corrected clock), or typed by hand (`scale: None`), which is marked
+/// as such. The apps type by hand through [`record_weight_by_hand`], which asks why.
 pub fn record_weight(w: &mut UnitOfWork<'_>, session: Uuid, raw: &str, weight: Quantity, scale: Option<&str>) -> Result<()> {
     weigh(w, session, raw, weight, scale, None)
 }
@@ -439,9 +421,8 @@ fn weigh(w: &mut UnitOfWork<'_>, session: Uuid, raw: &str, weight: Quantity, sca
     if let Some(name) = scale {
         let settings = receiving_settings(w)?;
         let s = settings.scales.iter().find(|s| s.name == name).ok_or_else(|| ReceivingError::UnknownScale(name.into()))?;
-        let due = s.last_calibrated.checked_add_signed(chrono::Duration::days(i64::from(s.interval_days)));
-        if due.is_none_or(|due| actor.at.date_naive() > due) {
-            return Err(ReceivingError::ScaleOutOfCalibration { name: s.name.clone(), on: s.last_calibrated, days: s.interval_days });
+        if !s.usable_on(actor.at.date_naive()) {
+            return Err(ReceivingError::ScaleOutOfCalibration { name: s.name.clone(), due: s.calibration_due });
         }
     }
     let user = receiver(w)?;

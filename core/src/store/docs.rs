@@ -179,8 +179,6 @@ impl UnitOfWork<'_> {
 
     /// Writes a small setting stored on the device (JSON), committed with this unit of work.
     pub fn set_setting<T: serde::Serialize + ?Sized>(&self, key: &str, value: &T) -> Result<()> {
-        // A list the state's data supplies is the state's (state_data.rs).
-        super::state_data::check_setting_is_ours(&self.tx, key)?;
         super::set_meta(&self.tx, &format!("setting:{key}"), value)
     }
 

@@ -6,6 +6,7 @@
 //! `synchronous=FULL`, so it survives the app being killed or the battery dying.
 
 mod docs;
+pub mod facility_settings;
 mod key;
 mod schema;
 mod signin;
@@ -548,6 +549,7 @@ impl Store {
         replace_roster(&tx, &response.roster)?;
         keep_time_zone(&tx, response.time_zone.as_deref())?;
         state_data::keep(&tx, response)?;
+        facility_settings::keep(&tx, response)?;
         if let Some(key) = &response.server_key {
             Self::set_server_key(&tx, key)?;
         }

@@ -8,32 +8,22 @@
 //! whole (an inbox of a few manifests, lists of a few hundred names). Tables would add a
 //! migration and queries for no read that needs them.
 //!
-//! The state's reference lists replace the built-in ones where the workflows read them: the
-//! adjustment reasons (approvals) and the item categories (counts) are the settings those
-//! workflows already read, written here from the state's lists when the state sends them. While
-//! the state's list is there, the per-device setter of that list is refused: the state would
-//! refuse what the phone accepted from a list of its own (decision 0020).
-
-use std::collections::BTreeMap;
+//! The state's reference lists win over the facility's settings where the workflows read them
+//! (the adjustment reasons, the item categories, the locations): `facility_settings.rs` applies
+//! the one precedence rule, `crate::settings::chosen` (decision 0020).
 
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
 use super::{Result, Store, StoreError, get_meta, set_meta};
-use crate::protocol::{InboxManifest, ReferenceData, StateData, StateLocation, StateStatus, SyncResponse};
+use crate::protocol::{InboxManifest, StateData, StateLocation, StateStatus, SyncResponse};
 use crate::roles::Role;
-use crate::work::adjustment::AdjustmentReason;
 
 /// The state's data as last sent (`StateData`, JSON).
 const META_STATE_DATA: &str = "state_data";
 /// The facility's submission status as last sent ([`KeptStateStatus`], JSON).
 const META_STATE_STATUS: &str = "state_status";
-
-/// The settings the workflows read their lists from (`approvals` and `counts` read the same
-/// names): the state's lists are written there, so every reader uses them.
-pub(crate) const REASONS_SETTING: &str = "adjustment_reasons";
-pub(crate) const CATEGORIES_SETTING: &str = "item_categories";
 
 /// The facility's submissions to the state as the server last sent them, and when: a manager's
 /// phone offline shows the last status it had with its age, not nothing.
@@ -58,7 +48,6 @@ pub fn may_see_state_status(role: Role) -> bool {
 pub(super) fn keep(conn: &Connection, response: &SyncResponse) -> Result<()> {
     if let Some(data) = &response.state {
         set_meta(conn, META_STATE_DATA, data)?;
-        keep_reference(conn, &data.reference)?;
     }
     match &response.state_status {
         Some(status) => set_meta(conn, META_STATE_STATUS, &KeptStateStatus { status: status.clone(), as_of: response.server_time })?,
@@ -69,24 +58,6 @@ pub(super) fn keep(conn: &Connection, response: &SyncResponse) -> Result<()> {
     Ok(())
 }
 
-/// Writes the state's reference lists over the settings the workflows read. An empty list is
-/// one the server has not pulled yet: the list the device had stays.
-fn keep_reference(conn: &Connection, reference: &ReferenceData) -> Result<()> {
-    if !reference.adjustment_reasons.is_empty() {
-        set_meta(conn, &setting_key(REASONS_SETTING), &reference.adjustment_reasons)?;
-    }
-    if !reference.items.is_empty() {
-        // The shape of `counts::ItemCategories` (item name -> the state's product category).
-        let categories: BTreeMap<&str, &str> = reference.items.iter().map(|i| (i.name.as_str(), i.category.as_str())).collect();
-        set_meta(conn, &setting_key(CATEGORIES_SETTING), &categories)?;
-    }
-    Ok(())
-}
-
-fn setting_key(name: &str) -> String {
-    format!("setting:{name}")
-}
-
 /// The revision of the state's data this device holds (0 for none).
 pub(crate) fn revision_in(conn: &Connection) -> Result<u64> {
     Ok(data_in(conn)?.map_or(0, |d| d.revision))
@@ -94,22 +65,6 @@ pub(crate) fn revision_in(conn: &Connection) -> Result<u64> {
 
 pub(crate) fn data_in(conn: &Connection) -> Result<Option<StateData>> {
     get_meta(conn, META_STATE_DATA)
-}
-
-/// Refuses a per-device setter for a list the state's data supplies.
-pub(super) fn check_setting_is_ours(conn: &Connection, name: &str) -> Result<()> {
-    let Some(data) = data_in(conn)? else { return Ok(()) };
-    let (owned, what) = match name {
-        REASONS_SETTING => (!data.reference.adjustment_reasons.is_empty(), "adjustment reasons"),
-        CATEGORIES_SETTING => (!data.reference.items.is_empty(), "item categories"),
-        _ => (false, ""),
-    };
-    if owned {
-        return Err(StoreError::Refused(format!(
-            "this facility's {what} come from the state system and cannot be changed on the phone; change them in the state system and sync"
-        )));
-    }
-    Ok(())
 }
 
 /// The inbound manifests the state lists for this facility, as of the unit of work.
@@ -163,12 +118,6 @@ pub fn state_submissions(w: &super::UnitOfWork<'_>) -> Result<StateSubmissions> 
     })
 }
 
-/// The adjustment reasons in use: the state's when it sent them, otherwise the device's list or
-/// the built-in one (what the approvals workflow checks a request against).
-pub fn adjustment_reasons(w: &super::UnitOfWork<'_>) -> Result<Vec<AdjustmentReason>> {
-    Ok(w.setting(REASONS_SETTING)?.unwrap_or_else(crate::work::adjustment::default_reasons))
-}
-
 impl Store {
     /// The revision of the state's data this device holds, sent with each sync (0 for none).
     pub fn state_revision(&self) -> Result<u64> {
@@ -182,10 +131,11 @@ mod tests {
 
     use super::*;
     use crate::ids::ItemName;
-    use crate::protocol::{FailedWrite, RosterEntry, StateItem};
+    use crate::protocol::{FailedWrite, ReferenceData, RosterEntry, StateItem};
     use crate::quantity::Unit;
     use crate::store::tests::test_key;
     use crate::testing::{enrol_offline, person};
+    use crate::work::adjustment::AdjustmentReason;
 
     fn phone(dir: &tempfile::TempDir) -> (Store, Vec<RosterEntry>) {
         let store = Store::open(dir.path().join("device.db"), &test_key()).unwrap();
@@ -257,34 +207,37 @@ mod tests {
     }
 
     #[test]
-    fn the_states_lists_replace_the_devices_and_its_setters_are_refused() {
+    fn the_states_lists_win_over_the_facilitys_settings_which_win_over_the_built_in_ones() {
         let dir = tempfile::tempdir().unwrap();
         let (store, roster) = phone(&dir);
-        // Before the state: the built-in reasons, and the device's own categories may be set.
+        let reasons = |store: &Store| -> Vec<String> {
+            store.work(crate::approvals::adjustment_reasons).unwrap().into_iter().map(|r| r.name).collect()
+        };
+        // Before any settings: the built-in reasons, no categories.
         assert_eq!(store.work(crate::approvals::adjustment_reasons).unwrap(), crate::work::adjustment::default_reasons());
-        store
-            .work(|w| {
-                crate::counts::set_item_categories(
-                    w,
-                    &crate::counts::ItemCategories([("Gummies".to_string(), "Edible".to_string())].into()),
-                )
-            })
-            .unwrap();
+        assert!(store.work(crate::counts::item_categories).unwrap().0.is_empty());
+        // The facility's settings from the server.
+        let ours = crate::settings::FacilitySettings {
+            revision: 3,
+            item_categories: [("Gummies".to_string(), "Edible".to_string())].into(),
+            adjustment_reasons: vec![AdjustmentReason { name: "Ours".into(), requires_note: true }],
+            ..Default::default()
+        };
+        let response = SyncResponse { roster: roster.clone(), server_time: Utc::now(), settings: Some(ours), ..Default::default() };
+        store.apply_sync(&response, Utc::now()).unwrap();
+        assert_eq!(store.settings_revision().unwrap(), 3);
+        assert_eq!(reasons(&store), ["Ours"]);
+        assert_eq!(store.work(crate::counts::item_categories).unwrap().0.get("Gummies").map(String::as_str), Some("Edible"));
+        // The state's lists, once sent, win.
         sync(&store, &roster, Some(data(1, &[("Damaged", false), ("Theft", true)], &[("Live Resin 1g", "Concentrate")])), None);
-        let names: Vec<String> = store.work(crate::approvals::adjustment_reasons).unwrap().into_iter().map(|r| r.name).collect();
-        assert_eq!(names, ["Damaged", "Theft"]);
+        assert_eq!(reasons(&store), ["Damaged", "Theft"]);
         let categories = store.work(crate::counts::item_categories).unwrap().0;
         assert_eq!(categories.get("Live Resin 1g").map(String::as_str), Some("Concentrate"));
-        assert!(!categories.contains_key("Gummies"), "the state's list replaces the device's");
-        let err = store
-            .work(|w| crate::approvals::set_adjustment_reasons(w, &[AdjustmentReason { name: "Mine".into(), requires_note: true }]))
-            .unwrap_err();
-        assert!(err.to_string().contains("come from the state system"), "{err}");
-        assert!(store.work(|w| crate::counts::set_item_categories(w, &crate::counts::ItemCategories::default())).is_err());
-        assert_eq!(store.work(crate::approvals::adjustment_reasons).unwrap().len(), 2, "a refused setter changes nothing");
-        // A later revision with no reasons yet (not pulled) keeps the last list.
+        assert!(!categories.contains_key("Gummies"), "the state's list replaces the facility's");
+        assert_eq!(store.settings_revision().unwrap(), 3, "a sync without settings keeps them");
+        // A revision whose lists the server has not pulled yet: the facility's again.
         sync(&store, &roster, Some(data(2, &[], &[])), None);
-        assert_eq!(store.work(crate::approvals::adjustment_reasons).unwrap().len(), 2);
+        assert_eq!(reasons(&store), ["Ours"]);
     }
 
     #[test]

@@ -488,7 +488,7 @@ mod convergence {
 
 #[test]
 fn a_count_can_be_scoped_by_product_category() {
-    use crate::counts::{CountError, ItemCategories};
+    use crate::counts::CountError;
     use crate::work::count::CountScope;
     let dir = tempfile::tempdir().unwrap();
     let store = enrolled(&dir);
@@ -515,17 +515,14 @@ fn a_count_can_be_scoped_by_product_category() {
     // What was typed around the category does not matter.
     let by_category = CountScope { locations: vec![], categories: vec![" concentrate ".into()] };
     assert!(matches!(store.work(|w| counts::open_count(w, "x", by_category.clone())), Err(CountError::NothingInScope)));
-    store
-        .work(|w| {
-            counts::set_item_categories(
-                w,
-                &ItemCategories(
-                    [("Live Resin 1g".to_string(), "Concentrate".to_string()), ("Pre-roll 0.5g".to_string(), "Pre-Roll".to_string())]
-                        .into(),
-                ),
-            )
-        })
-        .unwrap();
+    // The facility's categories, as the server's settings deliver them at sync.
+    let settings = crate::settings::FacilitySettings {
+        revision: 1,
+        item_categories: [("Live Resin 1g".to_string(), "Concentrate".to_string()), ("Pre-roll 0.5g".to_string(), "Pre-Roll".to_string())]
+            .into(),
+        ..Default::default()
+    };
+    super::facility_settings::keep_for_test(&store, &settings).unwrap();
     let session = store.work(|w| counts::open_count(w, "Concentrates", by_category)).unwrap();
     let view = store.work(|w| counts::count_session(w, session)).unwrap();
     assert_eq!(view.in_scope.iter().map(|p| p.tag.clone()).collect::<Vec<_>>(), vec![tag(1)]);
