@@ -294,7 +294,7 @@ struct ReceivingSessionView: View {
                     try client.receivingProgress(sessionId: id),
                     try client.packageFlags(sessionId: id),
                     try client.receivingDiscrepancies(sessionId: id),
-                    try client.receivingSettings().scales.map { $0.name },
+                    try client.receivingSettings().scales.filter { $0.usable }.map { $0.name },
                     try client.openStateTasks().filter { $0.sessionId == id }.map { $0.task },
                     try client.receivingSessions().first { $0.id == id }?.completed ?? false
                 )

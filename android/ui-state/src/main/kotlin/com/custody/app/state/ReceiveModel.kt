@@ -32,7 +32,7 @@ data class ReceiveState(
     val missing: List<String> = emptyList(),
     /** What stands between the session and its completion, in core's words. */
     val discrepancies: List<ReceivingDiscrepancy> = emptyList(),
-    /** The facility's scales (receiving settings) by name; weighing on one is the normal way. */
+    /** The facility's usable scales (receiving settings) by name; weighing on one is the normal way. */
     val scales: List<String> = emptyList(),
     /** The scale in use; null while the weight is typed by hand (which needs a reason). */
     val scale: String? = null,
@@ -68,7 +68,8 @@ class ReceiveModel(private val api: CustodyApi) : ScanTarget {
     /** The sessions on this phone, the scales and who is signed in. */
     fun load() {
         try {
-            val scales = api.receivingSettings().scales.map { it.name }
+            // Only scales core says may weigh today (not past their calibration due date).
+            val scales = api.receivingSettings().scales.filter { it.usable }.map { it.name }
             val s = _state.value
             _state.value = s.copy(
                 sessions = api.receivingSessions(),

@@ -210,7 +210,7 @@ class FakeApi : CustodyApi {
     val weights = mutableMapOf<String, Pair<Quantity, String?>>()
     val decisionsMade = mutableMapOf<String, Pair<RejectReason?, String>>()
     var sessionCompleted = false
-    var scales = listOf(Scale("Bay scale 1", "2026-11-20", 30u))
+    var scales = listOf(Scale("Bay scale 1", "2027-06-30", true), Scale("Old scale", "2026-11-01", false))
 
     override fun openReceiving(manifestJson: String): String {
         signedIn()

@@ -481,7 +481,7 @@ fun receiveTests() = "receive" to Tests("receiving against the manifest").apply 
     test("scans answer matched, not on the manifest, already scanned by whom: core's sentences") {
         val (_, model) = receiving()
         assertEquals("Receiving manifest 0001234567", model.state.value.feedback!!.message)
-        assertEquals(listOf("Bay scale 1"), model.state.value.scales)
+        assertEquals(listOf("Bay scale 1"), model.state.value.scales, "a scale past its calibration due date is not offered")
         assertEquals("Bay scale 1", model.state.value.scale, "a named scale is the normal way")
         val ok = model.onScan(wedge(P1.lowercase() + "\r"))
         assertTrue(ok.isGreen)
