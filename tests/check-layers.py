@@ -47,8 +47,8 @@ LAYERS = {
     "sync-server/src": [
         # Leaves: settings, secrets, the loaded-document cache.
         ["config", "secret", "docs::cache"],
-        # What a state system must do, and Metrc's HTTP (knows only the settings).
-        ["state", "state::metrc"],
+        # What a state system must do, Metrc's HTTP and the GET pacing (know only the settings).
+        ["state", "state::metrc", "state::pace"],
         # The error every store call returns; HTTP plumbing that needs only the settings.
         ["error", "limits", "transport"],
         # The store: schema, migrations, facilities, users, enrolment codes, authentication.
