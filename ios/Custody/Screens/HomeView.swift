@@ -28,17 +28,18 @@ extension Role {
             // Routes: the office's view of deliveries (core lets managers confirm stops too).
             return [.receiving, .picking, .counts, .returns, .approvals, .conflicts, .route, .sync]
         case .admin:
-            // Core lets only floor staff and managers pick and check returns in, and drivers and
-            // managers run routes.
-            return [.receiving, .counts, .approvals, .sync]
+            // Admins run devices and accounts, not stock: core refuses them every stock action,
+            // count and approval (as on Android).
+            return [.sync]
         case .compliance:
             return [.counts, .approvals, .sync]
         }
     }
 
-    /// Whether to offer opening and closing counts (core refuses anyone else anyway).
+    /// Whether to offer opening and closing counts (core lets only managers; it refuses anyone
+    /// else anyway).
     var managesCounts: Bool {
-        self == .manager || self == .admin
+        self == .manager
     }
 
     var title: String {
