@@ -592,11 +592,11 @@ mod tests {
     use crate::quantity::Unit;
     use rust_decimal::Decimal;
 
-    fn tag(n: u32) -> PackageTag {
+    pub(super) fn tag(n: u32) -> PackageTag {
         PackageTag::parse(&format!("1A4FF01000000220000{n:05}")).unwrap()
     }
 
-    fn ev(device: DeviceId, wall: i64, t: &PackageTag, parent: Option<Uuid>, body: EventBody) -> Event {
+    pub(super) fn ev(device: DeviceId, wall: i64, t: &PackageTag, parent: Option<Uuid>, body: EventBody) -> Event {
         UnsealedEvent {
             id: Uuid::now_v7(),
             facility: LicenseNumber::parse("C11-1").unwrap(),
@@ -628,7 +628,7 @@ mod tests {
         assert_eq!(serde_json::to_string(&fold).unwrap(), STORED_BEFORE_FACTS);
     }
 
-    fn received(grams: i64) -> EventBody {
+    pub(super) fn received(grams: i64) -> EventBody {
         EventBody::Received {
             item: ItemName::parse("Live Resin 1g").unwrap(),
             batch: BatchNumber::parse("LR-1").unwrap(),
@@ -640,7 +640,7 @@ mod tests {
         }
     }
 
-    fn moved(to: &str) -> EventBody {
+    pub(super) fn moved(to: &str) -> EventBody {
         EventBody::Moved { to: LocationName::parse(to).unwrap() }
     }
 
@@ -759,48 +759,11 @@ mod tests {
 /// whatever order the events arrive.
 #[cfg(test)]
 mod resolution_tests {
+    use super::tests::{ev, moved, received, tag};
     use super::*;
-    use crate::event::{GENESIS_HASH, UnsealedEvent};
-    use crate::ids::{LicenseNumber, UserId};
     use crate::quantity::Unit;
     use proptest::prelude::*;
     use rust_decimal::Decimal;
-
-    fn tag(n: u32) -> PackageTag {
-        PackageTag::parse(&format!("1A4FF01000000220001{n:05}")).unwrap()
-    }
-
-    fn ev(device: DeviceId, wall: i64, t: &PackageTag, parent: Option<Uuid>, body: EventBody) -> Event {
-        UnsealedEvent {
-            id: Uuid::now_v7(),
-            facility: LicenseNumber::parse("C11-1").unwrap(),
-            tag: t.clone(),
-            user: UserId::new(),
-            device,
-            device_seq: 1,
-            hlc: Hlc { wall_ms: wall, counter: 0 },
-            parent,
-            body,
-            prev_hash: GENESIS_HASH.into(),
-        }
-        .seal()
-    }
-
-    fn received(grams: i64) -> EventBody {
-        EventBody::Received {
-            item: ItemName::parse("Live Resin 1g").unwrap(),
-            batch: BatchNumber::parse("LR-1").unwrap(),
-            quantity: Quantity::new(Decimal::new(grams, 0), Unit::G).unwrap(),
-            location: LocationName::parse("Intake").unwrap(),
-            expires_on: None,
-            manifest: None,
-            via: None,
-        }
-    }
-
-    fn moved(to: &str) -> EventBody {
-        EventBody::Moved { to: LocationName::parse(to).unwrap() }
-    }
 
     fn located_at(raised_by: &Event, at: &str) -> EventBody {
         EventBody::ConflictResolved {
