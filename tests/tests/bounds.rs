@@ -265,9 +265,11 @@ fn plant_on_server(fleet: &Fleet, event: &Event) {
     )
     .unwrap();
     // Back to schema version 6: what later migrations added goes, so they run again as on an
-    // upgrade (8: the state connector's tables; 9: the facility's time zone; 10: the pulls').
+    // upgrade (8: the state connector's tables; 9: the facility's time zone; 10: the pulls';
+    // 11: the facility's settings).
     conn.execute_batch(
-        "DROP TABLE IF EXISTS state_outbox_audit; DROP TABLE IF EXISTS state_outbox; DROP TABLE IF EXISTS state_connections;
+        "DROP TABLE IF EXISTS settings_audit; DROP TABLE IF EXISTS facility_settings;
+         DROP TABLE IF EXISTS state_outbox_audit; DROP TABLE IF EXISTS state_outbox; DROP TABLE IF EXISTS state_connections;
          DROP TABLE IF EXISTS state_pull_cursors; DROP TABLE IF EXISTS state_inbox; DROP TABLE IF EXISTS state_coas;
          DROP TABLE IF EXISTS state_reference; DROP TABLE IF EXISTS state_revisions; DROP TABLE IF EXISTS state_pull_faults;
          DROP TABLE IF EXISTS state_package_snapshots;",

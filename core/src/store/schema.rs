@@ -1,6 +1,6 @@
-//! Versioned migrations of the device database. Each step runs once, in order, in its own
-//! transaction; `PRAGMA user_version` records how far a database has come. Never edit a shipped
-//! step: add a new one.
+//! Versioned migrations of the device database. Each step runs once, in order; one upgrade (all
+//! the steps from the phone's version to the latest) is one transaction; `PRAGMA user_version`
+//! records how far a database has come. Never edit a shipped step: add a new one.
 
 use rusqlite::Connection;
 
@@ -176,7 +176,9 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE conflicts ADD COLUMN resolution TEXT;",
 ];
 
-/// Steps that need code, run inside the transaction of their version right after its SQL.
+/// Steps that need code. They use today's code, which knows only the latest schema, so they run
+/// after every SQL step has brought the database there (a version-5 step that refolds packages
+/// writes the conflict columns version 6 added), in the same transaction.
 fn after_step(tx: &rusqlite::Transaction<'_>, version: usize) -> super::Result<()> {
     if version == 5 {
         let rejected = super::reject_out_of_bounds(tx)?;
@@ -194,19 +196,30 @@ pub(crate) fn migrate(conn: &mut Connection) -> super::Result<()> {
     migrate_to(conn, LATEST)
 }
 
-/// Brings the database to `target` (tests build databases of earlier versions with it).
+/// Brings the database to `target` in one transaction: every SQL step, then (only when the
+/// target is the latest, as on a phone) the steps that need code, then the version. A crash
+/// part way leaves the database as it was, to be migrated again at the next start. Tests build
+/// databases of earlier versions with a lower `target`: those have no data the code steps
+/// would change.
 pub(crate) fn migrate_to(conn: &mut Connection, target: usize) -> super::Result<()> {
     let current: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if current > LATEST {
         return Err(super::StoreError::NewerSchema { found: current, known: LATEST });
     }
-    for (i, step) in MIGRATIONS.iter().enumerate().take(target).skip(current) {
-        let tx = conn.transaction()?;
-        tx.execute_batch(step)?;
-        after_step(&tx, i + 1)?;
-        tx.pragma_update(None, "user_version", i + 1)?;
-        tx.commit()?;
+    if current >= target {
+        return Ok(());
     }
+    let tx = conn.transaction()?;
+    for step in MIGRATIONS.iter().take(target).skip(current) {
+        tx.execute_batch(step)?;
+    }
+    if target == LATEST {
+        for version in current + 1..=target {
+            after_step(&tx, version)?;
+        }
+    }
+    tx.pragma_update(None, "user_version", target)?;
+    tx.commit()?;
     Ok(())
 }
 
