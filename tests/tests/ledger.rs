@@ -534,9 +534,10 @@ async fn a_managers_resolution_of_a_concurrent_move_folds_the_same_on_every_phon
     a.sign_in(FLOOR).await;
     b.sign_in(MANAGER).await;
     let t = tag(7);
-    a.receive(&t, 5_000, "Intake");
-    a.sync().await.unwrap();
+    // The manager enters it as opening balance; both phones have it.
+    b.receive(&t, 5_000, "Intake");
     b.sync().await.unwrap();
+    a.sync().await.unwrap();
 
     // Offline, both move it, each without seeing the other's move.
     a.move_to(&t, "Vault A / Shelf 1");
