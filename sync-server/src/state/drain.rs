@@ -207,8 +207,7 @@ async fn read_ahead<S: StateSystem>(db: Db, facility: LicenseNumber, state: Arc<
             continue;
         }
         asked.extend(rows.iter().map(|r| r.seq));
-        let reads = rows.iter().map(|row| gets.get(state.package(text_field(&row.body, "Label"))));
-        let results = futures_util::future::join_all(reads).await;
+        let results = quantities(state.as_ref(), &gets, rows.iter()).await;
         let found: Vec<(i64, Decimal)> =
             rows.iter().zip(results).filter_map(|(row, r)| r.ok().flatten().map(|p| (row.seq, p.quantity))).collect();
         let db = db.clone();
@@ -216,6 +215,15 @@ async fn read_ahead<S: StateSystem>(db: Db, facility: LicenseNumber, state: Arc<
             tracing::warn!(%facility, error = %err, "the quantities read ahead could not be kept; they are read again before sending");
         }
     }
+}
+
+/// The state's package of each adjustment, read all at once within the GET limits, in order.
+async fn quantities<'a, S: StateSystem>(
+    state: &S,
+    gets: &Gets,
+    rows: impl Iterator<Item = &'a Pending>,
+) -> Vec<Result<Option<crate::state::StatePackage>, StateError>> {
+    futures_util::future::join_all(rows.map(|row| gets.get(state.package(text_field(&row.body, "Label"))))).await
 }
 
 /// `base * 2^failures`, capped, less up to half at random, so many servers do not come back at
@@ -394,8 +402,7 @@ async fn send_batch<S: StateSystem>(
     }
     // The quantities not read ahead, all at once within the GET limits.
     let unread: Vec<usize> = (0..to_send.len()).filter(|&i| kind == WriteKind::Adjust && to_send[i].before_qty.is_none()).collect();
-    let reads = unread.iter().map(|&i| gets.get(state.package(text_field(&to_send[i].body, "Label"))));
-    let results = futures_util::future::join_all(reads).await;
+    let results = quantities(state, gets, unread.iter().map(|&i| &to_send[i])).await;
     let mut first_error = None;
     let mut found = Vec::new();
     for (&i, result) in unread.iter().zip(results) {
