@@ -628,3 +628,50 @@ async fn a_managers_resolution_of_a_concurrent_move_folds_the_same_on_every_phon
     }
     assert_eq!(server_report(&fleet), before, "the server's inventory and conflicts did not change");
 }
+
+/// An attacker with a floor worker's phone and PIN writes an opening-balance receipt (which
+/// core refuses to make for floor staff) by hand, signs it with her registered key, and posts it
+/// straight to the server: the server judges the role from its own roster and refuses it, and
+/// nothing enters stock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_floor_workers_forged_opening_balance_is_refused_by_the_server() {
+    let fleet = Fleet::start("C11-0000001-LIC").await;
+    let a = fleet.phone("bay").await;
+    a.sign_in(MANAGER).await;
+    a.receive(&tag(1), 1_000, "Intake");
+    a.sync().await.unwrap();
+    a.sign_in(FLOOR).await;
+    let before = server_report(&fleet);
+    let marias_key = fleet.register_key(&a, FLOOR);
+    let a_id = a.store.identity().unwrap().unwrap().device_id;
+    let last = a.store.events().unwrap().into_iter().map(|r| r.event).filter(|e| e.device == a_id).max_by_key(|e| e.device_seq).unwrap();
+    let forged = custody_core::event::UnsealedEvent {
+        id: uuid::Uuid::now_v7(),
+        facility: fleet.facility.clone(),
+        tag: tag(2),
+        user: a.store.current_user().unwrap().unwrap().id,
+        device: a_id,
+        device_seq: last.device_seq + 1,
+        hlc: custody_core::Hlc { wall_ms: last.hlc.wall_ms + 1_000, counter: 0 },
+        parent: None,
+        body: EventBody::Received {
+            item: ItemName::parse("Live Resin - Blue Dream 1g").unwrap(),
+            batch: BatchNumber::parse("LR-2026-11-A").unwrap(),
+            quantity: grams(50_000),
+            location: location("Vault A"),
+            expires_on: None,
+            manifest: None,
+            via: Some(custody_core::event::ReceivedVia::OpeningBalance),
+        },
+        prev_hash: last.hash.clone(),
+    }
+    .seal_signed(&marias_key);
+    let response = a.post_events(&fleet.url(), vec![forged]).await;
+    match &response.verdicts[0].outcome {
+        custody_core::protocol::Outcome::Rejected { reason } => {
+            assert!(reason.contains("only a manager may record an opening balance"), "{reason}")
+        }
+        other => panic!("a floor worker's opening balance was {other:?}"),
+    }
+    assert_eq!(server_report(&fleet), before, "nothing entered stock on the server");
+}
